@@ -1,0 +1,74 @@
+/* autograd.h - the execution context: activation arena, tape, grad mode and error slot.
+ *
+ * Every op takes an ac_ctx. When grad mode is on and any input requires a gradient, the op
+ * records a node on the context's tape (its backward function, inputs, output and whatever it
+ * saved); ac_backward walks the tape in reverse and accumulates gradients, into parameters'
+ * persistent grad buffers and into activation gradients allocated lazily from the arena. In
+ * no-grad mode (inference) ops record nothing and dropout is the identity.
+ *
+ * Errors: an op given tensors that do not fit (shape mismatch, wrong rank) or an arena that
+ * is full returns NULL and leaves a message naming the op and the shapes in the context; an op
+ * given a NULL input returns NULL at once, so a whole forward pass can be written without
+ * checks and tested once at the end. ac_ctx_error gives the first message.
+ *
+ * A training step is: forward, ac_backward, optimizer update, ac_ctx_reset. The reset drops
+ * the tape and every activation. The context owns the arena; the caller owns the parameters
+ * and the rng it lends to the context for dropout.
+ */
+#ifndef ATTNCAST_AUTOGRAD_H
+#define ATTNCAST_AUTOGRAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "attncast/arena.h"
+#include "attncast/error.h"
+#include "attncast/rng.h"
+#include "attncast/tensor.h"
+
+typedef struct ac_ctx ac_ctx;
+
+/* A context whose arena starts at arena_initial_bytes (0: a small default) and may hold at most
+ * arena_limit_bytes (0: no limit). NULL if memory is short. */
+ac_ctx *ac_ctx_new(size_t arena_initial_bytes, size_t arena_limit_bytes);
+void ac_ctx_free(ac_ctx *ctx);
+
+/* Ends a step: forgets the tape and every activation, clears the error. */
+void ac_ctx_reset(ac_ctx *ctx);
+
+/* Grad mode; returns the previous mode so callers can restore it. */
+bool ac_ctx_set_grad_enabled(ac_ctx *ctx, bool enabled);
+bool ac_ctx_grad_enabled(const ac_ctx *ctx);
+
+/* The generator dropout draws from (borrowed; NULL forbids dropout with a rate > 0). */
+void ac_ctx_set_rng(ac_ctx *ctx, ac_rng *rng);
+ac_rng *ac_ctx_rng(ac_ctx *ctx);
+
+ac_arena *ac_ctx_arena(ac_ctx *ctx);
+size_t ac_ctx_tape_length(const ac_ctx *ctx);
+
+bool ac_ctx_failed(const ac_ctx *ctx);
+const char *ac_ctx_error(const ac_ctx *ctx); /* "" when nothing failed */
+ac_status ac_ctx_status(const ac_ctx *ctx);
+/* Records a failure (the first one wins) and returns NULL for use in `return`. */
+void *ac_ctx_fail(ac_ctx *ctx, ac_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* An activation tensor from the arena, uninitialised, not requiring grad (inputs, targets). */
+ac_tensor *ac_tensor_temp(ac_ctx *ctx, int ndim, const int *shape);
+
+/* The gradient buffer of t, allocated from the arena and zeroed on first use; NULL if t does
+ * not require a gradient. */
+float *ac_grad_buffer(ac_ctx *ctx, ac_tensor *t);
+
+/* Backpropagates from a one-element tensor (seed 1). Returns AC_OK, or an error also left in
+ * the context (loss not scalar, loss needs no grad, arena full). */
+ac_status ac_backward(ac_ctx *ctx, ac_tensor *loss);
+
+/* Backpropagates from any tensor with a given seed gradient of the same size (copied). */
+ac_status ac_backward_seeded(ac_ctx *ctx, ac_tensor *out, const float *seed);
+
+/* Zeroes the persistent gradients of n tensors. */
+void ac_zero_grad(ac_tensor *const *params, int n);
+
+#endif

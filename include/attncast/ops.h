@@ -1,0 +1,91 @@
+/* ops.h - the differentiable operations of the engine.
+ *
+ * Every op takes the context, returns a new activation (from the arena, contiguous) and, in
+ * grad mode, records its backward on the tape. A NULL input makes the op return NULL; a shape
+ * that does not fit sets the context error "ac_<op>: <what> a [..] vs b [..]" and returns NULL.
+ *
+ * Broadcasting (add, sub, mul, div) follows NumPy: shapes are aligned at the last dimension and
+ * a dimension of size 1 (or a missing leading one) stretches to the other's size. Gradients of a
+ * broadcast input are summed over the stretched dimensions.
+ *
+ * Axis arguments may be negative (-1 is the last dimension).
+ */
+#ifndef ATTNCAST_OPS_H
+#define ATTNCAST_OPS_H
+
+#include <stdbool.h>
+
+#include "attncast/autograd.h"
+#include "attncast/tensor.h"
+
+/* ---- matrix products (cblas_sgemm with transpose flags; a transposed operand is never
+ * copied) ---- */
+
+/* op(a) @ op(b), op = transpose of the last two dims when the flag is set.
+ * a: [..., M, K] (or [..., K, M] with trans_a), b: [..., K, N] (or [..., N, K] with trans_b).
+ * Leading (batch) dims: equal in both, or absent in one operand (which is then shared by every
+ * batch element). Result: [batch..., M, N]. */
+ac_tensor *ac_matmul(ac_ctx *ctx, ac_tensor *a, ac_tensor *b, bool trans_a, bool trans_b);
+
+/* The linear map of torch.nn.Linear: x @ weight^T + bias, fused.
+ * x: [..., in], weight: [out, in], bias: [out] or NULL. Result: [..., out]. */
+ac_tensor *ac_linear(ac_ctx *ctx, ac_tensor *x, ac_tensor *weight, ac_tensor *bias);
+
+/* ---- elementwise arithmetic with broadcasting ---- */
+ac_tensor *ac_add(ac_ctx *ctx, ac_tensor *a, ac_tensor *b);
+ac_tensor *ac_sub(ac_ctx *ctx, ac_tensor *a, ac_tensor *b);
+ac_tensor *ac_mul(ac_ctx *ctx, ac_tensor *a, ac_tensor *b);
+ac_tensor *ac_div(ac_ctx *ctx, ac_tensor *a, ac_tensor *b);
+ac_tensor *ac_scale(ac_ctx *ctx, ac_tensor *x, float c); /* c * x */
+
+/* ---- elementwise functions ---- */
+ac_tensor *ac_exp(ac_ctx *ctx, ac_tensor *x);
+ac_tensor *ac_log(ac_ctx *ctx, ac_tensor *x);
+ac_tensor *ac_sqrt(ac_ctx *ctx, ac_tensor *x);
+ac_tensor *ac_tanh(ac_ctx *ctx, ac_tensor *x);
+ac_tensor *ac_sigmoid(ac_ctx *ctx, ac_tensor *x);
+ac_tensor *ac_relu(ac_ctx *ctx, ac_tensor *x);
+ac_tensor *ac_gelu(ac_ctx *ctx, ac_tensor *x); /* exact: 0.5 x (1 + erf(x / sqrt 2)) */
+
+/* ---- reductions ---- */
+/* Sum / mean over one axis; keepdim leaves that axis with size 1, else it is removed (a
+ * 1-D input then gives shape [1]). */
+ac_tensor *ac_sum(ac_ctx *ctx, ac_tensor *x, int axis, bool keepdim);
+ac_tensor *ac_mean(ac_ctx *ctx, ac_tensor *x, int axis, bool keepdim);
+/* Sum / mean of every element: shape [1]. */
+ac_tensor *ac_sum_all(ac_ctx *ctx, ac_tensor *x);
+ac_tensor *ac_mean_all(ac_ctx *ctx, ac_tensor *x);
+
+/* ---- shape ---- */
+/* Same elements, new shape (a view sharing data). One entry may be -1 (inferred). */
+ac_tensor *ac_reshape(ac_ctx *ctx, ac_tensor *x, int ndim, const int *shape);
+/* Result dim i is input dim perm[i] (a copy in the new order). */
+ac_tensor *ac_permute(ac_ctx *ctx, ac_tensor *x, const int *perm);
+ac_tensor *ac_transpose(ac_ctx *ctx, ac_tensor *x, int axis0, int axis1);
+/* Elements [start, start + len) along axis. */
+ac_tensor *ac_slice(ac_ctx *ctx, ac_tensor *x, int axis, int start, int len);
+/* n tensors equal in every dim except axis, joined along it. */
+ac_tensor *ac_concat(ac_ctx *ctx, ac_tensor *const *xs, int n, int axis);
+
+/* ---- neural-network kernels (fused forward and backward) ---- */
+/* Softmax over the last axis, numerically stable. mask (optional, never differentiated) has the
+ * shape of x's last two dims [R, C] (or [C] for 1-D x) and is added to the scores first; use
+ * -INFINITY to forbid a position. A row whose every position is forbidden gives zeros. */
+ac_tensor *ac_softmax(ac_ctx *ctx, ac_tensor *x, const ac_tensor *mask);
+/* An [n, n] additive mask with 0 on and below the diagonal and -inf above (no grad). */
+ac_tensor *ac_causal_mask(ac_ctx *ctx, int n);
+/* LayerNorm over the last axis: (x - mean) / sqrt(var + eps) * weight + bias, var biased.
+ * weight, bias: [last] (either may be NULL for 1 / 0). */
+ac_tensor *ac_layer_norm(ac_ctx *ctx, ac_tensor *x, ac_tensor *weight, ac_tensor *bias,
+                         float eps);
+/* Inverted dropout: zeroes each element with probability rate (drawn from the context's rng)
+ * and scales the rest by 1 / (1 - rate). The identity in no-grad mode or when rate == 0. */
+ac_tensor *ac_dropout(ac_ctx *ctx, ac_tensor *x, float rate);
+
+/* ---- losses: mean over every element of pred and target (same shape); shape [1] ---- */
+ac_tensor *ac_mse_loss(ac_ctx *ctx, ac_tensor *pred, ac_tensor *target);
+ac_tensor *ac_mae_loss(ac_ctx *ctx, ac_tensor *pred, ac_tensor *target);
+/* 0.5 d^2 where |d| <= delta, else delta (|d| - 0.5 delta); d = pred - target. */
+ac_tensor *ac_huber_loss(ac_ctx *ctx, ac_tensor *pred, ac_tensor *target, float delta);
+
+#endif

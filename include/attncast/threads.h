@@ -1,0 +1,25 @@
+/* threads.h - the one place where attncast's thread count is decided and applied.
+ *
+ * The count comes from, in order: an explicit setting (the config key `threads`, a CLI
+ * flag), the environment variable ATTNCAST_THREADS, or all online cores. It is applied both
+ * to OpenBLAS (openblas_set_num_threads) and to attncast's own OpenMP loops. This is the only
+ * process-wide mutable state in the library. Results are bit-for-bit reproducible for the
+ * same thread count; different counts may differ in the last bits of BLAS reductions.
+ */
+#ifndef ATTNCAST_THREADS_H
+#define ATTNCAST_THREADS_H
+
+#include "attncast/error.h"
+
+/* Decides and applies the thread count. requested > 0 wins; requested == 0 means "use
+ * ATTNCAST_THREADS if set, else all cores". A malformed or non-positive ATTNCAST_THREADS is
+ * an AC_ERR_INVALID naming the variable and the value. */
+ac_status ac_threads_init(int requested, ac_error *err);
+
+/* The count last applied (all cores before ac_threads_init is called). */
+int ac_threads_get(void);
+
+/* Number of online cores of this machine. */
+int ac_threads_available(void);
+
+#endif

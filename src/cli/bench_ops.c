@@ -1,0 +1,228 @@
+/* bench_ops.c - `attncast bench-ops`: the engine's matmul op against raw cblas_sgemm.
+ *
+ * For each shape (M x K) x (K x N) it times, in one run and interleaved round by round so that
+ * machine noise hits both sides alike:
+ *   forward:  ac_matmul (arena output, tape record, context reset)  vs one cblas_sgemm
+ *   training: ac_matmul + ac_backward                               vs the three sgemms
+ *             (C = AB, dA += dC B^T, dB += A^T dC) a hand-written backward would call
+ * and reports GFLOP/s (2MNK flops per product) from the best round of each, plus the op's
+ * overhead. The op's output is also checked against the raw product.
+ */
+#include <cblas.h>
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "attncast/attncast.h"
+#include "cli/cli.h"
+
+typedef struct shape3 {
+    int M, K, N;
+} shape3;
+
+static const shape3 SHAPES[] = {{3072, 64, 64}, {3072, 64, 256}, {3072, 256, 64}, {512, 512, 512}};
+#define N_SHAPES (sizeof SHAPES / sizeof SHAPES[0])
+
+typedef struct bench_case {
+    shape3 s;
+    ac_ctx *ctx;
+    ac_tensor *a, *b;
+    float *c, *dc, *da, *db; /* raw buffers */
+    float *ones;
+} bench_case;
+
+typedef enum { RAW_FWD, OP_FWD, RAW_TRAIN, OP_TRAIN, N_KINDS } kind;
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int run_once(bench_case *bc, kind k) {
+    const shape3 s = bc->s;
+    switch (k) {
+    case RAW_FWD:
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.M, s.N, s.K, 1.0f, bc->a->data,
+                    s.K, bc->b->data, s.N, 0.0f, bc->c, s.N);
+        return 0;
+    case RAW_TRAIN:
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.M, s.N, s.K, 1.0f, bc->a->data,
+                    s.K, bc->b->data, s.N, 0.0f, bc->c, s.N);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.M, s.K, s.N, 1.0f, bc->dc, s.N,
+                    bc->b->data, s.N, 1.0f, bc->da, s.K);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, s.K, s.N, s.M, 1.0f, bc->a->data,
+                    s.K, bc->dc, s.N, 1.0f, bc->db, s.N);
+        return 0;
+    case OP_FWD:
+    case OP_TRAIN: {
+        ac_tensor *c = ac_matmul(bc->ctx, bc->a, bc->b, false, false);
+        int rc = c ? 0 : -1;
+        if (c && k == OP_TRAIN && ac_backward_seeded(bc->ctx, c, bc->ones) != AC_OK) rc = -1;
+        ac_ctx_reset(bc->ctx);
+        return rc;
+    }
+    case N_KINDS: break;
+    }
+    return -1;
+}
+
+/* Seconds per call: the best of `rounds` batches, each of `iters` calls. */
+static double time_kind(bench_case *bc, kind k, int iters) {
+    double t0 = now_seconds();
+    for (int i = 0; i < iters; i++)
+        if (run_once(bc, k) != 0) return -1.0;
+    return (now_seconds() - t0) / iters;
+}
+
+static int setup(bench_case *bc, shape3 s, ac_rng *rng) {
+    memset(bc, 0, sizeof *bc);
+    bc->s = s;
+    ac_error err;
+    bc->ctx = ac_ctx_new(0, 0);
+    bc->a = ac_tensor_new(2, (int[]){s.M, s.K}, true, &err);
+    bc->b = ac_tensor_new(2, (int[]){s.K, s.N}, true, &err);
+    size_t mn = (size_t)s.M * s.N;
+    bc->c = malloc(mn * sizeof(float));
+    bc->dc = malloc(mn * sizeof(float));
+    bc->ones = malloc(mn * sizeof(float));
+    bc->da = calloc((size_t)s.M * s.K, sizeof(float));
+    bc->db = calloc((size_t)s.K * s.N, sizeof(float));
+    if (!bc->ctx || !bc->a || !bc->b || !bc->c || !bc->dc || !bc->ones || !bc->da || !bc->db)
+        return -1;
+    for (int64_t i = 0; i < bc->a->size; i++) bc->a->data[i] = ac_rng_uniform_range(rng, -1, 1);
+    for (int64_t i = 0; i < bc->b->size; i++) bc->b->data[i] = ac_rng_uniform_range(rng, -1, 1);
+    for (size_t i = 0; i < mn; i++) bc->dc[i] = bc->ones[i] = 1.0f;
+    return 0;
+}
+
+static void teardown(bench_case *bc) {
+    ac_ctx_free(bc->ctx);
+    ac_tensor_free(bc->a);
+    ac_tensor_free(bc->b);
+    free(bc->c);
+    free(bc->dc);
+    free(bc->ones);
+    free(bc->da);
+    free(bc->db);
+}
+
+/* Largest |op - raw| of the forward product: 0 expected (the same sgemm call). */
+static double check_forward(bench_case *bc) {
+    run_once(bc, RAW_FWD);
+    ac_tensor *c = ac_matmul(bc->ctx, bc->a, bc->b, false, false);
+    double worst = c ? 0.0 : INFINITY;
+    for (int64_t i = 0; c && i < c->size; i++) {
+        double d = fabs((double)c->data[i] - (double)bc->c[i]);
+        if (d > worst) worst = d;
+    }
+    ac_ctx_reset(bc->ctx);
+    return worst;
+}
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: attncast bench-ops [--threads N] [--rounds N] [--json]\n"
+                 "  Times the engine's matmul op (forward, and forward + backward) against raw\n"
+                 "  cblas_sgemm at the shapes the forecaster uses; prints GFLOP/s and overhead.\n");
+}
+
+int ac_cli_bench_ops(int argc, char **argv) {
+    int threads = 0, rounds = 7;
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return AC_EXIT_OK;
+        } else if (!strcmp(argv[i], "--json")) {
+            json = true;
+        } else if (!strcmp(argv[i], "--threads") || !strcmp(argv[i], "--rounds")) {
+            int *dst = !strcmp(argv[i], "--threads") ? &threads : &rounds;
+            if (ac_cli_parse_positive(argv[i], i + 1 < argc ? argv[i + 1] : NULL, dst) != 0)
+                return AC_EXIT_USAGE;
+            i++;
+        } else {
+            ac_cli_error("bench-ops: unknown option '%s' (see attncast bench-ops --help)", argv[i]);
+            return AC_EXIT_USAGE;
+        }
+    }
+    ac_error err;
+    if (ac_threads_init(threads, &err) != AC_OK) {
+        ac_cli_error("%s", err.msg);
+        return AC_EXIT_USAGE;
+    }
+    ac_rng rng;
+    ac_rng_seed(&rng, 1234, 0);
+    cJSON *rows = json ? cJSON_CreateArray() : NULL;
+    if (!json) {
+        printf("matmul op vs raw cblas_sgemm: %d thread(s), best of %d rounds, GFLOP/s\n",
+               ac_threads_get(), rounds);
+        printf("%-20s %9s %9s %9s   %11s %11s %9s\n", "(MxK)x(KxN)", "sgemm", "op", "overhead",
+               "sgemm x3", "op fwd+bwd", "overhead");
+    }
+    int status = AC_EXIT_OK;
+    for (size_t si = 0; si < N_SHAPES; si++) {
+        bench_case bc;
+        shape3 s = SHAPES[si];
+        if (setup(&bc, s, &rng) != 0) {
+            ac_cli_error("bench-ops: out of memory");
+            teardown(&bc);
+            return AC_EXIT_FAILURE;
+        }
+        double flops = 2.0 * s.M * s.N * s.K;
+        /* Calibrate: enough calls for about 40 ms per batch. */
+        double one = time_kind(&bc, RAW_TRAIN, 3);
+        int iters = one > 0 ? (int)(0.04 / one) + 1 : 1;
+        double best[N_KINDS];
+        for (int k = 0; k < N_KINDS; k++) best[k] = INFINITY;
+        for (int r = 0; r < rounds; r++)
+            for (int k = 0; k < N_KINDS; k++) {
+                int n = (k == RAW_FWD || k == OP_FWD) ? 3 * iters : iters;
+                double t = time_kind(&bc, (kind)k, n);
+                if (t < 0) {
+                    ac_cli_error("bench-ops: %s", ac_ctx_error(bc.ctx));
+                    teardown(&bc);
+                    return AC_EXIT_FAILURE;
+                }
+                if (t < best[k]) best[k] = t;
+            }
+        double diff = check_forward(&bc);
+        if (diff != 0.0) status = AC_EXIT_FAILURE;
+        double g[N_KINDS] = {flops / best[RAW_FWD] * 1e-9, flops / best[OP_FWD] * 1e-9,
+                             3 * flops / best[RAW_TRAIN] * 1e-9, 3 * flops / best[OP_TRAIN] * 1e-9};
+        double ov_fwd = 100.0 * (best[OP_FWD] / best[RAW_FWD] - 1.0);
+        double ov_train = 100.0 * (best[OP_TRAIN] / best[RAW_TRAIN] - 1.0);
+        char label[64];
+        snprintf(label, sizeof label, "(%dx%d)x(%dx%d)", s.M, s.K, s.K, s.N);
+        if (json) {
+            cJSON *row = cJSON_CreateObject();
+            cJSON_AddStringToObject(row, "shape", label);
+            cJSON_AddNumberToObject(row, "sgemm_gflops", g[RAW_FWD]);
+            cJSON_AddNumberToObject(row, "op_gflops", g[OP_FWD]);
+            cJSON_AddNumberToObject(row, "op_overhead_pct", ov_fwd);
+            cJSON_AddNumberToObject(row, "sgemm3_gflops", g[RAW_TRAIN]);
+            cJSON_AddNumberToObject(row, "op_train_gflops", g[OP_TRAIN]);
+            cJSON_AddNumberToObject(row, "op_train_overhead_pct", ov_train);
+            cJSON_AddNumberToObject(row, "max_abs_diff", diff);
+            cJSON_AddItemToArray(rows, row);
+        } else {
+            printf("%-20s %9.1f %9.1f %8.1f%%   %11.1f %11.1f %8.1f%%%s\n", label, g[RAW_FWD],
+                   g[OP_FWD], ov_fwd, g[RAW_TRAIN], g[OP_TRAIN], ov_train,
+                   diff != 0.0 ? "  RESULT DIFFERS" : "");
+        }
+        teardown(&bc);
+    }
+    if (json) {
+        cJSON *root = cJSON_CreateObject();
+        cJSON_AddNumberToObject(root, "threads", ac_threads_get());
+        cJSON_AddNumberToObject(root, "rounds", rounds);
+        cJSON_AddItemToObject(root, "shapes", rows);
+        char *text = cJSON_Print(root);
+        puts(text);
+        free(text);
+        cJSON_Delete(root);
+    }
+    return status;
+}

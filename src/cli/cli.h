@@ -1,0 +1,21 @@
+/* cli.h - the verbs of the attncast program, one source file each, and what they share. */
+#ifndef ATTNCAST_CLI_H
+#define ATTNCAST_CLI_H
+
+/* Exit codes of every verb. */
+enum {
+    AC_EXIT_OK = 0,
+    AC_EXIT_FAILURE = 1, /* the work failed: bad data, bad file, numeric trouble */
+    AC_EXIT_USAGE = 2    /* the command line itself is wrong */
+};
+
+/* Each verb gets argv after the verb name (argv[0] is the verb) and returns an exit code. */
+int ac_cli_bench_ops(int argc, char **argv);
+
+/* Prints "attncast: <message>" as one line on stderr. */
+void ac_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parses a whole positive int option value; on failure prints an error naming the option. */
+int ac_cli_parse_positive(const char *option, const char *text, int *out);
+
+#endif

@@ -1,0 +1,105 @@
+/* main.c - the attncast program: finds the verb and hands it the rest of the command line. */
+#include <cblas.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <hdf5.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attncast/attncast.h"
+#include "cli/cli.h"
+
+typedef struct verb {
+    const char *name;
+    int (*run)(int argc, char **argv); /* NULL: announced, not in this release */
+    const char *summary;
+} verb;
+
+static const verb VERBS[] = {
+    {"train", NULL, "train a forecaster from an INI config, print test metrics vs baselines"},
+    {"eval", NULL, "evaluate a saved checkpoint on a split or another CSV"},
+    {"predict", NULL, "forecast the next horizon from new data with a saved checkpoint"},
+    {"info", NULL, "describe a checkpoint: config, parameters, training history"},
+    {"explain", NULL, "show which past steps the attention looked at for one window"},
+    {"sweep", NULL, "run a grid of configs and tabulate their metrics"},
+    {"plot", NULL, "redraw a run's learning curves and forecast plots"},
+    {"datasets", NULL, "list, fetch and describe the known datasets"},
+    {"bench", NULL, "measure training and forecasting speed against the hardware"},
+    {"bench-ops", ac_cli_bench_ops, "measure the matmul op against raw cblas_sgemm"},
+};
+#define N_VERBS (sizeof VERBS / sizeof VERBS[0])
+
+void ac_cli_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("attncast: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int ac_cli_parse_positive(const char *option, const char *text, int *out) {
+    char *end = NULL;
+    errno = 0;
+    long v = text ? strtol(text, &end, 10) : 0;
+    if (!text || errno || end == text || *end != '\0' || v < 1 || v > INT_MAX) {
+        ac_cli_error("%s: expected a positive whole number, got '%s'", option,
+                     text ? text : "(nothing)");
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static void print_help(FILE *out) {
+    fprintf(out,
+            "attncast %s - attention-based time-series forecasters on the CPU\n\n"
+            "usage: attncast VERB [options]      attncast VERB --help for a verb's options\n"
+            "       attncast --version | --help\n\nverbs:\n",
+            ac_version());
+    for (size_t i = 0; i < N_VERBS; i++)
+        fprintf(out, "  %-10s %s%s\n", VERBS[i].name, VERBS[i].summary,
+                VERBS[i].run ? "" : " (coming)");
+    fprintf(out, "\nenvironment:\n"
+                 "  ATTNCAST_THREADS      threads for OpenBLAS and attncast (default: all "
+                 "cores)\n");
+}
+
+static void print_version(void) {
+    unsigned maj = 0, min = 0, rel = 0;
+    H5get_libversion(&maj, &min, &rel);
+    printf("attncast %s\n", ac_version());
+    printf("OpenBLAS: %s\n", openblas_get_config());
+    printf("HDF5: %u.%u.%u\n", maj, min, rel);
+    printf("cJSON: %s\n", cJSON_Version());
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        print_help(stderr);
+        return AC_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+        print_help(stdout);
+        return AC_EXIT_OK;
+    }
+    if (!strcmp(name, "--version") || !strcmp(name, "-V")) {
+        print_version();
+        return AC_EXIT_OK;
+    }
+    for (size_t i = 0; i < N_VERBS; i++) {
+        if (strcmp(name, VERBS[i].name) != 0) continue;
+        if (!VERBS[i].run) {
+            ac_cli_error("'%s' is not in this release yet (%s); see README.md", name,
+                         VERBS[i].summary);
+            return AC_EXIT_USAGE;
+        }
+        return VERBS[i].run(argc - 1, argv + 1);
+    }
+    ac_cli_error("unknown verb '%s'; run 'attncast --help' for the list", name);
+    return AC_EXIT_USAGE;
+}

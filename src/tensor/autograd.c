@@ -1,0 +1,225 @@
+/* autograd.c - the context, the tape and reverse-mode backward (see include/attncast/autograd.h).
+ *
+ * The tape is a singly linked list of nodes in the arena, newest first. Because a tensor can
+ * only be used after it is made, the recording order is a topological order of the graph, and
+ * walking it from newest to oldest visits every node after all of its consumers.
+ */
+#include "attncast/autograd.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "op_internal.h"
+
+struct ac_ctx {
+    ac_arena *arena;
+    ac_node *tape; /* newest node */
+    size_t tape_length;
+    bool grad_enabled;
+    bool tape_used; /* backward already ran on this tape */
+    ac_rng *rng;
+    ac_status status;
+    char error[AC_ERROR_MAX];
+};
+
+ac_ctx *ac_ctx_new(size_t arena_initial_bytes, size_t arena_limit_bytes) {
+    ac_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return NULL;
+    ctx->arena = ac_arena_new(arena_initial_bytes, arena_limit_bytes);
+    if (!ctx->arena) {
+        free(ctx);
+        return NULL;
+    }
+    ctx->grad_enabled = true;
+    return ctx;
+}
+
+void ac_ctx_free(ac_ctx *ctx) {
+    if (!ctx) return;
+    ac_arena_free(ctx->arena);
+    free(ctx);
+}
+
+void ac_ctx_reset(ac_ctx *ctx) {
+    ac_arena_reset(ctx->arena);
+    ctx->tape = NULL;
+    ctx->tape_length = 0;
+    ctx->tape_used = false;
+    ctx->status = AC_OK;
+    ctx->error[0] = '\0';
+}
+
+bool ac_ctx_set_grad_enabled(ac_ctx *ctx, bool enabled) {
+    bool prev = ctx->grad_enabled;
+    ctx->grad_enabled = enabled;
+    return prev;
+}
+
+bool ac_ctx_grad_enabled(const ac_ctx *ctx) {
+    return ctx->grad_enabled;
+}
+void ac_ctx_set_rng(ac_ctx *ctx, ac_rng *rng) {
+    ctx->rng = rng;
+}
+ac_rng *ac_ctx_rng(ac_ctx *ctx) {
+    return ctx->rng;
+}
+ac_arena *ac_ctx_arena(ac_ctx *ctx) {
+    return ctx->arena;
+}
+size_t ac_ctx_tape_length(const ac_ctx *ctx) {
+    return ctx->tape_length;
+}
+bool ac_ctx_failed(const ac_ctx *ctx) {
+    return ctx->status != AC_OK;
+}
+const char *ac_ctx_error(const ac_ctx *ctx) {
+    return ctx->error;
+}
+ac_status ac_ctx_status(const ac_ctx *ctx) {
+    return ctx->status;
+}
+
+void *ac_ctx_fail(ac_ctx *ctx, ac_status code, const char *fmt, ...) {
+    if (ctx->status != AC_OK) return NULL; /* keep the first, root-cause message */
+    ctx->status = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->error, sizeof ctx->error, fmt, ap);
+    va_end(ap);
+    return NULL;
+}
+
+static void *arena_get(ac_ctx *ctx, const char *op, size_t bytes, bool zero) {
+    void *p = zero ? ac_arena_calloc(ctx->arena, bytes) : ac_arena_alloc(ctx->arena, bytes);
+    if (!p) ac_ctx_fail(ctx, AC_ERR_NOMEM, "%s: %s", op, ac_arena_last_error(ctx->arena));
+    return p;
+}
+
+ac_tensor *ac_tensor_temp(ac_ctx *ctx, int ndim, const int *shape) {
+    return ac_op_output(ctx, "ac_tensor_temp", ndim, shape);
+}
+
+ac_tensor *ac_op_view(ac_ctx *ctx, const char *op, int ndim, const int *shape, float *data) {
+    ac_tensor *t = arena_get(ctx, op, sizeof *t, true);
+    if (!t) return NULL;
+    if (!ac_tensor_set_shape(t, ndim, shape))
+        return ac_ctx_fail(ctx, AC_ERR_SHAPE, "%s: bad result shape (%d dims)", op, ndim);
+    t->data = data;
+    return t;
+}
+
+ac_tensor *ac_op_output(ac_ctx *ctx, const char *op, int ndim, const int *shape) {
+    ac_tensor *t = ac_op_view(ctx, op, ndim, shape, NULL);
+    if (!t) return NULL;
+    t->data = arena_get(ctx, op, (size_t)t->size * sizeof(float), false);
+    return t->data ? t : NULL;
+}
+
+float *ac_op_scratch(ac_ctx *ctx, const char *op, int64_t count) {
+    return arena_get(ctx, op, (size_t)count * sizeof(float), false);
+}
+
+ac_node *ac_op_record(ac_ctx *ctx, const char *op, ac_backward_fn fn, ac_tensor *out, int n_in,
+                      ac_tensor *const *in) {
+    if (!ctx->grad_enabled) return NULL;
+    bool any = false;
+    for (int i = 0; i < n_in; i++) any = any || in[i]->requires_grad;
+    if (!any) return NULL;
+    ac_node *node = arena_get(ctx, op, sizeof *node, true);
+    ac_tensor **ins = node ? arena_get(ctx, op, (size_t)n_in * sizeof *ins, false) : NULL;
+    if (!ins) return NULL;
+    memcpy(ins, in, (size_t)n_in * sizeof *ins);
+    node->op = op;
+    node->backward = fn;
+    node->out = out;
+    node->in = ins;
+    node->n_in = n_in;
+    node->prev = ctx->tape;
+    ctx->tape = node;
+    ctx->tape_length++;
+    out->requires_grad = true;
+    return node;
+}
+
+float *ac_grad_buffer(ac_ctx *ctx, ac_tensor *t) {
+    if (!t->requires_grad) return NULL;
+    if (!t->grad) {
+        if (t->persistent) {
+            t->grad = calloc((size_t)t->size, sizeof(float));
+            if (!t->grad) return ac_ctx_fail(ctx, AC_ERR_NOMEM, "backward: out of memory");
+        } else {
+            t->grad = arena_get(ctx, "backward", (size_t)t->size * sizeof(float), true);
+        }
+    }
+    return t->grad;
+}
+
+ac_status ac_backward_seeded(ac_ctx *ctx, ac_tensor *out, const float *seed) {
+    if (ctx->status != AC_OK) return ctx->status;
+    if (!out) return AC_ERR_STATE;
+    if (ctx->tape_used) {
+        ac_ctx_fail(ctx, AC_ERR_STATE,
+                    "ac_backward: this tape was already used; call ac_ctx_reset first");
+        return ctx->status;
+    }
+    if (!out->requires_grad) {
+        ac_ctx_fail(ctx, AC_ERR_STATE,
+                    "ac_backward: the output does not depend on anything that requires grad");
+        return ctx->status;
+    }
+    if (!out->grad && !out->persistent) { /* fresh activation: copy, no zero pass */
+        out->grad = arena_get(ctx, "ac_backward", (size_t)out->size * sizeof(float), false);
+        if (!out->grad) return ctx->status;
+        memcpy(out->grad, seed, (size_t)out->size * sizeof(float));
+    } else {
+        float *g = ac_grad_buffer(ctx, out);
+        if (!g) return ctx->status;
+        for (int64_t i = 0; i < out->size; i++) g[i] += seed[i];
+    }
+    ctx->tape_used = true;
+    for (ac_node *n = ctx->tape; n; n = n->prev) {
+        if (!n->out->grad) continue; /* nothing flowed into this node's output */
+        n->backward(ctx, n);
+        if (ctx->status != AC_OK) return ctx->status;
+    }
+    return AC_OK;
+}
+
+ac_status ac_backward(ac_ctx *ctx, ac_tensor *loss) {
+    if (loss && loss->size != 1) {
+        char s[64];
+        ac_ctx_fail(ctx, AC_ERR_SHAPE, "ac_backward: the loss must have one element, got %s",
+                    ac_shape_str(loss, s, sizeof s));
+        return ctx->status;
+    }
+    const float one = 1.0f;
+    return ac_backward_seeded(ctx, loss, &one);
+}
+
+void ac_zero_grad(ac_tensor *const *params, int n) {
+    for (int i = 0; i < n; i++) ac_tensor_zero_grad(params[i]);
+}
+
+void *ac_op_shape_error(ac_ctx *ctx, const char *op, const char *what, const ac_tensor *a,
+                        const ac_tensor *b) {
+    char sa[64], sb[64];
+    ac_shape_str(a, sa, sizeof sa);
+    if (b)
+        return ac_ctx_fail(ctx, AC_ERR_SHAPE, "%s: %s: a %s vs b %s", op, what, sa,
+                           ac_shape_str(b, sb, sizeof sb));
+    return ac_ctx_fail(ctx, AC_ERR_SHAPE, "%s: %s: x %s", op, what, sa);
+}
+
+int ac_op_axis(int axis, int ndim) {
+    if (axis < 0) axis += ndim;
+    return (axis >= 0 && axis < ndim) ? axis : -1;
+}
+
+int64_t ac_op_outer(const ac_tensor *t, int k) {
+    int64_t n = 1;
+    for (int i = 0; i < t->ndim - k; i++) n *= t->shape[i];
+    return n;
+}

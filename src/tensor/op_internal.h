@@ -1,0 +1,57 @@
+/* op_internal.h - what every op file shares and nothing outside src/tensor sees: the tape node,
+ * output allocation, recording, gradient buffers and shape-error messages. */
+#ifndef ATTNCAST_OP_INTERNAL_H
+#define ATTNCAST_OP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "attncast/autograd.h"
+#include "attncast/tensor.h"
+
+typedef struct ac_node ac_node;
+typedef void (*ac_backward_fn)(ac_ctx *ctx, ac_node *node);
+
+/* One recorded op: what produced `out` from `in`, and how to send out->grad back. */
+struct ac_node {
+    const char *op;
+    ac_backward_fn backward;
+    ac_tensor *out;
+    ac_tensor **in; /* n_in pointers, in the arena */
+    int n_in;
+    int iarg[8];    /* small op arguments (axes, flags, sizes) */
+    float farg[4];  /* scalar op arguments (scale, eps, delta, rate) */
+    float *saved;   /* op-specific values kept for backward, in the arena */
+    ac_node *prev;  /* the node recorded before this one */
+};
+
+/* Elements of a parallel loop below which OpenMP is not worth starting. */
+#define AC_PARALLEL_MIN 32768
+
+/* An arena tensor of the given shape for an op's result (data uninitialised); NULL and a context
+ * error if the shape is bad or the arena is full. */
+ac_tensor *ac_op_output(ac_ctx *ctx, const char *op, int ndim, const int *shape);
+
+/* A tensor header in the arena that shares `data` (a view); NULL and a context error if the shape
+ * is bad or the arena is full. */
+ac_tensor *ac_op_view(ac_ctx *ctx, const char *op, int ndim, const int *shape, float *data);
+
+/* Records a node if grad mode is on and any input requires grad; marks out->requires_grad.
+ * Returns the node, or NULL when nothing was recorded (check ac_ctx_failed for arena errors). */
+ac_node *ac_op_record(ac_ctx *ctx, const char *op, ac_backward_fn fn, ac_tensor *out, int n_in,
+                      ac_tensor *const *in);
+
+/* Arena floats for values saved for backward; NULL and a context error when full. */
+float *ac_op_scratch(ac_ctx *ctx, const char *op, int64_t count);
+
+/* Sets "op: what a [..] vs b [..]" (b may be NULL) as the context error; returns NULL. */
+void *ac_op_shape_error(ac_ctx *ctx, const char *op, const char *what, const ac_tensor *a,
+                        const ac_tensor *b);
+
+/* Normalises a possibly negative axis against ndim; -1 if out of range. */
+int ac_op_axis(int axis, int ndim);
+
+/* Leading dims [0, ndim - k) multiplied together. */
+int64_t ac_op_outer(const ac_tensor *t, int k);
+
+#endif

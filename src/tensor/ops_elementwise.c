@@ -1,0 +1,230 @@
+/* ops_elementwise.c - add / sub / mul / div with NumPy broadcasting, scale, and the elementwise
+ * functions exp, log, sqrt, tanh, sigmoid, relu, gelu.
+ *
+ * Broadcasting is planned once per call: both operands are aligned at the last dimension,
+ * padded to four dims, and given strides in the result's index space (0 along a stretched
+ * dimension). Forward and backward then walk the result row by row (the last dimension), which
+ * covers every case with one loop nest; the common cases (equal shapes, bias over rows) have
+ * stride 1 or 0 in the inner loop. Gradients of a stretched operand accumulate in a fixed order.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "attncast/ops.h"
+#include "op_internal.h"
+
+/* ---- broadcasting binary ops ---- */
+
+typedef enum { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV } bin_kind;
+static const char *const BIN_NAMES[] = {"ac_add", "ac_sub", "ac_mul", "ac_div"};
+
+typedef struct bcast {
+    int shape[AC_MAX_DIMS]; /* result, padded to 4 dims */
+    int64_t sa[AC_MAX_DIMS], sb[AC_MAX_DIMS];
+    int ndim;
+} bcast;
+
+static bool bcast_plan(const ac_tensor *a, const ac_tensor *b, bcast *p) {
+    p->ndim = a->ndim > b->ndim ? a->ndim : b->ndim;
+    int64_t stride_a = 1, stride_b = 1;
+    for (int i = AC_MAX_DIMS - 1; i >= 0; i--) {
+        int back = AC_MAX_DIMS - 1 - i; /* 0 for the last dim */
+        int da = back < a->ndim ? a->shape[a->ndim - 1 - back] : 1;
+        int db = back < b->ndim ? b->shape[b->ndim - 1 - back] : 1;
+        if (da != db && da != 1 && db != 1) return false;
+        p->shape[i] = da > db ? da : db;
+        p->sa[i] = da == 1 ? 0 : stride_a;
+        p->sb[i] = db == 1 ? 0 : stride_b;
+        stride_a *= da;
+        stride_b *= db;
+    }
+    return true;
+}
+
+/* Calls fn(row offsets...) for every row of the result: o is the result offset of the row,
+ * oa and ob the operands' offsets of its first element. */
+#define BCAST_ROWS(p, BODY)                                                                        \
+    do {                                                                                           \
+        int64_t o = 0;                                                                             \
+        for (int i0 = 0; i0 < (p)->shape[0]; i0++)                                                 \
+            for (int i1 = 0; i1 < (p)->shape[1]; i1++)                                             \
+                for (int i2 = 0; i2 < (p)->shape[2]; i2++, o += (p)->shape[3]) {                   \
+                    int64_t oa = i0 * (p)->sa[0] + i1 * (p)->sa[1] + i2 * (p)->sa[2];              \
+                    int64_t ob = i0 * (p)->sb[0] + i1 * (p)->sb[1] + i2 * (p)->sb[2];              \
+                    BODY;                                                                          \
+                }                                                                                  \
+    } while (0)
+
+static void bin_row(bin_kind k, int n, const float *a, int64_t sa, const float *b, int64_t sb,
+                    float *y) {
+    switch (k) {
+    case BIN_ADD: for (int j = 0; j < n; j++) y[j] = a[j * sa] + b[j * sb]; break;
+    case BIN_SUB: for (int j = 0; j < n; j++) y[j] = a[j * sa] - b[j * sb]; break;
+    case BIN_MUL: for (int j = 0; j < n; j++) y[j] = a[j * sa] * b[j * sb]; break;
+    case BIN_DIV: for (int j = 0; j < n; j++) y[j] = a[j * sa] / b[j * sb]; break;
+    }
+}
+
+/* d/da and d/db of one row: ga += g * da, gb += g * db, for the op's partial derivatives. */
+static void bin_row_grad(bin_kind k, int n, const float *g, const float *a, int64_t sa,
+                         const float *b, int64_t sb, const float *y, float *ga, float *gb) {
+    for (int j = 0; j < n; j++) {
+        float gj = g[j], av = a[j * sa], bv = b[j * sb];
+        switch (k) {
+        case BIN_ADD:
+            if (ga) ga[j * sa] += gj;
+            if (gb) gb[j * sb] += gj;
+            break;
+        case BIN_SUB:
+            if (ga) ga[j * sa] += gj;
+            if (gb) gb[j * sb] -= gj;
+            break;
+        case BIN_MUL:
+            if (ga) ga[j * sa] += gj * bv;
+            if (gb) gb[j * sb] += gj * av;
+            break;
+        case BIN_DIV: /* y = a / b: dy/da = 1/b, dy/db = -y/b */
+            if (ga) ga[j * sa] += gj / bv;
+            if (gb) gb[j * sb] -= gj * y[j] / bv;
+            break;
+        }
+    }
+}
+
+static void binary_backward(ac_ctx *ctx, ac_node *n) {
+    ac_tensor *a = n->in[0], *b = n->in[1];
+    bcast p;
+    bcast_plan(a, b, &p);
+    bin_kind k = (bin_kind)n->iarg[0];
+    float *ga = ac_grad_buffer(ctx, a);
+    float *gb = ac_grad_buffer(ctx, b);
+    if (ac_ctx_failed(ctx)) return;
+    const float *g = n->out->grad, *y = n->out->data;
+    BCAST_ROWS(&p, bin_row_grad(k, p.shape[3], g + o, a->data + oa, p.sa[3], b->data + ob,
+                                p.sb[3], y + o, ga ? ga + oa : NULL, gb ? gb + ob : NULL));
+}
+
+static ac_tensor *binary(ac_ctx *ctx, bin_kind k, ac_tensor *a, ac_tensor *b) {
+    const char *op = BIN_NAMES[k];
+    if (!a || !b || ac_ctx_failed(ctx)) return NULL;
+    bcast p;
+    if (!bcast_plan(a, b, &p))
+        return ac_op_shape_error(ctx, op, "shapes do not broadcast", a, b);
+    ac_tensor *y = ac_op_output(ctx, op, p.ndim, p.shape + (AC_MAX_DIMS - p.ndim));
+    if (!y) return NULL;
+    if (ac_tensor_same_shape(a, b)) {
+        bin_row(k, (int)y->size, a->data, 1, b->data, 1, y->data);
+    } else {
+        BCAST_ROWS(&p, bin_row(k, p.shape[3], a->data + oa, p.sa[3], b->data + ob, p.sb[3],
+                               y->data + o));
+    }
+    ac_node *n = ac_op_record(ctx, op, binary_backward, y, 2, (ac_tensor *[]){a, b});
+    if (n) n->iarg[0] = (int)k;
+    return ac_ctx_failed(ctx) ? NULL : y;
+}
+
+ac_tensor *ac_add(ac_ctx *ctx, ac_tensor *a, ac_tensor *b) {
+    return binary(ctx, BIN_ADD, a, b);
+}
+ac_tensor *ac_sub(ac_ctx *ctx, ac_tensor *a, ac_tensor *b) {
+    return binary(ctx, BIN_SUB, a, b);
+}
+ac_tensor *ac_mul(ac_ctx *ctx, ac_tensor *a, ac_tensor *b) {
+    return binary(ctx, BIN_MUL, a, b);
+}
+ac_tensor *ac_div(ac_ctx *ctx, ac_tensor *a, ac_tensor *b) {
+    return binary(ctx, BIN_DIV, a, b);
+}
+
+/* ---- elementwise functions: y = f(x), dx += g * f'(x) written with x and y ---- */
+
+typedef enum { UN_EXP, UN_LOG, UN_SQRT, UN_TANH, UN_SIGMOID, UN_RELU, UN_GELU, UN_SCALE } un_kind;
+static const char *const UN_NAMES[] = {"ac_exp",  "ac_log",  "ac_sqrt", "ac_tanh",
+                                       "ac_sigmoid", "ac_relu", "ac_gelu", "ac_scale"};
+
+#define INV_SQRT2 0.70710678118654752440f
+#define INV_SQRT_2PI 0.39894228040143267794f
+
+static float un_value(un_kind k, float x, float c) {
+    switch (k) {
+    case UN_EXP: return expf(x);
+    case UN_LOG: return logf(x);
+    case UN_SQRT: return sqrtf(x);
+    case UN_TANH: return tanhf(x);
+    case UN_SIGMOID: return 1.0f / (1.0f + expf(-x));
+    case UN_RELU: return x > 0.0f ? x : 0.0f;
+    case UN_GELU: return 0.5f * x * (1.0f + erff(x * INV_SQRT2));
+    case UN_SCALE: return c * x;
+    }
+    return 0.0f;
+}
+
+static float un_slope(un_kind k, float x, float y, float c) {
+    switch (k) {
+    case UN_EXP: return y;
+    case UN_LOG: return 1.0f / x;
+    case UN_SQRT: return 0.5f / y;
+    case UN_TANH: return 1.0f - y * y;
+    case UN_SIGMOID: return y * (1.0f - y);
+    case UN_RELU: return x > 0.0f ? 1.0f : 0.0f;
+    case UN_GELU: /* Phi(x) + x phi(x) */
+        return 0.5f * (1.0f + erff(x * INV_SQRT2)) + x * INV_SQRT_2PI * expf(-0.5f * x * x);
+    case UN_SCALE: return c;
+    }
+    return 0.0f;
+}
+
+static void unary_backward(ac_ctx *ctx, ac_node *n) {
+    ac_tensor *x = n->in[0];
+    float *gx = ac_grad_buffer(ctx, x);
+    if (!gx) return;
+    un_kind k = (un_kind)n->iarg[0];
+    float c = n->farg[0];
+    const float *g = n->out->grad, *y = n->out->data, *xd = x->data;
+    int64_t size = x->size;
+#pragma omp parallel for schedule(static) if (size > AC_PARALLEL_MIN)
+    for (int64_t i = 0; i < size; i++) gx[i] += g[i] * un_slope(k, xd[i], y[i], c);
+}
+
+static ac_tensor *unary(ac_ctx *ctx, un_kind k, ac_tensor *x, float c) {
+    const char *op = UN_NAMES[k];
+    if (!x || ac_ctx_failed(ctx)) return NULL;
+    ac_tensor *y = ac_op_output(ctx, op, x->ndim, x->shape);
+    if (!y) return NULL;
+    const float *xd = x->data;
+    float *yd = y->data;
+    int64_t size = x->size;
+#pragma omp parallel for schedule(static) if (size > AC_PARALLEL_MIN)
+    for (int64_t i = 0; i < size; i++) yd[i] = un_value(k, xd[i], c);
+    ac_node *n = ac_op_record(ctx, op, unary_backward, y, 1, &x);
+    if (n) {
+        n->iarg[0] = (int)k;
+        n->farg[0] = c;
+    }
+    return ac_ctx_failed(ctx) ? NULL : y;
+}
+
+ac_tensor *ac_scale(ac_ctx *ctx, ac_tensor *x, float c) {
+    return unary(ctx, UN_SCALE, x, c);
+}
+ac_tensor *ac_exp(ac_ctx *ctx, ac_tensor *x) {
+    return unary(ctx, UN_EXP, x, 0.0f);
+}
+ac_tensor *ac_log(ac_ctx *ctx, ac_tensor *x) {
+    return unary(ctx, UN_LOG, x, 0.0f);
+}
+ac_tensor *ac_sqrt(ac_ctx *ctx, ac_tensor *x) {
+    return unary(ctx, UN_SQRT, x, 0.0f);
+}
+ac_tensor *ac_tanh(ac_ctx *ctx, ac_tensor *x) {
+    return unary(ctx, UN_TANH, x, 0.0f);
+}
+ac_tensor *ac_sigmoid(ac_ctx *ctx, ac_tensor *x) {
+    return unary(ctx, UN_SIGMOID, x, 0.0f);
+}
+ac_tensor *ac_relu(ac_ctx *ctx, ac_tensor *x) {
+    return unary(ctx, UN_RELU, x, 0.0f);
+}
+ac_tensor *ac_gelu(ac_ctx *ctx, ac_tensor *x) {
+    return unary(ctx, UN_GELU, x, 0.0f);
+}

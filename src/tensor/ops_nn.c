@@ -1,0 +1,214 @@
+/* ops_nn.c - fused neural-network kernels: softmax (with an additive mask), the causal mask,
+ * layer norm and dropout. Each is a plain loop over contiguous rows of the last axis, rows in
+ * parallel; accumulations across rows (layer-norm weight and bias gradients) run in row order
+ * so results do not depend on the thread count.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "attncast/ops.h"
+#include "op_internal.h"
+
+/* ---- softmax over the last axis ----
+ * y_j = exp(v_j - max v) / sum_k exp(v_k - max v), v = x + mask
+ * dx_j = y_j (dy_j - sum_k dy_k y_k) */
+
+static void softmax_backward(ac_ctx *ctx, ac_node *n) {
+    ac_tensor *x = n->in[0];
+    float *gx = ac_grad_buffer(ctx, x);
+    if (!gx) return;
+    const float *y = n->out->data, *g = n->out->grad;
+    int C = x->shape[x->ndim - 1];
+    int64_t rows = ac_op_outer(x, 1);
+#pragma omp parallel for schedule(static) if (x->size > AC_PARALLEL_MIN)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *yr = y + r * C, *gr = g + r * C;
+        float *dr = gx + r * C;
+        float dot = 0.0f;
+        for (int j = 0; j < C; j++) dot += gr[j] * yr[j];
+        for (int j = 0; j < C; j++) dr[j] += yr[j] * (gr[j] - dot);
+    }
+}
+
+ac_tensor *ac_softmax(ac_ctx *ctx, ac_tensor *x, const ac_tensor *mask) {
+    static const char *const op = "ac_softmax";
+    if (!x || ac_ctx_failed(ctx)) return NULL;
+    int C = x->shape[x->ndim - 1];
+    int R = x->ndim >= 2 ? x->shape[x->ndim - 2] : 1;
+    if (mask) {
+        bool ok = x->ndim >= 2 ? (mask->ndim == 2 && mask->shape[0] == R && mask->shape[1] == C)
+                               : (mask->ndim == 1 && mask->shape[0] == C);
+        if (!ok)
+            return ac_op_shape_error(ctx, op, "mask must match the last two dims of x", x, mask);
+    }
+    ac_tensor *y = ac_op_output(ctx, op, x->ndim, x->shape);
+    if (!y) return NULL;
+    int64_t rows = ac_op_outer(x, 1);
+    const float *xd = x->data, *md = mask ? mask->data : NULL;
+    float *yd = y->data;
+#pragma omp parallel for schedule(static) if (x->size > AC_PARALLEL_MIN)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = xd + r * C;
+        const float *mr = md ? md + (r % R) * C : NULL;
+        float *yr = yd + r * C;
+        float mx = -INFINITY;
+        for (int j = 0; j < C; j++) {
+            yr[j] = mr ? xr[j] + mr[j] : xr[j];
+            if (yr[j] > mx) mx = yr[j];
+        }
+        if (mx == -INFINITY) { /* every position forbidden */
+            memset(yr, 0, (size_t)C * sizeof(float));
+            continue;
+        }
+        float sum = 0.0f;
+        for (int j = 0; j < C; j++) {
+            yr[j] = expf(yr[j] - mx);
+            sum += yr[j];
+        }
+        float inv = 1.0f / sum;
+        for (int j = 0; j < C; j++) yr[j] *= inv;
+    }
+    ac_op_record(ctx, op, softmax_backward, y, 1, &x);
+    return ac_ctx_failed(ctx) ? NULL : y;
+}
+
+ac_tensor *ac_causal_mask(ac_ctx *ctx, int n) {
+    if (ac_ctx_failed(ctx)) return NULL;
+    if (n < 1) return ac_ctx_fail(ctx, AC_ERR_SHAPE, "ac_causal_mask: size %d < 1", n);
+    ac_tensor *m = ac_op_output(ctx, "ac_causal_mask", 2, (int[]){n, n});
+    if (!m) return NULL;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < n; k++) m->data[(int64_t)i * n + k] = k > i ? -INFINITY : 0.0f;
+    return m;
+}
+
+/* ---- layer norm over the last axis ----
+ * xhat = (x - mean) * rstd, rstd = 1 / sqrt(var + eps), y = xhat * w + b
+ * dxhat = dy * w;  dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+ * dw += sum_rows dy * xhat;  db += sum_rows dy
+ * saved: mean and rstd per row. */
+
+static void layer_norm_backward(ac_ctx *ctx, ac_node *n) {
+    ac_tensor *x = n->in[0];
+    ac_tensor *w = n->iarg[0] ? n->in[1] : NULL;
+    ac_tensor *b = n->iarg[1] ? n->in[n->n_in - 1] : NULL;
+    float *gx = ac_grad_buffer(ctx, x);
+    float *gw = w ? ac_grad_buffer(ctx, w) : NULL;
+    float *gb = b ? ac_grad_buffer(ctx, b) : NULL;
+    if (ac_ctx_failed(ctx)) return;
+    int D = x->shape[x->ndim - 1];
+    int64_t rows = ac_op_outer(x, 1);
+    const float *g = n->out->grad, *xd = x->data, *wd = w ? w->data : NULL;
+    const float *mean = n->saved, *rstd = n->saved + rows;
+    if (gx) {
+#pragma omp parallel for schedule(static) if (x->size > AC_PARALLEL_MIN)
+        for (int64_t r = 0; r < rows; r++) {
+            const float *xr = xd + r * D, *gr = g + r * D;
+            float *dr = gx + r * D;
+            float m = mean[r], s = rstd[r], a = 0.0f, c = 0.0f;
+            for (int j = 0; j < D; j++) {
+                float dxh = wd ? gr[j] * wd[j] : gr[j];
+                a += dxh;
+                c += dxh * (xr[j] - m) * s;
+            }
+            a /= (float)D;
+            c /= (float)D;
+            for (int j = 0; j < D; j++) {
+                float dxh = wd ? gr[j] * wd[j] : gr[j];
+                dr[j] += s * (dxh - a - (xr[j] - m) * s * c);
+            }
+        }
+    }
+    for (int64_t r = 0; r < rows && (gw || gb); r++) {
+        const float *xr = xd + r * D, *gr = g + r * D;
+        float m = mean[r], s = rstd[r];
+        if (gw)
+            for (int j = 0; j < D; j++) gw[j] += gr[j] * (xr[j] - m) * s;
+        if (gb)
+            for (int j = 0; j < D; j++) gb[j] += gr[j];
+    }
+}
+
+ac_tensor *ac_layer_norm(ac_ctx *ctx, ac_tensor *x, ac_tensor *weight, ac_tensor *bias,
+                         float eps) {
+    static const char *const op = "ac_layer_norm";
+    if (!x || ac_ctx_failed(ctx)) return NULL;
+    int D = x->shape[x->ndim - 1];
+    if (weight && (weight->ndim != 1 || weight->shape[0] != D))
+        return ac_op_shape_error(ctx, op, "weight must be [last dim of x]", x, weight);
+    if (bias && (bias->ndim != 1 || bias->shape[0] != D))
+        return ac_op_shape_error(ctx, op, "bias must be [last dim of x]", x, bias);
+    if (!(eps > 0.0f))
+        return ac_ctx_fail(ctx, AC_ERR_INVALID, "%s: eps must be positive, got %g", op,
+                           (double)eps);
+    ac_tensor *y = ac_op_output(ctx, op, x->ndim, x->shape);
+    if (!y) return NULL;
+    int64_t rows = ac_op_outer(x, 1);
+    float *stats = ac_op_scratch(ctx, op, 2 * rows);
+    if (!stats) return NULL;
+    const float *xd = x->data, *wd = weight ? weight->data : NULL, *bd = bias ? bias->data : NULL;
+    float *yd = y->data;
+#pragma omp parallel for schedule(static) if (x->size > AC_PARALLEL_MIN)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = xd + r * D;
+        float *yr = yd + r * D;
+        float m = 0.0f, v = 0.0f;
+        for (int j = 0; j < D; j++) m += xr[j];
+        m /= (float)D;
+        for (int j = 0; j < D; j++) v += (xr[j] - m) * (xr[j] - m);
+        v /= (float)D;
+        float s = 1.0f / sqrtf(v + eps);
+        for (int j = 0; j < D; j++) {
+            float h = (xr[j] - m) * s;
+            yr[j] = (wd ? h * wd[j] : h) + (bd ? bd[j] : 0.0f);
+        }
+        stats[r] = m;
+        stats[rows + r] = s;
+    }
+    ac_tensor *ins[3];
+    int n_in = 0;
+    ins[n_in++] = x;
+    if (weight) ins[n_in++] = weight;
+    if (bias) ins[n_in++] = bias;
+    ac_node *n = ac_op_record(ctx, op, layer_norm_backward, y, n_in, ins);
+    if (n) {
+        n->iarg[0] = weight != NULL;
+        n->iarg[1] = bias != NULL;
+        n->saved = stats;
+    }
+    return ac_ctx_failed(ctx) ? NULL : y;
+}
+
+/* ---- dropout: y = x * m, m_i = 0 with probability p else 1 / (1 - p); dx = dy * m ---- */
+
+static void dropout_backward(ac_ctx *ctx, ac_node *n) {
+    ac_tensor *x = n->in[0];
+    float *gx = ac_grad_buffer(ctx, x);
+    if (!gx) return;
+    const float *g = n->out->grad, *m = n->saved;
+    for (int64_t i = 0; i < x->size; i++) gx[i] += g[i] * m[i];
+}
+
+ac_tensor *ac_dropout(ac_ctx *ctx, ac_tensor *x, float rate) {
+    static const char *const op = "ac_dropout";
+    if (!x || ac_ctx_failed(ctx)) return NULL;
+    if (!(rate >= 0.0f && rate < 1.0f))
+        return ac_ctx_fail(ctx, AC_ERR_INVALID, "%s: rate must be in [0, 1), got %g", op,
+                           (double)rate);
+    if (rate == 0.0f || !ac_ctx_grad_enabled(ctx)) return x;
+    ac_rng *rng = ac_ctx_rng(ctx);
+    if (!rng)
+        return ac_ctx_fail(ctx, AC_ERR_STATE, "%s: no rng set on the context (ac_ctx_set_rng)",
+                           op);
+    ac_tensor *y = ac_op_output(ctx, op, x->ndim, x->shape);
+    float *m = y ? ac_op_scratch(ctx, op, x->size) : NULL;
+    if (!m) return NULL;
+    float keep = 1.0f / (1.0f - rate);
+    for (int64_t i = 0; i < x->size; i++) {
+        m[i] = ac_rng_uniform(rng) < rate ? 0.0f : keep;
+        y->data[i] = x->data[i] * m[i];
+    }
+    ac_node *n = ac_op_record(ctx, op, dropout_backward, y, 1, &x);
+    if (n) n->saved = m;
+    return ac_ctx_failed(ctx) ? NULL : y;
+}

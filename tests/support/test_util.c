@@ -1,0 +1,43 @@
+/* test_util.c - helpers shared by the test programs (see test_util.h). */
+#include "support/test_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+const char *tu_bin(void) {
+    const char *b = getenv("ATTNCAST_BIN");
+    return b && *b ? b : "attncast";
+}
+
+int tu_run(const char *command, char *out, size_t n) {
+    char *full = malloc(strlen(command) + 16);
+    if (!full) return -1;
+    sprintf(full, "%s 2>&1", command);
+    FILE *p = popen(full, "r");
+    free(full);
+    if (!p) return -1;
+    size_t used = 0;
+    if (n) out[0] = '\0';
+    char buf[4096];
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf, p)) > 0) {
+        size_t room = n > used + 1 ? n - used - 1 : 0;
+        size_t take = got < room ? got : room;
+        memcpy(out + used, buf, take);
+        used += take;
+        out[used] = '\0';
+    }
+    int status = pclose(p);
+    if (status == -1 || !WIFEXITED(status)) return -1;
+    return WEXITSTATUS(status);
+}
+
+int tu_count_lines(const char *text) {
+    int n = 0;
+    for (const char *c = text; *c; c++)
+        if (*c == '\n') n++;
+    if (*text && text[strlen(text) - 1] != '\n') n++;
+    return n;
+}
