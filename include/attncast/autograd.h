@@ -65,8 +65,10 @@ float *ac_grad_buffer(ac_ctx *ctx, ac_tensor *t);
  * the context (loss not scalar, loss needs no grad, arena full). */
 ac_status ac_backward(ac_ctx *ctx, ac_tensor *loss);
 
-/* Backpropagates from any tensor with a given seed gradient of the same size (copied). */
-ac_status ac_backward_seeded(ac_ctx *ctx, ac_tensor *out, const float *seed);
+/* Backpropagates from any tensor with a seed gradient of out's size. When out is an activation
+ * with no gradient yet, the seed buffer itself becomes out's gradient (no copy): backward only
+ * reads it, and it must stay valid until ac_ctx_reset. Otherwise it is added to out's gradient. */
+ac_status ac_backward_seeded(ac_ctx *ctx, ac_tensor *out, float *seed);
 
 /* Zeroes the persistent gradients of n tensors. */
 void ac_zero_grad(ac_tensor *const *params, int n);

@@ -39,6 +39,10 @@ typedef struct ac_tensor {
 ac_tensor *ac_tensor_new(int ndim, const int *shape, bool requires_grad, ac_error *err);
 void ac_tensor_free(ac_tensor *t);
 
+/* A zero-filled block of at least `bytes` bytes aligned to 64 bytes; free() releases it. NULL
+ * when memory is short. */
+float *ac_aligned_zeros(size_t bytes);
+
 /* Fills shape and strides of a tensor header and its size; returns false for a bad shape. */
 bool ac_tensor_set_shape(ac_tensor *t, int ndim, const int *shape);
 

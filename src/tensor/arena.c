@@ -4,6 +4,10 @@
  * moves to the next chunk or adds one at least twice as large as the last. Reset rewinds all
  * chunks; if a step needed more than one chunk, reset replaces them with a single chunk as large
  * as the peak, so steady-state steps allocate nothing.
+ *
+ * Under AddressSanitizer every byte not handed out is poisoned and each block is followed by a
+ * redzone, so an op that reads or writes past its tensor is reported even though all tensors
+ * live in one malloc'd chunk.
  */
 #include "attncast/arena.h"
 
@@ -13,6 +17,17 @@
 #include <string.h>
 
 #define DEFAULT_FIRST_CHUNK ((size_t)1 << 20)
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define REDZONE AC_ARENA_ALIGN
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define REDZONE 0
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
 
 typedef struct chunk {
     struct chunk *next;
@@ -49,12 +64,14 @@ static chunk *chunk_new(size_t capacity) {
     c->capacity = capacity;
     c->offset = 0;
     c->next = NULL;
+    POISON(c->base, capacity);
     return c;
 }
 
 static void chunk_list_free(chunk *c) {
     while (c) {
         chunk *next = c->next;
+        UNPOISON(c->base, c->capacity);
         free(c->raw);
         free(c);
         c = next;
@@ -84,7 +101,7 @@ void ac_arena_free(ac_arena *a) {
 }
 
 void *ac_arena_alloc(ac_arena *a, size_t bytes) {
-    size_t need = align_up(bytes ? bytes : 1);
+    size_t need = align_up(bytes ? bytes : 1) + REDZONE;
     if (need < bytes) { /* overflow */
         snprintf(a->error, sizeof a->error, "arena: request of %zu bytes is too large", bytes);
         return NULL;
@@ -117,6 +134,7 @@ void *ac_arena_alloc(ac_arena *a, size_t bytes) {
         a->capacity += cap;
     }
     void *p = c->base + c->offset;
+    UNPOISON(p, bytes);
     c->offset += need;
     a->current = c;
     a->used += need;
@@ -142,7 +160,10 @@ void ac_arena_reset(ac_arena *a) {
             a->capacity = want;
         }
     }
-    for (chunk *c = a->first; c; c = c->next) c->offset = 0;
+    for (chunk *c = a->first; c; c = c->next) {
+        c->offset = 0;
+        POISON(c->base, c->capacity);
+    }
     a->current = a->first;
     a->used = 0;
     a->error[0] = '\0';

@@ -148,7 +148,7 @@ float *ac_grad_buffer(ac_ctx *ctx, ac_tensor *t) {
     if (!t->requires_grad) return NULL;
     if (!t->grad) {
         if (t->persistent) {
-            t->grad = calloc((size_t)t->size, sizeof(float));
+            t->grad = ac_aligned_zeros((size_t)t->size * sizeof(float));
             if (!t->grad) return ac_ctx_fail(ctx, AC_ERR_NOMEM, "backward: out of memory");
         } else {
             t->grad = arena_get(ctx, "backward", (size_t)t->size * sizeof(float), true);
@@ -157,9 +157,12 @@ float *ac_grad_buffer(ac_ctx *ctx, ac_tensor *t) {
     return t->grad;
 }
 
-ac_status ac_backward_seeded(ac_ctx *ctx, ac_tensor *out, const float *seed) {
+ac_status ac_backward_seeded(ac_ctx *ctx, ac_tensor *out, float *seed) {
     if (ctx->status != AC_OK) return ctx->status;
-    if (!out) return AC_ERR_STATE;
+    if (!out) {
+        ac_ctx_fail(ctx, AC_ERR_STATE, "ac_backward: no output tensor given");
+        return ctx->status;
+    }
     if (ctx->tape_used) {
         ac_ctx_fail(ctx, AC_ERR_STATE,
                     "ac_backward: this tape was already used; call ac_ctx_reset first");
@@ -170,10 +173,9 @@ ac_status ac_backward_seeded(ac_ctx *ctx, ac_tensor *out, const float *seed) {
                     "ac_backward: the output does not depend on anything that requires grad");
         return ctx->status;
     }
-    if (!out->grad && !out->persistent) { /* fresh activation: copy, no zero pass */
-        out->grad = arena_get(ctx, "ac_backward", (size_t)out->size * sizeof(float), false);
-        if (!out->grad) return ctx->status;
-        memcpy(out->grad, seed, (size_t)out->size * sizeof(float));
+    if (!out->grad && !out->persistent) {
+        /* Adopt the seed: out is where the walk starts, so no node writes to its gradient. */
+        out->grad = seed;
     } else {
         float *g = ac_grad_buffer(ctx, out);
         if (!g) return ctx->status;
@@ -195,8 +197,10 @@ ac_status ac_backward(ac_ctx *ctx, ac_tensor *loss) {
                     ac_shape_str(loss, s, sizeof s));
         return ctx->status;
     }
-    const float one = 1.0f;
-    return ac_backward_seeded(ctx, loss, &one);
+    float *one = ac_op_scratch(ctx, "ac_backward", 1);
+    if (!one) return ctx->status;
+    one[0] = 1.0f;
+    return ac_backward_seeded(ctx, loss, one);
 }
 
 void ac_zero_grad(ac_tensor *const *params, int n) {

@@ -5,6 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Cache-line aligned (as the arena's blocks are), so kernels see the same alignment for
+ * parameters and activations. */
+#define TENSOR_ALIGN 64
+
+float *ac_aligned_zeros(size_t bytes) {
+    size_t rounded = (bytes + TENSOR_ALIGN - 1) / TENSOR_ALIGN * TENSOR_ALIGN;
+    float *p = aligned_alloc(TENSOR_ALIGN, rounded ? rounded : TENSOR_ALIGN);
+    if (p) memset(p, 0, rounded);
+    return p;
+}
+
 bool ac_tensor_set_shape(ac_tensor *t, int ndim, const int *shape) {
     if (ndim < 1 || ndim > AC_MAX_DIMS) return false;
     int64_t size = 1;
@@ -71,8 +82,8 @@ ac_tensor *ac_tensor_new(int ndim, const int *shape, bool requires_grad, ac_erro
         return NULL;
     }
     size_t bytes = (size_t)t->size * sizeof(float);
-    t->data = calloc((size_t)t->size, sizeof(float));
-    if (requires_grad) t->grad = calloc((size_t)t->size, sizeof(float));
+    t->data = ac_aligned_zeros(bytes);
+    if (requires_grad) t->grad = ac_aligned_zeros(bytes);
     if (!t->data || (requires_grad && !t->grad)) {
         free(t->data);
         free(t->grad);

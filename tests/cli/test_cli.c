@@ -1,6 +1,114 @@
+/* test_cli.c - the attncast program run as a subprocess: version, help, wrong verbs and
+ * options, and a short real run of bench-ops with JSON output. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
 #include <cmocka.h>
-static void t(void **s){(void)s;}
-int main(void){const struct CMUnitTest tests[]={cmocka_unit_test(t)};return cmocka_run_group_tests(tests,NULL,NULL);}
+
+#include "support/test_util.h"
+
+static char out[1 << 16];
+
+static int run(const char *args) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' %s", tu_bin(), args);
+    return tu_run(cmd, out, sizeof out);
+}
+
+static void test_version_names_the_program_and_its_libraries(void **state) {
+    (void)state;
+    assert_int_equal(run("--version"), 0);
+    assert_non_null(strstr(out, "attncast 0."));
+    assert_non_null(strstr(out, "OpenBLAS"));
+    assert_non_null(strstr(out, "HDF5"));
+}
+
+static void test_help_lists_every_verb(void **state) {
+    (void)state;
+    assert_int_equal(run("--help"), 0);
+    const char *verbs[] = {"train", "eval",     "predict", "info",  "explain",
+                           "sweep", "datasets", "plot",    "bench", "bench-ops"};
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        assert_non_null(strstr(out, verbs[i]));
+    assert_non_null(strstr(out, "ATTNCAST_THREADS"));
+}
+
+static void test_no_arguments_prints_usage_and_fails(void **state) {
+    (void)state;
+    assert_int_equal(run(""), 2);
+    assert_non_null(strstr(out, "usage"));
+}
+
+static void test_unknown_verb_is_one_line_and_exit_2(void **state) {
+    (void)state;
+    assert_int_equal(run("trian"), 2);
+    assert_int_equal(tu_count_lines(out), 1);
+    assert_non_null(strstr(out, "unknown verb 'trian'"));
+}
+
+static void test_verbs_of_later_releases_say_so(void **state) {
+    (void)state;
+    assert_int_equal(run("train models/default.ini"), 2);
+    assert_int_equal(tu_count_lines(out), 1);
+    assert_non_null(strstr(out, "not in this release"));
+}
+
+static void test_bench_ops_rejects_bad_options_in_one_line(void **state) {
+    (void)state;
+    assert_int_equal(run("bench-ops --threads abc"), 2);
+    assert_int_equal(tu_count_lines(out), 1);
+    assert_non_null(strstr(out, "--threads"));
+    assert_non_null(strstr(out, "abc"));
+    assert_int_equal(run("bench-ops --threads"), 2);
+    assert_int_equal(run("bench-ops --rounds 0"), 2);
+    assert_int_equal(run("bench-ops --frobnicate"), 2);
+    assert_non_null(strstr(out, "--frobnicate"));
+    assert_int_equal(run("bench-ops --help"), 0);
+    assert_non_null(strstr(out, "usage"));
+}
+
+static void test_bad_thread_environment_is_reported(void **state) {
+    (void)state;
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "ATTNCAST_THREADS=many '%s' bench-ops --rounds 1", tu_bin());
+    assert_int_equal(tu_run(cmd, out, sizeof out), 2);
+    assert_int_equal(tu_count_lines(out), 1);
+    assert_non_null(strstr(out, "ATTNCAST_THREADS"));
+}
+
+static void test_bench_ops_json_reports_every_shape_with_identical_results(void **state) {
+    (void)state;
+    assert_int_equal(run("bench-ops --rounds 1 --threads 1 --json"), 0);
+    cJSON *root = cJSON_Parse(out);
+    if (!root) fail_msg("not JSON: %s", out);
+    assert_int_equal(cJSON_GetObjectItem(root, "threads")->valueint, 1);
+    cJSON *shapes = cJSON_GetObjectItem(root, "shapes");
+    assert_int_equal(cJSON_GetArraySize(shapes), 4);
+    cJSON *row;
+    cJSON_ArrayForEach(row, shapes) {
+        assert_true(cJSON_GetObjectItem(row, "sgemm_gflops")->valuedouble > 0.0);
+        assert_true(cJSON_GetObjectItem(row, "op_gflops")->valuedouble > 0.0);
+        assert_true(cJSON_GetObjectItem(row, "max_abs_diff")->valuedouble == 0.0);
+    }
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(shapes, 3), "shape")->valuestring,
+                        "(512x512)x(512x512)");
+    cJSON_Delete(root);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_version_names_the_program_and_its_libraries),
+        cmocka_unit_test(test_help_lists_every_verb),
+        cmocka_unit_test(test_no_arguments_prints_usage_and_fails),
+        cmocka_unit_test(test_unknown_verb_is_one_line_and_exit_2),
+        cmocka_unit_test(test_verbs_of_later_releases_say_so),
+        cmocka_unit_test(test_bench_ops_rejects_bad_options_in_one_line),
+        cmocka_unit_test(test_bad_thread_environment_is_reported),
+        cmocka_unit_test(test_bench_ops_json_reports_every_shape_with_identical_results),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,6 +1,243 @@
+/* test_autograd.c - the tape and the context: recording only when needed, no-grad mode,
+ * gradient accumulation and zero_grad, misuse reported as errors (never aborts), NULL
+ * propagation, the arena limit, and steady-state training steps that do not allocate. */
+#include <math.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
+#include <string.h>
+
 #include <cmocka.h>
-static void t(void **s){(void)s;}
-int main(void){const struct CMUnitTest tests[]={cmocka_unit_test(t)};return cmocka_run_group_tests(tests,NULL,NULL);}
+
+#include "attncast/attncast.h"
+
+static ac_tensor *param(int rows, int cols, float v) {
+    ac_error err;
+    ac_tensor *t = ac_tensor_new(2, (int[]){rows, cols}, true, &err);
+    assert_non_null(t);
+    for (int64_t i = 0; i < t->size; i++) t->data[i] = v + 0.1f * (float)i;
+    return t;
+}
+
+static void test_ops_on_constants_record_nothing(void **state) {
+    (void)state;
+    ac_ctx *ctx = ac_ctx_new(0, 0);
+    ac_tensor *x = ac_tensor_temp(ctx, 2, (int[]){2, 3});
+    ac_tensor_fill(x, 1.0f);
+    ac_tensor *y = ac_exp(ctx, ac_add(ctx, x, x));
+    assert_non_null(y);
+    assert_false(y->requires_grad);
+    assert_int_equal(ac_ctx_tape_length(ctx), 0);
+    assert_int_equal(ac_backward(ctx, ac_sum_all(ctx, y)), AC_ERR_STATE);
+    assert_non_null(strstr(ac_ctx_error(ctx), "requires grad"));
+    ac_ctx_free(ctx);
+}
+
+static void test_no_grad_mode_records_nothing_and_dropout_is_identity(void **state) {
+    (void)state;
+    ac_ctx *ctx = ac_ctx_new(0, 0);
+    ac_tensor *w = param(3, 3, 0.5f);
+    assert_true(ac_ctx_set_grad_enabled(ctx, false));
+    ac_tensor *y = ac_dropout(ctx, ac_matmul(ctx, w, w, false, false), 0.5f);
+    assert_non_null(y); /* no rng set: fine, dropout does not draw in no-grad mode */
+    assert_false(y->requires_grad);
+    assert_int_equal(ac_ctx_tape_length(ctx), 0);
+    assert_false(ac_ctx_set_grad_enabled(ctx, true));
+    y = ac_matmul(ctx, w, w, false, false);
+    assert_true(y->requires_grad);
+    assert_int_equal(ac_ctx_tape_length(ctx), 1);
+    ac_tensor_free(w);
+    ac_ctx_free(ctx);
+}
+
+static void test_gradients_accumulate_across_steps_until_zero_grad(void **state) {
+    (void)state;
+    ac_ctx *ctx = ac_ctx_new(0, 0);
+    ac_tensor *w = param(2, 2, 1.0f);
+    for (int step = 0; step < 2; step++) {
+        assert_int_equal(ac_backward(ctx, ac_sum_all(ctx, ac_scale(ctx, w, 3.0f))), AC_OK);
+        ac_ctx_reset(ctx);
+    }
+    for (int i = 0; i < 4; i++) assert_true(w->grad[i] == 6.0f);
+    ac_zero_grad(&w, 1);
+    for (int i = 0; i < 4; i++) assert_true(w->grad[i] == 0.0f);
+    ac_tensor_free(w);
+    ac_ctx_free(ctx);
+}
+
+static void test_backward_twice_on_one_tape_is_refused(void **state) {
+    (void)state;
+    ac_ctx *ctx = ac_ctx_new(0, 0);
+    ac_tensor *w = param(2, 2, 1.0f);
+    ac_tensor *loss = ac_sum_all(ctx, w);
+    assert_int_equal(ac_backward(ctx, loss), AC_OK);
+    assert_int_equal(ac_backward(ctx, loss), AC_ERR_STATE);
+    assert_non_null(strstr(ac_ctx_error(ctx), "ac_ctx_reset"));
+    for (int i = 0; i < 4; i++) assert_true(w->grad[i] == 1.0f); /* not doubled */
+    ac_tensor_free(w);
+    ac_ctx_free(ctx);
+}
+
+static void test_backward_of_a_non_scalar_names_the_shape(void **state) {
+    (void)state;
+    ac_ctx *ctx = ac_ctx_new(0, 0);
+    ac_tensor *w = param(2, 3, 1.0f);
+    assert_int_equal(ac_backward(ctx, ac_exp(ctx, w)), AC_ERR_SHAPE);
+    assert_non_null(strstr(ac_ctx_error(ctx), "[2, 3]"));
+    ac_tensor_free(w);
+    ac_ctx_free(ctx);
+}
+
+static void test_shape_mismatch_names_the_op_and_both_shapes(void **state) {
+    (void)state;
+    ac_ctx *ctx = ac_ctx_new(0, 0);
+    ac_tensor *a = param(2, 3, 0.0f), *b = param(4, 5, 0.0f);
+    assert_null(ac_matmul(ctx, a, b, false, false));
+    assert_int_equal(ac_ctx_status(ctx), AC_ERR_SHAPE);
+    assert_non_null(strstr(ac_ctx_error(ctx), "ac_matmul"));
+    assert_non_null(strstr(ac_ctx_error(ctx), "[2, 3]"));
+    assert_non_null(strstr(ac_ctx_error(ctx), "[4, 5]"));
+    /* the first error is kept; later ops on the failed context return NULL */
+    assert_null(ac_add(ctx, a, a));
+    assert_non_null(strstr(ac_ctx_error(ctx), "ac_matmul"));
+    ac_ctx_reset(ctx);
+    assert_string_equal(ac_ctx_error(ctx), "");
+    assert_null(ac_add(ctx, a, b));
+    assert_non_null(strstr(ac_ctx_error(ctx), "ac_add: shapes do not broadcast: a [2, 3] vs b "
+                                              "[4, 5]"));
+    ac_ctx_reset(ctx);
+    assert_null(ac_linear(ctx, a, b, NULL));
+    assert_non_null(strstr(ac_ctx_error(ctx), "ac_linear"));
+    ac_ctx_reset(ctx);
+    assert_null(ac_slice(ctx, a, 1, 2, 5));
+    assert_non_null(strstr(ac_ctx_error(ctx), "ac_slice"));
+    ac_ctx_reset(ctx);
+    assert_null(ac_reshape(ctx, a, 2, (int[]){4, 2}));
+    assert_non_null(strstr(ac_ctx_error(ctx), "ac_reshape"));
+    ac_ctx_reset(ctx);
+    assert_null(ac_mse_loss(ctx, a, b));
+    assert_non_null(strstr(ac_ctx_error(ctx), "ac_mse_loss"));
+    ac_ctx_reset(ctx);
+    assert_null(ac_sum(ctx, a, 5, false));
+    assert_non_null(strstr(ac_ctx_error(ctx), "axis 5"));
+    ac_tensor_free(a);
+    ac_tensor_free(b);
+    ac_ctx_free(ctx);
+}
+
+static void test_null_inputs_propagate_without_crashing(void **state) {
+    (void)state;
+    ac_ctx *ctx = ac_ctx_new(0, 0);
+    ac_tensor *x = param(2, 2, 1.0f);
+    assert_null(ac_add(ctx, NULL, x));
+    assert_null(ac_gelu(ctx, NULL));
+    assert_null(ac_softmax(ctx, NULL, NULL));
+    assert_null(ac_layer_norm(ctx, NULL, NULL, NULL, 1e-5f));
+    assert_null(ac_concat(ctx, (ac_tensor *[]){x, NULL}, 2, 0));
+    assert_null(ac_mse_loss(ctx, x, NULL));
+    assert_int_equal(ac_backward(ctx, NULL), AC_ERR_STATE);
+    ac_tensor_free(x);
+    ac_ctx_free(ctx);
+}
+
+static void test_full_arena_fails_the_op_with_a_message(void **state) {
+    (void)state;
+    ac_ctx *ctx = ac_ctx_new(4096, 64 * 1024);
+    ac_tensor *x = ac_tensor_temp(ctx, 2, (int[]){16, 16});
+    assert_non_null(x);
+    ac_tensor_fill(x, 2.0f);
+    ac_tensor *big = ac_tensor_temp(ctx, 2, (int[]){256, 256}); /* 256 KiB > limit */
+    assert_null(big);
+    assert_int_equal(ac_ctx_status(ctx), AC_ERR_NOMEM);
+    assert_non_null(strstr(ac_ctx_error(ctx), "out of memory"));
+    for (int i = 0; i < 256; i++) assert_true(x->data[i] == 2.0f);
+    ac_ctx_reset(ctx);
+    assert_non_null(ac_exp(ctx, ac_tensor_temp(ctx, 2, (int[]){16, 16})));
+    ac_ctx_free(ctx);
+}
+
+static void test_dropout_without_rng_in_training_is_an_error(void **state) {
+    (void)state;
+    ac_ctx *ctx = ac_ctx_new(0, 0);
+    ac_tensor *x = param(2, 2, 1.0f);
+    assert_null(ac_dropout(ctx, x, 0.1f));
+    assert_non_null(strstr(ac_ctx_error(ctx), "rng"));
+    ac_ctx_reset(ctx);
+    assert_null(ac_dropout(ctx, x, 1.0f));
+    assert_non_null(strstr(ac_ctx_error(ctx), "rate"));
+    ac_ctx_reset(ctx);
+    assert_ptr_equal(ac_dropout(ctx, x, 0.0f), x);
+    ac_tensor_free(x);
+    ac_ctx_free(ctx);
+}
+
+/* One step of a small model: forward, backward, plain SGD, reset (dropout draws from the
+ * context's rng). */
+static float train_step(ac_ctx *ctx, ac_tensor *w1, ac_tensor *b1, ac_tensor *w2) {
+    ac_rng data; /* the same batch every step, so the loss must fall */
+    ac_rng_seed(&data, 5, 5);
+    ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){4, 8, 6});
+    ac_tensor *y = ac_tensor_temp(ctx, 3, (int[]){4, 8, 2});
+    for (int64_t i = 0; i < x->size; i++) x->data[i] = ac_rng_uniform_range(&data, -1, 1);
+    for (int64_t i = 0; i < y->size; i++) y->data[i] = ac_rng_uniform_range(&data, -1, 1);
+    ac_tensor *h = ac_dropout(ctx, ac_gelu(ctx, ac_linear(ctx, x, w1, b1)), 0.1f);
+    ac_tensor *loss = ac_mse_loss(ctx, ac_linear(ctx, ac_layer_norm(ctx, h, NULL, NULL, 1e-5f),
+                                                 w2, NULL),
+                                  y);
+    assert_non_null(loss);
+    assert_int_equal(ac_backward(ctx, loss), AC_OK);
+    ac_tensor *ps[] = {w1, b1, w2};
+    for (int p = 0; p < 3; p++)
+        for (int64_t i = 0; i < ps[p]->size; i++) ps[p]->data[i] -= 0.05f * ps[p]->grad[i];
+    ac_zero_grad(ps, 3);
+    float v = loss->data[0];
+    ac_ctx_reset(ctx);
+    return v;
+}
+
+static void test_steady_state_steps_allocate_nothing_and_repeat_bit_for_bit(void **state) {
+    (void)state;
+    float losses[2][6];
+    for (int run = 0; run < 2; run++) {
+        ac_ctx *ctx = ac_ctx_new(1024, 0);
+        ac_rng rng;
+        ac_rng_seed(&rng, 123, 0);
+        ac_ctx_set_rng(ctx, &rng);
+        ac_tensor *w1 = param(16, 6, -0.3f), *w2 = param(2, 16, -0.2f);
+        ac_error err;
+        ac_tensor *b1 = ac_tensor_new(1, (int[]){16}, true, &err);
+        for (int64_t i = 0; i < w1->size; i++) w1->data[i] = ac_rng_uniform_range(&rng, -.4f, .4f);
+        for (int64_t i = 0; i < w2->size; i++) w2->data[i] = ac_rng_uniform_range(&rng, -.2f, .2f);
+        size_t cap = 0;
+        for (int step = 0; step < 6; step++) {
+            losses[run][step] = train_step(ctx, w1, b1, w2);
+            assert_true(isfinite(losses[run][step]));
+            ac_arena *arena = ac_ctx_arena(ctx);
+            assert_int_equal(ac_arena_chunk_count(arena), 1);
+            if (step == 1) cap = ac_arena_capacity(arena);
+            if (step > 1) assert_int_equal(ac_arena_capacity(arena), cap);
+        }
+        ac_tensor_free(w1);
+        ac_tensor_free(b1);
+        ac_tensor_free(w2);
+        ac_ctx_free(ctx);
+    }
+    assert_memory_equal(losses[0], losses[1], sizeof losses[0]);
+    assert_true(losses[0][5] < losses[0][0]);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ops_on_constants_record_nothing),
+        cmocka_unit_test(test_no_grad_mode_records_nothing_and_dropout_is_identity),
+        cmocka_unit_test(test_gradients_accumulate_across_steps_until_zero_grad),
+        cmocka_unit_test(test_backward_twice_on_one_tape_is_refused),
+        cmocka_unit_test(test_backward_of_a_non_scalar_names_the_shape),
+        cmocka_unit_test(test_shape_mismatch_names_the_op_and_both_shapes),
+        cmocka_unit_test(test_null_inputs_propagate_without_crashing),
+        cmocka_unit_test(test_full_arena_fails_the_op_with_a_message),
+        cmocka_unit_test(test_dropout_without_rng_in_training_is_an_error),
+        cmocka_unit_test(test_steady_state_steps_allocate_nothing_and_repeat_bit_for_bit),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

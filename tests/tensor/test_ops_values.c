@@ -1,6 +1,344 @@
+/* test_ops_values.c - forward values of the ops against independent references: naive loops
+ * for matrix products, closed forms for functions and losses, and the fused kernels (softmax,
+ * layer norm) against the same math built from generic ops. */
+#include <math.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
+#include <string.h>
+
 #include <cmocka.h>
-static void t(void **s){(void)s;}
-int main(void){const struct CMUnitTest tests[]={cmocka_unit_test(t)};return cmocka_run_group_tests(tests,NULL,NULL);}
+
+#include "attncast/attncast.h"
+
+static ac_ctx *g_ctx;
+static ac_rng g_rng;
+
+static int setup(void **state) {
+    (void)state;
+    g_ctx = ac_ctx_new(0, 0);
+    ac_rng_seed(&g_rng, 2024, 0);
+    return g_ctx ? 0 : -1;
+}
+static int teardown(void **state) {
+    (void)state;
+    ac_ctx_free(g_ctx);
+    return 0;
+}
+
+static ac_tensor *rand_temp(int ndim, const int *shape, float lo, float hi) {
+    ac_tensor *t = ac_tensor_temp(g_ctx, ndim, shape);
+    assert_non_null(t);
+    for (int64_t i = 0; i < t->size; i++) t->data[i] = ac_rng_uniform_range(&g_rng, lo, hi);
+    return t;
+}
+
+static void assert_close(const float *a, const float *b, int64_t n, double tol) {
+    for (int64_t i = 0; i < n; i++)
+        if (fabs((double)a[i] - (double)b[i]) > tol * (1.0 + fabs((double)b[i])))
+            fail_msg("element %lld: %.7g vs %.7g", (long long)i, (double)a[i], (double)b[i]);
+}
+
+/* ---- matmul against the naive triple loop, every flag combination, batched ---- */
+
+static void test_matmul_matches_naive_loops_for_all_flags_and_batches(void **state) {
+    (void)state;
+    const int Bt = 3, M = 5, K = 7, N = 4;
+    for (int f = 0; f < 4; f++) {
+        bool ta = f & 1, tb = f >> 1;
+        ac_tensor *a = rand_temp(3, ta ? (int[]){Bt, K, M} : (int[]){Bt, M, K}, -1, 1);
+        ac_tensor *b2 = rand_temp(2, tb ? (int[]){N, K} : (int[]){K, N}, -1, 1);
+        ac_tensor *b3 = rand_temp(3, tb ? (int[]){Bt, N, K} : (int[]){Bt, K, N}, -1, 1);
+        for (int shared = 0; shared < 2; shared++) {
+            ac_tensor *b = shared ? b2 : b3;
+            ac_tensor *c = ac_matmul(g_ctx, a, b, ta, tb);
+            assert_non_null(c);
+            assert_int_equal(c->ndim, 3);
+            assert_int_equal(c->shape[1], M);
+            assert_int_equal(c->shape[2], N);
+            for (int bi = 0; bi < Bt; bi++)
+                for (int i = 0; i < M; i++)
+                    for (int j = 0; j < N; j++) {
+                        double acc = 0.0;
+                        for (int k = 0; k < K; k++) {
+                            float av = a->data[bi * M * K + (ta ? k * M + i : i * K + k)];
+                            const float *bd = b->data + (shared ? 0 : bi * K * N);
+                            float bv = bd[tb ? j * K + k : k * N + j];
+                            acc += (double)av * bv;
+                        }
+                        float got = c->data[(bi * M + i) * N + j];
+                        if (fabs(got - acc) > 1e-5)
+                            fail_msg("ta=%d tb=%d shared=%d [%d,%d,%d]: %g vs %g", ta, tb,
+                                     shared, bi, i, j, (double)got, acc);
+                    }
+        }
+        ac_ctx_reset(g_ctx);
+    }
+}
+
+static void test_linear_equals_matmul_plus_bias(void **state) {
+    (void)state;
+    ac_tensor *x = rand_temp(3, (int[]){2, 3, 5}, -1, 1);
+    ac_tensor *w = rand_temp(2, (int[]){4, 5}, -1, 1);
+    ac_tensor *b = rand_temp(1, (int[]){4}, -1, 1);
+    ac_tensor *y = ac_linear(g_ctx, x, w, b);
+    ac_tensor *ref = ac_add(g_ctx, ac_matmul(g_ctx, x, w, false, true), b);
+    assert_non_null(y);
+    assert_non_null(ref);
+    assert_close(y->data, ref->data, y->size, 1e-6);
+    ac_ctx_reset(g_ctx);
+}
+
+/* ---- broadcasting ---- */
+
+static void test_broadcast_column_plus_row_is_an_outer_sum(void **state) {
+    (void)state;
+    ac_tensor *col = ac_tensor_temp(g_ctx, 2, (int[]){3, 1});
+    ac_tensor *row = ac_tensor_temp(g_ctx, 1, (int[]){4});
+    for (int i = 0; i < 3; i++) col->data[i] = (float)(10 * i);
+    for (int j = 0; j < 4; j++) row->data[j] = (float)j;
+    ac_tensor *s = ac_add(g_ctx, col, row);
+    ac_tensor *d = ac_div(g_ctx, row, col); /* includes x / 0 = inf */
+    assert_int_equal(s->ndim, 2);
+    assert_int_equal(s->shape[0], 3);
+    assert_int_equal(s->shape[1], 4);
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 4; j++) assert_true(s->data[i * 4 + j] == (float)(10 * i + j));
+    assert_true(d->data[4 + 2] == 0.2f);
+    ac_ctx_reset(g_ctx);
+}
+
+/* ---- elementwise functions ---- */
+
+static void test_functions_match_closed_forms(void **state) {
+    (void)state;
+    ac_tensor *x = ac_tensor_temp(g_ctx, 1, (int[]){5});
+    const float xs[] = {-2.0f, -1.0f, 0.0f, 1.0f, 2.5f};
+    memcpy(x->data, xs, sizeof xs);
+    /* gelu(x) = x * Phi(x); Phi from a table to 10 digits */
+    const float gelu_ref[] = {-0.0455002639f, -0.1586552539f, 0.0f, 0.8413447461f,
+                              2.4844758157f};
+    assert_close(ac_gelu(g_ctx, x)->data, gelu_ref, 5, 1e-6);
+    const float relu_ref[] = {0, 0, 0, 1, 2.5f};
+    assert_close(ac_relu(g_ctx, x)->data, relu_ref, 5, 0);
+    const float sig_ref[] = {0.1192029220f, 0.2689414214f, 0.5f, 0.7310585786f, 0.9241418200f};
+    assert_close(ac_sigmoid(g_ctx, x)->data, sig_ref, 5, 1e-6);
+    const float tanh_ref[] = {-0.9640275801f, -0.7615941560f, 0.0f, 0.7615941560f,
+                              0.9866142982f};
+    assert_close(ac_tanh(g_ctx, x)->data, tanh_ref, 5, 1e-6);
+    ac_tensor *e = ac_exp(g_ctx, x);
+    ac_tensor *back = ac_log(g_ctx, e);
+    assert_close(back->data, xs, 5, 1e-6);
+    ac_tensor *sq = ac_sqrt(g_ctx, ac_mul(g_ctx, x, x));
+    const float abs_ref[] = {2, 1, 0, 1, 2.5f};
+    assert_close(sq->data, abs_ref, 5, 1e-7);
+    assert_close(ac_scale(g_ctx, x, -2.0f)->data, (float[]){4, 2, 0, -2, -5}, 5, 0);
+    ac_ctx_reset(g_ctx);
+}
+
+/* ---- reductions ---- */
+
+static void test_sum_and_mean_over_an_axis(void **state) {
+    (void)state;
+    ac_tensor *x = ac_tensor_temp(g_ctx, 3, (int[]){2, 3, 2});
+    for (int i = 0; i < 12; i++) x->data[i] = (float)i;
+    ac_tensor *s1 = ac_sum(g_ctx, x, 1, false); /* [2, 2] */
+    assert_int_equal(s1->ndim, 2);
+    assert_close(s1->data, (float[]){6, 9, 24, 27}, 4, 0);
+    ac_tensor *m = ac_mean(g_ctx, x, -1, true); /* [2, 3, 1] */
+    assert_int_equal(m->ndim, 3);
+    assert_int_equal(m->shape[2], 1);
+    assert_close(m->data, (float[]){0.5f, 2.5f, 4.5f, 6.5f, 8.5f, 10.5f}, 6, 0);
+    assert_true(ac_sum_all(g_ctx, x)->data[0] == 66.0f);
+    assert_true(ac_mean_all(g_ctx, x)->data[0] == 5.5f);
+    ac_tensor *v = ac_tensor_temp(g_ctx, 1, (int[]){3});
+    ac_tensor_fill(v, 2.0f);
+    ac_tensor *s0 = ac_sum(g_ctx, v, 0, false);
+    assert_int_equal(s0->ndim, 1);
+    assert_int_equal(s0->shape[0], 1);
+    assert_true(s0->data[0] == 6.0f);
+    ac_ctx_reset(g_ctx);
+}
+
+/* ---- shape ops ---- */
+
+static void test_reshape_is_a_view_and_permute_moves_elements(void **state) {
+    (void)state;
+    ac_tensor *x = ac_tensor_temp(g_ctx, 3, (int[]){2, 3, 4});
+    for (int i = 0; i < 24; i++) x->data[i] = (float)i;
+    ac_tensor *r = ac_reshape(g_ctx, x, 2, (int[]){-1, 4});
+    assert_ptr_equal(r->data, x->data);
+    assert_int_equal(r->shape[0], 6);
+    assert_true(ac_tensor_is_contiguous(r));
+    ac_tensor *p = ac_permute(g_ctx, x, (int[]){2, 0, 1}); /* [4, 2, 3] */
+    assert_int_equal(p->shape[0], 4);
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 3; j++)
+            for (int k = 0; k < 4; k++)
+                assert_true(p->data[(k * 2 + i) * 3 + j] == x->data[(i * 3 + j) * 4 + k]);
+    ac_tensor *t = ac_transpose(g_ctx, ac_transpose(g_ctx, x, 0, 2), 0, 2);
+    assert_close(t->data, x->data, 24, 0);
+    ac_ctx_reset(g_ctx);
+}
+
+static void test_slices_concatenated_rebuild_the_tensor(void **state) {
+    (void)state;
+    ac_tensor *x = rand_temp(3, (int[]){2, 5, 3}, -1, 1);
+    ac_tensor *parts[3] = {ac_slice(g_ctx, x, 1, 0, 2), ac_slice(g_ctx, x, 1, 2, 1),
+                           ac_slice(g_ctx, x, 1, 3, 2)};
+    ac_tensor *y = ac_concat(g_ctx, parts, 3, 1);
+    assert_non_null(y);
+    assert_true(ac_tensor_same_shape(x, y));
+    assert_close(y->data, x->data, x->size, 0);
+    assert_true(parts[1]->data[0] == x->data[2 * 3]);
+    ac_ctx_reset(g_ctx);
+}
+
+/* ---- softmax ---- */
+
+static void test_softmax_rows_sum_to_one_even_for_large_scores(void **state) {
+    (void)state;
+    ac_tensor *x = rand_temp(3, (int[]){2, 4, 7}, -50, 50);
+    x->data[3] = 1000.0f; /* exp would overflow without the max shift */
+    ac_tensor *y = ac_softmax(g_ctx, x, NULL);
+    for (int r = 0; r < 8; r++) {
+        double s = 0.0;
+        for (int j = 0; j < 7; j++) {
+            float v = y->data[r * 7 + j];
+            assert_true(isfinite(v) && v >= 0.0f);
+            s += v;
+        }
+        assert_true(fabs(s - 1.0) < 1e-5);
+    }
+    assert_true(y->data[3] == 1.0f);
+    ac_ctx_reset(g_ctx);
+}
+
+static void test_causal_softmax_looks_only_backward(void **state) {
+    (void)state;
+    const int n = 5;
+    ac_tensor *x = rand_temp(3, (int[]){2, n, n}, -2, 2);
+    ac_tensor *y = ac_softmax(g_ctx, x, ac_causal_mask(g_ctx, n));
+    for (int b = 0; b < 2; b++)
+        for (int i = 0; i < n; i++) {
+            double s = 0.0;
+            for (int k = 0; k < n; k++) {
+                float v = y->data[(b * n + i) * n + k];
+                if (k > i) assert_true(v == 0.0f);
+                s += v;
+            }
+            assert_true(fabs(s - 1.0) < 1e-5);
+        }
+    assert_true(y->data[0] == 1.0f); /* the first query sees only itself */
+    ac_ctx_reset(g_ctx);
+}
+
+static void test_fully_masked_row_gives_zeros_not_nan(void **state) {
+    (void)state;
+    ac_tensor *x = rand_temp(2, (int[]){2, 3}, -1, 1);
+    ac_tensor *mask = ac_tensor_temp(g_ctx, 2, (int[]){2, 3});
+    ac_tensor_fill(mask, 0.0f);
+    for (int j = 0; j < 3; j++) mask->data[3 + j] = -INFINITY;
+    ac_tensor *y = ac_softmax(g_ctx, x, mask);
+    for (int j = 0; j < 3; j++) assert_true(y->data[3 + j] == 0.0f);
+    ac_tensor *one = ac_softmax(g_ctx, rand_temp(2, (int[]){3, 1}, -5, 5), NULL);
+    for (int i = 0; i < 3; i++) assert_true(one->data[i] == 1.0f);
+    ac_ctx_reset(g_ctx);
+}
+
+/* ---- layer norm ---- */
+
+static void test_layer_norm_matches_the_generic_op_composition(void **state) {
+    (void)state;
+    const int D = 16;
+    ac_tensor *x = rand_temp(3, (int[]){3, 4, D}, -3, 5);
+    ac_tensor *w = rand_temp(1, (int[]){D}, 0.5f, 1.5f);
+    ac_tensor *b = rand_temp(1, (int[]){D}, -1, 1);
+    ac_tensor *fused = ac_layer_norm(g_ctx, x, w, b, 1e-5f);
+    /* (x - mean) / sqrt(mean((x - mean)^2) + eps) * w + b from generic ops */
+    ac_tensor *xc = ac_sub(g_ctx, x, ac_mean(g_ctx, x, -1, true));
+    ac_tensor *var = ac_mean(g_ctx, ac_mul(g_ctx, xc, xc), -1, true);
+    ac_tensor *eps = ac_tensor_temp(g_ctx, 1, (int[]){1});
+    eps->data[0] = 1e-5f;
+    ac_tensor *ref = ac_add(g_ctx,
+                            ac_mul(g_ctx, ac_div(g_ctx, xc, ac_sqrt(g_ctx, ac_add(g_ctx, var, eps))),
+                                   w),
+                            b);
+    assert_non_null(ref);
+    assert_close(fused->data, ref->data, x->size, 1e-5);
+    ac_tensor *plain = ac_layer_norm(g_ctx, x, NULL, NULL, 1e-5f);
+    for (int r = 0; r < 12; r++) {
+        double m = 0, v = 0;
+        for (int j = 0; j < D; j++) m += plain->data[r * D + j];
+        m /= D;
+        for (int j = 0; j < D; j++) v += pow(plain->data[r * D + j] - m, 2);
+        assert_true(fabs(m) < 1e-5 && fabs(v / D - 1.0) < 1e-3);
+    }
+    ac_ctx_reset(g_ctx);
+}
+
+/* ---- dropout ---- */
+
+static void test_dropout_rate_scaling_and_seeded_masks(void **state) {
+    (void)state;
+    const int n = 40000;
+    ac_tensor *x = ac_tensor_temp(g_ctx, 1, (int[]){n});
+    ac_tensor_fill(x, 1.0f);
+    float *first = test_malloc(n * sizeof(float));
+    for (int rep = 0; rep < 2; rep++) {
+        ac_rng r;
+        ac_rng_seed(&r, 77, 0);
+        ac_ctx_set_rng(g_ctx, &r);
+        ac_tensor *y = ac_dropout(g_ctx, x, 0.25f);
+        int zeros = 0;
+        double sum = 0.0;
+        for (int i = 0; i < n; i++) {
+            assert_true(y->data[i] == 0.0f || fabsf(y->data[i] - 1.0f / 0.75f) < 1e-7f);
+            zeros += y->data[i] == 0.0f;
+            sum += y->data[i];
+        }
+        assert_true(fabs((double)zeros / n - 0.25) < 0.01);
+        assert_true(fabs(sum / n - 1.0) < 0.02); /* expectation preserved */
+        if (rep == 0) memcpy(first, y->data, n * sizeof(float));
+        else assert_memory_equal(first, y->data, n * sizeof(float));
+    }
+    test_free(first);
+    ac_ctx_set_rng(g_ctx, NULL);
+    ac_ctx_reset(g_ctx);
+}
+
+/* ---- losses ---- */
+
+static void test_losses_match_hand_computed_values(void **state) {
+    (void)state;
+    ac_tensor *p = ac_tensor_temp(g_ctx, 2, (int[]){2, 2});
+    ac_tensor *t = ac_tensor_temp(g_ctx, 2, (int[]){2, 2});
+    memcpy(p->data, (float[]){1, 2, 3, 4}, 4 * sizeof(float));
+    memcpy(t->data, (float[]){1.5f, 2, 0, 4}, 4 * sizeof(float)); /* d = -0.5, 0, 3, 0 */
+    assert_true(fabsf(ac_mse_loss(g_ctx, p, t)->data[0] - (0.25f + 9.0f) / 4) < 1e-7f);
+    assert_true(fabsf(ac_mae_loss(g_ctx, p, t)->data[0] - 3.5f / 4) < 1e-7f);
+    /* huber delta 1: 0.5 * 0.25 + (3 - 0.5) = 2.625 */
+    assert_true(fabsf(ac_huber_loss(g_ctx, p, t, 1.0f)->data[0] - 2.625f / 4) < 1e-7f);
+    assert_null(ac_huber_loss(g_ctx, p, t, 0.0f));
+    assert_non_null(strstr(ac_ctx_error(g_ctx), "delta"));
+    ac_ctx_reset(g_ctx);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_matmul_matches_naive_loops_for_all_flags_and_batches),
+        cmocka_unit_test(test_linear_equals_matmul_plus_bias),
+        cmocka_unit_test(test_broadcast_column_plus_row_is_an_outer_sum),
+        cmocka_unit_test(test_functions_match_closed_forms),
+        cmocka_unit_test(test_sum_and_mean_over_an_axis),
+        cmocka_unit_test(test_reshape_is_a_view_and_permute_moves_elements),
+        cmocka_unit_test(test_slices_concatenated_rebuild_the_tensor),
+        cmocka_unit_test(test_softmax_rows_sum_to_one_even_for_large_scores),
+        cmocka_unit_test(test_causal_softmax_looks_only_backward),
+        cmocka_unit_test(test_fully_masked_row_gives_zeros_not_nan),
+        cmocka_unit_test(test_layer_norm_matches_the_generic_op_composition),
+        cmocka_unit_test(test_dropout_rate_scaling_and_seeded_masks),
+        cmocka_unit_test(test_losses_match_hand_computed_values),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
