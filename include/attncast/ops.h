@@ -76,8 +76,7 @@ ac_tensor *ac_softmax(ac_ctx *ctx, ac_tensor *x, const ac_tensor *mask);
 ac_tensor *ac_causal_mask(ac_ctx *ctx, int n);
 /* LayerNorm over the last axis: (x - mean) / sqrt(var + eps) * weight + bias, var biased.
  * weight, bias: [last] (either may be NULL for 1 / 0). */
-ac_tensor *ac_layer_norm(ac_ctx *ctx, ac_tensor *x, ac_tensor *weight, ac_tensor *bias,
-                         float eps);
+ac_tensor *ac_layer_norm(ac_ctx *ctx, ac_tensor *x, ac_tensor *weight, ac_tensor *bias, float eps);
 /* Inverted dropout: zeroes each element with probability rate (drawn from the context's rng)
  * and scales the rest by 1 / (1 - rate). The identity in no-grad mode or when rate == 0. */
 ac_tensor *ac_dropout(ac_ctx *ctx, ac_tensor *x, float rate);

@@ -54,8 +54,8 @@ static int run_once(bench_case *bc, kind k) {
                     s.K, bc->b->data, s.N, 0.0f, bc->c, s.N);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.M, s.K, s.N, 1.0f, bc->dc, s.N,
                     bc->b->data, s.N, 1.0f, bc->da, s.K);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, s.K, s.N, s.M, 1.0f, bc->a->data,
-                    s.K, bc->dc, s.N, 1.0f, bc->db, s.N);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, s.K, s.N, s.M, 1.0f, bc->a->data, s.K,
+                    bc->dc, s.N, 1.0f, bc->db, s.N);
         return 0;
     case OP_FWD:
     case OP_TRAIN: {
@@ -65,7 +65,8 @@ static int run_once(bench_case *bc, kind k) {
         ac_ctx_reset(bc->ctx);
         return rc;
     }
-    case N_KINDS: break;
+    case N_KINDS:
+        break;
     }
     return -1;
 }

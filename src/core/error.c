@@ -29,13 +29,20 @@ void ac_error_clear(ac_error *err) {
 
 const char *ac_status_name(ac_status code) {
     switch (code) {
-    case AC_OK: return "ok";
-    case AC_ERR_INVALID: return "invalid value";
-    case AC_ERR_SHAPE: return "shape mismatch";
-    case AC_ERR_NOMEM: return "out of memory";
-    case AC_ERR_IO: return "i/o error";
-    case AC_ERR_FORMAT: return "bad format";
-    case AC_ERR_STATE: return "wrong state";
+    case AC_OK:
+        return "ok";
+    case AC_ERR_INVALID:
+        return "invalid value";
+    case AC_ERR_SHAPE:
+        return "shape mismatch";
+    case AC_ERR_NOMEM:
+        return "out of memory";
+    case AC_ERR_IO:
+        return "i/o error";
+    case AC_ERR_FORMAT:
+        return "bad format";
+    case AC_ERR_STATE:
+        return "wrong state";
     }
     return "unknown error";
 }

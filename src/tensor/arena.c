@@ -20,12 +20,12 @@
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
-#define REDZONE AC_ARENA_ALIGN
-#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define REDZONE        AC_ARENA_ALIGN
+#define POISON(p, n)   ASAN_POISON_MEMORY_REGION((p), (n))
 #define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
 #else
-#define REDZONE 0
-#define POISON(p, n) ((void)(p), (void)(n))
+#define REDZONE        0
+#define POISON(p, n)   ((void)(p), (void)(n))
 #define UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 

@@ -19,10 +19,10 @@ struct ac_node {
     ac_tensor *out;
     ac_tensor **in; /* n_in pointers, in the arena */
     int n_in;
-    int iarg[8];    /* small op arguments (axes, flags, sizes) */
-    float farg[4];  /* scalar op arguments (scale, eps, delta, rate) */
-    float *saved;   /* op-specific values kept for backward, in the arena */
-    ac_node *prev;  /* the node recorded before this one */
+    int iarg[8];   /* small op arguments (axes, flags, sizes) */
+    float farg[4]; /* scalar op arguments (scale, eps, delta, rate) */
+    float *saved;  /* op-specific values kept for backward, in the arena */
+    ac_node *prev; /* the node recorded before this one */
 };
 
 /* Elements of a parallel loop below which OpenMP is not worth starting. */

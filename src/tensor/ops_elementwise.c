@@ -58,10 +58,18 @@ static bool bcast_plan(const ac_tensor *a, const ac_tensor *b, bcast *p) {
 static void bin_row(bin_kind k, int n, const float *a, int64_t sa, const float *b, int64_t sb,
                     float *y) {
     switch (k) {
-    case BIN_ADD: for (int j = 0; j < n; j++) y[j] = a[j * sa] + b[j * sb]; break;
-    case BIN_SUB: for (int j = 0; j < n; j++) y[j] = a[j * sa] - b[j * sb]; break;
-    case BIN_MUL: for (int j = 0; j < n; j++) y[j] = a[j * sa] * b[j * sb]; break;
-    case BIN_DIV: for (int j = 0; j < n; j++) y[j] = a[j * sa] / b[j * sb]; break;
+    case BIN_ADD:
+        for (int j = 0; j < n; j++) y[j] = a[j * sa] + b[j * sb];
+        break;
+    case BIN_SUB:
+        for (int j = 0; j < n; j++) y[j] = a[j * sa] - b[j * sb];
+        break;
+    case BIN_MUL:
+        for (int j = 0; j < n; j++) y[j] = a[j * sa] * b[j * sb];
+        break;
+    case BIN_DIV:
+        for (int j = 0; j < n; j++) y[j] = a[j * sa] / b[j * sb];
+        break;
     }
 }
 
@@ -100,23 +108,22 @@ static void binary_backward(ac_ctx *ctx, ac_node *n) {
     float *gb = ac_grad_buffer(ctx, b);
     if (ac_ctx_failed(ctx)) return;
     const float *g = n->out->grad, *y = n->out->data;
-    BCAST_ROWS(&p, bin_row_grad(k, p.shape[3], g + o, a->data + oa, p.sa[3], b->data + ob,
-                                p.sb[3], y + o, ga ? ga + oa : NULL, gb ? gb + ob : NULL));
+    BCAST_ROWS(&p, bin_row_grad(k, p.shape[3], g + o, a->data + oa, p.sa[3], b->data + ob, p.sb[3],
+                                y + o, ga ? ga + oa : NULL, gb ? gb + ob : NULL));
 }
 
 static ac_tensor *binary(ac_ctx *ctx, bin_kind k, ac_tensor *a, ac_tensor *b) {
     const char *op = BIN_NAMES[k];
     if (!a || !b || ac_ctx_failed(ctx)) return NULL;
     bcast p;
-    if (!bcast_plan(a, b, &p))
-        return ac_op_shape_error(ctx, op, "shapes do not broadcast", a, b);
+    if (!bcast_plan(a, b, &p)) return ac_op_shape_error(ctx, op, "shapes do not broadcast", a, b);
     ac_tensor *y = ac_op_output(ctx, op, p.ndim, p.shape + (AC_MAX_DIMS - p.ndim));
     if (!y) return NULL;
     if (ac_tensor_same_shape(a, b)) {
         bin_row(k, (int)y->size, a->data, 1, b->data, 1, y->data);
     } else {
-        BCAST_ROWS(&p, bin_row(k, p.shape[3], a->data + oa, p.sa[3], b->data + ob, p.sb[3],
-                               y->data + o));
+        BCAST_ROWS(
+            &p, bin_row(k, p.shape[3], a->data + oa, p.sa[3], b->data + ob, p.sb[3], y->data + o));
     }
     ac_node *n = ac_op_record(ctx, op, binary_backward, y, 2, (ac_tensor *[]){a, b});
     if (n) n->iarg[0] = (int)k;
@@ -139,37 +146,52 @@ ac_tensor *ac_div(ac_ctx *ctx, ac_tensor *a, ac_tensor *b) {
 /* ---- elementwise functions: y = f(x), dx += g * f'(x) written with x and y ---- */
 
 typedef enum { UN_EXP, UN_LOG, UN_SQRT, UN_TANH, UN_SIGMOID, UN_RELU, UN_GELU, UN_SCALE } un_kind;
-static const char *const UN_NAMES[] = {"ac_exp",  "ac_log",  "ac_sqrt", "ac_tanh",
+static const char *const UN_NAMES[] = {"ac_exp",     "ac_log",  "ac_sqrt", "ac_tanh",
                                        "ac_sigmoid", "ac_relu", "ac_gelu", "ac_scale"};
 
-#define INV_SQRT2 0.70710678118654752440f
+#define INV_SQRT2    0.70710678118654752440f
 #define INV_SQRT_2PI 0.39894228040143267794f
 
 static float un_value(un_kind k, float x, float c) {
     switch (k) {
-    case UN_EXP: return expf(x);
-    case UN_LOG: return logf(x);
-    case UN_SQRT: return sqrtf(x);
-    case UN_TANH: return tanhf(x);
-    case UN_SIGMOID: return 1.0f / (1.0f + expf(-x));
-    case UN_RELU: return x > 0.0f ? x : 0.0f;
-    case UN_GELU: return 0.5f * x * (1.0f + erff(x * INV_SQRT2));
-    case UN_SCALE: return c * x;
+    case UN_EXP:
+        return expf(x);
+    case UN_LOG:
+        return logf(x);
+    case UN_SQRT:
+        return sqrtf(x);
+    case UN_TANH:
+        return tanhf(x);
+    case UN_SIGMOID:
+        return 1.0f / (1.0f + expf(-x));
+    case UN_RELU:
+        return x > 0.0f ? x : 0.0f;
+    case UN_GELU:
+        return 0.5f * x * (1.0f + erff(x * INV_SQRT2));
+    case UN_SCALE:
+        return c * x;
     }
     return 0.0f;
 }
 
 static float un_slope(un_kind k, float x, float y, float c) {
     switch (k) {
-    case UN_EXP: return y;
-    case UN_LOG: return 1.0f / x;
-    case UN_SQRT: return 0.5f / y;
-    case UN_TANH: return 1.0f - y * y;
-    case UN_SIGMOID: return y * (1.0f - y);
-    case UN_RELU: return x > 0.0f ? 1.0f : 0.0f;
+    case UN_EXP:
+        return y;
+    case UN_LOG:
+        return 1.0f / x;
+    case UN_SQRT:
+        return 0.5f / y;
+    case UN_TANH:
+        return 1.0f - y * y;
+    case UN_SIGMOID:
+        return y * (1.0f - y);
+    case UN_RELU:
+        return x > 0.0f ? 1.0f : 0.0f;
     case UN_GELU: /* Phi(x) + x phi(x) */
         return 0.5f * (1.0f + erff(x * INV_SQRT2)) + x * INV_SQRT_2PI * expf(-0.5f * x * x);
-    case UN_SCALE: return c;
+    case UN_SCALE:
+        return c;
     }
     return 0.0f;
 }

@@ -17,18 +17,24 @@ static const char *const LOSS_NAMES[] = {"ac_mse_loss", "ac_mae_loss", "ac_huber
 
 static double loss_term(loss_kind k, double d, double delta) {
     switch (k) {
-    case LOSS_MSE: return d * d;
-    case LOSS_MAE: return fabs(d);
-    case LOSS_HUBER: return fabs(d) <= delta ? 0.5 * d * d : delta * (fabs(d) - 0.5 * delta);
+    case LOSS_MSE:
+        return d * d;
+    case LOSS_MAE:
+        return fabs(d);
+    case LOSS_HUBER:
+        return fabs(d) <= delta ? 0.5 * d * d : delta * (fabs(d) - 0.5 * delta);
     }
     return 0.0;
 }
 
 static float loss_slope(loss_kind k, float d, float delta) {
     switch (k) {
-    case LOSS_MSE: return 2.0f * d;
-    case LOSS_MAE: return d > 0.0f ? 1.0f : (d < 0.0f ? -1.0f : 0.0f);
-    case LOSS_HUBER: return d > delta ? delta : (d < -delta ? -delta : d);
+    case LOSS_MSE:
+        return 2.0f * d;
+    case LOSS_MAE:
+        return d > 0.0f ? 1.0f : (d < 0.0f ? -1.0f : 0.0f);
+    case LOSS_HUBER:
+        return d > delta ? delta : (d < -delta ? -delta : d);
     }
     return 0.0f;
 }
@@ -48,8 +54,7 @@ static void loss_backward(ac_ctx *ctx, ac_node *n) {
     }
 }
 
-static ac_tensor *loss(ac_ctx *ctx, loss_kind k, ac_tensor *pred, ac_tensor *target,
-                       float delta) {
+static ac_tensor *loss(ac_ctx *ctx, loss_kind k, ac_tensor *pred, ac_tensor *target, float delta) {
     const char *op = LOSS_NAMES[k];
     if (!pred || !target || ac_ctx_failed(ctx)) return NULL;
     if (!ac_tensor_same_shape(pred, target))

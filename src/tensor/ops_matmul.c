@@ -66,8 +66,8 @@ static void matmul_backward(ac_ctx *ctx, ac_node *n) {
         if (ga) {
             float *dA = ga + (p.a_batched ? i * as : 0);
             if (!ta)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, tr(!tb), rows, p.K, p.N, 1.0f, G, p.N,
-                            B, p.ldb, 1.0f, dA, p.K);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, tr(!tb), rows, p.K, p.N, 1.0f, G, p.N, B,
+                            p.ldb, 1.0f, dA, p.K);
             else
                 cblas_sgemm(CblasRowMajor, tr(tb), CblasTrans, p.K, p.M, p.N, 1.0f, B, p.ldb, G,
                             p.N, 1.0f, dA, p.M);
@@ -75,8 +75,8 @@ static void matmul_backward(ac_ctx *ctx, ac_node *n) {
         if (gb) {
             float *dB = gb + (p.b_batched ? i * bs : 0);
             if (!tb)
-                cblas_sgemm(CblasRowMajor, tr(!ta), CblasNoTrans, p.K, p.N, rows, 1.0f, A, p.lda,
-                            G, p.N, 1.0f, dB, p.N);
+                cblas_sgemm(CblasRowMajor, tr(!ta), CblasNoTrans, p.K, p.N, rows, 1.0f, A, p.lda, G,
+                            p.N, 1.0f, dB, p.N);
             else
                 cblas_sgemm(CblasRowMajor, CblasTrans, tr(ta), p.N, p.K, rows, 1.0f, G, p.N, A,
                             p.lda, 1.0f, dB, p.K);
@@ -154,11 +154,11 @@ static void linear_backward(ac_ctx *ctx, ac_node *n) {
     float *gbias = bias ? ac_grad_buffer(ctx, bias) : NULL;
     if (ac_ctx_failed(ctx)) return;
     if (gx) /* dx[rows, in] += dy[rows, out] W[out, in] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out, 1.0f, g, out,
-                    w->data, in, 1.0f, gx, in);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out, 1.0f, g, out, w->data,
+                    in, 1.0f, gx, in);
     if (gw) /* dW[out, in] += dy^T[out, rows] x[rows, in] */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, rows, 1.0f, g, out,
-                    x->data, in, 1.0f, gw, in);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, rows, 1.0f, g, out, x->data,
+                    in, 1.0f, gw, in);
     if (gbias) /* dbias[out] += sum over rows of dy */
         for (int r = 0; r < rows; r++)
             for (int j = 0; j < out; j++) gbias[j] += g[(int64_t)r * out + j];
@@ -170,8 +170,7 @@ ac_tensor *ac_linear(ac_ctx *ctx, ac_tensor *x, ac_tensor *weight, ac_tensor *bi
         return ac_op_shape_error(ctx, LINEAR, "weight must be [out, in]", x, weight);
     int out = weight->shape[0], in = weight->shape[1];
     if (x->shape[x->ndim - 1] != in)
-        return ac_op_shape_error(ctx, LINEAR, "last dim of x differs from weight's in", x,
-                                 weight);
+        return ac_op_shape_error(ctx, LINEAR, "last dim of x differs from weight's in", x, weight);
     if (bias && (bias->ndim != 1 || bias->shape[0] != out))
         return ac_op_shape_error(ctx, LINEAR, "bias must be [out]", weight, bias);
     int shape[AC_MAX_DIMS];

@@ -129,8 +129,7 @@ static void layer_norm_backward(ac_ctx *ctx, ac_node *n) {
     }
 }
 
-ac_tensor *ac_layer_norm(ac_ctx *ctx, ac_tensor *x, ac_tensor *weight, ac_tensor *bias,
-                         float eps) {
+ac_tensor *ac_layer_norm(ac_ctx *ctx, ac_tensor *x, ac_tensor *weight, ac_tensor *bias, float eps) {
     static const char *const op = "ac_layer_norm";
     if (!x || ac_ctx_failed(ctx)) return NULL;
     int D = x->shape[x->ndim - 1];
@@ -198,8 +197,7 @@ ac_tensor *ac_dropout(ac_ctx *ctx, ac_tensor *x, float rate) {
     if (rate == 0.0f || !ac_ctx_grad_enabled(ctx)) return x;
     ac_rng *rng = ac_ctx_rng(ctx);
     if (!rng)
-        return ac_ctx_fail(ctx, AC_ERR_STATE, "%s: no rng set on the context (ac_ctx_set_rng)",
-                           op);
+        return ac_ctx_fail(ctx, AC_ERR_STATE, "%s: no rng set on the context (ac_ctx_set_rng)", op);
     ac_tensor *y = ac_op_output(ctx, op, x->ndim, x->shape);
     float *m = y ? ac_op_scratch(ctx, op, x->size) : NULL;
     if (!m) return NULL;

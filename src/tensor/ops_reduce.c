@@ -38,12 +38,15 @@ static ac_tensor *reduce_axis(ac_ctx *ctx, const char *op, ac_tensor *x, int axi
                               bool mean) {
     if (!x || ac_ctx_failed(ctx)) return NULL;
     int ax = ac_op_axis(axis, x->ndim);
-    if (ax < 0) return ac_ctx_fail(ctx, AC_ERR_SHAPE, "%s: axis %d out of range for %d dims", op,
-                                   axis, x->ndim);
+    if (ax < 0)
+        return ac_ctx_fail(ctx, AC_ERR_SHAPE, "%s: axis %d out of range for %d dims", op, axis,
+                           x->ndim);
     int shape[AC_MAX_DIMS], nd = 0;
     for (int i = 0; i < x->ndim; i++) {
-        if (i != ax) shape[nd++] = x->shape[i];
-        else if (keepdim) shape[nd++] = 1;
+        if (i != ax)
+            shape[nd++] = x->shape[i];
+        else if (keepdim)
+            shape[nd++] = 1;
     }
     if (nd == 0) shape[nd++] = 1;
     ac_tensor *y = ac_op_output(ctx, op, nd, shape);

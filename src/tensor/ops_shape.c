@@ -35,10 +35,12 @@ ac_tensor *ac_reshape(ac_ctx *ctx, ac_tensor *x, int ndim, const int *shape) {
     int64_t known = 1;
     for (int i = 0; i < ndim; i++) {
         s[i] = shape[i];
-        if (s[i] == -1 && infer < 0) infer = i;
+        if (s[i] == -1 && infer < 0)
+            infer = i;
         else if (s[i] < 1)
             return ac_op_shape_error(ctx, op, "new shape has a non-positive dim", x, NULL);
-        else known *= s[i];
+        else
+            known *= s[i];
     }
     if (infer >= 0) {
         if (x->size % known != 0)
@@ -58,8 +60,8 @@ ac_tensor *ac_reshape(ac_ctx *ctx, ac_tensor *x, int ndim, const int *shape) {
 /* ---- permute ---- */
 
 typedef struct perm_plan {
-    int shape[AC_MAX_DIMS];     /* result shape, padded with 1 */
-    int64_t src[AC_MAX_DIMS];   /* input stride for each result dim */
+    int shape[AC_MAX_DIMS];   /* result shape, padded with 1 */
+    int64_t src[AC_MAX_DIMS]; /* input stride for each result dim */
 } perm_plan;
 
 static void perm_plan_make(const ac_tensor *x, const int *perm, perm_plan *p) {
@@ -138,8 +140,8 @@ static int64_t inner_of(const ac_tensor *x, int axis) {
 
 /* Adds (or copies) `outer` blocks of len*inner floats between two layouts along an axis. */
 static void move_blocks(float *dst, int64_t dst_n, int64_t dst_start, const float *src,
-                        int64_t src_n, int64_t src_start, int64_t outer, int64_t len,
-                        int64_t inner, bool add) {
+                        int64_t src_n, int64_t src_start, int64_t outer, int64_t len, int64_t inner,
+                        bool add) {
     int64_t block = len * inner;
     for (int64_t o = 0; o < outer; o++) {
         float *d = dst + (o * dst_n + dst_start) * inner;

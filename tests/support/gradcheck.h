@@ -20,9 +20,9 @@ typedef void (*gc_prepare_fn)(ac_tensor **in, int n, ac_rng *rng);
 typedef struct gc_input {
     int ndim;
     int shape[AC_MAX_DIMS];
-    float lo, hi;       /* uniform range of the values (default [-1, 1] when both 0) */
-    float min_abs;      /* values closer to 0 than this are redrawn (kinks, poles) */
-    bool no_grad;       /* a constant input (masks, targets) */
+    float lo, hi;  /* uniform range of the values (default [-1, 1] when both 0) */
+    float min_abs; /* values closer to 0 than this are redrawn (kinks, poles) */
+    bool no_grad;  /* a constant input (masks, targets) */
 } gc_input;
 
 typedef struct gc_report {

@@ -44,8 +44,10 @@ static void test_reset_merges_chunks_so_the_next_step_does_not_grow(void **state
     ac_arena *a = ac_arena_new(1024, 0);
     for (int step = 0; step < 4; step++) {
         for (int i = 0; i < 50; i++) assert_non_null(ac_arena_alloc(a, 3000));
-        if (step == 0) assert_true(ac_arena_chunk_count(a) > 1);
-        else assert_int_equal(ac_arena_chunk_count(a), 1); /* no allocation after step 1 */
+        if (step == 0)
+            assert_true(ac_arena_chunk_count(a) > 1);
+        else
+            assert_int_equal(ac_arena_chunk_count(a), 1); /* no allocation after step 1 */
         ac_arena_reset(a);
         assert_int_equal(ac_arena_used(a), 0);
         assert_int_equal(ac_arena_chunk_count(a), 1);

@@ -181,9 +181,8 @@ static float train_step(ac_ctx *ctx, ac_tensor *w1, ac_tensor *b1, ac_tensor *w2
     for (int64_t i = 0; i < x->size; i++) x->data[i] = ac_rng_uniform_range(&data, -1, 1);
     for (int64_t i = 0; i < y->size; i++) y->data[i] = ac_rng_uniform_range(&data, -1, 1);
     ac_tensor *h = ac_dropout(ctx, ac_gelu(ctx, ac_linear(ctx, x, w1, b1)), 0.1f);
-    ac_tensor *loss = ac_mse_loss(ctx, ac_linear(ctx, ac_layer_norm(ctx, h, NULL, NULL, 1e-5f),
-                                                 w2, NULL),
-                                  y);
+    ac_tensor *loss =
+        ac_mse_loss(ctx, ac_linear(ctx, ac_layer_norm(ctx, h, NULL, NULL, 1e-5f), w2, NULL), y);
     assert_non_null(loss);
     assert_int_equal(ac_backward(ctx, loss), AC_OK);
     ac_tensor *ps[] = {w1, b1, w2};

@@ -10,8 +10,12 @@
 
 #include "support/gradcheck.h"
 
-#define IN(nd, ...) {.ndim = nd, .shape = {__VA_ARGS__}}
-#define IN_RANGE(lo_, hi_, nd, ...) {.ndim = nd, .shape = {__VA_ARGS__}, .lo = lo_, .hi = hi_}
+#define IN(nd, ...)                                                                                \
+    {                                                                                              \
+        .ndim = nd, .shape = { __VA_ARGS__ }                                                       \
+    }
+#define IN_RANGE(lo_, hi_, nd, ...)                                                                \
+    { .ndim = nd, .shape = {__VA_ARGS__}, .lo = lo_, .hi = hi_ }
 #define CHECK(label, build, arg, ...)                                                              \
     do {                                                                                           \
         const gc_input ins_[] = {__VA_ARGS__};                                                     \
@@ -20,7 +24,9 @@
 
 /* ---- matmul and linear ---- */
 
-typedef struct { bool ta, tb; } mm_arg;
+typedef struct {
+    bool ta, tb;
+} mm_arg;
 static ac_tensor *build_matmul(ac_ctx *ctx, ac_tensor **in, const void *arg) {
     const mm_arg *m = arg;
     return ac_matmul(ctx, in[0], in[1], m->ta, m->tb);
@@ -65,8 +71,7 @@ static void test_linear_grad(void **state) {
     (void)state;
     int with_bias = 1;
     CHECK("linear 2-D with bias", build_linear, &with_bias, IN(2, 5, 4), IN(2, 3, 4), IN(1, 3));
-    CHECK("linear 3-D with bias", build_linear, &with_bias, IN(3, 2, 3, 4), IN(2, 6, 4),
-          IN(1, 6));
+    CHECK("linear 3-D with bias", build_linear, &with_bias, IN(3, 2, 3, 4), IN(2, 6, 4), IN(1, 6));
     CHECK("linear one row, no bias", build_linear, NULL, IN(2, 1, 4), IN(2, 2, 4));
     CHECK("linear in=1 out=1", build_linear, &with_bias, IN(2, 3, 1), IN(2, 1, 1), IN(1, 1));
 }
@@ -97,13 +102,15 @@ static void check_broadcast_cases(const char *name, binary_fn f, float blo, floa
 #undef BCASE
 }
 
-static void test_add_sub_mul_div_grad_with_broadcasting(void **state) {
-    (void)state;
-    check_broadcast_cases("add", ac_add, -1, 1);
-    check_broadcast_cases("sub", ac_sub, -1, 1);
-    check_broadcast_cases("mul", ac_mul, -1, 1);
-    check_broadcast_cases("div", ac_div, 0.5f, 2.0f);
-}
+#define BINARY_TEST(name, blo, bhi)                                                                \
+    static void test_##name##_grad_with_broadcasting(void **state) {                               \
+        (void)state;                                                                               \
+        check_broadcast_cases(#name, ac_##name, blo, bhi);                                         \
+    }
+BINARY_TEST(add, -1, 1)
+BINARY_TEST(sub, -1, 1)
+BINARY_TEST(mul, -1, 1)
+BINARY_TEST(div, 0.5f, 2.0f) /* divisors kept away from 0 */
 
 /* x * x + x with one tensor: every use adds into the same gradient */
 static ac_tensor *build_reuse(ac_ctx *ctx, ac_tensor **in, const void *arg) {
@@ -147,50 +154,69 @@ static void check_unary(const char *name, unary_fn f, float lo, float hi, float 
     }
 }
 
-static void test_elementwise_functions_grad(void **state) {
-    (void)state;
-    check_unary("exp", ac_exp, -2, 2, 0);
-    check_unary("log", ac_log, 0.3f, 3, 0);
-    check_unary("sqrt", ac_sqrt, 0.3f, 3, 0);
-    check_unary("tanh", ac_tanh, -2, 2, 0);
-    check_unary("sigmoid", ac_sigmoid, -4, 4, 0);
-    check_unary("relu", ac_relu, -2, 2, 0.05f); /* keep away from the kink at 0 */
-    check_unary("gelu", ac_gelu, -3, 3, 0);
-}
+#define UNARY_TEST(name, lo, hi, min_abs)                                                          \
+    static void test_##name##_grad(void **state) {                                                 \
+        (void)state;                                                                               \
+        check_unary(#name, ac_##name, lo, hi, min_abs);                                            \
+    }
+UNARY_TEST(exp, -2, 2, 0)
+UNARY_TEST(log, 0.3f, 3, 0)
+UNARY_TEST(sqrt, 0.3f, 3, 0)
+UNARY_TEST(tanh, -2, 2, 0)
+UNARY_TEST(sigmoid, -4, 4, 0)
+UNARY_TEST(relu, -2, 2, 0.05f) /* values kept away from the kink at 0 */
+UNARY_TEST(gelu, -3, 3, 0)
 
 /* ---- reductions ---- */
 
-typedef struct { int axis; bool keepdim; bool mean; } red_arg;
+typedef struct {
+    int axis;
+    bool keepdim;
+    bool mean;
+} red_arg;
 static ac_tensor *build_reduce(ac_ctx *ctx, ac_tensor **in, const void *arg) {
     const red_arg *r = arg;
     return r->mean ? ac_mean(ctx, in[0], r->axis, r->keepdim)
                    : ac_sum(ctx, in[0], r->axis, r->keepdim);
 }
 
-static void test_sum_and_mean_over_each_axis_grad(void **state) {
-    (void)state;
+static void check_axis_reduction(int mean) {
     char label[64];
-    for (int mean = 0; mean < 2; mean++)
-        for (int axis = -1; axis < 4; axis++)
-            for (int keep = 0; keep < 2; keep++) {
-                red_arg r = {axis, keep, mean};
-                snprintf(label, sizeof label, "%s axis %d keepdim %d", mean ? "mean" : "sum",
-                         axis, keep);
-                CHECK(label, build_reduce, &r, IN(4, 2, 3, 1, 4));
-            }
-    red_arg r1 = {0, false, true};
-    CHECK("mean of a 1-D tensor", build_reduce, &r1, IN(1, 5));
-    CHECK("mean of a 1-element tensor", build_reduce, &r1, IN(1, 1));
+    for (int axis = -1; axis < 4; axis++)
+        for (int keep = 0; keep < 2; keep++) {
+            red_arg r = {axis, keep, mean};
+            snprintf(label, sizeof label, "%s axis %d keepdim %d", mean ? "mean" : "sum", axis,
+                     keep);
+            CHECK(label, build_reduce, &r, IN(4, 2, 3, 1, 4));
+        }
+    red_arg r1 = {0, false, mean};
+    CHECK("reduce a 1-D tensor", build_reduce, &r1, IN(1, 5));
+    CHECK("reduce a 1-element tensor", build_reduce, &r1, IN(1, 1));
+}
+
+static void test_sum_over_each_axis_grad(void **state) {
+    (void)state;
+    check_axis_reduction(0);
+}
+
+static void test_mean_over_each_axis_grad(void **state) {
+    (void)state;
+    check_axis_reduction(1);
 }
 
 static ac_tensor *build_sum_all(ac_ctx *ctx, ac_tensor **in, const void *arg) {
     return arg ? ac_mean_all(ctx, in[0]) : ac_sum_all(ctx, in[0]);
 }
 
-static void test_sum_all_and_mean_all_grad(void **state) {
+static void test_sum_all_grad(void **state) {
+    (void)state;
+    CHECK("sum_all", build_sum_all, NULL, IN(3, 2, 3, 4));
+    CHECK("sum_all 1 element", build_sum_all, NULL, IN(1, 1));
+}
+
+static void test_mean_all_grad(void **state) {
     (void)state;
     int mean = 1;
-    CHECK("sum_all", build_sum_all, NULL, IN(3, 2, 3, 4));
     CHECK("mean_all", build_sum_all, &mean, IN(3, 2, 3, 4));
     CHECK("mean_all 1 element", build_sum_all, &mean, IN(1, 1));
 }
@@ -220,11 +246,16 @@ static ac_tensor *build_transpose(ac_ctx *ctx, ac_tensor **in, const void *arg) 
     return ac_transpose(ctx, in[0], ax[0], ax[1]);
 }
 
-static void test_permute_and_transpose_grad(void **state) {
+static void test_permute_grad(void **state) {
     (void)state;
-    const int p4[] = {2, 0, 3, 1}, p3[] = {1, 2, 0}, t01[] = {0, 1}, tlast[] = {-1, -2};
+    const int p4[] = {2, 0, 3, 1}, p3[] = {1, 2, 0};
     CHECK("permute 4-D", build_permute, p4, IN(4, 2, 3, 4, 5));
     CHECK("permute 3-D with a size-1 dim", build_permute, p3, IN(3, 3, 1, 4));
+}
+
+static void test_transpose_grad(void **state) {
+    (void)state;
+    const int t01[] = {0, 1}, tlast[] = {-1, -2};
     CHECK("transpose 2-D", build_transpose, t01, IN(2, 3, 5));
     CHECK("transpose last two of 4-D", build_transpose, tlast, IN(4, 2, 2, 3, 4));
 }
@@ -254,8 +285,7 @@ static void test_concat_grad(void **state) {
     CHECK("concat axis 0", build_concat, ax0, IN(2, 2, 3), IN(2, 1, 3));
     CHECK("concat last axis of three", build_concat, ax_last, IN(3, 2, 2, 1), IN(3, 2, 2, 3),
           IN(3, 2, 2, 2));
-    CHECK("concat middle axis", build_concat, ax1, IN(3, 2, 1, 2), IN(3, 2, 2, 2),
-          IN(3, 2, 1, 2));
+    CHECK("concat middle axis", build_concat, ax1, IN(3, 2, 1, 2), IN(3, 2, 2, 2), IN(3, 2, 1, 2));
 }
 
 /* ---- softmax, layer norm, dropout ---- */
@@ -320,13 +350,19 @@ static void test_dropout_grad(void **state) {
 
 /* ---- losses ---- */
 
-typedef struct { int kind; float delta; } loss_arg;
+typedef struct {
+    int kind;
+    float delta;
+} loss_arg;
 static ac_tensor *build_loss(ac_ctx *ctx, ac_tensor **in, const void *arg) {
     const loss_arg *l = arg;
     switch (l->kind) {
-    case 0: return ac_mse_loss(ctx, in[0], in[1]);
-    case 1: return ac_mae_loss(ctx, in[0], in[1]);
-    default: return ac_huber_loss(ctx, in[0], in[1], l->delta);
+    case 0:
+        return ac_mse_loss(ctx, in[0], in[1]);
+    case 1:
+        return ac_mae_loss(ctx, in[0], in[1]);
+    default:
+        return ac_huber_loss(ctx, in[0], in[1], l->delta);
     }
 }
 
@@ -334,31 +370,39 @@ static ac_tensor *build_loss(ac_ctx *ctx, ac_tensor **in, const void *arg) {
 static void prepare_offsets(ac_tensor **in, int n, ac_rng *rng) {
     (void)n;
     for (int64_t i = 0; i < in[0]->size; i++) {
-        float mag = (i % 2) ? ac_rng_uniform_range(rng, 0.1f, 0.8f)
-                            : ac_rng_uniform_range(rng, 1.2f, 2.0f);
+        float mag =
+            (i % 2) ? ac_rng_uniform_range(rng, 0.1f, 0.8f) : ac_rng_uniform_range(rng, 1.2f, 2.0f);
         float sign = ac_rng_uniform(rng) < 0.5f ? -1.0f : 1.0f;
         in[1]->data[i] = in[0]->data[i] + sign * mag;
     }
 }
 
-static void test_losses_grad(void **state) {
-    (void)state;
-    const char *names[] = {"mse", "mae", "huber"};
-    const gc_input shapes[][2] = {{IN(2, 4, 3), IN(2, 4, 3)},
-                                  {IN(3, 2, 3, 2), IN(3, 2, 3, 2)},
-                                  {IN(1, 1), IN(1, 1)}};
-    for (int k = 0; k < 3; k++)
-        for (int s = 0; s < 3; s++) {
-            loss_arg l = {k, 1.0f};
-            char label[64];
-            snprintf(label, sizeof label, "%s loss shape %d", names[k], s);
-            gc_check(label, build_loss, &l, 2, shapes[s], prepare_offsets, 0, 31 + (uint64_t)s);
-        }
+static void check_loss(int kind, const char *name) {
+    const gc_input shapes[][2] = {
+        {IN(2, 4, 3), IN(2, 4, 3)}, {IN(3, 2, 3, 2), IN(3, 2, 3, 2)}, {IN(1, 1), IN(1, 1)}};
+    for (int s = 0; s < 3; s++) {
+        loss_arg l = {kind, 1.0f};
+        char label[64];
+        snprintf(label, sizeof label, "%s loss shape %d", name, s);
+        gc_check(label, build_loss, &l, 2, shapes[s], prepare_offsets, 0, 31 + (uint64_t)s);
+    }
     gc_input target_const[2] = {IN(2, 4, 3), IN(2, 4, 3)};
     target_const[1].no_grad = true;
-    loss_arg mse = {0, 1.0f};
-    gc_check("mse with a constant target", build_loss, &mse, 2, target_const, prepare_offsets,
-             0, 41);
+    loss_arg l = {kind, 1.0f};
+    gc_check(name, build_loss, &l, 2, target_const, prepare_offsets, 0, 41);
+}
+
+static void test_mse_loss_grad(void **state) {
+    (void)state;
+    check_loss(0, "mse");
+}
+static void test_mae_loss_grad(void **state) {
+    (void)state;
+    check_loss(1, "mae");
+}
+static void test_huber_loss_grad(void **state) {
+    (void)state;
+    check_loss(2, "huber");
 }
 
 /* ---- a composition: one pre-norm causal attention block with an MLP and an MSE loss ---- */
@@ -374,18 +418,22 @@ static ac_tensor *build_attention_block(ac_ctx *ctx, ac_tensor **in, const void 
     ac_tensor *s = ac_scale(ctx, ac_matmul(ctx, q, k, false, true), 1.0f / sqrtf(6.0f));
     ac_tensor *a = ac_softmax(ctx, s, ac_causal_mask(ctx, 4));
     ac_tensor *e = ac_add(ctx, x, ac_linear(ctx, ac_matmul(ctx, a, v, false, false), in[4], NULL));
-    ac_tensor *h = ac_gelu(ctx, ac_linear(ctx, ac_layer_norm(ctx, e, NULL, NULL, 1e-5f), in[5],
-                                          NULL));
+    ac_tensor *h =
+        ac_gelu(ctx, ac_linear(ctx, ac_layer_norm(ctx, e, NULL, NULL, 1e-5f), in[5], NULL));
     ac_tensor *out = ac_add(ctx, e, ac_linear(ctx, h, in[6], NULL));
     return ac_mse_loss(ctx, out, in[7]);
 }
 
 static void test_attention_block_composition_grad(void **state) {
     (void)state;
-    const gc_input ins[] = {IN(3, 2, 4, 6), IN_RANGE(-0.5f, 0.5f, 2, 6, 6),
-                            IN_RANGE(-0.5f, 0.5f, 2, 6, 6), IN_RANGE(-0.5f, 0.5f, 2, 6, 6),
-                            IN_RANGE(-0.5f, 0.5f, 2, 6, 6), IN_RANGE(-0.5f, 0.5f, 2, 8, 6),
-                            IN_RANGE(-0.5f, 0.5f, 2, 6, 8), IN(3, 2, 4, 6)};
+    const gc_input ins[] = {IN(3, 2, 4, 6),
+                            IN_RANGE(-0.5f, 0.5f, 2, 6, 6),
+                            IN_RANGE(-0.5f, 0.5f, 2, 6, 6),
+                            IN_RANGE(-0.5f, 0.5f, 2, 6, 6),
+                            IN_RANGE(-0.5f, 0.5f, 2, 6, 6),
+                            IN_RANGE(-0.5f, 0.5f, 2, 8, 6),
+                            IN_RANGE(-0.5f, 0.5f, 2, 6, 8),
+                            IN(3, 2, 4, 6)};
     gc_check("attention block", build_attention_block, NULL, 8, ins, NULL, 0, 51);
 }
 
@@ -394,20 +442,34 @@ int main(void) {
         cmocka_unit_test(test_matmul_grad_all_transpose_flags),
         cmocka_unit_test(test_matmul_grad_4d_and_size_one_edges),
         cmocka_unit_test(test_linear_grad),
-        cmocka_unit_test(test_add_sub_mul_div_grad_with_broadcasting),
+        cmocka_unit_test(test_add_grad_with_broadcasting),
+        cmocka_unit_test(test_sub_grad_with_broadcasting),
+        cmocka_unit_test(test_mul_grad_with_broadcasting),
+        cmocka_unit_test(test_div_grad_with_broadcasting),
         cmocka_unit_test(test_reused_tensor_accumulates_gradient),
         cmocka_unit_test(test_scale_grad),
-        cmocka_unit_test(test_elementwise_functions_grad),
-        cmocka_unit_test(test_sum_and_mean_over_each_axis_grad),
-        cmocka_unit_test(test_sum_all_and_mean_all_grad),
+        cmocka_unit_test(test_exp_grad),
+        cmocka_unit_test(test_log_grad),
+        cmocka_unit_test(test_sqrt_grad),
+        cmocka_unit_test(test_tanh_grad),
+        cmocka_unit_test(test_sigmoid_grad),
+        cmocka_unit_test(test_relu_grad),
+        cmocka_unit_test(test_gelu_grad),
+        cmocka_unit_test(test_sum_over_each_axis_grad),
+        cmocka_unit_test(test_mean_over_each_axis_grad),
+        cmocka_unit_test(test_sum_all_grad),
+        cmocka_unit_test(test_mean_all_grad),
         cmocka_unit_test(test_reshape_grad),
-        cmocka_unit_test(test_permute_and_transpose_grad),
+        cmocka_unit_test(test_permute_grad),
+        cmocka_unit_test(test_transpose_grad),
         cmocka_unit_test(test_slice_grad),
         cmocka_unit_test(test_concat_grad),
         cmocka_unit_test(test_softmax_grad),
         cmocka_unit_test(test_layer_norm_grad),
         cmocka_unit_test(test_dropout_grad),
-        cmocka_unit_test(test_losses_grad),
+        cmocka_unit_test(test_mse_loss_grad),
+        cmocka_unit_test(test_mae_loss_grad),
+        cmocka_unit_test(test_huber_loss_grad),
         cmocka_unit_test(test_attention_block_composition_grad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -68,8 +68,8 @@ static void test_matmul_matches_naive_loops_for_all_flags_and_batches(void **sta
                         }
                         float got = c->data[(bi * M + i) * N + j];
                         if (fabs(got - acc) > 1e-5)
-                            fail_msg("ta=%d tb=%d shared=%d [%d,%d,%d]: %g vs %g", ta, tb,
-                                     shared, bi, i, j, (double)got, acc);
+                            fail_msg("ta=%d tb=%d shared=%d [%d,%d,%d]: %g vs %g", ta, tb, shared,
+                                     bi, i, j, (double)got, acc);
                     }
         }
         ac_ctx_reset(g_ctx);
@@ -116,15 +116,13 @@ static void test_functions_match_closed_forms(void **state) {
     const float xs[] = {-2.0f, -1.0f, 0.0f, 1.0f, 2.5f};
     memcpy(x->data, xs, sizeof xs);
     /* gelu(x) = x * Phi(x); Phi from a table to 10 digits */
-    const float gelu_ref[] = {-0.0455002639f, -0.1586552539f, 0.0f, 0.8413447461f,
-                              2.4844758157f};
+    const float gelu_ref[] = {-0.0455002639f, -0.1586552539f, 0.0f, 0.8413447461f, 2.4844758157f};
     assert_close(ac_gelu(g_ctx, x)->data, gelu_ref, 5, 1e-6);
     const float relu_ref[] = {0, 0, 0, 1, 2.5f};
     assert_close(ac_relu(g_ctx, x)->data, relu_ref, 5, 0);
     const float sig_ref[] = {0.1192029220f, 0.2689414214f, 0.5f, 0.7310585786f, 0.9241418200f};
     assert_close(ac_sigmoid(g_ctx, x)->data, sig_ref, 5, 1e-6);
-    const float tanh_ref[] = {-0.9640275801f, -0.7615941560f, 0.0f, 0.7615941560f,
-                              0.9866142982f};
+    const float tanh_ref[] = {-0.9640275801f, -0.7615941560f, 0.0f, 0.7615941560f, 0.9866142982f};
     assert_close(ac_tanh(g_ctx, x)->data, tanh_ref, 5, 1e-6);
     ac_tensor *e = ac_exp(g_ctx, x);
     ac_tensor *back = ac_log(g_ctx, e);
@@ -260,10 +258,8 @@ static void test_layer_norm_matches_the_generic_op_composition(void **state) {
     ac_tensor *var = ac_mean(g_ctx, ac_mul(g_ctx, xc, xc), -1, true);
     ac_tensor *eps = ac_tensor_temp(g_ctx, 1, (int[]){1});
     eps->data[0] = 1e-5f;
-    ac_tensor *ref = ac_add(g_ctx,
-                            ac_mul(g_ctx, ac_div(g_ctx, xc, ac_sqrt(g_ctx, ac_add(g_ctx, var, eps))),
-                                   w),
-                            b);
+    ac_tensor *ref = ac_add(
+        g_ctx, ac_mul(g_ctx, ac_div(g_ctx, xc, ac_sqrt(g_ctx, ac_add(g_ctx, var, eps))), w), b);
     assert_non_null(ref);
     assert_close(fused->data, ref->data, x->size, 1e-5);
     ac_tensor *plain = ac_layer_norm(g_ctx, x, NULL, NULL, 1e-5f);
@@ -299,8 +295,10 @@ static void test_dropout_rate_scaling_and_seeded_masks(void **state) {
         }
         assert_true(fabs((double)zeros / n - 0.25) < 0.01);
         assert_true(fabs(sum / n - 1.0) < 0.02); /* expectation preserved */
-        if (rep == 0) memcpy(first, y->data, n * sizeof(float));
-        else assert_memory_equal(first, y->data, n * sizeof(float));
+        if (rep == 0)
+            memcpy(first, y->data, n * sizeof(float));
+        else
+            assert_memory_equal(first, y->data, n * sizeof(float));
     }
     test_free(first);
     ac_ctx_set_rng(g_ctx, NULL);
