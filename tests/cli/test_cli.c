@@ -9,7 +9,7 @@
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 
-#include "support/test_util.h"
+#include "support/testutil.h"
 
 static char out[1 << 16];
 

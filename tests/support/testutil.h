@@ -1,7 +1,7 @@
-/* test_util.h - small helpers shared by the test programs: running the real attncast binary,
+/* testutil.h - small helpers shared by the test programs: running the real attncast binary,
  * temporary folders and files. */
-#ifndef ATTNCAST_TEST_UTIL_H
-#define ATTNCAST_TEST_UTIL_H
+#ifndef ATTNCAST_TEST_TESTUTIL_H
+#define ATTNCAST_TEST_TESTUTIL_H
 
 #include <stddef.h>
 

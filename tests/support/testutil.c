@@ -1,5 +1,5 @@
-/* test_util.c - helpers shared by the test programs (see test_util.h). */
-#include "support/test_util.h"
+/* testutil.c - helpers shared by the test programs (see testutil.h). */
+#include "support/testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,0 +1,108 @@
+/* config.h - experiment configuration: one INI file with sections [data], [model], [train],
+ * [output], every key typed, range-checked and defaulted.
+ *
+ * Loading starts from the documented defaults, then applies the file, then any command-line
+ * overrides (`--set section.key=value`), each checked the same way. An unknown section or key,
+ * a value of the wrong type or out of range is an AC_ERR_INVALID whose message names where it
+ * came from ("exp.ini:12" or "--set train.lr=abc") and the key, with a did-you-mean for near
+ * misses. ac_config_check then rejects impossible combinations (d_model not divisible by heads,
+ * patch longer than the lookback, ...) before any data is read. ac_config_to_ini writes every
+ * key back, defaults filled in; parsing that text gives the same config.
+ *
+ * The key table lives in src/io/config.c and is the single source for parsing, defaults,
+ * validation, the resolved text and README's key reference.
+ */
+#ifndef ATTNCAST_CONFIG_H
+#define ATTNCAST_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "attncast/csv.h"
+#include "attncast/error.h"
+#include "attncast/forecaster.h"
+#include "attncast/optim.h"
+
+#define AC_CONFIG_TEXT 1024
+
+typedef struct ac_config {
+    struct {
+        char dataset[64];           /* data.dataset: a card name, or "" */
+        char csv[AC_CONFIG_TEXT];   /* data.csv: a CSV path, or ""; exactly one of the two */
+        char columns[AC_CONFIG_TEXT]; /* data.columns: comma-separated subset, "" for all */
+        char date_column[128];      /* data.date_column: "" for the MODEL.md rule */
+        int lookback;               /* data.lookback (L), default 96 */
+        int horizon;                /* data.horizon (H), default 96 */
+        double split[3];            /* data.split "train,val,test", default 0.7,0.1,0.2 */
+        bool split_set;             /* data.split given explicitly (else the card's default) */
+        ac_missing_policy missing;  /* data.missing, default error */
+        int season;                 /* data.season, 0: the card's, else 1 */
+    } data;
+    struct {
+        ac_attention_kind attention; /* model.attention, default dot */
+        int d_model;                 /* default 64 */
+        int heads;                   /* default 4 */
+        int layers;                  /* default 2 */
+        int d_ff;                    /* default 128 */
+        int patch_len;               /* default 16 */
+        int patch_stride;            /* default 8 */
+        ac_channel_mode channels;    /* default independent */
+        bool revin;                  /* default true */
+        bool causal;                 /* default false */
+        double dropout;              /* default 0.1, in [0, 1) */
+    } model;
+    struct {
+        int epochs;                  /* default 10 */
+        int batch_size;              /* default 32 */
+        double lr;                   /* default 1e-3, > 0 */
+        ac_optimizer_kind optimizer; /* default adam */
+        double weight_decay;         /* default 0 */
+        double momentum;             /* default 0.9 (sgd only) */
+        double clip_grad;            /* default 0: off */
+        ac_schedule_kind schedule;   /* default constant */
+        int warmup;                  /* warm-up epochs, default 0 */
+        int decay_every;             /* step schedule: epochs between decays, default 1 */
+        double decay_gamma;          /* step schedule: factor, default 0.5 */
+        int patience;                /* early-stopping patience in epochs, default 3; 0: off */
+        uint64_t seed;               /* default 2024 */
+        int threads;                 /* default 0: ATTNCAST_THREADS or all cores */
+        ac_loss_kind loss;           /* default mse */
+        double huber_delta;          /* default 1.0 */
+    } train;
+    struct {
+        char dir[AC_CONFIG_TEXT];    /* output.dir, "" for runs/<name>-<timestamp> */
+    } output;
+    char name[128];                  /* the config file's base name without .ini */
+    char path[AC_CONFIG_TEXT];       /* the file it was loaded from, "" if none */
+} ac_config;
+
+/* Every key at its documented default. */
+void ac_config_defaults(ac_config *cfg);
+
+/* Defaults, then the file at path. Sets name and path. */
+ac_status ac_config_load(ac_config *cfg, const char *path, ac_error *err);
+
+/* Applies INI text (the same rules as a file); source names it in messages ("checkpoint
+ * /config", ...). */
+ac_status ac_config_load_string(ac_config *cfg, const char *text, const char *source,
+                                ac_error *err);
+
+/* Applies one "section.key=value" override, as from `--set`. */
+ac_status ac_config_set(ac_config *cfg, const char *assignment, ac_error *err);
+
+/* Rejects impossible combinations that need no data: exactly one of data.dataset / data.csv,
+ * d_model % heads, patch_len <= lookback, patch_stride <= patch_len ... Messages name the keys. */
+ac_status ac_config_check(const ac_config *cfg, ac_error *err);
+
+/* The whole config as INI text, every section and key, defaults filled in; malloc'd, caller
+ * frees. NULL only when memory is short. */
+char *ac_config_to_ini(const ac_config *cfg);
+
+/* The model spec the config describes, for a dataset of `channels` channels. */
+ac_model_spec ac_config_model_spec(const ac_config *cfg, int channels);
+
+/* One line per key: "section.key  default  meaning" (for `attncast train --help`). */
+void ac_config_print_keys(FILE *out);
+
+#endif

@@ -1,0 +1,87 @@
+/* forecaster.h - the attncast forecaster of MODEL.md: instance norm, patching, input projection,
+ * pre-norm attention blocks (additive, dot, gated, cosine), final norm and the flatten head.
+ *
+ * A forecaster owns its parameters (persistent tensors named exactly as MODEL.md's table, in a
+ * fixed registration order) and nothing else. Forward passes take a context (arena, tape, rng
+ * for dropout) from the caller. Callers always speak in windows: inputs [B, L, C] and forecasts
+ * [B, H, C], scaled values, whatever the channel mode; in `independent` mode the forecaster
+ * turns each window into C univariate series internally and back.
+ */
+#ifndef ATTNCAST_FORECASTER_H
+#define ATTNCAST_FORECASTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "attncast/autograd.h"
+#include "attncast/error.h"
+#include "attncast/rng.h"
+#include "attncast/tensor.h"
+
+typedef enum ac_attention_kind {
+    AC_ATTN_ADDITIVE,
+    AC_ATTN_DOT,
+    AC_ATTN_GATED,
+    AC_ATTN_COSINE
+} ac_attention_kind;
+
+typedef enum ac_channel_mode { AC_CHANNELS_INDEPENDENT, AC_CHANNELS_MIXED } ac_channel_mode;
+
+typedef enum ac_loss_kind { AC_LOSS_MSE, AC_LOSS_MAE, AC_LOSS_HUBER } ac_loss_kind;
+
+/* "additive", "dot", "gated", "cosine"; "independent", "mixed"; "mse", "mae", "huber". */
+const char *ac_attention_kind_name(ac_attention_kind kind);
+const char *ac_channel_mode_name(ac_channel_mode mode);
+const char *ac_loss_kind_name(ac_loss_kind kind);
+
+/* Everything that fixes the architecture (and so the parameter shapes). */
+typedef struct ac_model_spec {
+    int lookback;     /* L */
+    int horizon;      /* H */
+    int channels;     /* C, the dataset's channel count */
+    ac_channel_mode channel_mode;
+    int patch_len;    /* P */
+    int patch_stride; /* S */
+    int d_model;      /* d */
+    int heads;        /* h */
+    int layers;
+    int d_ff;
+    ac_attention_kind attention;
+    bool revin;
+    bool causal;
+    float dropout;
+} ac_model_spec;
+
+/* Derived quantities of a spec. */
+int ac_model_spec_tokens(const ac_model_spec *spec);     /* N = floor((L - P) / S) + 1 */
+int ac_model_spec_in_width(const ac_model_spec *spec);   /* Cin: 1 or C */
+int ac_model_spec_out_width(const ac_model_spec *spec);  /* Cout: 1 or C */
+
+/* Checks a spec for impossibilities (d_model not divisible by heads, patch longer than the
+ * lookback, ...); the message names the config keys involved. */
+ac_status ac_model_spec_check(const ac_model_spec *spec, ac_error *err);
+
+typedef struct ac_forecaster ac_forecaster;
+
+/* A new forecaster initialised as MODEL.md says, drawing from init_rng in registration order. */
+ac_forecaster *ac_forecaster_new(const ac_model_spec *spec, ac_rng *init_rng, ac_error *err);
+void ac_forecaster_free(ac_forecaster *model);
+
+const ac_model_spec *ac_forecaster_spec(const ac_forecaster *model);
+int ac_forecaster_param_count(const ac_forecaster *model);
+/* The parameters in registration order; each tensor's name is its MODEL.md name. */
+ac_tensor *const *ac_forecaster_params(const ac_forecaster *model);
+/* The parameter of that name, or NULL. */
+ac_tensor *ac_forecaster_param(const ac_forecaster *model, const char *name);
+/* Total number of scalar weights. */
+int64_t ac_forecaster_weight_count(const ac_forecaster *model);
+
+/* x: [B, L, C] scaled windows (need not require grad). Returns the forecast [B, H, C], recorded
+ * on the context's tape in grad mode (dropout active) and plain in no-grad mode. NULL on error
+ * (message in the context). */
+ac_tensor *ac_forecaster_forward(ac_ctx *ctx, ac_forecaster *model, ac_tensor *x);
+
+/* The training loss between a forecast and targets of the same shape. */
+ac_tensor *ac_forecast_loss(ac_ctx *ctx, ac_loss_kind kind, ac_tensor *pred, ac_tensor *target);
+
+#endif

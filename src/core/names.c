@@ -1,0 +1,36 @@
+/* names.c - the text names of the library's enumerations, as they appear in config files,
+ * checkpoints and JSON. One table per enumeration, indexed by value. */
+#include "attncast/config.h"
+
+#define NAME_OF(table, value)                                                                      \
+    ((unsigned)(value) < sizeof(table) / sizeof(table[0]) ? table[value] : "unknown")
+
+const char *ac_attention_kind_name(ac_attention_kind kind) {
+    static const char *const names[] = {"additive", "dot", "gated", "cosine"};
+    return NAME_OF(names, kind);
+}
+
+const char *ac_channel_mode_name(ac_channel_mode mode) {
+    static const char *const names[] = {"independent", "mixed"};
+    return NAME_OF(names, mode);
+}
+
+const char *ac_loss_kind_name(ac_loss_kind kind) {
+    static const char *const names[] = {"mse", "mae", "huber"};
+    return NAME_OF(names, kind);
+}
+
+const char *ac_missing_policy_name(ac_missing_policy policy) {
+    static const char *const names[] = {"error", "ffill", "interpolate", "drop"};
+    return NAME_OF(names, policy);
+}
+
+const char *ac_optimizer_kind_name(ac_optimizer_kind kind) {
+    static const char *const names[] = {"adam", "adamw", "sgd"};
+    return NAME_OF(names, kind);
+}
+
+const char *ac_schedule_kind_name(ac_schedule_kind kind) {
+    static const char *const names[] = {"constant", "cosine", "step"};
+    return NAME_OF(names, kind);
+}
