@@ -66,6 +66,10 @@ ac_tensor *ac_transpose(ac_ctx *ctx, ac_tensor *x, int axis0, int axis1);
 ac_tensor *ac_slice(ac_ctx *ctx, ac_tensor *x, int axis, int start, int len);
 /* n tensors equal in every dim except axis, joined along it. */
 ac_tensor *ac_concat(ac_ctx *ctx, ac_tensor *const *xs, int n, int axis);
+/* Patching of MODEL.md: x [B, L, Cin] -> [B, N, P*Cin], N = floor((L - P) / stride) + 1, token
+ * n being rows n*stride .. n*stride + P - 1 of x flattened time-major. Overlapping patches
+ * (stride < P) send each row's gradient back summed over the tokens that contain it. */
+ac_tensor *ac_patches(ac_ctx *ctx, ac_tensor *x, int patch_len, int stride);
 
 /* ---- neural-network kernels (fused forward and backward) ---- */
 /* Softmax over the last axis, numerically stable. mask (optional, never differentiated) has the

@@ -1,4 +1,4 @@
-/* ops_shape.c - reshape (a view), permute / transpose, slice and concat (copies).
+/* ops_shape.c - reshape (a view), permute / transpose, slice, concat and patches (copies).
  *
  * Slice and concat view tensors as [outer, n, inner] around their axis, so each moves whole
  * contiguous blocks of n_part * inner floats. Permute walks the result in order and reads the
@@ -233,5 +233,49 @@ ac_tensor *ac_concat(ac_ctx *ctx, ac_tensor *const *xs, int n, int axis) {
     }
     ac_node *node = ac_op_record(ctx, op, concat_backward, y, n, xs);
     if (node) node->iarg[0] = ax;
+    return ac_ctx_failed(ctx) ? NULL : y;
+}
+
+/* ---- patches: token n of sample b is the contiguous block x[b, n*S : n*S + P, :] ---- */
+
+static void patches_backward(ac_ctx *ctx, ac_node *n) {
+    ac_tensor *x = n->in[0];
+    float *gx = ac_grad_buffer(ctx, x);
+    if (!gx) return;
+    int P = n->iarg[0], S = n->iarg[1], N = n->iarg[2];
+    int L = x->shape[1], Cin = x->shape[2];
+    int64_t block = (int64_t)P * Cin;
+    const float *g = n->out->grad;
+    for (int b = 0; b < x->shape[0]; b++)
+        for (int t = 0; t < N; t++) {
+            float *dst = gx + ((int64_t)b * L + (int64_t)t * S) * Cin;
+            const float *src = g + ((int64_t)b * N + t) * block;
+            for (int64_t i = 0; i < block; i++) dst[i] += src[i];
+        }
+}
+
+ac_tensor *ac_patches(ac_ctx *ctx, ac_tensor *x, int patch_len, int stride) {
+    static const char *const op = "ac_patches";
+    if (!x || ac_ctx_failed(ctx)) return NULL;
+    if (x->ndim != 3) return ac_op_shape_error(ctx, op, "x must be [B, L, Cin]", x, NULL);
+    int L = x->shape[1], Cin = x->shape[2];
+    if (patch_len < 1 || stride < 1 || patch_len > L)
+        return ac_ctx_fail(ctx, AC_ERR_SHAPE,
+                           "%s: patch length %d / stride %d do not fit a lookback of %d", op,
+                           patch_len, stride, L);
+    int N = (L - patch_len) / stride + 1;
+    ac_tensor *y = ac_op_output(ctx, op, 3, (int[]){x->shape[0], N, patch_len * Cin});
+    if (!y) return NULL;
+    size_t block = (size_t)patch_len * (size_t)Cin;
+    for (int b = 0; b < x->shape[0]; b++)
+        for (int t = 0; t < N; t++)
+            memcpy(y->data + ((int64_t)b * N + t) * (int64_t)block,
+                   x->data + ((int64_t)b * L + (int64_t)t * stride) * Cin, block * sizeof(float));
+    ac_node *n = ac_op_record(ctx, op, patches_backward, y, 1, &x);
+    if (n) {
+        n->iarg[0] = patch_len;
+        n->iarg[1] = stride;
+        n->iarg[2] = N;
+    }
     return ac_ctx_failed(ctx) ? NULL : y;
 }

@@ -35,4 +35,11 @@ typedef struct gc_report {
 gc_report gc_check(const char *label, gc_build_fn build, const void *arg, int n_inputs,
                    const gc_input *inputs, gc_prepare_fn prepare, float eps, uint64_t seed);
 
+/* The same check for a model: loss(ctx, arg) builds a one-element loss from parameters the
+ * caller owns; every element of every parameter is perturbed. Parameter gradients are zeroed
+ * first and left holding the analytic gradient. */
+typedef ac_tensor *(*gc_loss_fn)(ac_ctx *ctx, void *arg);
+gc_report gc_check_params(const char *label, ac_tensor *const *params, int n_params,
+                          gc_loss_fn loss, void *arg, float eps);
+
 #endif

@@ -288,6 +288,20 @@ static void test_concat_grad(void **state) {
     CHECK("concat middle axis", build_concat, ax1, IN(3, 2, 1, 2), IN(3, 2, 2, 2), IN(3, 2, 1, 2));
 }
 
+static ac_tensor *build_patches(ac_ctx *ctx, ac_tensor **in, const void *arg) {
+    const int *ps = arg; /* {patch_len, stride} */
+    return ac_patches(ctx, in[0], ps[0], ps[1]);
+}
+
+static void test_patches_grad(void **state) {
+    (void)state;
+    const int overlap[] = {4, 2}, disjoint[] = {3, 3}, per_step[] = {1, 1}, whole[] = {7, 5};
+    CHECK("patches overlapping", build_patches, overlap, IN(3, 2, 10, 1));
+    CHECK("patches disjoint, 2 channels", build_patches, disjoint, IN(3, 2, 9, 2));
+    CHECK("patches one step each", build_patches, per_step, IN(3, 1, 5, 3));
+    CHECK("patches one whole-lookback token, tail unused", build_patches, whole, IN(3, 2, 8, 1));
+}
+
 /* ---- softmax, layer norm, dropout ---- */
 
 static ac_tensor *build_softmax(ac_ctx *ctx, ac_tensor **in, const void *arg) {
@@ -464,6 +478,7 @@ int main(void) {
         cmocka_unit_test(test_transpose_grad),
         cmocka_unit_test(test_slice_grad),
         cmocka_unit_test(test_concat_grad),
+        cmocka_unit_test(test_patches_grad),
         cmocka_unit_test(test_softmax_grad),
         cmocka_unit_test(test_layer_norm_grad),
         cmocka_unit_test(test_dropout_grad),

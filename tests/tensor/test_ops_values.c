@@ -192,6 +192,20 @@ static void test_slices_concatenated_rebuild_the_tensor(void **state) {
     ac_ctx_reset(g_ctx);
 }
 
+static void test_patches_are_overlapping_time_major_blocks(void **state) {
+    (void)state;
+    ac_tensor *x = ac_tensor_temp(g_ctx, 3, (int[]){1, 6, 2}); /* x[t][c] = 10 t + c */
+    for (int t = 0; t < 6; t++)
+        for (int c = 0; c < 2; c++) x->data[t * 2 + c] = (float)(10 * t + c);
+    ac_tensor *p = ac_patches(g_ctx, x, 3, 2); /* N = (6 - 3) / 2 + 1 = 2 tokens of 6 */
+    assert_int_equal(p->shape[1], 2);
+    assert_int_equal(p->shape[2], 6);
+    assert_close(p->data, (float[]){0, 1, 10, 11, 20, 21, 20, 21, 30, 31, 40, 41}, 12, 0);
+    assert_null(ac_patches(g_ctx, x, 7, 1));
+    assert_non_null(strstr(ac_ctx_error(g_ctx), "ac_patches"));
+    ac_ctx_reset(g_ctx);
+}
+
 /* ---- softmax ---- */
 
 static void test_softmax_rows_sum_to_one_even_for_large_scores(void **state) {
@@ -331,6 +345,7 @@ int main(void) {
         cmocka_unit_test(test_sum_and_mean_over_an_axis),
         cmocka_unit_test(test_reshape_is_a_view_and_permute_moves_elements),
         cmocka_unit_test(test_slices_concatenated_rebuild_the_tensor),
+        cmocka_unit_test(test_patches_are_overlapping_time_major_blocks),
         cmocka_unit_test(test_softmax_rows_sum_to_one_even_for_large_scores),
         cmocka_unit_test(test_causal_softmax_looks_only_backward),
         cmocka_unit_test(test_fully_masked_row_gives_zeros_not_nan),

@@ -1,0 +1,263 @@
+/* test_forecaster.c - the MODEL.md forecaster: parameter names, shapes and initialisation,
+ * forward shapes in both channel modes, instance-norm equivariance, determinism, and the whole
+ * model's gradient (every parameter) against finite differences for each attention kind in
+ * both channel modes. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "attncast/attncast.h"
+#include "attncast/forecaster.h"
+#include "support/gradcheck.h"
+
+static ac_model_spec small_spec(ac_attention_kind kind, ac_channel_mode mode) {
+    ac_model_spec s = {.lookback = 12,
+                       .horizon = 3,
+                       .channels = 2,
+                       .channel_mode = mode,
+                       .patch_len = 4,
+                       .patch_stride = 2,
+                       .d_model = 8,
+                       .heads = 2,
+                       .layers = 2,
+                       .d_ff = 12,
+                       .attention = kind,
+                       .revin = true,
+                       .causal = false,
+                       .dropout = 0.0f};
+    return s;
+}
+
+static ac_forecaster *make(const ac_model_spec *s, uint64_t seed) {
+    ac_rng rng;
+    ac_rng_seed(&rng, seed, 0);
+    ac_error err;
+    ac_forecaster *m = ac_forecaster_new(s, &rng, &err);
+    if (!m) fail_msg("forecaster_new: %s", err.msg);
+    return m;
+}
+
+static void fill_windows(ac_tensor *x, uint64_t seed) {
+    ac_rng rng;
+    ac_rng_seed(&rng, seed, 3);
+    for (int64_t i = 0; i < x->size; i++) x->data[i] = 2.0f + ac_rng_uniform_range(&rng, -1, 1);
+}
+
+static void assert_param(const ac_forecaster *m, const char *name, int ndim, int d0, int d1) {
+    ac_tensor *t = ac_forecaster_param(m, name);
+    if (!t) fail_msg("missing parameter %s", name);
+    assert_int_equal(t->ndim, ndim);
+    assert_int_equal(t->shape[0], d0);
+    if (ndim == 2) assert_int_equal(t->shape[1], d1);
+}
+
+static void test_parameter_names_and_shapes_follow_model_md(void **state) {
+    (void)state;
+    const ac_attention_kind kinds[] = {AC_ATTN_ADDITIVE, AC_ATTN_DOT, AC_ATTN_GATED,
+                                       AC_ATTN_COSINE};
+    for (int k = 0; k < 4; k++)
+        for (int mode = 0; mode < 2; mode++) {
+            ac_model_spec s = small_spec(kinds[k], (ac_channel_mode)mode);
+            ac_forecaster *m = make(&s, 1);
+            int cin = mode ? 2 : 1, N = 5, d = 8;
+            assert_param(m, "input_proj.weight", 2, d, 4 * cin);
+            assert_param(m, "input_proj.bias", 1, d, 0);
+            assert_param(m, "pos_embed", 2, N, d);
+            for (int i = 0; i < 2; i++) {
+                char n[64];
+                const char *lin[] = {"attn.q_proj", "attn.k_proj", "attn.v_proj", "attn.out_proj"};
+                for (int j = 0; j < 4; j++) {
+                    snprintf(n, sizeof n, "layers.%d.%s.weight", i, lin[j]);
+                    assert_param(m, n, 2, d, d);
+                    snprintf(n, sizeof n, "layers.%d.%s.bias", i, lin[j]);
+                    assert_param(m, n, 1, d, 0);
+                }
+                snprintf(n, sizeof n, "layers.%d.norm1.weight", i);
+                assert_param(m, n, 1, d, 0);
+                snprintf(n, sizeof n, "layers.%d.norm2.bias", i);
+                assert_param(m, n, 1, d, 0);
+                snprintf(n, sizeof n, "layers.%d.ff1.weight", i);
+                assert_param(m, n, 2, 12, d);
+                snprintf(n, sizeof n, "layers.%d.ff2.weight", i);
+                assert_param(m, n, 2, d, 12);
+                snprintf(n, sizeof n, "layers.%d.attn.gate_proj.weight", i);
+                assert_true((ac_forecaster_param(m, n) != NULL) == (kinds[k] == AC_ATTN_GATED));
+                snprintf(n, sizeof n, "layers.%d.attn.score_vec", i);
+                if (kinds[k] == AC_ATTN_ADDITIVE) assert_param(m, n, 2, 2, 4);
+                else assert_null(ac_forecaster_param(m, n));
+                snprintf(n, sizeof n, "layers.%d.attn.log_tau", i);
+                if (kinds[k] == AC_ATTN_COSINE) assert_param(m, n, 1, 2, 0);
+                else assert_null(ac_forecaster_param(m, n));
+            }
+            assert_param(m, "norm_f.weight", 1, d, 0);
+            assert_param(m, "head.weight", 2, 3 * cin, N * d);
+            assert_param(m, "head.bias", 1, 3 * cin, 0);
+            int per_block = 16 + (kinds[k] == AC_ATTN_GATED ? 2 : 0) +
+                            (kinds[k] == AC_ATTN_ADDITIVE || kinds[k] == AC_ATTN_COSINE ? 1 : 0);
+            assert_int_equal(ac_forecaster_param_count(m), 3 + 2 * per_block + 4);
+            ac_forecaster_free(m);
+        }
+}
+
+static void test_initialisation_follows_model_md(void **state) {
+    (void)state;
+    ac_model_spec s = small_spec(AC_ATTN_COSINE, AC_CHANNELS_INDEPENDENT);
+    s.d_model = 64;
+    s.heads = 4;
+    ac_forecaster *m = make(&s, 7);
+    ac_tensor *const *ps = ac_forecaster_params(m);
+    for (int i = 0; i < ac_forecaster_param_count(m); i++) {
+        const ac_tensor *t = ps[i];
+        if (strstr(t->name, "norm")) {
+            float want = strstr(t->name, ".weight") ? 1.0f : 0.0f;
+            for (int64_t k = 0; k < t->size; k++) assert_true(t->data[k] == want);
+        } else if (strstr(t->name, "log_tau")) {
+            for (int64_t k = 0; k < t->size; k++) assert_true(fabsf(t->data[k] - logf(10)) < 1e-6f);
+        } else if (!strcmp(t->name, "pos_embed")) {
+            double s2 = 0;
+            for (int64_t k = 0; k < t->size; k++) s2 += (double)t->data[k] * t->data[k];
+            assert_true(fabs(sqrt(s2 / (double)t->size) - 0.02) < 0.004);
+        }
+    }
+    /* linear maps: uniform in +-1/sqrt(fan_in), weight and bias alike */
+    const char *lin[] = {"input_proj", "layers.0.attn.q_proj", "layers.1.ff2", "head"};
+    for (int j = 0; j < 4; j++) {
+        char n[64];
+        snprintf(n, sizeof n, "%s.weight", lin[j]);
+        ac_tensor *w = ac_forecaster_param(m, n);
+        snprintf(n, sizeof n, "%s.bias", lin[j]);
+        ac_tensor *b = ac_forecaster_param(m, n);
+        float bound = 1.0f / sqrtf((float)w->shape[1]), seen = 0;
+        for (int64_t k = 0; k < w->size; k++) {
+            assert_true(fabsf(w->data[k]) <= bound);
+            seen = fmaxf(seen, fabsf(w->data[k]));
+        }
+        for (int64_t k = 0; k < b->size; k++) assert_true(fabsf(b->data[k]) <= bound);
+        assert_true(seen > 0.8f * bound); /* really spread over the range */
+    }
+    ac_forecaster_free(m);
+}
+
+static void test_forward_gives_b_h_c_in_both_modes_and_repeats_exactly(void **state) {
+    (void)state;
+    for (int mode = 0; mode < 2; mode++) {
+        ac_model_spec s = small_spec(AC_ATTN_DOT, (ac_channel_mode)mode);
+        ac_forecaster *m1 = make(&s, 5), *m2 = make(&s, 5);
+        ac_ctx *ctx = ac_ctx_new(0, 0);
+        ac_ctx_set_grad_enabled(ctx, false);
+        ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){3, 12, 2});
+        fill_windows(x, 9);
+        ac_tensor *y1 = ac_forecaster_forward(ctx, m1, x);
+        ac_tensor *y2 = ac_forecaster_forward(ctx, m2, x);
+        assert_non_null(y1);
+        assert_int_equal(y1->ndim, 3);
+        assert_int_equal(y1->shape[0], 3);
+        assert_int_equal(y1->shape[1], 3);
+        assert_int_equal(y1->shape[2], 2);
+        assert_int_equal(ac_ctx_tape_length(ctx), 0);
+        assert_memory_equal(y1->data, y2->data, (size_t)y1->size * sizeof(float));
+        ac_tensor *bad = ac_tensor_temp(ctx, 3, (int[]){3, 11, 2});
+        assert_null(ac_forecaster_forward(ctx, m1, bad));
+        assert_non_null(strstr(ac_ctx_error(ctx), "[3, 11, 2]"));
+        ac_ctx_free(ctx);
+        ac_forecaster_free(m1);
+        ac_forecaster_free(m2);
+    }
+}
+
+/* With revin, forecasts move with the level and scale of the input: f(a x + c) = a f(x) + c
+ * per channel (up to the 1e-5 in the variance). */
+static void test_revin_makes_forecasts_shift_and_scale_with_the_input(void **state) {
+    (void)state;
+    ac_model_spec s = small_spec(AC_ATTN_ADDITIVE, AC_CHANNELS_INDEPENDENT);
+    ac_forecaster *m = make(&s, 11);
+    ac_ctx *ctx = ac_ctx_new(0, 0);
+    ac_ctx_set_grad_enabled(ctx, false);
+    ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){2, 12, 2});
+    fill_windows(x, 4);
+    ac_tensor *x2 = ac_tensor_temp(ctx, 3, (int[]){2, 12, 2});
+    for (int64_t i = 0; i < x->size; i++) x2->data[i] = 3.0f * x->data[i] + 100.0f;
+    ac_tensor *y = ac_forecaster_forward(ctx, m, x);
+    ac_tensor *y2 = ac_forecaster_forward(ctx, m, x2);
+    for (int64_t i = 0; i < y->size; i++)
+        assert_true(fabsf(y2->data[i] - (3.0f * y->data[i] + 100.0f)) < 1e-3f);
+    ac_ctx_free(ctx);
+    ac_forecaster_free(m);
+}
+
+typedef struct model_case {
+    ac_forecaster *model;
+    ac_tensor *x, *y; /* persistent, no grad */
+    ac_loss_kind loss;
+} model_case;
+
+static ac_tensor *model_loss(ac_ctx *ctx, void *arg) {
+    model_case *c = arg;
+    return ac_forecast_loss(ctx, c->loss, ac_forecaster_forward(ctx, c->model, c->x), c->y);
+}
+
+static void check_whole_model(ac_attention_kind kind, ac_channel_mode mode, bool causal) {
+    ac_model_spec s = small_spec(kind, mode);
+    s.causal = causal;
+    s.layers = 1 + (kind == AC_ATTN_DOT); /* keep the finite differences quick */
+    model_case c = {.model = make(&s, 21), .loss = AC_LOSS_MSE};
+    ac_error err;
+    c.x = ac_tensor_new(3, (int[]){2, 12, 2}, false, &err);
+    c.y = ac_tensor_new(3, (int[]){2, 3, 2}, false, &err);
+    fill_windows(c.x, 1);
+    fill_windows(c.y, 2);
+    char label[96];
+    snprintf(label, sizeof label, "whole model %s %s%s", ac_attention_kind_name(kind),
+             ac_channel_mode_name(mode), causal ? " causal" : "");
+    gc_check_params(label, ac_forecaster_params(c.model), ac_forecaster_param_count(c.model),
+                    model_loss, &c, 1e-2f);
+    ac_tensor_free(c.x);
+    ac_tensor_free(c.y);
+    ac_forecaster_free(c.model);
+}
+
+#define MODEL_GRAD_TEST(kind_name, KIND)                                                           \
+    static void test_whole_model_grad_##kind_name(void **state) {                                 \
+        (void)state;                                                                               \
+        check_whole_model(KIND, AC_CHANNELS_INDEPENDENT, false);                                   \
+        check_whole_model(KIND, AC_CHANNELS_MIXED, true);                                          \
+    }
+MODEL_GRAD_TEST(additive, AC_ATTN_ADDITIVE)
+MODEL_GRAD_TEST(dot, AC_ATTN_DOT)
+MODEL_GRAD_TEST(gated, AC_ATTN_GATED)
+MODEL_GRAD_TEST(cosine, AC_ATTN_COSINE)
+
+static void test_impossible_specs_are_refused_with_the_keys_named(void **state) {
+    (void)state;
+    ac_error err;
+    ac_model_spec s = small_spec(AC_ATTN_DOT, AC_CHANNELS_INDEPENDENT);
+    s.heads = 3;
+    assert_int_equal(ac_model_spec_check(&s, &err), AC_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "model.heads"));
+    s = small_spec(AC_ATTN_DOT, AC_CHANNELS_INDEPENDENT);
+    s.patch_len = 13;
+    ac_rng rng;
+    ac_rng_seed(&rng, 1, 1);
+    assert_null(ac_forecaster_new(&s, &rng, &err));
+    assert_non_null(strstr(err.msg, "model.patch_len"));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parameter_names_and_shapes_follow_model_md),
+        cmocka_unit_test(test_initialisation_follows_model_md),
+        cmocka_unit_test(test_forward_gives_b_h_c_in_both_modes_and_repeats_exactly),
+        cmocka_unit_test(test_revin_makes_forecasts_shift_and_scale_with_the_input),
+        cmocka_unit_test(test_whole_model_grad_additive),
+        cmocka_unit_test(test_whole_model_grad_dot),
+        cmocka_unit_test(test_whole_model_grad_gated),
+        cmocka_unit_test(test_whole_model_grad_cosine),
+        cmocka_unit_test(test_impossible_specs_are_refused_with_the_keys_named),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
