@@ -16,6 +16,9 @@ PACKAGES=(
   libinih-dev       # INI config files
   libcjson-dev      # JSON output
   libcmocka-dev     # the unit tests
+  curl              # fetching datasets by name
+  ca-certificates   # ... over https
+  unzip             # datasets published as .zip (weather)
 )
 
 if [[ "${1:-}" == "--list" ]]; then

@@ -11,6 +11,7 @@ enum {
 
 /* Each verb gets argv after the verb name (argv[0] is the verb) and returns an exit code. */
 int ac_cli_bench_ops(int argc, char **argv);
+int ac_cli_train(int argc, char **argv);
 
 /* Prints "attncast: <message>" as one line on stderr. */
 void ac_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

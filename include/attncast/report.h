@@ -1,0 +1,42 @@
+/* report.h - what a run leaves on disk: the run folder and its files.
+ *
+ * A run folder holds config.ini (the resolved config, every key), history.csv (epoch,
+ * train_loss, val_loss, lr, seconds, windows_per_s) and metrics.json (the test metrics of the
+ * model and the baselines plus the run's settings). Every file is written to a temporary file in
+ * the same folder, flushed to disk and renamed over the old one, so a crash or a full disk never
+ * leaves a half-written file; a failure names the file and the reason.
+ */
+#ifndef ATTNCAST_REPORT_H
+#define ATTNCAST_REPORT_H
+
+#include <stddef.h>
+
+#include "attncast/config.h"
+#include "attncast/trainer.h"
+
+/* Creates (with parents) the run folder: output.dir if set, else runs/<name>-<YYYYmmdd-HHMMSS>
+ * (with -2, -3, ... if that exists). */
+ac_status ac_run_dir_create(const ac_config *cfg, char *dir, size_t n, ac_error *err);
+
+/* Writes len bytes to path atomically (temporary file, fsync, rename). */
+ac_status ac_write_file_atomic(const char *path, const char *data, size_t len, ac_error *err);
+
+/* history.csv text for n epochs; malloc'd. */
+char *ac_history_csv(const ac_epoch_record *history, int n);
+
+/* Facts about the run that metrics.json records beside the metrics. */
+typedef struct ac_run_info {
+    const char *data_source; /* dataset name or CSV path */
+    int rows, channels;
+    int64_t parameters;
+    int epochs_run, best_epoch;
+    double best_val_loss, train_seconds, windows_per_s;
+    int threads;
+    int stopped_early;
+} ac_run_info;
+
+/* metrics.json text: {"split", "model": {mse, mae, rmse, mape, smape, mase}, "baselines":
+ * {"naive", "seasonal_naive", "mean"}, "windows", ...settings}; malloc'd (cJSON). */
+char *ac_metrics_json(const ac_config *cfg, const ac_eval_result *eval, const ac_run_info *info);
+
+#endif

@@ -1,0 +1,30 @@
+/* source.h - resolving a config's [data] section to a loaded table.
+ *
+ * data.dataset names a card: the file is fetched (mirror, cache or download, checksum verified)
+ * and the card supplies the defaults for the date column, the split and the season. data.csv
+ * names a local file: split 0.7,0.1,0.2 and season 1 unless the config says otherwise. Explicit
+ * config values always win over a card's defaults.
+ */
+#ifndef ATTNCAST_SOURCE_H
+#define ATTNCAST_SOURCE_H
+
+#include <stdbool.h>
+
+#include "attncast/config.h"
+#include "attncast/csv.h"
+#include "attncast/dataset.h"
+
+typedef struct ac_data_source {
+    ac_table *table;
+    bool has_card;
+    ac_dataset_card card;
+    char path[AC_DATASET_PATH]; /* the CSV that was read */
+    char label[AC_DATASET_PATH]; /* dataset name, or the CSV path */
+    double split[3];
+    int season;
+} ac_data_source;
+
+ac_status ac_data_source_open(ac_data_source *src, const ac_config *cfg, ac_error *err);
+void ac_data_source_close(ac_data_source *src);
+
+#endif

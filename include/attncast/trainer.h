@@ -1,0 +1,82 @@
+/* trainer.h - training a forecaster on a series, and evaluating it against the baselines.
+ *
+ * A trainer holds everything a run changes as it goes: the optimizer and its state, the
+ * learning-rate schedule, the random streams (shuffling and dropout), the epoch and global step,
+ * the early-stopping state with the best weights kept in memory, and the history. It borrows the
+ * config, the series and the model. One epoch = the training windows in a fresh seeded order, in
+ * mini-batches (the last partial batch kept), one optimizer step each, then the validation loss.
+ * A loss that is not finite stops the run with an error naming the epoch and step.
+ *
+ * Random streams, all seeded from train.seed: stream 0 initialises the model (the caller does
+ * that), stream 1 shuffles, stream 2 drives dropout. The same config, seed and thread count give
+ * the same history bit for bit.
+ */
+#ifndef ATTNCAST_TRAINER_H
+#define ATTNCAST_TRAINER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "attncast/config.h"
+#include "attncast/forecaster.h"
+#include "attncast/metrics.h"
+#include "attncast/windows.h"
+
+enum { AC_RNG_STREAM_INIT = 0, AC_RNG_STREAM_SHUFFLE = 1, AC_RNG_STREAM_DROPOUT = 2 };
+
+typedef struct ac_epoch_record {
+    int epoch;            /* 1-based */
+    double train_loss;    /* mean training loss over the epoch's batches (window-weighted) */
+    double val_loss;      /* loss on the validation windows after the epoch */
+    double lr;            /* learning rate of the epoch's last step */
+    double seconds;       /* wall time of the epoch (training + validation) */
+    double windows_per_s; /* training windows per second */
+} ac_epoch_record;
+
+typedef struct ac_train_observer {
+    /* After every training step; loss is the running mean of the epoch so far. */
+    void (*on_batch)(void *user, int epoch, int batch, int batches, double loss,
+                     double windows_per_s);
+    /* After every epoch's validation; improved: this epoch is the best so far. */
+    void (*on_epoch)(void *user, const ac_epoch_record *record, bool improved);
+    void *user;
+} ac_train_observer;
+
+typedef struct ac_trainer ac_trainer;
+
+ac_trainer *ac_trainer_new(const ac_config *cfg, const ac_series *series, ac_forecaster *model,
+                           ac_error *err);
+void ac_trainer_free(ac_trainer *trainer);
+void ac_trainer_set_observer(ac_trainer *trainer, const ac_train_observer *observer);
+
+/* Runs one epoch; *done becomes true when training should stop (last epoch or patience spent). */
+ac_status ac_trainer_epoch(ac_trainer *trainer, bool *done, ac_error *err);
+/* Runs epochs until done, then puts the best weights back into the model. */
+ac_status ac_trainer_run(ac_trainer *trainer, ac_error *err);
+/* Copies the best epoch's weights into the model (no-op before the first epoch). */
+void ac_trainer_restore_best(ac_trainer *trainer);
+
+const ac_epoch_record *ac_trainer_history(const ac_trainer *trainer, int *epochs);
+int ac_trainer_best_epoch(const ac_trainer *trainer); /* 0 before the first epoch */
+double ac_trainer_best_val_loss(const ac_trainer *trainer);
+bool ac_trainer_stopped_early(const ac_trainer *trainer);
+double ac_trainer_seconds(const ac_trainer *trainer); /* total training wall time */
+int64_t ac_trainer_windows_per_epoch(const ac_trainer *trainer);
+
+/* Mean loss of the model over every window of a split (no grad, no dropout). */
+ac_status ac_split_loss(ac_forecaster *model, const ac_series *series, ac_split_kind split,
+                        ac_loss_kind loss, int batch_size, double *out, ac_error *err);
+
+typedef struct ac_eval_result {
+    ac_split_kind split;
+    int64_t windows;
+    int season;
+    ac_metrics model;
+    ac_metrics baseline[AC_BASELINE_COUNT];
+} ac_eval_result;
+
+/* The model and the baselines on every window of a split. */
+ac_status ac_evaluate(ac_forecaster *model, const ac_series *series, ac_split_kind split,
+                      int season, int batch_size, ac_eval_result *out, ac_error *err);
+
+#endif

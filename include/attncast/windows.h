@@ -1,0 +1,74 @@
+/* windows.h - from a loaded table to model-ready windows, exactly as MODEL.md says: the
+ * chronological split, the per-channel z-score fitted on the training rows only, and sliding
+ * windows (stride 1) for each split.
+ *
+ * Rows: n_train = floor(f_train T), n_test = floor(f_test T), n_val = T - n_train - n_test.
+ * A window is identified by t, the first forecast row: input rows [t - L, t), target rows
+ * [t, t + H). Training windows keep both inside [0, n_train); validation windows have targets in
+ * [n_train, n_train + n_val) and test windows targets in [T - n_test, T); their inputs may reach
+ * back across the border. Every window whose target fits is used.
+ *
+ * An ac_series owns its scaled copy of the values (float) and its scaler; the table it came
+ * from is not needed afterwards.
+ */
+#ifndef ATTNCAST_WINDOWS_H
+#define ATTNCAST_WINDOWS_H
+
+#include "attncast/csv.h"
+#include "attncast/error.h"
+
+typedef enum ac_split_kind { AC_SPLIT_TRAIN, AC_SPLIT_VAL, AC_SPLIT_TEST } ac_split_kind;
+
+/* "train", "val", "test" */
+const char *ac_split_kind_name(ac_split_kind kind);
+
+typedef struct ac_split {
+    int rows, n_train, n_val, n_test;
+} ac_split;
+
+/* Splits `rows` rows by the fractions and checks that every split has at least one window for
+ * lookback L and horizon H; errors name data.split, data.lookback or data.horizon. */
+ac_status ac_split_compute(int rows, const double fractions[3], int lookback, int horizon,
+                           ac_split *out, ac_error *err);
+
+/* Per-channel mean and population standard deviation (double) of the training rows; a channel
+ * whose std is 0 gets std 1 (counted in constant_channels so the caller can warn). */
+typedef struct ac_scaler {
+    int channels;
+    double *mean;
+    double *std;
+    int constant_channels;
+} ac_scaler;
+
+ac_status ac_scaler_fit(ac_scaler *scaler, const double *values, int rows, int channels,
+                        ac_error *err);
+void ac_scaler_free(ac_scaler *scaler);
+
+typedef struct ac_series {
+    int rows, channels, lookback, horizon;
+    float *scaled; /* rows x channels, z-scored with the scaler */
+    ac_split split;
+    ac_scaler scaler;
+} ac_series;
+
+/* Splits, fits the scaler on the training rows and scales every row. */
+ac_status ac_series_build(ac_series *series, const ac_table *table, const double fractions[3],
+                          int lookback, int horizon, ac_error *err);
+void ac_series_free(ac_series *series);
+
+/* The windows of a split: t = first, first + 1, ..., first + count - 1. */
+typedef struct ac_window_range {
+    int first;
+    int count;
+} ac_window_range;
+
+ac_window_range ac_series_windows(const ac_series *series, ac_split_kind kind);
+
+/* Copies the windows starting at ts[0..n) into x [n, L, C] and y [n, H, C] (either may be
+ * NULL), scaled values. */
+void ac_series_gather(const ac_series *series, const int *ts, int n, float *x, float *y);
+
+/* Back to the original scale: value * std + mean of its channel. */
+double ac_scaler_unscale(const ac_scaler *scaler, int channel, float value);
+
+#endif

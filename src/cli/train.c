@@ -1,0 +1,303 @@
+/* train.c - `attncast train CONFIG [--set section.key=value]... [--out DIR] [--quiet]`: loads
+ * and checks the config, loads the data, trains the forecaster with live progress, evaluates it
+ * on the test split next to the baselines, and writes the run folder. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "attncast/attncast.h"
+#include "attncast/config.h"
+#include "attncast/report.h"
+#include "attncast/source.h"
+#include "attncast/trainer.h"
+#include "attncast/windows.h"
+#include "cli/cli.h"
+
+#define MAX_SETS 256
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: attncast train CONFIG [--set section.key=value]... [--out DIR] [--quiet]\n"
+                 "  Trains the forecaster a config describes and reports its test metrics next to\n"
+                 "  the naive baselines; writes config.ini, history.csv and metrics.json to the\n"
+                 "  run folder (output.dir, default runs/<config name>-<timestamp>).\n\n"
+                 "config keys (section.key, default, meaning):\n");
+    ac_config_print_keys(out);
+}
+
+/* ---- progress ---- */
+
+typedef struct progress {
+    bool live;  /* stderr is a terminal: one rewritten line */
+    bool quiet;
+    int epochs;
+    double last_draw;
+    double epoch_start;
+} progress;
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void on_batch(void *user, int epoch, int batch, int batches, double loss, double wps) {
+    progress *p = user;
+    if (!p->live || p->quiet) return;
+    double now = now_seconds();
+    if (batch == 1) p->epoch_start = now;
+    if (batch != batches && now - p->last_draw < 0.2) return;
+    p->last_draw = now;
+    double elapsed = now - p->epoch_start;
+    double eta = batch ? elapsed / batch * (batches - batch) : 0.0;
+    char bar[21];
+    int filled = batches ? 20 * batch / batches : 0;
+    for (int i = 0; i < 20; i++) bar[i] = i < filled ? '#' : '.';
+    bar[20] = '\0';
+    fprintf(stderr, "\r\033[Kepoch %3d/%d [%s] %5d/%d  loss %.4f  %6.0f win/s  ETA %d:%02d", epoch,
+            p->epochs, bar, batch, batches, loss, wps, (int)eta / 60, (int)eta % 60);
+    fflush(stderr);
+}
+
+static void on_epoch(void *user, const ac_epoch_record *r, bool improved) {
+    progress *p = user;
+    if (p->quiet) return;
+    if (p->live) fputs("\r\033[K", stderr);
+    printf("epoch %3d/%d  train %.4f  val %.4f%s  lr %.2e  %6.1f s  %6.0f win/s\n", r->epoch,
+           p->epochs, r->train_loss, r->val_loss, improved ? " *" : "  ", r->lr, r->seconds,
+           r->windows_per_s);
+    fflush(stdout);
+}
+
+static void print_metrics_table(const ac_eval_result *e, const ac_series *s) {
+    printf("\ntest split: %lld windows x %d steps x %d channels (MSE, MAE on scaled values; the "
+           "rest on the original scale)\n",
+           (long long)e->windows, s->horizon, s->channels);
+    printf("%-16s %10s %10s %12s %9s %9s %8s\n", "", "MSE", "MAE", "RMSE", "MAPE%", "sMAPE%",
+           "MASE");
+    const ac_metrics *rows[1 + AC_BASELINE_COUNT] = {&e->model};
+    const char *names[1 + AC_BASELINE_COUNT] = {"model"};
+    for (int k = 0; k < AC_BASELINE_COUNT; k++) {
+        rows[k + 1] = &e->baseline[k];
+        names[k + 1] = ac_baseline_name((ac_baseline_kind)k);
+    }
+    for (int i = 0; i <= AC_BASELINE_COUNT; i++) {
+        const ac_metrics *m = rows[i];
+        printf("%-16s %10.4f %10.4f %12.5g %9.3f %9.3f %8.4f\n", names[i], m->mse, m->mae,
+               m->rmse, m->mape, m->smape, m->mase);
+    }
+    double ratio = e->model.mse / e->baseline[AC_BASELINE_NAIVE].mse;
+    printf("model MSE is %.3f x the naive baseline's (%s)\n", ratio,
+           ratio < 1.0 ? "better" : "not better");
+}
+
+/* ---- the verb ---- */
+
+typedef struct train_args {
+    const char *config;
+    const char *sets[MAX_SETS];
+    int n_sets;
+    const char *out;
+    bool quiet;
+} train_args;
+
+static int parse_args(int argc, char **argv, train_args *a) {
+    memset(a, 0, sizeof *a);
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+            usage(stdout);
+            return -2;
+        } else if (!strcmp(arg, "--quiet") || !strcmp(arg, "-q")) {
+            a->quiet = true;
+        } else if (!strcmp(arg, "--set") || !strcmp(arg, "--out")) {
+            if (i + 1 >= argc) {
+                ac_cli_error("train: %s needs a value (see attncast train --help)", arg);
+                return -1;
+            }
+            if (!strcmp(arg, "--out")) a->out = argv[++i];
+            else if (a->n_sets == MAX_SETS) {
+                ac_cli_error("train: more than %d --set options", MAX_SETS);
+                return -1;
+            } else a->sets[a->n_sets++] = argv[++i];
+        } else if (!strncmp(arg, "--set=", 6)) {
+            if (a->n_sets < MAX_SETS) a->sets[a->n_sets++] = arg + 6;
+        } else if (arg[0] == '-' && arg[1]) {
+            ac_cli_error("train: unknown option '%s' (see attncast train --help)", arg);
+            return -1;
+        } else if (a->config) {
+            ac_cli_error("train: one config file expected, got '%s' and '%s'", a->config, arg);
+            return -1;
+        } else {
+            a->config = arg;
+        }
+    }
+    if (!a->config) {
+        ac_cli_error("train: no config file given (usage: attncast train CONFIG; try "
+                     "models/default.ini)");
+        return -1;
+    }
+    return 0;
+}
+
+static int load_config(const train_args *a, ac_config *cfg) {
+    ac_error err;
+    if (ac_config_load(cfg, a->config, &err) != AC_OK) {
+        ac_cli_error("%s", err.msg);
+        return -1;
+    }
+    for (int i = 0; i < a->n_sets; i++)
+        if (ac_config_set(cfg, a->sets[i], &err) != AC_OK) {
+            ac_cli_error("%s", err.msg);
+            return -1;
+        }
+    if (a->out && snprintf(cfg->output.dir, sizeof cfg->output.dir, "%s", a->out) >=
+                      (int)sizeof cfg->output.dir) {
+        ac_cli_error("--out: path too long");
+        return -1;
+    }
+    if (ac_config_check(cfg, &err) != AC_OK) {
+        ac_cli_error("%s", err.msg);
+        return -1;
+    }
+    if (ac_threads_init(cfg->train.threads, &err) != AC_OK) {
+        ac_cli_error("%s", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes config.ini, history.csv and metrics.json; returns 0 or prints the error. */
+static int write_run(const char *dir, const ac_config *cfg, ac_trainer *tr,
+                     const ac_eval_result *eval, const ac_run_info *info) {
+    ac_error err;
+    char path[AC_CONFIG_TEXT + 32];
+    int n = 0;
+    const ac_epoch_record *hist = ac_trainer_history(tr, &n);
+    char *texts[3] = {ac_config_to_ini(cfg), ac_history_csv(hist, n),
+                      ac_metrics_json(cfg, eval, info)};
+    const char *files[3] = {"config.ini", "history.csv", "metrics.json"};
+    int rc = 0;
+    for (int i = 0; i < 3 && rc == 0; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        if (!texts[i]) {
+            ac_cli_error("%s: out of memory", path);
+            rc = -1;
+        } else if (ac_write_file_atomic(path, texts[i], strlen(texts[i]), &err) != AC_OK) {
+            ac_cli_error("%s", err.msg);
+            rc = -1;
+        }
+    }
+    for (int i = 0; i < 3; i++) free(texts[i]);
+    return rc;
+}
+
+int ac_cli_train(int argc, char **argv) {
+    train_args args;
+    int prc = parse_args(argc, argv, &args);
+    if (prc == -2) return AC_EXIT_OK;
+    if (prc != 0) return AC_EXIT_USAGE;
+    ac_config cfg;
+    if (load_config(&args, &cfg) != 0) return AC_EXIT_USAGE;
+
+    ac_error err;
+    ac_data_source src;
+    if (ac_data_source_open(&src, &cfg, &err) != AC_OK) {
+        ac_cli_error("%s", err.msg);
+        ac_data_source_close(&src);
+        return AC_EXIT_FAILURE;
+    }
+    const ac_table *table = src.table;
+    /* The resolved config records what this run really used, card defaults included. */
+    memcpy(cfg.data.split, src.split, sizeof cfg.data.split);
+    cfg.data.split_set = true;
+    cfg.data.season = src.season;
+    ac_series series;
+    if (ac_series_build(&series, table, src.split, cfg.data.lookback, cfg.data.horizon, &err) !=
+        AC_OK) {
+        ac_cli_error("%s: %s", src.label, err.msg);
+        ac_data_source_close(&src);
+        return err.code == AC_ERR_INVALID ? AC_EXIT_USAGE : AC_EXIT_FAILURE;
+    }
+    if (series.scaler.constant_channels)
+        fprintf(stderr, "attncast: warning: %d channel(s) are constant over the training rows; "
+                        "their std is set to 1\n",
+                series.scaler.constant_channels);
+    if (table->missing_filled || table->rows_dropped)
+        fprintf(stderr, "attncast: note: data.missing = %s filled %d cell(s), dropped %d row(s)\n",
+                ac_missing_policy_name(cfg.data.missing), table->missing_filled,
+                table->rows_dropped);
+
+    int exit_code = AC_EXIT_FAILURE;
+    ac_model_spec spec = ac_config_model_spec(&cfg, table->cols);
+    ac_rng init_rng;
+    ac_rng_seed(&init_rng, cfg.train.seed, AC_RNG_STREAM_INIT);
+    ac_forecaster *model = ac_forecaster_new(&spec, &init_rng, &err);
+    ac_trainer *tr = model ? ac_trainer_new(&cfg, &series, model, &err) : NULL;
+    char dir[AC_CONFIG_TEXT];
+    if (!model || !tr) {
+        ac_cli_error("%s", err.msg);
+        exit_code = err.code == AC_ERR_INVALID ? AC_EXIT_USAGE : AC_EXIT_FAILURE;
+        goto done;
+    }
+    if (ac_run_dir_create(&cfg, dir, sizeof dir, &err) != AC_OK) {
+        ac_cli_error("%s", err.msg);
+        goto done;
+    }
+    if (!args.quiet)
+        printf("attncast train: %s, %d rows x %d channels; L=%d H=%d; %s attention, %s channels; "
+               "%lld weights; %lld training windows/epoch; %d thread(s)\nrun folder: %s\n",
+               src.label, table->rows, table->cols, spec.lookback, spec.horizon,
+               ac_attention_kind_name(spec.attention), ac_channel_mode_name(spec.channel_mode),
+               (long long)ac_forecaster_weight_count(model),
+               (long long)ac_trainer_windows_per_epoch(tr), ac_threads_get(), dir);
+    fflush(stdout);
+    progress prog = {.live = isatty(STDERR_FILENO), .quiet = args.quiet, .epochs = cfg.train.epochs};
+    ac_trainer_set_observer(tr, &(ac_train_observer){on_batch, on_epoch, &prog});
+    if (ac_trainer_run(tr, &err) != AC_OK) {
+        if (prog.live) fputs("\r\033[K", stderr);
+        ac_cli_error("%s", err.msg);
+        goto done;
+    }
+    ac_eval_result eval;
+    if (ac_evaluate(model, &series, AC_SPLIT_TEST, src.season, cfg.train.batch_size, &eval,
+                    &err) != AC_OK) {
+        ac_cli_error("%s", err.msg);
+        goto done;
+    }
+    int epochs_run = 0;
+    ac_trainer_history(tr, &epochs_run);
+    double secs = ac_trainer_seconds(tr);
+    ac_run_info info = {.data_source = src.label,
+                        .rows = table->rows,
+                        .channels = table->cols,
+                        .parameters = ac_forecaster_weight_count(model),
+                        .epochs_run = epochs_run,
+                        .best_epoch = ac_trainer_best_epoch(tr),
+                        .best_val_loss = ac_trainer_best_val_loss(tr),
+                        .train_seconds = secs,
+                        .windows_per_s = secs > 0 ? (double)ac_trainer_windows_per_epoch(tr) *
+                                                        epochs_run / secs
+                                                  : 0.0,
+                        .threads = ac_threads_get(),
+                        .stopped_early = ac_trainer_stopped_early(tr)};
+    if (!args.quiet) {
+        if (info.stopped_early)
+            printf("early stop after epoch %d (no better validation loss for %d epochs)\n",
+                   epochs_run, cfg.train.patience);
+        printf("best epoch %d (val %.4f); test metrics use its weights\n", info.best_epoch,
+               info.best_val_loss);
+    }
+    print_metrics_table(&eval, &series);
+    if (write_run(dir, &cfg, tr, &eval, &info) != 0) goto done;
+    printf("wrote %s/config.ini, history.csv, metrics.json\n", dir);
+    exit_code = AC_EXIT_OK;
+done:
+    ac_trainer_free(tr);
+    ac_forecaster_free(model);
+    ac_series_free(&series);
+    ac_data_source_close(&src);
+    return exit_code;
+}

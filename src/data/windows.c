@@ -1,0 +1,139 @@
+/* windows.c - the chronological split, the training-row scaler and sliding windows (see
+ * include/attncast/windows.h for the exact rules, which are MODEL.md's). */
+#include "attncast/windows.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *ac_split_kind_name(ac_split_kind kind) {
+    static const char *const names[] = {"train", "val", "test"};
+    return (unsigned)kind < 3 ? names[kind] : "unknown";
+}
+
+ac_status ac_split_compute(int rows, const double f[3], int L, int H, ac_split *out,
+                           ac_error *err) {
+    ac_split s = {.rows = rows};
+    s.n_train = (int)floor(f[0] * rows);
+    s.n_test = (int)floor(f[2] * rows);
+    s.n_val = rows - s.n_train - s.n_test;
+    if (s.n_train - L - H + 1 < 1)
+        return ac_error_set(err, AC_ERR_INVALID,
+                            "data.lookback = %d plus data.horizon = %d needs more than the %d "
+                            "training rows (data.split gives %.3g of %d rows)",
+                            L, H, s.n_train, f[0], rows);
+    if (s.n_val < H)
+        return ac_error_set(err, AC_ERR_INVALID,
+                            "data.horizon = %d is longer than the validation split (%d rows); "
+                            "shorten the horizon or enlarge data.split",
+                            H, s.n_val);
+    if (s.n_test < H)
+        return ac_error_set(err, AC_ERR_INVALID,
+                            "data.horizon = %d is longer than the test split (%d rows); shorten "
+                            "the horizon or enlarge data.split",
+                            H, s.n_test);
+    if (s.n_train < L)
+        return ac_error_set(err, AC_ERR_INVALID,
+                            "data.lookback = %d is longer than the training split (%d rows)", L,
+                            s.n_train);
+    *out = s;
+    return AC_OK;
+}
+
+ac_status ac_scaler_fit(ac_scaler *sc, const double *values, int rows, int channels,
+                        ac_error *err) {
+    memset(sc, 0, sizeof *sc);
+    sc->mean = calloc((size_t)channels, sizeof(double));
+    sc->std = calloc((size_t)channels, sizeof(double));
+    if (!sc->mean || !sc->std) {
+        ac_scaler_free(sc);
+        return ac_error_set(err, AC_ERR_NOMEM, "scaler: out of memory");
+    }
+    sc->channels = channels;
+    for (int c = 0; c < channels; c++) {
+        double m = 0.0, v = 0.0;
+        for (int r = 0; r < rows; r++) m += values[(size_t)r * channels + c];
+        m /= rows;
+        for (int r = 0; r < rows; r++) {
+            double d = values[(size_t)r * channels + c] - m;
+            v += d * d;
+        }
+        double sd = sqrt(v / rows); /* population std, ddof = 0 */
+        if (sd == 0.0) {
+            sd = 1.0;
+            sc->constant_channels++;
+        }
+        sc->mean[c] = m;
+        sc->std[c] = sd;
+    }
+    return AC_OK;
+}
+
+void ac_scaler_free(ac_scaler *sc) {
+    free(sc->mean);
+    free(sc->std);
+    sc->mean = sc->std = NULL;
+}
+
+double ac_scaler_unscale(const ac_scaler *sc, int c, float value) {
+    return (double)value * sc->std[c] + sc->mean[c];
+}
+
+ac_status ac_series_build(ac_series *s, const ac_table *t, const double fractions[3], int L,
+                          int H, ac_error *err) {
+    memset(s, 0, sizeof *s);
+    if (ac_split_compute(t->rows, fractions, L, H, &s->split, err) != AC_OK) return err->code;
+    if (ac_scaler_fit(&s->scaler, t->values, s->split.n_train, t->cols, err) != AC_OK)
+        return err->code;
+    s->rows = t->rows;
+    s->channels = t->cols;
+    s->lookback = L;
+    s->horizon = H;
+    s->scaled = malloc((size_t)t->rows * (size_t)t->cols * sizeof(float));
+    if (!s->scaled) {
+        ac_series_free(s);
+        return ac_error_set(err, AC_ERR_NOMEM, "series: out of memory for %d x %d values",
+                            t->rows, t->cols);
+    }
+    for (int r = 0; r < t->rows; r++)
+        for (int c = 0; c < t->cols; c++) {
+            size_t i = (size_t)r * t->cols + c;
+            s->scaled[i] = (float)((t->values[i] - s->scaler.mean[c]) / s->scaler.std[c]);
+        }
+    return AC_OK;
+}
+
+void ac_series_free(ac_series *s) {
+    free(s->scaled);
+    s->scaled = NULL;
+    ac_scaler_free(&s->scaler);
+}
+
+ac_window_range ac_series_windows(const ac_series *s, ac_split_kind kind) {
+    const ac_split *p = &s->split;
+    ac_window_range r = {0, 0};
+    switch (kind) {
+    case AC_SPLIT_TRAIN:
+        r.first = s->lookback;
+        r.count = p->n_train - s->lookback - s->horizon + 1;
+        break;
+    case AC_SPLIT_VAL:
+        r.first = p->n_train;
+        r.count = p->n_val - s->horizon + 1;
+        break;
+    case AC_SPLIT_TEST:
+        r.first = p->rows - p->n_test;
+        r.count = p->n_test - s->horizon + 1;
+        break;
+    }
+    return r;
+}
+
+void ac_series_gather(const ac_series *s, const int *ts, int n, float *x, float *y) {
+    size_t C = (size_t)s->channels, L = (size_t)s->lookback, H = (size_t)s->horizon;
+    for (int i = 0; i < n; i++) {
+        size_t t = (size_t)ts[i];
+        if (x) memcpy(x + i * L * C, s->scaled + (t - L) * C, L * C * sizeof(float));
+        if (y) memcpy(y + i * H * C, s->scaled + t * C, H * C * sizeof(float));
+    }
+}

@@ -1,0 +1,895 @@
+/* config.c - experiment configuration (see include/attncast/config.h).
+ *
+ * One table, KEYS below, describes every key: its section, name, type, place in ac_config,
+ * range, default (as text) and meaning. Everything else reads the table: parsing a file or a
+ * --set override, filling the defaults (the default texts go through the same parser, so they
+ * are validated too), writing the resolved INI text and printing the key reference.
+ *
+ * Files are read with inih through our own line reader, which counts lines (Debian's inih does
+ * not pass line numbers to the handler), strips CR of CRLF endings and a UTF-8 BOM, rejects
+ * lines longer than inih's buffer instead of letting inih split them, and checks section
+ * headers as they go by, so an unknown section is reported even when it holds no keys. The
+ * reader also strips leading whitespace: an indented line is read as an ordinary line rather
+ * than as inih's multi-line continuation of the previous value, so indented keys work and a
+ * stray continuation line is reported as malformed.
+ *
+ * Every load works on a copy of the config and commits only on success, so a failed load or
+ * override leaves the caller's config as it was.
+ */
+#include "attncast/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+/* The longest line inih reads whole (its buffer also holds the NUL). */
+#define LINE_CHARS (INI_MAX_LINE - 1)
+/* How much of an offending value, or of a source name, is quoted in a message. */
+#define QUOTE_MAX  120
+#define SOURCE_MAX 240
+/* Keys and sections within this edit distance are offered as "did you mean". */
+#define NEAR_MISS 2
+/* data.split: the fractions must sum to 1 within this. */
+#define SPLIT_SUM_TOLERANCE 1e-6
+
+/* ---- the key table ---- */
+
+typedef enum key_type {
+    KEY_INT,    /* int, strtol, range [min, max] */
+    KEY_FLOAT,  /* double, strtod, finite, range with open or closed ends */
+    KEY_BOOL,   /* bool: true/false, yes/no, on/off, 1/0 */
+    KEY_ENUM,   /* an enumeration, by the names of src/core/names.c */
+    KEY_STRING, /* char[size], at most size - 1 characters */
+    KEY_SPLIT,  /* data.split: three fractions in (0, 1) summing to 1 */
+    KEY_SEED    /* uint64_t, any value */
+} key_type;
+
+enum { MIN_OPEN = 1, MAX_OPEN = 2 }; /* key_def.open: which ends of [min, max] are excluded */
+
+typedef const char *(*enum_name_fn)(int value);
+
+typedef struct key_def {
+    const char *section;
+    const char *name;
+    key_type type;
+    size_t offset; /* into ac_config */
+    size_t size;   /* of the field */
+    double min, max;
+    int open;
+    enum_name_fn enum_name; /* KEY_ENUM: value -> name, "unknown" past the last value */
+    const char *def;        /* the default, as text */
+    const char *doc;
+} key_def;
+
+static const char *attention_name(int v) {
+    return ac_attention_kind_name((ac_attention_kind)v);
+}
+static const char *channel_mode_name(int v) {
+    return ac_channel_mode_name((ac_channel_mode)v);
+}
+static const char *loss_name(int v) {
+    return ac_loss_kind_name((ac_loss_kind)v);
+}
+static const char *missing_name(int v) {
+    return ac_missing_policy_name((ac_missing_policy)v);
+}
+static const char *optimizer_name(int v) {
+    return ac_optimizer_kind_name((ac_optimizer_kind)v);
+}
+static const char *schedule_name(int v) {
+    return ac_schedule_kind_name((ac_schedule_kind)v);
+}
+
+/* Enumerations are stored through an int. */
+_Static_assert(sizeof(ac_attention_kind) == sizeof(int), "enum size");
+_Static_assert(sizeof(ac_channel_mode) == sizeof(int), "enum size");
+_Static_assert(sizeof(ac_loss_kind) == sizeof(int), "enum size");
+_Static_assert(sizeof(ac_missing_policy) == sizeof(int), "enum size");
+_Static_assert(sizeof(ac_optimizer_kind) == sizeof(int), "enum size");
+_Static_assert(sizeof(ac_schedule_kind) == sizeof(int), "enum size");
+
+#define FIELD(sec, key) offsetof(ac_config, sec.key), sizeof(((ac_config *)0)->sec.key)
+#define INT_KEY(sec, key, lo, hi, def, doc)                                                        \
+    { #sec, #key, KEY_INT, FIELD(sec, key), lo, hi, 0, NULL, def, doc }
+#define FLOAT_KEY(sec, key, lo, hi, open, def, doc)                                                \
+    { #sec, #key, KEY_FLOAT, FIELD(sec, key), lo, hi, open, NULL, def, doc }
+#define BOOL_KEY(sec, key, def, doc)                                                               \
+    { #sec, #key, KEY_BOOL, FIELD(sec, key), 0, 0, 0, NULL, def, doc }
+#define ENUM_KEY(sec, key, names, def, doc)                                                        \
+    { #sec, #key, KEY_ENUM, FIELD(sec, key), 0, 0, 0, names, def, doc }
+#define TEXT_KEY(sec, key, def, doc)                                                               \
+    { #sec, #key, KEY_STRING, FIELD(sec, key), 0, 0, 0, NULL, def, doc }
+#define NO_MAX HUGE_VAL
+
+static const key_def KEYS[] = {
+    TEXT_KEY(data, dataset, "", "dataset card name; give this or data.csv"),
+    TEXT_KEY(data, csv, "", "path of a CSV file; give this or data.dataset"),
+    TEXT_KEY(data, columns, "", "comma-separated channel columns; empty for all"),
+    TEXT_KEY(data, date_column, "", "date column; empty for a column named date, if any"),
+    INT_KEY(data, lookback, 1, 100000, "96", "input window length L"),
+    INT_KEY(data, horizon, 1, 100000, "96", "forecast horizon H"),
+    {"data", "split", KEY_SPLIT, FIELD(data, split), 0, 1, MIN_OPEN | MAX_OPEN, NULL, "0.7,0.1,0.2",
+     "train,val,test fractions; unset: the dataset card's split"},
+    ENUM_KEY(data, missing, missing_name, "error", "missing cells"),
+    INT_KEY(data, season, 0, 100000, "0", "seasonal naive period; 0: the card's, else 1"),
+
+    ENUM_KEY(model, attention, attention_name, "dot", "attention kind"),
+    INT_KEY(model, d_model, 1, 65536, "64", "model width d"),
+    INT_KEY(model, heads, 1, 4096, "4", "attention heads h, a divisor of model.d_model"),
+    INT_KEY(model, layers, 1, 64, "2", "attention blocks"),
+    INT_KEY(model, d_ff, 1, 262144, "128", "feed-forward width"),
+    INT_KEY(model, patch_len, 1, 100000, "16", "patch length P, at most data.lookback"),
+    INT_KEY(model, patch_stride, 1, 100000, "8", "patch stride S, at most model.patch_len"),
+    ENUM_KEY(model, channels, channel_mode_name, "independent", "channel mode"),
+    BOOL_KEY(model, revin, "true", "instance normalisation of each window"),
+    BOOL_KEY(model, causal, "false", "causal attention mask"),
+    FLOAT_KEY(model, dropout, 0, 1, MAX_OPEN, "0.1", "dropout rate"),
+
+    INT_KEY(train, epochs, 1, 100000, "10", "training epochs"),
+    INT_KEY(train, batch_size, 1, 1000000, "32", "windows per batch"),
+    FLOAT_KEY(train, lr, 0, NO_MAX, MIN_OPEN, "1e-3", "learning rate"),
+    ENUM_KEY(train, optimizer, optimizer_name, "adam", "optimizer"),
+    FLOAT_KEY(train, weight_decay, 0, NO_MAX, 0, "0", "weight decay"),
+    FLOAT_KEY(train, momentum, 0, 1, MAX_OPEN, "0.9", "momentum, sgd only"),
+    FLOAT_KEY(train, clip_grad, 0, NO_MAX, 0, "0", "gradient norm clip; 0: off"),
+    ENUM_KEY(train, schedule, schedule_name, "constant", "learning-rate schedule"),
+    INT_KEY(train, warmup, 0, 100000, "0", "warm-up epochs, fewer than train.epochs"),
+    INT_KEY(train, decay_every, 1, 100000, "1", "step schedule: epochs between decays"),
+    FLOAT_KEY(train, decay_gamma, 0, 1, MIN_OPEN, "0.5", "step schedule: decay factor"),
+    INT_KEY(train, patience, 0, 100000, "3", "early-stopping patience in epochs; 0: off"),
+    {"train", "seed", KEY_SEED, FIELD(train, seed), 0, 0, 0, NULL, "2024", "random seed"},
+    INT_KEY(train, threads, 0, 4096, "0", "threads; 0: ATTNCAST_THREADS or all cores"),
+    ENUM_KEY(train, loss, loss_name, "mse", "training loss"),
+    FLOAT_KEY(train, huber_delta, 0, NO_MAX, MIN_OPEN, "1.0", "huber loss delta"),
+
+    TEXT_KEY(output, dir, "", "run folder; empty for runs/<name>-<timestamp>"),
+};
+
+#define KEY_COUNT (sizeof KEYS / sizeof KEYS[0])
+
+static const char *const SECTIONS[] = {"data", "model", "train", "output"};
+#define SECTION_COUNT (sizeof SECTIONS / sizeof SECTIONS[0])
+
+/* ---- small text helpers ---- */
+
+static bool same_ci(const char *a, const char *b) {
+    for (; *a && *b; a++, b++)
+        if (tolower((unsigned char)*a) != tolower((unsigned char)*b)) return false;
+    return *a == *b;
+}
+
+/* Case-insensitive Levenshtein distance, or NEAR_MISS + 1 when it is surely larger. */
+static int edit_distance(const char *a, const char *b) {
+    enum { MAX_LEN = 64 };
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > MAX_LEN || lb > MAX_LEN || (la > lb ? la - lb : lb - la) > NEAR_MISS)
+        return NEAR_MISS + 1;
+    int prev[MAX_LEN + 1], cur[MAX_LEN + 1];
+    for (size_t j = 0; j <= lb; j++) prev[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int subst = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
+            int best = prev[j - 1] + subst;
+            if (prev[j] + 1 < best) best = prev[j] + 1;
+            if (cur[j - 1] + 1 < best) best = cur[j - 1] + 1;
+            cur[j] = best;
+        }
+        memcpy(prev, cur, (lb + 1) * sizeof cur[0]);
+    }
+    return prev[lb];
+}
+
+static int enum_count(enum_name_fn name) {
+    int n = 0;
+    while (strcmp(name(n), "unknown") != 0) n++;
+    return n;
+}
+
+/* The shortest of %.15g, %.16g, %.17g that reads back as exactly v. */
+static void format_double(double v, char *buf, size_t n) {
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, n, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v) return;
+    }
+}
+
+/* ---- where a value came from, for messages ---- */
+
+typedef struct origin {
+    const char *prefix; /* "" or "--set " */
+    const char *source; /* a path, a source name or the assignment */
+    int line;           /* 1-based, 0 when there is none */
+} origin;
+
+static ac_status fail(ac_error *err, origin at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Messages are one line even when the input quoted in them is not. */
+static ac_status one_line(ac_error *err, ac_status code) {
+    if (err)
+        for (char *c = err->msg; *c; c++)
+            if ((unsigned char)*c < 0x20) *c = '?';
+    return code;
+}
+
+/* "SOURCE:LINE: message" or "--set ASSIGNMENT: message", always AC_ERR_INVALID. */
+static ac_status fail(ac_error *err, origin at, const char *fmt, ...) {
+    char what[AC_ERROR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    const char *cut = strlen(at.source) > SOURCE_MAX ? "..." : "";
+    if (at.line > 0)
+        ac_error_set(err, AC_ERR_INVALID, "%s%.*s%s:%d: %s", at.prefix, SOURCE_MAX, at.source, cut,
+                     at.line, what);
+    else
+        ac_error_set(err, AC_ERR_INVALID, "%s%.*s%s: %s", at.prefix, SOURCE_MAX, at.source, cut,
+                     what);
+    return one_line(err, AC_ERR_INVALID);
+}
+
+/* ---- values ---- */
+
+/* What a key accepts, as in "expected <this>, got '...'". */
+static void describe(const key_def *k, char *buf, size_t n) {
+    switch (k->type) {
+    case KEY_INT:
+        snprintf(buf, n, "a whole number from %.0f to %.0f", k->min, k->max);
+        return;
+    case KEY_SEED:
+        snprintf(buf, n, "a whole number from 0 to %" PRIu64, UINT64_MAX);
+        return;
+    case KEY_FLOAT:
+        if (isinf(k->max))
+            snprintf(buf, n, "a number %s %g", (k->open & MIN_OPEN) ? ">" : ">=", k->min);
+        else
+            snprintf(buf, n, "a number in %c%g, %g%c", (k->open & MIN_OPEN) ? '(' : '[', k->min,
+                     k->max, (k->open & MAX_OPEN) ? ')' : ']');
+        return;
+    case KEY_BOOL:
+        snprintf(buf, n, "true or false (or yes/no, on/off, 1/0)");
+        return;
+    case KEY_ENUM: {
+        size_t used = (size_t)snprintf(buf, n, "one of");
+        int count = enum_count(k->enum_name);
+        for (int v = 0; v < count && used < n; v++)
+            used += (size_t)snprintf(buf + used, n - used, "%s %s", v ? "," : "", k->enum_name(v));
+        return;
+    }
+    case KEY_STRING:
+        snprintf(buf, n, "text");
+        return;
+    case KEY_SPLIT:
+        snprintf(buf, n,
+                 "three comma-separated fractions in (0, 1) that sum to 1 (train,val,test)");
+        return;
+    }
+}
+
+static ac_status bad_value(const key_def *k, const char *text, origin at, ac_error *err) {
+    char expected[256];
+    describe(k, expected, sizeof expected);
+    size_t len = strlen(text);
+    return fail(err, at, "%s.%s: expected %s, got '%.*s%s'", k->section, k->name, expected,
+                QUOTE_MAX, text, len > QUOTE_MAX ? "..." : "");
+}
+
+static bool in_range(const key_def *k, double v) {
+    bool low_ok = (k->open & MIN_OPEN) ? v > k->min : v >= k->min;
+    bool high_ok = (k->open & MAX_OPEN) ? v < k->max : v <= k->max;
+    return low_ok && high_ok;
+}
+
+/* A finite double that is the whole of text. */
+static bool read_double(const char *text, double *out) {
+    char *end;
+    if (!*text) return false;
+    *out = strtod(text, &end);
+    return *end == '\0' && end != text && isfinite(*out);
+}
+
+/* Three fractions "a,b,c", each in (0, 1), summing to 1. */
+static bool read_split(const key_def *k, const char *text, double out[3]) {
+    char buf[LINE_CHARS + 1];
+    if (strlen(text) >= sizeof buf) return false;
+    strcpy(buf, text);
+    char *field = buf;
+    double sum = 0;
+    for (int i = 0; i < 3; i++) {
+        char *comma = strchr(field, ',');
+        if ((i < 2) != (comma != NULL)) return false;
+        if (comma) *comma = '\0';
+        while (isspace((unsigned char)*field)) field++;
+        char *end = field + strlen(field);
+        while (end > field && isspace((unsigned char)end[-1])) *--end = '\0';
+        if (!read_double(field, &out[i]) || !in_range(k, out[i])) return false;
+        sum += out[i];
+        field = comma ? comma + 1 : NULL;
+    }
+    return fabs(sum - 1.0) <= SPLIT_SUM_TOLERANCE;
+}
+
+/* Text can be written back as "name = text" and read again unchanged: one INI line, no control
+ * characters, and no ';' where inih would take it for a comment. */
+static ac_status check_text(const key_def *k, const char *text, origin at, ac_error *err) {
+    size_t len = strlen(text);
+    size_t limit = k->size - 1;
+    size_t line_room = LINE_CHARS - strlen(k->name) - 3;
+    if (line_room < limit) limit = line_room;
+    if (len > limit)
+        return fail(err, at, "%s.%s: at most %zu characters, got %zu", k->section, k->name, limit,
+                    len);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c < 0x20 || c == 0x7f)
+            return fail(err, at, "%s.%s: contains a control character", k->section, k->name);
+        if (c == ';' && (i == 0 || isspace((unsigned char)text[i - 1])))
+            return fail(err, at,
+                        "%s.%s: a ';' at the start or after a space would begin a comment in "
+                        "an INI file",
+                        k->section, k->name);
+    }
+    if (len && (isspace((unsigned char)text[0]) || isspace((unsigned char)text[len - 1])))
+        return fail(err, at, "%s.%s: leading or trailing spaces", k->section, k->name);
+    return AC_OK;
+}
+
+/* Parses text as the value of k and stores it in cfg. split_set is left to the caller. */
+static ac_status parse_value(const key_def *k, const char *text, ac_config *cfg, origin at,
+                             ac_error *err) {
+    char *field = (char *)cfg + k->offset;
+    switch (k->type) {
+    case KEY_INT: {
+        char *end;
+        errno = 0;
+        long v = strtol(text, &end, 10);
+        if (!*text || *end || errno == ERANGE || v < (long)k->min || v > (long)k->max)
+            return bad_value(k, text, at, err);
+        int iv = (int)v;
+        memcpy(field, &iv, sizeof iv);
+        return AC_OK;
+    }
+    case KEY_SEED: {
+        char *end;
+        errno = 0;
+        const char *digits = text;
+        if (*digits == '+') digits++;
+        if (!isdigit((unsigned char)*digits)) return bad_value(k, text, at, err);
+        unsigned long long v = strtoull(digits, &end, 10);
+        if (*end || errno == ERANGE) return bad_value(k, text, at, err);
+        uint64_t sv = (uint64_t)v;
+        memcpy(field, &sv, sizeof sv);
+        return AC_OK;
+    }
+    case KEY_FLOAT: {
+        double v;
+        if (!read_double(text, &v) || !in_range(k, v)) return bad_value(k, text, at, err);
+        memcpy(field, &v, sizeof v);
+        return AC_OK;
+    }
+    case KEY_BOOL: {
+        static const char *const yes[] = {"true", "yes", "on", "1"};
+        static const char *const no[] = {"false", "no", "off", "0"};
+        for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+            bool b = same_ci(text, yes[i]);
+            if (b || same_ci(text, no[i])) {
+                memcpy(field, &b, sizeof b);
+                return AC_OK;
+            }
+        }
+        return bad_value(k, text, at, err);
+    }
+    case KEY_ENUM: {
+        int count = enum_count(k->enum_name);
+        for (int v = 0; v < count; v++)
+            if (same_ci(text, k->enum_name(v))) {
+                memcpy(field, &v, sizeof v);
+                return AC_OK;
+            }
+        return bad_value(k, text, at, err);
+    }
+    case KEY_STRING: {
+        ac_status status = check_text(k, text, at, err);
+        if (status != AC_OK) return status;
+        memset(field, 0, k->size);
+        memcpy(field, text, strlen(text));
+        return AC_OK;
+    }
+    case KEY_SPLIT: {
+        double v[3];
+        if (!read_split(k, text, v)) return bad_value(k, text, at, err);
+        memcpy(field, v, sizeof v);
+        return AC_OK;
+    }
+    }
+    return bad_value(k, text, at, err);
+}
+
+/* The value of k in cfg as text that parse_value reads back exactly. */
+static void format_value(const key_def *k, const ac_config *cfg, char *buf, size_t n) {
+    const char *field = (const char *)cfg + k->offset;
+    switch (k->type) {
+    case KEY_INT: {
+        int v;
+        memcpy(&v, field, sizeof v);
+        snprintf(buf, n, "%d", v);
+        return;
+    }
+    case KEY_SEED: {
+        uint64_t v;
+        memcpy(&v, field, sizeof v);
+        snprintf(buf, n, "%" PRIu64, v);
+        return;
+    }
+    case KEY_FLOAT: {
+        double v;
+        memcpy(&v, field, sizeof v);
+        format_double(v, buf, n);
+        return;
+    }
+    case KEY_BOOL: {
+        bool v;
+        memcpy(&v, field, sizeof v);
+        snprintf(buf, n, "%s", v ? "true" : "false");
+        return;
+    }
+    case KEY_ENUM: {
+        int v;
+        memcpy(&v, field, sizeof v);
+        snprintf(buf, n, "%s", k->enum_name(v));
+        return;
+    }
+    case KEY_STRING:
+        snprintf(buf, n, "%s", field);
+        return;
+    case KEY_SPLIT: {
+        double v[3];
+        memcpy(v, field, sizeof v);
+        char parts[3][32];
+        for (int i = 0; i < 3; i++) format_double(v[i], parts[i], sizeof parts[i]);
+        snprintf(buf, n, "%s,%s,%s", parts[0], parts[1], parts[2]);
+        return;
+    }
+    }
+}
+
+/* ---- finding sections and keys, with did-you-mean ---- */
+
+static bool known_section(const char *name) {
+    for (size_t s = 0; s < SECTION_COUNT; s++)
+        if (strcmp(name, SECTIONS[s]) == 0) return true;
+    return false;
+}
+
+static ac_status unknown_section(const char *name, origin at, ac_error *err) {
+    const char *near = NULL;
+    int best = NEAR_MISS + 1;
+    for (size_t s = 0; s < SECTION_COUNT; s++) {
+        int d = edit_distance(name, SECTIONS[s]);
+        if (d < best) {
+            best = d;
+            near = SECTIONS[s];
+        }
+    }
+    if (near)
+        return fail(err, at,
+                    "unknown section [%.*s]; did you mean [%s]? (sections: data, model, train, "
+                    "output)",
+                    QUOTE_MAX, name, near);
+    return fail(err, at, "unknown section [%.*s] (sections: data, model, train, output)", QUOTE_MAX,
+                name);
+}
+
+static ac_status unknown_key(const char *section, const char *name, origin at, ac_error *err) {
+    const key_def *near = NULL;
+    int best = NEAR_MISS + 1;
+    for (size_t i = 0; i < KEY_COUNT; i++) {
+        int d = edit_distance(name, KEYS[i].name);
+        if (strcmp(KEYS[i].section, section) == 0 && d < best) {
+            best = d;
+            near = &KEYS[i];
+        }
+    }
+    for (size_t i = 0; i < KEY_COUNT && !near; i++) {
+        int d = edit_distance(name, KEYS[i].name);
+        if (d < best) {
+            best = d;
+            near = &KEYS[i];
+        }
+    }
+    if (near)
+        return fail(err, at, "unknown key %s.%.*s; did you mean %s.%s?", section, QUOTE_MAX, name,
+                    near->section, near->name);
+    char list[512];
+    size_t used = 0;
+    list[0] = '\0';
+    for (size_t i = 0; i < KEY_COUNT && used < sizeof list; i++)
+        if (strcmp(KEYS[i].section, section) == 0)
+            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "",
+                                     KEYS[i].name);
+    return fail(err, at, "unknown key %s.%.*s (%s keys: %s)", section, QUOTE_MAX, name, section,
+                list);
+}
+
+/* The table entry of section.name, or NULL with the error set. */
+static const key_def *find_key(const char *section, const char *name, origin at, ac_error *err) {
+    if (!known_section(section)) {
+        unknown_section(section, at, err);
+        return NULL;
+    }
+    for (size_t i = 0; i < KEY_COUNT; i++)
+        if (strcmp(KEYS[i].section, section) == 0 && strcmp(KEYS[i].name, name) == 0)
+            return &KEYS[i];
+    unknown_key(section, name, at, err);
+    return NULL;
+}
+
+/* ---- defaults ---- */
+
+void ac_config_defaults(ac_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < KEY_COUNT; i++) {
+        ac_error err;
+        origin at = {"default of ", KEYS[i].name, 0};
+        if (parse_value(&KEYS[i], KEYS[i].def, cfg, at, &err) != AC_OK) {
+            /* a programmer's mistake in the table, never the user's */
+            fprintf(stderr, "attncast: config.c: bad default: %s\n", err.msg);
+            abort();
+        }
+    }
+}
+
+/* ---- reading INI text ---- */
+
+typedef struct parse_state {
+    ac_config *cfg;
+    const char *source;
+    FILE *file; /* read from this, or else from text */
+    const char *text;
+    size_t pos;
+    int line;    /* lines handed to inih so far: the current line */
+    bool failed; /* err holds our first error, at fail_line */
+    int fail_line;
+    ac_error *err;
+    int first_line[KEY_COUNT]; /* where each key was given, 0 if not yet */
+} parse_state;
+
+static int next_char(parse_state *st) {
+    if (st->file) return getc(st->file);
+    return st->text[st->pos] ? (unsigned char)st->text[st->pos++] : EOF;
+}
+
+static void reader_fail(parse_state *st) {
+    st->failed = true;
+    st->fail_line = st->line;
+}
+
+/* Reads one line into str (num bytes) for inih without its line ending; see the top of the
+ * file. Returns NULL at the end or to stop after an error. */
+static char *read_line(char *str, int num, void *stream) {
+    parse_state *st = stream;
+    if (st->failed || num < 2) return NULL;
+    int c = next_char(st);
+    if (c == EOF) return NULL;
+    st->line++;
+    origin at = {"", st->source, st->line};
+    size_t cap = (size_t)num - 1, len = 0;
+    int last = 0;
+    bool nul = false;
+    while (c != EOF && c != '\n') {
+        if (len < cap) str[len] = (char)c;
+        nul |= c == '\0';
+        last = c;
+        if (++len > cap + 1) break; /* too long even without a CR */
+        c = next_char(st);
+    }
+    if (last == '\r') len--;
+    if (len > cap) {
+        fail(st->err, at, "line longer than %zu characters", cap);
+        reader_fail(st);
+        return NULL;
+    }
+    if (nul) {
+        fail(st->err, at, "line contains a NUL byte");
+        reader_fail(st);
+        return NULL;
+    }
+    str[len] = '\0';
+    size_t skip = 0;
+    if (st->line == 1 && strncmp(str, "\xEF\xBB\xBF", 3) == 0) skip = 3;
+    while (str[skip] == ' ' || str[skip] == '\t') skip++;
+    memmove(str, str + skip, len - skip + 1);
+
+    char *close = str[0] == '[' ? strchr(str, ']') : NULL;
+    if (close) {
+        const char *rest = close + 1;
+        while (isspace((unsigned char)*rest)) rest++;
+        if (*rest && *rest != ';' && *rest != '#') {
+            fail(st->err, at, "malformed line (expected key = value or [section])");
+            reader_fail(st);
+            return NULL;
+        }
+        *close = '\0';
+        if (!known_section(str + 1)) {
+            unknown_section(str + 1, at, st->err);
+            reader_fail(st);
+            return NULL;
+        }
+        *close = ']';
+    }
+    return str;
+}
+
+static int on_key(void *user, const char *section, const char *name, const char *value) {
+    parse_state *st = user;
+    if (st->failed) return 0;
+    origin at = {"", st->source, st->line};
+    const key_def *k = NULL;
+    if (!*section) {
+        const char *home = NULL;
+        for (size_t i = 0; i < KEY_COUNT && !home; i++)
+            if (strcmp(KEYS[i].name, name) == 0) home = KEYS[i].section;
+        if (home)
+            fail(st->err, at, "key '%.*s' is outside any section (it belongs under [%s])",
+                 QUOTE_MAX, name, home);
+        else
+            fail(st->err, at, "key '%.*s' is outside any section", QUOTE_MAX, name);
+    } else if ((k = find_key(section, name, at, st->err)) != NULL) {
+        int *first = &st->first_line[k - KEYS];
+        if (*first)
+            fail(st->err, at, "%s.%s given twice (first at line %d)", k->section, k->name, *first);
+        else if (parse_value(k, value, st->cfg, at, st->err) == AC_OK) {
+            *first = st->line;
+            if (k->type == KEY_SPLIT) st->cfg->data.split_set = true;
+            return 1;
+        }
+    }
+    st->failed = true;
+    st->fail_line = st->line;
+    return 0;
+}
+
+/* Parses the stream described by st (file or text) into *cfg, all or nothing. */
+static ac_status parse_into(ac_config *cfg, parse_state *st) {
+    ac_config work;
+    memcpy(&work, cfg, sizeof work);
+    st->cfg = &work;
+    int rc = ini_parse_stream(read_line, st, on_key, st);
+    if (st->file && ferror(st->file))
+        return ac_error_set(st->err, AC_ERR_IO, "%.*s: cannot read: %s", SOURCE_MAX, st->source,
+                            strerror(errno));
+    if (rc > 0 && (!st->failed || rc < st->fail_line)) {
+        origin at = {"", st->source, rc};
+        return fail(st->err, at, "malformed line (expected key = value or [section])");
+    }
+    if (st->failed) return st->err ? st->err->code : AC_ERR_INVALID;
+    if (rc < 0)
+        return ac_error_set(st->err, AC_ERR_NOMEM, "%.*s: out of memory while reading", SOURCE_MAX,
+                            st->source);
+    memcpy(cfg, &work, sizeof work);
+    return AC_OK;
+}
+
+ac_status ac_config_load_string(ac_config *cfg, const char *text, const char *source,
+                                ac_error *err) {
+    parse_state st = {.source = source ? source : "config", .text = text ? text : "", .err = err};
+    return parse_into(cfg, &st);
+}
+
+ac_status ac_config_load(ac_config *cfg, const char *path, ac_error *err) {
+    size_t len = strlen(path);
+    if (len >= sizeof cfg->path)
+        return ac_error_set(err, AC_ERR_INVALID, "%.*s...: path longer than %zu characters",
+                            QUOTE_MAX, path, sizeof cfg->path - 1);
+    ac_config work;
+    ac_config_defaults(&work);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        ac_error_set(err, AC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return one_line(err, AC_ERR_IO);
+    }
+    parse_state st = {.source = path, .file = f, .err = err};
+    ac_status status = parse_into(&work, &st);
+    fclose(f);
+    if (status != AC_OK) return status;
+
+    memcpy(work.path, path, len + 1);
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t n = strlen(base);
+    if (n > 4 && same_ci(base + n - 4, ".ini")) n -= 4;
+    if (n >= sizeof work.name) { /* keep whole UTF-8 characters */
+        n = sizeof work.name - 1;
+        while (n > 0 && ((unsigned char)base[n] & 0xC0) == 0x80) n--;
+    }
+    memcpy(work.name, base, n);
+    work.name[n] = '\0';
+    memcpy(cfg, &work, sizeof work);
+    return AC_OK;
+}
+
+static void trim(char **start, char *end) {
+    while (**start && isspace((unsigned char)**start)) (*start)++;
+    while (end > *start && isspace((unsigned char)end[-1])) *--end = '\0';
+}
+
+ac_status ac_config_set(ac_config *cfg, const char *assignment, ac_error *err) {
+    origin at = {"--set ", assignment, 0};
+    const char *eq = strchr(assignment, '=');
+    const char *dot = strchr(assignment, '.');
+    if (!eq || !dot || dot > eq) return fail(err, at, "expected section.key=value");
+    char *copy = malloc(strlen(assignment) + 1);
+    if (!copy) return ac_error_set(err, AC_ERR_NOMEM, "--set: out of memory");
+    strcpy(copy, assignment);
+    char *section = copy, *name = copy + (dot - assignment) + 1;
+    char *value = copy + (eq - assignment) + 1;
+    name[-1] = '\0';
+    value[-1] = '\0';
+    trim(&section, name - 1);
+    trim(&name, value - 1);
+    trim(&value, value + strlen(value));
+
+    ac_status status;
+    const key_def *k;
+    if (!*section || !*name)
+        status = fail(err, at, "expected section.key=value");
+    else if ((k = find_key(section, name, at, err)) == NULL)
+        status = err ? err->code : AC_ERR_INVALID;
+    else {
+        ac_config work;
+        memcpy(&work, cfg, sizeof work);
+        status = parse_value(k, value, &work, at, err);
+        if (status == AC_OK) {
+            if (k->type == KEY_SPLIT) work.data.split_set = true;
+            memcpy(cfg, &work, sizeof work);
+        }
+    }
+    free(copy);
+    return status;
+}
+
+/* ---- combinations ---- */
+
+ac_status ac_config_check(const ac_config *cfg, ac_error *err) {
+    const char *at = cfg->path[0] ? cfg->path : "";
+    const char *sep = cfg->path[0] ? ": " : "";
+    const char *dataset = cfg->data.dataset, *csv = cfg->data.csv;
+    if (!dataset[0] && !csv[0])
+        return ac_error_set(err, AC_ERR_INVALID,
+                            "%s%sdata.dataset and data.csv: give exactly one (data.dataset = "
+                            "exchange_rate, or data.csv = path/to/file.csv)",
+                            at, sep);
+    if (dataset[0] && csv[0])
+        return ac_error_set(err, AC_ERR_INVALID,
+                            "%s%sdata.dataset and data.csv: give exactly one, not both "
+                            "(data.dataset = %s, data.csv = %s)",
+                            at, sep, dataset, csv);
+    for (const char *c = dataset; *c; c++)
+        if (!isalnum((unsigned char)*c) && *c != '_' && *c != '-')
+            return ac_error_set(err, AC_ERR_INVALID,
+                                "%s%sdata.dataset = %s: a dataset name has only letters, digits, "
+                                "'_' and '-' (for a file, use data.csv)",
+                                at, sep, dataset);
+    if (cfg->model.d_model % cfg->model.heads != 0)
+        return ac_error_set(err, AC_ERR_INVALID,
+                            "%s%smodel.d_model = %d is not divisible by model.heads = %d", at, sep,
+                            cfg->model.d_model, cfg->model.heads);
+    if (cfg->model.patch_len > cfg->data.lookback)
+        return ac_error_set(err, AC_ERR_INVALID,
+                            "%s%smodel.patch_len = %d is longer than data.lookback = %d", at, sep,
+                            cfg->model.patch_len, cfg->data.lookback);
+    if (cfg->model.patch_stride > cfg->model.patch_len)
+        return ac_error_set(err, AC_ERR_INVALID,
+                            "%s%smodel.patch_stride = %d is longer than model.patch_len = %d", at,
+                            sep, cfg->model.patch_stride, cfg->model.patch_len);
+    if (cfg->train.warmup > 0 && cfg->train.warmup >= cfg->train.epochs)
+        return ac_error_set(err, AC_ERR_INVALID,
+                            "%s%strain.warmup = %d must be less than train.epochs = %d", at, sep,
+                            cfg->train.warmup, cfg->train.epochs);
+    return AC_OK;
+}
+
+/* ---- writing ---- */
+
+char *ac_config_to_ini(const ac_config *cfg) {
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&text, &size);
+    if (!out) return NULL;
+    int ok = fprintf(out, "; attncast resolved config\n") > 0;
+    for (size_t s = 0; s < SECTION_COUNT; s++) {
+        ok &= fprintf(out, "\n[%s]\n", SECTIONS[s]) > 0;
+        for (size_t i = 0; i < KEY_COUNT; i++) {
+            if (strcmp(KEYS[i].section, SECTIONS[s]) != 0) continue;
+            char value[AC_CONFIG_TEXT];
+            format_value(&KEYS[i], cfg, value, sizeof value);
+            ok &= fprintf(out, "%s =%s%s\n", KEYS[i].name, value[0] ? " " : "", value) > 0;
+        }
+    }
+    if (fclose(out) != 0 || !ok) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+ac_model_spec ac_config_model_spec(const ac_config *cfg, int channels) {
+    ac_model_spec spec = {
+        .lookback = cfg->data.lookback,
+        .horizon = cfg->data.horizon,
+        .channels = channels,
+        .channel_mode = cfg->model.channels,
+        .patch_len = cfg->model.patch_len,
+        .patch_stride = cfg->model.patch_stride,
+        .d_model = cfg->model.d_model,
+        .heads = cfg->model.heads,
+        .layers = cfg->model.layers,
+        .d_ff = cfg->model.d_ff,
+        .attention = cfg->model.attention,
+        .revin = cfg->model.revin,
+        .causal = cfg->model.causal,
+        .dropout = (float)cfg->model.dropout,
+    };
+    return spec;
+}
+
+/* What a key accepts, in brief, for the key reference: "1..4096", "> 0", "a|b|c". */
+static void summarize(const key_def *k, char *buf, size_t n) {
+    buf[0] = '\0';
+    switch (k->type) {
+    case KEY_INT:
+        snprintf(buf, n, "%.0f..%.0f", k->min, k->max);
+        return;
+    case KEY_SEED:
+        snprintf(buf, n, "unsigned 64-bit");
+        return;
+    case KEY_FLOAT:
+        if (isinf(k->max))
+            snprintf(buf, n, "%s %g", (k->open & MIN_OPEN) ? ">" : ">=", k->min);
+        else
+            snprintf(buf, n, "%g %s x %s %g", k->min,
+                     (k->open & MIN_OPEN) ? "<" : "<=", (k->open & MAX_OPEN) ? "<" : "<=", k->max);
+        return;
+    case KEY_BOOL:
+        snprintf(buf, n, "true|false");
+        return;
+    case KEY_ENUM: {
+        size_t used = 0;
+        int count = enum_count(k->enum_name);
+        for (int v = 0; v < count && used < n; v++)
+            used += (size_t)snprintf(buf + used, n - used, "%s%s", v ? "|" : "", k->enum_name(v));
+        return;
+    }
+    case KEY_STRING:
+    case KEY_SPLIT:
+        return;
+    }
+}
+
+void ac_config_print_keys(FILE *out) {
+    int key_width = 0, def_width = 0;
+    for (size_t i = 0; i < KEY_COUNT; i++) {
+        int kw = (int)(strlen(KEYS[i].section) + 1 + strlen(KEYS[i].name));
+        int dw = KEYS[i].def[0] ? (int)strlen(KEYS[i].def) : 2;
+        if (kw > key_width) key_width = kw;
+        if (dw > def_width) def_width = dw;
+    }
+    for (size_t i = 0; i < KEY_COUNT; i++) {
+        const key_def *k = &KEYS[i];
+        char key[64], accepts[128];
+        snprintf(key, sizeof key, "%s.%s", k->section, k->name);
+        summarize(k, accepts, sizeof accepts);
+        fprintf(out, "  %-*s  %-*s  %s%s%s%s\n", key_width, key, def_width,
+                k->def[0] ? k->def : "\"\"", k->doc, accepts[0] ? " [" : "", accepts,
+                accepts[0] ? "]" : "");
+    }
+}

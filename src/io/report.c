@@ -1,0 +1,155 @@
+/* report.c - the run folder and its files: atomic writes, history.csv, metrics.json (cJSON). */
+#include "attncast/report.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "attncast/attncast.h"
+
+/* mkdir -p */
+static ac_status make_dirs(const char *path, ac_error *err) {
+    char buf[AC_CONFIG_TEXT];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return ac_error_set(err, AC_ERR_INVALID, "%s: path too long", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return ac_error_set(err, AC_ERR_IO, "%s: cannot create folder: %s", buf,
+                                strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+        return ac_error_set(err, AC_ERR_IO, "%s: cannot create folder: %s", buf, strerror(errno));
+    struct stat st;
+    if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
+        return ac_error_set(err, AC_ERR_IO, "%s: exists and is not a folder", buf);
+    return AC_OK;
+}
+
+ac_status ac_run_dir_create(const ac_config *cfg, char *dir, size_t n, ac_error *err) {
+    if (cfg->output.dir[0]) {
+        if (snprintf(dir, n, "%s", cfg->output.dir) >= (int)n)
+            return ac_error_set(err, AC_ERR_INVALID, "output.dir: path too long");
+        return make_dirs(dir, err);
+    }
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tmv;
+    localtime_r(&now, &tmv);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tmv);
+    const char *name = cfg->name[0] ? cfg->name : "run";
+    for (int k = 1; k < 1000; k++) {
+        int w = k == 1 ? snprintf(dir, n, "runs/%s-%s", name, stamp)
+                       : snprintf(dir, n, "runs/%s-%s-%d", name, stamp, k);
+        if (w < 0 || (size_t)w >= n) return ac_error_set(err, AC_ERR_INVALID, "run folder name too long");
+        struct stat st;
+        if (stat(dir, &st) != 0) return make_dirs(dir, err);
+    }
+    return ac_error_set(err, AC_ERR_IO, "runs/%s-%s: too many runs with this name", name, stamp);
+}
+
+ac_status ac_write_file_atomic(const char *path, const char *data, size_t len, ac_error *err) {
+    char tmp[AC_CONFIG_TEXT + 32];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+        return ac_error_set(err, AC_ERR_INVALID, "%s: path too long", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    if (fd < 0) return ac_error_set(err, AC_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = write(fd, data + done, len - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            int e = w < 0 ? errno : ENOSPC;
+            close(fd);
+            unlink(tmp);
+            return ac_error_set(err, AC_ERR_IO, "%s: write failed: %s (the previous file is kept)",
+                                path, strerror(e));
+        }
+        done += (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return ac_error_set(err, AC_ERR_IO, "%s: flush failed: %s (the previous file is kept)",
+                            path, strerror(e));
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return ac_error_set(err, AC_ERR_IO, "%s: cannot replace: %s", path, strerror(e));
+    }
+    return AC_OK;
+}
+
+char *ac_history_csv(const ac_epoch_record *h, int n) {
+    size_t cap = 128 + (size_t)n * 160;
+    char *out = malloc(cap);
+    if (!out) return NULL;
+    size_t used = (size_t)snprintf(out, cap, "epoch,train_loss,val_loss,lr,seconds,windows_per_s\n");
+    for (int i = 0; i < n && used < cap; i++)
+        used += (size_t)snprintf(out + used, cap - used, "%d,%.9g,%.9g,%.6g,%.3f,%.1f\n",
+                                 h[i].epoch, h[i].train_loss, h[i].val_loss, h[i].lr,
+                                 h[i].seconds, h[i].windows_per_s);
+    return out;
+}
+
+static void add_number(cJSON *obj, const char *key, double v) {
+    if (isfinite(v)) cJSON_AddNumberToObject(obj, key, v);
+    else cJSON_AddNullToObject(obj, key);
+}
+
+static cJSON *metrics_object(const ac_metrics *m) {
+    cJSON *o = cJSON_CreateObject();
+    add_number(o, "mse", m->mse);
+    add_number(o, "mae", m->mae);
+    add_number(o, "rmse", m->rmse);
+    add_number(o, "mape", m->mape);
+    add_number(o, "smape", m->smape);
+    add_number(o, "mase", m->mase);
+    return o;
+}
+
+char *ac_metrics_json(const ac_config *cfg, const ac_eval_result *e, const ac_run_info *info) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "split", ac_split_kind_name(e->split));
+    cJSON_AddItemToObject(root, "model", metrics_object(&e->model));
+    cJSON *base = cJSON_AddObjectToObject(root, "baselines");
+    for (int k = 0; k < AC_BASELINE_COUNT; k++)
+        cJSON_AddItemToObject(base, ac_baseline_name((ac_baseline_kind)k),
+                              metrics_object(&e->baseline[k]));
+    cJSON_AddNumberToObject(root, "windows", (double)e->windows);
+    cJSON_AddNumberToObject(root, "points", (double)e->model.points);
+    cJSON_AddStringToObject(root, "scale_note",
+                            "mse and mae on z-scored values; rmse, mape, smape, mase on the "
+                            "original scale");
+    cJSON_AddNumberToObject(root, "season", e->season);
+    cJSON_AddStringToObject(root, "data", info->data_source);
+    cJSON_AddNumberToObject(root, "rows", info->rows);
+    cJSON_AddNumberToObject(root, "channels", info->channels);
+    cJSON_AddNumberToObject(root, "lookback", cfg->data.lookback);
+    cJSON_AddNumberToObject(root, "horizon", cfg->data.horizon);
+    cJSON_AddStringToObject(root, "attention", ac_attention_kind_name(cfg->model.attention));
+    cJSON_AddStringToObject(root, "channel_mode", ac_channel_mode_name(cfg->model.channels));
+    cJSON_AddNumberToObject(root, "parameters", (double)info->parameters);
+    cJSON_AddNumberToObject(root, "seed", (double)cfg->train.seed);
+    cJSON_AddNumberToObject(root, "threads", info->threads);
+    cJSON_AddNumberToObject(root, "epochs_run", info->epochs_run);
+    cJSON_AddNumberToObject(root, "best_epoch", info->best_epoch);
+    add_number(root, "best_val_loss", info->best_val_loss);
+    cJSON_AddBoolToObject(root, "stopped_early", info->stopped_early);
+    add_number(root, "train_seconds", info->train_seconds);
+    add_number(root, "windows_per_s", info->windows_per_s);
+    cJSON_AddStringToObject(root, "attncast_version", ac_version());
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    return text;
+}

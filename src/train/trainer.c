@@ -1,0 +1,351 @@
+/* trainer.c - the training loop and evaluation (see include/attncast/trainer.h). */
+#include "attncast/trainer.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "attncast/optim.h"
+
+/* Arena for one step: grows on the first step and is reused after that. */
+#define STEP_ARENA_BYTES ((size_t)64 << 20)
+
+struct ac_trainer {
+    const ac_config *cfg;
+    const ac_series *series;
+    ac_forecaster *model;
+    ac_optimizer *opt;
+    ac_lr_schedule schedule;
+    ac_rng shuffle_rng, dropout_rng;
+    ac_ctx *ctx;
+    ac_train_observer observer;
+    int epoch;           /* epochs completed */
+    int64_t step;        /* optimizer steps taken */
+    int best_epoch;      /* 0: none yet */
+    double best_val;
+    int bad_epochs;      /* epochs since the best */
+    bool stopped_early;
+    double seconds;
+    ac_window_range train_windows;
+    int batches;         /* per epoch */
+    uint32_t *order;     /* training window order of the current epoch */
+    float *best_weights; /* every parameter, concatenated */
+    ac_epoch_record *history;
+};
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void ac_trainer_free(ac_trainer *t) {
+    if (!t) return;
+    ac_optimizer_free(t->opt);
+    ac_ctx_free(t->ctx);
+    free(t->order);
+    free(t->best_weights);
+    free(t->history);
+    free(t);
+}
+
+ac_trainer *ac_trainer_new(const ac_config *cfg, const ac_series *series, ac_forecaster *model,
+                           ac_error *err) {
+    ac_trainer *t = calloc(1, sizeof *t);
+    if (!t) {
+        ac_error_set(err, AC_ERR_NOMEM, "trainer: out of memory");
+        return NULL;
+    }
+    t->cfg = cfg;
+    t->series = series;
+    t->model = model;
+    t->best_val = INFINITY;
+    t->train_windows = ac_series_windows(series, AC_SPLIT_TRAIN);
+    int bs = cfg->train.batch_size;
+    t->batches = (t->train_windows.count + bs - 1) / bs;
+    ac_optim_config oc = ac_optim_config_default(cfg->train.optimizer);
+    oc.weight_decay = (float)cfg->train.weight_decay;
+    if (cfg->train.optimizer == AC_OPT_SGD) oc.momentum = (float)cfg->train.momentum;
+    t->schedule = (ac_lr_schedule){.kind = cfg->train.schedule,
+                                   .lr = cfg->train.lr,
+                                   .warmup_steps = (int64_t)cfg->train.warmup * t->batches,
+                                   .total_steps = (int64_t)cfg->train.epochs * t->batches,
+                                   .steps_per_epoch = t->batches,
+                                   .decay_every = cfg->train.decay_every,
+                                   .decay_gamma = cfg->train.decay_gamma};
+    ac_rng_seed(&t->shuffle_rng, cfg->train.seed, AC_RNG_STREAM_SHUFFLE);
+    ac_rng_seed(&t->dropout_rng, cfg->train.seed, AC_RNG_STREAM_DROPOUT);
+    int64_t weights = ac_forecaster_weight_count(model);
+    t->order = malloc((size_t)t->train_windows.count * sizeof *t->order);
+    t->best_weights = malloc((size_t)weights * sizeof(float));
+    t->history = calloc((size_t)cfg->train.epochs, sizeof *t->history);
+    t->ctx = ac_ctx_new(STEP_ARENA_BYTES, 0);
+    if (!t->order || !t->best_weights || !t->history || !t->ctx) {
+        ac_trainer_free(t);
+        ac_error_set(err, AC_ERR_NOMEM, "trainer: out of memory");
+        return NULL;
+    }
+    ac_ctx_set_rng(t->ctx, &t->dropout_rng);
+    t->opt = ac_optimizer_new(&oc, ac_forecaster_params(model), ac_forecaster_param_count(model),
+                              err);
+    if (!t->opt) {
+        ac_trainer_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void ac_trainer_set_observer(ac_trainer *t, const ac_train_observer *o) {
+    t->observer = *o;
+}
+
+static void copy_weights(ac_forecaster *m, float *buf, bool save) {
+    ac_tensor *const *ps = ac_forecaster_params(m);
+    for (int i = 0; i < ac_forecaster_param_count(m); i++) {
+        size_t n = (size_t)ps[i]->size * sizeof(float);
+        if (save) memcpy(buf, ps[i]->data, n);
+        else memcpy(ps[i]->data, buf, n);
+        buf += ps[i]->size;
+    }
+}
+
+void ac_trainer_restore_best(ac_trainer *t) {
+    if (t->best_epoch > 0) copy_weights(t->model, t->best_weights, false);
+}
+
+/* One optimizer step on the windows order[0..n); returns the batch loss or NAN (error set). */
+static double train_step(ac_trainer *t, const uint32_t *order, int n, ac_error *err) {
+    const ac_series *s = t->series;
+    ac_ctx *ctx = t->ctx;
+    int L = s->lookback, H = s->horizon, C = s->channels;
+    ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){n, L, C});
+    ac_tensor *y = ac_tensor_temp(ctx, 3, (int[]){n, H, C});
+    int *ts = x && y ? (int *)ac_arena_alloc(ac_ctx_arena(ctx), (size_t)n * sizeof(int)) : NULL;
+    if (ts) {
+        for (int i = 0; i < n; i++) ts[i] = t->train_windows.first + (int)order[i];
+        ac_series_gather(s, ts, n, x->data, y->data);
+    }
+    ac_tensor *loss = ac_forecast_loss(ctx, t->cfg->train.loss,
+                                       ac_forecaster_forward(ctx, t->model, x), y);
+    if (!loss || ac_backward(ctx, loss) != AC_OK) {
+        ac_error_set(err, ac_ctx_failed(ctx) ? ac_ctx_status(ctx) : AC_ERR_NOMEM,
+                     "training step failed: %s",
+                     ac_ctx_failed(ctx) ? ac_ctx_error(ctx) : "out of memory");
+        ac_ctx_reset(ctx);
+        return NAN;
+    }
+    double value = loss->data[0];
+    ac_tensor *const *ps = ac_forecaster_params(t->model);
+    int np = ac_forecaster_param_count(t->model);
+    if (isfinite(value)) {
+        ac_clip_grad_norm(ps, np, t->cfg->train.clip_grad);
+        ac_optimizer_step(t->opt, (float)ac_lr_at(&t->schedule, t->step));
+    }
+    ac_zero_grad(ps, np);
+    ac_ctx_reset(ctx);
+    t->step++;
+    return value;
+}
+
+ac_status ac_trainer_epoch(ac_trainer *t, bool *done, ac_error *err) {
+    const ac_config *cfg = t->cfg;
+    *done = t->epoch >= cfg->train.epochs;
+    if (*done) return AC_OK;
+    double t0 = now_seconds();
+    int count = t->train_windows.count, bs = cfg->train.batch_size;
+    for (int i = 0; i < count; i++) t->order[i] = (uint32_t)i;
+    ac_rng_shuffle_u32(&t->shuffle_rng, t->order, (size_t)count);
+    double sum = 0.0;
+    int seen = 0;
+    for (int b = 0; b < t->batches; b++) {
+        int n = count - b * bs < bs ? count - b * bs : bs;
+        double loss = train_step(t, t->order + (size_t)b * bs, n, err);
+        if (isnan(loss) && err->code != AC_OK) return err->code;
+        if (!isfinite(loss))
+            return ac_error_set(err, AC_ERR_INVALID,
+                                "training diverged: the loss is %s at epoch %d, step %lld (batch "
+                                "%d of %d); lower train.lr or set train.clip_grad",
+                                isnan(loss) ? "NaN" : "infinite", t->epoch + 1,
+                                (long long)t->step, b + 1, t->batches);
+        sum += loss * n;
+        seen += n;
+        if (t->observer.on_batch)
+            t->observer.on_batch(t->observer.user, t->epoch + 1, b + 1, t->batches, sum / seen,
+                                 seen / (now_seconds() - t0));
+    }
+    double train_seconds = now_seconds() - t0;
+    double val = NAN;
+    if (ac_split_loss(t->model, t->series, AC_SPLIT_VAL, cfg->train.loss, bs, &val, err) != AC_OK)
+        return err->code;
+    ac_epoch_record *rec = &t->history[t->epoch];
+    *rec = (ac_epoch_record){.epoch = t->epoch + 1,
+                             .train_loss = sum / seen,
+                             .val_loss = val,
+                             .lr = ac_lr_at(&t->schedule, t->step - 1),
+                             .seconds = now_seconds() - t0,
+                             .windows_per_s = count / train_seconds};
+    t->seconds += rec->seconds;
+    t->epoch++;
+    bool improved = val < t->best_val;
+    if (improved) {
+        t->best_val = val;
+        t->best_epoch = t->epoch;
+        t->bad_epochs = 0;
+        copy_weights(t->model, t->best_weights, true);
+    } else {
+        t->bad_epochs++;
+    }
+    if (t->observer.on_epoch) t->observer.on_epoch(t->observer.user, rec, improved);
+    t->stopped_early = cfg->train.patience > 0 && t->bad_epochs >= cfg->train.patience &&
+                       t->epoch < cfg->train.epochs;
+    *done = t->epoch >= cfg->train.epochs || t->stopped_early;
+    return AC_OK;
+}
+
+ac_status ac_trainer_run(ac_trainer *t, ac_error *err) {
+    bool done = false;
+    while (!done)
+        if (ac_trainer_epoch(t, &done, err) != AC_OK) return err->code;
+    ac_trainer_restore_best(t);
+    return AC_OK;
+}
+
+const ac_epoch_record *ac_trainer_history(const ac_trainer *t, int *epochs) {
+    *epochs = t->epoch;
+    return t->history;
+}
+int ac_trainer_best_epoch(const ac_trainer *t) {
+    return t->best_epoch;
+}
+double ac_trainer_best_val_loss(const ac_trainer *t) {
+    return t->best_val;
+}
+bool ac_trainer_stopped_early(const ac_trainer *t) {
+    return t->stopped_early;
+}
+double ac_trainer_seconds(const ac_trainer *t) {
+    return t->seconds;
+}
+int64_t ac_trainer_windows_per_epoch(const ac_trainer *t) {
+    return t->train_windows.count;
+}
+
+/* ---- evaluation ---- */
+
+/* Calls visit(user, x [L, C], y [H, C], pred [H, C]) for every window of a split in order, the
+ * forecasts made in no-grad batches. */
+typedef void (*window_visitor)(void *user, const float *x, const float *y, const float *pred);
+
+static ac_status for_each_forecast(ac_forecaster *model, const ac_series *s, ac_split_kind split,
+                                   int batch_size, window_visitor visit, void *user,
+                                   ac_error *err) {
+    ac_window_range r = ac_series_windows(s, split);
+    ac_ctx *ctx = ac_ctx_new(STEP_ARENA_BYTES, 0);
+    if (!ctx) return ac_error_set(err, AC_ERR_NOMEM, "evaluation: out of memory");
+    ac_ctx_set_grad_enabled(ctx, false);
+    int L = s->lookback, H = s->horizon, C = s->channels;
+    for (int start = 0; start < r.count; start += batch_size) {
+        int n = r.count - start < batch_size ? r.count - start : batch_size;
+        ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){n, L, C});
+        ac_tensor *y = ac_tensor_temp(ctx, 3, (int[]){n, H, C});
+        int *ts = x && y ? ac_arena_alloc(ac_ctx_arena(ctx), (size_t)n * sizeof(int)) : NULL;
+        if (ts) {
+            for (int i = 0; i < n; i++) ts[i] = r.first + start + i;
+            ac_series_gather(s, ts, n, x->data, y->data);
+        }
+        ac_tensor *pred = ac_forecaster_forward(ctx, model, x);
+        if (!pred) {
+            ac_error_set(err, ac_ctx_failed(ctx) ? ac_ctx_status(ctx) : AC_ERR_NOMEM,
+                         "evaluation failed: %s",
+                         ac_ctx_failed(ctx) ? ac_ctx_error(ctx) : "out of memory");
+            ac_ctx_free(ctx);
+            return err->code;
+        }
+        for (int i = 0; i < n; i++)
+            visit(user, x->data + (size_t)i * L * C, y->data + (size_t)i * H * C,
+                  pred->data + (size_t)i * H * C);
+        ac_ctx_reset(ctx);
+    }
+    ac_ctx_free(ctx);
+    return AC_OK;
+}
+
+typedef struct loss_sum {
+    ac_loss_kind kind;
+    size_t n; /* values per window */
+    double sum;
+    int64_t windows;
+} loss_sum;
+
+static void add_window_loss(void *user, const float *x, const float *y, const float *pred) {
+    (void)x;
+    loss_sum *ls = user;
+    double acc = 0.0;
+    for (size_t i = 0; i < ls->n; i++) {
+        double d = (double)pred[i] - (double)y[i], a = fabs(d);
+        switch (ls->kind) {
+        case AC_LOSS_MAE: acc += a; break;
+        case AC_LOSS_HUBER: acc += a <= 1.0 ? 0.5 * d * d : a - 0.5; break;
+        case AC_LOSS_MSE: acc += d * d; break;
+        }
+    }
+    ls->sum += acc / (double)ls->n;
+    ls->windows++;
+}
+
+ac_status ac_split_loss(ac_forecaster *model, const ac_series *s, ac_split_kind split,
+                        ac_loss_kind loss, int batch_size, double *out, ac_error *err) {
+    loss_sum ls = {.kind = loss, .n = (size_t)s->horizon * (size_t)s->channels};
+    if (for_each_forecast(model, s, split, batch_size, add_window_loss, &ls, err) != AC_OK)
+        return err->code;
+    *out = ls.windows ? ls.sum / (double)ls.windows : NAN;
+    return AC_OK;
+}
+
+typedef struct eval_state {
+    const ac_series *series;
+    int season;
+    ac_metrics_acc model, baseline[AC_BASELINE_COUNT];
+    float *scratch; /* [H, C] */
+    int64_t windows;
+} eval_state;
+
+static void add_window_metrics(void *user, const float *x, const float *y, const float *pred) {
+    eval_state *e = user;
+    const ac_series *s = e->series;
+    ac_metrics_acc_add(&e->model, pred, y, s->horizon);
+    for (int k = 0; k < AC_BASELINE_COUNT; k++) {
+        ac_baseline_forecast((ac_baseline_kind)k, x, s->lookback, s->channels, s->horizon,
+                             e->season, e->scratch);
+        ac_metrics_acc_add(&e->baseline[k], e->scratch, y, s->horizon);
+    }
+    e->windows++;
+}
+
+ac_status ac_evaluate(ac_forecaster *model, const ac_series *s, ac_split_kind split, int season,
+                      int batch_size, ac_eval_result *out, ac_error *err) {
+    eval_state e = {.series = s, .season = season};
+    double *scales = malloc((size_t)s->channels * sizeof(double));
+    e.scratch = malloc((size_t)s->horizon * (size_t)s->channels * sizeof(float));
+    if (!scales || !e.scratch) {
+        free(scales);
+        free(e.scratch);
+        return ac_error_set(err, AC_ERR_NOMEM, "evaluation: out of memory");
+    }
+    ac_mase_scales(s, season, scales);
+    ac_metrics_acc_init(&e.model, &s->scaler, scales);
+    for (int k = 0; k < AC_BASELINE_COUNT; k++) ac_metrics_acc_init(&e.baseline[k], &s->scaler, scales);
+    ac_status st = for_each_forecast(model, s, split, batch_size, add_window_metrics, &e, err);
+    if (st == AC_OK) {
+        out->split = split;
+        out->windows = e.windows;
+        out->season = season;
+        out->model = ac_metrics_acc_result(&e.model);
+        for (int k = 0; k < AC_BASELINE_COUNT; k++)
+            out->baseline[k] = ac_metrics_acc_result(&e.baseline[k]);
+    }
+    free(scales);
+    free(e.scratch);
+    return st;
+}

@@ -1,0 +1,225 @@
+/* test_train_cli.c - `attncast train` run as a subprocess: every kind of config error (one
+ * line naming file:line or the --set, and the key; exit 2), data errors naming line and column,
+ * a tampered dataset refused by its checksum, and a small real run that writes its run folder. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <cmocka.h>
+
+#include "support/testutil.h"
+
+static char dir[256];
+static char out[1 << 16];
+
+/* A small config on a generated CSV (written by setup); `extra` lines are appended. */
+static void write_config(const char *name, const char *extra) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "[data]\ncsv = %s/series.csv\nlookback = 24\nhorizon = 6\n"
+            "[model]\nd_model = 8\nheads = 2\nlayers = 1\nd_ff = 16\npatch_len = 6\n"
+            "patch_stride = 3\n"
+            "[train]\nepochs = 2\nbatch_size = 16\nseed = 3\nthreads = 1\n"
+            "[output]\ndir = %s/run\n%s",
+            dir, dir, extra);
+    fclose(f);
+}
+
+static int train(const char *config, const char *args) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' train %s %s", dir, tu_bin(), config, args);
+    return tu_run(cmd, out, sizeof out);
+}
+
+static void expect_error(int rc, int code, const char *a, const char *b) {
+    if (rc != code) fail_msg("exit %d (wanted %d): %s", rc, code, out);
+    if (tu_count_lines(out) != 1) fail_msg("not one line: %s", out);
+    if (a && !strstr(out, a)) fail_msg("'%s' not in: %s", a, out);
+    if (b && !strstr(out, b)) fail_msg("'%s' not in: %s", b, out);
+}
+
+static int setup(void **state) {
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/attncast-train-cli-XXXXXX");
+    if (!mkdtemp(dir)) return -1;
+    char path[512];
+    snprintf(path, sizeof path, "%s/series.csv", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    fprintf(f, "date,a,b\n");
+    for (int t = 0; t < 400; t++)
+        fprintf(f, "2020-01-%04d,%.5f,%.5f\n", t, 5 + sin(t * 0.5236), cos(t * 0.2618));
+    fclose(f);
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_small_run_trains_reports_and_writes_its_run_folder(void **state) {
+    (void)state;
+    write_config("ok.ini", "");
+    int rc = train("ok.ini", "--quiet");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+    assert_non_null(strstr(out, "naive"));
+    assert_non_null(strstr(out, "seasonal_naive"));
+    assert_non_null(strstr(out, "MSE"));
+    char path[512];
+    snprintf(path, sizeof path, "%s/run/metrics.json", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static char json[1 << 15];
+    size_t n = fread(json, 1, sizeof json - 1, f);
+    json[n] = '\0';
+    fclose(f);
+    cJSON *root = cJSON_Parse(json);
+    assert_non_null(root);
+    assert_string_equal(cJSON_GetObjectItem(root, "split")->valuestring, "test");
+    const char *keys[] = {"mse", "mae", "rmse", "mape", "smape", "mase"};
+    cJSON *model = cJSON_GetObjectItem(root, "model");
+    cJSON *base = cJSON_GetObjectItem(root, "baselines");
+    for (int k = 0; k < 6; k++) {
+        assert_true(cJSON_IsNumber(cJSON_GetObjectItem(model, keys[k])));
+        assert_true(cJSON_IsNumber(cJSON_GetObjectItem(cJSON_GetObjectItem(base, "naive"), keys[k])));
+        assert_non_null(cJSON_GetObjectItem(cJSON_GetObjectItem(base, "seasonal_naive"), keys[k]));
+        assert_non_null(cJSON_GetObjectItem(cJSON_GetObjectItem(base, "mean"), keys[k]));
+    }
+    /* 400 rows: n_test = 80, windows = 80 - 6 + 1 */
+    assert_int_equal(cJSON_GetObjectItem(root, "windows")->valueint, 75);
+    cJSON_Delete(root);
+    snprintf(path, sizeof path, "%s/run/history.csv", dir);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    n = fread(json, 1, sizeof json - 1, f);
+    json[n] = '\0';
+    fclose(f);
+    assert_int_equal(tu_count_lines(json), 3);
+    assert_non_null(strstr(json, "epoch,train_loss,val_loss,lr,seconds,windows_per_s"));
+    snprintf(path, sizeof path, "%s/run/config.ini", dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+}
+
+static void test_resolved_config_trains_again_to_the_same_history(void **state) {
+    (void)state;
+    /* the written config.ini is a complete config: training from it repeats the run */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cd '%s' && cp run/history.csv first.csv", dir);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    int rc = train("run/config.ini", "--quiet --out again");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && cut -d, -f1-4 first.csv > a.txt && cut -d, -f1-4 again/history.csv > "
+             "b.txt && cmp a.txt b.txt",
+             dir);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+}
+
+static void test_config_errors_name_file_line_and_key(void **state) {
+    (void)state;
+    /* each case is a whole small config file with one mistake */
+    const struct {
+        const char *body, *a, *b;
+    } cases[] = {
+        {"[model]\nhead = 4\n", "model.heads", "bad.ini:2"},        /* did you mean */
+        {"[train]\nlr = fast\n", "train.lr", "bad.ini:2"},          /* wrong type */
+        {"[model]\ndropout = 1.5\n", "model.dropout", "bad.ini:2"}, /* out of range */
+        {"[model]\nattention = dott\n", "model.attention", "dot"},  /* enum */
+        {"[trian]\nlr = 1\n", "[trian]", "train"},                  /* unknown section */
+        {"[model]\nd_model = 10\nheads = 4\n", "model.d_model", "model.heads"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/bad.ini", dir);
+        FILE *f = fopen(path, "w");
+        fprintf(f, "%s[data]\ncsv = series.csv\n", cases[i].body);
+        fclose(f);
+        expect_error(train("bad.ini", ""), 2, cases[i].a, cases[i].b);
+    }
+}
+
+static void test_impossible_lengths_are_refused_before_training(void **state) {
+    (void)state;
+    write_config("ok.ini", "");
+    expect_error(train("ok.ini", "--set model.patch_len=30"), 2, "model.patch_len",
+                 "data.lookback");
+    expect_error(train("ok.ini", "--set data.horizon=90"), 2, "data.horizon", "split");
+}
+
+static void test_set_overrides_are_checked_and_named(void **state) {
+    (void)state;
+    write_config("ok.ini", "");
+    expect_error(train("ok.ini", "--set train.lr=abc"), 2, "--set train.lr=abc", "train.lr");
+    expect_error(train("ok.ini", "--set train.learning_rate=0.1"), 2, "train.learning_rate",
+                 NULL);
+    expect_error(train("ok.ini", "--set lr"), 2, "section.key=value", NULL);
+    expect_error(train("ok.ini", "--set"), 2, "--set", NULL);
+}
+
+static void test_command_line_mistakes_are_usage_errors(void **state) {
+    (void)state;
+    expect_error(train("", ""), 2, "no config file", NULL);
+    expect_error(train("missing.ini", ""), 2, "missing.ini", NULL);
+    write_config("ok.ini", "");
+    expect_error(train("ok.ini", "--frobnicate"), 2, "--frobnicate", NULL);
+    expect_error(train("ok.ini other.ini", ""), 2, "one config file", NULL);
+    assert_int_equal(train("--help", ""), 0);
+    assert_non_null(strstr(out, "model.attention"));
+}
+
+static void test_bad_csv_cell_is_reported_with_line_and_column(void **state) {
+    (void)state;
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && sed '15s/^\\([^,]*\\),[^,]*,/\\1,oops,/' series.csv > broken.csv", dir);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    write_config("broken.ini", "");
+    expect_error(train("broken.ini", "--set data.csv=broken.csv"), 1, "broken.csv:15:2", "oops");
+}
+
+static void test_tampered_dataset_is_refused_by_checksum(void **state) {
+    (void)state;
+    const char *src = getenv("ATTNCAST_SOURCE_DIR");
+    if (!src) skip();
+    char cmd[2048];
+    /* a mirror holding a one-byte-altered exchange_rate.csv */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && mkdir -p mirror && printf 'date,0\\n2020,1\\n' > mirror/exchange_rate.csv",
+             dir);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    write_config("ds.ini", "");
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && ATTNCAST_DATA_MIRROR='%s/mirror' ATTNCAST_CACHE_DIR='%s/cache' '%s' train "
+             "ds.ini --set data.csv= --set data.dataset=exchange_rate",
+             dir, dir, dir, tu_bin());
+    expect_error(tu_run(cmd, out, sizeof out), 1, "48b4d9d3d508f5104162e85b9a6042e3557fde11aa9f2944eba8c0d0efc89842",
+                 "exchange_rate.csv");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_small_run_trains_reports_and_writes_its_run_folder),
+        cmocka_unit_test(test_resolved_config_trains_again_to_the_same_history),
+        cmocka_unit_test(test_config_errors_name_file_line_and_key),
+        cmocka_unit_test(test_impossible_lengths_are_refused_before_training),
+        cmocka_unit_test(test_set_overrides_are_checked_and_named),
+        cmocka_unit_test(test_command_line_mistakes_are_usage_errors),
+        cmocka_unit_test(test_bad_csv_cell_is_reported_with_line_and_column),
+        cmocka_unit_test(test_tampered_dataset_is_refused_by_checksum),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

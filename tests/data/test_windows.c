@@ -1,0 +1,125 @@
+/* test_windows.c - the MODEL.md split, the training-row scaler and sliding windows. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "attncast/windows.h"
+
+static const double SPLIT[3] = {0.7, 0.1, 0.2};
+
+/* A table of T rows x C channels with value 1000 c + t. */
+static ac_table *ramp_table(int T, int C) {
+    ac_table *t = calloc(1, sizeof *t);
+    t->rows = T;
+    t->cols = C;
+    t->values = malloc((size_t)T * C * sizeof(double));
+    for (int r = 0; r < T; r++)
+        for (int c = 0; c < C; c++) t->values[r * C + c] = 1000.0 * c + r;
+    return t;
+}
+
+static void free_table(ac_table *t) {
+    free(t->values);
+    free(t);
+}
+
+static void test_split_rounds_like_the_benchmark_code(void **state) {
+    (void)state;
+    ac_split s;
+    ac_error err;
+    assert_int_equal(ac_split_compute(7588, SPLIT, 96, 96, &s, &err), AC_OK);
+    assert_int_equal(s.n_train, 5311); /* floor(0.7 * 7588) */
+    assert_int_equal(s.n_test, 1517);  /* floor(0.2 * 7588) */
+    assert_int_equal(s.n_val, 760);    /* the rest */
+    assert_int_equal(ac_split_compute(52696, SPLIT, 96, 720, &s, &err), AC_OK);
+    assert_int_equal(s.n_train, 36887);
+    assert_int_equal(s.n_test, 10539);
+    assert_int_equal(s.n_val, 5270);
+}
+
+static void test_windows_cover_every_fitting_target_and_look_back_across_borders(void **state) {
+    (void)state;
+    ac_table *t = ramp_table(100, 2);
+    ac_series s;
+    ac_error err;
+    assert_int_equal(ac_series_build(&s, t, SPLIT, 8, 4, &err), AC_OK);
+    ac_window_range tr = ac_series_windows(&s, AC_SPLIT_TRAIN);
+    ac_window_range va = ac_series_windows(&s, AC_SPLIT_VAL);
+    ac_window_range te = ac_series_windows(&s, AC_SPLIT_TEST);
+    assert_int_equal(tr.first, 8);
+    assert_int_equal(tr.count, 70 - 8 - 4 + 1);
+    assert_int_equal(tr.first + tr.count - 1 + 4, 70); /* the last target ends at n_train */
+    assert_int_equal(va.first, 70);
+    assert_int_equal(va.count, 10 - 4 + 1);
+    assert_int_equal(te.first, 80);
+    assert_int_equal(te.count, 20 - 4 + 1);
+    assert_int_equal(te.first + te.count - 1 + 4, 100); /* the last target ends at T */
+    /* the first validation window's input is rows 62..69: inside the training split */
+    float x[8 * 2], y[4 * 2];
+    ac_series_gather(&s, &va.first, 1, x, y);
+    for (int i = 0; i < 8; i++)
+        assert_true(fabs(ac_scaler_unscale(&s.scaler, 0, x[i * 2]) - (62 + i)) < 1e-3);
+    for (int i = 0; i < 4; i++)
+        assert_true(fabs(ac_scaler_unscale(&s.scaler, 1, y[i * 2 + 1]) - (1070 + i)) < 1e-3);
+    ac_series_free(&s);
+    free_table(t);
+}
+
+static void test_scaler_uses_training_rows_only_with_population_std(void **state) {
+    (void)state;
+    ac_table *t = ramp_table(100, 1);
+    for (int r = 70; r < 100; r++) t->values[r] = 1e6; /* val/test rows must not leak in */
+    ac_series s;
+    ac_error err;
+    assert_int_equal(ac_series_build(&s, t, SPLIT, 8, 4, &err), AC_OK);
+    /* rows 0..69: mean 34.5, population variance (70^2 - 1) / 12 */
+    assert_true(fabs(s.scaler.mean[0] - 34.5) < 1e-12);
+    assert_true(fabs(s.scaler.std[0] - sqrt((70.0 * 70.0 - 1.0) / 12.0)) < 1e-12);
+    assert_true(fabsf(s.scaled[0] - (float)(-34.5 / s.scaler.std[0])) < 1e-6f);
+    ac_series_free(&s);
+    free_table(t);
+}
+
+static void test_constant_channel_gets_std_one_and_is_counted(void **state) {
+    (void)state;
+    ac_table *t = ramp_table(100, 2);
+    for (int r = 0; r < 100; r++) t->values[r * 2 + 1] = 5.0;
+    ac_series s;
+    ac_error err;
+    assert_int_equal(ac_series_build(&s, t, SPLIT, 8, 4, &err), AC_OK);
+    assert_int_equal(s.scaler.constant_channels, 1);
+    assert_true(s.scaler.std[1] == 1.0);
+    assert_true(s.scaled[1] == 0.0f);
+    ac_series_free(&s);
+    free_table(t);
+}
+
+static void test_impossible_lengths_name_the_keys(void **state) {
+    (void)state;
+    ac_split s;
+    ac_error err;
+    assert_int_equal(ac_split_compute(100, SPLIT, 8, 21, &s, &err), AC_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "data.horizon"));
+    assert_non_null(strstr(err.msg, "validation"));
+    assert_int_equal(ac_split_compute(100, (double[]){0.7, 0.2, 0.1}, 8, 12, &s, &err),
+                     AC_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "test split"));
+    assert_int_equal(ac_split_compute(100, SPLIT, 64, 8, &s, &err), AC_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "data.lookback"));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_split_rounds_like_the_benchmark_code),
+        cmocka_unit_test(test_windows_cover_every_fitting_target_and_look_back_across_borders),
+        cmocka_unit_test(test_scaler_uses_training_rows_only_with_population_std),
+        cmocka_unit_test(test_constant_channel_gets_std_one_and_is_counted),
+        cmocka_unit_test(test_impossible_lengths_name_the_keys),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

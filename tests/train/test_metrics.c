@@ -1,0 +1,93 @@
+/* test_metrics.c - error metrics on hand-computed cases and the three baselines. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "attncast/metrics.h"
+
+static void test_baselines_repeat_last_value_last_season_and_mean(void **state) {
+    (void)state;
+    /* L = 4, C = 1: x = 1, 2, 3, 4 */
+    const float x[4] = {1, 2, 3, 4};
+    float out[5];
+    ac_baseline_forecast(AC_BASELINE_NAIVE, x, 4, 1, 5, 2, out);
+    for (int h = 0; h < 5; h++) assert_true(out[h] == 4.0f);
+    ac_baseline_forecast(AC_BASELINE_SEASONAL_NAIVE, x, 4, 1, 5, 2, out);
+    const float seasonal[5] = {3, 4, 3, 4, 3};
+    assert_memory_equal(out, seasonal, sizeof seasonal);
+    ac_baseline_forecast(AC_BASELINE_MEAN, x, 4, 1, 5, 2, out);
+    for (int h = 0; h < 5; h++) assert_true(out[h] == 2.5f);
+    /* a season longer than the lookback falls back to repeating the last value */
+    ac_baseline_forecast(AC_BASELINE_SEASONAL_NAIVE, x, 4, 1, 2, 9, out);
+    assert_true(out[0] == 4.0f && out[1] == 4.0f);
+    /* two channels interleaved time-major */
+    const float x2[6] = {1, 10, 2, 20, 3, 30};
+    float out2[4];
+    ac_baseline_forecast(AC_BASELINE_NAIVE, x2, 3, 2, 2, 1, out2);
+    const float want2[4] = {3, 30, 3, 30};
+    assert_memory_equal(out2, want2, sizeof want2);
+}
+
+static void test_metrics_match_hand_computed_values(void **state) {
+    (void)state;
+    /* one channel, mean 10, std 2: scaled s <-> original 10 + 2 s */
+    double mean = 10.0, sd = 2.0, scale = 4.0;
+    ac_scaler sc = {.channels = 1, .mean = &mean, .std = &sd};
+    ac_metrics_acc acc;
+    ac_metrics_acc_init(&acc, &sc, &scale);
+    const float pred[2] = {1.0f, -1.0f}, truth[2] = {0.5f, 0.0f}; /* originals 12, 8 vs 11, 10 */
+    ac_metrics_acc_add(&acc, pred, truth, 2);
+    ac_metrics m = ac_metrics_acc_result(&acc);
+    assert_int_equal(m.points, 2);
+    assert_true(fabs(m.mse - (0.25 + 1.0) / 2) < 1e-12);
+    assert_true(fabs(m.mae - (0.5 + 1.0) / 2) < 1e-12);
+    assert_true(fabs(m.rmse - sqrt((1.0 + 4.0) / 2)) < 1e-12);
+    assert_true(fabs(m.mape - 100.0 * (1.0 / 11 + 2.0 / 10) / 2) < 1e-9);
+    assert_true(fabs(m.smape - 200.0 * (1.0 / 23 + 2.0 / 18) / 2) < 1e-9);
+    assert_true(fabs(m.mase - (1.0 / 4 + 2.0 / 4) / 2) < 1e-12);
+}
+
+static void test_zero_actuals_are_left_out_of_mape_only(void **state) {
+    (void)state;
+    double mean = 0.0, sd = 1.0, scale = 0.0; /* a zero MASE scale leaves the channel out */
+    ac_scaler sc = {.channels = 1, .mean = &mean, .std = &sd};
+    ac_metrics_acc acc;
+    ac_metrics_acc_init(&acc, &sc, &scale);
+    const float pred[2] = {1.0f, 0.0f}, truth[2] = {0.0f, 0.0f};
+    ac_metrics_acc_add(&acc, pred, truth, 2);
+    ac_metrics m = ac_metrics_acc_result(&acc);
+    assert_true(isnan(m.mape));
+    assert_true(isnan(m.mase));
+    assert_true(fabs(m.smape - 200.0 * (1.0 / 1.0 + 0.0) / 2) < 1e-12);
+    assert_true(fabs(m.mse - 0.5) < 1e-12);
+}
+
+static void test_mase_scale_is_the_seasonal_difference_of_training_rows(void **state) {
+    (void)state;
+    /* 10 rows, 1 channel, values t^2 on the original scale; n_train = 7 */
+    float scaled[10];
+    double mean = 0.0, sd = 1.0;
+    for (int t = 0; t < 10; t++) scaled[t] = (float)(t * t);
+    ac_series s = {.rows = 10, .channels = 1, .lookback = 2, .horizon = 1, .scaled = scaled,
+                   .split = {.rows = 10, .n_train = 7, .n_val = 1, .n_test = 2},
+                   .scaler = {.channels = 1, .mean = &mean, .std = &sd}};
+    double scale;
+    ac_mase_scales(&s, 1, &scale); /* mean of |t^2 - (t-1)^2| = 2t - 1 for t = 1..6: 6 */
+    assert_true(fabs(scale - 6.0) < 1e-12);
+    ac_mase_scales(&s, 2, &scale); /* 4t - 4 for t = 2..6: 12 */
+    assert_true(fabs(scale - 12.0) < 1e-12);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_baselines_repeat_last_value_last_season_and_mean),
+        cmocka_unit_test(test_metrics_match_hand_computed_values),
+        cmocka_unit_test(test_zero_actuals_are_left_out_of_mape_only),
+        cmocka_unit_test(test_mase_scale_is_the_seasonal_difference_of_training_rows),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
