@@ -67,8 +67,7 @@ typedef struct ac_config {
         int patience;                /* early-stopping patience in epochs, default 3; 0: off */
         uint64_t seed;               /* default 2024 */
         int threads;                 /* default 0: ATTNCAST_THREADS or all cores */
-        ac_loss_kind loss;           /* default mse */
-        double huber_delta;          /* default 1.0 */
+        ac_loss_kind loss;           /* default mse (huber: delta 1, as MODEL.md) */
     } train;
     struct {
         char dir[AC_CONFIG_TEXT];    /* output.dir, "" for runs/<name>-<timestamp> */

@@ -34,7 +34,8 @@ typedef struct ac_optim_config {
     float weight_decay;
 } ac_optim_config;
 
-/* torch's defaults for the kind (weight decay 0, momentum 0.9 for sgd). */
+/* Defaults for the kind: betas 0.9 / 0.999, eps 1e-8 (as torch), weight decay 0, and momentum
+ * 0.9 for sgd (torch's SGD defaults to 0; the trainer sets both from the config). */
 ac_optim_config ac_optim_config_default(ac_optimizer_kind kind);
 
 typedef struct ac_optimizer ac_optimizer;

@@ -79,8 +79,8 @@ double ac_scaler_unscale(const ac_scaler *sc, int c, float value) {
     return (double)value * sc->std[c] + sc->mean[c];
 }
 
-ac_status ac_series_build(ac_series *s, const ac_table *t, const double fractions[3], int L,
-                          int H, ac_error *err) {
+ac_status ac_series_build(ac_series *s, const ac_table *t, const double fractions[3], int L, int H,
+                          ac_error *err) {
     memset(s, 0, sizeof *s);
     if (ac_split_compute(t->rows, fractions, L, H, &s->split, err) != AC_OK) return err->code;
     if (ac_scaler_fit(&s->scaler, t->values, s->split.n_train, t->cols, err) != AC_OK)
@@ -92,8 +92,8 @@ ac_status ac_series_build(ac_series *s, const ac_table *t, const double fraction
     s->scaled = malloc((size_t)t->rows * (size_t)t->cols * sizeof(float));
     if (!s->scaled) {
         ac_series_free(s);
-        return ac_error_set(err, AC_ERR_NOMEM, "series: out of memory for %d x %d values",
-                            t->rows, t->cols);
+        return ac_error_set(err, AC_ERR_NOMEM, "series: out of memory for %d x %d values", t->rows,
+                            t->cols);
     }
     for (int r = 0; r < t->rows; r++)
         for (int c = 0; c < t->cols; c++) {

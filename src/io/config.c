@@ -147,7 +147,6 @@ static const key_def KEYS[] = {
     {"train", "seed", KEY_SEED, FIELD(train, seed), 0, 0, 0, NULL, "2024", "random seed"},
     INT_KEY(train, threads, 0, 4096, "0", "threads; 0: ATTNCAST_THREADS or all cores"),
     ENUM_KEY(train, loss, loss_name, "mse", "training loss"),
-    FLOAT_KEY(train, huber_delta, 0, NO_MAX, MIN_OPEN, "1.0", "huber loss delta"),
 
     TEXT_KEY(output, dir, "", "run folder; empty for runs/<name>-<timestamp>"),
 };

@@ -119,7 +119,6 @@ static void test_defaults_are_the_documented_values(void **state) {
     assert_true(cfg.train.seed == 2024);
     assert_int_equal(cfg.train.threads, 0);
     assert_int_equal(cfg.train.loss, AC_LOSS_MSE);
-    assert_true(cfg.train.huber_delta == 1.0);
     assert_string_equal(cfg.output.dir, "");
     assert_string_equal(cfg.name, "");
     assert_string_equal(cfg.path, "");
@@ -164,7 +163,6 @@ static const char *const FULL = "[data]\n"
                                 "seed = 18446744073709551615\n"
                                 "threads = 2\n"
                                 "loss = huber\n"
-                                "huber_delta = 0.7\n"
                                 "\n"
                                 "[output]\n"
                                 "dir = runs/weather-test\n";
@@ -206,7 +204,6 @@ static void assert_full_values(const ac_config *c) {
     assert_true(c->train.seed == UINT64_MAX);
     assert_int_equal(c->train.threads, 2);
     assert_int_equal(c->train.loss, AC_LOSS_HUBER);
-    assert_true(c->train.huber_delta == 0.7);
     assert_string_equal(c->output.dir, "runs/weather-test");
 }
 
@@ -533,7 +530,6 @@ static void assert_same_config(const ac_config *a, const ac_config *b) {
     assert_true(a->train.seed == b->train.seed);
     assert_int_equal(a->train.threads, b->train.threads);
     assert_int_equal(a->train.loss, b->train.loss);
-    assert_memory_equal(&a->train.huber_delta, &b->train.huber_delta, sizeof(double));
     assert_string_equal(a->output.dir, b->output.dir);
 }
 
@@ -576,7 +572,7 @@ static void test_to_ini_of_the_defaults_has_every_key(void **state) {
     assert_contains(text, "\ndataset =\n");
     int keys = 0;
     for (const char *c = text; (c = strstr(c, " =")) != NULL; c++) keys++;
-    assert_int_equal(keys, 37);
+    assert_int_equal(keys, 36);
     ac_config back;
     ac_config_defaults(&back);
     assert_int_equal(ac_config_load_string(&back, text, "resolved", &err), AC_OK);
@@ -684,7 +680,7 @@ static void test_print_keys_lists_every_key_with_its_default(void **state) {
         assert_int_equal(doc - line, doc_column);
     }
     fclose(f);
-    assert_int_equal(lines, 37);
+    assert_int_equal(lines, 36);
     assert_true(saw_lr);
     assert_true(saw_attention);
 }

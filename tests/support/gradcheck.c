@@ -27,6 +27,32 @@ static double forward_value(ac_ctx *ctx, gc_build_fn build, const void *arg, ac_
     return project(out, r);
 }
 
+/* Accumulates |analytic - numeric| statistics; see gc_report. */
+typedef struct gc_tally {
+    double diff2, a2, n2, worst, largest;
+} gc_tally;
+
+static void tally_add(gc_tally *t, double analytic, double numeric) {
+    double d = fabs(analytic - numeric);
+    t->diff2 += d * d;
+    t->a2 += analytic * analytic;
+    t->n2 += numeric * numeric;
+    if (d > t->worst) t->worst = d;
+    if (fabs(numeric) > t->largest) t->largest = fabs(numeric);
+}
+
+static gc_report tally_report(const gc_tally *t, const char *label) {
+    double denom = sqrt(t->a2 > t->n2 ? t->a2 : t->n2);
+    gc_report rep = {.rel_error = denom > 0 ? sqrt(t->diff2) / denom : sqrt(t->diff2),
+                     .max_component = t->largest > 0 ? t->worst / t->largest : t->worst};
+    if (rep.rel_error > 1e-2 || rep.max_component > 2e-2)
+        fail_msg("%s: gradient mismatch: relative error %.3g (limit 1e-2), worst component %.3g "
+                 "of the largest (limit 2e-2)",
+                 label, rep.rel_error, rep.max_component);
+    if (denom == 0.0) fail_msg("%s: every gradient is zero: the check would prove nothing", label);
+    return rep;
+}
+
 gc_report gc_check(const char *label, gc_build_fn build, const void *arg, int n_inputs,
                    const gc_input *inputs, gc_prepare_fn prepare, float eps, uint64_t seed) {
     assert_true(n_inputs > 0 && n_inputs <= MAX_INPUTS);
@@ -60,7 +86,7 @@ gc_report gc_check(const char *label, gc_build_fn build, const void *arg, int n_
     if (ac_backward_seeded(ctx, out, r) != AC_OK)
         fail_msg("%s: backward failed: %s", label, ac_ctx_error(ctx));
 
-    double diff2 = 0.0, a2 = 0.0, n2 = 0.0, worst = 0.0, largest = 0.0;
+    gc_tally tally = {0};
     bool was = ac_ctx_set_grad_enabled(ctx, false);
     for (int i = 0; i < n_inputs; i++) {
         if (inputs[i].no_grad) continue;
@@ -74,54 +100,15 @@ gc_report gc_check(const char *label, gc_build_fn build, const void *arg, int n_
             in[i]->data[k] = v - eps;
             double fm = forward_value(ctx, build, arg, in, r, label);
             in[i]->data[k] = v;
-            double num = (fp - fm) / (2.0 * (double)eps);
-            double d = fabs((double)analytic[k] - num);
-            diff2 += d * d;
-            a2 += (double)analytic[k] * analytic[k];
-            n2 += num * num;
-            if (d > worst) worst = d;
-            if (fabs(num) > largest) largest = fabs(num);
+            tally_add(&tally, analytic[k], (fp - fm) / (2.0 * (double)eps));
         }
         free(analytic);
     }
     ac_ctx_set_grad_enabled(ctx, was);
-    double denom = sqrt(a2 > n2 ? a2 : n2);
-    gc_report rep = {.rel_error = denom > 0 ? sqrt(diff2) / denom : sqrt(diff2),
-                     .max_component = largest > 0 ? worst / largest : worst};
-    if (rep.rel_error > 1e-2 || rep.max_component > 2e-2)
-        fail_msg("%s: gradient mismatch: relative error %.3g (limit 1e-2), worst component %.3g "
-                 "of the largest (limit 2e-2)",
-                 label, rep.rel_error, rep.max_component);
-    if (denom == 0.0) fail_msg("%s: every gradient is zero: the check would prove nothing", label);
+    gc_report rep = tally_report(&tally, label);
     free(r);
     ac_ctx_free(ctx);
     for (int i = 0; i < n_inputs; i++) ac_tensor_free(in[i]);
-    return rep;
-}
-
-/* Accumulates |analytic - numeric| statistics; see gc_report. */
-typedef struct gc_tally {
-    double diff2, a2, n2, worst, largest;
-} gc_tally;
-
-static void tally_add(gc_tally *t, double analytic, double numeric) {
-    double d = fabs(analytic - numeric);
-    t->diff2 += d * d;
-    t->a2 += analytic * analytic;
-    t->n2 += numeric * numeric;
-    if (d > t->worst) t->worst = d;
-    if (fabs(numeric) > t->largest) t->largest = fabs(numeric);
-}
-
-static gc_report tally_report(const gc_tally *t, const char *label) {
-    double denom = sqrt(t->a2 > t->n2 ? t->a2 : t->n2);
-    gc_report rep = {.rel_error = denom > 0 ? sqrt(t->diff2) / denom : sqrt(t->diff2),
-                     .max_component = t->largest > 0 ? t->worst / t->largest : t->worst};
-    if (rep.rel_error > 1e-2 || rep.max_component > 2e-2)
-        fail_msg("%s: gradient mismatch: relative error %.3g (limit 1e-2), worst component %.3g "
-                 "of the largest (limit 2e-2)",
-                 label, rep.rel_error, rep.max_component);
-    if (denom == 0.0) fail_msg("%s: every gradient is zero: the check would prove nothing", label);
     return rep;
 }
 

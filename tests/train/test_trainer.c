@@ -15,6 +15,8 @@
 #include "attncast/config.h"
 #include "attncast/trainer.h"
 
+#define PI 3.14159265358979323846
+
 /* Two channels: a daily-like cycle of period 24 with noise, and a shifted, slower cycle. */
 static ac_table *seasonal_table(int T) {
     ac_table *t = calloc(1, sizeof *t);
@@ -24,8 +26,8 @@ static ac_table *seasonal_table(int T) {
     ac_rng rng;
     ac_rng_seed(&rng, 77, 0);
     for (int r = 0; r < T; r++) {
-        t->values[r * 2] = 10.0 + 3.0 * sin(2 * M_PI * r / 24.0) + 0.3 * ac_rng_normal(&rng);
-        t->values[r * 2 + 1] = -2.0 + cos(2 * M_PI * r / 12.0 + 1.0) + 0.1 * ac_rng_normal(&rng);
+        t->values[r * 2] = 10.0 + 3.0 * sin(2 * PI * r / 24.0) + 0.3 * ac_rng_normal(&rng);
+        t->values[r * 2 + 1] = -2.0 + cos(2 * PI * r / 12.0 + 1.0) + 0.1 * ac_rng_normal(&rng);
     }
     return t;
 }
