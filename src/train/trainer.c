@@ -114,8 +114,10 @@ void ac_trainer_restore_best(ac_trainer *t) {
     if (t->best_epoch > 0) copy_weights(t->model, t->best_weights, false);
 }
 
-/* One optimizer step on the windows order[0..n); returns the batch loss or NAN (error set). */
-static double train_step(ac_trainer *t, const uint32_t *order, int n, ac_error *err) {
+/* One optimizer step on the windows order[0..n). The batch loss goes to *loss; a non-finite loss
+ * skips the update (the caller stops the run). Fails only on engine errors (arena, shapes). */
+static ac_status train_step(ac_trainer *t, const uint32_t *order, int n, double *loss_out,
+                            ac_error *err) {
     const ac_series *s = t->series;
     ac_ctx *ctx = t->ctx;
     int L = s->lookback, H = s->horizon, C = s->channels;
@@ -133,7 +135,7 @@ static double train_step(ac_trainer *t, const uint32_t *order, int n, ac_error *
                      "training step failed: %s",
                      ac_ctx_failed(ctx) ? ac_ctx_error(ctx) : "out of memory");
         ac_ctx_reset(ctx);
-        return NAN;
+        return err->code;
     }
     double value = loss->data[0];
     ac_tensor *const *ps = ac_forecaster_params(t->model);
@@ -145,7 +147,8 @@ static double train_step(ac_trainer *t, const uint32_t *order, int n, ac_error *
     ac_zero_grad(ps, np);
     ac_ctx_reset(ctx);
     t->step++;
-    return value;
+    *loss_out = value;
+    return AC_OK;
 }
 
 ac_status ac_trainer_epoch(ac_trainer *t, bool *done, ac_error *err) {
@@ -160,8 +163,8 @@ ac_status ac_trainer_epoch(ac_trainer *t, bool *done, ac_error *err) {
     int seen = 0;
     for (int b = 0; b < t->batches; b++) {
         int n = count - b * bs < bs ? count - b * bs : bs;
-        double loss = train_step(t, t->order + (size_t)b * bs, n, err);
-        if (isnan(loss) && err->code != AC_OK) return err->code;
+        double loss = NAN;
+        if (train_step(t, t->order + (size_t)b * bs, n, &loss, err) != AC_OK) return err->code;
         if (!isfinite(loss))
             return ac_error_set(err, AC_ERR_INVALID,
                                 "training diverged: the loss is %s at epoch %d, step %lld (batch "
