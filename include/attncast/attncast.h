@@ -1,25 +1,38 @@
 /* attncast.h - the whole public API of libattncast in one include.
  *
- * attncast trains attention-based time-series forecasters on the CPU. The engine is a small
- * reverse-mode autograd over float32 tensors with matrix products on OpenBLAS. Modules:
- *   error.h     status codes and one-line messages
- *   rng.h       the seeded PCG32 generator
- *   threads.h   the thread count (OpenBLAS and OpenMP)
- *   arena.h     the per-step activation allocator
- *   tensor.h    tensors and their two lifetimes
- *   autograd.h  the context: tape, grad mode, backward
- *   ops.h       the differentiable operations
+ * attncast trains attention-based time-series forecasters on the CPU. Modules:
+ *   engine      error.h (status codes, one-line messages), rng.h (seeded PCG32), threads.h
+ *               (OpenBLAS and OpenMP thread count), clock.h, arena.h (per-step activations),
+ *               tensor.h, autograd.h (context, tape, backward), ops.h (differentiable ops)
+ *   model       forecaster.h (the MODEL.md forecaster), optim.h (optimizers, clipping,
+ *               learning-rate schedules)
+ *   data        csv.h (CSV tables), sha256.h, dataset.h (cards, fetching by name),
+ *               source.h (a config's [data] to a table), windows.h (split, scaler, windows)
+ *   experiments config.h (INI configs), trainer.h (training, evaluation), metrics.h (metrics,
+ *               baselines), report.h (the run folder)
  */
 #ifndef ATTNCAST_ATTNCAST_H
 #define ATTNCAST_ATTNCAST_H
 
 #include "attncast/arena.h"
 #include "attncast/autograd.h"
+#include "attncast/clock.h"
+#include "attncast/config.h"
+#include "attncast/csv.h"
+#include "attncast/dataset.h"
 #include "attncast/error.h"
+#include "attncast/forecaster.h"
+#include "attncast/metrics.h"
 #include "attncast/ops.h"
+#include "attncast/optim.h"
+#include "attncast/report.h"
 #include "attncast/rng.h"
+#include "attncast/sha256.h"
+#include "attncast/source.h"
 #include "attncast/tensor.h"
 #include "attncast/threads.h"
+#include "attncast/trainer.h"
+#include "attncast/windows.h"
 
 /* The library version, "MAJOR.MINOR.PATCH". */
 const char *ac_version(void);

@@ -28,16 +28,16 @@
 
 typedef struct ac_config {
     struct {
-        char dataset[64];           /* data.dataset: a card name, or "" */
-        char csv[AC_CONFIG_TEXT];   /* data.csv: a CSV path, or ""; exactly one of the two */
+        char dataset[64];             /* data.dataset: a card name, or "" */
+        char csv[AC_CONFIG_TEXT];     /* data.csv: a CSV path, or ""; exactly one of the two */
         char columns[AC_CONFIG_TEXT]; /* data.columns: comma-separated subset, "" for all */
-        char date_column[128];      /* data.date_column: "" for the MODEL.md rule */
-        int lookback;               /* data.lookback (L), default 96 */
-        int horizon;                /* data.horizon (H), default 96 */
-        double split[3];            /* data.split "train,val,test", default 0.7,0.1,0.2 */
-        bool split_set;             /* data.split given explicitly (else the card's default) */
-        ac_missing_policy missing;  /* data.missing, default error */
-        int season;                 /* data.season, 0: the card's, else 1 */
+        char date_column[128];        /* data.date_column: "" for the MODEL.md rule */
+        int lookback;                 /* data.lookback (L), default 96 */
+        int horizon;                  /* data.horizon (H), default 96 */
+        double split[3];              /* data.split "train,val,test", default 0.7,0.1,0.2 */
+        bool split_set;               /* data.split given explicitly (else the card's default) */
+        ac_missing_policy missing;    /* data.missing, default error */
+        int season;                   /* data.season, 0: the card's, else 1 */
     } data;
     struct {
         ac_attention_kind attention; /* model.attention, default dot */
@@ -70,10 +70,10 @@ typedef struct ac_config {
         ac_loss_kind loss;           /* default mse (huber: delta 1, as MODEL.md) */
     } train;
     struct {
-        char dir[AC_CONFIG_TEXT];    /* output.dir, "" for runs/<name>-<timestamp> */
+        char dir[AC_CONFIG_TEXT]; /* output.dir, "" for runs/<name>-<timestamp> */
     } output;
-    char name[128];                  /* the config file's base name without .ini */
-    char path[AC_CONFIG_TEXT];       /* the file it was loaded from, "" if none */
+    char name[128];            /* the config file's base name without .ini */
+    char path[AC_CONFIG_TEXT]; /* the file it was loaded from, "" if none */
 } ac_config;
 
 /* Every key at its documented default. */

@@ -37,11 +37,11 @@ typedef struct ac_csv_options {
 typedef struct ac_table {
     int rows;
     int cols;
-    double *values;  /* rows * cols */
-    char **names;    /* cols channel names */
-    char **dates;    /* rows date strings, or NULL when there is no date column */
-    char *date_name; /* the date column's name, or NULL */
-    char *source;    /* the path it was read from */
+    double *values;     /* rows * cols */
+    char **names;       /* cols channel names */
+    char **dates;       /* rows date strings, or NULL when there is no date column */
+    char *date_name;    /* the date column's name, or NULL */
+    char *source;       /* the path it was read from */
     int missing_filled; /* cells filled (ffill / interpolate) */
     int rows_dropped;   /* rows dropped (drop) */
 } ac_table;

@@ -25,18 +25,18 @@
 
 typedef struct ac_dataset_card {
     char name[64];
-    char file[AC_DATASET_TEXT];        /* file name, e.g. exchange_rate.csv */
-    char url[AC_DATASET_PATH];         /* canonical download URL */
-    char sha256[65];                   /* of the CSV itself, lower-case hex */
+    char file[AC_DATASET_TEXT];           /* file name, e.g. exchange_rate.csv */
+    char url[AC_DATASET_PATH];            /* canonical download URL */
+    char sha256[65];                      /* of the CSV itself, lower-case hex */
     char archive_member[AC_DATASET_TEXT]; /* "" unless url is a .zip */
-    char archive_sha256[65];           /* of the .zip, "" if not given */
+    char archive_sha256[65];              /* of the .zip, "" if not given */
     char date_column[64];
-    char step[32];                     /* e.g. "1d", "10min" */
-    char domain[32];                   /* finance, weather, ... */
+    char step[32];   /* e.g. "1d", "10min" */
+    char domain[32]; /* finance, weather, ... */
     char description[AC_DATASET_TEXT];
-    double split[3];                   /* default train / val / test fractions */
-    int season;                        /* default season length for the seasonal-naive baseline */
-    char card_path[AC_DATASET_PATH];   /* the .ini it was read from */
+    double split[3];                 /* default train / val / test fractions */
+    int season;                      /* default season length for the seasonal-naive baseline */
+    char card_path[AC_DATASET_PATH]; /* the .ini it was read from */
 } ac_dataset_card;
 
 /* The folder holding the cards. */

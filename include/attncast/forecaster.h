@@ -36,9 +36,9 @@ const char *ac_loss_kind_name(ac_loss_kind kind);
 
 /* Everything that fixes the architecture (and so the parameter shapes). */
 typedef struct ac_model_spec {
-    int lookback;     /* L */
-    int horizon;      /* H */
-    int channels;     /* C, the dataset's channel count */
+    int lookback; /* L */
+    int horizon;  /* H */
+    int channels; /* C, the dataset's channel count */
     ac_channel_mode channel_mode;
     int patch_len;    /* P */
     int patch_stride; /* S */
@@ -53,9 +53,9 @@ typedef struct ac_model_spec {
 } ac_model_spec;
 
 /* Derived quantities of a spec. */
-int ac_model_spec_tokens(const ac_model_spec *spec);     /* N = floor((L - P) / S) + 1 */
-int ac_model_spec_in_width(const ac_model_spec *spec);   /* Cin: 1 or C */
-int ac_model_spec_out_width(const ac_model_spec *spec);  /* Cout: 1 or C */
+int ac_model_spec_tokens(const ac_model_spec *spec);    /* N = floor((L - P) / S) + 1 */
+int ac_model_spec_in_width(const ac_model_spec *spec);  /* Cin: 1 or C */
+int ac_model_spec_out_width(const ac_model_spec *spec); /* Cout: 1 or C */
 
 /* Checks a spec for impossibilities (d_model not divisible by heads, patch longer than the
  * lookback, ...); the message names the config keys involved. */

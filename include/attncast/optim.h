@@ -21,7 +21,11 @@
 #include "attncast/tensor.h"
 
 typedef enum ac_optimizer_kind { AC_OPT_ADAM, AC_OPT_ADAMW, AC_OPT_SGD } ac_optimizer_kind;
-typedef enum ac_schedule_kind { AC_SCHED_CONSTANT, AC_SCHED_COSINE, AC_SCHED_STEP } ac_schedule_kind;
+typedef enum ac_schedule_kind {
+    AC_SCHED_CONSTANT,
+    AC_SCHED_COSINE,
+    AC_SCHED_STEP
+} ac_schedule_kind;
 
 /* "adam", "adamw", "sgd"; "constant", "cosine", "step". */
 const char *ac_optimizer_kind_name(ac_optimizer_kind kind);

@@ -18,7 +18,7 @@ typedef struct ac_data_source {
     ac_table *table;
     bool has_card;
     ac_dataset_card card;
-    char path[AC_DATASET_PATH]; /* the CSV that was read */
+    char path[AC_DATASET_PATH];  /* the CSV that was read */
     char label[AC_DATASET_PATH]; /* dataset name, or the CSV path */
     double split[3];
     int season;

@@ -14,9 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "attncast/attncast.h"
+#include "attncast/clock.h"
 #include "cli/cli.h"
 
 typedef struct shape3 {
@@ -35,12 +35,6 @@ typedef struct bench_case {
 } bench_case;
 
 typedef enum { RAW_FWD, OP_FWD, RAW_TRAIN, OP_TRAIN, N_KINDS } kind;
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int run_once(bench_case *bc, kind k) {
     const shape3 s = bc->s;
@@ -73,10 +67,10 @@ static int run_once(bench_case *bc, kind k) {
 
 /* Seconds per call: the best of `rounds` batches, each of `iters` calls. */
 static double time_kind(bench_case *bc, kind k, int iters) {
-    double t0 = now_seconds();
+    double t0 = ac_seconds();
     for (int i = 0; i < iters; i++)
         if (run_once(bc, k) != 0) return -1.0;
-    return (now_seconds() - t0) / iters;
+    return (ac_seconds() - t0) / iters;
 }
 
 static int setup(bench_case *bc, shape3 s, ac_rng *rng) {

@@ -19,7 +19,8 @@ typedef struct verb {
 } verb;
 
 static const verb VERBS[] = {
-    {"train", ac_cli_train, "train a forecaster from an INI config, print test metrics vs baselines"},
+    {"train", ac_cli_train,
+     "train a forecaster from an INI config, print test metrics vs baselines"},
     {"eval", NULL, "evaluate a saved checkpoint on a split or another CSV"},
     {"predict", NULL, "forecast the next horizon from new data with a saved checkpoint"},
     {"info", NULL, "describe a checkpoint: config, parameters, training history"},

@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "attncast/attncast.h"
+#include "attncast/clock.h"
 #include "attncast/config.h"
 #include "attncast/report.h"
 #include "attncast/source.h"
@@ -30,23 +30,17 @@ static void usage(FILE *out) {
 /* ---- progress ---- */
 
 typedef struct progress {
-    bool live;  /* stderr is a terminal: one rewritten line */
+    bool live; /* stderr is a terminal: one rewritten line */
     bool quiet;
     int epochs;
     double last_draw;
     double epoch_start;
 } progress;
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void on_batch(void *user, int epoch, int batch, int batches, double loss, double wps) {
     progress *p = user;
     if (!p->live || p->quiet) return;
-    double now = now_seconds();
+    double now = ac_seconds();
     if (batch == 1) p->epoch_start = now;
     if (batch != batches && now - p->last_draw < 0.2) return;
     p->last_draw = now;
@@ -85,8 +79,8 @@ static void print_metrics_table(const ac_eval_result *e, const ac_series *s) {
     }
     for (int i = 0; i <= AC_BASELINE_COUNT; i++) {
         const ac_metrics *m = rows[i];
-        printf("%-16s %10.4f %10.4f %12.5g %9.3f %9.3f %8.4f\n", names[i], m->mse, m->mae,
-               m->rmse, m->mape, m->smape, m->mase);
+        printf("%-16s %10.4f %10.4f %12.5g %9.3f %9.3f %8.4f\n", names[i], m->mse, m->mae, m->rmse,
+               m->mape, m->smape, m->mase);
     }
     double ratio = e->model.mse / e->baseline[AC_BASELINE_NAIVE].mse;
     printf("model MSE is %.3f x the naive baseline's (%s)\n", ratio,
@@ -117,11 +111,13 @@ static int parse_args(int argc, char **argv, train_args *a) {
                 ac_cli_error("train: %s needs a value (see attncast train --help)", arg);
                 return -1;
             }
-            if (!strcmp(arg, "--out")) a->out = argv[++i];
+            if (!strcmp(arg, "--out"))
+                a->out = argv[++i];
             else if (a->n_sets == MAX_SETS) {
                 ac_cli_error("train: more than %d --set options", MAX_SETS);
                 return -1;
-            } else a->sets[a->n_sets++] = argv[++i];
+            } else
+                a->sets[a->n_sets++] = argv[++i];
         } else if (!strncmp(arg, "--set=", 6)) {
             if (a->n_sets < MAX_SETS) a->sets[a->n_sets++] = arg + 6;
         } else if (arg[0] == '-' && arg[1]) {
@@ -222,9 +218,15 @@ int ac_cli_train(int argc, char **argv) {
         return err.code == AC_ERR_INVALID ? AC_EXIT_USAGE : AC_EXIT_FAILURE;
     }
     if (series.scaler.constant_channels)
-        fprintf(stderr, "attncast: warning: %d channel(s) are constant over the training rows; "
-                        "their std is set to 1\n",
+        fprintf(stderr,
+                "attncast: warning: %d channel(s) are constant over the training rows; "
+                "their std is set to 1\n",
                 series.scaler.constant_channels);
+    if (src.season > cfg.data.lookback)
+        fprintf(stderr,
+                "attncast: note: the season (%d) is longer than data.lookback (%d), so "
+                "seasonal_naive repeats the last value\n",
+                src.season, cfg.data.lookback);
     if (table->missing_filled || table->rows_dropped)
         fprintf(stderr, "attncast: note: data.missing = %s filled %d cell(s), dropped %d row(s)\n",
                 ac_missing_policy_name(cfg.data.missing), table->missing_filled,
@@ -254,7 +256,8 @@ int ac_cli_train(int argc, char **argv) {
                (long long)ac_forecaster_weight_count(model),
                (long long)ac_trainer_windows_per_epoch(tr), ac_threads_get(), dir);
     fflush(stdout);
-    progress prog = {.live = isatty(STDERR_FILENO), .quiet = args.quiet, .epochs = cfg.train.epochs};
+    progress prog = {
+        .live = isatty(STDERR_FILENO), .quiet = args.quiet, .epochs = cfg.train.epochs};
     ac_trainer_set_observer(tr, &(ac_train_observer){on_batch, on_epoch, &prog});
     if (ac_trainer_run(tr, &err) != AC_OK) {
         if (prog.live) fputs("\r\033[K", stderr);
@@ -262,8 +265,8 @@ int ac_cli_train(int argc, char **argv) {
         goto done;
     }
     ac_eval_result eval;
-    if (ac_evaluate(model, &series, AC_SPLIT_TEST, src.season, cfg.train.batch_size, &eval,
-                    &err) != AC_OK) {
+    if (ac_evaluate(model, &series, AC_SPLIT_TEST, src.season, cfg.train.batch_size, &eval, &err) !=
+        AC_OK) {
         ac_cli_error("%s", err.msg);
         goto done;
     }
@@ -278,9 +281,9 @@ int ac_cli_train(int argc, char **argv) {
                         .best_epoch = ac_trainer_best_epoch(tr),
                         .best_val_loss = ac_trainer_best_val_loss(tr),
                         .train_seconds = secs,
-                        .windows_per_s = secs > 0 ? (double)ac_trainer_windows_per_epoch(tr) *
-                                                        epochs_run / secs
-                                                  : 0.0,
+                        .windows_per_s =
+                            secs > 0 ? (double)ac_trainer_windows_per_epoch(tr) * epochs_run / secs
+                                     : 0.0,
                         .threads = ac_threads_get(),
                         .stopped_early = ac_trainer_stopped_early(tr)};
     if (!args.quiet) {

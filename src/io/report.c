@@ -50,7 +50,8 @@ ac_status ac_run_dir_create(const ac_config *cfg, char *dir, size_t n, ac_error 
     for (int k = 1; k < 1000; k++) {
         int w = k == 1 ? snprintf(dir, n, "runs/%s-%s", name, stamp)
                        : snprintf(dir, n, "runs/%s-%s-%d", name, stamp, k);
-        if (w < 0 || (size_t)w >= n) return ac_error_set(err, AC_ERR_INVALID, "run folder name too long");
+        if (w < 0 || (size_t)w >= n)
+            return ac_error_set(err, AC_ERR_INVALID, "run folder name too long");
         struct stat st;
         if (stat(dir, &st) != 0) return make_dirs(dir, err);
     }
@@ -94,17 +95,20 @@ char *ac_history_csv(const ac_epoch_record *h, int n) {
     size_t cap = 128 + (size_t)n * 160;
     char *out = malloc(cap);
     if (!out) return NULL;
-    size_t used = (size_t)snprintf(out, cap, "epoch,train_loss,val_loss,lr,seconds,windows_per_s\n");
+    size_t used =
+        (size_t)snprintf(out, cap, "epoch,train_loss,val_loss,lr,seconds,windows_per_s\n");
     for (int i = 0; i < n && used < cap; i++)
         used += (size_t)snprintf(out + used, cap - used, "%d,%.9g,%.9g,%.6g,%.3f,%.1f\n",
-                                 h[i].epoch, h[i].train_loss, h[i].val_loss, h[i].lr,
-                                 h[i].seconds, h[i].windows_per_s);
+                                 h[i].epoch, h[i].train_loss, h[i].val_loss, h[i].lr, h[i].seconds,
+                                 h[i].windows_per_s);
     return out;
 }
 
 static void add_number(cJSON *obj, const char *key, double v) {
-    if (isfinite(v)) cJSON_AddNumberToObject(obj, key, v);
-    else cJSON_AddNullToObject(obj, key);
+    if (isfinite(v))
+        cJSON_AddNumberToObject(obj, key, v);
+    else
+        cJSON_AddNullToObject(obj, key);
 }
 
 static cJSON *metrics_object(const ac_metrics *m) {

@@ -76,8 +76,12 @@ ac_tensor *ac_attention_forward(ac_ctx *ctx, const ac_model_spec *spec, const ac
     case AC_ATTN_GATED:
         s = ac_scale(ctx, ac_matmul(ctx, q, k, false, true), 1.0f / sqrtf((float)dh));
         break;
-    case AC_ATTN_ADDITIVE: s = additive_scores(ctx, q, k, blk->score_vec); break;
-    case AC_ATTN_COSINE: s = cosine_scores(ctx, q, k, blk->log_tau); break;
+    case AC_ATTN_ADDITIVE:
+        s = additive_scores(ctx, q, k, blk->score_vec);
+        break;
+    case AC_ATTN_COSINE:
+        s = cosine_scores(ctx, q, k, blk->log_tau);
+        break;
     }
     if (!q) return NULL;
     ac_tensor *mask = spec->causal ? ac_causal_mask(ctx, q->shape[2]) : NULL;

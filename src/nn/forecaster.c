@@ -19,8 +19,8 @@
 #include "attncast/ops.h"
 #include "nn/nn_internal.h"
 
-#define REVIN_EPS 1e-5f
-#define LN_EPS 1e-5f
+#define REVIN_EPS            1e-5f
+#define LN_EPS               1e-5f
 #define MAX_PARAMS_PER_BLOCK 20
 
 struct ac_forecaster {
@@ -54,8 +54,8 @@ ac_status ac_model_spec_check(const ac_model_spec *s, ac_error *err) {
     NEED(s->channels >= 1, "the data has no channels");
     NEED(s->patch_len >= 1 && s->patch_stride >= 1,
          "model.patch_len and model.patch_stride must be >= 1");
-    NEED(s->patch_len <= s->lookback,
-         "model.patch_len = %d is longer than data.lookback = %d", s->patch_len, s->lookback);
+    NEED(s->patch_len <= s->lookback, "model.patch_len = %d is longer than data.lookback = %d",
+         s->patch_len, s->lookback);
     NEED(s->d_model >= 1 && s->heads >= 1 && s->d_model % s->heads == 0,
          "model.d_model = %d is not divisible by model.heads = %d", s->d_model, s->heads);
     NEED(s->layers >= 1 && s->d_ff >= 1, "model.layers and model.d_ff must be >= 1");
@@ -240,8 +240,8 @@ ac_tensor *ac_forecaster_forward(ac_ctx *ctx, ac_forecaster *m, ac_tensor *x) {
     int B = x->shape[0], L = s->lookback, C = s->channels, H = s->horizon;
     if (x->ndim != 3 || x->shape[1] != L || x->shape[2] != C) {
         char got[64];
-        return ac_ctx_fail(ctx, AC_ERR_SHAPE, "forecaster: expected windows [B, %d, %d], got %s",
-                           L, C, ac_shape_str(x, got, sizeof got));
+        return ac_ctx_fail(ctx, AC_ERR_SHAPE, "forecaster: expected windows [B, %d, %d], got %s", L,
+                           C, ac_shape_str(x, got, sizeof got));
     }
     bool independent = s->channel_mode == AC_CHANNELS_INDEPENDENT;
     ac_tensor *series = x;
@@ -275,8 +275,8 @@ ac_tensor *ac_forecaster_forward(ac_ctx *ctx, ac_forecaster *m, ac_tensor *x) {
     int S = e->shape[0], N = e->shape[1], d = e->shape[2];
     ac_tensor *flat = ac_reshape(ctx, e, 2, (int[]){S, N * d});
     int Cout = ac_model_spec_out_width(s);
-    ac_tensor *y = ac_reshape(ctx, ac_linear(ctx, flat, m->head_w, m->head_b), 3,
-                              (int[]){S, H, Cout});
+    ac_tensor *y =
+        ac_reshape(ctx, ac_linear(ctx, flat, m->head_w, m->head_b), 3, (int[]){S, H, Cout});
     if (s->revin) y = ac_add(ctx, ac_mul(ctx, y, sigma), mu);
     if (independent) /* [B C, H, 1] -> [B, C, H] -> [B, H, C] */
         y = ac_permute(ctx, ac_reshape(ctx, y, 3, (int[]){B, C, H}), (int[]){0, 2, 1});
@@ -285,9 +285,12 @@ ac_tensor *ac_forecaster_forward(ac_ctx *ctx, ac_forecaster *m, ac_tensor *x) {
 
 ac_tensor *ac_forecast_loss(ac_ctx *ctx, ac_loss_kind kind, ac_tensor *pred, ac_tensor *target) {
     switch (kind) {
-    case AC_LOSS_MAE: return ac_mae_loss(ctx, pred, target);
-    case AC_LOSS_HUBER: return ac_huber_loss(ctx, pred, target, 1.0f); /* MODEL.md: delta 1 */
-    case AC_LOSS_MSE: break;
+    case AC_LOSS_MAE:
+        return ac_mae_loss(ctx, pred, target);
+    case AC_LOSS_HUBER:
+        return ac_huber_loss(ctx, pred, target, 1.0f); /* MODEL.md: delta 1 */
+    case AC_LOSS_MSE:
+        break;
     }
     return ac_mse_loss(ctx, pred, target);
 }

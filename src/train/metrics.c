@@ -86,9 +86,15 @@ void ac_baseline_forecast(ac_baseline_kind kind, const float *x, int L, int C, i
         for (int h = 0; h < H; h++) {
             float v;
             switch (kind) {
-            case AC_BASELINE_SEASONAL_NAIVE: v = x[(L - m + h % m) * C + c]; break;
-            case AC_BASELINE_MEAN: v = (float)mean; break;
-            default: v = x[(L - 1) * C + c]; break;
+            case AC_BASELINE_SEASONAL_NAIVE:
+                v = x[(L - m + h % m) * C + c];
+                break;
+            case AC_BASELINE_MEAN:
+                v = (float)mean;
+                break;
+            default:
+                v = x[(L - 1) * C + c];
+                break;
             }
             out[h * C + c] = v;
         }

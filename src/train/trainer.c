@@ -1,10 +1,11 @@
 /* trainer.c - the training loop and evaluation (see include/attncast/trainer.h). */
 #include "attncast/trainer.h"
 
+#include "attncast/clock.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "attncast/optim.h"
 
@@ -20,11 +21,11 @@ struct ac_trainer {
     ac_rng shuffle_rng, dropout_rng;
     ac_ctx *ctx;
     ac_train_observer observer;
-    int epoch;           /* epochs completed */
-    int64_t step;        /* optimizer steps taken */
-    int best_epoch;      /* 0: none yet */
+    int epoch;      /* epochs completed */
+    int64_t step;   /* optimizer steps taken */
+    int best_epoch; /* 0: none yet */
     double best_val;
-    int bad_epochs;      /* epochs since the best */
+    int bad_epochs; /* epochs since the best */
     bool stopped_early;
     double seconds;
     ac_window_range train_windows;
@@ -33,12 +34,6 @@ struct ac_trainer {
     float *best_weights; /* every parameter, concatenated */
     ac_epoch_record *history;
 };
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void ac_trainer_free(ac_trainer *t) {
     if (!t) return;
@@ -87,8 +82,8 @@ ac_trainer *ac_trainer_new(const ac_config *cfg, const ac_series *series, ac_for
         return NULL;
     }
     ac_ctx_set_rng(t->ctx, &t->dropout_rng);
-    t->opt = ac_optimizer_new(&oc, ac_forecaster_params(model), ac_forecaster_param_count(model),
-                              err);
+    t->opt =
+        ac_optimizer_new(&oc, ac_forecaster_params(model), ac_forecaster_param_count(model), err);
     if (!t->opt) {
         ac_trainer_free(t);
         return NULL;
@@ -104,8 +99,10 @@ static void copy_weights(ac_forecaster *m, float *buf, bool save) {
     ac_tensor *const *ps = ac_forecaster_params(m);
     for (int i = 0; i < ac_forecaster_param_count(m); i++) {
         size_t n = (size_t)ps[i]->size * sizeof(float);
-        if (save) memcpy(buf, ps[i]->data, n);
-        else memcpy(ps[i]->data, buf, n);
+        if (save)
+            memcpy(buf, ps[i]->data, n);
+        else
+            memcpy(ps[i]->data, buf, n);
         buf += ps[i]->size;
     }
 }
@@ -128,8 +125,8 @@ static ac_status train_step(ac_trainer *t, const uint32_t *order, int n, double 
         for (int i = 0; i < n; i++) ts[i] = t->train_windows.first + (int)order[i];
         ac_series_gather(s, ts, n, x->data, y->data);
     }
-    ac_tensor *loss = ac_forecast_loss(ctx, t->cfg->train.loss,
-                                       ac_forecaster_forward(ctx, t->model, x), y);
+    ac_tensor *loss =
+        ac_forecast_loss(ctx, t->cfg->train.loss, ac_forecaster_forward(ctx, t->model, x), y);
     if (!loss || ac_backward(ctx, loss) != AC_OK) {
         ac_error_set(err, ac_ctx_failed(ctx) ? ac_ctx_status(ctx) : AC_ERR_NOMEM,
                      "training step failed: %s",
@@ -155,7 +152,7 @@ ac_status ac_trainer_epoch(ac_trainer *t, bool *done, ac_error *err) {
     const ac_config *cfg = t->cfg;
     *done = t->epoch >= cfg->train.epochs;
     if (*done) return AC_OK;
-    double t0 = now_seconds();
+    double t0 = ac_seconds();
     int count = t->train_windows.count, bs = cfg->train.batch_size;
     for (int i = 0; i < count; i++) t->order[i] = (uint32_t)i;
     ac_rng_shuffle_u32(&t->shuffle_rng, t->order, (size_t)count);
@@ -169,15 +166,15 @@ ac_status ac_trainer_epoch(ac_trainer *t, bool *done, ac_error *err) {
             return ac_error_set(err, AC_ERR_INVALID,
                                 "training diverged: the loss is %s at epoch %d, step %lld (batch "
                                 "%d of %d); lower train.lr or set train.clip_grad",
-                                isnan(loss) ? "NaN" : "infinite", t->epoch + 1,
-                                (long long)t->step, b + 1, t->batches);
+                                isnan(loss) ? "NaN" : "infinite", t->epoch + 1, (long long)t->step,
+                                b + 1, t->batches);
         sum += loss * n;
         seen += n;
         if (t->observer.on_batch)
             t->observer.on_batch(t->observer.user, t->epoch + 1, b + 1, t->batches, sum / seen,
-                                 seen / (now_seconds() - t0));
+                                 seen / (ac_seconds() - t0));
     }
-    double train_seconds = now_seconds() - t0;
+    double train_seconds = ac_seconds() - t0;
     double val = NAN;
     if (ac_split_loss(t->model, t->series, AC_SPLIT_VAL, cfg->train.loss, bs, &val, err) != AC_OK)
         return err->code;
@@ -186,7 +183,7 @@ ac_status ac_trainer_epoch(ac_trainer *t, bool *done, ac_error *err) {
                              .train_loss = sum / seen,
                              .val_loss = val,
                              .lr = ac_lr_at(&t->schedule, t->step - 1),
-                             .seconds = now_seconds() - t0,
+                             .seconds = ac_seconds() - t0,
                              .windows_per_s = count / train_seconds};
     t->seconds += rec->seconds;
     t->epoch++;
@@ -288,9 +285,15 @@ static void add_window_loss(void *user, const float *x, const float *y, const fl
     for (size_t i = 0; i < ls->n; i++) {
         double d = (double)pred[i] - (double)y[i], a = fabs(d);
         switch (ls->kind) {
-        case AC_LOSS_MAE: acc += a; break;
-        case AC_LOSS_HUBER: acc += a <= 1.0 ? 0.5 * d * d : a - 0.5; break;
-        case AC_LOSS_MSE: acc += d * d; break;
+        case AC_LOSS_MAE:
+            acc += a;
+            break;
+        case AC_LOSS_HUBER:
+            acc += a <= 1.0 ? 0.5 * d * d : a - 0.5;
+            break;
+        case AC_LOSS_MSE:
+            acc += d * d;
+            break;
         }
     }
     ls->sum += acc / (double)ls->n;
@@ -338,7 +341,8 @@ ac_status ac_evaluate(ac_forecaster *model, const ac_series *s, ac_split_kind sp
     }
     ac_mase_scales(s, season, scales);
     ac_metrics_acc_init(&e.model, &s->scaler, scales);
-    for (int k = 0; k < AC_BASELINE_COUNT; k++) ac_metrics_acc_init(&e.baseline[k], &s->scaler, scales);
+    for (int k = 0; k < AC_BASELINE_COUNT; k++)
+        ac_metrics_acc_init(&e.baseline[k], &s->scaler, scales);
     ac_status st = for_each_forecast(model, s, split, batch_size, add_window_metrics, &e, err);
     if (st == AC_OK) {
         out->split = split;

@@ -94,7 +94,8 @@ static void test_small_run_trains_reports_and_writes_its_run_folder(void **state
     cJSON *base = cJSON_GetObjectItem(root, "baselines");
     for (int k = 0; k < 6; k++) {
         assert_true(cJSON_IsNumber(cJSON_GetObjectItem(model, keys[k])));
-        assert_true(cJSON_IsNumber(cJSON_GetObjectItem(cJSON_GetObjectItem(base, "naive"), keys[k])));
+        assert_true(
+            cJSON_IsNumber(cJSON_GetObjectItem(cJSON_GetObjectItem(base, "naive"), keys[k])));
         assert_non_null(cJSON_GetObjectItem(cJSON_GetObjectItem(base, "seasonal_naive"), keys[k]));
         assert_non_null(cJSON_GetObjectItem(cJSON_GetObjectItem(base, "mean"), keys[k]));
     }
@@ -164,8 +165,7 @@ static void test_set_overrides_are_checked_and_named(void **state) {
     (void)state;
     write_config("ok.ini", "");
     expect_error(train("ok.ini", "--set train.lr=abc"), 2, "--set train.lr=abc", "train.lr");
-    expect_error(train("ok.ini", "--set train.learning_rate=0.1"), 2, "train.learning_rate",
-                 NULL);
+    expect_error(train("ok.ini", "--set train.learning_rate=0.1"), 2, "train.learning_rate", NULL);
     expect_error(train("ok.ini", "--set lr"), 2, "section.key=value", NULL);
     expect_error(train("ok.ini", "--set"), 2, "--set", NULL);
 }
@@ -206,7 +206,8 @@ static void test_tampered_dataset_is_refused_by_checksum(void **state) {
              "cd '%s' && ATTNCAST_DATA_MIRROR='%s/mirror' ATTNCAST_CACHE_DIR='%s/cache' '%s' train "
              "ds.ini --set data.csv= --set data.dataset=exchange_rate",
              dir, dir, dir, tu_bin());
-    expect_error(tu_run(cmd, out, sizeof out), 1, "48b4d9d3d508f5104162e85b9a6042e3557fde11aa9f2944eba8c0d0efc89842",
+    expect_error(tu_run(cmd, out, sizeof out), 1,
+                 "48b4d9d3d508f5104162e85b9a6042e3557fde11aa9f2944eba8c0d0efc89842",
                  "exchange_rate.csv");
 }
 

@@ -88,11 +88,15 @@ static void test_parameter_names_and_shapes_follow_model_md(void **state) {
                 snprintf(n, sizeof n, "layers.%d.attn.gate_proj.weight", i);
                 assert_true((ac_forecaster_param(m, n) != NULL) == (kinds[k] == AC_ATTN_GATED));
                 snprintf(n, sizeof n, "layers.%d.attn.score_vec", i);
-                if (kinds[k] == AC_ATTN_ADDITIVE) assert_param(m, n, 2, 2, 4);
-                else assert_null(ac_forecaster_param(m, n));
+                if (kinds[k] == AC_ATTN_ADDITIVE)
+                    assert_param(m, n, 2, 2, 4);
+                else
+                    assert_null(ac_forecaster_param(m, n));
                 snprintf(n, sizeof n, "layers.%d.attn.log_tau", i);
-                if (kinds[k] == AC_ATTN_COSINE) assert_param(m, n, 1, 2, 0);
-                else assert_null(ac_forecaster_param(m, n));
+                if (kinds[k] == AC_ATTN_COSINE)
+                    assert_param(m, n, 1, 2, 0);
+                else
+                    assert_null(ac_forecaster_param(m, n));
             }
             assert_param(m, "norm_f.weight", 1, d, 0);
             assert_param(m, "head.weight", 2, 3 * cin, N * d);
@@ -222,7 +226,7 @@ static void check_whole_model(ac_attention_kind kind, ac_channel_mode mode, bool
 }
 
 #define MODEL_GRAD_TEST(kind_name, KIND)                                                           \
-    static void test_whole_model_grad_##kind_name(void **state) {                                 \
+    static void test_whole_model_grad_##kind_name(void **state) {                                  \
         (void)state;                                                                               \
         check_whole_model(KIND, AC_CHANNELS_INDEPENDENT, false);                                   \
         check_whole_model(KIND, AC_CHANNELS_MIXED, true);                                          \

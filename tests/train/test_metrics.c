@@ -72,7 +72,11 @@ static void test_mase_scale_is_the_seasonal_difference_of_training_rows(void **s
     float scaled[10];
     double mean = 0.0, sd = 1.0;
     for (int t = 0; t < 10; t++) scaled[t] = (float)(t * t);
-    ac_series s = {.rows = 10, .channels = 1, .lookback = 2, .horizon = 1, .scaled = scaled,
+    ac_series s = {.rows = 10,
+                   .channels = 1,
+                   .lookback = 2,
+                   .horizon = 1,
+                   .scaled = scaled,
                    .split = {.rows = 10, .n_train = 7, .n_val = 1, .n_test = 2},
                    .scaler = {.channels = 1, .mean = &mean, .std = &sd}};
     double scale;

@@ -167,8 +167,7 @@ static void test_same_config_seed_and_threads_repeat_bit_for_bit(void **state) {
             memcpy(w, ps[i]->data, (size_t)ps[i]->size * sizeof(float));
             w += ps[i]->size;
         }
-        if (rep == 1)
-            assert_memory_equal(weights[0], weights[1], (size_t)total * sizeof(float));
+        if (rep == 1) assert_memory_equal(weights[0], weights[1], (size_t)total * sizeof(float));
         run_finish(&r);
     }
     assert_memory_equal(losses[0], losses[1], sizeof losses[0]);

@@ -1,0 +1,8 @@
+/* clock.h - the monotonic clock used for timings (epochs, windows/s, benchmarks). */
+#ifndef ATTNCAST_CLOCK_H
+#define ATTNCAST_CLOCK_H
+
+/* Seconds since an arbitrary fixed point, from CLOCK_MONOTONIC. */
+double ac_seconds(void);
+
+#endif
