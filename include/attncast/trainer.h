@@ -63,6 +63,32 @@ bool ac_trainer_stopped_early(const ac_trainer *trainer);
 double ac_trainer_seconds(const ac_trainer *trainer); /* total training wall time */
 int64_t ac_trainer_windows_per_epoch(const ac_trainer *trainer);
 
+/* Everything a trainer changes as it runs, except the weights and the optimizer (which the
+ * model and ac_trainer_optimizer expose): what a checkpoint's /train group stores. Pointers are
+ * borrowed from the trainer (get) or from the caller (set, which copies). */
+typedef struct ac_train_state {
+    int epoch;           /* epochs completed */
+    int64_t step;        /* optimizer steps taken (the schedule position) */
+    int best_epoch;      /* 0: none yet */
+    double best_val_loss;
+    int bad_epochs;      /* epochs since the best (the early-stopping counter) */
+    int stopped_early;
+    double seconds;      /* training wall time so far */
+    double lr;           /* learning rate of the last step taken (0 before the first) */
+    ac_rng shuffle_rng;  /* stream AC_RNG_STREAM_SHUFFLE */
+    ac_rng dropout_rng;  /* stream AC_RNG_STREAM_DROPOUT */
+    const ac_epoch_record *history; /* history_len records */
+    int history_len;
+    const float *best_weights; /* weight_count floats: every parameter, in registration order */
+    int64_t weight_count;
+} ac_train_state;
+
+void ac_trainer_get_state(const ac_trainer *trainer, ac_train_state *state);
+/* Restores a state saved from a trainer of the same config and model (sizes are checked). */
+ac_status ac_trainer_set_state(ac_trainer *trainer, const ac_train_state *state, ac_error *err);
+/* The trainer's optimizer (its moments and step count are part of a checkpoint). */
+ac_optimizer *ac_trainer_optimizer(ac_trainer *trainer);
+
 /* Mean loss of the model over every window of a split (no grad, no dropout). */
 ac_status ac_split_loss(ac_forecaster *model, const ac_series *series, ac_split_kind split,
                         ac_loss_kind loss, int batch_size, double *out, ac_error *err);

@@ -356,3 +356,52 @@ ac_status ac_evaluate(ac_forecaster *model, const ac_series *s, ac_split_kind sp
     free(e.scratch);
     return st;
 }
+
+/* ---- state, for checkpoints ---- */
+
+void ac_trainer_get_state(const ac_trainer *t, ac_train_state *st) {
+    *st = (ac_train_state){.epoch = t->epoch,
+                           .step = t->step,
+                           .best_epoch = t->best_epoch,
+                           .best_val_loss = t->best_val,
+                           .bad_epochs = t->bad_epochs,
+                           .stopped_early = t->stopped_early,
+                           .seconds = t->seconds,
+                           .lr = t->step > 0 ? ac_lr_at(&t->schedule, t->step - 1) : 0.0,
+                           .shuffle_rng = t->shuffle_rng,
+                           .dropout_rng = t->dropout_rng,
+                           .history = t->history,
+                           .history_len = t->epoch,
+                           .best_weights = t->best_weights,
+                           .weight_count = ac_forecaster_weight_count(t->model)};
+}
+
+ac_status ac_trainer_set_state(ac_trainer *t, const ac_train_state *st, ac_error *err) {
+    int64_t weights = ac_forecaster_weight_count(t->model);
+    if (st->weight_count != weights)
+        return ac_error_set(err, AC_ERR_FORMAT,
+                            "training state holds %lld best weights, the model has %lld",
+                            (long long)st->weight_count, (long long)weights);
+    if (st->epoch < 0 || st->epoch > t->cfg->train.epochs || st->history_len != st->epoch)
+        return ac_error_set(err, AC_ERR_INVALID,
+                            "training state is at epoch %d with %d history rows, but train.epochs "
+                            "= %d",
+                            st->epoch, st->history_len, t->cfg->train.epochs);
+    t->epoch = st->epoch;
+    t->step = st->step;
+    t->best_epoch = st->best_epoch;
+    t->best_val = st->best_val_loss;
+    t->bad_epochs = st->bad_epochs;
+    t->stopped_early = st->stopped_early != 0;
+    t->seconds = st->seconds;
+    t->shuffle_rng = st->shuffle_rng;
+    t->dropout_rng = st->dropout_rng;
+    if (st->history_len > 0)
+        memcpy(t->history, st->history, (size_t)st->history_len * sizeof *t->history);
+    if (st->best_weights) memcpy(t->best_weights, st->best_weights, (size_t)weights * sizeof(float));
+    return AC_OK;
+}
+
+ac_optimizer *ac_trainer_optimizer(ac_trainer *t) {
+    return t->opt;
+}

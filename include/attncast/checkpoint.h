@@ -1,0 +1,95 @@
+/* checkpoint.h - saving and loading forecasters and training state as HDF5 files, following the
+ * schema of MODEL.md to the letter so that h5py, h5dump and HDFView read them with no custom code.
+ *
+ * Layout (every string variable-length UTF-8):
+ *   /                      attributes format = "attncast-checkpoint", format_version = 1 (int32),
+ *                          created (ISO 8601 UTC), program_version
+ *   /config                scalar string: the resolved config as INI text (ac_config_to_ini)
+ *   /params/{name}         float32, one dataset per parameter, named by its MODEL.md dotted name
+ *   /scaler/mean, /std     float64 [C]: training-set statistics
+ *   /scaler/channels       string [C]: channel names
+ *   /optimizer             (training checkpoints) attribute kind ("adam" | "adamw" | "sgd");
+ *                          datasets step (int64), lr (float64, the current learning rate),
+ *                          schedule_step (int64, the schedule position = global step), and per
+ *                          parameter: exp_avg/{name}, exp_avg_sq/{name} (adam, adamw) or
+ *                          momentum_buffer/{name} (sgd), float32, the parameter's shape
+ *   /train                 (training checkpoints) datasets epoch (int32), global_step (int64),
+ *                          best_val_loss (float64), best_epoch (int32), bad_epochs (int32, the
+ *                          early-stopping counter), stopped_early (int32), seconds (float64),
+ *                          rng_shuffle and rng_dropout (uint64 [2]: PCG32 state, increment),
+ *                          history (compound table: epoch int32, train_loss, val_loss, lr,
+ *                          seconds, windows_per_s float64; one row per epoch), and
+ *                          best_params/{name} (float32: the best epoch's weights)
+ *
+ * Writing is atomic: the file is built under a temporary name in the same folder, flushed to
+ * disk and renamed over the target, so a crash or a full disk leaves the previous file intact.
+ * Reading checks everything before trusting it: the format attribute and version, the config,
+ * every expected parameter present with the shape the stored config implies, no unexpected
+ * parameters, finite values, consistent scaler and state sizes. A non-HDF5 file, a truncated
+ * file, a foreign HDF5 file or a checkpoint of another architecture each give one line naming
+ * the file and the problem (HDF5 path where there is one). HDF5's own error stack is printed
+ * only when the environment variable ATTNCAST_DEBUG is set.
+ */
+#ifndef ATTNCAST_CHECKPOINT_H
+#define ATTNCAST_CHECKPOINT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "attncast/config.h"
+#include "attncast/error.h"
+#include "attncast/forecaster.h"
+#include "attncast/optim.h"
+#include "attncast/trainer.h"
+#include "attncast/windows.h"
+
+#define AC_CKPT_FORMAT "attncast-checkpoint"
+#define AC_CKPT_FORMAT_VERSION 1
+
+/* What to write; everything borrowed. optimizer and train may be NULL (a model-only file). */
+typedef struct ac_ckpt_contents {
+    const ac_config *config;
+    const ac_forecaster *model;
+    const ac_scaler *scaler;
+    char *const *channel_names; /* scaler->channels names */
+    ac_optimizer *optimizer;
+    double lr;                  /* the current learning rate (with optimizer) */
+    const ac_train_state *train;
+} ac_ckpt_contents;
+
+ac_status ac_ckpt_write(const char *path, const ac_ckpt_contents *contents, ac_error *err);
+
+/* A loaded checkpoint; owns everything in it. */
+typedef struct ac_checkpoint {
+    char path[AC_CONFIG_TEXT];
+    int format_version;
+    char created[64];
+    char program_version[32];
+    ac_config config;
+    int channels;
+    char **channel_names; /* channels strings */
+    ac_scaler scaler;
+    ac_forecaster *model; /* built from config and channels, weights from /params */
+
+    bool has_optimizer;
+    ac_optimizer_kind optimizer_kind;
+    int64_t optimizer_step;
+    int64_t schedule_step;
+    double lr;
+    int optimizer_slots;   /* 2 adam/adamw, 1 sgd */
+    float **optimizer_state; /* [param * slots + slot], each the parameter's size */
+
+    bool has_train;
+    ac_train_state train; /* history and best_weights point into the two fields below */
+    ac_epoch_record *history;
+    float *best_weights;
+} ac_checkpoint;
+
+ac_status ac_ckpt_read(ac_checkpoint **out, const char *path, ac_error *err);
+void ac_ckpt_free(ac_checkpoint *ckpt);
+
+/* Copies the loaded optimizer state (moments, step count) into an optimizer over the same
+ * parameters, of the same kind; sizes and kind are checked. */
+ac_status ac_ckpt_restore_optimizer(const ac_checkpoint *ckpt, ac_optimizer *opt, ac_error *err);
+
+#endif
