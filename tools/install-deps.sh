@@ -13,6 +13,7 @@ PACKAGES=(
   pkg-config        # how CMake finds the libraries below
   libopenblas-dev   # cblas_sgemm and the OpenBLAS thread control
   libhdf5-dev       # checkpoints
+  hdf5-tools        # h5dump, which the checkpoint tests use to read the layout
   libinih-dev       # INI config files
   libcjson-dev      # JSON output
   libcmocka-dev     # the unit tests

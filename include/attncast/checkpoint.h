@@ -43,7 +43,7 @@
 #include "attncast/trainer.h"
 #include "attncast/windows.h"
 
-#define AC_CKPT_FORMAT "attncast-checkpoint"
+#define AC_CKPT_FORMAT         "attncast-checkpoint"
 #define AC_CKPT_FORMAT_VERSION 1
 
 /* What to write; everything borrowed. optimizer and train may be NULL (a model-only file). */
@@ -53,7 +53,7 @@ typedef struct ac_ckpt_contents {
     const ac_scaler *scaler;
     char *const *channel_names; /* scaler->channels names */
     ac_optimizer *optimizer;
-    double lr;                  /* the current learning rate (with optimizer) */
+    double lr; /* the current learning rate (with optimizer) */
     const ac_train_state *train;
 } ac_ckpt_contents;
 
@@ -76,7 +76,7 @@ typedef struct ac_checkpoint {
     int64_t optimizer_step;
     int64_t schedule_step;
     double lr;
-    int optimizer_slots;   /* 2 adam/adamw, 1 sgd */
+    int optimizer_slots;     /* 2 adam/adamw, 1 sgd */
     float **optimizer_state; /* [param * slots + slot], each the parameter's size */
 
     bool has_train;

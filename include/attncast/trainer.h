@@ -67,16 +67,16 @@ int64_t ac_trainer_windows_per_epoch(const ac_trainer *trainer);
  * model and ac_trainer_optimizer expose): what a checkpoint's /train group stores. Pointers are
  * borrowed from the trainer (get) or from the caller (set, which copies). */
 typedef struct ac_train_state {
-    int epoch;           /* epochs completed */
-    int64_t step;        /* optimizer steps taken (the schedule position) */
-    int best_epoch;      /* 0: none yet */
+    int epoch;      /* epochs completed */
+    int64_t step;   /* optimizer steps taken (the schedule position) */
+    int best_epoch; /* 0: none yet */
     double best_val_loss;
-    int bad_epochs;      /* epochs since the best (the early-stopping counter) */
+    int bad_epochs; /* epochs since the best (the early-stopping counter) */
     int stopped_early;
-    double seconds;      /* training wall time so far */
-    double lr;           /* learning rate of the last step taken (0 before the first) */
-    ac_rng shuffle_rng;  /* stream AC_RNG_STREAM_SHUFFLE */
-    ac_rng dropout_rng;  /* stream AC_RNG_STREAM_DROPOUT */
+    double seconds;                 /* training wall time so far */
+    double lr;                      /* learning rate of the last step taken (0 before the first) */
+    ac_rng shuffle_rng;             /* stream AC_RNG_STREAM_SHUFFLE */
+    ac_rng dropout_rng;             /* stream AC_RNG_STREAM_DROPOUT */
     const ac_epoch_record *history; /* history_len records */
     int history_len;
     const float *best_weights; /* weight_count floats: every parameter, in registration order */

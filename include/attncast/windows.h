@@ -54,7 +54,13 @@ typedef struct ac_series {
 /* Splits, fits the scaler on the training rows and scales every row. */
 ac_status ac_series_build(ac_series *series, const ac_table *table, const double fractions[3],
                           int lookback, int horizon, ac_error *err);
+/* The same with a given scaler (a checkpoint's) instead of one fitted here; its channel count
+ * must match the table's. The scaler is copied. */
+ac_status ac_series_build_with_scaler(ac_series *series, const ac_table *table,
+                                      const double fractions[3], int lookback, int horizon,
+                                      const ac_scaler *scaler, ac_error *err);
 void ac_series_free(ac_series *series);
+ac_status ac_scaler_copy(ac_scaler *dst, const ac_scaler *src, ac_error *err);
 
 /* The windows of a split: t = first, first + 1, ..., first + count - 1. */
 typedef struct ac_window_range {

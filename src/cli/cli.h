@@ -12,11 +12,19 @@ enum {
 /* Each verb gets argv after the verb name (argv[0] is the verb) and returns an exit code. */
 int ac_cli_bench_ops(int argc, char **argv);
 int ac_cli_train(int argc, char **argv);
+int ac_cli_eval(int argc, char **argv);
+int ac_cli_predict(int argc, char **argv);
+int ac_cli_info(int argc, char **argv);
 
 /* Prints "attncast: <message>" as one line on stderr. */
 void ac_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Parses a whole positive int option value; on failure prints an error naming the option. */
 int ac_cli_parse_positive(const char *option, const char *text, int *out);
+
+struct ac_eval_result;
+struct ac_series;
+/* The metrics table of the model and the baselines (train, eval). */
+void ac_cli_print_metrics(const struct ac_eval_result *eval, const struct ac_series *series);
 
 #endif

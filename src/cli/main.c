@@ -21,9 +21,9 @@ typedef struct verb {
 static const verb VERBS[] = {
     {"train", ac_cli_train,
      "train a forecaster from an INI config, print test metrics vs baselines"},
-    {"eval", NULL, "evaluate a saved checkpoint on a split or another CSV"},
-    {"predict", NULL, "forecast the next horizon from new data with a saved checkpoint"},
-    {"info", NULL, "describe a checkpoint: config, parameters, training history"},
+    {"eval", ac_cli_eval, "evaluate a saved checkpoint on a split or another CSV"},
+    {"predict", ac_cli_predict, "forecast the next horizon from new data with a saved checkpoint"},
+    {"info", ac_cli_info, "describe a checkpoint: config, parameters, training history"},
     {"explain", NULL, "show which past steps the attention looked at for one window"},
     {"sweep", NULL, "run a grid of configs and tabulate their metrics"},
     {"plot", NULL, "redraw a run's learning curves and forecast plots"},

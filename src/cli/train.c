@@ -1,13 +1,18 @@
-/* train.c - `attncast train CONFIG [--set section.key=value]... [--out DIR] [--quiet]`: loads
- * and checks the config, loads the data, trains the forecaster with live progress, evaluates it
- * on the test split next to the baselines, and writes the run folder. */
+/* train.c - `attncast train CONFIG [--set section.key=value]... [--out DIR] [--resume PATH]
+ * [--stop-after N] [--quiet]`: loads and checks the config, loads the data, trains the
+ * forecaster with live progress (checkpointing last.h5 and best.h5 as it goes, or continuing
+ * from a checkpoint), evaluates it on the test split next to the baselines, and writes the run
+ * folder. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include "attncast/attncast.h"
+#include "attncast/checkpoint.h"
 #include "attncast/clock.h"
 #include "attncast/config.h"
 #include "attncast/report.h"
@@ -19,11 +24,17 @@
 #define MAX_SETS 256
 
 static void usage(FILE *out) {
-    fprintf(out, "usage: attncast train CONFIG [--set section.key=value]... [--out DIR] [--quiet]\n"
-                 "  Trains the forecaster a config describes and reports its test metrics next to\n"
-                 "  the naive baselines; writes config.ini, history.csv and metrics.json to the\n"
-                 "  run folder (output.dir, default runs/<config name>-<timestamp>).\n\n"
-                 "config keys (section.key, default, meaning):\n");
+    fprintf(
+        out,
+        "usage: attncast train CONFIG [--set section.key=value]... [--out DIR]\n"
+        "                             [--resume RUN_DIR|CHECKPOINT] [--stop-after N] [--quiet]\n"
+        "  Trains the forecaster a config describes and reports its test metrics next to\n"
+        "  the naive baselines. The run folder (output.dir, default\n"
+        "  runs/<config name>-<timestamp>) gets config.ini, history.csv, metrics.json,\n"
+        "  last.h5 (every output.checkpoint_every epochs) and best.h5 (on every new best).\n"
+        "  --resume continues exactly where a checkpoint (or RUN_DIR/last.h5) left off;\n"
+        "  --stop-after N stops after N epochs of this invocation, as if interrupted.\n\n"
+        "config keys (section.key, default, meaning):\n");
     ac_config_print_keys(out);
 }
 
@@ -65,28 +76,6 @@ static void on_epoch(void *user, const ac_epoch_record *r, bool improved) {
     fflush(stdout);
 }
 
-static void print_metrics_table(const ac_eval_result *e, const ac_series *s) {
-    printf("\ntest split: %lld windows x %d steps x %d channels (MSE, MAE on scaled values; the "
-           "rest on the original scale)\n",
-           (long long)e->windows, s->horizon, s->channels);
-    printf("%-16s %10s %10s %12s %9s %9s %8s\n", "", "MSE", "MAE", "RMSE", "MAPE%", "sMAPE%",
-           "MASE");
-    const ac_metrics *rows[1 + AC_BASELINE_COUNT] = {&e->model};
-    const char *names[1 + AC_BASELINE_COUNT] = {"model"};
-    for (int k = 0; k < AC_BASELINE_COUNT; k++) {
-        rows[k + 1] = &e->baseline[k];
-        names[k + 1] = ac_baseline_name((ac_baseline_kind)k);
-    }
-    for (int i = 0; i <= AC_BASELINE_COUNT; i++) {
-        const ac_metrics *m = rows[i];
-        printf("%-16s %10.4f %10.4f %12.5g %9.3f %9.3f %8.4f\n", names[i], m->mse, m->mae, m->rmse,
-               m->mape, m->smape, m->mase);
-    }
-    double ratio = e->model.mse / e->baseline[AC_BASELINE_NAIVE].mse;
-    printf("model MSE is %.3f x the naive baseline's (%s)\n", ratio,
-           ratio < 1.0 ? "better" : "not better");
-}
-
 /* ---- the verb ---- */
 
 typedef struct train_args {
@@ -94,6 +83,8 @@ typedef struct train_args {
     const char *sets[MAX_SETS];
     int n_sets;
     const char *out;
+    const char *resume;
+    int stop_after; /* 0: run to the end */
     bool quiet;
 } train_args;
 
@@ -106,14 +97,19 @@ static int parse_args(int argc, char **argv, train_args *a) {
             return -2;
         } else if (!strcmp(arg, "--quiet") || !strcmp(arg, "-q")) {
             a->quiet = true;
-        } else if (!strcmp(arg, "--set") || !strcmp(arg, "--out")) {
+        } else if (!strcmp(arg, "--set") || !strcmp(arg, "--out") || !strcmp(arg, "--resume") ||
+                   !strcmp(arg, "--stop-after")) {
             if (i + 1 >= argc) {
                 ac_cli_error("train: %s needs a value (see attncast train --help)", arg);
                 return -1;
             }
-            if (!strcmp(arg, "--out"))
+            if (!strcmp(arg, "--out")) {
                 a->out = argv[++i];
-            else if (a->n_sets == MAX_SETS) {
+            } else if (!strcmp(arg, "--resume")) {
+                a->resume = argv[++i];
+            } else if (!strcmp(arg, "--stop-after")) {
+                if (ac_cli_parse_positive(arg, argv[++i], &a->stop_after) != 0) return -1;
+            } else if (a->n_sets == MAX_SETS) {
                 ac_cli_error("train: more than %d --set options", MAX_SETS);
                 return -1;
             } else
@@ -190,6 +186,103 @@ static int write_run(const char *dir, const ac_config *cfg, ac_trainer *tr,
     return rc;
 }
 
+/* Writes DIR/NAME (last.h5 or best.h5) with the model, optimizer and trainer state. */
+static int write_checkpoint(const char *dir, const char *name, const ac_config *cfg,
+                            ac_forecaster *model, ac_trainer *tr, const ac_series *series,
+                            const ac_table *table) {
+    ac_train_state st;
+    ac_trainer_get_state(tr, &st);
+    ac_ckpt_contents c = {.config = cfg,
+                          .model = model,
+                          .scaler = &series->scaler,
+                          .channel_names = table->names,
+                          .optimizer = ac_trainer_optimizer(tr),
+                          .lr = st.lr,
+                          .train = &st};
+    char path[AC_CONFIG_TEXT + 32];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    ac_error err;
+    if (ac_ckpt_write(path, &c, &err) != AC_OK) {
+        ac_cli_error("%s", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Names a difference between two specs ("model.d_model 32 vs 64"), or returns false. */
+static bool spec_differs(const ac_model_spec *a, const ac_model_spec *b, char *what, size_t n) {
+#define CMP(field, key)                                                                            \
+    if (a->field != b->field) {                                                                    \
+        snprintf(what, n, "%s: %g in the checkpoint, %g in the config", key, (double)a->field,     \
+                 (double)b->field);                                                                \
+        return true;                                                                               \
+    }
+    CMP(lookback, "data.lookback")
+    CMP(horizon, "data.horizon")
+    CMP(channels, "the channel count")
+    CMP(channel_mode, "model.channels")
+    CMP(patch_len, "model.patch_len")
+    CMP(patch_stride, "model.patch_stride")
+    CMP(d_model, "model.d_model")
+    CMP(heads, "model.heads")
+    CMP(layers, "model.layers")
+    CMP(d_ff, "model.d_ff")
+    CMP(attention, "model.attention")
+    CMP(revin, "model.revin")
+    CMP(causal, "model.causal")
+#undef CMP
+    return false;
+}
+
+/* Loads the checkpoint at path (a file, or a run folder's last.h5) into model, optimizer and
+ * trainer; dir receives the checkpoint's folder. */
+static int resume_from(const char *path, const ac_model_spec *spec, ac_forecaster *model,
+                       ac_trainer *tr, char *dir, size_t dir_size) {
+    char file[AC_CONFIG_TEXT + 16];
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        snprintf(file, sizeof file, "%s/last.h5", path);
+    else
+        snprintf(file, sizeof file, "%s", path);
+    ac_error err;
+    ac_checkpoint *ck = NULL;
+    if (ac_ckpt_read(&ck, file, &err) != AC_OK) {
+        ac_cli_error("--resume: %s", err.msg);
+        return -1;
+    }
+    int rc = -1;
+    char what[160];
+    ac_model_spec stored = ac_config_model_spec(&ck->config, ck->channels);
+    if (spec_differs(&stored, spec, what, sizeof what)) {
+        ac_cli_error("--resume: %s was trained with another architecture (%s)", file, what);
+    } else if (!ck->has_optimizer || !ck->has_train) {
+        ac_cli_error("--resume: %s holds no training state (a model-only checkpoint)", file);
+    } else {
+        ac_tensor *const *to = ac_forecaster_params(model);
+        ac_tensor *const *from = ac_forecaster_params(ck->model);
+        for (int i = 0; i < ac_forecaster_param_count(model); i++)
+            memcpy(to[i]->data, from[i]->data, (size_t)to[i]->size * sizeof(float));
+        if (ac_ckpt_restore_optimizer(ck, ac_trainer_optimizer(tr), &err) != AC_OK ||
+            ac_trainer_set_state(tr, &ck->train, &err) != AC_OK)
+            ac_cli_error("--resume: %s: %s", file, err.msg);
+        else
+            rc = 0;
+    }
+    if (rc == 0) {
+        char *slash = strrchr(file, '/');
+        if (slash) *slash = '\0';
+        const char *folder = slash ? file : ".";
+        size_t len = strlen(folder);
+        if (len >= dir_size) len = dir_size - 1;
+        memcpy(dir, folder, len);
+        dir[len] = '\0';
+        printf("resuming from %s/%s at epoch %d (step %lld)\n", dir, slash ? slash + 1 : file,
+               ck->train.epoch, (long long)ck->train.step);
+    }
+    ac_ckpt_free(ck);
+    return rc;
+}
+
 int ac_cli_train(int argc, char **argv) {
     train_args args;
     int prc = parse_args(argc, argv, &args);
@@ -244,6 +337,11 @@ int ac_cli_train(int argc, char **argv) {
         exit_code = err.code == AC_ERR_INVALID ? AC_EXIT_USAGE : AC_EXIT_FAILURE;
         goto done;
     }
+    if (args.resume) {
+        char ckpt_dir[AC_CONFIG_TEXT];
+        if (resume_from(args.resume, &spec, model, tr, ckpt_dir, sizeof ckpt_dir) != 0) goto done;
+        if (!cfg.output.dir[0]) memcpy(cfg.output.dir, ckpt_dir, sizeof cfg.output.dir);
+    }
     if (ac_run_dir_create(&cfg, dir, sizeof dir, &err) != AC_OK) {
         ac_cli_error("%s", err.msg);
         goto done;
@@ -259,11 +357,34 @@ int ac_cli_train(int argc, char **argv) {
     progress prog = {
         .live = isatty(STDERR_FILENO), .quiet = args.quiet, .epochs = cfg.train.epochs};
     ac_trainer_set_observer(tr, &(ac_train_observer){on_batch, on_epoch, &prog});
-    if (ac_trainer_run(tr, &err) != AC_OK) {
-        if (prog.live) fputs("\r\033[K", stderr);
-        ac_cli_error("%s", err.msg);
-        goto done;
+    bool finished = false;
+    for (int ran = 0; !finished; ran++) {
+        int every = cfg.output.checkpoint_every;
+        if (args.stop_after && ran == args.stop_after) {
+            int epoch = 0;
+            ac_trainer_history(tr, &epoch);
+            if (write_checkpoint(dir, "last.h5", &cfg, model, tr, &series, table) != 0) goto done;
+            printf("stopped after %d epoch(s) as asked (epoch %d of %d); continue with: attncast "
+                   "train %s --resume %s\n",
+                   ran, epoch, cfg.train.epochs, args.config, dir);
+            exit_code = AC_EXIT_OK;
+            goto done;
+        }
+        if (ac_trainer_epoch(tr, &finished, &err) != AC_OK) {
+            if (prog.live) fputs("\r\033[K", stderr);
+            ac_cli_error("%s", err.msg);
+            goto done;
+        }
+        int epoch = 0;
+        ac_trainer_history(tr, &epoch);
+        if (ac_trainer_best_epoch(tr) == epoch &&
+            write_checkpoint(dir, "best.h5", &cfg, model, tr, &series, table) != 0)
+            goto done;
+        if ((finished || (every > 0 && epoch % every == 0)) &&
+            write_checkpoint(dir, "last.h5", &cfg, model, tr, &series, table) != 0)
+            goto done;
     }
+    ac_trainer_restore_best(tr);
     ac_eval_result eval;
     if (ac_evaluate(model, &series, AC_SPLIT_TEST, src.season, cfg.train.batch_size, &eval, &err) !=
         AC_OK) {
@@ -293,9 +414,9 @@ int ac_cli_train(int argc, char **argv) {
         printf("best epoch %d (val %.4f); test metrics use its weights\n", info.best_epoch,
                info.best_val_loss);
     }
-    print_metrics_table(&eval, &series);
+    ac_cli_print_metrics(&eval, &series);
     if (write_run(dir, &cfg, tr, &eval, &info) != 0) goto done;
-    printf("wrote %s/config.ini, history.csv, metrics.json\n", dir);
+    printf("wrote %s/config.ini, history.csv, metrics.json, last.h5, best.h5\n", dir);
     exit_code = AC_EXIT_OK;
 done:
     ac_trainer_free(tr);

@@ -79,12 +79,33 @@ double ac_scaler_unscale(const ac_scaler *sc, int c, float value) {
     return (double)value * sc->std[c] + sc->mean[c];
 }
 
-ac_status ac_series_build(ac_series *s, const ac_table *t, const double fractions[3], int L, int H,
-                          ac_error *err) {
+ac_status ac_scaler_copy(ac_scaler *dst, const ac_scaler *src, ac_error *err) {
+    memset(dst, 0, sizeof *dst);
+    size_t n = (size_t)src->channels * sizeof(double);
+    dst->mean = malloc(n);
+    dst->std = malloc(n);
+    if (!dst->mean || !dst->std) {
+        ac_scaler_free(dst);
+        return ac_error_set(err, AC_ERR_NOMEM, "scaler: out of memory");
+    }
+    memcpy(dst->mean, src->mean, n);
+    memcpy(dst->std, src->std, n);
+    dst->channels = src->channels;
+    dst->constant_channels = src->constant_channels;
+    return AC_OK;
+}
+
+/* Splits, takes the scaler (fitted on the training rows when given none) and scales every row. */
+static ac_status series_build(ac_series *s, const ac_table *t, const double fractions[3], int L,
+                              int H, const ac_scaler *given, ac_error *err) {
     memset(s, 0, sizeof *s);
     if (ac_split_compute(t->rows, fractions, L, H, &s->split, err) != AC_OK) return err->code;
-    if (ac_scaler_fit(&s->scaler, t->values, s->split.n_train, t->cols, err) != AC_OK)
-        return err->code;
+    if (given && given->channels != t->cols)
+        return ac_error_set(err, AC_ERR_INVALID, "the data has %d channels, the scaler %d", t->cols,
+                            given->channels);
+    ac_status st = given ? ac_scaler_copy(&s->scaler, given, err)
+                         : ac_scaler_fit(&s->scaler, t->values, s->split.n_train, t->cols, err);
+    if (st != AC_OK) return st;
     s->rows = t->rows;
     s->channels = t->cols;
     s->lookback = L;
@@ -101,6 +122,16 @@ ac_status ac_series_build(ac_series *s, const ac_table *t, const double fraction
             s->scaled[i] = (float)((t->values[i] - s->scaler.mean[c]) / s->scaler.std[c]);
         }
     return AC_OK;
+}
+
+ac_status ac_series_build(ac_series *s, const ac_table *t, const double fractions[3], int L, int H,
+                          ac_error *err) {
+    return series_build(s, t, fractions, L, H, NULL, err);
+}
+
+ac_status ac_series_build_with_scaler(ac_series *s, const ac_table *t, const double fractions[3],
+                                      int L, int H, const ac_scaler *scaler, ac_error *err) {
+    return series_build(s, t, fractions, L, H, scaler, err);
 }
 
 void ac_series_free(ac_series *s) {

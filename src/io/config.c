@@ -149,6 +149,8 @@ static const key_def KEYS[] = {
     ENUM_KEY(train, loss, loss_name, "mse", "training loss"),
 
     TEXT_KEY(output, dir, "", "run folder; empty for runs/<name>-<timestamp>"),
+    INT_KEY(output, checkpoint_every, 0, 100000, "1",
+            "write last.h5 every this many epochs; 0: only at the end"),
 };
 
 #define KEY_COUNT (sizeof KEYS / sizeof KEYS[0])

@@ -150,7 +150,7 @@ static ac_status train_step(ac_trainer *t, const uint32_t *order, int n, double 
 
 ac_status ac_trainer_epoch(ac_trainer *t, bool *done, ac_error *err) {
     const ac_config *cfg = t->cfg;
-    *done = t->epoch >= cfg->train.epochs;
+    *done = t->epoch >= cfg->train.epochs || t->stopped_early; /* e.g. resumed at the end */
     if (*done) return AC_OK;
     double t0 = ac_seconds();
     int count = t->train_windows.count, bs = cfg->train.batch_size;
@@ -398,7 +398,8 @@ ac_status ac_trainer_set_state(ac_trainer *t, const ac_train_state *st, ac_error
     t->dropout_rng = st->dropout_rng;
     if (st->history_len > 0)
         memcpy(t->history, st->history, (size_t)st->history_len * sizeof *t->history);
-    if (st->best_weights) memcpy(t->best_weights, st->best_weights, (size_t)weights * sizeof(float));
+    if (st->best_weights)
+        memcpy(t->best_weights, st->best_weights, (size_t)weights * sizeof(float));
     return AC_OK;
 }
 

@@ -1,0 +1,60 @@
+/* info.c - `attncast info CHECKPOINT`: what a checkpoint holds, checked as it loads. */
+#include <stdio.h>
+#include <string.h>
+
+#include "attncast/checkpoint.h"
+#include "cli/cli.h"
+
+int ac_cli_info(int argc, char **argv) {
+    static const char *const usage = "usage: attncast info CHECKPOINT   (architecture, data, "
+                                     "training progress)";
+    if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        puts(usage);
+        return AC_EXIT_OK;
+    }
+    if (argc != 2 || argv[1][0] == '-') {
+        ac_cli_error("%s", usage);
+        return AC_EXIT_USAGE;
+    }
+    ac_error err;
+    ac_checkpoint *ck = NULL;
+    if (ac_ckpt_read(&ck, argv[1], &err) != AC_OK) {
+        ac_cli_error("%s", err.msg);
+        return AC_EXIT_FAILURE;
+    }
+    const ac_config *c = &ck->config;
+    const ac_model_spec *s = ac_forecaster_spec(ck->model);
+    printf("checkpoint     %s\n", ck->path);
+    printf("format         %s version %d, written %s by attncast %s\n", AC_CKPT_FORMAT,
+           ck->format_version, ck->created, ck->program_version);
+    printf("data           %s (%d channels:", c->data.dataset[0] ? c->data.dataset : c->data.csv,
+           ck->channels);
+    for (int i = 0; i < ck->channels && i < 24; i++) printf(" %s", ck->channel_names[i]);
+    printf("%s)\n", ck->channels > 24 ? " ..." : "");
+    printf("windows        lookback %d, horizon %d, split %g/%g/%g\n", s->lookback, s->horizon,
+           c->data.split[0], c->data.split[1], c->data.split[2]);
+    printf("architecture   %s attention, %s channels, patch %d stride %d (%d tokens), d_model %d, "
+           "%d heads, %d layers, d_ff %d, revin %s, causal %s, dropout %g\n",
+           ac_attention_kind_name(s->attention), ac_channel_mode_name(s->channel_mode),
+           s->patch_len, s->patch_stride, ac_model_spec_tokens(s), s->d_model, s->heads, s->layers,
+           s->d_ff, s->revin ? "on" : "off", s->causal ? "on" : "off", (double)s->dropout);
+    printf("parameters     %lld in %d tensors\n", (long long)ac_forecaster_weight_count(ck->model),
+           ac_forecaster_param_count(ck->model));
+    if (ck->has_train) {
+        const ac_train_state *t = &ck->train;
+        printf("training       epoch %d of %d, step %lld, %s loss, %s, lr %.3g%s\n", t->epoch,
+               c->train.epochs, (long long)t->step, ac_loss_kind_name(c->train.loss),
+               ac_optimizer_kind_name(c->train.optimizer), ck->lr,
+               t->stopped_early ? ", stopped early" : "");
+        printf("best           epoch %d, validation loss %.6g (%d epoch(s) since)\n", t->best_epoch,
+               t->best_val_loss, t->bad_epochs);
+        for (int i = 0; i < t->history_len; i++)
+            printf("  epoch %3d  train %.5f  val %.5f  lr %.2e  %.1f s\n", t->history[i].epoch,
+                   t->history[i].train_loss, t->history[i].val_loss, t->history[i].lr,
+                   t->history[i].seconds);
+    } else {
+        printf("training       none stored (a model-only checkpoint)\n");
+    }
+    ac_ckpt_free(ck);
+    return AC_EXIT_OK;
+}

@@ -1,0 +1,194 @@
+/* test_saved_models_cli.c - checkpoints through the real binaries: exact resume (4 epochs
+ * straight = 2, stop, resume 2), eval against the run's own metrics, predict (dates continued,
+ * --at, bad inputs), info, the embedding example agreeing with predict, and corrupt, foreign
+ * and mismatched checkpoints refused in one line. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <cmocka.h>
+#include <hdf5.h>
+
+#include "support/testutil.h"
+
+static char dir[256];
+static char out[1 << 16];
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...) {
+    char body[4096], cmd[4600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(body, sizeof body, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "cd '%s' && A='%s' && E='%s' && %s", dir, tu_bin(),
+             getenv("ATTNCAST_EXAMPLE") ? getenv("ATTNCAST_EXAMPLE") : "forecast_example", body);
+    return tu_run(cmd, out, sizeof out);
+}
+
+static void expect_one_line_error(int rc, const char *a, const char *b) {
+    if (rc == 0) fail_msg("expected a failure: %s", out);
+    if (tu_count_lines(out) != 1) fail_msg("not one line: %s", out);
+    if (a && !strstr(out, a)) fail_msg("'%s' not in: %s", a, out);
+    if (b && !strstr(out, b)) fail_msg("'%s' not in: %s", b, out);
+}
+
+static int setup(void **state) {
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/attncast-saved-XXXXXX");
+    if (!mkdtemp(dir)) return -1;
+    char path[512];
+    snprintf(path, sizeof path, "%s/series.csv", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    fprintf(f, "date,a,b\n");
+    for (int t = 0; t < 400; t++) /* hourly dates */
+        fprintf(f, "2021-03-%02d %02d:00:00,%.5f,%.5f\n", 1 + t / 24, t % 24, 5 + sin(t * 0.5236),
+                cos(t * 0.2618));
+    fclose(f);
+    snprintf(path, sizeof path, "%s/exp.ini", dir);
+    f = fopen(path, "w");
+    if (!f) return -1;
+    fprintf(f, "[data]\ncsv = series.csv\nlookback = 24\nhorizon = 6\n"
+               "[model]\nattention = gated\nd_model = 8\nheads = 2\nlayers = 1\nd_ff = 16\n"
+               "patch_len = 6\npatch_stride = 3\ndropout = 0.1\n"
+               "[train]\nepochs = 4\nbatch_size = 16\nseed = 9\nthreads = 1\npatience = 0\n"
+               "schedule = cosine\nwarmup = 1\n");
+    fclose(f);
+    /* run A: 4 epochs straight; run B: 2 epochs, stop, resume for the other 2 */
+    if (sh("$A train exp.ini --quiet --out A") != 0) return -1;
+    if (sh("$A train exp.ini --quiet --out B --stop-after 2") != 0) return -1;
+    if (sh("$A train exp.ini --quiet --resume B") != 0) return -1;
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static double json_model_mse(const char *text) {
+    cJSON *root = cJSON_Parse(text);
+    if (!root) fail_msg("not JSON: %s", text);
+    double v = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "model"), "mse")->valuedouble;
+    cJSON_Delete(root);
+    return v;
+}
+
+static void test_resume_is_exact(void **state) {
+    (void)state;
+    /* losses and learning rates bit for bit (the seconds columns differ, of course) */
+    assert_int_equal(sh("cut -d, -f1-4 A/history.csv > a && cut -d, -f1-4 B/history.csv > b && "
+                        "cmp a b && wc -l < a"),
+                     0);
+    assert_int_equal(atoi(out), 5);
+    /* the same weights: identical forecasts from both runs' final and best checkpoints */
+    assert_int_equal(sh("$A predict A/last.h5 --input series.csv > pa && $A predict B/last.h5 "
+                        "--input series.csv > pb && cmp pa pb && $A predict A/best.h5 --input "
+                        "series.csv > qa && $A predict B/best.h5 --input series.csv > qb && cmp "
+                        "qa qb"),
+                     0);
+    /* and the same test metrics */
+    assert_int_equal(sh("grep -v -e seconds -e windows_per_s A/metrics.json > ma && grep -v -e "
+                        "seconds -e windows_per_s B/metrics.json > mb && cmp ma mb"),
+                     0);
+}
+
+static void test_info_describes_architecture_and_progress(void **state) {
+    (void)state;
+    assert_int_equal(sh("$A info B/last.h5"), 0);
+    assert_non_null(strstr(out, "gated attention"));
+    assert_non_null(strstr(out, "epoch 4 of 4"));
+    assert_non_null(strstr(out, "version 1"));
+    assert_non_null(strstr(out, "series.csv"));
+}
+
+static void test_eval_reproduces_the_run_metrics(void **state) {
+    (void)state;
+    assert_int_equal(sh("cat A/metrics.json"), 0);
+    double trained = json_model_mse(out);
+    assert_int_equal(sh("$A eval A/best.h5 --json"), 0);
+    assert_true(json_model_mse(out) == trained);
+    assert_int_equal(sh("$A eval A/best.h5 --split val"), 0);
+    assert_non_null(strstr(out, "val split"));
+    assert_non_null(strstr(out, "seasonal_naive"));
+    /* another CSV with the same channels, in another order and with an extra column */
+    assert_int_equal(sh("awk -F, -v OFS=, '{print $1,$3,\"x\",$2}' series.csv > reordered.csv && "
+                        "$A eval A/best.h5 --data reordered.csv --json"),
+                     0);
+    assert_true(json_model_mse(out) == trained);
+    expect_one_line_error(sh("$A eval A/best.h5 --split tset"), "--split", "tset");
+}
+
+static void test_predict_continues_the_dates_and_matches_the_example(void **state) {
+    (void)state;
+    assert_int_equal(sh("$A predict A/best.h5 --input series.csv"), 0);
+    assert_int_equal(tu_count_lines(out), 7);
+    assert_non_null(strstr(out, "date,a,b\n"));
+    /* the last row is 2021-03-17 15:00:00 (t = 399); the next hour follows */
+    assert_non_null(strstr(out, "\n2021-03-17 16:00:00,"));
+    assert_non_null(strstr(out, "\n2021-03-17 21:00:00,"));
+    assert_int_equal(sh("$A predict A/best.h5 --input series.csv --out f.csv && cut -d, -f2- "
+                        "f.csv > p1 && $E A/best.h5 series.csv | cut -d, -f2- > p2 && cmp p1 p2"),
+                     0);
+    assert_int_equal(sh("$A predict A/best.h5 --input series.csv --at 100 | sed -n 2p"), 0);
+    assert_non_null(strstr(out, "2021-03-05 04:00:00,")); /* row 100 is 03:00 on day 5 */
+}
+
+static void test_predict_refuses_short_inputs_missing_channels_and_nans(void **state) {
+    (void)state;
+    expect_one_line_error(sh("head -20 series.csv > short.csv && $A predict A/best.h5 --input "
+                             "short.csv"),
+                          "24 rows", "19");
+    expect_one_line_error(sh("cut -d, -f1,2 series.csv > onech.csv && $A predict A/best.h5 "
+                             "--input onech.csv"),
+                          "'b'", "onech.csv");
+    expect_one_line_error(sh("sed '390s/,[^,]*$/,NaN/' series.csv > nan.csv && $A predict "
+                             "A/best.h5 --input nan.csv"),
+                          "nan.csv:390", "NaN");
+    expect_one_line_error(sh("$A predict A/best.h5 --input series.csv --at 500"), "--at 500", NULL);
+    expect_one_line_error(sh("$A predict A/best.h5"), "--input", NULL);
+}
+
+static void test_bad_checkpoints_are_refused_in_one_line(void **state) {
+    (void)state;
+    expect_one_line_error(sh("echo hello > text.h5 && $A info text.h5"), "text.h5",
+                          "not an HDF5 file");
+    expect_one_line_error(sh("head -c 3000 A/best.h5 > trunc.h5 && $A eval trunc.h5"), "trunc.h5",
+                          NULL);
+    expect_one_line_error(sh("$A predict missing.h5 --input series.csv"), "missing.h5", NULL);
+    /* a foreign HDF5 file */
+    char path[512];
+    snprintf(path, sizeof path, "%s/foreign.h5", dir);
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t dims[1] = {3};
+    hid_t space = H5Screate_simple(1, dims, NULL);
+    hid_t ds = H5Dcreate2(f, "data", H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dclose(ds);
+    H5Sclose(space);
+    H5Fclose(f);
+    expect_one_line_error(sh("$A info foreign.h5"), "foreign.h5", "not an attncast checkpoint");
+    /* resuming a run of another architecture */
+    expect_one_line_error(sh("$A train exp.ini --quiet --resume A --set model.d_model=16 --out C"),
+                          "another architecture", "model.d_model");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_resume_is_exact),
+        cmocka_unit_test(test_info_describes_architecture_and_progress),
+        cmocka_unit_test(test_eval_reproduces_the_run_metrics),
+        cmocka_unit_test(test_predict_continues_the_dates_and_matches_the_example),
+        cmocka_unit_test(test_predict_refuses_short_inputs_missing_channels_and_nans),
+        cmocka_unit_test(test_bad_checkpoints_are_refused_in_one_line),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
