@@ -41,8 +41,7 @@ static void expect_one_line_error(int rc, const char *a, const char *b) {
 
 static int setup(void **state) {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/attncast-saved-XXXXXX");
-    if (!mkdtemp(dir)) return -1;
+    if (tu_make_temp_dir(dir, sizeof dir, "saved") != 0) return -1;
     char path[512];
     snprintf(path, sizeof path, "%s/series.csv", dir);
     FILE *f = fopen(path, "w");
@@ -70,9 +69,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_remove_dir(dir);
 }
 
 static double json_model_mse(const char *text) {

@@ -50,8 +50,7 @@ static void expect_error(int rc, int code, const char *a, const char *b) {
 
 static int setup(void **state) {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/attncast-train-cli-XXXXXX");
-    if (!mkdtemp(dir)) return -1;
+    if (tu_make_temp_dir(dir, sizeof dir, "train-cli") != 0) return -1;
     char path[512];
     snprintf(path, sizeof path, "%s/series.csv", dir);
     FILE *f = fopen(path, "w");
@@ -65,9 +64,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_remove_dir(dir);
 }
 
 static void test_small_run_trains_reports_and_writes_its_run_folder(void **state) {

@@ -21,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include "support/testutil.h"
+
 #include <hdf5.h>
 
 #include "attncast/attncast.h"
@@ -30,15 +32,12 @@ static char dir[64];
 
 static int make_dir(void **state) {
     (void)state;
-    strcpy(dir, "/tmp/attncast-ckpt-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
+    return tu_make_temp_dir(dir, sizeof dir, "ckpt");
 }
 
 static int remove_dir(void **state) {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_remove_dir(dir);
 }
 
 /* <dir>/<name> into buf. */

@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "support/testutil.h"
+
 #include "attncast/config.h"
 
 static char dir[64];
@@ -23,15 +25,12 @@ static ac_error err;
 
 static int make_dir(void **state) {
     (void)state;
-    strcpy(dir, "/tmp/attncast-config-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
+    return tu_make_temp_dir(dir, sizeof dir, "config");
 }
 
 static int remove_dir(void **state) {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_remove_dir(dir);
 }
 
 /* Writes text to <dir>/<name> and returns its path (in a static buffer). */

@@ -15,16 +15,16 @@
 
 #include "attncast/attncast.h"
 #include "attncast/embed.h"
+#include "support/testutil.h"
 
 enum { L = 16, H = 4, C = 3, THREADS = 6, WINDOWS = 20 };
 
-static char path[256];
+static char dir[128], path[256];
 static float windows[WINDOWS][L * C];
 
 static int setup(void **state) {
     (void)state;
-    char dir[] = "/tmp/attncast-embed-XXXXXX";
-    if (!mkdtemp(dir)) return -1;
+    if (tu_make_temp_dir(dir, sizeof dir, "embed") != 0) return -1;
     snprintf(path, sizeof path, "%s/model.h5", dir);
     ac_config cfg;
     ac_config_defaults(&cfg);
@@ -132,11 +132,16 @@ static void test_concurrent_forecasts_on_one_model_agree(void **state) {
     ac_model_free(m);
 }
 
+static int teardown(void **state) {
+    (void)state;
+    return tu_remove_dir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load_reports_the_shape_of_the_model),
         cmocka_unit_test(test_forecast_is_the_forecaster_in_original_units),
         cmocka_unit_test(test_concurrent_forecasts_on_one_model_agree),
     };
-    return cmocka_run_group_tests(tests, setup, NULL);
+    return cmocka_run_group_tests(tests, setup, teardown);
 }

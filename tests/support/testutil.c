@@ -34,6 +34,17 @@ int tu_run(const char *command, char *out, size_t n) {
     return WEXITSTATUS(status);
 }
 
+int tu_make_temp_dir(char *buf, size_t n, const char *tag) {
+    if (snprintf(buf, n, "/tmp/attncast-%s-XXXXXX", tag) >= (int)n) return -1;
+    return mkdtemp(buf) ? 0 : -1;
+}
+
+int tu_remove_dir(const char *dir) {
+    char cmd[1024];
+    if (snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir) >= (int)sizeof cmd) return -1;
+    return system(cmd) == 0 ? 0 : -1;
+}
+
 int tu_count_lines(const char *text) {
     int n = 0;
     for (const char *c = text; *c; c++)

@@ -12,6 +12,12 @@ const char *tu_bin(void);
  * n - 1 bytes). Returns the exit status, or -1 if it could not be run or was killed. */
 int tu_run(const char *command, char *out, size_t n);
 
+/* Makes a fresh folder /tmp/attncast-<tag>-XXXXXX, its path in buf (n >= 64). 0 or -1. */
+int tu_make_temp_dir(char *buf, size_t n, const char *tag);
+
+/* Removes a folder and everything in it. 0 or -1. */
+int tu_remove_dir(const char *dir);
+
 /* Counts the lines of a string. */
 int tu_count_lines(const char *text);
 
