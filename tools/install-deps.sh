@@ -20,6 +20,7 @@ PACKAGES=(
   curl              # fetching datasets by name
   ca-certificates   # ... over https
   unzip             # datasets published as .zip (weather)
+  gnuplot-nox       # pictures: learning curves, forecasts, attention
 )
 
 if [[ "${1:-}" == "--list" ]]; then

@@ -81,6 +81,12 @@ int64_t ac_forecaster_weight_count(const ac_forecaster *model);
  * (message in the context). */
 ac_tensor *ac_forecaster_forward(ac_ctx *ctx, ac_forecaster *model, ac_tensor *x);
 
+/* The same, also handing out each layer's attention weights: attention[i] (an array of
+ * spec->layers pointers) receives layer i's softmax output [S, h, N, N], S being B*C series in
+ * independent mode and B windows in mixed mode; rows (query tokens) sum to 1. */
+ac_tensor *ac_forecaster_forward_attention(ac_ctx *ctx, ac_forecaster *model, ac_tensor *x,
+                                           ac_tensor **attention);
+
 /* The training loss between a forecast and targets of the same shape. */
 ac_tensor *ac_forecast_loss(ac_ctx *ctx, ac_loss_kind kind, ac_tensor *pred, ac_tensor *target);
 

@@ -39,4 +39,9 @@ typedef struct ac_run_info {
  * {"naive", "seasonal_naive", "mean"}, "windows", ...settings}; malloc'd (cJSON). */
 char *ac_metrics_json(const ac_config *cfg, const ac_eval_result *eval, const ac_run_info *info);
 
+/* report.md: the config, the test metrics beside the baselines, the run folder's pictures
+ * (embedded when their PNG files exist in run_dir), training time and speed; malloc'd. */
+char *ac_run_report_md(const ac_config *cfg, const ac_eval_result *eval, const ac_run_info *info,
+                       const char *run_dir);
+
 #endif

@@ -15,6 +15,10 @@ int ac_cli_train(int argc, char **argv);
 int ac_cli_eval(int argc, char **argv);
 int ac_cli_predict(int argc, char **argv);
 int ac_cli_info(int argc, char **argv);
+int ac_cli_explain(int argc, char **argv);
+int ac_cli_sweep(int argc, char **argv);
+int ac_cli_datasets(int argc, char **argv);
+int ac_cli_plot(int argc, char **argv);
 
 /* Prints "attncast: <message>" as one line on stderr. */
 void ac_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

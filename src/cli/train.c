@@ -14,6 +14,7 @@
 #include "attncast/attncast.h"
 #include "attncast/checkpoint.h"
 #include "attncast/clock.h"
+#include "attncast/plot.h"
 #include "attncast/config.h"
 #include "attncast/report.h"
 #include "attncast/source.h"
@@ -207,6 +208,49 @@ static int write_checkpoint(const char *dir, const char *name, const ac_config *
         return -1;
     }
     return 0;
+}
+
+/* test_forecasts.csv: the first, middle and last test windows of the last channel (the usual
+ * target column), lookback and horizon, actual and forecast in original units. */
+static int write_test_forecasts(const char *dir, ac_forecaster *model, const ac_series *s,
+                                const ac_table *table) {
+    ac_window_range r = ac_series_windows(s, AC_SPLIT_TEST);
+    int L = s->lookback, H = s->horizon, C = s->channels, c = C - 1;
+    int ts[3] = {r.first, r.first + r.count / 2, r.first + r.count - 1};
+    ac_ctx *ctx = ac_ctx_new(0, 0);
+    if (!ctx) return -1;
+    ac_ctx_set_grad_enabled(ctx, false);
+    ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){3, L, C});
+    if (x) ac_series_gather(s, ts, 3, x->data, NULL);
+    ac_tensor *pred = ac_forecaster_forward(ctx, model, x);
+    size_t cap = 64 + (size_t)3 * (L + H) * 160;
+    char *text = pred ? malloc(cap) : NULL;
+    int rc = -1;
+    if (text) {
+        size_t used = (size_t)snprintf(text, cap, "window,step,date,channel,actual,forecast\n");
+        for (int w = 0; w < 3; w++)
+            for (int k = -L + 1; k <= H && used < cap; k++) {
+                int row = ts[w] + k - 1;
+                double actual = ac_scaler_unscale(&s->scaler, c, s->scaled[(size_t)row * C + c]);
+                used += (size_t)snprintf(text + used, cap - used, "%d,%d,%s,%s,%.9g,", w, k,
+                                         table->dates ? table->dates[row] : "", table->names[c],
+                                         actual);
+                if (k >= 1)
+                    used += (size_t)snprintf(
+                        text + used, cap - used, "%.9g",
+                        ac_scaler_unscale(&s->scaler, c,
+                                          pred->data[((size_t)w * H + (size_t)(k - 1)) * C + c]));
+                used += (size_t)snprintf(text + used, cap - used, "\n");
+            }
+        char path[AC_CONFIG_TEXT + 32];
+        snprintf(path, sizeof path, "%s/test_forecasts.csv", dir);
+        ac_error err;
+        rc = ac_write_file_atomic(path, text, strlen(text), &err) == AC_OK ? 0 : -1;
+        if (rc) ac_cli_error("%s", err.msg);
+        free(text);
+    }
+    ac_ctx_free(ctx);
+    return rc;
 }
 
 /* Names a difference between two specs ("model.d_model 32 vs 64"), or returns false. */
@@ -415,8 +459,21 @@ int ac_cli_train(int argc, char **argv) {
                info.best_val_loss);
     }
     ac_cli_print_metrics(&eval, &series);
-    if (write_run(dir, &cfg, tr, &eval, &info) != 0) goto done;
-    printf("wrote %s/config.ini, history.csv, metrics.json, last.h5, best.h5\n", dir);
+    if (write_run(dir, &cfg, tr, &eval, &info) != 0 ||
+        write_test_forecasts(dir, model, &series, table) != 0)
+        goto done;
+    if (ac_plot_run(dir, &err) != AC_OK) fprintf(stderr, "attncast: note: %s\n", err.msg);
+    char *report = ac_run_report_md(&cfg, &eval, &info, dir);
+    char report_path[AC_CONFIG_TEXT + 32];
+    snprintf(report_path, sizeof report_path, "%s/report.md", dir);
+    if (!report || ac_write_file_atomic(report_path, report, strlen(report), &err) != AC_OK) {
+        ac_cli_error("%s", report ? err.msg : "report.md: out of memory");
+        free(report);
+        goto done;
+    }
+    free(report);
+    printf("wrote %s/ config.ini, history.csv, metrics.json, report.md, last.h5, best.h5%s\n", dir,
+           ac_plot_available() ? ", learning_curves.png, forecasts.png" : "");
     exit_code = AC_EXIT_OK;
 done:
     ac_trainer_free(tr);

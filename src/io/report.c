@@ -2,6 +2,7 @@
 #include "attncast/report.h"
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -156,4 +157,55 @@ char *ac_metrics_json(const ac_config *cfg, const ac_eval_result *e, const ac_ru
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     return text;
+}
+
+static bool file_exists(const char *dir, const char *name) {
+    char path[AC_CONFIG_TEXT + 64];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    struct stat st;
+    return stat(path, &st) == 0 && st.st_size > 0;
+}
+
+char *ac_run_report_md(const ac_config *cfg, const ac_eval_result *e, const ac_run_info *info,
+                       const char *run_dir) {
+    char *ini = ac_config_to_ini(cfg);
+    size_t cap = 8192 + (ini ? strlen(ini) : 0);
+    char *out = ini ? malloc(cap) : NULL;
+    if (!out) {
+        free(ini);
+        return NULL;
+    }
+    size_t n = 0;
+#define ADD(...) n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, __VA_ARGS__)
+    ADD("# Run report: %s\n\n", cfg->name[0] ? cfg->name : "attncast run");
+    ADD("%s attention forecaster on **%s** (%d rows x %d channels), lookback %d, horizon %d; "
+        "%lld weights. attncast %s.\n\n",
+        ac_attention_kind_name(cfg->model.attention), info->data_source, info->rows, info->channels,
+        cfg->data.lookback, cfg->data.horizon, (long long)info->parameters, ac_version());
+    ADD("## Test metrics\n\n%s split, %lld windows. MSE and MAE on z-scored values; RMSE, MAPE, "
+        "sMAPE and MASE on the original scale.\n\n",
+        ac_split_kind_name(e->split), (long long)e->windows);
+    ADD("| forecaster | MSE | MAE | RMSE | MAPE %% | sMAPE %% | MASE |\n| --- | --- | --- | --- | "
+        "--- | --- | --- |\n");
+    for (int k = -1; k < AC_BASELINE_COUNT; k++) {
+        const ac_metrics *m = k < 0 ? &e->model : &e->baseline[k];
+        ADD("| %s | %.4f | %.4f | %.5g | %.3f | %.3f | %.4f |\n",
+            k < 0 ? "**model**" : ac_baseline_name((ac_baseline_kind)k), m->mse, m->mae, m->rmse,
+            m->mape, m->smape, m->mase);
+    }
+    ADD("\n## Training\n\n%d epoch(s)%s, best epoch %d (validation loss %.5g); %.1f s in all, "
+        "%.0f training windows/s on %d thread(s).\n\n",
+        info->epochs_run, info->stopped_early ? " (stopped early)" : "", info->best_epoch,
+        info->best_val_loss, info->train_seconds, info->windows_per_s, info->threads);
+    if (file_exists(run_dir, "learning_curves.png"))
+        ADD("![learning curves](learning_curves.png)\n\n");
+    if (file_exists(run_dir, "forecasts.png")) ADD("![test forecasts](forecasts.png)\n\n");
+    ADD("## Config\n\n```ini\n%s```\n", ini);
+#undef ADD
+    free(ini);
+    if (n >= cap) {
+        free(out);
+        return NULL;
+    }
+    return out;
 }

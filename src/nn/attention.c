@@ -65,7 +65,7 @@ static ac_tensor *cosine_scores(ac_ctx *ctx, ac_tensor *q, ac_tensor *k, ac_tens
 }
 
 ac_tensor *ac_attention_forward(ac_ctx *ctx, const ac_model_spec *spec, const ac_block *blk,
-                                ac_tensor *z) {
+                                ac_tensor *z, ac_tensor **weights) {
     int h = spec->heads, dh = spec->d_model / spec->heads;
     ac_tensor *q = split_heads(ctx, ac_linear(ctx, z, blk->q_w, blk->q_b), h);
     ac_tensor *k = split_heads(ctx, ac_linear(ctx, z, blk->k_w, blk->k_b), h);
@@ -86,6 +86,7 @@ ac_tensor *ac_attention_forward(ac_ctx *ctx, const ac_model_spec *spec, const ac
     if (!q) return NULL;
     ac_tensor *mask = spec->causal ? ac_causal_mask(ctx, q->shape[2]) : NULL;
     ac_tensor *a = ac_softmax(ctx, s, mask);
+    if (weights) *weights = a;
     ac_tensor *o = join_heads(ctx, ac_matmul(ctx, a, v, false, false));
     if (spec->attention == AC_ATTN_GATED)
         o = ac_mul(ctx, o, ac_sigmoid(ctx, ac_linear(ctx, z, blk->gate_w, blk->gate_b)));

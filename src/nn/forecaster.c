@@ -235,6 +235,11 @@ int64_t ac_forecaster_weight_count(const ac_forecaster *m) {
 /* ---- forward ---- */
 
 ac_tensor *ac_forecaster_forward(ac_ctx *ctx, ac_forecaster *m, ac_tensor *x) {
+    return ac_forecaster_forward_attention(ctx, m, x, NULL);
+}
+
+ac_tensor *ac_forecaster_forward_attention(ac_ctx *ctx, ac_forecaster *m, ac_tensor *x,
+                                           ac_tensor **attention) {
     if (!x || ac_ctx_failed(ctx)) return NULL;
     const ac_model_spec *s = &m->spec;
     int B = x->shape[0], L = s->lookback, C = s->channels, H = s->horizon;
@@ -264,7 +269,8 @@ ac_tensor *ac_forecaster_forward(ac_ctx *ctx, ac_forecaster *m, ac_tensor *x) {
     for (int i = 0; i < s->layers; i++) {
         const ac_block *blk = &m->blocks[i];
         ac_tensor *z = ac_layer_norm(ctx, e, blk->norm1_w, blk->norm1_b, LN_EPS);
-        e = ac_add(ctx, e, ac_dropout(ctx, ac_attention_forward(ctx, s, blk, z), s->dropout));
+        ac_tensor *attn = ac_attention_forward(ctx, s, blk, z, attention ? &attention[i] : NULL);
+        e = ac_add(ctx, e, ac_dropout(ctx, attn, s->dropout));
         ac_tensor *z2 = ac_layer_norm(ctx, e, blk->norm2_w, blk->norm2_b, LN_EPS);
         ac_tensor *ff = ac_linear(ctx, ac_gelu(ctx, ac_linear(ctx, z2, blk->ff1_w, blk->ff1_b)),
                                   blk->ff2_w, blk->ff2_b);

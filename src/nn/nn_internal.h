@@ -20,6 +20,7 @@ typedef struct ac_block {
  * block's kind, optional causal mask, softmax, A V, heads joined, the gate for `gated`, and the
  * output projection. Returns [S, N, d] (before dropout and the residual add). */
 ac_tensor *ac_attention_forward(ac_ctx *ctx, const ac_model_spec *spec, const ac_block *blk,
-                                ac_tensor *z);
+                                ac_tensor *z, ac_tensor **weights);
+/* weights (optional) receives the softmax output A, [S, h, N, N]. */
 
 #endif

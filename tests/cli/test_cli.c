@@ -52,7 +52,7 @@ static void test_unknown_verb_is_one_line_and_exit_2(void **state) {
 
 static void test_verbs_of_later_releases_say_so(void **state) {
     (void)state;
-    assert_int_equal(run("sweep models/default.ini"), 2);
+    assert_int_equal(run("bench --preset small"), 2);
     assert_int_equal(tu_count_lines(out), 1);
     assert_non_null(strstr(out, "not in this release"));
 }

@@ -155,6 +155,23 @@ static void test_predict_refuses_short_inputs_missing_channels_and_nans(void **s
     expect_one_line_error(sh("$A predict A/best.h5"), "--input", NULL);
 }
 
+static void test_explain_writes_attention_steps_and_forecast(void **state) {
+    (void)state;
+    assert_int_equal(sh("$A explain A/best.h5 --input series.csv --out ex"), 0);
+    assert_non_null(strstr(out, "most attended input steps"));
+    /* one row per input step (lookback 24), whose mean attention sums to 1 */
+    assert_int_equal(sh("tail -n +2 ex/step_attention.csv | wc -l"), 0);
+    assert_int_equal(atoi(out), 24);
+    assert_int_equal(sh("awk -F, 'NR > 1 { s += $NF } END { printf \"%%.6f\", s }' "
+                        "ex/step_attention.csv"),
+                     0);
+    assert_string_equal(out, "1.000000");
+    /* its forecast is predict's */
+    assert_int_equal(sh("$A predict A/best.h5 --input series.csv | cmp - ex/forecast.csv"), 0);
+    assert_int_equal(sh("test -s ex/attention.csv && test -s ex/explain.h5"), 0);
+    expect_one_line_error(sh("$A explain A/best.h5"), "--input", NULL);
+}
+
 static void test_bad_checkpoints_are_refused_in_one_line(void **state) {
     (void)state;
     expect_one_line_error(sh("echo hello > text.h5 && $A info text.h5"), "text.h5",
@@ -185,6 +202,7 @@ int main(void) {
         cmocka_unit_test(test_eval_reproduces_the_run_metrics),
         cmocka_unit_test(test_predict_continues_the_dates_and_matches_the_example),
         cmocka_unit_test(test_predict_refuses_short_inputs_missing_channels_and_nans),
+        cmocka_unit_test(test_explain_writes_attention_steps_and_forecast),
         cmocka_unit_test(test_bad_checkpoints_are_refused_in_one_line),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -110,6 +110,15 @@ static void test_small_run_trains_reports_and_writes_its_run_folder(void **state
     snprintf(path, sizeof path, "%s/run/config.ini", dir);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
+    snprintf(path, sizeof path, "%s/run/report.md", dir);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    n = fread(json, 1, sizeof json - 1, f);
+    json[n] = '\0';
+    fclose(f);
+    assert_non_null(strstr(json, "## Test metrics"));
+    assert_non_null(strstr(json, "| naive |"));
+    assert_non_null(strstr(json, "```ini"));
 }
 
 static void test_resolved_config_trains_again_to_the_same_history(void **state) {

@@ -1,0 +1,28 @@
+/* plot.h - pictures of runs and explanations, drawn by gnuplot (Debian gnuplot-nox) through a
+ * pipe, each as PNG (pngcairo) and SVG. The data goes to gnuplot inline, so no temporary files
+ * are left behind. When gnuplot is missing, every function returns AC_ERR_STATE with a message
+ * saying how to install it; callers treat that as a note, not a failure.
+ */
+#ifndef ATTNCAST_PLOT_H
+#define ATTNCAST_PLOT_H
+
+#include <stdbool.h>
+
+#include "attncast/error.h"
+#include "attncast/explain.h"
+
+/* gnuplot is on PATH. */
+bool ac_plot_available(void);
+
+/* A run folder's pictures, from its files: learning_curves.{png,svg} from history.csv, and
+ * forecasts.{png,svg} from test_forecasts.csv (when present). */
+ac_status ac_plot_run(const char *run_dir, ac_error *err);
+
+/* An explanation's pictures into dir: attention_layer<l>.{png,svg} (token x token, mean over
+ * heads and series) and step_attention.{png,svg} (the input series of each channel above a bar
+ * chart of the attention each step receives, mean over layers and series). window is [L, C] in
+ * original units; names are the C channel names. */
+ac_status ac_plot_explanation(const char *dir, const ac_explanation *ex, const float *window,
+                              char *const *names, ac_error *err);
+
+#endif

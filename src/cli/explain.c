@@ -1,0 +1,284 @@
+/* explain.c - `attncast explain CHECKPOINT --input CSV [--at ROW] [--out DIR]`: for the window
+ * ending at the last row (or data row ROW) of a CSV, writes every layer's and head's attention
+ * weights, the attention each input step receives, and the forecast:
+ *   attention.csv       layer, series, head, query, key, weight (token x token)
+ *   step_attention.csv  step, offset, date, one column per layer and series, mean
+ *   forecast.csv        as `attncast predict` writes it
+ *   explain.h5          the full tensors (attention, token_attention, step_attention, input,
+ *                       forecast) for h5py and friends
+ * and prints the most attended steps. */
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attncast/attncast.h"
+#include "attncast/explain.h"
+#include "attncast/plot.h"
+#include "attncast/report.h"
+#include "cli/cli.h"
+#include "cli/window_input.h"
+
+static const char *const USAGE =
+    "usage: attncast explain CHECKPOINT --input CSV [--at ROW] [--out DIR]";
+
+typedef struct explain_args {
+    const char *checkpoint, *input, *out;
+    int at;
+} explain_args;
+
+static int parse_args(int argc, char **argv, explain_args *a) {
+    memset(a, 0, sizeof *a);
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+            puts(USAGE);
+            return 1;
+        } else if (!strcmp(arg, "--input") || !strcmp(arg, "--out") || !strcmp(arg, "--at")) {
+            if (i + 1 >= argc) {
+                ac_cli_error("explain: %s needs a value", arg);
+                return -1;
+            }
+            const char *v = argv[++i];
+            if (!strcmp(arg, "--input"))
+                a->input = v;
+            else if (!strcmp(arg, "--out"))
+                a->out = v;
+            else if (ac_cli_parse_positive("--at", v, &a->at) != 0)
+                return -1;
+        } else if (arg[0] == '-') {
+            ac_cli_error("explain: unknown option '%s' (%s)", arg, USAGE);
+            return -1;
+        } else if (a->checkpoint) {
+            ac_cli_error("explain: one checkpoint expected, got '%s' and '%s'", a->checkpoint, arg);
+            return -1;
+        } else {
+            a->checkpoint = arg;
+        }
+    }
+    if (!a->checkpoint || !a->input) {
+        ac_cli_error("explain: %s", USAGE);
+        return -1;
+    }
+    return 0;
+}
+
+/* Appends printf text to a growing buffer; returns -1 when memory is short. */
+typedef struct text_buf {
+    char *data;
+    size_t len, cap;
+} text_buf;
+
+static int tb_printf(text_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int tb_printf(text_buf *b, const char *fmt, ...) {
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int w =
+            vsnprintf(b->data ? b->data + b->len : NULL, b->data ? b->cap - b->len : 0, fmt, ap);
+        va_end(ap);
+        if (w < 0) return -1;
+        if (b->data && b->len + (size_t)w < b->cap) {
+            b->len += (size_t)w;
+            return 0;
+        }
+        size_t cap = (b->cap ? 2 * b->cap : 1 << 16) + (size_t)w;
+        char *p = realloc(b->data, cap);
+        if (!p) return -1;
+        b->data = p;
+        b->cap = cap;
+    }
+}
+
+static const char *series_name(const ac_checkpoint *ck, const ac_explanation *ex, int s) {
+    return ex->series == 1 ? "all" : ck->channel_names[s];
+}
+
+static int write_text(const char *dir, const char *name, const text_buf *b) {
+    char path[AC_CONFIG_TEXT + 32];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    ac_error err;
+    if (!b->data) {
+        ac_cli_error("%s: out of memory", path);
+        return -1;
+    }
+    if (ac_write_file_atomic(path, b->data, b->len, &err) != AC_OK) {
+        ac_cli_error("%s", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int write_csvs(const char *dir, const ac_checkpoint *ck, const ac_explanation *ex,
+                      const ac_table *t, int end) {
+    int N = ex->tokens, L = ex->lookback, S = ex->series;
+    text_buf a = {0}, st = {0};
+    int rc = tb_printf(&a, "layer,series,head,query,key,weight\n");
+    for (int l = 0; l < ex->layers; l++)
+        for (int s = 0; s < S; s++)
+            for (int h = 0; h < ex->heads; h++)
+                for (int i = 0; i < N; i++)
+                    for (int k = 0; k < N; k++) {
+                        size_t idx = ((((size_t)l * S + s) * ex->heads + h) * N + i) * N + k;
+                        rc |= tb_printf(&a, "%d,%s,%d,%d,%d,%.7g\n", l, series_name(ck, ex, s), h,
+                                        i, k, (double)ex->attention[idx]);
+                    }
+    rc |= tb_printf(&st, "step,offset,date");
+    for (int l = 0; l < ex->layers; l++)
+        for (int s = 0; s < S; s++) rc |= tb_printf(&st, ",layer%d_%s", l, series_name(ck, ex, s));
+    rc |= tb_printf(&st, ",mean\n");
+    for (int tt = 0; tt < L; tt++) {
+        const char *date = t->dates ? t->dates[end - L + tt] : "";
+        rc |= tb_printf(&st, "%d,%d,%s", tt + 1, tt - L, date);
+        double mean = 0.0;
+        for (int b = 0; b < ex->layers * S; b++) {
+            double v = ex->step_attention[(size_t)b * L + tt];
+            mean += v;
+            rc |= tb_printf(&st, ",%.7g", v);
+        }
+        rc |= tb_printf(&st, ",%.7g\n", mean / (ex->layers * S));
+    }
+    char *fc = ac_cli_forecast_csv(ck, t, end, ex->forecast);
+    text_buf f = {.data = fc, .len = fc ? strlen(fc) : 0, .cap = fc ? strlen(fc) + 1 : 0};
+    if (rc != 0) {
+        free(a.data);
+        a.data = NULL;
+    }
+    int ok = write_text(dir, "attention.csv", &a) == 0 &&
+             write_text(dir, "step_attention.csv", &st) == 0 &&
+             write_text(dir, "forecast.csv", &f) == 0;
+    free(a.data);
+    free(st.data);
+    free(fc);
+    return ok ? 0 : -1;
+}
+
+/* explain.h5: the full tensors, written through a temporary name and renamed. */
+static int write_h5(const char *dir, const ac_explanation *ex, const float *window) {
+    char path[AC_CONFIG_TEXT + 32], tmp[AC_CONFIG_TEXT + 48];
+    snprintf(path, sizeof path, "%s/explain.h5", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (!getenv("ATTNCAST_DEBUG")) H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) {
+        ac_cli_error("%s: cannot create", path);
+        return -1;
+    }
+    int L = ex->lookback, S = ex->series, N = ex->tokens;
+    struct {
+        const char *name;
+        int rank;
+        hsize_t dims[5];
+        hid_t file_type, mem_type;
+        const void *data;
+    } sets[] = {
+        {"attention",
+         5,
+         {ex->layers, S, ex->heads, N, N},
+         H5T_IEEE_F32LE,
+         H5T_NATIVE_FLOAT,
+         ex->attention},
+        {"token_attention",
+         3,
+         {ex->layers, S, N},
+         H5T_IEEE_F64LE,
+         H5T_NATIVE_DOUBLE,
+         ex->token_attention},
+        {"step_attention",
+         3,
+         {ex->layers, S, L},
+         H5T_IEEE_F64LE,
+         H5T_NATIVE_DOUBLE,
+         ex->step_attention},
+        {"input", 2, {L, ex->channels}, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, window},
+        {"forecast",
+         2,
+         {ex->horizon, ex->channels},
+         H5T_IEEE_F32LE,
+         H5T_NATIVE_FLOAT,
+         ex->forecast},
+    };
+    herr_t status = 0;
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0] && status >= 0; i++) {
+        hid_t space = H5Screate_simple(sets[i].rank, sets[i].dims, NULL);
+        hid_t ds = H5Dcreate2(f, sets[i].name, sets[i].file_type, space, H5P_DEFAULT, H5P_DEFAULT,
+                              H5P_DEFAULT);
+        status = ds < 0
+                     ? -1
+                     : H5Dwrite(ds, sets[i].mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, sets[i].data);
+        if (ds >= 0) H5Dclose(ds);
+        H5Sclose(space);
+    }
+    if (H5Fclose(f) < 0) status = -1;
+    if (status < 0 || rename(tmp, path) != 0) {
+        remove(tmp);
+        ac_cli_error("%s: cannot write", path);
+        return -1;
+    }
+    return 0;
+}
+
+int ac_cli_explain(int argc, char **argv) {
+    explain_args a;
+    int prc = parse_args(argc, argv, &a);
+    if (prc != 0) return prc > 0 ? AC_EXIT_OK : AC_EXIT_USAGE;
+    ac_error err;
+    ac_checkpoint *ck = NULL;
+    if (ac_ckpt_read(&ck, a.checkpoint, &err) != AC_OK) {
+        ac_cli_error("%s", err.msg);
+        return AC_EXIT_FAILURE;
+    }
+    int L = ck->config.data.lookback, C = ck->channels, exit_code = AC_EXIT_FAILURE, end = 0;
+    ac_table *t = NULL;
+    ac_explanation ex = {0};
+    float *window = malloc((size_t)L * C * sizeof(float));
+    char dir[AC_CONFIG_TEXT];
+    if (!window) goto done;
+    if (ac_cli_read_window(ck, a.input, a.at, &t, &end, window) != 0) goto done;
+    if (a.out)
+        snprintf(dir, sizeof dir, "%s", a.out);
+    else
+        snprintf(dir, sizeof dir, "explain-row%d", end);
+    ac_config where;
+    ac_config_defaults(&where);
+    memcpy(where.output.dir, dir, sizeof dir);
+    if (ac_run_dir_create(&where, dir, sizeof dir, &err) != AC_OK ||
+        ac_explain(ck, window, &ex, &err) != AC_OK) {
+        ac_cli_error("%s", err.msg);
+        goto done;
+    }
+    if (write_csvs(dir, ck, &ex, t, end) != 0 || write_h5(dir, &ex, window) != 0) goto done;
+    if (ac_plot_explanation(dir, &ex, window, ck->channel_names, &err) != AC_OK)
+        fprintf(stderr, "attncast: note: %s\n", err.msg);
+    /* the five most attended steps, last layer, mean over series */
+    int top[5] = {-1, -1, -1, -1, -1};
+    const double *last = ex.step_attention + (size_t)(ex.layers - 1) * ex.series * L;
+    for (int k = 0; k < 5 && k < L; k++)
+        for (int tt = 0; tt < L; tt++) {
+            bool taken = false;
+            for (int j = 0; j < k; j++) taken = taken || top[j] == tt;
+            double v = 0, best = 0;
+            for (int s = 0; s < ex.series; s++) v += last[(size_t)s * L + tt];
+            if (top[k] >= 0)
+                for (int s = 0; s < ex.series; s++) best += last[(size_t)s * L + top[k]];
+            if (!taken && (top[k] < 0 || v > best)) top[k] = tt;
+        }
+    printf("explained the forecast after data row %d of %s (%d layers x %d heads, %d tokens of %d "
+           "steps)\nmost attended input steps (last layer):\n",
+           end, a.input, ex.layers, ex.heads, ex.tokens, ex.patch_len);
+    for (int k = 0; k < 5 && k < L && top[k] >= 0; k++) {
+        double v = 0;
+        for (int s = 0; s < ex.series; s++) v += last[(size_t)s * L + top[k]];
+        printf("  step %3d (offset %4d)%s%s  %.4f\n", top[k] + 1, top[k] - L, t->dates ? "  " : "",
+               t->dates ? t->dates[end - L + top[k]] : "", v / ex.series);
+    }
+    printf("wrote %s/ attention.csv, step_attention.csv, forecast.csv, explain.h5%s\n", dir,
+           ac_plot_available() ? ", attention_layer*.png, step_attention.png" : "");
+    exit_code = AC_EXIT_OK;
+done:
+    ac_explanation_free(&ex);
+    free(window);
+    ac_table_free(t);
+    ac_ckpt_free(ck);
+    return exit_code;
+}

@@ -1,0 +1,322 @@
+/* sweep.c - `attncast sweep CONFIG --grid section.key=v1,v2,... [--grid ...] [--jobs N]
+ * [--out DIR] [--quiet]`: trains every combination of the grid values over a base config and
+ * ranks the runs.
+ *
+ * Every key and value is checked with the config's own parser, and every combination with
+ * ac_config_check, before the first run starts. Each combination is an ordinary run folder
+ * under the sweep folder, trained by `attncast train` as a child process of this same binary
+ * (fork + execv of /proc/self/exe, no shell), up to --jobs at once, sharing the thread budget.
+ * A run folder holding metrics.json is finished and skipped; one holding only last.h5 is
+ * resumed from it, so rerunning an interrupted sweep completes it with the same results. A
+ * failed run keeps the last line of its stderr and the sweep goes on. sweep_runs.c starts and
+ * waits for the runs; sweep_results.c writes results.csv and prints the ranked table. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "attncast/config.h"
+#include "attncast/report.h"
+#include "attncast/threads.h"
+#include "cli/cli.h"
+#include "cli/sweep.h"
+
+#define MAX_RUNS 10000 /* combinations in one sweep */
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: attncast sweep CONFIG --grid section.key=v1,v2,... [--grid ...] [--jobs N]\n"
+            "                             [--out DIR] [--quiet]\n"
+            "  Trains every combination of the --grid values over CONFIG (the first --grid\n"
+            "  varies slowest), each as an ordinary run folder under the sweep folder (--out,\n"
+            "  default runs/<config name>-sweep) named from its values, e.g.\n"
+            "  attention-dot_lr-0.001. --jobs N trains N runs at once and splits the threads\n"
+            "  between them (unless train.threads is set). Writes results.csv and prints the\n"
+            "  runs ranked by validation loss. Rerunning the same command skips finished runs\n"
+            "  and resumes interrupted ones from their last.h5. Exit 1 if a run failed.\n");
+}
+
+static int parse_args(int argc, char **argv, sweep_args *a) {
+    memset(a, 0, sizeof *a);
+    a->jobs = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+            usage(stdout);
+            return -2;
+        } else if (!strcmp(arg, "--quiet") || !strcmp(arg, "-q")) {
+            a->quiet = true;
+        } else if (!strcmp(arg, "--grid") || !strcmp(arg, "--jobs") || !strcmp(arg, "--out")) {
+            if (i + 1 >= argc) {
+                ac_cli_error("sweep: %s needs a value (see attncast sweep --help)", arg);
+                return -1;
+            }
+            const char *value = argv[++i];
+            if (!strcmp(arg, "--out")) {
+                a->out = value;
+            } else if (!strcmp(arg, "--jobs")) {
+                if (ac_cli_parse_positive(arg, value, &a->jobs) != 0) return -1;
+            } else if (a->n_grids == SWEEP_MAX_KEYS) {
+                ac_cli_error("sweep: more than %d --grid options", SWEEP_MAX_KEYS);
+                return -1;
+            } else {
+                a->grids[a->n_grids++] = value;
+            }
+        } else if (arg[0] == '-' && arg[1]) {
+            ac_cli_error("sweep: unknown option '%s' (see attncast sweep --help)", arg);
+            return -1;
+        } else if (a->config) {
+            ac_cli_error("sweep: one config file expected, got '%s' and '%s'", a->config, arg);
+            return -1;
+        } else {
+            a->config = arg;
+        }
+    }
+    if (!a->config) {
+        ac_cli_error("sweep: no config file given (usage: attncast sweep CONFIG --grid "
+                     "section.key=v1,v2,...)");
+        return -1;
+    }
+    if (a->n_grids == 0) {
+        ac_cli_error("sweep: no --grid given (for example --grid model.attention=dot,gated)");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the grid ---- */
+
+static char *trimmed(char *s) {
+    while (*s == ' ' || *s == '\t') s++;
+    char *end = s + strlen(s);
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t')) *--end = '\0';
+    return s;
+}
+
+/* Cuts "section.key=v1,v2" into k; the values are checked later, against the config. */
+static int parse_grid(const char *arg, sweep_key *k) {
+    memset(k, 0, sizeof *k);
+    k->text = malloc(strlen(arg) + 1);
+    k->values = malloc((strlen(arg) / 2 + 1) * sizeof *k->values);
+    if (!k->text || !k->values) {
+        ac_cli_error("--grid: out of memory");
+        return -1;
+    }
+    strcpy(k->text, arg);
+    char *eq = strchr(k->text, '=');
+    if (!eq || !strchr(k->text, '.') || strchr(k->text, '.') > eq) {
+        ac_cli_error("--grid %s: expected section.key=v1,v2,...", arg);
+        return -1;
+    }
+    *eq = '\0';
+    k->key = trimmed(k->text);
+    if (!*trimmed(eq + 1)) {
+        ac_cli_error("--grid %s: no values after '=' (expected %s=v1,v2,...)", arg, k->key);
+        return -1;
+    }
+    for (char *v = eq + 1;;) {
+        char *comma = strchr(v, ',');
+        if (comma) *comma = '\0';
+        k->values[k->n_values] = trimmed(v);
+        if (!*k->values[k->n_values]) {
+            ac_cli_error("--grid %s: value %d is empty", arg, k->n_values + 1);
+            return -1;
+        }
+        k->n_values++;
+        if (!comma) break;
+        v = comma + 1;
+    }
+    return 0;
+}
+
+/* Applies key=value to cfg; the library's message, said of --grid rather than --set. */
+static int apply(ac_config *cfg, const sweep_key *k, int v) {
+    char assignment[AC_CONFIG_TEXT + 160];
+    snprintf(assignment, sizeof assignment, "%s=%s", k->key, k->values[v]);
+    ac_error err;
+    if (ac_config_set(cfg, assignment, &err) == AC_OK) return 0;
+    const char *msg = err.msg;
+    if (!strncmp(msg, "--set ", 6)) msg += 6;
+    ac_cli_error("--grid %s", msg);
+    return -1;
+}
+
+/* The combination's own config: the base with its values applied. */
+static int combination_config(const ac_config *base, const sweep_key *keys, int n_keys,
+                              const sweep_run *run, ac_config *cfg) {
+    memcpy(cfg, base, sizeof *cfg);
+    for (int k = 0; k < n_keys; k++)
+        if (apply(cfg, &keys[k], run->choice[k]) != 0) return -1;
+    return 0;
+}
+
+/* "attention-dot_lr-0.001": the key without its section (unless two keys share it), '-', the
+ * value; anything outside [A-Za-z0-9._-] becomes '_'. */
+static void run_name(const sweep_key *keys, int n_keys, const int *choice, char *out) {
+    size_t len = 0;
+    for (int k = 0; k < n_keys; k++) {
+        const char *key = strchr(keys[k].key, '.') + 1;
+        for (int j = 0; j < n_keys; j++)
+            if (j != k && !strcmp(key, strchr(keys[j].key, '.') + 1)) key = keys[k].key;
+        char part[SWEEP_NAME_MAX * 2];
+        snprintf(part, sizeof part, "%s%s-%s", k ? "_" : "", key, keys[k].values[choice[k]]);
+        for (const char *c = part; *c && len < SWEEP_NAME_MAX; c++) {
+            bool safe = (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+                        (*c >= '0' && *c <= '9') || *c == '.' || *c == '_' || *c == '-';
+            out[len++] = safe ? *c : '_';
+        }
+    }
+    out[len] = '\0';
+}
+
+/* Checks every key, value and combination against the config and lays out the runs. */
+static int plan(const ac_config *base, const sweep_key *keys, int n_keys, const char *sweep_dir,
+                int budget, sweep_run **runs_out, int *n_out) {
+    long n_runs = 1;
+    for (int k = 0; k < n_keys; k++) {
+        if (!strcmp(keys[k].key, "output.dir")) {
+            ac_cli_error("--grid output.dir: the sweep names each run's folder (--out sets the "
+                         "sweep folder)");
+            return -1;
+        }
+        for (int j = 0; j < k; j++)
+            if (!strcmp(keys[j].key, keys[k].key)) {
+                ac_cli_error("--grid %s is given twice; list all its values in one --grid",
+                             keys[k].key);
+                return -1;
+            }
+        for (int v = 0; v < keys[k].n_values; v++) {
+            ac_config cfg;
+            memcpy(&cfg, base, sizeof cfg);
+            if (apply(&cfg, &keys[k], v) != 0) return -1;
+        }
+        n_runs *= keys[k].n_values;
+        if (n_runs > MAX_RUNS) {
+            ac_cli_error("sweep: more than %d combinations; split the grid", MAX_RUNS);
+            return -1;
+        }
+    }
+    sweep_run *runs = calloc((size_t)n_runs, sizeof *runs);
+    if (!runs) {
+        ac_cli_error("sweep: out of memory");
+        return -1;
+    }
+    *runs_out = runs;
+    *n_out = (int)n_runs;
+    for (int i = 0; i < n_runs; i++) {
+        sweep_run *r = &runs[i];
+        for (int k = n_keys - 1, rest = i; k >= 0; k--) {
+            r->choice[k] = rest % keys[k].n_values;
+            rest /= keys[k].n_values;
+        }
+        r->pid = -1;
+        r->err_fd = r->log_fd = -1;
+        ac_config cfg;
+        if (combination_config(base, keys, n_keys, r, &cfg) != 0) return -1;
+        ac_error err;
+        if (ac_config_check(&cfg, &err) != AC_OK) {
+            run_name(keys, n_keys, r->choice, r->name);
+            ac_cli_error("sweep: run %s: %s", r->name, err.msg);
+            return -1;
+        }
+        r->threads = cfg.train.threads > 0 ? cfg.train.threads : budget;
+        char base_name[SWEEP_NAME_MAX + 1];
+        run_name(keys, n_keys, r->choice, base_name);
+        snprintf(r->name, sizeof r->name, "%s", base_name);
+        for (int j = 0, suffix = 2; j < i; j++)
+            if (!strcmp(runs[j].name, r->name)) {
+                snprintf(r->name, sizeof r->name, "%s-%d", base_name, suffix++);
+                j = -1; /* check the new name against every earlier one */
+            }
+        r->dir = malloc(strlen(sweep_dir) + strlen(r->name) + 2);
+        if (!r->dir) {
+            ac_cli_error("sweep: out of memory");
+            return -1;
+        }
+        sprintf(r->dir, "%s/%s", sweep_dir, r->name);
+    }
+    return 0;
+}
+
+/* ---- the verb ---- */
+
+int ac_cli_sweep(int argc, char **argv) {
+    sweep_args args;
+    int prc = parse_args(argc, argv, &args);
+    if (prc == -2) return AC_EXIT_OK;
+    if (prc != 0) return AC_EXIT_USAGE;
+
+    int exit_code = AC_EXIT_USAGE;
+    sweep_key keys[SWEEP_MAX_KEYS] = {0};
+    sweep_run *runs = NULL;
+    int n_runs = 0;
+    ac_config *base = malloc(sizeof *base);
+    char *sweep_dir = NULL;
+    ac_error err;
+    if (!base) {
+        ac_cli_error("sweep: out of memory");
+        goto done;
+    }
+    for (int k = 0; k < args.n_grids; k++)
+        if (parse_grid(args.grids[k], &keys[k]) != 0) goto done;
+    if (ac_config_load(base, args.config, &err) != AC_OK || ac_threads_init(0, &err) != AC_OK) {
+        ac_cli_error("%s", err.msg);
+        goto done;
+    }
+    int budget = ac_threads_get() / args.jobs;
+    if (budget < 1) budget = 1;
+    const char *out = args.out;
+    char default_dir[256];
+    if (!out) {
+        snprintf(default_dir, sizeof default_dir, "runs/%s-sweep", base->name);
+        out = default_dir;
+    }
+    sweep_dir = malloc(strlen(out) + 1);
+    if (!sweep_dir) goto done;
+    strcpy(sweep_dir, out);
+    if (plan(base, keys, args.n_grids, sweep_dir, budget, &runs, &n_runs) != 0) goto done;
+
+    exit_code = AC_EXIT_FAILURE;
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0) {
+        ac_cli_error("sweep: cannot find the attncast binary (/proc/self/exe): %s",
+                     strerror(errno));
+        goto done;
+    }
+    exe[len] = '\0';
+    if (sweep_make_dir(sweep_dir) != 0) goto done;
+    if (!args.quiet) {
+        printf("attncast sweep: %d run(s) of %s (", n_runs, args.config);
+        for (int k = 0; k < args.n_grids; k++)
+            printf("%s%s: %d", k ? " x " : "", keys[k].key, keys[k].n_values);
+        printf("), %d at a time, %d thread(s) each\nsweep folder: %s\n", args.jobs, runs[0].threads,
+               sweep_dir);
+        fflush(stdout);
+    }
+    if (sweep_run_all(exe, &args, keys, args.n_grids, runs, n_runs) != 0) goto done;
+    if (sweep_write_results(sweep_dir, keys, args.n_grids, runs, n_runs) != 0) goto done;
+    if (!args.quiet) printf("\n");
+    sweep_print_table(runs, n_runs);
+    int failed = 0;
+    for (int i = 0; i < n_runs; i++) failed += runs[i].status != RUN_OK;
+    if (!args.quiet) printf("wrote %s/results.csv\n", sweep_dir);
+    if (failed) {
+        ac_cli_error("sweep: %d of %d run(s) failed; see %s/results.csv and each run's train.log",
+                     failed, n_runs, sweep_dir);
+        goto done;
+    }
+    exit_code = AC_EXIT_OK;
+done:
+    for (int i = 0; i < n_runs; i++) free(runs[i].dir);
+    free(runs);
+    for (int k = 0; k < SWEEP_MAX_KEYS; k++) {
+        free(keys[k].text);
+        free(keys[k].values);
+    }
+    free(sweep_dir);
+    free(base);
+    return exit_code;
+}

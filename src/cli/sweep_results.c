@@ -1,0 +1,195 @@
+/* sweep_results.c - the results of `attncast sweep`: each run's metrics.json read back with
+ * cJSON, results.csv (one row per run in grid order, written atomically) and the table printed
+ * at the end, ranked by validation loss. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "attncast/report.h"
+#include "cli/cli.h"
+#include "cli/sweep.h"
+
+#define METRICS_MAX (1 << 20) /* a metrics.json is a few hundred bytes */
+
+static double number_at(const cJSON *obj, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+int sweep_read_metrics(sweep_run *run) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/metrics.json", run->dir);
+    FILE *f = fopen(path, "rb");
+    char *text = f ? malloc(METRICS_MAX) : NULL;
+    size_t n = text ? fread(text, 1, METRICS_MAX - 1, f) : 0;
+    if (f) fclose(f);
+    cJSON *root = NULL;
+    if (text) {
+        text[n] = '\0';
+        root = cJSON_Parse(text);
+    }
+    free(text);
+    if (!root) {
+        snprintf(run->error, sizeof run->error, "%.400s: %s", path,
+                 f ? "not a metrics.json (cannot parse it)" : "cannot read it");
+        return -1;
+    }
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+    const cJSON *naive = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(root, "baselines"), "naive");
+    double best_epoch = number_at(root, "best_epoch");
+    run->m = (sweep_metrics){.val_loss = number_at(root, "best_val_loss"),
+                             .mse = number_at(model, "mse"),
+                             .mae = number_at(model, "mae"),
+                             .rmse = number_at(model, "rmse"),
+                             .smape = number_at(model, "smape"),
+                             .mase = number_at(model, "mase"),
+                             .naive_mse = number_at(naive, "mse"),
+                             .train_seconds = number_at(root, "train_seconds"),
+                             .windows_per_s = number_at(root, "windows_per_s"),
+                             .best_epoch = isfinite(best_epoch) ? (int)best_epoch : 0};
+    cJSON_Delete(root);
+    return 0;
+}
+
+/* ---- results.csv ---- */
+
+typedef struct text_buf {
+    char *data;
+    size_t len, cap;
+    bool failed;
+} text_buf;
+
+static void put(text_buf *b, const char *s) {
+    size_t n = strlen(s);
+    if (b->failed) return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (b->len + n + 1 > cap) cap *= 2;
+        char *grown = realloc(b->data, cap);
+        if (!grown) {
+            b->failed = true;
+            return;
+        }
+        b->data = grown;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, s, n + 1);
+    b->len += n;
+}
+
+/* A CSV field, quoted (with doubled quotes) when it holds a comma, quote or line break. */
+static void put_field(text_buf *b, const char *s, bool last) {
+    if (strpbrk(s, ",\"\r\n")) {
+        put(b, "\"");
+        for (const char *c = s; *c; c++) {
+            char one[2] = {*c, '\0'};
+            put(b, *c == '"' ? "\"\"" : one);
+        }
+        put(b, "\"");
+    } else {
+        put(b, s);
+    }
+    put(b, last ? "\n" : ",");
+}
+
+static void put_number(text_buf *b, double v, bool ok) {
+    char num[40] = "";
+    if (ok && isfinite(v)) snprintf(num, sizeof num, "%.9g", v);
+    put_field(b, num, false);
+}
+
+int sweep_write_results(const char *sweep_dir, const sweep_key *keys, int n_keys,
+                        const sweep_run *runs, int n_runs) {
+    text_buf b = {0};
+    for (int k = 0; k < n_keys; k++) put_field(&b, keys[k].key, false);
+    put(&b, "run,status,val_loss,test_mse,test_mae,test_rmse,test_smape,test_mase,naive_mse,"
+            "best_epoch,train_seconds,windows_per_s,error\n");
+    for (int i = 0; i < n_runs; i++) {
+        const sweep_run *r = &runs[i];
+        bool ok = r->status == RUN_OK;
+        for (int k = 0; k < n_keys; k++) put_field(&b, keys[k].values[r->choice[k]], false);
+        put_field(&b, r->name, false);
+        put_field(&b, ok ? "ok" : "failed", false);
+        const double values[] = {
+            r->m.val_loss,      r->m.mse,          r->m.mae,       r->m.rmse,
+            r->m.smape,         r->m.mase,         r->m.naive_mse, (double)r->m.best_epoch,
+            r->m.train_seconds, r->m.windows_per_s};
+        for (size_t v = 0; v < sizeof values / sizeof values[0]; v++) put_number(&b, values[v], ok);
+        put_field(&b, ok ? "" : r->error, true);
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/results.csv", sweep_dir);
+    ac_error err;
+    int rc = 0;
+    if (b.failed) {
+        ac_cli_error("%s: out of memory", path);
+        rc = -1;
+    } else if (ac_write_file_atomic(path, b.data, b.len, &err) != AC_OK) {
+        ac_cli_error("%s", err.msg);
+        rc = -1;
+    }
+    free(b.data);
+    return rc;
+}
+
+/* ---- the ranked table ---- */
+
+/* ok runs by validation loss (a null loss after the numbers), then failed runs; ties keep
+ * grid order. */
+static int rank_order(const sweep_run *a, const sweep_run *b) {
+    int fa = a->status != RUN_OK, fb = b->status != RUN_OK;
+    if (fa != fb) return fa - fb;
+    if (fa) return 0;
+    int na = !isfinite(a->m.val_loss), nb = !isfinite(b->m.val_loss);
+    if (na != nb) return na - nb;
+    if (na) return 0;
+    return (a->m.val_loss > b->m.val_loss) - (a->m.val_loss < b->m.val_loss);
+}
+
+static void format_number(char *out, size_t n, double v, int decimals) {
+    if (isfinite(v))
+        snprintf(out, n, "%.*f", decimals, v);
+    else
+        snprintf(out, n, "-");
+}
+
+void sweep_print_table(const sweep_run *runs, int n_runs) {
+    int *order = malloc((size_t)(n_runs > 0 ? n_runs : 1) * sizeof *order);
+    if (!order) return;
+    /* insertion sort: stable, and a sweep is at most a few thousand runs */
+    for (int i = 0; i < n_runs; i++) {
+        int j = i;
+        while (j > 0 && rank_order(&runs[order[j - 1]], &runs[i]) > 0) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = i;
+    }
+    int width = 3;
+    for (int i = 0; i < n_runs; i++) {
+        int len = (int)strlen(runs[i].name);
+        if (len > width) width = len;
+    }
+    printf("%-*s  %-6s %10s %10s %10s %8s %8s %10s %5s %8s\n", width, "run", "status", "val_loss",
+           "test_mse", "test_mae", "sMAPE%", "MASE", "naive_mse", "best", "seconds");
+    for (int i = 0; i < n_runs; i++) {
+        const sweep_run *r = &runs[order[i]];
+        if (r->status != RUN_OK) {
+            printf("%-*s  %-6s %s\n", width, r->name, "failed", r->error);
+            continue;
+        }
+        char cells[8][32];
+        const double v[] = {r->m.val_loss, r->m.mse,       r->m.mae,          r->m.smape,
+                            r->m.mase,     r->m.naive_mse, r->m.train_seconds};
+        const int decimals[] = {4, 4, 4, 3, 4, 4, 1};
+        for (int c = 0; c < 7; c++) format_number(cells[c], sizeof cells[c], v[c], decimals[c]);
+        printf("%-*s  %-6s %10s %10s %10s %8s %8s %10s %5d %8s\n", width, r->name, "ok", cells[0],
+               cells[1], cells[2], cells[3], cells[4], cells[5], r->m.best_epoch, cells[6]);
+    }
+    free(order);
+    fflush(stdout);
+}

@@ -1,0 +1,20 @@
+/* window_input.h - what `predict` and `explain` share: reading a forecast window from a CSV for a
+ * checkpoint, and writing a forecast as CSV with the dates continued. */
+#ifndef ATTNCAST_CLI_WINDOW_INPUT_H
+#define ATTNCAST_CLI_WINDOW_INPUT_H
+
+#include "attncast/checkpoint.h"
+#include "attncast/csv.h"
+
+/* Loads the checkpoint's channels (by name) from input and copies the L rows ending at data row
+ * `at` (1-based; 0: the last row) into window [L, C]; *end is that row. Prints a one-line error
+ * and returns -1 on failure (the table, if loaded, is still handed out for freeing). */
+int ac_cli_read_window(const ac_checkpoint *ck, const char *input, int at, ac_table **table,
+                       int *end, float *window);
+
+/* The forecast [H, C] as CSV text (malloc'd): a header, then H rows whose first column continues
+ * the input's dates at its time step (or counts steps 1..H when the dates cannot be read). */
+char *ac_cli_forecast_csv(const ac_checkpoint *ck, const ac_table *table, int end,
+                          const float *forecast);
+
+#endif

@@ -1,0 +1,244 @@
+/* test_sweep_cli.c - `attncast sweep` run as a subprocess on a tiny model and a generated CSV:
+ * a 2x2 grid writes its run folders and results.csv; a sweep killed mid-run and rerun gives
+ * the same results as an uninterrupted one; --jobs 2 gives the same metrics as --jobs 1; grid
+ * mistakes are one-line usage errors before any run starts; a run that fails at data time is
+ * recorded as failed while the others finish. */
+#include <math.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "support/testutil.h"
+
+#define GRID "--grid model.attention=dot,gated --grid train.lr=0.001,0.01"
+
+static char dir[256];
+static char out[1 << 16];
+
+static const char *RUNS[4] = {"attention-dot_lr-0.001", "attention-dot_lr-0.01",
+                              "attention-gated_lr-0.001", "attention-gated_lr-0.01"};
+
+static int sweep(const char *args) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' sweep %s", dir, tu_bin(), args);
+    return tu_run(cmd, out, sizeof out);
+}
+
+static bool exists(const char *sub, const char *run, const char *file) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s/%s/%s", dir, sub, run, file);
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* The uninterrupted --jobs 1 reference sweep in s1 (rerunning it when done costs nothing). */
+static void reference(void) {
+    int rc = sweep("base.ini " GRID " --out s1 --quiet");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+}
+
+/* results.csv of two sweep folders agree on every column but train_seconds, windows_per_s. */
+static void expect_same_results(const char *a, const char *b) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && cut -d, -f1-12,15 %s/results.csv > a.csv && cut -d, -f1-12,15 "
+             "%s/results.csv > b.csv && diff a.csv b.csv",
+             dir, a, b);
+    if (tu_run(cmd, out, sizeof out) != 0) fail_msg("%s and %s differ:\n%s", a, b, out);
+}
+
+static void expect_error(int rc, const char *a, const char *b) {
+    if (rc != 2) fail_msg("exit %d (wanted 2): %s", rc, out);
+    if (tu_count_lines(out) != 1) fail_msg("not one line: %s", out);
+    if (a && !strstr(out, a)) fail_msg("'%s' not in: %s", a, out);
+    if (b && !strstr(out, b)) fail_msg("'%s' not in: %s", b, out);
+}
+
+static int setup(void **state) {
+    (void)state;
+    if (tu_make_temp_dir(dir, sizeof dir, "sweep-cli") != 0) return -1;
+    char path[512];
+    snprintf(path, sizeof path, "%s/series.csv", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    fprintf(f, "date,a,b\n");
+    for (int t = 0; t < 300; t++)
+        fprintf(f, "2020-01-%04d,%.5f,%.5f\n", t, 5 + sin(t * 0.5236), cos(t * 0.2618));
+    fclose(f);
+    /* 12 short epochs: long enough for the kill to land inside a run */
+    snprintf(path, sizeof path, "%s/base.ini", dir);
+    f = fopen(path, "w");
+    if (!f) return -1;
+    fprintf(f, "[data]\ncsv = series.csv\nlookback = 24\nhorizon = 6\n"
+               "[model]\nd_model = 8\nheads = 2\nlayers = 1\nd_ff = 16\npatch_len = 6\n"
+               "patch_stride = 3\n"
+               "[train]\nepochs = 12\nbatch_size = 16\nseed = 3\nthreads = 1\npatience = 0\n");
+    fclose(f);
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    return tu_remove_dir(dir);
+}
+
+static void test_grid_trains_every_combination_and_writes_results(void **state) {
+    (void)state;
+    int rc = sweep("base.ini " GRID " --out s1");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+    assert_non_null(strstr(out, "[4/4] attention-gated_lr-0.01 ... ok, val "));
+    for (int i = 0; i < 4; i++) {
+        if (!exists("s1", RUNS[i], "metrics.json")) fail_msg("no %s/metrics.json", RUNS[i]);
+        assert_true(exists("s1", RUNS[i], "best.h5"));
+        assert_true(exists("s1", RUNS[i], "train.log"));
+    }
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cat '%s/s1/results.csv'", dir);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    assert_int_equal(tu_count_lines(out), 5);
+    assert_non_null(strstr(out, "model.attention,train.lr,run,status,val_loss,test_mse,test_mae,"
+                                "test_rmse,test_smape,test_mase,naive_mse,best_epoch,"
+                                "train_seconds,windows_per_s,error\n"));
+    assert_non_null(strstr(out, "\ndot,0.001,attention-dot_lr-0.001,ok,"));
+    assert_non_null(strstr(out, "\ndot,0.01,attention-dot_lr-0.01,ok,"));
+    assert_non_null(strstr(out, "\ngated,0.001,attention-gated_lr-0.001,ok,"));
+    assert_non_null(strstr(out, "\ngated,0.01,attention-gated_lr-0.01,ok,"));
+    assert_null(strstr(out, "failed"));
+
+    /* the same command again finds every run finished; --quiet prints only the table */
+    snprintf(cmd, sizeof cmd, "cp '%s/s1/results.csv' '%s/first.csv'", dir, dir);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    rc = sweep("base.ini " GRID " --out s1 --quiet");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+    assert_int_equal(tu_count_lines(out), 5);
+    assert_non_null(strstr(out, "val_loss"));
+    snprintf(cmd, sizeof cmd, "cmp '%s/s1/results.csv' '%s/first.csv'", dir, dir);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+}
+
+static void test_killed_sweep_reruns_to_the_same_results(void **state) {
+    (void)state;
+    reference();
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* its own process group, so the kill takes the running `train` child too */
+        setpgid(0, 0);
+        if (chdir(dir) != 0) _exit(126);
+        FILE *log = freopen("killed.log", "w", stdout);
+        if (!log || dup2(STDOUT_FILENO, STDERR_FILENO) < 0) _exit(126);
+        execl(tu_bin(), "attncast", "sweep", "base.ini", "--grid", "model.attention=dot,gated",
+              "--grid", "train.lr=0.001,0.01", "--out", "s2", "--jobs", "1", (char *)NULL);
+        _exit(127);
+    }
+    setpgid(pid, pid);
+    /* wait until the first run is done and the second has a checkpoint (bounded: 60 s) */
+    bool exited = false;
+    for (int i = 0; i < 6000; i++) {
+        if (exists("s2", RUNS[0], "metrics.json") && exists("s2", RUNS[1], "last.h5")) break;
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            exited = true;
+            break;
+        }
+        nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+    }
+    if (!exited) {
+        kill(-pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        /* let the killed `train` child go too (bounded: it may linger as a zombie) */
+        for (int i = 0; i < 100 && kill(-pid, 0) == 0; i++)
+            nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+    }
+    int finished = 0;
+    for (int i = 0; i < 4; i++) finished += exists("s2", RUNS[i], "metrics.json");
+    bool resumable = !exists("s2", RUNS[1], "metrics.json") && exists("s2", RUNS[1], "last.h5");
+    printf("[ info     ] sweep %s with %d of 4 runs finished%s\n",
+           exited ? "ended before the kill" : "killed", finished,
+           resumable ? "; the second run left a last.h5 to resume from" : "");
+
+    int rc = sweep("base.ini " GRID " --out s2 --jobs 1");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+    for (int i = 0; i < finished; i++) assert_non_null(strstr(out, "finished before"));
+    if (resumable) {
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd, "grep -c 'resuming from' '%s/s2/%s/train.log'", dir, RUNS[1]);
+        if (tu_run(cmd, out, sizeof out) != 0) fail_msg("the second run did not resume");
+    }
+    expect_same_results("s1", "s2");
+}
+
+static void test_two_jobs_give_the_same_metrics_as_one(void **state) {
+    (void)state;
+    reference();
+    int rc = sweep("base.ini " GRID " --out s3 --jobs 2");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+    assert_non_null(strstr(out, "2 at a time, 1 thread(s) each"));
+    expect_same_results("s1", "s3");
+}
+
+static void test_grid_mistakes_are_usage_errors_before_any_run(void **state) {
+    (void)state;
+    expect_error(sweep("base.ini --grid model.atention=dot,gated --out bad"), "model.atention",
+                 "model.attention");
+    expect_error(sweep("base.ini --grid train.lr=0.01,abc --out bad"), "train.lr=abc", "--grid");
+    expect_error(sweep("base.ini --grid train.lr= --out bad"), "train.lr", "no values");
+    expect_error(sweep("base.ini --grid train.lr=0.1,,0.2 --out bad"), "train.lr", "empty");
+    expect_error(sweep("base.ini --grid train.lr=0.1 --grid train.lr=0.2 --out bad"), "train.lr",
+                 "twice");
+    expect_error(sweep("base.ini --grid lr=0.1 --out bad"), "section.key", NULL);
+    expect_error(sweep("base.ini --grid model.heads=2,3 --out bad"), "model.heads", "d_model");
+    expect_error(sweep("base.ini --out bad"), "--grid", NULL);
+    expect_error(sweep("--grid train.lr=0.1 --out bad"), "config", NULL);
+    expect_error(sweep("missing.ini --grid train.lr=0.1 --out bad"), "missing.ini", NULL);
+    expect_error(sweep("base.ini --grid train.lr=0.1 --jobs 0 --out bad"), "--jobs", NULL);
+    expect_error(sweep("base.ini --grid train.lr=0.1 --frobnicate"), "--frobnicate", NULL);
+    char path[512];
+    snprintf(path, sizeof path, "%s/bad", dir);
+    struct stat st;
+    assert_int_not_equal(stat(path, &st), 0); /* nothing was started */
+    assert_int_equal(sweep("--help"), 0);
+    assert_non_null(strstr(out, "--grid"));
+}
+
+static void test_run_that_fails_is_recorded_and_the_sweep_goes_on(void **state) {
+    (void)state;
+    /* 300 rows: a horizon of 500 does not fit the split, found when the data is read */
+    int rc = sweep("base.ini --grid data.horizon=500,6 --grid train.epochs=2 --out s4");
+    if (rc != 1) fail_msg("exit %d (wanted 1): %s", rc, out);
+    assert_non_null(strstr(out, "[1/2] horizon-500_epochs-2 ... failed"));
+    assert_non_null(strstr(out, "[2/2] horizon-6_epochs-2 ... ok"));
+    assert_non_null(strstr(out, "attncast: sweep: 1 of 2 run(s) failed"));
+    /* the ranked table puts the failed run last */
+    assert_true(strstr(out, "\nhorizon-6_epochs-2 ") < strstr(out, "\nhorizon-500_epochs-2 "));
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cat '%s/s4/results.csv'", dir);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    assert_int_equal(tu_count_lines(out), 3);
+    const char *failed = strstr(out, "\n500,2,horizon-500_epochs-2,failed,,,,,,,,,,,");
+    if (!failed) fail_msg("no failed row: %s", out);
+    if (!strstr(failed, "data.horizon")) fail_msg("no error in the failed row: %s", out);
+    assert_non_null(strstr(out, "\n6,2,horizon-6_epochs-2,ok,"));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_grid_trains_every_combination_and_writes_results),
+        cmocka_unit_test(test_killed_sweep_reruns_to_the_same_results),
+        cmocka_unit_test(test_two_jobs_give_the_same_metrics_as_one),
+        cmocka_unit_test(test_grid_mistakes_are_usage_errors_before_any_run),
+        cmocka_unit_test(test_run_that_fails_is_recorded_and_the_sweep_goes_on),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
