@@ -72,6 +72,7 @@ typedef struct ac_config {
     struct {
         char dir[AC_CONFIG_TEXT]; /* output.dir, "" for runs/<name>-<timestamp> */
         int checkpoint_every;     /* output.checkpoint_every: last.h5 every N epochs, default 1 */
+        char plot_channels[AC_CONFIG_TEXT]; /* output.plot_channels: names, "" for the last */
     } output;
     char name[128];            /* the config file's base name without .ini */
     char path[AC_CONFIG_TEXT]; /* the file it was loaded from, "" if none */

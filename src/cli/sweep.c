@@ -297,12 +297,14 @@ int ac_cli_sweep(int argc, char **argv) {
         fflush(stdout);
     }
     if (sweep_run_all(exe, &args, keys, args.n_grids, runs, n_runs) != 0) goto done;
-    if (sweep_write_results(sweep_dir, keys, args.n_grids, runs, n_runs) != 0) goto done;
+    if (sweep_write_results(sweep_dir, keys, args.n_grids, runs, n_runs) != 0 ||
+        sweep_write_report(sweep_dir, args.config, keys, args.n_grids, runs, n_runs) != 0)
+        goto done;
     if (!args.quiet) printf("\n");
     sweep_print_table(runs, n_runs);
     int failed = 0;
     for (int i = 0; i < n_runs; i++) failed += runs[i].status != RUN_OK;
-    if (!args.quiet) printf("wrote %s/results.csv\n", sweep_dir);
+    if (!args.quiet) printf("wrote %s/results.csv and report.md\n", sweep_dir);
     if (failed) {
         ac_cli_error("sweep: %d of %d run(s) failed; see %s/results.csv and each run's train.log",
                      failed, n_runs, sweep_dir);

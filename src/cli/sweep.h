@@ -72,4 +72,9 @@ int sweep_write_results(const char *sweep_dir, const sweep_key *keys, int n_keys
 /* Prints the runs ranked by validation loss, failed runs last, in aligned columns. */
 void sweep_print_table(const sweep_run *runs, int n_runs);
 
+/* report.md in the sweep folder: the runs ranked by validation loss, linked to their own
+ * reports, with the best run's pictures. 0, or prints the error and returns -1. */
+int sweep_write_report(const char *sweep_dir, const char *config, const sweep_key *keys, int n_keys,
+                       const sweep_run *runs, int n_runs);
+
 #endif

@@ -157,9 +157,10 @@ static void format_number(char *out, size_t n, double v, int decimals) {
         snprintf(out, n, "-");
 }
 
-void sweep_print_table(const sweep_run *runs, int n_runs) {
+/* The runs' indices in rank order (malloc'd), or NULL when memory is short. */
+static int *ranked(const sweep_run *runs, int n_runs) {
     int *order = malloc((size_t)(n_runs > 0 ? n_runs : 1) * sizeof *order);
-    if (!order) return;
+    if (!order) return NULL;
     /* insertion sort: stable, and a sweep is at most a few thousand runs */
     for (int i = 0; i < n_runs; i++) {
         int j = i;
@@ -169,6 +170,72 @@ void sweep_print_table(const sweep_run *runs, int n_runs) {
         }
         order[j] = i;
     }
+    return order;
+}
+
+int sweep_write_report(const char *sweep_dir, const char *config, const sweep_key *keys, int n_keys,
+                       const sweep_run *runs, int n_runs) {
+    int *order = ranked(runs, n_runs);
+    text_buf b = {0};
+    char line[4096];
+    if (!order) b.failed = true;
+    snprintf(line, sizeof line,
+             "# Sweep report\n\n%d run(s) of `%s`, ranked by validation loss (the test split "
+             "played no part in the ranking). MSE and MAE on z-scored values.\n\n| rank | run |",
+             n_runs, config);
+    put(&b, line);
+    for (int k = 0; k < n_keys; k++) {
+        snprintf(line, sizeof line, " %s |", keys[k].key);
+        put(&b, line);
+    }
+    put(&b, " val loss | test MSE | test MAE | sMAPE % | MASE | naive MSE | best epoch | seconds "
+            "|\n|");
+    for (int k = 0; k < n_keys + 10; k++) put(&b, " --- |");
+    put(&b, "\n");
+    for (int i = 0; order && i < n_runs; i++) {
+        const sweep_run *r = &runs[order[i]];
+        snprintf(line, sizeof line, "| %d | [%s](%s/report.md) |", i + 1, r->name, r->name);
+        put(&b, line);
+        for (int k = 0; k < n_keys; k++) {
+            snprintf(line, sizeof line, " %s |", keys[k].values[r->choice[k]]);
+            put(&b, line);
+        }
+        if (r->status != RUN_OK) {
+            snprintf(line, sizeof line, " failed: %s | | | | | | | |\n", r->error);
+        } else {
+            snprintf(line, sizeof line, " %.5g | %.4f | %.4f | %.3f | %.4f | %.4f | %d | %.1f |\n",
+                     r->m.val_loss, r->m.mse, r->m.mae, r->m.smape, r->m.mase, r->m.naive_mse,
+                     r->m.best_epoch, r->m.train_seconds);
+        }
+        put(&b, line);
+    }
+    if (order && n_runs > 0 && runs[order[0]].status == RUN_OK) {
+        const char *best = runs[order[0]].name;
+        snprintf(line, sizeof line,
+                 "\n## The best run: %s\n\n![learning curves](%s/learning_curves.png)\n\n"
+                 "![test forecasts](%s/forecasts.png)\n",
+                 best, best, best);
+        put(&b, line);
+    }
+    free(order);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/report.md", sweep_dir);
+    ac_error err;
+    int rc = 0;
+    if (b.failed) {
+        ac_cli_error("%s: out of memory", path);
+        rc = -1;
+    } else if (ac_write_file_atomic(path, b.data, b.len, &err) != AC_OK) {
+        ac_cli_error("%s", err.msg);
+        rc = -1;
+    }
+    free(b.data);
+    return rc;
+}
+
+void sweep_print_table(const sweep_run *runs, int n_runs) {
+    int *order = ranked(runs, n_runs);
+    if (!order) return;
     int width = 3;
     for (int i = 0; i < n_runs; i++) {
         int len = (int)strlen(runs[i].name);

@@ -210,12 +210,44 @@ static int write_checkpoint(const char *dir, const char *name, const ac_config *
     return 0;
 }
 
-/* test_forecasts.csv: the first, middle and last test windows of the last channel (the usual
- * target column), lookback and horizon, actual and forecast in original units. */
+#define MAX_PLOT_CHANNELS 8
+
+/* The channels output.plot_channels names (at most MAX_PLOT_CHANNELS), or the last channel.
+ * Returns how many, or -1 after printing an error naming the unknown channel. */
+static int plot_channels(const ac_config *cfg, const ac_table *t, int *out) {
+    if (!cfg->output.plot_channels[0]) {
+        out[0] = t->cols - 1;
+        return 1;
+    }
+    char list[AC_CONFIG_TEXT];
+    memcpy(list, cfg->output.plot_channels, sizeof list);
+    int n = 0;
+    for (char *save = NULL, *name = strtok_r(list, ",", &save); name;
+         name = strtok_r(NULL, ",", &save)) {
+        while (*name == ' ') name++;
+        size_t len = strlen(name);
+        while (len && name[len - 1] == ' ') name[--len] = '\0';
+        int c = 0;
+        while (c < t->cols && strcmp(t->names[c], name) != 0) c++;
+        if (c == t->cols) {
+            ac_cli_error("output.plot_channels: '%s' is not a channel of %s", name, t->source);
+            return -1;
+        }
+        if (n == MAX_PLOT_CHANNELS) {
+            ac_cli_error("output.plot_channels: at most %d channels", MAX_PLOT_CHANNELS);
+            return -1;
+        }
+        out[n++] = c;
+    }
+    return n;
+}
+
+/* test_forecasts.csv: the first, middle and last test windows of the plotted channels,
+ * lookback and horizon, actual and forecast in original units. */
 static int write_test_forecasts(const char *dir, ac_forecaster *model, const ac_series *s,
-                                const ac_table *table) {
+                                const ac_table *table, const int *channels, int n_channels) {
     ac_window_range r = ac_series_windows(s, AC_SPLIT_TEST);
-    int L = s->lookback, H = s->horizon, C = s->channels, c = C - 1;
+    int L = s->lookback, H = s->horizon, C = s->channels;
     int ts[3] = {r.first, r.first + r.count / 2, r.first + r.count - 1};
     ac_ctx *ctx = ac_ctx_new(0, 0);
     if (!ctx) return -1;
@@ -223,25 +255,28 @@ static int write_test_forecasts(const char *dir, ac_forecaster *model, const ac_
     ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){3, L, C});
     if (x) ac_series_gather(s, ts, 3, x->data, NULL);
     ac_tensor *pred = ac_forecaster_forward(ctx, model, x);
-    size_t cap = 64 + (size_t)3 * (L + H) * 160;
+    size_t cap = 64 + (size_t)3 * n_channels * (L + H) * 200;
     char *text = pred ? malloc(cap) : NULL;
     int rc = -1;
     if (text) {
         size_t used = (size_t)snprintf(text, cap, "window,step,date,channel,actual,forecast\n");
         for (int w = 0; w < 3; w++)
-            for (int k = -L + 1; k <= H && used < cap; k++) {
-                int row = ts[w] + k - 1;
-                double actual = ac_scaler_unscale(&s->scaler, c, s->scaled[(size_t)row * C + c]);
-                used += (size_t)snprintf(text + used, cap - used, "%d,%d,%s,%s,%.9g,", w, k,
-                                         table->dates ? table->dates[row] : "", table->names[c],
-                                         actual);
-                if (k >= 1)
-                    used += (size_t)snprintf(
-                        text + used, cap - used, "%.9g",
-                        ac_scaler_unscale(&s->scaler, c,
-                                          pred->data[((size_t)w * H + (size_t)(k - 1)) * C + c]));
-                used += (size_t)snprintf(text + used, cap - used, "\n");
-            }
+            for (int j = 0; j < n_channels; j++)
+                for (int k = -L + 1, c = channels[j]; k <= H && used < cap; k++) {
+                    int row = ts[w] + k - 1;
+                    double actual =
+                        ac_scaler_unscale(&s->scaler, c, s->scaled[(size_t)row * C + c]);
+                    used += (size_t)snprintf(text + used, cap - used, "%d,%d,%s,%s,%.9g,", w, k,
+                                             table->dates ? table->dates[row] : "", table->names[c],
+                                             actual);
+                    if (k >= 1)
+                        used += (size_t)snprintf(
+                            text + used, cap - used, "%.9g",
+                            ac_scaler_unscale(
+                                &s->scaler, c,
+                                pred->data[((size_t)w * H + (size_t)(k - 1)) * C + c]));
+                    used += (size_t)snprintf(text + used, cap - used, "\n");
+                }
         char path[AC_CONFIG_TEXT + 32];
         snprintf(path, sizeof path, "%s/test_forecasts.csv", dir);
         ac_error err;
@@ -370,6 +405,13 @@ int ac_cli_train(int argc, char **argv) {
                 table->rows_dropped);
 
     int exit_code = AC_EXIT_FAILURE;
+    int plotted[MAX_PLOT_CHANNELS];
+    int n_plotted = plot_channels(&cfg, table, plotted);
+    if (n_plotted < 0) {
+        ac_series_free(&series);
+        ac_data_source_close(&src);
+        return AC_EXIT_USAGE;
+    }
     ac_model_spec spec = ac_config_model_spec(&cfg, table->cols);
     ac_rng init_rng;
     ac_rng_seed(&init_rng, cfg.train.seed, AC_RNG_STREAM_INIT);
@@ -460,7 +502,7 @@ int ac_cli_train(int argc, char **argv) {
     }
     ac_cli_print_metrics(&eval, &series);
     if (write_run(dir, &cfg, tr, &eval, &info) != 0 ||
-        write_test_forecasts(dir, model, &series, table) != 0)
+        write_test_forecasts(dir, model, &series, table, plotted, n_plotted) != 0)
         goto done;
     if (ac_plot_run(dir, &err) != AC_OK) fprintf(stderr, "attncast: note: %s\n", err.msg);
     char *report = ac_run_report_md(&cfg, &eval, &info, dir);

@@ -151,6 +151,7 @@ static const key_def KEYS[] = {
     TEXT_KEY(output, dir, "", "run folder; empty for runs/<name>-<timestamp>"),
     INT_KEY(output, checkpoint_every, 0, 100000, "1",
             "write last.h5 every this many epochs; 0: only at the end"),
+    TEXT_KEY(output, plot_channels, "", "channels drawn in forecasts.png; empty for the last"),
 };
 
 #define KEY_COUNT (sizeof KEYS / sizeof KEYS[0])

@@ -112,7 +112,23 @@ static ac_status plot_learning_curves(const char *dir, ac_error *err) {
     return close_gnuplot(gp, dir, "the learning curves", err);
 }
 
-/* test_forecasts.csv: window,step,date,channel,actual,forecast (forecast empty in the lookback) */
+/* Splits a CSV line in place into at most max fields; returns how many. */
+static int split_fields(char *line, char **fields, int max) {
+    int n = 0;
+    for (char *p = line; n < max;) {
+        fields[n++] = p;
+        char *comma = strchr(p, ',');
+        if (!comma) break;
+        *comma = '\0';
+        p = comma + 1;
+    }
+    return n;
+}
+
+#define MAX_PLOTTED 8
+
+/* test_forecasts.csv: window,step,date,channel,actual,forecast (forecast empty in the lookback).
+ * One panel per window (rows) and channel (columns). */
 static ac_status plot_forecasts(const char *dir, ac_error *err) {
     char path[2048];
     snprintf(path, sizeof path, "%s/test_forecasts.csv", dir);
@@ -122,55 +138,61 @@ static ac_status plot_forecasts(const char *dir, ac_error *err) {
         free_lines(lines, n > 0 ? n : 0);
         return AC_OK; /* nothing to draw */
     }
-    int windows = 0;
+    char *channels[MAX_PLOTTED];
+    int windows = 0, n_channels = 0;
     for (int i = 1; i < n; i++) {
-        int w = atoi(lines[i]);
-        if (w + 1 > windows) windows = w + 1;
+        char copy[4096], *f[MAX_FIELDS];
+        snprintf(copy, sizeof copy, "%s", lines[i]);
+        if (split_fields(copy, f, MAX_FIELDS) < 6) continue;
+        if (atoi(f[0]) + 1 > windows) windows = atoi(f[0]) + 1;
+        int c = 0;
+        while (c < n_channels && strcmp(channels[c], f[3]) != 0) c++;
+        if (c == n_channels && n_channels < MAX_PLOTTED) channels[n_channels++] = strdup(f[3]);
     }
-    FILE *gp = open_gnuplot(dir, err);
+    FILE *gp = n_channels ? open_gnuplot(dir, err) : NULL;
     if (!gp) {
+        for (int c = 0; c < n_channels; c++) free(channels[c]);
         free_lines(lines, n);
-        return err->code;
+        return n_channels ? err->code : AC_OK;
     }
-    for (int w = 0; w < windows; w++) { /* one datablock per window: step, actual, forecast */
-        fprintf(gp, "$W%d << EOD\n", w);
-        for (int i = 1; i < n; i++) {
-            char *fields[MAX_FIELDS], copy[4096];
-            snprintf(copy, sizeof copy, "%s", lines[i]);
-            int nf = 0;
-            for (char *p = copy; nf < MAX_FIELDS;) {
-                fields[nf++] = p;
-                char *comma = strchr(p, ',');
-                if (!comma) break;
-                *comma = '\0';
-                p = comma + 1;
+    for (int w = 0; w < windows; w++)
+        for (int c = 0; c < n_channels; c++) { /* datablock: step, actual, forecast */
+            fprintf(gp, "$W%d_%d << EOD\n", w, c);
+            for (int i = 1; i < n; i++) {
+                char copy[4096], *f[MAX_FIELDS];
+                snprintf(copy, sizeof copy, "%s", lines[i]);
+                if (split_fields(copy, f, MAX_FIELDS) >= 6 && atoi(f[0]) == w && channels[c] &&
+                    !strcmp(f[3], channels[c]))
+                    fprintf(gp, "%s %s %s\n", f[1], f[4], f[5][0] ? f[5] : "NaN");
             }
-            if (nf >= 6 && atoi(fields[0]) == w)
-                fprintf(gp, "%s %s %s\n", fields[1], fields[4], fields[5][0] ? fields[5] : "NaN");
+            fprintf(gp, "EOD\n");
         }
-        fprintf(gp, "EOD\n");
+    size_t cap = 4096 + (size_t)windows * n_channels * 400;
+    char *script = malloc(cap);
+    if (!script) {
+        pclose(gp);
+        for (int c = 0; c < n_channels; c++) free(channels[c]);
+        free_lines(lines, n);
+        return ac_error_set(err, AC_ERR_NOMEM, "plot: out of memory");
     }
-    char *channel = NULL;
-    if (n > 1) { /* the channel name: 4th field of the first row */
-        char *p = lines[1];
-        for (int k = 0; k < 3 && p; k++) p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL;
-        if (p) channel = strndup(p, strcspn(p, ","));
-    }
-    char script[8192];
-    size_t used =
-        (size_t)snprintf(script, sizeof script,
-                         "set multiplot layout %d,1 title 'Test forecasts vs actual%s%s'\n"
-                         "set grid\nset xlabel 'steps from the forecast origin'\n",
-                         windows, channel ? ": " : "", channel ? channel : "");
-    for (int w = 0; w < windows && used < sizeof script; w++)
-        used += (size_t)snprintf(script + used, sizeof script - used,
-                                 "plot $W%d using 1:2 with lines lw 1.5 lc rgb '#333333' title "
-                                 "'actual', $W%d using 1:3 with lines lw 2 lc rgb '#d62728' title "
-                                 "'forecast'\n",
-                                 w, w);
-    if (used < sizeof script) snprintf(script + used, sizeof script - used, "unset multiplot");
-    each_terminal(gp, dir, "forecasts", 900, 280 * (windows ? windows : 1), script);
-    free(channel);
+    size_t used = (size_t)snprintf(script, cap,
+                                   "set multiplot layout %d,%d title 'Test forecasts vs actual "
+                                   "(first, middle and last test window)'\nset grid\n"
+                                   "set xlabel 'steps from the forecast origin'\n",
+                                   windows, n_channels);
+    for (int w = 0; w < windows && used < cap; w++)
+        for (int c = 0; c < n_channels && used < cap; c++)
+            used += (size_t)snprintf(
+                script + used, cap - used,
+                "set title \"%s\" noenhanced\nplot $W%d_%d using 1:2 with lines lw 1.5 lc rgb "
+                "'#333333' title 'actual', $W%d_%d using 1:3 with lines lw 2 lc rgb '#d62728' "
+                "title 'forecast'\n",
+                channels[c] ? channels[c] : "", w, c, w, c);
+    if (used < cap) snprintf(script + used, cap - used, "unset multiplot");
+    each_terminal(gp, dir, "forecasts", 480 * n_channels + 120, 260 * (windows ? windows : 1),
+                  script);
+    free(script);
+    for (int c = 0; c < n_channels; c++) free(channels[c]);
     free_lines(lines, n);
     return close_gnuplot(gp, dir, "the forecasts", err);
 }

@@ -115,6 +115,11 @@ static void test_grid_trains_every_combination_and_writes_results(void **state) 
     assert_non_null(strstr(out, "\ngated,0.001,attention-gated_lr-0.001,ok,"));
     assert_non_null(strstr(out, "\ngated,0.01,attention-gated_lr-0.01,ok,"));
     assert_null(strstr(out, "failed"));
+    /* report.md ranks the four runs and links their own reports */
+    snprintf(cmd, sizeof cmd, "grep -c '^| [0-9] | \\[' '%s/s1/report.md'", dir);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    assert_int_equal(atoi(out), 4);
+    for (int i = 0; i < 4; i++) assert_true(exists("s1", RUNS[i], "report.md"));
 
     /* the same command again finds every run finished; --quiet prints only the table */
     snprintf(cmd, sizeof cmd, "cp '%s/s1/results.csv' '%s/first.csv'", dir, dir);

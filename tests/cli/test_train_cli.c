@@ -165,6 +165,8 @@ static void test_impossible_lengths_are_refused_before_training(void **state) {
     expect_error(train("ok.ini", "--set model.patch_len=30"), 2, "model.patch_len",
                  "data.lookback");
     expect_error(train("ok.ini", "--set data.horizon=90"), 2, "data.horizon", "split");
+    expect_error(train("ok.ini", "--set output.plot_channels=a,zz"), 2, "output.plot_channels",
+                 "'zz'");
 }
 
 static void test_set_overrides_are_checked_and_named(void **state) {
