@@ -19,6 +19,7 @@ int ac_cli_explain(int argc, char **argv);
 int ac_cli_sweep(int argc, char **argv);
 int ac_cli_datasets(int argc, char **argv);
 int ac_cli_plot(int argc, char **argv);
+int ac_cli_bench(int argc, char **argv);
 
 /* Prints "attncast: <message>" as one line on stderr. */
 void ac_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,0 +1,373 @@
+/* bench.c - `attncast bench [--preset small|large|CONFIG] [--threads N] [--kinds K,...]
+ * [--seconds S] [--json]`: the speed of the forecaster on generated data shaped like a preset,
+ * for each attention kind, beside this machine's sgemm ceiling measured in the same run:
+ *   training windows/s      forward + backward + Adam step, batch 32, after a warm-up
+ *   achieved GFLOP/s        the model's matmul FLOPs per training window x windows/s
+ *   latency                 single-window forecasts through the embedding API (median, p90)
+ *   batch-256 windows/s     no-grad forecasts of 256 windows at once
+ *   peak memory             the peak resident set of a child process that ran only this kind
+ * One window is an L x C sample (C series in independent mode). */
+#include <cblas.h>
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "attncast/attncast.h"
+#include "attncast/checkpoint.h"
+#include "attncast/embed.h"
+#include "cli/cli.h"
+
+#define BATCH 32
+#define LATENCY_CALLS 200
+
+static const char *const USAGE =
+    "usage: attncast bench [--preset small|large|CONFIG] [--threads N] [--kinds K,...] "
+    "[--seconds S] [--json]";
+
+/* What one kind's child process measures and sends back through a pipe. */
+typedef struct bench_result {
+    int ok;
+    double train_wps, latency_median_us, latency_p90_us, batch256_wps, train_seconds;
+    double peak_rss_mib; /* the child's own peak resident set */
+    char error[AC_ERROR_MAX + 32];
+} bench_result;
+
+/* ---- presets ---- */
+
+static ac_config preset_config(bool large) {
+    ac_config c;
+    ac_config_defaults(&c);
+    snprintf(c.data.csv, sizeof c.data.csv, "generated");
+    c.data.lookback = 96;
+    c.data.horizon = 96;
+    c.model.patch_len = 16;
+    c.model.patch_stride = 8;
+    c.model.channels = AC_CHANNELS_INDEPENDENT;
+    c.model.revin = true;
+    c.model.d_model = large ? 128 : 64;
+    c.model.heads = large ? 8 : 4;
+    c.model.layers = large ? 3 : 2;
+    c.model.d_ff = large ? 256 : 128;
+    c.train.batch_size = BATCH;
+    return c;
+}
+
+/* Matmul FLOPs of one forward pass over one window (2 per multiply-add). */
+static double forward_flops(const ac_model_spec *s) {
+    double N = ac_model_spec_tokens(s), d = s->d_model, P = s->patch_len;
+    double cin = ac_model_spec_in_width(s), cout = ac_model_spec_out_width(s);
+    double series = s->channel_mode == AC_CHANNELS_INDEPENDENT ? s->channels : 1;
+    double layer = 4 * 2 * N * d * d + 2 * 2 * N * N * d + 2 * 2 * N * d * s->d_ff;
+    if (s->attention == AC_ATTN_GATED) layer += 2 * N * d * d;
+    double per_series = 2 * N * P * cin * d + s->layers * layer + 2 * N * d * s->horizon * cout;
+    return series * per_series;
+}
+
+/* The machine's sgemm ceiling: GFLOP/s of a 1024^3 product, best of a few. */
+static double sgemm_ceiling(void) {
+    const int n = 1024;
+    float *a = ac_aligned_zeros((size_t)n * n * sizeof(float));
+    float *b = ac_aligned_zeros((size_t)n * n * sizeof(float));
+    float *c = ac_aligned_zeros((size_t)n * n * sizeof(float));
+    double best = 0;
+    for (size_t i = 0; a && b && c && i < (size_t)n * n; i++) a[i] = b[i] = 0.001f * (float)(i % 997);
+    for (int r = 0; a && b && c && r < 5; r++) {
+        double t0 = ac_seconds();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c,
+                    n);
+        double g = 2.0 * n * n * n / (ac_seconds() - t0) * 1e-9;
+        if (g > best) best = g;
+    }
+    free(a);
+    free(b);
+    free(c);
+    return best;
+}
+
+/* ---- one kind, in a child process ---- */
+
+static void fill(float *p, size_t n, ac_rng *rng) {
+    for (size_t i = 0; i < n; i++) p[i] = ac_rng_normal(rng);
+}
+
+static int compare_doubles(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void measure_kind(const ac_config *cfg, int channels, double seconds, bench_result *out) {
+    memset(out, 0, sizeof *out);
+    ac_error err;
+    ac_model_spec spec = ac_config_model_spec(cfg, channels);
+    int L = spec.lookback, H = spec.horizon, C = channels;
+    ac_rng rng;
+    ac_rng_seed(&rng, 1, 0);
+    ac_forecaster *model = ac_forecaster_new(&spec, &rng, &err);
+    ac_optim_config oc = ac_optim_config_default(AC_OPT_ADAM);
+    ac_optimizer *opt = model ? ac_optimizer_new(&oc, ac_forecaster_params(model),
+                                                 ac_forecaster_param_count(model), &err)
+                              : NULL;
+    ac_ctx *ctx = ac_ctx_new(0, 0);
+    if (!model || !opt || !ctx) {
+        snprintf(out->error, sizeof out->error, "%s", ctx ? err.msg : "out of memory");
+        goto done;
+    }
+    ac_ctx_set_rng(ctx, &rng);
+    ac_tensor *const *ps = ac_forecaster_params(model);
+    int np = ac_forecaster_param_count(model);
+    /* training: warm-up steps, then as many steps as fit in `seconds` */
+    int steps = 0;
+    double t0 = 0;
+    for (int i = 0;; i++) {
+        if (i == 3) t0 = ac_seconds();
+        ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){BATCH, L, C});
+        ac_tensor *y = ac_tensor_temp(ctx, 3, (int[]){BATCH, H, C});
+        if (x && y) {
+            fill(x->data, (size_t)x->size, &rng);
+            fill(y->data, (size_t)y->size, &rng);
+        }
+        ac_tensor *loss = ac_mse_loss(ctx, ac_forecaster_forward(ctx, model, x), y);
+        if (!loss || ac_backward(ctx, loss) != AC_OK) {
+            snprintf(out->error, sizeof out->error, "%s", ac_ctx_error(ctx));
+            goto done;
+        }
+        ac_optimizer_step(opt, 1e-3f);
+        ac_zero_grad(ps, np);
+        ac_ctx_reset(ctx);
+        if (i >= 3) steps++;
+        if (i >= 3 && ac_seconds() - t0 >= seconds) break;
+    }
+    out->train_seconds = ac_seconds() - t0;
+    out->train_wps = BATCH * steps / out->train_seconds;
+    /* batch-256 forecasts, no grad */
+    ac_ctx_set_grad_enabled(ctx, false);
+    int batches = 0;
+    t0 = ac_seconds();
+    do {
+        ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){256, L, C});
+        if (x) fill(x->data, (size_t)x->size, &rng);
+        if (!ac_forecaster_forward(ctx, model, x)) {
+            snprintf(out->error, sizeof out->error, "%s", ac_ctx_error(ctx));
+            goto done;
+        }
+        ac_ctx_reset(ctx);
+        batches++;
+    } while (ac_seconds() - t0 < seconds / 2);
+    out->batch256_wps = 256.0 * batches / (ac_seconds() - t0);
+    /* latency through the embedding API, from a real checkpoint file */
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/attncast-bench-%ld.h5", (long)getpid());
+    double *mean = calloc((size_t)C, sizeof(double)), *sd = calloc((size_t)C, sizeof(double));
+    char **names = calloc((size_t)C, sizeof(char *));
+    char *name_buf = calloc((size_t)C, 16);
+    for (int c = 0; mean && sd && names && name_buf && c < C; c++) {
+        sd[c] = 1.0;
+        names[c] = name_buf + 16 * c;
+        snprintf(names[c], 16, "c%d", c);
+    }
+    ac_scaler scaler = {.channels = C, .mean = mean, .std = sd};
+    ac_ckpt_contents contents = {
+        .config = cfg, .model = model, .scaler = &scaler, .channel_names = names};
+    ac_model *m = mean && sd && names && name_buf && ac_ckpt_write(path, &contents, &err) == AC_OK
+                      ? ac_model_load(path, &err)
+                      : NULL;
+    remove(path);
+    free(mean);
+    free(sd);
+    free(names);
+    free(name_buf);
+    if (!m) {
+        snprintf(out->error, sizeof out->error, "latency: %s", err.msg);
+        goto done;
+    }
+    float *window = malloc((size_t)L * C * sizeof(float)), *fc = malloc((size_t)H * C * sizeof(float));
+    double us[LATENCY_CALLS];
+    if (window && fc) {
+        fill(window, (size_t)L * C, &rng);
+        for (int i = 0; i < 5; i++) ac_model_forecast(m, window, fc, &err); /* warm-up */
+        for (int i = 0; i < LATENCY_CALLS; i++) {
+            double s0 = ac_seconds();
+            ac_model_forecast(m, window, fc, &err);
+            us[i] = 1e6 * (ac_seconds() - s0);
+        }
+        qsort(us, LATENCY_CALLS, sizeof us[0], compare_doubles);
+        out->latency_median_us = us[LATENCY_CALLS / 2];
+        out->latency_p90_us = us[LATENCY_CALLS * 9 / 10];
+        out->ok = 1;
+    }
+    free(window);
+    free(fc);
+    ac_model_free(m);
+done:
+    ac_ctx_free(ctx);
+    ac_optimizer_free(opt);
+    ac_forecaster_free(model);
+}
+
+/* Runs measure_kind in a child process (so that its peak memory is this kind's alone). */
+static void run_child(const ac_config *cfg, int channels, double seconds, bench_result *res) {
+    memset(res, 0, sizeof *res);
+    snprintf(res->error, sizeof res->error, "the benchmark process failed");
+    int fds[2];
+    if (pipe(fds) != 0) return;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) return;
+    if (pid == 0) {
+        close(fds[0]);
+        bench_result r;
+        measure_kind(cfg, channels, seconds, &r);
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        r.peak_rss_mib = ru.ru_maxrss / 1024.0; /* KiB on Linux */
+        ssize_t w = write(fds[1], &r, sizeof r);
+        _exit(w == (ssize_t)sizeof r ? 0 : 1);
+    }
+    close(fds[1]);
+    bench_result r;
+    ssize_t got = read(fds[0], &r, sizeof r);
+    close(fds[0]);
+    int status;
+    if (waitpid(pid, &status, 0) == pid && got == (ssize_t)sizeof r) *res = r;
+}
+
+int ac_cli_bench(int argc, char **argv) {
+    const char *preset = "small", *kinds_arg = NULL;
+    int threads = 0;
+    double seconds = 3.0;
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            puts(USAGE);
+            return AC_EXIT_OK;
+        } else if (!strcmp(a, "--json")) {
+            json = true;
+        } else if (!strcmp(a, "--preset") || !strcmp(a, "--threads") || !strcmp(a, "--kinds") ||
+                   !strcmp(a, "--seconds")) {
+            if (i + 1 >= argc) {
+                ac_cli_error("bench: %s needs a value", a);
+                return AC_EXIT_USAGE;
+            }
+            const char *v = argv[++i];
+            if (!strcmp(a, "--preset")) preset = v;
+            else if (!strcmp(a, "--kinds")) kinds_arg = v;
+            else if (!strcmp(a, "--threads")) {
+                if (ac_cli_parse_positive(a, v, &threads) != 0) return AC_EXIT_USAGE;
+            } else {
+                char *end = NULL;
+                seconds = strtod(v, &end);
+                if (!end || *end || !(seconds > 0 && seconds <= 600)) {
+                    ac_cli_error("bench: --seconds: expected a number of seconds in (0, 600], got "
+                                 "'%s'",
+                                 v);
+                    return AC_EXIT_USAGE;
+                }
+            }
+        } else {
+            ac_cli_error("bench: unknown option '%s' (%s)", a, USAGE);
+            return AC_EXIT_USAGE;
+        }
+    }
+    ac_error err;
+    ac_config cfg;
+    int channels;
+    bool from_config = strcmp(preset, "small") != 0 && strcmp(preset, "large") != 0;
+    bool kinds[4] = {true, true, true, true};
+    if (from_config) {
+        ac_data_source src;
+        if (ac_config_load(&cfg, preset, &err) != AC_OK || ac_config_check(&cfg, &err) != AC_OK ||
+            ac_data_source_open(&src, &cfg, &err) != AC_OK) {
+            ac_cli_error("bench: %s", err.msg);
+            return AC_EXIT_USAGE;
+        }
+        channels = src.table->cols;
+        ac_data_source_close(&src);
+        for (int k = 0; k < 4; k++) kinds[k] = k == (int)cfg.model.attention;
+    } else {
+        cfg = preset_config(!strcmp(preset, "large"));
+        channels = !strcmp(preset, "large") ? 21 : 8;
+    }
+    if (kinds_arg) {
+        for (int k = 0; k < 4; k++) kinds[k] = false;
+        char list[256];
+        snprintf(list, sizeof list, "%s", kinds_arg);
+        for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            int k = 0;
+            while (k < 4 && strcmp(t, ac_attention_kind_name((ac_attention_kind)k)) != 0) k++;
+            if (k == 4) {
+                ac_cli_error("bench: --kinds: '%s' is not additive, dot, gated or cosine", t);
+                return AC_EXIT_USAGE;
+            }
+            kinds[k] = true;
+        }
+    }
+    if (ac_threads_init(threads, &err) != AC_OK) {
+        ac_cli_error("%s", err.msg);
+        return AC_EXIT_USAGE;
+    }
+    double ceiling = sgemm_ceiling();
+    cJSON *rows = json ? cJSON_CreateArray() : NULL;
+    if (!json) {
+        printf("attncast bench: preset %s (L %d, H %d, C %d, d_model %d, %d heads, %d layers, d_ff "
+               "%d, batch %d), %d thread(s)\nsgemm ceiling (1024^3): %.1f GFLOP/s\n",
+               preset, cfg.data.lookback, cfg.data.horizon, channels, cfg.model.d_model,
+               cfg.model.heads, cfg.model.layers, cfg.model.d_ff, BATCH, ac_threads_get(),
+               ceiling);
+        printf("%-9s %11s %9s %8s %11s %11s %12s %9s %11s\n", "kind", "train win/s", "GFLOP/s",
+               "ceiling%", "latency us", "p90 us", "b256 win/s", "peak MiB", "MFLOP/win");
+    }
+    int status = AC_EXIT_OK;
+    for (int k = 0; k < 4; k++) {
+        if (!kinds[k]) continue;
+        cfg.model.attention = (ac_attention_kind)k;
+        ac_model_spec spec = ac_config_model_spec(&cfg, channels);
+        double train_flops = 3.0 * forward_flops(&spec);
+        bench_result r;
+        run_child(&cfg, channels, seconds, &r);
+        double peak = r.peak_rss_mib;
+        const char *name = ac_attention_kind_name((ac_attention_kind)k);
+        if (!r.ok) {
+            ac_cli_error("bench: %s: %s", name, r.error);
+            status = AC_EXIT_FAILURE;
+            continue;
+        }
+        double gflops = train_flops * r.train_wps * 1e-9;
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "kind", name);
+            cJSON_AddNumberToObject(o, "train_windows_per_s", r.train_wps);
+            cJSON_AddNumberToObject(o, "train_gflops", gflops);
+            cJSON_AddNumberToObject(o, "ceiling_fraction", gflops / ceiling);
+            cJSON_AddNumberToObject(o, "latency_median_us", r.latency_median_us);
+            cJSON_AddNumberToObject(o, "latency_p90_us", r.latency_p90_us);
+            cJSON_AddNumberToObject(o, "batch256_windows_per_s", r.batch256_wps);
+            cJSON_AddNumberToObject(o, "peak_rss_mib", peak);
+            cJSON_AddNumberToObject(o, "train_flops_per_window", train_flops);
+            cJSON_AddItemToArray(rows, o);
+        } else {
+            printf("%-9s %11.1f %9.1f %7.0f%% %11.1f %11.1f %12.1f %9.1f %11.2f\n", name,
+                   r.train_wps, gflops, 100.0 * gflops / ceiling, r.latency_median_us,
+                   r.latency_p90_us, r.batch256_wps, peak, train_flops * 1e-6);
+            fflush(stdout);
+        }
+    }
+    if (json) {
+        cJSON *root = cJSON_CreateObject();
+        cJSON_AddStringToObject(root, "preset", preset);
+        cJSON_AddNumberToObject(root, "threads", ac_threads_get());
+        cJSON_AddNumberToObject(root, "channels", channels);
+        cJSON_AddNumberToObject(root, "sgemm_ceiling_gflops", ceiling);
+        cJSON_AddItemToObject(root, "kinds", rows);
+        char *text = cJSON_Print(root);
+        if (text) puts(text);
+        free(text);
+        cJSON_Delete(root);
+    }
+    return status;
+}

@@ -1,0 +1,133 @@
+/* test_torch_parity.c - the real binary against the PyTorch reference of MODEL.md
+ * (tools/attncast_torch.py): for every attention kind in both channel modes (mixed ones causal),
+ * a tiny model trained for one epoch by `attncast train` must forecast, through `attncast
+ * predict`, what PyTorch computes from the same checkpoint, within 1e-4 on scaled values
+ * (tools/torch_compare.py parity). Also checks that parity does fail on a wrong forecast.
+ * Skipped unless /usr/bin/python3 can import torch and h5py (Debian python3-torch, python3-h5py). */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "support/testutil.h"
+
+#define PYTHON "/usr/bin/python3"
+
+static char dir[256];
+static char out[1 << 16];
+
+static const char *const KINDS[] = {"additive", "dot", "gated", "cosine"};
+static const char *const MODES[] = {"independent", "mixed"};
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...) {
+    char body[4096], cmd[4600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(body, sizeof body, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "cd '%s' && %s", dir, body);
+    return tu_run(cmd, out, sizeof out);
+}
+
+static int have_torch(void) {
+    char buf[4096];
+    return tu_run(PYTHON " -c 'import torch, h5py'", buf, sizeof buf) == 0;
+}
+
+static const char *compare_script(void) {
+    static char path[1024];
+    const char *src = getenv("ATTNCAST_SOURCE_DIR");
+    if (!src || !*src) fail_msg("ATTNCAST_SOURCE_DIR is not set (ctest sets it)");
+    snprintf(path, sizeof path, "%s/tools/torch_compare.py", src);
+    return path;
+}
+
+static int setup(void **state) {
+    (void)state;
+    if (tu_make_temp_dir(dir, sizeof dir, "torch") != 0) return -1;
+    char path[512];
+    snprintf(path, sizeof path, "%s/series.csv", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    fprintf(f, "date,a,b,c\n");
+    for (int t = 0; t < 300; t++) /* hourly; a level far from 0, a trend, two seasons */
+        fprintf(f, "2022-05-%02d %02d:00:00,%.5f,%.5f,%.5f\n", 1 + t / 24, t % 24,
+                50 + 3 * sin(t * 0.5236), cos(t * 0.2618) + 0.01 * t,
+                0.5 * sin(t * 0.9) + 0.2 * cos(t * 0.13));
+    fclose(f);
+    snprintf(path, sizeof path, "%s/tiny.ini", dir);
+    f = fopen(path, "w");
+    if (!f) return -1;
+    fprintf(f, "[data]\ncsv = series.csv\nlookback = 24\nhorizon = 6\n"
+               "[model]\nd_model = 8\nheads = 2\nlayers = 2\nd_ff = 16\npatch_len = 6\n"
+               "patch_stride = 3\n"
+               "[train]\nepochs = 1\nbatch_size = 16\nseed = 5\nthreads = 1\n");
+    fclose(f);
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    return tu_remove_dir(dir);
+}
+
+/* Every kind x channel mode: attncast predict == the PyTorch reference on the same weights. */
+static void test_predict_matches_pytorch_for_every_kind_and_channel_mode(void **state) {
+    (void)state;
+    if (!have_torch()) skip();
+    char list[2048] = "";
+    size_t used = 0;
+    for (size_t k = 0; k < sizeof KINDS / sizeof *KINDS; k++)
+        for (size_t m = 0; m < sizeof MODES / sizeof *MODES; m++) {
+            int mixed = !strcmp(MODES[m], "mixed");
+            int rc = sh("'%s' train tiny.ini --quiet --out run-%s-%s --set model.attention=%s "
+                        "--set model.channels=%s --set model.causal=%s",
+                        tu_bin(), KINDS[k], MODES[m], KINDS[k], MODES[m],
+                        mixed ? "true" : "false");
+            if (rc != 0) fail_msg("train %s/%s: exit %d: %s", KINDS[k], MODES[m], rc, out);
+            used += (size_t)snprintf(list + used, sizeof list - used, " run-%s-%s/best.h5",
+                                     KINDS[k], MODES[m]);
+        }
+    int rc = sh(PYTHON " '%s' parity%s series.csv --rows 4 --attncast '%s'", compare_script(),
+                list, tu_bin());
+    print_message("%s", out);
+    if (rc != 0) fail_msg("parity: exit %d: %s", rc, out);
+    if (!strstr(out, "parity OK")) fail_msg("no 'parity OK' in: %s", out);
+    if (!strstr(out, "8 checkpoints x 4 windows")) fail_msg("not 8 x 4 windows: %s", out);
+}
+
+/* The check is not vacuous: a binary whose forecast is wrong fails it, exit 1. */
+static void test_parity_fails_on_a_wrong_forecast(void **state) {
+    (void)state;
+    if (!have_torch()) skip();
+    if (sh("'%s' train tiny.ini --quiet --out run-wrong", tu_bin()) != 0)
+        fail_msg("train: %s", out);
+    char path[512];
+    snprintf(path, sizeof path, "%s/fake-attncast", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    /* the real forecast, with channel b's first step moved by 0.01 (original units) */
+    fprintf(f, "#!/bin/sh\n'%s' \"$@\" | awk -F, -v OFS=, 'NR == 2 { $3 = $3 + 0.01 } { print }'\n",
+            tu_bin());
+    fclose(f);
+    assert_int_equal(chmod(path, 0755), 0);
+    int rc = sh(PYTHON " '%s' parity run-wrong/best.h5 series.csv --rows 2 --attncast ./fake-attncast",
+                compare_script());
+    if (rc != 1) fail_msg("exit %d (wanted 1): %s", rc, out);
+    if (!strstr(out, "parity FAILED")) fail_msg("no 'parity FAILED' in: %s", out);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_predict_matches_pytorch_for_every_kind_and_channel_mode),
+        cmocka_unit_test(test_parity_fails_on_a_wrong_forecast),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,234 @@
+"""attncast_torch.py - a PyTorch reference implementation of the attncast forecaster.
+
+It computes exactly the model of MODEL.md (the same one src/nn/forecaster.c and
+src/nn/attention.c compute), with the same parameter names, so an attncast checkpoint loads
+into it with strict=True and gives the same forecast to float32 round-off:
+
+    from attncast_torch import load_checkpoint
+    model, mean, std, channels, config = load_checkpoint("runs/fx/best.h5")
+    yhat = model(x)   # x: [B, L, C] scaled values, float32 -> [B, H, C] scaled
+
+Needs torch and h5py (Debian: python3-torch python3-h5py); tools/torch_compare.py checks
+parity against the real binary and benchmarks PyTorch training on the same shapes.
+"""
+import configparser
+import dataclasses
+import math
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+REVIN_EPS = 1e-5
+LN_EPS = 1e-5
+COSINE_EPS = 1e-6
+KINDS = ("dot", "additive", "gated", "cosine")
+
+
+@dataclasses.dataclass
+class Spec:
+    """The model-shaping keys of an attncast config (MODEL.md's symbols in comments)."""
+
+    lookback: int  # L
+    horizon: int  # H
+    channels: int  # C, the data's channel count
+    attention: str = "dot"
+    d_model: int = 64  # d
+    heads: int = 4  # h
+    layers: int = 2
+    d_ff: int = 128
+    patch_len: int = 16  # P
+    patch_stride: int = 8  # S
+    channel_mode: str = "independent"  # or "mixed"
+    revin: bool = True
+    causal: bool = False
+    dropout: float = 0.1
+
+    @property
+    def tokens(self):  # N
+        return (self.lookback - self.patch_len) // self.patch_stride + 1
+
+    @property
+    def in_width(self):  # Cin (= Cout)
+        return self.channels if self.channel_mode == "mixed" else 1
+
+    @classmethod
+    def from_config(cls, cfg, channels):
+        """From a configparser.ConfigParser holding attncast's resolved config text."""
+        d, m = cfg["data"], cfg["model"]
+        return cls(
+            lookback=d.getint("lookback"),
+            horizon=d.getint("horizon"),
+            channels=channels,
+            attention=m.get("attention", "dot").strip(),
+            d_model=m.getint("d_model"),
+            heads=m.getint("heads"),
+            layers=m.getint("layers"),
+            d_ff=m.getint("d_ff"),
+            patch_len=m.getint("patch_len"),
+            patch_stride=m.getint("patch_stride"),
+            channel_mode=m.get("channels", "independent").strip(),
+            revin=m.getboolean("revin", True),
+            causal=m.getboolean("causal", False),
+            dropout=m.getfloat("dropout", 0.1),
+        )
+
+    def check(self):
+        if self.attention not in KINDS:
+            raise ValueError(f"model.attention = {self.attention!r} is not one of {KINDS}")
+        if self.channel_mode not in ("independent", "mixed"):
+            raise ValueError(f"model.channels = {self.channel_mode!r}")
+        if self.d_model % self.heads:
+            raise ValueError("model.d_model is not divisible by model.heads")
+        if not 1 <= self.patch_len <= self.lookback or self.patch_stride < 1:
+            raise ValueError("model.patch_len / patch_stride do not fit data.lookback")
+
+
+class Attention(nn.Module):
+    """MODEL.md step 4, the attention sub-layer: projections, scores of one kind, optional
+    causal mask, softmax, A V, heads joined, the gate (gated), the output projection."""
+
+    def __init__(self, spec):
+        super().__init__()
+        d, h = spec.d_model, spec.heads
+        self.kind, self.heads, self.dh, self.causal = spec.attention, h, d // h, spec.causal
+        self.q_proj = nn.Linear(d, d)
+        self.k_proj = nn.Linear(d, d)
+        self.v_proj = nn.Linear(d, d)
+        self.out_proj = nn.Linear(d, d)
+        if self.kind == "gated":
+            self.gate_proj = nn.Linear(d, d)
+        if self.kind == "additive":
+            self.score_vec = nn.Parameter(torch.randn(h, d // h) * 0.02)
+        if self.kind == "cosine":
+            self.log_tau = nn.Parameter(torch.full((h,), math.log(10.0)))
+
+    def split(self, t):  # [S, N, d] -> [S, h, N, dh]; head j = columns j*dh .. (j+1)*dh - 1
+        S, N, _ = t.shape
+        return t.reshape(S, N, self.heads, self.dh).permute(0, 2, 1, 3)
+
+    def forward(self, z, return_weights=False):
+        q, k, v = self.split(self.q_proj(z)), self.split(self.k_proj(z)), self.split(self.v_proj(z))
+        if self.kind in ("dot", "gated"):
+            s = q @ k.transpose(-1, -2) / math.sqrt(self.dh)
+        elif self.kind == "additive":
+            # s_ik = w_a[j] . tanh(q_i + k_k)
+            t = torch.tanh(q.unsqueeze(3) + k.unsqueeze(2))  # [S, h, N, N, dh]
+            s = (t * self.score_vec[None, :, None, None, :]).sum(-1)
+        else:  # cosine: exp(tau_j) (q_i . k_k) / (|q_i| |k_k| + 1e-6)
+            dot = q @ k.transpose(-1, -2)
+            qn, kn = q.norm(dim=-1, keepdim=True), k.norm(dim=-1, keepdim=True)
+            s = dot / (qn @ kn.transpose(-1, -2) + COSINE_EPS)
+            s = s * torch.exp(self.log_tau)[None, :, None, None]
+        if self.causal:
+            N = s.shape[-1]
+            mask = torch.ones(N, N, dtype=torch.bool, device=s.device).triu(1)
+            s = s.masked_fill(mask, float("-inf"))
+        a = torch.softmax(s, dim=-1)
+        o = (a @ v).permute(0, 2, 1, 3).reshape(z.shape)  # heads joined back to [S, N, d]
+        if self.kind == "gated":
+            o = o * torch.sigmoid(self.gate_proj(z))
+        o = self.out_proj(o)
+        return (o, a) if return_weights else o
+
+
+class Block(nn.Module):
+    """One pre-norm residual block."""
+
+    def __init__(self, spec):
+        super().__init__()
+        d = spec.d_model
+        self.norm1 = nn.LayerNorm(d, eps=LN_EPS)
+        self.attn = Attention(spec)
+        self.norm2 = nn.LayerNorm(d, eps=LN_EPS)
+        self.ff1 = nn.Linear(d, spec.d_ff)
+        self.ff2 = nn.Linear(spec.d_ff, d)
+        self.drop = nn.Dropout(spec.dropout)
+
+    def forward(self, e):
+        e = e + self.drop(self.attn(self.norm1(e)))
+        return e + self.drop(self.ff2(F.gelu(self.ff1(self.norm2(e)))))  # exact erf gelu
+
+
+class Forecaster(nn.Module):
+    """forward(x [B, L, C] scaled) -> [B, H, C] scaled."""
+
+    def __init__(self, spec):
+        super().__init__()
+        spec.check()
+        self.spec = spec
+        d, N, cin = spec.d_model, spec.tokens, spec.in_width
+        self.input_proj = nn.Linear(spec.patch_len * cin, d)
+        self.pos_embed = nn.Parameter(torch.randn(N, d) * 0.02)
+        self.layers = nn.ModuleList(Block(spec) for _ in range(spec.layers))
+        self.norm_f = nn.LayerNorm(d, eps=LN_EPS)
+        self.head = nn.Linear(N * d, spec.horizon * cin)
+
+    def forward(self, x):
+        s = self.spec
+        B, L, C = x.shape
+        if (L, C) != (s.lookback, s.channels):
+            raise ValueError(f"expected windows [B, {s.lookback}, {s.channels}], got {list(x.shape)}")
+        independent = s.channel_mode == "independent"
+        series = x.permute(0, 2, 1).reshape(B * C, L, 1) if independent else x
+        if s.revin:  # instance norm: biased variance, eps 1e-5, no affine; constants of the graph
+            with torch.no_grad():
+                mu = series.mean(dim=1, keepdim=True)
+                sigma = torch.sqrt(series.var(dim=1, unbiased=False, keepdim=True) + REVIN_EPS)
+            series = (series - mu) / sigma
+        # patches, time-major: token n = series[:, n*S : n*S + P, :] flattened -> [S, N, P Cin]
+        tokens = series.unfold(1, s.patch_len, s.patch_stride)  # [S, N, Cin, P]
+        tokens = tokens.transpose(2, 3).reshape(series.shape[0], s.tokens, -1)
+        e = self.input_proj(tokens) + self.pos_embed
+        for block in self.layers:
+            e = block(e)
+        e = self.norm_f(e)
+        y = self.head(e.reshape(e.shape[0], -1)).reshape(e.shape[0], s.horizon, s.in_width)
+        if s.revin:
+            y = y * sigma + mu
+        if independent:  # [B C, H, 1] -> [B, C, H] -> [B, H, C]
+            y = y.reshape(B, C, s.horizon).permute(0, 2, 1)
+        return y
+
+
+def _text(v):
+    return v.decode("utf-8") if isinstance(v, bytes) else str(v)
+
+
+def read_config(path_or_text):
+    """A configparser.ConfigParser from INI text (or an attncast checkpoint's /config)."""
+    cfg = configparser.ConfigParser(inline_comment_prefixes=None, interpolation=None)
+    cfg.read_string(path_or_text)
+    return cfg
+
+
+def load_checkpoint(path):
+    """Loads an attncast checkpoint: (model in eval mode, scaler mean [C] float64, scaler std
+    [C] float64, channel names, configparser config). The parameters load with strict=True."""
+    import h5py
+    import numpy as np
+
+    with h5py.File(path, "r") as f:
+        if _text(f.attrs.get("format", "")) != "attncast-checkpoint":
+            raise ValueError(f"{path}: not an attncast checkpoint (no format attribute)")
+        cfg = read_config(_text(f["config"][()]))
+        mean = np.asarray(f["scaler/mean"][()], dtype=np.float64)
+        std = np.asarray(f["scaler/std"][()], dtype=np.float64)
+        channels = [_text(c) for c in f["scaler/channels"][()]]
+        state = {name: torch.from_numpy(np.asarray(ds[()], dtype=np.float32))
+                 for name, ds in f["params"].items()}
+    model = Forecaster(Spec.from_config(cfg, len(channels)))
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    return model, mean, std, channels, cfg
+
+
+def preset_spec(preset, attention="dot"):
+    """The shapes of `torch_compare.py bench --preset` (and of `attncast bench`)."""
+    base = dict(lookback=96, horizon=96, patch_len=16, patch_stride=8,
+                channel_mode="independent", revin=True, attention=attention)
+    if preset == "small":
+        return Spec(channels=8, d_model=64, heads=4, layers=2, d_ff=128, **base)
+    if preset == "large":
+        return Spec(channels=21, d_model=128, heads=8, layers=3, d_ff=256, **base)
+    raise ValueError(f"unknown preset {preset!r} (small, large)")
