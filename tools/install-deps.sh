@@ -4,6 +4,8 @@
 # nothing is missing. Runs apt through sudo when not root.
 #
 #   tools/install-deps.sh            build + test dependencies
+#   tools/install-deps.sh --parity   also python3-torch and python3-h5py, for the PyTorch parity
+#                                    test (best effort: a failure here only skips that test)
 #   tools/install-deps.sh --list     print the package list and exit
 set -euo pipefail
 
@@ -23,20 +25,27 @@ PACKAGES=(
   gnuplot-nox       # pictures: learning curves, forecasts, attention
 )
 
+PARITY_PACKAGES=(python3-torch python3-h5py)
+
 if [[ "${1:-}" == "--list" ]]; then
   printf '%s\n' "${PACKAGES[@]}"
   exit 0
 fi
+parity=0
+[[ "${1:-}" == "--parity" ]] && parity=1
 
-missing=()
-for p in "${PACKAGES[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
-done
+missing_of() { # prints the packages of "$@" that are not installed
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+  done
+}
 
-if [[ ${#missing[@]} -eq 0 ]]; then
-  echo "install-deps: all ${#PACKAGES[@]} packages present"
+mapfile -t missing < <(missing_of "${PACKAGES[@]}")
+extras=()
+[[ $parity -eq 1 ]] && mapfile -t extras < <(missing_of "${PARITY_PACKAGES[@]}")
+
+if [[ ${#missing[@]} -eq 0 && ${#extras[@]} -eq 0 ]]; then
+  echo "install-deps: all packages present"
   exit 0
 fi
 
@@ -50,7 +59,14 @@ if [[ $(id -u) -ne 0 ]]; then
   fi
 fi
 
-echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 "${SUDO[@]}" apt-get update -qq
-"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "install-deps: installing ${missing[*]}"
+  "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+if [[ ${#extras[@]} -gt 0 ]]; then
+  echo "install-deps: installing ${extras[*]} (for the PyTorch parity test)"
+  "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${extras[@]}" ||
+    echo "install-deps: warning: could not install ${extras[*]}; the parity test will be skipped"
+fi

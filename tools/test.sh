@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test.sh - the project's one test command (README's quick start and .ci/run call it).
-# Installs what is missing, builds the normal build (build/) and the AddressSanitizer +
+# Installs what is missing (with python3-torch for the PyTorch parity test, best effort), builds
+# the normal build (build/) and the AddressSanitizer +
 # UndefinedBehaviorSanitizer build (build-sanitize/) with warnings as errors, and runs the
 # whole ctest suite on both.
 #
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/.."
 quick=0
 [[ "${1:-}" == "--quick" ]] && quick=1
 
-bash tools/install-deps.sh
+bash tools/install-deps.sh --parity
 
 jobs=$(nproc 2>/dev/null || echo 2)
 export ATTNCAST_DATA_MIRROR="${ATTNCAST_DATA_MIRROR:-}"

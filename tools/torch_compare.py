@@ -45,7 +45,7 @@ def default_binary():
 # ---- parity ----
 
 
-def read_channels(csv_path, channels, date_column):
+def read_channels(csv_path, channels):
     """The CSV's channel columns (by name, as attncast selects them) as rows of floats."""
     import numpy as np
 
@@ -76,11 +76,10 @@ def parity_one(ckpt, csv_path, binary, rows):
     """Returns (max |attncast - torch| on scaled values, windows compared, description)."""
     import numpy as np
 
-    model, mean, std, channels, cfg = at.load_checkpoint(ckpt)
+    model, mean, std, channels, _ = at.load_checkpoint(ckpt)
     spec = model.spec
     L = spec.lookback
-    date_column = cfg["data"].get("date_column", "").strip()
-    values = read_channels(csv_path, channels, date_column)
+    values = read_channels(csv_path, channels)  # by name, so the date column never matters
     T = len(values)
     ends = list(range(max(L, T - rows + 1), T + 1))  # window ending at data row r (1-based)
     if not ends:

@@ -22,7 +22,7 @@
 #include "attncast/embed.h"
 #include "cli/cli.h"
 
-#define BATCH 32
+#define BATCH         32
 #define LATENCY_CALLS 200
 
 static const char *const USAGE =
@@ -75,7 +75,8 @@ static double sgemm_ceiling(void) {
     float *b = ac_aligned_zeros((size_t)n * n * sizeof(float));
     float *c = ac_aligned_zeros((size_t)n * n * sizeof(float));
     double best = 0;
-    for (size_t i = 0; a && b && c && i < (size_t)n * n; i++) a[i] = b[i] = 0.001f * (float)(i % 997);
+    for (size_t i = 0; a && b && c && i < (size_t)n * n; i++)
+        a[i] = b[i] = 0.001f * (float)(i % 997);
     for (int r = 0; a && b && c && r < 5; r++) {
         double t0 = ac_seconds();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c,
@@ -185,7 +186,8 @@ static void measure_kind(const ac_config *cfg, int channels, double seconds, ben
         snprintf(out->error, sizeof out->error, "latency: %s", err.msg);
         goto done;
     }
-    float *window = malloc((size_t)L * C * sizeof(float)), *fc = malloc((size_t)H * C * sizeof(float));
+    float *window = malloc((size_t)L * C * sizeof(float)),
+          *fc = malloc((size_t)H * C * sizeof(float));
     double us[LATENCY_CALLS];
     if (window && fc) {
         fill(window, (size_t)L * C, &rng);
@@ -255,8 +257,10 @@ int ac_cli_bench(int argc, char **argv) {
                 return AC_EXIT_USAGE;
             }
             const char *v = argv[++i];
-            if (!strcmp(a, "--preset")) preset = v;
-            else if (!strcmp(a, "--kinds")) kinds_arg = v;
+            if (!strcmp(a, "--preset"))
+                preset = v;
+            else if (!strcmp(a, "--kinds"))
+                kinds_arg = v;
             else if (!strcmp(a, "--threads")) {
                 if (ac_cli_parse_positive(a, v, &threads) != 0) return AC_EXIT_USAGE;
             } else {
@@ -297,7 +301,8 @@ int ac_cli_bench(int argc, char **argv) {
         for (int k = 0; k < 4; k++) kinds[k] = false;
         char list[256];
         snprintf(list, sizeof list, "%s", kinds_arg);
-        for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        for (char *save = NULL, *t = strtok_r(list, ",", &save); t;
+             t = strtok_r(NULL, ",", &save)) {
             int k = 0;
             while (k < 4 && strcmp(t, ac_attention_kind_name((ac_attention_kind)k)) != 0) k++;
             if (k == 4) {
@@ -317,8 +322,7 @@ int ac_cli_bench(int argc, char **argv) {
         printf("attncast bench: preset %s (L %d, H %d, C %d, d_model %d, %d heads, %d layers, d_ff "
                "%d, batch %d), %d thread(s)\nsgemm ceiling (1024^3): %.1f GFLOP/s\n",
                preset, cfg.data.lookback, cfg.data.horizon, channels, cfg.model.d_model,
-               cfg.model.heads, cfg.model.layers, cfg.model.d_ff, BATCH, ac_threads_get(),
-               ceiling);
+               cfg.model.heads, cfg.model.layers, cfg.model.d_ff, BATCH, ac_threads_get(), ceiling);
         printf("%-9s %11s %9s %8s %11s %11s %12s %9s %11s\n", "kind", "train win/s", "GFLOP/s",
                "ceiling%", "latency us", "p90 us", "b256 win/s", "peak MiB", "MFLOP/win");
     }

@@ -61,8 +61,8 @@ static void test_bench_json_reports_speed_against_the_ceiling(void **state) {
     assert_int_equal(cJSON_GetArraySize(kinds), 1);
     cJSON *dot = cJSON_GetArrayItem(kinds, 0);
     assert_string_equal(cJSON_GetObjectItem(dot, "kind")->valuestring, "dot");
-    const char *keys[] = {"train_windows_per_s", "train_gflops", "latency_median_us",
-                          "latency_p90_us", "batch256_windows_per_s", "peak_rss_mib"};
+    const char *keys[] = {"train_windows_per_s", "train_gflops",           "latency_median_us",
+                          "latency_p90_us",      "batch256_windows_per_s", "peak_rss_mib"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         assert_true(cJSON_GetObjectItem(dot, keys[i])->valuedouble > 0);
     /* the small preset's matmul FLOPs per training window: 3 x forward, forward per series =

@@ -3,7 +3,8 @@
  * a tiny model trained for one epoch by `attncast train` must forecast, through `attncast
  * predict`, what PyTorch computes from the same checkpoint, within 1e-4 on scaled values
  * (tools/torch_compare.py parity). Also checks that parity does fail on a wrong forecast.
- * Skipped unless /usr/bin/python3 can import torch and h5py (Debian python3-torch, python3-h5py). */
+ * Skipped unless /usr/bin/python3 can import torch and h5py (Debian python3-torch, python3-h5py).
+ */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -89,14 +90,13 @@ static void test_predict_matches_pytorch_for_every_kind_and_channel_mode(void **
             int mixed = !strcmp(MODES[m], "mixed");
             int rc = sh("'%s' train tiny.ini --quiet --out run-%s-%s --set model.attention=%s "
                         "--set model.channels=%s --set model.causal=%s",
-                        tu_bin(), KINDS[k], MODES[m], KINDS[k], MODES[m],
-                        mixed ? "true" : "false");
+                        tu_bin(), KINDS[k], MODES[m], KINDS[k], MODES[m], mixed ? "true" : "false");
             if (rc != 0) fail_msg("train %s/%s: exit %d: %s", KINDS[k], MODES[m], rc, out);
             used += (size_t)snprintf(list + used, sizeof list - used, " run-%s-%s/best.h5",
                                      KINDS[k], MODES[m]);
         }
-    int rc = sh(PYTHON " '%s' parity%s series.csv --rows 4 --attncast '%s'", compare_script(),
-                list, tu_bin());
+    int rc = sh(PYTHON " '%s' parity%s series.csv --rows 4 --attncast '%s'", compare_script(), list,
+                tu_bin());
     print_message("%s", out);
     if (rc != 0) fail_msg("parity: exit %d: %s", rc, out);
     if (!strstr(out, "parity OK")) fail_msg("no 'parity OK' in: %s", out);
@@ -118,8 +118,9 @@ static void test_parity_fails_on_a_wrong_forecast(void **state) {
             tu_bin());
     fclose(f);
     assert_int_equal(chmod(path, 0755), 0);
-    int rc = sh(PYTHON " '%s' parity run-wrong/best.h5 series.csv --rows 2 --attncast ./fake-attncast",
-                compare_script());
+    int rc =
+        sh(PYTHON " '%s' parity run-wrong/best.h5 series.csv --rows 2 --attncast ./fake-attncast",
+           compare_script());
     if (rc != 1) fail_msg("exit %d (wanted 1): %s", rc, out);
     if (!strstr(out, "parity FAILED")) fail_msg("no 'parity FAILED' in: %s", out);
 }
