@@ -22,47 +22,6 @@
 static const char *const USAGE =
     "usage: attncast explain CHECKPOINT --input CSV [--at ROW] [--out DIR]";
 
-typedef struct explain_args {
-    const char *checkpoint, *input, *out;
-    int at;
-} explain_args;
-
-static int parse_args(int argc, char **argv, explain_args *a) {
-    memset(a, 0, sizeof *a);
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-            puts(USAGE);
-            return 1;
-        } else if (!strcmp(arg, "--input") || !strcmp(arg, "--out") || !strcmp(arg, "--at")) {
-            if (i + 1 >= argc) {
-                ac_cli_error("explain: %s needs a value", arg);
-                return -1;
-            }
-            const char *v = argv[++i];
-            if (!strcmp(arg, "--input"))
-                a->input = v;
-            else if (!strcmp(arg, "--out"))
-                a->out = v;
-            else if (ac_cli_parse_positive("--at", v, &a->at) != 0)
-                return -1;
-        } else if (arg[0] == '-') {
-            ac_cli_error("explain: unknown option '%s' (%s)", arg, USAGE);
-            return -1;
-        } else if (a->checkpoint) {
-            ac_cli_error("explain: one checkpoint expected, got '%s' and '%s'", a->checkpoint, arg);
-            return -1;
-        } else {
-            a->checkpoint = arg;
-        }
-    }
-    if (!a->checkpoint || !a->input) {
-        ac_cli_error("explain: %s", USAGE);
-        return -1;
-    }
-    return 0;
-}
-
 /* Appends printf text to a growing buffer; returns -1 when memory is short. */
 typedef struct text_buf {
     char *data;
@@ -219,8 +178,8 @@ static int write_h5(const char *dir, const ac_explanation *ex, const float *wind
 }
 
 int ac_cli_explain(int argc, char **argv) {
-    explain_args a;
-    int prc = parse_args(argc, argv, &a);
+    ac_cli_window_args a;
+    int prc = ac_cli_parse_window_args(argc, argv, "explain", USAGE, &a);
     if (prc != 0) return prc > 0 ? AC_EXIT_OK : AC_EXIT_USAGE;
     ac_error err;
     ac_checkpoint *ck = NULL;

@@ -16,50 +16,9 @@ static const char *const USAGE =
 
 /* ---- the verb ---- */
 
-typedef struct predict_args {
-    const char *checkpoint, *input, *out;
-    int at; /* 0: after the last row */
-} predict_args;
-
-static int parse_args(int argc, char **argv, predict_args *a) {
-    memset(a, 0, sizeof *a);
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-            puts(USAGE);
-            return 1;
-        } else if (!strcmp(arg, "--input") || !strcmp(arg, "--out") || !strcmp(arg, "--at")) {
-            if (i + 1 >= argc) {
-                ac_cli_error("predict: %s needs a value", arg);
-                return -1;
-            }
-            const char *v = argv[++i];
-            if (!strcmp(arg, "--input"))
-                a->input = v;
-            else if (!strcmp(arg, "--out"))
-                a->out = v;
-            else if (ac_cli_parse_positive("--at", v, &a->at) != 0)
-                return -1;
-        } else if (arg[0] == '-') {
-            ac_cli_error("predict: unknown option '%s' (%s)", arg, USAGE);
-            return -1;
-        } else if (a->checkpoint) {
-            ac_cli_error("predict: one checkpoint expected, got '%s' and '%s'", a->checkpoint, arg);
-            return -1;
-        } else {
-            a->checkpoint = arg;
-        }
-    }
-    if (!a->checkpoint || !a->input) {
-        ac_cli_error("predict: %s", USAGE);
-        return -1;
-    }
-    return 0;
-}
-
 int ac_cli_predict(int argc, char **argv) {
-    predict_args a;
-    int prc = parse_args(argc, argv, &a);
+    ac_cli_window_args a;
+    int prc = ac_cli_parse_window_args(argc, argv, "predict", USAGE, &a);
     if (prc != 0) return prc > 0 ? AC_EXIT_OK : AC_EXIT_USAGE;
     ac_error err;
     ac_model *m = ac_model_load(a.checkpoint, &err);

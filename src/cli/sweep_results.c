@@ -102,6 +102,23 @@ static void put_number(text_buf *b, double v, bool ok) {
     put_field(b, num, false);
 }
 
+/* Writes the buffer to SWEEP_DIR/NAME atomically and frees it; 0, or prints the error. */
+static int write_text(const char *sweep_dir, const char *name, text_buf *b) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", sweep_dir, name);
+    ac_error err;
+    int rc = 0;
+    if (b->failed) {
+        ac_cli_error("%s: out of memory", path);
+        rc = -1;
+    } else if (ac_write_file_atomic(path, b->data, b->len, &err) != AC_OK) {
+        ac_cli_error("%s", err.msg);
+        rc = -1;
+    }
+    free(b->data);
+    return rc;
+}
+
 int sweep_write_results(const char *sweep_dir, const sweep_key *keys, int n_keys,
                         const sweep_run *runs, int n_runs) {
     text_buf b = {0};
@@ -121,19 +138,7 @@ int sweep_write_results(const char *sweep_dir, const sweep_key *keys, int n_keys
         for (size_t v = 0; v < sizeof values / sizeof values[0]; v++) put_number(&b, values[v], ok);
         put_field(&b, ok ? "" : r->error, true);
     }
-    char path[4096];
-    snprintf(path, sizeof path, "%s/results.csv", sweep_dir);
-    ac_error err;
-    int rc = 0;
-    if (b.failed) {
-        ac_cli_error("%s: out of memory", path);
-        rc = -1;
-    } else if (ac_write_file_atomic(path, b.data, b.len, &err) != AC_OK) {
-        ac_cli_error("%s", err.msg);
-        rc = -1;
-    }
-    free(b.data);
-    return rc;
+    return write_text(sweep_dir, "results.csv", &b);
 }
 
 /* ---- the ranked table ---- */
@@ -218,19 +223,7 @@ int sweep_write_report(const char *sweep_dir, const char *config, const sweep_ke
         put(&b, line);
     }
     free(order);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/report.md", sweep_dir);
-    ac_error err;
-    int rc = 0;
-    if (b.failed) {
-        ac_cli_error("%s: out of memory", path);
-        rc = -1;
-    } else if (ac_write_file_atomic(path, b.data, b.len, &err) != AC_OK) {
-        ac_cli_error("%s", err.msg);
-        rc = -1;
-    }
-    free(b.data);
-    return rc;
+    return write_text(sweep_dir, "report.md", &b);
 }
 
 void sweep_print_table(const sweep_run *runs, int n_runs) {

@@ -142,3 +142,41 @@ char *ac_cli_forecast_csv(const ac_checkpoint *ck, const ac_table *t, int end, c
     }
     return buf;
 }
+
+int ac_cli_parse_window_args(int argc, char **argv, const char *verb, const char *usage,
+                             ac_cli_window_args *a) {
+    memset(a, 0, sizeof *a);
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+            puts(usage);
+            return 1;
+        } else if (!strcmp(arg, "--input") || !strcmp(arg, "--out") || !strcmp(arg, "--at")) {
+            if (i + 1 >= argc) {
+                ac_cli_error("%s: %s needs a value", verb, arg);
+                return -1;
+            }
+            const char *v = argv[++i];
+            if (!strcmp(arg, "--input"))
+                a->input = v;
+            else if (!strcmp(arg, "--out"))
+                a->out = v;
+            else if (ac_cli_parse_positive("--at", v, &a->at) != 0)
+                return -1;
+        } else if (arg[0] == '-') {
+            ac_cli_error("%s: unknown option '%s' (%s)", verb, arg, usage);
+            return -1;
+        } else if (a->checkpoint) {
+            ac_cli_error("%s: one checkpoint expected, got '%s' and '%s'", verb, a->checkpoint,
+                         arg);
+            return -1;
+        } else {
+            a->checkpoint = arg;
+        }
+    }
+    if (!a->checkpoint || !a->input) {
+        ac_cli_error("%s: %s", verb, usage);
+        return -1;
+    }
+    return 0;
+}

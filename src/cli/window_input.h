@@ -6,6 +6,18 @@
 #include "attncast/checkpoint.h"
 #include "attncast/csv.h"
 
+/* The command line `predict` and `explain` share: CHECKPOINT --input CSV [--out PATH] [--at ROW].
+ */
+typedef struct ac_cli_window_args {
+    const char *checkpoint, *input, *out;
+    int at; /* 0: after the last row */
+} ac_cli_window_args;
+
+/* Parses it for `verb`; returns 0, 1 after printing usage for --help, or -1 after a one-line
+ * error. */
+int ac_cli_parse_window_args(int argc, char **argv, const char *verb, const char *usage,
+                             ac_cli_window_args *a);
+
 /* Loads the checkpoint's channels (by name) from input and copies the L rows ending at data row
  * `at` (1-based; 0: the last row) into window [L, C]; *end is that row. Prints a one-line error
  * and returns -1 on failure (the table, if loaded, is still handed out for freeing). */
