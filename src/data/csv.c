@@ -5,7 +5,8 @@
  * header decides the layout: which field is the date, and which channel slot each other field
  * fills. Values go straight into the row-major table; a missing cell is stored as NaN and, after
  * the last row, filled or dropped as the missing-value policy says (or reported at once under
- * AC_MISSING_ERROR). Every error is one line naming file, line and column.
+ * AC_MISSING_ERROR); the policies themselves are in csv_missing.c. Every error is one line
+ * naming file, line and column.
  */
 #include "attncast/csv.h"
 
@@ -18,14 +19,15 @@
 #include <string.h>
 #include <strings.h>
 
-#define QUOTE_MAX 40  /* bytes of a cell or a name shown in a message */
-#define LIST_MAX  160 /* bytes of a column list shown in a message */
+#include "csv_internal.h"
+
+#define LIST_MAX 160 /* bytes of a column list shown in a message */
 
 /* ---- messages ---- */
 
 /* Copies s for a message: at most QUOTE_MAX bytes (not splitting a UTF-8 character, "..."
  * after a cut) with control characters shown as '?', so a message stays on one line. */
-static const char *shown(char dst[QUOTE_MAX + 4], const char *s) {
+const char *csv_shown(char dst[QUOTE_MAX + 4], const char *s) {
     size_t n = strlen(s), keep = n;
     if (keep > QUOTE_MAX) {
         keep = QUOTE_MAX;
@@ -42,7 +44,7 @@ static const char *name_list(char dst[LIST_MAX + 64], char **names, int n) {
     dst[0] = '\0';
     for (int i = 0; i < n; i++) {
         char q[QUOTE_MAX + 4];
-        shown(q, names[i]);
+        csv_shown(q, names[i]);
         if (len + strlen(q) + 2 > LIST_MAX) {
             snprintf(dst + len, LIST_MAX + 64 - len, "%s... (%d columns)", i ? ", " : "", n);
             break;
@@ -250,7 +252,7 @@ static ac_status check_header(const cursor *c, const row *h, ac_error *err) {
         if (first >= 0)
             return ac_error_set(err, AC_ERR_FORMAT,
                                 "%s:%d:%d: column name '%s' appears twice (also column %d)",
-                                c->path, h->line, i + 1, shown(q, h->fields[i]), first + 1);
+                                c->path, h->line, i + 1, csv_shown(q, h->fields[i]), first + 1);
     }
     return AC_OK;
 }
@@ -273,20 +275,20 @@ static ac_status pick_columns(const char *path, const row *h, const char *column
         int f = find_name(h->fields, h->n, p);
         if (!*p)
             st = ac_error_set(err, AC_ERR_INVALID, "%s: data.columns has an empty name in '%s'",
-                              path, shown(q, columns));
+                              path, csv_shown(q, columns));
         else if (f < 0)
             st = ac_error_set(err, AC_ERR_INVALID,
                               "%s: column '%s' (from data.columns) is not in the header; columns "
                               "are: %s",
-                              path, shown(q, p), name_list(names, h->fields, h->n));
+                              path, csv_shown(q, p), name_list(names, h->fields, h->n));
         else if (f == lay->date)
             st = ac_error_set(err, AC_ERR_INVALID,
                               "%s: column '%s' (from data.columns) is the date column; it cannot "
                               "be a channel",
-                              path, shown(q, p));
+                              path, csv_shown(q, p));
         else if (lay->slot[f] >= 0)
             st = ac_error_set(err, AC_ERR_INVALID, "%s: column '%s' appears twice in data.columns",
-                              path, shown(q, p));
+                              path, csv_shown(q, p));
         else {
             lay->slot[f] = lay->channels;
             lay->field[lay->channels++] = f;
@@ -314,7 +316,7 @@ static ac_status make_layout(const char *path, const row *h, const ac_csv_option
             return ac_error_set(err, AC_ERR_INVALID,
                                 "%s: date column '%s' (from data.date_column) is not in the "
                                 "header; columns are: %s",
-                                path, shown(q, opt->date_column),
+                                path, csv_shown(q, opt->date_column),
                                 name_list(names, h->fields, h->n));
     } else {
         for (int i = 0; i < h->n && lay->date < 0; i++)
@@ -329,79 +331,7 @@ static ac_status make_layout(const char *path, const row *h, const ac_csv_option
     if (lay->channels == 0)
         return ac_error_set(err, AC_ERR_FORMAT,
                             "%s: no numeric columns: the header has only the date column '%s'",
-                            path, shown(q, h->fields[lay->date]));
-    return AC_OK;
-}
-
-/* ---- missing values ---- */
-
-/* Column c of t with its missing cells (NaN) filled: forward from the last value, or linearly
- * between the neighbouring values; cells before the first value take the first value and,
- * when interpolating, cells after the last take the last. */
-static int fill_column(ac_table *t, int c, ac_missing_policy policy) {
-    double *v = t->values + c;
-    int C = t->cols, T = t->rows, filled = 0, prev = -1;
-    for (int r = 0; r < T; r++) {
-        if (isnan(v[(size_t)r * C])) continue;
-        double now = v[(size_t)r * C];
-        for (int g = prev + 1; g < r; g++) { /* the gap (prev, r) */
-            double before = prev < 0 ? now : v[(size_t)prev * C];
-            double x = policy == AC_MISSING_FFILL || prev < 0
-                           ? before
-                           : before + (now - before) * (double)(g - prev) / (double)(r - prev);
-            v[(size_t)g * C] = x;
-            filled++;
-        }
-        prev = r;
-    }
-    for (int g = prev + 1; g < T; g++, filled++) v[(size_t)g * C] = v[(size_t)prev * C];
-    return filled;
-}
-
-/* Removes every row holding a NaN, with its date. */
-static void drop_rows(ac_table *t) {
-    int C = t->cols, kept = 0;
-    for (int r = 0; r < t->rows; r++) {
-        const double *src = t->values + (size_t)r * C;
-        bool whole = true;
-        for (int c = 0; c < C && whole; c++) whole = !isnan(src[c]);
-        if (!whole) {
-            if (t->dates) free(t->dates[r]);
-            continue;
-        }
-        if (kept != r) {
-            memmove(t->values + (size_t)kept * C, src, (size_t)C * sizeof *src);
-            if (t->dates) t->dates[kept] = t->dates[r];
-        }
-        kept++;
-    }
-    t->rows_dropped = t->rows - kept;
-    t->rows = kept;
-}
-
-static ac_status apply_policy(ac_table *t, const int *missing, ac_missing_policy policy,
-                              ac_error *err) {
-    char q[QUOTE_MAX + 4];
-    bool any = false;
-    for (int c = 0; c < t->cols; c++) {
-        if (missing[c] == t->rows)
-            return ac_error_set(err, AC_ERR_FORMAT,
-                                "%s: column '%s' has no values at all (every cell is missing)",
-                                t->source, shown(q, t->names[c]));
-        any |= missing[c] > 0;
-    }
-    if (!any) return AC_OK;
-    if (policy == AC_MISSING_DROP) {
-        drop_rows(t);
-        if (t->rows == 0)
-            return ac_error_set(err, AC_ERR_FORMAT,
-                                "%s: every row has a missing cell; data.missing = drop leaves "
-                                "nothing",
-                                t->source);
-        return AC_OK;
-    }
-    for (int c = 0; c < t->cols; c++)
-        if (missing[c] > 0) t->missing_filled += fill_column(t, c, policy);
+                            path, csv_shown(q, h->fields[lay->date]));
     return AC_OK;
 }
 
@@ -435,12 +365,12 @@ static ac_status store_row(const cursor *c, const row *rw, const layout *lay, ac
                                         "%s:%d:%d (column '%s'): missing value (empty cell); set "
                                         "data.missing = ffill, interpolate or drop to fill or "
                                         "skip it",
-                                        c->path, rw->line, f + 1, shown(name, t->names[k]));
+                                        c->path, rw->line, f + 1, csv_shown(name, t->names[k]));
                 return ac_error_set(err, AC_ERR_FORMAT,
                                     "%s:%d:%d (column '%s'): missing value '%s'; set data.missing "
                                     "= ffill, interpolate or drop to fill or skip it",
-                                    c->path, rw->line, f + 1, shown(name, t->names[k]),
-                                    shown(q, rw->fields[f]));
+                                    c->path, rw->line, f + 1, csv_shown(name, t->names[k]),
+                                    csv_shown(q, rw->fields[f]));
             }
             out[k] = NAN;
             missing[k]++;
@@ -448,11 +378,13 @@ static ac_status store_row(const cursor *c, const row *rw, const layout *lay, ac
         case CELL_BAD:
             return ac_error_set(err, AC_ERR_FORMAT,
                                 "%s:%d:%d (column '%s'): expected a number, found '%s'", c->path,
-                                rw->line, f + 1, shown(name, t->names[k]), shown(q, rw->fields[f]));
+                                rw->line, f + 1, csv_shown(name, t->names[k]),
+                                csv_shown(q, rw->fields[f]));
         case CELL_INFINITE:
-            return ac_error_set(
-                err, AC_ERR_FORMAT, "%s:%d:%d (column '%s'): expected a finite number, found '%s'",
-                c->path, rw->line, f + 1, shown(name, t->names[k]), shown(q, rw->fields[f]));
+            return ac_error_set(err, AC_ERR_FORMAT,
+                                "%s:%d:%d (column '%s'): expected a finite number, found '%s'",
+                                c->path, rw->line, f + 1, csv_shown(name, t->names[k]),
+                                csv_shown(q, rw->fields[f]));
         }
     }
     return AC_OK;
@@ -545,7 +477,7 @@ ac_status ac_table_load_csv(ac_table **out, const char *path, const ac_csv_optio
         }
     }
     if (st == AC_OK) st = read_rows(&c, &lay, t, missing, opt->missing, err);
-    if (st == AC_OK) st = apply_policy(t, missing, opt->missing, err);
+    if (st == AC_OK) st = csv_apply_policy(t, missing, opt->missing, err);
     if (st == AC_OK && t->rows * (size_t)t->cols > 0) { /* give back the rows never used */
         double *fit = realloc(t->values, (size_t)t->rows * t->cols * sizeof *fit);
         if (fit) t->values = fit;

@@ -1,17 +1,12 @@
 /* config.c - experiment configuration (see include/attncast/config.h).
  *
- * One table, KEYS below, describes every key: its section, name, type, place in ac_config,
+ * One table, config_keys below, describes every key: its section, name, type, place in ac_config,
  * range, default (as text) and meaning. Everything else reads the table: parsing a file or a
  * --set override, filling the defaults (the default texts go through the same parser, so they
- * are validated too), writing the resolved INI text and printing the key reference.
- *
- * Files are read with inih through our own line reader, which counts lines (Debian's inih does
- * not pass line numbers to the handler), strips CR of CRLF endings and a UTF-8 BOM, rejects
- * lines longer than inih's buffer instead of letting inih split them, and checks section
- * headers as they go by, so an unknown section is reported even when it holds no keys. The
- * reader also strips leading whitespace: an indented line is read as an ordinary line rather
- * than as inih's multi-line continuation of the previous value, so indented keys work and a
- * stray continuation line is reported as malformed.
+ * are validated too), writing the resolved INI text and printing the key reference. This file
+ * holds the table, the parsing and formatting of one value, the defaults, --set, the checks
+ * across keys and the writing; reading INI files (and finding a key, with did-you-mean) is
+ * config_ini.c, through config_internal.h.
  *
  * Every load works on a copy of the config and commits only on success, so a failed load or
  * override leaves the caller's config as it was.
@@ -29,44 +24,14 @@
 
 #include <ini.h>
 
+#include "config_internal.h"
+
 /* The longest line inih reads whole (its buffer also holds the NUL). */
 #define LINE_CHARS (INI_MAX_LINE - 1)
-/* How much of an offending value, or of a source name, is quoted in a message. */
-#define QUOTE_MAX  120
-#define SOURCE_MAX 240
-/* Keys and sections within this edit distance are offered as "did you mean". */
-#define NEAR_MISS 2
 /* data.split: the fractions must sum to 1 within this. */
 #define SPLIT_SUM_TOLERANCE 1e-6
 
 /* ---- the key table ---- */
-
-typedef enum key_type {
-    KEY_INT,    /* int, strtol, range [min, max] */
-    KEY_FLOAT,  /* double, strtod, finite, range with open or closed ends */
-    KEY_BOOL,   /* bool: true/false, yes/no, on/off, 1/0 */
-    KEY_ENUM,   /* an enumeration, by the names of src/core/names.c */
-    KEY_STRING, /* char[size], at most size - 1 characters */
-    KEY_SPLIT,  /* data.split: three fractions in (0, 1) summing to 1 */
-    KEY_SEED    /* uint64_t, any value */
-} key_type;
-
-enum { MIN_OPEN = 1, MAX_OPEN = 2 }; /* key_def.open: which ends of [min, max] are excluded */
-
-typedef const char *(*enum_name_fn)(int value);
-
-typedef struct key_def {
-    const char *section;
-    const char *name;
-    key_type type;
-    size_t offset; /* into ac_config */
-    size_t size;   /* of the field */
-    double min, max;
-    int open;
-    enum_name_fn enum_name; /* KEY_ENUM: value -> name, "unknown" past the last value */
-    const char *def;        /* the default, as text */
-    const char *doc;
-} key_def;
 
 static const char *attention_name(int v) {
     return ac_attention_kind_name((ac_attention_kind)v);
@@ -108,7 +73,7 @@ _Static_assert(sizeof(ac_schedule_kind) == sizeof(int), "enum size");
     { #sec, #key, KEY_STRING, FIELD(sec, key), 0, 0, 0, NULL, def, doc }
 #define NO_MAX HUGE_VAL
 
-static const key_def KEYS[] = {
+const key_def config_keys[] = {
     TEXT_KEY(data, dataset, "", "dataset card name; give this or data.csv"),
     TEXT_KEY(data, csv, "", "path of a CSV file; give this or data.dataset"),
     TEXT_KEY(data, columns, "", "comma-separated channel columns; empty for all"),
@@ -154,39 +119,19 @@ static const key_def KEYS[] = {
     TEXT_KEY(output, plot_channels, "", "channels drawn in forecasts.png; empty for the last"),
 };
 
-#define KEY_COUNT (sizeof KEYS / sizeof KEYS[0])
+_Static_assert(sizeof config_keys / sizeof config_keys[0] == KEY_COUNT,
+               "KEY_COUNT in config_internal.h");
 
-static const char *const SECTIONS[] = {"data", "model", "train", "output"};
-#define SECTION_COUNT (sizeof SECTIONS / sizeof SECTIONS[0])
+const char *const config_sections[] = {"data", "model", "train", "output"};
+_Static_assert(sizeof config_sections / sizeof config_sections[0] == SECTION_COUNT,
+               "SECTION_COUNT in config_internal.h");
 
 /* ---- small text helpers ---- */
 
-static bool same_ci(const char *a, const char *b) {
+bool config_same_ci(const char *a, const char *b) {
     for (; *a && *b; a++, b++)
         if (tolower((unsigned char)*a) != tolower((unsigned char)*b)) return false;
     return *a == *b;
-}
-
-/* Case-insensitive Levenshtein distance, or NEAR_MISS + 1 when it is surely larger. */
-static int edit_distance(const char *a, const char *b) {
-    enum { MAX_LEN = 64 };
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > MAX_LEN || lb > MAX_LEN || (la > lb ? la - lb : lb - la) > NEAR_MISS)
-        return NEAR_MISS + 1;
-    int prev[MAX_LEN + 1], cur[MAX_LEN + 1];
-    for (size_t j = 0; j <= lb; j++) prev[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        cur[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int subst = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
-            int best = prev[j - 1] + subst;
-            if (prev[j] + 1 < best) best = prev[j] + 1;
-            if (cur[j - 1] + 1 < best) best = cur[j - 1] + 1;
-            cur[j] = best;
-        }
-        memcpy(prev, cur, (lb + 1) * sizeof cur[0]);
-    }
-    return prev[lb];
 }
 
 static int enum_count(enum_name_fn name) {
@@ -205,17 +150,8 @@ static void format_double(double v, char *buf, size_t n) {
 
 /* ---- where a value came from, for messages ---- */
 
-typedef struct origin {
-    const char *prefix; /* "" or "--set " */
-    const char *source; /* a path, a source name or the assignment */
-    int line;           /* 1-based, 0 when there is none */
-} origin;
-
-static ac_status fail(ac_error *err, origin at, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* Messages are one line even when the input quoted in them is not. */
-static ac_status one_line(ac_error *err, ac_status code) {
+ac_status config_one_line(ac_error *err, ac_status code) {
     if (err)
         for (char *c = err->msg; *c; c++)
             if ((unsigned char)*c < 0x20) *c = '?';
@@ -223,7 +159,7 @@ static ac_status one_line(ac_error *err, ac_status code) {
 }
 
 /* "SOURCE:LINE: message" or "--set ASSIGNMENT: message", always AC_ERR_INVALID. */
-static ac_status fail(ac_error *err, origin at, const char *fmt, ...) {
+ac_status config_fail(ac_error *err, origin at, const char *fmt, ...) {
     char what[AC_ERROR_MAX];
     va_list ap;
     va_start(ap, fmt);
@@ -236,7 +172,7 @@ static ac_status fail(ac_error *err, origin at, const char *fmt, ...) {
     else
         ac_error_set(err, AC_ERR_INVALID, "%s%.*s%s: %s", at.prefix, SOURCE_MAX, at.source, cut,
                      what);
-    return one_line(err, AC_ERR_INVALID);
+    return config_one_line(err, AC_ERR_INVALID);
 }
 
 /* ---- values ---- */
@@ -281,8 +217,8 @@ static ac_status bad_value(const key_def *k, const char *text, origin at, ac_err
     char expected[256];
     describe(k, expected, sizeof expected);
     size_t len = strlen(text);
-    return fail(err, at, "%s.%s: expected %s, got '%.*s%s'", k->section, k->name, expected,
-                QUOTE_MAX, text, len > QUOTE_MAX ? "..." : "");
+    return config_fail(err, at, "%s.%s: expected %s, got '%.*s%s'", k->section, k->name, expected,
+                       QUOTE_MAX, text, len > QUOTE_MAX ? "..." : "");
 }
 
 static bool in_range(const key_def *k, double v) {
@@ -328,25 +264,26 @@ static ac_status check_text(const key_def *k, const char *text, origin at, ac_er
     size_t line_room = LINE_CHARS - strlen(k->name) - 3;
     if (line_room < limit) limit = line_room;
     if (len > limit)
-        return fail(err, at, "%s.%s: at most %zu characters, got %zu", k->section, k->name, limit,
-                    len);
+        return config_fail(err, at, "%s.%s: at most %zu characters, got %zu", k->section, k->name,
+                           limit, len);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)text[i];
         if (c < 0x20 || c == 0x7f)
-            return fail(err, at, "%s.%s: contains a control character", k->section, k->name);
+            return config_fail(err, at, "%s.%s: contains a control character", k->section, k->name);
         if (c == ';' && (i == 0 || isspace((unsigned char)text[i - 1])))
-            return fail(err, at,
-                        "%s.%s: a ';' at the start or after a space would begin a comment in "
-                        "an INI file",
-                        k->section, k->name);
+            return config_fail(
+                err, at,
+                "%s.%s: a ';' at the start or after a space would begin a comment in "
+                "an INI file",
+                k->section, k->name);
     }
     if (len && (isspace((unsigned char)text[0]) || isspace((unsigned char)text[len - 1])))
-        return fail(err, at, "%s.%s: leading or trailing spaces", k->section, k->name);
+        return config_fail(err, at, "%s.%s: leading or trailing spaces", k->section, k->name);
     return AC_OK;
 }
 
 /* Parses text as the value of k and stores it in cfg. split_set is left to the caller. */
-static ac_status parse_value(const key_def *k, const char *text, ac_config *cfg, origin at,
+ac_status config_parse_value(const key_def *k, const char *text, ac_config *cfg, origin at,
                              ac_error *err) {
     char *field = (char *)cfg + k->offset;
     switch (k->type) {
@@ -382,8 +319,8 @@ static ac_status parse_value(const key_def *k, const char *text, ac_config *cfg,
         static const char *const yes[] = {"true", "yes", "on", "1"};
         static const char *const no[] = {"false", "no", "off", "0"};
         for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
-            bool b = same_ci(text, yes[i]);
-            if (b || same_ci(text, no[i])) {
+            bool b = config_same_ci(text, yes[i]);
+            if (b || config_same_ci(text, no[i])) {
                 memcpy(field, &b, sizeof b);
                 return AC_OK;
             }
@@ -393,7 +330,7 @@ static ac_status parse_value(const key_def *k, const char *text, ac_config *cfg,
     case KEY_ENUM: {
         int count = enum_count(k->enum_name);
         for (int v = 0; v < count; v++)
-            if (same_ci(text, k->enum_name(v))) {
+            if (config_same_ci(text, k->enum_name(v))) {
                 memcpy(field, &v, sizeof v);
                 return AC_OK;
             }
@@ -464,259 +401,19 @@ static void format_value(const key_def *k, const ac_config *cfg, char *buf, size
     }
 }
 
-/* ---- finding sections and keys, with did-you-mean ---- */
-
-static bool known_section(const char *name) {
-    for (size_t s = 0; s < SECTION_COUNT; s++)
-        if (strcmp(name, SECTIONS[s]) == 0) return true;
-    return false;
-}
-
-static ac_status unknown_section(const char *name, origin at, ac_error *err) {
-    const char *near = NULL;
-    int best = NEAR_MISS + 1;
-    for (size_t s = 0; s < SECTION_COUNT; s++) {
-        int d = edit_distance(name, SECTIONS[s]);
-        if (d < best) {
-            best = d;
-            near = SECTIONS[s];
-        }
-    }
-    if (near)
-        return fail(err, at,
-                    "unknown section [%.*s]; did you mean [%s]? (sections: data, model, train, "
-                    "output)",
-                    QUOTE_MAX, name, near);
-    return fail(err, at, "unknown section [%.*s] (sections: data, model, train, output)", QUOTE_MAX,
-                name);
-}
-
-static ac_status unknown_key(const char *section, const char *name, origin at, ac_error *err) {
-    const key_def *near = NULL;
-    int best = NEAR_MISS + 1;
-    for (size_t i = 0; i < KEY_COUNT; i++) {
-        int d = edit_distance(name, KEYS[i].name);
-        if (strcmp(KEYS[i].section, section) == 0 && d < best) {
-            best = d;
-            near = &KEYS[i];
-        }
-    }
-    for (size_t i = 0; i < KEY_COUNT && !near; i++) {
-        int d = edit_distance(name, KEYS[i].name);
-        if (d < best) {
-            best = d;
-            near = &KEYS[i];
-        }
-    }
-    if (near)
-        return fail(err, at, "unknown key %s.%.*s; did you mean %s.%s?", section, QUOTE_MAX, name,
-                    near->section, near->name);
-    char list[512];
-    size_t used = 0;
-    list[0] = '\0';
-    for (size_t i = 0; i < KEY_COUNT && used < sizeof list; i++)
-        if (strcmp(KEYS[i].section, section) == 0)
-            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "",
-                                     KEYS[i].name);
-    return fail(err, at, "unknown key %s.%.*s (%s keys: %s)", section, QUOTE_MAX, name, section,
-                list);
-}
-
-/* The table entry of section.name, or NULL with the error set. */
-static const key_def *find_key(const char *section, const char *name, origin at, ac_error *err) {
-    if (!known_section(section)) {
-        unknown_section(section, at, err);
-        return NULL;
-    }
-    for (size_t i = 0; i < KEY_COUNT; i++)
-        if (strcmp(KEYS[i].section, section) == 0 && strcmp(KEYS[i].name, name) == 0)
-            return &KEYS[i];
-    unknown_key(section, name, at, err);
-    return NULL;
-}
-
 /* ---- defaults ---- */
 
 void ac_config_defaults(ac_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
     for (size_t i = 0; i < KEY_COUNT; i++) {
         ac_error err;
-        origin at = {"default of ", KEYS[i].name, 0};
-        if (parse_value(&KEYS[i], KEYS[i].def, cfg, at, &err) != AC_OK) {
+        origin at = {"default of ", config_keys[i].name, 0};
+        if (config_parse_value(&config_keys[i], config_keys[i].def, cfg, at, &err) != AC_OK) {
             /* a programmer's mistake in the table, never the user's */
             fprintf(stderr, "attncast: config.c: bad default: %s\n", err.msg);
             abort();
         }
     }
-}
-
-/* ---- reading INI text ---- */
-
-typedef struct parse_state {
-    ac_config *cfg;
-    const char *source;
-    FILE *file; /* read from this, or else from text */
-    const char *text;
-    size_t pos;
-    int line;    /* lines handed to inih so far: the current line */
-    bool failed; /* err holds our first error, at fail_line */
-    int fail_line;
-    ac_error *err;
-    int first_line[KEY_COUNT]; /* where each key was given, 0 if not yet */
-} parse_state;
-
-static int next_char(parse_state *st) {
-    if (st->file) return getc(st->file);
-    return st->text[st->pos] ? (unsigned char)st->text[st->pos++] : EOF;
-}
-
-static void reader_fail(parse_state *st) {
-    st->failed = true;
-    st->fail_line = st->line;
-}
-
-/* Reads one line into str (num bytes) for inih without its line ending; see the top of the
- * file. Returns NULL at the end or to stop after an error. */
-static char *read_line(char *str, int num, void *stream) {
-    parse_state *st = stream;
-    if (st->failed || num < 2) return NULL;
-    int c = next_char(st);
-    if (c == EOF) return NULL;
-    st->line++;
-    origin at = {"", st->source, st->line};
-    size_t cap = (size_t)num - 1, len = 0;
-    int last = 0;
-    bool nul = false;
-    while (c != EOF && c != '\n') {
-        if (len < cap) str[len] = (char)c;
-        nul |= c == '\0';
-        last = c;
-        if (++len > cap + 1) break; /* too long even without a CR */
-        c = next_char(st);
-    }
-    if (last == '\r') len--;
-    if (len > cap) {
-        fail(st->err, at, "line longer than %zu characters", cap);
-        reader_fail(st);
-        return NULL;
-    }
-    if (nul) {
-        fail(st->err, at, "line contains a NUL byte");
-        reader_fail(st);
-        return NULL;
-    }
-    str[len] = '\0';
-    size_t skip = 0;
-    if (st->line == 1 && strncmp(str, "\xEF\xBB\xBF", 3) == 0) skip = 3;
-    while (str[skip] == ' ' || str[skip] == '\t') skip++;
-    memmove(str, str + skip, len - skip + 1);
-
-    char *close = str[0] == '[' ? strchr(str, ']') : NULL;
-    if (close) {
-        const char *rest = close + 1;
-        while (isspace((unsigned char)*rest)) rest++;
-        if (*rest && *rest != ';' && *rest != '#') {
-            fail(st->err, at, "malformed line (expected key = value or [section])");
-            reader_fail(st);
-            return NULL;
-        }
-        *close = '\0';
-        if (!known_section(str + 1)) {
-            unknown_section(str + 1, at, st->err);
-            reader_fail(st);
-            return NULL;
-        }
-        *close = ']';
-    }
-    return str;
-}
-
-static int on_key(void *user, const char *section, const char *name, const char *value) {
-    parse_state *st = user;
-    if (st->failed) return 0;
-    origin at = {"", st->source, st->line};
-    const key_def *k = NULL;
-    if (!*section) {
-        const char *home = NULL;
-        for (size_t i = 0; i < KEY_COUNT && !home; i++)
-            if (strcmp(KEYS[i].name, name) == 0) home = KEYS[i].section;
-        if (home)
-            fail(st->err, at, "key '%.*s' is outside any section (it belongs under [%s])",
-                 QUOTE_MAX, name, home);
-        else
-            fail(st->err, at, "key '%.*s' is outside any section", QUOTE_MAX, name);
-    } else if ((k = find_key(section, name, at, st->err)) != NULL) {
-        int *first = &st->first_line[k - KEYS];
-        if (*first)
-            fail(st->err, at, "%s.%s given twice (first at line %d)", k->section, k->name, *first);
-        else if (parse_value(k, value, st->cfg, at, st->err) == AC_OK) {
-            *first = st->line;
-            if (k->type == KEY_SPLIT) st->cfg->data.split_set = true;
-            return 1;
-        }
-    }
-    st->failed = true;
-    st->fail_line = st->line;
-    return 0;
-}
-
-/* Parses the stream described by st (file or text) into *cfg, all or nothing. */
-static ac_status parse_into(ac_config *cfg, parse_state *st) {
-    ac_config work;
-    memcpy(&work, cfg, sizeof work);
-    st->cfg = &work;
-    int rc = ini_parse_stream(read_line, st, on_key, st);
-    if (st->file && ferror(st->file))
-        return ac_error_set(st->err, AC_ERR_IO, "%.*s: cannot read: %s", SOURCE_MAX, st->source,
-                            strerror(errno));
-    if (rc > 0 && (!st->failed || rc < st->fail_line)) {
-        origin at = {"", st->source, rc};
-        return fail(st->err, at, "malformed line (expected key = value or [section])");
-    }
-    if (st->failed) return st->err ? st->err->code : AC_ERR_INVALID;
-    if (rc < 0)
-        return ac_error_set(st->err, AC_ERR_NOMEM, "%.*s: out of memory while reading", SOURCE_MAX,
-                            st->source);
-    memcpy(cfg, &work, sizeof work);
-    return AC_OK;
-}
-
-ac_status ac_config_load_string(ac_config *cfg, const char *text, const char *source,
-                                ac_error *err) {
-    parse_state st = {.source = source ? source : "config", .text = text ? text : "", .err = err};
-    return parse_into(cfg, &st);
-}
-
-ac_status ac_config_load(ac_config *cfg, const char *path, ac_error *err) {
-    size_t len = strlen(path);
-    if (len >= sizeof cfg->path)
-        return ac_error_set(err, AC_ERR_INVALID, "%.*s...: path longer than %zu characters",
-                            QUOTE_MAX, path, sizeof cfg->path - 1);
-    ac_config work;
-    ac_config_defaults(&work);
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        ac_error_set(err, AC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-        return one_line(err, AC_ERR_IO);
-    }
-    parse_state st = {.source = path, .file = f, .err = err};
-    ac_status status = parse_into(&work, &st);
-    fclose(f);
-    if (status != AC_OK) return status;
-
-    memcpy(work.path, path, len + 1);
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    size_t n = strlen(base);
-    if (n > 4 && same_ci(base + n - 4, ".ini")) n -= 4;
-    if (n >= sizeof work.name) { /* keep whole UTF-8 characters */
-        n = sizeof work.name - 1;
-        while (n > 0 && ((unsigned char)base[n] & 0xC0) == 0x80) n--;
-    }
-    memcpy(work.name, base, n);
-    work.name[n] = '\0';
-    memcpy(cfg, &work, sizeof work);
-    return AC_OK;
 }
 
 static void trim(char **start, char *end) {
@@ -728,7 +425,7 @@ ac_status ac_config_set(ac_config *cfg, const char *assignment, ac_error *err) {
     origin at = {"--set ", assignment, 0};
     const char *eq = strchr(assignment, '=');
     const char *dot = strchr(assignment, '.');
-    if (!eq || !dot || dot > eq) return fail(err, at, "expected section.key=value");
+    if (!eq || !dot || dot > eq) return config_fail(err, at, "expected section.key=value");
     char *copy = malloc(strlen(assignment) + 1);
     if (!copy) return ac_error_set(err, AC_ERR_NOMEM, "--set: out of memory");
     strcpy(copy, assignment);
@@ -743,13 +440,13 @@ ac_status ac_config_set(ac_config *cfg, const char *assignment, ac_error *err) {
     ac_status status;
     const key_def *k;
     if (!*section || !*name)
-        status = fail(err, at, "expected section.key=value");
-    else if ((k = find_key(section, name, at, err)) == NULL)
+        status = config_fail(err, at, "expected section.key=value");
+    else if ((k = config_find_key(section, name, at, err)) == NULL)
         status = err ? err->code : AC_ERR_INVALID;
     else {
         ac_config work;
         memcpy(&work, cfg, sizeof work);
-        status = parse_value(k, value, &work, at, err);
+        status = config_parse_value(k, value, &work, at, err);
         if (status == AC_OK) {
             if (k->type == KEY_SPLIT) work.data.split_set = true;
             memcpy(cfg, &work, sizeof work);
@@ -809,12 +506,12 @@ char *ac_config_to_ini(const ac_config *cfg) {
     if (!out) return NULL;
     int ok = fprintf(out, "; attncast resolved config\n") > 0;
     for (size_t s = 0; s < SECTION_COUNT; s++) {
-        ok &= fprintf(out, "\n[%s]\n", SECTIONS[s]) > 0;
+        ok &= fprintf(out, "\n[%s]\n", config_sections[s]) > 0;
         for (size_t i = 0; i < KEY_COUNT; i++) {
-            if (strcmp(KEYS[i].section, SECTIONS[s]) != 0) continue;
+            if (strcmp(config_keys[i].section, config_sections[s]) != 0) continue;
             char value[AC_CONFIG_TEXT];
-            format_value(&KEYS[i], cfg, value, sizeof value);
-            ok &= fprintf(out, "%s =%s%s\n", KEYS[i].name, value[0] ? " " : "", value) > 0;
+            format_value(&config_keys[i], cfg, value, sizeof value);
+            ok &= fprintf(out, "%s =%s%s\n", config_keys[i].name, value[0] ? " " : "", value) > 0;
         }
     }
     if (fclose(out) != 0 || !ok) {
@@ -880,13 +577,13 @@ static void summarize(const key_def *k, char *buf, size_t n) {
 void ac_config_print_keys(FILE *out) {
     int key_width = 0, def_width = 0;
     for (size_t i = 0; i < KEY_COUNT; i++) {
-        int kw = (int)(strlen(KEYS[i].section) + 1 + strlen(KEYS[i].name));
-        int dw = KEYS[i].def[0] ? (int)strlen(KEYS[i].def) : 2;
+        int kw = (int)(strlen(config_keys[i].section) + 1 + strlen(config_keys[i].name));
+        int dw = config_keys[i].def[0] ? (int)strlen(config_keys[i].def) : 2;
         if (kw > key_width) key_width = kw;
         if (dw > def_width) def_width = dw;
     }
     for (size_t i = 0; i < KEY_COUNT; i++) {
-        const key_def *k = &KEYS[i];
+        const key_def *k = &config_keys[i];
         char key[64], accepts[128];
         snprintf(key, sizeof key, "%s.%s", k->section, k->name);
         summarize(k, accepts, sizeof accepts);

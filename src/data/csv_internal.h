@@ -1,0 +1,22 @@
+/* csv_internal.h - private to src/data: what csv.c and csv_missing.c share.
+ *
+ * csv.c reads the table, storing a missing cell as NaN; csv_missing.c then applies the
+ * missing-value policy to it. The public API is include/attncast/csv.h.
+ */
+#ifndef ATTNCAST_DATA_CSV_INTERNAL_H
+#define ATTNCAST_DATA_CSV_INTERNAL_H
+
+#include "attncast/csv.h"
+
+#define QUOTE_MAX 40 /* bytes of a cell or a name shown in a message */
+
+/* Copies s for a message: at most QUOTE_MAX bytes (not splitting a UTF-8 character, "..."
+ * after a cut) with control characters shown as '?', so a message stays on one line. */
+const char *csv_shown(char dst[QUOTE_MAX + 4], const char *s);
+
+/* Applies policy to the NaN cells of t, missing[c] of them in column c: an error when a column
+ * has no values at all; else drops the rows holding one, or fills them in. */
+ac_status csv_apply_policy(ac_table *t, const int *missing, ac_missing_policy policy,
+                           ac_error *err);
+
+#endif

@@ -1,0 +1,17 @@
+/* dataset_internal.h - private to src/data: what dataset_card.c and dataset_fetch.c share.
+ *
+ * dataset_card.c reads and checks a card; dataset_fetch.c gets the file it names. Both check a
+ * card's file name and digest with these. The public API is include/attncast/dataset.h.
+ */
+#ifndef ATTNCAST_DATA_DATASET_INTERNAL_H
+#define ATTNCAST_DATA_DATASET_INTERNAL_H
+
+#include <stdbool.h>
+
+/* 64 lowercase hexadecimal digits. */
+bool dataset_valid_sha256(const char *hex);
+
+/* A file name with no folder in it. */
+bool dataset_plain_file_name(const char *file);
+
+#endif

@@ -1,0 +1,290 @@
+/* config_ini.c - reading a config from INI text: ac_config_load and ac_config_load_string.
+ *
+ * Files are read with inih through our own line reader, which counts lines (Debian's inih does
+ * not pass line numbers to the handler), strips CR of CRLF endings and a UTF-8 BOM, rejects
+ * lines longer than inih's buffer instead of letting inih split them, and checks section
+ * headers as they go by, so an unknown section is reported even when it holds no keys. The
+ * reader also strips leading whitespace: an indented line is read as an ordinary line rather
+ * than as inih's multi-line continuation of the previous value, so indented keys work and a
+ * stray continuation line is reported as malformed. An unknown section or key is answered with
+ * the nearest known one ("did you mean"). Each value goes through config.c's key table and
+ * parser (config_internal.h); a load commits to the caller's config only on success.
+ */
+#include "attncast/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "config_internal.h"
+
+/* Keys and sections within this edit distance are offered as "did you mean". */
+#define NEAR_MISS 2
+
+/* Case-insensitive Levenshtein distance, or NEAR_MISS + 1 when it is surely larger. */
+static int edit_distance(const char *a, const char *b) {
+    enum { MAX_LEN = 64 };
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > MAX_LEN || lb > MAX_LEN || (la > lb ? la - lb : lb - la) > NEAR_MISS)
+        return NEAR_MISS + 1;
+    int prev[MAX_LEN + 1], cur[MAX_LEN + 1];
+    for (size_t j = 0; j <= lb; j++) prev[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int subst = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
+            int best = prev[j - 1] + subst;
+            if (prev[j] + 1 < best) best = prev[j] + 1;
+            if (cur[j - 1] + 1 < best) best = cur[j - 1] + 1;
+            cur[j] = best;
+        }
+        memcpy(prev, cur, (lb + 1) * sizeof cur[0]);
+    }
+    return prev[lb];
+}
+
+/* ---- finding sections and keys, with did-you-mean ---- */
+
+static bool known_section(const char *name) {
+    for (size_t s = 0; s < SECTION_COUNT; s++)
+        if (strcmp(name, config_sections[s]) == 0) return true;
+    return false;
+}
+
+static ac_status unknown_section(const char *name, origin at, ac_error *err) {
+    const char *near = NULL;
+    int best = NEAR_MISS + 1;
+    for (size_t s = 0; s < SECTION_COUNT; s++) {
+        int d = edit_distance(name, config_sections[s]);
+        if (d < best) {
+            best = d;
+            near = config_sections[s];
+        }
+    }
+    if (near)
+        return config_fail(
+            err, at,
+            "unknown section [%.*s]; did you mean [%s]? (sections: data, model, train, "
+            "output)",
+            QUOTE_MAX, name, near);
+    return config_fail(err, at, "unknown section [%.*s] (sections: data, model, train, output)",
+                       QUOTE_MAX, name);
+}
+
+static ac_status unknown_key(const char *section, const char *name, origin at, ac_error *err) {
+    const key_def *near = NULL;
+    int best = NEAR_MISS + 1;
+    for (size_t i = 0; i < KEY_COUNT; i++) {
+        int d = edit_distance(name, config_keys[i].name);
+        if (strcmp(config_keys[i].section, section) == 0 && d < best) {
+            best = d;
+            near = &config_keys[i];
+        }
+    }
+    for (size_t i = 0; i < KEY_COUNT && !near; i++) {
+        int d = edit_distance(name, config_keys[i].name);
+        if (d < best) {
+            best = d;
+            near = &config_keys[i];
+        }
+    }
+    if (near)
+        return config_fail(err, at, "unknown key %s.%.*s; did you mean %s.%s?", section, QUOTE_MAX,
+                           name, near->section, near->name);
+    char list[512];
+    size_t used = 0;
+    list[0] = '\0';
+    for (size_t i = 0; i < KEY_COUNT && used < sizeof list; i++)
+        if (strcmp(config_keys[i].section, section) == 0)
+            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "",
+                                     config_keys[i].name);
+    return config_fail(err, at, "unknown key %s.%.*s (%s keys: %s)", section, QUOTE_MAX, name,
+                       section, list);
+}
+
+/* The table entry of section.name, or NULL with the error set. */
+const key_def *config_find_key(const char *section, const char *name, origin at, ac_error *err) {
+    if (!known_section(section)) {
+        unknown_section(section, at, err);
+        return NULL;
+    }
+    for (size_t i = 0; i < KEY_COUNT; i++)
+        if (strcmp(config_keys[i].section, section) == 0 && strcmp(config_keys[i].name, name) == 0)
+            return &config_keys[i];
+    unknown_key(section, name, at, err);
+    return NULL;
+}
+
+/* ---- reading INI text ---- */
+
+typedef struct parse_state {
+    ac_config *cfg;
+    const char *source;
+    FILE *file; /* read from this, or else from text */
+    const char *text;
+    size_t pos;
+    int line;    /* lines handed to inih so far: the current line */
+    bool failed; /* err holds our first error, at fail_line */
+    int fail_line;
+    ac_error *err;
+    int first_line[KEY_COUNT]; /* where each key was given, 0 if not yet */
+} parse_state;
+
+static int next_char(parse_state *st) {
+    if (st->file) return getc(st->file);
+    return st->text[st->pos] ? (unsigned char)st->text[st->pos++] : EOF;
+}
+
+static void reader_fail(parse_state *st) {
+    st->failed = true;
+    st->fail_line = st->line;
+}
+
+/* Reads one line into str (num bytes) for inih without its line ending; see the top of the
+ * file. Returns NULL at the end or to stop after an error. */
+static char *read_line(char *str, int num, void *stream) {
+    parse_state *st = stream;
+    if (st->failed || num < 2) return NULL;
+    int c = next_char(st);
+    if (c == EOF) return NULL;
+    st->line++;
+    origin at = {"", st->source, st->line};
+    size_t cap = (size_t)num - 1, len = 0;
+    int last = 0;
+    bool nul = false;
+    while (c != EOF && c != '\n') {
+        if (len < cap) str[len] = (char)c;
+        nul |= c == '\0';
+        last = c;
+        if (++len > cap + 1) break; /* too long even without a CR */
+        c = next_char(st);
+    }
+    if (last == '\r') len--;
+    if (len > cap) {
+        config_fail(st->err, at, "line longer than %zu characters", cap);
+        reader_fail(st);
+        return NULL;
+    }
+    if (nul) {
+        config_fail(st->err, at, "line contains a NUL byte");
+        reader_fail(st);
+        return NULL;
+    }
+    str[len] = '\0';
+    size_t skip = 0;
+    if (st->line == 1 && strncmp(str, "\xEF\xBB\xBF", 3) == 0) skip = 3;
+    while (str[skip] == ' ' || str[skip] == '\t') skip++;
+    memmove(str, str + skip, len - skip + 1);
+
+    char *close = str[0] == '[' ? strchr(str, ']') : NULL;
+    if (close) {
+        const char *rest = close + 1;
+        while (isspace((unsigned char)*rest)) rest++;
+        if (*rest && *rest != ';' && *rest != '#') {
+            config_fail(st->err, at, "malformed line (expected key = value or [section])");
+            reader_fail(st);
+            return NULL;
+        }
+        *close = '\0';
+        if (!known_section(str + 1)) {
+            unknown_section(str + 1, at, st->err);
+            reader_fail(st);
+            return NULL;
+        }
+        *close = ']';
+    }
+    return str;
+}
+
+static int on_key(void *user, const char *section, const char *name, const char *value) {
+    parse_state *st = user;
+    if (st->failed) return 0;
+    origin at = {"", st->source, st->line};
+    const key_def *k = NULL;
+    if (!*section) {
+        const char *home = NULL;
+        for (size_t i = 0; i < KEY_COUNT && !home; i++)
+            if (strcmp(config_keys[i].name, name) == 0) home = config_keys[i].section;
+        if (home)
+            config_fail(st->err, at, "key '%.*s' is outside any section (it belongs under [%s])",
+                        QUOTE_MAX, name, home);
+        else
+            config_fail(st->err, at, "key '%.*s' is outside any section", QUOTE_MAX, name);
+    } else if ((k = config_find_key(section, name, at, st->err)) != NULL) {
+        int *first = &st->first_line[k - config_keys];
+        if (*first)
+            config_fail(st->err, at, "%s.%s given twice (first at line %d)", k->section, k->name,
+                        *first);
+        else if (config_parse_value(k, value, st->cfg, at, st->err) == AC_OK) {
+            *first = st->line;
+            if (k->type == KEY_SPLIT) st->cfg->data.split_set = true;
+            return 1;
+        }
+    }
+    st->failed = true;
+    st->fail_line = st->line;
+    return 0;
+}
+
+/* Parses the stream described by st (file or text) into *cfg, all or nothing. */
+static ac_status parse_into(ac_config *cfg, parse_state *st) {
+    ac_config work;
+    memcpy(&work, cfg, sizeof work);
+    st->cfg = &work;
+    int rc = ini_parse_stream(read_line, st, on_key, st);
+    if (st->file && ferror(st->file))
+        return ac_error_set(st->err, AC_ERR_IO, "%.*s: cannot read: %s", SOURCE_MAX, st->source,
+                            strerror(errno));
+    if (rc > 0 && (!st->failed || rc < st->fail_line)) {
+        origin at = {"", st->source, rc};
+        return config_fail(st->err, at, "malformed line (expected key = value or [section])");
+    }
+    if (st->failed) return st->err ? st->err->code : AC_ERR_INVALID;
+    if (rc < 0)
+        return ac_error_set(st->err, AC_ERR_NOMEM, "%.*s: out of memory while reading", SOURCE_MAX,
+                            st->source);
+    memcpy(cfg, &work, sizeof work);
+    return AC_OK;
+}
+
+ac_status ac_config_load_string(ac_config *cfg, const char *text, const char *source,
+                                ac_error *err) {
+    parse_state st = {.source = source ? source : "config", .text = text ? text : "", .err = err};
+    return parse_into(cfg, &st);
+}
+
+ac_status ac_config_load(ac_config *cfg, const char *path, ac_error *err) {
+    size_t len = strlen(path);
+    if (len >= sizeof cfg->path)
+        return ac_error_set(err, AC_ERR_INVALID, "%.*s...: path longer than %zu characters",
+                            QUOTE_MAX, path, sizeof cfg->path - 1);
+    ac_config work;
+    ac_config_defaults(&work);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        ac_error_set(err, AC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return config_one_line(err, AC_ERR_IO);
+    }
+    parse_state st = {.source = path, .file = f, .err = err};
+    ac_status status = parse_into(&work, &st);
+    fclose(f);
+    if (status != AC_OK) return status;
+
+    memcpy(work.path, path, len + 1);
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t n = strlen(base);
+    if (n > 4 && config_same_ci(base + n - 4, ".ini")) n -= 4;
+    if (n >= sizeof work.name) { /* keep whole UTF-8 characters */
+        n = sizeof work.name - 1;
+        while (n > 0 && ((unsigned char)base[n] & 0xC0) == 0x80) n--;
+    }
+    memcpy(work.name, base, n);
+    work.name[n] = '\0';
+    memcpy(cfg, &work, sizeof work);
+    return AC_OK;
+}
