@@ -81,6 +81,11 @@ ac_tensor *ac_causal_mask(ac_ctx *ctx, int n);
 /* LayerNorm over the last axis: (x - mean) / sqrt(var + eps) * weight + bias, var biased.
  * weight, bias: [last] (either may be NULL for 1 / 0). */
 ac_tensor *ac_layer_norm(ac_ctx *ctx, ac_tensor *x, ac_tensor *weight, ac_tensor *bias, float eps);
+/* Additive (Bahdanau) attention scores, fused: s[b,j,i,m] = sum_e w[j,e] tanh(q[b,j,i,e] +
+ * k[b,j,m,e]). q: [B, h, N, dh], k: [B, h, M, dh], w: [h, dh] (one vector per head).
+ * Result: [B, h, N, M]. Only when it records a tape node does it also keep the tanh values,
+ * [B, h, N, M, dh], for backward. */
+ac_tensor *ac_additive_scores(ac_ctx *ctx, ac_tensor *q, ac_tensor *k, ac_tensor *w);
 /* Inverted dropout: zeroes each element with probability rate (drawn from the context's rng)
  * and scales the rest by 1 / (1 - rate). The identity in no-grad mode or when rate == 0. */
 ac_tensor *ac_dropout(ac_ctx *ctx, ac_tensor *x, float rate);

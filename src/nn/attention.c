@@ -3,7 +3,7 @@
  * With z [S, N, d] and heads of width dh = d / h (head j = columns j*dh .. (j+1)*dh - 1):
  *   Q, K, V = z W^T + b, each reshaped [S, N, h, dh] and permuted to [S, h, N, dh]
  *   dot, gated: s_ik = q_i . k_k / sqrt(dh)
- *   additive:   s_ik = w_a[j] . tanh(q_i + k_k)        (q_i + k_k broadcast to [S h, N, N, dh])
+ *   additive:   s_ik = w_a[j] . tanh(q_i + k_k)        (the fused ac_additive_scores kernel)
  *   cosine:     s_ik = exp(tau_j) (q_i . k_k) / (|q_i| |k_k| + 1e-6)
  *   A = softmax_k(s + causal mask); O = A V, heads joined back to [S, N, d]
  *   gated:      O <- O * sigmoid(z Wg^T + bg)
@@ -38,19 +38,6 @@ static ac_tensor *scalar(ac_ctx *ctx, float v) {
     return t;
 }
 
-/* s_ik = w_a[j] . tanh(q_i + k_k) for q, k [S, h, N, dh]; returns [S, h, N, N]. */
-static ac_tensor *additive_scores(ac_ctx *ctx, ac_tensor *q, ac_tensor *k, ac_tensor *w_a) {
-    if (!q || !k) return NULL;
-    int S = q->shape[0], h = q->shape[1], N = q->shape[2], dh = q->shape[3];
-    ac_tensor *qi = ac_reshape(ctx, q, 4, (int[]){S * h, N, 1, dh});
-    ac_tensor *kk = ac_reshape(ctx, k, 4, (int[]){S * h, 1, N, dh});
-    ac_tensor *t = ac_tanh(ctx, ac_add(ctx, qi, kk)); /* [S h, N, N, dh] */
-    ac_tensor *per_head = ac_reshape(ctx, t, 4, (int[]){S, h, N * N, dh});
-    ac_tensor *w = ac_reshape(ctx, w_a, 3, (int[]){h, 1, dh});
-    ac_tensor *s = ac_sum(ctx, ac_mul(ctx, per_head, w), -1, false); /* [S, h, N N] */
-    return ac_reshape(ctx, s, 4, (int[]){S, h, N, N});
-}
-
 /* s_ik = exp(tau_j) (q_i . k_k) / (|q_i| |k_k| + 1e-6); returns [S, h, N, N]. */
 static ac_tensor *cosine_scores(ac_ctx *ctx, ac_tensor *q, ac_tensor *k, ac_tensor *log_tau) {
     if (!q || !k) return NULL;
@@ -77,7 +64,7 @@ ac_tensor *ac_attention_forward(ac_ctx *ctx, const ac_model_spec *spec, const ac
         s = ac_scale(ctx, ac_matmul(ctx, q, k, false, true), 1.0f / sqrtf((float)dh));
         break;
     case AC_ATTN_ADDITIVE:
-        s = additive_scores(ctx, q, k, blk->score_vec);
+        s = ac_additive_scores(ctx, q, k, blk->score_vec);
         break;
     case AC_ATTN_COSINE:
         s = cosine_scores(ctx, q, k, blk->log_tau);

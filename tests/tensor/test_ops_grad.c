@@ -324,6 +324,24 @@ static void test_softmax_grad(void **state) {
     CHECK("softmax causal", build_softmax, &causal, IN_RANGE(-3, 3, 4, 2, 2, 5, 5));
 }
 
+static ac_tensor *build_additive_scores(ac_ctx *ctx, ac_tensor **in, const void *arg) {
+    (void)arg;
+    return ac_additive_scores(ctx, in[0], in[1], in[2]);
+}
+
+static void test_additive_scores_grad(void **state) {
+    (void)state;
+    /* q [B, h, N, dh], k [B, h, M, dh], w [h, dh] */
+    CHECK("additive scores B=2 h=2 N=M=3 dh=4", build_additive_scores, NULL,
+          IN_RANGE(-1, 1, 4, 2, 2, 3, 4), IN_RANGE(-1, 1, 4, 2, 2, 3, 4), IN_RANGE(-1, 1, 2, 2, 4));
+    CHECK("additive scores h=1 N=4 M=2", build_additive_scores, NULL,
+          IN_RANGE(-1, 1, 4, 2, 1, 4, 3), IN_RANGE(-1, 1, 4, 2, 1, 2, 3), IN_RANGE(-1, 1, 2, 1, 3));
+    CHECK("additive scores dh=1", build_additive_scores, NULL, IN_RANGE(-1, 1, 4, 2, 3, 2, 1),
+          IN_RANGE(-1, 1, 4, 2, 3, 5, 1), IN_RANGE(-1, 1, 2, 3, 1));
+    CHECK("additive scores B=1 N=1 M=3", build_additive_scores, NULL,
+          IN_RANGE(-1, 1, 4, 1, 2, 1, 5), IN_RANGE(-1, 1, 4, 1, 2, 3, 5), IN_RANGE(-1, 1, 2, 2, 5));
+}
+
 static ac_tensor *build_layer_norm(ac_ctx *ctx, ac_tensor **in, const void *arg) {
     int affine = arg ? *(const int *)arg : 0;
     return ac_layer_norm(ctx, in[0], affine ? in[1] : NULL, affine ? in[2] : NULL, 1e-5f);
@@ -480,6 +498,7 @@ int main(void) {
         cmocka_unit_test(test_concat_grad),
         cmocka_unit_test(test_patches_grad),
         cmocka_unit_test(test_softmax_grad),
+        cmocka_unit_test(test_additive_scores_grad),
         cmocka_unit_test(test_layer_norm_grad),
         cmocka_unit_test(test_dropout_grad),
         cmocka_unit_test(test_mse_loss_grad),

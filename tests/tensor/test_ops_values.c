@@ -287,6 +287,43 @@ static void test_layer_norm_matches_the_generic_op_composition(void **state) {
     ac_ctx_reset(g_ctx);
 }
 
+/* ---- additive attention scores ---- */
+
+static void test_additive_scores_match_the_generic_ops(void **state) {
+    (void)state;
+    const int shapes[][5] = {{3, 2, 5, 5, 8}, {2, 1, 4, 6, 3}, {1, 3, 1, 2, 1}}; /* B h N M dh */
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        int B = shapes[c][0], h = shapes[c][1], N = shapes[c][2], M = shapes[c][3];
+        int dh = shapes[c][4];
+        ac_tensor *q = rand_temp(4, (int[]){B, h, N, dh}, -2, 2);
+        ac_tensor *k = rand_temp(4, (int[]){B, h, M, dh}, -2, 2);
+        ac_tensor *w = rand_temp(2, (int[]){h, dh}, -1, 1);
+        ac_tensor *fused = ac_additive_scores(g_ctx, q, k, w);
+        assert_non_null(fused);
+        assert_int_equal(fused->ndim, 4);
+        assert_int_equal(fused->shape[2], N);
+        assert_int_equal(fused->shape[3], M);
+        /* sum_e w[j] * tanh(q [B h, N, 1, dh] + k [B h, 1, M, dh]) from generic ops */
+        ac_tensor *qi = ac_reshape(g_ctx, q, 4, (int[]){B * h, N, 1, dh});
+        ac_tensor *km = ac_reshape(g_ctx, k, 4, (int[]){B * h, 1, M, dh});
+        ac_tensor *t = ac_tanh(g_ctx, ac_add(g_ctx, qi, km)); /* [B h, N, M, dh] */
+        ac_tensor *per_head = ac_reshape(g_ctx, t, 4, (int[]){B, h, N * M, dh});
+        ac_tensor *wr = ac_reshape(g_ctx, w, 3, (int[]){h, 1, dh});
+        ac_tensor *ref = ac_sum(g_ctx, ac_mul(g_ctx, per_head, wr), -1, false);
+        assert_non_null(ref);
+        assert_int_equal(ref->size, fused->size);
+        assert_close(fused->data, ref->data, fused->size, 1e-5);
+        ac_ctx_reset(g_ctx);
+    }
+    /* shapes that do not fit are errors naming the op */
+    ac_tensor *q = rand_temp(4, (int[]){1, 2, 3, 4}, -1, 1);
+    ac_tensor *k = rand_temp(4, (int[]){1, 2, 3, 5}, -1, 1);
+    ac_tensor *w = rand_temp(2, (int[]){2, 4}, -1, 1);
+    assert_null(ac_additive_scores(g_ctx, q, k, w));
+    assert_non_null(strstr(ac_ctx_error(g_ctx), "ac_additive_scores"));
+    ac_ctx_reset(g_ctx);
+}
+
 /* ---- dropout ---- */
 
 static void test_dropout_rate_scaling_and_seeded_masks(void **state) {
@@ -350,6 +387,7 @@ int main(void) {
         cmocka_unit_test(test_causal_softmax_looks_only_backward),
         cmocka_unit_test(test_fully_masked_row_gives_zeros_not_nan),
         cmocka_unit_test(test_layer_norm_matches_the_generic_op_composition),
+        cmocka_unit_test(test_additive_scores_match_the_generic_ops),
         cmocka_unit_test(test_dropout_rate_scaling_and_seeded_masks),
         cmocka_unit_test(test_losses_match_hand_computed_values),
     };
