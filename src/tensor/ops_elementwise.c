@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "attncast/ops.h"
+#include "fastmath.h"
 #include "op_internal.h"
 
 /* ---- broadcasting binary ops ---- */
@@ -152,48 +153,75 @@ static const char *const UN_NAMES[] = {"ac_exp",     "ac_log",  "ac_sqrt", "ac_t
 #define INV_SQRT2    0.70710678118654752440f
 #define INV_SQRT_2PI 0.39894228040143267794f
 
-static float un_value(un_kind k, float x, float c) {
+/* One loop per function, the switch outside it, so that each loop vectorises (the fast
+ * exp / erf / tanh of fastmath.h are straight-line code); the spans are split across threads in
+ * chunks. Elements are independent, so the thread count cannot change a result. */
+#define UN_LOOP(n, EXPR)                                                                           \
+    for (int64_t i = 0; i < (n); i++) EXPR
+#define UN_CHUNK 16384
+
+AC_VECTOR_CLONES
+static void un_forward_span(un_kind k, const float *restrict x, float *restrict y, int64_t n,
+                            float c) {
     switch (k) {
     case UN_EXP:
-        return expf(x);
+        UN_LOOP(n, y[i] = ac_fast_expf(x[i]));
+        break;
     case UN_LOG:
-        return logf(x);
+        UN_LOOP(n, y[i] = logf(x[i]));
+        break;
     case UN_SQRT:
-        return sqrtf(x);
+        UN_LOOP(n, y[i] = sqrtf(x[i]));
+        break;
     case UN_TANH:
-        return tanhf(x);
+        UN_LOOP(n, y[i] = ac_fast_tanhf(x[i]));
+        break;
     case UN_SIGMOID:
-        return 1.0f / (1.0f + expf(-x));
+        UN_LOOP(n, y[i] = 1.0f / (1.0f + ac_fast_expf(-x[i])));
+        break;
     case UN_RELU:
-        return x > 0.0f ? x : 0.0f;
+        UN_LOOP(n, y[i] = x[i] > 0.0f ? x[i] : 0.0f);
+        break;
     case UN_GELU:
-        return 0.5f * x * (1.0f + erff(x * INV_SQRT2));
+        UN_LOOP(n, y[i] = 0.5f * x[i] * (1.0f + ac_fast_erff(x[i] * INV_SQRT2)));
+        break;
     case UN_SCALE:
-        return c * x;
+        UN_LOOP(n, y[i] = c * x[i]);
+        break;
     }
-    return 0.0f;
 }
 
-static float un_slope(un_kind k, float x, float y, float c) {
+/* gx += g * f'(x), with f' written through x and y = f(x) */
+AC_VECTOR_CLONES
+static void un_backward_span(un_kind k, const float *restrict x, const float *restrict y,
+                             const float *restrict g, float *restrict gx, int64_t n, float c) {
     switch (k) {
     case UN_EXP:
-        return y;
+        UN_LOOP(n, gx[i] += g[i] * y[i]);
+        break;
     case UN_LOG:
-        return 1.0f / x;
+        UN_LOOP(n, gx[i] += g[i] / x[i]);
+        break;
     case UN_SQRT:
-        return 0.5f / y;
+        UN_LOOP(n, gx[i] += g[i] * 0.5f / y[i]);
+        break;
     case UN_TANH:
-        return 1.0f - y * y;
+        UN_LOOP(n, gx[i] += g[i] * (1.0f - y[i] * y[i]));
+        break;
     case UN_SIGMOID:
-        return y * (1.0f - y);
+        UN_LOOP(n, gx[i] += g[i] * y[i] * (1.0f - y[i]));
+        break;
     case UN_RELU:
-        return x > 0.0f ? 1.0f : 0.0f;
+        UN_LOOP(n, gx[i] += x[i] > 0.0f ? g[i] : 0.0f);
+        break;
     case UN_GELU: /* Phi(x) + x phi(x) */
-        return 0.5f * (1.0f + erff(x * INV_SQRT2)) + x * INV_SQRT_2PI * expf(-0.5f * x * x);
+        UN_LOOP(n, gx[i] += g[i] * (0.5f * (1.0f + ac_fast_erff(x[i] * INV_SQRT2)) +
+                                    x[i] * INV_SQRT_2PI * ac_fast_expf(-0.5f * x[i] * x[i])));
+        break;
     case UN_SCALE:
-        return c;
+        UN_LOOP(n, gx[i] += g[i] * c);
+        break;
     }
-    return 0.0f;
 }
 
 static void unary_backward(ac_ctx *ctx, ac_node *n) {
@@ -201,11 +229,14 @@ static void unary_backward(ac_ctx *ctx, ac_node *n) {
     float *gx = ac_grad_buffer(ctx, x);
     if (!gx) return;
     un_kind k = (un_kind)n->iarg[0];
+    const float *xd = x->data, *y = n->out->data, *g = n->out->grad;
+    int64_t size = x->size, chunks = (size + UN_CHUNK - 1) / UN_CHUNK;
     float c = n->farg[0];
-    const float *g = n->out->grad, *y = n->out->data, *xd = x->data;
-    int64_t size = x->size;
 #pragma omp parallel for schedule(static) if (size > AC_PARALLEL_MIN)
-    for (int64_t i = 0; i < size; i++) gx[i] += g[i] * un_slope(k, xd[i], y[i], c);
+    for (int64_t ch = 0; ch < chunks; ch++) {
+        int64_t at = ch * UN_CHUNK, len = size - at < UN_CHUNK ? size - at : UN_CHUNK;
+        un_backward_span(k, xd + at, y + at, g + at, gx + at, len, c);
+    }
 }
 
 static ac_tensor *unary(ac_ctx *ctx, un_kind k, ac_tensor *x, float c) {
@@ -215,9 +246,12 @@ static ac_tensor *unary(ac_ctx *ctx, un_kind k, ac_tensor *x, float c) {
     if (!y) return NULL;
     const float *xd = x->data;
     float *yd = y->data;
-    int64_t size = x->size;
+    int64_t size = x->size, chunks = (size + UN_CHUNK - 1) / UN_CHUNK;
 #pragma omp parallel for schedule(static) if (size > AC_PARALLEL_MIN)
-    for (int64_t i = 0; i < size; i++) yd[i] = un_value(k, xd[i], c);
+    for (int64_t ch = 0; ch < chunks; ch++) {
+        int64_t at = ch * UN_CHUNK, len = size - at < UN_CHUNK ? size - at : UN_CHUNK;
+        un_forward_span(k, xd + at, yd + at, len, c);
+    }
     ac_node *n = ac_op_record(ctx, op, unary_backward, y, 1, &x);
     if (n) {
         n->iarg[0] = (int)k;

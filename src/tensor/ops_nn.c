@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "attncast/ops.h"
+#include "fastmath.h"
 #include "op_internal.h"
 
 /* ---- softmax over the last axis ----
@@ -62,7 +63,7 @@ ac_tensor *ac_softmax(ac_ctx *ctx, ac_tensor *x, const ac_tensor *mask) {
         }
         float sum = 0.0f;
         for (int j = 0; j < C; j++) {
-            yr[j] = expf(yr[j] - mx);
+            yr[j] = ac_fast_expf(yr[j] - mx);
             sum += yr[j];
         }
         float inv = 1.0f / sum;
