@@ -86,6 +86,15 @@ ac_tensor *ac_layer_norm(ac_ctx *ctx, ac_tensor *x, ac_tensor *weight, ac_tensor
  * Result: [B, h, N, M]. Only when it records a tape node does it also keep the tanh values,
  * [B, h, N, M, dh], for backward. */
 ac_tensor *ac_additive_scores(ac_ctx *ctx, ac_tensor *q, ac_tensor *k, ac_tensor *w);
+/* Multi-head attention of MODEL.md in one fused op: q, k, v [S, N, d] (the projections), heads of
+ * width dh = d / heads read in place as column blocks, scores of the given kind, softmax over
+ * keys (keys after the query forbidden when causal), weights times v. Result [S, N, d], heads
+ * side by side. param: NULL for dot (scale 1/sqrt(dh)), log_tau [heads] for cosine, w [heads, dh]
+ * for additive. weights (optional) receives the attention weights A [S, heads, N, N], a view
+ * without gradient. */
+typedef enum ac_score_kind { AC_SCORE_DOT, AC_SCORE_COSINE, AC_SCORE_ADDITIVE } ac_score_kind;
+ac_tensor *ac_attention(ac_ctx *ctx, ac_tensor *q, ac_tensor *k, ac_tensor *v, int heads,
+                        ac_score_kind kind, ac_tensor *param, bool causal, ac_tensor **weights);
 /* Inverted dropout: zeroes each element with probability rate (drawn from the context's rng)
  * and scales the rest by 1 / (1 - rate). The identity in no-grad mode or when rate == 0. */
 ac_tensor *ac_dropout(ac_ctx *ctx, ac_tensor *x, float rate);

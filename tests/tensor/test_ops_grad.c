@@ -437,6 +437,52 @@ static void test_huber_loss_grad(void **state) {
     check_loss(2, "huber");
 }
 
+/* ---- fused multi-head attention: q, k, v [S, N, d], every score kind, causal or not ---- */
+
+typedef struct {
+    int heads;
+    ac_score_kind kind;
+    bool causal;
+} attn_arg;
+static ac_tensor *build_attention(ac_ctx *ctx, ac_tensor **in, const void *arg) {
+    const attn_arg *a = arg;
+    return ac_attention(ctx, in[0], in[1], in[2], a->heads, a->kind,
+                        a->kind == AC_SCORE_DOT ? NULL : in[3], a->causal, NULL);
+}
+
+static void test_attention_grad_every_kind_causal_or_not(void **state) {
+    (void)state;
+    static const char *const names[] = {"dot", "cosine", "additive"};
+    for (int kind = 0; kind < 3; kind++)
+        for (int causal = 0; causal < 2; causal++) {
+            char label[96];
+            attn_arg a2 = {2, (ac_score_kind)kind, causal};
+            gc_input param = kind == AC_SCORE_COSINE ? (gc_input)IN_RANGE(0.0f, 1.0f, 1, 2)
+                                                     : (gc_input)IN_RANGE(-1, 1, 2, 2, 3);
+            snprintf(label, sizeof label, "attention %s%s S=2 N=4 d=6 h=2", names[kind],
+                     causal ? " causal" : "");
+            CHECK(label, build_attention, &a2, IN(3, 2, 4, 6), IN(3, 2, 4, 6), IN(3, 2, 4, 6),
+                  param);
+            attn_arg a1 = {1, (ac_score_kind)kind, causal};
+            gc_input param1 = kind == AC_SCORE_COSINE ? (gc_input)IN_RANGE(0.0f, 1.0f, 1, 1)
+                                                      : (gc_input)IN_RANGE(-1, 1, 2, 1, 5);
+            snprintf(label, sizeof label, "attention %s%s S=3 N=1 d=5 h=1", names[kind],
+                     causal ? " causal" : "");
+            CHECK(label, build_attention, &a1, IN(3, 3, 1, 5), IN(3, 3, 1, 5), IN(3, 3, 1, 5),
+                  param1);
+            /* dh = 1 for dot and additive; cosine needs dh >= 2 (at dh = 1 it is a sign, with a
+             * gradient of almost nothing that finite differences cannot resolve) */
+            int d4 = kind == AC_SCORE_COSINE ? 8 : 4;
+            attn_arg a4 = {4, (ac_score_kind)kind, causal};
+            gc_input param4 = kind == AC_SCORE_COSINE ? (gc_input)IN_RANGE(0.0f, 1.0f, 1, 4)
+                                                      : (gc_input)IN_RANGE(-1, 1, 2, 4, 1);
+            snprintf(label, sizeof label, "attention %s%s S=1 N=5 d=%d h=4", names[kind],
+                     causal ? " causal" : "", d4);
+            CHECK(label, build_attention, &a4, IN(3, 1, 5, d4), IN(3, 1, 5, d4), IN(3, 1, 5, d4),
+                  param4);
+        }
+}
+
 /* ---- a composition: one pre-norm causal attention block with an MLP and an MSE loss ---- */
 
 static ac_tensor *build_attention_block(ac_ctx *ctx, ac_tensor **in, const void *arg) {
@@ -499,6 +545,7 @@ int main(void) {
         cmocka_unit_test(test_patches_grad),
         cmocka_unit_test(test_softmax_grad),
         cmocka_unit_test(test_additive_scores_grad),
+        cmocka_unit_test(test_attention_grad_every_kind_causal_or_not),
         cmocka_unit_test(test_layer_norm_grad),
         cmocka_unit_test(test_dropout_grad),
         cmocka_unit_test(test_mse_loss_grad),

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -373,6 +374,98 @@ static void test_losses_match_hand_computed_values(void **state) {
     ac_ctx_reset(g_ctx);
 }
 
+/* ---- fused attention against the same math from generic ops (split heads, matmuls, softmax),
+ * values and gradients of q, k, v and the score parameter for a random upstream gradient ---- */
+
+static ac_tensor *split_heads(ac_tensor *t, int h) { /* [S, N, d] -> [S, h, N, dh] */
+    int S = t->shape[0], N = t->shape[1], dh = t->shape[2] / h;
+    return ac_permute(g_ctx, ac_reshape(g_ctx, t, 4, (int[]){S, N, h, dh}), (int[]){0, 2, 1, 3});
+}
+
+static ac_tensor *composed_attention(ac_tensor *q, ac_tensor *k, ac_tensor *v, int h,
+                                     ac_score_kind kind, ac_tensor *param, bool causal) {
+    int S = q->shape[0], N = q->shape[1], d = q->shape[2], dh = d / h;
+    ac_tensor *qh = split_heads(q, h), *kh = split_heads(k, h), *vh = split_heads(v, h), *s;
+    if (kind == AC_SCORE_DOT) {
+        s = ac_scale(g_ctx, ac_matmul(g_ctx, qh, kh, false, true), 1.0f / sqrtf((float)dh));
+    } else if (kind == AC_SCORE_ADDITIVE) {
+        s = ac_additive_scores(g_ctx, qh, kh, param);
+    } else {
+        ac_tensor *eps = ac_tensor_temp(g_ctx, 1, (int[]){1});
+        eps->data[0] = 1e-6f;
+        ac_tensor *qn = ac_sqrt(g_ctx, ac_sum(g_ctx, ac_mul(g_ctx, qh, qh), -1, true));
+        ac_tensor *kn = ac_sqrt(g_ctx, ac_sum(g_ctx, ac_mul(g_ctx, kh, kh), -1, true));
+        ac_tensor *cos = ac_div(g_ctx, ac_matmul(g_ctx, qh, kh, false, true),
+                                ac_add(g_ctx, ac_matmul(g_ctx, qn, kn, false, true), eps));
+        s = ac_mul(g_ctx, cos, ac_reshape(g_ctx, ac_exp(g_ctx, param), 3, (int[]){h, 1, 1}));
+    }
+    ac_tensor *a = ac_softmax(g_ctx, s, causal ? ac_causal_mask(g_ctx, N) : NULL);
+    ac_tensor *o = ac_permute(g_ctx, ac_matmul(g_ctx, a, vh, false, false), (int[]){0, 2, 1, 3});
+    return ac_reshape(g_ctx, o, 3, (int[]){S, N, d});
+}
+
+static ac_tensor *grad_leaf(int ndim, const int *shape, float lo, float hi) {
+    ac_tensor *t = ac_tensor_new(ndim, shape, true, NULL);
+    assert_non_null(t);
+    for (int64_t i = 0; i < t->size; i++) t->data[i] = ac_rng_uniform_range(&g_rng, lo, hi);
+    return t;
+}
+
+static void test_fused_attention_matches_the_generic_ops(void **state) {
+    (void)state;
+    const int S = 3, N = 7, d = 12, h = 3;
+    for (int kind = 0; kind < 3; kind++)
+        for (int causal = 0; causal < 2; causal++) {
+            ac_tensor *in[4] = {grad_leaf(3, (int[]){S, N, d}, -1, 1),
+                                grad_leaf(3, (int[]){S, N, d}, -1, 1),
+                                grad_leaf(3, (int[]){S, N, d}, -1, 1), NULL};
+            if (kind == AC_SCORE_COSINE) in[3] = grad_leaf(1, (int[]){h}, 0.5f, 2.5f);
+            if (kind == AC_SCORE_ADDITIVE) in[3] = grad_leaf(2, (int[]){h, d / h}, -1, 1);
+            float *up = malloc((size_t)S * N * d * sizeof(float)); /* upstream gradient */
+            assert_non_null(up);
+            for (int i = 0; i < S * N * d; i++) up[i] = ac_rng_uniform_range(&g_rng, -1, 1);
+            float *grads[2][4] = {{NULL}};
+            float *outs[2] = {NULL};
+            for (int path = 0; path < 2; path++) {
+                ac_tensor *w = NULL;
+                ac_tensor *o =
+                    path ? composed_attention(in[0], in[1], in[2], h, kind, in[3], causal)
+                         : ac_attention(g_ctx, in[0], in[1], in[2], h, kind, in[3], causal, &w);
+                assert_non_null(o);
+                if (!path) { /* the weights view: rows sum to 1, nothing after the diagonal */
+                    assert_non_null(w);
+                    for (int64_t r = 0; r < (int64_t)S * h * N; r++) {
+                        double sum = 0;
+                        for (int m = 0; m < N; m++) {
+                            sum += w->data[r * N + m];
+                            if (causal && m > r % N) assert_true(w->data[r * N + m] == 0.0f);
+                        }
+                        assert_true(fabs(sum - 1.0) < 1e-5);
+                    }
+                }
+                outs[path] = malloc((size_t)o->size * sizeof(float));
+                memcpy(outs[path], o->data, (size_t)o->size * sizeof(float));
+                assert_int_equal(ac_backward_seeded(g_ctx, o, up), AC_OK);
+                for (int i = 0; i < 4 && in[i]; i++) {
+                    grads[path][i] = malloc((size_t)in[i]->size * sizeof(float));
+                    memcpy(grads[path][i], in[i]->grad, (size_t)in[i]->size * sizeof(float));
+                }
+                ac_zero_grad(in, in[3] ? 4 : 3);
+                ac_ctx_reset(g_ctx);
+            }
+            assert_close(outs[0], outs[1], (int64_t)S * N * d, 1e-5);
+            for (int i = 0; i < 4 && in[i]; i++) {
+                assert_close(grads[0][i], grads[1][i], in[i]->size, 1e-4);
+                free(grads[0][i]);
+                free(grads[1][i]);
+                ac_tensor_free(in[i]);
+            }
+            free(outs[0]);
+            free(outs[1]);
+            free(up);
+        }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matmul_matches_naive_loops_for_all_flags_and_batches),
@@ -388,6 +481,7 @@ int main(void) {
         cmocka_unit_test(test_fully_masked_row_gives_zeros_not_nan),
         cmocka_unit_test(test_layer_norm_matches_the_generic_op_composition),
         cmocka_unit_test(test_additive_scores_match_the_generic_ops),
+        cmocka_unit_test(test_fused_attention_matches_the_generic_ops),
         cmocka_unit_test(test_dropout_rate_scaling_and_seeded_masks),
         cmocka_unit_test(test_losses_match_hand_computed_values),
     };
