@@ -177,6 +177,7 @@ static attn_geom attn_geom_from(const ac_tensor *q, int h, ac_score_kind kind, b
 }
 
 /* Scores, softmax and A V for one (sample, head) pair; A is its [N, N] block. */
+AC_VECTOR_CLONES
 static void attention_pair_forward(const attn_geom *g, int64_t p, const float *q, const float *k,
                                    const float *v, const float *param, float *o, float *A,
                                    float *norms) {
@@ -226,6 +227,70 @@ static void attention_pair_forward(const attn_geom *g, int64_t p, const float *q
     }
 }
 
+/* The backward of one (sample, head) pair: adds into its rows and columns of gq, gk, gv (each
+ * may be NULL) and writes its share of the parameter gradient to pp; dA is a row of scratch. */
+AC_VECTOR_CLONES
+static void attention_pair_backward(const attn_geom *g, int64_t p, const float *dO,
+                                    const float *A_all, const float *norms_all, const float *q,
+                                    const float *k, const float *v, const float *param, float *gq,
+                                    float *gk, float *gv, float *pp, float *dA) {
+    int N = g->N, d = g->d, dh = g->dh;
+    int j = (int)(p % g->h);
+    int64_t base = (p / g->h) * N * d + (int64_t)j * dh;
+    const float *A = A_all + p * N * N, *qp = q + base, *kp = k + base, *vp = v + base;
+    const float *dOp = dO + base, *nq = norms_all + p * 2 * N, *nk = nq + N;
+    const float *w = g->kind == AC_SCORE_ADDITIVE ? param + (int64_t)j * dh : NULL;
+    float c = 1.0f / sqrtf((float)dh), temp = g->kind == AC_SCORE_COSINE ? expf(param[j]) : 0.0f;
+    if (pp)
+        for (int e = 0; e < (g->kind == AC_SCORE_ADDITIVE ? dh : 1); e++) pp[e] = 0.0f;
+    for (int i = 0; i < N; i++) {
+        const float *ai = A + (int64_t)i * N, *dOi = dOp + (int64_t)i * d;
+        const float *qi = qp + (int64_t)i * d;
+        int kmax = g->causal ? i + 1 : N;
+        float rowdot = 0.0f;
+        for (int m = 0; m < kmax; m++) {
+            dA[m] = dot_product(dOi, vp + (int64_t)m * d, dh);
+            rowdot += ai[m] * dA[m];
+            if (gv) axpy(gv + base + (int64_t)m * d, ai[m], dOi, dh);
+        }
+        for (int m = 0; m < kmax; m++) {
+            float gs = ai[m] * (dA[m] - rowdot); /* dL/ds_im */
+            const float *km = kp + (int64_t)m * d;
+            float *dqi = gq ? gq + base + (int64_t)i * d : NULL;
+            float *dkm = gk ? gk + base + (int64_t)m * d : NULL;
+            if (g->kind == AC_SCORE_DOT) {
+                if (dqi) axpy(dqi, c * gs, km, dh);
+                if (dkm) axpy(dkm, c * gs, qi, dh);
+            } else if (g->kind == AC_SCORE_COSINE) {
+                float D = nq[i] * nk[m] + COSINE_EPS;
+                float s = temp * dot_product(qi, km, dh) / D;
+                if (dqi) {
+                    axpy(dqi, gs * temp / D, km, dh);
+                    if (nq[i] > 0.0f) axpy(dqi, -gs * s / D * nk[m] / nq[i], qi, dh);
+                }
+                if (dkm) {
+                    axpy(dkm, gs * temp / D, qi, dh);
+                    if (nk[m] > 0.0f) axpy(dkm, -gs * s / D * nq[i] / nk[m], km, dh);
+                }
+                if (pp) pp[0] += gs * s;
+            } else {
+                for (int e0 = 0; e0 < dh; e0 += TANH_BLOCK) {
+                    int len = dh - e0 < TANH_BLOCK ? dh - e0 : TANH_BLOCK;
+                    float t[TANH_BLOCK], u[TANH_BLOCK];
+#pragma omp simd
+                    for (int e = 0; e < len; e++) {
+                        t[e] = ac_fast_tanhf(qi[e0 + e] + km[e0 + e]);
+                        u[e] = gs * w[e0 + e] * (1.0f - t[e] * t[e]);
+                    }
+                    if (dqi) axpy(dqi + e0, 1.0f, u, len);
+                    if (dkm) axpy(dkm + e0, 1.0f, u, len);
+                    if (pp) axpy(pp + e0, gs, t, len);
+                }
+            }
+        }
+    }
+}
+
 static void attention_backward(ac_ctx *ctx, ac_node *n) {
     static const char *const op = "ac_attention";
     ac_tensor *q = n->in[0], *k = n->in[1], *v = n->in[2], *param = n->n_in > 3 ? n->in[3] : NULL;
@@ -234,7 +299,7 @@ static void attention_backward(ac_ctx *ctx, ac_node *n) {
     float *gk = ac_grad_buffer(ctx, k);
     float *gv = ac_grad_buffer(ctx, v);
     float *gparam = param ? ac_grad_buffer(ctx, param) : NULL;
-    int N = g.N, d = g.d, dh = g.dh;
+    int N = g.N, dh = g.dh;
     int64_t pairs = (int64_t)g.S * g.h;
     int part_width = g.kind == AC_SCORE_ADDITIVE ? dh : 1;
     float *part = gparam ? ac_op_scratch(ctx, op, pairs * part_width) : NULL;
@@ -245,63 +310,9 @@ static void attention_backward(ac_ctx *ctx, ac_node *n) {
     const float *norms_all = A_all + pairs * N * N;
     int64_t work = pairs * N * N * dh;
 #pragma omp parallel for schedule(static) if (work > AC_PARALLEL_MIN)
-    for (int64_t p = 0; p < pairs; p++) {
-        int j = (int)(p % g.h);
-        int64_t base = (p / g.h) * N * d + (int64_t)j * dh;
-        const float *A = A_all + p * N * N, *qp = qd + base, *kp = kd + base, *vp = vd + base;
-        const float *dOp = dO + base, *nq = norms_all + p * 2 * N, *nk = nq + N;
-        const float *w = g.kind == AC_SCORE_ADDITIVE ? pd + (int64_t)j * dh : NULL;
-        float *dA = dA_all + p * N, *pp = part ? part + p * part_width : NULL;
-        float c = 1.0f / sqrtf((float)dh), temp = g.kind == AC_SCORE_COSINE ? expf(pd[j]) : 0.0f;
-        if (pp)
-            for (int e = 0; e < part_width; e++) pp[e] = 0.0f;
-        for (int i = 0; i < N; i++) {
-            const float *ai = A + (int64_t)i * N, *dOi = dOp + (int64_t)i * d;
-            const float *qi = qp + (int64_t)i * d;
-            int kmax = g.causal ? i + 1 : N;
-            float rowdot = 0.0f;
-            for (int m = 0; m < kmax; m++) {
-                dA[m] = dot_product(dOi, vp + (int64_t)m * d, dh);
-                rowdot += ai[m] * dA[m];
-                if (gv) axpy(gv + base + (int64_t)m * d, ai[m], dOi, dh);
-            }
-            for (int m = 0; m < kmax; m++) {
-                float gs = ai[m] * (dA[m] - rowdot); /* dL/ds_im */
-                const float *km = kp + (int64_t)m * d;
-                float *dqi = gq ? gq + base + (int64_t)i * d : NULL;
-                float *dkm = gk ? gk + base + (int64_t)m * d : NULL;
-                if (g.kind == AC_SCORE_DOT) {
-                    if (dqi) axpy(dqi, c * gs, km, dh);
-                    if (dkm) axpy(dkm, c * gs, qi, dh);
-                } else if (g.kind == AC_SCORE_COSINE) {
-                    float D = nq[i] * nk[m] + COSINE_EPS;
-                    float s = temp * dot_product(qi, km, dh) / D;
-                    if (dqi) {
-                        axpy(dqi, gs * temp / D, km, dh);
-                        if (nq[i] > 0.0f) axpy(dqi, -gs * s / D * nk[m] / nq[i], qi, dh);
-                    }
-                    if (dkm) {
-                        axpy(dkm, gs * temp / D, qi, dh);
-                        if (nk[m] > 0.0f) axpy(dkm, -gs * s / D * nq[i] / nk[m], km, dh);
-                    }
-                    if (pp) pp[0] += gs * s;
-                } else {
-                    for (int e0 = 0; e0 < dh; e0 += TANH_BLOCK) {
-                        int len = dh - e0 < TANH_BLOCK ? dh - e0 : TANH_BLOCK;
-                        float t[TANH_BLOCK], u[TANH_BLOCK];
-#pragma omp simd
-                        for (int e = 0; e < len; e++) {
-                            t[e] = ac_fast_tanhf(qi[e0 + e] + km[e0 + e]);
-                            u[e] = gs * w[e0 + e] * (1.0f - t[e] * t[e]);
-                        }
-                        if (dqi) axpy(dqi + e0, 1.0f, u, len);
-                        if (dkm) axpy(dkm + e0, 1.0f, u, len);
-                        if (pp) axpy(pp + e0, gs, t, len);
-                    }
-                }
-            }
-        }
-    }
+    for (int64_t p = 0; p < pairs; p++)
+        attention_pair_backward(&g, p, dO, A_all, norms_all, qd, kd, vd, pd, gq, gk, gv,
+                                part ? part + p * part_width : NULL, dA_all + p * N);
     if (gparam)
         for (int64_t p = 0; p < pairs; p++)
             axpy(gparam + (p % g.h) * part_width, 1.0f, part + p * part_width, part_width);
