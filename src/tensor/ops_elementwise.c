@@ -100,6 +100,36 @@ static void bin_row_grad(bin_kind k, int n, const float *g, const float *a, int6
     }
 }
 
+/* The same-shape case (residual adds, products of equal tensors), one vectorised loop per kind. */
+AC_VECTOR_CLONES
+static void bin_same_shape_grad(bin_kind k, int64_t n, const float *restrict g,
+                                const float *restrict a, const float *restrict b,
+                                const float *restrict y, float *restrict ga, float *restrict gb) {
+    switch (k) {
+    case BIN_ADD:
+    case BIN_SUB: {
+        float sign = k == BIN_ADD ? 1.0f : -1.0f;
+        if (ga)
+            for (int64_t j = 0; j < n; j++) ga[j] += g[j];
+        if (gb)
+            for (int64_t j = 0; j < n; j++) gb[j] += sign * g[j];
+        break;
+    }
+    case BIN_MUL:
+        if (ga)
+            for (int64_t j = 0; j < n; j++) ga[j] += g[j] * b[j];
+        if (gb)
+            for (int64_t j = 0; j < n; j++) gb[j] += g[j] * a[j];
+        break;
+    case BIN_DIV:
+        if (ga)
+            for (int64_t j = 0; j < n; j++) ga[j] += g[j] / b[j];
+        if (gb)
+            for (int64_t j = 0; j < n; j++) gb[j] -= g[j] * y[j] / b[j];
+        break;
+    }
+}
+
 static void binary_backward(ac_ctx *ctx, ac_node *n) {
     ac_tensor *a = n->in[0], *b = n->in[1];
     bcast p;
@@ -109,6 +139,10 @@ static void binary_backward(ac_ctx *ctx, ac_node *n) {
     float *gb = ac_grad_buffer(ctx, b);
     if (ac_ctx_failed(ctx)) return;
     const float *g = n->out->grad, *y = n->out->data;
+    if (ac_tensor_same_shape(a, b) && ga != gb) {
+        bin_same_shape_grad(k, n->out->size, g, a->data, b->data, y, ga, gb);
+        return;
+    }
     BCAST_ROWS(&p, bin_row_grad(k, p.shape[3], g + o, a->data + oa, p.sa[3], b->data + ob, p.sb[3],
                                 y + o, ga ? ga + oa : NULL, gb ? gb + ob : NULL));
 }

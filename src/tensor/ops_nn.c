@@ -89,6 +89,69 @@ ac_tensor *ac_causal_mask(ac_ctx *ctx, int n) {
  * dw += sum_rows dy * xhat;  db += sum_rows dy
  * saved: mean and rstd per row. */
 
+/* One row of the forward: y = (x - mean) rstd w + b (w, b may be NULL). The sums are OpenMP simd
+ * reductions: a fixed order for a given build and CPU. */
+AC_VECTOR_CLONES
+static void layer_norm_row(const float *restrict x, const float *restrict w,
+                           const float *restrict b, int D, float eps, float *restrict y,
+                           float *mean_out, float *rstd_out) {
+    float m = 0.0f, v = 0.0f;
+#pragma omp simd reduction(+ : m)
+    for (int j = 0; j < D; j++) m += x[j];
+    m /= (float)D;
+#pragma omp simd reduction(+ : v)
+    for (int j = 0; j < D; j++) v += (x[j] - m) * (x[j] - m);
+    v /= (float)D;
+    float s = 1.0f / sqrtf(v + eps);
+    if (w && b) {
+#pragma omp simd
+        for (int j = 0; j < D; j++) y[j] = (x[j] - m) * s * w[j] + b[j];
+    } else {
+#pragma omp simd
+        for (int j = 0; j < D; j++) y[j] = (x[j] - m) * s * (w ? w[j] : 1.0f) + (b ? b[j] : 0.0f);
+    }
+    *mean_out = m;
+    *rstd_out = s;
+}
+
+/* One row of dx += rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), dxhat = dy w. */
+AC_VECTOR_CLONES
+static void layer_norm_row_backward(const float *restrict x, const float *restrict g,
+                                    const float *restrict w, int D, float m, float s,
+                                    float *restrict dx) {
+    float a = 0.0f, c = 0.0f;
+#pragma omp simd reduction(+ : a, c)
+    for (int j = 0; j < D; j++) {
+        float dxh = w ? g[j] * w[j] : g[j];
+        a += dxh;
+        c += dxh * (x[j] - m) * s;
+    }
+    a /= (float)D;
+    c /= (float)D;
+#pragma omp simd
+    for (int j = 0; j < D; j++) {
+        float dxh = w ? g[j] * w[j] : g[j];
+        dx[j] += s * (dxh - a - (x[j] - m) * s * c);
+    }
+}
+
+/* dw += sum over rows of dy xhat, db += sum over rows of dy, rows in order (thread count free). */
+AC_VECTOR_CLONES
+static void layer_norm_param_grads(const float *restrict x, const float *restrict g,
+                                   const float *mean, const float *rstd, int64_t rows, int D,
+                                   float *restrict gw, float *restrict gb) {
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * D, *gr = g + r * D;
+        float m = mean[r], s = rstd[r];
+        if (gw)
+#pragma omp simd
+            for (int j = 0; j < D; j++) gw[j] += gr[j] * (xr[j] - m) * s;
+        if (gb)
+#pragma omp simd
+            for (int j = 0; j < D; j++) gb[j] += gr[j];
+    }
+}
+
 static void layer_norm_backward(ac_ctx *ctx, ac_node *n) {
     ac_tensor *x = n->in[0];
     ac_tensor *w = n->iarg[0] ? n->in[1] : NULL;
@@ -103,31 +166,10 @@ static void layer_norm_backward(ac_ctx *ctx, ac_node *n) {
     const float *mean = n->saved, *rstd = n->saved + rows;
     if (gx) {
 #pragma omp parallel for schedule(static) if (x->size > AC_PARALLEL_MIN)
-        for (int64_t r = 0; r < rows; r++) {
-            const float *xr = xd + r * D, *gr = g + r * D;
-            float *dr = gx + r * D;
-            float m = mean[r], s = rstd[r], a = 0.0f, c = 0.0f;
-            for (int j = 0; j < D; j++) {
-                float dxh = wd ? gr[j] * wd[j] : gr[j];
-                a += dxh;
-                c += dxh * (xr[j] - m) * s;
-            }
-            a /= (float)D;
-            c /= (float)D;
-            for (int j = 0; j < D; j++) {
-                float dxh = wd ? gr[j] * wd[j] : gr[j];
-                dr[j] += s * (dxh - a - (xr[j] - m) * s * c);
-            }
-        }
+        for (int64_t r = 0; r < rows; r++)
+            layer_norm_row_backward(xd + r * D, g + r * D, wd, D, mean[r], rstd[r], gx + r * D);
     }
-    for (int64_t r = 0; r < rows && (gw || gb); r++) {
-        const float *xr = xd + r * D, *gr = g + r * D;
-        float m = mean[r], s = rstd[r];
-        if (gw)
-            for (int j = 0; j < D; j++) gw[j] += gr[j] * (xr[j] - m) * s;
-        if (gb)
-            for (int j = 0; j < D; j++) gb[j] += gr[j];
-    }
+    if (gw || gb) layer_norm_param_grads(xd, g, mean, rstd, rows, D, gw, gb);
 }
 
 ac_tensor *ac_layer_norm(ac_ctx *ctx, ac_tensor *x, ac_tensor *weight, ac_tensor *bias, float eps) {
@@ -149,22 +191,8 @@ ac_tensor *ac_layer_norm(ac_ctx *ctx, ac_tensor *x, ac_tensor *weight, ac_tensor
     const float *xd = x->data, *wd = weight ? weight->data : NULL, *bd = bias ? bias->data : NULL;
     float *yd = y->data;
 #pragma omp parallel for schedule(static) if (x->size > AC_PARALLEL_MIN)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = xd + r * D;
-        float *yr = yd + r * D;
-        float m = 0.0f, v = 0.0f;
-        for (int j = 0; j < D; j++) m += xr[j];
-        m /= (float)D;
-        for (int j = 0; j < D; j++) v += (xr[j] - m) * (xr[j] - m);
-        v /= (float)D;
-        float s = 1.0f / sqrtf(v + eps);
-        for (int j = 0; j < D; j++) {
-            float h = (xr[j] - m) * s;
-            yr[j] = (wd ? h * wd[j] : h) + (bd ? bd[j] : 0.0f);
-        }
-        stats[r] = m;
-        stats[rows + r] = s;
-    }
+    for (int64_t r = 0; r < rows; r++)
+        layer_norm_row(xd + r * D, wd, bd, D, eps, yd + r * D, &stats[r], &stats[rows + r]);
     ac_tensor *ins[3];
     int n_in = 0;
     ins[n_in++] = x;
