@@ -126,21 +126,45 @@ ac_tensor *ac_additive_scores(ac_ctx *ctx, ac_tensor *q, ac_tensor *k, ac_tensor
  * saved: A [S, h, N, N] (the weights explain shows), then for cosine |q_i| and |k_i| per pair.
  * Work is split over (sample, head) pairs, which write disjoint rows and columns; parameter
  * gradients are summed per pair and then in pair order, so the thread count changes nothing.
- * Dot products use an OpenMP simd reduction: a fixed order for a given build and CPU. */
+ * Dot products run in SUM_BLOCK lanes summed pairwise: a fixed order on every CPU. */
 
 #define COSINE_EPS 1e-6f
+#define SUM_BLOCK  16 /* lanes of the register blocks that dot products and sums run in */
 #define TANH_BLOCK 64 /* head widths are walked in blocks of this many for the tanh values */
 
 static inline float dot_product(const float *restrict a, const float *restrict b, int n) {
-    float acc = 0.0f;
-#pragma omp simd reduction(+ : acc)
-    for (int e = 0; e < n; e++) acc += a[e] * b[e];
-    return acc;
+    float acc[SUM_BLOCK] = {0};
+    int e0 = 0;
+    for (; e0 + SUM_BLOCK <= n; e0 += SUM_BLOCK)
+        for (int e = 0; e < SUM_BLOCK; e++) acc[e] += a[e0 + e] * b[e0 + e];
+    for (int w = SUM_BLOCK / 2; w >= 1; w /= 2) /* pairwise, a fixed order */
+        for (int e = 0; e < w; e++) acc[e] += acc[e + w];
+    float r = acc[0];
+    for (int e = e0; e < n; e++) r += a[e] * b[e];
+    return r;
 }
 
 static inline void axpy(float *restrict y, float alpha, const float *restrict x, int n) {
 #pragma omp simd
     for (int e = 0; e < n; e++) y[e] += alpha * x[e];
+}
+
+/* o = sum over m < count of a[m] v_m (rows of v every `stride` floats), accumulated in a block
+ * of registers rather than in o, whose every update would otherwise wait for the last store. */
+static inline void weighted_sum(float *restrict o, const float *restrict a, const float *restrict v,
+                                int64_t stride, int count, int dh) {
+    int e0 = 0;
+    for (; e0 + SUM_BLOCK <= dh; e0 += SUM_BLOCK) {
+        float acc[SUM_BLOCK] = {0};
+        for (int m = 0; m < count; m++) {
+            const float *vm = v + m * stride + e0;
+#pragma omp simd
+            for (int e = 0; e < SUM_BLOCK; e++) acc[e] += a[m] * vm[e];
+        }
+        for (int e = 0; e < SUM_BLOCK; e++) o[e0 + e] = acc[e];
+    }
+    for (int e = e0; e < dh; e++) o[e] = 0.0f;
+    for (int m = 0; m < count && e0 < dh; m++) axpy(o + e0, a[m], v + m * stride + e0, dh - e0);
 }
 
 /* w . tanh(q + k), keeping nothing */
@@ -213,17 +237,14 @@ static void attention_pair_forward(const attn_geom *g, int64_t p, const float *q
             ai[m] = s;
             mx = s > mx ? s : mx;
         }
+#pragma omp simd
+        for (int m = 0; m < kmax; m++) ai[m] = ac_fast_expf(ai[m] - mx);
         float sum = 0.0f;
-        for (int m = 0; m < kmax; m++) {
-            ai[m] = ac_fast_expf(ai[m] - mx);
-            sum += ai[m];
-        }
+        for (int m = 0; m < kmax; m++) sum += ai[m];
         float inv = 1.0f / sum;
         for (int m = 0; m < kmax; m++) ai[m] *= inv;
         for (int m = kmax; m < N; m++) ai[m] = 0.0f;
-        float *oi = op + (int64_t)i * d;
-        for (int e = 0; e < dh; e++) oi[e] = 0.0f;
-        for (int m = 0; m < kmax; m++) axpy(oi, ai[m], vp + (int64_t)m * d, dh);
+        weighted_sum(op + (int64_t)i * d, ai, vp, d, kmax, dh);
     }
 }
 
