@@ -194,6 +194,15 @@ static void test_bad_checkpoints_are_refused_in_one_line(void **state) {
     /* resuming a run of another architecture */
     expect_one_line_error(sh("$A train exp.ini --quiet --resume A --set model.d_model=16 --out C"),
                           "another architecture", "model.d_model");
+    /* word-valued keys are named by their words, as the config spells them */
+    expect_one_line_error(
+        sh("$A train exp.ini --quiet --resume A --set model.attention=additive --out C"),
+        "model.attention: gated in the checkpoint, additive in the config", NULL);
+    expect_one_line_error(
+        sh("$A train exp.ini --quiet --resume A --set model.channels=mixed --out C"),
+        "model.channels: independent in the checkpoint, mixed in the config", NULL);
+    expect_one_line_error(sh("$A train exp.ini --quiet --resume A --set model.causal=true --out C"),
+                          "model.causal: false in the checkpoint, true in the config", NULL);
 }
 
 /* The offset of HDF5's first global heap ("GCOL", the variable-length strings) in path. */
