@@ -431,6 +431,7 @@ int ac_cli_train(int argc, char **argv) {
     ac_forecaster *model = ac_forecaster_new(&spec, &init_rng, &err);
     ac_trainer *tr = model ? ac_trainer_new(&cfg, &series, model, &err) : NULL;
     char dir[AC_CONFIG_TEXT];
+    int lock_fd = -1; /* the run folder's lock, held until the run ends */
     if (!model || !tr) {
         ac_cli_error("%s", err.msg);
         exit_code = err.code == AC_ERR_INVALID ? AC_EXIT_USAGE : AC_EXIT_FAILURE;
@@ -441,7 +442,8 @@ int ac_cli_train(int argc, char **argv) {
         if (resume_from(args.resume, &spec, model, tr, ckpt_dir, sizeof ckpt_dir) != 0) goto done;
         if (!cfg.output.dir[0]) memcpy(cfg.output.dir, ckpt_dir, sizeof cfg.output.dir);
     }
-    if (ac_run_dir_create(&cfg, dir, sizeof dir, &err) != AC_OK) {
+    if (ac_run_dir_create(&cfg, dir, sizeof dir, &err) != AC_OK ||
+        ac_run_dir_lock(dir, &lock_fd, &err) != AC_OK) {
         ac_cli_error("%s", err.msg);
         goto done;
     }
@@ -531,6 +533,7 @@ int ac_cli_train(int argc, char **argv) {
            ac_plot_available() ? ", learning_curves.png, forecasts.png" : "");
     exit_code = AC_EXIT_OK;
 done:
+    if (lock_fd >= 0) close(lock_fd);
     ac_trainer_free(tr);
     ac_forecaster_free(model);
     ac_series_free(&series);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,6 +58,26 @@ ac_status ac_run_dir_create(const ac_config *cfg, char *dir, size_t n, ac_error 
         if (stat(dir, &st) != 0) return make_dirs(dir, err);
     }
     return ac_error_set(err, AC_ERR_IO, "runs/%s-%s: too many runs with this name", name, stamp);
+}
+
+ac_status ac_run_dir_lock(const char *dir, int *fd, ac_error *err) {
+    char path[AC_CONFIG_TEXT + 32];
+    if (snprintf(path, sizeof path, "%s/%s", dir, AC_RUN_LOCK_FILE) >= (int)sizeof path)
+        return ac_error_set(err, AC_ERR_INVALID, "%s: path too long", dir);
+    *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (*fd < 0) return ac_error_set(err, AC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    int rc;
+    while ((rc = flock(*fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR) continue;
+    if (rc == 0) return AC_OK;
+    int e = errno;
+    close(*fd);
+    *fd = -1;
+    if (e == EWOULDBLOCK)
+        return ac_error_set(err, AC_ERR_STATE,
+                            "%s: another attncast train is writing to this run folder (%s is "
+                            "locked); wait for it to end or use another --out",
+                            dir, AC_RUN_LOCK_FILE);
+    return ac_error_set(err, AC_ERR_IO, "%s: cannot lock: %s", path, strerror(e));
 }
 
 ac_status ac_write_file_atomic(const char *path, const char *data, size_t len, ac_error *err) {

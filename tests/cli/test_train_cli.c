@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -219,6 +221,31 @@ static void test_tampered_dataset_is_refused_by_checksum(void **state) {
                  "exchange_rate.csv");
 }
 
+static void test_a_run_folder_another_trainer_holds_is_refused(void **state) {
+    (void)state;
+    write_config("lock.ini", "");
+    char folder[512], lock[600];
+    snprintf(folder, sizeof folder, "%s/held", dir);
+    assert_int_equal(mkdir(folder, 0777), 0);
+    /* hold the lock as a running trainer does */
+    snprintf(lock, sizeof lock, "%s/.train.lock", folder);
+    int fd = open(lock, O_RDWR | O_CREAT, 0666);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+    char args[700];
+    snprintf(args, sizeof args, "--quiet --out '%s'", folder);
+    expect_error(train("lock.ini", args), 1,
+                 "held: another attncast train is writing to this run "
+                 "folder",
+                 "use another --out");
+    struct stat st;
+    snprintf(lock, sizeof lock, "%s/last.h5", folder);
+    assert_int_not_equal(stat(lock, &st), 0); /* it wrote nothing there */
+    close(fd);
+    int rc = train("lock.ini", args); /* free again: it trains */
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_run_trains_reports_and_writes_its_run_folder),
@@ -229,6 +256,7 @@ int main(void) {
         cmocka_unit_test(test_command_line_mistakes_are_usage_errors),
         cmocka_unit_test(test_bad_csv_cell_is_reported_with_line_and_column),
         cmocka_unit_test(test_tampered_dataset_is_refused_by_checksum),
+        cmocka_unit_test(test_a_run_folder_another_trainer_holds_is_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
