@@ -309,6 +309,44 @@ static void test_run_that_fails_is_recorded_and_the_sweep_goes_on(void **state) 
     assert_non_null(strstr(out, "\n6,2,horizon-6_epochs-2,ok,"));
 }
 
+static void test_finished_runs_of_a_changed_base_config_are_refused(void **state) {
+    (void)state;
+    int rc = sweep("base.ini --grid train.epochs=2 --grid train.lr=0.001,0.01 --out s6 --quiet");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cd '%s' && sed 's/^seed = 3/seed = 4/' base.ini > changed.ini", dir);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    expect_error(sweep("changed.ini --grid train.epochs=2 --grid train.lr=0.001,0.01 --out s6"),
+                 "s6/epochs-2_lr-0.001 was finished with another config (train.seed = 3 there, 4 "
+                 "now)",
+                 "use a new --out, or delete s6");
+    /* the unchanged config still finds them finished; a new --out trains the changed one */
+    rc = sweep("base.ini --grid train.epochs=2 --grid train.lr=0.001,0.01 --out s6");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+    assert_non_null(strstr(out, "[2/2] epochs-2_lr-0.01 ... finished before"));
+    rc = sweep("changed.ini --grid train.epochs=2 --grid train.lr=0.001,0.01 --out s6b --quiet");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+}
+
+static void test_jobs_beyond_the_cores_are_capped_with_one_warning(void **state) {
+    (void)state;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores >= 64) skip();
+    int rc = sweep("base.ini --grid train.epochs=1 --grid train.lr=0.001,0.01,0.1 --jobs 64 "
+                   "--out s7");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+    char want[256];
+    snprintf(want, sizeof want,
+             "attncast: warning: sweep: --jobs 64 x 1 thread(s) would oversubscribe %ld core(s); "
+             "running %ld at a time\n",
+             cores, cores);
+    const char *at = strstr(out, want);
+    if (!at) fail_msg("'%s' not in: %s", want, out);
+    assert_null(strstr(at + strlen(want), "warning")); /* once */
+    snprintf(want, sizeof want, "%ld at a time, 1 thread(s) each", cores);
+    if (!strstr(out, want)) fail_msg("'%s' not in: %s", want, out);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grid_trains_every_combination_and_writes_results),
@@ -317,6 +355,8 @@ int main(void) {
         cmocka_unit_test(test_two_jobs_give_the_same_metrics_as_one),
         cmocka_unit_test(test_grid_mistakes_are_usage_errors_before_any_run),
         cmocka_unit_test(test_run_that_fails_is_recorded_and_the_sweep_goes_on),
+        cmocka_unit_test(test_finished_runs_of_a_changed_base_config_are_refused),
+        cmocka_unit_test(test_jobs_beyond_the_cores_are_capped_with_one_warning),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
