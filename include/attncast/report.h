@@ -10,6 +10,7 @@
 #ifndef ATTNCAST_REPORT_H
 #define ATTNCAST_REPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "attncast/config.h"
@@ -49,6 +50,11 @@ char *ac_metrics_json(const ac_config *cfg, const ac_eval_result *eval, const ac
 
 /* report.md: the config, the test metrics beside the baselines, the run folder's pictures
  * (embedded when their PNG files exist in run_dir), training time and speed; malloc'd. */
+/* Rewrites run_dir/report.md (atomically) so that it embeds exactly the pictures now in the
+ * folder, e.g. after `attncast plot` drew them; the rest of the report is kept. *updated tells
+ * whether there was a report.md (a folder without one is left alone). */
+ac_status ac_run_report_embed_pictures(const char *run_dir, bool *updated, ac_error *err);
+
 char *ac_run_report_md(const ac_config *cfg, const ac_eval_result *eval, const ac_run_info *info,
                        const char *run_dir);
 
