@@ -4,11 +4,13 @@
  * train_loss, val_loss, lr, seconds, windows_per_s) and metrics.json (the test metrics of the
  * model and the baselines plus the run's settings). Every file is written to a temporary file in
  * the same folder, flushed to disk and renamed over the old one, so a crash or a full disk never
- * leaves a half-written file; a failure names the file and the reason.
+ * leaves a half-written file; a failure names the file and the reason. A trainer holds a lock
+ * on .train.lock in the folder while it runs.
  */
 #ifndef ATTNCAST_REPORT_H
 #define ATTNCAST_REPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "attncast/config.h"
@@ -17,6 +19,13 @@
 /* Creates (with parents) the run folder: output.dir if set, else runs/<name>-<YYYYmmdd-HHMMSS>
  * (with -2, -3, ... if that exists). */
 ac_status ac_run_dir_create(const ac_config *cfg, char *dir, size_t n, ac_error *err);
+
+#define AC_RUN_LOCK_FILE ".train.lock" /* in a run folder, locked while a trainer writes there */
+
+/* Takes an exclusive lock (flock) on dir/.train.lock, so that two trainers never write to one
+ * run folder; *fd holds it (close-on-exec) until the caller closes it or exits. A folder
+ * another process holds is an AC_ERR_STATE error that says so. */
+ac_status ac_run_dir_lock(const char *dir, int *fd, ac_error *err);
 
 /* Writes len bytes to path atomically (temporary file, fsync, rename). */
 ac_status ac_write_file_atomic(const char *path, const char *data, size_t len, ac_error *err);
@@ -41,6 +50,11 @@ char *ac_metrics_json(const ac_config *cfg, const ac_eval_result *eval, const ac
 
 /* report.md: the config, the test metrics beside the baselines, the run folder's pictures
  * (embedded when their PNG files exist in run_dir), training time and speed; malloc'd. */
+/* Rewrites run_dir/report.md (atomically) so that it embeds exactly the pictures now in the
+ * folder, e.g. after `attncast plot` drew them; the rest of the report is kept. *updated tells
+ * whether there was a report.md (a folder without one is left alone). */
+ac_status ac_run_report_embed_pictures(const char *run_dir, bool *updated, ac_error *err);
+
 char *ac_run_report_md(const ac_config *cfg, const ac_eval_result *eval, const ac_run_info *info,
                        const char *run_dir);
 

@@ -8,8 +8,10 @@
  * (fork + execv of /proc/self/exe, no shell), up to --jobs at once, sharing the thread budget.
  * A run folder holding metrics.json is finished and skipped; one holding only last.h5 is
  * resumed from it, so rerunning an interrupted sweep completes it with the same results. A
- * failed run keeps the last line of its stderr and the sweep goes on. sweep_runs.c starts and
- * waits for the runs; sweep_results.c writes results.csv and prints the ranked table. */
+ * finished run whose config.ini differs from what the sweep would now run (the base config
+ * changed) is refused, not silently reused. --jobs is capped so that runs x threads fit the
+ * cores. A failed run keeps the last line of its stderr and the sweep goes on. sweep_runs.c starts
+ * and waits for the runs; sweep_results.c writes results.csv and prints the ranked table. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -240,6 +242,103 @@ static int plan(const ac_config *base, const sweep_key *keys, int n_keys, const 
     return 0;
 }
 
+/* ---- finished runs against the current config ---- */
+
+/* The first line where two INI texts differ, as "section.key: <a> ..., <b> ..."; false when
+ * they are the same. Both come from ac_config_to_ini, so the keys are in the same order. */
+static bool first_difference(const char *a, const char *b, char *what, size_t n) {
+    char section[64] = "";
+    while (*a || *b) {
+        size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
+        if (la != lb || strncmp(a, b, la) != 0) {
+            const char *eq_a = memchr(a, '=', la), *eq_b = memchr(b, '=', lb);
+            int key = eq_b ? (int)(eq_b - b) - 1 : (int)lb;
+            const char *va = eq_a ? eq_a + 2 : "", *vb = eq_b ? eq_b + 2 : "";
+            int len_a = eq_a ? (int)(a + la - va) : 0, len_b = eq_b ? (int)(b + lb - vb) : 0;
+            snprintf(what, n, "%s.%.*s = %.*s there, %.*s now", section, key > 0 ? key : 0, b,
+                     len_a > 0 ? len_a : 0, va, len_b > 0 ? len_b : 0, vb);
+            return true;
+        }
+        if (la > 2 && a[0] == '[' && a[la - 1] == ']')
+            snprintf(section, sizeof section, "%.*s", (int)la - 2, a + 1);
+        a += la + (a[la] == '\n');
+        b += lb + (b[lb] == '\n');
+    }
+    return false;
+}
+
+/* The run's stored config and the one the sweep would give it now, as INI texts. What
+ * `attncast train` resolves itself (the folder, the threads, a dataset card's split and season)
+ * is taken from the stored one unless the sweep's config sets it. */
+static int run_config_texts(const ac_config *now_cfg, const sweep_run *r, char **stored_ini,
+                            char **now_ini) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.ini", r->dir);
+    ac_config *stored = malloc(sizeof *stored), *now = malloc(sizeof *now);
+    ac_error err;
+    int rc = -1;
+    if (!stored || !now) {
+        ac_cli_error("sweep: out of memory");
+    } else if (ac_config_load(stored, path, &err) != AC_OK) {
+        ac_cli_error("sweep: run %s is finished but its config cannot be read: %s", r->dir,
+                     err.msg);
+    } else {
+        memcpy(now, now_cfg, sizeof *now);
+        memcpy(now->output.dir, stored->output.dir, sizeof now->output.dir);
+        now->train.threads = stored->train.threads;
+        if (!now->data.split_set) {
+            memcpy(now->data.split, stored->data.split, sizeof now->data.split);
+            now->data.split_set = stored->data.split_set;
+        }
+        if (now->data.season == 0) now->data.season = stored->data.season;
+        *stored_ini = ac_config_to_ini(stored);
+        *now_ini = ac_config_to_ini(now);
+        rc = *stored_ini && *now_ini ? 0 : -1;
+        if (rc) ac_cli_error("sweep: out of memory");
+    }
+    free(stored);
+    free(now);
+    return rc;
+}
+
+/* Refuses to reuse a finished run (one with metrics.json) trained with another config. */
+static int check_finished_runs(const ac_config *base, const sweep_key *keys, int n_keys,
+                               const char *sweep_dir, const sweep_run *runs, int n_runs) {
+    for (int i = 0; i < n_runs; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/metrics.json", runs[i].dir);
+        if (access(path, F_OK) != 0) continue;
+        ac_config cfg;
+        if (combination_config(base, keys, n_keys, &runs[i], &cfg) != 0) return -1;
+        char *stored = NULL, *now = NULL, what[512];
+        int rc = run_config_texts(&cfg, &runs[i], &stored, &now);
+        if (rc == 0 && first_difference(stored, now, what, sizeof what)) {
+            ac_cli_error("sweep: %s was finished with another config (%s); use a new --out, or "
+                         "delete %s to start the sweep over",
+                         runs[i].dir, what, sweep_dir);
+            rc = -1;
+        }
+        free(stored);
+        free(now);
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+
+/* Caps the runs at once so that runs x threads fit the cores; warns once when it does. */
+static void cap_jobs(sweep_args *a, const sweep_run *runs, int n_runs) {
+    int threads = 1, cores = ac_threads_available();
+    for (int i = 0; i < n_runs; i++)
+        if (runs[i].threads > threads) threads = runs[i].threads;
+    int fit = cores / threads > 0 ? cores / threads : 1;
+    if (a->jobs <= fit) return;
+    fprintf(stderr,
+            "attncast: warning: sweep: --jobs %d x %d thread(s) would oversubscribe %d core(s); "
+            "running %d at a time\n",
+            a->jobs, threads, cores, fit);
+    a->jobs = fit;
+}
+
 /* ---- the verb ---- */
 
 int ac_cli_sweep(int argc, char **argv) {
@@ -276,7 +375,10 @@ int ac_cli_sweep(int argc, char **argv) {
     sweep_dir = malloc(strlen(out) + 1);
     if (!sweep_dir) goto done;
     strcpy(sweep_dir, out);
-    if (plan(base, keys, args.n_grids, sweep_dir, budget, &runs, &n_runs) != 0) goto done;
+    if (plan(base, keys, args.n_grids, sweep_dir, budget, &runs, &n_runs) != 0 ||
+        check_finished_runs(base, keys, args.n_grids, sweep_dir, runs, n_runs) != 0)
+        goto done;
+    cap_jobs(&args, runs, n_runs);
 
     exit_code = AC_EXIT_FAILURE;
     char exe[PATH_MAX];

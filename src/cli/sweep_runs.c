@@ -2,16 +2,24 @@
  * CONFIG --set key=value... --set train.threads=T --out RUN_DIR --quiet [--resume RUN_DIR]`,
  * a fork + execv of this same binary (no shell), stdout to RUN_DIR/train.log, stderr through a
  * pipe so the sweep keeps its last line as the failure message (and copies it to the log). Up
- * to --jobs children run at once; a poll loop reads their pipes and waitpid reaps them. */
+ * to --jobs children run at once; a poll loop reads their pipes and waitpid reaps them.
+ *
+ * No child outlives the sweep: SIGINT or SIGTERM to the sweep is passed on to every running
+ * child, which the sweep waits for before it dies of the same signal; and each child asks the
+ * kernel (PR_SET_PDEATHSIG) for SIGTERM when the sweep goes, which covers SIGKILL too. Each
+ * trainer also locks its run folder, so an orphan from some other cause and a rerun can never
+ * write to one folder at once. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -20,6 +28,22 @@
 #include "attncast/report.h"
 #include "cli/cli.h"
 #include "cli/sweep.h"
+
+static volatile sig_atomic_t g_stop_signal; /* SIGINT or SIGTERM received, else 0 */
+
+static void on_stop_signal(int sig) {
+    g_stop_signal = sig;
+}
+
+/* SIGINT and SIGTERM set g_stop_signal; poll and waitpid return EINTR (no SA_RESTART). */
+static void catch_stop_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
 
 static bool file_exists(const char *dir, const char *name) {
     char path[4096];
@@ -89,8 +113,11 @@ static int launch(const char *exe, const sweep_args *a, const sweep_key *keys, i
     }
     fflush(stdout);
     fflush(stderr);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
+        /* SIGTERM when the sweep dies, even by SIGKILL; it may already be gone */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) _exit(128 + SIGTERM);
         dup2(log_fd, STDOUT_FILENO);
         dup2(pipe_fd[1], STDERR_FILENO);
         execv(exe, argv);
@@ -179,6 +206,27 @@ static void finish(sweep_run *r, int wait_status) {
         snprintf(r->error, sizeof r->error, "exit status %d", WEXITSTATUS(wait_status));
 }
 
+/* The sweep got SIGINT or SIGTERM: passes it to every running child, waits for them all (their
+ * last.h5 stays for a rerun to resume), then dies of the same signal. */
+static void stop_all(sweep_run *runs, int n_runs) {
+    int sig = g_stop_signal, stopped = 0;
+    for (int i = 0; i < n_runs; i++)
+        if (runs[i].status == RUN_RUNNING) kill(runs[i].pid, sig);
+    for (int i = 0; i < n_runs; i++) {
+        if (runs[i].status != RUN_RUNNING) continue;
+        while (waitpid(runs[i].pid, NULL, 0) < 0 && errno == EINTR) continue;
+        runs[i].status = RUN_FAILED;
+        stopped++;
+    }
+    ac_cli_error("sweep: stopped by %s with %d run(s) running; rerun the same command to "
+                 "continue",
+                 sig == SIGINT ? "SIGINT" : "SIGTERM", stopped);
+    fflush(stdout);
+    signal(sig, SIG_DFL);
+    raise(sig);
+    _exit(128 + sig); /* in case the signal is blocked */
+}
+
 int sweep_run_all(const char *exe, const sweep_args *a, const sweep_key *keys, int n_keys,
                   sweep_run *runs, int n_runs) {
     int next = 0, running = 0, rc = 0;
@@ -191,8 +239,10 @@ int sweep_run_all(const char *exe, const sweep_args *a, const sweep_key *keys, i
         free(who);
         return -1;
     }
+    catch_stop_signals();
     while (next < n_runs || running > 0) {
-        while (rc == 0 && running < a->jobs && next < n_runs) {
+        if (g_stop_signal) stop_all(runs, n_runs);
+        while (rc == 0 && !g_stop_signal && running < a->jobs && next < n_runs) {
             sweep_run *r = &runs[next++];
             if (file_exists(r->dir, "metrics.json")) {
                 if (sweep_read_metrics(r) == 0)
@@ -235,6 +285,9 @@ int sweep_run_all(const char *exe, const sweep_args *a, const sweep_key *keys, i
             if (verbose) progress_done(r, i, n_runs, a->jobs, false);
         }
     }
+    if (g_stop_signal) stop_all(runs, n_runs);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     free(fds);
     free(who);
     return rc;

@@ -288,7 +288,12 @@ static int write_test_forecasts(const char *dir, ac_forecaster *model, const ac_
     return rc;
 }
 
-/* Names a difference between two specs ("model.d_model 32 vs 64"), or returns false. */
+static const char *bool_name(bool value) {
+    return value ? "true" : "false";
+}
+
+/* The first architecture setting that differs, as "key: <checkpoint's> in the checkpoint,
+ * <config's> in the config", values in the config's own words. */
 static bool spec_differs(const ac_model_spec *a, const ac_model_spec *b, char *what, size_t n) {
 #define CMP(field, key)                                                                            \
     if (a->field != b->field) {                                                                    \
@@ -296,20 +301,28 @@ static bool spec_differs(const ac_model_spec *a, const ac_model_spec *b, char *w
                  (double)b->field);                                                                \
         return true;                                                                               \
     }
+/* keys whose values are words in the config are named by those words */
+#define CMP_NAMED(field, key, name_of)                                                             \
+    if (a->field != b->field) {                                                                    \
+        snprintf(what, n, "%s: %s in the checkpoint, %s in the config", key, name_of(a->field),    \
+                 name_of(b->field));                                                               \
+        return true;                                                                               \
+    }
     CMP(lookback, "data.lookback")
     CMP(horizon, "data.horizon")
     CMP(channels, "the channel count")
-    CMP(channel_mode, "model.channels")
+    CMP_NAMED(channel_mode, "model.channels", ac_channel_mode_name)
     CMP(patch_len, "model.patch_len")
     CMP(patch_stride, "model.patch_stride")
     CMP(d_model, "model.d_model")
     CMP(heads, "model.heads")
     CMP(layers, "model.layers")
     CMP(d_ff, "model.d_ff")
-    CMP(attention, "model.attention")
-    CMP(revin, "model.revin")
-    CMP(causal, "model.causal")
+    CMP_NAMED(attention, "model.attention", ac_attention_kind_name)
+    CMP_NAMED(revin, "model.revin", bool_name)
+    CMP_NAMED(causal, "model.causal", bool_name)
 #undef CMP
+#undef CMP_NAMED
     return false;
 }
 
@@ -418,6 +431,7 @@ int ac_cli_train(int argc, char **argv) {
     ac_forecaster *model = ac_forecaster_new(&spec, &init_rng, &err);
     ac_trainer *tr = model ? ac_trainer_new(&cfg, &series, model, &err) : NULL;
     char dir[AC_CONFIG_TEXT];
+    int lock_fd = -1; /* the run folder's lock, held until the run ends */
     if (!model || !tr) {
         ac_cli_error("%s", err.msg);
         exit_code = err.code == AC_ERR_INVALID ? AC_EXIT_USAGE : AC_EXIT_FAILURE;
@@ -428,7 +442,8 @@ int ac_cli_train(int argc, char **argv) {
         if (resume_from(args.resume, &spec, model, tr, ckpt_dir, sizeof ckpt_dir) != 0) goto done;
         if (!cfg.output.dir[0]) memcpy(cfg.output.dir, ckpt_dir, sizeof cfg.output.dir);
     }
-    if (ac_run_dir_create(&cfg, dir, sizeof dir, &err) != AC_OK) {
+    if (ac_run_dir_create(&cfg, dir, sizeof dir, &err) != AC_OK ||
+        ac_run_dir_lock(dir, &lock_fd, &err) != AC_OK) {
         ac_cli_error("%s", err.msg);
         goto done;
     }
@@ -518,6 +533,7 @@ int ac_cli_train(int argc, char **argv) {
            ac_plot_available() ? ", learning_curves.png, forecasts.png" : "");
     exit_code = AC_EXIT_OK;
 done:
+    if (lock_fd >= 0) close(lock_fd);
     ac_trainer_free(tr);
     ac_forecaster_free(model);
     ac_series_free(&series);

@@ -43,6 +43,18 @@ extern const size_t ck_history_field_count;
  * (little-endian and packed: 4 + 5 * 8 = 44 bytes a row). */
 hid_t ck_history_type(bool in_file);
 
+/* ---- the checksum in the user block (checkpoint_seal.c) ---- */
+
+#define CK_USERBLOCK 512 /* bytes before the HDF5 superblock, holding the seal line */
+
+/* Writes the seal line (magic, SHA-256 and length of image[CK_USERBLOCK..size)) into the user
+ * block at the start of a whole file image. */
+void ck_seal_image(unsigned char *image, size_t size);
+
+/* Checks path's seal before HDF5 opens it. AC_OK with *sealed false for a file without one;
+ * AC_OK with *sealed true when it matches; otherwise a one-line error naming the file. */
+ac_status ck_check_seal(const char *path, bool *sealed, ac_error *err);
+
 /* ---- checked reading ---- */
 
 typedef struct reader {

@@ -2,11 +2,14 @@
  *
  * Reading goes from the outside in (a file, HDF5, the format attribute and version, the config,
  * the scaler, the model that config implies, its parameters, then the optional optimizer and
- * training state) and trusts nothing it has not checked; the first problem becomes one line
- * naming the file and the HDF5 path. Files are opened with the strong close degree, so closing
- * one also closes any handle a failure left open; every helper still closes its own handles on
- * every path. HDF5 prints its error stack only when ATTNCAST_DEBUG is set. The checked access to
- * single groups, datasets and attributes is in checkpoint_hdf5.c; writing is checkpoint_write.c.
+ * training state) and trusts nothing it has not checked. A file attncast sealed (a checksum in
+ * its HDF5 user block, checkpoint_seal.c) is verified before HDF5 opens it, since HDF5 itself
+ * can crash on a damaged file; an unsealed file gets only the checks below; the first problem
+ * becomes one line naming the file and the HDF5 path. Files are opened with the strong close
+ * degree, so closing one also closes any handle a failure left open; every helper still closes its
+ * own handles on every path. HDF5 prints its error stack only when ATTNCAST_DEBUG is set. The
+ * checked access to single groups, datasets and attributes is in checkpoint_hdf5.c; writing is
+ * checkpoint_write.c.
  */
 #include "attncast/checkpoint.h"
 
@@ -450,6 +453,9 @@ ac_status ac_ckpt_read(ac_checkpoint **out, const char *path, ac_error *err) {
     bool folder = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
     close(fd);
     if (folder) return ac_error_set(err, AC_ERR_IO, "%s: cannot open: %s", path, strerror(EISDIR));
+    bool sealed = false;
+    ac_status seal = ck_check_seal(path, &sealed, err);
+    if (seal != AC_OK) return seal;
     ck_quiet_hdf5();
     if (H5Fis_hdf5(path) <= 0)
         return ac_error_set(err, AC_ERR_FORMAT, "%s: not an HDF5 file", path);

@@ -4,10 +4,12 @@
  * Writing builds the whole file in memory (HDF5's core driver), writes its bytes to
  * "<path>.tmp.<pid>" in the target's folder, fsyncs it, renames it over the target and fsyncs
  * the folder; any failure removes the temporary file and leaves the previous checkpoint as it
- * was. Building in memory keeps every disk error (full disk, file size limit) in plain POSIX
- * calls with errno: HDF5 1.10 cannot recover from a failed flush of a file on disk (the file id
- * stays registered half-closed and the library crashes at exit when it closes it again). The
- * reading side is checkpoint_read.c; the HDF5 helpers both use are in checkpoint_hdf5.c.
+ * was. The file starts with an HDF5 user block; once the image is whole, a checksum of the rest
+ * is written into it (checkpoint_seal.c), so a reader finds damage before HDF5 touches it. Building
+ * in memory keeps every disk error (full disk, file size limit) in plain POSIX calls with errno:
+ * HDF5 1.10 cannot recover from a failed flush of a file on disk (the file id stays registered
+ * half-closed and the library crashes at exit when it closes it again). The reading side is
+ * checkpoint_read.c; the HDF5 helpers both use are in checkpoint_hdf5.c.
  */
 #include "attncast/checkpoint.h"
 
@@ -317,20 +319,26 @@ static bool write_image(writer *w, const char *tmp, const unsigned char *image, 
 static bool build_image(writer *w, const ac_ckpt_contents *c, const char *tmp,
                         unsigned char **image, size_t *size) {
     hid_t fapl = ck_file_access();
-    if (fapl >= 0 && H5Pset_fapl_core(fapl, CORE_INCREMENT, 0) >= 0)
-        w->file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl); /* the name is a label */
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    if (fapl >= 0 && fcpl >= 0 && H5Pset_fapl_core(fapl, CORE_INCREMENT, 0) >= 0 &&
+        H5Pset_userblock(fcpl, CK_USERBLOCK) >= 0)
+        w->file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl); /* the name is a label */
     if (fapl >= 0) H5Pclose(fapl);
+    if (fcpl >= 0) H5Pclose(fcpl);
     if (w->file < 0) return write_failed(w, "cannot start an HDF5 file in memory");
     bool ok = write_root(w, c) && write_params(w, c) && write_scaler(w, c) &&
               (!c->optimizer || write_optimizer(w, c)) && (!c->train || write_train(w, c));
     if (ok && H5Fflush(w->file, H5F_SCOPE_GLOBAL) < 0) ok = write_failed(w, "flushing the file");
     ssize_t n = ok ? H5Fget_file_image(w->file, NULL, 0) : -1;
     if (ok && n <= 0) ok = write_failed(w, "taking the file image");
-    if (ok && !(*image = malloc((size_t)n))) ok = write_failed(w, "out of memory for the file");
-    if (ok && H5Fget_file_image(w->file, *image, (size_t)n) != n)
+    /* HDF5's image leaves out the user block: it goes in front, then the seal into it */
+    size_t total = ok ? CK_USERBLOCK + (size_t)n : 0;
+    if (ok && !(*image = calloc(total, 1))) ok = write_failed(w, "out of memory for the file");
+    if (ok && H5Fget_file_image(w->file, *image + CK_USERBLOCK, (size_t)n) != n)
         ok = write_failed(w, "taking the file image");
     if (H5Fclose(w->file) < 0) ok = ok && write_failed(w, "closing the file");
-    *size = ok ? (size_t)n : 0;
+    if (ok) ck_seal_image(*image, total);
+    *size = ok ? total : 0;
     return ok;
 }
 

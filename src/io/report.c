@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,6 +58,26 @@ ac_status ac_run_dir_create(const ac_config *cfg, char *dir, size_t n, ac_error 
         if (stat(dir, &st) != 0) return make_dirs(dir, err);
     }
     return ac_error_set(err, AC_ERR_IO, "runs/%s-%s: too many runs with this name", name, stamp);
+}
+
+ac_status ac_run_dir_lock(const char *dir, int *fd, ac_error *err) {
+    char path[AC_CONFIG_TEXT + 32];
+    if (snprintf(path, sizeof path, "%s/%s", dir, AC_RUN_LOCK_FILE) >= (int)sizeof path)
+        return ac_error_set(err, AC_ERR_INVALID, "%s: path too long", dir);
+    *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (*fd < 0) return ac_error_set(err, AC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    int rc;
+    while ((rc = flock(*fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR) continue;
+    if (rc == 0) return AC_OK;
+    int e = errno;
+    close(*fd);
+    *fd = -1;
+    if (e == EWOULDBLOCK)
+        return ac_error_set(err, AC_ERR_STATE,
+                            "%s: another attncast train is writing to this run folder (%s is "
+                            "locked); wait for it to end or use another --out",
+                            dir, AC_RUN_LOCK_FILE);
+    return ac_error_set(err, AC_ERR_IO, "%s: cannot lock: %s", path, strerror(e));
 }
 
 ac_status ac_write_file_atomic(const char *path, const char *data, size_t len, ac_error *err) {
@@ -166,6 +187,14 @@ static bool file_exists(const char *dir, const char *name) {
     return stat(path, &st) == 0 && st.st_size > 0;
 }
 
+/* The run pictures report.md embeds, in order, and their Markdown. */
+static const struct {
+    const char *file, *link;
+} PICTURES[] = {{"learning_curves.png", "![learning curves](learning_curves.png)"},
+                {"forecasts.png", "![test forecasts](forecasts.png)"}};
+
+#define CONFIG_HEADING "## Config\n" /* the pictures go just before it */
+
 char *ac_run_report_md(const ac_config *cfg, const ac_eval_result *e, const ac_run_info *info,
                        const char *run_dir) {
     char *ini = ac_config_to_ini(cfg);
@@ -197,9 +226,8 @@ char *ac_run_report_md(const ac_config *cfg, const ac_eval_result *e, const ac_r
         "%.0f training windows/s on %d thread(s).\n\n",
         info->epochs_run, info->stopped_early ? " (stopped early)" : "", info->best_epoch,
         info->best_val_loss, info->train_seconds, info->windows_per_s, info->threads);
-    if (file_exists(run_dir, "learning_curves.png"))
-        ADD("![learning curves](learning_curves.png)\n\n");
-    if (file_exists(run_dir, "forecasts.png")) ADD("![test forecasts](forecasts.png)\n\n");
+    for (size_t i = 0; i < sizeof PICTURES / sizeof *PICTURES; i++)
+        if (file_exists(run_dir, PICTURES[i].file)) ADD("%s\n\n", PICTURES[i].link);
     ADD("## Config\n\n```ini\n%s```\n", ini);
 #undef ADD
     free(ini);
@@ -208,4 +236,72 @@ char *ac_run_report_md(const ac_config *cfg, const ac_eval_result *e, const ac_r
         return NULL;
     }
     return out;
+}
+
+/* Whether the line at p (up to its newline) is one of the picture links. */
+static bool is_picture_line(const char *p, size_t len) {
+    for (size_t i = 0; i < sizeof PICTURES / sizeof *PICTURES; i++)
+        if (len == strlen(PICTURES[i].link) && !strncmp(p, PICTURES[i].link, len)) return true;
+    return false;
+}
+
+/* old without its picture links (and the blank line after each), with a link to every picture
+ * now in run_dir just before the config heading (or at the end); malloc'd. */
+static char *with_pictures(const char *old, const char *run_dir) {
+    size_t cap = strlen(old) + 512, n = 0;
+    char *out = malloc(cap);
+    if (!out) return NULL;
+    bool placed = false;
+    for (const char *p = old; *p;) {
+        size_t len = strcspn(p, "\n"), next = len + (p[len] == '\n');
+        if (is_picture_line(p, len)) {
+            p += next;
+            if (*p == '\n') p++;
+            continue;
+        }
+        if (!placed && !strncmp(p, CONFIG_HEADING, strlen(CONFIG_HEADING))) {
+            for (size_t i = 0; i < sizeof PICTURES / sizeof *PICTURES; i++)
+                if (file_exists(run_dir, PICTURES[i].file))
+                    n += (size_t)snprintf(out + n, cap - n, "%s\n\n", PICTURES[i].link);
+            placed = true;
+        }
+        memcpy(out + n, p, next);
+        n += next;
+        p += next;
+    }
+    for (size_t i = 0; !placed && i < sizeof PICTURES / sizeof *PICTURES; i++)
+        if (file_exists(run_dir, PICTURES[i].file))
+            n += (size_t)snprintf(out + n, cap - n, "\n%s\n", PICTURES[i].link);
+    out[n] = '\0';
+    return out;
+}
+
+ac_status ac_run_report_embed_pictures(const char *run_dir, bool *updated, ac_error *err) {
+    *updated = false;
+    char path[AC_CONFIG_TEXT + 32];
+    snprintf(path, sizeof path, "%s/report.md", run_dir);
+    FILE *f = fopen(path, "rb");
+    if (!f && errno == ENOENT) return AC_OK; /* nothing to update */
+    if (!f) return ac_error_set(err, AC_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+    char *old = NULL;
+    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (size >= 0 && fseek(f, 0, SEEK_SET) == 0 && (old = malloc((size_t)size + 1)) &&
+        fread(old, 1, (size_t)size, f) == (size_t)size)
+        old[size] = '\0';
+    else {
+        free(old);
+        old = NULL;
+    }
+    fclose(f);
+    if (!old) return ac_error_set(err, AC_ERR_IO, "%s: cannot read", path);
+    char *text = with_pictures(old, run_dir);
+    ac_status status = AC_OK;
+    if (!text)
+        status = ac_error_set(err, AC_ERR_NOMEM, "%s: out of memory", path);
+    else if (strcmp(text, old) != 0)
+        status = ac_write_file_atomic(path, text, strlen(text), err);
+    *updated = status == AC_OK;
+    free(text);
+    free(old);
+    return status;
 }

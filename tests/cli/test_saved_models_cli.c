@@ -1,7 +1,8 @@
 /* test_saved_models_cli.c - checkpoints through the real binaries: exact resume (4 epochs
  * straight = 2, stop, resume 2), eval against the run's own metrics, predict (dates continued,
  * --at, bad inputs), info, the embedding example agreeing with predict, and corrupt, foreign
- * and mismatched checkpoints refused in one line. */
+ * and mismatched checkpoints refused in one line; damaged bytes anywhere in a checkpoint (even
+ * in HDF5's string heap, where HDF5 itself crashes) refused by every verb, never a signal. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -193,6 +194,56 @@ static void test_bad_checkpoints_are_refused_in_one_line(void **state) {
     /* resuming a run of another architecture */
     expect_one_line_error(sh("$A train exp.ini --quiet --resume A --set model.d_model=16 --out C"),
                           "another architecture", "model.d_model");
+    /* word-valued keys are named by their words, as the config spells them */
+    expect_one_line_error(
+        sh("$A train exp.ini --quiet --resume A --set model.attention=additive --out C"),
+        "model.attention: gated in the checkpoint, additive in the config", NULL);
+    expect_one_line_error(
+        sh("$A train exp.ini --quiet --resume A --set model.channels=mixed --out C"),
+        "model.channels: independent in the checkpoint, mixed in the config", NULL);
+    expect_one_line_error(sh("$A train exp.ini --quiet --resume A --set model.causal=true --out C"),
+                          "model.causal: false in the checkpoint, true in the config", NULL);
+}
+
+/* The offset of HDF5's first global heap ("GCOL", the variable-length strings) in path. */
+static long string_heap_offset(const char *path, long *size) {
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static unsigned char bytes[1 << 20];
+    *size = (long)fread(bytes, 1, sizeof bytes, f);
+    fclose(f);
+    for (long i = 0; i + 4 <= *size; i++)
+        if (!memcmp(bytes + i, "GCOL", 4)) return i;
+    fail_msg("no global heap in %s", path);
+    return -1;
+}
+
+/* A failure with a one-line message naming the file, an exit status and not a signal. */
+static void expect_refused_not_crashed(int rc, const char *file, const char *what) {
+    if (rc != 1 && rc != 2) fail_msg("%s: exit %d (a signal?): %s", what, rc, out);
+    expect_one_line_error(rc, file, "damaged");
+}
+
+static void test_damaged_checkpoints_never_crash_any_verb(void **state) {
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/A/last.h5", dir);
+    long size = 0, heap = string_heap_offset(path, &size);
+    long offsets[] = {heap + 24, heap + 64, heap + 104, heap + 400, 700, size / 2, size - 16};
+    for (size_t i = 0; i < sizeof offsets / sizeof *offsets; i++) {
+        /* four bytes overwritten in a copy of the run folder, as a bad disk would */
+        assert_int_equal(sh("rm -rf D && cp -r A D && printf '\\377\\377\\377\\177' | dd "
+                            "of=D/last.h5 bs=1 seek=%ld conv=notrunc 2>/dev/null",
+                            offsets[i]),
+                         0);
+        expect_refused_not_crashed(sh("$A info D/last.h5"), "D/last.h5", "info");
+        expect_refused_not_crashed(sh("$A eval D/last.h5"), "D/last.h5", "eval");
+        expect_refused_not_crashed(sh("$A predict D/last.h5 --input series.csv"), "D/last.h5",
+                                   "predict");
+        expect_refused_not_crashed(sh("$A train exp.ini --quiet --resume D --set train.epochs=5"),
+                                   "D/last.h5", "train --resume");
+        expect_refused_not_crashed(sh("$E D/last.h5 series.csv"), "D/last.h5", "embedding");
+    }
 }
 
 int main(void) {
@@ -204,6 +255,7 @@ int main(void) {
         cmocka_unit_test(test_predict_refuses_short_inputs_missing_channels_and_nans),
         cmocka_unit_test(test_explain_writes_attention_steps_and_forecast),
         cmocka_unit_test(test_bad_checkpoints_are_refused_in_one_line),
+        cmocka_unit_test(test_damaged_checkpoints_never_crash_any_verb),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

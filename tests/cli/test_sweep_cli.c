@@ -1,8 +1,10 @@
 /* test_sweep_cli.c - `attncast sweep` run as a subprocess on a tiny model and a generated CSV:
  * a 2x2 grid writes its run folders and results.csv; a sweep killed mid-run and rerun gives
- * the same results as an uninterrupted one; --jobs 2 gives the same metrics as --jobs 1; grid
- * mistakes are one-line usage errors before any run starts; a run that fails at data time is
- * recorded as failed while the others finish. */
+ * the same results as an uninterrupted one; a sweep killed by SIGKILL, SIGTERM or SIGINT leaves
+ * no `train` child running (the run folder's lock is free); --jobs 2 gives the same metrics as
+ * --jobs 1; grid mistakes are one-line usage errors before any run starts; a run that fails at data
+ * time is recorded as failed while the others finish. */
+#include <fcntl.h>
 #include <math.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -40,6 +43,44 @@ static bool exists(const char *sub, const char *run, const char *file) {
     snprintf(path, sizeof path, "%s/%s/%s/%s", dir, sub, run, file);
     struct stat st;
     return stat(path, &st) == 0;
+}
+
+static void sleep_ms(long ms) {
+    nanosleep(&(struct timespec){.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000}, NULL);
+}
+
+/* Whether a trainer holds the lock of run folder sub/run right now. */
+static bool trainer_running(const char *sub, const char *run) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s/%s/.train.lock", dir, sub, run);
+    int fd = open(path, O_RDWR);
+    if (fd < 0) return false;
+    bool held = flock(fd, LOCK_EX | LOCK_NB) != 0;
+    close(fd);
+    return held;
+}
+
+/* Waits (bounded) until no trainer holds sub/run; false if one still does after ms. */
+static bool trainer_gone(const char *sub, const char *run, long ms) {
+    for (long t = 0; t < ms && trainer_running(sub, run); t += 10) sleep_ms(10);
+    return !trainer_running(sub, run);
+}
+
+/* Starts `attncast sweep ARGS...` (args NULL-terminated) in dir, its output in log; its pid. */
+static pid_t start_sweep(const char *log, const char *const *args) {
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (chdir(dir) != 0) _exit(126);
+        FILE *f = freopen(log, "w", stdout);
+        if (!f || dup2(STDOUT_FILENO, STDERR_FILENO) < 0) _exit(126);
+        char *argv[32] = {strdup(tu_bin()), strdup("sweep")};
+        for (int i = 0; args[i] && i < 29; i++) argv[i + 2] = strdup(args[i]);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
 }
 
 /* The uninterrupted --jobs 1 reference sweep in s1 (rerunning it when done costs nothing). */
@@ -135,19 +176,17 @@ static void test_grid_trains_every_combination_and_writes_results(void **state) 
 static void test_killed_sweep_reruns_to_the_same_results(void **state) {
     (void)state;
     reference();
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        /* its own process group, so the kill takes the running `train` child too */
-        setpgid(0, 0);
-        if (chdir(dir) != 0) _exit(126);
-        FILE *log = freopen("killed.log", "w", stdout);
-        if (!log || dup2(STDOUT_FILENO, STDERR_FILENO) < 0) _exit(126);
-        execl(tu_bin(), "attncast", "sweep", "base.ini", "--grid", "model.attention=dot,gated",
-              "--grid", "train.lr=0.001,0.01", "--out", "s2", "--jobs", "1", (char *)NULL);
-        _exit(127);
-    }
-    setpgid(pid, pid);
+    const char *args[] = {"base.ini",
+                          "--grid",
+                          "model.attention=dot,gated",
+                          "--grid",
+                          "train.lr=0.001,0.01",
+                          "--out",
+                          "s2",
+                          "--jobs",
+                          "1",
+                          NULL};
+    pid_t pid = start_sweep("killed.log", args);
     /* wait until the first run is done and the second has a checkpoint (bounded: 60 s) */
     bool exited = false;
     for (int i = 0; i < 6000; i++) {
@@ -157,20 +196,21 @@ static void test_killed_sweep_reruns_to_the_same_results(void **state) {
             exited = true;
             break;
         }
-        nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+        sleep_ms(10);
     }
-    if (!exited) {
-        kill(-pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        /* let the killed `train` child go too (bounded: it may linger as a zombie) */
-        for (int i = 0; i < 100 && kill(-pid, 0) == 0; i++)
-            nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
-    }
+    if (exited) fail_msg("the sweep ended before it could be killed: nothing was tested");
+    /* the sweep alone, as `kill -9 PID` would: its `train` child must not outlive it */
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    for (int i = 0; i < 4; i++)
+        if (!trainer_gone("s2", RUNS[i], 5000)) fail_msg("%s still trains after the kill", RUNS[i]);
     int finished = 0;
     for (int i = 0; i < 4; i++) finished += exists("s2", RUNS[i], "metrics.json");
+    if (finished == 4) fail_msg("every run finished: the kill did not land mid-sweep");
     bool resumable = !exists("s2", RUNS[1], "metrics.json") && exists("s2", RUNS[1], "last.h5");
-    printf("[ info     ] sweep %s with %d of 4 runs finished%s\n",
-           exited ? "ended before the kill" : "killed", finished,
+    printf("[ info     ] sweep killed with %d of 4 runs finished%s\n", finished,
            resumable ? "; the second run left a last.h5 to resume from" : "");
 
     int rc = sweep("base.ini " GRID " --out s2 --jobs 1");
@@ -182,6 +222,38 @@ static void test_killed_sweep_reruns_to_the_same_results(void **state) {
         if (tu_run(cmd, out, sizeof out) != 0) fail_msg("the second run did not resume");
     }
     expect_same_results("s1", "s2");
+}
+
+/* One long run: the sweep is killed while its `train` child holds the run folder. */
+static void test_signalled_sweep_leaves_no_trainer_running(void **state) {
+    (void)state;
+    const char *run = "epochs-3000";
+    const char *args[] = {"base.ini", "--grid", "train.epochs=3000", "--out", "s5",
+                          "--quiet",  NULL};
+    int sigs[] = {SIGKILL, SIGTERM, SIGINT};
+    for (int k = 0; k < 3; k++) {
+        pid_t pid = start_sweep("signalled.log", args);
+        bool started = false; /* the trainer holds the lock (bounded: 60 s) */
+        for (int i = 0; i < 6000 && !(started = trainer_running("s5", run)); i++) sleep_ms(10);
+        if (!started) fail_msg("no trainer started in s5/%s", run);
+        assert_int_equal(kill(pid, sigs[k]), 0); /* the sweep alone */
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        if (!WIFSIGNALED(status) || WTERMSIG(status) != sigs[k])
+            fail_msg("signal %d: the sweep did not die of it (status 0x%x)", sigs[k], status);
+        /* SIGTERM and SIGINT: the sweep waited for its child, so it is gone already */
+        long grace = sigs[k] == SIGKILL ? 5000 : 0;
+        if (!trainer_gone("s5", run, grace))
+            fail_msg("signal %d: the trainer outlived the sweep", sigs[k]);
+        assert_false(exists("s5", run, "metrics.json"));
+        if (sigs[k] != SIGKILL) {
+            char cmd[512];
+            snprintf(cmd, sizeof cmd, "cat '%s/signalled.log'", dir);
+            tu_run(cmd, out, sizeof out);
+            const char *what = sigs[k] == SIGTERM ? "stopped by SIGTERM" : "stopped by SIGINT";
+            if (!strstr(out, what)) fail_msg("'%s' not in: %s", what, out);
+        }
+    }
 }
 
 static void test_two_jobs_give_the_same_metrics_as_one(void **state) {
@@ -237,13 +309,54 @@ static void test_run_that_fails_is_recorded_and_the_sweep_goes_on(void **state) 
     assert_non_null(strstr(out, "\n6,2,horizon-6_epochs-2,ok,"));
 }
 
+static void test_finished_runs_of_a_changed_base_config_are_refused(void **state) {
+    (void)state;
+    int rc = sweep("base.ini --grid train.epochs=2 --grid train.lr=0.001,0.01 --out s6 --quiet");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cd '%s' && sed 's/^seed = 3/seed = 4/' base.ini > changed.ini", dir);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    expect_error(sweep("changed.ini --grid train.epochs=2 --grid train.lr=0.001,0.01 --out s6"),
+                 "s6/epochs-2_lr-0.001 was finished with another config (train.seed = 3 there, 4 "
+                 "now)",
+                 "use a new --out, or delete s6");
+    /* the unchanged config still finds them finished; a new --out trains the changed one */
+    rc = sweep("base.ini --grid train.epochs=2 --grid train.lr=0.001,0.01 --out s6");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+    assert_non_null(strstr(out, "[2/2] epochs-2_lr-0.01 ... finished before"));
+    rc = sweep("changed.ini --grid train.epochs=2 --grid train.lr=0.001,0.01 --out s6b --quiet");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+}
+
+static void test_jobs_beyond_the_cores_are_capped_with_one_warning(void **state) {
+    (void)state;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores >= 64) skip();
+    int rc = sweep("base.ini --grid train.epochs=1 --grid train.lr=0.001,0.01,0.1 --jobs 64 "
+                   "--out s7");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+    char want[256];
+    snprintf(want, sizeof want,
+             "attncast: warning: sweep: --jobs 64 x 1 thread(s) would oversubscribe %ld core(s); "
+             "running %ld at a time\n",
+             cores, cores);
+    const char *at = strstr(out, want);
+    if (!at) fail_msg("'%s' not in: %s", want, out);
+    assert_null(strstr(at + strlen(want), "warning")); /* once */
+    snprintf(want, sizeof want, "%ld at a time, 1 thread(s) each", cores);
+    if (!strstr(out, want)) fail_msg("'%s' not in: %s", want, out);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grid_trains_every_combination_and_writes_results),
         cmocka_unit_test(test_killed_sweep_reruns_to_the_same_results),
+        cmocka_unit_test(test_signalled_sweep_leaves_no_trainer_running),
         cmocka_unit_test(test_two_jobs_give_the_same_metrics_as_one),
         cmocka_unit_test(test_grid_mistakes_are_usage_errors_before_any_run),
         cmocka_unit_test(test_run_that_fails_is_recorded_and_the_sweep_goes_on),
+        cmocka_unit_test(test_finished_runs_of_a_changed_base_config_are_refused),
+        cmocka_unit_test(test_jobs_beyond_the_cores_are_capped_with_one_warning),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -219,6 +221,69 @@ static void test_tampered_dataset_is_refused_by_checksum(void **state) {
                  "exchange_rate.csv");
 }
 
+static void test_a_run_folder_another_trainer_holds_is_refused(void **state) {
+    (void)state;
+    write_config("lock.ini", "");
+    char folder[512], lock[600];
+    snprintf(folder, sizeof folder, "%s/held", dir);
+    assert_int_equal(mkdir(folder, 0777), 0);
+    /* hold the lock as a running trainer does */
+    snprintf(lock, sizeof lock, "%s/.train.lock", folder);
+    int fd = open(lock, O_RDWR | O_CREAT, 0666);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+    char args[700];
+    snprintf(args, sizeof args, "--quiet --out '%s'", folder);
+    expect_error(train("lock.ini", args), 1,
+                 "held: another attncast train is writing to this run "
+                 "folder",
+                 "use another --out");
+    struct stat st;
+    snprintf(lock, sizeof lock, "%s/last.h5", folder);
+    assert_int_not_equal(stat(lock, &st), 0); /* it wrote nothing there */
+    close(fd);
+    int rc = train("lock.ini", args); /* free again: it trains */
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+}
+
+static void test_plot_redraws_the_pictures_into_report_md(void **state) {
+    (void)state;
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s' plot '%s/no/such/run'", tu_bin(), dir);
+    int rc = tu_run(cmd, out, sizeof out);
+    expect_error(rc, 1, "no/such/run: the folder does not exist", NULL);
+    if (system("command -v gnuplot >/dev/null 2>&1") != 0) skip();
+    write_config("plot.ini", "");
+    char args[512];
+    snprintf(args, sizeof args, "--quiet --out '%s/plotted'", dir);
+    rc = train("plot.ini", args);
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+    /* a report without pictures (as when gnuplot was missing at training time) */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s/plotted' && rm -f *.png *.svg && grep -v '^!\\[' report.md > r && mv r "
+             "report.md && ! grep -q png report.md",
+             dir);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' plot plotted", dir, tu_bin());
+    rc = tu_run(cmd, out, sizeof out);
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+    assert_non_null(strstr(out, "report.md embeds them"));
+    snprintf(cmd, sizeof cmd, "cat '%s/plotted/report.md'", dir);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    const char *curves = strstr(out, "![learning curves](learning_curves.png)\n");
+    const char *forecasts = strstr(out, "![test forecasts](forecasts.png)\n");
+    const char *config = strstr(out, "## Config\n");
+    if (!curves || !forecasts || !config) fail_msg("pictures not embedded: %s", out);
+    assert_true(curves < forecasts && forecasts < config);
+    assert_non_null(strstr(out, "## Test metrics")); /* the rest is kept */
+    /* drawing again changes nothing: each picture is embedded once */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s' plot plotted >/dev/null && grep -c '^!\\[' plotted/report.md", dir,
+             tu_bin());
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    assert_int_equal(atoi(out), 2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_run_trains_reports_and_writes_its_run_folder),
@@ -229,6 +294,8 @@ int main(void) {
         cmocka_unit_test(test_command_line_mistakes_are_usage_errors),
         cmocka_unit_test(test_bad_csv_cell_is_reported_with_line_and_column),
         cmocka_unit_test(test_tampered_dataset_is_refused_by_checksum),
+        cmocka_unit_test(test_a_run_folder_another_trainer_holds_is_refused),
+        cmocka_unit_test(test_plot_redraws_the_pictures_into_report_md),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

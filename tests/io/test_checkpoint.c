@@ -2,7 +2,9 @@
  * checkpoint round trips bit for bit (parameters, config, scaler, optimizer moments, training
  * state, and so the forecasts and the next optimizer step) for every attention kind in both
  * channel modes; model-only and fresh-state files; each kind of damaged, foreign or mismatched
- * file refused with one line naming the file and the HDF5 path; a write that fails half-way
+ * file refused with one line naming the file and the HDF5 path; the checksum in the user block
+ * refusing damaged bytes anywhere (HDF5 itself would crash on some) before HDF5 opens the file;
+ * a write that fails half-way
  * (file size limit in a child process) keeps the previous checkpoint; h5dump reads the layout. */
 #include <dirent.h>
 #include <errno.h>
@@ -415,7 +417,35 @@ static void write_bytes(const char *path, const void *bytes, size_t n) {
     assert_int_equal(fclose(f), 0);
 }
 
+static size_t read_whole(const char *path, unsigned char **bytes) {
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    *bytes = malloc(1 << 20);
+    size_t n = fread(*bytes, 1, 1 << 20, f);
+    fclose(f);
+    assert_true(n > 4096 && n < (1 << 20));
+    return n;
+}
+
+/* Overwrites n bytes at offset of the file at path with bytes. */
+static void patch_bytes(const char *path, long offset, const void *bytes, size_t n) {
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, offset, SEEK_SET), 0);
+    assert_int_equal(fwrite(bytes, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* Zeroes the user block: the file is then like one another program wrote, with no seal. */
+static void clear_seal(const char *path) {
+    static const char zeros[512];
+    patch_bytes(path, 0, zeros, sizeof zeros);
+}
+
+/* The tests that edit a checkpoint through HDF5 clear its seal first, so that what they see is
+ * the reader's own checks of an unsealed file, not the checksum. */
 static hid_t open_rw(const char *path) {
+    clear_seal(path);
     hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
     assert_true(file >= 0);
     return file;
@@ -623,6 +653,72 @@ static void test_damaged_optimizer_and_training_state_are_refused(void **s) {
     expect_refused(path, AC_ERR_FORMAT, "/train/best_params/norm_f.bias is missing", NULL);
 }
 
+/* ---- the checksum in the user block ---- */
+
+static void test_checkpoint_starts_with_a_checksum_line_in_its_user_block(void **s) {
+    (void)s;
+    char path[128];
+    good_copy(path, sizeof path, "sealed.h5");
+    unsigned char *bytes;
+    size_t n = read_whole(path, &bytes);
+    char line[160];
+    snprintf(line, sizeof line, "%.*s", (int)strcspn((char *)bytes, "\n"), (char *)bytes);
+    assert_int_equal(strncmp(line, "attncast-checkpoint-seal sha256 ", 32), 0);
+    char length[32];
+    snprintf(length, sizeof length, " %zu", n - 512);
+    assert_contains(line, length);
+    assert_memory_equal(bytes + 512, "\x89HDF\r\n\x1a\n", 8); /* the superblock after it */
+    free(bytes);
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT); /* plain HDF5 still opens it */
+    assert_true(file >= 0);
+    H5Fclose(file);
+    ac_checkpoint *ck = read_ok(path);
+    ac_ckpt_free(ck);
+}
+
+/* The offset of the first global heap collection ("GCOL": the variable-length strings). */
+static long string_heap_offset(const unsigned char *bytes, size_t n) {
+    for (size_t i = 0; i + 4 <= n; i++)
+        if (!memcmp(bytes + i, "GCOL", 4)) return (long)i;
+    fail_msg("no global heap in the checkpoint");
+    return -1;
+}
+
+static void test_damaged_bytes_anywhere_fail_the_checksum(void **s) {
+    (void)s;
+    char good[128], path[128];
+    good_copy(good, sizeof good, "whole.h5");
+    unsigned char *bytes;
+    size_t n = read_whole(good, &bytes);
+    long heap = string_heap_offset(bytes, n);
+    /* inside the string heap (object lengths: HDF5 segfaults reading these unchecked), the
+     * superblock, the middle and the end */
+    long offsets[] = {heap + 24, heap + 64, heap + 104, 512, 600, (long)n / 2, (long)n - 8};
+    static const unsigned char junk[4] = {0xff, 0xff, 0xff, 0x7f};
+    for (size_t i = 0; i < sizeof offsets / sizeof *offsets; i++) {
+        in_dir(path, sizeof path, "damaged.h5");
+        write_bytes(path, bytes, n);
+        patch_bytes(path, offsets[i], junk, sizeof junk);
+        expect_refused(path, AC_ERR_FORMAT, "checksum mismatch: the file is damaged", NULL);
+    }
+    /* a garbled checksum line, and a file edited in place with its seal left as it was */
+    write_bytes(path, bytes, n);
+    patch_bytes(path, 40, "zz", 2);
+    expect_refused(path, AC_ERR_FORMAT, "checksum line in the HDF5 user block is garbled", NULL);
+    write_bytes(path, bytes, n);
+    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(file >= 0);
+    assert_true(H5Adelete(file, "created") >= 0);
+    H5Fclose(file);
+    expect_refused(path, AC_ERR_FORMAT, "checksum mismatch", "changed after attncast wrote it");
+    /* a damaged magic leaves the file unsealed: the HDF5 inside is whole and still loads */
+    write_bytes(path, bytes, n);
+    patch_bytes(path, 0, "X", 1);
+    ac_checkpoint *ck = read_ok(path);
+    ac_ckpt_free(ck);
+    free(bytes);
+}
+
 /* ---- writing ---- */
 
 static int count_temporaries(void) {
@@ -779,6 +875,8 @@ int main(void) {
         cmocka_unit_test(test_nan_parameter_is_refused),
         cmocka_unit_test(test_bad_config_text_is_reported_with_its_source),
         cmocka_unit_test(test_damaged_optimizer_and_training_state_are_refused),
+        cmocka_unit_test(test_checkpoint_starts_with_a_checksum_line_in_its_user_block),
+        cmocka_unit_test(test_damaged_bytes_anywhere_fail_the_checksum),
         cmocka_unit_test(test_failed_write_keeps_the_previous_checkpoint),
         cmocka_unit_test(test_write_into_a_missing_folder_fails_cleanly),
         cmocka_unit_test(test_contents_that_do_not_fit_the_model_are_refused),
