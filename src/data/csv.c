@@ -230,6 +230,7 @@ static cell_kind parse_cell(char *s, double *v) {
 
 typedef struct layout {
     int fields;   /* in the header */
+    char **names; /* the header's fields (in the file's buffer), for messages */
     int date;     /* field index of the date column, or -1 */
     int channels; /* C */
     int *slot;    /* per field: its channel, or -1 (the date, or not requested) */
@@ -303,6 +304,7 @@ static ac_status make_layout(const char *path, const row *h, const ac_csv_option
                              ac_error *err) {
     char q[QUOTE_MAX + 4], names[LIST_MAX + 64];
     lay->fields = h->n;
+    lay->names = h->fields;
     lay->date = -1;
     lay->channels = 0;
     lay->slot = malloc((size_t)h->n * sizeof *lay->slot);
@@ -346,9 +348,18 @@ static ac_status store_row(const cursor *c, const row *rw, const layout *lay, ac
             return ac_error_set(err, AC_ERR_FORMAT,
                                 "%s:%d: empty line; expected %d fields as in the header", c->path,
                                 rw->line, lay->fields);
+        if (rw->n < lay->fields) /* the column is the first field the row lacks */
+            return ac_error_set(err, AC_ERR_FORMAT,
+                                "%s:%d:%d (column '%s'): expected %d fields as in the header, "
+                                "found %d; the row ends early",
+                                c->path, rw->line, rw->n + 1, csv_shown(name, lay->names[rw->n]),
+                                lay->fields, rw->n);
+        /* the column is where the first extra field starts */
         return ac_error_set(err, AC_ERR_FORMAT,
-                            "%s:%d: expected %d fields as in the header, found %d", c->path,
-                            rw->line, lay->fields, rw->n);
+                            "%s:%d:%d: expected %d fields as in the header, found %d; field %d "
+                            "and after are extra",
+                            c->path, rw->line, lay->fields + 1, lay->fields, rw->n,
+                            lay->fields + 1);
     }
     if (lay->date >= 0 && !(t->dates[r] = strdup(rw->fields[lay->date])))
         return ac_error_set(err, AC_ERR_NOMEM, "%s:%d: out of memory", c->path, rw->line);
@@ -376,6 +387,13 @@ static ac_status store_row(const cursor *c, const row *rw, const layout *lay, ac
             missing[k]++;
             break;
         case CELL_BAD:
+            /* MODEL.md takes only a named date column; a text first column is probably one */
+            if (f == 0 && r == 0 && lay->date < 0)
+                return ac_error_set(err, AC_ERR_FORMAT,
+                                    "%s:%d:%d (column '%s'): expected a number, found '%s' (if "
+                                    "'%s' is the date column, set data.date_column = %s)",
+                                    c->path, rw->line, f + 1, csv_shown(name, t->names[k]),
+                                    csv_shown(q, rw->fields[f]), name, name);
             return ac_error_set(err, AC_ERR_FORMAT,
                                 "%s:%d:%d (column '%s'): expected a number, found '%s'", c->path,
                                 rw->line, f + 1, csv_shown(name, t->names[k]),

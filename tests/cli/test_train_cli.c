@@ -199,6 +199,30 @@ static void test_bad_csv_cell_is_reported_with_line_and_column(void **state) {
     expect_error(train("broken.ini", "--set data.csv=broken.csv"), 1, "broken.csv:15:2", "oops");
 }
 
+static void test_ragged_row_is_reported_with_line_and_column(void **state) {
+    (void)state;
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cd '%s' && sed '21s/,[^,]*$//' series.csv > ragged.csv", dir);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    write_config("ragged.ini", "");
+    expect_error(train("ragged.ini", "--set data.csv=ragged.csv"), 1,
+                 "ragged.csv:21:3 (column 'b')", "expected 3 fields as in the header, found 2");
+}
+
+static void test_text_first_column_suggests_data_date_column(void **state) {
+    (void)state;
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cd '%s' && sed '1s/^date,/time,/' series.csv > timed.csv", dir);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    write_config("timed.ini", "");
+    expect_error(train("timed.ini", "--set data.csv=timed.csv"), 1, "timed.csv:2:1 (column 'time')",
+                 "(if 'time' is the date column, set data.date_column = time)");
+    /* and following the hint works */
+    int rc = train("timed.ini", "--quiet --set data.csv=timed.csv --set data.date_column=time "
+                                "--set train.epochs=1 --out timed-run");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+}
+
 static void test_tampered_dataset_is_refused_by_checksum(void **state) {
     (void)state;
     const char *src = getenv("ATTNCAST_SOURCE_DIR");
@@ -228,6 +252,8 @@ int main(void) {
         cmocka_unit_test(test_set_overrides_are_checked_and_named),
         cmocka_unit_test(test_command_line_mistakes_are_usage_errors),
         cmocka_unit_test(test_bad_csv_cell_is_reported_with_line_and_column),
+        cmocka_unit_test(test_ragged_row_is_reported_with_line_and_column),
+        cmocka_unit_test(test_text_first_column_suggests_data_date_column),
         cmocka_unit_test(test_tampered_dataset_is_refused_by_checksum),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

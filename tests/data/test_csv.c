@@ -202,6 +202,16 @@ static void test_non_numeric_cell_names_line_column_and_header(void **state) {
     expect_error("date,a\nd1,1.5x\n", NULL, ":2:2 (column 'a'): expected a number, found '1.5x'");
 }
 
+static void test_text_first_column_hints_at_data_date_column(void **state) {
+    (void)state;
+    expect_error("time,a,b\n2020-01-01 00:00,1,2\n", NULL,
+                 ":2:1 (column 'time'): expected a number, found '2020-01-01 00:00' (if 'time' is "
+                 "the date column, set data.date_column = time)");
+    /* only for the first column of the first row, and only when there is no date column */
+    expect_error("time,a\n1,2\nx,3\n", NULL, ":3:1 (column 'time'): expected a number, found 'x'");
+    expect_error("date,a\nd1,x\n", NULL, ":2:2 (column 'a'): expected a number, found 'x'");
+}
+
 static void test_infinite_values_are_refused(void **state) {
     (void)state;
     expect_error("a\n1\ninf\n", NULL, ":3:1 (column 'a'): expected a finite number, found 'inf'");
@@ -210,11 +220,17 @@ static void test_infinite_values_are_refused(void **state) {
     expect_error("a\n1e999\n", NULL, ":2:1 (column 'a'): expected a finite number, found '1e999'");
 }
 
-static void test_ragged_rows_name_the_line(void **state) {
+static void test_ragged_rows_name_the_line_and_column(void **state) {
     (void)state;
+    /* too few: the column of the first missing field; too many: where the first extra starts */
     expect_error("date,a,b\nd1,1,2\nd2,1\n", NULL,
-                 ":3: expected 3 fields as in the header, found 2");
-    expect_error("date,a,b\nd1,1,2,3\n", NULL, ":2: expected 3 fields as in the header, found 4");
+                 ":3:3 (column 'b'): expected 3 fields as in the header, found 2; the row ends "
+                 "early");
+    expect_error("date,a,b\nd1,1,2\nd2\r\n", NULL,
+                 ":3:2 (column 'a'): expected 3 fields as in the header, found 1; the row ends "
+                 "early");
+    expect_error("date,a,b\nd1,1,2,3\n", NULL,
+                 ":2:4: expected 3 fields as in the header, found 4; field 4 and after are extra");
     expect_error("date,a,b\nd1,1,2\n\nd3,1,2\n", NULL,
                  ":3: empty line; expected 3 fields as in the header");
 }
@@ -439,8 +455,9 @@ int main(void) {
         cmocka_unit_test(test_date_column_is_found_in_any_case_or_by_name),
         cmocka_unit_test(test_columns_subset_in_the_given_order),
         cmocka_unit_test(test_non_numeric_cell_names_line_column_and_header),
+        cmocka_unit_test(test_text_first_column_hints_at_data_date_column),
         cmocka_unit_test(test_infinite_values_are_refused),
-        cmocka_unit_test(test_ragged_rows_name_the_line),
+        cmocka_unit_test(test_ragged_rows_name_the_line_and_column),
         cmocka_unit_test(test_empty_file_and_header_without_rows),
         cmocka_unit_test(test_bad_header_names),
         cmocka_unit_test(test_requested_columns_must_exist_once_and_not_be_the_date),
