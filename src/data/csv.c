@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "attncast/nearest.h"
 #include "csv_internal.h"
 
 #define LIST_MAX 160 /* bytes of a column list shown in a message */
@@ -258,13 +259,31 @@ static ac_status check_header(const cursor *c, const row *h, ac_error *err) {
     return AC_OK;
 }
 
+/* "data.columns" or "data.date_column" is not in the header: one line beginning where the key
+ * was set (or with the CSV's path), with the nearest header name and the header's names. */
+static ac_status not_in_header(const char *path, const row *h, const char *key, const char *at,
+                               const char *name, ac_error *err) {
+    char q[QUOTE_MAX + 4], near[QUOTE_MAX + 32] = "", names[LIST_MAX + 64];
+    const char *nearest = ac_nearest(name, (const char *const *)h->fields, h->n);
+    if (nearest) {
+        char nq[QUOTE_MAX + 4];
+        snprintf(near, sizeof near, " (did you mean '%s'?)", csv_shown(nq, nearest));
+    }
+    return ac_error_set(err, AC_ERR_INVALID,
+                        "%s: %s: column '%s' is not in the header of %s%s; columns are: %s",
+                        at && at[0] ? at : path, key, csv_shown(q, name), path, near,
+                        name_list(names, h->fields, h->n));
+}
+
 /* The requested channels, comma-separated, in their order, into lay->field. */
-static ac_status pick_columns(const char *path, const row *h, const char *columns, layout *lay,
-                              ac_error *err) {
+static ac_status pick_columns(const char *path, const row *h, const ac_csv_options *opt,
+                              layout *lay, ac_error *err) {
+    const char *columns = opt->columns;
+    const char *at = opt->columns_at && opt->columns_at[0] ? opt->columns_at : path;
     char *list = strdup(columns);
     if (!list) return ac_error_set(err, AC_ERR_NOMEM, "%s: out of memory", path);
     ac_status st = AC_OK;
-    char q[QUOTE_MAX + 4], names[LIST_MAX + 64];
+    char q[QUOTE_MAX + 4];
     char *p = list;
     for (bool more = true; more && st == AC_OK;) {
         char *comma = strchr(p, ',');
@@ -275,21 +294,18 @@ static ac_status pick_columns(const char *path, const row *h, const char *column
         while (n > 0 && is_blank(p[n - 1])) p[--n] = '\0';
         int f = find_name(h->fields, h->n, p);
         if (!*p)
-            st = ac_error_set(err, AC_ERR_INVALID, "%s: data.columns has an empty name in '%s'",
-                              path, csv_shown(q, columns));
+            st = ac_error_set(err, AC_ERR_INVALID, "%s: data.columns: an empty name in '%s'", at,
+                              csv_shown(q, columns));
         else if (f < 0)
-            st = ac_error_set(err, AC_ERR_INVALID,
-                              "%s: column '%s' (from data.columns) is not in the header; columns "
-                              "are: %s",
-                              path, csv_shown(q, p), name_list(names, h->fields, h->n));
+            st = not_in_header(path, h, "data.columns", at, p, err);
         else if (f == lay->date)
             st = ac_error_set(err, AC_ERR_INVALID,
-                              "%s: column '%s' (from data.columns) is the date column; it cannot "
+                              "%s: data.columns: column '%s' is the date column of %s; it cannot "
                               "be a channel",
-                              path, csv_shown(q, p));
+                              at, csv_shown(q, p), path);
         else if (lay->slot[f] >= 0)
-            st = ac_error_set(err, AC_ERR_INVALID, "%s: column '%s' appears twice in data.columns",
-                              path, csv_shown(q, p));
+            st = ac_error_set(err, AC_ERR_INVALID, "%s: data.columns: column '%s' is named twice",
+                              at, csv_shown(q, p));
         else {
             lay->slot[f] = lay->channels;
             lay->field[lay->channels++] = f;
@@ -302,7 +318,7 @@ static ac_status pick_columns(const char *path, const row *h, const char *column
 
 static ac_status make_layout(const char *path, const row *h, const ac_csv_options *opt, layout *lay,
                              ac_error *err) {
-    char q[QUOTE_MAX + 4], names[LIST_MAX + 64];
+    char q[QUOTE_MAX + 4];
     lay->fields = h->n;
     lay->names = h->fields;
     lay->date = -1;
@@ -315,16 +331,13 @@ static ac_status make_layout(const char *path, const row *h, const ac_csv_option
     if (opt->date_column && opt->date_column[0]) {
         lay->date = find_name(h->fields, h->n, opt->date_column);
         if (lay->date < 0)
-            return ac_error_set(err, AC_ERR_INVALID,
-                                "%s: date column '%s' (from data.date_column) is not in the "
-                                "header; columns are: %s",
-                                path, csv_shown(q, opt->date_column),
-                                name_list(names, h->fields, h->n));
+            return not_in_header(path, h, "data.date_column", opt->date_column_at, opt->date_column,
+                                 err);
     } else {
         for (int i = 0; i < h->n && lay->date < 0; i++)
             if (strcasecmp(h->fields[i], "date") == 0) lay->date = i;
     }
-    if (opt->columns && opt->columns[0]) return pick_columns(path, h, opt->columns, lay, err);
+    if (opt->columns && opt->columns[0]) return pick_columns(path, h, opt, lay, err);
     for (int i = 0; i < h->n; i++) {
         if (i == lay->date) continue;
         lay->slot[i] = lay->channels;
@@ -450,7 +463,7 @@ static ac_status read_rows(cursor *c, const layout *lay, ac_table *t, int *missi
 
 ac_status ac_table_load_csv(ac_table **out, const char *path, const ac_csv_options *opt,
                             ac_error *err) {
-    static const ac_csv_options DEFAULTS = {NULL, NULL, AC_MISSING_ERROR};
+    static const ac_csv_options DEFAULTS = {0};
     if (!opt) opt = &DEFAULTS;
     *out = NULL;
     char *buf = NULL;

@@ -7,8 +7,9 @@
  * reader also strips leading whitespace: an indented line is read as an ordinary line rather
  * than as inih's multi-line continuation of the previous value, so indented keys work and a
  * stray continuation line is reported as malformed. An unknown section or key is answered with
- * the nearest known one ("did you mean"). Each value goes through config.c's key table and
- * parser (config_internal.h); a load commits to the caller's config only on success.
+ * the nearest known one ("did you mean", include/attncast/nearest.h). Each value goes through
+ * config.c's key table and parser (config_internal.h); a load commits to the caller's config only
+ * on success.
  */
 #include "attncast/config.h"
 
@@ -20,32 +21,9 @@
 
 #include <ini.h>
 
+#include "attncast/nearest.h"
+
 #include "config_internal.h"
-
-/* Keys and sections within this edit distance are offered as "did you mean". */
-#define NEAR_MISS 2
-
-/* Case-insensitive Levenshtein distance, or NEAR_MISS + 1 when it is surely larger. */
-static int edit_distance(const char *a, const char *b) {
-    enum { MAX_LEN = 64 };
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > MAX_LEN || lb > MAX_LEN || (la > lb ? la - lb : lb - la) > NEAR_MISS)
-        return NEAR_MISS + 1;
-    int prev[MAX_LEN + 1], cur[MAX_LEN + 1];
-    for (size_t j = 0; j <= lb; j++) prev[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        cur[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int subst = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
-            int best = prev[j - 1] + subst;
-            if (prev[j] + 1 < best) best = prev[j] + 1;
-            if (cur[j - 1] + 1 < best) best = cur[j - 1] + 1;
-            cur[j] = best;
-        }
-        memcpy(prev, cur, (lb + 1) * sizeof cur[0]);
-    }
-    return prev[lb];
-}
 
 /* ---- finding sections and keys, with did-you-mean ---- */
 
@@ -56,15 +34,7 @@ static bool known_section(const char *name) {
 }
 
 static ac_status unknown_section(const char *name, origin at, ac_error *err) {
-    const char *near = NULL;
-    int best = NEAR_MISS + 1;
-    for (size_t s = 0; s < SECTION_COUNT; s++) {
-        int d = edit_distance(name, config_sections[s]);
-        if (d < best) {
-            best = d;
-            near = config_sections[s];
-        }
-    }
+    const char *near = ac_nearest(name, config_sections, SECTION_COUNT);
     if (near)
         return config_fail(
             err, at,
@@ -77,16 +47,16 @@ static ac_status unknown_section(const char *name, origin at, ac_error *err) {
 
 static ac_status unknown_key(const char *section, const char *name, origin at, ac_error *err) {
     const key_def *near = NULL;
-    int best = NEAR_MISS + 1;
+    int best = AC_NEAR_MISS + 1;
     for (size_t i = 0; i < KEY_COUNT; i++) {
-        int d = edit_distance(name, config_keys[i].name);
+        int d = ac_edit_distance(name, config_keys[i].name);
         if (strcmp(config_keys[i].section, section) == 0 && d < best) {
             best = d;
             near = &config_keys[i];
         }
     }
     for (size_t i = 0; i < KEY_COUNT && !near; i++) {
-        int d = edit_distance(name, config_keys[i].name);
+        int d = ac_edit_distance(name, config_keys[i].name);
         if (d < best) {
             best = d;
             near = &config_keys[i];
@@ -221,6 +191,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
                         *first);
         else if (config_parse_value(k, value, st->cfg, at, st->err) == AC_OK) {
             *first = st->line;
+            st->cfg->set_at[k - config_keys] = st->line;
             if (k->type == KEY_SPLIT) st->cfg->data.split_set = true;
             return 1;
         }

@@ -159,6 +159,45 @@ static void test_config_errors_name_file_line_and_key(void **state) {
     }
 }
 
+static void write_file(const char *name, const char *text) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_unknown_dataset_is_a_config_error_with_did_you_mean(void **state) {
+    (void)state;
+    write_file("ds.ini", "[data]\n; a near miss\ndataset = exchange_rat\nlookback = 24\n");
+    expect_error(train("ds.ini", ""), 2, "ds.ini:3: data.dataset: unknown dataset 'exchange_rat'",
+                 "did you mean exchange_rate?");
+    write_config("ok.ini", "");
+    expect_error(train("ok.ini", "--set data.csv= --set data.dataset=exchange_rat"), 2,
+                 "--set data.dataset=exchange_rat: data.dataset: unknown dataset", "exchange_rate");
+    /* nothing near: the known cards are listed */
+    expect_error(train("ok.ini", "--set data.csv= --set data.dataset=zzzz"), 2,
+                 "unknown dataset 'zzzz' (known: ", "weather");
+}
+
+static void test_unknown_column_is_a_config_error_with_did_you_mean(void **state) {
+    (void)state;
+    char text[1024];
+    snprintf(text, sizeof text,
+             "[data]\ncsv = %s/series.csv\n\ncolumns = a, bb\nlookback = 24\nhorizon = 6\n", dir);
+    write_file("cols.ini", text);
+    expect_error(train("cols.ini", ""), 2, "cols.ini:4: data.columns: column 'bb'",
+                 "(did you mean 'b'?)");
+    write_config("ok.ini", "");
+    expect_error(train("ok.ini", "--set data.columns=A"), 2,
+                 "--set data.columns=A: data.columns: column 'A' is not in the header",
+                 "(did you mean 'a'?)");
+    expect_error(train("ok.ini", "--set data.date_column=dates"), 2,
+                 "--set data.date_column=dates: data.date_column: column 'dates'",
+                 "(did you mean 'date'?)");
+}
+
 static void test_impossible_lengths_are_refused_before_training(void **state) {
     (void)state;
     write_config("ok.ini", "");
@@ -248,6 +287,8 @@ int main(void) {
         cmocka_unit_test(test_small_run_trains_reports_and_writes_its_run_folder),
         cmocka_unit_test(test_resolved_config_trains_again_to_the_same_history),
         cmocka_unit_test(test_config_errors_name_file_line_and_key),
+        cmocka_unit_test(test_unknown_dataset_is_a_config_error_with_did_you_mean),
+        cmocka_unit_test(test_unknown_column_is_a_config_error_with_did_you_mean),
         cmocka_unit_test(test_impossible_lengths_are_refused_before_training),
         cmocka_unit_test(test_set_overrides_are_checked_and_named),
         cmocka_unit_test(test_command_line_mistakes_are_usage_errors),

@@ -255,21 +255,46 @@ static void test_bad_header_names(void **state) {
 
 static void test_requested_columns_must_exist_once_and_not_be_the_date(void **state) {
     (void)state;
+    char want[1024];
     ac_csv_options opt = {.columns = "a,XYZ"};
-    expect_error("date,a,b\nd,1,2\n", &opt,
-                 ": column 'XYZ' (from data.columns) is not in the header; columns are: date, a, "
-                 "b");
+    snprintf(want, sizeof want,
+             ": data.columns: column 'XYZ' is not in the header of %s; columns are: date, a, b",
+             path);
+    expect_error("date,a,b\nd,1,2\n", &opt, want);
     opt.columns = "a,date";
-    expect_error("date,a,b\nd,1,2\n", &opt,
-                 ": column 'date' (from data.columns) is the date column; it cannot be a channel");
+    snprintf(want, sizeof want,
+             ": data.columns: column 'date' is the date column of %s; it cannot be a channel",
+             path);
+    expect_error("date,a,b\nd,1,2\n", &opt, want);
     opt.columns = "a,b,a";
-    expect_error("date,a,b\nd,1,2\n", &opt, ": column 'a' appears twice in data.columns");
+    expect_error("date,a,b\nd,1,2\n", &opt, ": data.columns: column 'a' is named twice");
     opt.columns = "a,,b";
-    expect_error("date,a,b\nd,1,2\n", &opt, ": data.columns has an empty name in 'a,,b'");
+    expect_error("date,a,b\nd,1,2\n", &opt, ": data.columns: an empty name in 'a,,b'");
     ac_csv_options dated = {.date_column = "when"};
-    expect_error("date,a\nd,1\n", &dated,
-                 ": date column 'when' (from data.date_column) is not in the header; columns "
-                 "are: date, a");
+    snprintf(want, sizeof want,
+             ": data.date_column: column 'when' is not in the header of %s; columns are: date, a",
+             path);
+    expect_error("date,a\nd,1\n", &dated, want);
+}
+
+static void test_a_misspelt_column_gets_the_nearest_name_and_where_it_was_set(void **state) {
+    (void)state;
+    ac_table *t = NULL;
+    ac_error err = {0};
+    ac_csv_options opt = {.columns = "a,OTT", .columns_at = "exp.ini:4"};
+    assert_int_equal(ac_table_load_csv(&t, write_csv("date,a,OT\nd,1,2\n"), &opt, &err),
+                     AC_ERR_INVALID);
+    char want[1024];
+    snprintf(want, sizeof want,
+             "exp.ini:4: data.columns: column 'OTT' is not in the header of %s (did you mean "
+             "'OT'?); columns are: date, a, OT",
+             path);
+    assert_string_equal(err.msg, want);
+    ac_csv_options dated = {.date_column = "Date ", .date_column_at = "--set data.date_column=x"};
+    assert_int_equal(ac_table_load_csv(&t, write_csv("Datum,a\nd,1\n"), &dated, &err),
+                     AC_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "--set data.date_column=x: data.date_column: column 'Date '"));
+    assert_non_null(strstr(err.msg, "(did you mean 'Datum'?)"));
 }
 
 static void test_a_long_column_list_is_cut_short(void **state) {
@@ -461,6 +486,7 @@ int main(void) {
         cmocka_unit_test(test_empty_file_and_header_without_rows),
         cmocka_unit_test(test_bad_header_names),
         cmocka_unit_test(test_requested_columns_must_exist_once_and_not_be_the_date),
+        cmocka_unit_test(test_a_misspelt_column_gets_the_nearest_name_and_where_it_was_set),
         cmocka_unit_test(test_a_long_column_list_is_cut_short),
         cmocka_unit_test(test_unclosed_quote_and_text_after_a_quote),
         cmocka_unit_test(test_unreadable_file),

@@ -407,6 +407,28 @@ static void test_malformed_lines_are_reported_with_their_line(void **state) {
     expect_invalid("[model]\nheads = x\nlayers\n", 2, "model.heads", NULL);
 }
 
+static void test_where_names_the_line_the_override_or_the_file(void **state) {
+    (void)state;
+    assert_int_equal(load("[data]\n\ndataset = weather\n[model]\nheads = 2\n"), AC_OK);
+    char buf[512], want[512];
+    snprintf(want, sizeof want, "%s:3", path);
+    assert_string_equal(ac_config_where(&cfg, "data.dataset", buf, sizeof buf), want);
+    snprintf(want, sizeof want, "%s:5", path);
+    assert_string_equal(ac_config_where(&cfg, "model.heads", buf, sizeof buf), want);
+    /* a default: the file alone */
+    assert_string_equal(ac_config_where(&cfg, "data.columns", buf, sizeof buf), path);
+    assert_int_equal(ac_config_set(&cfg, "data.dataset = exchange", &err), AC_OK);
+    assert_string_equal(ac_config_where(&cfg, "data.dataset", buf, sizeof buf),
+                        "--set data.dataset=exchange");
+    assert_int_equal(ac_config_error(&cfg, "data.dataset", &err, "no such card"), AC_ERR_INVALID);
+    assert_string_equal(err.msg, "--set data.dataset=exchange: data.dataset: no such card");
+    ac_config fresh;
+    ac_config_defaults(&fresh);
+    assert_string_equal(ac_config_where(&fresh, "data.dataset", buf, sizeof buf), "");
+    ac_config_error(&fresh, "data.columns", &err, "x");
+    assert_string_equal(err.msg, "data.columns: x");
+}
+
 static void test_overlong_line_is_reported_not_split(void **state) {
     (void)state;
     char text[512];
@@ -711,6 +733,7 @@ int main(void) {
         cmocka_unit_test(test_key_outside_any_section_is_rejected),
         cmocka_unit_test(test_duplicate_key_names_both_lines),
         cmocka_unit_test(test_malformed_lines_are_reported_with_their_line),
+        cmocka_unit_test(test_where_names_the_line_the_override_or_the_file),
         cmocka_unit_test(test_overlong_line_is_reported_not_split),
         cmocka_unit_test(test_missing_file_says_cannot_open),
         cmocka_unit_test(test_failed_load_leaves_the_config_unchanged),
