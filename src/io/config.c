@@ -26,8 +26,8 @@
 
 #include "config_internal.h"
 
-/* The longest line inih reads whole (its buffer also holds the NUL). */
-#define LINE_CHARS (INI_MAX_LINE - 1)
+/* The longest line a config file may hold (config_ini.c reads it whole). */
+#define LINE_CHARS CONFIG_LINE_MAX
 /* data.split: the fractions must sum to 1 within this. */
 #define SPLIT_SUM_TOLERANCE 1e-6
 
@@ -257,7 +257,7 @@ static bool read_split(const key_def *k, const char *text, double out[3]) {
     return fabs(sum - 1.0) <= SPLIT_SUM_TOLERANCE;
 }
 
-/* Text can be written back as "name = text" and read again unchanged: one INI line, no control
+/* Text can be written back as "name = text" and read again unchanged: one line, no control
  * characters, and no ';' where inih would take it for a comment. */
 static ac_status check_text(const key_def *k, const char *text, origin at, ac_error *err) {
     size_t len = strlen(text);

@@ -198,6 +198,36 @@ static void test_unknown_column_is_a_config_error_with_did_you_mean(void **state
                  "(did you mean 'date'?)");
 }
 
+static void test_a_600_character_csv_path_in_a_config_file_works(void **state) {
+    (void)state;
+    /* past Debian inih's 199-character lines: three 190-character folders and a long name */
+    char rel[700] = "", cmd[2048], text[1024];
+    for (int i = 0; i < 3; i++) {
+        size_t at = strlen(rel);
+        memset(rel + at, 'd', 190);
+        strcpy(rel + at + 190, "/");
+    }
+    snprintf(cmd, sizeof cmd, "cd '%s' && mkdir -p '%s'", dir, rel);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    size_t len = strlen(rel);
+    memset(rel + len, 'f', 600 - len - 4);
+    strcpy(rel + 600 - 4, ".csv");
+    assert_int_equal(strlen(rel), 600);
+    snprintf(cmd, sizeof cmd, "cd '%s' && cp series.csv '%s'", dir, rel);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    snprintf(text, sizeof text,
+             "[data]\ncsv = %s\nlookback = 24\nhorizon = 6\n[model]\nd_model = 8\nheads = 2\n"
+             "layers = 1\nd_ff = 16\npatch_len = 6\npatch_stride = 3\n[train]\nepochs = 1\n"
+             "threads = 1\n[output]\ndir = longpath-run\n",
+             rel);
+    write_file("longpath.ini", text);
+    int rc = train("longpath.ini", "--quiet");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+    /* the resolved config.ini holds the path on one line and reads back */
+    rc = train("longpath-run/config.ini", "--quiet --out longpath-again");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+}
+
 static void test_impossible_lengths_are_refused_before_training(void **state) {
     (void)state;
     write_config("ok.ini", "");
@@ -289,6 +319,7 @@ int main(void) {
         cmocka_unit_test(test_config_errors_name_file_line_and_key),
         cmocka_unit_test(test_unknown_dataset_is_a_config_error_with_did_you_mean),
         cmocka_unit_test(test_unknown_column_is_a_config_error_with_did_you_mean),
+        cmocka_unit_test(test_a_600_character_csv_path_in_a_config_file_works),
         cmocka_unit_test(test_impossible_lengths_are_refused_before_training),
         cmocka_unit_test(test_set_overrides_are_checked_and_named),
         cmocka_unit_test(test_command_line_mistakes_are_usage_errors),
