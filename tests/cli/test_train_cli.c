@@ -140,14 +140,14 @@ static void test_config_errors_name_file_line_and_key(void **state) {
     (void)state;
     /* each case is a whole small config file with one mistake */
     const struct {
-        const char *body, *a, *b;
+        const char *body, *a, *b, *at; /* at: where, as file:line */
     } cases[] = {
-        {"[model]\nhead = 4\n", "model.heads", "bad.ini:2"},        /* did you mean */
-        {"[train]\nlr = fast\n", "train.lr", "bad.ini:2"},          /* wrong type */
-        {"[model]\ndropout = 1.5\n", "model.dropout", "bad.ini:2"}, /* out of range */
-        {"[model]\nattention = dott\n", "model.attention", "dot"},  /* enum */
-        {"[trian]\nlr = 1\n", "[trian]", "train"},                  /* unknown section */
-        {"[model]\nd_model = 10\nheads = 4\n", "model.d_model", "model.heads"},
+        {"[model]\nhead = 4\n", "model.heads", NULL, "bad.ini:2: "},              /* did you mean */
+        {"[train]\nlr = fast\n", "train.lr", NULL, "bad.ini:2: "},                /* wrong type */
+        {"[model]\ndropout = 1.5\n", "model.dropout", NULL, "bad.ini:2: "},       /* out of range */
+        {"[model]\nattention = dott\n", "model.attention", "dot", "bad.ini:2: "}, /* enum */
+        {"[trian]\nlr = 1\n", "[trian]", "train", "bad.ini:1: "}, /* unknown section */
+        {"[model]\nd_model = 10\nheads = 4\n", "model.d_model", "model.heads", "bad.ini"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char path[512];
@@ -156,6 +156,10 @@ static void test_config_errors_name_file_line_and_key(void **state) {
         fprintf(f, "%s[data]\ncsv = series.csv\n", cases[i].body);
         fclose(f);
         expect_error(train("bad.ini", ""), 2, cases[i].a, cases[i].b);
+        /* the message begins with where the mistake is */
+        if (strncmp(out, "attncast: ", 10) != 0 ||
+            strncmp(out + 10, cases[i].at, strlen(cases[i].at)))
+            fail_msg("'%s' does not begin the message: %s", cases[i].at, out);
     }
 }
 
