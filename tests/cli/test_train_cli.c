@@ -98,6 +98,38 @@ static void test_small_run_trains_reports_and_writes_its_run_folder(void **state
     }
     /* 400 rows: n_test = 80, windows = 80 - 6 + 1 */
     assert_int_equal(cJSON_GetObjectItem(root, "windows")->valueint, 75);
+    /* the run's main settings, as the config gave them or by default */
+    const struct {
+        const char *key;
+        double number;
+        const char *text;
+    } settings[] = {
+        {"d_model", 8, NULL},
+        {"heads", 2, NULL},
+        {"layers", 1, NULL},
+        {"d_ff", 16, NULL},
+        {"patch_len", 6, NULL},
+        {"patch_stride", 3, NULL},
+        {"lr", 1e-3, NULL},
+        {"batch_size", 16, NULL},
+        {"epochs", 2, NULL},
+        {"seed", 3, NULL},
+        {"lookback", 24, NULL},
+        {"horizon", 6, NULL},
+        {"channels", 2, NULL},
+        {"optimizer", 0, "adam"},
+        {"loss", 0, "mse"},
+        {"attention", 0, "dot"},
+        {"channel_mode", 0, "independent"},
+    };
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
+        cJSON *item = cJSON_GetObjectItem(root, settings[i].key);
+        if (!item) fail_msg("metrics.json has no \"%s\"", settings[i].key);
+        if (settings[i].text)
+            assert_string_equal(cJSON_GetStringValue(item), settings[i].text);
+        else if (!cJSON_IsNumber(item) || item->valuedouble != settings[i].number)
+            fail_msg("metrics.json \"%s\" is not %g", settings[i].key, settings[i].number);
+    }
     cJSON_Delete(root);
     snprintf(path, sizeof path, "%s/run/history.csv", dir);
     f = fopen(path, "r");
