@@ -16,6 +16,7 @@
 #define ATTNCAST_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -25,6 +26,8 @@
 #include "attncast/optim.h"
 
 #define AC_CONFIG_TEXT 1024
+/* Room for the key table's keys in ac_config.set_at (config.c checks it). */
+#define AC_CONFIG_MAX_KEYS 64
 
 typedef struct ac_config {
     struct {
@@ -76,6 +79,9 @@ typedef struct ac_config {
     } output;
     char name[128];            /* the config file's base name without .ini */
     char path[AC_CONFIG_TEXT]; /* the file it was loaded from, "" if none */
+    /* Where each key got its value, by its place in the key table: 0 the default, > 0 the line
+     * of the loaded text, -1 a --set override. Read it through ac_config_where. */
+    int set_at[AC_CONFIG_MAX_KEYS];
 } ac_config;
 
 /* Every key at its documented default. */
@@ -95,6 +101,16 @@ ac_status ac_config_set(ac_config *cfg, const char *assignment, ac_error *err);
 /* Rejects impossible combinations that need no data: exactly one of data.dataset / data.csv,
  * d_model % heads, patch_len <= lookback, patch_stride <= patch_len ... Messages name the keys. */
 ac_status ac_config_check(const ac_config *cfg, ac_error *err);
+
+/* Where key ("data.dataset") got its value, for messages about values that are checked only
+ * later (a dataset name, a column name): "exp.ini:3", "--set data.dataset=x" (the command line),
+ * or for a default the file name alone ("exp.ini") or "" when there is none. Returns buf. */
+const char *ac_config_where(const ac_config *cfg, const char *key, char *buf, size_t n);
+
+/* An AC_ERR_INVALID like the config's own errors, one line naming where key got its value and
+ * the key: "exp.ini:3: data.dataset: <message>". */
+ac_status ac_config_error(const ac_config *cfg, const char *key, ac_error *err, const char *fmt,
+                          ...) __attribute__((format(printf, 4, 5)));
 
 /* The whole config as INI text, every section and key, defaults filled in; malloc'd, caller
  * frees. NULL only when memory is short. */

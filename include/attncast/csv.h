@@ -9,7 +9,8 @@
  * Every error names the file and, where there is one, the line (1-based, the header is line 1)
  * and the column (1-based field number and its header name): a non-numeric or infinite cell, a
  * row with too many or too few fields, an empty file, a header without data rows, an empty or
- * duplicated column name, a requested column that is not in the header. Missing cells (empty,
+ * duplicated column name, a requested column that is not in the header (with the nearest header
+ * name, "did you mean"). Missing cells (empty,
  * NaN, NA, N/A, null, any case) are errors too unless a missing-value policy says otherwise.
  */
 #ifndef ATTNCAST_CSV_H
@@ -31,6 +32,10 @@ typedef struct ac_csv_options {
     const char *date_column; /* NULL or "": a column named `date` (any case) if there is one */
     const char *columns;     /* NULL or "": every other column; else a comma-separated subset */
     ac_missing_policy missing;
+    /* Where columns and date_column were set ("exp.ini:4", see ac_config_where), to begin the
+     * messages about them; NULL or "": the messages begin with the CSV's path. */
+    const char *columns_at;
+    const char *date_column_at;
 } ac_csv_options;
 
 /* A loaded table: rows x cols values, row-major, in double precision. */

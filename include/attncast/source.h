@@ -4,6 +4,11 @@
  * and the card supplies the defaults for the date column, the split and the season. data.csv
  * names a local file: split 0.7,0.1,0.2 and season 1 unless the config says otherwise. Explicit
  * config values always win over a card's defaults.
+ *
+ * A config value that proves wrong only here (data.dataset naming no card, a data.columns or
+ * data.date_column name missing from the header) fails like a config error: the message names
+ * where the key was set (ac_config_where) and the key, with a did-you-mean, and config_error is
+ * set so the CLI can exit as it does for a bad config.
  */
 #ifndef ATTNCAST_SOURCE_H
 #define ATTNCAST_SOURCE_H
@@ -22,6 +27,7 @@ typedef struct ac_data_source {
     char label[AC_DATASET_PATH]; /* dataset name, or the CSV path */
     double split[3];
     int season;
+    bool config_error; /* after a failed open: the config's value was wrong, not the data */
 } ac_data_source;
 
 ac_status ac_data_source_open(ac_data_source *src, const ac_config *cfg, ac_error *err);

@@ -388,7 +388,7 @@ int ac_cli_train(int argc, char **argv) {
     if (ac_data_source_open(&src, &cfg, &err) != AC_OK) {
         ac_cli_error("%s", err.msg);
         ac_data_source_close(&src);
-        return AC_EXIT_FAILURE;
+        return src.config_error ? AC_EXIT_USAGE : AC_EXIT_FAILURE;
     }
     const ac_table *table = src.table;
     /* The resolved config records what this run really used, card defaults included. */

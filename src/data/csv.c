@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "attncast/nearest.h"
 #include "csv_internal.h"
 
 #define LIST_MAX 160 /* bytes of a column list shown in a message */
@@ -230,6 +231,7 @@ static cell_kind parse_cell(char *s, double *v) {
 
 typedef struct layout {
     int fields;   /* in the header */
+    char **names; /* the header's fields (in the file's buffer), for messages */
     int date;     /* field index of the date column, or -1 */
     int channels; /* C */
     int *slot;    /* per field: its channel, or -1 (the date, or not requested) */
@@ -257,13 +259,31 @@ static ac_status check_header(const cursor *c, const row *h, ac_error *err) {
     return AC_OK;
 }
 
+/* "data.columns" or "data.date_column" is not in the header: one line beginning where the key
+ * was set (or with the CSV's path), with the nearest header name and the header's names. */
+static ac_status not_in_header(const char *path, const row *h, const char *key, const char *at,
+                               const char *name, ac_error *err) {
+    char q[QUOTE_MAX + 4], near[QUOTE_MAX + 32] = "", names[LIST_MAX + 64];
+    const char *nearest = ac_nearest(name, (const char *const *)h->fields, h->n);
+    if (nearest) {
+        char nq[QUOTE_MAX + 4];
+        snprintf(near, sizeof near, " (did you mean '%s'?)", csv_shown(nq, nearest));
+    }
+    return ac_error_set(err, AC_ERR_INVALID,
+                        "%s: %s: column '%s' is not in the header of %s%s; columns are: %s",
+                        at && at[0] ? at : path, key, csv_shown(q, name), path, near,
+                        name_list(names, h->fields, h->n));
+}
+
 /* The requested channels, comma-separated, in their order, into lay->field. */
-static ac_status pick_columns(const char *path, const row *h, const char *columns, layout *lay,
-                              ac_error *err) {
+static ac_status pick_columns(const char *path, const row *h, const ac_csv_options *opt,
+                              layout *lay, ac_error *err) {
+    const char *columns = opt->columns;
+    const char *at = opt->columns_at && opt->columns_at[0] ? opt->columns_at : path;
     char *list = strdup(columns);
     if (!list) return ac_error_set(err, AC_ERR_NOMEM, "%s: out of memory", path);
     ac_status st = AC_OK;
-    char q[QUOTE_MAX + 4], names[LIST_MAX + 64];
+    char q[QUOTE_MAX + 4];
     char *p = list;
     for (bool more = true; more && st == AC_OK;) {
         char *comma = strchr(p, ',');
@@ -274,21 +294,18 @@ static ac_status pick_columns(const char *path, const row *h, const char *column
         while (n > 0 && is_blank(p[n - 1])) p[--n] = '\0';
         int f = find_name(h->fields, h->n, p);
         if (!*p)
-            st = ac_error_set(err, AC_ERR_INVALID, "%s: data.columns has an empty name in '%s'",
-                              path, csv_shown(q, columns));
+            st = ac_error_set(err, AC_ERR_INVALID, "%s: data.columns: an empty name in '%s'", at,
+                              csv_shown(q, columns));
         else if (f < 0)
-            st = ac_error_set(err, AC_ERR_INVALID,
-                              "%s: column '%s' (from data.columns) is not in the header; columns "
-                              "are: %s",
-                              path, csv_shown(q, p), name_list(names, h->fields, h->n));
+            st = not_in_header(path, h, "data.columns", at, p, err);
         else if (f == lay->date)
             st = ac_error_set(err, AC_ERR_INVALID,
-                              "%s: column '%s' (from data.columns) is the date column; it cannot "
+                              "%s: data.columns: column '%s' is the date column of %s; it cannot "
                               "be a channel",
-                              path, csv_shown(q, p));
+                              at, csv_shown(q, p), path);
         else if (lay->slot[f] >= 0)
-            st = ac_error_set(err, AC_ERR_INVALID, "%s: column '%s' appears twice in data.columns",
-                              path, csv_shown(q, p));
+            st = ac_error_set(err, AC_ERR_INVALID, "%s: data.columns: column '%s' is named twice",
+                              at, csv_shown(q, p));
         else {
             lay->slot[f] = lay->channels;
             lay->field[lay->channels++] = f;
@@ -301,8 +318,9 @@ static ac_status pick_columns(const char *path, const row *h, const char *column
 
 static ac_status make_layout(const char *path, const row *h, const ac_csv_options *opt, layout *lay,
                              ac_error *err) {
-    char q[QUOTE_MAX + 4], names[LIST_MAX + 64];
+    char q[QUOTE_MAX + 4];
     lay->fields = h->n;
+    lay->names = h->fields;
     lay->date = -1;
     lay->channels = 0;
     lay->slot = malloc((size_t)h->n * sizeof *lay->slot);
@@ -313,16 +331,13 @@ static ac_status make_layout(const char *path, const row *h, const ac_csv_option
     if (opt->date_column && opt->date_column[0]) {
         lay->date = find_name(h->fields, h->n, opt->date_column);
         if (lay->date < 0)
-            return ac_error_set(err, AC_ERR_INVALID,
-                                "%s: date column '%s' (from data.date_column) is not in the "
-                                "header; columns are: %s",
-                                path, csv_shown(q, opt->date_column),
-                                name_list(names, h->fields, h->n));
+            return not_in_header(path, h, "data.date_column", opt->date_column_at, opt->date_column,
+                                 err);
     } else {
         for (int i = 0; i < h->n && lay->date < 0; i++)
             if (strcasecmp(h->fields[i], "date") == 0) lay->date = i;
     }
-    if (opt->columns && opt->columns[0]) return pick_columns(path, h, opt->columns, lay, err);
+    if (opt->columns && opt->columns[0]) return pick_columns(path, h, opt, lay, err);
     for (int i = 0; i < h->n; i++) {
         if (i == lay->date) continue;
         lay->slot[i] = lay->channels;
@@ -346,9 +361,18 @@ static ac_status store_row(const cursor *c, const row *rw, const layout *lay, ac
             return ac_error_set(err, AC_ERR_FORMAT,
                                 "%s:%d: empty line; expected %d fields as in the header", c->path,
                                 rw->line, lay->fields);
+        if (rw->n < lay->fields) /* the column is the first field the row lacks */
+            return ac_error_set(err, AC_ERR_FORMAT,
+                                "%s:%d:%d (column '%s'): expected %d fields as in the header, "
+                                "found %d; the row ends early",
+                                c->path, rw->line, rw->n + 1, csv_shown(name, lay->names[rw->n]),
+                                lay->fields, rw->n);
+        /* the column is where the first extra field starts */
         return ac_error_set(err, AC_ERR_FORMAT,
-                            "%s:%d: expected %d fields as in the header, found %d", c->path,
-                            rw->line, lay->fields, rw->n);
+                            "%s:%d:%d: expected %d fields as in the header, found %d; field %d "
+                            "and after are extra",
+                            c->path, rw->line, lay->fields + 1, lay->fields, rw->n,
+                            lay->fields + 1);
     }
     if (lay->date >= 0 && !(t->dates[r] = strdup(rw->fields[lay->date])))
         return ac_error_set(err, AC_ERR_NOMEM, "%s:%d: out of memory", c->path, rw->line);
@@ -376,6 +400,13 @@ static ac_status store_row(const cursor *c, const row *rw, const layout *lay, ac
             missing[k]++;
             break;
         case CELL_BAD:
+            /* MODEL.md takes only a named date column; a text first column is probably one */
+            if (f == 0 && r == 0 && lay->date < 0)
+                return ac_error_set(err, AC_ERR_FORMAT,
+                                    "%s:%d:%d (column '%s'): expected a number, found '%s' (if "
+                                    "'%s' is the date column, set data.date_column = %s)",
+                                    c->path, rw->line, f + 1, csv_shown(name, t->names[k]),
+                                    csv_shown(q, rw->fields[f]), name, name);
             return ac_error_set(err, AC_ERR_FORMAT,
                                 "%s:%d:%d (column '%s'): expected a number, found '%s'", c->path,
                                 rw->line, f + 1, csv_shown(name, t->names[k]),
@@ -432,7 +463,7 @@ static ac_status read_rows(cursor *c, const layout *lay, ac_table *t, int *missi
 
 ac_status ac_table_load_csv(ac_table **out, const char *path, const ac_csv_options *opt,
                             ac_error *err) {
-    static const ac_csv_options DEFAULTS = {NULL, NULL, AC_MISSING_ERROR};
+    static const ac_csv_options DEFAULTS = {0};
     if (!opt) opt = &DEFAULTS;
     *out = NULL;
     char *buf = NULL;

@@ -1,8 +1,53 @@
-/* source.c - from a config's [data] section to a loaded table (see include/attncast/source.h). */
+/* source.c - from a config's [data] section to a loaded table (see include/attncast/source.h).
+ *
+ * A mistake in the config's own values that shows only here (a dataset name with no card, a
+ * data.columns or data.date_column name that is not in the CSV's header) is reported like any
+ * other config error: where the key was set (file:line, or the --set override) and the key,
+ * with a did-you-mean for near misses, and src->config_error set so the CLI exits as for a bad
+ * config. */
 #include "attncast/source.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "attncast/nearest.h"
+
+/* How many card names an unknown-dataset message considers and lists. */
+#define KNOWN_MAX  256
+#define KNOWN_LIST 256
+
+/* data.dataset names no card: a config error with the nearest card name and the known ones. */
+static ac_status unknown_dataset(ac_data_source *src, const ac_config *cfg, ac_error *err) {
+    char known[KNOWN_MAX][64];
+    const char *names[KNOWN_MAX];
+    int n = ac_dataset_list(known, KNOWN_MAX);
+    char list[KNOWN_LIST] = "";
+    size_t len = 0;
+    for (int i = 0; i < n; i++) {
+        names[i] = known[i];
+        if (len + strlen(known[i]) + 8 > sizeof list) {
+            if (len + 6 < sizeof list) snprintf(list + len, sizeof list - len, ", ...");
+            len = sizeof list;
+        } else if (len < sizeof list) {
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", known[i]);
+        }
+    }
+    src->config_error = true;
+    const char *name = cfg->data.dataset, *near = ac_nearest(name, names, n);
+    if (n == 0)
+        return ac_config_error(cfg, "data.dataset", err,
+                               "unknown dataset '%s'; there are no cards in %s", name,
+                               ac_datasets_dir());
+    if (near)
+        return ac_config_error(cfg, "data.dataset", err,
+                               "unknown dataset '%s'; did you mean %s? (known: %s; cards in %s)",
+                               name, near, list, ac_datasets_dir());
+    return ac_config_error(cfg, "data.dataset", err,
+                           "unknown dataset '%s' (known: %s; cards in %s)", name, list,
+                           ac_datasets_dir());
+}
 
 ac_status ac_data_source_open(ac_data_source *src, const ac_config *cfg, ac_error *err) {
     memset(src, 0, sizeof *src);
@@ -11,7 +56,12 @@ ac_status ac_data_source_open(ac_data_source *src, const ac_config *cfg, ac_erro
     src->season = 1;
     const char *date_column = cfg->data.date_column;
     if (cfg->data.dataset[0]) {
-        if (ac_dataset_card_load(&src->card, cfg->data.dataset, err) != AC_OK) return err->code;
+        if (ac_dataset_card_load(&src->card, cfg->data.dataset, err) != AC_OK) {
+            /* the card loader's own test for "no such card": its file does not exist */
+            if (src->card.card_path[0] && access(src->card.card_path, F_OK) != 0 && errno == ENOENT)
+                return unknown_dataset(src, cfg, err);
+            return err->code;
+        }
         src->has_card = true;
         if (ac_dataset_fetch(&src->card, src->path, sizeof src->path, err) != AC_OK)
             return err->code;
@@ -25,9 +75,19 @@ ac_status ac_data_source_open(ac_data_source *src, const ac_config *cfg, ac_erro
     }
     if (cfg->data.split_set) memcpy(src->split, cfg->data.split, sizeof src->split);
     if (cfg->data.season > 0) src->season = cfg->data.season;
+    char columns_at[AC_CONFIG_TEXT], date_at[AC_CONFIG_TEXT];
     ac_csv_options opt = {
-        .date_column = date_column, .columns = cfg->data.columns, .missing = cfg->data.missing};
-    return ac_table_load_csv(&src->table, src->path, &opt, err);
+        .date_column = date_column,
+        .columns = cfg->data.columns,
+        .missing = cfg->data.missing,
+        .columns_at = ac_config_where(cfg, "data.columns", columns_at, sizeof columns_at),
+        .date_column_at = cfg->data.date_column[0]
+                              ? ac_config_where(cfg, "data.date_column", date_at, sizeof date_at)
+                              : NULL};
+    ac_status st = ac_table_load_csv(&src->table, src->path, &opt, err);
+    /* the reader's AC_ERR_INVALID is always about data.columns or data.date_column */
+    src->config_error = st == AC_ERR_INVALID;
+    return st;
 }
 
 void ac_data_source_close(ac_data_source *src) {

@@ -26,8 +26,8 @@
 
 #include "config_internal.h"
 
-/* The longest line inih reads whole (its buffer also holds the NUL). */
-#define LINE_CHARS (INI_MAX_LINE - 1)
+/* The longest line a config file may hold (config_ini.c reads it whole). */
+#define LINE_CHARS CONFIG_LINE_MAX
 /* data.split: the fractions must sum to 1 within this. */
 #define SPLIT_SUM_TOLERANCE 1e-6
 
@@ -121,6 +121,7 @@ const key_def config_keys[] = {
 
 _Static_assert(sizeof config_keys / sizeof config_keys[0] == KEY_COUNT,
                "KEY_COUNT in config_internal.h");
+_Static_assert(KEY_COUNT <= AC_CONFIG_MAX_KEYS, "AC_CONFIG_MAX_KEYS in config.h");
 
 const char *const config_sections[] = {"data", "model", "train", "output"};
 _Static_assert(sizeof config_sections / sizeof config_sections[0] == SECTION_COUNT,
@@ -256,7 +257,7 @@ static bool read_split(const key_def *k, const char *text, double out[3]) {
     return fabs(sum - 1.0) <= SPLIT_SUM_TOLERANCE;
 }
 
-/* Text can be written back as "name = text" and read again unchanged: one INI line, no control
+/* Text can be written back as "name = text" and read again unchanged: one line, no control
  * characters, and no ';' where inih would take it for a comment. */
 static ac_status check_text(const key_def *k, const char *text, origin at, ac_error *err) {
     size_t len = strlen(text);
@@ -449,11 +450,48 @@ ac_status ac_config_set(ac_config *cfg, const char *assignment, ac_error *err) {
         status = config_parse_value(k, value, &work, at, err);
         if (status == AC_OK) {
             if (k->type == KEY_SPLIT) work.data.split_set = true;
+            work.set_at[k - config_keys] = -1;
             memcpy(cfg, &work, sizeof work);
         }
     }
     free(copy);
     return status;
+}
+
+/* ---- where a key got its value, for later checks ---- */
+
+const char *ac_config_where(const ac_config *cfg, const char *key, char *buf, size_t n) {
+    const char *dot = strchr(key, '.');
+    const key_def *k = NULL;
+    for (size_t i = 0; dot && i < KEY_COUNT && !k; i++)
+        if (strlen(config_keys[i].section) == (size_t)(dot - key) &&
+            strncmp(config_keys[i].section, key, (size_t)(dot - key)) == 0 &&
+            strcmp(config_keys[i].name, dot + 1) == 0)
+            k = &config_keys[i];
+    int at = k ? cfg->set_at[k - config_keys] : 0;
+    const char *cut = strlen(cfg->path) > SOURCE_MAX ? "..." : "";
+    if (at < 0) {
+        char value[AC_CONFIG_TEXT];
+        format_value(k, cfg, value, sizeof value);
+        snprintf(buf, n, "--set %s=%.*s%s", key, QUOTE_MAX, value,
+                 strlen(value) > QUOTE_MAX ? "..." : "");
+    } else if (at > 0 && cfg->path[0])
+        snprintf(buf, n, "%.*s%s:%d", SOURCE_MAX, cfg->path, cut, at);
+    else
+        snprintf(buf, n, "%.*s%s", SOURCE_MAX, cfg->path, cut);
+    return buf;
+}
+
+ac_status ac_config_error(const ac_config *cfg, const char *key, ac_error *err, const char *fmt,
+                          ...) {
+    char what[AC_ERROR_MAX], where[SOURCE_MAX + QUOTE_MAX + 64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    ac_config_where(cfg, key, where, sizeof where);
+    ac_error_set(err, AC_ERR_INVALID, "%s%s%s: %s", where, where[0] ? ": " : "", key, what);
+    return config_one_line(err, AC_ERR_INVALID);
 }
 
 /* ---- combinations ---- */

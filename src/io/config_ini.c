@@ -1,14 +1,19 @@
 /* config_ini.c - reading a config from INI text: ac_config_load and ac_config_load_string.
  *
  * Files are read with inih through our own line reader, which counts lines (Debian's inih does
- * not pass line numbers to the handler), strips CR of CRLF endings and a UTF-8 BOM, rejects
- * lines longer than inih's buffer instead of letting inih split them, and checks section
- * headers as they go by, so an unknown section is reported even when it holds no keys. The
+ * not pass line numbers to the handler), strips CR of CRLF endings and a UTF-8 BOM, and checks
+ * section headers as they go by, so an unknown section is reported even when it holds no keys.
+ * Lines up to CONFIG_LINE_MAX characters are read whole, although inih's buffer holds only
+ * INI_MAX_LINE - 1 (199 in Debian's build): a longer line reaches inih as a short stand-in
+ * ("key=", "[section]" or ";") while the reader keeps its value, parsed by inih's own rules
+ * (inline "; comment" after a space, surrounding spaces trimmed), for the handler to use
+ * instead. Past CONFIG_LINE_MAX a line is an error rather than being split. The
  * reader also strips leading whitespace: an indented line is read as an ordinary line rather
  * than as inih's multi-line continuation of the previous value, so indented keys work and a
  * stray continuation line is reported as malformed. An unknown section or key is answered with
- * the nearest known one ("did you mean"). Each value goes through config.c's key table and
- * parser (config_internal.h); a load commits to the caller's config only on success.
+ * the nearest known one ("did you mean", include/attncast/nearest.h). Each value goes through
+ * config.c's key table and parser (config_internal.h); a load commits to the caller's config only
+ * on success.
  */
 #include "attncast/config.h"
 
@@ -20,32 +25,9 @@
 
 #include <ini.h>
 
+#include "attncast/nearest.h"
+
 #include "config_internal.h"
-
-/* Keys and sections within this edit distance are offered as "did you mean". */
-#define NEAR_MISS 2
-
-/* Case-insensitive Levenshtein distance, or NEAR_MISS + 1 when it is surely larger. */
-static int edit_distance(const char *a, const char *b) {
-    enum { MAX_LEN = 64 };
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > MAX_LEN || lb > MAX_LEN || (la > lb ? la - lb : lb - la) > NEAR_MISS)
-        return NEAR_MISS + 1;
-    int prev[MAX_LEN + 1], cur[MAX_LEN + 1];
-    for (size_t j = 0; j <= lb; j++) prev[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        cur[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int subst = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
-            int best = prev[j - 1] + subst;
-            if (prev[j] + 1 < best) best = prev[j] + 1;
-            if (cur[j - 1] + 1 < best) best = cur[j - 1] + 1;
-            cur[j] = best;
-        }
-        memcpy(prev, cur, (lb + 1) * sizeof cur[0]);
-    }
-    return prev[lb];
-}
 
 /* ---- finding sections and keys, with did-you-mean ---- */
 
@@ -56,15 +38,7 @@ static bool known_section(const char *name) {
 }
 
 static ac_status unknown_section(const char *name, origin at, ac_error *err) {
-    const char *near = NULL;
-    int best = NEAR_MISS + 1;
-    for (size_t s = 0; s < SECTION_COUNT; s++) {
-        int d = edit_distance(name, config_sections[s]);
-        if (d < best) {
-            best = d;
-            near = config_sections[s];
-        }
-    }
+    const char *near = ac_nearest(name, config_sections, SECTION_COUNT);
     if (near)
         return config_fail(
             err, at,
@@ -77,16 +51,16 @@ static ac_status unknown_section(const char *name, origin at, ac_error *err) {
 
 static ac_status unknown_key(const char *section, const char *name, origin at, ac_error *err) {
     const key_def *near = NULL;
-    int best = NEAR_MISS + 1;
+    int best = AC_NEAR_MISS + 1;
     for (size_t i = 0; i < KEY_COUNT; i++) {
-        int d = edit_distance(name, config_keys[i].name);
+        int d = ac_edit_distance(name, config_keys[i].name);
         if (strcmp(config_keys[i].section, section) == 0 && d < best) {
             best = d;
             near = &config_keys[i];
         }
     }
     for (size_t i = 0; i < KEY_COUNT && !near; i++) {
-        int d = edit_distance(name, config_keys[i].name);
+        int d = ac_edit_distance(name, config_keys[i].name);
         if (d < best) {
             best = d;
             near = &config_keys[i];
@@ -131,7 +105,10 @@ typedef struct parse_state {
     bool failed; /* err holds our first error, at fail_line */
     int fail_line;
     ac_error *err;
-    int first_line[KEY_COUNT]; /* where each key was given, 0 if not yet */
+    int first_line[KEY_COUNT];     /* where each key was given, 0 if not yet */
+    char buf[CONFIG_LINE_MAX + 2]; /* the current line, whole */
+    int long_line;                 /* the line whose value is long_value, or 0 */
+    char long_value[CONFIG_LINE_MAX + 1];
 } parse_state;
 
 static int next_char(parse_state *st) {
@@ -144,7 +121,55 @@ static void reader_fail(parse_state *st) {
     st->fail_line = st->line;
 }
 
-/* Reads one line into str (num bytes) for inih without its line ending; see the top of the
+/* Where inih's find_chars_or_comment stops: at one of chars, at an inline comment prefix after
+ * white space, or at the end. */
+static char *find_chars_or_comment(char *s, const char *chars) {
+    bool was_space = false;
+    while (*s && (!chars || !strchr(chars, *s)) &&
+           !(was_space && strchr(INI_INLINE_COMMENT_PREFIXES, *s))) {
+        was_space = isspace((unsigned char)*s);
+        s++;
+    }
+    return s;
+}
+
+/* A line longer than inih's room (see the top of the file): puts a stand-in into str and, for a
+ * key, keeps the value as inih would have passed it. NULL after an error. */
+static char *hand_over_long_line(parse_state *st, char *line, char *str, size_t room, origin at) {
+    if (strchr(INI_START_COMMENT_PREFIXES, line[0])) {
+        snprintf(str, room + 1, "%c", line[0]);
+        return str;
+    }
+    const char *close = line[0] == '[' ? strchr(line, ']') : NULL;
+    if (close && (size_t)(close - line) < room) { /* a known section: checked by the caller */
+        snprintf(str, room + 1, "%.*s", (int)(close - line + 1), line);
+        return str;
+    }
+    char *sep = find_chars_or_comment(line, "=:");
+    if (line[0] == '[' || (*sep != '=' && *sep != ':')) { /* malformed: inih will say where */
+        snprintf(str, room + 1, "%.*s", (int)room, line);
+        return str;
+    }
+    size_t name_len = (size_t)(sep - line);
+    while (name_len > 0 && isspace((unsigned char)line[name_len - 1])) name_len--;
+    if (name_len + 1 > room) {
+        config_fail(st->err, at, "a key name of %zu characters", name_len);
+        reader_fail(st);
+        return NULL;
+    }
+    char *value = sep + 1;
+    *find_chars_or_comment(value, NULL) = '\0';
+    while (isspace((unsigned char)*value)) value++;
+    size_t len = strlen(value);
+    while (len > 0 && isspace((unsigned char)value[len - 1])) len--;
+    memcpy(st->long_value, value, len);
+    st->long_value[len] = '\0';
+    st->long_line = st->line;
+    snprintf(str, room + 1, "%.*s=", (int)name_len, line);
+    return str;
+}
+
+/* Reads one line for inih into str (num bytes) without its line ending; see the top of the
  * file. Returns NULL at the end or to stop after an error. */
 static char *read_line(char *str, int num, void *stream) {
     parse_state *st = stream;
@@ -153,11 +178,12 @@ static char *read_line(char *str, int num, void *stream) {
     if (c == EOF) return NULL;
     st->line++;
     origin at = {"", st->source, st->line};
-    size_t cap = (size_t)num - 1, len = 0;
+    char *buf = st->buf;
+    size_t cap = CONFIG_LINE_MAX, len = 0;
     int last = 0;
     bool nul = false;
     while (c != EOF && c != '\n') {
-        if (len < cap) str[len] = (char)c;
+        if (len < cap) buf[len] = (char)c;
         nul |= c == '\0';
         last = c;
         if (++len > cap + 1) break; /* too long even without a CR */
@@ -174,13 +200,13 @@ static char *read_line(char *str, int num, void *stream) {
         reader_fail(st);
         return NULL;
     }
-    str[len] = '\0';
+    buf[len] = '\0';
     size_t skip = 0;
-    if (st->line == 1 && strncmp(str, "\xEF\xBB\xBF", 3) == 0) skip = 3;
-    while (str[skip] == ' ' || str[skip] == '\t') skip++;
-    memmove(str, str + skip, len - skip + 1);
+    if (st->line == 1 && strncmp(buf, "\xEF\xBB\xBF", 3) == 0) skip = 3;
+    while (buf[skip] == ' ' || buf[skip] == '\t') skip++;
+    memmove(buf, buf + skip, len - skip + 1);
 
-    char *close = str[0] == '[' ? strchr(str, ']') : NULL;
+    char *close = buf[0] == '[' ? strchr(buf, ']') : NULL;
     if (close) {
         const char *rest = close + 1;
         while (isspace((unsigned char)*rest)) rest++;
@@ -190,13 +216,16 @@ static char *read_line(char *str, int num, void *stream) {
             return NULL;
         }
         *close = '\0';
-        if (!known_section(str + 1)) {
-            unknown_section(str + 1, at, st->err);
+        if (!known_section(buf + 1)) {
+            unknown_section(buf + 1, at, st->err);
             reader_fail(st);
             return NULL;
         }
         *close = ']';
     }
+    size_t room = (size_t)num - 1;
+    if (strlen(buf) > room) return hand_over_long_line(st, buf, str, room, at);
+    memcpy(str, buf, strlen(buf) + 1);
     return str;
 }
 
@@ -205,6 +234,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
     if (st->failed) return 0;
     origin at = {"", st->source, st->line};
     const key_def *k = NULL;
+    if (st->long_line == st->line) value = st->long_value;
     if (!*section) {
         const char *home = NULL;
         for (size_t i = 0; i < KEY_COUNT && !home; i++)
@@ -221,6 +251,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
                         *first);
         else if (config_parse_value(k, value, st->cfg, at, st->err) == AC_OK) {
             *first = st->line;
+            st->cfg->set_at[k - config_keys] = st->line;
             if (k->type == KEY_SPLIT) st->cfg->data.split_set = true;
             return 1;
         }

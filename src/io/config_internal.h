@@ -15,6 +15,10 @@
 #define QUOTE_MAX  120
 #define SOURCE_MAX 240
 
+/* The longest config line read (inih's own buffer is smaller; config_ini.c hands it longer
+ * lines in a form that fits, see there). Any value that fits a field of ac_config fits a line. */
+#define CONFIG_LINE_MAX 4095
+
 /* ---- the key table (defined in config.c) ---- */
 
 typedef enum key_type {

@@ -1,4 +1,5 @@
-/* report.c - the run folder and its files: atomic writes, history.csv, metrics.json (cJSON). */
+/* report.c - the run folder and its files: atomic writes, history.csv, metrics.json (cJSON, the
+ * metrics beside the run's main settings), report.md. */
 #include "attncast/report.h"
 
 #include <cjson/cJSON.h>
@@ -165,6 +166,19 @@ char *ac_metrics_json(const ac_config *cfg, const ac_eval_result *e, const ac_ru
     cJSON_AddNumberToObject(root, "horizon", cfg->data.horizon);
     cJSON_AddStringToObject(root, "attention", ac_attention_kind_name(cfg->model.attention));
     cJSON_AddStringToObject(root, "channel_mode", ac_channel_mode_name(cfg->model.channels));
+    /* the main settings under their config key names; "channels" above is the channel count,
+     * so model.channels is "channel_mode" */
+    cJSON_AddNumberToObject(root, "d_model", cfg->model.d_model);
+    cJSON_AddNumberToObject(root, "heads", cfg->model.heads);
+    cJSON_AddNumberToObject(root, "layers", cfg->model.layers);
+    cJSON_AddNumberToObject(root, "d_ff", cfg->model.d_ff);
+    cJSON_AddNumberToObject(root, "patch_len", cfg->model.patch_len);
+    cJSON_AddNumberToObject(root, "patch_stride", cfg->model.patch_stride);
+    cJSON_AddStringToObject(root, "optimizer", ac_optimizer_kind_name(cfg->train.optimizer));
+    add_number(root, "lr", cfg->train.lr);
+    cJSON_AddNumberToObject(root, "batch_size", cfg->train.batch_size);
+    cJSON_AddStringToObject(root, "loss", ac_loss_kind_name(cfg->train.loss));
+    cJSON_AddNumberToObject(root, "epochs", cfg->train.epochs);
     cJSON_AddNumberToObject(root, "parameters", (double)info->parameters);
     cJSON_AddNumberToObject(root, "seed", (double)cfg->train.seed);
     cJSON_AddNumberToObject(root, "threads", info->threads);

@@ -100,6 +100,38 @@ static void test_small_run_trains_reports_and_writes_its_run_folder(void **state
     }
     /* 400 rows: n_test = 80, windows = 80 - 6 + 1 */
     assert_int_equal(cJSON_GetObjectItem(root, "windows")->valueint, 75);
+    /* the run's main settings, as the config gave them or by default */
+    const struct {
+        const char *key;
+        double number;
+        const char *text;
+    } settings[] = {
+        {"d_model", 8, NULL},
+        {"heads", 2, NULL},
+        {"layers", 1, NULL},
+        {"d_ff", 16, NULL},
+        {"patch_len", 6, NULL},
+        {"patch_stride", 3, NULL},
+        {"lr", 1e-3, NULL},
+        {"batch_size", 16, NULL},
+        {"epochs", 2, NULL},
+        {"seed", 3, NULL},
+        {"lookback", 24, NULL},
+        {"horizon", 6, NULL},
+        {"channels", 2, NULL},
+        {"optimizer", 0, "adam"},
+        {"loss", 0, "mse"},
+        {"attention", 0, "dot"},
+        {"channel_mode", 0, "independent"},
+    };
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
+        cJSON *item = cJSON_GetObjectItem(root, settings[i].key);
+        if (!item) fail_msg("metrics.json has no \"%s\"", settings[i].key);
+        if (settings[i].text)
+            assert_string_equal(cJSON_GetStringValue(item), settings[i].text);
+        else if (!cJSON_IsNumber(item) || item->valuedouble != settings[i].number)
+            fail_msg("metrics.json \"%s\" is not %g", settings[i].key, settings[i].number);
+    }
     cJSON_Delete(root);
     snprintf(path, sizeof path, "%s/run/history.csv", dir);
     f = fopen(path, "r");
@@ -142,14 +174,14 @@ static void test_config_errors_name_file_line_and_key(void **state) {
     (void)state;
     /* each case is a whole small config file with one mistake */
     const struct {
-        const char *body, *a, *b;
+        const char *body, *a, *b, *at; /* at: where, as file:line */
     } cases[] = {
-        {"[model]\nhead = 4\n", "model.heads", "bad.ini:2"},        /* did you mean */
-        {"[train]\nlr = fast\n", "train.lr", "bad.ini:2"},          /* wrong type */
-        {"[model]\ndropout = 1.5\n", "model.dropout", "bad.ini:2"}, /* out of range */
-        {"[model]\nattention = dott\n", "model.attention", "dot"},  /* enum */
-        {"[trian]\nlr = 1\n", "[trian]", "train"},                  /* unknown section */
-        {"[model]\nd_model = 10\nheads = 4\n", "model.d_model", "model.heads"},
+        {"[model]\nhead = 4\n", "model.heads", NULL, "bad.ini:2: "},              /* did you mean */
+        {"[train]\nlr = fast\n", "train.lr", NULL, "bad.ini:2: "},                /* wrong type */
+        {"[model]\ndropout = 1.5\n", "model.dropout", NULL, "bad.ini:2: "},       /* out of range */
+        {"[model]\nattention = dott\n", "model.attention", "dot", "bad.ini:2: "}, /* enum */
+        {"[trian]\nlr = 1\n", "[trian]", "train", "bad.ini:1: "}, /* unknown section */
+        {"[model]\nd_model = 10\nheads = 4\n", "model.d_model", "model.heads", "bad.ini"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char path[512];
@@ -158,7 +190,80 @@ static void test_config_errors_name_file_line_and_key(void **state) {
         fprintf(f, "%s[data]\ncsv = series.csv\n", cases[i].body);
         fclose(f);
         expect_error(train("bad.ini", ""), 2, cases[i].a, cases[i].b);
+        /* the message begins with where the mistake is */
+        if (strncmp(out, "attncast: ", 10) != 0 ||
+            strncmp(out + 10, cases[i].at, strlen(cases[i].at)))
+            fail_msg("'%s' does not begin the message: %s", cases[i].at, out);
     }
+}
+
+static void write_file(const char *name, const char *text) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_unknown_dataset_is_a_config_error_with_did_you_mean(void **state) {
+    (void)state;
+    write_file("ds.ini", "[data]\n; a near miss\ndataset = exchange_rat\nlookback = 24\n");
+    expect_error(train("ds.ini", ""), 2, "ds.ini:3: data.dataset: unknown dataset 'exchange_rat'",
+                 "did you mean exchange_rate?");
+    write_config("ok.ini", "");
+    expect_error(train("ok.ini", "--set data.csv= --set data.dataset=exchange_rat"), 2,
+                 "--set data.dataset=exchange_rat: data.dataset: unknown dataset", "exchange_rate");
+    /* nothing near: the known cards are listed */
+    expect_error(train("ok.ini", "--set data.csv= --set data.dataset=zzzz"), 2,
+                 "unknown dataset 'zzzz' (known: ", "weather");
+}
+
+static void test_unknown_column_is_a_config_error_with_did_you_mean(void **state) {
+    (void)state;
+    char text[1024];
+    snprintf(text, sizeof text,
+             "[data]\ncsv = %s/series.csv\n\ncolumns = a, bb\nlookback = 24\nhorizon = 6\n", dir);
+    write_file("cols.ini", text);
+    expect_error(train("cols.ini", ""), 2, "cols.ini:4: data.columns: column 'bb'",
+                 "(did you mean 'b'?)");
+    write_config("ok.ini", "");
+    expect_error(train("ok.ini", "--set data.columns=A"), 2,
+                 "--set data.columns=A: data.columns: column 'A' is not in the header",
+                 "(did you mean 'a'?)");
+    expect_error(train("ok.ini", "--set data.date_column=dates"), 2,
+                 "--set data.date_column=dates: data.date_column: column 'dates'",
+                 "(did you mean 'date'?)");
+}
+
+static void test_a_600_character_csv_path_in_a_config_file_works(void **state) {
+    (void)state;
+    /* past Debian inih's 199-character lines: three 190-character folders and a long name */
+    char rel[700] = "", cmd[2048], text[1024];
+    for (int i = 0; i < 3; i++) {
+        size_t at = strlen(rel);
+        memset(rel + at, 'd', 190);
+        strcpy(rel + at + 190, "/");
+    }
+    snprintf(cmd, sizeof cmd, "cd '%s' && mkdir -p '%s'", dir, rel);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    size_t len = strlen(rel);
+    memset(rel + len, 'f', 600 - len - 4);
+    strcpy(rel + 600 - 4, ".csv");
+    assert_int_equal(strlen(rel), 600);
+    snprintf(cmd, sizeof cmd, "cd '%s' && cp series.csv '%s'", dir, rel);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    snprintf(text, sizeof text,
+             "[data]\ncsv = %s\nlookback = 24\nhorizon = 6\n[model]\nd_model = 8\nheads = 2\n"
+             "layers = 1\nd_ff = 16\npatch_len = 6\npatch_stride = 3\n[train]\nepochs = 1\n"
+             "threads = 1\n[output]\ndir = longpath-run\n",
+             rel);
+    write_file("longpath.ini", text);
+    int rc = train("longpath.ini", "--quiet");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+    /* the resolved config.ini holds the path on one line and reads back */
+    rc = train("longpath-run/config.ini", "--quiet --out longpath-again");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
 }
 
 static void test_impossible_lengths_are_refused_before_training(void **state) {
@@ -199,6 +304,30 @@ static void test_bad_csv_cell_is_reported_with_line_and_column(void **state) {
     assert_int_equal(tu_run(cmd, out, sizeof out), 0);
     write_config("broken.ini", "");
     expect_error(train("broken.ini", "--set data.csv=broken.csv"), 1, "broken.csv:15:2", "oops");
+}
+
+static void test_ragged_row_is_reported_with_line_and_column(void **state) {
+    (void)state;
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cd '%s' && sed '21s/,[^,]*$//' series.csv > ragged.csv", dir);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    write_config("ragged.ini", "");
+    expect_error(train("ragged.ini", "--set data.csv=ragged.csv"), 1,
+                 "ragged.csv:21:3 (column 'b')", "expected 3 fields as in the header, found 2");
+}
+
+static void test_text_first_column_suggests_data_date_column(void **state) {
+    (void)state;
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cd '%s' && sed '1s/^date,/time,/' series.csv > timed.csv", dir);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    write_config("timed.ini", "");
+    expect_error(train("timed.ini", "--set data.csv=timed.csv"), 1, "timed.csv:2:1 (column 'time')",
+                 "(if 'time' is the date column, set data.date_column = time)");
+    /* and following the hint works */
+    int rc = train("timed.ini", "--quiet --set data.csv=timed.csv --set data.date_column=time "
+                                "--set train.epochs=1 --out timed-run");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
 }
 
 static void test_tampered_dataset_is_refused_by_checksum(void **state) {
@@ -289,10 +418,15 @@ int main(void) {
         cmocka_unit_test(test_small_run_trains_reports_and_writes_its_run_folder),
         cmocka_unit_test(test_resolved_config_trains_again_to_the_same_history),
         cmocka_unit_test(test_config_errors_name_file_line_and_key),
+        cmocka_unit_test(test_unknown_dataset_is_a_config_error_with_did_you_mean),
+        cmocka_unit_test(test_unknown_column_is_a_config_error_with_did_you_mean),
+        cmocka_unit_test(test_a_600_character_csv_path_in_a_config_file_works),
         cmocka_unit_test(test_impossible_lengths_are_refused_before_training),
         cmocka_unit_test(test_set_overrides_are_checked_and_named),
         cmocka_unit_test(test_command_line_mistakes_are_usage_errors),
         cmocka_unit_test(test_bad_csv_cell_is_reported_with_line_and_column),
+        cmocka_unit_test(test_ragged_row_is_reported_with_line_and_column),
+        cmocka_unit_test(test_text_first_column_suggests_data_date_column),
         cmocka_unit_test(test_tampered_dataset_is_refused_by_checksum),
         cmocka_unit_test(test_a_run_folder_another_trainer_holds_is_refused),
         cmocka_unit_test(test_plot_redraws_the_pictures_into_report_md),

@@ -202,6 +202,16 @@ static void test_non_numeric_cell_names_line_column_and_header(void **state) {
     expect_error("date,a\nd1,1.5x\n", NULL, ":2:2 (column 'a'): expected a number, found '1.5x'");
 }
 
+static void test_text_first_column_hints_at_data_date_column(void **state) {
+    (void)state;
+    expect_error("time,a,b\n2020-01-01 00:00,1,2\n", NULL,
+                 ":2:1 (column 'time'): expected a number, found '2020-01-01 00:00' (if 'time' is "
+                 "the date column, set data.date_column = time)");
+    /* only for the first column of the first row, and only when there is no date column */
+    expect_error("time,a\n1,2\nx,3\n", NULL, ":3:1 (column 'time'): expected a number, found 'x'");
+    expect_error("date,a\nd1,x\n", NULL, ":2:2 (column 'a'): expected a number, found 'x'");
+}
+
 static void test_infinite_values_are_refused(void **state) {
     (void)state;
     expect_error("a\n1\ninf\n", NULL, ":3:1 (column 'a'): expected a finite number, found 'inf'");
@@ -210,11 +220,17 @@ static void test_infinite_values_are_refused(void **state) {
     expect_error("a\n1e999\n", NULL, ":2:1 (column 'a'): expected a finite number, found '1e999'");
 }
 
-static void test_ragged_rows_name_the_line(void **state) {
+static void test_ragged_rows_name_the_line_and_column(void **state) {
     (void)state;
+    /* too few: the column of the first missing field; too many: where the first extra starts */
     expect_error("date,a,b\nd1,1,2\nd2,1\n", NULL,
-                 ":3: expected 3 fields as in the header, found 2");
-    expect_error("date,a,b\nd1,1,2,3\n", NULL, ":2: expected 3 fields as in the header, found 4");
+                 ":3:3 (column 'b'): expected 3 fields as in the header, found 2; the row ends "
+                 "early");
+    expect_error("date,a,b\nd1,1,2\nd2\r\n", NULL,
+                 ":3:2 (column 'a'): expected 3 fields as in the header, found 1; the row ends "
+                 "early");
+    expect_error("date,a,b\nd1,1,2,3\n", NULL,
+                 ":2:4: expected 3 fields as in the header, found 4; field 4 and after are extra");
     expect_error("date,a,b\nd1,1,2\n\nd3,1,2\n", NULL,
                  ":3: empty line; expected 3 fields as in the header");
 }
@@ -239,21 +255,46 @@ static void test_bad_header_names(void **state) {
 
 static void test_requested_columns_must_exist_once_and_not_be_the_date(void **state) {
     (void)state;
+    char want[1024];
     ac_csv_options opt = {.columns = "a,XYZ"};
-    expect_error("date,a,b\nd,1,2\n", &opt,
-                 ": column 'XYZ' (from data.columns) is not in the header; columns are: date, a, "
-                 "b");
+    snprintf(want, sizeof want,
+             ": data.columns: column 'XYZ' is not in the header of %s; columns are: date, a, b",
+             path);
+    expect_error("date,a,b\nd,1,2\n", &opt, want);
     opt.columns = "a,date";
-    expect_error("date,a,b\nd,1,2\n", &opt,
-                 ": column 'date' (from data.columns) is the date column; it cannot be a channel");
+    snprintf(want, sizeof want,
+             ": data.columns: column 'date' is the date column of %s; it cannot be a channel",
+             path);
+    expect_error("date,a,b\nd,1,2\n", &opt, want);
     opt.columns = "a,b,a";
-    expect_error("date,a,b\nd,1,2\n", &opt, ": column 'a' appears twice in data.columns");
+    expect_error("date,a,b\nd,1,2\n", &opt, ": data.columns: column 'a' is named twice");
     opt.columns = "a,,b";
-    expect_error("date,a,b\nd,1,2\n", &opt, ": data.columns has an empty name in 'a,,b'");
+    expect_error("date,a,b\nd,1,2\n", &opt, ": data.columns: an empty name in 'a,,b'");
     ac_csv_options dated = {.date_column = "when"};
-    expect_error("date,a\nd,1\n", &dated,
-                 ": date column 'when' (from data.date_column) is not in the header; columns "
-                 "are: date, a");
+    snprintf(want, sizeof want,
+             ": data.date_column: column 'when' is not in the header of %s; columns are: date, a",
+             path);
+    expect_error("date,a\nd,1\n", &dated, want);
+}
+
+static void test_a_misspelt_column_gets_the_nearest_name_and_where_it_was_set(void **state) {
+    (void)state;
+    ac_table *t = NULL;
+    ac_error err = {0};
+    ac_csv_options opt = {.columns = "a,OTT", .columns_at = "exp.ini:4"};
+    assert_int_equal(ac_table_load_csv(&t, write_csv("date,a,OT\nd,1,2\n"), &opt, &err),
+                     AC_ERR_INVALID);
+    char want[1024];
+    snprintf(want, sizeof want,
+             "exp.ini:4: data.columns: column 'OTT' is not in the header of %s (did you mean "
+             "'OT'?); columns are: date, a, OT",
+             path);
+    assert_string_equal(err.msg, want);
+    ac_csv_options dated = {.date_column = "Date ", .date_column_at = "--set data.date_column=x"};
+    assert_int_equal(ac_table_load_csv(&t, write_csv("Datum,a\nd,1\n"), &dated, &err),
+                     AC_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "--set data.date_column=x: data.date_column: column 'Date '"));
+    assert_non_null(strstr(err.msg, "(did you mean 'Datum'?)"));
 }
 
 static void test_a_long_column_list_is_cut_short(void **state) {
@@ -439,11 +480,13 @@ int main(void) {
         cmocka_unit_test(test_date_column_is_found_in_any_case_or_by_name),
         cmocka_unit_test(test_columns_subset_in_the_given_order),
         cmocka_unit_test(test_non_numeric_cell_names_line_column_and_header),
+        cmocka_unit_test(test_text_first_column_hints_at_data_date_column),
         cmocka_unit_test(test_infinite_values_are_refused),
-        cmocka_unit_test(test_ragged_rows_name_the_line),
+        cmocka_unit_test(test_ragged_rows_name_the_line_and_column),
         cmocka_unit_test(test_empty_file_and_header_without_rows),
         cmocka_unit_test(test_bad_header_names),
         cmocka_unit_test(test_requested_columns_must_exist_once_and_not_be_the_date),
+        cmocka_unit_test(test_a_misspelt_column_gets_the_nearest_name_and_where_it_was_set),
         cmocka_unit_test(test_a_long_column_list_is_cut_short),
         cmocka_unit_test(test_unclosed_quote_and_text_after_a_quote),
         cmocka_unit_test(test_unreadable_file),

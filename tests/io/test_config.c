@@ -407,17 +407,74 @@ static void test_malformed_lines_are_reported_with_their_line(void **state) {
     expect_invalid("[model]\nheads = x\nlayers\n", 2, "model.heads", NULL);
 }
 
-static void test_overlong_line_is_reported_not_split(void **state) {
+static void test_where_names_the_line_the_override_or_the_file(void **state) {
     (void)state;
-    char text[512];
-    /* "; " + 197 characters = 199: fits */
-    snprintf(text, sizeof text, "[data]\n; %0197d\r\ncsv = a.csv\n", 0);
+    assert_int_equal(load("[data]\n\ndataset = weather\n[model]\nheads = 2\n"), AC_OK);
+    char buf[512], want[512];
+    snprintf(want, sizeof want, "%s:3", path);
+    assert_string_equal(ac_config_where(&cfg, "data.dataset", buf, sizeof buf), want);
+    snprintf(want, sizeof want, "%s:5", path);
+    assert_string_equal(ac_config_where(&cfg, "model.heads", buf, sizeof buf), want);
+    /* a default: the file alone */
+    assert_string_equal(ac_config_where(&cfg, "data.columns", buf, sizeof buf), path);
+    assert_int_equal(ac_config_set(&cfg, "data.dataset = exchange", &err), AC_OK);
+    assert_string_equal(ac_config_where(&cfg, "data.dataset", buf, sizeof buf),
+                        "--set data.dataset=exchange");
+    assert_int_equal(ac_config_error(&cfg, "data.dataset", &err, "no such card"), AC_ERR_INVALID);
+    assert_string_equal(err.msg, "--set data.dataset=exchange: data.dataset: no such card");
+    ac_config fresh;
+    ac_config_defaults(&fresh);
+    assert_string_equal(ac_config_where(&fresh, "data.dataset", buf, sizeof buf), "");
+    ac_config_error(&fresh, "data.columns", &err, "x");
+    assert_string_equal(err.msg, "data.columns: x");
+}
+
+static void test_lines_longer_than_inih_buffer_are_read_whole(void **state) {
+    (void)state;
+    static char text[8192], want[1024];
+    /* a 600-character value, past Debian inih's 199-character lines, with an inline comment */
+    memset(want, 'p', 600);
+    want[0] = '/';
+    want[600] = '\0';
+    snprintf(text, sizeof text, "[data]\n; %0300d\r\ncsv =  %s   ; a comment\r\nlookback = 5\n", 0,
+             want);
     assert_int_equal(load(text), AC_OK);
-    assert_string_equal(cfg.data.csv, "a.csv");
-    snprintf(text, sizeof text, "[data]\ncsv = a.csv\n; %0198d\nlookback = 5\n", 0);
-    expect_invalid(text, 3, "line longer than 199 characters", NULL);
-    snprintf(text, sizeof text, "[data]\ncsv = %0300d", 0); /* no final newline */
-    expect_invalid(text, 2, "line longer than 199 characters", NULL);
+    assert_string_equal(cfg.data.csv, want);
+    assert_int_equal(cfg.data.lookback, 5);
+    /* a long [section] line, and a long value after ':' */
+    snprintf(text, sizeof text, "[model]   ; %0300d\n[data]\ncolumns: %s\n", 0, want);
+    assert_int_equal(load(text), AC_OK);
+    assert_string_equal(cfg.data.columns, want);
+    /* the resolved text of such a config reads back the same */
+    char *ini = ac_config_to_ini(&cfg);
+    assert_non_null(ini);
+    ac_config back;
+    ac_config_defaults(&back);
+    assert_int_equal(ac_config_load_string(&back, ini, "resolved", &err), AC_OK);
+    assert_string_equal(back.data.columns, want);
+    free(ini);
+    /* a long line is checked like any other: key, value, and where */
+    snprintf(text, sizeof text, "[data]\ncsv = a.csv\nlookback = 5x%0300d\n", 0);
+    expect_invalid(text, 3, "data.lookback", NULL);
+    snprintf(text, sizeof text, "[data]\ncsv = a.csv\ncvs = %s\n", want);
+    expect_invalid(text, 3, "did you mean data.csv?", NULL);
+    snprintf(text, sizeof text, "[data]\ncsv = a.csv\n%s\n", want);
+    expect_invalid(text, 3, "malformed line", NULL);
+    /* past a field's size: its own limit */
+    snprintf(text, sizeof text, "[data]\ndataset = %0100d\n", 0);
+    expect_invalid(text, 2, "data.dataset: at most 63 characters", NULL);
+}
+
+static void test_line_past_the_limit_is_reported_not_split(void **state) {
+    (void)state;
+    static char text[16384];
+    snprintf(text, sizeof text, "[data]\ncsv = a.csv\n; %04094d\nlookback = 5\n", 0);
+    expect_invalid(text, 3, "line longer than 4095 characters", NULL);
+    snprintf(text, sizeof text, "[data]\ncsv = %05000d", 0); /* no final newline */
+    expect_invalid(text, 2, "line longer than 4095 characters", NULL);
+    /* 4095 characters exactly: read (a comment) */
+    snprintf(text, sizeof text, "[data]\n; %04093d\r\ncsv = a.csv\n", 0);
+    assert_int_equal(load(text), AC_OK);
 }
 
 static void test_missing_file_says_cannot_open(void **state) {
@@ -479,15 +536,15 @@ static void test_set_errors_name_the_assignment(void **state) {
     assert_string_equal(err.msg, "--set train.lr=1?2: train.lr: expected a number > 0, got '1?2'");
 }
 
-static void test_set_text_must_fit_one_ini_line(void **state) {
+static void test_set_text_must_fit_its_field(void **state) {
     (void)state;
-    char assignment[400];
-    snprintf(assignment, sizeof assignment, "data.csv=%0250d", 0);
+    char assignment[1200];
+    snprintf(assignment, sizeof assignment, "data.csv=%01100d", 0);
     ac_config_defaults(&cfg);
     assert_int_equal(ac_config_set(&cfg, assignment, &err), AC_ERR_INVALID);
     assert_true(strncmp(err.msg, "--set data.csv=000", 18) == 0);
-    assert_contains(err.msg, "...: data.csv: at most 193 characters, got 250");
-    snprintf(assignment, sizeof assignment, "data.csv=%0193d", 0);
+    assert_contains(err.msg, "...: data.csv: at most 1023 characters, got 1100");
+    snprintf(assignment, sizeof assignment, "data.csv=%01023d", 0);
     assert_int_equal(ac_config_set(&cfg, assignment, &err), AC_OK);
 }
 
@@ -711,13 +768,15 @@ int main(void) {
         cmocka_unit_test(test_key_outside_any_section_is_rejected),
         cmocka_unit_test(test_duplicate_key_names_both_lines),
         cmocka_unit_test(test_malformed_lines_are_reported_with_their_line),
-        cmocka_unit_test(test_overlong_line_is_reported_not_split),
+        cmocka_unit_test(test_where_names_the_line_the_override_or_the_file),
+        cmocka_unit_test(test_lines_longer_than_inih_buffer_are_read_whole),
+        cmocka_unit_test(test_line_past_the_limit_is_reported_not_split),
         cmocka_unit_test(test_missing_file_says_cannot_open),
         cmocka_unit_test(test_failed_load_leaves_the_config_unchanged),
         cmocka_unit_test(test_load_string_names_its_source_and_line),
         cmocka_unit_test(test_set_overrides_the_file_and_the_later_set_wins),
         cmocka_unit_test(test_set_errors_name_the_assignment),
-        cmocka_unit_test(test_set_text_must_fit_one_ini_line),
+        cmocka_unit_test(test_set_text_must_fit_its_field),
         cmocka_unit_test(test_to_ini_reads_back_as_the_same_config),
         cmocka_unit_test(test_to_ini_of_the_defaults_has_every_key),
         cmocka_unit_test(test_check_wants_exactly_one_of_dataset_and_csv),
