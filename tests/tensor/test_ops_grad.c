@@ -453,34 +453,23 @@ static ac_tensor *build_attention(ac_ctx *ctx, ac_tensor **in, const void *arg) 
 static void test_attention_grad_every_kind_causal_or_not(void **state) {
     (void)state;
     static const char *const names[] = {"dot", "cosine", "additive"};
+    /* S, N, d, heads; the last has dh = 1 for dot and additive, but dh = 2 for cosine, which at
+     * dh = 1 is a sign with a gradient of almost nothing that finite differences cannot resolve */
+    static const int cases[][4] = {{2, 4, 6, 2}, {3, 1, 5, 1}, {1, 5, 4, 4}};
     for (int kind = 0; kind < 3; kind++)
-        for (int causal = 0; causal < 2; causal++) {
-            char label[96];
-            attn_arg a2 = {2, (ac_score_kind)kind, causal};
-            gc_input param = kind == AC_SCORE_COSINE ? (gc_input)IN_RANGE(0.0f, 1.0f, 1, 2)
-                                                     : (gc_input)IN_RANGE(-1, 1, 2, 2, 3);
-            snprintf(label, sizeof label, "attention %s%s S=2 N=4 d=6 h=2", names[kind],
-                     causal ? " causal" : "");
-            CHECK(label, build_attention, &a2, IN(3, 2, 4, 6), IN(3, 2, 4, 6), IN(3, 2, 4, 6),
-                  param);
-            attn_arg a1 = {1, (ac_score_kind)kind, causal};
-            gc_input param1 = kind == AC_SCORE_COSINE ? (gc_input)IN_RANGE(0.0f, 1.0f, 1, 1)
-                                                      : (gc_input)IN_RANGE(-1, 1, 2, 1, 5);
-            snprintf(label, sizeof label, "attention %s%s S=3 N=1 d=5 h=1", names[kind],
-                     causal ? " causal" : "");
-            CHECK(label, build_attention, &a1, IN(3, 3, 1, 5), IN(3, 3, 1, 5), IN(3, 3, 1, 5),
-                  param1);
-            /* dh = 1 for dot and additive; cosine needs dh >= 2 (at dh = 1 it is a sign, with a
-             * gradient of almost nothing that finite differences cannot resolve) */
-            int d4 = kind == AC_SCORE_COSINE ? 8 : 4;
-            attn_arg a4 = {4, (ac_score_kind)kind, causal};
-            gc_input param4 = kind == AC_SCORE_COSINE ? (gc_input)IN_RANGE(0.0f, 1.0f, 1, 4)
-                                                      : (gc_input)IN_RANGE(-1, 1, 2, 4, 1);
-            snprintf(label, sizeof label, "attention %s%s S=1 N=5 d=%d h=4", names[kind],
-                     causal ? " causal" : "", d4);
-            CHECK(label, build_attention, &a4, IN(3, 1, 5, d4), IN(3, 1, 5, d4), IN(3, 1, 5, d4),
-                  param4);
-        }
+        for (int causal = 0; causal < 2; causal++)
+            for (int c = 0; c < 3; c++) {
+                int S = cases[c][0], N = cases[c][1], h = cases[c][3];
+                int d = kind == AC_SCORE_COSINE && cases[c][2] == h ? 2 * h : cases[c][2];
+                attn_arg arg = {h, (ac_score_kind)kind, causal};
+                gc_input param = kind == AC_SCORE_COSINE ? (gc_input)IN_RANGE(0.0f, 1.0f, 1, h)
+                                                         : (gc_input)IN_RANGE(-1, 1, 2, h, d / h);
+                char label[96];
+                snprintf(label, sizeof label, "attention %s%s S=%d N=%d d=%d h=%d", names[kind],
+                         causal ? " causal" : "", S, N, d, h);
+                CHECK(label, build_attention, &arg, IN(3, S, N, d), IN(3, S, N, d), IN(3, S, N, d),
+                      param);
+            }
 }
 
 /* ---- a composition: one pre-norm causal attention block with an MLP and an MSE loss ---- */
