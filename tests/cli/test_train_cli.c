@@ -198,12 +198,7 @@ static void test_config_errors_name_file_line_and_key(void **state) {
 }
 
 static void write_file(const char *name, const char *text) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
+    assert_int_equal(tu_write_file(dir, name, text), 0);
 }
 
 static void test_unknown_dataset_is_a_config_error_with_did_you_mean(void **state) {

@@ -31,12 +31,7 @@ static void assert_png(const char *name) {
 }
 
 static void write_file(const char *name, const char *text) {
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
+    assert_int_equal(tu_write_file(dir, name, text), 0);
 }
 
 static void test_run_pictures_are_non_empty_pngs(void **state) {

@@ -45,6 +45,15 @@ int tu_remove_dir(const char *dir) {
     return system(cmd) == 0 ? 0 : -1;
 }
 
+int tu_write_file(const char *dir, const char *name, const char *text) {
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) return -1;
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    int ok = fputs(text, f) >= 0;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
 int tu_count_lines(const char *text) {
     int n = 0;
     for (const char *c = text; *c; c++)

@@ -18,6 +18,9 @@ int tu_make_temp_dir(char *buf, size_t n, const char *tag);
 /* Removes a folder and everything in it. 0 or -1. */
 int tu_remove_dir(const char *dir);
 
+/* Writes text to dir/name, replacing the file. 0 or -1. */
+int tu_write_file(const char *dir, const char *name, const char *text);
+
 /* Counts the lines of a string. */
 int tu_count_lines(const char *text);
 
