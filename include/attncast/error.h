@@ -32,7 +32,8 @@ typedef struct ac_error {
  * A NULL err is allowed and only the code is returned. */
 ac_status ac_error_set(ac_error *err, ac_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-ac_status ac_error_setv(ac_error *err, ac_status code, const char *fmt, va_list ap);
+ac_status ac_error_setv(ac_error *err, ac_status code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 void ac_error_clear(ac_error *err);
 
 /* A short English name of a status code ("invalid value", "shape mismatch", ...). */

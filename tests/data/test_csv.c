@@ -382,6 +382,21 @@ static void test_interpolate_is_linear_between_neighbours(void **state) {
     ac_table_free(t);
 }
 
+/* Found by fuzz_csv: the difference of -1e308 and 1e308 overflows, and the filled cell was
+ * -inf. Every filled value stays finite and between its neighbours. */
+static void test_interpolate_between_huge_values_stays_finite(void **state) {
+    (void)state;
+    ac_csv_options opt = {.missing = AC_MISSING_INTERPOLATE};
+    ac_table *t = load_ok("a,b\n1e308,-1e308\nNA,\n-1e308,1e308\n", &opt);
+    assert_int_equal(t->rows, 3);
+    for (int c = 0; c < 2; c++) {
+        assert_true(isfinite(at(t, 1, c)));
+        assert_true(fabs(at(t, 1, c)) <= 1e308);
+    }
+    assert_true(at(t, 1, 0) == 0 && at(t, 1, 1) == 0);
+    ac_table_free(t);
+}
+
 static void test_drop_removes_rows_and_their_dates(void **state) {
     (void)state;
     ac_csv_options opt = {.missing = AC_MISSING_DROP};
@@ -493,6 +508,7 @@ int main(void) {
         cmocka_unit_test(test_missing_cells_are_errors_by_default),
         cmocka_unit_test(test_ffill_carries_values_forward_and_backfills_the_start),
         cmocka_unit_test(test_interpolate_is_linear_between_neighbours),
+        cmocka_unit_test(test_interpolate_between_huge_values_stays_finite),
         cmocka_unit_test(test_drop_removes_rows_and_their_dates),
         cmocka_unit_test(test_a_blank_line_in_a_single_column_file_is_a_missing_cell),
         cmocka_unit_test(test_a_column_without_any_value_is_an_error),
