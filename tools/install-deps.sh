@@ -23,6 +23,10 @@ PACKAGES=(
   ca-certificates   # ... over https
   unzip             # datasets published as .zip (weather)
   gnuplot-nox       # pictures: learning curves, forecasts, attention
+  clang             # the libFuzzer targets of tests/fuzz (tools/fuzz.sh, the test command's smoke)
+  libclang-rt-dev   # ... libFuzzer and the sanitizer runtimes for that clang
+  libomp-dev        # ... OpenMP for clang
+  valgrind          # tools/valgrind.sh: the suite under memcheck
 )
 
 PARITY_PACKAGES=(python3-torch python3-h5py)

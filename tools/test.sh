@@ -3,9 +3,10 @@
 # Installs what is missing (with python3-torch for the PyTorch parity test, best effort), builds
 # the normal build (build/) and the AddressSanitizer +
 # UndefinedBehaviorSanitizer build (build-sanitize/) with warnings as errors, and runs the
-# whole ctest suite on both.
+# whole ctest suite on both. Then it builds the libFuzzer targets with clang (build-fuzz/) and
+# runs each for a short smoke (tools/fuzz.sh, ATTNCAST_FUZZ_SMOKE_SECONDS, default 30).
 #
-#   tools/test.sh                 both builds
+#   tools/test.sh                 all three builds
 #   tools/test.sh --quick         the normal build only
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,5 +39,9 @@ if [[ $quick -eq 0 ]]; then
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
   export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
   run_build build-sanitize -DCMAKE_BUILD_TYPE=Debug -DATTNCAST_SANITIZE=ON
+  # The fuzz smoke: every target for ATTNCAST_FUZZ_SMOKE_SECONDS, two at a time.
+  mkdir -p build-fuzz
+  CC=clang run_build build-fuzz -DCMAKE_BUILD_TYPE=Debug -DATTNCAST_FUZZ=ON \
+    -DATTNCAST_FUZZ_SMOKE_SECONDS="${ATTNCAST_FUZZ_SMOKE_SECONDS:-30}"
 fi
 echo "== all tests passed"
