@@ -87,7 +87,13 @@ static void print_version(void) {
 static void ensure_passive_waiting(char **argv) {
     if (getenv("OMP_WAIT_POLICY")) return;
     if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
-    execv("/proc/self/exe", argv); /* returns only on failure: then run as we are */
+    /* The program's path, not /proc/self/exe itself: under valgrind that link is valgrind's own
+     * tool (which refuses to run), while readlink answers with the program valgrind runs. */
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0) return;
+    exe[len] = '\0';
+    execv(exe, argv); /* returns only on failure: then run as we are */
 }
 
 int main(int argc, char **argv) {

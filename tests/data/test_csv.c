@@ -471,7 +471,12 @@ static void test_weather_csv_loads_quickly(void **state) {
     if (!t) skip();
     double seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     print_message("weather.csv loaded in %.0f ms\n", 1e3 * seconds);
-    assert_true(seconds < 3.0); /* about 0.07 s in a release build; sanitizers are slower */
+    /* about 0.07 s in a release build; sanitizers are slower, and tools/valgrind.sh sets
+     * ATTNCAST_TEST_TIME_SCALE for its own slowdown */
+    const char *scale = getenv("ATTNCAST_TEST_TIME_SCALE");
+    double limit = 3.0 * (scale && atof(scale) > 1 ? atof(scale) : 1.0);
+    if (seconds >= limit) ac_table_free(t);
+    assert_true(seconds < limit);
     assert_int_equal(t->rows, 52696);
     assert_int_equal(t->cols, 21);
     assert_string_equal(t->names[0], "p (mbar)");

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# valgrind.sh - runs the whole ctest suite under valgrind memcheck: every test program and every
+# process it starts (the attncast CLI, forecast_example, the shell that runs them), in their own
+# build (build-valgrind/: RelWithDebInfo, no sanitizers). Any memory error or leak
+# (definite, indirect or possible) in any of them fails the run. Only the programs attncast
+# merely calls (gnuplot, python3, h5dump, curl, unzip) are not traced. Suppressions, each with
+# its reason, are in tools/valgrind.supp. One log per process in build-valgrind/valgrind-logs/.
+#
+#   tools/valgrind.sh                 the whole suite (tens of minutes on 2 cores)
+#   tools/valgrind.sh -R test_csv     only the tests whose names match (ctest -R)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v valgrind >/dev/null || { echo "valgrind.sh: valgrind is missing (tools/install-deps.sh)" >&2; exit 1; }
+
+build=build-valgrind
+logs="$PWD/$build/valgrind-logs"
+skip='*/gnuplot,*/gnuplot-nox,*/python3,*/python3.*,*/h5dump,*/curl,*/unzip,*/sha256sum'
+wrapper="valgrind;--tool=memcheck;--error-exitcode=99;--leak-check=full"
+wrapper+=";--show-leak-kinds=definite,indirect,possible;--errors-for-leak-kinds=definite,indirect,possible"
+wrapper+=";--trace-children=yes;--trace-children-skip=$skip;--num-callers=40;--gen-suppressions=all"
+wrapper+=";--suppressions=$PWD/tools/valgrind.supp;--log-file=$logs/%p.log"
+
+echo "== build $build"
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATTNCAST_WERROR=ON \
+  "-DATTNCAST_TEST_WRAPPER=$wrapper" >"$build.configure.log" 2>&1 || { cat "$build.configure.log" >&2; exit 1; }
+cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)"
+rm -rf "$logs"
+mkdir -p "$logs"
+echo "== ctest under valgrind (logs in $logs)"
+export ATTNCAST_TEST_TIME_SCALE=100 # the one timed test allows for valgrind's slowdown
+start=$(date +%s)
+status=0
+ctest --test-dir "$build" --output-on-failure -j "$(nproc 2>/dev/null || echo 2)" "$@" || status=$?
+echo "== $(($(date +%s) - start)) s"
+
+# Children's errors do not always reach the test's exit status: read every log.
+bad=$(grep -lE 'ERROR SUMMARY: [1-9]' "$logs"/*.log || true)
+if [[ -n "$bad" ]]; then
+  echo "valgrind.sh: memcheck errors or leaks in:" >&2
+  for f in $bad; do
+    echo "  $f: $(grep -m1 -E '^==[0-9]+== Command:' "$f" | sed 's/^==[0-9]*== //')" >&2
+  done
+  exit 1
+fi
+[[ $status -eq 0 ]] || { echo "valgrind.sh: ctest failed" >&2; exit 1; }
+echo "== valgrind.sh: $(ls "$logs" | wc -l) processes, no memcheck errors or leaks"
