@@ -5,6 +5,7 @@
 # (definite, indirect or possible) in any of them fails the run. Only the programs attncast
 # merely calls (gnuplot, python3, h5dump, curl, unzip) are not traced. Suppressions, each with
 # its reason, are in tools/valgrind.supp. One log per process in build-valgrind/valgrind-logs/.
+# On 2 otherwise idle cores the whole suite takes about an hour (see README "Valgrind").
 #
 #   tools/valgrind.sh                 the whole suite (tens of minutes on 2 cores)
 #   tools/valgrind.sh -R test_csv     only the tests whose names match (ctest -R)
@@ -13,7 +14,7 @@ cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind.sh: valgrind is missing (tools/install-deps.sh)" >&2; exit 1; }
 
 build=build-valgrind
-logs="$PWD/$build/valgrind-logs"
+logs="$PWD/$build/valgrind-logs/run-$$" # one folder per run: runs may overlap
 skip='*/gnuplot,*/gnuplot-nox,*/python3,*/python3.*,*/h5dump,*/curl,*/unzip,*/sha256sum'
 wrapper="valgrind;--tool=memcheck;--error-exitcode=99;--leak-check=full"
 wrapper+=";--show-leak-kinds=definite,indirect,possible;--errors-for-leak-kinds=definite,indirect,possible"
@@ -23,8 +24,7 @@ wrapper+=";--suppressions=$PWD/tools/valgrind.supp;--log-file=$logs/%p.log"
 echo "== build $build"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATTNCAST_WERROR=ON \
   "-DATTNCAST_TEST_WRAPPER=$wrapper" >"$build.configure.log" 2>&1 || { cat "$build.configure.log" >&2; exit 1; }
-cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)"
-rm -rf "$logs"
+cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" >"$build.build.log" 2>&1 || { tail -n 40 "$build.build.log" >&2; exit 1; }
 mkdir -p "$logs"
 echo "== ctest under valgrind (logs in $logs)"
 export ATTNCAST_TEST_TIME_SCALE=100 # the one timed test allows for valgrind's slowdown
