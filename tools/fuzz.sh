@@ -61,7 +61,7 @@ where_found() { # binary, input
   # an out-of-memory finding may pass alone: a lower limit shows where the big allocation is
   [[ "$(basename "$2")" == oom-* ]] && limits=(-rss_limit_mb=512 -malloc_limit_mb=256)
   "$1" -runs=1 -timeout=10 "${limits[@]}" "$2" 2>&1 | grep -E '^ +#[0-9]+ 0x' |
-    grep -vE 'sanitizer|fuzzer::|__asan|asan_|__interceptor|__ubsan|libc\.so|Allocator|Malloc|[( ]malloc|[( ]calloc|[( ]realloc' |
+    grep -vE 'sanitizer|fuzzer::|__asan|asan_|__interceptor|__ubsan|libc\.so|sysdeps/|Allocator|Malloc|[( ]malloc|[( ]calloc|[( ]realloc' |
     head -n 1 | sed -E 's/^ +#[0-9]+ 0x[0-9a-f]+ //; s/ \(BuildId.*//' || true
 }
 
