@@ -51,6 +51,17 @@ void ac_ctx_reset(ac_ctx *ctx) {
     ctx->error[0] = '\0';
 }
 
+ac_ctx_mark ac_ctx_get_mark(const ac_ctx *ctx) {
+    return (ac_ctx_mark){
+        .arena = ac_arena_get_mark(ctx->arena), .tape = ctx->tape, .tape_length = ctx->tape_length};
+}
+
+void ac_ctx_rewind(ac_ctx *ctx, ac_ctx_mark mark) {
+    ac_arena_rewind(ctx->arena, mark.arena);
+    ctx->tape = mark.tape;
+    ctx->tape_length = mark.tape_length;
+}
+
 bool ac_ctx_set_grad_enabled(ac_ctx *ctx, bool enabled) {
     bool prev = ctx->grad_enabled;
     ctx->grad_enabled = enabled;
