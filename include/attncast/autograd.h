@@ -73,8 +73,11 @@ ac_tensor *ac_tensor_temp(ac_ctx *ctx, int ndim, const int *shape);
  * not require a gradient. */
 float *ac_grad_buffer(ac_ctx *ctx, ac_tensor *t);
 
-/* Backpropagates from a one-element tensor (seed 1). Returns AC_OK, or an error also left in
- * the context (loss not scalar, loss needs no grad, arena full). */
+/* Backpropagates from a one-element tensor (seed 1). Afterwards the gradients of leaves
+ * (parameters, inputs made with requires_grad) hold the result; an activation's gradient is
+ * released for reuse as soon as the node that made it has run, so only leaf gradients (and the
+ * seed) remain to be read. Returns AC_OK, or an error also left in the context (loss not
+ * scalar, loss needs no grad, arena full). */
 ac_status ac_backward(ac_ctx *ctx, ac_tensor *loss);
 
 /* Backpropagates from any tensor with a seed gradient of out's size. When out is an activation

@@ -5,7 +5,8 @@
  *   achieved GFLOP/s        the model's matmul FLOPs per training window x windows/s
  *   latency                 single-window forecasts through the embedding API (median, p90)
  *   batch-256 windows/s     no-grad forecasts of 256 windows at once
- *   peak memory             the peak resident set of a child process that ran only this kind
+ *   peak memory             the peak resident set of a child process that ran only this kind,
+ *                           at the end of training and at the end
  * One window is an L x C sample (C series in independent mode). */
 #include <cblas.h>
 #include <cjson/cJSON.h>
@@ -34,7 +35,8 @@ static const char *const USAGE =
 typedef struct bench_result {
     int ok;
     double train_wps, latency_median_us, latency_p90_us, batch256_wps, train_seconds;
-    double peak_rss_mib; /* the child's own peak resident set */
+    double peak_rss_mib;       /* the child's own peak resident set */
+    double train_peak_rss_mib; /* the same, when training ended */
     char error[AC_ERROR_MAX + 32];
 } bench_result;
 
@@ -154,8 +156,11 @@ static void measure_kind(const ac_config *cfg, int channels, double seconds, ben
         if (i >= 3) steps++;
         if (i >= 3 && ac_seconds() - t0 >= seconds) break;
     }
-    free(pool);
     out->train_seconds = ac_seconds() - t0;
+    free(pool);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    out->train_peak_rss_mib = ru.ru_maxrss / 1024.0; /* KiB on Linux */
     out->train_wps = BATCH * steps / out->train_seconds;
     /* batch-256 forecasts, no grad, of one batch drawn before the clock starts */
     ac_ctx_set_grad_enabled(ctx, false);
@@ -372,6 +377,7 @@ int ac_cli_bench(int argc, char **argv) {
             cJSON_AddNumberToObject(o, "latency_p90_us", r.latency_p90_us);
             cJSON_AddNumberToObject(o, "batch256_windows_per_s", r.batch256_wps);
             cJSON_AddNumberToObject(o, "peak_rss_mib", peak);
+            cJSON_AddNumberToObject(o, "train_peak_rss_mib", r.train_peak_rss_mib);
             cJSON_AddNumberToObject(o, "train_flops_per_window", train_flops);
             cJSON_AddItemToArray(rows, o);
         } else {

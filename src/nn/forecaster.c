@@ -304,11 +304,11 @@ ac_tensor *ac_forecaster_forward_attention(ac_ctx *ctx, ac_forecaster *m, ac_ten
         const ac_block *blk = &m->blocks[i];
         ac_tensor *z = ac_layer_norm(ctx, e, blk->norm1_w, blk->norm1_b, LN_EPS);
         ac_tensor *attn = ac_attention_forward(ctx, s, blk, z, attention ? &attention[i] : NULL);
-        e = ac_add(ctx, e, ac_dropout(ctx, attn, s->dropout));
+        e = ac_residual_dropout(ctx, e, attn, s->dropout);
         ac_tensor *z2 = ac_layer_norm(ctx, e, blk->norm2_w, blk->norm2_b, LN_EPS);
         ac_tensor *ff = ac_linear(ctx, ac_gelu(ctx, ac_linear(ctx, z2, blk->ff1_w, blk->ff1_b)),
                                   blk->ff2_w, blk->ff2_b);
-        e = ac_add(ctx, e, ac_dropout(ctx, ff, s->dropout));
+        e = ac_residual_dropout(ctx, e, ff, s->dropout);
     }
     e = ac_layer_norm(ctx, e, m->normf_w, m->normf_b, LN_EPS);
     if (!e) return NULL;

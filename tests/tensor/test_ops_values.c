@@ -357,6 +357,34 @@ static void test_dropout_rate_scaling_and_seeded_masks(void **state) {
     ac_ctx_reset(g_ctx);
 }
 
+/* The fused residual dropout draws the same mask as dropout and gives add(base, dropout(x))
+ * bit for bit; in no-grad mode it is a plain add. */
+static void test_residual_dropout_is_add_of_dropout(void **state) {
+    (void)state;
+    ac_tensor *base = rand_temp(2, (int[]){7, 45}, -2, 2);
+    ac_tensor *x = rand_temp(2, (int[]){7, 45}, -2, 2);
+    ac_rng r1, r2;
+    ac_rng_seed(&r1, 5, 2);
+    ac_rng_seed(&r2, 5, 2);
+    ac_ctx_set_rng(g_ctx, &r1);
+    ac_tensor *fused = ac_residual_dropout(g_ctx, base, x, 0.3f);
+    ac_ctx_set_rng(g_ctx, &r2);
+    ac_tensor *plain = ac_add(g_ctx, base, ac_dropout(g_ctx, x, 0.3f));
+    assert_non_null(fused);
+    assert_non_null(plain);
+    assert_memory_equal(fused->data, plain->data, (size_t)x->size * sizeof(float));
+    assert_true(r1.state == r2.state);
+    bool was = ac_ctx_set_grad_enabled(g_ctx, false);
+    ac_tensor *off = ac_residual_dropout(g_ctx, base, x, 0.3f);
+    for (int64_t i = 0; i < x->size; i++) assert_true(off->data[i] == base->data[i] + x->data[i]);
+    ac_ctx_set_grad_enabled(g_ctx, was);
+    ac_tensor *wrong = rand_temp(2, (int[]){7, 44}, -2, 2);
+    assert_null(ac_residual_dropout(g_ctx, base, wrong, 0.3f));
+    assert_non_null(strstr(ac_ctx_error(g_ctx), "ac_residual_dropout"));
+    ac_ctx_set_rng(g_ctx, NULL);
+    ac_ctx_reset(g_ctx);
+}
+
 /* ---- losses ---- */
 
 static void test_losses_match_hand_computed_values(void **state) {
@@ -483,6 +511,7 @@ int main(void) {
         cmocka_unit_test(test_additive_scores_match_the_generic_ops),
         cmocka_unit_test(test_fused_attention_matches_the_generic_ops),
         cmocka_unit_test(test_dropout_rate_scaling_and_seeded_masks),
+        cmocka_unit_test(test_residual_dropout_is_add_of_dropout),
         cmocka_unit_test(test_losses_match_hand_computed_values),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
