@@ -32,7 +32,7 @@ struct ac_ctx {
     grad_free_list free_grads[GRAD_SIZE_CLASSES];
     int grad_classes;
     const float *seed; /* the caller's seed buffer of the current backward, never released */
-    ac_node *tape; /* newest node */
+    ac_node *tape;     /* newest node */
     size_t tape_length;
     bool grad_enabled;
     bool tape_used; /* backward already ran on this tape */

@@ -219,30 +219,60 @@ static int64_t mask_words(int64_t n) {
     return (n + MASK_BITS - 1) / MASK_BITS;
 }
 
+#define DRAW_WORDS 64 /* mask words drawn per call of the generator */
+
 /* Draws the keep-mask of n elements into words (the arena's floats hold them). */
 static void draw_keep_mask(ac_rng *rng, int64_t n, float rate, mask_word *words) {
     uint32_t drop_below = (uint32_t)ceilf(rate * 16777216.0f);
-    for (int64_t w = 0; w < mask_words(n); w++) {
-        int64_t count = n - w * MASK_BITS < MASK_BITS ? n - w * MASK_BITS : MASK_BITS;
-        mask_word bits = 0;
-        for (int64_t b = 0; b < count; b++)
-            bits |= (mask_word)((ac_rng_u32(rng) >> 8) >= drop_below) << b;
-        words[w] = bits;
+    uint32_t u[DRAW_WORDS * MASK_BITS];
+    for (int64_t w0 = 0; w0 < mask_words(n); w0 += DRAW_WORDS) {
+        int64_t first = w0 * MASK_BITS, left = n - first;
+        int64_t count = left < DRAW_WORDS * MASK_BITS ? left : DRAW_WORDS * MASK_BITS;
+        ac_rng_fill_u32(rng, u, (size_t)count);
+        for (int64_t w = 0; w * MASK_BITS < count; w++) {
+            int64_t bits_here =
+                count - w * MASK_BITS < MASK_BITS ? count - w * MASK_BITS : MASK_BITS;
+            const uint32_t *uw = u + w * MASK_BITS;
+            mask_word bits = 0;
+            for (int64_t b = 0; b < bits_here; b++)
+                bits |= (mask_word)((uw[b] >> 8) >= drop_below) << b;
+            words[w0 + w] = bits;
+        }
     }
 }
+
+/* Words [w0, w1) of apply_keep_mask, all full. */
+AC_VECTOR_CLONES
+static void keep_mask_span(const mask_word *words, int64_t w0, int64_t w1, float scale,
+                           const float *restrict in, float *restrict out, bool accumulate) {
+    for (int64_t w = w0; w < w1; w++) {
+        mask_word bits = words[w];
+        const float *x = in + w * MASK_BITS;
+        float *y = out + w * MASK_BITS;
+        if (accumulate) {
+#pragma omp simd
+            for (int b = 0; b < MASK_BITS; b++) y[b] += (bits >> b) & 1u ? scale * x[b] : 0.0f;
+        } else {
+#pragma omp simd
+            for (int b = 0; b < MASK_BITS; b++) y[b] = (bits >> b) & 1u ? scale * x[b] : 0.0f;
+        }
+    }
+}
+
+#define MASK_SPAN 256 /* words a thread takes at a time */
 
 /* out_i (+)= keep_i ? scale * in_i : 0, for n elements; accumulate adds to out. */
 static void apply_keep_mask(const mask_word *words, int64_t n, float scale, const float *in,
                             float *out, bool accumulate) {
+    int64_t full = n / MASK_BITS, spans = (full + MASK_SPAN - 1) / MASK_SPAN;
 #pragma omp parallel for schedule(static) if (n > AC_PARALLEL_MIN)
-    for (int64_t w = 0; w < mask_words(n); w++) {
-        int64_t base = w * MASK_BITS;
-        int64_t count = n - base < MASK_BITS ? n - base : MASK_BITS;
-        mask_word bits = words[w];
-        for (int64_t b = 0; b < count; b++) {
-            float v = (bits >> b) & 1u ? scale * in[base + b] : 0.0f;
-            out[base + b] = accumulate ? out[base + b] + v : v;
-        }
+    for (int64_t s = 0; s < spans; s++) {
+        int64_t w1 = (s + 1) * MASK_SPAN < full ? (s + 1) * MASK_SPAN : full;
+        keep_mask_span(words, s * MASK_SPAN, w1, scale, in, out, accumulate);
+    }
+    for (int64_t i = full * MASK_BITS; i < n; i++) { /* the last, partial word */
+        float v = (words[full] >> (i - full * MASK_BITS)) & 1u ? scale * in[i] : 0.0f;
+        out[i] = accumulate ? out[i] + v : v;
     }
 }
 
@@ -297,8 +327,7 @@ static void residual_dropout_backward(ac_ctx *ctx, ac_node *n) {
     if (gb)
         for (int64_t i = 0; i < base->size; i++) gb[i] += g[i];
     float *gx = ac_grad_buffer(ctx, x);
-    if (gx)
-        apply_keep_mask((const mask_word *)(void *)n->saved, x->size, n->farg[0], g, gx, true);
+    if (gx) apply_keep_mask((const mask_word *)(void *)n->saved, x->size, n->farg[0], g, gx, true);
 }
 
 ac_tensor *ac_residual_dropout(ac_ctx *ctx, ac_tensor *base, ac_tensor *x, float rate) {
