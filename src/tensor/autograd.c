@@ -185,7 +185,8 @@ static grad_free_list *grad_class(ac_ctx *ctx, size_t bytes, bool add) {
     return l;
 }
 
-float *ac_grad_buffer(ac_ctx *ctx, ac_tensor *t) {
+float *ac_grad_buffer_fresh(ac_ctx *ctx, ac_tensor *t, bool *fresh) {
+    *fresh = false;
     if (!t->requires_grad) return NULL;
     if (!t->grad) {
         size_t bytes = (size_t)t->size * sizeof(float);
@@ -193,15 +194,24 @@ float *ac_grad_buffer(ac_ctx *ctx, ac_tensor *t) {
         if (t->persistent) {
             t->grad = ac_aligned_zeros(bytes);
             if (!t->grad) return ac_ctx_fail(ctx, AC_ERR_NOMEM, "backward: out of memory");
+            return t->grad;
         } else if (l && l->head) {
             t->grad = l->head;
             memcpy(&l->head, t->grad, sizeof l->head);
-            memset(t->grad, 0, bytes);
         } else {
-            t->grad = arena_get(ctx, "backward", bytes, true);
+            t->grad = arena_get(ctx, "backward", bytes, false);
+            if (!t->grad) return NULL;
         }
+        *fresh = true;
     }
     return t->grad;
+}
+
+float *ac_grad_buffer(ac_ctx *ctx, ac_tensor *t) {
+    bool fresh;
+    float *g = ac_grad_buffer_fresh(ctx, t, &fresh);
+    if (fresh) memset(g, 0, (size_t)t->size * sizeof(float));
+    return g;
 }
 
 /* After node n's backward: the gradient of its output is dead, unless it is a parameter's, the

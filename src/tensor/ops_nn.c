@@ -323,11 +323,14 @@ ac_tensor *ac_dropout(ac_ctx *ctx, ac_tensor *x, float rate) {
 static void residual_dropout_backward(ac_ctx *ctx, ac_node *n) {
     ac_tensor *base = n->in[0], *x = n->in[1];
     const float *g = n->out->grad;
-    float *gb = ac_grad_buffer(ctx, base);
-    if (gb)
+    bool fresh;
+    float *gb = ac_grad_buffer_fresh(ctx, base, &fresh);
+    if (gb && fresh)
+        memcpy(gb, g, (size_t)base->size * sizeof(float));
+    else if (gb)
         for (int64_t i = 0; i < base->size; i++) gb[i] += g[i];
-    float *gx = ac_grad_buffer(ctx, x);
-    if (gx) apply_keep_mask((const mask_word *)(void *)n->saved, x->size, n->farg[0], g, gx, true);
+    float *gx = ac_grad_buffer_fresh(ctx, x, &fresh);
+    if (gx) apply_keep_mask((const mask_word *)(void *)n->saved, x->size, n->farg[0], g, gx, !fresh);
 }
 
 ac_tensor *ac_residual_dropout(ac_ctx *ctx, ac_tensor *base, ac_tensor *x, float rate) {
