@@ -30,6 +30,7 @@
 #include "attncast/sha256.h"
 #include "attncast/source.h"
 #include "attncast/tensor.h"
+#include "attncast/thread_tuner.h"
 #include "attncast/threads.h"
 #include "attncast/trainer.h"
 #include "attncast/windows.h"

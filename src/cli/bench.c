@@ -138,9 +138,12 @@ static void measure_kind(const ac_config *cfg, int channels, double seconds, ben
     }
     fill(pool, POOL_BATCHES * (x_len + y_len), &rng);
     int steps = 0;
-    double t0 = 0;
+    double t0 = 0, step_start = 0;
+    ac_thread_tuner tuner; /* as in training: 1 thread when that is faster now */
+    ac_thread_tuner_init(&tuner);
     for (int i = 0;; i++) {
         if (i == 3) t0 = bench_clock();
+        step_start = ac_seconds();
         const float *batch = pool + (size_t)(i % POOL_BATCHES) * (x_len + y_len);
         ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){BATCH, L, C});
         ac_tensor *y = ac_tensor_temp(ctx, 3, (int[]){BATCH, H, C});
@@ -157,10 +160,12 @@ static void measure_kind(const ac_config *cfg, int channels, double seconds, ben
         ac_optimizer_step(opt, 1e-3f);
         ac_zero_grad(ps, np);
         ac_ctx_reset(ctx);
+        ac_thread_tuner_step(&tuner, ac_seconds() - step_start);
         if (i >= 3) steps++;
         if (i >= 3 && bench_clock() - t0 >= seconds) break;
     }
     out->train_seconds = bench_clock() - t0;
+    ac_thread_tuner_finish(&tuner);
     free(pool);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "attncast/optim.h"
+#include "attncast/thread_tuner.h"
 
 /* Arena for one step: grows on the first step and is reused after that. */
 #define STEP_ARENA_BYTES ((size_t)64 << 20)
@@ -33,6 +34,7 @@ struct ac_trainer {
     uint32_t *order;     /* training window order of the current epoch */
     float *best_weights; /* every parameter, concatenated */
     ac_epoch_record *history;
+    ac_thread_tuner threads; /* 1 thread or the configured count, whichever is faster now */
 };
 
 void ac_trainer_free(ac_trainer *t) {
@@ -158,10 +160,14 @@ ac_status ac_trainer_epoch(ac_trainer *t, bool *done, ac_error *err) {
     ac_rng_shuffle_u32(&t->shuffle_rng, t->order, (size_t)count);
     double sum = 0.0;
     int seen = 0;
+    ac_thread_tuner_init(&t->threads);
     for (int b = 0; b < t->batches; b++) {
         int n = count - b * bs < bs ? count - b * bs : bs;
-        double loss = NAN;
-        if (train_step(t, t->order + (size_t)b * bs, n, &loss, err) != AC_OK) return err->code;
+        double loss = NAN, step_start = ac_seconds();
+        ac_status st = train_step(t, t->order + (size_t)b * bs, n, &loss, err);
+        ac_thread_tuner_step(&t->threads, ac_seconds() - step_start);
+        if (st != AC_OK || !isfinite(loss)) ac_thread_tuner_finish(&t->threads);
+        if (st != AC_OK) return err->code;
         if (!isfinite(loss))
             return ac_error_set(err, AC_ERR_INVALID,
                                 "training diverged: the loss is %s at epoch %d, step %lld (batch "
@@ -174,6 +180,7 @@ ac_status ac_trainer_epoch(ac_trainer *t, bool *done, ac_error *err) {
             t->observer.on_batch(t->observer.user, t->epoch + 1, b + 1, t->batches, sum / seen,
                                  seen / (ac_seconds() - t0));
     }
+    ac_thread_tuner_finish(&t->threads);
     double train_seconds = ac_seconds() - t0;
     double val = NAN;
     if (ac_split_loss(t->model, t->series, AC_SPLIT_VAL, cfg->train.loss, bs, &val, err) != AC_OK)

@@ -138,6 +138,9 @@ static void test_every_attention_kind_lowers_its_loss(void **state) {
     free_table(t);
 }
 
+/* Repeats give the same bits, and so do other thread counts: 2 threads with the thread tuner
+ * switching between 2 and 1 during each epoch, 1 thread, and 3 threads held fixed
+ * (ATTNCAST_ADAPT_THREADS=0). That independence is what lets the tuner switch freely. */
 static void test_same_config_seed_and_threads_repeat_bit_for_bit(void **state) {
     (void)state;
     ac_table *t = seasonal_table(600);
@@ -146,9 +149,14 @@ static void test_same_config_seed_and_threads_repeat_bit_for_bit(void **state) {
     cfg.train.epochs = 2;
     cfg.train.schedule = AC_SCHED_COSINE;
     cfg.train.clip_grad = 0.5;
-    double losses[2][4];
-    float *weights[2];
-    for (int rep = 0; rep < 2; rep++) {
+    enum { REPS = 4 };
+    static const int threads[REPS] = {2, 2, 1, 3};
+    double losses[REPS][4];
+    float *weights[REPS];
+    ac_error terr;
+    for (int rep = 0; rep < REPS; rep++) {
+        if (rep == 3) setenv("ATTNCAST_ADAPT_THREADS", "0", 1);
+        assert_int_equal(ac_threads_init(threads[rep], &terr), AC_OK);
         run r;
         run_start(&r, &cfg, t);
         ac_error err;
@@ -167,12 +175,15 @@ static void test_same_config_seed_and_threads_repeat_bit_for_bit(void **state) {
             memcpy(w, ps[i]->data, (size_t)ps[i]->size * sizeof(float));
             w += ps[i]->size;
         }
-        if (rep == 1) assert_memory_equal(weights[0], weights[1], (size_t)total * sizeof(float));
+        if (rep > 0) assert_memory_equal(weights[0], weights[rep], (size_t)total * sizeof(float));
+        assert_int_equal(ac_threads_get(), threads[rep]); /* the configured count is back */
         run_finish(&r);
     }
-    assert_memory_equal(losses[0], losses[1], sizeof losses[0]);
-    free(weights[0]);
-    free(weights[1]);
+    unsetenv("ATTNCAST_ADAPT_THREADS");
+    assert_int_equal(ac_threads_init(2, &terr), AC_OK);
+    for (int rep = 1; rep < REPS; rep++)
+        assert_memory_equal(losses[0], losses[rep], sizeof losses[0]);
+    for (int rep = 0; rep < REPS; rep++) free(weights[rep]);
     free_table(t);
 }
 
