@@ -1,13 +1,12 @@
 /* bench.c - `attncast bench [--preset small|large|CONFIG] [--threads N] [--kinds K,...]
- * [--seconds S] [--cpu-clock] [--json]`: the speed of the forecaster on generated data shaped like
- * a preset, for each attention kind, beside this machine's sgemm ceiling measured in the same run:
- *   training windows/s      forward + backward + Adam step, batch 32, after a warm-up
- *   achieved GFLOP/s        the model's matmul FLOPs per training window x windows/s
- *   latency                 single-window forecasts through the embedding API (median, p90)
- *   batch-256 windows/s     no-grad forecasts of 256 windows at once
- *   peak memory             the peak resident set of a child process that ran only this kind,
- *                           at the end of training and at the end
- * One window is an L x C sample (C series in independent mode). */
+ * [--seconds S] [--lookback L] [--cpu-clock] [--json]`: the speed of the forecaster on generated
+ * data shaped like a preset, for each attention kind, beside this machine's sgemm ceiling measured
+ * in the same run: training windows/s      forward + backward + Adam step, batch 32, after a
+ * warm-up achieved GFLOP/s        the model's matmul FLOPs per training window x windows/s latency
+ * single-window forecasts through the embedding API (median, p90) batch-256 windows/s     no-grad
+ * forecasts of 256 windows at once peak memory             the peak resident set of a child process
+ * that ran only this kind, at the end of training and at the end One window is an L x C sample (C
+ * series in independent mode). */
 #include <cblas.h>
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -29,7 +28,7 @@
 
 static const char *const USAGE =
     "usage: attncast bench [--preset small|large|CONFIG] [--threads N] [--kinds K,...] "
-    "[--seconds S] [--cpu-clock] [--json]";
+    "[--seconds S] [--lookback L] [--cpu-clock] [--json]";
 
 /* The clock every timing reads: wall time, or with --cpu-clock the process's CPU time, which on a
  * busy machine measures the work of a 1-thread run without the time other processes took. */
@@ -64,14 +63,17 @@ static ac_config preset_config(bool large) {
     return c;
 }
 
-/* Matmul FLOPs of one forward pass over one window (2 per multiply-add). */
-static double forward_flops(const ac_model_spec *s) {
+/* Matmul FLOPs of one forward pass over one window (2 per multiply-add); *attention gets the
+ * part that grows with the square of the token count N (scores and A V). */
+static double forward_flops(const ac_model_spec *s, double *attention) {
     double N = ac_model_spec_tokens(s), d = s->d_model, P = s->patch_len;
     double cin = ac_model_spec_in_width(s), cout = ac_model_spec_out_width(s);
     double series = s->channel_mode == AC_CHANNELS_INDEPENDENT ? s->channels : 1;
-    double layer = 4 * 2 * N * d * d + 2 * 2 * N * N * d + 2 * 2 * N * d * s->d_ff;
+    double square = 2 * 2 * N * N * d;
+    double layer = 4 * 2 * N * d * d + square + 2 * 2 * N * d * s->d_ff;
     if (s->attention == AC_ATTN_GATED) layer += 2 * N * d * d;
     double per_series = 2 * N * P * cin * d + s->layers * layer + 2 * N * d * s->horizon * cout;
+    if (attention) *attention = series * s->layers * square;
     return series * per_series;
 }
 
@@ -274,7 +276,7 @@ static void run_child(const ac_config *cfg, int channels, double seconds, bench_
 
 int ac_cli_bench(int argc, char **argv) {
     const char *preset = "small", *kinds_arg = NULL;
-    int threads = 0;
+    int threads = 0, lookback = 0;
     double seconds = 3.0;
     bool json = false;
     for (int i = 1; i < argc; i++) {
@@ -287,7 +289,7 @@ int ac_cli_bench(int argc, char **argv) {
         } else if (!strcmp(a, "--cpu-clock")) {
             bench_clock = ac_cpu_seconds;
         } else if (!strcmp(a, "--preset") || !strcmp(a, "--threads") || !strcmp(a, "--kinds") ||
-                   !strcmp(a, "--seconds")) {
+                   !strcmp(a, "--seconds") || !strcmp(a, "--lookback")) {
             if (i + 1 >= argc) {
                 ac_cli_error("bench: %s needs a value", a);
                 return AC_EXIT_USAGE;
@@ -299,6 +301,8 @@ int ac_cli_bench(int argc, char **argv) {
                 kinds_arg = v;
             else if (!strcmp(a, "--threads")) {
                 if (ac_cli_parse_positive(a, v, &threads) != 0) return AC_EXIT_USAGE;
+            } else if (!strcmp(a, "--lookback")) {
+                if (ac_cli_parse_positive(a, v, &lookback) != 0) return AC_EXIT_USAGE;
             } else {
                 char *end = NULL;
                 seconds = strtod(v, &end);
@@ -333,6 +337,15 @@ int ac_cli_bench(int argc, char **argv) {
         cfg = preset_config(!strcmp(preset, "large"));
         channels = !strcmp(preset, "large") ? 21 : 8;
     }
+    if (lookback > 0) {
+        cfg.data.lookback = lookback;
+        ac_model_spec probe = ac_config_model_spec(&cfg, channels);
+        if (lookback < cfg.model.patch_len || ac_model_spec_tokens(&probe) < 1) {
+            ac_cli_error("bench: --lookback %d is shorter than the patch length %d", lookback,
+                         cfg.model.patch_len);
+            return AC_EXIT_USAGE;
+        }
+    }
     if (kinds_arg) {
         for (int k = 0; k < 4; k++) kinds[k] = false;
         char list[256];
@@ -355,19 +368,22 @@ int ac_cli_bench(int argc, char **argv) {
     double ceiling = sgemm_ceiling();
     cJSON *rows = json ? cJSON_CreateArray() : NULL;
     if (!json) {
-        printf("attncast bench: preset %s (L %d, H %d, C %d, d_model %d, %d heads, %d layers, d_ff "
-               "%d, batch %d), %d thread(s)\nsgemm ceiling (1024^3): %.1f GFLOP/s\n",
-               preset, cfg.data.lookback, cfg.data.horizon, channels, cfg.model.d_model,
-               cfg.model.heads, cfg.model.layers, cfg.model.d_ff, BATCH, ac_threads_get(), ceiling);
-        printf("%-9s %11s %9s %8s %11s %11s %12s %9s %11s\n", "kind", "train win/s", "GFLOP/s",
-               "ceiling%", "latency us", "p90 us", "b256 win/s", "peak MiB", "MFLOP/win");
+        ac_model_spec shape = ac_config_model_spec(&cfg, channels);
+        printf("attncast bench: preset %s (L %d, H %d, C %d, N %d tokens, d_model %d, %d heads, %d "
+               "layers, d_ff %d, batch %d), %d thread(s)\nsgemm ceiling (1024^3): %.1f GFLOP/s\n",
+               preset, cfg.data.lookback, cfg.data.horizon, channels, ac_model_spec_tokens(&shape),
+               cfg.model.d_model, cfg.model.heads, cfg.model.layers, cfg.model.d_ff, BATCH,
+               ac_threads_get(), ceiling);
+        printf("%-9s %11s %9s %8s %11s %11s %12s %9s %11s %6s\n", "kind", "train win/s", "GFLOP/s",
+               "ceiling%", "latency us", "p90 us", "b256 win/s", "peak MiB", "MFLOP/win", "N^2 %");
     }
     int status = AC_EXIT_OK;
     for (int k = 0; k < 4; k++) {
         if (!kinds[k]) continue;
         cfg.model.attention = (ac_attention_kind)k;
         ac_model_spec spec = ac_config_model_spec(&cfg, channels);
-        double train_flops = 3.0 * forward_flops(&spec);
+        double square = 0.0, train_flops = 3.0 * forward_flops(&spec, &square);
+        double square_share = 3.0 * square / train_flops;
         bench_result r;
         run_child(&cfg, channels, seconds, &r);
         double peak = r.peak_rss_mib;
@@ -390,11 +406,13 @@ int ac_cli_bench(int argc, char **argv) {
             cJSON_AddNumberToObject(o, "peak_rss_mib", peak);
             cJSON_AddNumberToObject(o, "train_peak_rss_mib", r.train_peak_rss_mib);
             cJSON_AddNumberToObject(o, "train_flops_per_window", train_flops);
+            cJSON_AddNumberToObject(o, "attention_square_flop_fraction", square_share);
             cJSON_AddItemToArray(rows, o);
         } else {
-            printf("%-9s %11.1f %9.1f %7.0f%% %11.1f %11.1f %12.1f %9.1f %11.2f\n", name,
+            printf("%-9s %11.1f %9.1f %7.0f%% %11.1f %11.1f %12.1f %9.1f %11.2f %5.1f%%\n", name,
                    r.train_wps, gflops, 100.0 * gflops / ceiling, r.latency_median_us,
-                   r.latency_p90_us, r.batch256_wps, peak, train_flops * 1e-6);
+                   r.latency_p90_us, r.batch256_wps, peak, train_flops * 1e-6,
+                   100.0 * square_share);
             fflush(stdout);
         }
     }
@@ -403,6 +421,7 @@ int ac_cli_bench(int argc, char **argv) {
         cJSON_AddStringToObject(root, "preset", preset);
         cJSON_AddNumberToObject(root, "threads", ac_threads_get());
         cJSON_AddNumberToObject(root, "channels", channels);
+        cJSON_AddNumberToObject(root, "lookback", cfg.data.lookback);
         cJSON_AddNumberToObject(root, "sgemm_ceiling_gflops", ceiling);
         cJSON_AddItemToObject(root, "kinds", rows);
         char *text = cJSON_Print(root);
