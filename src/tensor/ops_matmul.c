@@ -146,13 +146,13 @@ ac_tensor *ac_matmul(ac_ctx *ctx, ac_tensor *a, ac_tensor *b, bool trans_a, bool
 }
 
 /* y[rows, out] = x[rows, in] W[out, in]^T + bias[out] */
-/* y[r, j] += b[j] for every row r of y [rows, cols] (the bias after the product). */
-AC_VECTOR_CLONES
-static void add_to_rows(float *restrict y, const float *restrict b, int rows, int cols) {
-    for (int r = 0; r < rows; r++) {
-        float *yr = y + (int64_t)r * cols;
-#pragma omp simd
-        for (int j = 0; j < cols; j++) yr[j] += b[j];
+/* y[r, j] = b[j] for every row r of y [rows, cols]: the first row, then the rows done so far
+ * copied after themselves, doubling (a few large copies, not one small one per row). */
+static void copy_to_rows(float *y, const float *b, int rows, int cols) {
+    memcpy(y, b, (size_t)cols * sizeof(float));
+    for (int64_t done = 1; done < rows; done *= 2) {
+        int64_t n = rows - done < done ? rows - done : done;
+        memcpy(y + done * cols, y, (size_t)(n * cols) * sizeof(float));
     }
 }
 
@@ -200,9 +200,11 @@ ac_tensor *ac_linear(ac_ctx *ctx, ac_tensor *x, ac_tensor *weight, ac_tensor *bi
     ac_tensor *y = ac_op_output(ctx, LINEAR, x->ndim, shape);
     if (!y) return NULL;
     int rows = (int)ac_op_outer(x, 1);
+    /* the bias rows first, then the product added onto them (beta 1): OpenBLAS's beta 0 would
+     * spend a pass zeroing y, and adding the bias after would spend another */
+    if (bias) copy_to_rows(y->data, bias->data, rows, out);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, x->data, in,
-                weight->data, in, 0.0f, y->data, out);
-    if (bias) add_to_rows(y->data, bias->data, rows, out);
+                weight->data, in, bias ? 1.0f : 0.0f, y->data, out);
     ac_tensor *ins[3] = {x, weight, bias};
     ac_node *n = ac_op_record(ctx, LINEAR, linear_backward, y, bias ? 3 : 2, ins);
     if (n) {

@@ -244,12 +244,18 @@ static void draw_keep_mask(ac_rng *rng, int64_t n, float rate, mask_word *words)
 /* Words [w0, w1) of apply_keep_mask, all full. */
 AC_VECTOR_CLONES
 static void keep_mask_span(const mask_word *words, int64_t w0, int64_t w1, float scale,
-                           const float *restrict in, float *restrict out, bool accumulate) {
+                           const float *restrict in, const float *restrict base,
+                           float *restrict out, bool accumulate) {
     for (int64_t w = w0; w < w1; w++) {
         mask_word bits = words[w];
         const float *x = in + w * MASK_BITS;
         float *y = out + w * MASK_BITS;
-        if (accumulate) {
+        if (base) {
+            const float *z = base + w * MASK_BITS;
+#pragma omp simd
+            for (int b = 0; b < MASK_BITS; b++)
+                y[b] = z[b] + ((bits >> b) & 1u ? scale * x[b] : 0.0f);
+        } else if (accumulate) {
 #pragma omp simd
             for (int b = 0; b < MASK_BITS; b++) y[b] += (bits >> b) & 1u ? scale * x[b] : 0.0f;
         } else {
@@ -261,18 +267,19 @@ static void keep_mask_span(const mask_word *words, int64_t w0, int64_t w1, float
 
 #define MASK_SPAN 256 /* words a thread takes at a time */
 
-/* out_i (+)= keep_i ? scale * in_i : 0, for n elements; accumulate adds to out. */
+/* out_i = [base_i +] (keep_i ? scale * in_i : 0) for n elements, or with accumulate (and no
+ * base) out_i += the same. */
 static void apply_keep_mask(const mask_word *words, int64_t n, float scale, const float *in,
-                            float *out, bool accumulate) {
+                            const float *base, float *out, bool accumulate) {
     int64_t full = n / MASK_BITS, spans = (full + MASK_SPAN - 1) / MASK_SPAN;
 #pragma omp parallel for schedule(static) if (n > AC_PARALLEL_MIN)
     for (int64_t s = 0; s < spans; s++) {
         int64_t w1 = (s + 1) * MASK_SPAN < full ? (s + 1) * MASK_SPAN : full;
-        keep_mask_span(words, s * MASK_SPAN, w1, scale, in, out, accumulate);
+        keep_mask_span(words, s * MASK_SPAN, w1, scale, in, base, out, accumulate);
     }
     for (int64_t i = full * MASK_BITS; i < n; i++) { /* the last, partial word */
         float v = (words[full] >> (i - full * MASK_BITS)) & 1u ? scale * in[i] : 0.0f;
-        out[i] = accumulate ? out[i] + v : v;
+        out[i] = base ? base[i] + v : accumulate ? out[i] + v : v;
     }
 }
 
@@ -286,8 +293,8 @@ static void dropout_backward(ac_ctx *ctx, ac_node *n) {
     ac_tensor *x = n->in[0];
     float *gx = ac_grad_buffer(ctx, x);
     if (!gx) return;
-    apply_keep_mask((const mask_word *)(void *)n->saved, x->size, n->farg[0], n->out->grad, gx,
-                    true);
+    apply_keep_mask((const mask_word *)(void *)n->saved, x->size, n->farg[0], n->out->grad, NULL,
+                    gx, true);
 }
 
 static const char *dropout_check(ac_ctx *ctx, const char *op, float rate) {
@@ -308,7 +315,7 @@ ac_tensor *ac_dropout(ac_ctx *ctx, ac_tensor *x, float rate) {
     if (!mask) return NULL;
     float keep = 1.0f / (1.0f - rate);
     draw_keep_mask(ac_ctx_rng(ctx), x->size, rate, mask);
-    apply_keep_mask(mask, x->size, keep, x->data, y->data, false);
+    apply_keep_mask(mask, x->size, keep, x->data, NULL, y->data, false);
     ac_node *n = ac_op_record(ctx, op, dropout_backward, y, 1, &x);
     if (n) {
         n->saved = (float *)(void *)mask;
@@ -330,7 +337,9 @@ static void residual_dropout_backward(ac_ctx *ctx, ac_node *n) {
     else if (gb)
         for (int64_t i = 0; i < base->size; i++) gb[i] += g[i];
     float *gx = ac_grad_buffer_fresh(ctx, x, &fresh);
-    if (gx) apply_keep_mask((const mask_word *)(void *)n->saved, x->size, n->farg[0], g, gx, !fresh);
+    if (gx)
+        apply_keep_mask((const mask_word *)(void *)n->saved, x->size, n->farg[0], g, NULL, gx,
+                        !fresh);
 }
 
 ac_tensor *ac_residual_dropout(ac_ctx *ctx, ac_tensor *base, ac_tensor *x, float rate) {
@@ -343,8 +352,7 @@ ac_tensor *ac_residual_dropout(ac_ctx *ctx, ac_tensor *base, ac_tensor *x, float
     if (!mask) return NULL;
     float keep = 1.0f / (1.0f - rate);
     draw_keep_mask(ac_ctx_rng(ctx), x->size, rate, mask);
-    memcpy(y->data, base->data, (size_t)x->size * sizeof(float));
-    apply_keep_mask(mask, x->size, keep, x->data, y->data, true);
+    apply_keep_mask(mask, x->size, keep, x->data, base->data, y->data, false);
     ac_node *n = ac_op_record(ctx, op, residual_dropout_backward, y, 2, (ac_tensor *[]){base, x});
     if (n) {
         n->saved = (float *)(void *)mask;
