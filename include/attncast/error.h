@@ -18,7 +18,8 @@ typedef enum ac_status {
     AC_ERR_NOMEM = 3,   /* an allocation or the arena limit failed */
     AC_ERR_IO = 4,      /* a file could not be read or written */
     AC_ERR_FORMAT = 5,  /* a file is not what it claims to be */
-    AC_ERR_STATE = 6    /* a call made in the wrong order or mode */
+    AC_ERR_STATE = 6,   /* a call made in the wrong order or mode */
+    AC_ERR_INTERRUPTED = 7 /* a stop was requested (SIGINT, SIGTERM); the state is consistent */
 } ac_status;
 
 #define AC_ERROR_MAX 512
