@@ -166,8 +166,9 @@ static int load_config(const train_args *a, ac_config *cfg) {
 /* Appends word to out, single-quoted for the shell when it holds anything but plain characters. */
 static void append_shell_word(char *out, size_t n, const char *word) {
     size_t used = strlen(out);
-    bool plain = word[0] != '\0' && strspn(word, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                                  "0123456789_-./=,:+@%") == strlen(word);
+    bool plain =
+        word[0] != '\0' && strspn(word, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                        "0123456789_-./=,:+@%") == strlen(word);
     if (plain) {
         snprintf(out + used, n - used, " %s", word);
         return;
@@ -502,6 +503,9 @@ int ac_cli_train(int argc, char **argv) {
         ac_cli_error("%s", err.msg);
         goto done;
     }
+    /* SIGINT/SIGTERM from here on: stop after the step in progress, save last.h5 and say how to
+     * resume (the run folder line below is printed once this holds) */
+    ac_interrupt_catch();
     if (!args.quiet)
         printf("attncast train: %s, %d rows x %d channels; L=%d H=%d; %s attention, %s channels; "
                "%lld weights; %lld training windows/epoch; %d thread(s)\nrun folder: %s\n",
@@ -513,8 +517,6 @@ int ac_cli_train(int argc, char **argv) {
     progress prog = {
         .live = isatty(STDERR_FILENO), .quiet = args.quiet, .epochs = cfg.train.epochs};
     ac_trainer_set_observer(tr, &(ac_train_observer){on_batch, on_epoch, &prog});
-    /* SIGINT/SIGTERM: stop after the step in progress, save last.h5 and say how to resume */
-    ac_interrupt_catch();
     if (ac_trainer_set_stop_check(tr, ac_interrupt_signal, &err) != AC_OK) {
         ac_cli_error("%s", err.msg);
         goto done;
@@ -542,8 +544,8 @@ int ac_cli_train(int argc, char **argv) {
             exit_code = AC_EXIT_OK;
             goto done;
         }
-        ac_status st = ac_interrupt_signal() ? AC_ERR_INTERRUPTED
-                                             : ac_trainer_epoch(tr, &finished, &err);
+        ac_status st =
+            ac_interrupt_signal() ? AC_ERR_INTERRUPTED : ac_trainer_epoch(tr, &finished, &err);
         if (st == AC_ERR_INTERRUPTED) {
             if (prog.live) fputs("\r\033[K", stderr);
             exit_code = stop_for_signal(dir, &cfg, model, tr, &series, table, resume_cmd);

@@ -4,9 +4,15 @@
 
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t g_signal; /* the first stop signal received, else 0 */
+static struct timespec g_first;        /* when it came (read and written by the handler only) */
+
+/* A signal that follows the first within this long is the same request arriving twice, e.g.
+ * Ctrl-C reaching a sweep's trainer both from the terminal and through the sweep. */
+#define SAME_REQUEST_SECONDS 1.0
 
 static void write_note(const char *text) {
     ssize_t ignored = write(STDERR_FILENO, text, strlen(text));
@@ -14,11 +20,17 @@ static void write_note(const char *text) {
 }
 
 static void on_stop_signal(int sig) {
-    if (g_signal) { /* asked twice: stop at once */
-        signal(sig, SIG_DFL);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now); /* async-signal-safe */
+    if (g_signal) {
+        double since =
+            (double)(now.tv_sec - g_first.tv_sec) + 1e-9 * (now.tv_nsec - g_first.tv_nsec);
+        if (since < SAME_REQUEST_SECONDS) return;
+        signal(sig, SIG_DFL); /* asked again: stop at once */
         raise(sig);
         return;
     }
+    g_first = now;
     g_signal = sig;
     write_note(sig == SIGINT ? "\nattncast: SIGINT received; stopping after this step and saving "
                                "a checkpoint (again to stop at once)\n"
