@@ -349,6 +349,31 @@ static const bad_input CASES[] = {
      1,
      {"version_sealed.h5", "format_version"}},
     {"a garbled seal line", "info garbled_seal.h5", 1, {"garbled_seal.h5"}},
+    /* inputs next to a good checkpoint */
+    {"predict from fewer rows than the lookback",
+     "predict good.h5 --input few.csv",
+     1,
+     {"few.csv", "24 rows"}},
+    {"predict from a window with a NaN",
+     "predict good.h5 --input nan.csv",
+     1,
+     {"nan.csv:5:1", "column 'a'"}},
+    {"explain a window with an infinite value",
+     "explain good.h5 --input inf.csv --out ex",
+     1,
+     {"inf.csv:9:2", "column 'b'"}},
+    {"predict from a CSV without a channel",
+     "predict good.h5 --input only_a.csv",
+     1,
+     {"only_a.csv", "'b'"}},
+    {"eval on a CSV without a channel", "eval good.h5 --data only_a.csv", 1, {"only_a.csv", "'b'"}},
+    {"eval on a split that does not exist", "eval good.h5 --split bogus", 2, {"--split", "bogus"}},
+    {"predict past the last row",
+     "predict good.h5 --input series.csv --at 9999",
+     1,
+     {"series.csv", "--at 9999"}},
+    {"resuming a folder without last.h5", TRAIN "--resume folder", 1, {"folder/last.h5"}},
+    {"resuming from a CSV", TRAIN "--resume series.csv", 1, {"series.csv", "HDF5"}},
     {"a NaN scaler std, re-sealed",
      "predict scaler_nan.h5 --input series.csv",
      1,
@@ -462,6 +487,12 @@ static void write_csvs(void) {
     assert_int_equal(tu_write_file(dir, "nocol.csv", "a,,b\n1,2,3\n"), 0);
     assert_int_equal(tu_write_file(dir, "quote_open.csv", "a,b\n1,2\n\"3,4\n5,6\n"), 0);
     assert_int_equal(tu_write_file(dir, "quote_comma.csv", "a,b\n1,2\n3,\"4,5\"\n"), 0);
+    assert_int_equal(tu_write_file(dir, "few.csv", "a,b\n1,2\n3,4\n5,6\n"), 0);
+    assert_int_equal(tu_write_file(dir, "only_a.csv",
+                                   "a\n1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n"
+                                   "11\n12\n13\n14\n15\n16\n17\n18\n19\n20\n"
+                                   "21\n22\n23\n24\n25\n"),
+                     0);
     assert_int_equal(tu_write_file(dir, "tabs.csv", "a\tb\n1\t2\n3\t4\n"), 0);
     snprintf(path, sizeof path, "%s/folder", dir);
     assert_int_equal(mkdir(path, 0755), 0);
