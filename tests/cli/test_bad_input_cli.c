@@ -349,6 +349,10 @@ static const bad_input CASES[] = {
      1,
      {"version_sealed.h5", "format_version"}},
     {"a garbled seal line", "info garbled_seal.h5", 1, {"garbled_seal.h5"}},
+    {"a NaN scaler std, re-sealed",
+     "predict scaler_nan.h5 --input series.csv",
+     1,
+     {"scaler_nan.h5", "/scaler/std"}},
     /* inputs next to a good checkpoint */
     {"predict from fewer rows than the lookback",
      "predict good.h5 --input few.csv",
@@ -374,10 +378,6 @@ static const bad_input CASES[] = {
      {"series.csv", "--at 9999"}},
     {"resuming a folder without last.h5", TRAIN "--resume folder", 1, {"folder/last.h5"}},
     {"resuming from a CSV", TRAIN "--resume series.csv", 1, {"series.csv", "HDF5"}},
-    {"a NaN scaler std, re-sealed",
-     "predict scaler_nan.h5 --input series.csv",
-     1,
-     {"scaler_nan.h5", "/scaler/std"}},
 };
 #define N_CASES (sizeof CASES / sizeof CASES[0])
 
