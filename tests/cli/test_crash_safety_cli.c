@@ -224,13 +224,13 @@ static int setup(void **state) {
     FILE *f = fopen(path, "w");
     if (!f) return -1;
     fprintf(f, "date,a,b\n");
-    for (int t = 0; t < 900; t++)
+    for (int t = 0; t < 600; t++)
         fprintf(f, "%d,%.6f,%.6f\n", t, sin(t / 7.0), cos(t / 11.0) + 0.1 * sin(t / 3.0));
     fclose(f);
     char config[512];
     snprintf(config, sizeof config,
              "[data]\ncsv = series.csv\nlookback = 32\nhorizon = 8\n"
-             "[model]\nd_model = 16\nheads = 2\nlayers = 2\nd_ff = 32\npatch_len = 8\n"
+             "[model]\nd_model = 8\nheads = 2\nlayers = 1\nd_ff = 16\npatch_len = 8\n"
              "patch_stride = 4\n"
              "[train]\nepochs = %d\nbatch_size = 16\nseed = 8\nthreads = 1\npatience = 0\n",
              EPOCHS);
