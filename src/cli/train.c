@@ -573,6 +573,9 @@ int ac_cli_train(int argc, char **argv) {
         exit_code = stop_for_signal(dir, &cfg, model, tr, &series, table, resume_cmd);
         goto done;
     }
+    /* From here a signal ends the program at once: last.h5 holds the final state, and resuming
+     * from it redoes the evaluation and the report. */
+    ac_interrupt_release();
     ac_trainer_restore_best(tr);
     ac_eval_result eval;
     if (ac_evaluate(model, &series, AC_SPLIT_TEST, src.season, cfg.train.batch_size, &eval, &err) !=
