@@ -1,9 +1,9 @@
 /* test_trainer.c - training on small generated series: a forecaster learns a noisy seasonal
  * series to well below the naive baseline; every attention kind lowers its loss; the same
  * config, seed and threads repeat bit for bit; early stopping restores the best weights; a
- * non-finite loss stops the run with the epoch and step named, a non-finite validation loss after
- * the epoch; a stop request mid-epoch rewinds to the epoch's start, and carrying on from there
- * repeats the uninterrupted run bit for bit. */
+ * non-finite loss or gradient stops the run with the epoch and step named and no update, a
+ * non-finite validation loss after the epoch; a stop request mid-epoch rewinds to the epoch's
+ * start, and carrying on from there repeats the uninterrupted run bit for bit. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -254,6 +254,32 @@ static void copy_all_weights(ac_forecaster *m, float *dst) {
     }
 }
 
+static void test_non_finite_gradient_stops_before_the_update(void **state) {
+    (void)state;
+    ac_table *t = seasonal_table(600);
+    ac_config cfg = small_config(AC_ATTN_DOT);
+    run r;
+    run_start(&r, &cfg, t);
+    int64_t total = ac_forecaster_weight_count(r.model);
+    float *before = malloc((size_t)total * sizeof(float));
+    float *after = malloc((size_t)total * sizeof(float));
+    copy_all_weights(r.model, before);
+    /* gradients accumulate into their buffers: an Inf there is what an overflowing backward
+     * leaves, while the loss stays finite */
+    ac_forecaster_params(r.model)[0]->grad[0] = INFINITY;
+    ac_error err;
+    bool done = false;
+    assert_int_equal(ac_trainer_epoch(r.trainer, &done, &err), AC_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "the gradients are infinite at epoch 1, step 1 (batch 1 of"));
+    copy_all_weights(r.model, after);
+    assert_memory_equal(before, after, (size_t)total * sizeof(float)); /* no update */
+    assert_int_equal(ac_optimizer_step_count(ac_trainer_optimizer(r.trainer)), 0);
+    free(before);
+    free(after);
+    run_finish(&r);
+    free_table(t);
+}
+
 static void test_a_stop_mid_epoch_rewinds_to_its_start_and_resumes_bit_for_bit(void **state) {
     (void)state;
     ac_table *t = seasonal_table(600);
@@ -314,6 +340,7 @@ int main(void) {
         cmocka_unit_test(test_early_stopping_keeps_the_best_weights),
         cmocka_unit_test(test_non_finite_loss_stops_with_epoch_and_step),
         cmocka_unit_test(test_non_finite_validation_loss_stops_after_the_epoch),
+        cmocka_unit_test(test_non_finite_gradient_stops_before_the_update),
         cmocka_unit_test(test_a_stop_mid_epoch_rewinds_to_its_start_and_resumes_bit_for_bit),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
