@@ -222,7 +222,7 @@ static void test_non_finite_loss_stops_with_epoch_and_step(void **state) {
 
 static void test_non_finite_validation_loss_stops_after_the_epoch(void **state) {
     (void)state;
-    ac_table *t = seasonal_table(600);
+    ac_table *t = seasonal_table(300);
     ac_config cfg = small_config(AC_ATTN_DOT);
     cfg.train.epochs = 2;
     run r;
@@ -256,7 +256,7 @@ static void copy_all_weights(ac_forecaster *m, float *dst) {
 
 static void test_non_finite_gradient_stops_before_the_update(void **state) {
     (void)state;
-    ac_table *t = seasonal_table(600);
+    ac_table *t = seasonal_table(300);
     ac_config cfg = small_config(AC_ATTN_DOT);
     run r;
     run_start(&r, &cfg, t);
@@ -282,10 +282,10 @@ static void test_non_finite_gradient_stops_before_the_update(void **state) {
 
 static void test_a_stop_mid_epoch_rewinds_to_its_start_and_resumes_bit_for_bit(void **state) {
     (void)state;
-    ac_table *t = seasonal_table(600);
+    ac_table *t = seasonal_table(300); /* 5 batches an epoch */
     ac_config cfg = small_config(AC_ATTN_DOT);
     cfg.model.dropout = 0.1; /* the dropout stream is rewound too */
-    cfg.train.epochs = 3;
+    cfg.train.epochs = 2;
     cfg.train.schedule = AC_SCHED_COSINE;
     run a, b;
     ac_error err;
@@ -317,7 +317,7 @@ static void test_a_stop_mid_epoch_rewinds_to_its_start_and_resumes_bit_for_bit(v
     ac_trainer_restore_best(b.trainer);
     const ac_epoch_record *ha = ac_trainer_history(a.trainer, &n);
     const ac_epoch_record *hb = ac_trainer_history(b.trainer, &n);
-    assert_int_equal(n, 3);
+    assert_int_equal(n, 2);
     for (int e = 0; e < n; e++) {
         assert_memory_equal(&ha[e].train_loss, &hb[e].train_loss, sizeof(double));
         assert_memory_equal(&ha[e].val_loss, &hb[e].val_loss, sizeof(double));
