@@ -207,7 +207,9 @@ ac_tensor *ac_layer_norm(ac_ctx *ctx, ac_tensor *x, ac_tensor *weight, ac_tensor
     return ac_ctx_failed(ctx) ? NULL : y;
 }
 
-/* ---- dropout: y = x * m, m_i = 0 with probability p else 1 / (1 - p); dx = dy * m ---- */
+/* ---- dropout: y = x * m, m_i = 0 with probability p else 1 / (1 - p); dx = dy * m ----
+ * One uniform draw per element in order; on a batch slice (ac_ctx_set_batch_slice) the draws of
+ * the other windows are skipped, so each window gets the mask it gets in the whole batch. */
 
 static void dropout_backward(ac_ctx *ctx, ac_node *n) {
     ac_tensor *x = n->in[0];
@@ -230,11 +232,25 @@ ac_tensor *ac_dropout(ac_ctx *ctx, ac_tensor *x, float rate) {
     ac_tensor *y = ac_op_output(ctx, op, x->ndim, x->shape);
     float *m = y ? ac_op_scratch(ctx, op, x->size) : NULL;
     if (!m) return NULL;
+    /* On a slice of a global batch: skip the draws of the windows before it, draw its own, then
+     * skip those after it, one draw per element as on the whole batch. */
+    int first = 0, count = 0, total = 0;
+    uint64_t before = 0, after = 0;
+    if (ac_op_batch_slice(ctx, &first, &count, &total)) {
+        if (count <= 0 || x->shape[0] % count != 0)
+            return ac_op_shape_error(ctx, op, "leading axis is not a whole number of the slice's "
+                                              "windows", x, NULL);
+        uint64_t per_window = (uint64_t)x->size / (uint64_t)count;
+        before = per_window * (uint64_t)first;
+        after = per_window * (uint64_t)(total - first - count);
+    }
+    ac_rng_advance(rng, before);
     float keep = 1.0f / (1.0f - rate);
     for (int64_t i = 0; i < x->size; i++) {
         m[i] = ac_rng_uniform(rng) < rate ? 0.0f : keep;
         y->data[i] = x->data[i] * m[i];
     }
+    ac_rng_advance(rng, after);
     ac_node *n = ac_op_record(ctx, op, dropout_backward, y, 1, &x);
     if (n) n->saved = m;
     return ac_ctx_failed(ctx) ? NULL : y;
