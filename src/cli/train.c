@@ -406,7 +406,8 @@ int ac_cli_train(int argc, char **argv) {
         (void)sink; /* if that fails, --quiet alone keeps the rank almost silent */
     }
     int exit_code = train(args, group);
-    if (exit_code != AC_EXIT_OK) ac_parallel_abort(group, exit_code); /* others may be waiting */
+    if (exit_code != AC_EXIT_OK)
+        ac_parallel_abort(group, exit_code); /* others may be waiting */
     else
         ac_parallel_stop(group);
     return exit_code;

@@ -68,8 +68,10 @@ static ac_tensor *loss(ac_ctx *ctx, loss_kind k, ac_tensor *pred, ac_tensor *tar
     int first = 0, count = 0, total = 0;
     if (ac_op_batch_slice(ctx, &first, &count, &total)) {
         if (count <= 0 || pred->shape[0] % count != 0)
-            return ac_op_shape_error(ctx, op, "leading axis is not a whole number of the slice's "
-                                              "windows", pred, NULL);
+            return ac_op_shape_error(ctx, op,
+                                     "leading axis is not a whole number of the slice's "
+                                     "windows",
+                                     pred, NULL);
         elements = pred->size / count * total;
     }
     ac_tensor *y = ac_op_output(ctx, op, 1, (int[]){1});

@@ -238,8 +238,10 @@ ac_tensor *ac_dropout(ac_ctx *ctx, ac_tensor *x, float rate) {
     uint64_t before = 0, after = 0;
     if (ac_op_batch_slice(ctx, &first, &count, &total)) {
         if (count <= 0 || x->shape[0] % count != 0)
-            return ac_op_shape_error(ctx, op, "leading axis is not a whole number of the slice's "
-                                              "windows", x, NULL);
+            return ac_op_shape_error(ctx, op,
+                                     "leading axis is not a whole number of the slice's "
+                                     "windows",
+                                     x, NULL);
         uint64_t per_window = (uint64_t)x->size / (uint64_t)count;
         before = per_window * (uint64_t)first;
         after = per_window * (uint64_t)(total - first - count);
