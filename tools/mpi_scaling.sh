@@ -44,13 +44,16 @@ train_wps() {
     t2) cmd=("$bin" train "$config" --set train.threads=2) ;;
     r2) cmd=(mpirun --bind-to none -np 2 "$bin" train "$config" --set train.threads=1) ;;
   esac
-  "${cmd[@]}" --set train.epochs=1 --set train.patience=0 --out "$out" --quiet >/dev/null
-  awk -F, 'NR == 2 {print $6}' "$out/history.csv"
+  local TIMEFORMAT='%U %S' cpu
+  cpu=$({ time "${cmd[@]}" --set train.epochs=1 --set train.patience=0 --out "$out" --quiet \
+    >/dev/null; } 2>&1 | tail -n 1)
+  # windows/s of the epoch's training, and the CPU seconds of the whole run (every rank)
+  awk -F, -v cpu="$cpu" 'NR == 2 {split(cpu, c, " "); printf "%s/%.1f\n", $6, c[1] + c[2]}' \
+    "$out/history.csv"
   sed -n 's/.*"parameters":[^0-9]*\([0-9]*\).*/\1/p' "$out/metrics.json" >"$work/weights"
   rm -rf "$out"
 }
 
-median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
 
 cat >"$work/allreduce.c" <<'EOF'
@@ -85,8 +88,8 @@ EOF
 have_mpicc=0
 command -v mpicc >/dev/null && mpicc -O2 -o "$work/allreduce" "$work/allreduce.c" && have_mpicc=1
 
-printf '%-6s %9s %12s %12s %12s %9s %12s %14s\n' config weights "1x1 win/s" "1x2 win/s" \
-  "2x1 win/s" speedup "MB/step" "allreduce us"
+printf '%-6s %8s %8s %14s %14s %14s %8s %8s %12s\n' config weights batch "1x1 win/s,cpu" \
+  "1x2 win/s,cpu" "2x1 win/s,cpu" speedup "MB/step" "allreduce us"
 for name in small large; do
   config=models/default.ini
   [[ $name == large ]] && config=$work/large.ini
@@ -94,14 +97,17 @@ for name in small large; do
   for ((i = 0; i < repeats; i++)); do
     for mode in t1 t2 r2; do got[$mode]+="$(train_wps "$config" $mode) "; done
   done
-  t1=$(tr ' ' '\n' <<<"${got[t1]}" | grep . | median)
-  t2=$(tr ' ' '\n' <<<"${got[t2]}" | grep . | median)
-  r2=$(tr ' ' '\n' <<<"${got[r2]}" | grep . | median)
+  declare -A med=()
+  for mode in t1 t2 r2; do # median windows/s, and the CPU seconds of that same run
+    med[$mode]=$(tr ' ' '\n' <<<"${got[$mode]}" | grep . | sort -t/ -g -k1,1 |
+      awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
+  done
   weights=$(cat "$work/weights")
   us="-"
   [[ $have_mpicc -eq 1 ]] && us=$(mpirun --bind-to none -np 2 "$work/allreduce" $((weights + 1)))
-  printf '%-6s %9s %12s %12s %12s %9s %12s %14s\n' $name "$weights" "$t1" "$t2" "$r2" \
-    "$(awk -v a="$r2" -v b="$t1" 'BEGIN {printf "%.2f", a / b}')" \
+  printf '%-6s %8s %8s %14s %14s %14s %8s %8s %12s\n' $name "$weights" 32 "${med[t1]/\//,}" \
+    "${med[t2]/\//,}" "${med[r2]/\//,}" \
+    "$(awk -v a="${med[r2]%%/*}" -v b="${med[t1]%%/*}" 'BEGIN {printf "%.2f", a / b}')" \
     "$(awk -v w="$weights" 'BEGIN {printf "%.2f", (w + 1) * 4 / 1e6}')" "$us"
-  echo "  runs (win/s): 1x1 ${got[t1]}| 1x2 ${got[t2]}| 2x1 ${got[r2]}"
+  echo "  runs (win/s/cpu s): 1x1 ${got[t1]}| 1x2 ${got[t2]}| 2x1 ${got[r2]}"
 done

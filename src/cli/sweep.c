@@ -42,7 +42,9 @@ static void usage(FILE *out) {
             "  attention-dot_lr-0.001. --jobs N trains N runs at once and splits the threads\n"
             "  between them (unless train.threads is set). Writes results.csv and prints the\n"
             "  runs ranked by validation loss. Rerunning the same command skips finished runs\n"
-            "  and resumes interrupted ones from their last.h5. Exit 1 if a run failed.\n");
+            "  and resumes interrupted ones from their last.h5. Exit 1 if a run failed.\n"
+            "  In an MPI build, `mpirun -np N attncast sweep ...` shares the runs out over N\n"
+            "  ranks (rank r trains runs r, r+N, ...); rank 0 writes results.csv.\n");
 }
 
 static int parse_args(int argc, char **argv, sweep_args *a) {

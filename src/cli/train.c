@@ -36,7 +36,9 @@ static void usage(FILE *out) {
         "  runs/<config name>-<timestamp>) gets config.ini, history.csv, metrics.json,\n"
         "  last.h5 (every output.checkpoint_every epochs) and best.h5 (on every new best).\n"
         "  --resume continues exactly where a checkpoint (or RUN_DIR/last.h5) left off;\n"
-        "  --stop-after N stops after N epochs of this invocation, as if interrupted.\n\n"
+        "  --stop-after N stops after N epochs of this invocation, as if interrupted.\n"
+        "  In an MPI build, `mpirun -np N attncast train ...` splits every batch over N\n"
+        "  ranks (see README, Training on several processes).\n\n"
         "config keys (section.key, default, meaning):\n");
     ac_config_print_keys(out);
 }
