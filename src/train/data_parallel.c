@@ -7,8 +7,7 @@
 
 #include <string.h>
 
-ac_dp_slice ac_dp_slice_of(const ac_parallel *group, int n) {
-    int rank = ac_parallel_rank(group), size = ac_parallel_size(group);
+ac_dp_slice ac_dp_slice_of(int rank, int size, int n) {
     int base = n / size, extra = n % size;
     return (ac_dp_slice){.first = rank * base + (rank < extra ? rank : extra),
                          .count = base + (rank < extra ? 1 : 0)};

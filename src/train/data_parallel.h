@@ -9,13 +9,14 @@
 #include "attncast/parallel.h"
 #include "attncast/tensor.h"
 
-/* This rank's contiguous part [first, first + count) of a batch of n windows: the windows are
- * shared out as evenly as they go, the lower ranks taking one more when n does not divide. A
- * rank may get none when n is smaller than the group (a short last batch). */
+/* Rank `rank` of `size`'s contiguous part [first, first + count) of a batch of n windows: the
+ * windows are shared out as evenly as they go, the lower ranks taking one more when n does not
+ * divide. A rank may get none when n is smaller than the group (a short last batch); rank 0 gets
+ * one whenever n > 0. */
 typedef struct ac_dp_slice {
     int first, count;
 } ac_dp_slice;
-ac_dp_slice ac_dp_slice_of(const ac_parallel *group, int n);
+ac_dp_slice ac_dp_slice_of(int rank, int size, int n);
 
 /* Sums the parameters' gradients and the step's loss over the ranks in one fused allreduce:
  * packed into buffer (weights + 1 floats), summed, unpacked. Returns the summed loss. */

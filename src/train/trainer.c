@@ -158,7 +158,8 @@ static ac_status batch_gradients(ac_trainer *t, const uint32_t *order, int n, fl
 static ac_status train_step(ac_trainer *t, const uint32_t *order, int n, double *loss_out,
                             ac_error *err) {
     ac_ctx *ctx = t->ctx;
-    ac_dp_slice part = ac_dp_slice_of(t->group, n); /* the whole batch when alone */
+    ac_dp_slice part = /* the whole batch when alone */
+        ac_dp_slice_of(ac_parallel_rank(t->group), ac_parallel_size(t->group), n);
     ac_ctx_set_batch_slice(ctx, part.first, part.count, n);
     float value = 0.0f; /* a rank with no windows (a short last batch) adds nothing */
     if (part.count > 0 && batch_gradients(t, order + part.first, part.count, &value, err) != AC_OK)
