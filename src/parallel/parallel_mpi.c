@@ -27,9 +27,9 @@ ac_status ac_parallel_start(ac_parallel **group, int *argc, char ***argv, ac_err
     *group = NULL;
     if (ac_launcher_ranks() == 0) return AC_OK;
     /* A rank waiting in the allreduce yields its core instead of spinning on it (Open MPI spins
-     * by default): a step's allreduce is well under 1% of its compute, and on a machine whose
-     * cores are shared, spinning ranks slowed 2-rank training by a fifth. The user's setting
-     * wins. */
+     * by default): a step's allreduce is well under 1% of its compute, and on this project's
+     * shared 2-core machine one epoch of models/default.ini on 2 ranks ran at 218 windows/s
+     * spinning against 271 yielding (one measurement each). The user's setting wins. */
     setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
     int started = 0;
     MPI_Initialized(&started);
