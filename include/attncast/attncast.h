@@ -10,7 +10,7 @@
  *               source.h (a config's [data] to a table), windows.h (split, scaler, windows)
  *   experiments config.h (INI configs), trainer.h (training, evaluation), metrics.h (metrics,
  *               baselines), report.h (the run folder), interrupt.h (SIGINT/SIGTERM as a
- *               stop request)
+ *               stop request), parallel.h (MPI ranks for data-parallel training)
  */
 #ifndef ATTNCAST_ATTNCAST_H
 #define ATTNCAST_ATTNCAST_H
@@ -27,6 +27,7 @@
 #include "attncast/metrics.h"
 #include "attncast/ops.h"
 #include "attncast/optim.h"
+#include "attncast/parallel.h"
 #include "attncast/report.h"
 #include "attncast/rng.h"
 #include "attncast/sha256.h"

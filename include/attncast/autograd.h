@@ -56,6 +56,16 @@ bool ac_ctx_grad_enabled(const ac_ctx *ctx);
 void ac_ctx_set_rng(ac_ctx *ctx, ac_rng *rng);
 ac_rng *ac_ctx_rng(ac_ctx *ctx);
 
+/* Declares that this context's batch is windows [first, first + count) of a global batch of
+ * `total` windows split across processes (data-parallel training; see parallel.h). Two kinds of
+ * op then act as they would on the whole batch: dropout draws the whole batch's random sequence
+ * and keeps this slice's part (the rng ends where the whole batch's draws end), and the losses
+ * divide by the whole batch's element count, so a slice's loss is its share of the global mean
+ * and its gradients are, bit for bit, the whole batch's gradients on these windows. Tensors
+ * reaching those ops hold the count windows along their leading axis, window-major. total == 0
+ * (the default) means an ordinary, whole batch. */
+void ac_ctx_set_batch_slice(ac_ctx *ctx, int first, int count, int total);
+
 ac_arena *ac_ctx_arena(ac_ctx *ctx);
 size_t ac_ctx_tape_length(const ac_ctx *ctx);
 

@@ -46,6 +46,12 @@ float ac_rng_uniform_range(ac_rng *rng, float lo, float hi);
  * spare, so the state alone determines the sequence). */
 float ac_rng_normal(ac_rng *rng);
 
+/* Moves the generator on by n outputs in O(log n) steps, as if ac_rng_u32 had been called n
+ * times (LCG jump-ahead: n steps of s' = a s + c compose into s' = A s + C, built by squaring).
+ * Lets a process that handles only part of a batch draw exactly the part of the sequence the
+ * whole batch would have drawn there. */
+void ac_rng_advance(ac_rng *rng, uint64_t n);
+
 /* Fisher-Yates shuffle of n indices in place (n - 1 bounded draws). */
 void ac_rng_shuffle_u32(ac_rng *rng, uint32_t *items, size_t n);
 

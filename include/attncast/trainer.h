@@ -21,6 +21,7 @@
 #include "attncast/config.h"
 #include "attncast/forecaster.h"
 #include "attncast/metrics.h"
+#include "attncast/parallel.h"
 #include "attncast/windows.h"
 
 enum { AC_RNG_STREAM_INIT = 0, AC_RNG_STREAM_SHUFFLE = 1, AC_RNG_STREAM_DROPOUT = 2 };
@@ -49,6 +50,19 @@ ac_trainer *ac_trainer_new(const ac_config *cfg, const ac_series *series, ac_for
                            ac_error *err);
 void ac_trainer_free(ac_trainer *trainer);
 void ac_trainer_set_observer(ac_trainer *trainer, const ac_train_observer *observer);
+
+/* Shares the training with the other ranks of group (data-parallel; NULL or a group of one:
+ * alone). Every rank runs the same trainer on the same config, series and seed, and makes the
+ * same calls. Each global batch (the same batches as alone) is split into contiguous slices of
+ * windows, one per rank; each rank computes its slice's gradients as the whole batch would on
+ * those windows (ac_ctx_set_batch_slice: the same loss normalisation, the same dropout masks),
+ * and one fused allreduce per step sums the gradients and the loss, so every rank takes the
+ * same optimizer step. The first epoch of this trainer starts from rank 0's parameters
+ * (broadcast, after a resume too), and every epoch ends with a check that the ranks' parameters
+ * are still bit for bit the same. Validation runs whole on every rank. The result matches the
+ * single-process run up to the order of float additions over windows in the gradient sums, and
+ * repeats bit for bit for the same rank and thread counts. */
+ac_status ac_trainer_set_parallel(ac_trainer *trainer, ac_parallel *group, ac_error *err);
 
 /* Runs one epoch; *done becomes true when training should stop (last epoch or patience spent).
  * With a stop check set, an epoch that sees it return non-zero after a step is abandoned: the

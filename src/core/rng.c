@@ -58,6 +58,22 @@ float ac_rng_normal(ac_rng *rng) {
     return (float)(sqrt(-2.0 * log(u1)) * cos(2.0 * 3.14159265358979323846 * u2));
 }
 
+void ac_rng_advance(ac_rng *rng, uint64_t n) {
+    /* (mult, plus) is the affine map of 2^k steps; (total_mult, total_plus) accumulates the
+     * maps of the bits of n. Arithmetic is mod 2^64, like the generator's own. */
+    uint64_t mult = PCG_MULT, plus = rng->inc;
+    uint64_t total_mult = 1u, total_plus = 0u;
+    for (; n > 0; n >>= 1) {
+        if (n & 1u) {
+            total_mult *= mult;
+            total_plus = total_plus * mult + plus;
+        }
+        plus = (mult + 1u) * plus;
+        mult *= mult;
+    }
+    rng->state = total_mult * rng->state + total_plus;
+}
+
 void ac_rng_shuffle_u32(ac_rng *rng, uint32_t *items, size_t n) {
     for (size_t i = n; i > 1; i--) {
         uint32_t j = ac_rng_below(rng, (uint32_t)i);

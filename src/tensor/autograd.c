@@ -37,6 +37,7 @@ struct ac_ctx {
     bool grad_enabled;
     bool tape_used; /* backward already ran on this tape */
     ac_rng *rng;
+    int slice_first, slice_count, slice_total; /* ac_ctx_set_batch_slice; total 0: whole */
     ac_status status;
     char error[AC_ERROR_MAX];
 };
@@ -96,6 +97,17 @@ void ac_ctx_set_rng(ac_ctx *ctx, ac_rng *rng) {
 }
 ac_rng *ac_ctx_rng(ac_ctx *ctx) {
     return ctx->rng;
+}
+void ac_ctx_set_batch_slice(ac_ctx *ctx, int first, int count, int total) {
+    ctx->slice_first = first;
+    ctx->slice_count = count;
+    ctx->slice_total = total;
+}
+bool ac_op_batch_slice(const ac_ctx *ctx, int *first, int *count, int *total) {
+    *first = ctx->slice_first;
+    *count = ctx->slice_count;
+    *total = ctx->slice_total;
+    return ctx->slice_total > 0 && ctx->slice_count != ctx->slice_total;
 }
 ac_arena *ac_ctx_arena(ac_ctx *ctx) {
     return ctx->arena;

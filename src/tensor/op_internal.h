@@ -52,6 +52,10 @@ float *ac_op_scratch(ac_ctx *ctx, const char *op, int64_t count);
 void *ac_op_shape_error(ac_ctx *ctx, const char *op, const char *what, const ac_tensor *a,
                         const ac_tensor *b);
 
+/* The batch slice set by ac_ctx_set_batch_slice. Returns false for a whole batch; otherwise the
+ * slice's first window, window count and the global batch's window count. */
+bool ac_op_batch_slice(const ac_ctx *ctx, int *first, int *count, int *total);
+
 /* Normalises a possibly negative axis against ndim; -1 if out of range. */
 int ac_op_axis(int axis, int ndim);
 

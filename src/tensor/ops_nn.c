@@ -210,7 +210,9 @@ ac_tensor *ac_layer_norm(ac_ctx *ctx, ac_tensor *x, ac_tensor *weight, ac_tensor
 /* ---- dropout: y = x * m, m_i = 0 with probability p else 1 / (1 - p); dx = dy * m ----
  * The mask is kept for backward as one bit per element (a kept element is a set bit). Element i
  * draws the generator's next 32-bit output u and is dropped when (u >> 8) < ceil(p 2^24), which
- * is exactly ac_rng_uniform() < p without the float conversion. */
+ * is exactly ac_rng_uniform() < p without the float conversion. On a batch slice
+ * (ac_ctx_set_batch_slice) the draws of the other windows are skipped, so each window gets the
+ * mask it gets in the whole batch. */
 
 typedef uint32_t mask_word;
 #define MASK_BITS 32
@@ -289,6 +291,30 @@ static mask_word *mask_scratch(ac_ctx *ctx, const char *op, int64_t n) {
     return (mask_word *)(void *)ac_op_scratch(ctx, op, floats);
 }
 
+/* Draws x's keep-mask from the context's rng into a new mask: on a slice of a global batch, the
+ * draws of the windows before the slice are skipped first and those after it last, one draw
+ * per element as on the whole batch. NULL (and a context error) on failure. */
+static mask_word *draw_mask_for(ac_ctx *ctx, const char *op, const ac_tensor *x, float rate) {
+    int first = 0, count = 0, total = 0;
+    uint64_t before = 0, after = 0;
+    if (ac_op_batch_slice(ctx, &first, &count, &total)) {
+        if (count <= 0 || x->shape[0] % count != 0)
+            return ac_op_shape_error(ctx, op,
+                                     "leading axis is not a whole number of the slice's windows",
+                                     x, NULL);
+        uint64_t per_window = (uint64_t)x->size / (uint64_t)count;
+        before = per_window * (uint64_t)first;
+        after = per_window * (uint64_t)(total - first - count);
+    }
+    mask_word *mask = mask_scratch(ctx, op, x->size);
+    if (!mask) return NULL;
+    ac_rng *rng = ac_ctx_rng(ctx);
+    ac_rng_advance(rng, before);
+    draw_keep_mask(rng, x->size, rate, mask);
+    ac_rng_advance(rng, after);
+    return mask;
+}
+
 static void dropout_backward(ac_ctx *ctx, ac_node *n) {
     ac_tensor *x = n->in[0];
     float *gx = ac_grad_buffer(ctx, x);
@@ -311,10 +337,9 @@ ac_tensor *ac_dropout(ac_ctx *ctx, ac_tensor *x, float rate) {
     if (!x || ac_ctx_failed(ctx) || !dropout_check(ctx, op, rate)) return NULL;
     if (rate == 0.0f || !ac_ctx_grad_enabled(ctx)) return x;
     ac_tensor *y = ac_op_output(ctx, op, x->ndim, x->shape);
-    mask_word *mask = y ? mask_scratch(ctx, op, x->size) : NULL;
+    mask_word *mask = y ? draw_mask_for(ctx, op, x, rate) : NULL;
     if (!mask) return NULL;
     float keep = 1.0f / (1.0f - rate);
-    draw_keep_mask(ac_ctx_rng(ctx), x->size, rate, mask);
     apply_keep_mask(mask, x->size, keep, x->data, NULL, y->data, false);
     ac_node *n = ac_op_record(ctx, op, dropout_backward, y, 1, &x);
     if (n) {
@@ -348,10 +373,9 @@ ac_tensor *ac_residual_dropout(ac_ctx *ctx, ac_tensor *base, ac_tensor *x, float
     if (rate == 0.0f || !ac_ctx_grad_enabled(ctx)) return ac_add(ctx, base, x);
     if (!ac_tensor_same_shape(base, x)) return ac_op_shape_error(ctx, op, "shapes differ", base, x);
     ac_tensor *y = ac_op_output(ctx, op, x->ndim, x->shape);
-    mask_word *mask = y ? mask_scratch(ctx, op, x->size) : NULL;
+    mask_word *mask = y ? draw_mask_for(ctx, op, x, rate) : NULL;
     if (!mask) return NULL;
     float keep = 1.0f / (1.0f - rate);
-    draw_keep_mask(ac_ctx_rng(ctx), x->size, rate, mask);
     apply_keep_mask(mask, x->size, keep, x->data, base->data, y->data, false);
     ac_node *n = ac_op_record(ctx, op, residual_dropout_backward, y, 2, (ac_tensor *[]){base, x});
     if (n) {

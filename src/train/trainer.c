@@ -9,6 +9,7 @@
 
 #include "attncast/optim.h"
 #include "attncast/thread_tuner.h"
+#include "data_parallel.h"
 
 /* Arena for one step: grows on the first step and is reused after that. */
 #define STEP_ARENA_BYTES ((size_t)64 << 20)
@@ -41,6 +42,9 @@ struct ac_trainer {
         int64_t step, optimizer_steps;
         ac_rng shuffle_rng, dropout_rng;
     } start;
+    ac_parallel *group; /* data-parallel ranks (NULL: this process alone) */
+    float *fused;       /* the gradients and the loss, packed for one allreduce per step */
+    bool synced;        /* rank 0's parameters have reached every rank */
 };
 
 void ac_trainer_free(ac_trainer *t) {
@@ -51,6 +55,7 @@ void ac_trainer_free(ac_trainer *t) {
     free(t->best_weights);
     free(t->history);
     free(t->start.state);
+    free(t->fused);
     free(t);
 }
 
@@ -100,6 +105,15 @@ ac_trainer *ac_trainer_new(const ac_config *cfg, const ac_series *series, ac_for
     return t;
 }
 
+ac_status ac_trainer_set_parallel(ac_trainer *t, ac_parallel *group, ac_error *err) {
+    t->group = group;
+    if (ac_parallel_size(group) == 1) return AC_OK;
+    free(t->fused);
+    t->fused = malloc(((size_t)ac_forecaster_weight_count(t->model) + 1) * sizeof(float));
+    if (!t->fused) return ac_error_set(err, AC_ERR_NOMEM, "trainer: out of memory");
+    return AC_OK;
+}
+
 void ac_trainer_set_observer(ac_trainer *t, const ac_train_observer *o) {
     t->observer = *o;
 }
@@ -120,11 +134,10 @@ void ac_trainer_restore_best(ac_trainer *t) {
     if (t->best_epoch > 0) copy_weights(t->model, t->best_weights, false);
 }
 
-/* One optimizer step on the windows order[0..n). The batch loss goes to *loss and the gradients'
- * global L2 norm to *grad_norm; a non-finite one skips the update (the caller stops the run).
- * Fails only on engine errors (arena, shapes). */
-static ac_status train_step(ac_trainer *t, const uint32_t *order, int n, double *loss_out,
-                            double *grad_norm, ac_error *err) {
+/* Forward and backward on the windows order[0..n): the parameters' gradients accumulate and the
+ * loss goes to *value. Fails only on engine errors (arena, shapes). */
+static ac_status batch_gradients(ac_trainer *t, const uint32_t *order, int n, float *value,
+                                 ac_error *err) {
     const ac_series *s = t->series;
     ac_ctx *ctx = t->ctx;
     int L = s->lookback, H = s->horizon, C = s->channels;
@@ -144,9 +157,31 @@ static ac_status train_step(ac_trainer *t, const uint32_t *order, int n, double 
         ac_ctx_reset(ctx);
         return err->code;
     }
-    double value = loss->data[0];
+    *value = loss->data[0];
+    return AC_OK;
+}
+
+/* One optimizer step on the windows order[0..n). The batch loss goes to *loss and the gradients'
+ * global L2 norm to *grad_norm; a non-finite one skips the update (the caller stops the run).
+ * Fails only on engine errors (arena, shapes). With several ranks, this rank computes its slice
+ * of the batch and the ranks sum their gradients. */
+static ac_status train_step(ac_trainer *t, const uint32_t *order, int n, double *loss_out,
+                            double *grad_norm, ac_error *err) {
+    ac_ctx *ctx = t->ctx;
+    ac_dp_slice part = /* the whole batch when alone */
+        ac_dp_slice_of(ac_parallel_rank(t->group), ac_parallel_size(t->group), n);
+    ac_ctx_set_batch_slice(ctx, part.first, part.count, n);
+    float value = 0.0f; /* a rank with no windows (a short last batch) adds nothing */
+    if (part.count > 0 && batch_gradients(t, order + part.first, part.count, &value, err) != AC_OK)
+        return err->code;
     ac_tensor *const *ps = ac_forecaster_params(t->model);
     int np = ac_forecaster_param_count(t->model);
+    if (ac_parallel_size(t->group) > 1) {
+        value = ac_dp_sum_step(t->group, ps, np, t->fused, value);
+        /* a rank with no windows drew no dropout masks: rank 0 always has some */
+        if (n < ac_parallel_size(t->group))
+            ac_parallel_broadcast(t->group, &t->dropout_rng, sizeof t->dropout_rng);
+    }
     *grad_norm = NAN;
     if (isfinite(value)) *grad_norm = ac_clip_grad_norm(ps, np, t->cfg->train.clip_grad);
     if (isfinite(*grad_norm)) ac_optimizer_step(t->opt, (float)ac_lr_at(&t->schedule, t->step));
@@ -198,6 +233,15 @@ ac_status ac_trainer_epoch(ac_trainer *t, bool *done, ac_error *err) {
     const ac_config *cfg = t->cfg;
     *done = t->epoch >= cfg->train.epochs || t->stopped_early; /* e.g. resumed at the end */
     if (*done) return AC_OK;
+    if (!t->synced) {
+        t->synced = true;
+        if (!ac_parallel_all_equal(t->group, (uint64_t)t->step))
+            return ac_error_set(err, AC_ERR_STATE,
+                                "the ranks start from different steps (they resumed from "
+                                "different checkpoints?)");
+        ac_dp_broadcast_params(t->group, ac_forecaster_params(t->model),
+                               ac_forecaster_param_count(t->model), t->fused);
+    }
     double t0 = ac_seconds();
     int count = t->train_windows.count, bs = cfg->train.batch_size;
     if (t->stop_requested) epoch_start_keep(t, true);
@@ -237,6 +281,12 @@ ac_status ac_trainer_epoch(ac_trainer *t, bool *done, ac_error *err) {
     }
     ac_thread_tuner_finish(&t->threads);
     double train_seconds = ac_seconds() - t0;
+    if (!ac_dp_params_agree(t->group, ac_forecaster_params(t->model),
+                            ac_forecaster_param_count(t->model)))
+        return ac_error_set(err, AC_ERR_STATE,
+                            "the ranks' parameters differ after epoch %d: the gradient sum was "
+                            "not the same on every rank",
+                            t->epoch + 1);
     double val = NAN;
     if (ac_split_loss(t->model, t->series, AC_SPLIT_VAL, cfg->train.loss, bs, &val, err) != AC_OK)
         return err->code;

@@ -135,6 +135,31 @@ static void test_shuffle_is_a_seeded_permutation(void **state) {
     ac_rng_shuffle_u32(&r1, a, 1);
 }
 
+static void test_advance_equals_that_many_draws(void **state) {
+    (void)state;
+    const uint64_t steps[] = {0, 1, 2, 3, 7, 64, 1000, 12345};
+    for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+        ac_rng drawn, jumped;
+        ac_rng_seed(&drawn, 2024, 2);
+        (void)ac_rng_u32(&drawn); /* start mid-sequence */
+        jumped = drawn;
+        for (uint64_t i = 0; i < steps[k]; i++) (void)ac_rng_u32(&drawn);
+        ac_rng_advance(&jumped, steps[k]);
+        assert_true(drawn.state == jumped.state && drawn.inc == jumped.inc);
+        assert_int_equal(ac_rng_u32(&drawn), ac_rng_u32(&jumped));
+    }
+}
+
+static void test_advance_in_parts_equals_one_advance(void **state) {
+    (void)state;
+    ac_rng whole, parts;
+    ac_rng_seed(&whole, 9, 5);
+    parts = whole;
+    ac_rng_advance(&whole, (uint64_t)1 << 40);
+    for (int i = 0; i < 4; i++) ac_rng_advance(&parts, (uint64_t)1 << 38);
+    assert_true(whole.state == parts.state);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matches_pcg32_reference_sequence),
@@ -145,6 +170,8 @@ int main(void) {
         cmocka_unit_test(test_below_is_in_range_and_unbiased),
         cmocka_unit_test(test_normal_has_zero_mean_and_unit_variance),
         cmocka_unit_test(test_shuffle_is_a_seeded_permutation),
+        cmocka_unit_test(test_advance_equals_that_many_draws),
+        cmocka_unit_test(test_advance_in_parts_equals_one_advance),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
