@@ -22,14 +22,38 @@ uint32_t ac_rng_u32(ac_rng *rng) {
     return (xorshifted >> rot) | (xorshifted << ((-rot) & 31u));
 }
 
+static inline uint32_t pcg_output(uint64_t old) {
+    uint32_t xorshifted = (uint32_t)(((old >> 18u) ^ old) >> 27u);
+    uint32_t rot = (uint32_t)(old >> 59u);
+    return (xorshifted >> rot) | (xorshifted << ((-rot) & 31u));
+}
+
+#define FILL_LANES 8 /* states advanced side by side: independent multiplies, no serial chain */
+
 void ac_rng_fill_u32(ac_rng *rng, uint32_t *out, size_t n) {
     uint64_t state = rng->state, inc = rng->inc;
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+    if (n >= 4 * FILL_LANES) {
+        /* lane j holds the state of output j of each block; a block advances every lane by
+         * FILL_LANES steps at once: s -> mult s + add, the LCG composed FILL_LANES times */
+        uint64_t lane[FILL_LANES], mult = 1, add = 0;
+        for (int j = 0; j < FILL_LANES; j++) {
+            lane[j] = state;
+            state = state * PCG_MULT + inc;
+            add = add * PCG_MULT + inc;
+            mult *= PCG_MULT;
+        }
+        for (; i + FILL_LANES <= n; i += FILL_LANES)
+            for (int j = 0; j < FILL_LANES; j++) {
+                out[i + j] = pcg_output(lane[j]);
+                lane[j] = lane[j] * mult + add;
+            }
+        state = lane[0]; /* the state of output i */
+    }
+    for (; i < n; i++) {
         uint64_t old = state;
         state = old * PCG_MULT + inc;
-        uint32_t xorshifted = (uint32_t)(((old >> 18u) ^ old) >> 27u);
-        uint32_t rot = (uint32_t)(old >> 59u);
-        out[i] = (xorshifted >> rot) | (xorshifted << ((-rot) & 31u));
+        out[i] = pcg_output(old);
     }
     rng->state = state;
 }

@@ -224,6 +224,7 @@ static int64_t mask_words(int64_t n) {
 #define DRAW_WORDS 64 /* mask words drawn per call of the generator */
 
 /* Draws the keep-mask of n elements into words (the arena's floats hold them). */
+AC_VECTOR_CLONES
 static void draw_keep_mask(ac_rng *rng, int64_t n, float rate, mask_word *words) {
     uint32_t drop_below = (uint32_t)ceilf(rate * 16777216.0f);
     uint32_t u[DRAW_WORDS * MASK_BITS];
@@ -236,6 +237,7 @@ static void draw_keep_mask(ac_rng *rng, int64_t n, float rate, mask_word *words)
                 count - w * MASK_BITS < MASK_BITS ? count - w * MASK_BITS : MASK_BITS;
             const uint32_t *uw = u + w * MASK_BITS;
             mask_word bits = 0;
+#pragma omp simd reduction(| : bits)
             for (int64_t b = 0; b < bits_here; b++)
                 bits |= (mask_word)((uw[b] >> 8) >= drop_below) << b;
             words[w0 + w] = bits;
@@ -299,9 +301,8 @@ static mask_word *draw_mask_for(ac_ctx *ctx, const char *op, const ac_tensor *x,
     uint64_t before = 0, after = 0;
     if (ac_op_batch_slice(ctx, &first, &count, &total)) {
         if (count <= 0 || x->shape[0] % count != 0)
-            return ac_op_shape_error(ctx, op,
-                                     "leading axis is not a whole number of the slice's windows",
-                                     x, NULL);
+            return ac_op_shape_error(
+                ctx, op, "leading axis is not a whole number of the slice's windows", x, NULL);
         uint64_t per_window = (uint64_t)x->size / (uint64_t)count;
         before = per_window * (uint64_t)first;
         after = per_window * (uint64_t)(total - first - count);

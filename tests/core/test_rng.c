@@ -46,6 +46,11 @@ static void test_fill_gives_the_same_outputs_as_single_draws(void **state) {
     assert_true(a.state == b.state);
     ac_rng_fill_u32(&a, filled, 0); /* nothing drawn */
     assert_int_equal(ac_rng_u32(&a), ac_rng_u32(&b));
+    for (size_t n = 1; n <= 70; n++) { /* short fills, exact blocks of lanes, and tails */
+        ac_rng_fill_u32(&a, filled, n);
+        for (size_t i = 0; i < n; i++) assert_int_equal(filled[i], ac_rng_u32(&b));
+        assert_true(a.state == b.state);
+    }
 }
 
 static void test_streams_and_seeds_differ(void **state) {
