@@ -6,7 +6,10 @@
 #   tools/install-deps.sh            build + test dependencies
 #   tools/install-deps.sh --parity   also python3-torch and python3-h5py, for the PyTorch parity
 #                                    test (best effort: a failure here only skips that test)
+#   tools/install-deps.sh --mpi      also Open MPI (libopenmpi-dev, openmpi-bin), for the
+#                                    -DATTNCAST_MPI=ON build and its tests
 #   tools/install-deps.sh --list     print the package list and exit
+# Options combine (tools/test.sh passes --parity --mpi).
 set -euo pipefail
 
 PACKAGES=(
@@ -30,13 +33,25 @@ PACKAGES=(
 )
 
 PARITY_PACKAGES=(python3-torch python3-h5py)
+MPI_PACKAGES=(libopenmpi-dev openmpi-bin) # MPI headers and library, mpirun
 
-if [[ "${1:-}" == "--list" ]]; then
-  printf '%s\n' "${PACKAGES[@]}"
-  exit 0
-fi
 parity=0
-[[ "${1:-}" == "--parity" ]] && parity=1
+mpi=0
+for arg in "$@"; do
+  case "$arg" in
+    --list)
+      printf '%s\n' "${PACKAGES[@]}"
+      exit 0
+      ;;
+    --parity) parity=1 ;;
+    --mpi) mpi=1 ;;
+    *)
+      echo "install-deps: unknown option $arg (known: --parity --mpi --list)" >&2
+      exit 2
+      ;;
+  esac
+done
+[[ $mpi -eq 1 ]] && PACKAGES+=("${MPI_PACKAGES[@]}")
 
 missing_of() { # prints the packages of "$@" that are not installed
   for p in "$@"; do

@@ -1,32 +1,54 @@
 #!/usr/bin/env bash
 # test.sh - the project's one test command (README's quick start and .ci/run call it).
-# Installs what is missing (with python3-torch for the PyTorch parity test, best effort), builds
-# the normal build (build/) and the AddressSanitizer +
+# Installs what is missing (with python3-torch for the PyTorch parity test, best effort, and Open
+# MPI), builds the normal build (build/) and the AddressSanitizer +
 # UndefinedBehaviorSanitizer build (build-sanitize/) with warnings as errors, and runs the
-# whole ctest suite on both. Then it builds the libFuzzer targets with clang (build-fuzz/) and
-# runs each for a short smoke (tools/fuzz.sh, ATTNCAST_FUZZ_SMOKE_SECONDS, default 30).
+# whole ctest suite on both; then the MPI build (build-mpi/, -DATTNCAST_MPI=ON), in which only
+# the MPI tests run (ctest -L mpi: 2 ranks under mpirun against 1 process). The full run also
+# builds the libFuzzer targets with clang (build-fuzz/) and runs each for a short smoke
+# (tools/fuzz.sh, ATTNCAST_FUZZ_SMOKE_SECONDS, default 30).
 #
-#   tools/test.sh                 all three builds
+#   tools/test.sh                 every build
 #   tools/test.sh --quick         the normal build only
+#   tools/test.sh --no-mpi        the normal and sanitizer builds, without MPI
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 quick=0
-[[ "${1:-}" == "--quick" ]] && quick=1
+mpi=1
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick=1 mpi=0 ;;
+    --no-mpi) mpi=0 ;;
+    *)
+      echo "test.sh: unknown option $arg (known: --quick --no-mpi)" >&2
+      exit 2
+      ;;
+  esac
+done
 
-bash tools/install-deps.sh --parity
+if [[ $mpi -eq 1 ]]; then
+  bash tools/install-deps.sh --parity --mpi
+else
+  bash tools/install-deps.sh --parity
+fi
 
 jobs=$(nproc 2>/dev/null || echo 2)
 export ATTNCAST_DATA_MIRROR="${ATTNCAST_DATA_MIRROR:-}"
 
-run_build() { # dir, extra cmake args...
+configure() { # dir, extra cmake args...
   local dir=$1
   shift
-  echo "== build $dir"
   cmake -S . -B "$dir" -DATTNCAST_WERROR=ON "$@" >"$dir.configure.log" 2>&1 || {
     cat "$dir.configure.log" >&2
     exit 1
   }
+}
+
+run_build() { # dir, extra cmake args...
+  local dir=$1
+  echo "== build $dir"
+  configure "$@"
   cmake --build "$dir" -j "$jobs"
   echo "== test $dir"
   ctest --test-dir "$dir" --output-on-failure -j "$jobs"
@@ -39,9 +61,19 @@ if [[ $quick -eq 0 ]]; then
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
   export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
   run_build build-sanitize -DCMAKE_BUILD_TYPE=Debug -DATTNCAST_SANITIZE=ON
+  unset ASAN_OPTIONS UBSAN_OPTIONS
   # The fuzz smoke: every target for ATTNCAST_FUZZ_SMOKE_SECONDS, two at a time.
   mkdir -p build-fuzz
   CC=clang run_build build-fuzz -DCMAKE_BUILD_TYPE=Debug -DATTNCAST_FUZZ=ON \
     -DATTNCAST_FUZZ_SMOKE_SECONDS="${ATTNCAST_FUZZ_SMOKE_SECONDS:-30}"
+fi
+if [[ $mpi -eq 1 ]]; then
+  # Only what the MPI tests need is built, and only they run: the rest is the normal build's.
+  echo "== build build-mpi"
+  mkdir -p build-mpi
+  configure build-mpi -DCMAKE_BUILD_TYPE=Release -DATTNCAST_MPI=ON
+  cmake --build build-mpi -j "$jobs" --target attncast_cli test_parallel_cli
+  echo "== test build-mpi (MPI tests)"
+  ctest --test-dir build-mpi --output-on-failure -L mpi
 fi
 echo "== all tests passed"

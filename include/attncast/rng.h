@@ -29,6 +29,9 @@ void ac_rng_seed(ac_rng *rng, uint64_t seed, uint64_t stream);
 /* Next 32 random bits (one output). */
 uint32_t ac_rng_u32(ac_rng *rng);
 
+/* The next n outputs into out[0..n): the same values as n calls of ac_rng_u32, faster. */
+void ac_rng_fill_u32(ac_rng *rng, uint32_t *out, size_t n);
+
 /* Uniform integer in [0, bound), bound >= 1, without modulo bias (rejection; usually one
  * output). */
 uint32_t ac_rng_below(ac_rng *rng, uint32_t bound);
@@ -42,6 +45,12 @@ float ac_rng_uniform_range(ac_rng *rng, float lo, float hi);
 /* Standard normal by the Box-Muller transform in double precision (two outputs, no cached
  * spare, so the state alone determines the sequence). */
 float ac_rng_normal(ac_rng *rng);
+
+/* Moves the generator on by n outputs in O(log n) steps, as if ac_rng_u32 had been called n
+ * times (LCG jump-ahead: n steps of s' = a s + c compose into s' = A s + C, built by squaring).
+ * Lets a process that handles only part of a batch draw exactly the part of the sequence the
+ * whole batch would have drawn there. */
+void ac_rng_advance(ac_rng *rng, uint64_t n);
 
 /* Fisher-Yates shuffle of n indices in place (n - 1 bounded draws). */
 void ac_rng_shuffle_u32(ac_rng *rng, uint32_t *items, size_t n);

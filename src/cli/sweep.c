@@ -11,7 +11,11 @@
  * finished run whose config.ini differs from what the sweep would now run (the base config
  * changed) is refused, not silently reused. --jobs is capped so that runs x threads fit the
  * cores. A failed run keeps the last line of its stderr and the sweep goes on. sweep_runs.c starts
- * and waits for the runs; sweep_results.c writes results.csv and prints the ranked table. */
+ * and waits for the runs; sweep_results.c writes results.csv and prints the ranked table.
+ *
+ * Under mpirun (a build with -DATTNCAST_MPI=ON) rank r of N runs runs r, r + N, ... as ordinary
+ * single-process trainers, and rank 0 gathers how they ended and writes results.csv and report.md,
+ * the same files a single process writes. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -20,6 +24,7 @@
 #include <unistd.h>
 
 #include "attncast/config.h"
+#include "attncast/parallel.h"
 #include "attncast/report.h"
 #include "attncast/threads.h"
 #include "cli/cli.h"
@@ -37,7 +42,9 @@ static void usage(FILE *out) {
             "  attention-dot_lr-0.001. --jobs N trains N runs at once and splits the threads\n"
             "  between them (unless train.threads is set). Writes results.csv and prints the\n"
             "  runs ranked by validation loss. Rerunning the same command skips finished runs\n"
-            "  and resumes interrupted ones from their last.h5. Exit 1 if a run failed.\n");
+            "  and resumes interrupted ones from their last.h5. Exit 1 if a run failed.\n"
+            "  In an MPI build, `mpirun -np N attncast sweep ...` shares the runs out over N\n"
+            "  ranks (rank r trains runs r, r+N, ...); rank 0 writes results.csv.\n");
 }
 
 static int parse_args(int argc, char **argv, sweep_args *a) {
@@ -325,9 +332,11 @@ static int check_finished_runs(const ac_config *base, const sweep_key *keys, int
     return 0;
 }
 
-/* Caps the runs at once so that runs x threads fit the cores; warns once when it does. */
-static void cap_jobs(sweep_args *a, const sweep_run *runs, int n_runs) {
-    int threads = 1, cores = ac_threads_available();
+/* Caps the runs at once so that runs x threads fit this rank's share of the cores; warns once
+ * when it does. */
+static void cap_jobs(sweep_args *a, const sweep_run *runs, int n_runs, int local_ranks) {
+    int threads = 1, cores = ac_threads_available() / local_ranks;
+    if (cores < 1) cores = 1;
     for (int i = 0; i < n_runs; i++)
         if (runs[i].threads > threads) threads = runs[i].threads;
     int fit = cores / threads > 0 ? cores / threads : 1;
@@ -341,11 +350,35 @@ static void cap_jobs(sweep_args *a, const sweep_run *runs, int n_runs) {
 
 /* ---- the verb ---- */
 
+static int sweep(sweep_args args, ac_parallel *group);
+
 int ac_cli_sweep(int argc, char **argv) {
     sweep_args args;
     int prc = parse_args(argc, argv, &args);
     if (prc == -2) return AC_EXIT_OK;
     if (prc != 0) return AC_EXIT_USAGE;
+    ac_parallel *group = NULL;
+    ac_error err;
+    if (ac_parallel_start(&group, &argc, &argv, &err) != AC_OK) {
+        ac_cli_error("%s", err.msg);
+        return AC_EXIT_FAILURE;
+    }
+    setenv("ATTNCAST_NO_MPI", "1", 1); /* the trainers a sweep starts are plain processes */
+    args.first = ac_parallel_rank(group);
+    args.stride = ac_parallel_size(group);
+    int exit_code = sweep(args, group);
+    /* every rank returns the same code after the gather; an early failure stops the job */
+    if (exit_code != AC_EXIT_OK && exit_code != SWEEP_RUNS_FAILED)
+        ac_parallel_abort(group, exit_code);
+    else
+        ac_parallel_stop(group);
+    return exit_code == SWEEP_RUNS_FAILED ? AC_EXIT_FAILURE : exit_code;
+}
+
+/* The verb on this rank: rank 0 prints and writes the sweep's own files. Returns an exit code, or
+ * SWEEP_RUNS_FAILED when every run was tried and some failed. */
+static int sweep(sweep_args args, ac_parallel *group) {
+    bool lead = ac_parallel_rank(group) == 0;
 
     int exit_code = AC_EXIT_USAGE;
     sweep_key keys[SWEEP_MAX_KEYS] = {0};
@@ -364,7 +397,7 @@ int ac_cli_sweep(int argc, char **argv) {
         ac_cli_error("%s", err.msg);
         goto done;
     }
-    int budget = ac_threads_get() / args.jobs;
+    int budget = ac_threads_get() / ac_parallel_local_size(group) / args.jobs;
     if (budget < 1) budget = 1;
     const char *out = args.out;
     char default_dir[256];
@@ -378,7 +411,7 @@ int ac_cli_sweep(int argc, char **argv) {
     if (plan(base, keys, args.n_grids, sweep_dir, budget, &runs, &n_runs) != 0 ||
         check_finished_runs(base, keys, args.n_grids, sweep_dir, runs, n_runs) != 0)
         goto done;
-    cap_jobs(&args, runs, n_runs);
+    cap_jobs(&args, runs, n_runs, ac_parallel_local_size(group));
 
     exit_code = AC_EXIT_FAILURE;
     char exe[PATH_MAX];
@@ -389,16 +422,23 @@ int ac_cli_sweep(int argc, char **argv) {
         goto done;
     }
     exe[len] = '\0';
-    if (sweep_make_dir(sweep_dir) != 0) goto done;
-    if (!args.quiet) {
+    if (lead && sweep_make_dir(sweep_dir) != 0) goto done;
+    ac_parallel_barrier(group); /* the sweep folder exists */
+    if (lead && !args.quiet) {
         printf("attncast sweep: %d run(s) of %s (", n_runs, args.config);
         for (int k = 0; k < args.n_grids; k++)
             printf("%s%s: %d", k ? " x " : "", keys[k].key, keys[k].n_values);
-        printf("), %d at a time, %d thread(s) each\nsweep folder: %s\n", args.jobs, runs[0].threads,
-               sweep_dir);
+        printf("), %d at a time, %d thread(s) each", args.jobs, runs[0].threads);
+        if (args.stride > 1) printf(", on each of %d MPI ranks", args.stride);
+        printf("\nsweep folder: %s\n", sweep_dir);
         fflush(stdout);
     }
     if (sweep_run_all(exe, &args, keys, args.n_grids, runs, n_runs) != 0) goto done;
+    sweep_gather_runs(group, runs, n_runs);
+    if (!lead) {
+        exit_code = AC_EXIT_OK; /* replaced by rank 0's below */
+        goto agree;
+    }
     if (sweep_write_results(sweep_dir, keys, args.n_grids, runs, n_runs) != 0 ||
         sweep_write_report(sweep_dir, args.config, keys, args.n_grids, runs, n_runs) != 0)
         goto done;
@@ -407,12 +447,12 @@ int ac_cli_sweep(int argc, char **argv) {
     int failed = 0;
     for (int i = 0; i < n_runs; i++) failed += runs[i].status != RUN_OK;
     if (!args.quiet) printf("wrote %s/results.csv and report.md\n", sweep_dir);
-    if (failed) {
+    if (failed)
         ac_cli_error("sweep: %d of %d run(s) failed; see %s/results.csv and each run's train.log",
                      failed, n_runs, sweep_dir);
-        goto done;
-    }
-    exit_code = AC_EXIT_OK;
+    exit_code = failed ? SWEEP_RUNS_FAILED : AC_EXIT_OK;
+agree:
+    ac_parallel_broadcast(group, &exit_code, sizeof exit_code);
 done:
     for (int i = 0; i < n_runs; i++) free(runs[i].dir);
     free(runs);

@@ -7,9 +7,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define SWEEP_MAX_KEYS  16  /* --grid options */
-#define SWEEP_NAME_MAX  200 /* a run folder's name, before a "-N" that keeps it unique */
-#define SWEEP_ERROR_MAX 512 /* the failure message kept from a run's stderr */
+#include "attncast/parallel.h"
+
+#define SWEEP_MAX_KEYS    16  /* --grid options */
+#define SWEEP_NAME_MAX    200 /* a run folder's name, before a "-N" that keeps it unique */
+#define SWEEP_ERROR_MAX   512 /* the failure message kept from a run's stderr */
+#define SWEEP_RUNS_FAILED 100 /* the sweep's internal code for "finished, some runs failed" */
 
 typedef enum { RUN_PENDING, RUN_RUNNING, RUN_OK, RUN_FAILED } sweep_status;
 
@@ -50,16 +53,22 @@ typedef struct sweep_args {
     int jobs;
     const char *out;
     bool quiet;
+    int first, stride; /* this process runs runs first, first + stride, ... (MPI ranks) */
 } sweep_args;
 
 /* Creates a folder and its parents. 0, or prints the error and returns -1. */
 int sweep_make_dir(const char *path);
 
-/* Runs every run not finished before (one with metrics.json is read, not rerun), up to
- * a->jobs at once, printing progress unless a->quiet. 0, or -1 when a run could not be started
+/* Runs every run of this process (a->first, a->first + a->stride, ...) not finished before (one
+ * with metrics.json is read, not rerun), up to a->jobs at once, printing progress unless
+ * a->quiet. 0, or -1 when a run could not be started
  * (the ones running are waited for). */
 int sweep_run_all(const char *exe, const sweep_args *a, const sweep_key *keys, int n_keys,
                   sweep_run *runs, int n_runs);
+
+/* Under mpirun: rank 0 learns how the other ranks' runs ended (status, seconds, error) and
+ * reads the metrics of those that finished; every rank calls it. */
+void sweep_gather_runs(ac_parallel *group, sweep_run *runs, int n_runs);
 
 /* Reads DIR/metrics.json into run->m; on failure sets run->error and returns -1. */
 int sweep_read_metrics(sweep_run *run);

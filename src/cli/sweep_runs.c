@@ -206,14 +206,16 @@ static void finish(sweep_run *r, int wait_status) {
         snprintf(r->error, sizeof r->error, "exit status %d", WEXITSTATUS(wait_status));
 }
 
-/* The sweep got SIGINT or SIGTERM: passes it to every running child, waits for them all (their
- * last.h5 stays for a rerun to resume), then dies of the same signal. */
+/* The sweep got SIGINT or SIGTERM: passes it to every running child, waits for them all (each
+ * saves its last.h5 for a rerun to resume), then dies of the same signal. */
 static void stop_all(sweep_run *runs, int n_runs) {
     int sig = g_stop_signal, stopped = 0;
     for (int i = 0; i < n_runs; i++)
         if (runs[i].status == RUN_RUNNING) kill(runs[i].pid, sig);
     for (int i = 0; i < n_runs; i++) {
         if (runs[i].status != RUN_RUNNING) continue;
+        /* until the child closes it: its last line (where it saved last.h5) reaches train.log */
+        while (read_stderr(&runs[i])) continue;
         while (waitpid(runs[i].pid, NULL, 0) < 0 && errno == EINTR) continue;
         runs[i].status = RUN_FAILED;
         stopped++;
@@ -227,9 +229,48 @@ static void stop_all(sweep_run *runs, int n_runs) {
     _exit(128 + sig); /* in case the signal is blocked */
 }
 
+/* What a rank tells rank 0 of one of its runs. */
+typedef struct run_outcome {
+    int status;
+    double seconds;
+    char error[SWEEP_ERROR_MAX];
+} run_outcome;
+
+void sweep_gather_runs(ac_parallel *group, sweep_run *runs, int n_runs) {
+    int size = ac_parallel_size(group), rank = ac_parallel_rank(group);
+    if (size == 1) return;
+    int per_rank = (n_runs + size - 1) / size; /* rank r's k-th run is r + k size */
+    size_t bytes = (size_t)per_rank * sizeof(run_outcome);
+    run_outcome *mine = calloc((size_t)per_rank, sizeof *mine);
+    run_outcome *all = rank == 0 ? calloc((size_t)per_rank * (size_t)size, sizeof *all) : NULL;
+    if (!mine || (rank == 0 && !all)) {
+        ac_cli_error("sweep: out of memory");
+        ac_parallel_abort(group, 1);
+    }
+    for (int k = 0; k < per_rank && rank + k * size < n_runs; k++) {
+        const sweep_run *r = &runs[rank + k * size];
+        mine[k].status = r->status;
+        mine[k].seconds = r->seconds;
+        memcpy(mine[k].error, r->error, sizeof mine[k].error);
+    }
+    ac_parallel_gather(group, mine, bytes, all);
+    for (int i = 0; rank == 0 && i < n_runs; i++) {
+        if (i % size == 0) continue; /* rank 0's own */
+        const run_outcome *o = &all[(size_t)(i % size) * (size_t)per_rank + (size_t)(i / size)];
+        sweep_run *r = &runs[i];
+        r->status = (sweep_status)o->status;
+        r->seconds = o->seconds;
+        memcpy(r->error, o->error, sizeof r->error);
+        r->error[sizeof r->error - 1] = '\0';
+        if (r->status == RUN_OK && sweep_read_metrics(r) != 0) r->status = RUN_FAILED;
+    }
+    free(mine);
+    free(all);
+}
+
 int sweep_run_all(const char *exe, const sweep_args *a, const sweep_key *keys, int n_keys,
                   sweep_run *runs, int n_runs) {
-    int next = 0, running = 0, rc = 0;
+    int next = a->first, running = 0, rc = 0;
     bool verbose = !a->quiet;
     struct pollfd *fds = malloc((size_t)a->jobs * sizeof *fds);
     int *who = malloc((size_t)a->jobs * sizeof *who);
@@ -239,21 +280,25 @@ int sweep_run_all(const char *exe, const sweep_args *a, const sweep_key *keys, i
         free(who);
         return -1;
     }
+    /* runs side by side, or ranks printing to one terminal: whole lines only */
+    int whole_lines = a->jobs > 1 || a->stride > 1 ? 2 : 1;
     catch_stop_signals();
     while (next < n_runs || running > 0) {
         if (g_stop_signal) stop_all(runs, n_runs);
         while (rc == 0 && !g_stop_signal && running < a->jobs && next < n_runs) {
-            sweep_run *r = &runs[next++];
+            sweep_run *r = &runs[next];
+            next += a->stride;
             if (file_exists(r->dir, "metrics.json")) {
                 if (sweep_read_metrics(r) == 0)
                     r->status = RUN_OK;
                 else
                     r->status = RUN_FAILED;
-                if (verbose) progress_done(r, next - 1, n_runs, a->jobs, true);
+                if (verbose) progress_done(r, (int)(r - runs), n_runs, whole_lines, true);
                 continue;
             }
             if (verbose) {
-                printf("[%d/%d] %s %s", next, n_runs, r->name, a->jobs > 1 ? "started\n" : "...");
+                printf("[%d/%d] %s %s", (int)(r - runs) + 1, n_runs, r->name,
+                       whole_lines > 1 ? "started\n" : "...");
                 fflush(stdout);
             }
             if (launch(exe, a, keys, n_keys, r) != 0) {
@@ -282,7 +327,7 @@ int sweep_run_all(const char *exe, const sweep_args *a, const sweep_key *keys, i
             if (r->status != RUN_RUNNING || waitpid(r->pid, &status, WNOHANG) != r->pid) continue;
             finish(r, status);
             running--;
-            if (verbose) progress_done(r, i, n_runs, a->jobs, false);
+            if (verbose) progress_done(r, i, n_runs, whole_lines, false);
         }
     }
     if (g_stop_signal) stop_all(runs, n_runs);

@@ -2,7 +2,8 @@
  * [--stop-after N] [--quiet]`: loads and checks the config, loads the data, trains the
  * forecaster with live progress (checkpointing last.h5 and best.h5 as it goes, or continuing
  * from a checkpoint), evaluates it on the test split next to the baselines, and writes the run
- * folder. */
+ * folder. Under mpirun (a build with -DATTNCAST_MPI=ON) every rank trains its share of each batch
+ * (trainer.h, ac_trainer_set_parallel) and rank 0 alone prints and writes the run folder. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,8 @@
 #include "attncast/clock.h"
 #include "attncast/plot.h"
 #include "attncast/config.h"
+#include "attncast/interrupt.h"
+#include "attncast/parallel.h"
 #include "attncast/report.h"
 #include "attncast/source.h"
 #include "attncast/trainer.h"
@@ -34,7 +37,9 @@ static void usage(FILE *out) {
         "  runs/<config name>-<timestamp>) gets config.ini, history.csv, metrics.json,\n"
         "  last.h5 (every output.checkpoint_every epochs) and best.h5 (on every new best).\n"
         "  --resume continues exactly where a checkpoint (or RUN_DIR/last.h5) left off;\n"
-        "  --stop-after N stops after N epochs of this invocation, as if interrupted.\n\n"
+        "  --stop-after N stops after N epochs of this invocation, as if interrupted.\n"
+        "  In an MPI build, `mpirun -np N attncast train ...` splits every batch over N\n"
+        "  ranks (see README, Training on several processes).\n\n"
         "config keys (section.key, default, meaning):\n");
     ac_config_print_keys(out);
 }
@@ -78,6 +83,13 @@ static void on_epoch(void *user, const ac_epoch_record *r, bool improved) {
 }
 
 /* ---- the verb ---- */
+
+/* " per rank, N MPI ranks" for the opening line of a data-parallel run, else "". */
+static const char *ranks_note(const ac_parallel *group, char *note, size_t n) {
+    int size = ac_parallel_size(group);
+    snprintf(note, n, size > 1 ? " per rank, %d MPI ranks" : "", size);
+    return note;
+}
 
 typedef struct train_args {
     const char *config;
@@ -135,7 +147,7 @@ static int parse_args(int argc, char **argv, train_args *a) {
     return 0;
 }
 
-static int load_config(const train_args *a, ac_config *cfg) {
+static int load_config(const train_args *a, ac_config *cfg, const ac_parallel *group) {
     ac_error err;
     if (ac_config_load(cfg, a->config, &err) != AC_OK) {
         ac_cli_error("%s", err.msg);
@@ -159,7 +171,39 @@ static int load_config(const train_args *a, ac_config *cfg) {
         ac_cli_error("%s", err.msg);
         return -1;
     }
+    /* ranks on one machine share its cores unless train.threads says otherwise */
+    int local = ac_parallel_local_size(group), share = ac_threads_get() / local;
+    if (cfg->train.threads == 0 && local > 1) ac_threads_init(share > 0 ? share : 1, &err);
     return 0;
+}
+
+/* Appends word to out, single-quoted for the shell when it holds anything but plain characters. */
+static void append_shell_word(char *out, size_t n, const char *word) {
+    size_t used = strlen(out);
+    bool plain =
+        word[0] != '\0' && strspn(word, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                        "0123456789_-./=,:+@%") == strlen(word);
+    if (plain) {
+        snprintf(out + used, n - used, " %s", word);
+        return;
+    }
+    used += (size_t)snprintf(out + used, n - used, " '");
+    for (const char *c = word; *c && used + 5 < n; c++)
+        used += (size_t)(*c == '\'' ? snprintf(out + used, n - used, "'\\''")
+                                    : snprintf(out + used, n - used, "%c", *c));
+    if (used < n) snprintf(out + used, n - used, "'");
+}
+
+/* The command that continues this run: the same config and --set options, --resume dir. */
+static void resume_command(const train_args *a, const char *dir, char *out, size_t n) {
+    snprintf(out, n, "attncast train");
+    append_shell_word(out, n, a->config);
+    for (int i = 0; i < a->n_sets; i++) {
+        append_shell_word(out, n, "--set");
+        append_shell_word(out, n, a->sets[i]);
+    }
+    append_shell_word(out, n, "--resume");
+    append_shell_word(out, n, dir);
 }
 
 /* Writes config.ini, history.csv and metrics.json; returns 0 or prints the error. */
@@ -187,10 +231,17 @@ static int write_run(const char *dir, const ac_config *cfg, ac_trainer *tr,
     return rc;
 }
 
-/* Writes DIR/NAME (last.h5 or best.h5) with the model, optimizer and trainer state. */
+/* The checkpoint this run (or the one it resumed) wrote last, named when training fails. */
+typedef struct saved_checkpoint {
+    char path[AC_CONFIG_TEXT + 32];
+    int epoch; /* -1: none */
+} saved_checkpoint;
+
+/* Writes DIR/NAME (last.h5 or best.h5) with the model, optimizer and trainer state, and notes it
+ * in *saved (when not NULL). */
 static int write_checkpoint(const char *dir, const char *name, const ac_config *cfg,
                             ac_forecaster *model, ac_trainer *tr, const ac_series *series,
-                            const ac_table *table) {
+                            const ac_table *table, saved_checkpoint *saved) {
     ac_train_state st;
     ac_trainer_get_state(tr, &st);
     ac_ckpt_contents c = {.config = cfg,
@@ -207,7 +258,26 @@ static int write_checkpoint(const char *dir, const char *name, const ac_config *
         ac_cli_error("%s", err.msg);
         return -1;
     }
+    if (saved) {
+        memcpy(saved->path, path, sizeof saved->path);
+        saved->epoch = st.epoch;
+    }
     return 0;
+}
+
+/* A SIGINT or SIGTERM arrived: the trainer stands at an epoch's end (an epoch in progress was
+ * abandoned), so last.h5 is written from there; says where it is and how to resume. Returns the
+ * exit code, 128 + the signal. */
+static int stop_for_signal(const char *dir, const ac_config *cfg, ac_forecaster *model,
+                           ac_trainer *tr, const ac_series *series, const ac_table *table,
+                           const char *resume_cmd) {
+    int sig = ac_interrupt_signal(), epoch = 0;
+    ac_trainer_history(tr, &epoch);
+    if (write_checkpoint(dir, "last.h5", cfg, model, tr, series, table, NULL) != 0)
+        return AC_EXIT_FAILURE;
+    ac_cli_error("stopped by %s after epoch %d of %d; saved %s/last.h5; resume with: %s",
+                 ac_interrupt_signal_name(sig), epoch, cfg->train.epochs, dir, resume_cmd);
+    return 128 + sig;
 }
 
 #define MAX_PLOT_CHANNELS 8
@@ -375,13 +445,37 @@ static int resume_from(const char *path, const ac_model_spec *spec, ac_forecaste
     return rc;
 }
 
+static int train(train_args args, ac_parallel *group);
+
 int ac_cli_train(int argc, char **argv) {
     train_args args;
     int prc = parse_args(argc, argv, &args);
     if (prc == -2) return AC_EXIT_OK;
     if (prc != 0) return AC_EXIT_USAGE;
+    ac_parallel *group = NULL;
+    ac_error err;
+    if (ac_parallel_start(&group, &argc, &argv, &err) != AC_OK) {
+        ac_cli_error("%s", err.msg);
+        return AC_EXIT_FAILURE;
+    }
+    if (ac_parallel_rank(group) != 0) { /* rank 0 speaks for the job; errors still show */
+        args.quiet = true;
+        FILE *sink = freopen("/dev/null", "w", stdout);
+        (void)sink; /* if that fails, --quiet alone keeps the rank almost silent */
+    }
+    int exit_code = train(args, group);
+    if (exit_code != AC_EXIT_OK)
+        ac_parallel_abort(group, exit_code); /* others may be waiting */
+    else
+        ac_parallel_stop(group);
+    return exit_code;
+}
+
+/* The verb on this rank; lead: rank 0, which alone writes the run folder. */
+static int train(train_args args, ac_parallel *group) {
+    bool lead = ac_parallel_rank(group) == 0;
     ac_config cfg;
-    if (load_config(&args, &cfg) != 0) return AC_EXIT_USAGE;
+    if (load_config(&args, &cfg, group) != 0) return AC_EXIT_USAGE;
 
     ac_error err;
     ac_data_source src;
@@ -402,17 +496,17 @@ int ac_cli_train(int argc, char **argv) {
         ac_data_source_close(&src);
         return err.code == AC_ERR_INVALID ? AC_EXIT_USAGE : AC_EXIT_FAILURE;
     }
-    if (series.scaler.constant_channels)
+    if (lead && series.scaler.constant_channels)
         fprintf(stderr,
                 "attncast: warning: %d channel(s) are constant over the training rows; "
                 "their std is set to 1\n",
                 series.scaler.constant_channels);
-    if (src.season > cfg.data.lookback)
+    if (lead && src.season > cfg.data.lookback)
         fprintf(stderr,
                 "attncast: note: the season (%d) is longer than data.lookback (%d), so "
                 "seasonal_naive repeats the last value\n",
                 src.season, cfg.data.lookback);
-    if (table->missing_filled || table->rows_dropped)
+    if (lead && (table->missing_filled || table->rows_dropped))
         fprintf(stderr, "attncast: note: data.missing = %s filled %d cell(s), dropped %d row(s)\n",
                 ac_missing_policy_name(cfg.data.missing), table->missing_filled,
                 table->rows_dropped);
@@ -430,9 +524,9 @@ int ac_cli_train(int argc, char **argv) {
     ac_rng_seed(&init_rng, cfg.train.seed, AC_RNG_STREAM_INIT);
     ac_forecaster *model = ac_forecaster_new(&spec, &init_rng, &err);
     ac_trainer *tr = model ? ac_trainer_new(&cfg, &series, model, &err) : NULL;
-    char dir[AC_CONFIG_TEXT];
+    char dir[AC_CONFIG_TEXT] = "";
     int lock_fd = -1; /* the run folder's lock, held until the run ends */
-    if (!model || !tr) {
+    if (!model || !tr || ac_trainer_set_parallel(tr, group, &err) != AC_OK) {
         ac_cli_error("%s", err.msg);
         exit_code = err.code == AC_ERR_INVALID ? AC_EXIT_USAGE : AC_EXIT_FAILURE;
         goto done;
@@ -442,50 +536,96 @@ int ac_cli_train(int argc, char **argv) {
         if (resume_from(args.resume, &spec, model, tr, ckpt_dir, sizeof ckpt_dir) != 0) goto done;
         if (!cfg.output.dir[0]) memcpy(cfg.output.dir, ckpt_dir, sizeof cfg.output.dir);
     }
-    if (ac_run_dir_create(&cfg, dir, sizeof dir, &err) != AC_OK ||
-        ac_run_dir_lock(dir, &lock_fd, &err) != AC_OK) {
+    if (lead && (ac_run_dir_create(&cfg, dir, sizeof dir, &err) != AC_OK ||
+                 ac_run_dir_lock(dir, &lock_fd, &err) != AC_OK)) {
         ac_cli_error("%s", err.msg);
         goto done;
     }
+    /* SIGINT/SIGTERM from here on: stop after the step in progress, save last.h5 and say how to
+     * resume (the run folder line below is printed once this holds). Ranks of an MPI job could
+     * see a signal at different steps, so there signals keep their default action (mpirun ends
+     * the job; resume from the last checkpoint). */
+    bool catch_signals = ac_parallel_size(group) <= 1;
+    if (catch_signals) ac_interrupt_catch();
+    char note[48];
     if (!args.quiet)
         printf("attncast train: %s, %d rows x %d channels; L=%d H=%d; %s attention, %s channels; "
-               "%lld weights; %lld training windows/epoch; %d thread(s)\nrun folder: %s\n",
+               "%lld weights; %lld training windows/epoch; %d thread(s)%s\nrun folder: %s\n",
                src.label, table->rows, table->cols, spec.lookback, spec.horizon,
                ac_attention_kind_name(spec.attention), ac_channel_mode_name(spec.channel_mode),
                (long long)ac_forecaster_weight_count(model),
-               (long long)ac_trainer_windows_per_epoch(tr), ac_threads_get(), dir);
+               (long long)ac_trainer_windows_per_epoch(tr), ac_threads_get(),
+               ranks_note(group, note, sizeof note), dir);
     fflush(stdout);
     progress prog = {
         .live = isatty(STDERR_FILENO), .quiet = args.quiet, .epochs = cfg.train.epochs};
     ac_trainer_set_observer(tr, &(ac_train_observer){on_batch, on_epoch, &prog});
+    if (catch_signals && ac_trainer_set_stop_check(tr, ac_interrupt_signal, &err) != AC_OK) {
+        ac_cli_error("%s", err.msg);
+        goto done;
+    }
+    char resume_cmd[4 * AC_CONFIG_TEXT];
+    resume_command(&args, dir, resume_cmd, sizeof resume_cmd);
+    saved_checkpoint saved = {.epoch = -1};
+    if (args.resume) { /* the file resumed from */
+        struct stat rs;
+        ac_trainer_history(tr, &saved.epoch);
+        snprintf(saved.path, sizeof saved.path,
+                 stat(args.resume, &rs) == 0 && S_ISDIR(rs.st_mode) ? "%s/last.h5" : "%s",
+                 args.resume);
+    }
     bool finished = false;
     for (int ran = 0; !finished; ran++) {
         int every = cfg.output.checkpoint_every;
         if (args.stop_after && ran == args.stop_after) {
             int epoch = 0;
             ac_trainer_history(tr, &epoch);
-            if (write_checkpoint(dir, "last.h5", &cfg, model, tr, &series, table) != 0) goto done;
-            printf("stopped after %d epoch(s) as asked (epoch %d of %d); continue with: attncast "
-                   "train %s --resume %s\n",
-                   ran, epoch, cfg.train.epochs, args.config, dir);
+            if (lead &&
+                write_checkpoint(dir, "last.h5", &cfg, model, tr, &series, table, NULL) != 0)
+                goto done;
+            if (lead)
+                printf("stopped after %d epoch(s) as asked (epoch %d of %d); continue with: %s\n",
+                       ran, epoch, cfg.train.epochs, resume_cmd);
             exit_code = AC_EXIT_OK;
             goto done;
         }
-        if (ac_trainer_epoch(tr, &finished, &err) != AC_OK) {
+        ac_status st =
+            ac_interrupt_signal() ? AC_ERR_INTERRUPTED : ac_trainer_epoch(tr, &finished, &err);
+        if (st == AC_ERR_INTERRUPTED) {
             if (prog.live) fputs("\r\033[K", stderr);
-            ac_cli_error("%s", err.msg);
+            exit_code = stop_for_signal(dir, &cfg, model, tr, &series, table, resume_cmd);
+            goto done;
+        }
+        if (st != AC_OK) {
+            if (prog.live) fputs("\r\033[K", stderr);
+            if (saved.epoch >= 0)
+                ac_cli_error("%s; the last good checkpoint is %s (epoch %d)", err.msg, saved.path,
+                             saved.epoch);
+            else
+                ac_cli_error("%s; no checkpoint was written", err.msg);
             goto done;
         }
         int epoch = 0;
         ac_trainer_history(tr, &epoch);
-        if (ac_trainer_best_epoch(tr) == epoch &&
-            write_checkpoint(dir, "best.h5", &cfg, model, tr, &series, table) != 0)
+        if (lead && ac_trainer_best_epoch(tr) == epoch &&
+            write_checkpoint(dir, "best.h5", &cfg, model, tr, &series, table, &saved) != 0)
             goto done;
-        if ((finished || (every > 0 && epoch % every == 0)) &&
-            write_checkpoint(dir, "last.h5", &cfg, model, tr, &series, table) != 0)
+        if (lead && (finished || (every > 0 && epoch % every == 0)) &&
+            write_checkpoint(dir, "last.h5", &cfg, model, tr, &series, table, &saved) != 0)
             goto done;
     }
+    if (ac_interrupt_signal()) { /* training is over; last.h5 holds its final state */
+        exit_code = stop_for_signal(dir, &cfg, model, tr, &series, table, resume_cmd);
+        goto done;
+    }
+    /* From here a signal ends the program at once: last.h5 holds the final state, and resuming
+     * from it redoes the evaluation and the report. */
+    ac_interrupt_release();
     ac_trainer_restore_best(tr);
+    if (!lead) { /* rank 0 evaluates and writes the run folder */
+        exit_code = AC_EXIT_OK;
+        goto done;
+    }
     ac_eval_result eval;
     if (ac_evaluate(model, &series, AC_SPLIT_TEST, src.season, cfg.train.batch_size, &eval, &err) !=
         AC_OK) {
@@ -533,6 +673,7 @@ int ac_cli_train(int argc, char **argv) {
            ac_plot_available() ? ", learning_curves.png, forecasts.png" : "");
     exit_code = AC_EXIT_OK;
 done:
+    ac_interrupt_release();
     if (lock_fd >= 0) close(lock_fd);
     ac_trainer_free(tr);
     ac_forecaster_free(model);

@@ -22,6 +22,42 @@ uint32_t ac_rng_u32(ac_rng *rng) {
     return (xorshifted >> rot) | (xorshifted << ((-rot) & 31u));
 }
 
+static inline uint32_t pcg_output(uint64_t old) {
+    uint32_t xorshifted = (uint32_t)(((old >> 18u) ^ old) >> 27u);
+    uint32_t rot = (uint32_t)(old >> 59u);
+    return (xorshifted >> rot) | (xorshifted << ((-rot) & 31u));
+}
+
+#define FILL_LANES 8 /* states advanced side by side: independent multiplies, no serial chain */
+
+void ac_rng_fill_u32(ac_rng *rng, uint32_t *out, size_t n) {
+    uint64_t state = rng->state, inc = rng->inc;
+    size_t i = 0;
+    if (n >= 4 * FILL_LANES) {
+        /* lane j holds the state of output j of each block; a block advances every lane by
+         * FILL_LANES steps at once: s -> mult s + add, the LCG composed FILL_LANES times */
+        uint64_t lane[FILL_LANES], mult = 1, add = 0;
+        for (int j = 0; j < FILL_LANES; j++) {
+            lane[j] = state;
+            state = state * PCG_MULT + inc;
+            add = add * PCG_MULT + inc;
+            mult *= PCG_MULT;
+        }
+        for (; i + FILL_LANES <= n; i += FILL_LANES)
+            for (int j = 0; j < FILL_LANES; j++) {
+                out[i + j] = pcg_output(lane[j]);
+                lane[j] = lane[j] * mult + add;
+            }
+        state = lane[0]; /* the state of output i */
+    }
+    for (; i < n; i++) {
+        uint64_t old = state;
+        state = old * PCG_MULT + inc;
+        out[i] = pcg_output(old);
+    }
+    rng->state = state;
+}
+
 uint32_t ac_rng_below(ac_rng *rng, uint32_t bound) {
     /* Reject the low (2^32 mod bound) outputs so every residue is equally likely. */
     uint32_t threshold = (uint32_t)(-bound) % bound;
@@ -44,6 +80,22 @@ float ac_rng_normal(ac_rng *rng) {
     double u1 = ((double)ac_rng_u32(rng) + 1.0) / 4294967296.0;
     double u2 = (double)ac_rng_u32(rng) / 4294967296.0;
     return (float)(sqrt(-2.0 * log(u1)) * cos(2.0 * 3.14159265358979323846 * u2));
+}
+
+void ac_rng_advance(ac_rng *rng, uint64_t n) {
+    /* (mult, plus) is the affine map of 2^k steps; (total_mult, total_plus) accumulates the
+     * maps of the bits of n. Arithmetic is mod 2^64, like the generator's own. */
+    uint64_t mult = PCG_MULT, plus = rng->inc;
+    uint64_t total_mult = 1u, total_plus = 0u;
+    for (; n > 0; n >>= 1) {
+        if (n & 1u) {
+            total_mult *= mult;
+            total_plus = total_plus * mult + plus;
+        }
+        plus = (mult + 1u) * plus;
+        mult *= mult;
+    }
+    rng->state = total_mult * rng->state + total_plus;
 }
 
 void ac_rng_shuffle_u32(ac_rng *rng, uint32_t *items, size_t n) {

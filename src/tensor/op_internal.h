@@ -41,12 +41,20 @@ ac_tensor *ac_op_view(ac_ctx *ctx, const char *op, int ndim, const int *shape, f
 ac_node *ac_op_record(ac_ctx *ctx, const char *op, ac_backward_fn fn, ac_tensor *out, int n_in,
                       ac_tensor *const *in);
 
+/* As ac_grad_buffer, but a buffer made by this call is left uninitialised and *fresh is set:
+ * the caller must then write every element (not add), which saves zeroing it first. */
+float *ac_grad_buffer_fresh(ac_ctx *ctx, ac_tensor *t, bool *fresh);
+
 /* Arena floats for values saved for backward; NULL and a context error when full. */
 float *ac_op_scratch(ac_ctx *ctx, const char *op, int64_t count);
 
 /* Sets "op: what a [..] vs b [..]" (b may be NULL) as the context error; returns NULL. */
 void *ac_op_shape_error(ac_ctx *ctx, const char *op, const char *what, const ac_tensor *a,
                         const ac_tensor *b);
+
+/* The batch slice set by ac_ctx_set_batch_slice. Returns false for a whole batch; otherwise the
+ * slice's first window, window count and the global batch's window count. */
+bool ac_op_batch_slice(const ac_ctx *ctx, int *first, int *count, int *total);
 
 /* Normalises a possibly negative axis against ndim; -1 if out of range. */
 int ac_op_axis(int axis, int ndim);

@@ -5,7 +5,9 @@
  *   mae   = sum |d| / n                         dL/dpred = sign(d) / n  (0 at d = 0)
  *   huber = sum h(d) / n, h = 0.5 d^2 (|d| <= delta) else delta (|d| - 0.5 delta)
  *                                               dL/dpred = clamp(d, -delta, delta) / n
- * and dL/dtarget = -dL/dpred. Sums accumulate in double.
+ * and dL/dtarget = -dL/dpred. Sums accumulate in double. On a batch slice
+ * (ac_ctx_set_batch_slice) n is the whole batch's element count: the slice's loss is its share of
+ * the global mean, and its gradients are those of the whole batch.
  */
 #include <math.h>
 
@@ -46,7 +48,7 @@ static void loss_backward(ac_ctx *ctx, ac_node *n) {
     if (ac_ctx_failed(ctx)) return;
     loss_kind k = (loss_kind)n->iarg[0];
     float delta = n->farg[0];
-    float s = n->out->grad[0] / (float)p->size;
+    float s = n->out->grad[0] / n->farg[1]; /* farg[1]: n */
     for (int64_t i = 0; i < p->size; i++) {
         float gi = s * loss_slope(k, p->data[i] - t->data[i], delta);
         if (gp) gp[i] += gi;
@@ -62,16 +64,27 @@ static ac_tensor *loss(ac_ctx *ctx, loss_kind k, ac_tensor *pred, ac_tensor *tar
     if (k == LOSS_HUBER && !(delta > 0.0f))
         return ac_ctx_fail(ctx, AC_ERR_INVALID, "%s: delta must be positive, got %g", op,
                            (double)delta);
+    int64_t elements = pred->size; /* n: the whole batch's element count */
+    int first = 0, count = 0, total = 0;
+    if (ac_op_batch_slice(ctx, &first, &count, &total)) {
+        if (count <= 0 || pred->shape[0] % count != 0)
+            return ac_op_shape_error(ctx, op,
+                                     "leading axis is not a whole number of the slice's "
+                                     "windows",
+                                     pred, NULL);
+        elements = pred->size / count * total;
+    }
     ac_tensor *y = ac_op_output(ctx, op, 1, (int[]){1});
     if (!y) return NULL;
     double acc = 0.0;
     for (int64_t i = 0; i < pred->size; i++)
         acc += loss_term(k, (double)pred->data[i] - (double)target->data[i], delta);
-    y->data[0] = (float)(acc / (double)pred->size);
+    y->data[0] = (float)(acc / (double)elements);
     ac_node *n = ac_op_record(ctx, op, loss_backward, y, 2, (ac_tensor *[]){pred, target});
     if (n) {
         n->iarg[0] = (int)k;
         n->farg[0] = delta;
+        n->farg[1] = (float)elements;
     }
     return ac_ctx_failed(ctx) ? NULL : y;
 }

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "attncast/optim.h"
+#include "attncast/thread_tuner.h"
+#include "data_parallel.h"
 
 /* Arena for one step: grows on the first step and is reused after that. */
 #define STEP_ARENA_BYTES ((size_t)64 << 20)
@@ -33,6 +35,16 @@ struct ac_trainer {
     uint32_t *order;     /* training window order of the current epoch */
     float *best_weights; /* every parameter, concatenated */
     ac_epoch_record *history;
+    ac_thread_tuner threads;     /* 1 thread or the configured count, whichever is faster now */
+    int (*stop_requested)(void); /* NULL: never stop mid-epoch */
+    struct epoch_start {         /* where the epoch in progress began, to rewind to */
+        float *state;            /* weights, then every optimizer slot of every parameter */
+        int64_t step, optimizer_steps;
+        ac_rng shuffle_rng, dropout_rng;
+    } start;
+    ac_parallel *group; /* data-parallel ranks (NULL: this process alone) */
+    float *fused;       /* the gradients and the loss, packed for one allreduce per step */
+    bool synced;        /* rank 0's parameters have reached every rank */
 };
 
 void ac_trainer_free(ac_trainer *t) {
@@ -42,6 +54,8 @@ void ac_trainer_free(ac_trainer *t) {
     free(t->order);
     free(t->best_weights);
     free(t->history);
+    free(t->start.state);
+    free(t->fused);
     free(t);
 }
 
@@ -73,7 +87,7 @@ ac_trainer *ac_trainer_new(const ac_config *cfg, const ac_series *series, ac_for
     ac_rng_seed(&t->dropout_rng, cfg->train.seed, AC_RNG_STREAM_DROPOUT);
     int64_t weights = ac_forecaster_weight_count(model);
     t->order = malloc((size_t)t->train_windows.count * sizeof *t->order);
-    t->best_weights = malloc((size_t)weights * sizeof(float));
+    t->best_weights = calloc((size_t)weights, sizeof(float)); /* saved before any best */
     t->history = calloc((size_t)cfg->train.epochs, sizeof *t->history);
     t->ctx = ac_ctx_new(STEP_ARENA_BYTES, 0);
     if (!t->order || !t->best_weights || !t->history || !t->ctx) {
@@ -89,6 +103,15 @@ ac_trainer *ac_trainer_new(const ac_config *cfg, const ac_series *series, ac_for
         return NULL;
     }
     return t;
+}
+
+ac_status ac_trainer_set_parallel(ac_trainer *t, ac_parallel *group, ac_error *err) {
+    t->group = group;
+    if (ac_parallel_size(group) == 1) return AC_OK;
+    free(t->fused);
+    t->fused = malloc(((size_t)ac_forecaster_weight_count(t->model) + 1) * sizeof(float));
+    if (!t->fused) return ac_error_set(err, AC_ERR_NOMEM, "trainer: out of memory");
+    return AC_OK;
 }
 
 void ac_trainer_set_observer(ac_trainer *t, const ac_train_observer *o) {
@@ -111,10 +134,10 @@ void ac_trainer_restore_best(ac_trainer *t) {
     if (t->best_epoch > 0) copy_weights(t->model, t->best_weights, false);
 }
 
-/* One optimizer step on the windows order[0..n). The batch loss goes to *loss; a non-finite loss
- * skips the update (the caller stops the run). Fails only on engine errors (arena, shapes). */
-static ac_status train_step(ac_trainer *t, const uint32_t *order, int n, double *loss_out,
-                            ac_error *err) {
+/* Forward and backward on the windows order[0..n): the parameters' gradients accumulate and the
+ * loss goes to *value. Fails only on engine errors (arena, shapes). */
+static ac_status batch_gradients(ac_trainer *t, const uint32_t *order, int n, float *value,
+                                 ac_error *err) {
     const ac_series *s = t->series;
     ac_ctx *ctx = t->ctx;
     int L = s->lookback, H = s->horizon, C = s->channels;
@@ -134,13 +157,34 @@ static ac_status train_step(ac_trainer *t, const uint32_t *order, int n, double 
         ac_ctx_reset(ctx);
         return err->code;
     }
-    double value = loss->data[0];
+    *value = loss->data[0];
+    return AC_OK;
+}
+
+/* One optimizer step on the windows order[0..n). The batch loss goes to *loss and the gradients'
+ * global L2 norm to *grad_norm; a non-finite one skips the update (the caller stops the run).
+ * Fails only on engine errors (arena, shapes). With several ranks, this rank computes its slice
+ * of the batch and the ranks sum their gradients. */
+static ac_status train_step(ac_trainer *t, const uint32_t *order, int n, double *loss_out,
+                            double *grad_norm, ac_error *err) {
+    ac_ctx *ctx = t->ctx;
+    ac_dp_slice part = /* the whole batch when alone */
+        ac_dp_slice_of(ac_parallel_rank(t->group), ac_parallel_size(t->group), n);
+    ac_ctx_set_batch_slice(ctx, part.first, part.count, n);
+    float value = 0.0f; /* a rank with no windows (a short last batch) adds nothing */
+    if (part.count > 0 && batch_gradients(t, order + part.first, part.count, &value, err) != AC_OK)
+        return err->code;
     ac_tensor *const *ps = ac_forecaster_params(t->model);
     int np = ac_forecaster_param_count(t->model);
-    if (isfinite(value)) {
-        ac_clip_grad_norm(ps, np, t->cfg->train.clip_grad);
-        ac_optimizer_step(t->opt, (float)ac_lr_at(&t->schedule, t->step));
+    if (ac_parallel_size(t->group) > 1) {
+        value = ac_dp_sum_step(t->group, ps, np, t->fused, value);
+        /* a rank with no windows drew no dropout masks: rank 0 always has some */
+        if (n < ac_parallel_size(t->group))
+            ac_parallel_broadcast(t->group, &t->dropout_rng, sizeof t->dropout_rng);
     }
+    *grad_norm = NAN;
+    if (isfinite(value)) *grad_norm = ac_clip_grad_norm(ps, np, t->cfg->train.clip_grad);
+    if (isfinite(*grad_norm)) ac_optimizer_step(t->opt, (float)ac_lr_at(&t->schedule, t->step));
     ac_zero_grad(ps, np);
     ac_ctx_reset(ctx);
     t->step++;
@@ -148,36 +192,109 @@ static ac_status train_step(ac_trainer *t, const uint32_t *order, int n, double 
     return AC_OK;
 }
 
+/* ---- stopping in the middle of an epoch ---- */
+
+/* keep: copies the weights, optimizer state, step and random streams aside at an epoch's start;
+ * else puts them back, abandoning the epoch in progress. */
+static void epoch_start_keep(ac_trainer *t, bool keep) {
+    struct epoch_start *s = &t->start;
+    copy_weights(t->model, s->state, keep);
+    float *at = s->state + ac_forecaster_weight_count(t->model);
+    ac_tensor *const *ps = ac_forecaster_params(t->model);
+    for (int i = 0; i < ac_forecaster_param_count(t->model); i++)
+        for (int k = 0; k < ac_optimizer_state_slots(t->opt); k++, at += ps[i]->size) {
+            float *slot = ac_optimizer_state(t->opt, i, k);
+            size_t bytes = (size_t)ps[i]->size * sizeof(float);
+            memcpy(keep ? at : slot, keep ? slot : at, bytes);
+        }
+    if (keep) {
+        s->step = t->step;
+        s->optimizer_steps = ac_optimizer_step_count(t->opt);
+        s->shuffle_rng = t->shuffle_rng;
+        s->dropout_rng = t->dropout_rng;
+    } else {
+        t->step = s->step;
+        ac_optimizer_set_step_count(t->opt, s->optimizer_steps);
+        t->shuffle_rng = s->shuffle_rng;
+        t->dropout_rng = s->dropout_rng;
+    }
+}
+
+ac_status ac_trainer_set_stop_check(ac_trainer *t, int (*stop_requested)(void), ac_error *err) {
+    size_t floats = (size_t)ac_forecaster_weight_count(t->model) *
+                    (size_t)(1 + ac_optimizer_state_slots(t->opt));
+    if (stop_requested && !t->start.state && !(t->start.state = malloc(floats * sizeof(float))))
+        return ac_error_set(err, AC_ERR_NOMEM, "trainer: out of memory");
+    t->stop_requested = stop_requested;
+    return AC_OK;
+}
+
 ac_status ac_trainer_epoch(ac_trainer *t, bool *done, ac_error *err) {
     const ac_config *cfg = t->cfg;
     *done = t->epoch >= cfg->train.epochs || t->stopped_early; /* e.g. resumed at the end */
     if (*done) return AC_OK;
+    if (!t->synced) {
+        t->synced = true;
+        if (!ac_parallel_all_equal(t->group, (uint64_t)t->step))
+            return ac_error_set(err, AC_ERR_STATE,
+                                "the ranks start from different steps (they resumed from "
+                                "different checkpoints?)");
+        ac_dp_broadcast_params(t->group, ac_forecaster_params(t->model),
+                               ac_forecaster_param_count(t->model), t->fused);
+    }
     double t0 = ac_seconds();
     int count = t->train_windows.count, bs = cfg->train.batch_size;
+    if (t->stop_requested) epoch_start_keep(t, true);
     for (int i = 0; i < count; i++) t->order[i] = (uint32_t)i;
     ac_rng_shuffle_u32(&t->shuffle_rng, t->order, (size_t)count);
     double sum = 0.0;
     int seen = 0;
+    ac_thread_tuner_init(&t->threads);
     for (int b = 0; b < t->batches; b++) {
         int n = count - b * bs < bs ? count - b * bs : bs;
-        double loss = NAN;
-        if (train_step(t, t->order + (size_t)b * bs, n, &loss, err) != AC_OK) return err->code;
-        if (!isfinite(loss))
+        double loss = NAN, grad_norm = NAN, step_start = ac_seconds();
+        ac_status st = train_step(t, t->order + (size_t)b * bs, n, &loss, &grad_norm, err);
+        ac_thread_tuner_step(&t->threads, ac_seconds() - step_start);
+        bool finite = isfinite(loss) && isfinite(grad_norm);
+        if (st != AC_OK || !finite) ac_thread_tuner_finish(&t->threads);
+        if (st != AC_OK) return err->code;
+        if (!finite)
             return ac_error_set(err, AC_ERR_INVALID,
-                                "training diverged: the loss is %s at epoch %d, step %lld (batch "
+                                "training diverged: the %s %s at epoch %d, step %lld (batch "
                                 "%d of %d); lower train.lr or set train.clip_grad",
-                                isnan(loss) ? "NaN" : "infinite", t->epoch + 1, (long long)t->step,
-                                b + 1, t->batches);
+                                isfinite(loss) ? "gradients are" : "loss is",
+                                isnan(isfinite(loss) ? grad_norm : loss) ? "NaN" : "infinite",
+                                t->epoch + 1, (long long)t->step, b + 1, t->batches);
         sum += loss * n;
         seen += n;
         if (t->observer.on_batch)
             t->observer.on_batch(t->observer.user, t->epoch + 1, b + 1, t->batches, sum / seen,
                                  seen / (ac_seconds() - t0));
+        if (t->stop_requested && t->stop_requested()) {
+            ac_thread_tuner_finish(&t->threads);
+            epoch_start_keep(t, false);
+            return ac_error_set(err, AC_ERR_INTERRUPTED,
+                                "stopped in epoch %d after batch %d of %d; the epoch is abandoned "
+                                "and starts over on resume",
+                                t->epoch + 1, b + 1, t->batches);
+        }
     }
+    ac_thread_tuner_finish(&t->threads);
     double train_seconds = ac_seconds() - t0;
+    if (!ac_dp_params_agree(t->group, ac_forecaster_params(t->model),
+                            ac_forecaster_param_count(t->model)))
+        return ac_error_set(err, AC_ERR_STATE,
+                            "the ranks' parameters differ after epoch %d: the gradient sum was "
+                            "not the same on every rank",
+                            t->epoch + 1);
     double val = NAN;
     if (ac_split_loss(t->model, t->series, AC_SPLIT_VAL, cfg->train.loss, bs, &val, err) != AC_OK)
         return err->code;
+    if (isnan(val) || isinf(val))
+        return ac_error_set(err, AC_ERR_INVALID,
+                            "training diverged: the validation loss is %s after epoch %d (step "
+                            "%lld); lower train.lr or set train.clip_grad",
+                            isnan(val) ? "NaN" : "infinite", t->epoch + 1, (long long)t->step);
     ac_epoch_record *rec = &t->history[t->epoch];
     *rec = (ac_epoch_record){.epoch = t->epoch + 1,
                              .train_loss = sum / seen,

@@ -35,6 +35,24 @@ static void test_saved_state_continues_the_exact_sequence(void **state) {
     for (int i = 0; i < 50; i++) assert_true(first[i] == ac_rng_uniform(&b));
 }
 
+static void test_fill_gives_the_same_outputs_as_single_draws(void **state) {
+    (void)state;
+    ac_rng a, b;
+    ac_rng_seed(&a, 2024, 7);
+    ac_rng_seed(&b, 2024, 7);
+    uint32_t filled[301];
+    ac_rng_fill_u32(&a, filled, 301);
+    for (int i = 0; i < 301; i++) assert_int_equal(filled[i], ac_rng_u32(&b));
+    assert_true(a.state == b.state);
+    ac_rng_fill_u32(&a, filled, 0); /* nothing drawn */
+    assert_int_equal(ac_rng_u32(&a), ac_rng_u32(&b));
+    for (size_t n = 1; n <= 70; n++) { /* short fills, exact blocks of lanes, and tails */
+        ac_rng_fill_u32(&a, filled, n);
+        for (size_t i = 0; i < n; i++) assert_int_equal(filled[i], ac_rng_u32(&b));
+        assert_true(a.state == b.state);
+    }
+}
+
 static void test_streams_and_seeds_differ(void **state) {
     (void)state;
     ac_rng a, b, c;
@@ -122,15 +140,43 @@ static void test_shuffle_is_a_seeded_permutation(void **state) {
     ac_rng_shuffle_u32(&r1, a, 1);
 }
 
+static void test_advance_equals_that_many_draws(void **state) {
+    (void)state;
+    const uint64_t steps[] = {0, 1, 2, 3, 7, 64, 1000, 12345};
+    for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+        ac_rng drawn, jumped;
+        ac_rng_seed(&drawn, 2024, 2);
+        (void)ac_rng_u32(&drawn); /* start mid-sequence */
+        jumped = drawn;
+        for (uint64_t i = 0; i < steps[k]; i++) (void)ac_rng_u32(&drawn);
+        ac_rng_advance(&jumped, steps[k]);
+        assert_true(drawn.state == jumped.state && drawn.inc == jumped.inc);
+        assert_int_equal(ac_rng_u32(&drawn), ac_rng_u32(&jumped));
+    }
+}
+
+static void test_advance_in_parts_equals_one_advance(void **state) {
+    (void)state;
+    ac_rng whole, parts;
+    ac_rng_seed(&whole, 9, 5);
+    parts = whole;
+    ac_rng_advance(&whole, (uint64_t)1 << 40);
+    for (int i = 0; i < 4; i++) ac_rng_advance(&parts, (uint64_t)1 << 38);
+    assert_true(whole.state == parts.state);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matches_pcg32_reference_sequence),
         cmocka_unit_test(test_saved_state_continues_the_exact_sequence),
+        cmocka_unit_test(test_fill_gives_the_same_outputs_as_single_draws),
         cmocka_unit_test(test_streams_and_seeds_differ),
         cmocka_unit_test(test_uniform_stays_in_unit_interval_with_mean_one_half),
         cmocka_unit_test(test_below_is_in_range_and_unbiased),
         cmocka_unit_test(test_normal_has_zero_mean_and_unit_variance),
         cmocka_unit_test(test_shuffle_is_a_seeded_permutation),
+        cmocka_unit_test(test_advance_equals_that_many_draws),
+        cmocka_unit_test(test_advance_in_parts_equals_one_advance),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

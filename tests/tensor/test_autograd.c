@@ -1,6 +1,7 @@
 /* test_autograd.c - the tape and the context: recording only when needed, no-grad mode,
  * gradient accumulation and zero_grad, misuse reported as errors (never aborts), NULL
- * propagation, the arena limit, and steady-state training steps that do not allocate. */
+ * propagation, the arena limit, steady-state training steps that do not allocate, and batch
+ * slices (data-parallel training) that reproduce the whole batch. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -225,6 +226,63 @@ static void test_steady_state_steps_allocate_nothing_and_repeat_bit_for_bit(void
     assert_true(losses[0][5] < losses[0][0]);
 }
 
+/* The small model of train_step on windows [first, first + count) of one batch of 5, x [w, 8, 6]
+ * requiring grad: returns the loss; out and x's gradient are copied to the caller. */
+static float slice_forward(int first, int count, ac_rng *dropout, ac_tensor *w1, ac_tensor *w2,
+                           const float *batch_x, const float *batch_y, float *out, float *gx) {
+    ac_ctx *ctx = ac_ctx_new(0, 0);
+    ac_ctx_set_rng(ctx, dropout);
+    ac_ctx_set_batch_slice(ctx, first, count, 5);
+    ac_error err;
+    ac_tensor *x = ac_tensor_new(3, (int[]){count, 8, 6}, true, &err);
+    ac_tensor *y = ac_tensor_temp(ctx, 3, (int[]){count, 8, 2});
+    memcpy(x->data, batch_x + first * 48, (size_t)count * 48 * sizeof(float));
+    memcpy(y->data, batch_y + first * 16, (size_t)count * 16 * sizeof(float));
+    ac_tensor *h = ac_dropout(ctx, ac_gelu(ctx, ac_linear(ctx, x, w1, NULL)), 0.3f);
+    ac_tensor *pred = ac_linear(ctx, ac_layer_norm(ctx, h, NULL, NULL, 1e-5f), w2, NULL);
+    ac_tensor *loss = ac_mse_loss(ctx, pred, y);
+    assert_non_null(loss);
+    assert_int_equal(ac_backward(ctx, loss), AC_OK);
+    memcpy(out, pred->data, (size_t)pred->size * sizeof(float));
+    memcpy(gx, x->grad, (size_t)x->size * sizeof(float));
+    float value = loss->data[0];
+    ac_tensor *ps[] = {w1, w2};
+    ac_zero_grad(ps, 2);
+    ac_tensor_free(x);
+    ac_ctx_free(ctx);
+    return value;
+}
+
+/* Data-parallel training splits a batch across processes: each slice must get exactly the
+ * whole batch's dropout masks, outputs and input gradients on its windows, leave the rng where
+ * the whole batch leaves it, and the slices' losses must add up to the whole batch's mean. */
+static void test_batch_slices_reproduce_the_whole_batch(void **state) {
+    (void)state;
+    ac_rng data;
+    ac_rng_seed(&data, 8, 8);
+    float bx[5 * 48], by[5 * 16];
+    for (int i = 0; i < 5 * 48; i++) bx[i] = ac_rng_uniform_range(&data, -1, 1);
+    for (int i = 0; i < 5 * 16; i++) by[i] = ac_rng_uniform_range(&data, -1, 1);
+    ac_tensor *w1 = param(16, 6, -0.3f), *w2 = param(2, 16, -0.2f);
+    float whole_out[5 * 16], whole_gx[5 * 48], part_out[5 * 16], part_gx[5 * 48];
+    ac_rng whole_rng;
+    ac_rng_seed(&whole_rng, 77, 2);
+    ac_rng start = whole_rng;
+    float whole = slice_forward(0, 5, &whole_rng, w1, w2, bx, by, whole_out, whole_gx);
+    const int firsts[] = {0, 2, 3}, counts[] = {2, 1, 2}; /* slices [0,2) [2,3) [3,5) */
+    double sum = 0.0;
+    for (int k = 0; k < 3; k++) {
+        ac_rng rng = start;
+        sum += slice_forward(firsts[k], counts[k], &rng, w1, w2, bx, by, part_out, part_gx);
+        assert_true(rng.state == whole_rng.state);
+        assert_memory_equal(part_out, whole_out + firsts[k] * 16, counts[k] * 16 * sizeof(float));
+        assert_memory_equal(part_gx, whole_gx + firsts[k] * 48, counts[k] * 48 * sizeof(float));
+    }
+    assert_true(fabs(sum - whole) <= 1e-6 * fabs(whole));
+    ac_tensor_free(w1);
+    ac_tensor_free(w2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ops_on_constants_record_nothing),
@@ -237,6 +295,7 @@ int main(void) {
         cmocka_unit_test(test_full_arena_fails_the_op_with_a_message),
         cmocka_unit_test(test_dropout_without_rng_in_training_is_an_error),
         cmocka_unit_test(test_steady_state_steps_allocate_nothing_and_repeat_bit_for_bit),
+        cmocka_unit_test(test_batch_slices_reproduce_the_whole_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

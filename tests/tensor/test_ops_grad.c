@@ -373,11 +373,33 @@ static ac_tensor *build_dropout(ac_ctx *ctx, ac_tensor **in, const void *arg) {
     return y;
 }
 
+static ac_tensor *build_residual_dropout(ac_ctx *ctx, ac_tensor **in, const void *arg) {
+    static ac_rng rng;
+    ac_rng_seed(&rng, 98, 1);
+    ac_ctx_set_rng(ctx, &rng);
+    bool was = ac_ctx_set_grad_enabled(ctx, true);
+    ac_tensor *y = ac_residual_dropout(ctx, in[0], in[1], *(const float *)arg);
+    ac_ctx_set_grad_enabled(ctx, was);
+    return y;
+}
+
+/* The same with the context on windows [1, 3) of a batch of 5 (data-parallel training). */
+static ac_tensor *build_dropout_slice(ac_ctx *ctx, ac_tensor **in, const void *arg) {
+    ac_ctx_set_batch_slice(ctx, 1, 2, 5);
+    ac_tensor *y = build_dropout(ctx, in, arg);
+    ac_ctx_set_batch_slice(ctx, 0, 0, 0);
+    return y;
+}
+
 static void test_dropout_grad(void **state) {
     (void)state;
     float half = 0.5f, small = 0.1f;
     CHECK("dropout 0.5", build_dropout, &half, IN(3, 2, 3, 8));
     CHECK("dropout 0.1", build_dropout, &small, IN(2, 4, 5));
+    /* 37 elements: a mask of two words, the second one partial */
+    CHECK("residual dropout 0.5", build_residual_dropout, &half, IN(1, 37), IN(1, 37));
+    CHECK("residual dropout 0.1", build_residual_dropout, &small, IN(3, 3, 2, 8), IN(3, 3, 2, 8));
+    CHECK("dropout 0.5 on a batch slice", build_dropout_slice, &half, IN(3, 4, 3, 8));
 }
 
 /* ---- losses ---- */
@@ -396,6 +418,14 @@ static ac_tensor *build_loss(ac_ctx *ctx, ac_tensor **in, const void *arg) {
     default:
         return ac_huber_loss(ctx, in[0], in[1], l->delta);
     }
+}
+
+/* The loss of windows [2, 4) of a batch of 7: the sum over those windows / the batch's count. */
+static ac_tensor *build_loss_slice(ac_ctx *ctx, ac_tensor **in, const void *arg) {
+    ac_ctx_set_batch_slice(ctx, 2, 2, 7);
+    ac_tensor *y = build_loss(ctx, in, arg);
+    ac_ctx_set_batch_slice(ctx, 0, 0, 0);
+    return y;
 }
 
 /* target = pred + d with |d| in [0.1, 0.8] or [1.2, 2]: away from the kinks at 0 and +-delta. */
@@ -422,6 +452,9 @@ static void check_loss(int kind, const char *name) {
     target_const[1].no_grad = true;
     loss_arg l = {kind, 1.0f};
     gc_check(name, build_loss, &l, 2, target_const, prepare_offsets, 0, 41);
+    char label[64];
+    snprintf(label, sizeof label, "%s loss on a batch slice", name);
+    gc_check(label, build_loss_slice, &l, 2, shapes[0], prepare_offsets, 0, 43);
 }
 
 static void test_mse_loss_grad(void **state) {
