@@ -27,11 +27,13 @@ static int fill_column(ac_table *t, int c, ac_missing_policy policy) {
         double now = v[(size_t)r * C];
         for (int g = prev + 1; g < r; g++) { /* the gap (prev, r) */
             double before = prev < 0 ? now : v[(size_t)prev * C];
-            double step = now - before, gap = (double)(g - prev), span = (double)(r - prev);
-            /* the weighted form when the difference of two huge values overflows (fuzz_csv) */
-            double x = policy == AC_MISSING_FFILL || prev < 0 ? before
-                       : isfinite(step)                       ? before + step * gap / span
-                                        : before * (1 - gap / span) + now * (gap / span);
+            double gap = (double)(g - prev), span = (double)(r - prev);
+            double x = policy == AC_MISSING_FFILL || prev < 0
+                           ? before
+                           : before + (now - before) * gap / span;
+            /* huge values: the difference or its product with the gap overflows (fuzz_csv);
+             * the weighted mean cannot */
+            if (!isfinite(x)) x = before * (1 - gap / span) + now * (gap / span);
             v[(size_t)g * C] = x;
             filled++;
         }

@@ -383,7 +383,8 @@ static void test_interpolate_is_linear_between_neighbours(void **state) {
 }
 
 /* Found by fuzz_csv: the difference of -1e308 and 1e308 overflows, and the filled cell was
- * -inf. Every filled value stays finite and between its neighbours. */
+ * -inf; so did the difference times the gap. Every filled value stays finite and between its
+ * neighbours. */
 static void test_interpolate_between_huge_values_stays_finite(void **state) {
     (void)state;
     ac_csv_options opt = {.missing = AC_MISSING_INTERPOLATE};
@@ -394,6 +395,11 @@ static void test_interpolate_between_huge_values_stays_finite(void **state) {
         assert_true(fabs(at(t, 1, c)) <= 1e308);
     }
     assert_true(at(t, 1, 0) == 0 && at(t, 1, 1) == 0);
+    ac_table_free(t);
+    /* the difference fits, but twice it does not */
+    t = load_ok("a\n0\nNA\nNA\n1e308\n", &opt);
+    for (int r = 0; r < 4; r++) assert_true(isfinite(at(t, r, 0)));
+    assert_true(at(t, 1, 0) < at(t, 2, 0) && at(t, 2, 0) < at(t, 3, 0));
     ac_table_free(t);
 }
 
