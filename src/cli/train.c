@@ -87,7 +87,10 @@ static void on_epoch(void *user, const ac_epoch_record *r, bool improved) {
 /* " per rank, N MPI ranks" for the opening line of a data-parallel run, else "". */
 static const char *ranks_note(const ac_parallel *group, char *note, size_t n) {
     int size = ac_parallel_size(group);
-    snprintf(note, n, size > 1 ? " per rank, %d MPI ranks" : "", size);
+    if (size > 1)
+        snprintf(note, n, " per rank, %d MPI ranks", size);
+    else if (n > 0)
+        note[0] = '\0';
     return note;
 }
 
