@@ -2,7 +2,8 @@
 """perf_report.py - every measurement behind README's Performance section, in one run.
 
     /usr/bin/python3 tools/perf_report.py [--attncast build/attncast] [--seconds S]
-                                          [--skip-torch] [--out perf-report.md]
+                                          [--skip-torch] [--parts torch,lookback,threads]
+                                          [--out perf-report.md]
 
 Writes a Markdown report (and prints it):
   1. attncast against PyTorch (tools/torch_compare.py bench) on the small and large presets,
@@ -132,6 +133,8 @@ def main(argv=None):
     ap.add_argument("--attncast", default=os.environ.get("ATTNCAST_BIN", "build/attncast"))
     ap.add_argument("--seconds", type=float, default=3.0, help="per measurement (default 3)")
     ap.add_argument("--skip-torch", action="store_true")
+    ap.add_argument("--parts", default="torch,lookback,threads",
+                    help="which parts, comma-separated (default: torch,lookback,threads)")
     ap.add_argument("--out", default="perf-report.md")
     args = ap.parse_args(argv)
     binary = os.path.abspath(args.attncast)
@@ -139,13 +142,16 @@ def main(argv=None):
     lines = [f"# attncast performance report, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
              "", f"{cpu_model()}, {os.cpu_count()} cores, load average {load[0]:.2f} at the start; "
              f"`{' '.join(sys.argv)}`", ""]
-    if not args.skip_torch:
+    parts = set(args.parts.split(","))
+    if "torch" in parts and not args.skip_torch:
         lines.append("## attncast against PyTorch\n")
         torch_section(binary, args.seconds, lines)
-    lines.append("## Training cost against lookback (small preset, 1 thread)\n")
-    lookback_section(binary, args.seconds, lines)
-    lines.append("## Threads (training windows/s)\n")
-    threads_section(binary, args.seconds, lines)
+    if "lookback" in parts:
+        lines.append("## Training cost against lookback (small preset, 1 thread)\n")
+        lookback_section(binary, args.seconds, lines)
+    if "threads" in parts:
+        lines.append("## Threads (training windows/s)\n")
+        threads_section(binary, args.seconds, lines)
     text = "\n".join(lines)
     with open(args.out, "w") as f:
         f.write(text)
