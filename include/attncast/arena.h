@@ -35,6 +35,17 @@ void *ac_arena_calloc(ac_arena *arena, size_t bytes);
 /* Forgets every block handed out since the last reset. */
 void ac_arena_reset(ac_arena *arena);
 
+/* A point in the arena's allocation order: ac_arena_rewind forgets every block handed out after
+ * it (and keeps those before), so a loop can reuse the same memory for each of its rounds. */
+typedef struct ac_arena_mark {
+    const void *chunk; /* the chunk that was current */
+    size_t offset;     /* its offset then */
+    size_t used;
+} ac_arena_mark;
+
+ac_arena_mark ac_arena_get_mark(const ac_arena *arena);
+void ac_arena_rewind(ac_arena *arena, ac_arena_mark mark);
+
 size_t ac_arena_used(const ac_arena *arena);     /* bytes handed out since the last reset */
 size_t ac_arena_capacity(const ac_arena *arena); /* bytes held in chunks now */
 size_t ac_arena_peak(const ac_arena *arena);     /* the largest `used` seen so far */

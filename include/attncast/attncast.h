@@ -9,7 +9,8 @@
  *   data        csv.h (CSV tables), sha256.h, dataset.h (cards, fetching by name),
  *               source.h (a config's [data] to a table), windows.h (split, scaler, windows)
  *   experiments config.h (INI configs), trainer.h (training, evaluation), metrics.h (metrics,
- *               baselines), report.h (the run folder)
+ *               baselines), report.h (the run folder), interrupt.h (SIGINT/SIGTERM as a
+ *               stop request)
  */
 #ifndef ATTNCAST_ATTNCAST_H
 #define ATTNCAST_ATTNCAST_H
@@ -22,6 +23,7 @@
 #include "attncast/dataset.h"
 #include "attncast/error.h"
 #include "attncast/forecaster.h"
+#include "attncast/interrupt.h"
 #include "attncast/metrics.h"
 #include "attncast/ops.h"
 #include "attncast/optim.h"
@@ -30,6 +32,7 @@
 #include "attncast/sha256.h"
 #include "attncast/source.h"
 #include "attncast/tensor.h"
+#include "attncast/thread_tuner.h"
 #include "attncast/threads.h"
 #include "attncast/trainer.h"
 #include "attncast/windows.h"

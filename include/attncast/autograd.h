@@ -36,6 +36,18 @@ void ac_ctx_free(ac_ctx *ctx);
 /* Ends a step: forgets the tape and every activation, clears the error. */
 void ac_ctx_reset(ac_ctx *ctx);
 
+/* A point in the step: ac_ctx_rewind forgets every activation and tape node made after it, so
+ * that a no-grad loop over chunks of a large batch reuses one chunk's memory. Tensors made after
+ * the mark must not be used after the rewind. */
+typedef struct ac_ctx_mark {
+    ac_arena_mark arena;
+    void *tape; /* the newest tape node then */
+    size_t tape_length;
+} ac_ctx_mark;
+
+ac_ctx_mark ac_ctx_get_mark(const ac_ctx *ctx);
+void ac_ctx_rewind(ac_ctx *ctx, ac_ctx_mark mark);
+
 /* Grad mode; returns the previous mode so callers can restore it. */
 bool ac_ctx_set_grad_enabled(ac_ctx *ctx, bool enabled);
 bool ac_ctx_grad_enabled(const ac_ctx *ctx);
@@ -61,8 +73,11 @@ ac_tensor *ac_tensor_temp(ac_ctx *ctx, int ndim, const int *shape);
  * not require a gradient. */
 float *ac_grad_buffer(ac_ctx *ctx, ac_tensor *t);
 
-/* Backpropagates from a one-element tensor (seed 1). Returns AC_OK, or an error also left in
- * the context (loss not scalar, loss needs no grad, arena full). */
+/* Backpropagates from a one-element tensor (seed 1). Afterwards the gradients of leaves
+ * (parameters, inputs made with requires_grad) hold the result; an activation's gradient is
+ * released for reuse as soon as the node that made it has run, so only leaf gradients (and the
+ * seed) remain to be read. Returns AC_OK, or an error also left in the context (loss not
+ * scalar, loss needs no grad, arena full). */
 ac_status ac_backward(ac_ctx *ctx, ac_tensor *loss);
 
 /* Backpropagates from any tensor with a seed gradient of out's size. When out is an activation

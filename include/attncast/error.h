@@ -13,12 +13,13 @@
 
 typedef enum ac_status {
     AC_OK = 0,
-    AC_ERR_INVALID = 1, /* a value is malformed or out of range */
-    AC_ERR_SHAPE = 2,   /* tensor shapes do not fit the operation */
-    AC_ERR_NOMEM = 3,   /* an allocation or the arena limit failed */
-    AC_ERR_IO = 4,      /* a file could not be read or written */
-    AC_ERR_FORMAT = 5,  /* a file is not what it claims to be */
-    AC_ERR_STATE = 6    /* a call made in the wrong order or mode */
+    AC_ERR_INVALID = 1,    /* a value is malformed or out of range */
+    AC_ERR_SHAPE = 2,      /* tensor shapes do not fit the operation */
+    AC_ERR_NOMEM = 3,      /* an allocation or the arena limit failed */
+    AC_ERR_IO = 4,         /* a file could not be read or written */
+    AC_ERR_FORMAT = 5,     /* a file is not what it claims to be */
+    AC_ERR_STATE = 6,      /* a call made in the wrong order or mode */
+    AC_ERR_INTERRUPTED = 7 /* a stop was requested (SIGINT, SIGTERM); the state is consistent */
 } ac_status;
 
 #define AC_ERROR_MAX 512

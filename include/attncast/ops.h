@@ -98,6 +98,10 @@ ac_tensor *ac_attention(ac_ctx *ctx, ac_tensor *q, ac_tensor *k, ac_tensor *v, i
 /* Inverted dropout: zeroes each element with probability rate (drawn from the context's rng)
  * and scales the rest by 1 / (1 - rate). The identity in no-grad mode or when rate == 0. */
 ac_tensor *ac_dropout(ac_ctx *ctx, ac_tensor *x, float rate);
+/* base + ac_dropout(x, rate) as one op (same shapes, same draws from the rng), which keeps only
+ * a one-bit mask for backward instead of the dropped-out copy of x. ac_add in no-grad mode or
+ * when rate == 0. */
+ac_tensor *ac_residual_dropout(ac_ctx *ctx, ac_tensor *base, ac_tensor *x, float rate);
 
 /* ---- losses: mean over every element of pred and target (same shape); shape [1] ---- */
 ac_tensor *ac_mse_loss(ac_ctx *ctx, ac_tensor *pred, ac_tensor *target);

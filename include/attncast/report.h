@@ -23,8 +23,10 @@ ac_status ac_run_dir_create(const ac_config *cfg, char *dir, size_t n, ac_error 
 #define AC_RUN_LOCK_FILE ".train.lock" /* in a run folder, locked while a trainer writes there */
 
 /* Takes an exclusive lock (flock) on dir/.train.lock, so that two trainers never write to one
- * run folder; *fd holds it (close-on-exec) until the caller closes it or exits. A folder
- * another process holds is an AC_ERR_STATE error that says so. */
+ * run folder; *fd holds it (close-on-exec) until the caller closes it or exits (the kernel drops
+ * it when a killed trainer dies). Then removes the temporary files ("last.h5.tmp.<pid>", ...) a
+ * trainer killed mid-write left. A folder another process holds is an AC_ERR_STATE error that
+ * says so. */
 ac_status ac_run_dir_lock(const char *dir, int *fd, ac_error *err);
 
 /* Writes len bytes to path atomically (temporary file, fsync, rename). */

@@ -29,6 +29,9 @@ void ac_rng_seed(ac_rng *rng, uint64_t seed, uint64_t stream);
 /* Next 32 random bits (one output). */
 uint32_t ac_rng_u32(ac_rng *rng);
 
+/* The next n outputs into out[0..n): the same values as n calls of ac_rng_u32, faster. */
+void ac_rng_fill_u32(ac_rng *rng, uint32_t *out, size_t n);
+
 /* Uniform integer in [0, bound), bound >= 1, without modulo bias (rejection; usually one
  * output). */
 uint32_t ac_rng_below(ac_rng *rng, uint32_t bound);

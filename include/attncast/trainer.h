@@ -5,7 +5,8 @@
  * the early-stopping state with the best weights kept in memory, and the history. It borrows the
  * config, the series and the model. One epoch = the training windows in a fresh seeded order, in
  * mini-batches (the last partial batch kept), one optimizer step each, then the validation loss.
- * A loss that is not finite stops the run with an error naming the epoch and step.
+ * A loss or gradient that is not finite stops the run with an error naming the epoch and step,
+ * before the update, so the weights stay finite; so does a validation loss that is not finite.
  *
  * Random streams, all seeded from train.seed: stream 0 initialises the model (the caller does
  * that), stream 1 shuffles, stream 2 drives dropout. The same config, seed and thread count give
@@ -49,8 +50,15 @@ ac_trainer *ac_trainer_new(const ac_config *cfg, const ac_series *series, ac_for
 void ac_trainer_free(ac_trainer *trainer);
 void ac_trainer_set_observer(ac_trainer *trainer, const ac_train_observer *observer);
 
-/* Runs one epoch; *done becomes true when training should stop (last epoch or patience spent). */
+/* Runs one epoch; *done becomes true when training should stop (last epoch or patience spent).
+ * With a stop check set, an epoch that sees it return non-zero after a step is abandoned: the
+ * trainer rewinds to the epoch's start (weights, optimizer, step, random streams) and this
+ * returns AC_ERR_INTERRUPTED, so a checkpoint written then resumes exactly. */
 ac_status ac_trainer_epoch(ac_trainer *trainer, bool *done, ac_error *err);
+/* Asked after every training step (e.g. ac_interrupt_signal); NULL: never stop mid-epoch.
+ * Keeps a copy of the weights and optimizer state from each epoch's start. */
+ac_status ac_trainer_set_stop_check(ac_trainer *trainer, int (*stop_requested)(void),
+                                    ac_error *err);
 /* Runs epochs until done, then puts the best weights back into the model. */
 ac_status ac_trainer_run(ac_trainer *trainer, ac_error *err);
 /* Copies the best epoch's weights into the model (no-op before the first epoch). */

@@ -1,12 +1,12 @@
 /* bench.c - `attncast bench [--preset small|large|CONFIG] [--threads N] [--kinds K,...]
- * [--seconds S] [--json]`: the speed of the forecaster on generated data shaped like a preset,
- * for each attention kind, beside this machine's sgemm ceiling measured in the same run:
- *   training windows/s      forward + backward + Adam step, batch 32, after a warm-up
- *   achieved GFLOP/s        the model's matmul FLOPs per training window x windows/s
- *   latency                 single-window forecasts through the embedding API (median, p90)
- *   batch-256 windows/s     no-grad forecasts of 256 windows at once
- *   peak memory             the peak resident set of a child process that ran only this kind
- * One window is an L x C sample (C series in independent mode). */
+ * [--seconds S] [--lookback L] [--cpu-clock] [--json]`: the speed of the forecaster on generated
+ * data shaped like a preset, for each attention kind, beside this machine's sgemm ceiling measured
+ * in the same run: training windows/s      forward + backward + Adam step, batch 32, after a
+ * warm-up achieved GFLOP/s        the model's matmul FLOPs per training window x windows/s latency
+ * single-window forecasts through the embedding API (median, p90) batch-256 windows/s     no-grad
+ * forecasts of 256 windows at once peak memory             the peak resident set of a child process
+ * that ran only this kind, at the end of training and at the end One window is an L x C sample (C
+ * series in independent mode). */
 #include <cblas.h>
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -28,13 +28,18 @@
 
 static const char *const USAGE =
     "usage: attncast bench [--preset small|large|CONFIG] [--threads N] [--kinds K,...] "
-    "[--seconds S] [--json]";
+    "[--seconds S] [--lookback L] [--cpu-clock] [--json]";
+
+/* The clock every timing reads: wall time, or with --cpu-clock the process's CPU time, which on a
+ * busy machine measures the work of a 1-thread run without the time other processes took. */
+static double (*bench_clock)(void) = ac_seconds;
 
 /* What one kind's child process measures and sends back through a pipe. */
 typedef struct bench_result {
     int ok;
     double train_wps, latency_median_us, latency_p90_us, batch256_wps, train_seconds;
-    double peak_rss_mib; /* the child's own peak resident set */
+    double peak_rss_mib;       /* the child's own peak resident set */
+    double train_peak_rss_mib; /* the same, when training ended */
     char error[AC_ERROR_MAX + 32];
 } bench_result;
 
@@ -58,14 +63,17 @@ static ac_config preset_config(bool large) {
     return c;
 }
 
-/* Matmul FLOPs of one forward pass over one window (2 per multiply-add). */
-static double forward_flops(const ac_model_spec *s) {
+/* Matmul FLOPs of one forward pass over one window (2 per multiply-add); *attention gets the
+ * part that grows with the square of the token count N (scores and A V). */
+static double forward_flops(const ac_model_spec *s, double *attention) {
     double N = ac_model_spec_tokens(s), d = s->d_model, P = s->patch_len;
     double cin = ac_model_spec_in_width(s), cout = ac_model_spec_out_width(s);
     double series = s->channel_mode == AC_CHANNELS_INDEPENDENT ? s->channels : 1;
-    double layer = 4 * 2 * N * d * d + 2 * 2 * N * N * d + 2 * 2 * N * d * s->d_ff;
+    double square = 2 * 2 * N * N * d;
+    double layer = 4 * 2 * N * d * d + square + 2 * 2 * N * d * s->d_ff;
     if (s->attention == AC_ATTN_GATED) layer += 2 * N * d * d;
     double per_series = 2 * N * P * cin * d + s->layers * layer + 2 * N * d * s->horizon * cout;
+    if (attention) *attention = series * s->layers * square;
     return series * per_series;
 }
 
@@ -79,10 +87,10 @@ static double sgemm_ceiling(void) {
     for (size_t i = 0; a && b && c && i < (size_t)n * n; i++)
         a[i] = b[i] = 0.001f * (float)(i % 997);
     for (int r = 0; a && b && c && r < 5; r++) {
-        double t0 = ac_seconds();
+        double t0 = bench_clock();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c,
                     n);
-        double g = 2.0 * n * n * n / (ac_seconds() - t0) * 1e-9;
+        double g = 2.0 * n * n * n / (bench_clock() - t0) * 1e-9;
         if (g > best) best = g;
     }
     free(a);
@@ -132,9 +140,12 @@ static void measure_kind(const ac_config *cfg, int channels, double seconds, ben
     }
     fill(pool, POOL_BATCHES * (x_len + y_len), &rng);
     int steps = 0;
-    double t0 = 0;
+    double t0 = 0, step_start = 0;
+    ac_thread_tuner tuner; /* as in training: 1 thread when that is faster now */
+    ac_thread_tuner_init(&tuner);
     for (int i = 0;; i++) {
-        if (i == 3) t0 = ac_seconds();
+        if (i == 3) t0 = bench_clock();
+        step_start = ac_seconds();
         const float *batch = pool + (size_t)(i % POOL_BATCHES) * (x_len + y_len);
         ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){BATCH, L, C});
         ac_tensor *y = ac_tensor_temp(ctx, 3, (int[]){BATCH, H, C});
@@ -151,11 +162,16 @@ static void measure_kind(const ac_config *cfg, int channels, double seconds, ben
         ac_optimizer_step(opt, 1e-3f);
         ac_zero_grad(ps, np);
         ac_ctx_reset(ctx);
+        ac_thread_tuner_step(&tuner, ac_seconds() - step_start);
         if (i >= 3) steps++;
-        if (i >= 3 && ac_seconds() - t0 >= seconds) break;
+        if (i >= 3 && bench_clock() - t0 >= seconds) break;
     }
+    out->train_seconds = bench_clock() - t0;
+    ac_thread_tuner_finish(&tuner);
     free(pool);
-    out->train_seconds = ac_seconds() - t0;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    out->train_peak_rss_mib = ru.ru_maxrss / 1024.0; /* KiB on Linux */
     out->train_wps = BATCH * steps / out->train_seconds;
     /* batch-256 forecasts, no grad, of one batch drawn before the clock starts */
     ac_ctx_set_grad_enabled(ctx, false);
@@ -166,7 +182,7 @@ static void measure_kind(const ac_config *cfg, int channels, double seconds, ben
     }
     fill(windows, (size_t)256 * L * C, &rng);
     int batches = 0;
-    t0 = ac_seconds();
+    t0 = bench_clock();
     do {
         ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){256, L, C});
         if (x) memcpy(x->data, windows, (size_t)x->size * sizeof(float));
@@ -177,9 +193,9 @@ static void measure_kind(const ac_config *cfg, int channels, double seconds, ben
         }
         ac_ctx_reset(ctx);
         batches++;
-    } while (ac_seconds() - t0 < seconds / 2);
+    } while (bench_clock() - t0 < seconds / 2);
     free(windows);
-    out->batch256_wps = 256.0 * batches / (ac_seconds() - t0);
+    out->batch256_wps = 256.0 * batches / (bench_clock() - t0);
     /* latency through the embedding API, from a real checkpoint file */
     char path[64];
     snprintf(path, sizeof path, "/tmp/attncast-bench-%ld.h5", (long)getpid());
@@ -213,9 +229,9 @@ static void measure_kind(const ac_config *cfg, int channels, double seconds, ben
         fill(window, (size_t)L * C, &rng);
         for (int i = 0; i < 5; i++) ac_model_forecast(m, window, fc, &err); /* warm-up */
         for (int i = 0; i < LATENCY_CALLS; i++) {
-            double s0 = ac_seconds();
+            double s0 = bench_clock();
             ac_model_forecast(m, window, fc, &err);
-            us[i] = 1e6 * (ac_seconds() - s0);
+            us[i] = 1e6 * (bench_clock() - s0);
         }
         qsort(us, LATENCY_CALLS, sizeof us[0], compare_doubles);
         out->latency_median_us = us[LATENCY_CALLS / 2];
@@ -260,7 +276,7 @@ static void run_child(const ac_config *cfg, int channels, double seconds, bench_
 
 int ac_cli_bench(int argc, char **argv) {
     const char *preset = "small", *kinds_arg = NULL;
-    int threads = 0;
+    int threads = 0, lookback = 0;
     double seconds = 3.0;
     bool json = false;
     for (int i = 1; i < argc; i++) {
@@ -270,8 +286,10 @@ int ac_cli_bench(int argc, char **argv) {
             return AC_EXIT_OK;
         } else if (!strcmp(a, "--json")) {
             json = true;
+        } else if (!strcmp(a, "--cpu-clock")) {
+            bench_clock = ac_cpu_seconds;
         } else if (!strcmp(a, "--preset") || !strcmp(a, "--threads") || !strcmp(a, "--kinds") ||
-                   !strcmp(a, "--seconds")) {
+                   !strcmp(a, "--seconds") || !strcmp(a, "--lookback")) {
             if (i + 1 >= argc) {
                 ac_cli_error("bench: %s needs a value", a);
                 return AC_EXIT_USAGE;
@@ -283,6 +301,8 @@ int ac_cli_bench(int argc, char **argv) {
                 kinds_arg = v;
             else if (!strcmp(a, "--threads")) {
                 if (ac_cli_parse_positive(a, v, &threads) != 0) return AC_EXIT_USAGE;
+            } else if (!strcmp(a, "--lookback")) {
+                if (ac_cli_parse_positive(a, v, &lookback) != 0) return AC_EXIT_USAGE;
             } else {
                 char *end = NULL;
                 seconds = strtod(v, &end);
@@ -317,6 +337,15 @@ int ac_cli_bench(int argc, char **argv) {
         cfg = preset_config(!strcmp(preset, "large"));
         channels = !strcmp(preset, "large") ? 21 : 8;
     }
+    if (lookback > 0) {
+        cfg.data.lookback = lookback;
+        ac_model_spec probe = ac_config_model_spec(&cfg, channels);
+        if (lookback < cfg.model.patch_len || ac_model_spec_tokens(&probe) < 1) {
+            ac_cli_error("bench: --lookback %d is shorter than the patch length %d", lookback,
+                         cfg.model.patch_len);
+            return AC_EXIT_USAGE;
+        }
+    }
     if (kinds_arg) {
         for (int k = 0; k < 4; k++) kinds[k] = false;
         char list[256];
@@ -339,19 +368,22 @@ int ac_cli_bench(int argc, char **argv) {
     double ceiling = sgemm_ceiling();
     cJSON *rows = json ? cJSON_CreateArray() : NULL;
     if (!json) {
-        printf("attncast bench: preset %s (L %d, H %d, C %d, d_model %d, %d heads, %d layers, d_ff "
-               "%d, batch %d), %d thread(s)\nsgemm ceiling (1024^3): %.1f GFLOP/s\n",
-               preset, cfg.data.lookback, cfg.data.horizon, channels, cfg.model.d_model,
-               cfg.model.heads, cfg.model.layers, cfg.model.d_ff, BATCH, ac_threads_get(), ceiling);
-        printf("%-9s %11s %9s %8s %11s %11s %12s %9s %11s\n", "kind", "train win/s", "GFLOP/s",
-               "ceiling%", "latency us", "p90 us", "b256 win/s", "peak MiB", "MFLOP/win");
+        ac_model_spec shape = ac_config_model_spec(&cfg, channels);
+        printf("attncast bench: preset %s (L %d, H %d, C %d, N %d tokens, d_model %d, %d heads, %d "
+               "layers, d_ff %d, batch %d), %d thread(s)\nsgemm ceiling (1024^3): %.1f GFLOP/s\n",
+               preset, cfg.data.lookback, cfg.data.horizon, channels, ac_model_spec_tokens(&shape),
+               cfg.model.d_model, cfg.model.heads, cfg.model.layers, cfg.model.d_ff, BATCH,
+               ac_threads_get(), ceiling);
+        printf("%-9s %11s %9s %8s %11s %11s %12s %9s %11s %6s\n", "kind", "train win/s", "GFLOP/s",
+               "ceiling%", "latency us", "p90 us", "b256 win/s", "peak MiB", "MFLOP/win", "N^2 %");
     }
     int status = AC_EXIT_OK;
     for (int k = 0; k < 4; k++) {
         if (!kinds[k]) continue;
         cfg.model.attention = (ac_attention_kind)k;
         ac_model_spec spec = ac_config_model_spec(&cfg, channels);
-        double train_flops = 3.0 * forward_flops(&spec);
+        double square = 0.0, train_flops = 3.0 * forward_flops(&spec, &square);
+        double square_share = 3.0 * square / train_flops;
         bench_result r;
         run_child(&cfg, channels, seconds, &r);
         double peak = r.peak_rss_mib;
@@ -372,12 +404,15 @@ int ac_cli_bench(int argc, char **argv) {
             cJSON_AddNumberToObject(o, "latency_p90_us", r.latency_p90_us);
             cJSON_AddNumberToObject(o, "batch256_windows_per_s", r.batch256_wps);
             cJSON_AddNumberToObject(o, "peak_rss_mib", peak);
+            cJSON_AddNumberToObject(o, "train_peak_rss_mib", r.train_peak_rss_mib);
             cJSON_AddNumberToObject(o, "train_flops_per_window", train_flops);
+            cJSON_AddNumberToObject(o, "attention_square_flop_fraction", square_share);
             cJSON_AddItemToArray(rows, o);
         } else {
-            printf("%-9s %11.1f %9.1f %7.0f%% %11.1f %11.1f %12.1f %9.1f %11.2f\n", name,
+            printf("%-9s %11.1f %9.1f %7.0f%% %11.1f %11.1f %12.1f %9.1f %11.2f %5.1f%%\n", name,
                    r.train_wps, gflops, 100.0 * gflops / ceiling, r.latency_median_us,
-                   r.latency_p90_us, r.batch256_wps, peak, train_flops * 1e-6);
+                   r.latency_p90_us, r.batch256_wps, peak, train_flops * 1e-6,
+                   100.0 * square_share);
             fflush(stdout);
         }
     }
@@ -386,6 +421,7 @@ int ac_cli_bench(int argc, char **argv) {
         cJSON_AddStringToObject(root, "preset", preset);
         cJSON_AddNumberToObject(root, "threads", ac_threads_get());
         cJSON_AddNumberToObject(root, "channels", channels);
+        cJSON_AddNumberToObject(root, "lookback", cfg.data.lookback);
         cJSON_AddNumberToObject(root, "sgemm_ceiling_gflops", ceiling);
         cJSON_AddItemToObject(root, "kinds", rows);
         char *text = cJSON_Print(root);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <hdf5.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,9 @@ static void ensure_passive_waiting(char **argv) {
 
 int main(int argc, char **argv) {
     ensure_passive_waiting(argv);
+    /* Past a file size limit (ulimit -f), a write should fail with EFBIG and be reported with the
+     * file's name, the previous file kept, rather than SIGXFSZ killing the program mid-run. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         print_help(stderr);
         return AC_EXIT_USAGE;

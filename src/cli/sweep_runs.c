@@ -206,14 +206,16 @@ static void finish(sweep_run *r, int wait_status) {
         snprintf(r->error, sizeof r->error, "exit status %d", WEXITSTATUS(wait_status));
 }
 
-/* The sweep got SIGINT or SIGTERM: passes it to every running child, waits for them all (their
- * last.h5 stays for a rerun to resume), then dies of the same signal. */
+/* The sweep got SIGINT or SIGTERM: passes it to every running child, waits for them all (each
+ * saves its last.h5 for a rerun to resume), then dies of the same signal. */
 static void stop_all(sweep_run *runs, int n_runs) {
     int sig = g_stop_signal, stopped = 0;
     for (int i = 0; i < n_runs; i++)
         if (runs[i].status == RUN_RUNNING) kill(runs[i].pid, sig);
     for (int i = 0; i < n_runs; i++) {
         if (runs[i].status != RUN_RUNNING) continue;
+        /* until the child closes it: its last line (where it saved last.h5) reaches train.log */
+        while (read_stderr(&runs[i])) continue;
         while (waitpid(runs[i].pid, NULL, 0) < 0 && errno == EINTR) continue;
         runs[i].status = RUN_FAILED;
         stopped++;

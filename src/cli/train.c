@@ -16,6 +16,7 @@
 #include "attncast/clock.h"
 #include "attncast/plot.h"
 #include "attncast/config.h"
+#include "attncast/interrupt.h"
 #include "attncast/report.h"
 #include "attncast/source.h"
 #include "attncast/trainer.h"
@@ -162,6 +163,35 @@ static int load_config(const train_args *a, ac_config *cfg) {
     return 0;
 }
 
+/* Appends word to out, single-quoted for the shell when it holds anything but plain characters. */
+static void append_shell_word(char *out, size_t n, const char *word) {
+    size_t used = strlen(out);
+    bool plain =
+        word[0] != '\0' && strspn(word, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                        "0123456789_-./=,:+@%") == strlen(word);
+    if (plain) {
+        snprintf(out + used, n - used, " %s", word);
+        return;
+    }
+    used += (size_t)snprintf(out + used, n - used, " '");
+    for (const char *c = word; *c && used + 5 < n; c++)
+        used += (size_t)(*c == '\'' ? snprintf(out + used, n - used, "'\\''")
+                                    : snprintf(out + used, n - used, "%c", *c));
+    if (used < n) snprintf(out + used, n - used, "'");
+}
+
+/* The command that continues this run: the same config and --set options, --resume dir. */
+static void resume_command(const train_args *a, const char *dir, char *out, size_t n) {
+    snprintf(out, n, "attncast train");
+    append_shell_word(out, n, a->config);
+    for (int i = 0; i < a->n_sets; i++) {
+        append_shell_word(out, n, "--set");
+        append_shell_word(out, n, a->sets[i]);
+    }
+    append_shell_word(out, n, "--resume");
+    append_shell_word(out, n, dir);
+}
+
 /* Writes config.ini, history.csv and metrics.json; returns 0 or prints the error. */
 static int write_run(const char *dir, const ac_config *cfg, ac_trainer *tr,
                      const ac_eval_result *eval, const ac_run_info *info) {
@@ -187,10 +217,17 @@ static int write_run(const char *dir, const ac_config *cfg, ac_trainer *tr,
     return rc;
 }
 
-/* Writes DIR/NAME (last.h5 or best.h5) with the model, optimizer and trainer state. */
+/* The checkpoint this run (or the one it resumed) wrote last, named when training fails. */
+typedef struct saved_checkpoint {
+    char path[AC_CONFIG_TEXT + 32];
+    int epoch; /* -1: none */
+} saved_checkpoint;
+
+/* Writes DIR/NAME (last.h5 or best.h5) with the model, optimizer and trainer state, and notes it
+ * in *saved (when not NULL). */
 static int write_checkpoint(const char *dir, const char *name, const ac_config *cfg,
                             ac_forecaster *model, ac_trainer *tr, const ac_series *series,
-                            const ac_table *table) {
+                            const ac_table *table, saved_checkpoint *saved) {
     ac_train_state st;
     ac_trainer_get_state(tr, &st);
     ac_ckpt_contents c = {.config = cfg,
@@ -207,7 +244,26 @@ static int write_checkpoint(const char *dir, const char *name, const ac_config *
         ac_cli_error("%s", err.msg);
         return -1;
     }
+    if (saved) {
+        memcpy(saved->path, path, sizeof saved->path);
+        saved->epoch = st.epoch;
+    }
     return 0;
+}
+
+/* A SIGINT or SIGTERM arrived: the trainer stands at an epoch's end (an epoch in progress was
+ * abandoned), so last.h5 is written from there; says where it is and how to resume. Returns the
+ * exit code, 128 + the signal. */
+static int stop_for_signal(const char *dir, const ac_config *cfg, ac_forecaster *model,
+                           ac_trainer *tr, const ac_series *series, const ac_table *table,
+                           const char *resume_cmd) {
+    int sig = ac_interrupt_signal(), epoch = 0;
+    ac_trainer_history(tr, &epoch);
+    if (write_checkpoint(dir, "last.h5", cfg, model, tr, series, table, NULL) != 0)
+        return AC_EXIT_FAILURE;
+    ac_cli_error("stopped by %s after epoch %d of %d; saved %s/last.h5; resume with: %s",
+                 ac_interrupt_signal_name(sig), epoch, cfg->train.epochs, dir, resume_cmd);
+    return 128 + sig;
 }
 
 #define MAX_PLOT_CHANNELS 8
@@ -447,6 +503,9 @@ int ac_cli_train(int argc, char **argv) {
         ac_cli_error("%s", err.msg);
         goto done;
     }
+    /* SIGINT/SIGTERM from here on: stop after the step in progress, save last.h5 and say how to
+     * resume (the run folder line below is printed once this holds) */
+    ac_interrupt_catch();
     if (!args.quiet)
         printf("attncast train: %s, %d rows x %d channels; L=%d H=%d; %s attention, %s channels; "
                "%lld weights; %lld training windows/epoch; %d thread(s)\nrun folder: %s\n",
@@ -458,33 +517,65 @@ int ac_cli_train(int argc, char **argv) {
     progress prog = {
         .live = isatty(STDERR_FILENO), .quiet = args.quiet, .epochs = cfg.train.epochs};
     ac_trainer_set_observer(tr, &(ac_train_observer){on_batch, on_epoch, &prog});
+    if (ac_trainer_set_stop_check(tr, ac_interrupt_signal, &err) != AC_OK) {
+        ac_cli_error("%s", err.msg);
+        goto done;
+    }
+    char resume_cmd[4 * AC_CONFIG_TEXT];
+    resume_command(&args, dir, resume_cmd, sizeof resume_cmd);
+    saved_checkpoint saved = {.epoch = -1};
+    if (args.resume) { /* the file resumed from */
+        struct stat rs;
+        ac_trainer_history(tr, &saved.epoch);
+        snprintf(saved.path, sizeof saved.path,
+                 stat(args.resume, &rs) == 0 && S_ISDIR(rs.st_mode) ? "%s/last.h5" : "%s",
+                 args.resume);
+    }
     bool finished = false;
     for (int ran = 0; !finished; ran++) {
         int every = cfg.output.checkpoint_every;
         if (args.stop_after && ran == args.stop_after) {
             int epoch = 0;
             ac_trainer_history(tr, &epoch);
-            if (write_checkpoint(dir, "last.h5", &cfg, model, tr, &series, table) != 0) goto done;
-            printf("stopped after %d epoch(s) as asked (epoch %d of %d); continue with: attncast "
-                   "train %s --resume %s\n",
-                   ran, epoch, cfg.train.epochs, args.config, dir);
+            if (write_checkpoint(dir, "last.h5", &cfg, model, tr, &series, table, NULL) != 0)
+                goto done;
+            printf("stopped after %d epoch(s) as asked (epoch %d of %d); continue with: %s\n", ran,
+                   epoch, cfg.train.epochs, resume_cmd);
             exit_code = AC_EXIT_OK;
             goto done;
         }
-        if (ac_trainer_epoch(tr, &finished, &err) != AC_OK) {
+        ac_status st =
+            ac_interrupt_signal() ? AC_ERR_INTERRUPTED : ac_trainer_epoch(tr, &finished, &err);
+        if (st == AC_ERR_INTERRUPTED) {
             if (prog.live) fputs("\r\033[K", stderr);
-            ac_cli_error("%s", err.msg);
+            exit_code = stop_for_signal(dir, &cfg, model, tr, &series, table, resume_cmd);
+            goto done;
+        }
+        if (st != AC_OK) {
+            if (prog.live) fputs("\r\033[K", stderr);
+            if (saved.epoch >= 0)
+                ac_cli_error("%s; the last good checkpoint is %s (epoch %d)", err.msg, saved.path,
+                             saved.epoch);
+            else
+                ac_cli_error("%s; no checkpoint was written", err.msg);
             goto done;
         }
         int epoch = 0;
         ac_trainer_history(tr, &epoch);
         if (ac_trainer_best_epoch(tr) == epoch &&
-            write_checkpoint(dir, "best.h5", &cfg, model, tr, &series, table) != 0)
+            write_checkpoint(dir, "best.h5", &cfg, model, tr, &series, table, &saved) != 0)
             goto done;
         if ((finished || (every > 0 && epoch % every == 0)) &&
-            write_checkpoint(dir, "last.h5", &cfg, model, tr, &series, table) != 0)
+            write_checkpoint(dir, "last.h5", &cfg, model, tr, &series, table, &saved) != 0)
             goto done;
     }
+    if (ac_interrupt_signal()) { /* training is over; last.h5 holds its final state */
+        exit_code = stop_for_signal(dir, &cfg, model, tr, &series, table, resume_cmd);
+        goto done;
+    }
+    /* From here a signal ends the program at once: last.h5 holds the final state, and resuming
+     * from it redoes the evaluation and the report. */
+    ac_interrupt_release();
     ac_trainer_restore_best(tr);
     ac_eval_result eval;
     if (ac_evaluate(model, &series, AC_SPLIT_TEST, src.season, cfg.train.batch_size, &eval, &err) !=
@@ -533,6 +624,7 @@ int ac_cli_train(int argc, char **argv) {
            ac_plot_available() ? ", learning_curves.png, forecasts.png" : "");
     exit_code = AC_EXIT_OK;
 done:
+    ac_interrupt_release();
     if (lock_fd >= 0) close(lock_fd);
     ac_trainer_free(tr);
     ac_forecaster_free(model);

@@ -1,4 +1,4 @@
-/* clock.c - the monotonic clock (see include/attncast/clock.h). */
+/* clock.c - the monotonic clock and the process CPU clock (see include/attncast/clock.h). */
 #include "attncast/clock.h"
 
 #include <time.h>
@@ -6,5 +6,11 @@
 double ac_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double ac_cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }

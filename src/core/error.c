@@ -43,6 +43,8 @@ const char *ac_status_name(ac_status code) {
         return "bad format";
     case AC_ERR_STATE:
         return "wrong state";
+    case AC_ERR_INTERRUPTED:
+        return "interrupted";
     }
     return "unknown error";
 }

@@ -22,6 +22,18 @@ uint32_t ac_rng_u32(ac_rng *rng) {
     return (xorshifted >> rot) | (xorshifted << ((-rot) & 31u));
 }
 
+void ac_rng_fill_u32(ac_rng *rng, uint32_t *out, size_t n) {
+    uint64_t state = rng->state, inc = rng->inc;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t old = state;
+        state = old * PCG_MULT + inc;
+        uint32_t xorshifted = (uint32_t)(((old >> 18u) ^ old) >> 27u);
+        uint32_t rot = (uint32_t)(old >> 59u);
+        out[i] = (xorshifted >> rot) | (xorshifted << ((-rot) & 31u));
+    }
+    rng->state = state;
+}
+
 uint32_t ac_rng_below(ac_rng *rng, uint32_t bound) {
     /* Reject the low (2^32 mod bound) outputs so every residue is equally likely. */
     uint32_t threshold = (uint32_t)(-bound) % bound;

@@ -106,6 +106,15 @@ static ac_status series_build(ac_series *s, const ac_table *t, const double frac
     ac_status st = given ? ac_scaler_copy(&s->scaler, given, err)
                          : ac_scaler_fit(&s->scaler, t->values, s->split.n_train, t->cols, err);
     if (st != AC_OK) return st;
+    for (int c = 0; c < t->cols; c++)
+        if (!isfinite(s->scaler.mean[c]) || !isfinite(s->scaler.std[c])) {
+            ac_error_set(err, AC_ERR_FORMAT,
+                         "column '%s': values too large to scale (the %s of the training rows "
+                         "overflows a double)",
+                         t->names[c], isfinite(s->scaler.mean[c]) ? "std" : "mean");
+            ac_scaler_free(&s->scaler);
+            return err->code;
+        }
     s->rows = t->rows;
     s->channels = t->cols;
     s->lookback = L;
@@ -119,7 +128,15 @@ static ac_status series_build(ac_series *s, const ac_table *t, const double frac
     for (int r = 0; r < t->rows; r++)
         for (int c = 0; c < t->cols; c++) {
             size_t i = (size_t)r * t->cols + c;
-            s->scaled[i] = (float)((t->values[i] - s->scaler.mean[c]) / s->scaler.std[c]);
+            double z = (t->values[i] - s->scaler.mean[c]) / s->scaler.std[c];
+            s->scaled[i] = (float)z;
+            if (!isfinite(s->scaled[i])) {
+                ac_series_free(s);
+                return ac_error_set(err, AC_ERR_FORMAT,
+                                    "data row %d (column '%s'): %g is %.3g standard deviations "
+                                    "from the training mean, too far to hold as a float",
+                                    r + 1, t->names[c], t->values[i], z);
+            }
         }
     return AC_OK;
 }

@@ -193,6 +193,18 @@ static herr_t find_unknown_link(hid_t group, const char *name, const H5L_info_t 
     return 1;
 }
 
+/* MODEL.md stores parameters as float32: a float64 (or half) dataset is refused, not rounded. */
+static bool check_float32(reader *r, hid_t dset, const char *full) {
+    hid_t t = H5Dget_type(dset);
+    size_t bytes = t >= 0 ? H5Tget_size(t) : 0;
+    if (t >= 0) H5Tclose(t);
+    if (bytes == sizeof(float)) return true;
+    return ck_read_failed(r, AC_ERR_FORMAT,
+                          "%s holds %zu-bit floating-point numbers, expected "
+                          "float32",
+                          full, bytes * 8);
+}
+
 /* Reads the float32 dataset of every parameter under parent/name into dst[i] (registration
  * order), each shaped as the model's parameter and finite, and refuses any other link there. */
 static bool read_tensor_group(reader *r, hid_t parent, const char *name, const char *full,
@@ -212,7 +224,7 @@ static bool read_tensor_group(reader *r, hid_t parent, const char *name, const c
         }
         hsize_t dims[AC_MAX_DIMS];
         for (int k = 0; k < p->ndim; k++) dims[k] = (hsize_t)p->shape[k];
-        ok = ck_check_class(r, d, at, H5T_FLOAT) &&
+        ok = ck_check_class(r, d, at, H5T_FLOAT) && check_float32(r, d, at) &&
              ck_check_shape(r, d, at, p->ndim, dims, SHAPE_NOTE);
         if (ok && H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst[i]) < 0)
             ok = ck_damaged(r, at);

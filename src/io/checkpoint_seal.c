@@ -103,10 +103,24 @@ static bool read_block(int fd, char *block) {
     return true;
 }
 
+/* Whether a file shorter than the user block starts like a seal line: an attncast checkpoint
+ * cut short, rather than some other small file. */
+static bool truncated_seal(int fd, off_t size) {
+    char head[sizeof SEAL_MAGIC];
+    size_t want = (size_t)size < strlen(SEAL_MAGIC) ? (size_t)size : strlen(SEAL_MAGIC);
+    ssize_t got = pread(fd, head, want, 0);
+    return want >= 8 && got == (ssize_t)want && memcmp(head, SEAL_MAGIC, want) == 0;
+}
+
 static ac_status check_open_file(int fd, const char *path, bool *sealed, ac_error *err) {
     char block[CK_USERBLOCK + 1];
     block[CK_USERBLOCK] = '\0';
     struct stat st;
+    if (fstat(fd, &st) == 0 && st.st_size < CK_USERBLOCK && truncated_seal(fd, st.st_size))
+        return ac_error_set(err, AC_ERR_FORMAT,
+                            "%s: cannot be read as HDF5 (truncated file): %lld bytes, less than "
+                            "the %d-byte user block attncast writes first",
+                            path, (long long)st.st_size, CK_USERBLOCK);
     if (fstat(fd, &st) != 0 || st.st_size < CK_USERBLOCK || !read_block(fd, block) ||
         strncmp(block, SEAL_MAGIC, strlen(SEAL_MAGIC)) != 0)
         return AC_OK; /* not sealed: the reader's own checks decide */

@@ -3,6 +3,7 @@
 #include "attncast/report.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -61,6 +62,31 @@ ac_status ac_run_dir_create(const ac_config *cfg, char *dir, size_t n, ac_error 
     return ac_error_set(err, AC_ERR_IO, "runs/%s-%s: too many runs with this name", name, stamp);
 }
 
+/* The files a trainer writes into its run folder, each through "<name>.tmp.<pid>". */
+static const char *const RUN_FILES[] = {"last.h5",     "best.h5",      "config.ini",
+                                        "history.csv", "metrics.json", "test_forecasts.csv",
+                                        "report.md"};
+
+/* Removes the "<run file>.tmp.<pid>" files that a trainer killed while writing left behind; the
+ * caller holds the folder's lock, so no trainer is writing them now. Best effort. */
+static void remove_stale_temporaries(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        const char *tmp = strstr(e->d_name, ".tmp.");
+        if (!tmp || !tmp[5] || strspn(tmp + 5, "0123456789") != strlen(tmp + 5)) continue;
+        size_t stem = (size_t)(tmp - e->d_name);
+        for (size_t i = 0; i < sizeof RUN_FILES / sizeof RUN_FILES[0]; i++) {
+            if (strlen(RUN_FILES[i]) != stem || strncmp(e->d_name, RUN_FILES[i], stem) != 0)
+                continue;
+            char path[AC_CONFIG_TEXT + 300];
+            if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path)
+                unlink(path);
+        }
+    }
+    closedir(d);
+}
+
 ac_status ac_run_dir_lock(const char *dir, int *fd, ac_error *err) {
     char path[AC_CONFIG_TEXT + 32];
     if (snprintf(path, sizeof path, "%s/%s", dir, AC_RUN_LOCK_FILE) >= (int)sizeof path)
@@ -69,7 +95,10 @@ ac_status ac_run_dir_lock(const char *dir, int *fd, ac_error *err) {
     if (*fd < 0) return ac_error_set(err, AC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     int rc;
     while ((rc = flock(*fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR) continue;
-    if (rc == 0) return AC_OK;
+    if (rc == 0) {
+        remove_stale_temporaries(dir);
+        return AC_OK;
+    }
     int e = errno;
     close(*fd);
     *fd = -1;

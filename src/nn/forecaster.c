@@ -238,6 +238,37 @@ ac_tensor *ac_forecaster_forward(ac_ctx *ctx, ac_forecaster *m, ac_tensor *x) {
     return ac_forecaster_forward_attention(ctx, m, x, NULL);
 }
 
+/* Windows per round of a no-grad forward over a large batch: about NO_GRAD_CHUNK_SERIES series
+ * at a time, so that forecasting thousands of windows holds one round's activations, not all. */
+#define NO_GRAD_CHUNK_SERIES 256
+
+static int no_grad_chunk(const ac_model_spec *s) {
+    int series = s->channel_mode == AC_CHANNELS_INDEPENDENT ? s->channels : 1;
+    int chunk = NO_GRAD_CHUNK_SERIES / series;
+    return chunk > 0 ? chunk : 1;
+}
+
+/* A no-grad forward of x [B, L, C] in rounds of `chunk` windows, each round's activations
+ * released before the next; the result is the same as one pass (every op is per window). */
+static ac_tensor *forward_in_chunks(ac_ctx *ctx, ac_forecaster *m, ac_tensor *x, int chunk) {
+    const ac_model_spec *s = &m->spec;
+    int B = x->shape[0], L = s->lookback, C = s->channels, H = s->horizon;
+    ac_tensor *y = ac_tensor_temp(ctx, 3, (int[]){B, H, C});
+    if (!y) return NULL;
+    ac_ctx_mark mark = ac_ctx_get_mark(ctx);
+    for (int b0 = 0; b0 < B; b0 += chunk) {
+        int nb = B - b0 < chunk ? B - b0 : chunk;
+        ac_tensor *xc = ac_tensor_temp(ctx, 3, (int[]){nb, L, C});
+        if (!xc) return NULL;
+        memcpy(xc->data, x->data + (size_t)b0 * L * C, (size_t)xc->size * sizeof(float));
+        ac_tensor *yc = ac_forecaster_forward_attention(ctx, m, xc, NULL);
+        if (!yc) return NULL;
+        memcpy(y->data + (size_t)b0 * H * C, yc->data, (size_t)yc->size * sizeof(float));
+        ac_ctx_rewind(ctx, mark);
+    }
+    return y;
+}
+
 ac_tensor *ac_forecaster_forward_attention(ac_ctx *ctx, ac_forecaster *m, ac_tensor *x,
                                            ac_tensor **attention) {
     if (!x || ac_ctx_failed(ctx)) return NULL;
@@ -248,6 +279,9 @@ ac_tensor *ac_forecaster_forward_attention(ac_ctx *ctx, ac_forecaster *m, ac_ten
         return ac_ctx_fail(ctx, AC_ERR_SHAPE, "forecaster: expected windows [B, %d, %d], got %s", L,
                            C, ac_shape_str(x, got, sizeof got));
     }
+    if (!attention && !ac_ctx_grad_enabled(ctx) && B > no_grad_chunk(s) &&
+        ac_tensor_is_contiguous(x))
+        return forward_in_chunks(ctx, m, x, no_grad_chunk(s));
     bool independent = s->channel_mode == AC_CHANNELS_INDEPENDENT;
     ac_tensor *series = x;
     if (independent) /* [B, L, C] -> [B C, L, 1] */
@@ -270,11 +304,11 @@ ac_tensor *ac_forecaster_forward_attention(ac_ctx *ctx, ac_forecaster *m, ac_ten
         const ac_block *blk = &m->blocks[i];
         ac_tensor *z = ac_layer_norm(ctx, e, blk->norm1_w, blk->norm1_b, LN_EPS);
         ac_tensor *attn = ac_attention_forward(ctx, s, blk, z, attention ? &attention[i] : NULL);
-        e = ac_add(ctx, e, ac_dropout(ctx, attn, s->dropout));
+        e = ac_residual_dropout(ctx, e, attn, s->dropout);
         ac_tensor *z2 = ac_layer_norm(ctx, e, blk->norm2_w, blk->norm2_b, LN_EPS);
         ac_tensor *ff = ac_linear(ctx, ac_gelu(ctx, ac_linear(ctx, z2, blk->ff1_w, blk->ff1_b)),
                                   blk->ff2_w, blk->ff2_b);
-        e = ac_add(ctx, e, ac_dropout(ctx, ff, s->dropout));
+        e = ac_residual_dropout(ctx, e, ff, s->dropout);
     }
     e = ac_layer_norm(ctx, e, m->normf_w, m->normf_b, LN_EPS);
     if (!e) return NULL;

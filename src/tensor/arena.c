@@ -169,6 +169,24 @@ void ac_arena_reset(ac_arena *a) {
     a->error[0] = '\0';
 }
 
+ac_arena_mark ac_arena_get_mark(const ac_arena *a) {
+    return (ac_arena_mark){.chunk = a->current, .offset = a->current->offset, .used = a->used};
+}
+
+void ac_arena_rewind(ac_arena *a, ac_arena_mark mark) {
+    chunk *c = a->first;
+    while (c && c != mark.chunk) c = c->next;
+    if (!c || mark.offset > c->offset || mark.used > a->used) return; /* not a mark of now */
+    POISON(c->base + mark.offset, c->offset - mark.offset);
+    c->offset = mark.offset;
+    for (chunk *n = c->next; n; n = n->next) { /* chunks added or entered after the mark */
+        POISON(n->base, n->offset);
+        n->offset = 0;
+    }
+    a->current = c;
+    a->used = mark.used;
+}
+
 size_t ac_arena_used(const ac_arena *a) {
     return a->used;
 }

@@ -3,6 +3,11 @@
  * The tape is a singly linked list of nodes in the arena, newest first. Because a tensor can
  * only be used after it is made, the recording order is a topological order of the graph, and
  * walking it from newest to oldest visits every node after all of its consumers.
+ *
+ * That order also bounds each activation gradient's life: once a node's backward has run, the
+ * gradient of its output has been read for the last time, so its buffer goes to a free list by
+ * size and the next gradient of that size reuses it. A backward pass then holds only the
+ * gradients of its frontier, not one per activation.
  */
 #include "attncast/autograd.h"
 
@@ -13,9 +18,21 @@
 
 #include "op_internal.h"
 
+/* Released activation-gradient buffers of one size, linked through their first bytes (arena
+ * blocks are at least AC_ARENA_ALIGN bytes, room for the link). */
+typedef struct grad_free_list {
+    size_t bytes;
+    void *head;
+} grad_free_list;
+
+#define GRAD_SIZE_CLASSES 32 /* distinct gradient sizes pooled; more are simply not reused */
+
 struct ac_ctx {
     ac_arena *arena;
-    ac_node *tape; /* newest node */
+    grad_free_list free_grads[GRAD_SIZE_CLASSES];
+    int grad_classes;
+    const float *seed; /* the caller's seed buffer of the current backward, never released */
+    ac_node *tape;     /* newest node */
     size_t tape_length;
     bool grad_enabled;
     bool tape_used; /* backward already ran on this tape */
@@ -44,11 +61,25 @@ void ac_ctx_free(ac_ctx *ctx) {
 
 void ac_ctx_reset(ac_ctx *ctx) {
     ac_arena_reset(ctx->arena);
+    for (int i = 0; i < ctx->grad_classes; i++) ctx->free_grads[i].head = NULL;
+    ctx->seed = NULL;
     ctx->tape = NULL;
     ctx->tape_length = 0;
     ctx->tape_used = false;
     ctx->status = AC_OK;
     ctx->error[0] = '\0';
+}
+
+ac_ctx_mark ac_ctx_get_mark(const ac_ctx *ctx) {
+    return (ac_ctx_mark){
+        .arena = ac_arena_get_mark(ctx->arena), .tape = ctx->tape, .tape_length = ctx->tape_length};
+}
+
+void ac_ctx_rewind(ac_ctx *ctx, ac_ctx_mark mark) {
+    ac_arena_rewind(ctx->arena, mark.arena);
+    for (int i = 0; i < ctx->grad_classes; i++) ctx->free_grads[i].head = NULL;
+    ctx->tape = mark.tape;
+    ctx->tape_length = mark.tape_length;
 }
 
 bool ac_ctx_set_grad_enabled(ac_ctx *ctx, bool enabled) {
@@ -144,17 +175,58 @@ ac_node *ac_op_record(ac_ctx *ctx, const char *op, ac_backward_fn fn, ac_tensor 
     return node;
 }
 
-float *ac_grad_buffer(ac_ctx *ctx, ac_tensor *t) {
+static grad_free_list *grad_class(ac_ctx *ctx, size_t bytes, bool add) {
+    for (int i = 0; i < ctx->grad_classes; i++)
+        if (ctx->free_grads[i].bytes == bytes) return &ctx->free_grads[i];
+    if (!add || ctx->grad_classes == GRAD_SIZE_CLASSES) return NULL;
+    grad_free_list *l = &ctx->free_grads[ctx->grad_classes++];
+    l->bytes = bytes;
+    l->head = NULL;
+    return l;
+}
+
+float *ac_grad_buffer_fresh(ac_ctx *ctx, ac_tensor *t, bool *fresh) {
+    *fresh = false;
     if (!t->requires_grad) return NULL;
     if (!t->grad) {
+        size_t bytes = (size_t)t->size * sizeof(float);
+        grad_free_list *l = t->persistent ? NULL : grad_class(ctx, bytes, false);
         if (t->persistent) {
-            t->grad = ac_aligned_zeros((size_t)t->size * sizeof(float));
+            t->grad = ac_aligned_zeros(bytes);
             if (!t->grad) return ac_ctx_fail(ctx, AC_ERR_NOMEM, "backward: out of memory");
+            return t->grad;
+        } else if (l && l->head) {
+            t->grad = l->head;
+            memcpy(&l->head, t->grad, sizeof l->head);
         } else {
-            t->grad = arena_get(ctx, "backward", (size_t)t->size * sizeof(float), true);
+            t->grad = arena_get(ctx, "backward", bytes, false);
+            if (!t->grad) return NULL;
         }
+        *fresh = true;
     }
     return t->grad;
+}
+
+float *ac_grad_buffer(ac_ctx *ctx, ac_tensor *t) {
+    bool fresh;
+    float *g = ac_grad_buffer_fresh(ctx, t, &fresh);
+    if (fresh) memset(g, 0, (size_t)t->size * sizeof(float));
+    return g;
+}
+
+/* After node n's backward: the gradient of its output is dead, unless it is a parameter's, the
+ * caller's seed, or was handed on to an input (a reshape adopts its output's buffer). */
+static void release_output_grad(ac_ctx *ctx, ac_node *n) {
+    ac_tensor *t = n->out;
+    if (t->persistent || !t->grad || t->grad == ctx->seed) return;
+    for (int i = 0; i < n->n_in; i++)
+        if (n->in[i]->grad == t->grad) return;
+    grad_free_list *l = grad_class(ctx, (size_t)t->size * sizeof(float), true);
+    if (l) {
+        memcpy(t->grad, &l->head, sizeof l->head);
+        l->head = t->grad;
+    }
+    t->grad = NULL;
 }
 
 ac_status ac_backward_seeded(ac_ctx *ctx, ac_tensor *out, float *seed) {
@@ -176,6 +248,7 @@ ac_status ac_backward_seeded(ac_ctx *ctx, ac_tensor *out, float *seed) {
     if (!out->grad && !out->persistent) {
         /* Adopt the seed: out is where the walk starts, so no node writes to its gradient. */
         out->grad = seed;
+        ctx->seed = seed;
     } else {
         float *g = ac_grad_buffer(ctx, out);
         if (!g) return ctx->status;
@@ -186,6 +259,7 @@ ac_status ac_backward_seeded(ac_ctx *ctx, ac_tensor *out, float *seed) {
         if (!n->out->grad) continue; /* nothing flowed into this node's output */
         n->backward(ctx, n);
         if (ctx->status != AC_OK) return ctx->status;
+        release_output_grad(ctx, n);
     }
     return AC_OK;
 }

@@ -41,6 +41,10 @@ ac_tensor *ac_op_view(ac_ctx *ctx, const char *op, int ndim, const int *shape, f
 ac_node *ac_op_record(ac_ctx *ctx, const char *op, ac_backward_fn fn, ac_tensor *out, int n_in,
                       ac_tensor *const *in);
 
+/* As ac_grad_buffer, but a buffer made by this call is left uninitialised and *fresh is set:
+ * the caller must then write every element (not add), which saves zeroing it first. */
+float *ac_grad_buffer_fresh(ac_ctx *ctx, ac_tensor *t, bool *fresh);
+
 /* Arena floats for values saved for backward; NULL and a context error when full. */
 float *ac_op_scratch(ac_ctx *ctx, const char *op, int64_t count);
 

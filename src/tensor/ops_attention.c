@@ -11,6 +11,9 @@
  */
 #include <math.h>
 #include <stdbool.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "attncast/ops.h"
 #include "fastmath.h"
@@ -200,43 +203,113 @@ static attn_geom attn_geom_from(const ac_tensor *q, int h, ac_score_kind kind, b
     return g;
 }
 
-/* Scores, softmax and A V for one (sample, head) pair; A is its [N, N] block. */
+/* ---- per-pair kernels ----
+ * Each (sample, head) pair works on [N, dh] blocks of q, k, v read in place (rows every d
+ * floats). Products of two such blocks, Q K^T (scores) and dO V^T (dA), run against a
+ * transposed copy of the right-hand block, Bt [dh, Np] with Np = N rounded up to BLOCK_COLS and
+ * zero padding, so that BLOCK_COLS keys are scored at once in vector lanes and every score is a
+ * plain sequential sum over e (no horizontal reductions, the same order on every CPU). Products
+ * with an [N, N] matrix (A V, G K, G^T Q, A^T dO) are weighted sums of rows, with the matrix
+ * transposed first where its columns are needed. */
+
+#define BLOCK_ROWS 4  /* query rows a register block carries */
+#define BLOCK_COLS 16 /* key columns a register block carries */
+
+static int padded(int n) {
+    return (n + BLOCK_COLS - 1) / BLOCK_COLS * BLOCK_COLS;
+}
+
+/* bt[e * np + m] = b[m * stride + e] for m < n, e < dh; zero for n <= m < np. */
+static void transpose_block(const float *restrict b, int64_t stride, int n, int dh, int np,
+                            float *restrict bt) {
+    for (int e = 0; e < dh; e++) {
+        float *row = bt + (int64_t)e * np;
+        for (int m = 0; m < n; m++) row[m] = b[m * stride + e];
+        for (int m = n; m < np; m++) row[m] = 0.0f;
+    }
+}
+
+/* out[i * out_stride + m] = sum over e < dh of a[i * a_stride + e] bt[e * np + m], i < rows,
+ * m < cols (cols <= np), each sum taken in order of e. */
+AC_VECTOR_CLONES
+static void product_block(const float *restrict a, int64_t a_stride, int rows,
+                          const float *restrict bt, int np, int cols, int dh, float *restrict out,
+                          int64_t out_stride) {
+    for (int i0 = 0; i0 < rows; i0 += BLOCK_ROWS) {
+        const float *ar[BLOCK_ROWS];
+        for (int r = 0; r < BLOCK_ROWS; r++) /* rows past the end repeat the last (not stored) */
+            ar[r] = a + (int64_t)(i0 + r < rows ? i0 + r : rows - 1) * a_stride;
+        for (int m0 = 0; m0 < cols; m0 += BLOCK_COLS) {
+            float acc[BLOCK_ROWS][BLOCK_COLS] = {{0}};
+            for (int e = 0; e < dh; e++) {
+                const float *b = bt + (int64_t)e * np + m0;
+                for (int r = 0; r < BLOCK_ROWS; r++) {
+                    float x = ar[r][e];
+#pragma omp simd
+                    for (int c = 0; c < BLOCK_COLS; c++) acc[r][c] += x * b[c];
+                }
+            }
+            int nc = cols - m0 < BLOCK_COLS ? cols - m0 : BLOCK_COLS;
+            for (int r = 0; r < BLOCK_ROWS && i0 + r < rows; r++)
+                for (int c = 0; c < nc; c++)
+                    out[(int64_t)(i0 + r) * out_stride + m0 + c] = acc[r][c];
+        }
+    }
+}
+
+/* out[m * n + i] = a[i * n + m] for an [n, n] matrix. */
+static void transpose_square(const float *restrict a, int n, float *restrict out) {
+    for (int i = 0; i < n; i++)
+        for (int m = 0; m < n; m++) out[(int64_t)m * n + i] = a[(int64_t)i * n + m];
+}
+
+/* y[e] += x[e] for e < n. */
+static inline void add_row(float *restrict y, const float *restrict x, int n) {
+#pragma omp simd
+    for (int e = 0; e < n; e++) y[e] += x[e];
+}
+
+/* The scratch floats one thread needs for a pair, forward and backward. */
+static int64_t pair_scratch_floats(int N, int dh) {
+    int64_t np = padded(N);
+    return dh * np + 3 * N * np + dh + 2 * N;
+}
+
+/* Scores, softmax and A V for one (sample, head) pair; A is its [N, N] block, scratch as
+ * pair_scratch_floats. */
 AC_VECTOR_CLONES
 static void attention_pair_forward(const attn_geom *g, int64_t p, const float *q, const float *k,
                                    const float *v, const float *param, float *o, float *A,
-                                   float *norms) {
-    int N = g->N, d = g->d, dh = g->dh, j = (int)(p % g->h);
+                                   float *norms, float *scratch) {
+    int N = g->N, d = g->d, dh = g->dh, j = (int)(p % g->h), np = padded(N);
     int64_t base = (p / g->h) * N * d + (int64_t)j * dh; /* row 0 of this head */
     const float *qp = q + base, *kp = k + base, *vp = v + base;
-    float *op = o + base;
+    float *op = o + base, *kt = scratch;
     float c = 1.0f / sqrtf((float)dh), temp = 0.0f;
-    const float *w = NULL;
+    if (g->kind != AC_SCORE_ADDITIVE) transpose_block(kp, d, N, dh, np, kt);
     if (g->kind == AC_SCORE_COSINE) {
         temp = expf(param[j]);
         for (int i = 0; i < N; i++) {
             norms[i] = sqrtf(dot_product(qp + (int64_t)i * d, qp + (int64_t)i * d, dh));
             norms[N + i] = sqrtf(dot_product(kp + (int64_t)i * d, kp + (int64_t)i * d, dh));
         }
-    } else if (g->kind == AC_SCORE_ADDITIVE) {
-        w = param + (int64_t)j * dh;
     }
+    if (g->kind != AC_SCORE_ADDITIVE) product_block(qp, d, N, kt, np, N, dh, A, N);
     for (int i = 0; i < N; i++) {
-        const float *qi = qp + (int64_t)i * d;
         float *ai = A + (int64_t)i * N;
         int kmax = g->causal ? i + 1 : N;
-        float mx = -INFINITY;
-        for (int m = 0; m < kmax; m++) {
-            const float *km = kp + (int64_t)m * d;
-            float s;
-            if (g->kind == AC_SCORE_DOT)
-                s = c * dot_product(qi, km, dh);
-            else if (g->kind == AC_SCORE_COSINE)
-                s = temp * dot_product(qi, km, dh) / (norms[i] * norms[N + m] + COSINE_EPS);
-            else
-                s = additive_score(qi, km, w, dh);
-            ai[m] = s;
-            mx = s > mx ? s : mx;
+        if (g->kind == AC_SCORE_DOT) {
+            for (int m = 0; m < kmax; m++) ai[m] *= c;
+        } else if (g->kind == AC_SCORE_COSINE) {
+            for (int m = 0; m < kmax; m++)
+                ai[m] = temp * ai[m] / (norms[i] * norms[N + m] + COSINE_EPS);
+        } else {
+            for (int m = 0; m < kmax; m++)
+                ai[m] = additive_score(qp + (int64_t)i * d, kp + (int64_t)m * d,
+                                       param + (int64_t)j * dh, dh);
         }
+        float mx = -INFINITY;
+        for (int m = 0; m < kmax; m++) mx = ai[m] > mx ? ai[m] : mx;
 #pragma omp simd
         for (int m = 0; m < kmax; m++) ai[m] = ac_fast_expf(ai[m] - mx);
         float sum = 0.0f;
@@ -249,52 +322,57 @@ static void attention_pair_forward(const attn_geom *g, int64_t p, const float *q
 }
 
 /* The backward of one (sample, head) pair: adds into its rows and columns of gq, gk, gv (each
- * may be NULL) and writes its share of the parameter gradient to pp; dA is a row of scratch. */
+ * may be NULL) and writes its share of the parameter gradient to pp; scratch as
+ * pair_scratch_floats. With G = dL/ds (zero where A is):
+ *   dA = dO V^T,  G_im = A_im (dA_im - sum_m A_im dA_im),  dV = A^T dO
+ *   dot:      dQ = c G K,  dK = c G^T Q
+ *   cosine:   with a = G T / D and b = G s / D: dQ_i = (a K)_i - (sum_m b_im |k_m|) q_i / |q_i|,
+ *             dK_m = (a^T Q)_m - (sum_i b_im |q_i|) k_m / |k_m|,  dlog_tau = sum G s
+ *   additive: per element, u = G w (1 - t^2), t recomputed. */
 AC_VECTOR_CLONES
 static void attention_pair_backward(const attn_geom *g, int64_t p, const float *dO,
                                     const float *A_all, const float *norms_all, const float *q,
                                     const float *k, const float *v, const float *param, float *gq,
-                                    float *gk, float *gv, float *pp, float *dA) {
-    int N = g->N, d = g->d, dh = g->dh;
+                                    float *gk, float *gv, float *pp, float *scratch) {
+    int N = g->N, d = g->d, dh = g->dh, np = padded(N);
     int j = (int)(p % g->h);
     int64_t base = (p / g->h) * N * d + (int64_t)j * dh;
     const float *A = A_all + p * N * N, *qp = q + base, *kp = k + base, *vp = v + base;
     const float *dOp = dO + base, *nq = norms_all + p * 2 * N, *nk = nq + N;
     const float *w = g->kind == AC_SCORE_ADDITIVE ? param + (int64_t)j * dh : NULL;
     float c = 1.0f / sqrtf((float)dh), temp = g->kind == AC_SCORE_COSINE ? expf(param[j]) : 0.0f;
+    float *bt = scratch, *G = bt + (int64_t)dh * np;
+    float *dA = G + (int64_t)N * np, *T = dA + (int64_t)N * np, *tmp = T + (int64_t)N * np;
+    float *rq = tmp + dh, *rk = rq + N; /* cosine: the diagonal terms of dQ and dK */
     if (pp)
         for (int e = 0; e < (g->kind == AC_SCORE_ADDITIVE ? dh : 1); e++) pp[e] = 0.0f;
+    /* dA = dO V^T, then G row by row (A is zero past the causal limit, so G is too) */
+    transpose_block(vp, d, N, dh, np, bt);
+    product_block(dOp, d, N, bt, np, N, dh, dA, N);
     for (int i = 0; i < N; i++) {
-        const float *ai = A + (int64_t)i * N, *dOi = dOp + (int64_t)i * d;
-        const float *qi = qp + (int64_t)i * d;
+        const float *ai = A + (int64_t)i * N;
+        float *gi = G + (int64_t)i * N, *dai = dA + (int64_t)i * N;
         int kmax = g->causal ? i + 1 : N;
         float rowdot = 0.0f;
-        for (int m = 0; m < kmax; m++) {
-            dA[m] = dot_product(dOi, vp + (int64_t)m * d, dh);
-            rowdot += ai[m] * dA[m];
-            if (gv) axpy(gv + base + (int64_t)m * d, ai[m], dOi, dh);
+        for (int m = 0; m < kmax; m++) rowdot += ai[m] * dai[m];
+        for (int m = 0; m < kmax; m++) gi[m] = ai[m] * (dai[m] - rowdot);
+        for (int m = kmax; m < N; m++) gi[m] = 0.0f;
+    }
+    if (gv) { /* dV_m += sum_i A_im dO_i */
+        transpose_square(A, N, T);
+        for (int m = 0; m < N; m++) {
+            weighted_sum(tmp, T + (int64_t)m * N, dOp, d, N, dh);
+            add_row(gv + base + (int64_t)m * d, tmp, dh);
         }
-        for (int m = 0; m < kmax; m++) {
-            float gs = ai[m] * (dA[m] - rowdot); /* dL/ds_im */
-            const float *km = kp + (int64_t)m * d;
+    }
+    if (g->kind == AC_SCORE_ADDITIVE) { /* lanes over e: u = G_im w (1 - t^2), t recomputed */
+        for (int i = 0; i < N; i++) {
+            const float *qi = qp + (int64_t)i * d, *gi = G + (int64_t)i * N;
             float *dqi = gq ? gq + base + (int64_t)i * d : NULL;
-            float *dkm = gk ? gk + base + (int64_t)m * d : NULL;
-            if (g->kind == AC_SCORE_DOT) {
-                if (dqi) axpy(dqi, c * gs, km, dh);
-                if (dkm) axpy(dkm, c * gs, qi, dh);
-            } else if (g->kind == AC_SCORE_COSINE) {
-                float D = nq[i] * nk[m] + COSINE_EPS;
-                float s = temp * dot_product(qi, km, dh) / D;
-                if (dqi) {
-                    axpy(dqi, gs * temp / D, km, dh);
-                    if (nq[i] > 0.0f) axpy(dqi, -gs * s / D * nk[m] / nq[i], qi, dh);
-                }
-                if (dkm) {
-                    axpy(dkm, gs * temp / D, qi, dh);
-                    if (nk[m] > 0.0f) axpy(dkm, -gs * s / D * nq[i] / nk[m], km, dh);
-                }
-                if (pp) pp[0] += gs * s;
-            } else {
+            int kmax = g->causal ? i + 1 : N;
+            for (int m = 0; m < kmax; m++) {
+                const float *km = kp + (int64_t)m * d;
+                float *dkm = gk ? gk + base + (int64_t)m * d : NULL, gs = gi[m];
                 for (int e0 = 0; e0 < dh; e0 += TANH_BLOCK) {
                     int len = dh - e0 < TANH_BLOCK ? dh - e0 : TANH_BLOCK;
                     float t[TANH_BLOCK], u[TANH_BLOCK];
@@ -303,13 +381,71 @@ static void attention_pair_backward(const attn_geom *g, int64_t p, const float *
                         t[e] = ac_fast_tanhf(qi[e0 + e] + km[e0 + e]);
                         u[e] = gs * w[e0 + e] * (1.0f - t[e] * t[e]);
                     }
-                    if (dqi) axpy(dqi + e0, 1.0f, u, len);
-                    if (dkm) axpy(dkm + e0, 1.0f, u, len);
+                    if (dqi) add_row(dqi + e0, u, len);
+                    if (dkm) add_row(dkm + e0, u, len);
                     if (pp) axpy(pp + e0, gs, t, len);
                 }
             }
         }
+        return;
     }
+    /* dot and cosine: scale G into the coefficient matrix a (in place), with the cosine's
+     * diagonal terms collected per row (rq) and per column (rk) */
+    for (int i = 0; i < N; i++) rq[i] = 0.0f;
+    for (int m = 0; m < N; m++) rk[m] = 0.0f;
+    if (g->kind == AC_SCORE_DOT) {
+        for (int64_t x = 0; x < (int64_t)N * N; x++) G[x] *= c;
+    } else {
+        /* s recomputed from Q K^T into dA (no longer needed) */
+        transpose_block(kp, d, N, dh, np, bt);
+        product_block(qp, d, N, bt, np, N, dh, dA, N);
+        float dtau = 0.0f;
+        for (int i = 0; i < N; i++)
+            for (int m = 0; m < N; m++) {
+                float D = nq[i] * nk[m] + COSINE_EPS, gs = G[(int64_t)i * N + m];
+                float sc = temp * dA[(int64_t)i * N + m] / D;
+                dtau += gs * sc;
+                float b = gs * sc / D;
+                if (nq[i] > 0.0f) rq[i] += b * nk[m] / nq[i];
+                if (nk[m] > 0.0f) rk[m] += b * nq[i] / nk[m];
+                G[(int64_t)i * N + m] = gs * temp / D;
+            }
+        if (pp) pp[0] = dtau;
+    }
+    if (gq)
+        for (int i = 0; i < N; i++) {
+            float *dqi = gq + base + (int64_t)i * d;
+            weighted_sum(tmp, G + (int64_t)i * N, kp, d, N, dh);
+            add_row(dqi, tmp, dh);
+            if (rq[i] != 0.0f) axpy(dqi, -rq[i], qp + (int64_t)i * d, dh);
+        }
+    if (gk) {
+        transpose_square(G, N, T);
+        for (int m = 0; m < N; m++) {
+            float *dkm = gk + base + (int64_t)m * d;
+            weighted_sum(tmp, T + (int64_t)m * N, qp, d, N, dh);
+            add_row(dkm, tmp, dh);
+            if (rk[m] != 0.0f) axpy(dkm, -rk[m], kp + (int64_t)m * d, dh);
+        }
+    }
+}
+
+/* Per-thread scratch for the pair kernels, taken from the arena for this call. */
+static float *thread_scratch(ac_ctx *ctx, const char *op, int N, int dh, int *threads) {
+#ifdef _OPENMP
+    *threads = omp_get_max_threads();
+#else
+    *threads = 1;
+#endif
+    return ac_op_scratch(ctx, op, *threads * pair_scratch_floats(N, dh));
+}
+
+static int thread_index(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
 }
 
 static void attention_backward(ac_ctx *ctx, ac_node *n) {
@@ -320,20 +456,21 @@ static void attention_backward(ac_ctx *ctx, ac_node *n) {
     float *gk = ac_grad_buffer(ctx, k);
     float *gv = ac_grad_buffer(ctx, v);
     float *gparam = param ? ac_grad_buffer(ctx, param) : NULL;
-    int N = g.N, dh = g.dh;
+    int N = g.N, dh = g.dh, threads;
     int64_t pairs = (int64_t)g.S * g.h;
     int part_width = g.kind == AC_SCORE_ADDITIVE ? dh : 1;
     float *part = gparam ? ac_op_scratch(ctx, op, pairs * part_width) : NULL;
-    float *dA_all = ac_op_scratch(ctx, op, pairs * N); /* one dA row per pair */
+    float *scratch = thread_scratch(ctx, op, N, dh, &threads);
     if (ac_ctx_failed(ctx)) return;
     const float *dO = n->out->grad, *A_all = n->saved, *qd = q->data, *kd = k->data, *vd = v->data,
                 *pd = param ? param->data : NULL;
     const float *norms_all = A_all + pairs * N * N;
-    int64_t work = pairs * N * N * dh;
+    int64_t work = pairs * N * N * dh, per_thread = pair_scratch_floats(N, dh);
 #pragma omp parallel for schedule(static) if (work > AC_PARALLEL_MIN)
     for (int64_t p = 0; p < pairs; p++)
         attention_pair_backward(&g, p, dO, A_all, norms_all, qd, kd, vd, pd, gq, gk, gv,
-                                part ? part + p * part_width : NULL, dA_all + p * N);
+                                part ? part + p * part_width : NULL,
+                                scratch + thread_index() * per_thread);
     if (gparam)
         for (int64_t p = 0; p < pairs; p++)
             axpy(gparam + (p % g.h) * part_width, 1.0f, part + p * part_width, part_width);
@@ -364,14 +501,17 @@ ac_tensor *ac_attention(ac_ctx *ctx, ac_tensor *q, ac_tensor *k, ac_tensor *v, i
     int64_t pairs = (int64_t)g.S * heads;
     ac_tensor *o = ac_op_output(ctx, op, 3, q->shape);
     float *saved = o ? ac_op_scratch(ctx, op, pairs * N * N + pairs * 2 * N) : NULL;
-    if (!saved) return NULL;
+    int threads;
+    float *scratch = saved ? thread_scratch(ctx, op, N, g.dh, &threads) : NULL;
+    if (!scratch) return NULL;
     const float *qd = q->data, *kd = k->data, *vd = v->data, *pd = param ? param->data : NULL;
     float *od = o->data;
-    int64_t work = pairs * N * N * g.dh;
+    int64_t work = pairs * N * N * g.dh, per_thread = pair_scratch_floats(N, g.dh);
 #pragma omp parallel for schedule(static) if (work > AC_PARALLEL_MIN)
     for (int64_t p = 0; p < pairs; p++)
         attention_pair_forward(&g, p, qd, kd, vd, pd, od, saved + p * N * N,
-                               saved + pairs * N * N + p * 2 * N);
+                               saved + pairs * N * N + p * 2 * N,
+                               scratch + thread_index() * per_thread);
     ac_tensor *ins[4] = {q, k, v, param};
     ac_node *node = ac_op_record(ctx, op, attention_backward, o, param ? 4 : 3, ins);
     if (node) {

@@ -260,7 +260,8 @@ static void un_backward_span(un_kind k, const float *restrict x, const float *re
 
 static void unary_backward(ac_ctx *ctx, ac_node *n) {
     ac_tensor *x = n->in[0];
-    float *gx = ac_grad_buffer(ctx, x);
+    bool fresh;
+    float *gx = ac_grad_buffer_fresh(ctx, x, &fresh);
     if (!gx) return;
     un_kind k = (un_kind)n->iarg[0];
     const float *xd = x->data, *y = n->out->data, *g = n->out->grad;
@@ -269,6 +270,7 @@ static void unary_backward(ac_ctx *ctx, ac_node *n) {
 #pragma omp parallel for schedule(static) if (size > AC_PARALLEL_MIN)
     for (int64_t ch = 0; ch < chunks; ch++) {
         int64_t at = ch * UN_CHUNK, len = size - at < UN_CHUNK ? size - at : UN_CHUNK;
+        if (fresh) memset(gx + at, 0, (size_t)len * sizeof(float)); /* zeroed while in cache */
         un_backward_span(k, xd + at, y + at, g + at, gx + at, len, c);
     }
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "attncast/ops.h"
+#include "fastmath.h"
 #include "op_internal.h"
 
 static const char *const MATMUL = "ac_matmul";
@@ -145,23 +146,43 @@ ac_tensor *ac_matmul(ac_ctx *ctx, ac_tensor *a, ac_tensor *b, bool trans_a, bool
 }
 
 /* y[rows, out] = x[rows, in] W[out, in]^T + bias[out] */
+/* y[r, j] = b[j] for every row r of y [rows, cols]: the first row, then the rows done so far
+ * copied after themselves, doubling (a few large copies, not one small one per row). */
+static void copy_to_rows(float *y, const float *b, int rows, int cols) {
+    memcpy(y, b, (size_t)cols * sizeof(float));
+    for (int64_t done = 1; done < rows; done *= 2) {
+        int64_t n = rows - done < done ? rows - done : done;
+        memcpy(y + done * cols, y, (size_t)(n * cols) * sizeof(float));
+    }
+}
+
+/* s[j] += sum over rows r of g[r, j], rows in order. */
+AC_VECTOR_CLONES
+static void sum_rows_into(float *restrict s, const float *restrict g, int rows, int cols) {
+    for (int r = 0; r < rows; r++) {
+        const float *gr = g + (int64_t)r * cols;
+#pragma omp simd
+        for (int j = 0; j < cols; j++) s[j] += gr[j];
+    }
+}
+
 static void linear_backward(ac_ctx *ctx, ac_node *n) {
     ac_tensor *x = n->in[0], *w = n->in[1], *bias = n->n_in > 2 ? n->in[2] : NULL;
     int rows = n->iarg[0], in = n->iarg[1], out = n->iarg[2];
     const float *g = n->out->grad;
-    float *gx = ac_grad_buffer(ctx, x);
+    bool fresh;
+    float *gx = ac_grad_buffer_fresh(ctx, x, &fresh);
     float *gw = ac_grad_buffer(ctx, w);
     float *gbias = bias ? ac_grad_buffer(ctx, bias) : NULL;
     if (ac_ctx_failed(ctx)) return;
-    if (gx) /* dx[rows, in] += dy[rows, out] W[out, in] */
+    if (gx) /* dx[rows, in] (+)= dy[rows, out] W[out, in] */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out, 1.0f, g, out, w->data,
-                    in, 1.0f, gx, in);
+                    in, fresh ? 0.0f : 1.0f, gx, in);
     if (gw) /* dW[out, in] += dy^T[out, rows] x[rows, in] */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, rows, 1.0f, g, out, x->data,
                     in, 1.0f, gw, in);
     if (gbias) /* dbias[out] += sum over rows of dy */
-        for (int r = 0; r < rows; r++)
-            for (int j = 0; j < out; j++) gbias[j] += g[(int64_t)r * out + j];
+        sum_rows_into(gbias, g, rows, out);
 }
 
 ac_tensor *ac_linear(ac_ctx *ctx, ac_tensor *x, ac_tensor *weight, ac_tensor *bias) {
@@ -179,14 +200,11 @@ ac_tensor *ac_linear(ac_ctx *ctx, ac_tensor *x, ac_tensor *weight, ac_tensor *bi
     ac_tensor *y = ac_op_output(ctx, LINEAR, x->ndim, shape);
     if (!y) return NULL;
     int rows = (int)ac_op_outer(x, 1);
-    float beta = 0.0f;
-    if (bias) {
-        for (int r = 0; r < rows; r++)
-            memcpy(y->data + (int64_t)r * out, bias->data, (size_t)out * sizeof(float));
-        beta = 1.0f;
-    }
+    /* the bias rows first, then the product added onto them (beta 1): OpenBLAS's beta 0 would
+     * spend a pass zeroing y, and adding the bias after would spend another */
+    if (bias) copy_to_rows(y->data, bias->data, rows, out);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, x->data, in,
-                weight->data, in, beta, y->data, out);
+                weight->data, in, bias ? 1.0f : 0.0f, y->data, out);
     ac_tensor *ins[3] = {x, weight, bias};
     ac_node *n = ac_op_record(ctx, LINEAR, linear_backward, y, bias ? 3 : 2, ins);
     if (n) {

@@ -207,35 +207,156 @@ ac_tensor *ac_layer_norm(ac_ctx *ctx, ac_tensor *x, ac_tensor *weight, ac_tensor
     return ac_ctx_failed(ctx) ? NULL : y;
 }
 
-/* ---- dropout: y = x * m, m_i = 0 with probability p else 1 / (1 - p); dx = dy * m ---- */
+/* ---- dropout: y = x * m, m_i = 0 with probability p else 1 / (1 - p); dx = dy * m ----
+ * The mask is kept for backward as one bit per element (a kept element is a set bit). Element i
+ * draws the generator's next 32-bit output u and is dropped when (u >> 8) < ceil(p 2^24), which
+ * is exactly ac_rng_uniform() < p without the float conversion. */
+
+typedef uint32_t mask_word;
+#define MASK_BITS 32
+
+static int64_t mask_words(int64_t n) {
+    return (n + MASK_BITS - 1) / MASK_BITS;
+}
+
+#define DRAW_WORDS 64 /* mask words drawn per call of the generator */
+
+/* Draws the keep-mask of n elements into words (the arena's floats hold them). */
+static void draw_keep_mask(ac_rng *rng, int64_t n, float rate, mask_word *words) {
+    uint32_t drop_below = (uint32_t)ceilf(rate * 16777216.0f);
+    uint32_t u[DRAW_WORDS * MASK_BITS];
+    for (int64_t w0 = 0; w0 < mask_words(n); w0 += DRAW_WORDS) {
+        int64_t first = w0 * MASK_BITS, left = n - first;
+        int64_t count = left < DRAW_WORDS * MASK_BITS ? left : DRAW_WORDS * MASK_BITS;
+        ac_rng_fill_u32(rng, u, (size_t)count);
+        for (int64_t w = 0; w * MASK_BITS < count; w++) {
+            int64_t bits_here =
+                count - w * MASK_BITS < MASK_BITS ? count - w * MASK_BITS : MASK_BITS;
+            const uint32_t *uw = u + w * MASK_BITS;
+            mask_word bits = 0;
+            for (int64_t b = 0; b < bits_here; b++)
+                bits |= (mask_word)((uw[b] >> 8) >= drop_below) << b;
+            words[w0 + w] = bits;
+        }
+    }
+}
+
+/* Words [w0, w1) of apply_keep_mask, all full. */
+AC_VECTOR_CLONES
+static void keep_mask_span(const mask_word *words, int64_t w0, int64_t w1, float scale,
+                           const float *restrict in, const float *restrict base,
+                           float *restrict out, bool accumulate) {
+    for (int64_t w = w0; w < w1; w++) {
+        mask_word bits = words[w];
+        const float *x = in + w * MASK_BITS;
+        float *y = out + w * MASK_BITS;
+        if (base) {
+            const float *z = base + w * MASK_BITS;
+#pragma omp simd
+            for (int b = 0; b < MASK_BITS; b++)
+                y[b] = z[b] + ((bits >> b) & 1u ? scale * x[b] : 0.0f);
+        } else if (accumulate) {
+#pragma omp simd
+            for (int b = 0; b < MASK_BITS; b++) y[b] += (bits >> b) & 1u ? scale * x[b] : 0.0f;
+        } else {
+#pragma omp simd
+            for (int b = 0; b < MASK_BITS; b++) y[b] = (bits >> b) & 1u ? scale * x[b] : 0.0f;
+        }
+    }
+}
+
+#define MASK_SPAN 256 /* words a thread takes at a time */
+
+/* out_i = [base_i +] (keep_i ? scale * in_i : 0) for n elements, or with accumulate (and no
+ * base) out_i += the same. */
+static void apply_keep_mask(const mask_word *words, int64_t n, float scale, const float *in,
+                            const float *base, float *out, bool accumulate) {
+    int64_t full = n / MASK_BITS, spans = (full + MASK_SPAN - 1) / MASK_SPAN;
+#pragma omp parallel for schedule(static) if (n > AC_PARALLEL_MIN)
+    for (int64_t s = 0; s < spans; s++) {
+        int64_t w1 = (s + 1) * MASK_SPAN < full ? (s + 1) * MASK_SPAN : full;
+        keep_mask_span(words, s * MASK_SPAN, w1, scale, in, base, out, accumulate);
+    }
+    for (int64_t i = full * MASK_BITS; i < n; i++) { /* the last, partial word */
+        float v = (words[full] >> (i - full * MASK_BITS)) & 1u ? scale * in[i] : 0.0f;
+        out[i] = base ? base[i] + v : accumulate ? out[i] + v : v;
+    }
+}
+
+/* The arena floats that hold a mask of n bits. */
+static mask_word *mask_scratch(ac_ctx *ctx, const char *op, int64_t n) {
+    int64_t floats = mask_words(n) * (int64_t)(sizeof(mask_word) / sizeof(float));
+    return (mask_word *)(void *)ac_op_scratch(ctx, op, floats);
+}
 
 static void dropout_backward(ac_ctx *ctx, ac_node *n) {
     ac_tensor *x = n->in[0];
     float *gx = ac_grad_buffer(ctx, x);
     if (!gx) return;
-    const float *g = n->out->grad, *m = n->saved;
-    for (int64_t i = 0; i < x->size; i++) gx[i] += g[i] * m[i];
+    apply_keep_mask((const mask_word *)(void *)n->saved, x->size, n->farg[0], n->out->grad, NULL,
+                    gx, true);
+}
+
+static const char *dropout_check(ac_ctx *ctx, const char *op, float rate) {
+    if (!(rate >= 0.0f && rate < 1.0f))
+        return ac_ctx_fail(ctx, AC_ERR_INVALID, "%s: rate must be in [0, 1), got %g", op,
+                           (double)rate);
+    if (rate > 0.0f && ac_ctx_grad_enabled(ctx) && !ac_ctx_rng(ctx))
+        return ac_ctx_fail(ctx, AC_ERR_STATE, "%s: no rng set on the context (ac_ctx_set_rng)", op);
+    return op;
 }
 
 ac_tensor *ac_dropout(ac_ctx *ctx, ac_tensor *x, float rate) {
     static const char *const op = "ac_dropout";
-    if (!x || ac_ctx_failed(ctx)) return NULL;
-    if (!(rate >= 0.0f && rate < 1.0f))
-        return ac_ctx_fail(ctx, AC_ERR_INVALID, "%s: rate must be in [0, 1), got %g", op,
-                           (double)rate);
+    if (!x || ac_ctx_failed(ctx) || !dropout_check(ctx, op, rate)) return NULL;
     if (rate == 0.0f || !ac_ctx_grad_enabled(ctx)) return x;
-    ac_rng *rng = ac_ctx_rng(ctx);
-    if (!rng)
-        return ac_ctx_fail(ctx, AC_ERR_STATE, "%s: no rng set on the context (ac_ctx_set_rng)", op);
     ac_tensor *y = ac_op_output(ctx, op, x->ndim, x->shape);
-    float *m = y ? ac_op_scratch(ctx, op, x->size) : NULL;
-    if (!m) return NULL;
+    mask_word *mask = y ? mask_scratch(ctx, op, x->size) : NULL;
+    if (!mask) return NULL;
     float keep = 1.0f / (1.0f - rate);
-    for (int64_t i = 0; i < x->size; i++) {
-        m[i] = ac_rng_uniform(rng) < rate ? 0.0f : keep;
-        y->data[i] = x->data[i] * m[i];
-    }
+    draw_keep_mask(ac_ctx_rng(ctx), x->size, rate, mask);
+    apply_keep_mask(mask, x->size, keep, x->data, NULL, y->data, false);
     ac_node *n = ac_op_record(ctx, op, dropout_backward, y, 1, &x);
-    if (n) n->saved = m;
+    if (n) {
+        n->saved = (float *)(void *)mask;
+        n->farg[0] = keep;
+    }
+    return ac_ctx_failed(ctx) ? NULL : y;
+}
+
+/* ---- residual dropout: y = base + x * m (m as in dropout); dbase = dy, dx = dy * m ----
+ * One op instead of dropout then add: the dropped-out x is never stored. */
+
+static void residual_dropout_backward(ac_ctx *ctx, ac_node *n) {
+    ac_tensor *base = n->in[0], *x = n->in[1];
+    const float *g = n->out->grad;
+    bool fresh;
+    float *gb = ac_grad_buffer_fresh(ctx, base, &fresh);
+    if (gb && fresh)
+        memcpy(gb, g, (size_t)base->size * sizeof(float));
+    else if (gb)
+        for (int64_t i = 0; i < base->size; i++) gb[i] += g[i];
+    float *gx = ac_grad_buffer_fresh(ctx, x, &fresh);
+    if (gx)
+        apply_keep_mask((const mask_word *)(void *)n->saved, x->size, n->farg[0], g, NULL, gx,
+                        !fresh);
+}
+
+ac_tensor *ac_residual_dropout(ac_ctx *ctx, ac_tensor *base, ac_tensor *x, float rate) {
+    static const char *const op = "ac_residual_dropout";
+    if (!base || !x || ac_ctx_failed(ctx) || !dropout_check(ctx, op, rate)) return NULL;
+    if (rate == 0.0f || !ac_ctx_grad_enabled(ctx)) return ac_add(ctx, base, x);
+    if (!ac_tensor_same_shape(base, x)) return ac_op_shape_error(ctx, op, "shapes differ", base, x);
+    ac_tensor *y = ac_op_output(ctx, op, x->ndim, x->shape);
+    mask_word *mask = y ? mask_scratch(ctx, op, x->size) : NULL;
+    if (!mask) return NULL;
+    float keep = 1.0f / (1.0f - rate);
+    draw_keep_mask(ac_ctx_rng(ctx), x->size, rate, mask);
+    apply_keep_mask(mask, x->size, keep, x->data, base->data, y->data, false);
+    ac_node *n = ac_op_record(ctx, op, residual_dropout_backward, y, 2, (ac_tensor *[]){base, x});
+    if (n) {
+        n->saved = (float *)(void *)mask;
+        n->farg[0] = keep;
+    }
     return ac_ctx_failed(ctx) ? NULL : y;
 }

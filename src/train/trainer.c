@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "attncast/optim.h"
+#include "attncast/thread_tuner.h"
 
 /* Arena for one step: grows on the first step and is reused after that. */
 #define STEP_ARENA_BYTES ((size_t)64 << 20)
@@ -33,6 +34,13 @@ struct ac_trainer {
     uint32_t *order;     /* training window order of the current epoch */
     float *best_weights; /* every parameter, concatenated */
     ac_epoch_record *history;
+    ac_thread_tuner threads;     /* 1 thread or the configured count, whichever is faster now */
+    int (*stop_requested)(void); /* NULL: never stop mid-epoch */
+    struct epoch_start {         /* where the epoch in progress began, to rewind to */
+        float *state;            /* weights, then every optimizer slot of every parameter */
+        int64_t step, optimizer_steps;
+        ac_rng shuffle_rng, dropout_rng;
+    } start;
 };
 
 void ac_trainer_free(ac_trainer *t) {
@@ -42,6 +50,7 @@ void ac_trainer_free(ac_trainer *t) {
     free(t->order);
     free(t->best_weights);
     free(t->history);
+    free(t->start.state);
     free(t);
 }
 
@@ -73,7 +82,7 @@ ac_trainer *ac_trainer_new(const ac_config *cfg, const ac_series *series, ac_for
     ac_rng_seed(&t->dropout_rng, cfg->train.seed, AC_RNG_STREAM_DROPOUT);
     int64_t weights = ac_forecaster_weight_count(model);
     t->order = malloc((size_t)t->train_windows.count * sizeof *t->order);
-    t->best_weights = malloc((size_t)weights * sizeof(float));
+    t->best_weights = calloc((size_t)weights, sizeof(float)); /* saved before any best */
     t->history = calloc((size_t)cfg->train.epochs, sizeof *t->history);
     t->ctx = ac_ctx_new(STEP_ARENA_BYTES, 0);
     if (!t->order || !t->best_weights || !t->history || !t->ctx) {
@@ -111,10 +120,11 @@ void ac_trainer_restore_best(ac_trainer *t) {
     if (t->best_epoch > 0) copy_weights(t->model, t->best_weights, false);
 }
 
-/* One optimizer step on the windows order[0..n). The batch loss goes to *loss; a non-finite loss
- * skips the update (the caller stops the run). Fails only on engine errors (arena, shapes). */
+/* One optimizer step on the windows order[0..n). The batch loss goes to *loss and the gradients'
+ * global L2 norm to *grad_norm; a non-finite one skips the update (the caller stops the run).
+ * Fails only on engine errors (arena, shapes). */
 static ac_status train_step(ac_trainer *t, const uint32_t *order, int n, double *loss_out,
-                            ac_error *err) {
+                            double *grad_norm, ac_error *err) {
     const ac_series *s = t->series;
     ac_ctx *ctx = t->ctx;
     int L = s->lookback, H = s->horizon, C = s->channels;
@@ -137,14 +147,50 @@ static ac_status train_step(ac_trainer *t, const uint32_t *order, int n, double 
     double value = loss->data[0];
     ac_tensor *const *ps = ac_forecaster_params(t->model);
     int np = ac_forecaster_param_count(t->model);
-    if (isfinite(value)) {
-        ac_clip_grad_norm(ps, np, t->cfg->train.clip_grad);
-        ac_optimizer_step(t->opt, (float)ac_lr_at(&t->schedule, t->step));
-    }
+    *grad_norm = NAN;
+    if (isfinite(value)) *grad_norm = ac_clip_grad_norm(ps, np, t->cfg->train.clip_grad);
+    if (isfinite(*grad_norm)) ac_optimizer_step(t->opt, (float)ac_lr_at(&t->schedule, t->step));
     ac_zero_grad(ps, np);
     ac_ctx_reset(ctx);
     t->step++;
     *loss_out = value;
+    return AC_OK;
+}
+
+/* ---- stopping in the middle of an epoch ---- */
+
+/* keep: copies the weights, optimizer state, step and random streams aside at an epoch's start;
+ * else puts them back, abandoning the epoch in progress. */
+static void epoch_start_keep(ac_trainer *t, bool keep) {
+    struct epoch_start *s = &t->start;
+    copy_weights(t->model, s->state, keep);
+    float *at = s->state + ac_forecaster_weight_count(t->model);
+    ac_tensor *const *ps = ac_forecaster_params(t->model);
+    for (int i = 0; i < ac_forecaster_param_count(t->model); i++)
+        for (int k = 0; k < ac_optimizer_state_slots(t->opt); k++, at += ps[i]->size) {
+            float *slot = ac_optimizer_state(t->opt, i, k);
+            size_t bytes = (size_t)ps[i]->size * sizeof(float);
+            memcpy(keep ? at : slot, keep ? slot : at, bytes);
+        }
+    if (keep) {
+        s->step = t->step;
+        s->optimizer_steps = ac_optimizer_step_count(t->opt);
+        s->shuffle_rng = t->shuffle_rng;
+        s->dropout_rng = t->dropout_rng;
+    } else {
+        t->step = s->step;
+        ac_optimizer_set_step_count(t->opt, s->optimizer_steps);
+        t->shuffle_rng = s->shuffle_rng;
+        t->dropout_rng = s->dropout_rng;
+    }
+}
+
+ac_status ac_trainer_set_stop_check(ac_trainer *t, int (*stop_requested)(void), ac_error *err) {
+    size_t floats = (size_t)ac_forecaster_weight_count(t->model) *
+                    (size_t)(1 + ac_optimizer_state_slots(t->opt));
+    if (stop_requested && !t->start.state && !(t->start.state = malloc(floats * sizeof(float))))
+        return ac_error_set(err, AC_ERR_NOMEM, "trainer: out of memory");
+    t->stop_requested = stop_requested;
     return AC_OK;
 }
 
@@ -154,30 +200,51 @@ ac_status ac_trainer_epoch(ac_trainer *t, bool *done, ac_error *err) {
     if (*done) return AC_OK;
     double t0 = ac_seconds();
     int count = t->train_windows.count, bs = cfg->train.batch_size;
+    if (t->stop_requested) epoch_start_keep(t, true);
     for (int i = 0; i < count; i++) t->order[i] = (uint32_t)i;
     ac_rng_shuffle_u32(&t->shuffle_rng, t->order, (size_t)count);
     double sum = 0.0;
     int seen = 0;
+    ac_thread_tuner_init(&t->threads);
     for (int b = 0; b < t->batches; b++) {
         int n = count - b * bs < bs ? count - b * bs : bs;
-        double loss = NAN;
-        if (train_step(t, t->order + (size_t)b * bs, n, &loss, err) != AC_OK) return err->code;
-        if (!isfinite(loss))
+        double loss = NAN, grad_norm = NAN, step_start = ac_seconds();
+        ac_status st = train_step(t, t->order + (size_t)b * bs, n, &loss, &grad_norm, err);
+        ac_thread_tuner_step(&t->threads, ac_seconds() - step_start);
+        bool finite = isfinite(loss) && isfinite(grad_norm);
+        if (st != AC_OK || !finite) ac_thread_tuner_finish(&t->threads);
+        if (st != AC_OK) return err->code;
+        if (!finite)
             return ac_error_set(err, AC_ERR_INVALID,
-                                "training diverged: the loss is %s at epoch %d, step %lld (batch "
+                                "training diverged: the %s %s at epoch %d, step %lld (batch "
                                 "%d of %d); lower train.lr or set train.clip_grad",
-                                isnan(loss) ? "NaN" : "infinite", t->epoch + 1, (long long)t->step,
-                                b + 1, t->batches);
+                                isfinite(loss) ? "gradients are" : "loss is",
+                                isnan(isfinite(loss) ? grad_norm : loss) ? "NaN" : "infinite",
+                                t->epoch + 1, (long long)t->step, b + 1, t->batches);
         sum += loss * n;
         seen += n;
         if (t->observer.on_batch)
             t->observer.on_batch(t->observer.user, t->epoch + 1, b + 1, t->batches, sum / seen,
                                  seen / (ac_seconds() - t0));
+        if (t->stop_requested && t->stop_requested()) {
+            ac_thread_tuner_finish(&t->threads);
+            epoch_start_keep(t, false);
+            return ac_error_set(err, AC_ERR_INTERRUPTED,
+                                "stopped in epoch %d after batch %d of %d; the epoch is abandoned "
+                                "and starts over on resume",
+                                t->epoch + 1, b + 1, t->batches);
+        }
     }
+    ac_thread_tuner_finish(&t->threads);
     double train_seconds = ac_seconds() - t0;
     double val = NAN;
     if (ac_split_loss(t->model, t->series, AC_SPLIT_VAL, cfg->train.loss, bs, &val, err) != AC_OK)
         return err->code;
+    if (isnan(val) || isinf(val))
+        return ac_error_set(err, AC_ERR_INVALID,
+                            "training diverged: the validation loss is %s after epoch %d (step "
+                            "%lld); lower train.lr or set train.clip_grad",
+                            isnan(val) ? "NaN" : "infinite", t->epoch + 1, (long long)t->step);
     ac_epoch_record *rec = &t->history[t->epoch];
     *rec = (ac_epoch_record){.epoch = t->epoch + 1,
                              .train_loss = sum / seen,

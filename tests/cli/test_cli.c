@@ -70,7 +70,28 @@ static void test_bench_json_reports_speed_against_the_ceiling(void **state) {
      * 2*11*64*96 = 1,661,440, times 8 channels */
     assert_true(fabs(cJSON_GetObjectItem(dot, "train_flops_per_window")->valuedouble - 39874560.0) <
                 1.0);
+    /* the N^2 part: 2 layers x 2*2*11*11*64 per series = 61,952 of the 1,661,440 */
+    assert_true(fabs(cJSON_GetObjectItem(dot, "attention_square_flop_fraction")->valuedouble -
+                     61952.0 / 1661440.0) < 1e-9);
+    assert_true(cJSON_GetObjectItem(dot, "train_peak_rss_mib")->valuedouble > 0);
     cJSON_Delete(root);
+    /* a longer lookback at the same patching: N = (192 - 16) / 8 + 1 = 23 tokens */
+    assert_int_equal(
+        run("bench --preset small --kinds cosine --seconds 0.2 --threads 1 --lookback 192 --json"),
+        0);
+    root = cJSON_Parse(out);
+    if (!root) fail_msg("not JSON: %s", out);
+    assert_int_equal(cJSON_GetObjectItem(root, "lookback")->valueint, 192);
+    cJSON *cos = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "kinds"), 0);
+    assert_true(
+        fabs(cJSON_GetObjectItem(cos, "attention_square_flop_fraction")->valuedouble -
+             2 * 2 * 2 * 23.0 * 23 * 64 /
+                 (2 * 23.0 * 16 * 64 +
+                  2 * (4 * 2 * 23.0 * 64 * 64 + 2 * 2 * 23.0 * 23 * 64 + 2 * 2 * 23.0 * 64 * 128) +
+                  2 * 23.0 * 64 * 96)) < 1e-9);
+    cJSON_Delete(root);
+    assert_int_equal(run("bench --lookback 8"), 2);
+    assert_non_null(strstr(out, "patch length"));
     assert_int_equal(run("bench --kinds dotty"), 2);
     assert_non_null(strstr(out, "dotty"));
     assert_int_equal(run("bench --seconds -1"), 2);

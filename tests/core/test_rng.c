@@ -35,6 +35,19 @@ static void test_saved_state_continues_the_exact_sequence(void **state) {
     for (int i = 0; i < 50; i++) assert_true(first[i] == ac_rng_uniform(&b));
 }
 
+static void test_fill_gives_the_same_outputs_as_single_draws(void **state) {
+    (void)state;
+    ac_rng a, b;
+    ac_rng_seed(&a, 2024, 7);
+    ac_rng_seed(&b, 2024, 7);
+    uint32_t filled[301];
+    ac_rng_fill_u32(&a, filled, 301);
+    for (int i = 0; i < 301; i++) assert_int_equal(filled[i], ac_rng_u32(&b));
+    assert_true(a.state == b.state);
+    ac_rng_fill_u32(&a, filled, 0); /* nothing drawn */
+    assert_int_equal(ac_rng_u32(&a), ac_rng_u32(&b));
+}
+
 static void test_streams_and_seeds_differ(void **state) {
     (void)state;
     ac_rng a, b, c;
@@ -126,6 +139,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matches_pcg32_reference_sequence),
         cmocka_unit_test(test_saved_state_continues_the_exact_sequence),
+        cmocka_unit_test(test_fill_gives_the_same_outputs_as_single_draws),
         cmocka_unit_test(test_streams_and_seeds_differ),
         cmocka_unit_test(test_uniform_stays_in_unit_interval_with_mean_one_half),
         cmocka_unit_test(test_below_is_in_range_and_unbiased),

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "attncast/thread_tuner.h"
 #include "attncast/threads.h"
 
 static void test_explicit_count_reaches_openblas_and_openmp(void **state) {
@@ -58,8 +59,45 @@ static void test_malformed_environment_value_is_a_clear_error(void **state) {
     assert_int_equal(ac_threads_init(-1, &err), AC_ERR_INVALID);
 }
 
+/* Fed step times, the tuner probes the configured count, then one thread, keeps the faster,
+ * and probes again after its hold; with one thread configured, or ATTNCAST_ADAPT_THREADS=0, it
+ * never switches. */
+static void test_tuner_keeps_the_faster_count_and_probes_again(void **state) {
+    (void)state;
+    ac_error err;
+    assert_int_equal(ac_threads_init(2, &err), AC_OK);
+    ac_thread_tuner t;
+    ac_thread_tuner_init(&t);
+    assert_true(t.enabled);
+    int steps = 0;
+    while (ac_threads_get() == 2) { /* 2 threads are slow here: 3 s a step, 1 thread 1 s */
+        ac_thread_tuner_step(&t, 3.0);
+        assert_true(++steps < 100);
+    }
+    assert_int_equal(ac_thread_tuner_current(&t), 1);
+    while (t.phase != 2) ac_thread_tuner_step(&t, 1.0);
+    assert_int_equal(ac_threads_get(), 1); /* kept: one thread was faster */
+    for (int i = 0; i < 1000 && ac_threads_get() == 1; i++) ac_thread_tuner_step(&t, 1.0);
+    assert_int_equal(ac_threads_get(), 2);                       /* probing again after the hold */
+    while (ac_threads_get() == 2) ac_thread_tuner_step(&t, 0.5); /* now 2 threads are fast */
+    while (t.phase != 2) ac_thread_tuner_step(&t, 1.0);
+    assert_int_equal(ac_threads_get(), 2);
+    ac_thread_tuner_step(&t, 1.0);
+    ac_thread_tuner_finish(&t);
+    assert_int_equal(ac_threads_get(), 2);
+    setenv("ATTNCAST_ADAPT_THREADS", "0", 1);
+    ac_thread_tuner_init(&t);
+    for (int i = 0; i < 50; i++) ac_thread_tuner_step(&t, i % 2 ? 9.0 : 0.1);
+    assert_int_equal(ac_threads_get(), 2);
+    unsetenv("ATTNCAST_ADAPT_THREADS");
+    assert_int_equal(ac_threads_init(1, &err), AC_OK);
+    ac_thread_tuner_init(&t);
+    assert_false(t.enabled);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tuner_keeps_the_faster_count_and_probes_again),
         cmocka_unit_test(test_explicit_count_reaches_openblas_and_openmp),
         cmocka_unit_test(test_environment_variable_is_used_when_nothing_is_requested),
         cmocka_unit_test(test_default_is_all_cores),

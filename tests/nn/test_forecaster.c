@@ -194,6 +194,52 @@ static void test_revin_makes_forecasts_shift_and_scale_with_the_input(void **sta
     ac_forecaster_free(m);
 }
 
+/* A no-grad forward of many windows runs in rounds (about 256 series each) that reuse one
+ * round's memory: the forecasts equal those of one pass over the whole batch and those of one
+ * window at a time, to float round-off (sgemm's summation order depends on the matrix sizes),
+ * while the arena's peak is far below what the whole batch at once holds. Both channel modes
+ * (32 and 256 windows a round), with a last round that is not full. */
+static void test_large_no_grad_batches_run_in_rounds_with_bounded_memory(void **state) {
+    (void)state;
+    for (int mode = 0; mode < 2; mode++) {
+        ac_model_spec s = small_spec(AC_ATTN_GATED, (ac_channel_mode)mode);
+        s.channels = 8;
+        ac_forecaster *m = make(&s, 13);
+        int B = mode == AC_CHANNELS_INDEPENDENT ? 200 : 1100;
+        ac_ctx *ctx = ac_ctx_new(0, 0);
+        ac_ctx_set_grad_enabled(ctx, false);
+        ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){B, 12, 8});
+        fill_windows(x, 6);
+        size_t before = ac_arena_used(ac_ctx_arena(ctx));
+        ac_tensor *y = ac_forecaster_forward(ctx, m, x);
+        assert_non_null(y);
+        size_t rounds_peak = ac_arena_peak(ac_ctx_arena(ctx)) - before;
+        /* the whole batch in one pass: grad mode keeps every activation (dropout is 0) */
+        ac_ctx *all = ac_ctx_new(0, 0);
+        ac_tensor *xa = ac_tensor_temp(all, 3, (int[]){B, 12, 8});
+        memcpy(xa->data, x->data, (size_t)x->size * sizeof(float));
+        size_t a0 = ac_arena_used(ac_ctx_arena(all));
+        ac_tensor *ya = ac_forecaster_forward(all, m, xa);
+        assert_non_null(ya);
+        for (int64_t i = 0; i < y->size; i++) assert_true(fabsf(ya->data[i] - y->data[i]) < 1e-5f);
+        assert_true(rounds_peak < (ac_arena_used(ac_ctx_arena(all)) - a0) / 3);
+        ac_ctx_reset(all);
+        ac_ctx_set_grad_enabled(all, false);
+        for (int b = 0; b < B; b += 7) {
+            ac_tensor *xb = ac_tensor_temp(all, 3, (int[]){1, 12, 8});
+            memcpy(xb->data, x->data + (size_t)b * 12 * 8, 12 * 8 * sizeof(float));
+            ac_tensor *yb = ac_forecaster_forward(all, m, xb);
+            assert_non_null(yb);
+            for (int i = 0; i < 3 * 8; i++)
+                assert_true(fabsf(yb->data[i] - y->data[(size_t)b * 3 * 8 + i]) < 1e-5f);
+            ac_ctx_reset(all);
+        }
+        ac_ctx_free(all);
+        ac_ctx_free(ctx);
+        ac_forecaster_free(m);
+    }
+}
+
 typedef struct model_case {
     ac_forecaster *model;
     ac_tensor *x, *y; /* persistent, no grad */
@@ -257,6 +303,7 @@ int main(void) {
         cmocka_unit_test(test_initialisation_follows_model_md),
         cmocka_unit_test(test_forward_gives_b_h_c_in_both_modes_and_repeats_exactly),
         cmocka_unit_test(test_revin_makes_forecasts_shift_and_scale_with_the_input),
+        cmocka_unit_test(test_large_no_grad_batches_run_in_rounds_with_bounded_memory),
         cmocka_unit_test(test_whole_model_grad_additive),
         cmocka_unit_test(test_whole_model_grad_dot),
         cmocka_unit_test(test_whole_model_grad_gated),

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 const char *tu_bin(void) {
     const char *b = getenv("ATTNCAST_BIN");
@@ -60,4 +61,35 @@ int tu_count_lines(const char *text) {
         if (*c == '\n') n++;
     if (*text && text[strlen(text) - 1] != '\n') n++;
     return n;
+}
+
+char *tu_read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 1 << 12, used = 0, got;
+    char *buf = malloc(cap);
+    while (buf && (got = fread(buf + used, 1, cap - used - 1, f)) > 0) {
+        used += got;
+        if (used + 1 == cap) {
+            char *bigger = realloc(buf, cap *= 2);
+            if (!bigger) free(buf);
+            buf = bigger;
+        }
+    }
+    fclose(f);
+    if (buf) buf[used] = '\0';
+    if (len) *len = used;
+    return buf;
+}
+
+int tu_spawn(const char *dir, const char *log, const char *const *argv) {
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid != 0) return pid < 0 ? -1 : (int)pid;
+    if (chdir(dir) != 0 || !freopen(log, "w", stdout) || dup2(STDOUT_FILENO, STDERR_FILENO) < 0)
+        _exit(126);
+    char *copy[64] = {0}; /* execv's argv is not const */
+    for (int i = 0; argv[i] && i < 63; i++) copy[i] = strdup(argv[i]);
+    execv(copy[0], copy);
+    _exit(127);
 }

@@ -24,4 +24,12 @@ int tu_write_file(const char *dir, const char *name, const char *text);
 /* Counts the lines of a string. */
 int tu_count_lines(const char *text);
 
+/* The whole file at path, NUL-terminated and malloc'd (its length in *len if not NULL); NULL if
+ * it cannot be read. */
+char *tu_read_file(const char *path, size_t *len);
+
+/* Starts argv[0] with argv (NULL-terminated) in folder dir, stdout and stderr both going to the
+ * file log (a path relative to dir); returns its pid (wait for it with waitpid), or -1. */
+int tu_spawn(const char *dir, const char *log, const char *const *argv);
+
 #endif

@@ -87,6 +87,33 @@ static void test_calloc_zeroes_reused_memory(void **state) {
     ac_arena_free(a);
 }
 
+/* Rewinding to a mark frees what came after it, even across chunks added since, and keeps
+ * what came before: the next allocation reuses the same address. */
+static void test_rewind_to_a_mark_reuses_memory_and_keeps_what_came_before(void **state) {
+    (void)state;
+    ac_arena *a = ac_arena_new(1024, 0);
+    int *keep = ac_arena_alloc(a, 100 * sizeof(int));
+    for (int i = 0; i < 100; i++) keep[i] = 7 * i;
+    ac_arena_mark mark = ac_arena_get_mark(a);
+    size_t used = ac_arena_used(a);
+    int chunks = 0;
+    for (int round = 0; round < 3; round++) {
+        void *p = ac_arena_alloc(a, 512);
+        void *big = ac_arena_alloc(a, 20000); /* beyond the first chunk in round 0 */
+        assert_non_null(p);
+        assert_non_null(big);
+        memset(big, 0xAB, 20000);
+        ac_arena_rewind(a, mark);
+        assert_int_equal(ac_arena_used(a), used);
+        assert_ptr_equal(ac_arena_alloc(a, 512), p);
+        ac_arena_rewind(a, mark);
+        if (round == 0) chunks = ac_arena_chunk_count(a);
+        assert_int_equal(ac_arena_chunk_count(a), chunks); /* later rounds added no chunk */
+    }
+    for (int i = 0; i < 100; i++) assert_int_equal(keep[i], 7 * i);
+    ac_arena_free(a);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_blocks_are_aligned_and_disjoint),
@@ -94,6 +121,7 @@ int main(void) {
         cmocka_unit_test(test_reset_merges_chunks_so_the_next_step_does_not_grow),
         cmocka_unit_test(test_limit_refuses_with_a_message_and_corrupts_nothing),
         cmocka_unit_test(test_calloc_zeroes_reused_memory),
+        cmocka_unit_test(test_rewind_to_a_mark_reuses_memory_and_keeps_what_came_before),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -373,11 +373,24 @@ static ac_tensor *build_dropout(ac_ctx *ctx, ac_tensor **in, const void *arg) {
     return y;
 }
 
+static ac_tensor *build_residual_dropout(ac_ctx *ctx, ac_tensor **in, const void *arg) {
+    static ac_rng rng;
+    ac_rng_seed(&rng, 98, 1);
+    ac_ctx_set_rng(ctx, &rng);
+    bool was = ac_ctx_set_grad_enabled(ctx, true);
+    ac_tensor *y = ac_residual_dropout(ctx, in[0], in[1], *(const float *)arg);
+    ac_ctx_set_grad_enabled(ctx, was);
+    return y;
+}
+
 static void test_dropout_grad(void **state) {
     (void)state;
     float half = 0.5f, small = 0.1f;
     CHECK("dropout 0.5", build_dropout, &half, IN(3, 2, 3, 8));
     CHECK("dropout 0.1", build_dropout, &small, IN(2, 4, 5));
+    /* 37 elements: a mask of two words, the second one partial */
+    CHECK("residual dropout 0.5", build_residual_dropout, &half, IN(1, 37), IN(1, 37));
+    CHECK("residual dropout 0.1", build_residual_dropout, &small, IN(3, 3, 2, 8), IN(3, 3, 2, 8));
 }
 
 /* ---- losses ---- */

@@ -357,6 +357,34 @@ static void test_dropout_rate_scaling_and_seeded_masks(void **state) {
     ac_ctx_reset(g_ctx);
 }
 
+/* The fused residual dropout draws the same mask as dropout and gives add(base, dropout(x))
+ * bit for bit; in no-grad mode it is a plain add. */
+static void test_residual_dropout_is_add_of_dropout(void **state) {
+    (void)state;
+    ac_tensor *base = rand_temp(2, (int[]){7, 45}, -2, 2);
+    ac_tensor *x = rand_temp(2, (int[]){7, 45}, -2, 2);
+    ac_rng r1, r2;
+    ac_rng_seed(&r1, 5, 2);
+    ac_rng_seed(&r2, 5, 2);
+    ac_ctx_set_rng(g_ctx, &r1);
+    ac_tensor *fused = ac_residual_dropout(g_ctx, base, x, 0.3f);
+    ac_ctx_set_rng(g_ctx, &r2);
+    ac_tensor *plain = ac_add(g_ctx, base, ac_dropout(g_ctx, x, 0.3f));
+    assert_non_null(fused);
+    assert_non_null(plain);
+    assert_memory_equal(fused->data, plain->data, (size_t)x->size * sizeof(float));
+    assert_true(r1.state == r2.state);
+    bool was = ac_ctx_set_grad_enabled(g_ctx, false);
+    ac_tensor *off = ac_residual_dropout(g_ctx, base, x, 0.3f);
+    for (int64_t i = 0; i < x->size; i++) assert_true(off->data[i] == base->data[i] + x->data[i]);
+    ac_ctx_set_grad_enabled(g_ctx, was);
+    ac_tensor *wrong = rand_temp(2, (int[]){7, 44}, -2, 2);
+    assert_null(ac_residual_dropout(g_ctx, base, wrong, 0.3f));
+    assert_non_null(strstr(ac_ctx_error(g_ctx), "ac_residual_dropout"));
+    ac_ctx_set_rng(g_ctx, NULL);
+    ac_ctx_reset(g_ctx);
+}
+
 /* ---- losses ---- */
 
 static void test_losses_match_hand_computed_values(void **state) {
@@ -411,59 +439,63 @@ static ac_tensor *grad_leaf(int ndim, const int *shape, float lo, float hi) {
     return t;
 }
 
+/* Geometries: a small one, and one with N = 21 keys (two column blocks of the kernels, the
+ * second partial; rows not a multiple of 4) and head width 20 (longer than one lane block). */
 static void test_fused_attention_matches_the_generic_ops(void **state) {
     (void)state;
-    const int S = 3, N = 7, d = 12, h = 3;
-    for (int kind = 0; kind < 3; kind++)
-        for (int causal = 0; causal < 2; causal++) {
-            ac_tensor *in[4] = {grad_leaf(3, (int[]){S, N, d}, -1, 1),
-                                grad_leaf(3, (int[]){S, N, d}, -1, 1),
-                                grad_leaf(3, (int[]){S, N, d}, -1, 1), NULL};
-            if (kind == AC_SCORE_COSINE) in[3] = grad_leaf(1, (int[]){h}, 0.5f, 2.5f);
-            if (kind == AC_SCORE_ADDITIVE) in[3] = grad_leaf(2, (int[]){h, d / h}, -1, 1);
-            float *up = malloc((size_t)S * N * d * sizeof(float)); /* upstream gradient */
-            assert_non_null(up);
-            for (int i = 0; i < S * N * d; i++) up[i] = ac_rng_uniform_range(&g_rng, -1, 1);
-            float *grads[2][4] = {{NULL}};
-            float *outs[2] = {NULL};
-            for (int path = 0; path < 2; path++) {
-                ac_tensor *w = NULL;
-                ac_tensor *o =
-                    path ? composed_attention(in[0], in[1], in[2], h, kind, in[3], causal)
-                         : ac_attention(g_ctx, in[0], in[1], in[2], h, kind, in[3], causal, &w);
-                assert_non_null(o);
-                if (!path) { /* the weights view: rows sum to 1, nothing after the diagonal */
-                    assert_non_null(w);
-                    for (int64_t r = 0; r < (int64_t)S * h * N; r++) {
-                        double sum = 0;
-                        for (int m = 0; m < N; m++) {
-                            sum += w->data[r * N + m];
-                            if (causal && m > r % N) assert_true(w->data[r * N + m] == 0.0f);
+    static const int geoms[][4] = {{3, 7, 12, 3}, {2, 21, 40, 2}};
+    for (int gi = 0; gi < 2; gi++)
+        for (int kind = 0; kind < 3; kind++)
+            for (int causal = 0; causal < 2; causal++) {
+                const int S = geoms[gi][0], N = geoms[gi][1], d = geoms[gi][2], h = geoms[gi][3];
+                ac_tensor *in[4] = {grad_leaf(3, (int[]){S, N, d}, -1, 1),
+                                    grad_leaf(3, (int[]){S, N, d}, -1, 1),
+                                    grad_leaf(3, (int[]){S, N, d}, -1, 1), NULL};
+                if (kind == AC_SCORE_COSINE) in[3] = grad_leaf(1, (int[]){h}, 0.5f, 2.5f);
+                if (kind == AC_SCORE_ADDITIVE) in[3] = grad_leaf(2, (int[]){h, d / h}, -1, 1);
+                float *up = malloc((size_t)S * N * d * sizeof(float)); /* upstream gradient */
+                assert_non_null(up);
+                for (int i = 0; i < S * N * d; i++) up[i] = ac_rng_uniform_range(&g_rng, -1, 1);
+                float *grads[2][4] = {{NULL}};
+                float *outs[2] = {NULL};
+                for (int path = 0; path < 2; path++) {
+                    ac_tensor *w = NULL;
+                    ac_tensor *o =
+                        path ? composed_attention(in[0], in[1], in[2], h, kind, in[3], causal)
+                             : ac_attention(g_ctx, in[0], in[1], in[2], h, kind, in[3], causal, &w);
+                    assert_non_null(o);
+                    if (!path) { /* the weights view: rows sum to 1, nothing after the diagonal */
+                        assert_non_null(w);
+                        for (int64_t r = 0; r < (int64_t)S * h * N; r++) {
+                            double sum = 0;
+                            for (int m = 0; m < N; m++) {
+                                sum += w->data[r * N + m];
+                                if (causal && m > r % N) assert_true(w->data[r * N + m] == 0.0f);
+                            }
+                            assert_true(fabs(sum - 1.0) < 1e-5);
                         }
-                        assert_true(fabs(sum - 1.0) < 1e-5);
                     }
+                    outs[path] = malloc((size_t)o->size * sizeof(float));
+                    memcpy(outs[path], o->data, (size_t)o->size * sizeof(float));
+                    assert_int_equal(ac_backward_seeded(g_ctx, o, up), AC_OK);
+                    for (int i = 0; i < 4 && in[i]; i++) {
+                        grads[path][i] = malloc((size_t)in[i]->size * sizeof(float));
+                        memcpy(grads[path][i], in[i]->grad, (size_t)in[i]->size * sizeof(float));
+                    }
+                    ac_zero_grad(in, in[3] ? 4 : 3);
+                    ac_ctx_reset(g_ctx);
                 }
-                outs[path] = malloc((size_t)o->size * sizeof(float));
-                memcpy(outs[path], o->data, (size_t)o->size * sizeof(float));
-                assert_int_equal(ac_backward_seeded(g_ctx, o, up), AC_OK);
+                assert_close(outs[0], outs[1], (int64_t)S * N * d, 1e-5);
                 for (int i = 0; i < 4 && in[i]; i++) {
-                    grads[path][i] = malloc((size_t)in[i]->size * sizeof(float));
-                    memcpy(grads[path][i], in[i]->grad, (size_t)in[i]->size * sizeof(float));
+                    assert_close(grads[0][i], grads[1][i], in[i]->size, 1e-4);
+                    free(grads[0][i]);
+                    free(grads[1][i]);
+                    ac_tensor_free(in[i]);
                 }
-                ac_zero_grad(in, in[3] ? 4 : 3);
-                ac_ctx_reset(g_ctx);
+                free(outs[0]);
+                free(outs[1]);
+                free(up);
             }
-            assert_close(outs[0], outs[1], (int64_t)S * N * d, 1e-5);
-            for (int i = 0; i < 4 && in[i]; i++) {
-                assert_close(grads[0][i], grads[1][i], in[i]->size, 1e-4);
-                free(grads[0][i]);
-                free(grads[1][i]);
-                ac_tensor_free(in[i]);
-            }
-            free(outs[0]);
-            free(outs[1]);
-            free(up);
-        }
 }
 
 int main(void) {
@@ -483,6 +515,7 @@ int main(void) {
         cmocka_unit_test(test_additive_scores_match_the_generic_ops),
         cmocka_unit_test(test_fused_attention_matches_the_generic_ops),
         cmocka_unit_test(test_dropout_rate_scaling_and_seeded_masks),
+        cmocka_unit_test(test_residual_dropout_is_add_of_dropout),
         cmocka_unit_test(test_losses_match_hand_computed_values),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

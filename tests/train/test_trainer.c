@@ -1,7 +1,9 @@
 /* test_trainer.c - training on small generated series: a forecaster learns a noisy seasonal
  * series to well below the naive baseline; every attention kind lowers its loss; the same
  * config, seed and threads repeat bit for bit; early stopping restores the best weights; a
- * non-finite loss stops the run with the epoch and step named. */
+ * non-finite loss or gradient stops the run with the epoch and step named and no update, a
+ * non-finite validation loss after the epoch; a stop request mid-epoch rewinds to the epoch's
+ * start, and carrying on from there repeats the uninterrupted run bit for bit. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -138,6 +140,9 @@ static void test_every_attention_kind_lowers_its_loss(void **state) {
     free_table(t);
 }
 
+/* Repeats give the same bits, and so do other thread counts: 2 threads with the thread tuner
+ * switching between 2 and 1 during each epoch, 1 thread, and 3 threads held fixed
+ * (ATTNCAST_ADAPT_THREADS=0). That independence is what lets the tuner switch freely. */
 static void test_same_config_seed_and_threads_repeat_bit_for_bit(void **state) {
     (void)state;
     ac_table *t = seasonal_table(600);
@@ -146,9 +151,14 @@ static void test_same_config_seed_and_threads_repeat_bit_for_bit(void **state) {
     cfg.train.epochs = 2;
     cfg.train.schedule = AC_SCHED_COSINE;
     cfg.train.clip_grad = 0.5;
-    double losses[2][4];
-    float *weights[2];
-    for (int rep = 0; rep < 2; rep++) {
+    enum { REPS = 4 };
+    static const int threads[REPS] = {2, 2, 1, 3};
+    double losses[REPS][4];
+    float *weights[REPS];
+    ac_error terr;
+    for (int rep = 0; rep < REPS; rep++) {
+        if (rep == 3) setenv("ATTNCAST_ADAPT_THREADS", "0", 1);
+        assert_int_equal(ac_threads_init(threads[rep], &terr), AC_OK);
         run r;
         run_start(&r, &cfg, t);
         ac_error err;
@@ -167,12 +177,15 @@ static void test_same_config_seed_and_threads_repeat_bit_for_bit(void **state) {
             memcpy(w, ps[i]->data, (size_t)ps[i]->size * sizeof(float));
             w += ps[i]->size;
         }
-        if (rep == 1) assert_memory_equal(weights[0], weights[1], (size_t)total * sizeof(float));
+        if (rep > 0) assert_memory_equal(weights[0], weights[rep], (size_t)total * sizeof(float));
+        assert_int_equal(ac_threads_get(), threads[rep]); /* the configured count is back */
         run_finish(&r);
     }
-    assert_memory_equal(losses[0], losses[1], sizeof losses[0]);
-    free(weights[0]);
-    free(weights[1]);
+    unsetenv("ATTNCAST_ADAPT_THREADS");
+    assert_int_equal(ac_threads_init(2, &terr), AC_OK);
+    for (int rep = 1; rep < REPS; rep++)
+        assert_memory_equal(losses[0], losses[rep], sizeof losses[0]);
+    for (int rep = 0; rep < REPS; rep++) free(weights[rep]);
     free_table(t);
 }
 
@@ -218,6 +231,118 @@ static void test_non_finite_loss_stops_with_epoch_and_step(void **state) {
     free_table(t);
 }
 
+static void test_non_finite_validation_loss_stops_after_the_epoch(void **state) {
+    (void)state;
+    ac_table *t = seasonal_table(300);
+    ac_config cfg = small_config(AC_ATTN_DOT);
+    cfg.train.epochs = 2;
+    run r;
+    run_start(&r, &cfg, t);
+    /* a validation row: no training window reaches it, every validation window after it does */
+    r.series.scaled[(size_t)(r.series.split.n_train + 5) * 2] = NAN;
+    ac_error err;
+    assert_int_equal(ac_trainer_run(r.trainer, &err), AC_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "validation loss is NaN after epoch 1"));
+    int n;
+    ac_trainer_history(r.trainer, &n);
+    assert_int_equal(n, 0); /* the epoch is not recorded, so nothing saves it */
+    run_finish(&r);
+    free_table(t);
+}
+
+static int stop_after_calls; /* the stop check says stop on this call (1-based) */
+static int stop_calls;
+
+static int stop_check(void) {
+    return ++stop_calls == stop_after_calls;
+}
+
+static void copy_all_weights(ac_forecaster *m, float *dst) {
+    ac_tensor *const *ps = ac_forecaster_params(m);
+    for (int i = 0; i < ac_forecaster_param_count(m); i++) {
+        memcpy(dst, ps[i]->data, (size_t)ps[i]->size * sizeof(float));
+        dst += ps[i]->size;
+    }
+}
+
+static void test_non_finite_gradient_stops_before_the_update(void **state) {
+    (void)state;
+    ac_table *t = seasonal_table(300);
+    ac_config cfg = small_config(AC_ATTN_DOT);
+    run r;
+    run_start(&r, &cfg, t);
+    int64_t total = ac_forecaster_weight_count(r.model);
+    float *before = malloc((size_t)total * sizeof(float));
+    float *after = malloc((size_t)total * sizeof(float));
+    copy_all_weights(r.model, before);
+    /* gradients accumulate into their buffers: an Inf there is what an overflowing backward
+     * leaves, while the loss stays finite */
+    ac_forecaster_params(r.model)[0]->grad[0] = INFINITY;
+    ac_error err;
+    bool done = false;
+    assert_int_equal(ac_trainer_epoch(r.trainer, &done, &err), AC_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "the gradients are infinite at epoch 1, step 1 (batch 1 of"));
+    copy_all_weights(r.model, after);
+    assert_memory_equal(before, after, (size_t)total * sizeof(float)); /* no update */
+    assert_int_equal(ac_optimizer_step_count(ac_trainer_optimizer(r.trainer)), 0);
+    free(before);
+    free(after);
+    run_finish(&r);
+    free_table(t);
+}
+
+static void test_a_stop_mid_epoch_rewinds_to_its_start_and_resumes_bit_for_bit(void **state) {
+    (void)state;
+    ac_table *t = seasonal_table(300); /* 5 batches an epoch */
+    ac_config cfg = small_config(AC_ATTN_DOT);
+    cfg.model.dropout = 0.1; /* the dropout stream is rewound too */
+    cfg.train.epochs = 2;
+    cfg.train.schedule = AC_SCHED_COSINE;
+    run a, b;
+    ac_error err;
+    run_start(&a, &cfg, t);
+    assert_int_equal(ac_trainer_run(a.trainer, &err), AC_OK);
+    run_start(&b, &cfg, t);
+    int64_t total = ac_forecaster_weight_count(b.model);
+    float *epoch1 = malloc((size_t)total * sizeof(float));
+    float *now = malloc((size_t)total * sizeof(float));
+    bool done = false;
+    assert_int_equal(ac_trainer_set_stop_check(b.trainer, stop_check, &err), AC_OK);
+    stop_calls = 0;
+    stop_after_calls = 0; /* never during epoch 1 */
+    assert_int_equal(ac_trainer_epoch(b.trainer, &done, &err), AC_OK);
+    copy_all_weights(b.model, epoch1);
+    int64_t step_after_1 = ac_optimizer_step_count(ac_trainer_optimizer(b.trainer));
+    stop_calls = 0;
+    stop_after_calls = 3; /* after the third step of epoch 2 */
+    assert_int_equal(ac_trainer_epoch(b.trainer, &done, &err), AC_ERR_INTERRUPTED);
+    assert_non_null(strstr(err.msg, "epoch 2 after batch 3"));
+    copy_all_weights(b.model, now);
+    assert_memory_equal(now, epoch1, (size_t)total * sizeof(float));
+    assert_int_equal(ac_optimizer_step_count(ac_trainer_optimizer(b.trainer)), step_after_1);
+    int n;
+    ac_trainer_history(b.trainer, &n);
+    assert_int_equal(n, 1);
+    stop_after_calls = 0;
+    while (!done) assert_int_equal(ac_trainer_epoch(b.trainer, &done, &err), AC_OK);
+    ac_trainer_restore_best(b.trainer);
+    const ac_epoch_record *ha = ac_trainer_history(a.trainer, &n);
+    const ac_epoch_record *hb = ac_trainer_history(b.trainer, &n);
+    assert_int_equal(n, 2);
+    for (int e = 0; e < n; e++) {
+        assert_memory_equal(&ha[e].train_loss, &hb[e].train_loss, sizeof(double));
+        assert_memory_equal(&ha[e].val_loss, &hb[e].val_loss, sizeof(double));
+    }
+    copy_all_weights(a.model, epoch1);
+    copy_all_weights(b.model, now);
+    assert_memory_equal(now, epoch1, (size_t)total * sizeof(float));
+    free(epoch1);
+    free(now);
+    run_finish(&a);
+    run_finish(&b);
+    free_table(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_learns_a_noisy_seasonal_series_well_below_naive),
@@ -225,6 +350,9 @@ int main(void) {
         cmocka_unit_test(test_same_config_seed_and_threads_repeat_bit_for_bit),
         cmocka_unit_test(test_early_stopping_keeps_the_best_weights),
         cmocka_unit_test(test_non_finite_loss_stops_with_epoch_and_step),
+        cmocka_unit_test(test_non_finite_validation_loss_stops_after_the_epoch),
+        cmocka_unit_test(test_non_finite_gradient_stops_before_the_update),
+        cmocka_unit_test(test_a_stop_mid_epoch_rewinds_to_its_start_and_resumes_bit_for_bit),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -1,0 +1,42 @@
+/* thread_tuner.h - picks, while training runs, whether the configured thread count or one
+ * thread is faster right now.
+ *
+ * On a machine whose other cores are busy (another process holding them), every parallel loop
+ * of a multi-threaded step waits for a thread the scheduler has not run yet, and a 2-thread
+ * step can take longer than a 1-thread step. The tuner times training steps: a probe runs
+ * PROBE_STEPS steps at the configured count and PROBE_STEPS at one thread (the first step after
+ * each switch not counted), keeps the faster for the next HOLD_STEPS steps, then probes again,
+ * so it follows load that comes and goes. Results do not depend on it: attncast's loops and
+ * OpenBLAS's products give the same bits at any thread count (tests/train/test_trainer checks
+ * training with 1, 2 and 3 threads), so switching changes only the speed.
+ *
+ * Off when the configured count is 1, or when the environment sets ATTNCAST_ADAPT_THREADS=0.
+ */
+#ifndef ATTNCAST_THREAD_TUNER_H
+#define ATTNCAST_THREAD_TUNER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct ac_thread_tuner {
+    bool enabled;
+    int configured;   /* the count asked for (> 1 when enabled) */
+    int phase;        /* 0: probing the configured count, 1: probing one thread, 2: holding */
+    int phase_steps;  /* steps taken in this phase */
+    double probe[2];  /* seconds summed per probed count (the counted steps) */
+    int64_t switches; /* thread-count changes made so far */
+} ac_thread_tuner;
+
+/* Starts a tuner for the count ac_threads_get() holds now (ac_threads_init first). */
+void ac_thread_tuner_init(ac_thread_tuner *tuner);
+
+/* Reports the wall seconds of the step just taken; may change the thread count for the next. */
+void ac_thread_tuner_step(ac_thread_tuner *tuner, double step_seconds);
+
+/* Goes back to the configured count and starts the next probe from there (end of an epoch). */
+void ac_thread_tuner_finish(ac_thread_tuner *tuner);
+
+/* The thread count in use now. */
+int ac_thread_tuner_current(const ac_thread_tuner *tuner);
+
+#endif
