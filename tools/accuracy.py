@@ -242,7 +242,9 @@ def table_markdown(rows):
         for dataset, lookback, horizon, _ in cells:
             rs = groups[(dataset, lookback, horizon, variant)]
             pub = {}
-            for model, plb, _, numbers in published_for(dataset, lookback):
+            # the published runs kept the -9999 cells, so only the published variant compares
+            comparable = published_for(dataset, lookback) if variant == "published" else []
+            for model, plb, _, numbers in comparable:
                 if horizon in numbers:
                     family = model.split("/")[0]
                     named = model + " " if "/" in model else ""
