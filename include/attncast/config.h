@@ -40,6 +40,7 @@ typedef struct ac_config {
         double split[3];              /* data.split "train,val,test", default 0.7,0.1,0.2 */
         bool split_set;               /* data.split given explicitly (else the card's default) */
         ac_missing_policy missing;    /* data.missing, default error */
+        char missing_marker[32];      /* data.missing_marker: a number such as -9999, "" none */
         int season;                   /* data.season, 0: the card's, else 1 */
     } data;
     struct {
@@ -101,6 +102,10 @@ ac_status ac_config_set(ac_config *cfg, const char *assignment, ac_error *err);
 /* Rejects impossible combinations that need no data: exactly one of data.dataset / data.csv,
  * d_model % heads, patch_len <= lookback, patch_stride <= patch_len ... Messages name the keys. */
 ac_status ac_config_check(const ac_config *cfg, ac_error *err);
+
+/* data.missing_marker as a number: true and *value when it is set and a finite number
+ * (ac_config_check refuses any other non-empty text). */
+bool ac_config_missing_marker(const ac_config *cfg, double *value);
 
 /* Where key ("data.dataset") got its value, for messages about values that are checked only
  * later (a dataset name, a column name): "exp.ini:3", "--set data.dataset=x" (the command line),

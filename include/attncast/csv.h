@@ -11,10 +11,13 @@
  * row with too many or too few fields, an empty file, a header without data rows, an empty or
  * duplicated column name, a requested column that is not in the header (with the nearest header
  * name, "did you mean"). Missing cells (empty,
- * NaN, NA, N/A, null, any case) are errors too unless a missing-value policy says otherwise.
+ * NaN, NA, N/A, null, any case, and cells equal to an optional numeric marker such as weather's
+ * -9999) are errors too unless a missing-value policy says otherwise.
  */
 #ifndef ATTNCAST_CSV_H
 #define ATTNCAST_CSV_H
+
+#include <stdbool.h>
 
 #include "attncast/error.h"
 
@@ -32,6 +35,10 @@ typedef struct ac_csv_options {
     const char *date_column; /* NULL or "": a column named `date` (any case) if there is one */
     const char *columns;     /* NULL or "": every other column; else a comma-separated subset */
     ac_missing_policy missing;
+    /* When has_missing_marker, a cell whose number equals missing_marker (e.g. -9999) is a
+     * missing cell, handled by the policy like an empty one. */
+    bool has_missing_marker;
+    double missing_marker;
     /* Where columns and date_column were set ("exp.ini:4", see ac_config_where), to begin the
      * messages about them; NULL or "": the messages begin with the CSV's path. */
     const char *columns_at;

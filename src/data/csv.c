@@ -354,7 +354,7 @@ static ac_status make_layout(const char *path, const row *h, const ac_csv_option
 
 /* One data row r into the table. */
 static ac_status store_row(const cursor *c, const row *rw, const layout *lay, ac_table *t, int r,
-                           int *missing, ac_missing_policy policy, ac_error *err) {
+                           int *missing, const ac_csv_options *opt, ac_error *err) {
     char q[QUOTE_MAX + 4], name[QUOTE_MAX + 4];
     if (rw->n != lay->fields) {
         if (rw->n == 1 && !rw->fields[0][0])
@@ -379,11 +379,14 @@ static ac_status store_row(const cursor *c, const row *rw, const layout *lay, ac
     double *out = t->values + (size_t)r * lay->channels;
     for (int k = 0; k < lay->channels; k++) {
         int f = lay->field[k];
-        switch (parse_cell(rw->fields[f], &out[k])) {
+        cell_kind kind = parse_cell(rw->fields[f], &out[k]);
+        if (kind == CELL_NUMBER && opt->has_missing_marker && out[k] == opt->missing_marker)
+            kind = CELL_MISSING;
+        switch (kind) {
         case CELL_NUMBER:
             break;
         case CELL_MISSING:
-            if (policy == AC_MISSING_ERROR) {
+            if (opt->missing == AC_MISSING_ERROR) {
                 if (!rw->fields[f][0])
                     return ac_error_set(err, AC_ERR_FORMAT,
                                         "%s:%d:%d (column '%s'): missing value (empty cell); set "
@@ -446,7 +449,7 @@ static ac_status new_table(ac_table **out, const char *path, const row *h, const
 
 /* The data rows after the header into t; returns the number of rows in t->rows. */
 static ac_status read_rows(cursor *c, const layout *lay, ac_table *t, int *missing,
-                           ac_missing_policy policy, ac_error *err) {
+                           const ac_csv_options *opt, ac_error *err) {
     row rw = {.cap = lay->fields + 1};
     rw.fields = malloc((size_t)rw.cap * sizeof *rw.fields);
     if (!rw.fields) return ac_error_set(err, AC_ERR_NOMEM, "%s: out of memory", c->path);
@@ -454,7 +457,7 @@ static ac_status read_rows(cursor *c, const layout *lay, ac_table *t, int *missi
     while (c->p < c->end && st == AC_OK) {
         if (blank_line(c->p, c->end) && only_space_left(c->p, c->end)) break;
         st = parse_row(c, &rw, err);
-        if (st == AC_OK) st = store_row(c, &rw, lay, t, t->rows, missing, policy, err);
+        if (st == AC_OK) st = store_row(c, &rw, lay, t, t->rows, missing, opt, err);
         t->rows++; /* counted even on failure, so ac_table_free finds its date */
     }
     free(rw.fields);
@@ -507,7 +510,7 @@ ac_status ac_table_load_csv(ac_table **out, const char *path, const ac_csv_optio
                 st = ac_error_set(err, AC_ERR_NOMEM, "%s: out of memory", path);
         }
     }
-    if (st == AC_OK) st = read_rows(&c, &lay, t, missing, opt->missing, err);
+    if (st == AC_OK) st = read_rows(&c, &lay, t, missing, opt, err);
     if (st == AC_OK) st = csv_apply_policy(t, missing, opt->missing, err);
     if (st == AC_OK && t->rows * (size_t)t->cols > 0) { /* give back the rows never used */
         double *fit = realloc(t->values, (size_t)t->rows * t->cols * sizeof *fit);

@@ -84,6 +84,7 @@ ac_status ac_data_source_open(ac_data_source *src, const ac_config *cfg, ac_erro
         .date_column_at = cfg->data.date_column[0]
                               ? ac_config_where(cfg, "data.date_column", date_at, sizeof date_at)
                               : NULL};
+    opt.has_missing_marker = ac_config_missing_marker(cfg, &opt.missing_marker);
     ac_status st = ac_table_load_csv(&src->table, src->path, &opt, err);
     /* the reader's AC_ERR_INVALID is always about data.columns or data.date_column */
     src->config_error = st == AC_ERR_INVALID;

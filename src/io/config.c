@@ -83,6 +83,8 @@ const key_def config_keys[] = {
     {"data", "split", KEY_SPLIT, FIELD(data, split), 0, 1, MIN_OPEN | MAX_OPEN, NULL, "0.7,0.1,0.2",
      "train,val,test fractions; unset: the dataset card's split"},
     ENUM_KEY(data, missing, missing_name, "error", "missing cells"),
+    TEXT_KEY(data, missing_marker, "",
+             "a number that marks a missing cell (weather: -9999); empty: none"),
     INT_KEY(data, season, 0, 100000, "0", "seasonal naive period; 0: the card's, else 1"),
 
     ENUM_KEY(model, attention, attention_name, "dot", "attention kind"),
@@ -496,6 +498,18 @@ ac_status ac_config_error(const ac_config *cfg, const char *key, ac_error *err, 
 
 /* ---- combinations ---- */
 
+bool ac_config_missing_marker(const ac_config *cfg, double *value) {
+    const char *text = cfg->data.missing_marker;
+    char *stop;
+    if (!text[0]) return false;
+    errno = 0;
+    double v = strtod(text, &stop);
+    while (isspace((unsigned char)*stop)) stop++;
+    if (stop == text || *stop || !isfinite(v) || errno == ERANGE) return false;
+    *value = v;
+    return true;
+}
+
 ac_status ac_config_check(const ac_config *cfg, ac_error *err) {
     const char *at = cfg->path[0] ? cfg->path : "";
     const char *sep = cfg->path[0] ? ": " : "";
@@ -516,6 +530,11 @@ ac_status ac_config_check(const ac_config *cfg, ac_error *err) {
                                 "%s%sdata.dataset = %s: a dataset name has only letters, digits, "
                                 "'_' and '-' (for a file, use data.csv)",
                                 at, sep, dataset);
+    double marker;
+    if (cfg->data.missing_marker[0] && !ac_config_missing_marker(cfg, &marker))
+        return ac_config_error(cfg, "data.missing_marker", err,
+                               "expected a finite number such as -9999 (or nothing), got '%.*s'",
+                               QUOTE_MAX, cfg->data.missing_marker);
     if (cfg->model.d_model % cfg->model.heads != 0)
         return ac_error_set(err, AC_ERR_INVALID,
                             "%s%smodel.d_model = %d is not divisible by model.heads = %d", at, sep,

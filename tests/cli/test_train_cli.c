@@ -301,6 +301,27 @@ static void test_bad_csv_cell_is_reported_with_line_and_column(void **state) {
     expect_error(train("broken.ini", "--set data.csv=broken.csv"), 1, "broken.csv:15:2", "oops");
 }
 
+/* data.missing_marker reaches the reader: a -9999 cell is an error naming line and column unless
+ * data.missing fills it; a bad marker is a config error naming the --set. */
+static void test_missing_marker_cells_are_missing_values(void **state) {
+    (void)state;
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && sed '15s/^\\([^,]*\\),[^,]*,/\\1,-9999,/' series.csv > sentinel.csv", dir);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    write_config("sentinel.ini", "");
+    const char *args = "--quiet --set data.csv=sentinel.csv --set train.epochs=1 --out s-run "
+                       "--set data.missing_marker=-9999";
+    expect_error(train("sentinel.ini", args), 1, "sentinel.csv:15:2 (column 'a')",
+                 "missing value '-9999'");
+    char filled[1024];
+    snprintf(filled, sizeof filled, "%s --set data.missing=interpolate", args);
+    int rc = train("sentinel.ini", filled);
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+    expect_error(train("sentinel.ini", "--set data.missing_marker=n/a"), 2,
+                 "--set data.missing_marker=n/a: data.missing_marker", "finite number");
+}
+
 static void test_ragged_row_is_reported_with_line_and_column(void **state) {
     (void)state;
     char cmd[1024];
@@ -420,6 +441,7 @@ int main(void) {
         cmocka_unit_test(test_set_overrides_are_checked_and_named),
         cmocka_unit_test(test_command_line_mistakes_are_usage_errors),
         cmocka_unit_test(test_bad_csv_cell_is_reported_with_line_and_column),
+        cmocka_unit_test(test_missing_marker_cells_are_missing_values),
         cmocka_unit_test(test_ragged_row_is_reported_with_line_and_column),
         cmocka_unit_test(test_text_first_column_suggests_data_date_column),
         cmocka_unit_test(test_tampered_dataset_is_refused_by_checksum),

@@ -441,6 +441,27 @@ static void test_a_column_without_any_value_is_an_error(void **state) {
                  ": every row has a missing cell; data.missing = drop leaves nothing");
 }
 
+static void test_a_missing_marker_makes_matching_cells_missing(void **state) {
+    (void)state;
+    const char *text = "date,a,b\nd1,1,-9999\nd2,-9999.0,4\nd3,3,6\nd4,-9999.5,8\n";
+    ac_csv_options opt = {.has_missing_marker = true, .missing_marker = -9999.0};
+    expect_error(text, &opt,
+                 ":2:3 (column 'b'): missing value '-9999'; set data.missing = ffill, interpolate "
+                 "or drop to fill or skip it");
+    opt.missing = AC_MISSING_INTERPOLATE;
+    ac_table *t = load_ok(text, &opt);
+    const double a[] = {1, 2, 3, -9999.5}, b[] = {4, 4, 6, 8};
+    for (int r = 0; r < 4; r++) {
+        assert_true(at(t, r, 0) == a[r]);
+        assert_true(at(t, r, 1) == b[r]);
+    }
+    assert_int_equal(t->missing_filled, 2);
+    ac_table_free(t);
+    t = load_ok(text, NULL); /* no marker: -9999 is a number like any other */
+    assert_true(at(t, 0, 1) == -9999.0);
+    ac_table_free(t);
+}
+
 /* ---- the benchmark files ---- */
 
 static ac_table *load_shared(const char *name) {
@@ -523,6 +544,7 @@ int main(void) {
         cmocka_unit_test(test_drop_removes_rows_and_their_dates),
         cmocka_unit_test(test_a_blank_line_in_a_single_column_file_is_a_missing_cell),
         cmocka_unit_test(test_a_column_without_any_value_is_an_error),
+        cmocka_unit_test(test_a_missing_marker_makes_matching_cells_missing),
         cmocka_unit_test(test_exchange_rate_csv),
         cmocka_unit_test(test_weather_csv_loads_quickly),
     };

@@ -629,7 +629,7 @@ static void test_to_ini_of_the_defaults_has_every_key(void **state) {
     assert_contains(text, "\ndataset =\n");
     int keys = 0;
     for (const char *c = text; (c = strstr(c, " =")) != NULL; c++) keys++;
-    assert_int_equal(keys, 38);
+    assert_int_equal(keys, 39);
     ac_config back;
     ac_config_defaults(&back);
     assert_int_equal(ac_config_load_string(&back, text, "resolved", &err), AC_OK);
@@ -690,6 +690,40 @@ static void test_check_rejects_warmup_as_long_as_training(void **state) {
     assert_int_equal(ac_config_check(&cfg, &err), AC_OK);
 }
 
+/* The check names the file and line of data.missing_marker, then what it expected. */
+static void expect_bad_marker(const char *value) {
+    char text[128], piece[160];
+    snprintf(text, sizeof text, "[data]\ncsv = a.csv\nmissing_marker = %s\n", value);
+    assert_int_equal(load(text), AC_OK);
+    assert_int_equal(ac_config_check(&cfg, &err), AC_ERR_INVALID);
+    snprintf(piece, sizeof piece,
+             "exp.ini:3: data.missing_marker: expected a finite number such as -9999 (or "
+             "nothing), got '%s'",
+             value);
+    assert_contains(err.msg, piece);
+    assert_null(strchr(err.msg, '\n'));
+}
+
+static void test_check_wants_a_number_for_the_missing_marker(void **state) {
+    (void)state;
+    expect_bad_marker("none");
+    expect_bad_marker("-9999x");
+    expect_bad_marker("inf");
+    expect_bad_marker("1e999");
+    double marker = 0.0;
+    assert_int_equal(load("[data]\ncsv = a.csv\nmissing_marker = -9999\n"), AC_OK);
+    assert_int_equal(ac_config_check(&cfg, &err), AC_OK);
+    assert_true(ac_config_missing_marker(&cfg, &marker));
+    assert_true(marker == -9999.0);
+    assert_int_equal(load("[data]\ncsv = a.csv\n"), AC_OK);
+    assert_false(ac_config_missing_marker(&cfg, &marker));
+    ac_config_defaults(&cfg);
+    assert_int_equal(ac_config_set(&cfg, "data.csv=a.csv", &err), AC_OK);
+    assert_int_equal(ac_config_set(&cfg, "data.missing_marker=oops", &err), AC_OK);
+    assert_int_equal(ac_config_check(&cfg, &err), AC_ERR_INVALID);
+    assert_contains(err.msg, "--set data.missing_marker=oops: data.missing_marker: expected");
+}
+
 /* ---- the model spec and the key reference ---- */
 
 static void test_model_spec_carries_the_model_keys(void **state) {
@@ -737,7 +771,7 @@ static void test_print_keys_lists_every_key_with_its_default(void **state) {
         assert_int_equal(doc - line, doc_column);
     }
     fclose(f);
-    assert_int_equal(lines, 38);
+    assert_int_equal(lines, 39);
     assert_true(saw_lr);
     assert_true(saw_attention);
 }
@@ -784,6 +818,7 @@ int main(void) {
         cmocka_unit_test(test_check_rejects_patch_longer_than_lookback),
         cmocka_unit_test(test_check_rejects_a_bad_dataset_name),
         cmocka_unit_test(test_check_rejects_warmup_as_long_as_training),
+        cmocka_unit_test(test_check_wants_a_number_for_the_missing_marker),
         cmocka_unit_test(test_model_spec_carries_the_model_keys),
         cmocka_unit_test(test_print_keys_lists_every_key_with_its_default),
     };

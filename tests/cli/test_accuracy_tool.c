@@ -1,0 +1,156 @@
+/* test_accuracy_tool.c - tools/accuracy.py, the benchmark table runner, on the real binary: it
+ * trains a cell's config from a models folder once per seed, appends each run's metrics.json to
+ * the CSV, skips cells already there when rerun (and trains again when the config changes), and
+ * writes the Markdown table with mean ± spread beside the published numbers. The cell here is a
+ * tiny model on a generated CSV so the test takes seconds; it is named like an exchange_rate cell
+ * because the tool looks configs up by dataset, lookback and horizon. Skipped without
+ * /usr/bin/python3. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "support/testutil.h"
+
+#define PYTHON "/usr/bin/python3"
+
+static char dir[256];
+static char out[1 << 16];
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...) {
+    char body[4096], cmd[4600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(body, sizeof body, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "cd '%s' && %s", dir, body);
+    return tu_run(cmd, out, sizeof out);
+}
+
+/* Runs tools/accuracy.py with the test folder's models, runs, CSV and table, plus args. */
+static int accuracy(const char *args) {
+    const char *src = getenv("ATTNCAST_SOURCE_DIR");
+    if (!src || !*src) fail_msg("ATTNCAST_SOURCE_DIR is not set (ctest sets it)");
+    return sh(PYTHON " '%s/tools/accuracy.py' --models-dir models --runs-dir runs --csv runs.csv "
+                     "--table table.md --bin '%s' --nice 0 %s",
+              src, tu_bin(), args);
+}
+
+static char *read_text(const char *name) {
+    static char text[1 << 16];
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    if (!f) fail_msg("cannot open %s", path);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    return text;
+}
+
+static int count_of(const char *text, const char *piece) {
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, piece)) != NULL; p += strlen(piece)) n++;
+    return n;
+}
+
+/* The table row of the cell, up to its line end (in a static buffer). */
+static const char *cell_row(const char *table) {
+    static char row[1024];
+    const char *p = strstr(table, "| exchange_rate | 96 | 96 |");
+    if (!p) fail_msg("no exchange_rate row in: %s", table);
+    size_t n = strcspn(p, "\n");
+    snprintf(row, sizeof row, "%.*s", (int)n, p);
+    return row;
+}
+
+static void write_cell_config(const char *extra) {
+    char text[1024];
+    snprintf(text, sizeof text,
+             "[data]\ncsv = %s/series.csv\nlookback = 96\nhorizon = 96\n"
+             "[model]\nd_model = 8\nheads = 2\nlayers = 1\nd_ff = 16\n"
+             "[train]\nepochs = 1\nbatch_size = 64\n%s",
+             dir, extra);
+    assert_int_equal(tu_write_file(dir, "models/exchange_rate_L96_H96.ini", text), 0);
+}
+
+static int setup(void **state) {
+    (void)state;
+    if (tu_make_temp_dir(dir, sizeof dir, "accuracy") != 0) return -1;
+    char path[512];
+    snprintf(path, sizeof path, "%s/models", dir);
+    if (mkdir(path, 0755) != 0) return -1;
+    snprintf(path, sizeof path, "%s/series.csv", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    fprintf(f, "date,a,b\n");
+    for (int t = 0; t < 1000; t++)
+        fprintf(f, "%d,%.5f,%.5f\n", t, (t % 24) * 0.1 + t * 0.001, ((t * 7) % 13) * 0.2);
+    fclose(f);
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    return tu_remove_dir(dir);
+}
+
+static void test_runs_each_seed_once_and_writes_the_table(void **state) {
+    (void)state;
+    if (access(PYTHON, X_OK) != 0) skip();
+    write_cell_config("");
+    int rc = accuracy("--cells exchange_rate:96:96 --seeds 2");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+    char *csv = read_text("runs.csv");
+    assert_int_equal(tu_count_lines(csv), 3); /* header + 2 seeds */
+    assert_int_equal(count_of(csv, "exchange_rate,96,96,published,2024,"), 1);
+    assert_int_equal(count_of(csv, "exchange_rate,96,96,published,2025,"), 1);
+    char *table = read_text("table.md");
+    const char *row = cell_row(table);
+    assert_non_null(strstr(row, "| exchange_rate | 96 | 96 | 0."));
+    assert_non_null(strstr(row, " ± "));                  /* two seeds: a spread */
+    assert_non_null(strstr(row, "0.086 / 0.206 (L=96)")); /* iTransformer, Table 10 */
+    assert_non_null(strstr(row, "| 2024,2025 |"));
+
+    /* rerun: nothing new is trained */
+    rc = accuracy("--cells exchange_rate:96:96 --seeds 2");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+    assert_int_equal(count_of(out, "in the CSV, skipped"), 2);
+    assert_int_equal(tu_count_lines(read_text("runs.csv")), 3);
+
+    /* a changed config trains again, and only its rows make the table */
+    write_cell_config("lr = 0.003\n");
+    rc = accuracy("--cells exchange_rate:96:96");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+    assert_int_equal(tu_count_lines(read_text("runs.csv")), 4);
+    row = cell_row(read_text("table.md"));
+    assert_non_null(strstr(row, "| 2024 |"));
+    assert_null(strstr(row, " ± "));
+}
+
+static void test_mistakes_are_one_line_errors(void **state) {
+    (void)state;
+    if (access(PYTHON, X_OK) != 0) skip();
+    assert_int_equal(accuracy("--cells weather:96:192"), 1);
+    assert_non_null(strstr(out, "no config for weather L=96 H=192"));
+    assert_int_equal(accuracy("--cells wether:96:96"), 1);
+    assert_non_null(strstr(out, "--cells: expected dataset:lookback:horizon"));
+    assert_int_equal(accuracy("--datasets exchange_rate --horizons 96,x"), 1);
+    assert_non_null(strstr(out, "--horizons"));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_runs_each_seed_once_and_writes_the_table),
+        cmocka_unit_test(test_mistakes_are_one_line_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,373 @@
+#!/usr/bin/python3
+"""accuracy.py - attncast on the long-horizon benchmarks, beside the published tables (issue 7).
+
+Runs the table: for each dataset x lookback x horizon cell it trains the cell's tuned config,
+models/accuracy/<dataset>_L<L>_H<H>.ini, with `attncast train` (one run at a time, each for
+every seed asked for), appends each run's test metrics (from the run folder's metrics.json) to a
+CSV, and writes a Markdown table from every row of that CSV: attncast's MSE and MAE (mean and
+spread over seeds), the naive repeat baseline on the same test windows, the published numbers of
+DLinear, PatchTST and iTransformer (with paper, table and lookback), and the training time.
+
+The protocol is MODEL.md's and the literature's: 70/10/20 split by rows with look-back across the
+borders, z-score fitted on the training rows, all channels in and out, stride-1 windows, MSE and
+MAE on the scaled values over every test window, channel and step (no window dropped).
+
+  /usr/bin/python3 tools/accuracy.py                       # every L=96 cell, 1 seed
+  /usr/bin/python3 tools/accuracy.py --cells weather:96:96,exchange_rate:96:96 --seeds 3
+  /usr/bin/python3 tools/accuracy.py --lookback 336         # the longer-lookback table
+  /usr/bin/python3 tools/accuracy.py --variant missing --datasets weather   # -9999 as missing
+  /usr/bin/python3 tools/accuracy.py --table-only           # rewrite the table from the CSV
+  /usr/bin/python3 tools/accuracy.py val-mse SWEEP_DIR      # rank a sweep by validation MSE
+
+Rerunning resumes: a (dataset, lookback, horizon, variant, seed, config digest) already in the CSV
+is skipped, so an interrupted table finishes where it stopped and a changed config runs again.
+Standard library only; run it with /usr/bin/python3.
+"""
+import argparse
+import csv
+import datetime
+import hashlib
+import json
+import math
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATASETS = ("exchange_rate", "weather")
+HORIZONS = (96, 192, 336, 720)
+
+# Variants of the data: "published" leaves weather's -9999 cells as numbers, as the published
+# runs did; "missing" treats them as missing cells, filled linearly (labelled apart in the table).
+VARIANTS = {
+    "published": [],
+    "missing": ["data.missing_marker=-9999", "data.missing=interpolate"],
+}
+
+# Published test MSE / MAE, multivariate, on the same split and scaling. Every number below was
+# checked against the paper's table as reproduced by a second paper citing it (see README).
+ITRANSFORMER_T10 = "Liu et al., iTransformer, ICLR 2024, Table 10 (L=96)"
+PATCHTST_T3 = "Nie et al., PatchTST, ICLR 2023, Table 3"
+DLINEAR_T2 = "Zeng et al., DLinear, AAAI 2023, Table 2 (L=336)"
+PUBLISHED = {
+    # (dataset, lookback class) -> list of (model, lookback, source, {H: (mse, mae)})
+    ("exchange_rate", 96): [
+        ("iTransformer", 96, ITRANSFORMER_T10,
+         {96: (0.086, 0.206), 192: (0.177, 0.299), 336: (0.331, 0.417), 720: (0.847, 0.691)}),
+        ("PatchTST", 96, ITRANSFORMER_T10,
+         {96: (0.088, 0.205), 192: (0.176, 0.299), 336: (0.301, 0.397), 720: (0.901, 0.714)}),
+        ("DLinear", 96, ITRANSFORMER_T10,
+         {96: (0.088, 0.218), 192: (0.176, 0.315), 336: (0.313, 0.427), 720: (0.839, 0.695)}),
+    ],
+    ("weather", 96): [
+        ("iTransformer", 96, ITRANSFORMER_T10,
+         {96: (0.174, 0.214), 192: (0.221, 0.254), 336: (0.278, 0.296), 720: (0.358, 0.347)}),
+        ("PatchTST", 96, ITRANSFORMER_T10,
+         {96: (0.177, 0.218), 192: (0.225, 0.259), 336: (0.278, 0.297), 720: (0.354, 0.348)}),
+        ("DLinear", 96, ITRANSFORMER_T10,
+         {96: (0.196, 0.255), 192: (0.237, 0.296), 336: (0.283, 0.335), 720: (0.345, 0.381)}),
+    ],
+    ("weather", "long"): [
+        ("PatchTST/64", 512, PATCHTST_T3,
+         {96: (0.149, 0.198), 192: (0.194, 0.241), 336: (0.245, 0.282), 720: (0.314, 0.334)}),
+        ("PatchTST/42", 336, PATCHTST_T3,
+         {96: (0.152, 0.199), 192: (0.197, 0.243), 336: (0.249, 0.283), 720: (0.320, 0.335)}),
+        ("DLinear", 336, PATCHTST_T3,
+         {96: (0.176, 0.237), 192: (0.220, 0.282), 336: (0.265, 0.319), 720: (0.323, 0.362)}),
+    ],
+    ("exchange_rate", "long"): [
+        # PatchTST's paper has no Exchange results.
+        ("DLinear", 336, DLINEAR_T2,
+         {96: (0.081, 0.203), 192: (0.157, 0.293), 336: (0.305, 0.414), 720: (0.643, 0.601)}),
+    ],
+}
+
+CSV_FIELDS = [
+    "date", "dataset", "lookback", "horizon", "variant", "seed", "config", "config_sha256",
+    "mse", "mae", "naive_mse", "naive_mae", "best_val_loss", "loss", "best_epoch", "epochs_run",
+    "train_seconds", "threads", "windows", "parameters", "attncast_version", "git_commit",
+    "run_dir",
+]
+
+
+def fail(msg):
+    sys.exit("accuracy.py: " + msg)
+
+
+def published_for(dataset, lookback):
+    return PUBLISHED.get((dataset, 96 if lookback == 96 else "long"), [])
+
+
+def config_path(models_dir, dataset, lookback, horizon):
+    return os.path.join(models_dir, "%s_L%d_H%d.ini" % (dataset, lookback, horizon))
+
+
+def sha256_of(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def git_commit():
+    try:
+        out = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, check=True)
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def read_rows(path):
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def append_row(path, row):
+    new = not os.path.exists(path)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        if new:
+            w.writeheader()
+        w.writerow(row)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def parse_cells(args):
+    """The (dataset, lookback, horizon) cells to run, from --cells or the other options."""
+    if args.cells:
+        cells = []
+        for item in args.cells.split(","):
+            parts = item.split(":")
+            if len(parts) != 3 or parts[0] not in DATASETS:
+                fail("--cells: expected dataset:lookback:horizon (e.g. weather:96:96), got '%s'"
+                     % item)
+            try:
+                cells.append((parts[0], int(parts[1]), int(parts[2])))
+            except ValueError:
+                fail("--cells: lookback and horizon are whole numbers, got '%s'" % item)
+        return cells
+    datasets = args.datasets.split(",")
+    for d in datasets:
+        if d not in DATASETS:
+            fail("--datasets: unknown dataset '%s' (known: %s)" % (d, ", ".join(DATASETS)))
+    try:
+        horizons = [int(h) for h in args.horizons.split(",")]
+    except ValueError:
+        fail("--horizons: expected comma-separated whole numbers, got '%s'" % args.horizons)
+    return [(d, args.lookback, h) for d in datasets for h in horizons]
+
+
+def run_cell(args, dataset, lookback, horizon, seed, config, digest):
+    # the folder names the config's digest, so a changed config trains afresh
+    name = "%s_L%d_H%d_%s_s%d_%s" % (dataset, lookback, horizon, args.variant, seed, digest[:8])
+    run_dir = os.path.join(args.runs_dir, name)
+    if os.path.exists(os.path.join(run_dir, "metrics.json")):
+        pass  # finished, but its row was not written (killed in between)
+    else:
+        cmd = [args.bin, "train", config, "--quiet", "--out", run_dir,
+               "--set", "train.seed=%d" % seed, "--set", "train.threads=%d" % args.threads]
+        for s in VARIANTS[args.variant]:
+            cmd += ["--set", s]
+        if os.path.exists(os.path.join(run_dir, "last.h5")):
+            cmd += ["--resume", run_dir]
+        if args.nice:
+            cmd = ["nice", "-n", str(args.nice)] + cmd
+        print("accuracy.py: %s" % " ".join(cmd), flush=True)
+        rc = subprocess.run(cmd).returncode
+        if rc != 0:
+            fail("%s failed with exit %d" % (name, rc))
+    with open(os.path.join(run_dir, "metrics.json")) as f:
+        m = json.load(f)
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
+        "dataset": dataset, "lookback": lookback, "horizon": horizon, "variant": args.variant,
+        "seed": seed, "config": os.path.relpath(config, ROOT), "config_sha256": digest,
+        "mse": "%.6f" % m["model"]["mse"], "mae": "%.6f" % m["model"]["mae"],
+        "naive_mse": "%.6f" % m["baselines"]["naive"]["mse"],
+        "naive_mae": "%.6f" % m["baselines"]["naive"]["mae"],
+        "best_val_loss": "%.6f" % m["best_val_loss"], "loss": m["loss"],
+        "best_epoch": m["best_epoch"], "epochs_run": m["epochs_run"],
+        "train_seconds": "%.1f" % m["train_seconds"], "threads": m["threads"],
+        "windows": m["windows"], "parameters": m["parameters"],
+        "attncast_version": m["attncast_version"], "git_commit": git_commit(),
+        "run_dir": os.path.relpath(run_dir, ROOT),
+    }
+
+
+# ---- the table ----
+
+def mean_spread(values):
+    """Mean and sample standard deviation (0 for one value)."""
+    n = len(values)
+    mean = sum(values) / n
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    return mean, sd
+
+
+def fmt(values, digits=3):
+    mean, sd = mean_spread(values)
+    if len(values) == 1:
+        return "%.*f" % (digits, mean)
+    return "%.*f ± %.*f" % (digits, mean, digits, sd)
+
+
+def table_markdown(rows):
+    """One Markdown table per (lookback class, variant) from the CSV rows; only the latest config
+    digest of each cell counts."""
+    latest = {}
+    for r in rows:  # the last digest seen for a cell is its current config
+        latest[(r["dataset"], int(r["lookback"]), int(r["horizon"]), r["variant"])] = \
+            r["config_sha256"]
+    groups = {}
+    for r in rows:
+        key = (r["dataset"], int(r["lookback"]), int(r["horizon"]), r["variant"])
+        if r["config_sha256"] != latest[key]:
+            continue
+        groups.setdefault(key, []).append(r)
+    out = []
+    lookback_classes = sorted({(k[1] == 96, k[3]) for k in groups}, reverse=True)
+    for short, variant in lookback_classes:
+        title = "Lookback 96" if short else "Longer lookback"
+        label = "" if variant == "published" else \
+            " — weather's -9999 cells treated as missing (interpolated), not comparable to the " \
+            "published runs"
+        out.append("#### %s%s\n" % (title, label))
+        out.append("| dataset | L | H | attncast MSE | attncast MAE | naive MSE | naive MAE | "
+                   "iTransformer | PatchTST | DLinear | seeds | train time / run |")
+        out.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        cells = sorted(k for k in groups if (k[1] == 96) == short and k[3] == variant)
+        for dataset, lookback, horizon, _ in cells:
+            rs = groups[(dataset, lookback, horizon, variant)]
+            pub = {}
+            # the published runs kept the -9999 cells, so only the published variant compares
+            comparable = published_for(dataset, lookback) if variant == "published" else []
+            for model, plb, _, numbers in comparable:
+                if horizon in numbers:
+                    family = model.split("/")[0]
+                    named = model + " " if "/" in model else ""
+                    pub.setdefault(family, []).append("%s%.3f / %.3f (L=%d)"
+                                                      % ((named,) + numbers[horizon] + (plb,)))
+            secs = [float(r["train_seconds"]) for r in rs]
+            out.append("| %s | %d | %d | %s | %s | %.3f | %.3f | %s | %s | %s | %s | %s |" % (
+                dataset, lookback, horizon,
+                fmt([float(r["mse"]) for r in rs]), fmt([float(r["mae"]) for r in rs]),
+                float(rs[0]["naive_mse"]), float(rs[0]["naive_mae"]),
+                *("; ".join(pub.get(f, ["—"])) for f in ("iTransformer", "PatchTST", "DLinear")),
+                ",".join(sorted({r["seed"] for r in rs}, key=int)),
+                "%.0f s" % (sum(secs) / len(secs))))
+        out.append("")
+    out.append("Published columns are MSE / MAE with the lookback each model used. Sources: "
+               "%s; %s; %s. attncast: mean ± sample standard deviation over the seeds listed; "
+               "naive repeats the last lookback value on the same test windows; train time is "
+               "the mean `train_seconds` of one run (1 thread)." % (ITRANSFORMER_T10, PATCHTST_T3,
+                                                                   DLINEAR_T2))
+    return "\n".join(out) + "\n"
+
+
+def write_atomic(path, text):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+# ---- ranking a sweep by validation MSE ----
+
+def val_mse(args):
+    """Ranks the runs of a sweep folder by the MSE of their best weights on the validation split
+    (`attncast eval best.h5 --split val`), so runs trained with different losses compare fairly.
+    The test split is never read."""
+    rows = []
+    for name in sorted(os.listdir(args.sweep_dir)):
+        ckpt = os.path.join(args.sweep_dir, name, "best.h5")
+        if not os.path.exists(os.path.join(args.sweep_dir, name, "metrics.json")):
+            continue
+        out = subprocess.run([args.bin, "eval", ckpt, "--split", "val", "--json"],
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            print("%s: eval failed: %s" % (name, out.stderr.strip()), file=sys.stderr)
+            continue
+        m = json.loads(out.stdout)
+        with open(os.path.join(args.sweep_dir, name, "metrics.json")) as f:
+            run = json.load(f)
+        rows.append((m["model"]["mse"], m["model"]["mae"], m["baselines"]["naive"]["mse"], name,
+                     run["best_epoch"], run["train_seconds"]))
+    rows.sort()
+    print("%-60s %9s %9s %9s %5s %8s" % ("run", "val_mse", "val_mae", "naive", "best", "seconds"))
+    for mse, mae, naive, name, best, secs in rows:
+        print("%-60s %9.5f %9.5f %9.5f %5d %8.1f" % (name, mse, mae, naive, best, secs))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--datasets", default=",".join(DATASETS))
+    p.add_argument("--horizons", default=",".join(str(h) for h in HORIZONS))
+    p.add_argument("--lookback", type=int, default=96)
+    p.add_argument("--cells", help="dataset:lookback:horizon,... (instead of the three above)")
+    p.add_argument("--seeds", type=int, default=1, help="seeds per cell (default 1)")
+    p.add_argument("--seed-base", type=int, default=2024, help="first seed (default 2024)")
+    p.add_argument("--variant", choices=sorted(VARIANTS), default="published")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--nice", type=int, default=19, help="nice level of the runs (0: none)")
+    p.add_argument("--models-dir", default=os.path.join(ROOT, "models", "accuracy"))
+    p.add_argument("--runs-dir", default=os.path.join(ROOT, "runs", "accuracy"))
+    p.add_argument("--csv", default=os.path.join(ROOT, "docs", "accuracy", "runs.csv"))
+    p.add_argument("--table", default=os.path.join(ROOT, "docs", "accuracy", "table.md"))
+    p.add_argument("--bin", default=os.environ.get("ATTNCAST_BIN",
+                                                   os.path.join(ROOT, "build", "attncast")))
+    p.add_argument("--table-only", action="store_true", help="only rewrite the table")
+    p.add_argument("--dry-run", action="store_true", help="list the runs it would start")
+    if len(sys.argv) > 1 and sys.argv[1] == "val-mse":
+        q = argparse.ArgumentParser(prog="accuracy.py val-mse")
+        q.add_argument("sweep_dir")
+        q.add_argument("--bin", default=os.environ.get("ATTNCAST_BIN",
+                                                       os.path.join(ROOT, "build", "attncast")))
+        val_mse(q.parse_args(sys.argv[2:]))
+        return
+    args = p.parse_args()
+    if args.seeds < 1:
+        fail("--seeds: at least 1")
+    if not args.table_only:
+        cells = parse_cells(args)
+        for dataset, lookback, horizon in cells:
+            if not os.path.exists(config_path(args.models_dir, dataset, lookback, horizon)):
+                fail("no config for %s L=%d H=%d: %s" % (dataset, lookback, horizon,
+                                                         config_path(args.models_dir, dataset,
+                                                                     lookback, horizon)))
+        if not args.dry_run and not os.access(args.bin, os.X_OK):
+            fail("no attncast binary at %s (build it, or set --bin / ATTNCAST_BIN)" % args.bin)
+        for dataset, lookback, horizon in cells:
+            config = config_path(args.models_dir, dataset, lookback, horizon)
+            digest = sha256_of(config)
+            for seed in range(args.seed_base, args.seed_base + args.seeds):
+                done = any(r["dataset"] == dataset and int(r["lookback"]) == lookback and
+                           int(r["horizon"]) == horizon and r["variant"] == args.variant and
+                           int(r["seed"]) == seed and r["config_sha256"] == digest
+                           for r in read_rows(args.csv))
+                if done:
+                    print("accuracy.py: %s L=%d H=%d %s seed %d: in the CSV, skipped"
+                          % (dataset, lookback, horizon, args.variant, seed))
+                    continue
+                if args.dry_run:
+                    print("accuracy.py: would run %s L=%d H=%d %s seed %d (%s)"
+                          % (dataset, lookback, horizon, args.variant, seed, config))
+                    continue
+                row = run_cell(args, dataset, lookback, horizon, seed, config, digest)
+                append_row(args.csv, row)
+                print("accuracy.py: %s L=%d H=%d %s seed %d: mse %s mae %s (naive %s), %s s"
+                      % (dataset, lookback, horizon, args.variant, seed, row["mse"], row["mae"],
+                         row["naive_mse"], row["train_seconds"]), flush=True)
+    rows = read_rows(args.csv)
+    if rows:
+        os.makedirs(os.path.dirname(os.path.abspath(args.table)), exist_ok=True)
+        write_atomic(args.table, table_markdown(rows))
+        print("accuracy.py: wrote %s from %d run(s) in %s" % (args.table, len(rows), args.csv))
+
+
+if __name__ == "__main__":
+    main()
