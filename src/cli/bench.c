@@ -323,6 +323,10 @@ int ac_cli_bench(int argc, char **argv) {
     int channels;
     bool from_config = strcmp(preset, "small") != 0 && strcmp(preset, "large") != 0;
     bool kinds[4] = {true, true, true, true};
+    if (from_config && access(preset, R_OK) != 0) {
+        ac_cli_error("bench: --preset '%s' is not small, large or a readable config file", preset);
+        return AC_EXIT_USAGE;
+    }
     if (from_config) {
         ac_data_source src;
         if (ac_config_load(&cfg, preset, &err) != AC_OK || ac_config_check(&cfg, &err) != AC_OK ||

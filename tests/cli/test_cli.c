@@ -92,6 +92,8 @@ static void test_bench_json_reports_speed_against_the_ceiling(void **state) {
     cJSON_Delete(root);
     assert_int_equal(run("bench --lookback 8"), 2);
     assert_non_null(strstr(out, "patch length"));
+    assert_int_equal(run("bench --preset huge"), 2);
+    assert_non_null(strstr(out, "not small, large or a readable config file"));
     assert_int_equal(run("bench --kinds dotty"), 2);
     assert_non_null(strstr(out, "dotty"));
     assert_int_equal(run("bench --seconds -1"), 2);
