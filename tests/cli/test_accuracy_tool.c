@@ -24,16 +24,8 @@
 static char dir[256];
 static char out[1 << 16];
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...) {
-    char body[4096], cmd[4600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(body, sizeof body, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "cd '%s' && %s", dir, body);
-    return tu_run(cmd, out, sizeof out);
-}
+/* A shell command run in the test folder, its output in out. */
+#define sh(...) tu_run_in(dir, out, sizeof out, __VA_ARGS__)
 
 /* Runs tools/accuracy.py with the test folder's models, runs, CSV and table, plus args. */
 static int accuracy(const char *args) {

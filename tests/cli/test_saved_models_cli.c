@@ -21,17 +21,8 @@
 static char dir[256];
 static char out[1 << 16];
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...) {
-    char body[4096], cmd[4600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(body, sizeof body, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "cd '%s' && A='%s' && E='%s' && %s", dir, tu_bin(),
-             getenv("ATTNCAST_EXAMPLE") ? getenv("ATTNCAST_EXAMPLE") : "forecast_example", body);
-    return tu_run(cmd, out, sizeof out);
-}
+/* A shell command run in the test folder, its output in out. */
+#define sh(...) tu_run_in(dir, out, sizeof out, __VA_ARGS__)
 
 static void expect_one_line_error(int rc, const char *a, const char *b) {
     if (rc == 0) fail_msg("expected a failure: %s", out);
@@ -43,6 +34,11 @@ static void expect_one_line_error(int rc, const char *a, const char *b) {
 static int setup(void **state) {
     (void)state;
     if (tu_make_temp_dir(dir, sizeof dir, "saved") != 0) return -1;
+    /* the commands name the binary as $A and the embedding example as $E */
+    const char *example = getenv("ATTNCAST_EXAMPLE");
+    if (setenv("A", tu_bin(), 1) != 0 ||
+        setenv("E", example ? example : "forecast_example", 1) != 0)
+        return -1;
     char path[512];
     snprintf(path, sizeof path, "%s/series.csv", dir);
     FILE *f = fopen(path, "w");

@@ -26,16 +26,8 @@ static char out[1 << 16];
 static const char *const KINDS[] = {"additive", "dot", "gated", "cosine"};
 static const char *const MODES[] = {"independent", "mixed"};
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...) {
-    char body[4096], cmd[4600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(body, sizeof body, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "cd '%s' && %s", dir, body);
-    return tu_run(cmd, out, sizeof out);
-}
+/* A shell command run in the test folder, its output in out. */
+#define sh(...) tu_run_in(dir, out, sizeof out, __VA_ARGS__)
 
 static int have_torch(void) {
     char buf[4096];

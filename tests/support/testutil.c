@@ -1,6 +1,7 @@
 /* testutil.c - helpers shared by the test programs (see testutil.h). */
 #include "support/testutil.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,18 @@ int tu_run(const char *command, char *out, size_t n) {
     int status = pclose(p);
     if (status == -1 || !WIFEXITED(status)) return -1;
     return WEXITSTATUS(status);
+}
+
+int tu_run_in(const char *dir, char *out, size_t n, const char *fmt, ...) {
+    char body[8192], cmd[8192 + 512];
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(body, sizeof body, fmt, ap);
+    va_end(ap);
+    if (len < 0 || (size_t)len >= sizeof body ||
+        snprintf(cmd, sizeof cmd, "cd '%s' && %s", dir, body) >= (int)sizeof cmd)
+        return -1;
+    return tu_run(cmd, out, n);
 }
 
 int tu_make_temp_dir(char *buf, size_t n, const char *tag) {

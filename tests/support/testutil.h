@@ -12,6 +12,10 @@ const char *tu_bin(void);
  * n - 1 bytes). Returns the exit status, or -1 if it could not be run or was killed. */
 int tu_run(const char *command, char *out, size_t n);
 
+/* tu_run of a printf-formatted command run in folder dir (cd 'dir' && command). */
+int tu_run_in(const char *dir, char *out, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Makes a fresh folder /tmp/attncast-<tag>-XXXXXX, its path in buf (n >= 64). 0 or -1. */
 int tu_make_temp_dir(char *buf, size_t n, const char *tag);
 
