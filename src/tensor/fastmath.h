@@ -7,8 +7,11 @@
  *                   scaled by 2^n through the exponent bits: relative error below 2e-7.
  *   ac_fast_erff    erf(x) = x P(x^2) / Q(x^2), |x| clamped to 4 (erf(4) rounds to 1 in float32),
  *                   P of degree 6 and Q of degree 4 fitted by us for relative error: below 5e-7.
- *   ac_fast_tanhf   |x| < 0.625: x + x^3 R(x^2), R of degree 5 (fitted, relative error below
- *                   1e-7); else sign(x) (1 - 2 / (exp(2|x|) + 1)).
+ *   ac_fast_tanhf   x P(x^2) / Q(x^2), P and Q of degree 4 with positive coefficients (no
+ *                   cancellation), x clamped to +-9 and the result to +-1; fitted by us for
+ *                   relative error (2e-8 in exact arithmetic, below 5e-7 in float32 - a few
+ *                   ulp); one division and no exp, about 2.5 times cheaper than the exp form
+ *                   sign(x) (1 - 2 / (exp(2|x|) + 1)) it replaced.
  * Special values follow libm: exp(-inf) = 0 (the causal mask relies on it), exp(+inf) = +inf,
  * and NaN in gives NaN out (a diverging run must still be seen as diverging). Every branch is a
  * select, computed for all lanes.
@@ -36,6 +39,7 @@
 #define AC_EXP_HI      88.72283905206835f     /* exp overflows above */
 #define AC_EXP_LO      -87.33654475055310898f /* exp underflows below (as a normal float) */
 #define AC_ROUND_MAGIC 12582912.0f            /* 1.5 * 2^23: adding and subtracting it rounds */
+#define AC_TANH_CLAMP  9.0f                   /* tanh(9) rounds to 1 in float32 */
 
 static inline float ac_fast_expf(float x) {
     float xc = x > AC_EXP_HI ? AC_EXP_HI : x; /* comparisons keep NaN as it is */
@@ -83,18 +87,22 @@ static inline float ac_fast_erff(float x) {
 }
 
 static inline float ac_fast_tanhf(float x) {
-    float a = x < 0.0f ? -x : x;
+    float a = x > AC_TANH_CLAMP ? AC_TANH_CLAMP : x; /* comparisons keep NaN as it is */
+    a = a < -AC_TANH_CLAMP ? -AC_TANH_CLAMP : a;
     float t = a * a;
-    float r = 2.248364501e-03f;
-    r = r * t - 8.293027058e-03f;
-    r = r * t + 2.174769528e-02f;
-    r = r * t - 5.395539105e-02f;
-    r = r * t + 1.333327442e-01f;
-    r = r * t - 3.333333135e-01f;
-    float small = a + a * t * r;
-    float big = 1.0f - 2.0f / (ac_fast_expf(2.0f * a) + 1.0f);
-    float y = a < 0.625f ? small : big;
-    y = x < 0.0f ? -y : y;
+    float p = 1.33550184e-08f;
+    p = p * t + 2.06095665e-05f;
+    p = p * t + 3.49562801e-03f;
+    p = p * t + 1.33810624e-01f;
+    p = p * t + 1.0f;
+    float q = 7.77677030e-07f;
+    q = q * t + 3.28569266e-04f;
+    q = q * t + 2.58771461e-02f;
+    q = q * t + 4.67143774e-01f;
+    q = q * t + 1.0f;
+    float y = a * p / q;
+    y = y > 1.0f ? 1.0f : y;
+    y = y < -1.0f ? -1.0f : y;
     return x != x ? x : y; /* NaN */
 }
 

@@ -129,11 +129,14 @@ ac_tensor *ac_additive_scores(ac_ctx *ctx, ac_tensor *q, ac_tensor *k, ac_tensor
  * saved: A [S, h, N, N] (the weights explain shows), then for cosine |q_i| and |k_i| per pair.
  * Work is split over (sample, head) pairs, which write disjoint rows and columns; parameter
  * gradients are summed per pair and then in pair order, so the thread count changes nothing.
- * Dot products run in SUM_BLOCK lanes summed pairwise: a fixed order on every CPU. */
+ * Dot products run in SUM_BLOCK lanes summed pairwise: a fixed order on every CPU.
+ * Additive scores put keys in vector lanes in forward (additive_block: each score a sum in
+ * order of e, no horizontal sums) and head columns in lanes in backward
+ * (additive_pair_backward: dq's and dw's sums held in registers); both recompute nothing else
+ * and the tanh is fastmath.h's single rational function. */
 
 #define COSINE_EPS 1e-6f
 #define SUM_BLOCK  16 /* lanes of the register blocks that dot products and sums run in */
-#define TANH_BLOCK 64 /* head widths are walked in blocks of this many for the tanh values */
 
 static inline float dot_product(const float *restrict a, const float *restrict b, int n) {
     float acc[SUM_BLOCK] = {0};
@@ -168,18 +171,6 @@ static inline void weighted_sum(float *restrict o, const float *restrict a, cons
     }
     for (int e = e0; e < dh; e++) o[e] = 0.0f;
     for (int m = 0; m < count && e0 < dh; m++) axpy(o + e0, a[m], v + m * stride + e0, dh - e0);
-}
-
-/* w . tanh(q + k), keeping nothing */
-static inline float additive_score(const float *q, const float *k, const float *w, int dh) {
-    float t[TANH_BLOCK], acc = 0.0f;
-    for (int e0 = 0; e0 < dh; e0 += TANH_BLOCK) {
-        int len = dh - e0 < TANH_BLOCK ? dh - e0 : TANH_BLOCK;
-#pragma omp simd
-        for (int e = 0; e < len; e++) t[e] = ac_fast_tanhf(q[e0 + e] + k[e0 + e]);
-        acc += dot_product(t, w + e0, len);
-    }
-    return acc;
 }
 
 /* The geometry of one call, shared by forward and backward. */
@@ -257,6 +248,30 @@ static void product_block(const float *restrict a, int64_t a_stride, int rows,
     }
 }
 
+/* Additive scores of `rows` query rows against the transposed keys kt [dh, np]:
+ * out[i * out_stride + m] = sum over e < dh of w[e] tanh(a[i * a_stride + e] + kt[e * np + m]),
+ * m < cols (cols <= np), each sum taken in order of e. Keys sit in vector lanes, so no score
+ * needs a horizontal sum; the tanh of padding columns is computed and dropped. */
+AC_VECTOR_CLONES
+static void additive_block(const float *restrict a, int64_t a_stride, int rows,
+                           const float *restrict kt, int np, int cols, const float *restrict w,
+                           int dh, float *restrict out, int64_t out_stride) {
+    for (int i = 0; i < rows; i++) {
+        const float *ai = a + (int64_t)i * a_stride;
+        for (int m0 = 0; m0 < cols; m0 += BLOCK_COLS) {
+            float acc[BLOCK_COLS] = {0};
+            for (int e = 0; e < dh; e++) {
+                const float *k = kt + (int64_t)e * np + m0;
+                float qe = ai[e], we = w[e];
+#pragma omp simd
+                for (int c = 0; c < BLOCK_COLS; c++) acc[c] += we * ac_fast_tanhf(qe + k[c]);
+            }
+            int nc = cols - m0 < BLOCK_COLS ? cols - m0 : BLOCK_COLS;
+            for (int c = 0; c < nc; c++) out[(int64_t)i * out_stride + m0 + c] = acc[c];
+        }
+    }
+}
+
 /* out[m * n + i] = a[i * n + m] for an [n, n] matrix. */
 static void transpose_square(const float *restrict a, int n, float *restrict out) {
     for (int i = 0; i < n; i++)
@@ -286,7 +301,7 @@ static void attention_pair_forward(const attn_geom *g, int64_t p, const float *q
     const float *qp = q + base, *kp = k + base, *vp = v + base;
     float *op = o + base, *kt = scratch;
     float c = 1.0f / sqrtf((float)dh), temp = 0.0f;
-    if (g->kind != AC_SCORE_ADDITIVE) transpose_block(kp, d, N, dh, np, kt);
+    transpose_block(kp, d, N, dh, np, kt);
     if (g->kind == AC_SCORE_COSINE) {
         temp = expf(param[j]);
         for (int i = 0; i < N; i++) {
@@ -294,7 +309,10 @@ static void attention_pair_forward(const attn_geom *g, int64_t p, const float *q
             norms[N + i] = sqrtf(dot_product(kp + (int64_t)i * d, kp + (int64_t)i * d, dh));
         }
     }
-    if (g->kind != AC_SCORE_ADDITIVE) product_block(qp, d, N, kt, np, N, dh, A, N);
+    if (g->kind == AC_SCORE_ADDITIVE)
+        additive_block(qp, d, N, kt, np, N, param + (int64_t)j * dh, dh, A, N);
+    else
+        product_block(qp, d, N, kt, np, N, dh, A, N);
     for (int i = 0; i < N; i++) {
         float *ai = A + (int64_t)i * N;
         int kmax = g->causal ? i + 1 : N;
@@ -303,10 +321,6 @@ static void attention_pair_forward(const attn_geom *g, int64_t p, const float *q
         } else if (g->kind == AC_SCORE_COSINE) {
             for (int m = 0; m < kmax; m++)
                 ai[m] = temp * ai[m] / (norms[i] * norms[N + m] + COSINE_EPS);
-        } else {
-            for (int m = 0; m < kmax; m++)
-                ai[m] = additive_score(qp + (int64_t)i * d, kp + (int64_t)m * d,
-                                       param + (int64_t)j * dh, dh);
         }
         float mx = -INFINITY;
         for (int m = 0; m < kmax; m++) mx = ai[m] > mx ? ai[m] : mx;
@@ -319,6 +333,60 @@ static void attention_pair_forward(const attn_geom *g, int64_t p, const float *q
         for (int m = kmax; m < N; m++) ai[m] = 0.0f;
         weighted_sum(op + (int64_t)i * d, ai, vp, d, kmax, dh);
     }
+}
+
+/* Columns [e0, e0 + len) of the additive backward of one pair (len <= SUM_BLOCK): with
+ * t = tanh(q_i + k_m) recomputed and u = G_im w (1 - t^2), dq_i += sum over m of u,
+ * dk_m += u and pp += sum over (i, m) of G_im t. Lanes run over e; dq_i's and pp's sums stay
+ * in registers, in order of m (and of i for pp). */
+static inline void additive_columns_backward(const float *restrict qp, const float *restrict kp,
+                                             int64_t d, int N, bool causal, const float *G,
+                                             const float *restrict w, float *restrict dq,
+                                             float *restrict dk, float *restrict pp, int e0,
+                                             int len) {
+    float pacc[SUM_BLOCK] = {0};
+    for (int i = 0; i < N; i++) {
+        const float *qi = qp + i * d + e0, *gi = G + (int64_t)i * N;
+        float qacc[SUM_BLOCK] = {0};
+        int kmax = causal ? i + 1 : N;
+        for (int m = 0; m < kmax; m++) {
+            const float *km = kp + m * d + e0;
+            float gs = gi[m];
+            if (dk) {
+                float *restrict dkm = dk + m * d + e0;
+#pragma omp simd
+                for (int c = 0; c < len; c++) {
+                    float t = ac_fast_tanhf(qi[c] + km[c]);
+                    float u = gs * w[e0 + c] * (1.0f - t * t);
+                    pacc[c] += gs * t;
+                    qacc[c] += u;
+                    dkm[c] += u;
+                }
+            } else {
+#pragma omp simd
+                for (int c = 0; c < len; c++) {
+                    float t = ac_fast_tanhf(qi[c] + km[c]);
+                    pacc[c] += gs * t;
+                    qacc[c] += gs * w[e0 + c] * (1.0f - t * t);
+                }
+            }
+        }
+        if (dq)
+            for (int c = 0; c < len; c++) dq[i * d + e0 + c] += qacc[c];
+    }
+    if (pp)
+        for (int c = 0; c < len; c++) pp[e0 + c] += pacc[c];
+}
+
+/* The additive part of a pair's backward, SUM_BLOCK columns of the head at a time. */
+AC_VECTOR_CLONES
+static void additive_pair_backward(const float *qp, const float *kp, int64_t d, int N, int dh,
+                                   bool causal, const float *G, const float *w, float *dq,
+                                   float *dk, float *pp) {
+    int e0 = 0;
+    for (; e0 + SUM_BLOCK <= dh; e0 += SUM_BLOCK) /* constant width: whole vectors */
+        additive_columns_backward(qp, kp, d, N, causal, G, w, dq, dk, pp, e0, SUM_BLOCK);
+    if (e0 < dh) additive_columns_backward(qp, kp, d, N, causal, G, w, dq, dk, pp, e0, dh - e0);
 }
 
 /* The backward of one (sample, head) pair: adds into its rows and columns of gq, gk, gv (each
@@ -365,28 +433,9 @@ static void attention_pair_backward(const attn_geom *g, int64_t p, const float *
             add_row(gv + base + (int64_t)m * d, tmp, dh);
         }
     }
-    if (g->kind == AC_SCORE_ADDITIVE) { /* lanes over e: u = G_im w (1 - t^2), t recomputed */
-        for (int i = 0; i < N; i++) {
-            const float *qi = qp + (int64_t)i * d, *gi = G + (int64_t)i * N;
-            float *dqi = gq ? gq + base + (int64_t)i * d : NULL;
-            int kmax = g->causal ? i + 1 : N;
-            for (int m = 0; m < kmax; m++) {
-                const float *km = kp + (int64_t)m * d;
-                float *dkm = gk ? gk + base + (int64_t)m * d : NULL, gs = gi[m];
-                for (int e0 = 0; e0 < dh; e0 += TANH_BLOCK) {
-                    int len = dh - e0 < TANH_BLOCK ? dh - e0 : TANH_BLOCK;
-                    float t[TANH_BLOCK], u[TANH_BLOCK];
-#pragma omp simd
-                    for (int e = 0; e < len; e++) {
-                        t[e] = ac_fast_tanhf(qi[e0 + e] + km[e0 + e]);
-                        u[e] = gs * w[e0 + e] * (1.0f - t[e] * t[e]);
-                    }
-                    if (dqi) add_row(dqi + e0, u, len);
-                    if (dkm) add_row(dkm + e0, u, len);
-                    if (pp) axpy(pp + e0, gs, t, len);
-                }
-            }
-        }
+    if (g->kind == AC_SCORE_ADDITIVE) {
+        additive_pair_backward(qp, kp, d, N, dh, g->causal, G, w, gq ? gq + base : NULL,
+                               gk ? gk + base : NULL, pp);
         return;
     }
     /* dot and cosine: scale G into the coefficient matrix a (in place), with the cosine's
