@@ -83,6 +83,17 @@ ac_tensor *ac_tensor_temp(ac_ctx *ctx, int ndim, const int *shape);
  * not require a gradient. */
 float *ac_grad_buffer(ac_ctx *ctx, ac_tensor *t);
 
+/* Activation memory: tells the context that the caller will not read t, nor any view of it,
+ * again in this step. t's buffer then goes to a pool that later tensors of the same size (the
+ * next layer's, backward's gradients) are taken from, and t->data becomes NULL, when either
+ *   - the op that made t can recompute it (layer norm, elementwise functions, attention's
+ *     output): backward recomputes it, bit for bit, just before the first node that reads it
+ *     and gives the buffer back after the last; or
+ *   - no backward reads t's values (a linear's output consumed only by ac_residual_dropout).
+ * Otherwise (and in no-grad mode, or when t is shared with a view) nothing happens. Returns
+ * whether t was released. Results are the same bits with and without releases. */
+bool ac_ctx_release(ac_ctx *ctx, ac_tensor *t);
+
 /* Backpropagates from a one-element tensor (seed 1). Afterwards the gradients of leaves
  * (parameters, inputs made with requires_grad) hold the result; an activation's gradient is
  * released for reuse as soon as the node that made it has run, so only leaf gradients (and the

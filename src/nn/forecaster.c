@@ -300,15 +300,24 @@ ac_tensor *ac_forecaster_forward_attention(ac_ctx *ctx, ac_forecaster *m, ac_ten
 
     ac_tensor *tokens = ac_patches(ctx, series, s->patch_len, s->patch_stride);
     ac_tensor *e = ac_add(ctx, ac_linear(ctx, tokens, m->in_w, m->in_b), m->pos);
+    /* Training memory: every activation that backward can recompute cheaply (layer norms,
+     * GELU, attention outputs) or never reads (what the residual adds consume) is released
+     * after its last use; the next ones of its size reuse its buffer. */
     for (int i = 0; i < s->layers; i++) {
         const ac_block *blk = &m->blocks[i];
         ac_tensor *z = ac_layer_norm(ctx, e, blk->norm1_w, blk->norm1_b, LN_EPS);
         ac_tensor *attn = ac_attention_forward(ctx, s, blk, z, attention ? &attention[i] : NULL);
+        ac_ctx_release(ctx, z);
         e = ac_residual_dropout(ctx, e, attn, s->dropout);
+        ac_ctx_release(ctx, attn);
         ac_tensor *z2 = ac_layer_norm(ctx, e, blk->norm2_w, blk->norm2_b, LN_EPS);
-        ac_tensor *ff = ac_linear(ctx, ac_gelu(ctx, ac_linear(ctx, z2, blk->ff1_w, blk->ff1_b)),
-                                  blk->ff2_w, blk->ff2_b);
+        ac_tensor *hidden = ac_linear(ctx, z2, blk->ff1_w, blk->ff1_b);
+        ac_ctx_release(ctx, z2);
+        ac_tensor *act = ac_gelu(ctx, hidden);
+        ac_tensor *ff = ac_linear(ctx, act, blk->ff2_w, blk->ff2_b);
+        ac_ctx_release(ctx, act);
         e = ac_residual_dropout(ctx, e, ff, s->dropout);
+        ac_ctx_release(ctx, ff);
     }
     e = ac_layer_norm(ctx, e, m->normf_w, m->normf_b, LN_EPS);
     if (!e) return NULL;

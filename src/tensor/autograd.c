@@ -8,6 +8,10 @@
  * gradient of its output has been read for the last time, so its buffer goes to a free list by
  * size and the next gradient of that size reuses it. A backward pass then holds only the
  * gradients of its frontier, not one per activation.
+ *
+ * Forward activations the caller releases (ac_ctx_release) join the same pools: a released
+ * tensor's producer either recomputes it in backward, into a pooled buffer taken just before
+ * the first node that reads it and returned after the last, or nobody reads it again at all.
  */
 #include "attncast/autograd.h"
 
@@ -18,19 +22,39 @@
 
 #include "op_internal.h"
 
-/* Released activation-gradient buffers of one size, linked through their first bytes (arena
- * blocks are at least AC_ARENA_ALIGN bytes, room for the link). */
+/* Under AddressSanitizer a pooled buffer is poisoned past its link, so an op that reads a
+ * released tensor or a dead gradient is reported. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define POOL_POISON(p, n)   ASAN_POISON_MEMORY_REGION((p), (n))
+#define POOL_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POOL_POISON(p, n)   ((void)(p), (void)(n))
+#define POOL_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+/* Dead buffers of one size (activation gradients, released activations), linked through their
+ * first bytes (arena blocks are at least AC_ARENA_ALIGN bytes, room for the link). */
 typedef struct grad_free_list {
     size_t bytes;
     void *head;
 } grad_free_list;
 
-#define GRAD_SIZE_CLASSES 32 /* distinct gradient sizes pooled; more are simply not reused */
+#define GRAD_SIZE_CLASSES 32 /* distinct sizes pooled; more are simply not reused */
+
+/* A tensor given up by ac_ctx_release whose producer recomputes it in backward. */
+typedef struct released_tensor {
+    ac_tensor *t;
+    ac_node *producer;
+    int pending; /* nodes that read t and whose backward has not run yet */
+    struct released_tensor *next;
+} released_tensor;
 
 struct ac_ctx {
     ac_arena *arena;
     grad_free_list free_grads[GRAD_SIZE_CLASSES];
     int grad_classes;
+    released_tensor *released;
     const float *seed; /* the caller's seed buffer of the current backward, never released */
     ac_node *tape;     /* newest node */
     size_t tape_length;
@@ -63,6 +87,7 @@ void ac_ctx_free(ac_ctx *ctx) {
 void ac_ctx_reset(ac_ctx *ctx) {
     ac_arena_reset(ctx->arena);
     for (int i = 0; i < ctx->grad_classes; i++) ctx->free_grads[i].head = NULL;
+    ctx->released = NULL;
     ctx->seed = NULL;
     ctx->tape = NULL;
     ctx->tape_length = 0;
@@ -79,6 +104,7 @@ ac_ctx_mark ac_ctx_get_mark(const ac_ctx *ctx) {
 void ac_ctx_rewind(ac_ctx *ctx, ac_ctx_mark mark) {
     ac_arena_rewind(ctx->arena, mark.arena);
     for (int i = 0; i < ctx->grad_classes; i++) ctx->free_grads[i].head = NULL;
+    ctx->released = NULL; /* releases happen in grad mode, whose steps are not rewound */
     ctx->tape = mark.tape;
     ctx->tape_length = mark.tape_length;
 }
@@ -154,10 +180,14 @@ ac_tensor *ac_op_view(ac_ctx *ctx, const char *op, int ndim, const int *shape, f
     return t;
 }
 
+static void *pool_take(ac_ctx *ctx, size_t bytes);
+
 ac_tensor *ac_op_output(ac_ctx *ctx, const char *op, int ndim, const int *shape) {
     ac_tensor *t = ac_op_view(ctx, op, ndim, shape, NULL);
     if (!t) return NULL;
-    t->data = arena_get(ctx, op, (size_t)t->size * sizeof(float), false);
+    size_t bytes = (size_t)t->size * sizeof(float);
+    t->data = pool_take(ctx, bytes);
+    if (!t->data) t->data = arena_get(ctx, op, bytes, false);
     return t->data ? t : NULL;
 }
 
@@ -197,20 +227,37 @@ static grad_free_list *grad_class(ac_ctx *ctx, size_t bytes, bool add) {
     return l;
 }
 
+/* A pooled buffer of exactly `bytes`, or NULL if the pool has none. */
+static void *pool_take(ac_ctx *ctx, size_t bytes) {
+    grad_free_list *l = grad_class(ctx, bytes, false);
+    if (!l || !l->head) return NULL;
+    void *p = l->head;
+    memcpy(&l->head, p, sizeof l->head);
+    POOL_UNPOISON(p, bytes);
+    return p;
+}
+
+/* Puts a dead buffer of `bytes` into its pool (dropped if the pool table is full). */
+static void pool_give(ac_ctx *ctx, void *p, size_t bytes) {
+    grad_free_list *l = grad_class(ctx, bytes, true);
+    if (!l) return;
+    memcpy(p, &l->head, sizeof l->head);
+    l->head = p;
+    POOL_POISON((char *)p + sizeof l->head, bytes - sizeof l->head);
+}
+
 float *ac_grad_buffer_fresh(ac_ctx *ctx, ac_tensor *t, bool *fresh) {
     *fresh = false;
     if (!t->requires_grad) return NULL;
     if (!t->grad) {
         size_t bytes = (size_t)t->size * sizeof(float);
-        grad_free_list *l = t->persistent ? NULL : grad_class(ctx, bytes, false);
         if (t->persistent) {
             t->grad = ac_aligned_zeros(bytes);
             if (!t->grad) return ac_ctx_fail(ctx, AC_ERR_NOMEM, "backward: out of memory");
             return t->grad;
-        } else if (l && l->head) {
-            t->grad = l->head;
-            memcpy(&l->head, t->grad, sizeof l->head);
-        } else {
+        }
+        t->grad = pool_take(ctx, bytes);
+        if (!t->grad) {
             t->grad = arena_get(ctx, "backward", bytes, false);
             if (!t->grad) return NULL;
         }
@@ -233,12 +280,102 @@ static void release_output_grad(ac_ctx *ctx, ac_node *n) {
     if (t->persistent || !t->grad || t->grad == ctx->seed) return;
     for (int i = 0; i < n->n_in; i++)
         if (n->in[i]->grad == t->grad) return;
-    grad_free_list *l = grad_class(ctx, (size_t)t->size * sizeof(float), true);
-    if (l) {
-        memcpy(t->grad, &l->head, sizeof l->head);
-        l->head = t->grad;
-    }
+    pool_give(ctx, t->grad, (size_t)t->size * sizeof(float));
     t->grad = NULL;
+}
+
+/* Whether node n's backward reads t's values (t one of its inputs or its output). */
+static bool node_reads(const ac_node *n, const ac_tensor *t) {
+    if (n->out == t && !(n->unread & AC_UNREAD_OUTPUT)) return true;
+    for (int i = 0; i < n->n_in; i++)
+        if (n->in[i] == t && (i >= 7 || !(n->unread & AC_UNREAD_INPUT(i)))) return true;
+    return false;
+}
+
+static bool node_uses(const ac_node *n, const ac_tensor *t) {
+    for (int i = 0; i < n->n_in; i++)
+        if (n->in[i] == t) return true;
+    return false;
+}
+
+/* Whether a's data overlaps b's (a view of one on the other). */
+static bool shares_data(const ac_tensor *a, const ac_tensor *b) {
+    return a->data && b->data && a->data < b->data + b->size && b->data < a->data + a->size;
+}
+
+bool ac_ctx_release(ac_ctx *ctx, ac_tensor *t) {
+    if (!t || !t->data || t->persistent || ctx->tape_used || ctx->status != AC_OK) return false;
+    ac_node *producer = NULL;
+    int readers = 0;
+    for (ac_node *n = ctx->tape; n && !producer; n = n->prev) {
+        if (n->out == t) {
+            producer = n;
+            if (!(n->unread & AC_UNREAD_OUTPUT)) readers++;
+        } else if (node_uses(n, t)) {
+            if (shares_data(n->out, t)) return false; /* a view of t lives on */
+            if (node_reads(n, t)) readers++;
+        }
+    }
+    if (!producer || (!producer->recompute && readers > 0)) return false;
+    if (producer->recompute) {
+        released_tensor *r = arena_get(ctx, "ac_ctx_release", sizeof *r, true);
+        if (!r) return false;
+        *r = (released_tensor){
+            .t = t, .producer = producer, .pending = readers, .next = ctx->released};
+        ctx->released = r;
+    }
+    pool_give(ctx, t->data, (size_t)t->size * sizeof(float));
+    t->data = NULL;
+    return true;
+}
+
+static released_tensor *find_released(ac_ctx *ctx, const ac_tensor *t) {
+    for (released_tensor *r = ctx->released; r; r = r->next)
+        if (r->t == t) return r;
+    return NULL;
+}
+
+static bool ensure_values(ac_ctx *ctx, ac_node *n, bool forward);
+
+/* Gives a released tensor a buffer again and has its producer refill it. */
+static bool recompute_released(ac_ctx *ctx, released_tensor *r) {
+    if (!ensure_values(ctx, r->producer, true)) return false; /* its inputs may be released */
+    size_t bytes = (size_t)r->t->size * sizeof(float);
+    float *data = pool_take(ctx, bytes);
+    if (!data) data = arena_get(ctx, "backward (recompute)", bytes, false);
+    if (!data) return false;
+    r->t->data = data;
+    r->producer->recompute(ctx, r->producer);
+    return ctx->status == AC_OK;
+}
+
+/* Recomputes the released tensors node n reads: in its backward, or (forward) the inputs of a
+ * producer about to recompute its output. */
+static bool ensure_values(ac_ctx *ctx, ac_node *n, bool forward) {
+    if (!ctx->released) return true;
+    for (int i = 0; i < (forward ? n->n_in : n->n_in + 1); i++) {
+        ac_tensor *t = i < n->n_in ? n->in[i] : n->out;
+        if (t->data || (!forward && !node_reads(n, t))) continue;
+        released_tensor *r = find_released(ctx, t);
+        if (!r) {
+            ac_ctx_fail(ctx, AC_ERR_STATE,
+                        "backward: %s reads a tensor released without a way "
+                        "to recompute it",
+                        n->op);
+            return false;
+        }
+        if (!recompute_released(ctx, r)) return false;
+    }
+    return true;
+}
+
+/* After node n's backward: a released tensor it read for the last time goes back to the pool. */
+static void settle_released(ac_ctx *ctx, const ac_node *n) {
+    for (released_tensor *r = ctx->released; r; r = r->next) {
+        if (!node_reads(n, r->t) || --r->pending > 0 || !r->t->data) continue;
+        pool_give(ctx, r->t->data, (size_t)r->t->size * sizeof(float));
+        r->t->data = NULL;
+    }
 }
 
 ac_status ac_backward_seeded(ac_ctx *ctx, ac_tensor *out, float *seed) {
@@ -268,10 +405,13 @@ ac_status ac_backward_seeded(ac_ctx *ctx, ac_tensor *out, float *seed) {
     }
     ctx->tape_used = true;
     for (ac_node *n = ctx->tape; n; n = n->prev) {
-        if (!n->out->grad) continue; /* nothing flowed into this node's output */
-        n->backward(ctx, n);
-        if (ctx->status != AC_OK) return ctx->status;
-        release_output_grad(ctx, n);
+        if (n->out->grad) { /* else nothing flowed into this node's output */
+            if (!ensure_values(ctx, n, false)) return ctx->status;
+            n->backward(ctx, n);
+            if (ctx->status != AC_OK) return ctx->status;
+            release_output_grad(ctx, n);
+        }
+        if (ctx->released) settle_released(ctx, n);
     }
     return AC_OK;
 }

@@ -11,6 +11,14 @@
 
 typedef struct ac_node ac_node;
 typedef void (*ac_backward_fn)(ac_ctx *ctx, ac_node *node);
+/* Writes node->out->data again, bit for bit as the forward did, from the node's inputs and saved
+ * values (the context has already given out a buffer). */
+typedef void (*ac_recompute_fn)(ac_ctx *ctx, ac_node *node);
+
+/* Bits of ac_node.unread: the values its backward never reads. */
+#define AC_UNREAD_INPUT(i) (1u << (i)) /* in[i]->data, i < 7 */
+#define AC_UNREAD_OUTPUT   (1u << 7)   /* out->data */
+#define AC_UNREAD_ALL      0xffu
 
 /* One recorded op: what produced `out` from `in`, and how to send out->grad back. */
 struct ac_node {
@@ -19,10 +27,12 @@ struct ac_node {
     ac_tensor *out;
     ac_tensor **in; /* n_in pointers, in the arena */
     int n_in;
-    int iarg[8];   /* small op arguments (axes, flags, sizes) */
-    float farg[4]; /* scalar op arguments (scale, eps, delta, rate) */
-    float *saved;  /* op-specific values kept for backward, in the arena */
-    ac_node *prev; /* the node recorded before this one */
+    int iarg[8];               /* small op arguments (axes, flags, sizes) */
+    float farg[4];             /* scalar op arguments (scale, eps, delta, rate) */
+    float *saved;              /* op-specific values kept for backward, in the arena */
+    ac_recompute_fn recompute; /* NULL: out cannot be recomputed (see ac_ctx_release) */
+    unsigned unread;           /* AC_UNREAD_* bits; 0 (the default): backward may read anything */
+    ac_node *prev;             /* the node recorded before this one */
 };
 
 /* Elements of a parallel loop below which OpenMP is not worth starting. */

@@ -290,6 +290,17 @@ static int64_t pair_scratch_floats(int N, int dh) {
     return dh * np + 3 * N * np + dh + 2 * N;
 }
 
+/* o_i = sum over k of A_ik v_k for one (sample, head) pair, A its [N, N] block. */
+AC_VECTOR_CLONES
+static void attention_pair_output(const attn_geom *g, int64_t p, const float *A, const float *v,
+                                  float *o) {
+    int N = g->N, d = g->d, dh = g->dh;
+    int64_t base = (p / g->h) * N * d + (int64_t)(p % g->h) * dh;
+    for (int i = 0; i < N; i++)
+        weighted_sum(o + base + (int64_t)i * d, A + (int64_t)i * N, v + base, d,
+                     g->causal ? i + 1 : N, dh);
+}
+
 /* Scores, softmax and A V for one (sample, head) pair; A is its [N, N] block, scratch as
  * pair_scratch_floats. */
 AC_VECTOR_CLONES
@@ -298,8 +309,8 @@ static void attention_pair_forward(const attn_geom *g, int64_t p, const float *q
                                    float *norms, float *scratch) {
     int N = g->N, d = g->d, dh = g->dh, j = (int)(p % g->h), np = padded(N);
     int64_t base = (p / g->h) * N * d + (int64_t)j * dh; /* row 0 of this head */
-    const float *qp = q + base, *kp = k + base, *vp = v + base;
-    float *op = o + base, *kt = scratch;
+    const float *qp = q + base, *kp = k + base;
+    float *kt = scratch;
     float c = 1.0f / sqrtf((float)dh), temp = 0.0f;
     transpose_block(kp, d, N, dh, np, kt);
     if (g->kind == AC_SCORE_COSINE) {
@@ -331,8 +342,8 @@ static void attention_pair_forward(const attn_geom *g, int64_t p, const float *q
         float inv = 1.0f / sum;
         for (int m = 0; m < kmax; m++) ai[m] *= inv;
         for (int m = kmax; m < N; m++) ai[m] = 0.0f;
-        weighted_sum(op + (int64_t)i * d, ai, vp, d, kmax, dh);
     }
+    attention_pair_output(g, p, A, v, o);
 }
 
 /* Columns [e0, e0 + len) of the additive backward of one pair (len <= SUM_BLOCK): with
@@ -497,6 +508,18 @@ static int thread_index(void) {
 #endif
 }
 
+/* O again from the saved weights and v (ac_ctx_release). */
+static void attention_recompute(ac_ctx *ctx, ac_node *n) {
+    (void)ctx;
+    ac_tensor *q = n->in[0], *v = n->in[2];
+    attn_geom g = attn_geom_from(q, n->iarg[0], (ac_score_kind)n->iarg[1], n->iarg[2]);
+    int64_t pairs = (int64_t)g.S * g.h, work = pairs * g.N * g.N * g.dh;
+    const float *A_all = n->saved, *vd = v->data;
+    float *od = n->out->data;
+#pragma omp parallel for schedule(static) if (work > AC_PARALLEL_MIN)
+    for (int64_t p = 0; p < pairs; p++) attention_pair_output(&g, p, A_all + p * g.N * g.N, vd, od);
+}
+
 static void attention_backward(ac_ctx *ctx, ac_node *n) {
     static const char *const op = "ac_attention";
     ac_tensor *q = n->in[0], *k = n->in[1], *v = n->in[2], *param = n->n_in > 3 ? n->in[3] : NULL;
@@ -566,6 +589,8 @@ ac_tensor *ac_attention(ac_ctx *ctx, ac_tensor *q, ac_tensor *k, ac_tensor *v, i
     if (node) {
         attn_geom_to_node(&g, node);
         node->saved = saved;
+        node->recompute = attention_recompute;
+        node->unread = AC_UNREAD_OUTPUT;
     }
     if (weights) *weights = ac_op_view(ctx, op, 4, (int[]){g.S, heads, N, N}, saved);
     return ac_ctx_failed(ctx) ? NULL : o;

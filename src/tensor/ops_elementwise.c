@@ -275,23 +275,36 @@ static void unary_backward(ac_ctx *ctx, ac_node *n) {
     }
 }
 
-static ac_tensor *unary(ac_ctx *ctx, un_kind k, ac_tensor *x, float c) {
-    const char *op = UN_NAMES[k];
-    if (!x || ac_ctx_failed(ctx)) return NULL;
-    ac_tensor *y = ac_op_output(ctx, op, x->ndim, x->shape);
-    if (!y) return NULL;
-    const float *xd = x->data;
-    float *yd = y->data;
-    int64_t size = x->size, chunks = (size + UN_CHUNK - 1) / UN_CHUNK;
+/* y = f(x) over n elements, in chunks across threads. */
+static void unary_apply(un_kind k, const float *xd, float *yd, int64_t size, float c) {
+    int64_t chunks = (size + UN_CHUNK - 1) / UN_CHUNK;
 #pragma omp parallel for schedule(static) if (size > AC_PARALLEL_MIN)
     for (int64_t ch = 0; ch < chunks; ch++) {
         int64_t at = ch * UN_CHUNK, len = size - at < UN_CHUNK ? size - at : UN_CHUNK;
         un_forward_span(k, xd + at, yd + at, len, c);
     }
+}
+
+/* The output again from x (ac_ctx_release): the forward's loop, the same bits. */
+static void unary_recompute(ac_ctx *ctx, ac_node *n) {
+    (void)ctx;
+    unary_apply((un_kind)n->iarg[0], n->in[0]->data, n->out->data, n->out->size, n->farg[0]);
+}
+
+static ac_tensor *unary(ac_ctx *ctx, un_kind k, ac_tensor *x, float c) {
+    const char *op = UN_NAMES[k];
+    if (!x || ac_ctx_failed(ctx)) return NULL;
+    ac_tensor *y = ac_op_output(ctx, op, x->ndim, x->shape);
+    if (!y) return NULL;
+    unary_apply(k, x->data, y->data, x->size, c);
     ac_node *n = ac_op_record(ctx, op, unary_backward, y, 1, &x);
     if (n) {
         n->iarg[0] = (int)k;
         n->farg[0] = c;
+        n->recompute = unary_recompute;
+        /* backward reads y = f(x) for exp, sqrt, tanh and sigmoid, x alone for the others */
+        if (k == UN_LOG || k == UN_RELU || k == UN_GELU || k == UN_SCALE)
+            n->unread = AC_UNREAD_OUTPUT;
     }
     return ac_ctx_failed(ctx) ? NULL : y;
 }

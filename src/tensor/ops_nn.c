@@ -89,8 +89,22 @@ ac_tensor *ac_causal_mask(ac_ctx *ctx, int n) {
  * dw += sum_rows dy * xhat;  db += sum_rows dy
  * saved: mean and rstd per row. */
 
-/* One row of the forward: y = (x - mean) rstd w + b (w, b may be NULL). The sums are OpenMP simd
- * reductions: a fixed order for a given build and CPU. */
+/* y = (x - m) s w + b for one row whose mean m and rstd s are known (w, b may be NULL). */
+AC_VECTOR_CLONES
+static void layer_norm_row_apply(const float *restrict x, const float *restrict w,
+                                 const float *restrict b, int D, float m, float s,
+                                 float *restrict y) {
+    if (w && b) {
+#pragma omp simd
+        for (int j = 0; j < D; j++) y[j] = (x[j] - m) * s * w[j] + b[j];
+    } else {
+#pragma omp simd
+        for (int j = 0; j < D; j++) y[j] = (x[j] - m) * s * (w ? w[j] : 1.0f) + (b ? b[j] : 0.0f);
+    }
+}
+
+/* One row of the forward: mean, rstd, then y. The sums are OpenMP simd reductions: a fixed
+ * order for a given build and CPU. */
 AC_VECTOR_CLONES
 static void layer_norm_row(const float *restrict x, const float *restrict w,
                            const float *restrict b, int D, float eps, float *restrict y,
@@ -103,13 +117,7 @@ static void layer_norm_row(const float *restrict x, const float *restrict w,
     for (int j = 0; j < D; j++) v += (x[j] - m) * (x[j] - m);
     v /= (float)D;
     float s = 1.0f / sqrtf(v + eps);
-    if (w && b) {
-#pragma omp simd
-        for (int j = 0; j < D; j++) y[j] = (x[j] - m) * s * w[j] + b[j];
-    } else {
-#pragma omp simd
-        for (int j = 0; j < D; j++) y[j] = (x[j] - m) * s * (w ? w[j] : 1.0f) + (b ? b[j] : 0.0f);
-    }
+    layer_norm_row_apply(x, w, b, D, m, s, y);
     *mean_out = m;
     *rstd_out = s;
 }
@@ -172,6 +180,21 @@ static void layer_norm_backward(ac_ctx *ctx, ac_node *n) {
     if (gw || gb) layer_norm_param_grads(xd, g, mean, rstd, rows, D, gw, gb);
 }
 
+/* The output again from x and the saved statistics (ac_ctx_release). */
+static void layer_norm_recompute(ac_ctx *ctx, ac_node *n) {
+    (void)ctx;
+    ac_tensor *x = n->in[0];
+    const float *wd = n->iarg[0] ? n->in[1]->data : NULL;
+    const float *bd = n->iarg[1] ? n->in[n->n_in - 1]->data : NULL;
+    int D = x->shape[x->ndim - 1];
+    int64_t rows = ac_op_outer(x, 1);
+    const float *xd = x->data, *mean = n->saved, *rstd = n->saved + rows;
+    float *yd = n->out->data;
+#pragma omp parallel for schedule(static) if (x->size > AC_PARALLEL_MIN)
+    for (int64_t r = 0; r < rows; r++)
+        layer_norm_row_apply(xd + r * D, wd, bd, D, mean[r], rstd[r], yd + r * D);
+}
+
 ac_tensor *ac_layer_norm(ac_ctx *ctx, ac_tensor *x, ac_tensor *weight, ac_tensor *bias, float eps) {
     static const char *const op = "ac_layer_norm";
     if (!x || ac_ctx_failed(ctx)) return NULL;
@@ -203,6 +226,8 @@ ac_tensor *ac_layer_norm(ac_ctx *ctx, ac_tensor *x, ac_tensor *weight, ac_tensor
         n->iarg[0] = weight != NULL;
         n->iarg[1] = bias != NULL;
         n->saved = stats;
+        n->recompute = layer_norm_recompute;
+        n->unread = AC_UNREAD_OUTPUT;
     }
     return ac_ctx_failed(ctx) ? NULL : y;
 }
@@ -380,6 +405,7 @@ ac_tensor *ac_residual_dropout(ac_ctx *ctx, ac_tensor *base, ac_tensor *x, float
     apply_keep_mask(mask, x->size, keep, x->data, base->data, y->data, false);
     ac_node *n = ac_op_record(ctx, op, residual_dropout_backward, y, 2, (ac_tensor *[]){base, x});
     if (n) {
+        n->unread = AC_UNREAD_ALL; /* backward reads only the mask and dy */
         n->saved = (float *)(void *)mask;
         n->farg[0] = keep;
     }

@@ -1,7 +1,8 @@
 /* test_autograd.c - the tape and the context: recording only when needed, no-grad mode,
  * gradient accumulation and zero_grad, misuse reported as errors (never aborts), NULL
- * propagation, the arena limit, steady-state training steps that do not allocate, and batch
- * slices (data-parallel training) that reproduce the whole batch. */
+ * propagation, the arena limit, steady-state training steps that do not allocate, batch
+ * slices (data-parallel training) that reproduce the whole batch, and released activations
+ * (recomputed in backward, the same bits, less memory). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -283,6 +284,124 @@ static void test_batch_slices_reproduce_the_whole_batch(void **state) {
     ac_tensor_free(w2);
 }
 
+/* A block shaped like a forecaster layer on x [4, 5, 8]: layer norm, attention (each kind), a
+ * GELU feed-forward and residual dropouts. With `release`, every activation the forecaster
+ * releases is released here too. Returns the loss; copies every parameter's gradient and x's to
+ * grads (in order) and the arena's use after the forward to *used. */
+enum { REL_PARAMS = 8 };
+static float released_block_step(bool release, ac_score_kind kind, float *grads, size_t *used,
+                                 int *released) {
+    ac_error err;
+    ac_rng rng;
+    ac_rng_seed(&rng, 5, 1);
+    ac_tensor *x = ac_tensor_new(3, (int[]){4, 5, 8}, true, &err);
+    for (int64_t i = 0; i < x->size; i++) x->data[i] = ac_rng_uniform_range(&rng, -1, 1);
+    ac_tensor *p[REL_PARAMS] = {param(8, 8, 0.0f),
+                                param(8, 8, 0.0f),
+                                param(8, 8, 0.0f),
+                                param(8, 8, 0.0f),
+                                param(16, 8, 0.0f),
+                                param(8, 16, 0.0f),
+                                kind == AC_SCORE_ADDITIVE ? param(2, 4, 0.0f) : param(1, 2, 0.0f),
+                                x};
+    for (int k = 0; k < REL_PARAMS - 1; k++)
+        for (int64_t i = 0; i < p[k]->size; i++)
+            p[k]->data[i] = ac_rng_uniform_range(&rng, -0.5f, 0.5f);
+    ac_tensor *score = NULL;
+    if (kind != AC_SCORE_DOT) {
+        score = p[6];
+        if (kind == AC_SCORE_COSINE) assert_true(ac_tensor_set_shape(score, 1, (int[]){2}));
+    }
+    ac_ctx *ctx = ac_ctx_new(0, 0);
+    ac_ctx_set_rng(ctx, &rng);
+    *released = 0;
+    ac_tensor *z = ac_layer_norm(ctx, x, NULL, NULL, 1e-5f);
+    ac_tensor *q = ac_linear(ctx, z, p[0], NULL), *k = ac_linear(ctx, z, p[1], NULL);
+    ac_tensor *v = ac_linear(ctx, z, p[2], NULL);
+    ac_tensor *o = ac_attention(ctx, q, k, v, 2, kind, score, false, NULL);
+    ac_tensor *attn = ac_linear(ctx, o, p[3], NULL);
+    if (release) *released += ac_ctx_release(ctx, z) + ac_ctx_release(ctx, o);
+    ac_tensor *e = ac_residual_dropout(ctx, x, attn, 0.2f);
+    if (release) *released += ac_ctx_release(ctx, attn);
+    ac_tensor *z2 = ac_layer_norm(ctx, e, NULL, NULL, 1e-5f);
+    ac_tensor *act = ac_gelu(ctx, ac_linear(ctx, z2, p[4], NULL));
+    ac_tensor *ff = ac_linear(ctx, act, p[5], NULL);
+    if (release) *released += ac_ctx_release(ctx, z2) + ac_ctx_release(ctx, act);
+    e = ac_residual_dropout(ctx, e, ff, 0.2f);
+    if (release) *released += ac_ctx_release(ctx, ff);
+    ac_tensor *loss = ac_mean_all(ctx, ac_mul(ctx, e, e));
+    assert_non_null(loss);
+    *used = ac_arena_used(ac_ctx_arena(ctx));
+    assert_int_equal(ac_backward(ctx, loss), AC_OK);
+    float value = loss->data[0];
+    for (int j = 0; j < REL_PARAMS; j++) {
+        if (j == 6 && kind == AC_SCORE_DOT) continue; /* dot has no score parameter */
+        memcpy(grads, p[j]->grad, (size_t)p[j]->size * sizeof(float));
+        grads += p[j]->size;
+    }
+    for (int j = 0; j < REL_PARAMS; j++) ac_tensor_free(p[j]);
+    ac_ctx_free(ctx);
+    return value;
+}
+
+/* Releasing the activations a forecaster layer can do without changes no bit of the loss or of
+ * any gradient, for every attention kind, and the forward keeps less in the arena. */
+static void test_released_activations_give_the_same_bits_in_less_memory(void **state) {
+    (void)state;
+    const ac_score_kind kinds[] = {AC_SCORE_DOT, AC_SCORE_ADDITIVE, AC_SCORE_COSINE};
+    for (int i = 0; i < 3; i++) {
+        float kept[2048] = {0}, rel[2048] = {0};
+        size_t used_kept, used_rel;
+        int n_kept, n_rel;
+        float a = released_block_step(false, kinds[i], kept, &used_kept, &n_kept);
+        float b = released_block_step(true, kinds[i], rel, &used_rel, &n_rel);
+        assert_int_equal(n_rel, 6);
+        assert_memory_equal(&a, &b, sizeof a);
+        assert_memory_equal(kept, rel, sizeof kept);
+        /* z, z2, o, attn and ff are [4, 5, 8] (640 bytes), act [4, 5, 16]: their buffers are
+         * reused by later tensors of their size */
+        assert_true(used_rel + 4 * 640 <= used_kept);
+    }
+}
+
+/* What cannot be released is left alone: values a backward reads with no way to recompute
+ * them, a tensor a view shares, parameters, anything in no-grad mode. */
+static void test_release_refuses_what_backward_still_needs(void **state) {
+    (void)state;
+    ac_ctx *ctx = ac_ctx_new(0, 0);
+    ac_tensor *w = param(3, 3, 0.5f);
+    ac_tensor *x = ac_tensor_temp(ctx, 2, (int[]){2, 3});
+    ac_tensor_fill(x, 1.0f);
+    ac_tensor *lin = ac_linear(ctx, x, w, NULL);
+    ac_tensor *prod = ac_mul(ctx, lin, lin); /* mul's backward reads lin */
+    assert_false(ac_ctx_release(ctx, lin));
+    assert_non_null(lin->data);
+    ac_tensor *norm = ac_layer_norm(ctx, prod, NULL, NULL, 1e-5f);
+    ac_tensor *view = ac_reshape(ctx, norm, 1, (int[]){6});
+    assert_false(ac_ctx_release(ctx, norm)); /* the view would lose its data */
+    assert_false(ac_ctx_release(ctx, w));
+    ac_tensor *loss = ac_sum_all(ctx, view);
+    assert_int_equal(ac_backward(ctx, loss), AC_OK);
+    ac_ctx_reset(ctx);
+    x = ac_tensor_temp(ctx, 2, (int[]){2, 3});
+    ac_tensor_fill(x, 1.0f);
+    bool was = ac_ctx_set_grad_enabled(ctx, false);
+    ac_tensor *g = ac_gelu(ctx, ac_linear(ctx, x, w, NULL));
+    assert_false(ac_ctx_release(ctx, g));
+    ac_ctx_set_grad_enabled(ctx, was);
+    /* a released buffer is handed to the next tensor of its size */
+    ac_tensor *h = ac_gelu(ctx, ac_linear(ctx, x, w, NULL));
+    float *buffer = h->data;
+    ac_tensor *next = ac_sum_all(ctx, ac_linear(ctx, h, w, NULL));
+    assert_true(ac_ctx_release(ctx, h));
+    assert_null(h->data);
+    ac_tensor *same_size = ac_tensor_temp(ctx, 2, (int[]){2, 3});
+    assert_ptr_equal(same_size->data, buffer);
+    assert_int_equal(ac_backward(ctx, next), AC_OK);
+    ac_tensor_free(w);
+    ac_ctx_free(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ops_on_constants_record_nothing),
@@ -296,6 +415,8 @@ int main(void) {
         cmocka_unit_test(test_dropout_without_rng_in_training_is_an_error),
         cmocka_unit_test(test_steady_state_steps_allocate_nothing_and_repeat_bit_for_bit),
         cmocka_unit_test(test_batch_slices_reproduce_the_whole_batch),
+        cmocka_unit_test(test_released_activations_give_the_same_bits_in_less_memory),
+        cmocka_unit_test(test_release_refuses_what_backward_still_needs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
