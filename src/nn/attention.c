@@ -41,8 +41,11 @@ ac_tensor *ac_attention_forward(ac_ctx *ctx, const ac_model_spec *spec, const ac
     ac_score_kind kind = score_kind(spec, blk, &param);
     ac_tensor *o = ac_attention(ctx, q, k, v, spec->heads, kind, param, spec->causal, weights);
     ac_tensor *gated = o;
-    if (spec->attention == AC_ATTN_GATED)
-        gated = ac_mul(ctx, o, ac_sigmoid(ctx, ac_linear(ctx, z, blk->gate_w, blk->gate_b)));
+    if (spec->attention == AC_ATTN_GATED) {
+        ac_tensor *gate_in = ac_linear(ctx, z, blk->gate_w, blk->gate_b);
+        gated = ac_mul(ctx, o, ac_sigmoid(ctx, gate_in));
+        ac_ctx_release(ctx, gate_in); /* the sigmoid's backward reads only its output */
+    }
     ac_tensor *out = ac_linear(ctx, gated, blk->o_w, blk->o_b);
     ac_ctx_release(ctx, o); /* backward recomputes it from the weights and v */
     return out;

@@ -271,7 +271,7 @@ static void unary_backward(ac_ctx *ctx, ac_node *n) {
     for (int64_t ch = 0; ch < chunks; ch++) {
         int64_t at = ch * UN_CHUNK, len = size - at < UN_CHUNK ? size - at : UN_CHUNK;
         if (fresh) memset(gx + at, 0, (size_t)len * sizeof(float)); /* zeroed while in cache */
-        un_backward_span(k, xd + at, y + at, g + at, gx + at, len, c);
+        un_backward_span(k, xd ? xd + at : NULL, y ? y + at : NULL, g + at, gx + at, len, c);
     }
 }
 
@@ -302,9 +302,12 @@ static ac_tensor *unary(ac_ctx *ctx, un_kind k, ac_tensor *x, float c) {
         n->iarg[0] = (int)k;
         n->farg[0] = c;
         n->recompute = unary_recompute;
-        /* backward reads y = f(x) for exp, sqrt, tanh and sigmoid, x alone for the others */
-        if (k == UN_LOG || k == UN_RELU || k == UN_GELU || k == UN_SCALE)
-            n->unread = AC_UNREAD_OUTPUT;
+        /* backward reads y = f(x) alone for exp, sqrt, tanh and sigmoid, x alone for the rest
+         * (scale neither) */
+        if (k == UN_EXP || k == UN_SQRT || k == UN_TANH || k == UN_SIGMOID)
+            n->unread = AC_UNREAD_INPUT(0);
+        else
+            n->unread = AC_UNREAD_OUTPUT | (k == UN_SCALE ? AC_UNREAD_INPUT(0) : 0);
     }
     return ac_ctx_failed(ctx) ? NULL : y;
 }
