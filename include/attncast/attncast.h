@@ -10,7 +10,8 @@
  *               source.h (a config's [data] to a table), windows.h (split, scaler, windows)
  *   experiments config.h (INI configs), trainer.h (training, evaluation), metrics.h (metrics,
  *               baselines), report.h (the run folder), interrupt.h (SIGINT/SIGTERM as a
- *               stop request), parallel.h (MPI ranks for data-parallel training)
+ *               stop request), parallel.h (MPI ranks for data-parallel training),
+ *               batch_slices.h (a batch in slices, one per thread)
  */
 #ifndef ATTNCAST_ATTNCAST_H
 #define ATTNCAST_ATTNCAST_H
@@ -35,6 +36,7 @@
 #include "attncast/tensor.h"
 #include "attncast/thread_tuner.h"
 #include "attncast/threads.h"
+#include "attncast/batch_slices.h"
 #include "attncast/trainer.h"
 #include "attncast/windows.h"
 

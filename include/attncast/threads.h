@@ -21,6 +21,11 @@ ac_status ac_threads_init(int requested, ac_error *err);
 /* The count last applied (all cores before ac_threads_init is called). */
 int ac_threads_get(void);
 
+/* Runs body(arg, i) for i in [0, n) on up to ac_threads_get() threads, each call on one thread
+ * (attncast's loops inside it and OpenBLAS then run single-threaded): coarse parallelism, such
+ * as one slice of a batch per thread. */
+void ac_threads_run(int n, void (*body)(void *arg, int i), void *arg);
+
 /* Number of online cores of this machine. */
 int ac_threads_available(void);
 

@@ -105,6 +105,18 @@ static void fill(float *p, size_t n, ac_rng *rng) {
     for (size_t i = 0; i < n; i++) p[i] = ac_rng_normal(rng);
 }
 
+/* A batch from the pool, handed to the slice threads. */
+typedef struct pool_batch {
+    const float *x, *y;
+    size_t x_window, y_window; /* floats per window */
+} pool_batch;
+
+static void fill_from_pool(void *user, int first, int count, float *x, float *y) {
+    const pool_batch *b = user;
+    memcpy(x, b->x + first * b->x_window, (size_t)count * b->x_window * sizeof(float));
+    memcpy(y, b->y + first * b->y_window, (size_t)count * b->y_window * sizeof(float));
+}
+
 static int compare_doubles(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -118,6 +130,7 @@ static void measure_kind(const ac_config *cfg, int channels, double seconds, ben
     ac_rng rng;
     ac_rng_seed(&rng, 1, 0);
     ac_forecaster *model = ac_forecaster_new(&spec, &rng, &err);
+    ac_batch_slices *slices = NULL;
     ac_optim_config oc = ac_optim_config_default(AC_OPT_ADAM);
     ac_optimizer *opt = model ? ac_optimizer_new(&oc, ac_forecaster_params(model),
                                                  ac_forecaster_param_count(model), &err)
@@ -128,6 +141,11 @@ static void measure_kind(const ac_config *cfg, int channels, double seconds, ben
         goto done;
     }
     ac_ctx_set_rng(ctx, &rng);
+    slices = ac_threads_get() > 1 ? ac_batch_slices_new(model, ac_threads_get(), &err) : NULL;
+    if (ac_threads_get() > 1 && !slices) {
+        snprintf(out->error, sizeof out->error, "%s", err.msg);
+        goto done;
+    }
     ac_tensor *const *ps = ac_forecaster_params(model);
     int np = ac_forecaster_param_count(model);
     /* training: warm-up steps, then as many steps as fit in `seconds`, over a pool of batches
@@ -146,18 +164,28 @@ static void measure_kind(const ac_config *cfg, int channels, double seconds, ben
     for (int i = 0;; i++) {
         if (i == 3) t0 = bench_clock();
         step_start = ac_seconds();
-        const float *batch = pool + (size_t)(i % POOL_BATCHES) * (x_len + y_len);
-        ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){BATCH, L, C});
-        ac_tensor *y = ac_tensor_temp(ctx, 3, (int[]){BATCH, H, C});
-        if (x && y) {
-            memcpy(x->data, batch, x_len * sizeof(float));
-            memcpy(y->data, batch + x_len, y_len * sizeof(float));
-        }
-        ac_tensor *loss = ac_mse_loss(ctx, ac_forecaster_forward(ctx, model, x), y);
-        if (!loss || ac_backward(ctx, loss) != AC_OK) {
-            snprintf(out->error, sizeof out->error, "%s", ac_ctx_error(ctx));
-            free(pool);
-            goto done;
+        pool_batch batch = {.x = pool + (size_t)(i % POOL_BATCHES) * (x_len + y_len),
+                            .x_window = (size_t)L * C,
+                            .y_window = (size_t)H * C};
+        batch.y = batch.x + x_len;
+        if (slices) { /* as `train` does with more than one thread */
+            float value;
+            if (ac_batch_slices_step(slices, model, AC_LOSS_MSE, 0, BATCH, BATCH, fill_from_pool,
+                                     &batch, &rng, &value, &err) != AC_OK) {
+                snprintf(out->error, sizeof out->error, "%s", err.msg);
+                free(pool);
+                goto done;
+            }
+        } else {
+            ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){BATCH, L, C});
+            ac_tensor *y = ac_tensor_temp(ctx, 3, (int[]){BATCH, H, C});
+            if (x && y) fill_from_pool(&batch, 0, BATCH, x->data, y->data);
+            ac_tensor *loss = ac_mse_loss(ctx, ac_forecaster_forward(ctx, model, x), y);
+            if (!loss || ac_backward(ctx, loss) != AC_OK) {
+                snprintf(out->error, sizeof out->error, "%s", ac_ctx_error(ctx));
+                free(pool);
+                goto done;
+            }
         }
         ac_optimizer_step(opt, 1e-3f);
         ac_zero_grad(ps, np);
@@ -242,6 +270,7 @@ static void measure_kind(const ac_config *cfg, int channels, double seconds, ben
     free(fc);
     ac_model_free(m);
 done:
+    ac_batch_slices_free(slices);
     ac_ctx_free(ctx);
     ac_optimizer_free(opt);
     ac_forecaster_free(model);

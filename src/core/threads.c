@@ -19,6 +19,19 @@ static void apply(int n) {
     g_threads = n;
     openblas_set_num_threads(n);
     omp_set_num_threads(n);
+    omp_set_max_active_levels(1); /* loops inside ac_threads_run's threads stay on one thread */
+}
+
+void ac_threads_run(int n, void (*body)(void *arg, int i), void *arg) {
+    int threads = ac_threads_get() < n ? ac_threads_get() : n;
+    if (threads <= 1) {
+        for (int i = 0; i < n; i++) body(arg, i);
+        return;
+    }
+    openblas_set_num_threads(1);
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+    for (int i = 0; i < n; i++) body(arg, i);
+    openblas_set_num_threads(ac_threads_get());
 }
 
 ac_status ac_threads_init(int requested, ac_error *err) {

@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "attncast/optim.h"
+#include "attncast/batch_slices.h"
 #include "attncast/thread_tuner.h"
+#include "attncast/threads.h"
 #include "data_parallel.h"
 
 /* Arena for one step: grows on the first step and is reused after that. */
@@ -42,14 +44,16 @@ struct ac_trainer {
         int64_t step, optimizer_steps;
         ac_rng shuffle_rng, dropout_rng;
     } start;
-    ac_parallel *group; /* data-parallel ranks (NULL: this process alone) */
-    float *fused;       /* the gradients and the loss, packed for one allreduce per step */
-    bool synced;        /* rank 0's parameters have reached every rank */
+    ac_batch_slices *slices; /* one slice of each batch per thread (NULL: one thread) */
+    ac_parallel *group;      /* data-parallel ranks (NULL: this process alone) */
+    float *fused;            /* the gradients and the loss, packed for one allreduce per step */
+    bool synced;             /* rank 0's parameters have reached every rank */
 };
 
 void ac_trainer_free(ac_trainer *t) {
     if (!t) return;
     ac_optimizer_free(t->opt);
+    ac_batch_slices_free(t->slices);
     ac_ctx_free(t->ctx);
     free(t->order);
     free(t->best_weights);
@@ -96,6 +100,14 @@ ac_trainer *ac_trainer_new(const ac_config *cfg, const ac_series *series, ac_for
         return NULL;
     }
     ac_ctx_set_rng(t->ctx, &t->dropout_rng);
+    /* the thread count now fixes the slices for the whole run (see batch_slices.h) */
+    if (ac_threads_get() > 1) {
+        t->slices = ac_batch_slices_new(model, ac_threads_get(), err);
+        if (!t->slices) {
+            ac_trainer_free(t);
+            return NULL;
+        }
+    }
     t->opt =
         ac_optimizer_new(&oc, ac_forecaster_params(model), ac_forecaster_param_count(model), err);
     if (!t->opt) {
@@ -134,12 +146,39 @@ void ac_trainer_restore_best(ac_trainer *t) {
     if (t->best_epoch > 0) copy_weights(t->model, t->best_weights, false);
 }
 
-/* Forward and backward on the windows order[0..n): the parameters' gradients accumulate and the
- * loss goes to *value. Fails only on engine errors (arena, shapes). */
-static ac_status batch_gradients(ac_trainer *t, const uint32_t *order, int n, float *value,
-                                 ac_error *err) {
+/* The windows of a batch for the slice threads: order[first..first + count) of the series. */
+typedef struct batch_windows {
+    const ac_trainer *t;
+    const uint32_t *order;
+} batch_windows;
+
+#define FILL_CHUNK 64 /* window starts gathered per call */
+
+static void fill_slice(void *user, int first, int count, float *x, float *y) {
+    const batch_windows *w = user;
+    int ts[FILL_CHUNK];
+    for (int done = 0; done < count; done += FILL_CHUNK) {
+        int k = count - done < FILL_CHUNK ? count - done : FILL_CHUNK;
+        for (int i = 0; i < k; i++)
+            ts[i] = w->t->train_windows.first + (int)w->order[first + done + i];
+        const ac_series *s = w->t->series;
+        ac_series_gather(s, ts, k, x + (size_t)done * s->lookback * s->channels,
+                         y + (size_t)done * s->horizon * s->channels);
+    }
+}
+
+/* Forward and backward on the windows order[0..n), windows [first, first + n) of a global batch
+ * of `total`: the parameters' gradients accumulate and the loss goes to *value. Fails only on
+ * engine errors (arena, shapes). */
+static ac_status batch_gradients(ac_trainer *t, const uint32_t *order, int n, int first, int total,
+                                 float *value, ac_error *err) {
     const ac_series *s = t->series;
     ac_ctx *ctx = t->ctx;
+    if (t->slices) {
+        batch_windows w = {.t = t, .order = order};
+        return ac_batch_slices_step(t->slices, t->model, t->cfg->train.loss, first, n, total,
+                                    fill_slice, &w, &t->dropout_rng, value, err);
+    }
     int L = s->lookback, H = s->horizon, C = s->channels;
     ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){n, L, C});
     ac_tensor *y = ac_tensor_temp(ctx, 3, (int[]){n, H, C});
@@ -172,7 +211,8 @@ static ac_status train_step(ac_trainer *t, const uint32_t *order, int n, double 
         ac_dp_slice_of(ac_parallel_rank(t->group), ac_parallel_size(t->group), n);
     ac_ctx_set_batch_slice(ctx, part.first, part.count, n);
     float value = 0.0f; /* a rank with no windows (a short last batch) adds nothing */
-    if (part.count > 0 && batch_gradients(t, order + part.first, part.count, &value, err) != AC_OK)
+    if (part.count > 0 &&
+        batch_gradients(t, order + part.first, part.count, part.first, n, &value, err) != AC_OK)
         return err->code;
     ac_tensor *const *ps = ac_forecaster_params(t->model);
     int np = ac_forecaster_param_count(t->model);

@@ -140,9 +140,10 @@ static void test_every_attention_kind_lowers_its_loss(void **state) {
     free_table(t);
 }
 
-/* Repeats give the same bits, and so do other thread counts: 2 threads with the thread tuner
- * switching between 2 and 1 during each epoch, 1 thread, and 3 threads held fixed
- * (ATTNCAST_ADAPT_THREADS=0). That independence is what lets the tuner switch freely. */
+/* Repeats give the same bits for a thread count, whatever the thread tuner does: 2 threads with
+ * the tuner switching between 2 and 1 during each epoch, twice, and 2 threads held fixed
+ * (ATTNCAST_ADAPT_THREADS=0). The count fixes the batch slices (batch_slices.h), so 1 and 3
+ * threads sum the gradients in other groupings: the same run to float round-off. */
 static void test_same_config_seed_and_threads_repeat_bit_for_bit(void **state) {
     (void)state;
     ac_table *t = seasonal_table(600);
@@ -151,13 +152,14 @@ static void test_same_config_seed_and_threads_repeat_bit_for_bit(void **state) {
     cfg.train.epochs = 2;
     cfg.train.schedule = AC_SCHED_COSINE;
     cfg.train.clip_grad = 0.5;
-    enum { REPS = 4 };
-    static const int threads[REPS] = {2, 2, 1, 3};
+    enum { REPS = 5 };
+    static const int threads[REPS] = {2, 2, 2, 1, 3};
     double losses[REPS][4];
     float *weights[REPS];
     ac_error terr;
     for (int rep = 0; rep < REPS; rep++) {
-        if (rep == 3) setenv("ATTNCAST_ADAPT_THREADS", "0", 1);
+        if (rep == 2) setenv("ATTNCAST_ADAPT_THREADS", "0", 1);
+        if (rep == 3) unsetenv("ATTNCAST_ADAPT_THREADS");
         assert_int_equal(ac_threads_init(threads[rep], &terr), AC_OK);
         run r;
         run_start(&r, &cfg, t);
@@ -177,14 +179,23 @@ static void test_same_config_seed_and_threads_repeat_bit_for_bit(void **state) {
             memcpy(w, ps[i]->data, (size_t)ps[i]->size * sizeof(float));
             w += ps[i]->size;
         }
-        if (rep > 0) assert_memory_equal(weights[0], weights[rep], (size_t)total * sizeof(float));
+        if (rep > 0 && threads[rep] == threads[0])
+            assert_memory_equal(weights[0], weights[rep], (size_t)total * sizeof(float));
+        for (int64_t i = 0; i < total && threads[rep] != threads[0]; i++)
+            if (fabsf(weights[0][i] - weights[rep][i]) > 1e-4f)
+                fail_msg("%d threads: weight %lld is %.8g, %.8g at 2 threads", threads[rep],
+                         (long long)i, (double)weights[rep][i], (double)weights[0][i]);
         assert_int_equal(ac_threads_get(), threads[rep]); /* the configured count is back */
         run_finish(&r);
     }
     unsetenv("ATTNCAST_ADAPT_THREADS");
     assert_int_equal(ac_threads_init(2, &terr), AC_OK);
     for (int rep = 1; rep < REPS; rep++)
-        assert_memory_equal(losses[0], losses[rep], sizeof losses[0]);
+        if (threads[rep] == threads[0])
+            assert_memory_equal(losses[0], losses[rep], sizeof losses[0]);
+        else
+            for (int k = 0; k < 4; k++)
+                assert_true(fabs(losses[rep][k] - losses[0][k]) <= 1e-5 * fabs(losses[0][k]));
     for (int rep = 0; rep < REPS; rep++) free(weights[rep]);
     free_table(t);
 }
