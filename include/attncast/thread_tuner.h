@@ -7,8 +7,10 @@
  * PROBE_STEPS steps at the configured count and PROBE_STEPS at one thread (the first step after
  * each switch not counted), keeps the faster for the next HOLD_STEPS steps, then probes again,
  * so it follows load that comes and goes. Results do not depend on it: attncast's loops and
- * OpenBLAS's products give the same bits at any thread count (tests/train/test_trainer checks
- * training with 1, 2 and 3 threads), so switching changes only the speed.
+ * OpenBLAS's products give the same bits at any thread count, and the batch slices
+ * (batch_slices.h) stay one per configured thread whichever count runs them
+ * (tests/train/test_trainer checks whole runs with the tuner on and off), so switching changes
+ * only the speed.
  *
  * Off when the configured count is 1, or when the environment sets ATTNCAST_ADAPT_THREADS=0.
  */

@@ -3,10 +3,11 @@
  * The count comes from, in order: an explicit setting (the config key `threads`, a CLI
  * flag), the environment variable ATTNCAST_THREADS, or all online cores. It is applied both
  * to OpenBLAS (openblas_set_num_threads) and to attncast's own OpenMP loops. This is the only
- * process-wide mutable state in the library. Results do not depend on the count: attncast's
- * loops split work by rows and sum across rows in a fixed order, and OpenBLAS splits a product
- * by blocks of its output, so 1, 2 or 3 threads give the same bits (tests/train/test_trainer
- * checks a whole training run). thread_tuner.h relies on that when it switches counts.
+ * process-wide mutable state in the library. An op's result does not depend on the count:
+ * attncast's loops split work by rows and sum across rows in a fixed order, and OpenBLAS splits
+ * a product by blocks of its output. Training cuts each batch into one slice per configured
+ * thread (batch_slices.h), so a training run depends on the configured count (to float
+ * round-off), but not on how many threads actually run: thread_tuner.h relies on that.
  */
 #ifndef ATTNCAST_THREADS_H
 #define ATTNCAST_THREADS_H
