@@ -24,7 +24,7 @@ skip='/usr/bin/*,/usr/sbin/*,/usr/local/bin/*,/usr/local/sbin/*,*/python3*'
 wrapper="valgrind;--tool=memcheck;--error-exitcode=99;--leak-check=full"
 wrapper+=";--show-leak-kinds=definite,indirect,possible;--errors-for-leak-kinds=definite,indirect,possible"
 wrapper+=";--trace-children=yes;--trace-children-skip=$skip;--num-callers=40;--gen-suppressions=all"
-wrapper+=";--suppressions=$PWD/tools/valgrind.supp;--log-file=$logs/%p.log"
+wrapper+=";--suppressions=$PWD/tools/valgrind.supp;--log-file=$logs/%q{ATTNCAST_TEST_NAME}-%p.log"
 
 echo "== build $build"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATTNCAST_WERROR=ON \
@@ -35,7 +35,7 @@ echo "== ctest under valgrind (logs in $logs)"
 export ATTNCAST_TEST_TIME_SCALE=100 # the one timed test allows for valgrind's slowdown
 start=$(date +%s)
 status=0
-ctest --test-dir "$build" --output-on-failure -j "$(nproc 2>/dev/null || echo 2)" "$@" || status=$?
+ctest --test-dir "$build" --output-on-failure -j "${ATTNCAST_VALGRIND_JOBS:-1}" "$@" || status=$?
 echo "== $(($(date +%s) - start)) s"
 
 # Children's errors do not always reach the test's exit status: read every log.

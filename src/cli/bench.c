@@ -1,12 +1,12 @@
 /* bench.c - `attncast bench [--preset small|large|CONFIG] [--threads N] [--kinds K,...]
- * [--seconds S] [--lookback L] [--cpu-clock] [--json]`: the speed of the forecaster on generated
- * data shaped like a preset, for each attention kind, beside this machine's sgemm ceiling measured
- * in the same run: training windows/s      forward + backward + Adam step, batch 32, after a
- * warm-up achieved GFLOP/s        the model's matmul FLOPs per training window x windows/s latency
- * single-window forecasts through the embedding API (median, p90) batch-256 windows/s     no-grad
- * forecasts of 256 windows at once peak memory             the peak resident set of a child process
- * that ran only this kind, at the end of training and at the end One window is an L x C sample (C
- * series in independent mode). */
+ * [--seconds S] [--lookback L] [--ceiling-size N] [--cpu-clock] [--json]`: the speed of the
+ * forecaster on generated data shaped like a preset, for each attention kind, beside this
+ * machine's sgemm ceiling (an N^3 product, 1024 by default) measured in the same run. Per kind:
+ * training windows/s (forward + backward + Adam step, batch 32, after a warm-up), the achieved
+ * GFLOP/s (the model's matmul FLOPs per training window x windows/s), single-window forecast
+ * latency through the embedding API (median, p90), batch-256 no-grad windows/s, and the peak
+ * resident set of a child process that ran only this kind (at the end of training and at the
+ * end). One window is an L x C sample (C series in independent mode). */
 #include <cblas.h>
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -28,7 +28,7 @@
 
 static const char *const USAGE =
     "usage: attncast bench [--preset small|large|CONFIG] [--threads N] [--kinds K,...] "
-    "[--seconds S] [--lookback L] [--cpu-clock] [--json]";
+    "[--seconds S] [--lookback L] [--ceiling-size N] [--cpu-clock] [--json]";
 
 /* The clock every timing reads: wall time, or with --cpu-clock the process's CPU time, which on a
  * busy machine measures the work of a 1-thread run without the time other processes took. */
@@ -77,9 +77,9 @@ static double forward_flops(const ac_model_spec *s, double *attention) {
     return series * per_series;
 }
 
-/* The machine's sgemm ceiling: GFLOP/s of a 1024^3 product, best of a few. */
-static double sgemm_ceiling(void) {
-    const int n = 1024;
+/* The machine's sgemm ceiling: GFLOP/s of an n^3 product (1024 unless --ceiling-size says), best
+ * of a few. */
+static double sgemm_ceiling(int n) {
     float *a = ac_aligned_zeros((size_t)n * n * sizeof(float));
     float *b = ac_aligned_zeros((size_t)n * n * sizeof(float));
     float *c = ac_aligned_zeros((size_t)n * n * sizeof(float));
@@ -276,7 +276,7 @@ static void run_child(const ac_config *cfg, int channels, double seconds, bench_
 
 int ac_cli_bench(int argc, char **argv) {
     const char *preset = "small", *kinds_arg = NULL;
-    int threads = 0, lookback = 0;
+    int threads = 0, lookback = 0, ceiling_size = 1024;
     double seconds = 3.0;
     bool json = false;
     for (int i = 1; i < argc; i++) {
@@ -289,7 +289,8 @@ int ac_cli_bench(int argc, char **argv) {
         } else if (!strcmp(a, "--cpu-clock")) {
             bench_clock = ac_cpu_seconds;
         } else if (!strcmp(a, "--preset") || !strcmp(a, "--threads") || !strcmp(a, "--kinds") ||
-                   !strcmp(a, "--seconds") || !strcmp(a, "--lookback")) {
+                   !strcmp(a, "--seconds") || !strcmp(a, "--lookback") ||
+                   !strcmp(a, "--ceiling-size")) {
             if (i + 1 >= argc) {
                 ac_cli_error("bench: %s needs a value", a);
                 return AC_EXIT_USAGE;
@@ -303,6 +304,13 @@ int ac_cli_bench(int argc, char **argv) {
                 if (ac_cli_parse_positive(a, v, &threads) != 0) return AC_EXIT_USAGE;
             } else if (!strcmp(a, "--lookback")) {
                 if (ac_cli_parse_positive(a, v, &lookback) != 0) return AC_EXIT_USAGE;
+            } else if (!strcmp(a, "--ceiling-size")) {
+                if (ac_cli_parse_positive(a, v, &ceiling_size) != 0) return AC_EXIT_USAGE;
+                if (ceiling_size > 8192) {
+                    ac_cli_error("bench: --ceiling-size: expected at most 8192, got %d",
+                                 ceiling_size);
+                    return AC_EXIT_USAGE;
+                }
             } else {
                 char *end = NULL;
                 seconds = strtod(v, &end);
@@ -369,15 +377,15 @@ int ac_cli_bench(int argc, char **argv) {
         ac_cli_error("%s", err.msg);
         return AC_EXIT_USAGE;
     }
-    double ceiling = sgemm_ceiling();
+    double ceiling = sgemm_ceiling(ceiling_size);
     cJSON *rows = json ? cJSON_CreateArray() : NULL;
     if (!json) {
         ac_model_spec shape = ac_config_model_spec(&cfg, channels);
         printf("attncast bench: preset %s (L %d, H %d, C %d, N %d tokens, d_model %d, %d heads, %d "
-               "layers, d_ff %d, batch %d), %d thread(s)\nsgemm ceiling (1024^3): %.1f GFLOP/s\n",
+               "layers, d_ff %d, batch %d), %d thread(s)\nsgemm ceiling (%d^3): %.1f GFLOP/s\n",
                preset, cfg.data.lookback, cfg.data.horizon, channels, ac_model_spec_tokens(&shape),
                cfg.model.d_model, cfg.model.heads, cfg.model.layers, cfg.model.d_ff, BATCH,
-               ac_threads_get(), ceiling);
+               ac_threads_get(), ceiling_size, ceiling);
         printf("%-9s %11s %9s %8s %11s %11s %12s %9s %11s %6s\n", "kind", "train win/s", "GFLOP/s",
                "ceiling%", "latency us", "p90 us", "b256 win/s", "peak MiB", "MFLOP/win", "N^2 %");
     }
@@ -426,6 +434,7 @@ int ac_cli_bench(int argc, char **argv) {
         cJSON_AddNumberToObject(root, "threads", ac_threads_get());
         cJSON_AddNumberToObject(root, "channels", channels);
         cJSON_AddNumberToObject(root, "lookback", cfg.data.lookback);
+        cJSON_AddNumberToObject(root, "sgemm_ceiling_size", ceiling_size);
         cJSON_AddNumberToObject(root, "sgemm_ceiling_gflops", ceiling);
         cJSON_AddItemToObject(root, "kinds", rows);
         char *text = cJSON_Print(root);

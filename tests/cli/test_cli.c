@@ -53,9 +53,14 @@ static void test_unknown_verb_is_one_line_and_exit_2(void **state) {
 
 static void test_bench_json_reports_speed_against_the_ceiling(void **state) {
     (void)state;
-    assert_int_equal(run("bench --preset small --kinds dot --seconds 0.2 --threads 1 --json"), 0);
+    /* a small sgemm ceiling here; the default 1024^3 below, unless the tests run slowed down (as
+     * under valgrind, where 1024^3 products take minutes) */
+    assert_int_equal(
+        run("bench --preset small --kinds dot --seconds 0.2 --threads 1 --ceiling-size 96 --json"),
+        0);
     cJSON *root = cJSON_Parse(out);
     if (!root) fail_msg("not JSON: %s", out);
+    assert_int_equal(cJSON_GetObjectItem(root, "sgemm_ceiling_size")->valueint, 96);
     assert_true(cJSON_GetObjectItem(root, "sgemm_ceiling_gflops")->valuedouble > 0);
     cJSON *kinds = cJSON_GetObjectItem(root, "kinds");
     assert_int_equal(cJSON_GetArraySize(kinds), 1);
@@ -76,12 +81,17 @@ static void test_bench_json_reports_speed_against_the_ceiling(void **state) {
     assert_true(cJSON_GetObjectItem(dot, "train_peak_rss_mib")->valuedouble > 0);
     cJSON_Delete(root);
     /* a longer lookback at the same patching: N = (192 - 16) / 8 + 1 = 23 tokens */
-    assert_int_equal(
-        run("bench --preset small --kinds cosine --seconds 0.2 --threads 1 --lookback 192 --json"),
-        0);
+    int slowed = tu_time_scale() > 1;
+    assert_int_equal(run(slowed ? "bench --preset small --kinds cosine --seconds 0.2 --threads 1 "
+                                  "--lookback 192 --ceiling-size 64 --json"
+                                : "bench --preset small --kinds cosine --seconds 0.2 --threads 1 "
+                                  "--lookback 192 --json"),
+                     0);
     root = cJSON_Parse(out);
     if (!root) fail_msg("not JSON: %s", out);
     assert_int_equal(cJSON_GetObjectItem(root, "lookback")->valueint, 192);
+    assert_int_equal(cJSON_GetObjectItem(root, "sgemm_ceiling_size")->valueint, slowed ? 64 : 1024);
+    assert_true(cJSON_GetObjectItem(root, "sgemm_ceiling_gflops")->valuedouble > 0);
     cJSON *cos = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "kinds"), 0);
     assert_true(
         fabs(cJSON_GetObjectItem(cos, "attention_square_flop_fraction")->valuedouble -
@@ -97,6 +107,11 @@ static void test_bench_json_reports_speed_against_the_ceiling(void **state) {
     assert_int_equal(run("bench --kinds dotty"), 2);
     assert_non_null(strstr(out, "dotty"));
     assert_int_equal(run("bench --seconds -1"), 2);
+    assert_int_equal(run("bench --ceiling-size 0"), 2);
+    assert_int_equal(tu_count_lines(out), 1);
+    assert_non_null(strstr(out, "--ceiling-size"));
+    assert_int_equal(run("bench --ceiling-size 9000"), 2);
+    assert_non_null(strstr(out, "at most 8192"));
 }
 
 static void test_bench_ops_rejects_bad_options_in_one_line(void **state) {
