@@ -318,7 +318,8 @@ static void interrupt_then_resume(int sig, const char *run, double epochs) {
     const char *args[MAX_ARGS] = {"--out", run, "--set", "output.checkpoint_every=0", NULL};
     pid_t pid = start_train(log, args);
     char *text = NULL;
-    for (int i = 0; i < 6000; i++) { /* the handler is in place once this line is out */
+    /* the handler is in place once this line is out (bounded: 60 s, times tu_time_scale()) */
+    for (int i = 0; i < 6000 * tu_time_scale(); i++) {
         free(text);
         text = read_in(".", log, NULL);
         if (text && strstr(text, "run folder:")) break;
