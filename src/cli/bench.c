@@ -378,7 +378,6 @@ int ac_cli_bench(int argc, char **argv) {
         return AC_EXIT_USAGE;
     }
     double ceiling = sgemm_ceiling(ceiling_size);
-    cJSON *rows = json ? cJSON_CreateArray() : NULL;
     if (!json) {
         ac_model_spec shape = ac_config_model_spec(&cfg, channels);
         printf("attncast bench: preset %s (L %d, H %d, C %d, N %d tokens, d_model %d, %d heads, %d "
@@ -390,45 +389,55 @@ int ac_cli_bench(int argc, char **argv) {
                "ceiling%", "latency us", "p90 us", "b256 win/s", "peak MiB", "MFLOP/win", "N^2 %");
     }
     int status = AC_EXIT_OK;
+    bench_result results[4];
+    double train_flops[4], square_share[4];
     for (int k = 0; k < 4; k++) {
         if (!kinds[k]) continue;
         cfg.model.attention = (ac_attention_kind)k;
         ac_model_spec spec = ac_config_model_spec(&cfg, channels);
-        double square = 0.0, train_flops = 3.0 * forward_flops(&spec, &square);
-        double square_share = 3.0 * square / train_flops;
-        bench_result r;
-        run_child(&cfg, channels, seconds, &r);
-        double peak = r.peak_rss_mib;
+        double square = 0.0;
+        train_flops[k] = 3.0 * forward_flops(&spec, &square);
+        square_share[k] = 3.0 * square / train_flops[k];
+        bench_result *r = &results[k];
+        run_child(&cfg, channels, seconds, r);
         const char *name = ac_attention_kind_name((ac_attention_kind)k);
-        if (!r.ok) {
-            ac_cli_error("bench: %s: %s", name, r.error);
+        if (!r->ok) {
+            ac_cli_error("bench: %s: %s", name, r->error);
             status = AC_EXIT_FAILURE;
+            kinds[k] = false;
             continue;
         }
-        double gflops = train_flops * r.train_wps * 1e-9;
-        if (json) {
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "kind", name);
-            cJSON_AddNumberToObject(o, "train_windows_per_s", r.train_wps);
-            cJSON_AddNumberToObject(o, "train_gflops", gflops);
-            cJSON_AddNumberToObject(o, "ceiling_fraction", gflops / ceiling);
-            cJSON_AddNumberToObject(o, "latency_median_us", r.latency_median_us);
-            cJSON_AddNumberToObject(o, "latency_p90_us", r.latency_p90_us);
-            cJSON_AddNumberToObject(o, "batch256_windows_per_s", r.batch256_wps);
-            cJSON_AddNumberToObject(o, "peak_rss_mib", peak);
-            cJSON_AddNumberToObject(o, "train_peak_rss_mib", r.train_peak_rss_mib);
-            cJSON_AddNumberToObject(o, "train_flops_per_window", train_flops);
-            cJSON_AddNumberToObject(o, "attention_square_flop_fraction", square_share);
-            cJSON_AddItemToArray(rows, o);
-        } else {
+        double gflops = train_flops[k] * r->train_wps * 1e-9;
+        if (!json) {
             printf("%-9s %11.1f %9.1f %7.0f%% %11.1f %11.1f %12.1f %9.1f %11.2f %5.1f%%\n", name,
-                   r.train_wps, gflops, 100.0 * gflops / ceiling, r.latency_median_us,
-                   r.latency_p90_us, r.batch256_wps, peak, train_flops * 1e-6,
-                   100.0 * square_share);
+                   r->train_wps, gflops, 100.0 * gflops / ceiling, r->latency_median_us,
+                   r->latency_p90_us, r->batch256_wps, r->peak_rss_mib, train_flops[k] * 1e-6,
+                   100.0 * square_share[k]);
             fflush(stdout);
         }
     }
+    /* The JSON is built once every child has exited: a forked child that ends with _exit would
+     * otherwise leave the parent's JSON objects behind, unreachable (valgrind: definitely lost). */
     if (json) {
+        cJSON *rows = cJSON_CreateArray();
+        for (int k = 0; k < 4; k++) {
+            if (!kinds[k]) continue;
+            const bench_result *r = &results[k];
+            double gflops = train_flops[k] * r->train_wps * 1e-9;
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "kind", ac_attention_kind_name((ac_attention_kind)k));
+            cJSON_AddNumberToObject(o, "train_windows_per_s", r->train_wps);
+            cJSON_AddNumberToObject(o, "train_gflops", gflops);
+            cJSON_AddNumberToObject(o, "ceiling_fraction", gflops / ceiling);
+            cJSON_AddNumberToObject(o, "latency_median_us", r->latency_median_us);
+            cJSON_AddNumberToObject(o, "latency_p90_us", r->latency_p90_us);
+            cJSON_AddNumberToObject(o, "batch256_windows_per_s", r->batch256_wps);
+            cJSON_AddNumberToObject(o, "peak_rss_mib", r->peak_rss_mib);
+            cJSON_AddNumberToObject(o, "train_peak_rss_mib", r->train_peak_rss_mib);
+            cJSON_AddNumberToObject(o, "train_flops_per_window", train_flops[k]);
+            cJSON_AddNumberToObject(o, "attention_square_flop_fraction", square_share[k]);
+            cJSON_AddItemToArray(rows, o);
+        }
         cJSON *root = cJSON_CreateObject();
         cJSON_AddStringToObject(root, "preset", preset);
         cJSON_AddNumberToObject(root, "threads", ac_threads_get());
