@@ -34,6 +34,7 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATTNCAST_WERROR=ON \
   "-DATTNCAST_TEST_WRAPPER=$wrapper" >"$build.configure.log" 2>&1 || { cat "$build.configure.log" >&2; exit 1; }
 cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" >"$build.build.log" 2>&1 || { tail -n 40 "$build.build.log" >&2; exit 1; }
 mkdir -p "$logs"
+chmod 1777 "$logs" # test_crash_safety_cli runs attncast as `nobody`, whose valgrind logs here too
 echo "== ctest under valgrind (logs in $logs)"
 export ATTNCAST_TEST_TIME_SCALE=100 # timed tests allow for valgrind's slowdown
 # The policy attncast sets for itself by starting again (src/cli/main.c): set here, each attncast
