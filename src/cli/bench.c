@@ -1,12 +1,12 @@
 /* bench.c - `attncast bench [--preset small|large|CONFIG] [--threads N] [--kinds K,...]
- * [--seconds S] [--lookback L] [--cpu-clock] [--json]`: the speed of the forecaster on generated
- * data shaped like a preset, for each attention kind, beside this machine's sgemm ceiling measured
- * in the same run: training windows/s      forward + backward + Adam step, batch 32, after a
- * warm-up achieved GFLOP/s        the model's matmul FLOPs per training window x windows/s latency
- * single-window forecasts through the embedding API (median, p90) batch-256 windows/s     no-grad
- * forecasts of 256 windows at once peak memory             the peak resident set of a child process
- * that ran only this kind, at the end of training and at the end One window is an L x C sample (C
- * series in independent mode). */
+ * [--seconds S] [--lookback L] [--ceiling-size N] [--cpu-clock] [--json]`: the speed of the
+ * forecaster on generated data shaped like a preset, for each attention kind, beside this
+ * machine's sgemm ceiling (an N^3 product, 1024 by default) measured in the same run. Per kind:
+ * training windows/s (forward + backward + Adam step, batch 32, after a warm-up), the achieved
+ * GFLOP/s (the model's matmul FLOPs per training window x windows/s), single-window forecast
+ * latency through the embedding API (median, p90), batch-256 no-grad windows/s, and the peak
+ * resident set of a child process that ran only this kind (at the end of training and at the
+ * end). One window is an L x C sample (C series in independent mode). */
 #include <cblas.h>
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -28,7 +28,7 @@
 
 static const char *const USAGE =
     "usage: attncast bench [--preset small|large|CONFIG] [--threads N] [--kinds K,...] "
-    "[--seconds S] [--lookback L] [--cpu-clock] [--json]";
+    "[--seconds S] [--lookback L] [--ceiling-size N] [--cpu-clock] [--json]";
 
 /* The clock every timing reads: wall time, or with --cpu-clock the process's CPU time, which on a
  * busy machine measures the work of a 1-thread run without the time other processes took. */
@@ -77,9 +77,9 @@ static double forward_flops(const ac_model_spec *s, double *attention) {
     return series * per_series;
 }
 
-/* The machine's sgemm ceiling: GFLOP/s of a 1024^3 product, best of a few. */
-static double sgemm_ceiling(void) {
-    const int n = 1024;
+/* The machine's sgemm ceiling: GFLOP/s of an n^3 product (1024 unless --ceiling-size says), best
+ * of a few. */
+static double sgemm_ceiling(int n) {
     float *a = ac_aligned_zeros((size_t)n * n * sizeof(float));
     float *b = ac_aligned_zeros((size_t)n * n * sizeof(float));
     float *c = ac_aligned_zeros((size_t)n * n * sizeof(float));
@@ -305,7 +305,7 @@ static void run_child(const ac_config *cfg, int channels, double seconds, bench_
 
 int ac_cli_bench(int argc, char **argv) {
     const char *preset = "small", *kinds_arg = NULL;
-    int threads = 0, lookback = 0;
+    int threads = 0, lookback = 0, ceiling_size = 1024;
     double seconds = 3.0;
     bool json = false;
     for (int i = 1; i < argc; i++) {
@@ -318,7 +318,8 @@ int ac_cli_bench(int argc, char **argv) {
         } else if (!strcmp(a, "--cpu-clock")) {
             bench_clock = ac_cpu_seconds;
         } else if (!strcmp(a, "--preset") || !strcmp(a, "--threads") || !strcmp(a, "--kinds") ||
-                   !strcmp(a, "--seconds") || !strcmp(a, "--lookback")) {
+                   !strcmp(a, "--seconds") || !strcmp(a, "--lookback") ||
+                   !strcmp(a, "--ceiling-size")) {
             if (i + 1 >= argc) {
                 ac_cli_error("bench: %s needs a value", a);
                 return AC_EXIT_USAGE;
@@ -332,6 +333,13 @@ int ac_cli_bench(int argc, char **argv) {
                 if (ac_cli_parse_positive(a, v, &threads) != 0) return AC_EXIT_USAGE;
             } else if (!strcmp(a, "--lookback")) {
                 if (ac_cli_parse_positive(a, v, &lookback) != 0) return AC_EXIT_USAGE;
+            } else if (!strcmp(a, "--ceiling-size")) {
+                if (ac_cli_parse_positive(a, v, &ceiling_size) != 0) return AC_EXIT_USAGE;
+                if (ceiling_size > 8192) {
+                    ac_cli_error("bench: --ceiling-size: expected at most 8192, got %d",
+                                 ceiling_size);
+                    return AC_EXIT_USAGE;
+                }
             } else {
                 char *end = NULL;
                 seconds = strtod(v, &end);
@@ -398,63 +406,73 @@ int ac_cli_bench(int argc, char **argv) {
         ac_cli_error("%s", err.msg);
         return AC_EXIT_USAGE;
     }
-    double ceiling = sgemm_ceiling();
-    cJSON *rows = json ? cJSON_CreateArray() : NULL;
+    double ceiling = sgemm_ceiling(ceiling_size);
     if (!json) {
         ac_model_spec shape = ac_config_model_spec(&cfg, channels);
         printf("attncast bench: preset %s (L %d, H %d, C %d, N %d tokens, d_model %d, %d heads, %d "
-               "layers, d_ff %d, batch %d), %d thread(s)\nsgemm ceiling (1024^3): %.1f GFLOP/s\n",
+               "layers, d_ff %d, batch %d), %d thread(s)\nsgemm ceiling (%d^3): %.1f GFLOP/s\n",
                preset, cfg.data.lookback, cfg.data.horizon, channels, ac_model_spec_tokens(&shape),
                cfg.model.d_model, cfg.model.heads, cfg.model.layers, cfg.model.d_ff, BATCH,
-               ac_threads_get(), ceiling);
+               ac_threads_get(), ceiling_size, ceiling);
         printf("%-9s %11s %9s %8s %11s %11s %12s %9s %11s %6s\n", "kind", "train win/s", "GFLOP/s",
                "ceiling%", "latency us", "p90 us", "b256 win/s", "peak MiB", "MFLOP/win", "N^2 %");
     }
     int status = AC_EXIT_OK;
+    bench_result results[4];
+    double train_flops[4], square_share[4];
     for (int k = 0; k < 4; k++) {
         if (!kinds[k]) continue;
         cfg.model.attention = (ac_attention_kind)k;
         ac_model_spec spec = ac_config_model_spec(&cfg, channels);
-        double square = 0.0, train_flops = 3.0 * forward_flops(&spec, &square);
-        double square_share = 3.0 * square / train_flops;
-        bench_result r;
-        run_child(&cfg, channels, seconds, &r);
-        double peak = r.peak_rss_mib;
+        double square = 0.0;
+        train_flops[k] = 3.0 * forward_flops(&spec, &square);
+        square_share[k] = 3.0 * square / train_flops[k];
+        bench_result *r = &results[k];
+        run_child(&cfg, channels, seconds, r);
         const char *name = ac_attention_kind_name((ac_attention_kind)k);
-        if (!r.ok) {
-            ac_cli_error("bench: %s: %s", name, r.error);
+        if (!r->ok) {
+            ac_cli_error("bench: %s: %s", name, r->error);
             status = AC_EXIT_FAILURE;
+            kinds[k] = false;
             continue;
         }
-        double gflops = train_flops * r.train_wps * 1e-9;
-        if (json) {
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "kind", name);
-            cJSON_AddNumberToObject(o, "train_windows_per_s", r.train_wps);
-            cJSON_AddNumberToObject(o, "train_gflops", gflops);
-            cJSON_AddNumberToObject(o, "ceiling_fraction", gflops / ceiling);
-            cJSON_AddNumberToObject(o, "latency_median_us", r.latency_median_us);
-            cJSON_AddNumberToObject(o, "latency_p90_us", r.latency_p90_us);
-            cJSON_AddNumberToObject(o, "batch256_windows_per_s", r.batch256_wps);
-            cJSON_AddNumberToObject(o, "peak_rss_mib", peak);
-            cJSON_AddNumberToObject(o, "train_peak_rss_mib", r.train_peak_rss_mib);
-            cJSON_AddNumberToObject(o, "train_flops_per_window", train_flops);
-            cJSON_AddNumberToObject(o, "attention_square_flop_fraction", square_share);
-            cJSON_AddItemToArray(rows, o);
-        } else {
+        double gflops = train_flops[k] * r->train_wps * 1e-9;
+        if (!json) {
             printf("%-9s %11.1f %9.1f %7.0f%% %11.1f %11.1f %12.1f %9.1f %11.2f %5.1f%%\n", name,
-                   r.train_wps, gflops, 100.0 * gflops / ceiling, r.latency_median_us,
-                   r.latency_p90_us, r.batch256_wps, peak, train_flops * 1e-6,
-                   100.0 * square_share);
+                   r->train_wps, gflops, 100.0 * gflops / ceiling, r->latency_median_us,
+                   r->latency_p90_us, r->batch256_wps, r->peak_rss_mib, train_flops[k] * 1e-6,
+                   100.0 * square_share[k]);
             fflush(stdout);
         }
     }
+    /* The JSON is built once every child has exited: a forked child that ends with _exit would
+     * otherwise leave the parent's JSON objects behind, unreachable (valgrind: definitely lost). */
     if (json) {
+        cJSON *rows = cJSON_CreateArray();
+        for (int k = 0; k < 4; k++) {
+            if (!kinds[k]) continue;
+            const bench_result *r = &results[k];
+            double gflops = train_flops[k] * r->train_wps * 1e-9;
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "kind", ac_attention_kind_name((ac_attention_kind)k));
+            cJSON_AddNumberToObject(o, "train_windows_per_s", r->train_wps);
+            cJSON_AddNumberToObject(o, "train_gflops", gflops);
+            cJSON_AddNumberToObject(o, "ceiling_fraction", gflops / ceiling);
+            cJSON_AddNumberToObject(o, "latency_median_us", r->latency_median_us);
+            cJSON_AddNumberToObject(o, "latency_p90_us", r->latency_p90_us);
+            cJSON_AddNumberToObject(o, "batch256_windows_per_s", r->batch256_wps);
+            cJSON_AddNumberToObject(o, "peak_rss_mib", r->peak_rss_mib);
+            cJSON_AddNumberToObject(o, "train_peak_rss_mib", r->train_peak_rss_mib);
+            cJSON_AddNumberToObject(o, "train_flops_per_window", train_flops[k]);
+            cJSON_AddNumberToObject(o, "attention_square_flop_fraction", square_share[k]);
+            cJSON_AddItemToArray(rows, o);
+        }
         cJSON *root = cJSON_CreateObject();
         cJSON_AddStringToObject(root, "preset", preset);
         cJSON_AddNumberToObject(root, "threads", ac_threads_get());
         cJSON_AddNumberToObject(root, "channels", channels);
         cJSON_AddNumberToObject(root, "lookback", cfg.data.lookback);
+        cJSON_AddNumberToObject(root, "sgemm_ceiling_size", ceiling_size);
         cJSON_AddNumberToObject(root, "sgemm_ceiling_gflops", ceiling);
         cJSON_AddItemToObject(root, "kinds", rows);
         char *text = cJSON_Print(root);

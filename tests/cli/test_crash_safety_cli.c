@@ -1,7 +1,8 @@
 /* test_crash_safety_cli.c - `attncast train` interrupted the hard ways, run as a subprocess:
  * SIGKILL at seeded random moments with --resume after each; SIGINT and SIGTERM (the checkpoint,
- * the message, the exit code, the printed resume command); a file size limit and a read-only run
- * folder (a one-line error naming the file, the previous checkpoint intact); a diverging run (no
+ * the message, the exit code, the printed resume command); a file size limit, a full disk (a
+ * small tmpfs, when this process may mount one) and a read-only run folder (a one-line error
+ * naming the file, the previous checkpoint intact); a diverging run (no
  * NaN checkpoint, the last good one named). Every interrupted run is then finished and compared
  * bit for bit with one that never was: history losses, metrics.json (timings aside), and every
  * array of last.h5 and best.h5. */
@@ -17,8 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +40,7 @@
 
 static char dir[256];
 static char out[1 << 16];
+static char disk[300];           /* the tmpfs of the full-disk test, while it is mounted; else "" */
 static double ref_seconds;       /* wall time of the uninterrupted reference run, "ref" */
 static double ref_epoch_seconds; /* its mean epoch time, checkpoints aside (history.csv) */
 
@@ -255,6 +259,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
+    if (disk[0]) umount2(disk, MNT_DETACH); /* a failed full-disk test left it mounted */
     return tu_remove_dir(dir);
 }
 
@@ -313,7 +318,8 @@ static void interrupt_then_resume(int sig, const char *run, double epochs) {
     const char *args[MAX_ARGS] = {"--out", run, "--set", "output.checkpoint_every=0", NULL};
     pid_t pid = start_train(log, args);
     char *text = NULL;
-    for (int i = 0; i < 6000; i++) { /* the handler is in place once this line is out */
+    /* the handler is in place once this line is out (bounded: 60 s, times tu_time_scale()) */
+    for (int i = 0; i < 6000 * tu_time_scale(); i++) {
         free(text);
         text = read_in(".", log, NULL);
         if (text && strstr(text, "run folder:")) break;
@@ -419,6 +425,78 @@ static void test_file_size_limit_fails_in_one_line_and_keeps_the_previous_checkp
     expect_same_as_reference("full");
 }
 
+/* A real full disk: the run folder on a 1 MiB tmpfs, filled (after the first epoch's checkpoints)
+ * until less than half a checkpoint is free, so that the next write fails with ENOSPC. Mounting
+ * needs root (CAP_SYS_ADMIN); where it is refused (a user, a CI container) the test says why and
+ * is skipped, and the file size limit above stands in for it. */
+static void test_full_disk_fails_in_one_line_and_keeps_the_previous_checkpoint(void **state) {
+    (void)state;
+    char point[300];
+    snprintf(point, sizeof point, "%s/disk", dir);
+    assert_int_equal(mkdir(point, 0755), 0);
+    if (mount("attncast-test", point, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755") != 0) {
+        print_message("skipped: cannot mount a tmpfs at %s: %s (needs root with CAP_SYS_ADMIN)\n",
+                      point, strerror(errno));
+        skip();
+    }
+    snprintf(disk, sizeof disk, "%s", point);
+    int rc = train("--out disk/run --stop-after 1 --quiet");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+    size_t len = 0;
+    char *before = read_in("disk/run", "last.h5", &len);
+    assert_non_null(before);
+    size_t best_len = 0;
+    char *best_before = read_in("disk/run", "best.h5", &best_len);
+    assert_non_null(best_before);
+    /* fill the disk, leaving less than half a checkpoint */
+    struct statvfs fs;
+    assert_int_equal(statvfs(disk, &fs), 0);
+    unsigned long long free_bytes = (unsigned long long)fs.f_bavail * fs.f_frsize;
+    assert_true(free_bytes > len);
+    char filler[400];
+    snprintf(filler, sizeof filler, "%s/filler", disk);
+    FILE *f = fopen(filler, "wb");
+    assert_non_null(f);
+    static const char zeros[4096];
+    for (unsigned long long left = free_bytes - len / 2; left > 0;) {
+        size_t n = left < sizeof zeros ? (size_t)left : sizeof zeros;
+        if (fwrite(zeros, 1, n, f) != n) break; /* the disk is full sooner: fine */
+        left -= n;
+    }
+    fclose(f);
+    assert_int_equal(statvfs(disk, &fs), 0);
+    assert_true((unsigned long long)fs.f_bavail * fs.f_frsize < len / 2 + fs.f_frsize);
+    rc = train("--resume disk/run --quiet");
+    char line[1024];
+    the_error_line(line, sizeof line);
+    if (rc != 1 || !strstr(line, "disk/run/") || !strstr(line, ".h5: cannot write checkpoint") ||
+        !strstr(line, "No space left on device") || !strstr(line, "the previous file is kept"))
+        fail_msg("exit %d: %s", rc, out);
+    print_message("%s\n", line);
+    size_t len_after = 0;
+    char *after = read_in("disk/run", "last.h5", &len_after);
+    assert_non_null(after);
+    assert_int_equal(len, len_after);
+    expect_same_bytes(before, after, len, "last.h5 after the full disk");
+    free(before);
+    free(after);
+    after = read_in("disk/run", "best.h5", &len_after);
+    assert_non_null(after);
+    assert_int_equal(best_len, len_after);
+    expect_same_bytes(best_before, after, best_len, "best.h5 after the full disk");
+    free(best_before);
+    free(after);
+    expect_no_temporaries("disk/run");
+    assert_int_equal(checkpoint_epoch("disk/run"), 1); /* and it loads */
+    /* room again: the kept checkpoint finishes the run exactly */
+    assert_int_equal(remove(filler), 0);
+    rc = train("--resume disk/run --quiet");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+    expect_same_as_reference("disk/run");
+    assert_int_equal(umount2(disk, 0), 0);
+    disk[0] = '\0';
+}
+
 static void test_read_only_run_folder_fails_in_one_line_and_keeps_the_checkpoint(void **state) {
     (void)state;
     int rc = train("--out ro --stop-after 1 --quiet");
@@ -499,6 +577,7 @@ int main(void) {
         cmocka_unit_test(test_sigint_saves_a_checkpoint_and_resumes_identically),
         cmocka_unit_test(test_sigterm_in_the_first_epoch_saves_epoch_zero_and_resumes_identically),
         cmocka_unit_test(test_file_size_limit_fails_in_one_line_and_keeps_the_previous_checkpoint),
+        cmocka_unit_test(test_full_disk_fails_in_one_line_and_keeps_the_previous_checkpoint),
         cmocka_unit_test(test_read_only_run_folder_fails_in_one_line_and_keeps_the_checkpoint),
         cmocka_unit_test(test_diverging_run_names_epoch_step_and_the_last_good_checkpoint),
     };

@@ -60,8 +60,10 @@ static bool trainer_running(const char *sub, const char *run) {
     return held;
 }
 
-/* Waits (bounded) until no trainer holds sub/run; false if one still does after ms. */
+/* Waits (bounded) until no trainer holds sub/run; false if one still does after ms (times
+ * tu_time_scale(), for valgrind). */
 static bool trainer_gone(const char *sub, const char *run, long ms) {
+    ms = (long)((double)ms * tu_time_scale());
     for (long t = 0; t < ms && trainer_running(sub, run); t += 10) sleep_ms(10);
     return !trainer_running(sub, run);
 }
@@ -187,9 +189,10 @@ static void test_killed_sweep_reruns_to_the_same_results(void **state) {
                           "1",
                           NULL};
     pid_t pid = start_sweep("killed.log", args);
-    /* wait until the first run is done and the second has a checkpoint (bounded: 60 s) */
+    /* wait until the first run is done and the second has a checkpoint (bounded: 60 s, times
+     * tu_time_scale()) */
     bool exited = false;
-    for (int i = 0; i < 6000; i++) {
+    for (int i = 0; i < 6000 * tu_time_scale(); i++) {
         if (exists("s2", RUNS[0], "metrics.json") && exists("s2", RUNS[1], "last.h5")) break;
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) {
@@ -233,8 +236,9 @@ static void test_signalled_sweep_leaves_no_trainer_running(void **state) {
     int sigs[] = {SIGKILL, SIGTERM, SIGINT};
     for (int k = 0; k < 3; k++) {
         pid_t pid = start_sweep("signalled.log", args);
-        bool started = false; /* the trainer holds the lock (bounded: 60 s) */
-        for (int i = 0; i < 6000 && !(started = trainer_running("s5", run)); i++) sleep_ms(10);
+        bool started = false; /* the trainer holds the lock (bounded: 60 s, times the scale) */
+        for (int i = 0; i < 6000 * tu_time_scale() && !(started = trainer_running("s5", run)); i++)
+            sleep_ms(10);
         if (!started) fail_msg("no trainer started in s5/%s", run);
         assert_int_equal(kill(pid, sigs[k]), 0); /* the sweep alone */
         int status = 0;

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "attncast/csv.h"
+#include "support/testutil.h"
 
 #define SHARED_DATA "/work/shared/data"
 
@@ -500,8 +501,7 @@ static void test_weather_csv_loads_quickly(void **state) {
     print_message("weather.csv loaded in %.0f ms\n", 1e3 * seconds);
     /* about 0.07 s in a release build; sanitizers are slower, and tools/valgrind.sh sets
      * ATTNCAST_TEST_TIME_SCALE for its own slowdown */
-    const char *scale = getenv("ATTNCAST_TEST_TIME_SCALE");
-    double limit = 3.0 * (scale && atof(scale) > 1 ? atof(scale) : 1.0);
+    double limit = 3.0 * tu_time_scale();
     if (seconds >= limit) ac_table_free(t);
     assert_true(seconds < limit);
     assert_int_equal(t->rows, 52696);

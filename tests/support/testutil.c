@@ -76,6 +76,12 @@ int tu_count_lines(const char *text) {
     return n;
 }
 
+double tu_time_scale(void) {
+    const char *s = getenv("ATTNCAST_TEST_TIME_SCALE");
+    double v = s ? atof(s) : 1.0;
+    return v > 1.0 ? v : 1.0;
+}
+
 char *tu_read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;

@@ -32,6 +32,11 @@ int tu_count_lines(const char *text);
  * it cannot be read. */
 char *tu_read_file(const char *path, size_t *len);
 
+/* How many times slower than a normal build the tests run: ATTNCAST_TEST_TIME_SCALE if it is
+ * above 1 (tools/valgrind.sh sets 100), else 1. Timing limits are multiplied by it, and tests
+ * whose work is only there to be timed (bench) do less of it when it is above 1. */
+double tu_time_scale(void);
+
 /* Starts argv[0] with argv (NULL-terminated) in folder dir, stdout and stderr both going to the
  * file log (a path relative to dir); returns its pid (wait for it with waitpid), or -1. */
 int tu_spawn(const char *dir, const char *log, const char *const *argv);
