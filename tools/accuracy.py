@@ -255,7 +255,9 @@ def fmt(values, digits=3):
     mean, sd = mean_spread(values)
     if len(values) == 1:
         return "%.*f" % (digits, mean)
-    return "%.*f ± %.*f" % (digits, mean, digits, sd)
+    # a spread that would round to zero gets one more digit
+    sd_digits = digits + 1 if sd < 0.5 * 10 ** -digits else digits
+    return "%.*f ± %.*f" % (digits, mean, sd_digits, sd)
 
 
 def table_markdown(rows):
