@@ -18,6 +18,12 @@ MAE on the scaled values over every test window, channel and step (no window dro
   /usr/bin/python3 tools/accuracy.py --variant missing --datasets weather   # -9999 as missing
   /usr/bin/python3 tools/accuracy.py --table-only           # rewrite the table from the CSV
   /usr/bin/python3 tools/accuracy.py val-mse SWEEP_DIR      # rank a sweep by validation MSE
+  /usr/bin/python3 tools/accuracy.py --datasets exchange_rate --set model.dropout=0.5 \
+      --label drop5 --csv docs/accuracy/tries.csv            # every cell's config, overridden
+
+Each row also holds the validation MSE and MAE of the run's best weights (and the naive repeat's
+on the validation windows), from `attncast eval best.h5 --split val`, so a choice between
+configs can be made without the test split.
 
 Rerunning resumes: a (dataset, lookback, horizon, variant, seed, config digest) already in the CSV
 is skipped, so an interrupted table finishes where it stopped and a changed config runs again.
@@ -27,6 +33,7 @@ import argparse
 import csv
 import datetime
 import hashlib
+import io
 import json
 import math
 import os
@@ -86,7 +93,7 @@ CSV_FIELDS = [
     "date", "dataset", "lookback", "horizon", "variant", "seed", "config", "config_sha256",
     "mse", "mae", "naive_mse", "naive_mae", "best_val_loss", "loss", "best_epoch", "epochs_run",
     "train_seconds", "threads", "windows", "parameters", "attncast_version", "git_commit",
-    "run_dir",
+    "run_dir", "val_mse", "val_mae", "val_naive_mse", "overrides",
 ]
 
 
@@ -123,13 +130,28 @@ def read_rows(path):
         return list(csv.DictReader(f))
 
 
+def csv_text(rows):
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=CSV_FIELDS, restval="", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: r.get(k) or "" for k in CSV_FIELDS})
+    return out.getvalue()
+
+
 def append_row(path, row):
-    new = not os.path.exists(path)
+    """Appends one run; a CSV written with older columns is first rewritten under the current
+    ones (the new columns empty for its rows)."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    header = None
+    if os.path.exists(path):
+        with open(path, newline="") as f:
+            header = next(csv.reader(f), None)
+    if header != CSV_FIELDS:
+        write_atomic(path, csv_text(read_rows(path) + [row]))
+        return
     with open(path, "a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-        if new:
-            w.writeheader()
+        w = csv.DictWriter(f, fieldnames=CSV_FIELDS, lineterminator="\n")
         w.writerow(row)
         f.flush()
         os.fsync(f.fileno())
@@ -160,16 +182,34 @@ def parse_cells(args):
     return [(d, args.lookback, h) for d in datasets for h in horizons]
 
 
+def run_digest(config, overrides):
+    """SHA-256 of the config file, and of the --set overrides when there are any."""
+    digest = sha256_of(config)
+    if overrides:
+        digest = hashlib.sha256((digest + "\n" + "\n".join(overrides)).encode()).hexdigest()
+    return digest
+
+
+def eval_val(binary, run_dir):
+    """MSE and MAE of the run's best weights on the validation split, and the naive repeat's."""
+    out = subprocess.run([binary, "eval", os.path.join(run_dir, "best.h5"), "--split", "val",
+                          "--json"], capture_output=True, text=True)
+    if out.returncode != 0:
+        fail("eval --split val of %s failed: %s" % (run_dir, out.stderr.strip()))
+    m = json.loads(out.stdout)
+    return m["model"]["mse"], m["model"]["mae"], m["baselines"]["naive"]["mse"]
+
+
 def run_cell(args, dataset, lookback, horizon, seed, config, digest):
     # the folder names the config's digest, so a changed config trains afresh
-    name = "%s_L%d_H%d_%s_s%d_%s" % (dataset, lookback, horizon, args.variant, seed, digest[:8])
+    name = "%s_L%d_H%d_%s_s%d_%s" % (dataset, lookback, horizon, args.label, seed, digest[:8])
     run_dir = os.path.join(args.runs_dir, name)
     if os.path.exists(os.path.join(run_dir, "metrics.json")):
         pass  # finished, but its row was not written (killed in between)
     else:
         cmd = [args.bin, "train", config, "--quiet", "--out", run_dir,
                "--set", "train.seed=%d" % seed, "--set", "train.threads=%d" % args.threads]
-        for s in VARIANTS[args.variant]:
+        for s in VARIANTS[args.variant] + args.overrides:
             cmd += ["--set", s]
         if os.path.exists(os.path.join(run_dir, "last.h5")):
             cmd += ["--resume", run_dir]
@@ -181,10 +221,14 @@ def run_cell(args, dataset, lookback, horizon, seed, config, digest):
             fail("%s failed with exit %d" % (name, rc))
     with open(os.path.join(run_dir, "metrics.json")) as f:
         m = json.load(f)
+    val_mse_, val_mae_, val_naive = eval_val(args.bin, run_dir)
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
-        "dataset": dataset, "lookback": lookback, "horizon": horizon, "variant": args.variant,
+        "dataset": dataset, "lookback": lookback, "horizon": horizon, "variant": args.label,
         "seed": seed, "config": os.path.relpath(config, ROOT), "config_sha256": digest,
+        "overrides": " ".join(args.overrides),
+        "val_mse": "%.6f" % val_mse_, "val_mae": "%.6f" % val_mae_,
+        "val_naive_mse": "%.6f" % val_naive,
         "mse": "%.6f" % m["model"]["mse"], "mae": "%.6f" % m["model"]["mae"],
         "naive_mse": "%.6f" % m["baselines"]["naive"]["mse"],
         "naive_mae": "%.6f" % m["baselines"]["naive"]["mae"],
@@ -211,7 +255,9 @@ def fmt(values, digits=3):
     mean, sd = mean_spread(values)
     if len(values) == 1:
         return "%.*f" % (digits, mean)
-    return "%.*f ± %.*f" % (digits, mean, digits, sd)
+    # a spread that would round to zero gets one more digit
+    sd_digits = digits + 1 if sd < 0.5 * 10 ** -digits else digits
+    return "%.*f ± %.*f" % (digits, mean, sd_digits, sd)
 
 
 def table_markdown(rows):
@@ -228,12 +274,21 @@ def table_markdown(rows):
             continue
         groups.setdefault(key, []).append(r)
     out = []
-    lookback_classes = sorted({(k[1] == 96, k[3]) for k in groups}, reverse=True)
+    # L=96 before the longer lookback; the published variant first within each
+    lookback_classes = sorted({(k[1] == 96, k[3]) for k in groups},
+                              key=lambda c: (not c[0], c[1] != "published", c[1]))
     for short, variant in lookback_classes:
         title = "Lookback 96" if short else "Longer lookback"
-        label = "" if variant == "published" else \
-            " — weather's -9999 cells treated as missing (interpolated), not comparable to the " \
-            "published runs"
+        if variant == "published":
+            label = ""
+        elif variant == "missing":
+            label = " — weather's -9999 cells treated as missing (interpolated), not comparable " \
+                "to the published runs"
+        else:
+            overrides = sorted({r.get("overrides") or "" for k, rs in groups.items()
+                                if k[3] == variant
+                                for r in rs})
+            label = " — variant `%s` (%s)" % (variant, "; ".join(overrides))
         out.append("#### %s%s\n" % (title, label))
         out.append("| dataset | L | H | attncast MSE | attncast MAE | naive MSE | naive MAE | "
                    "iTransformer | PatchTST | DLinear | seeds | train time / run |")
@@ -242,8 +297,8 @@ def table_markdown(rows):
         for dataset, lookback, horizon, _ in cells:
             rs = groups[(dataset, lookback, horizon, variant)]
             pub = {}
-            # the published runs kept the -9999 cells, so only the published variant compares
-            comparable = published_for(dataset, lookback) if variant == "published" else []
+            # the published runs kept the -9999 cells, so the missing variant does not compare
+            comparable = published_for(dataset, lookback) if variant != "missing" else []
             for model, plb, _, numbers in comparable:
                 if horizon in numbers:
                     family = model.split("/")[0]
@@ -312,6 +367,9 @@ def main():
     p.add_argument("--seeds", type=int, default=1, help="seeds per cell (default 1)")
     p.add_argument("--seed-base", type=int, default=2024, help="first seed (default 2024)")
     p.add_argument("--variant", choices=sorted(VARIANTS), default="published")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="a config override for every run (repeatable); needs --label")
+    p.add_argument("--label", help="the CSV's variant column for these runs (default: --variant)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--nice", type=int, default=19, help="nice level of the runs (0: none)")
     p.add_argument("--models-dir", default=os.path.join(ROOT, "models", "accuracy"))
@@ -332,6 +390,9 @@ def main():
     args = p.parse_args()
     if args.seeds < 1:
         fail("--seeds: at least 1")
+    if args.overrides and not args.label:
+        fail("--set: give --label too, so these runs stay apart from the cells' own configs")
+    args.label = args.label or args.variant
     if not args.table_only:
         cells = parse_cells(args)
         for dataset, lookback, horizon in cells:
@@ -343,24 +404,24 @@ def main():
             fail("no attncast binary at %s (build it, or set --bin / ATTNCAST_BIN)" % args.bin)
         for dataset, lookback, horizon in cells:
             config = config_path(args.models_dir, dataset, lookback, horizon)
-            digest = sha256_of(config)
+            digest = run_digest(config, args.overrides)
             for seed in range(args.seed_base, args.seed_base + args.seeds):
                 done = any(r["dataset"] == dataset and int(r["lookback"]) == lookback and
-                           int(r["horizon"]) == horizon and r["variant"] == args.variant and
+                           int(r["horizon"]) == horizon and r["variant"] == args.label and
                            int(r["seed"]) == seed and r["config_sha256"] == digest
                            for r in read_rows(args.csv))
                 if done:
                     print("accuracy.py: %s L=%d H=%d %s seed %d: in the CSV, skipped"
-                          % (dataset, lookback, horizon, args.variant, seed))
+                          % (dataset, lookback, horizon, args.label, seed))
                     continue
                 if args.dry_run:
                     print("accuracy.py: would run %s L=%d H=%d %s seed %d (%s)"
-                          % (dataset, lookback, horizon, args.variant, seed, config))
+                          % (dataset, lookback, horizon, args.label, seed, config))
                     continue
                 row = run_cell(args, dataset, lookback, horizon, seed, config, digest)
                 append_row(args.csv, row)
                 print("accuracy.py: %s L=%d H=%d %s seed %d: mse %s mae %s (naive %s), %s s"
-                      % (dataset, lookback, horizon, args.variant, seed, row["mse"], row["mae"],
+                      % (dataset, lookback, horizon, args.label, seed, row["mse"], row["mae"],
                          row["naive_mse"], row["train_seconds"]), flush=True)
     rows = read_rows(args.csv)
     if rows:

@@ -1,7 +1,8 @@
 /* test_accuracy_tool.c - tools/accuracy.py, the benchmark table runner, on the real binary: it
  * trains a cell's config from a models folder once per seed, appends each run's metrics.json to
  * the CSV, skips cells already there when rerun (and trains again when the config changes), and
- * writes the Markdown table with mean ± spread beside the published numbers. The cell here is a
+ * writes the Markdown table with mean ± spread beside the published numbers; --set overrides go
+ * into rows of their own (--label) with validation metrics. The cell here is a
  * tiny model on a generated CSV so the test takes seconds; it is named like an exchange_rate cell
  * because the tool looks configs up by dataset, lookback and horizon. Skipped without
  * /usr/bin/python3. */
@@ -128,6 +129,43 @@ static void test_runs_each_seed_once_and_writes_the_table(void **state) {
     assert_null(strstr(row, " ± "));
 }
 
+/* --set overrides every run's config; its rows carry --label in the variant column, the
+ * overrides, and the validation metrics of the best weights, and make a table of their own. A
+ * CSV written before the validation columns existed is rewritten under the new header. */
+static void test_overrides_are_labelled_apart_with_validation_metrics(void **state) {
+    (void)state;
+    if (access(PYTHON, X_OK) != 0) skip();
+    write_cell_config("");
+    assert_int_equal(accuracy("--cells exchange_rate:96:96 --set model.dropout=0.3"), 1);
+    assert_non_null(strstr(out, "give --label"));
+    int rc = accuracy("--cells exchange_rate:96:96 --set model.dropout=0.3 --label drop3 "
+                      "--csv drop.csv --table drop.md");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+    char *csv = read_text("drop.csv");
+    assert_non_null(strstr(csv, "val_mse,val_mae,val_naive_mse,overrides\n"));
+    assert_int_equal(count_of(csv, "exchange_rate,96,96,drop3,2024,"), 1);
+    assert_non_null(strstr(csv, ",model.dropout=0.3\n"));
+    assert_null(strstr(csv, ",,model.dropout")); /* the validation columns are filled */
+    assert_non_null(strstr(read_text("drop.md"), "variant `drop3` (model.dropout=0.3)"));
+
+    /* an old CSV: its rows keep their values under the new header */
+    assert_int_equal(
+        tu_write_file(dir, "old.csv",
+                      "date,dataset,lookback,horizon,variant,seed,config,config_sha256,mse,mae,"
+                      "naive_mse,naive_mae,best_val_loss,loss,best_epoch,epochs_run,"
+                      "train_seconds,threads,windows,parameters,attncast_version,git_commit,"
+                      "run_dir\n"
+                      "2026-12-01,weather,96,96,published,2024,w.ini,abc,0.2,0.3,0.4,0.5,0.6,"
+                      "mae,1,1,9.0,1,10,20,0.5.0,x,runs/w\n"),
+        0);
+    rc = accuracy("--cells exchange_rate:96:96 --csv old.csv --table old.md");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+    csv = read_text("old.csv");
+    assert_int_equal(tu_count_lines(csv), 3);
+    assert_non_null(strstr(csv, "runs/w,,,,\n"));
+    assert_non_null(strstr(read_text("old.md"), "| weather | 96 | 96 | 0.200 |"));
+}
+
 static void test_mistakes_are_one_line_errors(void **state) {
     (void)state;
     if (access(PYTHON, X_OK) != 0) skip();
@@ -142,6 +180,7 @@ static void test_mistakes_are_one_line_errors(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_runs_each_seed_once_and_writes_the_table),
+        cmocka_unit_test(test_overrides_are_labelled_apart_with_validation_metrics),
         cmocka_unit_test(test_mistakes_are_one_line_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
