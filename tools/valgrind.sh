@@ -5,8 +5,8 @@
 # indirect or possible) in any of them fails the run. The system's own programs that attncast or
 # the tests call (gnuplot, python3, h5dump, curl, awk, sed, ...) are not traced. Suppressions,
 # each with its reason, are in tools/valgrind.supp. One log per process in
-# build-valgrind/valgrind-logs/run-<pid>/<test>-<pid>.log. Slow: the compute-heavy tests (sweep,
-# training) run 30-100 times slower than natively, and tests that time things read
+# build-valgrind/valgrind-logs/run-<pid>/<test>-<user>-<pid>.log. Slow: the compute-heavy tests
+# (sweep, training) run 30-100 times slower than natively, and tests that time things read
 # ATTNCAST_TEST_TIME_SCALE; README "Valgrind" gives measured times. One test program at a time
 # unless ATTNCAST_VALGRIND_JOBS says more (on an otherwise idle machine).
 #
@@ -27,14 +27,17 @@ skip='/usr/bin/*,/usr/sbin/*,/usr/local/bin/*,/usr/local/sbin/*,*/python3*'
 wrapper="valgrind;--tool=memcheck;--error-exitcode=99;--leak-check=full"
 wrapper+=";--show-leak-kinds=definite,indirect,possible;--errors-for-leak-kinds=definite,indirect,possible"
 wrapper+=";--trace-children=yes;--trace-children-skip=$skip;--num-callers=40;--gen-suppressions=all"
-wrapper+=";--suppressions=$PWD/tools/valgrind.supp;--log-file=$logs/%q{ATTNCAST_TEST_NAME}-%p.log"
+wrapper+=";--suppressions=$PWD/tools/valgrind.supp;--log-file=$logs/%q{ATTNCAST_TEST_NAME}-%q{LOGNAME}-%p.log"
 
 echo "== build $build"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATTNCAST_WERROR=ON \
   "-DATTNCAST_TEST_WRAPPER=$wrapper" >"$build.configure.log" 2>&1 || { cat "$build.configure.log" >&2; exit 1; }
 cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" >"$build.build.log" 2>&1 || { tail -n 40 "$build.build.log" >&2; exit 1; }
 mkdir -p "$logs"
-chmod 1777 "$logs" # test_crash_safety_cli runs attncast as `nobody`, whose valgrind logs here too
+# test_crash_safety_cli runs attncast as `nobody` (LOGNAME=nobody) from a process root forked:
+# its valgrind logs here too, under a name of its own
+chmod 1777 "$logs"
+export LOGNAME="${LOGNAME:-$(id -un)}"
 echo "== ctest under valgrind (logs in $logs)"
 export ATTNCAST_TEST_TIME_SCALE=100 # timed tests allow for valgrind's slowdown
 # The policy attncast sets for itself by starting again (src/cli/main.c): set here, each attncast

@@ -385,6 +385,9 @@ static int train_limited(const char *const *args, rlim_t file_limit, bool as_nob
         if (file_limit && setrlimit(RLIMIT_FSIZE, &(struct rlimit){file_limit, file_limit}) != 0)
             _exit(126);
         if (as_nobody && geteuid() == 0 && (setgid(NOBODY) != 0 || setuid(NOBODY) != 0)) _exit(126);
+        /* as su does; tools/valgrind.sh puts it in each log's name, since nobody's valgrind
+         * cannot reopen the log that root's valgrind made for this forked process */
+        if (as_nobody && getuid() == NOBODY) setenv("LOGNAME", "nobody", 1);
         char *argv[16] = {strdup(bin), strdup("train"), strdup("base.ini")};
         for (int i = 0; i < MAX_ARGS && args[i]; i++) argv[i + 3] = strdup(args[i]);
         execv(argv[0], argv);
