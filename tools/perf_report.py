@@ -110,7 +110,7 @@ def threads_section(binary, seconds, lines):
                            "--seconds", str(seconds)], env)
         return r["kinds"][0]["train_windows_per_s"]
 
-    idle = {1: run(1), 2: run(2)}
+    idle = {1: run(1), 2: run(2), "fixed": run(2, {"ATTNCAST_ADAPT_THREADS": "0"})}
     busy_loop = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         time.sleep(0.5)
@@ -121,6 +121,8 @@ def threads_section(binary, seconds, lines):
     lines.append("| large preset, dot | 1 thread | 2 threads | 2 / 1 |")
     lines.append("| --- | --- | --- | --- |")
     lines.append(f"| the machine as it was | {idle[1]:.1f} | {idle[2]:.1f} | {idle[2] / idle[1]:.2f} |")
+    lines.append(f"| the same, thread tuner off (ATTNCAST_ADAPT_THREADS=0) | {idle[1]:.1f} | "
+                 f"{idle['fixed']:.1f} | {idle['fixed'] / idle[1]:.2f} |")
     lines.append(f"| one core kept busy by another process | {busy[1]:.1f} | {busy[2]:.1f} | "
                  f"{busy[2] / busy[1]:.2f} |")
     lines.append(f"| the same, thread tuner off (ATTNCAST_ADAPT_THREADS=0) | {busy[1]:.1f} | "
