@@ -141,8 +141,9 @@ static void measure_kind(const ac_config *cfg, int channels, double seconds, ben
         goto done;
     }
     ac_ctx_set_rng(ctx, &rng);
-    slices = ac_threads_get() > 1 ? ac_batch_slices_new(model, ac_threads_get(), &err) : NULL;
-    if (ac_threads_get() > 1 && !slices) {
+    int slice_count = ac_threads_get() < BATCH ? ac_threads_get() : BATCH;
+    slices = slice_count > 1 ? ac_batch_slices_new(model, slice_count, &err) : NULL;
+    if (slice_count > 1 && !slices) {
         snprintf(out->error, sizeof out->error, "%s", err.msg);
         goto done;
     }

@@ -100,9 +100,11 @@ ac_trainer *ac_trainer_new(const ac_config *cfg, const ac_series *series, ac_for
         return NULL;
     }
     ac_ctx_set_rng(t->ctx, &t->dropout_rng);
-    /* the thread count now fixes the slices for the whole run (see batch_slices.h) */
-    if (ac_threads_get() > 1) {
-        t->slices = ac_batch_slices_new(model, ac_threads_get(), err);
+    /* the thread count now fixes the slices for the whole run (see batch_slices.h); a slice
+     * needs at least a window */
+    int slices = ac_threads_get() < bs ? ac_threads_get() : bs;
+    if (slices > 1) {
+        t->slices = ac_batch_slices_new(model, slices, err);
         if (!t->slices) {
             ac_trainer_free(t);
             return NULL;
