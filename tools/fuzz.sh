@@ -55,13 +55,16 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:${ASAN_OPTIONS:-}"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:${UBSAN_OPTIONS:-}"
 
 # The first frame of a replayed finding that is neither the sanitizers, libFuzzer, libc nor the
-# allocator: where it happened.
+# allocator: where it happened. A frame inside the fuzz binary without a source line is the
+# sanitizers' runtime linked into it (an interceptor such as strdup or memcpy, called from
+# HDF5 or from attncast): the frame below it says whose call it was.
 where_found() { # binary, input
   local limits=(-rss_limit_mb=2048)
   # an out-of-memory finding may pass alone: a lower limit shows where the big allocation is
   [[ "$(basename "$2")" == oom-* ]] && limits=(-rss_limit_mb=512 -malloc_limit_mb=256)
   "$1" -runs=1 -timeout=10 "${limits[@]}" "$2" 2>&1 | grep -E '^ +#[0-9]+ 0x' |
     grep -vE 'sanitizer|fuzzer::|__asan|asan_|__interceptor|__ubsan|libc\.so|sysdeps/|Allocator|Malloc|[( ]malloc|[( ]calloc|[( ]realloc' |
+    grep -vE '\(/[^ )]*/tests/fuzz/fuzz_[a-z_]+\+0x[0-9a-f]+\)' |
     head -n 1 | sed -E 's/^ +#[0-9]+ 0x[0-9a-f]+ //; s/ \(BuildId.*//' || true
 }
 
