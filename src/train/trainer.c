@@ -181,14 +181,9 @@ static ac_status batch_gradients(ac_trainer *t, const uint32_t *order, int n, in
         return ac_batch_slices_step(t->slices, t->model, t->cfg->train.loss, first, n, total,
                                     fill_slice, &w, &t->dropout_rng, value, err);
     }
-    int L = s->lookback, H = s->horizon, C = s->channels;
-    ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){n, L, C});
-    ac_tensor *y = ac_tensor_temp(ctx, 3, (int[]){n, H, C});
-    int *ts = x && y ? (int *)ac_arena_alloc(ac_ctx_arena(ctx), (size_t)n * sizeof(int)) : NULL;
-    if (ts) {
-        for (int i = 0; i < n; i++) ts[i] = t->train_windows.first + (int)order[i];
-        ac_series_gather(s, ts, n, x->data, y->data);
-    }
+    ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){n, s->lookback, s->channels});
+    ac_tensor *y = ac_tensor_temp(ctx, 3, (int[]){n, s->horizon, s->channels});
+    if (x && y) fill_slice(&(batch_windows){.t = t, .order = order}, 0, n, x->data, y->data);
     ac_tensor *loss =
         ac_forecast_loss(ctx, t->cfg->train.loss, ac_forecaster_forward(ctx, t->model, x), y);
     if (!loss || ac_backward(ctx, loss) != AC_OK) {
