@@ -14,6 +14,7 @@
 #ifndef ATTNCAST_ARENA_H
 #define ATTNCAST_ARENA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define AC_ARENA_ALIGN 64
@@ -50,6 +51,8 @@ size_t ac_arena_used(const ac_arena *arena);     /* bytes handed out since the l
 size_t ac_arena_capacity(const ac_arena *arena); /* bytes held in chunks now */
 size_t ac_arena_peak(const ac_arena *arena);     /* the largest `used` seen so far */
 int ac_arena_chunk_count(const ac_arena *arena);
+/* Whether the `bytes` bytes at p lie inside one chunk of the arena (handed out or not). */
+bool ac_arena_holds(const ac_arena *arena, const void *p, size_t bytes);
 const char *ac_arena_last_error(const ac_arena *arena);
 
 #endif

@@ -40,6 +40,10 @@ ac_tensor *ac_attention_forward(ac_ctx *ctx, const ac_model_spec *spec, const ac
     ac_tensor *param;
     ac_score_kind kind = score_kind(spec, blk, &param);
     ac_tensor *o = ac_attention(ctx, q, k, v, spec->heads, kind, param, spec->causal, weights);
+    /* read by the attention's backward, then dead */
+    ac_ctx_release_after_use(ctx, q);
+    ac_ctx_release_after_use(ctx, k);
+    ac_ctx_release_after_use(ctx, v);
     ac_tensor *gated = o;
     if (spec->attention == AC_ATTN_GATED) {
         ac_tensor *gate_in = ac_linear(ctx, z, blk->gate_w, blk->gate_b);
@@ -48,5 +52,6 @@ ac_tensor *ac_attention_forward(ac_ctx *ctx, const ac_model_spec *spec, const ac
     }
     ac_tensor *out = ac_linear(ctx, gated, blk->o_w, blk->o_b);
     ac_ctx_release(ctx, o); /* backward recomputes it from the weights and v */
+    if (gated != o) ac_ctx_release(ctx, gated); /* and this from o and the gate */
     return out;
 }

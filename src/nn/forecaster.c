@@ -299,27 +299,41 @@ ac_tensor *ac_forecaster_forward_attention(ac_ctx *ctx, ac_forecaster *m, ac_ten
     }
 
     ac_tensor *tokens = ac_patches(ctx, series, s->patch_len, s->patch_stride);
-    ac_tensor *e = ac_add(ctx, ac_linear(ctx, tokens, m->in_w, m->in_b), m->pos);
+    ac_tensor *projected = ac_linear(ctx, tokens, m->in_w, m->in_b);
+    ac_tensor *e = ac_add(ctx, projected, m->pos);
+    ac_ctx_release(ctx, projected);
     /* Training memory: every activation that backward can recompute cheaply (layer norms,
-     * GELU, attention outputs) or never reads (what the residual adds consume) is released
-     * after its last use; the next ones of its size reuse its buffer. */
+     * GELU, attention outputs, the embedding) or never reads (what the residual adds consume)
+     * is released after its last use in forward; the ones backward reads and does not
+     * recompute (the residual stream, the feed-forward's hidden layer) go to the pool after
+     * their last use in backward. Later tensors reuse their buffers. */
     for (int i = 0; i < s->layers; i++) {
         const ac_block *blk = &m->blocks[i];
         ac_tensor *z = ac_layer_norm(ctx, e, blk->norm1_w, blk->norm1_b, LN_EPS);
         ac_tensor *attn = ac_attention_forward(ctx, s, blk, z, attention ? &attention[i] : NULL);
         ac_ctx_release(ctx, z);
+        ac_tensor *before = e;
         e = ac_residual_dropout(ctx, e, attn, s->dropout);
         ac_ctx_release(ctx, attn);
+        /* the embedding: recomputed (a small matmul) for the first layer norm's backward, the
+         * last node backward runs */
+        if (i == 0) ac_ctx_release(ctx, before);
+        else ac_ctx_release_after_use(ctx, before);
         ac_tensor *z2 = ac_layer_norm(ctx, e, blk->norm2_w, blk->norm2_b, LN_EPS);
         ac_tensor *hidden = ac_linear(ctx, z2, blk->ff1_w, blk->ff1_b);
         ac_ctx_release(ctx, z2);
         ac_tensor *act = ac_gelu(ctx, hidden);
+        ac_ctx_release_after_use(ctx, hidden);
         ac_tensor *ff = ac_linear(ctx, act, blk->ff2_w, blk->ff2_b);
         ac_ctx_release(ctx, act);
+        before = e;
         e = ac_residual_dropout(ctx, e, ff, s->dropout);
         ac_ctx_release(ctx, ff);
+        ac_ctx_release_after_use(ctx, before);
     }
+    ac_tensor *last = e;
     e = ac_layer_norm(ctx, e, m->normf_w, m->normf_b, LN_EPS);
+    ac_ctx_release_after_use(ctx, last);
     if (!e) return NULL;
     int S = e->shape[0], N = e->shape[1], d = e->shape[2];
     ac_tensor *flat = ac_reshape(ctx, e, 2, (int[]){S, N * d});

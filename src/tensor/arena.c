@@ -196,6 +196,16 @@ size_t ac_arena_capacity(const ac_arena *a) {
 size_t ac_arena_peak(const ac_arena *a) {
     return a->peak;
 }
+bool ac_arena_holds(const ac_arena *a, const void *p, size_t bytes) {
+    uintptr_t start = (uintptr_t)p;
+    for (const chunk *c = a->first; c; c = c->next) {
+        uintptr_t base = (uintptr_t)c->base;
+        if (start >= base && start - base <= c->capacity && bytes <= c->capacity - (start - base))
+            return true;
+    }
+    return false;
+}
+
 int ac_arena_chunk_count(const ac_arena *a) {
     int n = 0;
     for (chunk *c = a->first; c; c = c->next) n++;

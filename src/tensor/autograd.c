@@ -16,6 +16,7 @@
 #include "attncast/autograd.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,33 +29,43 @@
 #include <sanitizer/asan_interface.h>
 #define POOL_POISON(p, n)   ASAN_POISON_MEMORY_REGION((p), (n))
 #define POOL_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#define POOL_GAP            AC_ARENA_ALIGN
 #else
+#define POOL_GAP            0
 #define POOL_POISON(p, n)   ((void)(p), (void)(n))
 #define POOL_UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
-/* Dead buffers of one size (activation gradients, released activations), linked through their
- * first bytes (arena blocks are at least AC_ARENA_ALIGN bytes, room for the link). */
-typedef struct grad_free_list {
-    size_t bytes;
-    void *head;
-} grad_free_list;
+/* A dead arena buffer (an activation gradient, a released activation) in the pool, which
+ * holds them in one list: its first bytes are this header (arena blocks are at least
+ * AC_ARENA_ALIGN bytes). */
+typedef struct pool_block {
+    struct pool_block *next;
+    size_t bytes; /* its span (pool_span), a multiple of AC_ARENA_ALIGN */
+} pool_block;
 
-#define GRAD_SIZE_CLASSES 32 /* distinct sizes pooled; more are simply not reused */
+/* Requests of at least this many bytes may take the front of a bigger pooled block. */
+#define POOL_SPLIT_MIN (64 * 1024)
 
-/* A tensor given up by ac_ctx_release whose producer recomputes it in backward. */
+#define RECOMPUTE_DEPTH 16 /* nested recomputes tracked (deeper ones keep their inputs) */
+
+/* A tensor given up by ac_ctx_release whose producer recomputes it in backward, or by
+ * ac_ctx_release_after_use. */
 typedef struct released_tensor {
     ac_tensor *t;
     ac_node *producer;
     int pending; /* nodes that read t and whose backward has not run yet */
+    bool kept;   /* ac_ctx_release_after_use: t keeps its values until the last of them */
     struct released_tensor *next;
 } released_tensor;
 
 struct ac_ctx {
     ac_arena *arena;
-    grad_free_list free_grads[GRAD_SIZE_CLASSES];
-    int grad_classes;
+    pool_block *pool;
     released_tensor *released;
+    const ac_node *serving; /* the node whose backward the recomputes are for */
+    ac_node *recomputing[RECOMPUTE_DEPTH]; /* producers refilling their outputs, outermost first */
+    int recompute_depth;
     const float *seed; /* the caller's seed buffer of the current backward, never released */
     ac_node *tape;     /* newest node */
     size_t tape_length;
@@ -86,8 +97,10 @@ void ac_ctx_free(ac_ctx *ctx) {
 
 void ac_ctx_reset(ac_ctx *ctx) {
     ac_arena_reset(ctx->arena);
-    for (int i = 0; i < ctx->grad_classes; i++) ctx->free_grads[i].head = NULL;
+    ctx->pool = NULL;
     ctx->released = NULL;
+    ctx->serving = NULL;
+    ctx->recompute_depth = 0;
     ctx->seed = NULL;
     ctx->tape = NULL;
     ctx->tape_length = 0;
@@ -103,7 +116,7 @@ ac_ctx_mark ac_ctx_get_mark(const ac_ctx *ctx) {
 
 void ac_ctx_rewind(ac_ctx *ctx, ac_ctx_mark mark) {
     ac_arena_rewind(ctx->arena, mark.arena);
-    for (int i = 0; i < ctx->grad_classes; i++) ctx->free_grads[i].head = NULL;
+    ctx->pool = NULL;
     ctx->released = NULL; /* releases happen in grad mode, whose steps are not rewound */
     ctx->tape = mark.tape;
     ctx->tape_length = mark.tape_length;
@@ -217,33 +230,72 @@ ac_node *ac_op_record(ac_ctx *ctx, const char *op, ac_backward_fn fn, ac_tensor 
     return node;
 }
 
-static grad_free_list *grad_class(ac_ctx *ctx, size_t bytes, bool add) {
-    for (int i = 0; i < ctx->grad_classes; i++)
-        if (ctx->free_grads[i].bytes == bytes) return &ctx->free_grads[i];
-    if (!add || ctx->grad_classes == GRAD_SIZE_CLASSES) return NULL;
-    grad_free_list *l = &ctx->free_grads[ctx->grad_classes++];
-    l->bytes = bytes;
-    l->head = NULL;
-    return l;
+/* The bytes a pooled block serving `bytes` spans: whole alignment units, then, under ASan, one
+ * more that stays poisoned (the red zone the arena puts after each block). Without ASan a split
+ * leaves no gap, so a block of 2 U serves two of U. */
+static size_t pool_span(size_t bytes) {
+    return ((bytes + (AC_ARENA_ALIGN - 1)) & ~(size_t)(AC_ARENA_ALIGN - 1)) + POOL_GAP;
 }
 
-/* A pooled buffer of exactly `bytes`, or NULL if the pool has none. */
+static void pool_push(ac_ctx *ctx, char *p, size_t span) {
+    pool_block *b = (pool_block *)p;
+    POOL_UNPOISON(b, sizeof *b);
+    b->next = ctx->pool;
+    b->bytes = span;
+    ctx->pool = b;
+    POOL_POISON(p + sizeof *b, span - sizeof *b);
+}
+
+/* A pooled buffer for `bytes`, or NULL if the pool has none. A block of the same span is taken
+ * first. Otherwise, in backward, a request of at least POOL_SPLIT_MIN bytes takes the front of
+ * the smallest block that leaves at least as much behind, and the rest stays in the pool. (In
+ * forward, blocks are kept whole: the next layer asks for the same sizes again.) */
 static void *pool_take(ac_ctx *ctx, size_t bytes) {
-    grad_free_list *l = grad_class(ctx, bytes, false);
-    if (!l || !l->head) return NULL;
-    void *p = l->head;
-    memcpy(&l->head, p, sizeof l->head);
-    POOL_UNPOISON(p, bytes);
-    return p;
+    size_t span = pool_span(bytes);
+    bool split = ctx->tape_used && span >= POOL_SPLIT_MIN;
+    pool_block **pick = NULL;
+    for (pool_block **link = &ctx->pool; *link; link = &(*link)->next) {
+        size_t have = (*link)->bytes;
+        if (have == span) {
+            pick = link;
+            break;
+        }
+        if (split && have >= span + POOL_SPLIT_MIN && (!pick || have < (*pick)->bytes))
+            pick = link;
+    }
+    if (!pick) return NULL;
+    pool_block *b = *pick;
+    *pick = b->next;
+    if (b->bytes != span) pool_push(ctx, (char *)b + span, b->bytes - span);
+    POOL_UNPOISON(b, bytes);
+    return b;
 }
 
-/* Puts a dead buffer of `bytes` into its pool (dropped if the pool table is full). */
-static void pool_give(ac_ctx *ctx, void *p, size_t bytes) {
-    grad_free_list *l = grad_class(ctx, bytes, true);
-    if (!l) return;
-    memcpy(p, &l->head, sizeof l->head);
-    l->head = p;
-    POOL_POISON((char *)p + sizeof l->head, bytes - sizeof l->head);
+/* Puts a dead buffer of `bytes` into the pool, merged with the pooled blocks right before and
+ * after it in the same arena chunk (two halves of a split block, or blocks the arena handed
+ * out one after the other, with the red zone between them), so that a whole request fits
+ * again once both are dead. */
+static void pool_give(ac_ctx *ctx, void *data, size_t bytes) {
+    char *p = data;
+    size_t span = pool_span(bytes);
+    const size_t zone = AC_ARENA_ALIGN - POOL_GAP; /* an arena red zone not counted in a span */
+    for (pool_block **link = &ctx->pool; *link;) {
+        char *q = (char *)*link;
+        size_t q_span = (*link)->bytes, gap = SIZE_MAX;
+        if (q + q_span == p || p + span == q) gap = 0;
+        else if (q + q_span + zone == p || p + span + zone == q) gap = zone;
+        char *lo = q < p ? q : p;
+        size_t merged = span + gap + q_span;
+        if (gap != SIZE_MAX && ac_arena_holds(ctx->arena, lo, merged)) {
+            *link = (*link)->next;
+            p = lo;
+            span = merged;
+            link = &ctx->pool; /* the merged block may touch another one */
+        } else {
+            link = &(*link)->next;
+        }
+    }
+    pool_push(ctx, p, span);
 }
 
 float *ac_grad_buffer_fresh(ac_ctx *ctx, ac_tensor *t, bool *fresh) {
@@ -303,7 +355,9 @@ static bool shares_data(const ac_tensor *a, const ac_tensor *b) {
     return a->data && b->data && a->data < b->data + b->size && b->data < a->data + a->size;
 }
 
-bool ac_ctx_release(ac_ctx *ctx, ac_tensor *t) {
+/* Both releases: keep_values says whether t keeps its values until the last node that reads
+ * them (ac_ctx_release_after_use) or gives them up now. */
+static bool release(ac_ctx *ctx, ac_tensor *t, bool keep_values) {
     if (!t || !t->data || t->persistent || ctx->tape_used || ctx->status != AC_OK) return false;
     ac_node *producer = NULL;
     int readers = 0;
@@ -316,17 +370,32 @@ bool ac_ctx_release(ac_ctx *ctx, ac_tensor *t) {
             if (node_reads(n, t)) readers++;
         }
     }
-    if (!producer || (!producer->recompute && readers > 0)) return false;
-    if (producer->recompute) {
+    if (!producer) return false;
+    bool keep = keep_values && readers > 0;
+    if (!keep && !producer->recompute && readers > 0) return false;
+    if (keep || producer->recompute) {
         released_tensor *r = arena_get(ctx, "ac_ctx_release", sizeof *r, true);
         if (!r) return false;
-        *r = (released_tensor){
-            .t = t, .producer = producer, .pending = readers, .next = ctx->released};
+        *r = (released_tensor){.t = t,
+                               .producer = producer,
+                               .pending = readers,
+                               .kept = keep,
+                               .next = ctx->released};
         ctx->released = r;
     }
-    pool_give(ctx, t->data, (size_t)t->size * sizeof(float));
-    t->data = NULL;
+    if (!keep) {
+        pool_give(ctx, t->data, (size_t)t->size * sizeof(float));
+        t->data = NULL;
+    }
     return true;
+}
+
+bool ac_ctx_release(ac_ctx *ctx, ac_tensor *t) {
+    return release(ctx, t, false);
+}
+
+bool ac_ctx_release_after_use(ac_ctx *ctx, ac_tensor *t) {
+    return release(ctx, t, true);
 }
 
 static released_tensor *find_released(ac_ctx *ctx, const ac_tensor *t) {
@@ -337,15 +406,41 @@ static released_tensor *find_released(ac_ctx *ctx, const ac_tensor *t) {
 
 static bool ensure_values(ac_ctx *ctx, ac_node *n, bool forward);
 
-/* Gives a released tensor a buffer again and has its producer refill it. */
+/* Whether t must keep its values after a recompute that read it: the node whose backward runs
+ * next reads it, or a recompute in progress (one that asked for this one) still needs it. */
+static bool still_needed(const ac_ctx *ctx, const ac_tensor *t) {
+    if (ctx->serving && node_reads(ctx->serving, t)) return true;
+    if (ctx->recompute_depth > RECOMPUTE_DEPTH) return true; /* not tracked that deep */
+    for (int d = 0; d < ctx->recompute_depth; d++)
+        if (node_uses(ctx->recomputing[d], t)) return true;
+    return false;
+}
+
+/* Gives a released tensor a buffer again and has its producer refill it. Released inputs the
+ * producer had to recompute first go back to the pool right after, unless still needed: a later
+ * reader recomputes them again (the embedding, recomputed for the first layer's normalisation,
+ * would otherwise stay through the whole first layer's backward). */
 static bool recompute_released(ac_ctx *ctx, released_tensor *r) {
-    if (!ensure_values(ctx, r->producer, true)) return false; /* its inputs may be released */
+    ac_node *producer = r->producer;
+    if (ctx->recompute_depth < RECOMPUTE_DEPTH) ctx->recomputing[ctx->recompute_depth] = producer;
+    ctx->recompute_depth++;
+    bool ok = ensure_values(ctx, producer, true); /* its inputs may be released */
+    ctx->recompute_depth--;
+    if (!ok) return false;
     size_t bytes = (size_t)r->t->size * sizeof(float);
     float *data = pool_take(ctx, bytes);
     if (!data) data = arena_get(ctx, "backward (recompute)", bytes, false);
     if (!data) return false;
     r->t->data = data;
-    r->producer->recompute(ctx, r->producer);
+    producer->recompute(ctx, producer);
+    for (int i = 0; i < producer->n_in; i++) {
+        ac_tensor *in = producer->in[i];
+        if (!in->data || still_needed(ctx, in)) continue;
+        released_tensor *ri = find_released(ctx, in);
+        if (!ri || ri->kept) continue; /* a kept tensor cannot always be made again */
+        pool_give(ctx, in->data, (size_t)in->size * sizeof(float));
+        in->data = NULL;
+    }
     return ctx->status == AC_OK;
 }
 
@@ -367,6 +462,20 @@ static bool ensure_values(ac_ctx *ctx, ac_node *n, bool forward) {
         if (!recompute_released(ctx, r)) return false;
     }
     return true;
+}
+
+float *ac_grad_adopt(ac_ctx *ctx, const ac_node *n, ac_tensor *x) {
+    float *g = n->out->grad;
+    if (!x->requires_grad || x->grad || x->persistent || !g || g == ctx->seed) return NULL;
+    x->grad = g; /* release_output_grad sees it handed on and keeps it */
+    return g;
+}
+
+void ac_op_values_read(ac_ctx *ctx, const ac_node *n, ac_tensor *t) {
+    released_tensor *r = ctx->released ? find_released(ctx, t) : NULL;
+    if (!r || r->pending != 1 || !t->data || !node_reads(n, t)) return;
+    pool_give(ctx, t->data, (size_t)t->size * sizeof(float));
+    t->data = NULL; /* settle_released counts this node's read and finds nothing to give */
 }
 
 /* After node n's backward: a released tensor it read for the last time goes back to the pool. */
@@ -406,6 +515,7 @@ ac_status ac_backward_seeded(ac_ctx *ctx, ac_tensor *out, float *seed) {
     ctx->tape_used = true;
     for (ac_node *n = ctx->tape; n; n = n->prev) {
         if (n->out->grad) { /* else nothing flowed into this node's output */
+            ctx->serving = n;
             if (!ensure_values(ctx, n, false)) return ctx->status;
             n->backward(ctx, n);
             if (ctx->status != AC_OK) return ctx->status;

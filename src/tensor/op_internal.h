@@ -55,6 +55,16 @@ ac_node *ac_op_record(ac_ctx *ctx, const char *op, ac_backward_fn fn, ac_tensor 
  * the caller must then write every element (not add), which saves zeroing it first. */
 float *ac_grad_buffer_fresh(ac_ctx *ctx, ac_tensor *t, bool *fresh);
 
+/* In node n's backward, for an elementwise op: if x has no gradient yet, n's output gradient
+ * becomes x's (the caller overwrites it in place) and is returned; NULL if it cannot be (x has
+ * one already, or needs none, or the output gradient is the caller's seed). */
+float *ac_grad_adopt(ac_ctx *ctx, const ac_node *n, ac_tensor *x);
+
+/* In node n's backward: n is done reading t's values. If t was released (ac_ctx_release, or
+ * ac_ctx_release_after_use) and n is the last node that reads it, its buffer goes back to the
+ * pool now, so that the gradients n has still to make can take it. */
+void ac_op_values_read(ac_ctx *ctx, const ac_node *n, ac_tensor *t);
+
 /* Arena floats for values saved for backward; NULL and a context error when full. */
 float *ac_op_scratch(ac_ctx *ctx, const char *op, int64_t count);
 

@@ -77,8 +77,8 @@ static void bin_row(bin_kind k, int n, const float *a, int64_t sa, const float *
 /* d/da and d/db of one row: ga += g * da, gb += g * db, for the op's partial derivatives. */
 static void bin_row_grad(bin_kind k, int n, const float *g, const float *a, int64_t sa,
                          const float *b, int64_t sb, const float *y, float *ga, float *gb) {
-    for (int j = 0; j < n; j++) {
-        float gj = g[j], av = a[j * sa], bv = b[j * sb];
+    for (int j = 0; j < n; j++) { /* add and sub read no values (their inputs may be released) */
+        float gj = g[j];
         switch (k) {
         case BIN_ADD:
             if (ga) ga[j * sa] += gj;
@@ -89,12 +89,12 @@ static void bin_row_grad(bin_kind k, int n, const float *g, const float *a, int6
             if (gb) gb[j * sb] -= gj;
             break;
         case BIN_MUL:
-            if (ga) ga[j * sa] += gj * bv;
-            if (gb) gb[j * sb] += gj * av;
+            if (ga) ga[j * sa] += gj * b[j * sb];
+            if (gb) gb[j * sb] += gj * a[j * sa];
             break;
         case BIN_DIV: /* y = a / b: dy/da = 1/b, dy/db = -y/b */
-            if (ga) ga[j * sa] += gj / bv;
-            if (gb) gb[j * sb] -= gj * y[j] / bv;
+            if (ga) ga[j * sa] += gj / b[j * sb];
+            if (gb) gb[j * sb] -= gj * y[j] / b[j * sb];
             break;
         }
     }
@@ -130,6 +130,14 @@ static void bin_same_shape_grad(bin_kind k, int64_t n, const float *restrict g,
     }
 }
 
+/* p + o, or NULL for a buffer that is not there (a released operand add and sub do not read). */
+static inline const float *at(const float *p, int64_t o) {
+    return p ? p + o : NULL;
+}
+static inline float *at_grad(float *p, int64_t o) {
+    return p ? p + o : NULL;
+}
+
 static void binary_backward(ac_ctx *ctx, ac_node *n) {
     ac_tensor *a = n->in[0], *b = n->in[1];
     bcast p;
@@ -143,8 +151,42 @@ static void binary_backward(ac_ctx *ctx, ac_node *n) {
         bin_same_shape_grad(k, n->out->size, g, a->data, b->data, y, ga, gb);
         return;
     }
-    BCAST_ROWS(&p, bin_row_grad(k, p.shape[3], g + o, a->data + oa, p.sa[3], b->data + ob, p.sb[3],
-                                y + o, ga ? ga + oa : NULL, gb ? gb + ob : NULL));
+    BCAST_ROWS(&p, bin_row_grad(k, p.shape[3], g + o, at(a->data, oa), p.sa[3], at(b->data, ob),
+                                p.sb[3], at(y, o), at_grad(ga, oa), at_grad(gb, ob)));
+}
+
+/* y = a (op) b, broadcast by plan p. */
+static void binary_apply(bin_kind k, const bcast *p, const ac_tensor *a, const ac_tensor *b,
+                         ac_tensor *y) {
+    if (ac_tensor_same_shape(a, b)) {
+        bin_row(k, (int)y->size, a->data, 1, b->data, 1, y->data);
+    } else {
+        BCAST_ROWS(
+            p, bin_row(k, p->shape[3], a->data + oa, p->sa[3], b->data + ob, p->sb[3], y->data + o));
+    }
+}
+
+/* Refills a released output in backward (ac_ctx_release): the same loop, the same bits. */
+static void binary_recompute(ac_ctx *ctx, ac_node *n) {
+    (void)ctx;
+    bcast p;
+    bcast_plan(n->in[0], n->in[1], &p);
+    binary_apply((bin_kind)n->iarg[0], &p, n->in[0], n->in[1], n->out);
+}
+
+/* What each kind's backward reads: add and sub only the gradient, mul both operands, div the
+ * divisor and the result. */
+static unsigned binary_unread(bin_kind k) {
+    switch (k) {
+    case BIN_ADD:
+    case BIN_SUB:
+        return AC_UNREAD_ALL;
+    case BIN_MUL:
+        return AC_UNREAD_OUTPUT;
+    case BIN_DIV:
+        return AC_UNREAD_INPUT(0);
+    }
+    return 0;
 }
 
 static ac_tensor *binary(ac_ctx *ctx, bin_kind k, ac_tensor *a, ac_tensor *b) {
@@ -154,14 +196,13 @@ static ac_tensor *binary(ac_ctx *ctx, bin_kind k, ac_tensor *a, ac_tensor *b) {
     if (!bcast_plan(a, b, &p)) return ac_op_shape_error(ctx, op, "shapes do not broadcast", a, b);
     ac_tensor *y = ac_op_output(ctx, op, p.ndim, p.shape + (AC_MAX_DIMS - p.ndim));
     if (!y) return NULL;
-    if (ac_tensor_same_shape(a, b)) {
-        bin_row(k, (int)y->size, a->data, 1, b->data, 1, y->data);
-    } else {
-        BCAST_ROWS(
-            &p, bin_row(k, p.shape[3], a->data + oa, p.sa[3], b->data + ob, p.sb[3], y->data + o));
-    }
+    binary_apply(k, &p, a, b, y);
     ac_node *n = ac_op_record(ctx, op, binary_backward, y, 2, (ac_tensor *[]){a, b});
-    if (n) n->iarg[0] = (int)k;
+    if (n) {
+        n->iarg[0] = (int)k;
+        n->recompute = binary_recompute;
+        n->unread = binary_unread(k);
+    }
     return ac_ctx_failed(ctx) ? NULL : y;
 }
 
@@ -193,6 +234,7 @@ static const char *const UN_NAMES[] = {"ac_exp",     "ac_log",  "ac_sqrt", "ac_t
 #define UN_LOOP(n, EXPR)                                                                           \
     for (int64_t i = 0; i < (n); i++) EXPR
 #define UN_CHUNK 16384
+#define UN_ASIDE 1024 /* floats of an output gradient copied aside at a time (in place) */
 
 AC_VECTOR_CLONES
 static void un_forward_span(un_kind k, const float *restrict x, float *restrict y, int64_t n,
@@ -258,20 +300,37 @@ static void un_backward_span(un_kind k, const float *restrict x, const float *re
     }
 }
 
+/* The gradient of x is written over the output's when x has none yet (no second buffer of the
+ * size: GELU's is the largest of a feed-forward's backward): each chunk of the output's
+ * gradient is copied aside and the chunk zeroed first, so the arithmetic is the same as into a
+ * fresh zeroed buffer, bit for bit. */
 static void unary_backward(ac_ctx *ctx, ac_node *n) {
     ac_tensor *x = n->in[0];
-    bool fresh;
-    float *gx = ac_grad_buffer_fresh(ctx, x, &fresh);
+    const float *g = n->out->grad;
+    bool fresh, in_place = false;
+    float *gx = ac_grad_adopt(ctx, n, x);
+    if (gx) fresh = in_place = true;
+    else gx = ac_grad_buffer_fresh(ctx, x, &fresh);
     if (!gx) return;
     un_kind k = (un_kind)n->iarg[0];
-    const float *xd = x->data, *y = n->out->data, *g = n->out->grad;
+    const float *xd = x->data, *y = n->out->data;
     int64_t size = x->size, chunks = (size + UN_CHUNK - 1) / UN_CHUNK;
     float c = n->farg[0];
 #pragma omp parallel for schedule(static) if (size > AC_PARALLEL_MIN)
     for (int64_t ch = 0; ch < chunks; ch++) {
         int64_t at = ch * UN_CHUNK, len = size - at < UN_CHUNK ? size - at : UN_CHUNK;
-        if (fresh) memset(gx + at, 0, (size_t)len * sizeof(float)); /* zeroed while in cache */
-        un_backward_span(k, xd ? xd + at : NULL, y ? y + at : NULL, g + at, gx + at, len, c);
+        if (!in_place) {
+            if (fresh) memset(gx + at, 0, (size_t)len * sizeof(float)); /* zeroed while in cache */
+            un_backward_span(k, xd ? xd + at : NULL, y ? y + at : NULL, g + at, gx + at, len, c);
+            continue;
+        }
+        for (int64_t b = at; b < at + len; b += UN_ASIDE) {
+            int64_t m = at + len - b < UN_ASIDE ? at + len - b : UN_ASIDE;
+            float aside[UN_ASIDE];
+            memcpy(aside, g + b, (size_t)m * sizeof(float));
+            memset(gx + b, 0, (size_t)m * sizeof(float));
+            un_backward_span(k, xd ? xd + b : NULL, y ? y + b : NULL, aside, gx + b, m, c);
+        }
     }
 }
 

@@ -166,23 +166,43 @@ static void sum_rows_into(float *restrict s, const float *restrict g, int rows, 
     }
 }
 
+/* y[rows, out] = x[rows, in] W^T + bias. The bias rows first, then the product added onto
+ * them (beta 1): OpenBLAS's beta 0 would spend a pass zeroing y, and adding the bias after would
+ * spend another. */
+static void linear_apply(const float *x, const float *w, const float *bias, float *y, int rows,
+                         int in, int out) {
+    if (bias) copy_to_rows(y, bias, rows, out);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, x, in, w, in,
+                bias ? 1.0f : 0.0f, y, out);
+}
+
+/* Refills a released output in backward: the same call as the forward, so the same bits (the
+ * weights do not change between a forward and its backward). */
+static void linear_recompute(ac_ctx *ctx, ac_node *n) {
+    (void)ctx;
+    linear_apply(n->in[0]->data, n->in[1]->data, n->n_in > 2 ? n->in[2]->data : NULL,
+                 n->out->data, n->iarg[0], n->iarg[1], n->iarg[2]);
+}
+
 static void linear_backward(ac_ctx *ctx, ac_node *n) {
     ac_tensor *x = n->in[0], *w = n->in[1], *bias = n->n_in > 2 ? n->in[2] : NULL;
     int rows = n->iarg[0], in = n->iarg[1], out = n->iarg[2];
     const float *g = n->out->grad;
-    bool fresh;
-    float *gx = ac_grad_buffer_fresh(ctx, x, &fresh);
     float *gw = ac_grad_buffer(ctx, w);
     float *gbias = bias ? ac_grad_buffer(ctx, bias) : NULL;
     if (ac_ctx_failed(ctx)) return;
-    if (gx) /* dx[rows, in] (+)= dy[rows, out] W[out, in] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out, 1.0f, g, out, w->data,
-                    in, fresh ? 0.0f : 1.0f, gx, in);
     if (gw) /* dW[out, in] += dy^T[out, rows] x[rows, in] */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, rows, 1.0f, g, out, x->data,
                     in, 1.0f, gw, in);
     if (gbias) /* dbias[out] += sum over rows of dy */
         sum_rows_into(gbias, g, rows, out);
+    /* x is read: if this was its last reader, dx can take its buffer */
+    ac_op_values_read(ctx, n, x);
+    bool fresh;
+    float *gx = ac_grad_buffer_fresh(ctx, x, &fresh);
+    if (gx) /* dx[rows, in] (+)= dy[rows, out] W[out, in] */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out, 1.0f, g, out, w->data,
+                    in, fresh ? 0.0f : 1.0f, gx, in);
 }
 
 ac_tensor *ac_linear(ac_ctx *ctx, ac_tensor *x, ac_tensor *weight, ac_tensor *bias) {
@@ -200,11 +220,7 @@ ac_tensor *ac_linear(ac_ctx *ctx, ac_tensor *x, ac_tensor *weight, ac_tensor *bi
     ac_tensor *y = ac_op_output(ctx, LINEAR, x->ndim, shape);
     if (!y) return NULL;
     int rows = (int)ac_op_outer(x, 1);
-    /* the bias rows first, then the product added onto them (beta 1): OpenBLAS's beta 0 would
-     * spend a pass zeroing y, and adding the bias after would spend another */
-    if (bias) copy_to_rows(y->data, bias->data, rows, out);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, x->data, in,
-                weight->data, in, bias ? 1.0f : 0.0f, y->data, out);
+    linear_apply(x->data, weight->data, bias ? bias->data : NULL, y->data, rows, in, out);
     ac_tensor *ins[3] = {x, weight, bias};
     ac_node *n = ac_op_record(ctx, LINEAR, linear_backward, y, bias ? 3 : 2, ins);
     if (n) {
@@ -212,6 +228,7 @@ ac_tensor *ac_linear(ac_ctx *ctx, ac_tensor *x, ac_tensor *weight, ac_tensor *bi
         n->iarg[1] = in;
         n->iarg[2] = out;
         n->unread = AC_UNREAD_OUTPUT | AC_UNREAD_INPUT(2); /* reads x and the weight */
+        n->recompute = linear_recompute;
     }
     return ac_ctx_failed(ctx) ? NULL : y;
 }

@@ -214,7 +214,8 @@ static void test_large_no_grad_batches_run_in_rounds_with_bounded_memory(void **
         ac_tensor *y = ac_forecaster_forward(ctx, m, x);
         assert_non_null(y);
         size_t rounds_peak = ac_arena_peak(ac_ctx_arena(ctx)) - before;
-        /* the whole batch in one pass: grad mode keeps every activation (dropout is 0) */
+        /* the whole batch in one pass: grad mode keeps the activations backward reads (dropout
+         * is 0), 2.7 to 3.7 times a round's peak here */
         ac_ctx *all = ac_ctx_new(0, 0);
         ac_tensor *xa = ac_tensor_temp(all, 3, (int[]){B, 12, 8});
         memcpy(xa->data, x->data, (size_t)x->size * sizeof(float));
@@ -222,7 +223,7 @@ static void test_large_no_grad_batches_run_in_rounds_with_bounded_memory(void **
         ac_tensor *ya = ac_forecaster_forward(all, m, xa);
         assert_non_null(ya);
         for (int64_t i = 0; i < y->size; i++) assert_true(fabsf(ya->data[i] - y->data[i]) < 1e-5f);
-        assert_true(rounds_peak < (ac_arena_used(ac_ctx_arena(all)) - a0) / 3);
+        assert_true(rounds_peak < (ac_arena_used(ac_ctx_arena(all)) - a0) / 2);
         ac_ctx_reset(all);
         ac_ctx_set_grad_enabled(all, false);
         for (int b = 0; b < B; b += 7) {
