@@ -383,8 +383,9 @@ static void test_released_activations_give_the_same_bits_in_less_memory(void **s
         assert_memory_equal(&a, &b, sizeof a);
         assert_memory_equal(kept, rel, sizeof kept);
         /* z, z2, o, gate_in, attn and ff are [4, 5, 8] (640 bytes), act [4, 5, 16]: the
-         * buffers of most are reused by later tensors of their size */
-        assert_true(used_rel + 4 * 640 <= used_kept);
+         * buffers of most are reused by later tensors of their size (less the releases' own
+         * records, 128 bytes each) */
+        assert_true(used_rel + 3 * 640 <= used_kept);
         assert_true(peak_rel < peak_kept);
     }
 }
