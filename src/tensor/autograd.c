@@ -417,9 +417,9 @@ static bool still_needed(const ac_ctx *ctx, const ac_tensor *t) {
 }
 
 /* Gives a released tensor a buffer again and has its producer refill it. Released inputs the
- * producer had to recompute first go back to the pool right after, unless still needed: a later
- * reader recomputes them again (the embedding, recomputed for the first layer's normalisation,
- * would otherwise stay through the whole first layer's backward). */
+ * producer had to recompute first and that no backward reads (the embedding's projection, made
+ * again only to make the embedding again) go back to the pool right after, unless still
+ * needed by the recompute that asked for this one. */
 static bool recompute_released(ac_ctx *ctx, released_tensor *r) {
     ac_node *producer = r->producer;
     if (ctx->recompute_depth < RECOMPUTE_DEPTH) ctx->recomputing[ctx->recompute_depth] = producer;
@@ -437,7 +437,8 @@ static bool recompute_released(ac_ctx *ctx, released_tensor *r) {
         ac_tensor *in = producer->in[i];
         if (!in->data || still_needed(ctx, in)) continue;
         released_tensor *ri = find_released(ctx, in);
-        if (!ri || ri->kept) continue; /* a kept tensor cannot always be made again */
+        /* only what no backward reads any more (a kept tensor cannot always be made again) */
+        if (!ri || ri->kept || ri->pending > 0) continue;
         pool_give(ctx, in->data, (size_t)in->size * sizeof(float));
         in->data = NULL;
     }
