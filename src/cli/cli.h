@@ -27,6 +27,10 @@ void ac_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Parses a whole positive int option value; on failure prints an error naming the option. */
 int ac_cli_parse_positive(const char *option, const char *text, int *out);
 
+/* An argument of train or sweep that no option took: an unknown option, or the one config
+ * file (stored in *config); on failure prints an error naming the verb and returns -1. */
+int ac_cli_config_argument(const char *verb, const char *arg, const char **config);
+
 struct ac_eval_result;
 struct ac_series;
 /* The metrics table of the model and the baselines (train, eval). */

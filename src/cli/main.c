@@ -44,6 +44,21 @@ void ac_cli_error(const char *fmt, ...) {
     va_end(ap);
 }
 
+int ac_cli_config_argument(const char *verb_name, const char *arg, const char **config) {
+    if (arg[0] == '-' && arg[1]) {
+        ac_cli_error("%s: unknown option '%s' (see attncast %s --help)", verb_name, arg,
+                     verb_name);
+        return -1;
+    }
+    if (*config) {
+        ac_cli_error("%s: one config file expected, got '%s' and '%s'", verb_name, *config,
+                     arg);
+        return -1;
+    }
+    *config = arg;
+    return 0;
+}
+
 int ac_cli_parse_positive(const char *option, const char *text, int *out) {
     char *end = NULL;
     errno = 0;

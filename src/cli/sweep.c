@@ -73,14 +73,8 @@ static int parse_args(int argc, char **argv, sweep_args *a) {
             } else {
                 a->grids[a->n_grids++] = value;
             }
-        } else if (arg[0] == '-' && arg[1]) {
-            ac_cli_error("sweep: unknown option '%s' (see attncast sweep --help)", arg);
+        } else if (ac_cli_config_argument("sweep", arg, &a->config) != 0) {
             return -1;
-        } else if (a->config) {
-            ac_cli_error("sweep: one config file expected, got '%s' and '%s'", a->config, arg);
-            return -1;
-        } else {
-            a->config = arg;
         }
     }
     if (!a->config) {

@@ -132,14 +132,8 @@ static int parse_args(int argc, char **argv, train_args *a) {
                 a->sets[a->n_sets++] = argv[++i];
         } else if (!strncmp(arg, "--set=", 6)) {
             if (a->n_sets < MAX_SETS) a->sets[a->n_sets++] = arg + 6;
-        } else if (arg[0] == '-' && arg[1]) {
-            ac_cli_error("train: unknown option '%s' (see attncast train --help)", arg);
+        } else if (ac_cli_config_argument("train", arg, &a->config) != 0) {
             return -1;
-        } else if (a->config) {
-            ac_cli_error("train: one config file expected, got '%s' and '%s'", a->config, arg);
-            return -1;
-        } else {
-            a->config = arg;
         }
     }
     if (!a->config) {
