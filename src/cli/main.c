@@ -46,13 +46,11 @@ void ac_cli_error(const char *fmt, ...) {
 
 int ac_cli_config_argument(const char *verb_name, const char *arg, const char **config) {
     if (arg[0] == '-' && arg[1]) {
-        ac_cli_error("%s: unknown option '%s' (see attncast %s --help)", verb_name, arg,
-                     verb_name);
+        ac_cli_error("%s: unknown option '%s' (see attncast %s --help)", verb_name, arg, verb_name);
         return -1;
     }
     if (*config) {
-        ac_cli_error("%s: one config file expected, got '%s' and '%s'", verb_name, *config,
-                     arg);
+        ac_cli_error("%s: one config file expected, got '%s' and '%s'", verb_name, *config, arg);
         return -1;
     }
     *config = arg;

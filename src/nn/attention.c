@@ -51,7 +51,7 @@ ac_tensor *ac_attention_forward(ac_ctx *ctx, const ac_model_spec *spec, const ac
         ac_ctx_release(ctx, gate_in); /* the sigmoid's backward reads only its output */
     }
     ac_tensor *out = ac_linear(ctx, gated, blk->o_w, blk->o_b);
-    ac_ctx_release(ctx, o); /* backward recomputes it from the weights and v */
+    ac_ctx_release(ctx, o);                     /* backward recomputes it from the weights and v */
     if (gated != o) ac_ctx_release(ctx, gated); /* and this from o and the gate */
     return out;
 }

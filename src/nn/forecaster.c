@@ -317,8 +317,10 @@ ac_tensor *ac_forecaster_forward_attention(ac_ctx *ctx, ac_forecaster *m, ac_ten
         ac_ctx_release(ctx, attn);
         /* the embedding: recomputed (a small matmul) for the first layer norm's backward, the
          * last node backward runs */
-        if (i == 0) ac_ctx_release(ctx, before);
-        else ac_ctx_release_after_use(ctx, before);
+        if (i == 0)
+            ac_ctx_release(ctx, before);
+        else
+            ac_ctx_release_after_use(ctx, before);
         ac_tensor *z2 = ac_layer_norm(ctx, e, blk->norm2_w, blk->norm2_b, LN_EPS);
         ac_tensor *hidden = ac_linear(ctx, z2, blk->ff1_w, blk->ff1_b);
         ac_ctx_release(ctx, z2);

@@ -63,7 +63,7 @@ struct ac_ctx {
     ac_arena *arena;
     pool_block *pool;
     released_tensor *released;
-    const ac_node *serving; /* the node whose backward the recomputes are for */
+    const ac_node *serving;                /* the node whose backward the recomputes are for */
     ac_node *recomputing[RECOMPUTE_DEPTH]; /* producers refilling their outputs, outermost first */
     int recompute_depth;
     const float *seed; /* the caller's seed buffer of the current backward, never released */
@@ -260,8 +260,7 @@ static void *pool_take(ac_ctx *ctx, size_t bytes) {
             pick = link;
             break;
         }
-        if (split && have >= span + POOL_SPLIT_MIN && (!pick || have < (*pick)->bytes))
-            pick = link;
+        if (split && have >= span + POOL_SPLIT_MIN && (!pick || have < (*pick)->bytes)) pick = link;
     }
     if (!pick) return NULL;
     pool_block *b = *pick;
@@ -282,8 +281,10 @@ static void pool_give(ac_ctx *ctx, void *data, size_t bytes) {
     for (pool_block **link = &ctx->pool; *link;) {
         char *q = (char *)*link;
         size_t q_span = (*link)->bytes, gap = SIZE_MAX;
-        if (q + q_span == p || p + span == q) gap = 0;
-        else if (q + q_span + zone == p || p + span + zone == q) gap = zone;
+        if (q + q_span == p || p + span == q)
+            gap = 0;
+        else if (q + q_span + zone == p || p + span + zone == q)
+            gap = zone;
         char *lo = q < p ? q : p;
         size_t merged = span + gap + q_span;
         if (gap != SIZE_MAX && ac_arena_holds(ctx->arena, lo, merged)) {
@@ -376,11 +377,8 @@ static bool release(ac_ctx *ctx, ac_tensor *t, bool keep_values) {
     if (keep || producer->recompute) {
         released_tensor *r = arena_get(ctx, "ac_ctx_release", sizeof *r, true);
         if (!r) return false;
-        *r = (released_tensor){.t = t,
-                               .producer = producer,
-                               .pending = readers,
-                               .kept = keep,
-                               .next = ctx->released};
+        *r = (released_tensor){
+            .t = t, .producer = producer, .pending = readers, .kept = keep, .next = ctx->released};
         ctx->released = r;
     }
     if (!keep) {

@@ -161,8 +161,8 @@ static void binary_apply(bin_kind k, const bcast *p, const ac_tensor *a, const a
     if (ac_tensor_same_shape(a, b)) {
         bin_row(k, (int)y->size, a->data, 1, b->data, 1, y->data);
     } else {
-        BCAST_ROWS(
-            p, bin_row(k, p->shape[3], a->data + oa, p->sa[3], b->data + ob, p->sb[3], y->data + o));
+        BCAST_ROWS(p, bin_row(k, p->shape[3], a->data + oa, p->sa[3], b->data + ob, p->sb[3],
+                              y->data + o));
     }
 }
 
@@ -309,8 +309,10 @@ static void unary_backward(ac_ctx *ctx, ac_node *n) {
     const float *g = n->out->grad;
     bool fresh, in_place = false;
     float *gx = ac_grad_adopt(ctx, n, x);
-    if (gx) fresh = in_place = true;
-    else gx = ac_grad_buffer_fresh(ctx, x, &fresh);
+    if (gx)
+        fresh = in_place = true;
+    else
+        gx = ac_grad_buffer_fresh(ctx, x, &fresh);
     if (!gx) return;
     un_kind k = (un_kind)n->iarg[0];
     const float *xd = x->data, *y = n->out->data;

@@ -180,8 +180,8 @@ static void linear_apply(const float *x, const float *w, const float *bias, floa
  * weights do not change between a forward and its backward). */
 static void linear_recompute(ac_ctx *ctx, ac_node *n) {
     (void)ctx;
-    linear_apply(n->in[0]->data, n->in[1]->data, n->n_in > 2 ? n->in[2]->data : NULL,
-                 n->out->data, n->iarg[0], n->iarg[1], n->iarg[2]);
+    linear_apply(n->in[0]->data, n->in[1]->data, n->n_in > 2 ? n->in[2]->data : NULL, n->out->data,
+                 n->iarg[0], n->iarg[1], n->iarg[2]);
 }
 
 static void linear_backward(ac_ctx *ctx, ac_node *n) {

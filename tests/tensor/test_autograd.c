@@ -399,7 +399,7 @@ static void test_release_refuses_what_backward_still_needs(void **state) {
     ac_tensor *x = ac_tensor_temp(ctx, 2, (int[]){2, 3});
     ac_tensor_fill(x, 1.0f);
     ac_tensor *lin = ac_matmul(ctx, x, w, false, true); /* cannot recompute its output */
-    ac_tensor *prod = ac_mul(ctx, lin, lin);                /* mul's backward reads lin */
+    ac_tensor *prod = ac_mul(ctx, lin, lin);            /* mul's backward reads lin */
     assert_false(ac_ctx_release(ctx, lin));
     assert_non_null(lin->data);
     ac_tensor *norm = ac_layer_norm(ctx, prod, NULL, NULL, 1e-5f);
