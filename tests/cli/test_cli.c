@@ -65,13 +65,48 @@ static void test_unknown_verb_is_one_line_and_exit_2(void **state) {
     assert_non_null(strstr(out, "unknown verb 'trian'"));
 }
 
+/* Matmul FLOPs of one forward pass over one series of N tokens (patch P, width d, feed-forward
+ * ff, horizon H), written out here rather than taken from bench.c; *square gets the N^2 part. */
+static double forward_flops_per_series(double N, double P, double d, double ff, double layers,
+                                       double H, double *square) {
+    *square = layers * 2 * 2 * N * N * d;
+    return 2 * N * P * d + layers * (4 * 2 * N * d * d + 2 * 2 * N * N * d + 2 * 2 * N * d * ff) +
+           2 * N * d * H;
+}
+
+/* Under valgrind (tu_time_scale() > 1) bench measures a model of its own config, --preset
+ * tiny.ini, instead of the small preset: every FLOP of bench (the ~40 warm-up and timed training
+ * windows, the 256-window batch, the 205 latency calls) is ~190 times fewer, and the same JSON keys
+ * and FLOP formulas are checked on its sizes. */
+static const char TINY_INI[] = "[data]\ncsv = series.csv\nlookback = 32\nhorizon = 8\n"
+                               "[model]\nd_model = 16\nheads = 2\nlayers = 1\nd_ff = 32\n"
+                               "patch_len = 8\npatch_stride = 4\n";
+
 static void test_bench_json_reports_speed_against_the_ceiling(void **state) {
     (void)state;
+    int slowed = tu_time_scale() > 1;
+    char dir[256], args[512];
+    assert_int_equal(tu_make_temp_dir(dir, sizeof dir, "cli-bench"), 0);
+    if (slowed) {
+        assert_int_equal(tu_write_file(dir, "tiny.ini", TINY_INI), 0);
+        char csv[1 << 13];
+        int used = snprintf(csv, sizeof csv, "date,a,b\n");
+        for (int t = 0; t < 200; t++)
+            used += snprintf(csv + used, sizeof csv - (size_t)used, "2020-01-%04d,%.4f,%.4f\n", t,
+                             sin(t * 0.5), cos(t * 0.25));
+        assert_int_equal(tu_write_file(dir, "series.csv", csv), 0);
+    }
+    /* the small preset (8 series of L 96, P 16, stride 8: N 11, d 64, 2 layers, d_ff 128, H 96),
+     * or tiny.ini (2 series of L 32, P 8, stride 4: N 7, d 16, 1 layer, d_ff 32, H 8) */
+    const char *preset = slowed ? "tiny.ini" : "small";
+    double series = slowed ? 2 : 8, P = slowed ? 8 : 16, S = slowed ? 4 : 8, d = slowed ? 16 : 64;
+    double ff = slowed ? 32 : 128, layers = slowed ? 1 : 2, H = slowed ? 8 : 96;
     /* a small sgemm ceiling here; the default 1024^3 below, unless the tests run slowed down (as
      * under valgrind, where 1024^3 products take minutes) */
-    assert_int_equal(
-        run("bench --preset small --kinds dot --seconds 0.2 --threads 1 --ceiling-size 96 --json"),
-        0);
+    snprintf(args, sizeof args,
+             "bench --preset %s --kinds dot --seconds 0.2 --threads 1 --ceiling-size 96 --json",
+             preset);
+    assert_int_equal(tu_run_in(dir, out, sizeof out, "'%s' %s", tu_bin(), args), 0);
     cJSON *root = cJSON_Parse(out);
     if (!root) fail_msg("not JSON: %s", out);
     assert_int_equal(cJSON_GetObjectItem(root, "sgemm_ceiling_size")->valueint, 96);
@@ -84,38 +119,39 @@ static void test_bench_json_reports_speed_against_the_ceiling(void **state) {
                           "latency_p90_us",      "batch256_windows_per_s", "peak_rss_mib"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         assert_true(cJSON_GetObjectItem(dot, keys[i])->valuedouble > 0);
-    /* the small preset's matmul FLOPs per training window: 3 x forward, forward per series =
-     * input 2*11*16*64 + 2 layers x (4*2*11*64*64 + 2*2*11*11*64 + 2*2*11*64*128) + head
-     * 2*11*64*96 = 1,661,440, times 8 channels */
-    assert_true(fabs(cJSON_GetObjectItem(dot, "train_flops_per_window")->valuedouble - 39874560.0) <
-                1.0);
-    /* the N^2 part: 2 layers x 2*2*11*11*64 per series = 61,952 of the 1,661,440 */
+    /* the matmul FLOPs per training window: 3 x forward, forward per series = input 2*N*P*d +
+     * layers x (4*2*N*d*d + 2*2*N*N*d + 2*2*N*d*ff) + head 2*N*d*H; the small preset's is
+     * 1,661,440 (x 8 series x 3 = 39,874,560), of which the N^2 part is 61,952 */
+    double N = (slowed ? 32 - P : 96 - P) / S + 1, square;
+    double per_series = forward_flops_per_series(N, P, d, ff, layers, H, &square);
+    if (!slowed) assert_true(per_series == 1661440.0 && square == 61952.0);
+    assert_true(fabs(cJSON_GetObjectItem(dot, "train_flops_per_window")->valuedouble -
+                     3 * series * per_series) < 1.0);
     assert_true(fabs(cJSON_GetObjectItem(dot, "attention_square_flop_fraction")->valuedouble -
-                     61952.0 / 1661440.0) < 1e-9);
+                     square / per_series) < 1e-9);
     assert_true(cJSON_GetObjectItem(dot, "train_peak_rss_mib")->valuedouble > 0);
     cJSON_Delete(root);
     /* a longer lookback at the same patching: N = (192 - 16) / 8 + 1 = 23 tokens; slowed down,
-     * (104 - 16) / 8 + 1 = 12 */
-    int slowed = tu_time_scale() > 1, lookback = slowed ? 104 : 192;
-    char args[256];
-    snprintf(
-        args, sizeof args,
-        "bench --preset small --kinds cosine --seconds 0.2 --threads 1 --lookback %d %s --json",
-        lookback, slowed ? "--ceiling-size 64" : "");
-    assert_int_equal(run(args), 0);
+     * (56 - 8) / 4 + 1 = 13 */
+    int lookback = slowed ? 56 : 192;
+    snprintf(args, sizeof args,
+             "bench --preset %s --kinds cosine --seconds 0.2 --threads 1 --lookback %d %s --json",
+             preset, lookback, slowed ? "--ceiling-size 64" : "");
+    assert_int_equal(tu_run_in(dir, out, sizeof out, "'%s' %s", tu_bin(), args), 0);
     root = cJSON_Parse(out);
     if (!root) fail_msg("not JSON: %s", out);
     assert_int_equal(cJSON_GetObjectItem(root, "lookback")->valueint, lookback);
     assert_int_equal(cJSON_GetObjectItem(root, "sgemm_ceiling_size")->valueint, slowed ? 64 : 1024);
     assert_true(cJSON_GetObjectItem(root, "sgemm_ceiling_gflops")->valuedouble > 0);
     cJSON *cos = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "kinds"), 0);
-    double N = slowed ? 12 : 23;
+    assert_string_equal(cJSON_GetObjectItem(cos, "kind")->valuestring, "cosine");
+    N = (lookback - P) / S + 1;
+    assert_true(N == (slowed ? 13 : 23));
+    per_series = forward_flops_per_series(N, P, d, ff, layers, H, &square);
     assert_true(fabs(cJSON_GetObjectItem(cos, "attention_square_flop_fraction")->valuedouble -
-                     2 * 2 * 2 * N * N * 64 /
-                         (2 * N * 16 * 64 +
-                          2 * (4 * 2 * N * 64 * 64 + 2 * 2 * N * N * 64 + 2 * 2 * N * 64 * 128) +
-                          2 * N * 64 * 96)) < 1e-9);
+                     square / per_series) < 1e-9);
     cJSON_Delete(root);
+    assert_int_equal(tu_remove_dir(dir), 0);
     assert_int_equal(run("bench --lookback 8"), 2);
     assert_non_null(strstr(out, "patch length"));
     assert_int_equal(run("bench --preset huge"), 2);
