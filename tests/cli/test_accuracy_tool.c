@@ -175,6 +175,23 @@ static void test_mistakes_are_one_line_errors(void **state) {
     assert_non_null(strstr(out, "--cells: expected dataset:lookback:horizon"));
     assert_int_equal(accuracy("--datasets exchange_rate --horizons 96,x"), 1);
     assert_non_null(strstr(out, "--horizons"));
+    assert_int_equal(accuracy("--datasets exchange_rate --lookback 512"), 1); /* none has one */
+    assert_non_null(strstr(out, "no config for exchange_rate L=512 H=96"));
+}
+
+/* Of the cells --datasets, --lookback and --horizons span, those without a config are skipped
+ * with a note (each dataset's longer lookback is its own); named by --cells, they are errors. */
+static void test_cells_without_a_config_are_skipped_when_not_named(void **state) {
+    (void)state;
+    if (access(PYTHON, X_OK) != 0) skip();
+    write_cell_config("");
+    int rc = accuracy("--datasets exchange_rate,weather --horizons 96 --dry-run");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+    assert_non_null(strstr(out, "skipping weather L=96 H=96"));
+    assert_non_null(strstr(out, "exchange_rate L=96 H=96"));
+    assert_null(strstr(out, "skipping exchange_rate"));
+    assert_int_equal(accuracy("--cells weather:96:96 --dry-run"), 1);
+    assert_non_null(strstr(out, "no config for weather L=96 H=96"));
 }
 
 int main(void) {
@@ -182,6 +199,7 @@ int main(void) {
         cmocka_unit_test(test_runs_each_seed_once_and_writes_the_table),
         cmocka_unit_test(test_overrides_are_labelled_apart_with_validation_metrics),
         cmocka_unit_test(test_mistakes_are_one_line_errors),
+        cmocka_unit_test(test_cells_without_a_config_are_skipped_when_not_named),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
