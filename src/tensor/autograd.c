@@ -63,7 +63,6 @@ struct ac_ctx {
     ac_arena *arena;
     pool_block *pool;
     released_tensor *released;
-    const ac_node *serving;                /* the node whose backward the recomputes are for */
     ac_node *recomputing[RECOMPUTE_DEPTH]; /* producers refilling their outputs, outermost first */
     int recompute_depth;
     const float *seed; /* the caller's seed buffer of the current backward, never released */
@@ -99,7 +98,6 @@ void ac_ctx_reset(ac_ctx *ctx) {
     ac_arena_reset(ctx->arena);
     ctx->pool = NULL;
     ctx->released = NULL;
-    ctx->serving = NULL;
     ctx->recompute_depth = 0;
     ctx->seed = NULL;
     ctx->tape = NULL;
@@ -404,10 +402,8 @@ static released_tensor *find_released(ac_ctx *ctx, const ac_tensor *t) {
 
 static bool ensure_values(ac_ctx *ctx, ac_node *n, bool forward);
 
-/* Whether t must keep its values after a recompute that read it: the node whose backward runs
- * next reads it, or a recompute in progress (one that asked for this one) still needs it. */
-static bool still_needed(const ac_ctx *ctx, const ac_tensor *t) {
-    if (ctx->serving && node_reads(ctx->serving, t)) return true;
+/* Whether a recompute in progress (one that asked for the current one) still needs t. */
+static bool needed_by_outer_recompute(const ac_ctx *ctx, const ac_tensor *t) {
     if (ctx->recompute_depth > RECOMPUTE_DEPTH) return true; /* not tracked that deep */
     for (int d = 0; d < ctx->recompute_depth; d++)
         if (node_uses(ctx->recomputing[d], t)) return true;
@@ -415,9 +411,9 @@ static bool still_needed(const ac_ctx *ctx, const ac_tensor *t) {
 }
 
 /* Gives a released tensor a buffer again and has its producer refill it. Released inputs the
- * producer had to recompute first and that no backward reads (the embedding's projection, made
- * again only to make the embedding again) go back to the pool right after, unless still
- * needed by the recompute that asked for this one. */
+ * producer had to recompute first and that no backward reads any more (pending 0: the
+ * embedding's projection, made again only to make the embedding again) go back to the pool
+ * right after, unless the recompute that asked for this one still needs them. */
 static bool recompute_released(ac_ctx *ctx, released_tensor *r) {
     ac_node *producer = r->producer;
     if (ctx->recompute_depth < RECOMPUTE_DEPTH) ctx->recomputing[ctx->recompute_depth] = producer;
@@ -433,10 +429,9 @@ static bool recompute_released(ac_ctx *ctx, released_tensor *r) {
     producer->recompute(ctx, producer);
     for (int i = 0; i < producer->n_in; i++) {
         ac_tensor *in = producer->in[i];
-        if (!in->data || still_needed(ctx, in)) continue;
-        released_tensor *ri = find_released(ctx, in);
-        /* only what no backward reads any more (a kept tensor cannot always be made again) */
-        if (!ri || ri->kept || ri->pending > 0) continue;
+        released_tensor *ri = in->data ? find_released(ctx, in) : NULL;
+        /* a kept tensor cannot always be made again */
+        if (!ri || ri->kept || ri->pending > 0 || needed_by_outer_recompute(ctx, in)) continue;
         pool_give(ctx, in->data, (size_t)in->size * sizeof(float));
         in->data = NULL;
     }
@@ -514,7 +509,6 @@ ac_status ac_backward_seeded(ac_ctx *ctx, ac_tensor *out, float *seed) {
     ctx->tape_used = true;
     for (ac_node *n = ctx->tape; n; n = n->prev) {
         if (n->out->grad) { /* else nothing flowed into this node's output */
-            ctx->serving = n;
             if (!ensure_values(ctx, n, false)) return ctx->status;
             n->backward(ctx, n);
             if (ctx->status != AC_OK) return ctx->status;
