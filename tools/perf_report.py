@@ -1,14 +1,16 @@
 #!/usr/bin/python3
 """perf_report.py - every measurement behind README's Performance section, in one run.
 
-    /usr/bin/python3 tools/perf_report.py [--attncast build/attncast] [--seconds S]
+    /usr/bin/python3 tools/perf_report.py [--attncast build/attncast] [--seconds S] [--rounds R]
                                           [--skip-torch] [--parts torch,lookback,threads]
                                           [--out perf-report.md]
 
 Writes a Markdown report (and prints it):
   1. attncast against PyTorch (tools/torch_compare.py bench) on the small and large presets,
      1 thread, all four attention kinds: training windows/s, latency, batch-256 windows/s, peak
-     memory during training and overall, and the ratios, each pair taken in the same run;
+     memory during training and overall, and the ratios: --rounds R pairs per kind, attncast's
+     and PyTorch's runs of a pair one right after the other (the order alternating), each ratio
+     the median of the R paired ratios, with their range;
   2. how training cost grows with the lookback L = 96, 192, 336, 512, 720 at fixed patching
      (patch 16 / stride 8, so N = (L - 16) / 8 + 1 tokens) on the small preset: windows/s,
      MFLOP per window and the share of it that grows with N^2 (attention scores and A V);
@@ -49,7 +51,7 @@ def bench(binary, args, env=None):
     return json.loads(p.stdout)
 
 
-def torch_section(binary, seconds, lines):
+def torch_section(binary, seconds, rounds, lines):
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -58,26 +60,32 @@ def torch_section(binary, seconds, lines):
     for preset in ("small", "large"):
         p = subprocess.run([sys.executable, os.path.join(HERE, "torch_compare.py"), "bench",
                             "--preset", preset, "--threads", "1", "--seconds", str(seconds),
-                            "--attncast", binary, "--json"], capture_output=True, text=True)
+                            "--rounds", str(rounds), "--attncast", binary, "--json"],
+                           capture_output=True, text=True)
         if p.returncode != 0:
             lines.append(f"torch_compare.py bench --preset {preset} failed: {p.stderr.strip()}\n")
             continue
         r = json.loads(p.stdout)
         torch_rows = {t["kind"]: t for t in r["torch"]}
         ac_rows = {a["kind"]: a for a in r.get("attncast", [])}
-        lines.append(f"**{preset} preset**, PyTorch {r['torch_version']}, 1 thread\n")
+        ratios = {q["kind"]: q for q in r.get("ratio_attncast_over_torch", [])}
+        ranges = {q["kind"]: q for q in r.get("ratio_range", [])}
+        lines.append(f"**{preset} preset**, PyTorch {r['torch_version']}, 1 thread, {rounds} "
+                     f"round(s) of pairs: medians of each side, and the median of the paired "
+                     f"ratios (their range in brackets when there are several rounds)\n")
         lines.append("| kind | train win/s attncast / torch (ratio) | latency ms (ratio) | "
                      "batch-256 win/s (ratio) | training peak MiB (ratio) | overall peak MiB "
                      "(ratio) |")
         lines.append("| --- | --- | --- | --- | --- | --- |")
         for k in KINDS:
-            t, a = torch_rows.get(k), ac_rows.get(k)
-            if not t or not a:
+            t, a, q, rg = torch_rows.get(k), ac_rows.get(k), ratios.get(k), ranges.get(k, {})
+            if not t or not a or not q:
                 continue
 
             def cell(key, scale=1.0, fmt="{:.0f}"):
                 x, y = a[key] * scale, t[key] * scale
-                return f"{fmt.format(x)} / {fmt.format(y)} ({x / y:.2f})"
+                spread = f" [{rg[key][0]:.2f}-{rg[key][1]:.2f}]" if rounds > 1 and key in rg else ""
+                return f"{fmt.format(x)} / {fmt.format(y)} ({q[key]:.2f}{spread})"
             lines.append(f"| {k} | {cell('train_windows_per_s')} | "
                          f"{cell('latency_median_us', 1e-3, '{:.2f}')} | "
                          f"{cell('batch256_windows_per_s')} | {cell('train_peak_rss_mib')} | "
@@ -134,6 +142,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--attncast", default=os.environ.get("ATTNCAST_BIN", "build/attncast"))
     ap.add_argument("--seconds", type=float, default=3.0, help="per measurement (default 3)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="attncast / PyTorch pairs per kind, alternating (default 3)")
     ap.add_argument("--skip-torch", action="store_true")
     ap.add_argument("--parts", default="torch,lookback,threads",
                     help="which parts, comma-separated (default: torch,lookback,threads)")
@@ -147,7 +157,7 @@ def main(argv=None):
     parts = set(args.parts.split(","))
     if "torch" in parts and not args.skip_torch:
         lines.append("## attncast against PyTorch\n")
-        torch_section(binary, args.seconds, lines)
+        torch_section(binary, args.seconds, args.rounds, lines)
     if "lookback" in parts:
         lines.append("## Training cost against lookback (small preset, 1 thread)\n")
         lookback_section(binary, args.seconds, lines)

@@ -6,11 +6,13 @@
       weights and with `attncast predict CHECKPOINT --input CSV --at r`, and compares the two
       on scaled values. Exit 0 if every max |difference| <= 1e-4 (--tol), else 1.
 
-  torch_compare.py bench --preset small|large [--threads N] [--kinds dot,additive,...] [--json]
+  torch_compare.py bench --preset small|large [--threads N] [--kinds dot,additive,...]
+                         [--seconds S] [--rounds R] [--json]
       PyTorch training speed (Adam, MSE, batch 32), single-window forecast latency and peak
       RSS on random data shaped like the preset, each kind in a fresh subprocess. If the
-      attncast binary has a `bench` verb, it runs it on the same preset and prints the
-      attncast/torch ratios.
+      attncast binary has a `bench` verb, it runs it on the same preset, kind by kind right next
+      to PyTorch's run (R rounds, the order alternating), and prints the medians of the paired
+      attncast/torch ratios and their range.
 
 Needs torch and h5py (Debian: python3-torch python3-h5py). Run with /usr/bin/python3.
 """
@@ -206,13 +208,23 @@ def bench_child(preset, kind, threads, seconds):
     }
 
 
-def attncast_bench(binary, preset, threads, kinds):
-    """attncast's own numbers per kind, or None when it has no bench verb (or it fails)."""
+def attncast_usable(binary):
+    """True when the attncast binary has a `bench` verb."""
     try:
-        if subprocess.run([binary, "bench", "--help"], capture_output=True).returncode != 0:
-            return None
-        p = subprocess.run([binary, "bench", "--preset", preset, "--threads", str(threads),
-                            "--kinds", ",".join(kinds), "--json"], capture_output=True, text=True)
+        return subprocess.run([binary, "bench", "--help"], capture_output=True).returncode == 0
+    except OSError as e:
+        print(f"note: attncast bench not usable: {e}", file=sys.stderr)
+        return False
+
+
+def attncast_one(binary, args, kind):
+    """attncast's own numbers for one kind (a fresh `attncast bench` process), or None."""
+    cmd = [binary, "bench", "--preset", args.preset, "--threads", str(args.threads), "--kinds",
+           kind, "--seconds", str(args.seconds), "--json"]
+    if args.ceiling_size:
+        cmd += ["--ceiling-size", str(args.ceiling_size)]
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode != 0:
             print(f"note: attncast bench failed ({p.returncode}): {p.stderr.strip()}",
                   file=sys.stderr)
@@ -222,7 +234,31 @@ def attncast_bench(binary, preset, threads, kinds):
         print(f"note: attncast bench not usable: {e}", file=sys.stderr)
         return None
     rows = data.get("kinds", []) if isinstance(data, dict) else data
-    return {r["kind"]: r for r in rows if isinstance(r, dict) and "kind" in r}
+    return next((r for r in rows if isinstance(r, dict) and r.get("kind") == kind), None)
+
+
+def torch_one(args, kind, env):
+    """PyTorch's numbers for one kind, measured in a fresh subprocess (its own peak RSS)."""
+    p = subprocess.run([sys.executable, os.path.abspath(__file__), "_bench-child",
+                        "--preset", args.preset, "--kind", kind, "--threads", str(args.threads),
+                        "--seconds", str(args.seconds)],
+                       capture_output=True, text=True, env=env)
+    if p.returncode != 0:
+        raise SystemExit(f"torch bench of {kind} failed: {p.stderr.strip()}")
+    return json.loads(p.stdout)
+
+
+RATIO_KEYS = ("train_windows_per_s", "latency_median_us", "latency_p90_us",
+              "batch256_windows_per_s", "train_peak_rss_mib", "peak_rss_mib")
+
+
+def median_row(rows):
+    """Each numeric key's median over the rounds' rows of one side and kind."""
+    out = dict(rows[0])
+    for key, v in rows[0].items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[key] = statistics.median(r[key] for r in rows)
+    return out
 
 
 def cmd_bench(args):
@@ -230,37 +266,60 @@ def cmd_bench(args):
     for k in kinds:
         if k not in KINDS:
             raise SystemExit(f"unknown kind '{k}' (one of {', '.join(KINDS)})")
+    if args.rounds < 1:
+        raise SystemExit(f"--rounds must be >= 1, got {args.rounds}")
     spec = at.preset_spec(args.preset)
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
-    rows = []
-    for k in kinds:
-        p = subprocess.run([sys.executable, os.path.abspath(__file__), "_bench-child",
-                            "--preset", args.preset, "--kind", k, "--threads", str(args.threads),
-                            "--seconds", str(args.seconds)],
-                           capture_output=True, text=True, env=env)
-        if p.returncode != 0:
-            raise SystemExit(f"torch bench of {k} failed: {p.stderr.strip()}")
-        rows.append(json.loads(p.stdout))  # peak RSS: the child's own VmHWM
-    ac = None if args.no_attncast else attncast_bench(args.attncast or default_binary(),
-                                                      args.preset, args.threads, kinds)
+    binary = None if args.no_attncast else args.attncast or default_binary()
+    if binary and not attncast_usable(binary):
+        binary = None
+    # Rounds of pairs: in each round every kind is measured by both, one right after the other,
+    # attncast first in odd rounds and PyTorch first in even ones, so a machine that slows down
+    # or speeds up over a run shifts both sides of a pair alike. The ratios are the medians of
+    # the rounds' paired ratios; the rows are each side's medians.
+    per_round = []
+    for r in range(args.rounds):
+        cells = {}
+        for k in kinds:
+            sides = ("attncast", "torch") if r % 2 == 0 else ("torch", "attncast")
+            cell = {"order": list(sides)}
+            for side in sides:
+                if side == "torch":
+                    cell["torch"] = torch_one(args, k, env)
+                elif binary:
+                    cell["attncast"] = attncast_one(binary, args, k)
+            cells[k] = cell
+        per_round.append(cells)
+    rows = [median_row([c[k]["torch"] for c in per_round]) for k in kinds]
     result = {"preset": args.preset, "threads": args.threads, "channels": spec.channels,
+              "rounds": args.rounds, "seconds": args.seconds,
               "torch_version": torch.__version__, "torch": rows}
-    if ac is not None:
-        result["attncast"] = [ac[k] for k in kinds if k in ac]
-        result["ratio_attncast_over_torch"] = [
-            {"kind": r["kind"],
-             **{key: ac[r["kind"]][key] / r[key]
-                for key in ("train_windows_per_s", "latency_median_us", "latency_p90_us",
-                            "batch256_windows_per_s", "train_peak_rss_mib", "peak_rss_mib")
-                if key in ac[r["kind"]] and r.get(key)}}
-            for r in rows if r["kind"] in ac]
+    paired = {k: [c[k] for c in per_round if c[k].get("attncast")] for k in kinds}
+    measured = [k for k in kinds if len(paired[k]) == args.rounds]
+    if binary and measured:
+        result["attncast"] = [median_row([c["attncast"] for c in paired[k]]) for k in measured]
+        ratios, ranges = [], []
+        for k in measured:
+            first = paired[k][0]
+            q = {key: [c["attncast"][key] / c["torch"][key] for c in paired[k]]
+                 for key in RATIO_KEYS if key in first["attncast"] and first["torch"].get(key)}
+            ratios.append({"kind": k, **{key: statistics.median(v) for key, v in q.items()}})
+            ranges.append({"kind": k, **{key: [min(v), max(v)] for key, v in q.items()}})
+        result["ratio_attncast_over_torch"] = ratios
+        result["ratio_range"] = ranges
+        result["per_round"] = [
+            {k: {"order": c[k]["order"],
+                 "train_windows_per_s": {side: c[k][side]["train_windows_per_s"]
+                                         for side in ("attncast", "torch") if c[k].get(side)}}
+             for k in kinds} for c in per_round]
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
     print(f"PyTorch {torch.__version__}, preset {args.preset} (C {spec.channels}, d_model "
           f"{spec.d_model}, {spec.heads} heads, {spec.layers} layers, d_ff {spec.d_ff}, L {spec.lookback}, "
           f"H {spec.horizon}, patch {spec.patch_len}/{spec.patch_stride}, {spec.channel_mode}), "
-          f"{args.threads} thread(s), batch {BATCH}")
+          f"{args.threads} thread(s), batch {BATCH}, {args.rounds} round(s) of "
+          f"{args.seconds:g} s per measurement")
     print(f"{'kind':<10}{'train win/s':>13}{'latency med':>13}{'p90':>10}{'b256 win/s':>12}"
           f"{'train RSS':>11}{'peak RSS':>11}{'(import)':>10}")
     for r in rows:
@@ -269,19 +328,18 @@ def cmd_bench(args):
               f"{r['batch256_windows_per_s']:>12.0f}{r['train_peak_rss_mib']:>8.0f}MiB"
               f"{r['peak_rss_mib']:>8.0f}MiB"
               f"{r['rss_after_import_mib']:>7.0f}MiB")
-    if ac is None:
+    if "ratio_attncast_over_torch" not in result:
         print("(no attncast bench numbers: PyTorch only)")
-    else:
-        print("attncast / torch (train and batch-256 > 1: attncast faster; latency and RSS "
-              "< 1: attncast better)")
-        print(f"{'kind':<10}{'train':>9}{'lat med':>9}{'lat p90':>9}{'b256':>9}{'train RSS':>11}"
-              f"{'RSS':>9}")
-        for q in result["ratio_attncast_over_torch"]:
-            vals = [q.get(k) for k in ("train_windows_per_s", "latency_median_us",
-                                       "latency_p90_us", "batch256_windows_per_s",
-                                       "train_peak_rss_mib", "peak_rss_mib")]
-            print(f"{q['kind']:<10}" + "".join(f"{v:>9.2f}" if v is not None else f"{'-':>9}"
-                                               for v in vals))
+        return 0
+    print("attncast / torch, median of the rounds' paired ratios (train and batch-256 > 1: "
+          "attncast faster; latency and RSS < 1: attncast better)")
+    print(f"{'kind':<10}{'train':>9}{'lat med':>9}{'lat p90':>9}{'b256':>9}{'train RSS':>11}"
+          f"{'RSS':>9}{'train range':>15}")
+    for q, rg in zip(result["ratio_attncast_over_torch"], result["ratio_range"]):
+        vals = [q.get(k) for k in RATIO_KEYS]
+        lo, hi = rg.get("train_windows_per_s", (float("nan"), float("nan")))
+        print(f"{q['kind']:<10}" + "".join(f"{v:>9.2f}" if v is not None else f"{'-':>9}"
+                                           for v in vals) + f"{lo:>9.2f}-{hi:.2f}")
     return 0
 
 
@@ -301,6 +359,9 @@ def main(argv=None):
     b.add_argument("--json", action="store_true")
     b.add_argument("--attncast", help="the attncast binary ($ATTNCAST_BIN or build/attncast)")
     b.add_argument("--no-attncast", action="store_true", help="PyTorch numbers only")
+    b.add_argument("--rounds", type=int, default=1,
+                   help="measure each kind this many times, the two alternating (default 1)")
+    b.add_argument("--ceiling-size", type=int, help="passed to attncast bench (its sgemm N^3)")
     c = sub.add_parser("_bench-child")
     c.add_argument("--preset", required=True)
     c.add_argument("--kind", required=True)

@@ -2,7 +2,8 @@
  * (tools/attncast_torch.py): for every attention kind in both channel modes (mixed ones causal),
  * a tiny model trained for one epoch by `attncast train` must forecast, through `attncast
  * predict`, what PyTorch computes from the same checkpoint, within 1e-4 on scaled values
- * (tools/torch_compare.py parity). Also checks that parity does fail on a wrong forecast.
+ * (tools/torch_compare.py parity). Also checks that parity does fail on a wrong forecast, and
+ * that `torch_compare.py bench --rounds` pairs the two sides and reports paired ratios.
  * Skipped unless /usr/bin/python3 can import torch and h5py (Debian python3-torch, python3-h5py).
  */
 #include <math.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <cjson/cJSON.h>
 #include <cmocka.h>
 
 #include "support/testutil.h"
@@ -117,10 +119,64 @@ static void test_parity_fails_on_a_wrong_forecast(void **state) {
     if (!strstr(out, "parity FAILED")) fail_msg("no 'parity FAILED' in: %s", out);
 }
 
+/* The train ratio of one round: attncast's windows/s over PyTorch's, from per_round. */
+static double round_train_ratio(const cJSON *round, const char *kind, const char **first) {
+    const cJSON *cell = cJSON_GetObjectItemCaseSensitive(round, kind);
+    const cJSON *order = cJSON_GetObjectItemCaseSensitive(cell, "order");
+    const cJSON *train = cJSON_GetObjectItemCaseSensitive(cell, "train_windows_per_s");
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(train, "attncast");
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(train, "torch");
+    if (!cJSON_IsArray(order) || !cJSON_IsNumber(a) || !cJSON_IsNumber(t) || !(t->valuedouble > 0))
+        fail_msg("round without order and both sides' windows/s");
+    *first = cJSON_GetArrayItem(order, 0)->valuestring;
+    return a->valuedouble / t->valuedouble;
+}
+
+/* bench --rounds 2: each round measures both sides of every kind, attncast first in round 1 and
+ * PyTorch first in round 2, and the reported ratio is the median (for two rounds, the mean) of
+ * the rounds' paired ratios, inside the reported range. */
+static void test_bench_rounds_pair_the_two_sides(void **state) {
+    (void)state;
+    if (!have_torch()) skip();
+    int rc = sh(PYTHON " '%s' bench --preset small --kinds dot --rounds 2 --seconds 0.05 "
+                       "--ceiling-size 64 --attncast '%s' --json 2>&1",
+                compare_script(), tu_bin());
+    if (rc != 0) fail_msg("bench: exit %d: %s", rc, out);
+    cJSON *root = cJSON_Parse(out);
+    if (!root) fail_msg("not JSON: %s", out);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(root, "rounds")->valueint, 2);
+    const cJSON *rounds = cJSON_GetObjectItemCaseSensitive(root, "per_round");
+    assert_int_equal(cJSON_GetArraySize(rounds), 2);
+    const char *first1, *first2;
+    double r1 = round_train_ratio(cJSON_GetArrayItem(rounds, 0), "dot", &first1);
+    double r2 = round_train_ratio(cJSON_GetArrayItem(rounds, 1), "dot", &first2);
+    assert_string_equal(first1, "attncast");
+    assert_string_equal(first2, "torch");
+    const cJSON *ratio =
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "ratio_attncast_over_torch"), 0);
+    const cJSON *range =
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "ratio_range"), 0);
+    double median = cJSON_GetObjectItemCaseSensitive(ratio, "train_windows_per_s")->valuedouble;
+    const cJSON *span = cJSON_GetObjectItemCaseSensitive(range, "train_windows_per_s");
+    double lo = cJSON_GetArrayItem(span, 0)->valuedouble,
+           hi = cJSON_GetArrayItem(span, 1)->valuedouble;
+    assert_true(fabs(median - (r1 + r2) / 2) <= 1e-9 * median);
+    assert_true(fabs(lo - fmin(r1, r2)) <= 1e-9 * lo && fabs(hi - fmax(r1, r2)) <= 1e-9 * hi);
+    /* every other ratio is there too, from the same pairs */
+    for (const char *const *key =
+             (const char *const[]){"latency_median_us", "batch256_windows_per_s",
+                                   "train_peak_rss_mib", NULL};
+         *key; key++)
+        if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(ratio, *key)))
+            fail_msg("no %s ratio in: %s", *key, out);
+    cJSON_Delete(root);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_predict_matches_pytorch_for_every_kind_and_channel_mode),
         cmocka_unit_test(test_parity_fails_on_a_wrong_forecast),
+        cmocka_unit_test(test_bench_rounds_pair_the_two_sides),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
