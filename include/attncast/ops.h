@@ -31,6 +31,18 @@ ac_tensor *ac_matmul(ac_ctx *ctx, ac_tensor *a, ac_tensor *b, bool trans_a, bool
  * x: [..., in], weight: [out, in], bias: [out] or NULL. Result: [..., out]. */
 ac_tensor *ac_linear(ac_ctx *ctx, ac_tensor *x, ac_tensor *weight, ac_tensor *bias);
 
+/* Where a step's time goes, for benchmarks: while on, every cblas_sgemm that the products above
+ * make (forward, backward and recompute) adds its wall time and FLOPs (2 M N K) to process-wide
+ * counters, summed over threads. Off by default; on, it costs two clock reads per product. */
+typedef struct ac_blas_stats {
+    double seconds; /* inside cblas_sgemm */
+    double flops;
+    long long calls;
+} ac_blas_stats;
+void ac_blas_stats_enable(bool on);
+/* The counters since the last take (or since the program started), then zeroes them. */
+ac_blas_stats ac_blas_stats_take(void);
+
 /* ---- elementwise arithmetic with broadcasting ---- */
 ac_tensor *ac_add(ac_ctx *ctx, ac_tensor *a, ac_tensor *b);
 ac_tensor *ac_sub(ac_ctx *ctx, ac_tensor *a, ac_tensor *b);

@@ -3,7 +3,9 @@
  * forecaster on generated data shaped like a preset, for each attention kind, beside this
  * machine's sgemm ceiling (an N^3 product, 1024 by default) measured in the same run. Per kind:
  * training windows/s (forward + backward + Adam step, batch 32, after a warm-up), the achieved
- * GFLOP/s (the model's matmul FLOPs per training window x windows/s), single-window forecast
+ * GFLOP/s (the model's matmul FLOPs per training window x windows/s), the share of the training
+ * time spent inside cblas_sgemm and sgemm's GFLOP/s on the model's own shapes (ac_blas_stats),
+ * single-window forecast
  * latency through the embedding API (median, p90), batch-256 no-grad windows/s, and the peak
  * resident set of a child process that ran only this kind (at the end of training and at the
  * end). One window is an L x C sample (C series in independent mode). */
@@ -38,6 +40,9 @@ static double (*bench_clock)(void) = ac_seconds;
 typedef struct bench_result {
     int ok;
     double train_wps, latency_median_us, latency_p90_us, batch256_wps, train_seconds;
+    /* the timed training steps' cblas_sgemm work (ac_blas_stats): wall seconds inside it, its
+     * FLOPs, and the steps' wall seconds */
+    double blas_seconds, blas_flops, train_wall_seconds;
     double peak_rss_mib;       /* the child's own peak resident set */
     double train_peak_rss_mib; /* the same, when training ended */
     char error[AC_ERROR_MAX + 32];
@@ -159,11 +164,16 @@ static void measure_kind(const ac_config *cfg, int channels, double seconds, ben
     }
     fill(pool, POOL_BATCHES * (x_len + y_len), &rng);
     int steps = 0;
-    double t0 = 0, step_start = 0;
+    double t0 = 0, step_start = 0, wall0 = 0;
     ac_thread_tuner tuner; /* as in training: 1 thread when that is faster now */
     ac_thread_tuner_init(&tuner);
     for (int i = 0;; i++) {
-        if (i == 3) t0 = bench_clock();
+        if (i == 3) {
+            t0 = bench_clock();
+            wall0 = ac_seconds();
+            ac_blas_stats_take(); /* count from here */
+            ac_blas_stats_enable(true);
+        }
         step_start = ac_seconds();
         pool_batch batch = {.x = pool + (size_t)(i % POOL_BATCHES) * (x_len + y_len),
                             .x_window = (size_t)L * C,
@@ -196,6 +206,11 @@ static void measure_kind(const ac_config *cfg, int channels, double seconds, ben
         if (i >= 3 && bench_clock() - t0 >= seconds) break;
     }
     out->train_seconds = bench_clock() - t0;
+    out->train_wall_seconds = ac_seconds() - wall0;
+    ac_blas_stats_enable(false);
+    ac_blas_stats blas = ac_blas_stats_take();
+    out->blas_seconds = blas.seconds;
+    out->blas_flops = blas.flops;
     ac_thread_tuner_finish(&tuner);
     free(pool);
     struct rusage ru;
@@ -275,6 +290,16 @@ done:
     ac_ctx_free(ctx);
     ac_optimizer_free(opt);
     ac_forecaster_free(model);
+}
+
+/* The share of the timed training steps' wall time spent inside cblas_sgemm (summed over
+ * threads), and sgemm's own GFLOP/s there: the engine's products on the model's shapes. */
+static double sgemm_time_fraction(const bench_result *r) {
+    return r->train_wall_seconds > 0 ? r->blas_seconds / r->train_wall_seconds : 0.0;
+}
+
+static double sgemm_gflops(const bench_result *r) {
+    return r->blas_seconds > 0 ? r->blas_flops / r->blas_seconds * 1e-9 : 0.0;
 }
 
 /* Runs measure_kind in a child process (so that its peak memory is this kind's alone). */
@@ -415,8 +440,9 @@ int ac_cli_bench(int argc, char **argv) {
                preset, cfg.data.lookback, cfg.data.horizon, channels, ac_model_spec_tokens(&shape),
                cfg.model.d_model, cfg.model.heads, cfg.model.layers, cfg.model.d_ff, BATCH,
                ac_threads_get(), ceiling_size, ceiling);
-        printf("%-9s %11s %9s %8s %11s %11s %12s %9s %11s %6s\n", "kind", "train win/s", "GFLOP/s",
-               "ceiling%", "latency us", "p90 us", "b256 win/s", "peak MiB", "MFLOP/win", "N^2 %");
+        printf("%-9s %11s %9s %8s %7s %10s %11s %11s %12s %9s %11s %6s\n", "kind", "train win/s",
+               "GFLOP/s", "ceiling%", "sgemm%", "sgemm GF/s", "latency us", "p90 us", "b256 win/s",
+               "peak MiB", "MFLOP/win", "N^2 %");
     }
     int status = AC_EXIT_OK;
     bench_result results[4];
@@ -439,8 +465,10 @@ int ac_cli_bench(int argc, char **argv) {
         }
         double gflops = train_flops[k] * r->train_wps * 1e-9;
         if (!json) {
-            printf("%-9s %11.1f %9.1f %7.0f%% %11.1f %11.1f %12.1f %9.1f %11.2f %5.1f%%\n", name,
-                   r->train_wps, gflops, 100.0 * gflops / ceiling, r->latency_median_us,
+            printf("%-9s %11.1f %9.1f %7.0f%% %6.0f%% %10.1f %11.1f %11.1f %12.1f %9.1f %11.2f "
+                   "%5.1f%%\n",
+                   name, r->train_wps, gflops, 100.0 * gflops / ceiling,
+                   100.0 * sgemm_time_fraction(r), sgemm_gflops(r), r->latency_median_us,
                    r->latency_p90_us, r->batch256_wps, r->peak_rss_mib, train_flops[k] * 1e-6,
                    100.0 * square_share[k]);
             fflush(stdout);
@@ -459,6 +487,14 @@ int ac_cli_bench(int argc, char **argv) {
             cJSON_AddNumberToObject(o, "train_windows_per_s", r->train_wps);
             cJSON_AddNumberToObject(o, "train_gflops", gflops);
             cJSON_AddNumberToObject(o, "ceiling_fraction", gflops / ceiling);
+            double share = sgemm_time_fraction(r);
+            cJSON_AddNumberToObject(o, "train_sgemm_time_fraction", share);
+            cJSON_AddNumberToObject(o, "train_sgemm_gflops", sgemm_gflops(r));
+            cJSON_AddNumberToObject(o, "train_sgemm_flops_per_window",
+                                    r->blas_flops / (r->train_wps * r->train_seconds));
+            /* the ceiling fraction if everything but sgemm took no time */
+            cJSON_AddNumberToObject(o, "ceiling_fraction_sgemm_only",
+                                    share > 0 ? gflops / share / ceiling : 0.0);
             cJSON_AddNumberToObject(o, "latency_median_us", r->latency_median_us);
             cJSON_AddNumberToObject(o, "latency_p90_us", r->latency_p90_us);
             cJSON_AddNumberToObject(o, "batch256_windows_per_s", r->batch256_wps);

@@ -12,9 +12,14 @@
  * which, written for the stored operands, gives
  *   dA[M, K] += dC op(B)^T     (trans_a off)      dA[K, M] += op(B) dC^T   (trans_a on)
  *   dB[K, N] += op(A)^T dC     (trans_b off)      dB[N, K] += dC^T op(A)   (trans_b on)
+ *
+ * Every product goes through sgemm() below, which also keeps the BLAS time accounting of
+ * ac_blas_stats_enable when it is on.
  */
 #include <cblas.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include "attncast/ops.h"
 #include "fastmath.h"
@@ -22,6 +27,41 @@
 
 static const char *const MATMUL = "ac_matmul";
 static const char *const LINEAR = "ac_linear";
+
+/* ---- BLAS time accounting ---- */
+static atomic_bool stats_on;
+static atomic_llong stats_ns, stats_flops, stats_calls;
+
+void ac_blas_stats_enable(bool on) {
+    atomic_store(&stats_on, on);
+}
+
+ac_blas_stats ac_blas_stats_take(void) {
+    ac_blas_stats s = {.seconds = (double)atomic_exchange(&stats_ns, 0) * 1e-9,
+                       .flops = (double)atomic_exchange(&stats_flops, 0),
+                       .calls = atomic_exchange(&stats_calls, 0)};
+    return s;
+}
+
+static long long now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* C[M, N] = op(A) op(B) + beta C, row-major, alpha 1: every product of this file. */
+static void sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, const float *A,
+                  int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    if (!atomic_load_explicit(&stats_on, memory_order_relaxed)) {
+        cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    long long t0 = now_ns();
+    cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+    atomic_fetch_add_explicit(&stats_ns, now_ns() - t0, memory_order_relaxed);
+    atomic_fetch_add_explicit(&stats_flops, 2LL * M * N * K, memory_order_relaxed);
+    atomic_fetch_add_explicit(&stats_calls, 1, memory_order_relaxed);
+}
 
 /* The geometry of one ac_matmul call, shared by forward and backward. */
 typedef struct mm_plan {
@@ -67,20 +107,16 @@ static void matmul_backward(ac_ctx *ctx, ac_node *n) {
         if (ga) {
             float *dA = ga + (p.a_batched ? i * as : 0);
             if (!ta)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, tr(!tb), rows, p.K, p.N, 1.0f, G, p.N, B,
-                            p.ldb, 1.0f, dA, p.K);
+                sgemm(CblasNoTrans, tr(!tb), rows, p.K, p.N, G, p.N, B, p.ldb, 1.0f, dA, p.K);
             else
-                cblas_sgemm(CblasRowMajor, tr(tb), CblasTrans, p.K, p.M, p.N, 1.0f, B, p.ldb, G,
-                            p.N, 1.0f, dA, p.M);
+                sgemm(tr(tb), CblasTrans, p.K, p.M, p.N, B, p.ldb, G, p.N, 1.0f, dA, p.M);
         }
         if (gb) {
             float *dB = gb + (p.b_batched ? i * bs : 0);
             if (!tb)
-                cblas_sgemm(CblasRowMajor, tr(!ta), CblasNoTrans, p.K, p.N, rows, 1.0f, A, p.lda, G,
-                            p.N, 1.0f, dB, p.N);
+                sgemm(tr(!ta), CblasNoTrans, p.K, p.N, rows, A, p.lda, G, p.N, 1.0f, dB, p.N);
             else
-                cblas_sgemm(CblasRowMajor, CblasTrans, tr(ta), p.N, p.K, rows, 1.0f, G, p.N, A,
-                            p.lda, 1.0f, dB, p.K);
+                sgemm(CblasTrans, tr(ta), p.N, p.K, rows, G, p.N, A, p.lda, 1.0f, dB, p.K);
         }
     }
 }
@@ -123,13 +159,12 @@ ac_tensor *ac_matmul(ac_ctx *ctx, ac_tensor *a, ac_tensor *b, bool trans_a, bool
 
     int64_t as = (int64_t)p.M * p.K, bs = (int64_t)p.K * p.N, cs = (int64_t)p.M * p.N;
     if (p.fold) {
-        cblas_sgemm(CblasRowMajor, tr(false), tr(trans_b), (int)(p.M * p.batch), p.N, p.K, 1.0f,
-                    a->data, p.lda, b->data, p.ldb, 0.0f, c->data, p.N);
+        sgemm(tr(false), tr(trans_b), (int)(p.M * p.batch), p.N, p.K, a->data, p.lda, b->data,
+              p.ldb, 0.0f, c->data, p.N);
     } else {
         for (int64_t i = 0; i < p.batch; i++)
-            cblas_sgemm(CblasRowMajor, tr(trans_a), tr(trans_b), p.M, p.N, p.K, 1.0f,
-                        a->data + (p.a_batched ? i * as : 0), p.lda,
-                        b->data + (p.b_batched ? i * bs : 0), p.ldb, 0.0f, c->data + i * cs, p.N);
+            sgemm(tr(trans_a), tr(trans_b), p.M, p.N, p.K, a->data + (p.a_batched ? i * as : 0),
+                  p.lda, b->data + (p.b_batched ? i * bs : 0), p.ldb, 0.0f, c->data + i * cs, p.N);
     }
     ac_node *n = ac_op_record(ctx, MATMUL, matmul_backward, c, 2, (ac_tensor *[]){a, b});
     if (n) {
@@ -172,8 +207,7 @@ static void sum_rows_into(float *restrict s, const float *restrict g, int rows, 
 static void linear_apply(const float *x, const float *w, const float *bias, float *y, int rows,
                          int in, int out) {
     if (bias) copy_to_rows(y, bias, rows, out);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, x, in, w, in,
-                bias ? 1.0f : 0.0f, y, out);
+    sgemm(CblasNoTrans, CblasTrans, rows, out, in, x, in, w, in, bias ? 1.0f : 0.0f, y, out);
 }
 
 /* Refills a released output in backward: the same call as the forward, so the same bits (the
@@ -192,8 +226,7 @@ static void linear_backward(ac_ctx *ctx, ac_node *n) {
     float *gbias = bias ? ac_grad_buffer(ctx, bias) : NULL;
     if (ac_ctx_failed(ctx)) return;
     if (gw) /* dW[out, in] += dy^T[out, rows] x[rows, in] */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, rows, 1.0f, g, out, x->data,
-                    in, 1.0f, gw, in);
+        sgemm(CblasTrans, CblasNoTrans, out, in, rows, g, out, x->data, in, 1.0f, gw, in);
     if (gbias) /* dbias[out] += sum over rows of dy */
         sum_rows_into(gbias, g, rows, out);
     /* x is read: if this was its last reader, dx can take its buffer */
@@ -201,8 +234,8 @@ static void linear_backward(ac_ctx *ctx, ac_node *n) {
     bool fresh;
     float *gx = ac_grad_buffer_fresh(ctx, x, &fresh);
     if (gx) /* dx[rows, in] (+)= dy[rows, out] W[out, in] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out, 1.0f, g, out, w->data,
-                    in, fresh ? 0.0f : 1.0f, gx, in);
+        sgemm(CblasNoTrans, CblasNoTrans, rows, in, out, g, out, w->data, in, fresh ? 0.0f : 1.0f,
+              gx, in);
 }
 
 ac_tensor *ac_linear(ac_ctx *ctx, ac_tensor *x, ac_tensor *weight, ac_tensor *bias) {

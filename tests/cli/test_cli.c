@@ -130,6 +130,19 @@ static void test_bench_json_reports_speed_against_the_ceiling(void **state) {
     assert_true(fabs(cJSON_GetObjectItem(dot, "attention_square_flop_fraction")->valuedouble -
                      square / per_series) < 1e-9);
     assert_true(cJSON_GetObjectItem(dot, "train_peak_rss_mib")->valuedouble > 0);
+    /* the time inside cblas_sgemm (ac_blas_stats): a share of the steps' time, at 1 thread at
+     * most all of it; its FLOPs per window are the products' alone (no N^2 part), 3 x forward:
+     * each product's forward, dW and dX, less the input projection's dX (the windows need no
+     * gradient) plus that projection once more (the forecaster releases it and backward
+     * recomputes it) */
+    double share = cJSON_GetObjectItem(dot, "train_sgemm_time_fraction")->valuedouble;
+    assert_true(share > 0 && share <= 1.0);
+    assert_true(cJSON_GetObjectItem(dot, "train_sgemm_gflops")->valuedouble > 0);
+    assert_true(fabs(cJSON_GetObjectItem(dot, "train_sgemm_flops_per_window")->valuedouble -
+                     3 * series * (per_series - square)) < 1.0);
+    double bound = cJSON_GetObjectItem(dot, "ceiling_fraction_sgemm_only")->valuedouble;
+    assert_true(fabs(bound - cJSON_GetObjectItem(dot, "ceiling_fraction")->valuedouble / share) <=
+                1e-9 * bound);
     cJSON_Delete(root);
     /* a longer lookback at the same patching: N = (192 - 16) / 8 + 1 = 23 tokens; slowed down,
      * (56 - 8) / 4 + 1 = 13 */
