@@ -1,6 +1,5 @@
 /* info.c - `attncast info CHECKPOINT`: what a checkpoint holds, checked as it loads. */
 #include <stdio.h>
-#include <string.h>
 
 #include "attncast/checkpoint.h"
 #include "cli/cli.h"
@@ -8,14 +7,8 @@
 int ac_cli_info(int argc, char **argv) {
     static const char *const usage = "usage: attncast info CHECKPOINT   (architecture, data, "
                                      "training progress)";
-    if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        puts(usage);
-        return AC_EXIT_OK;
-    }
-    if (argc != 2 || argv[1][0] == '-') {
-        ac_cli_error("%s", usage);
-        return AC_EXIT_USAGE;
-    }
+    int rc = ac_cli_single_operand(argc, argv, usage);
+    if (rc >= 0) return rc;
     ac_error err;
     ac_checkpoint *ck = NULL;
     if (ac_ckpt_read(&ck, argv[1], &err) != AC_OK) {

@@ -57,6 +57,18 @@ int ac_cli_config_argument(const char *verb_name, const char *arg, const char **
     return 0;
 }
 
+int ac_cli_single_operand(int argc, char **argv, const char *usage) {
+    if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        puts(usage);
+        return AC_EXIT_OK;
+    }
+    if (argc != 2 || argv[1][0] == '-') {
+        ac_cli_error("%s", usage);
+        return AC_EXIT_USAGE;
+    }
+    return -1;
+}
+
 int ac_cli_parse_positive(const char *option, const char *text, int *out) {
     char *end = NULL;
     errno = 0;

@@ -2,7 +2,6 @@
  * forecasts) with gnuplot and rewrites the run's report.md so that it embeds them. */
 #include <errno.h>
 #include <stdio.h>
-#include <string.h>
 #include <sys/stat.h>
 
 #include "attncast/plot.h"
@@ -12,14 +11,8 @@
 int ac_cli_plot(int argc, char **argv) {
     static const char *const usage = "usage: attncast plot RUN_DIR   (redraws learning_curves "
                                      "and forecasts as PNG and SVG; needs gnuplot)";
-    if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        puts(usage);
-        return AC_EXIT_OK;
-    }
-    if (argc != 2 || argv[1][0] == '-') {
-        ac_cli_error("%s", usage);
-        return AC_EXIT_USAGE;
-    }
+    int rc = ac_cli_single_operand(argc, argv, usage);
+    if (rc >= 0) return rc;
     const char *dir = argv[1];
     struct stat st;
     if (stat(dir, &st) != 0) {
