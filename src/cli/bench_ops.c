@@ -6,7 +6,9 @@
  *   training: ac_matmul + ac_backward                               vs the three sgemms
  *             (C = AB, dA += dC B^T, dB += A^T dC) a hand-written backward would call
  * and reports GFLOP/s (2MNK flops per product) from the best round of each, plus the op's
- * overhead. The op's output is also checked against the raw product.
+ * overhead. The op's output is also checked against the raw product. --rows M gives every shape
+ * M rows instead of its own (the tests use a small M, so that bench-ops finishes in seconds
+ * under valgrind).
  */
 #include <cblas.h>
 #include <cjson/cJSON.h>
@@ -121,13 +123,14 @@ static double check_forward(bench_case *bc) {
 }
 
 static void usage(FILE *out) {
-    fprintf(out, "usage: attncast bench-ops [--threads N] [--rounds N] [--json]\n"
+    fprintf(out, "usage: attncast bench-ops [--threads N] [--rounds N] [--rows M] [--json]\n"
                  "  Times the engine's matmul op (forward, and forward + backward) against raw\n"
-                 "  cblas_sgemm at the shapes the forecaster uses; prints GFLOP/s and overhead.\n");
+                 "  cblas_sgemm at the shapes the forecaster uses; prints GFLOP/s and overhead.\n"
+                 "  --rows M sets every shape's M (rows of A and C) instead of its own.\n");
 }
 
 int ac_cli_bench_ops(int argc, char **argv) {
-    int threads = 0, rounds = 7;
+    int threads = 0, rounds = 7, m_rows = 0;
     bool json = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -135,8 +138,11 @@ int ac_cli_bench_ops(int argc, char **argv) {
             return AC_EXIT_OK;
         } else if (!strcmp(argv[i], "--json")) {
             json = true;
-        } else if (!strcmp(argv[i], "--threads") || !strcmp(argv[i], "--rounds")) {
-            int *dst = !strcmp(argv[i], "--threads") ? &threads : &rounds;
+        } else if (!strcmp(argv[i], "--threads") || !strcmp(argv[i], "--rounds") ||
+                   !strcmp(argv[i], "--rows")) {
+            int *dst = !strcmp(argv[i], "--threads")  ? &threads
+                       : !strcmp(argv[i], "--rounds") ? &rounds
+                                                      : &m_rows;
             if (ac_cli_parse_positive(argv[i], i + 1 < argc ? argv[i + 1] : NULL, dst) != 0)
                 return AC_EXIT_USAGE;
             i++;
@@ -163,6 +169,7 @@ int ac_cli_bench_ops(int argc, char **argv) {
     for (size_t si = 0; si < N_SHAPES; si++) {
         bench_case bc;
         shape3 s = SHAPES[si];
+        if (m_rows > 0) s.M = m_rows;
         if (setup(&bc, s, &rng) != 0) {
             ac_cli_error("bench-ops: out of memory");
             teardown(&bc);
