@@ -170,6 +170,9 @@ static void test_bench_rounds_pair_the_two_sides(void **state) {
         if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(ratio, *key)))
             fail_msg("no %s ratio in: %s", *key, out);
     cJSON_Delete(root);
+    rc = sh(PYTHON " '%s' bench --rounds 0 2>&1", compare_script());
+    if (rc == 0 || !strstr(out, "--rounds must be >= 1"))
+        fail_msg("--rounds 0: exit %d: %s", rc, out);
 }
 
 int main(void) {
