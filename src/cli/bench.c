@@ -5,10 +5,9 @@
  * training windows/s (forward + backward + Adam step, batch 32, after a warm-up), the achieved
  * GFLOP/s (the model's matmul FLOPs per training window x windows/s), the share of the training
  * time spent inside cblas_sgemm and sgemm's GFLOP/s on the model's own shapes (ac_blas_stats),
- * single-window forecast
- * latency through the embedding API (median, p90), batch-256 no-grad windows/s, and the peak
- * resident set of a child process that ran only this kind (at the end of training and at the
- * end). One window is an L x C sample (C series in independent mode). */
+ * single-window forecast latency through the embedding API (median, p90), batch-256 no-grad
+ * windows/s, and the peak resident set of a child process that ran only this kind (at the end
+ * of training and at the end). One window is an L x C sample (C series in independent mode). */
 #include <cblas.h>
 #include <cjson/cJSON.h>
 #include <math.h>
