@@ -27,6 +27,7 @@ typedef struct shape3 {
 
 static const shape3 SHAPES[] = {{3072, 64, 64}, {3072, 64, 256}, {3072, 256, 64}, {512, 512, 512}};
 #define N_SHAPES (sizeof SHAPES / sizeof SHAPES[0])
+#define MAX_ROWS 65536 /* --rows: 128 MiB for the widest shape's A */
 
 typedef struct bench_case {
     shape3 s;
@@ -145,6 +146,10 @@ int ac_cli_bench_ops(int argc, char **argv) {
                                                       : &m_rows;
             if (ac_cli_parse_positive(argv[i], i + 1 < argc ? argv[i + 1] : NULL, dst) != 0)
                 return AC_EXIT_USAGE;
+            if (dst == &m_rows && m_rows > MAX_ROWS) {
+                ac_cli_error("bench-ops: --rows: expected at most %d, got %d", MAX_ROWS, m_rows);
+                return AC_EXIT_USAGE;
+            }
             i++;
         } else {
             ac_cli_error("bench-ops: unknown option '%s' (see attncast bench-ops --help)", argv[i]);

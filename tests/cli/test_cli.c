@@ -189,6 +189,8 @@ static void test_bench_ops_rejects_bad_options_in_one_line(void **state) {
     assert_int_equal(run("bench-ops --rounds 0"), 2);
     assert_int_equal(run("bench-ops --rows -3"), 2);
     assert_non_null(strstr(out, "--rows"));
+    assert_int_equal(run("bench-ops --rows 100000"), 2);
+    assert_non_null(strstr(out, "at most 65536"));
     assert_int_equal(run("bench-ops --frobnicate"), 2);
     assert_non_null(strstr(out, "--frobnicate"));
     assert_int_equal(run("bench-ops --help"), 0);
