@@ -44,6 +44,8 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATASETS = ("exchange_rate", "weather")
 HORIZONS = (96, 192, 336, 720)
+DEFAULT_CSV = os.path.join(ROOT, "docs", "accuracy", "runs.csv")
+DEFAULT_TABLE = os.path.join(ROOT, "docs", "accuracy", "table.md")
 
 # Variants of the data: "published" leaves weather's -9999 cells as numbers, as the published
 # runs did; "missing" treats them as missing cells, filled linearly (labelled apart in the table).
@@ -375,8 +377,10 @@ def main():
     p.add_argument("--nice", type=int, default=19, help="nice level of the runs (0: none)")
     p.add_argument("--models-dir", default=os.path.join(ROOT, "models", "accuracy"))
     p.add_argument("--runs-dir", default=os.path.join(ROOT, "runs", "accuracy"))
-    p.add_argument("--csv", default=os.path.join(ROOT, "docs", "accuracy", "runs.csv"))
-    p.add_argument("--table", default=os.path.join(ROOT, "docs", "accuracy", "table.md"))
+    p.add_argument("--csv", default=DEFAULT_CSV)
+    p.add_argument("--table", help="the Markdown table to rewrite (default: docs/accuracy/"
+                   "table.md with the default --csv; none with another --csv, so tries never "
+                   "overwrite the table of the cells' own runs)")
     p.add_argument("--bin", default=os.environ.get("ATTNCAST_BIN",
                                                    os.path.join(ROOT, "build", "attncast")))
     p.add_argument("--table-only", action="store_true", help="only rewrite the table")
@@ -394,6 +398,8 @@ def main():
     if args.overrides and not args.label:
         fail("--set: give --label too, so these runs stay apart from the cells' own configs")
     args.label = args.label or args.variant
+    if args.table is None and os.path.abspath(args.csv) == DEFAULT_CSV:
+        args.table = DEFAULT_TABLE
     if not args.table_only:
         cells = parse_cells(args)
         missing = [c for c in cells if not os.path.exists(config_path(args.models_dir, *c))]
@@ -430,11 +436,21 @@ def main():
                     continue
                 row = run_cell(args, dataset, lookback, horizon, seed, config, digest)
                 append_row(args.csv, row)
-                print("accuracy.py: %s L=%d H=%d %s seed %d: mse %s mae %s (naive %s), %s s"
-                      % (dataset, lookback, horizon, args.label, seed, row["mse"], row["mae"],
-                         row["naive_mse"], row["train_seconds"]), flush=True)
+                if args.overrides:  # a try: only the validation split, which chooses
+                    print("accuracy.py: %s L=%d H=%d %s seed %d: validation mse %s mae %s "
+                          "(naive %s), %s s"
+                          % (dataset, lookback, horizon, args.label, seed, row["val_mse"],
+                             row["val_mae"], row["val_naive_mse"], row["train_seconds"]),
+                          flush=True)
+                else:
+                    print("accuracy.py: %s L=%d H=%d %s seed %d: mse %s mae %s (naive %s), %s s"
+                          % (dataset, lookback, horizon, args.label, seed, row["mse"],
+                             row["mae"], row["naive_mse"], row["train_seconds"]), flush=True)
     rows = read_rows(args.csv)
-    if rows:
+    if rows and args.table is None:
+        print("accuracy.py: no table written (--csv %s is not the table's CSV; give --table to "
+              "write one)" % args.csv)
+    elif rows:
         os.makedirs(os.path.dirname(os.path.abspath(args.table)), exist_ok=True)
         write_atomic(args.table, table_markdown(rows))
         print("accuracy.py: wrote %s from %d run(s) in %s" % (args.table, len(rows), args.csv))

@@ -2,10 +2,10 @@
  * trains a cell's config from a models folder once per seed, appends each run's metrics.json to
  * the CSV, skips cells already there when rerun (and trains again when the config changes), and
  * writes the Markdown table with mean ± spread beside the published numbers; --set overrides go
- * into rows of their own (--label) with validation metrics. The cell here is a
- * tiny model on a generated CSV so the test takes seconds; it is named like an exchange_rate cell
- * because the tool looks configs up by dataset, lookback and horizon. Skipped without
- * /usr/bin/python3. */
+ * into rows of their own (--label) with validation metrics, and a try's CSV leaves the cells'
+ * table alone. The cell here is a tiny model on a generated CSV so the test takes seconds; it is
+ * named like an exchange_rate cell because the tool looks configs up by dataset, lookback and
+ * horizon. Skipped without /usr/bin/python3. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,13 +28,24 @@ static char out[1 << 16];
 /* A shell command run in the test folder, its output in out. */
 #define sh(...) tu_run_in(dir, out, sizeof out, __VA_ARGS__)
 
-/* Runs tools/accuracy.py with the test folder's models, runs, CSV and table, plus args. */
-static int accuracy(const char *args) {
+static const char *source_dir(void) {
     const char *src = getenv("ATTNCAST_SOURCE_DIR");
     if (!src || !*src) fail_msg("ATTNCAST_SOURCE_DIR is not set (ctest sets it)");
-    return sh(PYTHON " '%s/tools/accuracy.py' --models-dir models --runs-dir runs --csv runs.csv "
-                     "--table table.md --bin '%s' --nice 0 %s",
-              src, tu_bin(), args);
+    return src;
+}
+
+/* Runs tools/accuracy.py with the test folder's models and runs, plus args (no CSV or table). */
+static int accuracy_bare(const char *args) {
+    return sh(PYTHON " '%s/tools/accuracy.py' --models-dir models --runs-dir runs --bin '%s' "
+                     "--nice 0 %s",
+              source_dir(), tu_bin(), args);
+}
+
+/* Runs tools/accuracy.py with the test folder's models, runs, CSV and table, plus args. */
+static int accuracy(const char *args) {
+    char all[1024];
+    snprintf(all, sizeof all, "--csv runs.csv --table table.md %s", args);
+    return accuracy_bare(all);
 }
 
 static char *read_text(const char *name) {
@@ -166,6 +177,30 @@ static void test_overrides_are_labelled_apart_with_validation_metrics(void **sta
     assert_non_null(strstr(read_text("old.md"), "| weather | 96 | 96 | 0.200 |"));
 }
 
+/* Tries go to a CSV of their own (--csv) and, without --table, write no table: the default table
+ * is the cells' own (docs/accuracy/table.md), which a try must never overwrite. A try's summary
+ * line gives the validation metrics, which choose configs, not the test ones. */
+static void test_a_try_csv_leaves_the_table_alone(void **state) {
+    (void)state;
+    if (access(PYTHON, X_OK) != 0) skip();
+    write_cell_config("");
+    char table[512];
+    snprintf(table, sizeof table, "%s/docs/accuracy/table.md", source_dir());
+    struct stat before, after;
+    int had_table = stat(table, &before) == 0;
+    int rc = accuracy_bare("--cells exchange_rate:96:96 --set model.dropout=0.2 --label d2 "
+                           "--csv tries.csv");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+    assert_non_null(strstr(out, "no table written"));
+    assert_non_null(strstr(out, "d2 seed 2024: validation mse 0."));
+    assert_int_equal(count_of(read_text("tries.csv"), "exchange_rate,96,96,d2,2024,"), 1);
+    assert_int_equal(stat(table, &after) == 0, had_table);
+    if (had_table) {
+        assert_int_equal(after.st_mtime, before.st_mtime);
+        assert_int_equal(after.st_ino, before.st_ino); /* not replaced atomically either */
+    }
+}
+
 static void test_mistakes_are_one_line_errors(void **state) {
     (void)state;
     if (access(PYTHON, X_OK) != 0) skip();
@@ -198,6 +233,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_runs_each_seed_once_and_writes_the_table),
         cmocka_unit_test(test_overrides_are_labelled_apart_with_validation_metrics),
+        cmocka_unit_test(test_a_try_csv_leaves_the_table_alone),
         cmocka_unit_test(test_mistakes_are_one_line_errors),
         cmocka_unit_test(test_cells_without_a_config_are_skipped_when_not_named),
     };
