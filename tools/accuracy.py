@@ -436,16 +436,12 @@ def main():
                     continue
                 row = run_cell(args, dataset, lookback, horizon, seed, config, digest)
                 append_row(args.csv, row)
-                if args.overrides:  # a try: only the validation split, which chooses
-                    print("accuracy.py: %s L=%d H=%d %s seed %d: validation mse %s mae %s "
-                          "(naive %s), %s s"
-                          % (dataset, lookback, horizon, args.label, seed, row["val_mse"],
-                             row["val_mae"], row["val_naive_mse"], row["train_seconds"]),
-                          flush=True)
-                else:
-                    print("accuracy.py: %s L=%d H=%d %s seed %d: mse %s mae %s (naive %s), %s s"
-                          % (dataset, lookback, horizon, args.label, seed, row["mse"],
-                             row["mae"], row["naive_mse"], row["train_seconds"]), flush=True)
+                # a try shows only the validation split, which chooses
+                split, key = ("validation ", "val_") if args.overrides else ("", "")
+                print("accuracy.py: %s L=%d H=%d %s seed %d: %smse %s mae %s (naive %s), %s s"
+                      % (dataset, lookback, horizon, args.label, seed, split, row[key + "mse"],
+                         row[key + "mae"], row[key + "naive_mse"], row["train_seconds"]),
+                      flush=True)
     rows = read_rows(args.csv)
     if rows and args.table is None:
         print("accuracy.py: no table written (--csv %s is not the table's CSV; give --table to "
