@@ -8,13 +8,13 @@
  *   ac_fast_erff    erf(x) = x P(x^2) / Q(x^2), |x| clamped to 4 (erf(4) rounds to 1 in float32),
  *                   P of degree 6 and Q of degree 4 fitted by us for relative error: below 5e-7.
  *   ac_fast_tanhf   x P(x^2) / Q(x^2), P and Q of degree 4 with positive coefficients (no
- *                   cancellation), x clamped to +-9 and the result to +-1; fitted by us for
- *                   relative error (2e-8 in exact arithmetic, below 5e-7 in float32 - a few
- *                   ulp); one division and no exp, about 2.5 times cheaper than the exp form
- *                   sign(x) (1 - 2 / (exp(2|x|) + 1)) it replaced.
- * Special values follow libm: exp(-inf) = 0 (the causal mask relies on it), exp(+inf) = +inf,
- * and NaN in gives NaN out (a diverging run must still be seen as diverging). Every branch is a
- * select, computed for all lanes.
+ *                   cancellation), x^2 clamped to 81 (|x| = 9) and the result to +-1; fitted by us
+ * for relative error (2e-8 in exact arithmetic, below 5e-7 in float32 - a few ulp); one division
+ * and no exp, about 2.5 times cheaper than the exp form sign(x) (1 - 2 / (exp(2|x|) + 1)) it
+ * replaced. The polynomials run as fused multiply-adds (Horner steps through fmaf: half the
+ * instructions of a multiply and an add, one rounding instead of two). Special values follow libm:
+ * exp(-inf) = 0 (the causal mask relies on it), exp(+inf) = +inf, and NaN in gives NaN out (a
+ * diverging run must still be seen as diverging). Every branch is a select, computed for all lanes.
  */
 #ifndef ATTNCAST_FASTMATH_H
 #define ATTNCAST_FASTMATH_H
@@ -26,12 +26,32 @@
 #define AC_LOG2E 1.44269504088896341f
 /* Marks a kernel to be compiled three times, for plain x86-64 (SSE2), AVX2 + FMA and AVX-512, the
  * one the CPU supports being picked when the program loads. The clones give the same bits: the
- * build contracts no multiply-add into an FMA (C11 mode), so only the vector width differs. */
+ * build contracts no multiply-add into an FMA (C11 mode), and the polynomials below ask for
+ * theirs with fmaf, one instruction in the AVX2 and AVX-512 clones and libm's exactly rounded
+ * fmaf in the plain one (slower there, the same result), so only the vector width differs. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define AC_VECTOR_CLONES                                                                           \
     __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#define AC_HAVE_VECTOR_CLONES 1
 #else
 #define AC_VECTOR_CLONES
+#endif
+
+/* AC_FMA(a, b, c) = a b + c rounded once (fmaf), wherever the build can run it as an instruction:
+ * in the vector clones above (the plain clone calls libm's fmaf, slower and the same bits) and on
+ * targets that always have it. A build with neither (another compiler for plain x86-64) takes
+ * a b + c rounded twice instead of a library call in every inner loop: its last bits differ. */
+#if defined(AC_HAVE_VECTOR_CLONES) || defined(__FMA__) || defined(__aarch64__)
+#define AC_FMA(a, b, c) fmaf(a, b, c)
+#else
+#define AC_FMA(a, b, c) ((a) * (b) + (c))
+#endif
+/* For helpers of such kernels: inlined, so that they are compiled for the clone's instruction set
+ * (a helper left out of line is compiled once, for plain x86-64, where fmaf is a library call). */
+#if defined(__GNUC__)
+#define AC_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define AC_ALWAYS_INLINE
 #endif
 
 #define AC_LN2_HI      0.693145751953125f /* ln 2 split in two for an exact n * ln2_hi */
@@ -39,7 +59,7 @@
 #define AC_EXP_HI      88.72283905206835f     /* exp overflows above */
 #define AC_EXP_LO      -87.33654475055310898f /* exp underflows below (as a normal float) */
 #define AC_ROUND_MAGIC 12582912.0f            /* 1.5 * 2^23: adding and subtracting it rounds */
-#define AC_TANH_CLAMP  9.0f                   /* tanh(9) rounds to 1 in float32 */
+#define AC_TANH_CLAMP2 81.0f                  /* x^2 past which tanh(x) rounds to +-1 (|x| = 9) */
 
 static inline float ac_fast_expf(float x) {
     float xc = x > AC_EXP_HI ? AC_EXP_HI : x; /* comparisons keep NaN as it is */
@@ -48,13 +68,13 @@ static inline float ac_fast_expf(float x) {
     float r = (xc - n * AC_LN2_HI) - n * AC_LN2_LO;
     /* exp(r) by Horner: 1 + r + r^2/2! + ... + r^7/7! */
     float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
+    p = AC_FMA(p, r, 1.0f / 720.0f);
+    p = AC_FMA(p, r, 1.0f / 120.0f);
+    p = AC_FMA(p, r, 1.0f / 24.0f);
+    p = AC_FMA(p, r, 1.0f / 6.0f);
+    p = AC_FMA(p, r, 0.5f);
+    p = AC_FMA(p, r, 1.0f);
+    p = AC_FMA(p, r, 1.0f);
     n = n == n ? n : 0.0f;                         /* NaN: no float-to-int conversion of it */
     int32_t bits = ((int32_t)n + 127) * (1 << 23); /* 2^n as a float's bit pattern */
     float scale;
@@ -69,17 +89,17 @@ static inline float ac_fast_erff(float x) {
     a = a > 4.0f ? 4.0f : a;
     float t = a * a;
     float p = 1.967245034e-08f;
-    p = p * t - 1.942201607e-06f;
-    p = p * t + 1.412625861e-04f;
-    p = p * t + 3.699686145e-03f;
-    p = p * t + 5.057457462e-02f;
-    p = p * t + 2.000396252e-01f;
-    p = p * t + 1.128379107e+00f;
+    p = AC_FMA(p, t, -1.942201607e-06f);
+    p = AC_FMA(p, t, 1.412625861e-04f);
+    p = AC_FMA(p, t, 3.699686145e-03f);
+    p = AC_FMA(p, t, 5.057457462e-02f);
+    p = AC_FMA(p, t, 2.000396252e-01f);
+    p = AC_FMA(p, t, 1.128379107e+00f);
     float q = 9.538884042e-04f;
-    q = q * t + 1.435374189e-02f;
-    q = q * t + 1.150329858e-01f;
-    q = q * t + 5.106123090e-01f;
-    q = q * t + 1.0f;
+    q = AC_FMA(q, t, 1.435374189e-02f);
+    q = AC_FMA(q, t, 1.150329858e-01f);
+    q = AC_FMA(q, t, 5.106123090e-01f);
+    q = AC_FMA(q, t, 1.0f);
     float y = a * p / q;
     y = y > 1.0f ? 1.0f : y;
     y = x < 0.0f ? -y : y;
@@ -87,23 +107,21 @@ static inline float ac_fast_erff(float x) {
 }
 
 static inline float ac_fast_tanhf(float x) {
-    float a = x > AC_TANH_CLAMP ? AC_TANH_CLAMP : x; /* comparisons keep NaN as it is */
-    a = a < -AC_TANH_CLAMP ? -AC_TANH_CLAMP : a;
-    float t = a * a;
+    float t = x * x;
+    t = t > AC_TANH_CLAMP2 ? AC_TANH_CLAMP2 : t; /* the comparison keeps NaN as it is */
     float p = 1.33550184e-08f;
-    p = p * t + 2.06095665e-05f;
-    p = p * t + 3.49562801e-03f;
-    p = p * t + 1.33810624e-01f;
-    p = p * t + 1.0f;
+    p = AC_FMA(p, t, 2.06095665e-05f);
+    p = AC_FMA(p, t, 3.49562801e-03f);
+    p = AC_FMA(p, t, 1.33810624e-01f);
+    p = AC_FMA(p, t, 1.0f);
     float q = 7.77677030e-07f;
-    q = q * t + 3.28569266e-04f;
-    q = q * t + 2.58771461e-02f;
-    q = q * t + 4.67143774e-01f;
-    q = q * t + 1.0f;
-    float y = a * p / q;
+    q = AC_FMA(q, t, 3.28569266e-04f);
+    q = AC_FMA(q, t, 2.58771461e-02f);
+    q = AC_FMA(q, t, 4.67143774e-01f);
+    q = AC_FMA(q, t, 1.0f);
+    float y = x * p / q; /* |x| > 9: |x| P(81) / Q(81) > 1 (or inf), clamped to 1 below */
     y = y > 1.0f ? 1.0f : y;
-    y = y < -1.0f ? -1.0f : y;
-    return x != x ? x : y; /* NaN */
+    return y < -1.0f ? -1.0f : y; /* NaN stays NaN through every step */
 }
 
 #endif

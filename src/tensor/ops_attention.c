@@ -67,6 +67,28 @@ static void additive_scores_backward(ac_ctx *ctx, ac_node *n) {
         }
 }
 
+/* The scores of one (batch, head) pair: s[i * M + m] = w . tanh(q_i + k_m), with every tanh
+ * kept in t ([N, M, dh]) unless t is NULL. */
+AC_VECTOR_CLONES
+static void additive_scores_pair(const float *restrict qp, const float *restrict kp,
+                                 const float *restrict wj, int N, int M, int dh, float *restrict sp,
+                                 float *restrict t) {
+    for (int i = 0; i < N; i++) {
+        const float *qi = qp + (int64_t)i * dh;
+        for (int m = 0; m < M; m++) {
+            const float *km = kp + (int64_t)m * dh;
+            float *tm = t ? t + ((int64_t)i * M + m) * dh : NULL;
+            float acc = 0.0f;
+            for (int e = 0; e < dh; e++) {
+                float te = ac_fast_tanhf(qi[e] + km[e]);
+                if (tm) tm[e] = te;
+                acc += wj[e] * te;
+            }
+            sp[(int64_t)i * M + m] = acc;
+        }
+    }
+}
+
 ac_tensor *ac_additive_scores(ac_ctx *ctx, ac_tensor *q, ac_tensor *k, ac_tensor *w) {
     static const char *const op = "ac_additive_scores";
     if (!q || !k || !w || ac_ctx_failed(ctx)) return NULL;
@@ -89,24 +111,9 @@ ac_tensor *ac_additive_scores(ac_ctx *ctx, ac_tensor *q, ac_tensor *k, ac_tensor
     float *sd = s->data;
     int64_t work = s->size * dh;
 #pragma omp parallel for schedule(static) if (work > AC_PARALLEL_MIN)
-    for (int64_t p = 0; p < pairs; p++) {
-        const float *qp = qd + p * N * dh, *kp = kd + p * M * dh, *wj = wd + (p % h) * dh;
-        float *sp = sd + p * N * M;
-        for (int i = 0; i < N; i++) {
-            const float *qi = qp + (int64_t)i * dh;
-            for (int m = 0; m < M; m++) {
-                const float *km = kp + (int64_t)m * dh;
-                float *tm = t ? t + ((p * N + i) * M + m) * dh : NULL;
-                float acc = 0.0f;
-                for (int e = 0; e < dh; e++) {
-                    float te = ac_fast_tanhf(qi[e] + km[e]);
-                    if (tm) tm[e] = te;
-                    acc += wj[e] * te;
-                }
-                sp[(int64_t)i * M + m] = acc;
-            }
-        }
-    }
+    for (int64_t p = 0; p < pairs; p++)
+        additive_scores_pair(qd + p * N * dh, kd + p * M * dh, wd + (p % h) * dh, N, M, dh,
+                             sd + p * N * M, t ? t + p * N * M * dh : NULL);
     ac_node *n = ac_op_record(ctx, op, additive_scores_backward, s, 3, (ac_tensor *[]){q, k, w});
     if (n) n->saved = t;
     return ac_ctx_failed(ctx) ? NULL : s;
@@ -142,17 +149,17 @@ static inline float dot_product(const float *restrict a, const float *restrict b
     float acc[SUM_BLOCK] = {0};
     int e0 = 0;
     for (; e0 + SUM_BLOCK <= n; e0 += SUM_BLOCK)
-        for (int e = 0; e < SUM_BLOCK; e++) acc[e] += a[e0 + e] * b[e0 + e];
+        for (int e = 0; e < SUM_BLOCK; e++) acc[e] = AC_FMA(a[e0 + e], b[e0 + e], acc[e]);
     for (int w = SUM_BLOCK / 2; w >= 1; w /= 2) /* pairwise, a fixed order */
         for (int e = 0; e < w; e++) acc[e] += acc[e + w];
     float r = acc[0];
-    for (int e = e0; e < n; e++) r += a[e] * b[e];
+    for (int e = e0; e < n; e++) r = AC_FMA(a[e], b[e], r);
     return r;
 }
 
 static inline void axpy(float *restrict y, float alpha, const float *restrict x, int n) {
 #pragma omp simd
-    for (int e = 0; e < n; e++) y[e] += alpha * x[e];
+    for (int e = 0; e < n; e++) y[e] = AC_FMA(alpha, x[e], y[e]);
 }
 
 /* o = sum over m < count of a[m] v_m (rows of v every `stride` floats), accumulated in a block
@@ -165,7 +172,7 @@ static inline void weighted_sum(float *restrict o, const float *restrict a, cons
         for (int m = 0; m < count; m++) {
             const float *vm = v + m * stride + e0;
 #pragma omp simd
-            for (int e = 0; e < SUM_BLOCK; e++) acc[e] += a[m] * vm[e];
+            for (int e = 0; e < SUM_BLOCK; e++) acc[e] = AC_FMA(a[m], vm[e], acc[e]);
         }
         for (int e = 0; e < SUM_BLOCK; e++) o[e0 + e] = acc[e];
     }
@@ -237,7 +244,7 @@ static void product_block(const float *restrict a, int64_t a_stride, int rows,
                 for (int r = 0; r < BLOCK_ROWS; r++) {
                     float x = ar[r][e];
 #pragma omp simd
-                    for (int c = 0; c < BLOCK_COLS; c++) acc[r][c] += x * b[c];
+                    for (int c = 0; c < BLOCK_COLS; c++) acc[r][c] = AC_FMA(x, b[c], acc[r][c]);
                 }
             }
             int nc = cols - m0 < BLOCK_COLS ? cols - m0 : BLOCK_COLS;
@@ -264,7 +271,8 @@ static void additive_block(const float *restrict a, int64_t a_stride, int rows,
                 const float *k = kt + (int64_t)e * np + m0;
                 float qe = ai[e], we = w[e];
 #pragma omp simd
-                for (int c = 0; c < BLOCK_COLS; c++) acc[c] += we * ac_fast_tanhf(qe + k[c]);
+                for (int c = 0; c < BLOCK_COLS; c++)
+                    acc[c] = AC_FMA(we, ac_fast_tanhf(qe + k[c]), acc[c]);
             }
             int nc = cols - m0 < BLOCK_COLS ? cols - m0 : BLOCK_COLS;
             for (int c = 0; c < nc; c++) out[(int64_t)i * out_stride + m0 + c] = acc[c];
@@ -350,6 +358,7 @@ static void attention_pair_forward(const attn_geom *g, int64_t p, const float *q
  * t = tanh(q_i + k_m) recomputed and u = G_im w (1 - t^2), dq_i += sum over m of u,
  * dk_m += u and pp += sum over (i, m) of G_im t. Lanes run over e; dq_i's and pp's sums stay
  * in registers, in order of m (and of i for pp). */
+AC_ALWAYS_INLINE
 static inline void additive_columns_backward(const float *restrict qp, const float *restrict kp,
                                              int64_t d, int N, bool causal, const float *G,
                                              const float *restrict w, float *restrict dq,
@@ -368,8 +377,8 @@ static inline void additive_columns_backward(const float *restrict qp, const flo
 #pragma omp simd
                 for (int c = 0; c < len; c++) {
                     float t = ac_fast_tanhf(qi[c] + km[c]);
-                    float u = gs * w[e0 + c] * (1.0f - t * t);
-                    pacc[c] += gs * t;
+                    float u = gs * w[e0 + c] * AC_FMA(-t, t, 1.0f);
+                    pacc[c] = AC_FMA(gs, t, pacc[c]);
                     qacc[c] += u;
                     dkm[c] += u;
                 }
@@ -377,8 +386,8 @@ static inline void additive_columns_backward(const float *restrict qp, const flo
 #pragma omp simd
                 for (int c = 0; c < len; c++) {
                     float t = ac_fast_tanhf(qi[c] + km[c]);
-                    pacc[c] += gs * t;
-                    qacc[c] += gs * w[e0 + c] * (1.0f - t * t);
+                    pacc[c] = AC_FMA(gs, t, pacc[c]);
+                    qacc[c] += gs * w[e0 + c] * AC_FMA(-t, t, 1.0f);
                 }
             }
         }
@@ -545,7 +554,7 @@ static void attention_backward(ac_ctx *ctx, ac_node *n) {
                                 scratch + thread_index() * per_thread);
     if (gparam)
         for (int64_t p = 0; p < pairs; p++)
-            axpy(gparam + (p % g.h) * part_width, 1.0f, part + p * part_width, part_width);
+            add_row(gparam + (p % g.h) * part_width, part + p * part_width, part_width);
 }
 
 ac_tensor *ac_attention(ac_ctx *ctx, ac_tensor *q, ac_tensor *k, ac_tensor *v, int heads,

@@ -31,6 +31,27 @@ static void softmax_backward(ac_ctx *ctx, ac_node *n) {
     }
 }
 
+/* One row: y = softmax(x + m) (m may be NULL); all zero when every position is forbidden. */
+AC_VECTOR_CLONES
+static void softmax_row(const float *restrict xr, const float *restrict mr, float *restrict yr,
+                        int C) {
+    float mx = -INFINITY;
+    for (int j = 0; j < C; j++) {
+        yr[j] = mr ? xr[j] + mr[j] : xr[j];
+        if (yr[j] > mx) mx = yr[j];
+    }
+    if (mx == -INFINITY) {
+        memset(yr, 0, (size_t)C * sizeof(float));
+        return;
+    }
+#pragma omp simd
+    for (int j = 0; j < C; j++) yr[j] = ac_fast_expf(yr[j] - mx);
+    float sum = 0.0f;
+    for (int j = 0; j < C; j++) sum += yr[j];
+    float inv = 1.0f / sum;
+    for (int j = 0; j < C; j++) yr[j] *= inv;
+}
+
 ac_tensor *ac_softmax(ac_ctx *ctx, ac_tensor *x, const ac_tensor *mask) {
     static const char *const op = "ac_softmax";
     if (!x || ac_ctx_failed(ctx)) return NULL;
@@ -48,27 +69,8 @@ ac_tensor *ac_softmax(ac_ctx *ctx, ac_tensor *x, const ac_tensor *mask) {
     const float *xd = x->data, *md = mask ? mask->data : NULL;
     float *yd = y->data;
 #pragma omp parallel for schedule(static) if (x->size > AC_PARALLEL_MIN)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = xd + r * C;
-        const float *mr = md ? md + (r % R) * C : NULL;
-        float *yr = yd + r * C;
-        float mx = -INFINITY;
-        for (int j = 0; j < C; j++) {
-            yr[j] = mr ? xr[j] + mr[j] : xr[j];
-            if (yr[j] > mx) mx = yr[j];
-        }
-        if (mx == -INFINITY) { /* every position forbidden */
-            memset(yr, 0, (size_t)C * sizeof(float));
-            continue;
-        }
-        float sum = 0.0f;
-        for (int j = 0; j < C; j++) {
-            yr[j] = ac_fast_expf(yr[j] - mx);
-            sum += yr[j];
-        }
-        float inv = 1.0f / sum;
-        for (int j = 0; j < C; j++) yr[j] *= inv;
-    }
+    for (int64_t r = 0; r < rows; r++)
+        softmax_row(xd + r * C, md ? md + (r % R) * C : NULL, yd + r * C, C);
     ac_op_record(ctx, op, softmax_backward, y, 1, &x);
     return ac_ctx_failed(ctx) ? NULL : y;
 }
