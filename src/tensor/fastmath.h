@@ -11,10 +11,11 @@
  *   ac_fast_tanhf   x P(x^2) / Q(x^2), P and Q of degree 4 with positive coefficients (no
  *                   cancellation), x^2 clamped to 81 (|x| = 9), the result to +-1; fitted by us
  *                   for relative error: 2e-8 in exact arithmetic, at most 3.4e-7 in float32
- *                   (every float, checked exhaustively). One division and no exp, about 2.5
- *                   times cheaper than the exp form sign(x) (1 - 2 / (exp(2|x|) + 1)).
- * The polynomials run as fused multiply-adds (Horner steps through AC_FMA: half the instructions
- * of a multiply and an add, one rounding instead of two).
+ *                   with fused multiply-adds, 4.2e-7 without (every float, checked
+ *                   exhaustively). One division and no exp: about 2.5 times cheaper than
+ *                   sign(x) (1 - 2 / (exp(2|x|) + 1)).
+ * The AVX2 and AVX-512 clones below fuse their multiply-adds (half the instructions, one rounding
+ * instead of two); the accuracies above hold with and without.
  * Special values follow libm: exp(-inf) = 0 (the causal mask relies on it), exp(+inf) = +inf,
  * and NaN in gives NaN out (a diverging run must still be seen as diverging). Every branch is a
  * select, computed for all lanes.
@@ -28,29 +29,20 @@
 
 #define AC_LOG2E 1.44269504088896341f
 /* Marks a kernel to be compiled three times, for plain x86-64 (SSE2), AVX2 + FMA and AVX-512, the
- * one the CPU supports being picked when the program loads. The clones give the same bits: the
- * build contracts no multiply-add into an FMA (C11 mode), and the polynomials below ask for
- * theirs with fmaf, one instruction in the AVX2 and AVX-512 clones and libm's exactly rounded
- * fmaf in the plain one (slower there, the same result), so only the vector width differs. */
+ * one the CPU supports being picked when the program loads. The files that hold such kernels are
+ * compiled with -ffp-contract=fast (CMakeLists.txt), so the AVX2 and AVX-512 clones fuse each
+ * multiply and add into one FMA instruction, rounded once, while the plain clone, for CPUs
+ * without FMA, rounds both: the two vector clones give the same bits, the plain one may differ
+ * from them in the last bits (never an fmaf library call, a hundred times slower there). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define AC_VECTOR_CLONES                                                                           \
     __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
-#define AC_HAVE_VECTOR_CLONES 1
 #else
 #define AC_VECTOR_CLONES
 #endif
 
-/* AC_FMA(a, b, c) = a b + c rounded once (fmaf), wherever the build can run it as an instruction:
- * in the vector clones above (the plain clone calls libm's fmaf, slower and the same bits) and on
- * targets that always have it. A build with neither (another compiler for plain x86-64) takes
- * a b + c rounded twice instead of a library call in every inner loop: its last bits differ. */
-#if defined(AC_HAVE_VECTOR_CLONES) || defined(__FMA__) || defined(__aarch64__)
-#define AC_FMA(a, b, c) fmaf(a, b, c)
-#else
-#define AC_FMA(a, b, c) ((a) * (b) + (c))
-#endif
 /* For helpers of such kernels: inlined, so that they are compiled for the clone's instruction set
- * (a helper left out of line is compiled once, for plain x86-64, where fmaf is a library call). */
+ * (a helper left out of line is compiled once, for plain x86-64: no wide vectors, no FMA). */
 #if defined(__GNUC__)
 #define AC_ALWAYS_INLINE __attribute__((always_inline))
 #else
@@ -71,13 +63,13 @@ static inline float ac_fast_expf(float x) {
     float r = (xc - n * AC_LN2_HI) - n * AC_LN2_LO;
     /* exp(r) by Horner: 1 + r + r^2/2! + ... + r^7/7! */
     float p = 1.0f / 5040.0f;
-    p = AC_FMA(p, r, 1.0f / 720.0f);
-    p = AC_FMA(p, r, 1.0f / 120.0f);
-    p = AC_FMA(p, r, 1.0f / 24.0f);
-    p = AC_FMA(p, r, 1.0f / 6.0f);
-    p = AC_FMA(p, r, 0.5f);
-    p = AC_FMA(p, r, 1.0f);
-    p = AC_FMA(p, r, 1.0f);
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
     n = n == n ? n : 0.0f;                         /* NaN: no float-to-int conversion of it */
     int32_t bits = ((int32_t)n + 127) * (1 << 23); /* 2^n as a float's bit pattern */
     float scale;
@@ -92,17 +84,17 @@ static inline float ac_fast_erff(float x) {
     a = a > 4.0f ? 4.0f : a;
     float t = a * a;
     float p = 1.967245034e-08f;
-    p = AC_FMA(p, t, -1.942201607e-06f);
-    p = AC_FMA(p, t, 1.412625861e-04f);
-    p = AC_FMA(p, t, 3.699686145e-03f);
-    p = AC_FMA(p, t, 5.057457462e-02f);
-    p = AC_FMA(p, t, 2.000396252e-01f);
-    p = AC_FMA(p, t, 1.128379107e+00f);
+    p = p * t + -1.942201607e-06f;
+    p = p * t + 1.412625861e-04f;
+    p = p * t + 3.699686145e-03f;
+    p = p * t + 5.057457462e-02f;
+    p = p * t + 2.000396252e-01f;
+    p = p * t + 1.128379107e+00f;
     float q = 9.538884042e-04f;
-    q = AC_FMA(q, t, 1.435374189e-02f);
-    q = AC_FMA(q, t, 1.150329858e-01f);
-    q = AC_FMA(q, t, 5.106123090e-01f);
-    q = AC_FMA(q, t, 1.0f);
+    q = q * t + 1.435374189e-02f;
+    q = q * t + 1.150329858e-01f;
+    q = q * t + 5.106123090e-01f;
+    q = q * t + 1.0f;
     float y = a * p / q;
     y = y > 1.0f ? 1.0f : y;
     y = x < 0.0f ? -y : y;
@@ -113,15 +105,15 @@ static inline float ac_fast_tanhf(float x) {
     float t = x * x;
     t = t > AC_TANH_CLAMP2 ? AC_TANH_CLAMP2 : t; /* the comparison keeps NaN as it is */
     float p = 1.33550184e-08f;
-    p = AC_FMA(p, t, 2.06095665e-05f);
-    p = AC_FMA(p, t, 3.49562801e-03f);
-    p = AC_FMA(p, t, 1.33810624e-01f);
-    p = AC_FMA(p, t, 1.0f);
+    p = p * t + 2.06095665e-05f;
+    p = p * t + 3.49562801e-03f;
+    p = p * t + 1.33810624e-01f;
+    p = p * t + 1.0f;
     float q = 7.77677030e-07f;
-    q = AC_FMA(q, t, 3.28569266e-04f);
-    q = AC_FMA(q, t, 2.58771461e-02f);
-    q = AC_FMA(q, t, 4.67143774e-01f);
-    q = AC_FMA(q, t, 1.0f);
+    q = q * t + 3.28569266e-04f;
+    q = q * t + 2.58771461e-02f;
+    q = q * t + 4.67143774e-01f;
+    q = q * t + 1.0f;
     float y = x * p / q; /* |x| > 9: |x| P(81) / Q(81) > 1 (or inf), clamped to 1 below */
     y = y > 1.0f ? 1.0f : y;
     return y < -1.0f ? -1.0f : y; /* NaN stays NaN through every step */

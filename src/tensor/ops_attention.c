@@ -149,17 +149,17 @@ static inline float dot_product(const float *restrict a, const float *restrict b
     float acc[SUM_BLOCK] = {0};
     int e0 = 0;
     for (; e0 + SUM_BLOCK <= n; e0 += SUM_BLOCK)
-        for (int e = 0; e < SUM_BLOCK; e++) acc[e] = AC_FMA(a[e0 + e], b[e0 + e], acc[e]);
+        for (int e = 0; e < SUM_BLOCK; e++) acc[e] += a[e0 + e] * b[e0 + e];
     for (int w = SUM_BLOCK / 2; w >= 1; w /= 2) /* pairwise, a fixed order */
         for (int e = 0; e < w; e++) acc[e] += acc[e + w];
     float r = acc[0];
-    for (int e = e0; e < n; e++) r = AC_FMA(a[e], b[e], r);
+    for (int e = e0; e < n; e++) r += a[e] * b[e];
     return r;
 }
 
 static inline void axpy(float *restrict y, float alpha, const float *restrict x, int n) {
 #pragma omp simd
-    for (int e = 0; e < n; e++) y[e] = AC_FMA(alpha, x[e], y[e]);
+    for (int e = 0; e < n; e++) y[e] += alpha * x[e];
 }
 
 /* o = sum over m < count of a[m] v_m (rows of v every `stride` floats), accumulated in a block
@@ -172,7 +172,7 @@ static inline void weighted_sum(float *restrict o, const float *restrict a, cons
         for (int m = 0; m < count; m++) {
             const float *vm = v + m * stride + e0;
 #pragma omp simd
-            for (int e = 0; e < SUM_BLOCK; e++) acc[e] = AC_FMA(a[m], vm[e], acc[e]);
+            for (int e = 0; e < SUM_BLOCK; e++) acc[e] += a[m] * vm[e];
         }
         for (int e = 0; e < SUM_BLOCK; e++) o[e0 + e] = acc[e];
     }
@@ -244,7 +244,7 @@ static void product_block(const float *restrict a, int64_t a_stride, int rows,
                 for (int r = 0; r < BLOCK_ROWS; r++) {
                     float x = ar[r][e];
 #pragma omp simd
-                    for (int c = 0; c < BLOCK_COLS; c++) acc[r][c] = AC_FMA(x, b[c], acc[r][c]);
+                    for (int c = 0; c < BLOCK_COLS; c++) acc[r][c] += x * b[c];
                 }
             }
             int nc = cols - m0 < BLOCK_COLS ? cols - m0 : BLOCK_COLS;
@@ -271,8 +271,7 @@ static void additive_block(const float *restrict a, int64_t a_stride, int rows,
                 const float *k = kt + (int64_t)e * np + m0;
                 float qe = ai[e], we = w[e];
 #pragma omp simd
-                for (int c = 0; c < BLOCK_COLS; c++)
-                    acc[c] = AC_FMA(we, ac_fast_tanhf(qe + k[c]), acc[c]);
+                for (int c = 0; c < BLOCK_COLS; c++) acc[c] += we * ac_fast_tanhf(qe + k[c]);
             }
             int nc = cols - m0 < BLOCK_COLS ? cols - m0 : BLOCK_COLS;
             for (int c = 0; c < nc; c++) out[(int64_t)i * out_stride + m0 + c] = acc[c];
@@ -377,8 +376,8 @@ static inline void additive_columns_backward(const float *restrict qp, const flo
 #pragma omp simd
                 for (int c = 0; c < len; c++) {
                     float t = ac_fast_tanhf(qi[c] + km[c]);
-                    float u = gs * w[e0 + c] * AC_FMA(-t, t, 1.0f);
-                    pacc[c] = AC_FMA(gs, t, pacc[c]);
+                    float u = gs * w[e0 + c] * (1.0f - t * t);
+                    pacc[c] += gs * t;
                     qacc[c] += u;
                     dkm[c] += u;
                 }
@@ -386,8 +385,8 @@ static inline void additive_columns_backward(const float *restrict qp, const flo
 #pragma omp simd
                 for (int c = 0; c < len; c++) {
                     float t = ac_fast_tanhf(qi[c] + km[c]);
-                    pacc[c] = AC_FMA(gs, t, pacc[c]);
-                    qacc[c] += gs * w[e0 + c] * AC_FMA(-t, t, 1.0f);
+                    pacc[c] += gs * t;
+                    qacc[c] += gs * w[e0 + c] * (1.0f - t * t);
                 }
             }
         }
