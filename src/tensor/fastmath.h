@@ -4,7 +4,8 @@
  *
  * Accuracy against double precision, measured over their whole float32 range:
  *   ac_fast_expf    range reduction x = n ln2 + r, |r| <= ln2/2, degree-7 Taylor of exp(r),
- *                   scaled by 2^n through the exponent bits: relative error below 2e-7.
+ *                   scaled by 2^n through the exponent bits: relative error at most 7.9e-8
+ *                   fused, 1.1e-7 unfused (every float in (-87, 88), checked exhaustively).
  *   ac_fast_erff    erf(x) = x P(x^2) / Q(x^2), |x| clamped to 4 (erf(4) rounds to 1 in float32),
  *                   P of degree 6 and Q of degree 4 fitted by us for relative error: at most
  *                   4.5e-7 (every positive float below 6, checked exhaustively).
