@@ -120,4 +120,16 @@ static inline float ac_fast_tanhf(float x) {
     return y < -1.0f ? -1.0f : y; /* NaN stays NaN through every step */
 }
 
+/* y = softmax(y) in place over n values whose maximum mx is finite: exp(y - mx), then divided by
+ * their sum, taken in order. Inlined into the clone of its caller. */
+AC_ALWAYS_INLINE
+static inline void ac_softmax_from_max(float *restrict y, int n, float mx) {
+#pragma omp simd
+    for (int j = 0; j < n; j++) y[j] = ac_fast_expf(y[j] - mx);
+    float sum = 0.0f;
+    for (int j = 0; j < n; j++) sum += y[j];
+    float inv = 1.0f / sum;
+    for (int j = 0; j < n; j++) y[j] *= inv;
+}
+
 #endif

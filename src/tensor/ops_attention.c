@@ -342,12 +342,7 @@ static void attention_pair_forward(const attn_geom *g, int64_t p, const float *q
         }
         float mx = -INFINITY;
         for (int m = 0; m < kmax; m++) mx = ai[m] > mx ? ai[m] : mx;
-#pragma omp simd
-        for (int m = 0; m < kmax; m++) ai[m] = ac_fast_expf(ai[m] - mx);
-        float sum = 0.0f;
-        for (int m = 0; m < kmax; m++) sum += ai[m];
-        float inv = 1.0f / sum;
-        for (int m = 0; m < kmax; m++) ai[m] *= inv;
+        ac_softmax_from_max(ai, kmax, mx);
         for (int m = kmax; m < N; m++) ai[m] = 0.0f;
     }
     attention_pair_output(g, p, A, v, o);

@@ -44,12 +44,7 @@ static void softmax_row(const float *restrict xr, const float *restrict mr, floa
         memset(yr, 0, (size_t)C * sizeof(float));
         return;
     }
-#pragma omp simd
-    for (int j = 0; j < C; j++) yr[j] = ac_fast_expf(yr[j] - mx);
-    float sum = 0.0f;
-    for (int j = 0; j < C; j++) sum += yr[j];
-    float inv = 1.0f / sum;
-    for (int j = 0; j < C; j++) yr[j] *= inv;
+    ac_softmax_from_max(yr, C, mx);
 }
 
 ac_tensor *ac_softmax(ac_ctx *ctx, ac_tensor *x, const ac_tensor *mask) {
