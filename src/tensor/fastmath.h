@@ -85,7 +85,7 @@ static inline float ac_fast_erff(float x) {
     a = a > 4.0f ? 4.0f : a;
     float t = a * a;
     float p = 1.967245034e-08f;
-    p = p * t + -1.942201607e-06f;
+    p = p * t - 1.942201607e-06f;
     p = p * t + 1.412625861e-04f;
     p = p * t + 3.699686145e-03f;
     p = p * t + 5.057457462e-02f;

@@ -137,6 +137,33 @@ static void test_functions_match_closed_forms(void **state) {
 
 /* ---- reductions ---- */
 
+/* The ops run fastmath.h's exp and tanh in the kernel build this CPU picked (fused multiply-adds
+ * on AVX2 and AVX-512, unfused on plain x86-64; test_fastmath checks only the unfused one):
+ * within their stated relative errors of libm over a dense sweep. */
+static double op_max_rel_error(ac_tensor *(*op)(ac_ctx *, ac_tensor *), double (*ref)(double),
+                               float lo, float hi, int n) {
+    ac_tensor *x = ac_tensor_temp(g_ctx, 1, (int[]){n});
+    assert_non_null(x);
+    for (int i = 0; i < n; i++) x->data[i] = lo + (hi - lo) * (float)i / (float)(n - 1);
+    ac_tensor *y = op(g_ctx, x);
+    assert_non_null(y);
+    double worst = 0.0;
+    for (int i = 0; i < n; i++) {
+        double r = ref((double)x->data[i]);
+        if (fabs(r) < 1e-30) continue;
+        double e = fabs((double)y->data[i] - r) / fabs(r);
+        worst = e > worst ? e : worst;
+    }
+    ac_ctx_reset(g_ctx);
+    return worst;
+}
+
+static void test_exp_and_tanh_ops_are_within_their_stated_errors(void **state) {
+    (void)state;
+    assert_true(op_max_rel_error(ac_exp, exp, -87.0f, 88.0f, 400003) < 1.5e-7);
+    assert_true(op_max_rel_error(ac_tanh, tanh, -12.0f, 12.0f, 400003) < 4.5e-7);
+}
+
 static void test_sum_and_mean_over_an_axis(void **state) {
     (void)state;
     ac_tensor *x = ac_tensor_temp(g_ctx, 3, (int[]){2, 3, 2});
@@ -503,6 +530,7 @@ int main(void) {
         cmocka_unit_test(test_matmul_matches_naive_loops_for_all_flags_and_batches),
         cmocka_unit_test(test_linear_equals_matmul_plus_bias),
         cmocka_unit_test(test_broadcast_column_plus_row_is_an_outer_sum),
+        cmocka_unit_test(test_exp_and_tanh_ops_are_within_their_stated_errors),
         cmocka_unit_test(test_functions_match_closed_forms),
         cmocka_unit_test(test_sum_and_mean_over_an_axis),
         cmocka_unit_test(test_reshape_is_a_view_and_permute_moves_elements),
