@@ -19,8 +19,8 @@
 #include <cblas.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <time.h>
 
+#include "attncast/clock.h"
 #include "attncast/ops.h"
 #include "fastmath.h"
 #include "op_internal.h"
@@ -43,12 +43,6 @@ ac_blas_stats ac_blas_stats_take(void) {
     return s;
 }
 
-static long long now_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
 /* C[M, N] = op(A) op(B) + beta C, row-major, alpha 1: every product of this file. */
 static void sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, const float *A,
                   int lda, const float *B, int ldb, float beta, float *C, int ldc) {
@@ -56,9 +50,10 @@ static void sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, c
         cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    long long t0 = now_ns();
+    double t0 = ac_seconds();
     cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
-    atomic_fetch_add_explicit(&stats_ns, now_ns() - t0, memory_order_relaxed);
+    atomic_fetch_add_explicit(&stats_ns, (long long)((ac_seconds() - t0) * 1e9),
+                              memory_order_relaxed);
     atomic_fetch_add_explicit(&stats_flops, 2LL * M * N * K, memory_order_relaxed);
     atomic_fetch_add_explicit(&stats_calls, 1, memory_order_relaxed);
 }
