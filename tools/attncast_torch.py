@@ -41,6 +41,7 @@ class Spec:
     patch_stride: int = 8  # S
     channel_mode: str = "independent"  # or "mixed"
     revin: bool = True
+    anchor: str = "mean"  # or "last" (MODEL.md version 2)
     causal: bool = False
     dropout: float = 0.1
 
@@ -69,6 +70,7 @@ class Spec:
             patch_stride=m.getint("patch_stride"),
             channel_mode=m.get("channels", "independent").strip(),
             revin=m.getboolean("revin", True),
+            anchor=m.get("anchor", "mean").strip(),  # a file without the key was trained on mean
             causal=m.getboolean("causal", False),
             dropout=m.getfloat("dropout", 0.1),
         )
@@ -76,6 +78,8 @@ class Spec:
     def check(self):
         if self.attention not in KINDS:
             raise ValueError(f"model.attention = {self.attention!r} is not one of {KINDS}")
+        if self.anchor not in ("mean", "last"):
+            raise ValueError(f"model.anchor = {self.anchor!r}")
         if self.channel_mode not in ("independent", "mixed"):
             raise ValueError(f"model.channels = {self.channel_mode!r}")
         if self.d_model % self.heads:
@@ -163,6 +167,9 @@ class Forecaster(nn.Module):
         self.layers = nn.ModuleList(Block(spec) for _ in range(spec.layers))
         self.norm_f = nn.LayerNorm(d, eps=LN_EPS)
         self.head = nn.Linear(N * d, spec.horizon * cin)
+        if spec.anchor == "last":  # the untrained model is the naive repeat
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
 
     def forward(self, x):
         s = self.spec
@@ -176,6 +183,11 @@ class Forecaster(nn.Module):
                 mu = series.mean(dim=1, keepdim=True)
                 sigma = torch.sqrt(series.var(dim=1, unbiased=False, keepdim=True) + REVIN_EPS)
             series = (series - mu) / sigma
+        # anchor = last, as MODEL.md writes it: a = the last step of the (z-scored) series,
+        # z <- z - a, and at the end yhat <- yhat + a before undoing revin
+        anchor = series[:, -1:, :].detach() if s.anchor == "last" else None
+        if anchor is not None:
+            series = series - anchor
         # patches, time-major: token n = series[:, n*S : n*S + P, :] flattened -> [S, N, P Cin]
         tokens = series.unfold(1, s.patch_len, s.patch_stride)  # [S, N, Cin, P]
         tokens = tokens.transpose(2, 3).reshape(series.shape[0], s.tokens, -1)
@@ -184,6 +196,8 @@ class Forecaster(nn.Module):
             e = block(e)
         e = self.norm_f(e)
         y = self.head(e.reshape(e.shape[0], -1)).reshape(e.shape[0], s.horizon, s.in_width)
+        if anchor is not None:
+            y = y + anchor
         if s.revin:
             y = y * sigma + mu
         if independent:  # [B C, H, 1] -> [B, C, H] -> [B, H, C]

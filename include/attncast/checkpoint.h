@@ -2,8 +2,9 @@
  * schema of MODEL.md to the letter so that h5py, h5dump and HDFView read them with no custom code.
  *
  * Layout (every string variable-length UTF-8):
- *   /                      attributes format = "attncast-checkpoint", format_version = 1 (int32),
- *                          created (ISO 8601 UTC), program_version
+ *   /                      attributes format = "attncast-checkpoint", format_version (int32: 1, or
+ *                          2 when the model uses a version-2 feature such as model.anchor =
+ *                          last; both are read), created (ISO 8601 UTC), program_version
  *   /config                scalar string: the resolved config as INI text (ac_config_to_ini)
  *   /params/{name}         float32, one dataset per parameter, named by its MODEL.md dotted name
  *   /scaler/mean, /std     float64 [C]: training-set statistics
@@ -43,8 +44,12 @@
 #include "attncast/trainer.h"
 #include "attncast/windows.h"
 
-#define AC_CKPT_FORMAT         "attncast-checkpoint"
-#define AC_CKPT_FORMAT_VERSION 1
+#define AC_CKPT_FORMAT "attncast-checkpoint"
+/* The newest format_version this attncast writes and reads; version 1 files stay readable. */
+#define AC_CKPT_FORMAT_VERSION 2
+
+/* The format_version a checkpoint of this config gets: 1 unless it uses a version-2 feature. */
+int ac_ckpt_format_version_for(const ac_config *config);
 
 /* What to write; everything borrowed. optimizer and train may be NULL (a model-only file). */
 typedef struct ac_ckpt_contents {

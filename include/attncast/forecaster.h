@@ -27,12 +27,17 @@ typedef enum ac_attention_kind {
 
 typedef enum ac_channel_mode { AC_CHANNELS_INDEPENDENT, AC_CHANNELS_MIXED } ac_channel_mode;
 
+/* What each window is centred on (MODEL.md, "Anchor"): its mean (revin's own centring) or its
+ * last value, after which an output of zero is the naive repeat forecast and the head starts at
+ * zero. */
+typedef enum ac_norm_anchor { AC_ANCHOR_MEAN, AC_ANCHOR_LAST } ac_norm_anchor;
 typedef enum ac_loss_kind { AC_LOSS_MSE, AC_LOSS_MAE, AC_LOSS_HUBER } ac_loss_kind;
 
 /* "additive", "dot", "gated", "cosine"; "independent", "mixed"; "mse", "mae", "huber". */
 const char *ac_attention_kind_name(ac_attention_kind kind);
 const char *ac_channel_mode_name(ac_channel_mode mode);
 const char *ac_loss_kind_name(ac_loss_kind kind);
+const char *ac_norm_anchor_name(ac_norm_anchor anchor);
 
 /* Everything that fixes the architecture (and so the parameter shapes). */
 typedef struct ac_model_spec {
@@ -48,6 +53,7 @@ typedef struct ac_model_spec {
     int d_ff;
     ac_attention_kind attention;
     bool revin;
+    ac_norm_anchor anchor; /* mean or last (MODEL.md version 2) */
     bool causal;
     float dropout;
 } ac_model_spec;

@@ -387,6 +387,7 @@ static bool spec_differs(const ac_model_spec *a, const ac_model_spec *b, char *w
     CMP(d_ff, "model.d_ff")
     CMP_NAMED(attention, "model.attention", ac_attention_kind_name)
     CMP_NAMED(revin, "model.revin", bool_name)
+    CMP_NAMED(anchor, "model.anchor", ac_norm_anchor_name)
     CMP_NAMED(causal, "model.causal", bool_name)
 #undef CMP
 #undef CMP_NAMED

@@ -15,6 +15,11 @@ const char *ac_channel_mode_name(ac_channel_mode mode) {
     return NAME_OF(names, mode);
 }
 
+const char *ac_norm_anchor_name(ac_norm_anchor anchor) {
+    static const char *const names[] = {"mean", "last"};
+    return NAME_OF(names, anchor);
+}
+
 const char *ac_loss_kind_name(ac_loss_kind kind) {
     static const char *const names[] = {"mse", "mae", "huber"};
     return NAME_OF(names, kind);

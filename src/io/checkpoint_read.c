@@ -69,10 +69,10 @@ static bool read_header(reader *r, ac_checkpoint *ck) {
     case ATTR_OK:
         break;
     }
-    if (ck->format_version != AC_CKPT_FORMAT_VERSION)
+    if (ck->format_version < 1 || ck->format_version > AC_CKPT_FORMAT_VERSION)
         return ck_read_failed(r, AC_ERR_FORMAT,
                               "checkpoint format_version %d is not supported (this attncast reads "
-                              "version %d)",
+                              "versions 1 to %d)",
                               ck->format_version, AC_CKPT_FORMAT_VERSION);
 
     /* informative only: a file without them still loads */
@@ -106,6 +106,9 @@ static bool read_config(reader *r, ac_checkpoint *ck) {
     }
     snprintf(source, source_size, "%s:/config", r->path);
     ac_config_defaults(&ck->config);
+    /* Files from before model.anchor existed do not name it: they were trained centred on the
+     * mean, whatever today's default. */
+    ck->config.model.anchor = AC_ANCHOR_MEAN;
     ac_status status = ac_config_load_string(&ck->config, text, source, r->err);
     free(text);
     free(source);

@@ -137,12 +137,16 @@ static const float **flat_sources(const ac_forecaster *model, const float *flat)
     return src;
 }
 
+int ac_ckpt_format_version_for(const ac_config *config) {
+    return config->model.anchor == AC_ANCHOR_LAST ? 2 : 1;
+}
+
 static bool write_root(writer *w, const ac_ckpt_contents *c) {
     char created[32] = "";
     time_t now = time(NULL);
     struct tm utc;
     if (gmtime_r(&now, &utc)) strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &utc);
-    int32_t version = AC_CKPT_FORMAT_VERSION;
+    int32_t version = ac_ckpt_format_version_for(c->config);
     if (!write_string_attribute(w, w->file, "/", "format", AC_CKPT_FORMAT) ||
         !write_attribute(w, w->file, "/", "format_version", H5T_STD_I32LE, H5T_NATIVE_INT32,
                          &version) ||

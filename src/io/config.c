@@ -39,6 +39,9 @@ static const char *attention_name(int v) {
 static const char *channel_mode_name(int v) {
     return ac_channel_mode_name((ac_channel_mode)v);
 }
+static const char *anchor_name(int v) {
+    return ac_norm_anchor_name((ac_norm_anchor)v);
+}
 static const char *loss_name(int v) {
     return ac_loss_kind_name((ac_loss_kind)v);
 }
@@ -56,6 +59,7 @@ static const char *schedule_name(int v) {
 _Static_assert(sizeof(ac_attention_kind) == sizeof(int), "enum size");
 _Static_assert(sizeof(ac_channel_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(ac_loss_kind) == sizeof(int), "enum size");
+_Static_assert(sizeof(ac_norm_anchor) == sizeof(int), "enum size");
 _Static_assert(sizeof(ac_missing_policy) == sizeof(int), "enum size");
 _Static_assert(sizeof(ac_optimizer_kind) == sizeof(int), "enum size");
 _Static_assert(sizeof(ac_schedule_kind) == sizeof(int), "enum size");
@@ -96,6 +100,8 @@ const key_def config_keys[] = {
     INT_KEY(model, patch_stride, 1, 100000, "8", "patch stride S, at most model.patch_len"),
     ENUM_KEY(model, channels, channel_mode_name, "independent", "channel mode"),
     BOOL_KEY(model, revin, "true", "instance normalisation of each window"),
+    ENUM_KEY(model, anchor, anchor_name, "mean",
+             "what each window is centred on; last: its last value (zero output = naive)"),
     BOOL_KEY(model, causal, "false", "causal attention mask"),
     FLOAT_KEY(model, dropout, 0, 1, MAX_OPEN, "0.1", "dropout rate"),
 
@@ -592,6 +598,7 @@ ac_model_spec ac_config_model_spec(const ac_config *cfg, int channels) {
         .d_ff = cfg->model.d_ff,
         .attention = cfg->model.attention,
         .revin = cfg->model.revin,
+        .anchor = cfg->model.anchor,
         .causal = cfg->model.causal,
         .dropout = (float)cfg->model.dropout,
     };

@@ -3,13 +3,14 @@
  *
  * Forward, for windows x [B, L, C]:
  *   independent: x -> [B C, L, 1] series (permute + reshape); mixed: samples are the windows
- *   revin:   mu, sigma per sample and channel over the L steps; x <- (x - mu) / sigma
+ *   anchor a = mu (mean over the L steps) or x[L-1] (anchor = last), per sample and channel
+ *   revin:   sigma over the L steps; x <- (x - a) / sigma;  no revin: x <- x - x[L-1] (last)
  *   tokens = patches(x) [S, N, P Cin];  E = tokens W_in^T + b_in + pos
  *   per block: E += drop(attn(LN1(E)));  E += drop(W2 gelu(W1 LN2(E) + b1) + b2)
- *   yhat = head(flatten(LN_f(E))) -> [S, H, Cout];  revin: yhat <- yhat sigma + mu
+ *   yhat = head(flatten(LN_f(E))) -> [S, H, Cout];  revin: yhat <- yhat sigma + a, else + a
  *   independent: [B C, H, 1] -> [B, H, C]
- * The instance-norm statistics come from the data, which needs no gradient, so they are
- * constants of the graph, as MODEL.md defines them.
+ * The instance-norm statistics and the anchor come from the data, which needs no gradient, so
+ * they are constants of the graph, as MODEL.md defines them.
  */
 #include <math.h>
 #include <stdio.h>
@@ -150,7 +151,9 @@ static ac_status register_block(ac_forecaster *m, int i, ac_error *err) {
     return AC_OK;
 }
 
-/* Draws every parameter's initial values in registration order, element by element. */
+/* Draws every parameter's initial values in registration order, element by element. With
+ * anchor = last the head is then zeroed (its draws are still made, so every other parameter gets
+ * the same values under both anchors): the untrained model forecasts the naive repeat. */
 static void initialise(ac_forecaster *m, ac_rng *rng) {
     for (int i = 0; i < m->n_params; i++) {
         ac_tensor *t = m->params[i];
@@ -167,6 +170,10 @@ static void initialise(ac_forecaster *m, ac_rng *rng) {
             ac_tensor *w = m->params[i - 1];
             init_uniform(t, 1.0f / sqrtf((float)w->shape[1]), rng);
         }
+    }
+    if (m->spec.anchor == AC_ANCHOR_LAST) {
+        ac_tensor_fill(m->head_w, 0.0f);
+        ac_tensor_fill(m->head_b, 0.0f);
     }
 }
 
@@ -287,15 +294,28 @@ ac_tensor *ac_forecaster_forward_attention(ac_ctx *ctx, ac_forecaster *m, ac_ten
     if (independent) /* [B, L, C] -> [B C, L, 1] */
         series = ac_reshape(ctx, ac_permute(ctx, x, (int[]){0, 2, 1}), 3, (int[]){B * C, L, 1});
 
-    ac_tensor *mu = NULL, *sigma = NULL;
+    /* mu and sigma per series over the L steps (revin); the anchor is what each series is
+     * centred on and what the forecast is added back to: mu, or with anchor = last the last
+     * input step x[L-1]. MODEL.md writes the last-value anchor as z <- z - z[L-1] after the
+     * z-score and yhat <- (yhat + z[L-1]) sigma + mu at the end; computed here as
+     * (x - x[L-1]) / sigma and yhat sigma + x[L-1], the same in exact arithmetic, and exact in
+     * float where it matters: a zero head forecasts x[L-1] bit for bit, the naive repeat. */
+    ac_tensor *sigma = NULL, *anchor = NULL;
+    if (s->anchor == AC_ANCHOR_LAST) anchor = ac_slice(ctx, series, 1, L - 1, 1); /* [S, 1, Cin] */
     if (s->revin) {
         ac_tensor *eps = ac_tensor_temp(ctx, 1, (int[]){1});
         if (eps) eps->data[0] = REVIN_EPS;
-        mu = ac_mean(ctx, series, 1, true); /* [S, 1, Cin] */
+        ac_tensor *mu = ac_mean(ctx, series, 1, true); /* [S, 1, Cin] */
         ac_tensor *centred = ac_sub(ctx, series, mu);
         ac_tensor *var = ac_mean(ctx, ac_mul(ctx, centred, centred), 1, true);
         sigma = ac_sqrt(ctx, ac_add(ctx, var, eps));
+        if (anchor)
+            centred = ac_sub(ctx, series, anchor);
+        else
+            anchor = mu;
         series = ac_div(ctx, centred, sigma);
+    } else if (anchor) {
+        series = ac_sub(ctx, series, anchor);
     }
 
     ac_tensor *tokens = ac_patches(ctx, series, s->patch_len, s->patch_stride);
@@ -342,7 +362,8 @@ ac_tensor *ac_forecaster_forward_attention(ac_ctx *ctx, ac_forecaster *m, ac_ten
     int Cout = ac_model_spec_out_width(s);
     ac_tensor *y =
         ac_reshape(ctx, ac_linear(ctx, flat, m->head_w, m->head_b), 3, (int[]){S, H, Cout});
-    if (s->revin) y = ac_add(ctx, ac_mul(ctx, y, sigma), mu);
+    if (sigma) y = ac_mul(ctx, y, sigma);
+    if (anchor) y = ac_add(ctx, y, anchor);
     if (independent) /* [B C, H, 1] -> [B, C, H] -> [B, H, C] */
         y = ac_permute(ctx, ac_reshape(ctx, y, 3, (int[]){B, C, H}), (int[]){0, 2, 1});
     return y;

@@ -2,7 +2,8 @@
  * (tools/attncast_torch.py): for every attention kind in both channel modes (mixed ones causal),
  * a tiny model trained for one epoch by `attncast train` must forecast, through `attncast
  * predict`, what PyTorch computes from the same checkpoint, within 1e-4 on scaled values
- * (tools/torch_compare.py parity). Also checks that parity does fail on a wrong forecast, and
+ * (tools/torch_compare.py parity), and within 1e-5 for the last-value anchor with revin on and
+ * off in both modes. Also checks that parity does fail on a wrong forecast, and
  * that `torch_compare.py bench --rounds` pairs the two sides and reports paired ratios.
  * Skipped unless /usr/bin/python3 can import torch and h5py (Debian python3-torch, python3-h5py).
  */
@@ -97,6 +98,31 @@ static void test_predict_matches_pytorch_for_every_kind_and_channel_mode(void **
     if (!strstr(out, "8 checkpoints x 4 windows")) fail_msg("not 8 x 4 windows: %s", out);
 }
 
+/* model.anchor = last (MODEL.md version 2): both anchors' forms agree within 1e-5 on scaled
+ * values, with revin on and off, in both channel modes. The reference writes the anchor as
+ * MODEL.md does (on the z-scored series); attncast computes the same in another order. */
+static void test_last_value_anchor_matches_pytorch_within_1e_5(void **state) {
+    (void)state;
+    if (!have_torch()) skip();
+    char list[2048] = "";
+    size_t used = 0;
+    for (size_t m = 0; m < sizeof MODES / sizeof *MODES; m++)
+        for (int revin = 0; revin < 2; revin++) {
+            int rc = sh("'%s' train tiny.ini --quiet --out anchor-%s-%d --set model.anchor=last "
+                        "--set model.channels=%s --set model.revin=%s --set train.epochs=2",
+                        tu_bin(), MODES[m], revin, MODES[m], revin ? "true" : "false");
+            if (rc != 0) fail_msg("train %s revin %d: exit %d: %s", MODES[m], revin, rc, out);
+            used += (size_t)snprintf(list + used, sizeof list - used, " anchor-%s-%d/best.h5",
+                                     MODES[m], revin);
+        }
+    int rc = sh(PYTHON " '%s' parity%s series.csv --rows 4 --tol 1e-5 --attncast '%s'",
+                compare_script(), list, tu_bin());
+    print_message("%s", out);
+    if (rc != 0) fail_msg("parity: exit %d: %s", rc, out);
+    if (!strstr(out, "parity OK")) fail_msg("no 'parity OK' in: %s", out);
+    if (!strstr(out, "4 checkpoints x 4 windows")) fail_msg("not 4 x 4 windows: %s", out);
+}
+
 /* The check is not vacuous: a binary whose forecast is wrong fails it, exit 1. */
 static void test_parity_fails_on_a_wrong_forecast(void **state) {
     (void)state;
@@ -178,6 +204,7 @@ static void test_bench_rounds_pair_the_two_sides(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_predict_matches_pytorch_for_every_kind_and_channel_mode),
+        cmocka_unit_test(test_last_value_anchor_matches_pytorch_within_1e_5),
         cmocka_unit_test(test_parity_fails_on_a_wrong_forecast),
         cmocka_unit_test(test_bench_rounds_pair_the_two_sides),
     };

@@ -480,6 +480,50 @@ static void replace_config(const char *path, const char *text) {
     H5Fclose(file);
 }
 
+/* model.anchor = last is a MODEL.md version-2 feature: the file says format_version 2 and the
+ * anchor round trips; a mean-anchored model still writes version 1. */
+static void test_last_value_anchor_writes_format_version_2(void **s) {
+    (void)s;
+    for (int anchor = 0; anchor < 2; anchor++) {
+        fixture f;
+        memset(&f, 0, sizeof f);
+        fixture_init(&f, AC_ATTN_DOT, AC_CHANNELS_INDEPENDENT, AC_OPT_ADAM, 1, 7);
+        f.cfg.model.anchor = (ac_norm_anchor)anchor;
+        char path[128];
+        in_dir(path, sizeof path, anchor ? "anchor_last.h5" : "anchor_mean.h5");
+        write_ok(path, &f, false);
+        ac_checkpoint *ck = read_ok(path);
+        assert_int_equal(ck->format_version, anchor ? 2 : 1);
+        assert_int_equal(ck->config.model.anchor, anchor);
+        assert_int_equal(ac_forecaster_spec(ck->model)->anchor, anchor);
+        ac_ckpt_free(ck);
+        fixture_free(&f);
+    }
+}
+
+/* A file written before model.anchor existed has no such key in /config: it reads as mean (how
+ * it was trained), whatever the built-in default is now. */
+static void test_config_without_anchor_reads_as_mean(void **s) {
+    (void)s;
+    fixture f;
+    fixture_init(&f, AC_ATTN_DOT, AC_CHANNELS_INDEPENDENT, AC_OPT_ADAM, 1, 8);
+    char path[128];
+    in_dir(path, sizeof path, "old.h5");
+    write_ok(path, &f, false);
+    char *ini = ac_config_to_ini(&f.cfg);
+    char *line = strstr(ini, "\nanchor = ");
+    assert_non_null(line);
+    char *end = strchr(line + 1, '\n');
+    memmove(line, end, strlen(end) + 1);
+    assert_null(strstr(ini, "anchor"));
+    replace_config(path, ini);
+    free(ini);
+    ac_checkpoint *ck = read_ok(path);
+    assert_int_equal(ck->config.model.anchor, AC_ANCHOR_MEAN);
+    ac_ckpt_free(ck);
+    fixture_free(&f);
+}
+
 static void test_missing_file_says_cannot_open(void **s) {
     (void)s;
     char path[128];
@@ -553,9 +597,9 @@ static void test_other_format_version_is_not_supported(void **s) {
     assert_true(H5Awrite(a, H5T_NATIVE_INT32, &seven) >= 0);
     H5Aclose(a);
     H5Fclose(file);
-    expect_refused(path, AC_ERR_FORMAT,
-                   "checkpoint format_version 7 is not supported (this attncast reads version 1)",
-                   NULL);
+    expect_refused(
+        path, AC_ERR_FORMAT,
+        "checkpoint format_version 7 is not supported (this attncast reads versions 1 to 2)", NULL);
 }
 
 static void test_parameter_of_another_shape_names_both_shapes(void **s) {
@@ -864,6 +908,8 @@ int main(void) {
         cmocka_unit_test(test_training_checkpoint_round_trips_bit_for_bit_for_every_kind_and_mode),
         cmocka_unit_test(test_model_only_file_loads_without_optimizer_or_training_state),
         cmocka_unit_test(test_fresh_training_state_has_no_history_and_no_best_params),
+        cmocka_unit_test(test_last_value_anchor_writes_format_version_2),
+        cmocka_unit_test(test_config_without_anchor_reads_as_mean),
         cmocka_unit_test(test_missing_file_says_cannot_open),
         cmocka_unit_test(test_text_and_empty_files_are_not_hdf5),
         cmocka_unit_test(test_truncated_checkpoint_is_reported_as_damaged),

@@ -194,6 +194,42 @@ static void test_revin_makes_forecasts_shift_and_scale_with_the_input(void **sta
     ac_forecaster_free(m);
 }
 
+/* model.anchor = last (MODEL.md version 2): the head starts at zero, so the untrained model
+ * forecasts each window's last value repeated, the naive forecast, bit for bit, with and without
+ * revin's scaling, in both channel modes; every other parameter is drawn as with anchor = mean. */
+static void test_last_value_anchor_starts_as_the_naive_forecast(void **state) {
+    (void)state;
+    for (int mode = 0; mode < 2; mode++)
+        for (int revin = 0; revin < 2; revin++) {
+            ac_model_spec s = small_spec(AC_ATTN_DOT, (ac_channel_mode)mode);
+            s.revin = revin;
+            ac_forecaster *mean_model = make(&s, 12);
+            s.anchor = AC_ANCHOR_LAST;
+            ac_forecaster *m = make(&s, 12);
+            ac_tensor *const *a = ac_forecaster_params(m), *const *b =
+                                                               ac_forecaster_params(mean_model);
+            for (int i = 0; i < ac_forecaster_param_count(m); i++) {
+                bool head = strncmp(a[i]->name, "head.", 5) == 0;
+                for (int64_t j = 0; j < a[i]->size; j++)
+                    assert_true(head ? a[i]->data[j] == 0.0f : a[i]->data[j] == b[i]->data[j]);
+            }
+            ac_ctx *ctx = ac_ctx_new(0, 0);
+            ac_ctx_set_grad_enabled(ctx, false);
+            ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){2, 12, 2});
+            fill_windows(x, 6);
+            ac_tensor *y = ac_forecaster_forward(ctx, m, x);
+            assert_non_null(y);
+            for (int bi = 0; bi < 2; bi++)
+                for (int t = 0; t < 3; t++)
+                    for (int c = 0; c < 2; c++)
+                        assert_true(y->data[(bi * 3 + t) * 2 + c] ==
+                                    x->data[(bi * 12 + 11) * 2 + c]);
+            ac_ctx_free(ctx);
+            ac_forecaster_free(m);
+            ac_forecaster_free(mean_model);
+        }
+}
+
 /* A no-grad forward of many windows runs in rounds (about 256 series each) that reuse one
  * round's memory: the forecasts equal those of one pass over the whole batch and those of one
  * window at a time, to float round-off (sgemm's summation order depends on the matrix sizes),
@@ -252,24 +288,47 @@ static ac_tensor *model_loss(ac_ctx *ctx, void *arg) {
     return ac_forecast_loss(ctx, c->loss, ac_forecaster_forward(ctx, c->model, c->x), c->y);
 }
 
-static void check_whole_model(ac_attention_kind kind, ac_channel_mode mode, bool causal) {
-    ac_model_spec s = small_spec(kind, mode);
-    s.causal = causal;
-    s.layers = 1 + (kind == AC_ATTN_DOT); /* keep the finite differences quick */
-    model_case c = {.model = make(&s, 21), .loss = AC_LOSS_MSE};
+static void check_whole_model_spec(const ac_model_spec *s, const char *label) {
+    model_case c = {.model = make(s, 21), .loss = AC_LOSS_MSE};
+    if (s->anchor == AC_ANCHOR_LAST) /* a zero head would hide every other gradient */
+        fill_windows(ac_forecaster_param(c.model, "head.weight"), 3);
     ac_error err;
     c.x = ac_tensor_new(3, (int[]){2, 12, 2}, false, &err);
     c.y = ac_tensor_new(3, (int[]){2, 3, 2}, false, &err);
     fill_windows(c.x, 1);
     fill_windows(c.y, 2);
-    char label[96];
-    snprintf(label, sizeof label, "whole model %s %s%s", ac_attention_kind_name(kind),
-             ac_channel_mode_name(mode), causal ? " causal" : "");
     gc_check_params(label, ac_forecaster_params(c.model), ac_forecaster_param_count(c.model),
                     model_loss, &c, 1e-2f);
     ac_tensor_free(c.x);
     ac_tensor_free(c.y);
     ac_forecaster_free(c.model);
+}
+
+static void check_whole_model(ac_attention_kind kind, ac_channel_mode mode, bool causal) {
+    ac_model_spec s = small_spec(kind, mode);
+    s.causal = causal;
+    s.layers = 1 + (kind == AC_ATTN_DOT); /* keep the finite differences quick */
+    char label[96];
+    snprintf(label, sizeof label, "whole model %s %s%s", ac_attention_kind_name(kind),
+             ac_channel_mode_name(mode), causal ? " causal" : "");
+    check_whole_model_spec(&s, label);
+}
+
+/* The last-value anchor is a constant of the graph: the gradients stay those of finite
+ * differences, with and without revin, in both channel modes. */
+static void test_whole_model_grad_with_last_value_anchor(void **state) {
+    (void)state;
+    for (int mode = 0; mode < 2; mode++)
+        for (int revin = 0; revin < 2; revin++) {
+            ac_model_spec s = small_spec(AC_ATTN_DOT, (ac_channel_mode)mode);
+            s.layers = 1;
+            s.revin = revin;
+            s.anchor = AC_ANCHOR_LAST;
+            char label[96];
+            snprintf(label, sizeof label, "whole model, anchor last, %s, revin %d",
+                     ac_channel_mode_name((ac_channel_mode)mode), revin);
+            check_whole_model_spec(&s, label);
+        }
 }
 
 #define MODEL_GRAD_TEST(kind_name, KIND)                                                           \
@@ -304,11 +363,13 @@ int main(void) {
         cmocka_unit_test(test_initialisation_follows_model_md),
         cmocka_unit_test(test_forward_gives_b_h_c_in_both_modes_and_repeats_exactly),
         cmocka_unit_test(test_revin_makes_forecasts_shift_and_scale_with_the_input),
+        cmocka_unit_test(test_last_value_anchor_starts_as_the_naive_forecast),
         cmocka_unit_test(test_large_no_grad_batches_run_in_rounds_with_bounded_memory),
         cmocka_unit_test(test_whole_model_grad_additive),
         cmocka_unit_test(test_whole_model_grad_dot),
         cmocka_unit_test(test_whole_model_grad_gated),
         cmocka_unit_test(test_whole_model_grad_cosine),
+        cmocka_unit_test(test_whole_model_grad_with_last_value_anchor),
         cmocka_unit_test(test_impossible_specs_are_refused_with_the_keys_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

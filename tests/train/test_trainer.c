@@ -113,6 +113,33 @@ static void test_learns_a_noisy_seasonal_series_well_below_naive(void **state) {
     free_table(t);
 }
 
+/* With model.anchor = last the untrained model (its head starts at zero) is the naive repeat:
+ * its metrics equal the naive baseline's exactly, with and without revin, in both modes. */
+static void test_zero_head_with_last_value_anchor_scores_exactly_as_naive(void **state) {
+    (void)state;
+    ac_table *t = seasonal_table(400);
+    for (int mode = 0; mode < 2; mode++)
+        for (int revin = 0; revin < 2; revin++) {
+            ac_config cfg = small_config(AC_ATTN_GATED);
+            cfg.model.anchor = AC_ANCHOR_LAST;
+            cfg.model.revin = revin;
+            cfg.model.channels = (ac_channel_mode)mode;
+            run r;
+            run_start(&r, &cfg, t);
+            ac_error err;
+            ac_eval_result e;
+            assert_int_equal(ac_evaluate(r.model, &r.series, AC_SPLIT_TEST, 24, 64, &e, &err),
+                             AC_OK);
+            const ac_metrics *naive = &e.baseline[AC_BASELINE_NAIVE];
+            assert_true(e.model.mse > 0.0);
+            assert_true(e.model.mse == naive->mse && e.model.mae == naive->mae);
+            assert_true(e.model.rmse == naive->rmse && e.model.smape == naive->smape);
+            assert_true(e.model.mase == naive->mase && e.model.points == naive->points);
+            run_finish(&r);
+        }
+    free_table(t);
+}
+
 static void test_every_attention_kind_lowers_its_loss(void **state) {
     (void)state;
     ac_table *t = seasonal_table(600);
@@ -357,6 +384,7 @@ static void test_a_stop_mid_epoch_rewinds_to_its_start_and_resumes_bit_for_bit(v
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_learns_a_noisy_seasonal_series_well_below_naive),
+        cmocka_unit_test(test_zero_head_with_last_value_anchor_scores_exactly_as_naive),
         cmocka_unit_test(test_every_attention_kind_lowers_its_loss),
         cmocka_unit_test(test_same_config_seed_and_threads_repeat_bit_for_bit),
         cmocka_unit_test(test_early_stopping_keeps_the_best_weights),
