@@ -20,7 +20,9 @@
  *                          rng_shuffle and rng_dropout (uint64 [2]: PCG32 state, increment),
  *                          history (compound table: epoch int32, train_loss, val_loss, lr,
  *                          seconds, windows_per_s float64; one row per epoch), and
- *                          best_params/{name} (float32: the best epoch's weights)
+ *                          best_params/{name} (float32: the best epoch's weights, present
+ *                          when best_val_loss is finite; best_epoch 0 then means the untrained
+ *                          model of an anchor = last run)
  *
  * Writing is atomic: the file is built under a temporary name in the same folder, flushed to
  * disk and renamed over the target, so a crash or a full disk leaves the previous file intact.

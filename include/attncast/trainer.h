@@ -75,11 +75,15 @@ ac_status ac_trainer_set_stop_check(ac_trainer *trainer, int (*stop_requested)(v
                                     ac_error *err);
 /* Runs epochs until done, then puts the best weights back into the model. */
 ac_status ac_trainer_run(ac_trainer *trainer, ac_error *err);
-/* Copies the best epoch's weights into the model (no-op before the first epoch). */
+/* Copies the best epoch's weights into the model (no-op before the first epoch). With
+ * model.anchor = last the untrained model (the naive repeat) is scored on the validation windows
+ * before the first epoch and counts as epoch 0: an epoch is best only if it beats it, and a run
+ * where none does keeps the initial weights (best epoch 0). */
 void ac_trainer_restore_best(ac_trainer *trainer);
 
 const ac_epoch_record *ac_trainer_history(const ac_trainer *trainer, int *epochs);
-int ac_trainer_best_epoch(const ac_trainer *trainer); /* 0 before the first epoch */
+/* 0 before the first epoch, or when the untrained model (anchor = last) is still the best */
+int ac_trainer_best_epoch(const ac_trainer *trainer);
 double ac_trainer_best_val_loss(const ac_trainer *trainer);
 bool ac_trainer_stopped_early(const ac_trainer *trainer);
 double ac_trainer_seconds(const ac_trainer *trainer); /* total training wall time */
@@ -91,7 +95,7 @@ int64_t ac_trainer_windows_per_epoch(const ac_trainer *trainer);
 typedef struct ac_train_state {
     int epoch;      /* epochs completed */
     int64_t step;   /* optimizer steps taken (the schedule position) */
-    int best_epoch; /* 0: none yet */
+    int best_epoch; /* 0: none yet, or the untrained model (best_val_loss finite) */
     double best_val_loss;
     int bad_epochs; /* epochs since the best (the early-stopping counter) */
     int stopped_early;

@@ -620,6 +620,11 @@ static int train(train_args args, ac_parallel *group) {
      * from it redoes the evaluation and the report. */
     ac_interrupt_release();
     ac_trainer_restore_best(tr);
+    /* best.h5 is written after each best epoch; a run whose best is the untrained model (epoch
+     * 0, anchor = last) writes it now */
+    if (lead && ac_trainer_best_epoch(tr) == 0 &&
+        write_checkpoint(dir, "best.h5", &cfg, model, tr, &series, table, &saved) != 0)
+        goto done;
     if (!lead) { /* rank 0 evaluates and writes the run folder */
         exit_code = AC_EXIT_OK;
         goto done;
@@ -650,8 +655,13 @@ static int train(train_args args, ac_parallel *group) {
         if (info.stopped_early)
             printf("early stop after epoch %d (no better validation loss for %d epochs)\n",
                    epochs_run, cfg.train.patience);
-        printf("best epoch %d (val %.4f); test metrics use its weights\n", info.best_epoch,
-               info.best_val_loss);
+        if (info.best_epoch == 0)
+            printf("no epoch beat the untrained model on validation (val %.4f): kept it, so the "
+                   "forecast is the naive repeat\n",
+                   info.best_val_loss);
+        else
+            printf("best epoch %d (val %.4f); test metrics use its weights\n", info.best_epoch,
+                   info.best_val_loss);
     }
     ac_cli_print_metrics(&eval, &series);
     if (write_run(dir, &cfg, tr, &eval, &info) != 0 ||

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -246,7 +247,7 @@ static bool write_train(writer *w, const ac_ckpt_contents *c) {
         if (ftype >= 0) H5Tclose(ftype);
         if (mtype >= 0) H5Tclose(mtype);
     }
-    if (ok && t->best_weights && t->best_epoch > 0) {
+    if (ok && t->best_weights && isfinite(t->best_val_loss)) {
         const float **src = flat_sources(c->model, t->best_weights);
         ok = src ? write_tensor_group(w, g, "best_params", "/train/best_params", c->model, src)
                  : write_failed(w, "out of memory for /train/best_params");
@@ -286,7 +287,7 @@ static const char *contents_problem(const ac_ckpt_contents *c, char *buf, size_t
     if (t) {
         if (t->history_len < 0 || (t->history_len > 0 && !t->history))
             return "the training history is missing";
-        if (t->best_weights && t->best_epoch > 0 &&
+        if (t->best_weights && isfinite(t->best_val_loss) &&
             t->weight_count != ac_forecaster_weight_count(c->model)) {
             snprintf(buf, n, "the best weights hold %lld values, the model %lld",
                      (long long)t->weight_count, (long long)ac_forecaster_weight_count(c->model));

@@ -145,7 +145,7 @@ static void copy_weights(ac_forecaster *m, float *buf, bool save) {
 }
 
 void ac_trainer_restore_best(ac_trainer *t) {
-    if (t->best_epoch > 0) copy_weights(t->model, t->best_weights, false);
+    if (isfinite(t->best_val)) copy_weights(t->model, t->best_weights, false);
 }
 
 /* The windows of a batch for the slice threads: order[first..first + count) of the series. */
@@ -279,8 +279,21 @@ ac_status ac_trainer_epoch(ac_trainer *t, bool *done, ac_error *err) {
         ac_dp_broadcast_params(t->group, ac_forecaster_params(t->model),
                                ac_forecaster_param_count(t->model), t->fused);
     }
-    double t0 = ac_seconds();
     int count = t->train_windows.count, bs = cfg->train.batch_size;
+    if (t->epoch == 0 && isinf(t->best_val) && cfg->model.anchor == AC_ANCHOR_LAST) {
+        /* With anchor = last the untrained model is the naive repeat: it is epoch 0 of early
+         * stopping, so a trained epoch is kept only if it beats the naive forecast on the
+         * validation windows, and a run where none does keeps the naive forecast. */
+        double start_val = NAN;
+        if (ac_split_loss(t->model, t->series, AC_SPLIT_VAL, cfg->train.loss, bs, &start_val,
+                          err) != AC_OK)
+            return err->code;
+        if (isfinite(start_val)) {
+            t->best_val = start_val;
+            copy_weights(t->model, t->best_weights, true);
+        }
+    }
+    double t0 = ac_seconds();
     if (t->stop_requested) epoch_start_keep(t, true);
     for (int i = 0; i < count; i++) t->order[i] = (uint32_t)i;
     ac_rng_shuffle_u32(&t->shuffle_rng, t->order, (size_t)count);

@@ -140,6 +140,74 @@ static void test_zero_head_with_last_value_anchor_scores_exactly_as_naive(void *
     free_table(t);
 }
 
+/* A Gaussian random walk: nothing to learn beyond the last value. */
+static ac_table *random_walk_table(int T) {
+    ac_table *t = calloc(1, sizeof *t);
+    t->rows = T;
+    t->cols = 2;
+    t->values = malloc((size_t)T * 2 * sizeof(double));
+    ac_rng rng;
+    ac_rng_seed(&rng, 78, 0);
+    double level[2] = {100.0, -20.0};
+    for (int r = 0; r < T; r++)
+        for (int c = 0; c < 2; c++) t->values[r * 2 + c] = level[c] += ac_rng_normal(&rng);
+    return t;
+}
+
+/* With anchor = last the untrained model (the naive repeat) is epoch 0 of early stopping: on a
+ * random walk no trained epoch beats it on validation, so the run keeps it and scores exactly as
+ * naive; on a seasonal series training wins and the best epoch is a trained one. */
+static void test_last_value_anchor_keeps_the_naive_start_unless_an_epoch_beats_it(void **state) {
+    (void)state;
+    ac_table *walk = random_walk_table(900);
+    ac_error err;
+    ac_eval_result e;
+    run r;
+    bool kept_start = false;
+    const double lrs[] = {0.003, 0.03, 0.1};
+    for (int k = 0; k < 3; k++) {
+        ac_config cfg = small_config(AC_ATTN_DOT);
+        cfg.model.anchor = AC_ANCHOR_LAST;
+        cfg.train.epochs = 3;
+        cfg.train.lr = lrs[k];
+        run_start(&r, &cfg, walk);
+        double naive_val;
+        assert_int_equal(
+            ac_split_loss(r.model, &r.series, AC_SPLIT_VAL, AC_LOSS_MSE, 32, &naive_val, &err),
+            AC_OK);
+        assert_int_equal(ac_trainer_run(r.trainer, &err), AC_OK);
+        int n;
+        const ac_epoch_record *h = ac_trainer_history(r.trainer, &n);
+        double best_trained = INFINITY;
+        for (int i = 0; i < n; i++) best_trained = fmin(best_trained, h[i].val_loss);
+        assert_int_equal(ac_evaluate(r.model, &r.series, AC_SPLIT_TEST, 1, 64, &e, &err), AC_OK);
+        if (best_trained >= naive_val) { /* no epoch beat the start: it is kept */
+            kept_start = true;
+            assert_int_equal(ac_trainer_best_epoch(r.trainer), 0);
+            assert_true(ac_trainer_best_val_loss(r.trainer) == naive_val);
+            assert_true(e.model.mse == e.baseline[AC_BASELINE_NAIVE].mse);
+        } else {
+            assert_true(ac_trainer_best_epoch(r.trainer) >= 1);
+            assert_true(ac_trainer_best_val_loss(r.trainer) == best_trained);
+        }
+        run_finish(&r);
+    }
+    assert_true(kept_start);
+    free_table(walk);
+
+    ac_table *seasonal = seasonal_table(1200);
+    ac_config cfg = small_config(AC_ATTN_DOT);
+    cfg.model.anchor = AC_ANCHOR_LAST;
+    cfg.train.epochs = 3;
+    run_start(&r, &cfg, seasonal);
+    assert_int_equal(ac_trainer_run(r.trainer, &err), AC_OK);
+    assert_true(ac_trainer_best_epoch(r.trainer) >= 1);
+    assert_int_equal(ac_evaluate(r.model, &r.series, AC_SPLIT_TEST, 24, 64, &e, &err), AC_OK);
+    assert_true(e.model.mse < 0.5 * e.baseline[AC_BASELINE_NAIVE].mse);
+    run_finish(&r);
+    free_table(seasonal);
+}
+
 static void test_every_attention_kind_lowers_its_loss(void **state) {
     (void)state;
     ac_table *t = seasonal_table(600);
@@ -385,6 +453,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_learns_a_noisy_seasonal_series_well_below_naive),
         cmocka_unit_test(test_zero_head_with_last_value_anchor_scores_exactly_as_naive),
+        cmocka_unit_test(test_last_value_anchor_keeps_the_naive_start_unless_an_epoch_beats_it),
         cmocka_unit_test(test_every_attention_kind_lowers_its_loss),
         cmocka_unit_test(test_same_config_seed_and_threads_repeat_bit_for_bit),
         cmocka_unit_test(test_early_stopping_keeps_the_best_weights),
