@@ -2,9 +2,10 @@
  * [--resume PATH] [--stop-after N] [--quiet]`: loads and checks the config (or takes every key's
  * default for a CSV), loads the data, trains the forecaster with live progress (checkpointing
  * last.h5 and best.h5 as it goes, or continuing from a checkpoint), evaluates it on the test
- * split next to the baselines, and writes the run folder. Under mpirun (a build with
- * -DATTNCAST_MPI=ON) every rank trains its share of each batch (trainer.h, ac_trainer_set_parallel)
- * and rank 0 alone prints and writes the run folder. */
+ * split next to the baselines, says when it does not beat the naive repeat on the validation
+ * split, and writes the run folder. Under mpirun (a build with -DATTNCAST_MPI=ON) every rank
+ * trains its share of each batch (trainer.h, ac_trainer_set_parallel) and rank 0 alone prints
+ * and writes the run folder. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,8 @@ static void usage(FILE *out) {
         "  overrides apply last. The run folder (output.dir, default\n"
         "  runs/<config or CSV name>-<timestamp>) gets config.ini, history.csv, metrics.json,\n"
         "  last.h5 (every output.checkpoint_every epochs) and best.h5 (on every new best).\n"
+        "  A note at the end says when the model does not beat the naive repeat on the\n"
+        "  validation split, and what usually helps.\n"
         "  --resume continues exactly where a checkpoint (or RUN_DIR/last.h5) left off;\n"
         "  --stop-after N stops after N epochs of this invocation, as if interrupted.\n"
         "  In an MPI build, `mpirun -np N attncast train ...` splits every batch over N\n"
@@ -670,9 +673,11 @@ static int train(train_args args, ac_parallel *group) {
         exit_code = AC_EXIT_OK;
         goto done;
     }
-    ac_eval_result eval;
+    ac_eval_result eval, val;
     if (ac_evaluate(model, &series, AC_SPLIT_TEST, src.season, cfg.train.batch_size, &eval, &err) !=
-        AC_OK) {
+            AC_OK ||
+        ac_evaluate(model, &series, AC_SPLIT_VAL, src.season, cfg.train.batch_size, &val, &err) !=
+            AC_OK) {
         ac_cli_error("%s", err.msg);
         goto done;
     }
@@ -691,7 +696,10 @@ static int train(train_args args, ac_parallel *group) {
                             secs > 0 ? (double)ac_trainer_windows_per_epoch(tr) * epochs_run / secs
                                      : 0.0,
                         .threads = ac_threads_get(),
-                        .stopped_early = ac_trainer_stopped_early(tr)};
+                        .stopped_early = ac_trainer_stopped_early(tr),
+                        .val_vs_naive = {.measured = true,
+                                         .model_mse = val.model.mse,
+                                         .naive_mse = val.baseline[AC_BASELINE_NAIVE].mse}};
     if (!args.quiet) {
         if (info.stopped_early)
             printf("early stop after epoch %d (no better validation loss for %d epochs)\n",
@@ -715,6 +723,11 @@ static int train(train_args args, ac_parallel *group) {
     free(report);
     printf("wrote %s/ config.ini, history.csv, metrics.json, report.md, last.h5, best.h5%s\n", dir,
            ac_plot_available() ? ", learning_curves.png, forecasts.png" : "");
+    char verdict[512];
+    if (ac_run_val_verdict(&cfg, &info, verdict, sizeof verdict)) {
+        fflush(stdout);
+        fprintf(stderr, "attncast: note: %s\n", verdict);
+    }
     exit_code = AC_EXIT_OK;
 done:
     ac_interrupt_release();

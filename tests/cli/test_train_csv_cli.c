@@ -1,15 +1,20 @@
 /* test_train_csv_cli.c - `attncast train --csv FILE` run as a subprocess on short series: every
  * key at its default without a config file (the run named after the CSV, a complete resolved
  * config, a resume), --csv replacing a config's data, and lengths that do not fit a short series
- * refused with --set options that do fit (which then train). */
+ * refused with --set options that do fit (which then train); and the note, in the output,
+ * report.md and metrics.json, when the model does not beat the naive repeat on the validation
+ * split. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
 #include <cmocka.h>
 
 #include "support/testutil.h"
@@ -186,6 +191,79 @@ static void test_csv_mistakes_are_usage_errors(void **state) {
     assert_non_null(strstr(out, "attncast train --csv FILE"));
 }
 
+/* metrics.json's val_vs_naive of a run folder: beats_naive, and the two MSEs in *model and
+ * *naive. */
+static bool val_vs_naive(const char *run, double *model, double *naive) {
+    char name[300];
+    snprintf(name, sizeof name, "%s/metrics.json", run);
+    cJSON *root = cJSON_Parse(read_back(name));
+    assert_non_null(root);
+    cJSON *val = cJSON_GetObjectItem(root, "val_vs_naive");
+    assert_non_null(val);
+    assert_true(cJSON_IsNumber(cJSON_GetObjectItem(val, "model_mse")));
+    assert_true(cJSON_IsNumber(cJSON_GetObjectItem(val, "naive_mse")));
+    *model = cJSON_GetObjectItem(val, "model_mse")->valuedouble;
+    *naive = cJSON_GetObjectItem(val, "naive_mse")->valuedouble;
+    cJSON *beats = cJSON_GetObjectItem(val, "beats_naive");
+    assert_true(cJSON_IsBool(beats));
+    bool b = cJSON_IsTrue(beats);
+    cJSON_Delete(root);
+    return b;
+}
+
+/* On a random walk the naive repeat is hard to beat; a tiny model after one epoch does not:
+ * train says so at the end (exit 0) and report.md and metrics.json carry it. */
+static void test_a_model_that_does_not_beat_the_naive_repeat_is_told_so(void **state) {
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/walk.csv", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "step,level\n");
+    double level = 100;
+    uint64_t x = 88172645463325252ull; /* xorshift64: the same walk every time */
+    for (int t = 0; t < 400; t++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        level += (double)(x >> 11) / 9007199254740992.0 - 0.5;
+        fprintf(f, "%d,%.6f\n", t, level);
+    }
+    fclose(f);
+    int rc =
+        train("--csv walk.csv --set data.lookback=48 --set data.horizon=24 " TINY " --out walk");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+    const char *note = strstr(out, "attncast: note: on the validation split the model (MSE ");
+    if (!note) fail_msg("no note: %s", out);
+    assert_non_null(strstr(note, "does not beat the naive repeat of the last value (MSE "));
+    assert_non_null(strstr(note, "a longer lookback (data.lookback)"));
+    assert_non_null(strstr(note, "model.anchor = last"));
+    assert_null(strchr(strchr(note, '\n') + 1, '\n')); /* the last line */
+    const char *report = read_back("walk/report.md");
+    const char *line = strstr(report, "\n**Note:** on the validation split the model (MSE ");
+    if (!line) fail_msg("no note in report.md: %s", report);
+    assert_non_null(strstr(line, "does not beat the naive repeat"));
+    double model, naive;
+    assert_false(val_vs_naive("walk", &model, &naive));
+    assert_true(model >= naive);
+}
+
+/* On a clean sine the model soon beats the naive repeat: no note, and report.md says it beats
+ * it. */
+static void test_a_model_that_beats_the_naive_repeat_gets_no_note(void **state) {
+    (void)state;
+    int rc = train("--csv short.csv --set data.lookback=48 --set data.horizon=24 " TINY
+                   " --set train.epochs=2 --out sine");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+    assert_null(strstr(out, "note"));
+    assert_null(strstr(out, "does not beat"));
+    const char *report = read_back("sine/report.md");
+    assert_non_null(strstr(report, "\nOn the validation split the model (MSE "));
+    assert_non_null(strstr(report, "beats the naive repeat of the last value (MSE "));
+    assert_null(strstr(report, "**Note:**"));
+    double model, naive;
+    assert_true(val_vs_naive("sine", &model, &naive));
+    assert_true(model < naive);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_short_series_on_the_defaults_says_which_lengths_fit),
@@ -193,6 +271,8 @@ int main(void) {
         cmocka_unit_test(test_csv_with_a_config_replaces_its_data),
         cmocka_unit_test(test_a_csv_run_resumes_with_the_command_it_prints),
         cmocka_unit_test(test_csv_mistakes_are_usage_errors),
+        cmocka_unit_test(test_a_model_that_does_not_beat_the_naive_repeat_is_told_so),
+        cmocka_unit_test(test_a_model_that_beats_the_naive_repeat_gets_no_note),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
