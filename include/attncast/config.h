@@ -104,6 +104,19 @@ ac_status ac_config_set(ac_config *cfg, const char *assignment, ac_error *err);
  * d_model % heads, patch_len <= lookback, patch_stride <= patch_len ... Messages name the keys. */
 ac_status ac_config_check(const ac_config *cfg, ac_error *err);
 
+/* Shrinks model.patch_len to fit data.lookback and model.patch_stride to fit model.patch_len,
+ * keeping each where it already fits: one that does not fit becomes half of what bounds it (at
+ * least 1). */
+void ac_config_fit_patch(ac_config *cfg);
+
+/* When cfg's lookback and horizon do not fit a series of `rows` rows split by fractions: the
+ * --set options of lengths that do (ac_split_suggest) with the patch fitted to them
+ * (ac_config_fit_patch), "--set data.lookback=96 --set data.horizon=24" plus
+ * model.patch_len and model.patch_stride where they change, in buf, and true. false (buf empty)
+ * when the lengths fit already or no lengths fit at all. */
+bool ac_config_suggest_lengths(const ac_config *cfg, int rows, const double fractions[3], char *buf,
+                               size_t n);
+
 /* data.missing_marker as a number: true and *value when it is set and a finite number
  * (ac_config_check refuses any other non-empty text). */
 bool ac_config_missing_marker(const ac_config *cfg, double *value);

@@ -44,14 +44,29 @@ typedef struct ac_run_info {
     double best_val_loss, train_seconds, windows_per_s;
     int threads;
     int stopped_early;
+    /* The best weights against the naive repeat on the validation windows, MSE on scaled values
+     * (train measures it; measured false: not known, and reports leave it out). */
+    struct {
+        bool measured;
+        double model_mse, naive_mse;
+    } val_vs_naive;
 } ac_run_info;
 
+/* When info's validation comparison shows the model not beating the naive repeat (its MSE not
+ * below the naive one's): one sentence in buf saying so, with the two MSEs and what usually
+ * helps (a longer data.lookback; model.anchor = last unless the run used it), and true. false
+ * (buf empty) when it does beat it or nothing was measured. */
+bool ac_run_val_verdict(const ac_config *cfg, const ac_run_info *info, char *buf, size_t n);
+
 /* metrics.json text: {"split", "model": {mse, mae, rmse, mape, smape, mase}, "baselines":
- * {"naive", "seasonal_naive", "mean"}, "windows", ...settings}; malloc'd (cJSON). */
+ * {"naive", "seasonal_naive", "mean"}, "windows", ...settings}, and when measured
+ * "val_vs_naive": {"model_mse", "naive_mse", "beats_naive"}; malloc'd (cJSON). */
 char *ac_metrics_json(const ac_config *cfg, const ac_eval_result *eval, const ac_run_info *info);
 
-/* report.md: the config, the test metrics beside the baselines, the run folder's pictures
- * (embedded when their PNG files exist in run_dir), training time and speed; malloc'd. */
+/* report.md: the config, the test metrics beside the baselines, the validation comparison with
+ * the naive repeat (when measured, with ac_run_val_verdict's note when the model does not beat
+ * it), the run folder's pictures (embedded when their PNG files exist in run_dir), training time
+ * and speed; malloc'd. */
 /* Rewrites run_dir/report.md (atomically) so that it embeds exactly the pictures now in the
  * folder, e.g. after `attncast plot` drew them; the rest of the report is kept. *updated tells
  * whether there was a report.md (a folder without one is left alone). */

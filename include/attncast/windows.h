@@ -14,6 +14,8 @@
 #ifndef ATTNCAST_WINDOWS_H
 #define ATTNCAST_WINDOWS_H
 
+#include <stdbool.h>
+
 #include "attncast/csv.h"
 #include "attncast/error.h"
 
@@ -27,9 +29,19 @@ typedef struct ac_split {
 } ac_split;
 
 /* Splits `rows` rows by the fractions and checks that every split has at least one window for
- * lookback L and horizon H; errors name data.split, data.lookback or data.horizon. */
+ * lookback L and horizon H: n_val >= H, n_test >= H and n_train >= L + H. Errors name
+ * data.split, data.lookback or data.horizon, and say the largest horizon (and with it the
+ * largest lookback) that would fit, or that no window fits this split at all. */
 ac_status ac_split_compute(int rows, const double fractions[3], int lookback, int horizon,
                            ac_split *out, ac_error *err);
+
+/* A lookback and horizon that fit (ac_split_compute accepts them), as close to the given ones as
+ * the split allows: the horizon shrinks to the largest that fits; the lookback is kept when it
+ * fits beside that horizon, else it becomes half the largest that does (at least 1), so that
+ * training keeps about half of its windows. Lengths that fit come back unchanged. false when no
+ * horizon fits this many rows and fractions. */
+bool ac_split_suggest(int rows, const double fractions[3], int lookback, int horizon,
+                      int *suggested_lookback, int *suggested_horizon);
 
 /* Per-channel mean and population standard deviation (double) of the training rows; a channel
  * whose std is 0 gets std 1 (counted in constant_channels so the caller can warn). */

@@ -22,7 +22,7 @@ typedef struct verb {
 
 static const verb VERBS[] = {
     {"train", ac_cli_train,
-     "train a forecaster from an INI config, print test metrics vs baselines"},
+     "train a forecaster from an INI config or a CSV, print test metrics vs baselines"},
     {"eval", ac_cli_eval, "evaluate a saved checkpoint on a split or another CSV"},
     {"predict", ac_cli_predict, "forecast the next horizon from new data with a saved checkpoint"},
     {"info", ac_cli_info, "describe a checkpoint: config, parameters, training history"},

@@ -1,9 +1,11 @@
-/* train.c - `attncast train CONFIG [--set section.key=value]... [--out DIR] [--resume PATH]
- * [--stop-after N] [--quiet]`: loads and checks the config, loads the data, trains the
- * forecaster with live progress (checkpointing last.h5 and best.h5 as it goes, or continuing
- * from a checkpoint), evaluates it on the test split next to the baselines, and writes the run
- * folder. Under mpirun (a build with -DATTNCAST_MPI=ON) every rank trains its share of each batch
- * (trainer.h, ac_trainer_set_parallel) and rank 0 alone prints and writes the run folder. */
+/* train.c - `attncast train CONFIG|--csv FILE [--set section.key=value]... [--out DIR]
+ * [--resume PATH] [--stop-after N] [--quiet]`: loads and checks the config (or takes every key's
+ * default for a CSV), loads the data, trains the forecaster with live progress (checkpointing
+ * last.h5 and best.h5 as it goes, or continuing from a checkpoint), evaluates it on the test
+ * split next to the baselines, says when it does not beat the naive repeat on the validation
+ * split, and writes the run folder. Under mpirun (a build with -DATTNCAST_MPI=ON) every rank
+ * trains its share of each batch (trainer.h, ac_trainer_set_parallel) and rank 0 alone prints
+ * and writes the run folder. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,12 +32,17 @@
 static void usage(FILE *out) {
     fprintf(
         out,
-        "usage: attncast train CONFIG [--set section.key=value]... [--out DIR]\n"
+        "usage: attncast train CONFIG [--csv FILE] [--set section.key=value]... [--out DIR]\n"
         "                             [--resume RUN_DIR|CHECKPOINT] [--stop-after N] [--quiet]\n"
+        "       attncast train --csv FILE [--set section.key=value]... [...]\n"
         "  Trains the forecaster a config describes and reports its test metrics next to\n"
-        "  the naive baselines. The run folder (output.dir, default\n"
-        "  runs/<config name>-<timestamp>) gets config.ini, history.csv, metrics.json,\n"
+        "  the naive baselines. --csv FILE trains on a CSV file: without CONFIG every key\n"
+        "  has its default; with one, FILE replaces its data.csv or data.dataset. --set\n"
+        "  overrides apply last. The run folder (output.dir, default\n"
+        "  runs/<config or CSV name>-<timestamp>) gets config.ini, history.csv, metrics.json,\n"
         "  last.h5 (every output.checkpoint_every epochs) and best.h5 (on every new best).\n"
+        "  A note at the end says when the model does not beat the naive repeat on the\n"
+        "  validation split, and what usually helps.\n"
         "  --resume continues exactly where a checkpoint (or RUN_DIR/last.h5) left off;\n"
         "  --stop-after N stops after N epochs of this invocation, as if interrupted.\n"
         "  In an MPI build, `mpirun -np N attncast train ...` splits every batch over N\n"
@@ -95,7 +102,8 @@ static const char *ranks_note(const ac_parallel *group, char *note, size_t n) {
 }
 
 typedef struct train_args {
-    const char *config;
+    const char *config; /* NULL: every key's default (with csv) */
+    const char *csv;    /* --csv FILE, or NULL */
     const char *sets[MAX_SETS];
     int n_sets;
     const char *out;
@@ -114,13 +122,15 @@ static int parse_args(int argc, char **argv, train_args *a) {
         } else if (!strcmp(arg, "--quiet") || !strcmp(arg, "-q")) {
             a->quiet = true;
         } else if (!strcmp(arg, "--set") || !strcmp(arg, "--out") || !strcmp(arg, "--resume") ||
-                   !strcmp(arg, "--stop-after")) {
+                   !strcmp(arg, "--stop-after") || !strcmp(arg, "--csv")) {
             if (i + 1 >= argc) {
                 ac_cli_error("train: %s needs a value (see attncast train --help)", arg);
                 return -1;
             }
             if (!strcmp(arg, "--out")) {
                 a->out = argv[++i];
+            } else if (!strcmp(arg, "--csv")) {
+                a->csv = argv[++i];
             } else if (!strcmp(arg, "--resume")) {
                 a->resume = argv[++i];
             } else if (!strcmp(arg, "--stop-after")) {
@@ -136,20 +146,51 @@ static int parse_args(int argc, char **argv, train_args *a) {
             return -1;
         }
     }
-    if (!a->config) {
-        ac_cli_error("train: no config file given (usage: attncast train CONFIG; try "
-                     "models/default.ini)");
+    if (!a->config && !a->csv) {
+        ac_cli_error("train: no config file given (usage: attncast train CONFIG, or attncast "
+                     "train --csv FILE for every key's default; try models/default.ini)");
         return -1;
+    }
+    return 0;
+}
+
+/* --csv FILE: data.csv = FILE in place of the config's data.csv or data.dataset; without a
+ * config file, the run is named after FILE's base name (without .csv). */
+static int use_csv(const char *csv, bool named_by_csv, ac_config *cfg) {
+    char assignment[AC_CONFIG_TEXT + 16];
+    ac_error err;
+    if (snprintf(assignment, sizeof assignment, "data.csv=%s", csv) >= (int)sizeof assignment) {
+        ac_cli_error("--csv: path too long (at most %d characters)", AC_CONFIG_TEXT - 1);
+        return -1;
+    }
+    if (ac_config_set(cfg, assignment, &err) != AC_OK) {
+        /* the message begins "--set data.csv=FILE: "; the user wrote --csv FILE */
+        const char *why = strstr(err.msg, ": data.csv: ");
+        ac_cli_error("--csv %s: %s", csv, why ? why + 2 : err.msg);
+        return -1;
+    }
+    memset(cfg->data.dataset, 0, sizeof cfg->data.dataset);
+    if (named_by_csv) {
+        const char *base = strrchr(csv, '/');
+        base = base ? base + 1 : csv;
+        size_t len = strlen(base);
+        if (len > 4 && !strcmp(base + len - 4, ".csv")) len -= 4;
+        if (len >= sizeof cfg->name) len = sizeof cfg->name - 1;
+        memcpy(cfg->name, base, len);
+        cfg->name[len] = '\0';
     }
     return 0;
 }
 
 static int load_config(const train_args *a, ac_config *cfg, const ac_parallel *group) {
     ac_error err;
-    if (ac_config_load(cfg, a->config, &err) != AC_OK) {
+    if (!a->config)
+        ac_config_defaults(cfg);
+    else if (ac_config_load(cfg, a->config, &err) != AC_OK) {
         ac_cli_error("%s", err.msg);
         return -1;
     }
+    if (a->csv && use_csv(a->csv, !a->config, cfg) != 0) return -1;
     for (int i = 0; i < a->n_sets; i++)
         if (ac_config_set(cfg, a->sets[i], &err) != AC_OK) {
             ac_cli_error("%s", err.msg);
@@ -191,10 +232,15 @@ static void append_shell_word(char *out, size_t n, const char *word) {
     if (used < n) snprintf(out + used, n - used, "'");
 }
 
-/* The command that continues this run: the same config and --set options, --resume dir. */
+/* The command that continues this run: the same config, --csv and --set options, --resume
+ * dir. */
 static void resume_command(const train_args *a, const char *dir, char *out, size_t n) {
     snprintf(out, n, "attncast train");
-    append_shell_word(out, n, a->config);
+    if (a->config) append_shell_word(out, n, a->config);
+    if (a->csv) {
+        append_shell_word(out, n, "--csv");
+        append_shell_word(out, n, a->csv);
+    }
     for (int i = 0; i < a->n_sets; i++) {
         append_shell_word(out, n, "--set");
         append_shell_word(out, n, a->sets[i]);
@@ -490,7 +536,11 @@ static int train(train_args args, ac_parallel *group) {
     ac_series series;
     if (ac_series_build(&series, table, src.split, cfg.data.lookback, cfg.data.horizon, &err) !=
         AC_OK) {
-        ac_cli_error("%s: %s", src.label, err.msg);
+        char fit[160];
+        if (ac_config_suggest_lengths(&cfg, table->rows, src.split, fit, sizeof fit))
+            ac_cli_error("%s: %s; try %s", src.label, err.msg, fit);
+        else
+            ac_cli_error("%s: %s", src.label, err.msg);
         ac_data_source_close(&src);
         return err.code == AC_ERR_INVALID ? AC_EXIT_USAGE : AC_EXIT_FAILURE;
     }
@@ -629,9 +679,11 @@ static int train(train_args args, ac_parallel *group) {
         exit_code = AC_EXIT_OK;
         goto done;
     }
-    ac_eval_result eval;
+    ac_eval_result eval, val;
     if (ac_evaluate(model, &series, AC_SPLIT_TEST, src.season, cfg.train.batch_size, &eval, &err) !=
-        AC_OK) {
+            AC_OK ||
+        ac_evaluate(model, &series, AC_SPLIT_VAL, src.season, cfg.train.batch_size, &val, &err) !=
+            AC_OK) {
         ac_cli_error("%s", err.msg);
         goto done;
     }
@@ -650,7 +702,10 @@ static int train(train_args args, ac_parallel *group) {
                             secs > 0 ? (double)ac_trainer_windows_per_epoch(tr) * epochs_run / secs
                                      : 0.0,
                         .threads = ac_threads_get(),
-                        .stopped_early = ac_trainer_stopped_early(tr)};
+                        .stopped_early = ac_trainer_stopped_early(tr),
+                        .val_vs_naive = {.measured = true,
+                                         .model_mse = val.model.mse,
+                                         .naive_mse = val.baseline[AC_BASELINE_NAIVE].mse}};
     if (!args.quiet) {
         if (info.stopped_early)
             printf("early stop after epoch %d (no better validation loss for %d epochs)\n",
@@ -679,6 +734,11 @@ static int train(train_args args, ac_parallel *group) {
     free(report);
     printf("wrote %s/ config.ini, history.csv, metrics.json, report.md, last.h5, best.h5%s\n", dir,
            ac_plot_available() ? ", learning_curves.png, forecasts.png" : "");
+    char verdict[512];
+    if (ac_run_val_verdict(&cfg, &info, verdict, sizeof verdict)) {
+        fflush(stdout);
+        fprintf(stderr, "attncast: note: %s\n", verdict);
+    }
     exit_code = AC_EXIT_OK;
 done:
     ac_interrupt_release();

@@ -3,6 +3,7 @@
 #include "attncast/windows.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,33 +12,72 @@ const char *ac_split_kind_name(ac_split_kind kind) {
     return (unsigned)kind < 3 ? names[kind] : "unknown";
 }
 
-ac_status ac_split_compute(int rows, const double f[3], int L, int H, ac_split *out,
-                           ac_error *err) {
+/* The row counts of each split, unchecked. */
+static ac_split split_rows(int rows, const double f[3]) {
     ac_split s = {.rows = rows};
     s.n_train = (int)floor(f[0] * rows);
     s.n_test = (int)floor(f[2] * rows);
     s.n_val = rows - s.n_train - s.n_test;
-    if (s.n_train - L - H + 1 < 1)
+    return s;
+}
+
+/* The split that bounds the horizon most: every horizon up to min(n_val, n_test, n_train - 1)
+ * fits (the training split also holds a lookback of at least 1). */
+static int max_horizon(const ac_split *s, const char **limit, int *limit_rows) {
+    int h = s->n_train - 1;
+    *limit = "training";
+    *limit_rows = s->n_train;
+    if (s->n_val < h) {
+        h = s->n_val;
+        *limit = "validation";
+        *limit_rows = s->n_val;
+    }
+    if (s->n_test < h) {
+        h = s->n_test;
+        *limit = "test";
+        *limit_rows = s->n_test;
+    }
+    return h;
+}
+
+ac_status ac_split_compute(int rows, const double f[3], int L, int H, ac_split *out,
+                           ac_error *err) {
+    ac_split s = split_rows(rows, f);
+    const char *limit;
+    int limit_rows, h_max = max_horizon(&s, &limit, &limit_rows);
+    char split[96];
+    snprintf(split, sizeof split, "data.split = %g,%g,%g of %d rows", f[0], f[1], f[2], rows);
+    if (h_max < 1)
         return ac_error_set(err, AC_ERR_INVALID,
-                            "data.lookback = %d plus data.horizon = %d needs more than the %d "
-                            "training rows (data.split gives %.3g of %d rows)",
-                            L, H, s.n_train, f[0], rows);
-    if (s.n_val < H)
+                            "the %s split has %d row(s) (%s), too few for any window; every split "
+                            "needs a horizon (the training split a lookback too): use a longer "
+                            "series or change data.split",
+                            limit, limit_rows, split);
+    if (H > h_max)
         return ac_error_set(err, AC_ERR_INVALID,
-                            "data.horizon = %d is longer than the validation split (%d rows); "
-                            "shorten the horizon or enlarge data.split",
-                            H, s.n_val);
-    if (s.n_test < H)
+                            "data.horizon = %d does not fit: the %s split has %d rows (%s); the "
+                            "largest horizon that fits is %d, and with it the largest "
+                            "data.lookback is %d",
+                            H, limit, limit_rows, split, h_max, s.n_train - h_max);
+    if (L + H > s.n_train)
         return ac_error_set(err, AC_ERR_INVALID,
-                            "data.horizon = %d is longer than the test split (%d rows); shorten "
-                            "the horizon or enlarge data.split",
-                            H, s.n_test);
-    if (s.n_train < L)
-        return ac_error_set(err, AC_ERR_INVALID,
-                            "data.lookback = %d is longer than the training split (%d rows)", L,
-                            s.n_train);
+                            "data.lookback = %d does not fit: with data.horizon = %d a training "
+                            "window needs %d rows, the training split has %d (%s); the largest "
+                            "lookback that fits is %d",
+                            L, H, L + H, s.n_train, split, s.n_train - H);
     *out = s;
     return AC_OK;
+}
+
+bool ac_split_suggest(int rows, const double f[3], int L, int H, int *lookback, int *horizon) {
+    ac_split s = split_rows(rows, f);
+    const char *limit;
+    int limit_rows, h_max = max_horizon(&s, &limit, &limit_rows);
+    if (h_max < 1) return false;
+    *horizon = H < h_max ? H : h_max;
+    int l_max = s.n_train - *horizon;
+    *lookback = L <= l_max ? L : (l_max / 2 > 1 ? l_max / 2 : 1);
+    return true;
 }
 
 ac_status ac_scaler_fit(ac_scaler *sc, const double *values, int rows, int channels,

@@ -24,6 +24,7 @@
 
 #include <ini.h>
 
+#include "attncast/windows.h"
 #include "config_internal.h"
 
 /* The longest line a config file may hold (config_ini.c reads it whole). */
@@ -502,6 +503,48 @@ ac_status ac_config_error(const ac_config *cfg, const char *key, ac_error *err, 
     return config_one_line(err, AC_ERR_INVALID);
 }
 
+/* ---- lengths that fit ---- */
+
+/* Half of v, at least 1: what a patch longer than its lookback (or a stride longer than its
+ * patch) becomes. */
+static int half_at_least_one(int v) {
+    return v / 2 > 1 ? v / 2 : 1;
+}
+
+void ac_config_fit_patch(ac_config *cfg) {
+    if (cfg->model.patch_len > cfg->data.lookback)
+        cfg->model.patch_len = half_at_least_one(cfg->data.lookback);
+    if (cfg->model.patch_stride > cfg->model.patch_len)
+        cfg->model.patch_stride = half_at_least_one(cfg->model.patch_len);
+}
+
+/* " --set model.patch_len=P --set model.patch_stride=S", each only when fit changed it. */
+static void patch_options(const ac_config *cfg, const ac_config *fit, char *buf, size_t n) {
+    buf[0] = '\0';
+    size_t used = 0;
+    if (fit->model.patch_len != cfg->model.patch_len)
+        used += (size_t)snprintf(buf, n, " --set model.patch_len=%d", fit->model.patch_len);
+    if (fit->model.patch_stride != cfg->model.patch_stride && used < n)
+        snprintf(buf + used, n - used, " --set model.patch_stride=%d", fit->model.patch_stride);
+}
+
+bool ac_config_suggest_lengths(const ac_config *cfg, int rows, const double fractions[3], char *buf,
+                               size_t n) {
+    if (n) buf[0] = '\0';
+    ac_config fit = *cfg;
+    if (!ac_split_suggest(rows, fractions, cfg->data.lookback, cfg->data.horizon,
+                          &fit.data.lookback, &fit.data.horizon))
+        return false;
+    if (fit.data.lookback == cfg->data.lookback && fit.data.horizon == cfg->data.horizon)
+        return false;
+    ac_config_fit_patch(&fit);
+    char patch[96];
+    patch_options(cfg, &fit, patch, sizeof patch);
+    snprintf(buf, n, "--set data.lookback=%d --set data.horizon=%d%s", fit.data.lookback,
+             fit.data.horizon, patch);
+    return true;
+}
+
 /* ---- combinations ---- */
 
 bool ac_config_missing_marker(const ac_config *cfg, double *value) {
@@ -545,14 +588,22 @@ ac_status ac_config_check(const ac_config *cfg, ac_error *err) {
         return ac_error_set(err, AC_ERR_INVALID,
                             "%s%smodel.d_model = %d is not divisible by model.heads = %d", at, sep,
                             cfg->model.d_model, cfg->model.heads);
-    if (cfg->model.patch_len > cfg->data.lookback)
+    if (cfg->model.patch_len > cfg->data.lookback ||
+        cfg->model.patch_stride > cfg->model.patch_len) {
+        ac_config fit = *cfg;
+        ac_config_fit_patch(&fit);
+        char options[96];
+        patch_options(cfg, &fit, options, sizeof options);
+        if (cfg->model.patch_len > cfg->data.lookback)
+            return ac_error_set(err, AC_ERR_INVALID,
+                                "%s%smodel.patch_len = %d is longer than data.lookback = %d; "
+                                "try%s",
+                                at, sep, cfg->model.patch_len, cfg->data.lookback, options);
         return ac_error_set(err, AC_ERR_INVALID,
-                            "%s%smodel.patch_len = %d is longer than data.lookback = %d", at, sep,
-                            cfg->model.patch_len, cfg->data.lookback);
-    if (cfg->model.patch_stride > cfg->model.patch_len)
-        return ac_error_set(err, AC_ERR_INVALID,
-                            "%s%smodel.patch_stride = %d is longer than model.patch_len = %d", at,
-                            sep, cfg->model.patch_stride, cfg->model.patch_len);
+                            "%s%smodel.patch_stride = %d is longer than model.patch_len = %d; "
+                            "try%s",
+                            at, sep, cfg->model.patch_stride, cfg->model.patch_len, options);
+    }
     if (cfg->train.warmup > 0 && cfg->train.warmup >= cfg->train.epochs)
         return ac_error_set(err, AC_ERR_INVALID,
                             "%s%strain.warmup = %d must be less than train.epochs = %d", at, sep,

@@ -163,6 +163,32 @@ static void add_number(cJSON *obj, const char *key, double v) {
         cJSON_AddNullToObject(obj, key);
 }
 
+/* ---- the model against the naive repeat on the validation split ---- */
+
+/* The model's validation MSE is below the naive repeat's (a NaN never is). */
+static bool beats_naive(const ac_run_info *info) {
+    return info->val_vs_naive.model_mse < info->val_vs_naive.naive_mse;
+}
+
+/* model.anchor = last is worth suggesting unless the run used it already. */
+static bool anchor_suggested(const ac_config *cfg) {
+    (void)cfg; /* no model.anchor key yet: every run anchors on the window mean */
+    return true;
+}
+
+bool ac_run_val_verdict(const ac_config *cfg, const ac_run_info *info, char *buf, size_t n) {
+    if (n) buf[0] = '\0';
+    if (!info->val_vs_naive.measured || beats_naive(info)) return false;
+    snprintf(buf, n,
+             "on the validation split the model (MSE %.4g) does not beat the naive repeat of the "
+             "last value (MSE %.4g); what usually helps: a longer lookback (data.lookback)%s",
+             info->val_vs_naive.model_mse, info->val_vs_naive.naive_mse,
+             anchor_suggested(cfg) ? ", model.anchor = last (the model starts from the naive "
+                                     "forecast and learns corrections to it)"
+                                   : "");
+    return true;
+}
+
 static cJSON *metrics_object(const ac_metrics *m) {
     cJSON *o = cJSON_CreateObject();
     add_number(o, "mse", m->mse);
@@ -217,6 +243,12 @@ char *ac_metrics_json(const ac_config *cfg, const ac_eval_result *e, const ac_ru
     cJSON_AddBoolToObject(root, "stopped_early", info->stopped_early);
     add_number(root, "train_seconds", info->train_seconds);
     add_number(root, "windows_per_s", info->windows_per_s);
+    if (info->val_vs_naive.measured) {
+        cJSON *val = cJSON_AddObjectToObject(root, "val_vs_naive");
+        add_number(val, "model_mse", info->val_vs_naive.model_mse);
+        add_number(val, "naive_mse", info->val_vs_naive.naive_mse);
+        cJSON_AddBoolToObject(val, "beats_naive", beats_naive(info));
+    }
     cJSON_AddStringToObject(root, "attncast_version", ac_version());
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
@@ -269,6 +301,13 @@ char *ac_run_report_md(const ac_config *cfg, const ac_eval_result *e, const ac_r
         "%.0f training windows/s on %d thread(s).\n\n",
         info->epochs_run, info->stopped_early ? " (stopped early)" : "", info->best_epoch,
         info->best_val_loss, info->train_seconds, info->windows_per_s, info->threads);
+    char verdict[512];
+    if (ac_run_val_verdict(cfg, info, verdict, sizeof verdict))
+        ADD("**Note:** %s.\n\n", verdict);
+    else if (info->val_vs_naive.measured)
+        ADD("On the validation split the model (MSE %.4g) beats the naive repeat of the last "
+            "value (MSE %.4g).\n\n",
+            info->val_vs_naive.model_mse, info->val_vs_naive.naive_mse);
     for (size_t i = 0; i < sizeof PICTURES / sizeof *PICTURES; i++)
         if (file_exists(run_dir, PICTURES[i].file)) ADD("%s\n\n", PICTURES[i].link);
     ADD("## Config\n\n```ini\n%s```\n", ini);

@@ -1,5 +1,7 @@
-/* test_windows.c - the MODEL.md split, the training-row scaler and sliding windows. */
+/* test_windows.c - the MODEL.md split (and the lengths suggested when they do not fit it), the
+ * training-row scaler and sliding windows. */
 #include <math.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -113,6 +115,70 @@ static void test_impossible_lengths_name_the_keys(void **state) {
     assert_non_null(strstr(err.msg, "data.lookback"));
 }
 
+/* The error says what would fit: the example of a short series on the default lengths. */
+static void test_lengths_that_do_not_fit_say_what_would(void **state) {
+    (void)state;
+    ac_split s;
+    ac_error err;
+    assert_int_equal(ac_split_compute(240, SPLIT, 96, 96, &s, &err), AC_ERR_INVALID);
+    assert_string_equal(err.msg, "data.horizon = 96 does not fit: the validation split has 24 "
+                                 "rows (data.split = 0.7,0.1,0.2 of 240 rows); the largest "
+                                 "horizon that fits is 24, and with it the largest data.lookback "
+                                 "is 144");
+    assert_int_equal(ac_split_compute(240, SPLIT, 200, 24, &s, &err), AC_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "data.lookback = 200 does not fit"));
+    assert_non_null(strstr(err.msg, "the largest lookback that fits is 144"));
+    assert_int_equal(ac_split_compute(240, SPLIT, 144, 24, &s, &err), AC_OK);
+    assert_int_equal(ac_split_compute(240, SPLIT, 145, 24, &s, &err), AC_ERR_INVALID);
+    assert_int_equal(ac_split_compute(240, SPLIT, 1, 25, &s, &err), AC_ERR_INVALID);
+    /* 4 rows: 2 training, 0 test rows; no window fits at all */
+    assert_int_equal(ac_split_compute(4, SPLIT, 1, 1, &s, &err), AC_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "the test split has 0 row(s)"));
+    assert_non_null(strstr(err.msg, "data.split"));
+    int L, H;
+    assert_false(ac_split_suggest(4, SPLIT, 1, 1, &L, &H));
+    assert_true(ac_split_suggest(240, SPLIT, 96, 96, &L, &H));
+    assert_int_equal(L, 96);
+    assert_int_equal(H, 24);
+    assert_true(ac_split_suggest(240, SPLIT, 200, 96, &L, &H));
+    assert_int_equal(L, 72); /* half of the largest, 144 */
+    assert_int_equal(H, 24);
+}
+
+/* Over many lengths, splits and row counts: the suggestion always passes ac_split_compute,
+ * lengths that fit come back unchanged, neither length grows, the horizon is the given one or
+ * the largest that fits, and there is no suggestion only when not even L = H = 1 fits. */
+static void test_suggested_lengths_always_fit_and_change_only_what_must(void **state) {
+    (void)state;
+    static const double splits[][3] = {
+        {0.7, 0.1, 0.2}, {0.6, 0.2, 0.2}, {0.8, 0.1, 0.1}, {0.34, 0.33, 0.33}, {0.9, 0.05, 0.05}};
+    static const int lookbacks[] = {1, 2, 8, 24, 96, 336, 100000};
+    static const int horizons[] = {1, 3, 24, 96, 720, 100000};
+    ac_split s;
+    ac_error err;
+    for (size_t k = 0; k < sizeof splits / sizeof splits[0]; k++)
+        for (int T = 1; T <= 1200; T += T < 100 ? 1 : 37)
+            for (size_t i = 0; i < sizeof lookbacks / sizeof lookbacks[0]; i++)
+                for (size_t j = 0; j < sizeof horizons / sizeof horizons[0]; j++) {
+                    const double *f = splits[k];
+                    int L0 = lookbacks[i], H0 = horizons[j], L = -1, H = -1;
+                    bool fits = ac_split_compute(T, f, L0, H0, &s, &err) == AC_OK;
+                    if (!ac_split_suggest(T, f, L0, H0, &L, &H)) {
+                        assert_false(fits);
+                        assert_int_equal(ac_split_compute(T, f, 1, 1, &s, &err), AC_ERR_INVALID);
+                        continue;
+                    }
+                    if (ac_split_compute(T, f, L, H, &s, &err) != AC_OK)
+                        fail_msg("T=%d split %zu L=%d H=%d: suggested L=%d H=%d: %s", T, k, L0, H0,
+                                 L, H, err.msg);
+                    assert_true(L >= 1 && L <= L0 && H >= 1 && H <= H0);
+                    if (fits) assert_true(L == L0 && H == H0);
+                    if (H < H0)
+                        assert_int_equal(ac_split_compute(T, f, 1, H + 1, &s, &err),
+                                         AC_ERR_INVALID);
+                }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split_rounds_like_the_benchmark_code),
@@ -120,6 +186,8 @@ int main(void) {
         cmocka_unit_test(test_scaler_uses_training_rows_only_with_population_std),
         cmocka_unit_test(test_constant_channel_gets_std_one_and_is_counted),
         cmocka_unit_test(test_impossible_lengths_name_the_keys),
+        cmocka_unit_test(test_lengths_that_do_not_fit_say_what_would),
+        cmocka_unit_test(test_suggested_lengths_always_fit_and_change_only_what_must),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

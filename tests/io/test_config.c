@@ -1,7 +1,8 @@
 /* test_config.c - experiment configs: the documented defaults, real INI files written to a temp
  * folder (every section, comments, CRLF, indentation), each kind of bad value, unknown sections
  * and keys with did-you-mean, syntax errors with their line, --set overrides, the resolved INI
- * text read back exactly, the combination checks, the model spec and the key reference. */
+ * text read back exactly, the combination checks (with the lengths and patch they suggest when
+ * the given ones do not fit), the model spec and the key reference. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include "support/testutil.h"
 
 #include "attncast/config.h"
+#include "attncast/windows.h"
 
 static char dir[64];
 static char path[256];
@@ -676,6 +678,109 @@ static void test_check_rejects_patch_longer_than_lookback(void **state) {
                        "model.patch_stride", "model.patch_len = 16");
 }
 
+/* Applies the "--set k=v --set k=v ..." options of text (up to its end) to c. */
+static void apply_options(ac_config *c, const char *text) {
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", text);
+    int n = 0;
+    for (char *save = NULL, *word = strtok_r(buf, " ", &save); word;
+         word = strtok_r(NULL, " ", &save), n++) {
+        if (n % 2 == 0) {
+            assert_string_equal(word, "--set");
+            continue;
+        }
+        if (ac_config_set(c, word, &err) != AC_OK) fail_msg("%s: %s", text, err.msg);
+    }
+    assert_true(n >= 2 && n % 2 == 0);
+}
+
+/* A patch that does not fit the lookback is refused with --set options that fit; applying them
+ * passes the check, for every small lookback, patch and stride. */
+static void test_patch_errors_suggest_a_patch_that_fits(void **state) {
+    (void)state;
+    expect_check_fails("[data]\ndataset = weather\nlookback = 8\n",
+                       "model.patch_len = 16 is longer than data.lookback = 8; try --set "
+                       "model.patch_len=4 --set model.patch_stride=2",
+                       NULL);
+    expect_check_fails("[data]\ndataset = weather\n[model]\npatch_stride = 17\n",
+                       "model.patch_stride = 17 is longer than model.patch_len = 16; try --set "
+                       "model.patch_stride=8",
+                       NULL);
+    for (int L = 1; L <= 40; L++)
+        for (int P = 1; P <= 40; P++)
+            for (int S = 1; S <= 40; S += 3) {
+                ac_config c;
+                ac_config_defaults(&c);
+                strcpy(c.data.csv, "a.csv");
+                c.data.lookback = L;
+                c.model.patch_len = P;
+                c.model.patch_stride = S;
+                if (ac_config_check(&c, &err) == AC_OK) {
+                    assert_true(P <= L && S <= P);
+                    continue;
+                }
+                const char *options = strstr(err.msg, "try ");
+                if (!options) fail_msg("no suggestion: %s", err.msg);
+                apply_options(&c, options + 4);
+                if (ac_config_check(&c, &err) != AC_OK)
+                    fail_msg("L=%d P=%d S=%d: %s", L, P, S, err.msg);
+                assert_int_equal(c.data.lookback, L); /* only the patch changes */
+            }
+}
+
+/* Lengths that do not fit a series come with --set options that do: applied, they pass both
+ * ac_config_check and ac_split_compute; lengths that fit get none. */
+static void test_suggested_lengths_pass_the_config_check_and_the_split(void **state) {
+    (void)state;
+    static const double split[3] = {0.7, 0.1, 0.2};
+    char options[160];
+    ac_config c;
+    ac_split s;
+    ac_config_defaults(&c);
+    strcpy(c.data.csv, "a.csv");
+    assert_true(ac_config_suggest_lengths(&c, 240, split, options, sizeof options));
+    assert_string_equal(options, "--set data.lookback=96 --set data.horizon=24");
+    assert_false(ac_config_suggest_lengths(&c, 2000, split, options, sizeof options));
+    assert_string_equal(options, "");
+    assert_false(ac_config_suggest_lengths(&c, 4, split, options, sizeof options));
+    assert_true(ac_config_suggest_lengths(&c, 30, split, options, sizeof options));
+    assert_string_equal(options, "--set data.lookback=9 --set data.horizon=3 --set "
+                                 "model.patch_len=4 --set model.patch_stride=2");
+
+    static const double splits[][3] = {{0.7, 0.1, 0.2}, {0.6, 0.2, 0.2}, {0.8, 0.1, 0.1}};
+    static const int lookbacks[] = {1, 4, 16, 96, 512};
+    static const int horizons[] = {1, 24, 96, 336};
+    static const int patches[][2] = {{16, 8}, {4, 4}, {1, 1}, {64, 32}};
+    static const int rows[] = {5, 10, 17, 30, 60, 100, 240, 500, 1000, 5000};
+    for (size_t k = 0; k < 3; k++)
+        for (size_t t = 0; t < sizeof rows / sizeof rows[0]; t++)
+            for (size_t i = 0; i < sizeof lookbacks / sizeof lookbacks[0]; i++)
+                for (size_t j = 0; j < sizeof horizons / sizeof horizons[0]; j++)
+                    for (size_t p = 0; p < sizeof patches / sizeof patches[0]; p++) {
+                        const double *f = splits[k];
+                        int T = rows[t];
+                        ac_config_defaults(&c);
+                        strcpy(c.data.csv, "a.csv");
+                        c.data.lookback = lookbacks[i];
+                        c.data.horizon = horizons[j];
+                        c.model.patch_len = patches[p][0];
+                        c.model.patch_stride = patches[p][1];
+                        bool fits = ac_split_compute(T, f, c.data.lookback, c.data.horizon, &s,
+                                                     &err) == AC_OK;
+                        if (!ac_config_suggest_lengths(&c, T, f, options, sizeof options)) {
+                            assert_string_equal(options, "");
+                            assert_true(fits || ac_split_compute(T, f, 1, 1, &s, &err) != AC_OK);
+                            continue;
+                        }
+                        assert_false(fits);
+                        apply_options(&c, options);
+                        if (ac_config_check(&c, &err) != AC_OK ||
+                            ac_split_compute(T, f, c.data.lookback, c.data.horizon, &s, &err) !=
+                                AC_OK)
+                            fail_msg("T=%d: %s: %s", T, options, err.msg);
+                    }
+}
+
 static void test_check_rejects_a_bad_dataset_name(void **state) {
     (void)state;
     expect_check_fails("[data]\ndataset = ../etc/passwd\n", "data.dataset = ../etc/passwd", NULL);
@@ -816,6 +921,8 @@ int main(void) {
         cmocka_unit_test(test_check_wants_exactly_one_of_dataset_and_csv),
         cmocka_unit_test(test_check_rejects_d_model_not_divisible_by_heads),
         cmocka_unit_test(test_check_rejects_patch_longer_than_lookback),
+        cmocka_unit_test(test_patch_errors_suggest_a_patch_that_fits),
+        cmocka_unit_test(test_suggested_lengths_pass_the_config_check_and_the_split),
         cmocka_unit_test(test_check_rejects_a_bad_dataset_name),
         cmocka_unit_test(test_check_rejects_warmup_as_long_as_training),
         cmocka_unit_test(test_check_wants_a_number_for_the_missing_marker),
