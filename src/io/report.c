@@ -172,8 +172,7 @@ static bool beats_naive(const ac_run_info *info) {
 
 /* model.anchor = last is worth suggesting unless the run used it already. */
 static bool anchor_suggested(const ac_config *cfg) {
-    (void)cfg; /* no model.anchor key yet: every run anchors on the window mean */
-    return true;
+    return cfg->model.anchor != AC_ANCHOR_LAST;
 }
 
 bool ac_run_val_verdict(const ac_config *cfg, const ac_run_info *info, char *buf, size_t n) {

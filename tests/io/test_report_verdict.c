@@ -26,6 +26,7 @@ static void test_verdict_only_when_the_model_does_not_beat_the_naive_repeat(void
     (void)state;
     ac_config cfg;
     ac_config_defaults(&cfg);
+    cfg.model.anchor = AC_ANCHOR_MEAN;
     char note[512];
     ac_run_info info = run_info(true, 0.25, 0.125);
     assert_true(ac_run_val_verdict(&cfg, &info, note, sizeof note));
@@ -33,6 +34,12 @@ static void test_verdict_only_when_the_model_does_not_beat_the_naive_repeat(void
                               "naive repeat of the last value (MSE 0.125); what usually helps: "
                               "a longer lookback (data.lookback), model.anchor = last (the model "
                               "starts from the naive forecast and learns corrections to it)");
+    cfg.model.anchor = AC_ANCHOR_LAST; /* already anchored on the last value: no such advice */
+    assert_true(ac_run_val_verdict(&cfg, &info, note, sizeof note));
+    assert_string_equal(note, "on the validation split the model (MSE 0.25) does not beat the "
+                              "naive repeat of the last value (MSE 0.125); what usually helps: "
+                              "a longer lookback (data.lookback)");
+    cfg.model.anchor = AC_ANCHOR_MEAN;
     info = run_info(true, 0.125, 0.125); /* a tie does not beat it */
     assert_true(ac_run_val_verdict(&cfg, &info, note, sizeof note));
     info = run_info(true, NAN, 0.125);
