@@ -53,7 +53,7 @@ typedef struct ac_config {
         int patch_stride;            /* default 8 */
         ac_channel_mode channels;    /* default independent */
         bool revin;                  /* default true */
-        ac_norm_anchor anchor;       /* default mean; last: a zero output is the naive repeat */
+        ac_norm_anchor anchor;       /* default last (a zero output is the naive repeat), or mean */
         bool causal;                 /* default false */
         double dropout;              /* default 0.1, in [0, 1) */
     } model;

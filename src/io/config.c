@@ -101,7 +101,7 @@ const key_def config_keys[] = {
     INT_KEY(model, patch_stride, 1, 100000, "8", "patch stride S, at most model.patch_len"),
     ENUM_KEY(model, channels, channel_mode_name, "independent", "channel mode"),
     BOOL_KEY(model, revin, "true", "instance normalisation of each window"),
-    ENUM_KEY(model, anchor, anchor_name, "mean",
+    ENUM_KEY(model, anchor, anchor_name, "last",
              "what each window is centred on; last: its last value (zero output = naive)"),
     BOOL_KEY(model, causal, "false", "causal attention mask"),
     FLOAT_KEY(model, dropout, 0, 1, MAX_OPEN, "0.1", "dropout rate"),

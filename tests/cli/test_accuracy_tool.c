@@ -80,7 +80,7 @@ static void write_cell_config(const char *extra) {
     char text[1024];
     snprintf(text, sizeof text,
              "[data]\ncsv = %s/series.csv\nlookback = 96\nhorizon = 96\n"
-             "[model]\nd_model = 8\nheads = 2\nlayers = 1\nd_ff = 16\n"
+             "[model]\nanchor = mean\nd_model = 8\nheads = 2\nlayers = 1\nd_ff = 16\n"
              "[train]\nepochs = 1\nbatch_size = 64\n%s",
              dir, extra);
     assert_int_equal(tu_write_file(dir, "models/exchange_rate_L96_H96.ini", text), 0);

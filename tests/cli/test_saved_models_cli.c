@@ -101,7 +101,7 @@ static void test_info_describes_architecture_and_progress(void **state) {
     assert_int_equal(sh("$A info B/last.h5"), 0);
     assert_non_null(strstr(out, "gated attention"));
     assert_non_null(strstr(out, "epoch 4 of 4"));
-    assert_non_null(strstr(out, "version 1"));
+    assert_non_null(strstr(out, "version 2")); /* model.anchor = last, the default */
     assert_non_null(strstr(out, "series.csv"));
 }
 
