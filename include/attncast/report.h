@@ -39,15 +39,22 @@ char *ac_history_csv(const ac_epoch_record *history, int n);
 typedef struct ac_run_info {
     const char *data_source; /* dataset name or CSV path */
     int rows, channels;
+    char *const *channel_names; /* channels names (the keys of per_channel) */
     int64_t parameters;
     int epochs_run, best_epoch;
     double best_val_loss, train_seconds, windows_per_s;
     int threads;
     int stopped_early;
+    /* MSE and MAE (scaled values) of the best weights on the validation split, whatever the
+     * training loss; NAN when not known (the "val" object is then left out) */
+    double val_mse, val_mae;
 } ac_run_info;
 
-/* metrics.json text: {"split", "model": {mse, mae, rmse, mape, smape, mase}, "baselines":
- * {"naive", "seasonal_naive", "mean"}, "windows", ...settings}; malloc'd (cJSON). */
+/* metrics.json text: {"split", "model": {mse, mae, rmse, mae_orig, wape, smape, mape, mase},
+ * "baselines": {"naive", "seasonal_naive", "mean"}, "per_channel": {"<column>": {"model",
+ * "naive", "seasonal_naive", "mean", "mape_share"[, "mape_note"]}}, "mape_rule"[, "mape_note"],
+ * "windows", "val": {mse, mae}, ...settings}; malloc'd (cJSON). Metrics as metrics.h defines
+ * them; a metric that is not defined is null. */
 char *ac_metrics_json(const ac_config *cfg, const ac_eval_result *eval, const ac_run_info *info);
 
 /* report.md: the config, the test metrics beside the baselines, the run folder's pictures

@@ -444,6 +444,16 @@ static int resume_from(const char *path, const ac_model_spec *spec, ac_forecaste
 
 static int train(train_args args, ac_parallel *group);
 
+/* MSE and MAE (scaled values) of the model's weights on the validation split, whatever
+ * train.loss is: what `sweep` ranks runs by (metrics.json "val"). */
+static ac_status best_val_metrics(ac_forecaster *model, const ac_series *series, int batch_size,
+                                  double *mse, double *mae, ac_error *err) {
+    ac_status st = ac_split_loss(model, series, AC_SPLIT_VAL, AC_LOSS_MSE, batch_size, mse, err);
+    if (st == AC_OK)
+        st = ac_split_loss(model, series, AC_SPLIT_VAL, AC_LOSS_MAE, batch_size, mae, err);
+    return st;
+}
+
 int ac_cli_train(int argc, char **argv) {
     train_args args;
     int prc = parse_args(argc, argv, &args);
@@ -523,6 +533,7 @@ static int train(train_args args, ac_parallel *group) {
     ac_trainer *tr = model ? ac_trainer_new(&cfg, &series, model, &err) : NULL;
     char dir[AC_CONFIG_TEXT] = "";
     int lock_fd = -1; /* the run folder's lock, held until the run ends */
+    ac_eval_result eval = {0};
     if (!model || !tr || ac_trainer_set_parallel(tr, group, &err) != AC_OK) {
         ac_cli_error("%s", err.msg);
         exit_code = err.code == AC_ERR_INVALID ? AC_EXIT_USAGE : AC_EXIT_FAILURE;
@@ -623,9 +634,10 @@ static int train(train_args args, ac_parallel *group) {
         exit_code = AC_EXIT_OK;
         goto done;
     }
-    ac_eval_result eval;
+    double val_mse = NAN, val_mae = NAN;
     if (ac_evaluate(model, &series, AC_SPLIT_TEST, src.season, cfg.train.batch_size, &eval, &err) !=
-        AC_OK) {
+            AC_OK ||
+        best_val_metrics(model, &series, cfg.train.batch_size, &val_mse, &val_mae, &err) != AC_OK) {
         ac_cli_error("%s", err.msg);
         goto done;
     }
@@ -644,7 +656,10 @@ static int train(train_args args, ac_parallel *group) {
                             secs > 0 ? (double)ac_trainer_windows_per_epoch(tr) * epochs_run / secs
                                      : 0.0,
                         .threads = ac_threads_get(),
-                        .stopped_early = ac_trainer_stopped_early(tr)};
+                        .stopped_early = ac_trainer_stopped_early(tr),
+                        .channel_names = table->names,
+                        .val_mse = val_mse,
+                        .val_mae = val_mae};
     if (!args.quiet) {
         if (info.stopped_early)
             printf("early stop after epoch %d (no better validation loss for %d epochs)\n",
@@ -670,6 +685,7 @@ static int train(train_args args, ac_parallel *group) {
            ac_plot_available() ? ", learning_curves.png, forecasts.png" : "");
     exit_code = AC_EXIT_OK;
 done:
+    ac_eval_result_free(&eval);
     ac_interrupt_release();
     if (lock_fd >= 0) close(lock_fd);
     ac_trainer_free(tr);
