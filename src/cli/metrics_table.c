@@ -20,9 +20,10 @@ static void cell(int w, int decimals, bool general, double v) {
 
 void ac_cli_print_metrics(const ac_eval_result *e, const ac_series *s) {
     bool one = e->channels == 1;
-    printf("\n%s split: %lld windows x %d steps x %d channels (MSE, MAE on scaled values;%s WAPE, "
+    printf("\n%s%s: %lld windows x %d steps x %d channels (MSE, MAE on scaled values;%s WAPE, "
            "sMAPE, MAPE, MASE on the original scale, free of units)\n",
-           ac_split_kind_name(e->split), (long long)e->windows, s->horizon, s->channels,
+           e->split == AC_SPLIT_ALL ? "every window" : ac_split_kind_name(e->split),
+           e->split == AC_SPLIT_ALL ? "" : " split", (long long)e->windows, s->horizon, s->channels,
            one ? " RMSE in the channel's units;" : "");
     printf("%-16s %10s %10s", "", "MSE", "MAE");
     if (one) printf(" %12s", "RMSE");

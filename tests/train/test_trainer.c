@@ -109,10 +109,15 @@ static void test_learns_a_noisy_seasonal_series_well_below_naive(void **state) {
     if (!(e.model.mse < 0.3 * naive))
         fail_msg("model MSE %.4f is not well below naive %.4f", e.model.mse, naive);
     assert_true(e.model.mae < e.baseline[AC_BASELINE_MEAN].mae);
-    /* one channel: its own metrics are the pooled ones */
-    assert_int_equal(e.channels, 1);
-    assert_true(e.model_channels[0].mse == e.model.mse);
-    assert_true(e.baseline_channels[AC_BASELINE_NAIVE][0].mse == naive);
+    /* two channels with as many points each: the pooled MSE is their mean; no pooled RMSE */
+    assert_int_equal(e.channels, 2);
+    double per_channel = (e.model_channels[0].mse + e.model_channels[1].mse) / 2;
+    assert_true(fabs(per_channel - e.model.mse) < 1e-12);
+    per_channel = (e.baseline_channels[AC_BASELINE_NAIVE][0].mse +
+                   e.baseline_channels[AC_BASELINE_NAIVE][1].mse) /
+                  2;
+    assert_true(fabs(per_channel - naive) < 1e-12);
+    assert_true(isnan(e.model.rmse) && isfinite(e.model_channels[0].rmse));
     ac_eval_result_free(&e);
     run_finish(&r);
     free_table(t);
