@@ -25,7 +25,7 @@ typedef struct sweep_key {
 } sweep_key;
 
 /* What results.csv records of a finished run; NAN where metrics.json has null (or, for val_mse,
- * lacks it: a run of an attncast before 0.11). val_mse: MSE of the best weights on the
+ * lacks it: a run of an older attncast). val_mse: MSE of the best weights on the
  * validation split, scaled values, whatever train.loss is (metrics.json "val"."mse"). */
 typedef struct sweep_metrics {
     double val_loss, val_mse, mse, mae, rmse, smape, mase, naive_mse, train_seconds, windows_per_s;

@@ -4,7 +4,7 @@
  *
  * The ranking: runs by the MSE of their best weights on the validation split (scaled values,
  * metrics.json "val"."mse"), whatever loss each trained with, so a sweep over train.loss
- * compares like with like; runs whose metrics.json lacks it (written before attncast 0.11) after
+ * compares like with like; runs whose metrics.json lacks it (written by an older attncast) after
  * those, by their own validation loss; failed runs last. The test split plays no part. */
 #include <math.h>
 #include <stdio.h>
