@@ -39,11 +39,15 @@ char *ac_history_csv(const ac_epoch_record *history, int n);
 typedef struct ac_run_info {
     const char *data_source; /* dataset name or CSV path */
     int rows, channels;
+    char *const *channel_names; /* channels names (the keys of per_channel) */
     int64_t parameters;
     int epochs_run, best_epoch;
     double best_val_loss, train_seconds, windows_per_s;
     int threads;
     int stopped_early;
+    /* MSE and MAE (scaled values) of the best weights on the validation split, whatever the
+     * training loss; NAN when not known (the "val" object is then left out) */
+    double val_mse, val_mae;
     /* The best weights against the naive repeat on the validation windows, MSE on scaled values
      * (train measures it; measured false: not known, and reports leave it out). */
     struct {
@@ -58,9 +62,12 @@ typedef struct ac_run_info {
  * (buf empty) when it does beat it or nothing was measured. */
 bool ac_run_val_verdict(const ac_config *cfg, const ac_run_info *info, char *buf, size_t n);
 
-/* metrics.json text: {"split", "model": {mse, mae, rmse, mape, smape, mase}, "baselines":
- * {"naive", "seasonal_naive", "mean"}, "windows", ...settings}, and when measured
- * "val_vs_naive": {"model_mse", "naive_mse", "beats_naive"}; malloc'd (cJSON). */
+/* metrics.json text: {"split", "model": {mse, mae, rmse, mae_orig, wape, smape, mape, mase},
+ * "baselines": {"naive", "seasonal_naive", "mean"}, "per_channel": {"<column>": {"model",
+ * "naive", "seasonal_naive", "mean", "mape_share"[, "mape_note"]}}, "mape_rule"[, "mape_note"],
+ * "windows", "val": {mse, mae}, ...settings, and when measured "val_vs_naive": {"model_mse",
+ * "naive_mse", "beats_naive"}}; malloc'd (cJSON). Metrics as metrics.h defines them; a metric
+ * that is not defined is null. */
 char *ac_metrics_json(const ac_config *cfg, const ac_eval_result *eval, const ac_run_info *info);
 
 /* report.md: the config, the test metrics beside the baselines, the validation comparison with

@@ -123,12 +123,20 @@ typedef struct ac_eval_result {
     ac_split_kind split;
     int64_t windows;
     int season;
-    ac_metrics model;
+    int channels;
+    ac_metrics model; /* pooled over the channels (metrics.h) */
     ac_metrics baseline[AC_BASELINE_COUNT];
+    /* per channel, [channels] each; model_channels owns one block that the baselines' point
+     * into (ac_eval_result_free) */
+    ac_metrics *model_channels;
+    ac_metrics *baseline_channels[AC_BASELINE_COUNT];
 } ac_eval_result;
 
-/* The model and the baselines on every window of a split. */
+/* The model and the baselines on every window of a split, pooled and per channel; MAPE floors
+ * from the rows the split's targets cover. On success the caller frees out with
+ * ac_eval_result_free. */
 ac_status ac_evaluate(ac_forecaster *model, const ac_series *series, ac_split_kind split,
                       int season, int batch_size, ac_eval_result *out, ac_error *err);
+void ac_eval_result_free(ac_eval_result *eval);
 
 #endif

@@ -19,9 +19,15 @@
 #include "attncast/csv.h"
 #include "attncast/error.h"
 
-typedef enum ac_split_kind { AC_SPLIT_TRAIN, AC_SPLIT_VAL, AC_SPLIT_TEST } ac_split_kind;
+/* AC_SPLIT_ALL: every window of the series, t = L .. rows - H, whatever the split. */
+typedef enum ac_split_kind {
+    AC_SPLIT_TRAIN,
+    AC_SPLIT_VAL,
+    AC_SPLIT_TEST,
+    AC_SPLIT_ALL
+} ac_split_kind;
 
-/* "train", "val", "test" */
+/* "train", "val", "test", "all" */
 const char *ac_split_kind_name(ac_split_kind kind);
 
 typedef struct ac_split {
@@ -71,6 +77,11 @@ ac_status ac_series_build(ac_series *series, const ac_table *table, const double
 ac_status ac_series_build_with_scaler(ac_series *series, const ac_table *table,
                                       const double fractions[3], int lookback, int horizon,
                                       const ac_scaler *scaler, ac_error *err);
+/* A series of a whole table scaled with a given scaler, unsplit: its training rows are all the
+ * rows (the MASE scale comes from every row), it has no validation or test rows, and its
+ * AC_SPLIT_ALL windows are every window the table holds (at least one: L + H rows). */
+ac_status ac_series_build_whole(ac_series *series, const ac_table *table, int lookback, int horizon,
+                                const ac_scaler *scaler, ac_error *err);
 void ac_series_free(ac_series *series);
 ac_status ac_scaler_copy(ac_scaler *dst, const ac_scaler *src, ac_error *err);
 

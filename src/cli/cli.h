@@ -38,7 +38,9 @@ int ac_cli_single_operand(int argc, char **argv, const char *usage);
 
 struct ac_eval_result;
 struct ac_series;
-/* The metrics table of the model and the baselines (train, eval). */
+/* The metrics table of the model and the baselines, pooled over the channels (train, eval). */
 void ac_cli_print_metrics(const struct ac_eval_result *eval, const struct ac_series *series);
+/* One row per channel, model beside naive (eval --per-channel); names: the channels' names. */
+void ac_cli_print_channel_metrics(const struct ac_eval_result *eval, char *const *names);
 
 #endif

@@ -41,7 +41,8 @@ static void usage(FILE *out) {
             "  default runs/<config name>-sweep) named from its values, e.g.\n"
             "  attention-dot_lr-0.001. --jobs N trains N runs at once and splits the threads\n"
             "  between them (unless train.threads is set). Writes results.csv and prints the\n"
-            "  runs ranked by validation loss. Rerunning the same command skips finished runs\n"
+            "  runs ranked by the validation MSE of their best weights (whatever train.loss\n"
+            "  each used). Rerunning the same command skips finished runs\n"
             "  and resumes interrupted ones from their last.h5. Exit 1 if a run failed.\n"
             "  In an MPI build, `mpirun -np N attncast sweep ...` shares the runs out over N\n"
             "  ranks (rank r trains runs r, r+N, ...); rank 0 writes results.csv.\n");

@@ -24,9 +24,11 @@ typedef struct sweep_key {
     int n_values;
 } sweep_key;
 
-/* What results.csv records of a finished run; NAN where metrics.json has null. */
+/* What results.csv records of a finished run; NAN where metrics.json has null (or, for val_mse,
+ * lacks it: a run of an older attncast). val_mse: MSE of the best weights on the
+ * validation split, scaled values, whatever train.loss is (metrics.json "val"."mse"). */
 typedef struct sweep_metrics {
-    double val_loss, mse, mae, rmse, smape, mase, naive_mse, train_seconds, windows_per_s;
+    double val_loss, val_mse, mse, mae, rmse, smape, mase, naive_mse, train_seconds, windows_per_s;
     int best_epoch;
 } sweep_metrics;
 
@@ -78,10 +80,11 @@ int sweep_read_metrics(sweep_run *run);
 int sweep_write_results(const char *sweep_dir, const sweep_key *keys, int n_keys,
                         const sweep_run *runs, int n_runs);
 
-/* Prints the runs ranked by validation loss, failed runs last, in aligned columns. */
+/* Prints the runs ranked by validation MSE (sweep_results.c), failed runs last, in aligned
+ * columns. */
 void sweep_print_table(const sweep_run *runs, int n_runs);
 
-/* report.md in the sweep folder: the runs ranked by validation loss, linked to their own
+/* report.md in the sweep folder: the runs ranked by validation MSE, linked to their own
  * reports, with the best run's pictures. 0, or prints the error and returns -1. */
 int sweep_write_report(const char *sweep_dir, const char *config, const sweep_key *keys, int n_keys,
                        const sweep_run *runs, int n_runs);

@@ -1,6 +1,11 @@
 /* sweep_results.c - the results of `attncast sweep`: each run's metrics.json read back with
  * cJSON, results.csv (one row per run in grid order, written atomically) and the table printed
- * at the end, ranked by validation loss. */
+ * at the end, ranked by validation MSE.
+ *
+ * The ranking: runs by the MSE of their best weights on the validation split (scaled values,
+ * metrics.json "val"."mse"), whatever loss each trained with, so a sweep over train.loss
+ * compares like with like; runs whose metrics.json lacks it (written by an older attncast) after
+ * those, by their own validation loss; failed runs last. The test split plays no part. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +17,7 @@
 #include "cli/cli.h"
 #include "cli/sweep.h"
 
-#define METRICS_MAX (1 << 20) /* a metrics.json is a few hundred bytes */
+#define METRICS_MAX (256 << 20) /* a metrics.json is a few kB, more with many channels */
 
 static double number_at(const cJSON *obj, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -23,8 +28,11 @@ int sweep_read_metrics(sweep_run *run) {
     char path[4096];
     snprintf(path, sizeof path, "%s/metrics.json", run->dir);
     FILE *f = fopen(path, "rb");
-    char *text = f ? malloc(METRICS_MAX) : NULL;
-    size_t n = text ? fread(text, 1, METRICS_MAX - 1, f) : 0;
+    long size = f && fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    char *text = size >= 0 && size < METRICS_MAX && fseek(f, 0, SEEK_SET) == 0
+                     ? malloc((size_t)size + 1)
+                     : NULL;
+    size_t n = text ? fread(text, 1, (size_t)size, f) : 0;
     if (f) fclose(f);
     cJSON *root = NULL;
     if (text) {
@@ -41,16 +49,18 @@ int sweep_read_metrics(sweep_run *run) {
     const cJSON *naive = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(root, "baselines"), "naive");
     double best_epoch = number_at(root, "best_epoch");
-    run->m = (sweep_metrics){.val_loss = number_at(root, "best_val_loss"),
-                             .mse = number_at(model, "mse"),
-                             .mae = number_at(model, "mae"),
-                             .rmse = number_at(model, "rmse"),
-                             .smape = number_at(model, "smape"),
-                             .mase = number_at(model, "mase"),
-                             .naive_mse = number_at(naive, "mse"),
-                             .train_seconds = number_at(root, "train_seconds"),
-                             .windows_per_s = number_at(root, "windows_per_s"),
-                             .best_epoch = isfinite(best_epoch) ? (int)best_epoch : 0};
+    run->m =
+        (sweep_metrics){.val_loss = number_at(root, "best_val_loss"),
+                        .val_mse = number_at(cJSON_GetObjectItemCaseSensitive(root, "val"), "mse"),
+                        .mse = number_at(model, "mse"),
+                        .mae = number_at(model, "mae"),
+                        .rmse = number_at(model, "rmse"),
+                        .smape = number_at(model, "smape"),
+                        .mase = number_at(model, "mase"),
+                        .naive_mse = number_at(naive, "mse"),
+                        .train_seconds = number_at(root, "train_seconds"),
+                        .windows_per_s = number_at(root, "windows_per_s"),
+                        .best_epoch = isfinite(best_epoch) ? (int)best_epoch : 0};
     cJSON_Delete(root);
     return 0;
 }
@@ -123,18 +133,18 @@ int sweep_write_results(const char *sweep_dir, const sweep_key *keys, int n_keys
                         const sweep_run *runs, int n_runs) {
     text_buf b = {0};
     for (int k = 0; k < n_keys; k++) put_field(&b, keys[k].key, false);
-    put(&b, "run,status,val_loss,test_mse,test_mae,test_rmse,test_smape,test_mase,naive_mse,"
-            "best_epoch,train_seconds,windows_per_s,error\n");
+    put(&b, "run,status,val_loss,val_mse,test_mse,test_mae,test_rmse,test_smape,test_mase,"
+            "naive_mse,best_epoch,train_seconds,windows_per_s,error\n");
     for (int i = 0; i < n_runs; i++) {
         const sweep_run *r = &runs[i];
         bool ok = r->status == RUN_OK;
         for (int k = 0; k < n_keys; k++) put_field(&b, keys[k].values[r->choice[k]], false);
         put_field(&b, r->name, false);
         put_field(&b, ok ? "ok" : "failed", false);
-        const double values[] = {
-            r->m.val_loss,      r->m.mse,          r->m.mae,       r->m.rmse,
-            r->m.smape,         r->m.mase,         r->m.naive_mse, (double)r->m.best_epoch,
-            r->m.train_seconds, r->m.windows_per_s};
+        const double values[] = {r->m.val_loss,      r->m.val_mse,      r->m.mse,
+                                 r->m.mae,           r->m.rmse,         r->m.smape,
+                                 r->m.mase,          r->m.naive_mse,    (double)r->m.best_epoch,
+                                 r->m.train_seconds, r->m.windows_per_s};
         for (size_t v = 0; v < sizeof values / sizeof values[0]; v++) put_number(&b, values[v], ok);
         put_field(&b, ok ? "" : r->error, true);
     }
@@ -143,16 +153,22 @@ int sweep_write_results(const char *sweep_dir, const sweep_key *keys, int n_keys
 
 /* ---- the ranked table ---- */
 
-/* ok runs by validation loss (a null loss after the numbers), then failed runs; ties keep
- * grid order. */
+/* Compares two values, a missing (not finite) one after the numbers; 0 when both are missing. */
+static int compare_present(double a, double b) {
+    int na = !isfinite(a), nb = !isfinite(b);
+    if (na || nb) return na - nb;
+    return (a > b) - (a < b);
+}
+
+/* ok runs by validation MSE, then those without one by their validation loss, then failed runs;
+ * ties keep grid order. */
 static int rank_order(const sweep_run *a, const sweep_run *b) {
     int fa = a->status != RUN_OK, fb = b->status != RUN_OK;
     if (fa != fb) return fa - fb;
     if (fa) return 0;
-    int na = !isfinite(a->m.val_loss), nb = !isfinite(b->m.val_loss);
-    if (na != nb) return na - nb;
-    if (na) return 0;
-    return (a->m.val_loss > b->m.val_loss) - (a->m.val_loss < b->m.val_loss);
+    int by_mse = compare_present(a->m.val_mse, b->m.val_mse);
+    if (by_mse != 0 || isfinite(a->m.val_mse)) return by_mse;
+    return compare_present(a->m.val_loss, b->m.val_loss);
 }
 
 static void format_number(char *out, size_t n, double v, int decimals) {
@@ -185,17 +201,18 @@ int sweep_write_report(const char *sweep_dir, const char *config, const sweep_ke
     char line[4096];
     if (!order) b.failed = true;
     snprintf(line, sizeof line,
-             "# Sweep report\n\n%d run(s) of `%s`, ranked by validation loss (the test split "
-             "played no part in the ranking). MSE and MAE on z-scored values.\n\n| rank | run |",
+             "# Sweep report\n\n%d run(s) of `%s`, ranked by the validation MSE of their best "
+             "weights, whatever loss they trained with (the test split played no part in the "
+             "ranking). MSE and MAE on z-scored values.\n\n| rank | run |",
              n_runs, config);
     put(&b, line);
     for (int k = 0; k < n_keys; k++) {
         snprintf(line, sizeof line, " %s |", keys[k].key);
         put(&b, line);
     }
-    put(&b, " val loss | test MSE | test MAE | sMAPE % | MASE | naive MSE | best epoch | seconds "
-            "|\n|");
-    for (int k = 0; k < n_keys + 10; k++) put(&b, " --- |");
+    put(&b, " val MSE | val loss | test MSE | test MAE | sMAPE % | MASE | naive MSE | best epoch | "
+            "seconds |\n|");
+    for (int k = 0; k < n_keys + 11; k++) put(&b, " --- |");
     put(&b, "\n");
     for (int i = 0; order && i < n_runs; i++) {
         const sweep_run *r = &runs[order[i]];
@@ -206,9 +223,12 @@ int sweep_write_report(const char *sweep_dir, const char *config, const sweep_ke
             put(&b, line);
         }
         if (r->status != RUN_OK) {
-            snprintf(line, sizeof line, " failed: %s | | | | | | | |\n", r->error);
+            snprintf(line, sizeof line, " failed: %s | | | | | | | | |\n", r->error);
         } else {
-            snprintf(line, sizeof line, " %.5g | %.4f | %.4f | %.3f | %.4f | %.4f | %d | %.1f |\n",
+            char val_mse[32] = "-";
+            if (isfinite(r->m.val_mse)) snprintf(val_mse, sizeof val_mse, "%.5g", r->m.val_mse);
+            snprintf(line, sizeof line,
+                     " %s | %.5g | %.4f | %.4f | %.3f | %.4f | %.4f | %d | %.1f |\n", val_mse,
                      r->m.val_loss, r->m.mse, r->m.mae, r->m.smape, r->m.mase, r->m.naive_mse,
                      r->m.best_epoch, r->m.train_seconds);
         }
@@ -234,8 +254,9 @@ void sweep_print_table(const sweep_run *runs, int n_runs) {
         int len = (int)strlen(runs[i].name);
         if (len > width) width = len;
     }
-    printf("%-*s  %-6s %10s %10s %10s %8s %8s %10s %5s %8s\n", width, "run", "status", "val_loss",
-           "test_mse", "test_mae", "sMAPE%", "MASE", "naive_mse", "best", "seconds");
+    printf("%-*s  %-6s %10s %10s %10s %10s %8s %8s %10s %5s %8s\n", width, "run", "status",
+           "val_mse", "val_loss", "test_mse", "test_mae", "sMAPE%", "MASE", "naive_mse", "best",
+           "seconds");
     for (int i = 0; i < n_runs; i++) {
         const sweep_run *r = &runs[order[i]];
         if (r->status != RUN_OK) {
@@ -243,12 +264,13 @@ void sweep_print_table(const sweep_run *runs, int n_runs) {
             continue;
         }
         char cells[8][32];
-        const double v[] = {r->m.val_loss, r->m.mse,       r->m.mae,          r->m.smape,
-                            r->m.mase,     r->m.naive_mse, r->m.train_seconds};
-        const int decimals[] = {4, 4, 4, 3, 4, 4, 1};
-        for (int c = 0; c < 7; c++) format_number(cells[c], sizeof cells[c], v[c], decimals[c]);
-        printf("%-*s  %-6s %10s %10s %10s %8s %8s %10s %5d %8s\n", width, r->name, "ok", cells[0],
-               cells[1], cells[2], cells[3], cells[4], cells[5], r->m.best_epoch, cells[6]);
+        const double v[] = {r->m.val_mse, r->m.val_loss, r->m.mse,       r->m.mae,
+                            r->m.smape,   r->m.mase,     r->m.naive_mse, r->m.train_seconds};
+        const int decimals[] = {4, 4, 4, 4, 3, 4, 4, 1};
+        for (int c = 0; c < 8; c++) format_number(cells[c], sizeof cells[c], v[c], decimals[c]);
+        printf("%-*s  %-6s %10s %10s %10s %10s %8s %8s %10s %5d %8s\n", width, r->name, "ok",
+               cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6],
+               r->m.best_epoch, cells[7]);
     }
     free(order);
     fflush(stdout);

@@ -11,6 +11,7 @@
  * write to one folder at once. */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -175,10 +176,13 @@ static bool read_stderr(sweep_run *r) {
 
 static void progress_done(const sweep_run *r, int index, int n_runs, int jobs, bool skipped) {
     if (jobs > 1 || skipped) printf("[%d/%d] %s ...", index + 1, n_runs, r->name);
+    /* the validation MSE that ranks the run, or its own validation loss for an old run */
+    bool mse = isfinite(r->m.val_mse);
+    double val = mse ? r->m.val_mse : r->m.val_loss;
     if (r->status == RUN_OK && skipped)
-        printf(" finished before, val %.4f\n", r->m.val_loss);
+        printf(" finished before, val %s%.4f\n", mse ? "MSE " : "", val);
     else if (r->status == RUN_OK)
-        printf(" ok, val %.4f, %.1f s\n", r->m.val_loss, r->seconds);
+        printf(" ok, val %s%.4f, %.1f s\n", mse ? "MSE " : "", val, r->seconds);
     else
         printf(" failed, %.1f s: %s\n", r->seconds, r->error);
     fflush(stdout);

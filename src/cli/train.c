@@ -574,6 +574,7 @@ static int train(train_args args, ac_parallel *group) {
     ac_trainer *tr = model ? ac_trainer_new(&cfg, &series, model, &err) : NULL;
     char dir[AC_CONFIG_TEXT] = "";
     int lock_fd = -1; /* the run folder's lock, held until the run ends */
+    ac_eval_result eval = {0}, val = {0};
     if (!model || !tr || ac_trainer_set_parallel(tr, group, &err) != AC_OK) {
         ac_cli_error("%s", err.msg);
         exit_code = err.code == AC_ERR_INVALID ? AC_EXIT_USAGE : AC_EXIT_FAILURE;
@@ -679,7 +680,8 @@ static int train(train_args args, ac_parallel *group) {
         exit_code = AC_EXIT_OK;
         goto done;
     }
-    ac_eval_result eval, val;
+    /* the validation split of the best weights: MSE and MAE whatever train.loss is (what sweep
+     * ranks by) and the naive repeat's MSE beside it (the note when the model does not beat it) */
     if (ac_evaluate(model, &series, AC_SPLIT_TEST, src.season, cfg.train.batch_size, &eval, &err) !=
             AC_OK ||
         ac_evaluate(model, &series, AC_SPLIT_VAL, src.season, cfg.train.batch_size, &val, &err) !=
@@ -703,6 +705,9 @@ static int train(train_args args, ac_parallel *group) {
                                      : 0.0,
                         .threads = ac_threads_get(),
                         .stopped_early = ac_trainer_stopped_early(tr),
+                        .channel_names = table->names,
+                        .val_mse = val.model.mse,
+                        .val_mae = val.model.mae,
                         .val_vs_naive = {.measured = true,
                                          .model_mse = val.model.mse,
                                          .naive_mse = val.baseline[AC_BASELINE_NAIVE].mse}};
@@ -741,6 +746,8 @@ static int train(train_args args, ac_parallel *group) {
     }
     exit_code = AC_EXIT_OK;
 done:
+    ac_eval_result_free(&eval);
+    ac_eval_result_free(&val);
     ac_interrupt_release();
     if (lock_fd >= 0) close(lock_fd);
     ac_trainer_free(tr);

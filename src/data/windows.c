@@ -8,8 +8,8 @@
 #include <string.h>
 
 const char *ac_split_kind_name(ac_split_kind kind) {
-    static const char *const names[] = {"train", "val", "test"};
-    return (unsigned)kind < 3 ? names[kind] : "unknown";
+    static const char *const names[] = {"train", "val", "test", "all"};
+    return (unsigned)kind < 4 ? names[kind] : "unknown";
 }
 
 /* The row counts of each split, unchecked. */
@@ -135,11 +135,21 @@ ac_status ac_scaler_copy(ac_scaler *dst, const ac_scaler *src, ac_error *err) {
     return AC_OK;
 }
 
-/* Splits, takes the scaler (fitted on the training rows when given none) and scales every row. */
+/* Splits (fractions NULL: no split, every row a training row), takes the scaler (fitted on the
+ * training rows when given none) and scales every row. */
 static ac_status series_build(ac_series *s, const ac_table *t, const double fractions[3], int L,
                               int H, const ac_scaler *given, ac_error *err) {
     memset(s, 0, sizeof *s);
-    if (ac_split_compute(t->rows, fractions, L, H, &s->split, err) != AC_OK) return err->code;
+    if (!fractions) {
+        if (t->rows < L + H)
+            return ac_error_set(err, AC_ERR_INVALID,
+                                "%d rows hold no window of data.lookback = %d plus data.horizon "
+                                "= %d rows",
+                                t->rows, L, H);
+        s->split = (ac_split){.rows = t->rows, .n_train = t->rows};
+    } else if (ac_split_compute(t->rows, fractions, L, H, &s->split, err) != AC_OK) {
+        return err->code;
+    }
     if (given && given->channels != t->cols)
         return ac_error_set(err, AC_ERR_INVALID, "the data has %d channels, the scaler %d", t->cols,
                             given->channels);
@@ -191,6 +201,11 @@ ac_status ac_series_build_with_scaler(ac_series *s, const ac_table *t, const dou
     return series_build(s, t, fractions, L, H, scaler, err);
 }
 
+ac_status ac_series_build_whole(ac_series *s, const ac_table *t, int L, int H,
+                                const ac_scaler *scaler, ac_error *err) {
+    return series_build(s, t, NULL, L, H, scaler, err);
+}
+
 void ac_series_free(ac_series *s) {
     free(s->scaled);
     s->scaled = NULL;
@@ -212,6 +227,10 @@ ac_window_range ac_series_windows(const ac_series *s, ac_split_kind kind) {
     case AC_SPLIT_TEST:
         r.first = p->rows - p->n_test;
         r.count = p->n_test - s->horizon + 1;
+        break;
+    case AC_SPLIT_ALL:
+        r.first = s->lookback;
+        r.count = p->rows - s->lookback - s->horizon + 1;
         break;
     }
     return r;

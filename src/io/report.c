@@ -193,10 +193,68 @@ static cJSON *metrics_object(const ac_metrics *m) {
     add_number(o, "mse", m->mse);
     add_number(o, "mae", m->mae);
     add_number(o, "rmse", m->rmse);
-    add_number(o, "mape", m->mape);
+    add_number(o, "mae_orig", m->mae_orig);
+    add_number(o, "wape", m->wape);
     add_number(o, "smape", m->smape);
+    add_number(o, "mape", m->mape);
     add_number(o, "mase", m->mase);
     return o;
+}
+
+/* name with every byte that is not part of valid UTF-8 replaced by '?' (JSON text is UTF-8). */
+static void utf8_clean(char *out, size_t n, const char *name) {
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)name; *p && o + 5 < n;) {
+        int len = *p < 0x80         ? 1
+                  : (*p >> 5) == 6  ? 2
+                  : (*p >> 4) == 14 ? 3
+                  : (*p >> 3) == 30 ? 4
+                                    : 0;
+        for (int i = 1; i < len; i++)
+            if ((p[i] & 0xC0) != 0x80) len = 0;
+        if (len == 0) {
+            out[o++] = '?';
+            p++;
+            continue;
+        }
+        memcpy(out + o, p, (size_t)len);
+        o += (size_t)len;
+        p += len;
+    }
+    out[o] = '\0';
+}
+
+#define MAPE_RULE_TEXT                                                                             \
+    "mape counts the points whose |y| is at least 0.1 x the channel's mean |y| over the scored "   \
+    "rows; a channel's mape is null when fewer than 90% of its points count; the pooled mape is "  \
+    "over the counted points of the channels that have one"
+
+/* per_channel: {"<column>": {"model": {...}, "naive": {...}, ..., "mape_share"[, "mape_note"]}} */
+static cJSON *per_channel_object(const ac_eval_result *e, const ac_run_info *info) {
+    cJSON *all = cJSON_CreateObject();
+    for (int c = 0; c < e->channels && e->model_channels; c++) {
+        char key[512];
+        if (info->channel_names && c < info->channels)
+            utf8_clean(key, sizeof key, info->channel_names[c]);
+        else
+            snprintf(key, sizeof key, "%d", c);
+        cJSON *ch = cJSON_AddObjectToObject(all, key);
+        const ac_metrics *m = &e->model_channels[c];
+        cJSON_AddItemToObject(ch, "model", metrics_object(m));
+        for (int k = 0; k < AC_BASELINE_COUNT; k++)
+            cJSON_AddItemToObject(ch, ac_baseline_name((ac_baseline_kind)k),
+                                  metrics_object(&e->baseline_channels[k][c]));
+        add_number(ch, "mape_share", m->mape_share);
+        if (!isfinite(m->mape) && m->points > 0) {
+            char note[160];
+            snprintf(note, sizeof note,
+                     "left out: %.1f%% of the points have |y| >= %g x the channel's mean |y|, "
+                     "%g%% needed",
+                     100.0 * m->mape_share, AC_MAPE_FLOOR, 100.0 * AC_MAPE_MIN_SHARE);
+            cJSON_AddStringToObject(ch, "mape_note", note);
+        }
+    }
+    return all;
 }
 
 char *ac_metrics_json(const ac_config *cfg, const ac_eval_result *e, const ac_run_info *info) {
@@ -207,11 +265,26 @@ char *ac_metrics_json(const ac_config *cfg, const ac_eval_result *e, const ac_ru
     for (int k = 0; k < AC_BASELINE_COUNT; k++)
         cJSON_AddItemToObject(base, ac_baseline_name((ac_baseline_kind)k),
                               metrics_object(&e->baseline[k]));
+    cJSON_AddItemToObject(root, "per_channel", per_channel_object(e, info));
     cJSON_AddNumberToObject(root, "windows", (double)e->windows);
     cJSON_AddNumberToObject(root, "points", (double)e->model.points);
     cJSON_AddStringToObject(root, "scale_note",
-                            "mse and mae on z-scored values; rmse, mape, smape, mase on the "
-                            "original scale");
+                            "mse and mae on z-scored values; rmse and mae_orig in each channel's "
+                            "own units (pooled only for a single channel, else null: see "
+                            "per_channel); wape, smape, mape and mase on the original scale, "
+                            "free of units");
+    cJSON_AddStringToObject(root, "mape_rule", MAPE_RULE_TEXT);
+    if (e->model.mape_channels_out > 0) {
+        char note[160];
+        snprintf(note, sizeof note, "mape left out for %d of %d channel(s) (see per_channel)",
+                 e->model.mape_channels_out, e->channels);
+        cJSON_AddStringToObject(root, "mape_note", note);
+    }
+    if (isfinite(info->val_mse)) {
+        cJSON *val = cJSON_AddObjectToObject(root, "val");
+        add_number(val, "mse", info->val_mse);
+        add_number(val, "mae", info->val_mae);
+    }
     cJSON_AddNumberToObject(root, "season", e->season);
     cJSON_AddStringToObject(root, "data", info->data_source);
     cJSON_AddNumberToObject(root, "rows", info->rows);
@@ -269,10 +342,19 @@ static const struct {
 
 #define CONFIG_HEADING "## Config\n" /* the pictures go just before it */
 
+/* A table cell: the number with digits decimals (general: significant digits, %g), or "-" when
+ * it is not defined. */
+static void md_number(char *cell, double v, int digits, bool general) {
+    if (isfinite(v))
+        snprintf(cell, 32, general ? "%.*g" : "%.*f", digits, v);
+    else
+        snprintf(cell, 32, "-");
+}
+
 char *ac_run_report_md(const ac_config *cfg, const ac_eval_result *e, const ac_run_info *info,
                        const char *run_dir) {
     char *ini = ac_config_to_ini(cfg);
-    size_t cap = 8192 + (ini ? strlen(ini) : 0);
+    size_t cap = 8192 + (ini ? strlen(ini) : 0) + (size_t)e->channels * (AC_CONFIG_TEXT + 256);
     char *out = ini ? malloc(cap) : NULL;
     if (!out) {
         free(ini);
@@ -285,16 +367,47 @@ char *ac_run_report_md(const ac_config *cfg, const ac_eval_result *e, const ac_r
         "%lld weights. attncast %s.\n\n",
         ac_attention_kind_name(cfg->model.attention), info->data_source, info->rows, info->channels,
         cfg->data.lookback, cfg->data.horizon, (long long)info->parameters, ac_version());
-    ADD("## Test metrics\n\n%s split, %lld windows. MSE and MAE on z-scored values; RMSE, MAPE, "
-        "sMAPE and MASE on the original scale.\n\n",
-        ac_split_kind_name(e->split), (long long)e->windows);
-    ADD("| forecaster | MSE | MAE | RMSE | MAPE %% | sMAPE %% | MASE |\n| --- | --- | --- | --- | "
-        "--- | --- | --- |\n");
+    bool one = e->channels == 1;
+    ADD("## Test metrics\n\n%s split, %lld windows. MSE and MAE on z-scored values; %sWAPE, sMAPE, "
+        "MAPE and MASE on the original scale, free of units (MAPE as metrics.json's mape_rule "
+        "says; - where left out).\n\n",
+        ac_split_kind_name(e->split), (long long)e->windows,
+        one ? "RMSE in the channel's own units; " : "");
+    ADD("| forecaster | MSE | MAE |%s WAPE %% | sMAPE %% | MAPE %% | MASE |\n| --- | --- | --- |%s "
+        "--- | --- | --- | --- |\n",
+        one ? " RMSE |" : "", one ? " --- |" : "");
     for (int k = -1; k < AC_BASELINE_COUNT; k++) {
         const ac_metrics *m = k < 0 ? &e->model : &e->baseline[k];
-        ADD("| %s | %.4f | %.4f | %.5g | %.3f | %.3f | %.4f |\n",
-            k < 0 ? "**model**" : ac_baseline_name((ac_baseline_kind)k), m->mse, m->mae, m->rmse,
-            m->mape, m->smape, m->mase);
+        char cells[5][32];
+        md_number(cells[0], m->rmse, 5, true);
+        md_number(cells[1], m->wape, 3, false);
+        md_number(cells[2], m->smape, 3, false);
+        md_number(cells[3], m->mape, 3, false);
+        md_number(cells[4], m->mase, 4, false);
+        ADD("| %s | %.4f | %.4f |", k < 0 ? "**model**" : ac_baseline_name((ac_baseline_kind)k),
+            m->mse, m->mae);
+        if (one) ADD(" %s |", cells[0]);
+        ADD(" %s | %s | %s | %s |\n", cells[1], cells[2], cells[3], cells[4]);
+    }
+    if (!one && e->model_channels) {
+        ADD("\n### Per channel\n\nRMSE and MAE in the channel's own units.\n\n| channel | MSE | "
+            "naive MSE | RMSE | naive RMSE | MAE | WAPE %% | sMAPE %% | MAPE %% | MASE | naive "
+            "MASE |\n|%s\n",
+            " --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        for (int c = 0; c < e->channels; c++) {
+            const ac_metrics *m = &e->model_channels[c];
+            const ac_metrics *nv = &e->baseline_channels[AC_BASELINE_NAIVE][c];
+            const double v[] = {m->mse,  nv->mse,  m->rmse, nv->rmse, m->mae_orig,
+                                m->wape, m->smape, m->mape, m->mase,  nv->mase};
+            const int digits[] = {4, 4, 5, 5, 5, 3, 3, 3, 4, 4};
+            ADD("| %s |", info->channel_names && c < info->channels ? info->channel_names[c] : "?");
+            for (int i = 0; i < 10; i++) {
+                char cell[32];
+                md_number(cell, v[i], digits[i], i >= 2 && i <= 4);
+                ADD(" %s |", cell);
+            }
+            ADD("\n");
+        }
     }
     ADD("\n## Training\n\n%d epoch(s)%s, best epoch %d (validation loss %.5g); %.1f s in all, "
         "%.0f training windows/s on %d thread(s).\n\n",

@@ -496,32 +496,57 @@ static void add_window_metrics(void *user, const float *x, const float *y, const
     e->windows++;
 }
 
+/* The pooled and per-channel results of one accumulator. */
+static void acc_results(const ac_metrics_acc *acc, ac_metrics *pooled, ac_metrics *channels) {
+    *pooled = ac_metrics_acc_result(acc);
+    for (int c = 0; c < acc->channels; c++) channels[c] = ac_metrics_acc_channel(acc, c);
+}
+
 ac_status ac_evaluate(ac_forecaster *model, const ac_series *s, ac_split_kind split, int season,
                       int batch_size, ac_eval_result *out, ac_error *err) {
     eval_state e = {.series = s, .season = season};
-    double *scales = malloc((size_t)s->channels * sizeof(double));
-    e.scratch = malloc((size_t)s->horizon * (size_t)s->channels * sizeof(float));
-    if (!scales || !e.scratch) {
-        free(scales);
-        free(e.scratch);
-        return ac_error_set(err, AC_ERR_NOMEM, "evaluation: out of memory");
-    }
-    ac_mase_scales(s, season, scales);
-    ac_metrics_acc_init(&e.model, &s->scaler, scales);
-    for (int k = 0; k < AC_BASELINE_COUNT; k++)
-        ac_metrics_acc_init(&e.baseline[k], &s->scaler, scales);
-    ac_status st = for_each_forecast(model, s, split, batch_size, add_window_metrics, &e, err);
+    int C = s->channels;
+    double *scales = malloc((size_t)2 * (size_t)C * sizeof(double)); /* MASE scales, MAPE floors */
+    ac_metrics *per_channel =
+        malloc((size_t)(1 + AC_BASELINE_COUNT) * (size_t)C * sizeof(ac_metrics));
+    e.scratch = malloc((size_t)s->horizon * (size_t)C * sizeof(float));
+    ac_status st = scales && per_channel && e.scratch
+                       ? AC_OK
+                       : ac_error_set(err, AC_ERR_NOMEM, "evaluation: out of memory");
     if (st == AC_OK) {
-        out->split = split;
-        out->windows = e.windows;
-        out->season = season;
-        out->model = ac_metrics_acc_result(&e.model);
-        for (int k = 0; k < AC_BASELINE_COUNT; k++)
-            out->baseline[k] = ac_metrics_acc_result(&e.baseline[k]);
+        ac_mase_scales(s, season, scales);
+        ac_mape_floors(s, ac_series_windows(s, split), scales + C);
+        st = ac_metrics_acc_init(&e.model, &s->scaler, scales, scales + C, err);
+        for (int k = 0; k < AC_BASELINE_COUNT && st == AC_OK; k++)
+            st = ac_metrics_acc_init(&e.baseline[k], &s->scaler, scales, scales + C, err);
     }
+    if (st == AC_OK)
+        st = for_each_forecast(model, s, split, batch_size, add_window_metrics, &e, err);
+    if (st == AC_OK) {
+        *out = (ac_eval_result){.split = split,
+                                .windows = e.windows,
+                                .season = season,
+                                .channels = C,
+                                .model_channels = per_channel};
+        acc_results(&e.model, &out->model, out->model_channels);
+        for (int k = 0; k < AC_BASELINE_COUNT; k++) {
+            out->baseline_channels[k] = per_channel + (size_t)(1 + k) * C;
+            acc_results(&e.baseline[k], &out->baseline[k], out->baseline_channels[k]);
+        }
+        per_channel = NULL;
+    }
+    ac_metrics_acc_free(&e.model);
+    for (int k = 0; k < AC_BASELINE_COUNT; k++) ac_metrics_acc_free(&e.baseline[k]);
+    free(per_channel);
     free(scales);
     free(e.scratch);
     return st;
+}
+
+void ac_eval_result_free(ac_eval_result *e) {
+    free(e->model_channels);
+    e->model_channels = NULL;
+    for (int k = 0; k < AC_BASELINE_COUNT; k++) e->baseline_channels[k] = NULL;
 }
 
 /* ---- state, for checkpoints ---- */

@@ -114,9 +114,10 @@ static void test_eval_reproduces_the_run_metrics(void **state) {
     assert_int_equal(sh("$A eval A/best.h5 --split val"), 0);
     assert_non_null(strstr(out, "val split"));
     assert_non_null(strstr(out, "seasonal_naive"));
-    /* another CSV with the same channels, in another order and with an extra column */
+    /* another CSV with the same channels, in another order and with an extra column: its test
+     * split with --split test (without, every window of it) */
     assert_int_equal(sh("awk -F, -v OFS=, '{print $1,$3,\"x\",$2}' series.csv > reordered.csv && "
-                        "$A eval A/best.h5 --data reordered.csv --json"),
+                        "$A eval A/best.h5 --data reordered.csv --split test --json"),
                      0);
     assert_true(json_model_mse(out) == trained);
     expect_one_line_error(sh("$A eval A/best.h5 --split tset"), "--split", "tset");

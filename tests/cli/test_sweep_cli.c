@@ -3,7 +3,8 @@
  * the same results as an uninterrupted one; a sweep killed by SIGKILL, SIGTERM or SIGINT leaves
  * no `train` child running (the run folder's lock is free); --jobs 2 gives the same metrics as
  * --jobs 1; grid mistakes are one-line usage errors before any run starts; a run that fails at data
- * time is recorded as failed while the others finish. */
+ * time is recorded as failed while the others finish; runs trained with different losses are
+ * ranked by their validation MSE, not by their own losses. */
 #include <fcntl.h>
 #include <math.h>
 #include <setjmp.h>
@@ -11,6 +12,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <cmocka.h>
 
 #include "support/testutil.h"
@@ -95,7 +98,7 @@ static void reference(void) {
 static void expect_same_results(const char *a, const char *b) {
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
-             "cd '%s' && cut -d, -f1-12,15 %s/results.csv > a.csv && cut -d, -f1-12,15 "
+             "cd '%s' && cut -d, -f1-13,16 %s/results.csv > a.csv && cut -d, -f1-13,16 "
              "%s/results.csv > b.csv && diff a.csv b.csv",
              dir, a, b);
     if (tu_run(cmd, out, sizeof out) != 0) fail_msg("%s and %s differ:\n%s", a, b, out);
@@ -154,8 +157,8 @@ static void test_grid_trains_every_combination_and_writes_results(void **state) 
     snprintf(cmd, sizeof cmd, "cat '%s/s1/results.csv'", dir);
     assert_int_equal(tu_run(cmd, out, sizeof out), 0);
     assert_int_equal(tu_count_lines(out), 5);
-    assert_non_null(strstr(out, "model.attention,train.lr,run,status,val_loss,test_mse,test_mae,"
-                                "test_rmse,test_smape,test_mase,naive_mse,best_epoch,"
+    assert_non_null(strstr(out, "model.attention,train.lr,run,status,val_loss,val_mse,test_mse,"
+                                "test_mae,test_rmse,test_smape,test_mase,naive_mse,best_epoch,"
                                 "train_seconds,windows_per_s,error\n"));
     assert_non_null(strstr(out, "\ndot,0.001,attention-dot_lr-0.001,ok,"));
     assert_non_null(strstr(out, "\ndot,0.01,attention-dot_lr-0.01,ok,"));
@@ -355,6 +358,76 @@ static void test_jobs_beyond_the_cores_are_capped_with_one_warning(void **state)
     if (!strstr(out, want)) fail_msg("'%s' not in: %s", want, out);
 }
 
+/* A number from a run's metrics.json: "key" or "object.key". */
+static double run_number(const char *sub, const char *run, const char *object, const char *key) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cat '%s/%s/%s/metrics.json'", dir, sub, run);
+    if (tu_run(cmd, out, sizeof out) != 0) fail_msg("%s/%s: no metrics.json", sub, run);
+    cJSON *root = cJSON_Parse(out);
+    const cJSON *v = root ? cJSON_GetObjectItem(root, object ? object : key) : NULL;
+    if (object) v = cJSON_GetObjectItem(v, key);
+    if (!cJSON_IsNumber(v)) fail_msg("%s/%s: metrics.json has no number %s", sub, run, key);
+    double x = v->valuedouble;
+    cJSON_Delete(root);
+    return x;
+}
+
+/* train.loss = mse, mae on a series whose noise is skewed (exponential) and, in the validation
+ * and test rows, twice as large: the errors are above 1 (scaled), so the MAE run's own loss
+ * (an MAE) is below the MSE run's (an MSE), while the MSE run, which forecasts the mean rather
+ * than the median, has the lower validation MSE. Ranking by each run's loss would put loss-mae
+ * first; the sweep must put loss-mse first. */
+static void test_runs_of_different_losses_are_ranked_by_validation_mse(void **state) {
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/skew.csv", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "date,a\n");
+    uint64_t x = 88172645463325252ull;
+    for (int t = 0; t < 600; t++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
+        double u = (double)(x >> 11) / 9007199254740992.0;
+        fprintf(f, "2020-01-%04d,%.5f\n", t,
+                sin(t * 0.5236) - (t < 420 ? 2.0 : 4.0) * log(1.0 - u));
+    }
+    fclose(f);
+    assert_int_equal(tu_write_file(dir, "skew.ini",
+                                   "[data]\ncsv = skew.csv\nlookback = 24\nhorizon = 6\n"
+                                   "[model]\nd_model = 8\nheads = 2\nlayers = 1\nd_ff = 16\n"
+                                   "patch_len = 6\npatch_stride = 3\n"
+                                   "[train]\nepochs = 6\nlr = 0.01\nbatch_size = 16\nseed = 3\n"
+                                   "threads = 1\npatience = 0\n"),
+                     0);
+    int rc = sweep("skew.ini --grid train.loss=mse,mae --out s9 --quiet");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+    char table[4096];
+    snprintf(table, sizeof table, "%.*s", (int)sizeof table - 1, out);
+    /* the construction: the two orders disagree */
+    double loss_mse = run_number("s9", "loss-mse", NULL, "best_val_loss");
+    double loss_mae = run_number("s9", "loss-mae", NULL, "best_val_loss");
+    double mse_of_mse = run_number("s9", "loss-mse", "val", "mse");
+    double mse_of_mae = run_number("s9", "loss-mae", "val", "mse");
+    if (!(loss_mae < loss_mse && mse_of_mse < mse_of_mae))
+        fail_msg("the series no longer separates the orders: losses mse %g, mae %g; validation "
+                 "MSEs %g, %g",
+                 loss_mse, loss_mae, mse_of_mse, mse_of_mae);
+    /* the MSE run's validation MSE is its validation loss */
+    assert_true(fabs(mse_of_mse - loss_mse) < 1e-6 * loss_mse);
+    /* the table, report.md and results.csv follow the validation MSE */
+    char *first = strstr(table, "\nloss-mse "), *second = strstr(table, "\nloss-mae ");
+    if (!first || !second || first > second) fail_msg("not ranked by validation MSE:\n%s", table);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "grep '^| 1 |' '%s/s9/report.md'", dir);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "loss-mse"));
+    snprintf(cmd, sizeof cmd, "cut -d, -f1,5 '%s/s9/results.csv'", dir);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    char want[256];
+    snprintf(want, sizeof want, "train.loss,val_mse\nmse,%.9g\nmae,%.9g\n", mse_of_mse, mse_of_mae);
+    assert_string_equal(out, want);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grid_trains_every_combination_and_writes_results),
@@ -365,6 +438,7 @@ int main(void) {
         cmocka_unit_test(test_run_that_fails_is_recorded_and_the_sweep_goes_on),
         cmocka_unit_test(test_finished_runs_of_a_changed_base_config_are_refused),
         cmocka_unit_test(test_jobs_beyond_the_cores_are_capped_with_one_warning),
+        cmocka_unit_test(test_runs_of_different_losses_are_ranked_by_validation_mse),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

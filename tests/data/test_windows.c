@@ -179,6 +179,27 @@ static void test_suggested_lengths_always_fit_and_change_only_what_must(void **s
                 }
 }
 
+static void test_a_whole_series_has_every_window_and_the_given_scaler(void **state) {
+    (void)state;
+    ac_table *t = ramp_table(40, 2);
+    double mean[2] = {1.0, 2.0}, sd[2] = {2.0, 4.0};
+    ac_scaler given = {.channels = 2, .mean = mean, .std = sd};
+    ac_series s;
+    ac_error err;
+    assert_int_equal(ac_series_build_whole(&s, t, 8, 4, &given, &err), AC_OK);
+    ac_window_range r = ac_series_windows(&s, AC_SPLIT_ALL);
+    assert_int_equal(r.first, 8);
+    assert_int_equal(r.count, 40 - 8 - 4 + 1);
+    assert_int_equal(s.split.n_train, 40);
+    assert_true(s.scaler.mean[1] == 2.0 && s.scaler.std[1] == 4.0);
+    assert_string_equal(ac_split_kind_name(AC_SPLIT_ALL), "all");
+    ac_series_free(&s);
+    /* one row short of a window */
+    assert_int_equal(ac_series_build_whole(&s, t, 30, 11, &given, &err), AC_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "data.lookback"));
+    free_table(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split_rounds_like_the_benchmark_code),
@@ -188,6 +209,7 @@ int main(void) {
         cmocka_unit_test(test_impossible_lengths_name_the_keys),
         cmocka_unit_test(test_lengths_that_do_not_fit_say_what_would),
         cmocka_unit_test(test_suggested_lengths_always_fit_and_change_only_what_must),
+        cmocka_unit_test(test_a_whole_series_has_every_window_and_the_given_scaler),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

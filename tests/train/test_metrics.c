@@ -1,4 +1,5 @@
-/* test_metrics.c - error metrics on hand-computed cases and the three baselines. */
+/* test_metrics.c - error metrics on hand-computed cases (per channel and pooled, the MAPE floor
+ * and its share rule) and the three baselines. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -38,7 +39,8 @@ static void test_metrics_match_hand_computed_values(void **state) {
     double mean = 10.0, sd = 2.0, scale = 4.0;
     ac_scaler sc = {.channels = 1, .mean = &mean, .std = &sd};
     ac_metrics_acc acc;
-    ac_metrics_acc_init(&acc, &sc, &scale);
+    ac_error err;
+    assert_int_equal(ac_metrics_acc_init(&acc, &sc, &scale, NULL, &err), AC_OK);
     const float pred[2] = {1.0f, -1.0f}, truth[2] = {0.5f, 0.0f}; /* originals 12, 8 vs 11, 10 */
     ac_metrics_acc_add(&acc, pred, truth, 2);
     ac_metrics m = ac_metrics_acc_result(&acc);
@@ -46,9 +48,12 @@ static void test_metrics_match_hand_computed_values(void **state) {
     assert_true(fabs(m.mse - (0.25 + 1.0) / 2) < 1e-12);
     assert_true(fabs(m.mae - (0.5 + 1.0) / 2) < 1e-12);
     assert_true(fabs(m.rmse - sqrt((1.0 + 4.0) / 2)) < 1e-12);
+    assert_true(fabs(m.mae_orig - (1.0 + 2.0) / 2) < 1e-12);
+    assert_true(fabs(m.wape - 100.0 * (1.0 + 2.0) / (11.0 + 10.0)) < 1e-9);
     assert_true(fabs(m.mape - 100.0 * (1.0 / 11 + 2.0 / 10) / 2) < 1e-9);
     assert_true(fabs(m.smape - 200.0 * (1.0 / 23 + 2.0 / 18) / 2) < 1e-9);
     assert_true(fabs(m.mase - (1.0 / 4 + 2.0 / 4) / 2) < 1e-12);
+    ac_metrics_acc_free(&acc);
 }
 
 static void test_zero_actuals_are_left_out_of_mape_only(void **state) {
@@ -56,14 +61,103 @@ static void test_zero_actuals_are_left_out_of_mape_only(void **state) {
     double mean = 0.0, sd = 1.0, scale = 0.0; /* a zero MASE scale leaves the channel out */
     ac_scaler sc = {.channels = 1, .mean = &mean, .std = &sd};
     ac_metrics_acc acc;
-    ac_metrics_acc_init(&acc, &sc, &scale);
+    ac_error err;
+    assert_int_equal(ac_metrics_acc_init(&acc, &sc, &scale, NULL, &err), AC_OK);
     const float pred[2] = {1.0f, 0.0f}, truth[2] = {0.0f, 0.0f};
     ac_metrics_acc_add(&acc, pred, truth, 2);
     ac_metrics m = ac_metrics_acc_result(&acc);
     assert_true(isnan(m.mape));
     assert_true(isnan(m.mase));
+    assert_true(isnan(m.wape)); /* sum |y| = 0 */
     assert_true(fabs(m.smape - 200.0 * (1.0 / 1.0 + 0.0) / 2) < 1e-12);
     assert_true(fabs(m.mse - 0.5) < 1e-12);
+    ac_metrics_acc_free(&acc);
+}
+
+/* 20 points of one channel (mean 0, std 1): y = 10 except `small` points at y = 0.5, each
+ * forecast 1 too high; the floor is 1 (0.1 x a mean |y| of 10). */
+static ac_metrics mape_of_series_with_small_points(int small) {
+    double mean = 0.0, sd = 1.0, floor = 1.0;
+    ac_scaler sc = {.channels = 1, .mean = &mean, .std = &sd};
+    ac_metrics_acc acc;
+    ac_error err;
+    if (ac_metrics_acc_init(&acc, &sc, NULL, &floor, &err) != AC_OK) fail_msg("%s", err.msg);
+    float truth[20], pred[20];
+    for (int i = 0; i < 20; i++) {
+        truth[i] = i < small ? 0.5f : 10.0f;
+        pred[i] = truth[i] + 1.0f;
+    }
+    ac_metrics_acc_add(&acc, pred, truth, 20);
+    ac_metrics m = ac_metrics_acc_result(&acc);
+    ac_metrics_acc_free(&acc);
+    return m;
+}
+
+static void test_mape_counts_only_points_at_or_above_the_floor(void **state) {
+    (void)state;
+    /* 2 of 20 below the floor: 90% qualify, MAPE over those 18 (10%), not 200% at y = 0.5 */
+    ac_metrics m = mape_of_series_with_small_points(2);
+    assert_int_equal(m.mape_points, 18);
+    assert_true(fabs(m.mape_share - 0.9) < 1e-12);
+    assert_true(fabs(m.mape - 10.0) < 1e-9);
+    assert_int_equal(m.mape_channels_out, 0);
+    /* the other metrics still count every point */
+    assert_int_equal(m.points, 20);
+    assert_true(fabs(m.mae_orig - 1.0) < 1e-12);
+}
+
+static void test_mape_is_left_out_when_too_few_points_qualify(void **state) {
+    (void)state;
+    ac_metrics m = mape_of_series_with_small_points(3); /* 85% qualify, 90% needed */
+    assert_true(isnan(m.mape));
+    assert_int_equal(m.mape_channels_out, 1);
+    assert_true(fabs(m.mape_share - 0.85) < 1e-12);
+    assert_true(isfinite(m.wape) && isfinite(m.smape));
+}
+
+static void test_channels_keep_their_units_and_the_pool_is_free_of_units(void **state) {
+    (void)state;
+    /* channel 0 a price around 1 (std 0.1), channel 1 a volume around 1e6 (std 1e5); every
+     * forecast 1 std too high, every truth at the mean */
+    double mean[2] = {1.0, 1e6}, sd[2] = {0.1, 1e5}, floors[2] = {0.1, 1e5};
+    ac_scaler sc = {.channels = 2, .mean = mean, .std = sd};
+    ac_metrics_acc acc;
+    ac_error err;
+    assert_int_equal(ac_metrics_acc_init(&acc, &sc, NULL, floors, &err), AC_OK);
+    const float truth[6] = {0, 0, 0, 0, 0, 0}, pred[6] = {1, 1, 1, 1, 1, 1}; /* [3 steps, 2] */
+    ac_metrics_acc_add(&acc, pred, truth, 3);
+    ac_metrics price = ac_metrics_acc_channel(&acc, 0), volume = ac_metrics_acc_channel(&acc, 1);
+    ac_metrics pool = ac_metrics_acc_result(&acc);
+    ac_metrics_acc_free(&acc);
+    assert_int_equal(price.points, 3);
+    assert_true(fabs(price.rmse - 0.1) < 1e-12 && fabs(price.mae_orig - 0.1) < 1e-12);
+    assert_true(fabs(volume.rmse - 1e5) < 1e-6 && fabs(volume.mae_orig - 1e5) < 1e-6);
+    assert_true(fabs(price.wape - 10.0) < 1e-9 && fabs(volume.wape - 10.0) < 1e-9);
+    assert_true(fabs(price.mape - 10.0) < 1e-9 && fabs(volume.mape - 10.0) < 1e-9);
+    /* pooled: no RMSE that adds volumes to prices; WAPE the channels' mean, not volume's */
+    assert_int_equal(pool.points, 6);
+    assert_true(isnan(pool.rmse) && isnan(pool.mae_orig));
+    assert_true(fabs(pool.wape - 10.0) < 1e-9);
+    assert_true(fabs(pool.mape - 10.0) < 1e-9);
+    assert_true(fabs(pool.mse - 1.0) < 1e-12 && fabs(pool.mae - 1.0) < 1e-12);
+}
+
+static void test_mape_floor_is_a_tenth_of_the_mean_abs_value_of_the_scored_rows(void **state) {
+    (void)state;
+    /* 10 rows, 1 channel, y = t - 5 (original = scaled); windows t = 6, 7 with H = 2 cover rows
+     * 6..8: mean |y| = (1 + 2 + 3) / 3 = 2 */
+    float scaled[10];
+    double mean = 0.0, sd = 1.0, floor = 0.0;
+    for (int t = 0; t < 10; t++) scaled[t] = (float)(t - 5);
+    ac_series s = {.rows = 10,
+                   .channels = 1,
+                   .lookback = 2,
+                   .horizon = 2,
+                   .scaled = scaled,
+                   .split = {.rows = 10, .n_train = 6, .n_val = 2, .n_test = 2},
+                   .scaler = {.channels = 1, .mean = &mean, .std = &sd}};
+    ac_mape_floors(&s, (ac_window_range){6, 2}, &floor);
+    assert_true(fabs(floor - 0.2) < 1e-12);
 }
 
 static void test_mase_scale_is_the_seasonal_difference_of_training_rows(void **state) {
@@ -91,6 +185,10 @@ int main(void) {
         cmocka_unit_test(test_baselines_repeat_last_value_last_season_and_mean),
         cmocka_unit_test(test_metrics_match_hand_computed_values),
         cmocka_unit_test(test_zero_actuals_are_left_out_of_mape_only),
+        cmocka_unit_test(test_mape_counts_only_points_at_or_above_the_floor),
+        cmocka_unit_test(test_mape_is_left_out_when_too_few_points_qualify),
+        cmocka_unit_test(test_channels_keep_their_units_and_the_pool_is_free_of_units),
+        cmocka_unit_test(test_mape_floor_is_a_tenth_of_the_mean_abs_value_of_the_scored_rows),
         cmocka_unit_test(test_mase_scale_is_the_seasonal_difference_of_training_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -109,8 +109,23 @@ static void test_learns_a_noisy_seasonal_series_well_below_naive(void **state) {
     if (!(e.model.mse < 0.3 * naive))
         fail_msg("model MSE %.4f is not well below naive %.4f", e.model.mse, naive);
     assert_true(e.model.mae < e.baseline[AC_BASELINE_MEAN].mae);
+    /* two channels with as many points each: the pooled MSE is their mean; no pooled RMSE */
+    assert_int_equal(e.channels, 2);
+    double per_channel = (e.model_channels[0].mse + e.model_channels[1].mse) / 2;
+    assert_true(fabs(per_channel - e.model.mse) < 1e-12);
+    per_channel = (e.baseline_channels[AC_BASELINE_NAIVE][0].mse +
+                   e.baseline_channels[AC_BASELINE_NAIVE][1].mse) /
+                  2;
+    assert_true(fabs(per_channel - naive) < 1e-12);
+    assert_true(isnan(e.model.rmse) && isfinite(e.model_channels[0].rmse));
+    ac_eval_result_free(&e);
     run_finish(&r);
     free_table(t);
+}
+
+/* Equal, or both undefined (a pooled RMSE over channels of different units is NaN). */
+static bool same(double a, double b) {
+    return a == b || (isnan(a) && isnan(b));
 }
 
 /* With model.anchor = last the untrained model (its head starts at zero) is the naive repeat:
@@ -132,9 +147,11 @@ static void test_zero_head_with_last_value_anchor_scores_exactly_as_naive(void *
                              AC_OK);
             const ac_metrics *naive = &e.baseline[AC_BASELINE_NAIVE];
             assert_true(e.model.mse > 0.0);
-            assert_true(e.model.mse == naive->mse && e.model.mae == naive->mae);
-            assert_true(e.model.rmse == naive->rmse && e.model.smape == naive->smape);
-            assert_true(e.model.mase == naive->mase && e.model.points == naive->points);
+            assert_true(same(e.model.mse, naive->mse) && same(e.model.mae, naive->mae));
+            assert_true(same(e.model.rmse, naive->rmse) && same(e.model.smape, naive->smape));
+            assert_true(same(e.model.wape, naive->wape) && same(e.model.mape, naive->mape));
+            assert_true(same(e.model.mase, naive->mase) && e.model.points == naive->points);
+            ac_eval_result_free(&e);
             run_finish(&r);
         }
     free_table(t);
@@ -190,6 +207,7 @@ static void test_last_value_anchor_keeps_the_naive_start_unless_an_epoch_beats_i
             assert_true(ac_trainer_best_epoch(r.trainer) >= 1);
             assert_true(ac_trainer_best_val_loss(r.trainer) == best_trained);
         }
+        ac_eval_result_free(&e);
         run_finish(&r);
     }
     assert_true(kept_start);
@@ -204,6 +222,7 @@ static void test_last_value_anchor_keeps_the_naive_start_unless_an_epoch_beats_i
     assert_true(ac_trainer_best_epoch(r.trainer) >= 1);
     assert_int_equal(ac_evaluate(r.model, &r.series, AC_SPLIT_TEST, 24, 64, &e, &err), AC_OK);
     assert_true(e.model.mse < 0.5 * e.baseline[AC_BASELINE_NAIVE].mse);
+    ac_eval_result_free(&e);
     run_finish(&r);
     free_table(seasonal);
 }
