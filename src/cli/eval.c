@@ -74,6 +74,7 @@ static int parse_args(int argc, char **argv, eval_args *a) {
  * channels by name (so another CSV may hold more columns, in any order). */
 static int data_config(const ac_checkpoint *ck, const eval_args *a, ac_config *cfg) {
     *cfg = ck->config;
+    if (a->csv || a->dataset) cfg->data.frequency[0] = '\0'; /* other dates: infer theirs */
     if (a->csv) {
         cfg->data.dataset[0] = '\0';
         cfg->data.date_column[0] = '\0';
@@ -123,6 +124,10 @@ int ac_cli_eval(int argc, char **argv) {
         ac_cli_error("%s", err.msg);
         goto done;
     }
+    char date_note[AC_ERROR_MAX];
+    const char *severity;
+    if (ac_table_date_note(src.table, date_note, sizeof date_note, &severity))
+        fprintf(stderr, "attncast: %s: %s\n", severity, date_note);
     int season = cfg.data.season > 0 ? cfg.data.season : src.season;
     ac_eval_result eval;
     if (ac_evaluate(ck->model, &series, a.split, season, cfg.train.batch_size, &eval, &err) !=
