@@ -18,10 +18,11 @@ typedef struct ac_cli_window_args {
 int ac_cli_parse_window_args(int argc, char **argv, const char *verb, const char *usage,
                              ac_cli_window_args *a);
 
-/* Loads the checkpoint's channels (by name) from input (dates checked, gaps only warned about)
- * and copies the L rows ending at data row
- * `at` (1-based; 0: the last row) into window [L, C]; *end is that row. Prints a one-line error
- * and returns -1 on failure (the table, if loaded, is still handed out for freeing). */
+/* Loads the checkpoint's channels (by name) from input, its dates checked (out of order or
+ * repeated with other values: an error; gaps: a warning on stderr), and copies the L rows ending
+ * at data row `at` (1-based; 0: the last row) into window [L, C]; *end is that row. Prints a
+ * one-line error and returns -1 on failure (the table, if loaded, is still handed out for
+ * freeing). */
 int ac_cli_read_window(const ac_checkpoint *ck, const char *input, int at, ac_table **table,
                        int *end, float *window);
 

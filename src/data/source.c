@@ -53,6 +53,7 @@ ac_status ac_data_source_open(ac_data_source *src, const ac_config *cfg, ac_erro
     memset(src, 0, sizeof *src);
     const double default_split[3] = {0.7, 0.1, 0.2};
     memcpy(src->split, default_split, sizeof src->split);
+    src->season = 1;
     const char *date_column = cfg->data.date_column;
     if (cfg->data.dataset[0]) {
         if (ac_dataset_card_load(&src->card, cfg->data.dataset, err) != AC_OK) {
