@@ -2,8 +2,7 @@
  * own in a temp folder: list (mirror, cache, not fetched, never downloading), fetch (path and
  * checksum, a tampered mirror file refused naming both digests, an unknown name), info (the card
  * and per-channel statistics checked against values worked out by hand, the dates' frequency
- * and gaps), --json that parses, and
- * command-line errors. */
+ * and gaps), --json that parses, and command-line errors. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
