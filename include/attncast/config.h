@@ -35,13 +35,15 @@ typedef struct ac_config {
         char csv[AC_CONFIG_TEXT];     /* data.csv: a CSV path, or ""; exactly one of the two */
         char columns[AC_CONFIG_TEXT]; /* data.columns: comma-separated subset, "" for all */
         char date_column[128];        /* data.date_column: "" for the MODEL.md rule */
+        char frequency[AC_FREQ_TEXT]; /* data.frequency (calendar.h names), "" to infer it */
         int lookback;                 /* data.lookback (L), default 96 */
         int horizon;                  /* data.horizon (H), default 96 */
         double split[3];              /* data.split "train,val,test", default 0.7,0.1,0.2 */
         bool split_set;               /* data.split given explicitly (else the card's default) */
         ac_missing_policy missing;    /* data.missing, default error */
         char missing_marker[32];      /* data.missing_marker: a number such as -9999, "" none */
-        int season;                   /* data.season, 0: the card's, else 1 */
+        ac_gaps_policy gaps;          /* data.gaps, default warn */
+        int season; /* data.season, 0: the card's, else the frequency's (ac_freq_season) */
     } data;
     struct {
         ac_attention_kind attention; /* model.attention, default dot */

@@ -13,12 +13,23 @@
  * name, "did you mean"). Missing cells (empty,
  * NaN, NA, N/A, null, any case, and cells equal to an optional numeric marker such as weather's
  * -9999) are errors too unless a missing-value policy says otherwise.
+ *
+ * When asked (check_dates), the dates are read as calendar.h says. If every one parses, rows
+ * out of time order, and two rows with one date but different values, are errors naming both
+ * lines; the frequency is inferred (or taken as given) and the steps that break it are counted:
+ * gaps (whole periods missing), repeated rows (a row equal to the one before it, date and
+ * values: weather.csv has one) and irregular steps. The gap policy then refuses them, keeps
+ * them, or fills them in: the missing dates become rows of missing cells, which the
+ * missing-value policy (ffill or interpolate) fills, and repeated rows are removed. Dates that
+ * do not parse are kept as text, and the frequency is unknown.
  */
 #ifndef ATTNCAST_CSV_H
 #define ATTNCAST_CSV_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
+#include "attncast/calendar.h"
 #include "attncast/error.h"
 
 typedef enum ac_missing_policy {
@@ -30,6 +41,16 @@ typedef enum ac_missing_policy {
 
 /* "error", "ffill", "interpolate", "drop". */
 const char *ac_missing_policy_name(ac_missing_policy policy);
+
+/* What data.gaps does with the steps that break the dates' calendar. */
+typedef enum ac_gaps_policy {
+    AC_GAPS_ERROR, /* the first one stops the load, naming its line */
+    AC_GAPS_WARN,  /* keep the rows as they are; the table's date report tells */
+    AC_GAPS_FILL   /* insert the missing dates as rows of missing cells, remove repeated rows */
+} ac_gaps_policy;
+
+/* "error", "warn", "fill". */
+const char *ac_gaps_policy_name(ac_gaps_policy policy);
 
 typedef struct ac_csv_options {
     const char *date_column; /* NULL or "": a column named `date` (any case) if there is one */
@@ -43,24 +64,59 @@ typedef struct ac_csv_options {
      * messages about them; NULL or "": the messages begin with the CSV's path. */
     const char *columns_at;
     const char *date_column_at;
+    /* Check the dates (order, frequency, gaps) as above, under this gap policy. AC_GAPS_FILL
+     * needs missing = ffill or interpolate. frequency: the dates' frequency, or unknown to
+     * infer it. */
+    bool check_dates;
+    ac_gaps_policy gaps;
+    ac_freq frequency;
 } ac_csv_options;
+
+/* The dates of a loaded table, when check_dates asked. Lines are the CSV's (1-based, the header
+ * is line 1); 0 when there is none. */
+typedef struct ac_date_report {
+    bool checked;            /* check_dates was asked and every date parsed */
+    ac_gaps_policy policy;   /* the gap policy applied */
+    ac_calendar_steps steps; /* the steps as read (rows: 0-based, in the file's order) */
+    int gap_line;            /* the row before the first gap */
+    char gap_date[AC_DATE_TEXT];
+    int repeat_line;    /* the first repeated row */
+    int irregular_line; /* the row ending the first irregular step */
+    char irregular_date[AC_DATE_TEXT];
+    int inserted; /* rows inserted for missing dates (AC_GAPS_FILL) */
+    int removed;  /* repeated rows removed (AC_GAPS_FILL) */
+} ac_date_report;
 
 /* A loaded table: rows x cols values, row-major, in double precision. */
 typedef struct ac_table {
     int rows;
     int cols;
-    double *values;     /* rows * cols */
-    char **names;       /* cols channel names */
-    char **dates;       /* rows date strings, or NULL when there is no date column */
-    char *date_name;    /* the date column's name, or NULL */
-    char *source;       /* the path it was read from */
-    int missing_filled; /* cells filled (ffill / interpolate) */
-    int rows_dropped;   /* rows dropped (drop) */
+    double *values;           /* rows * cols */
+    char **names;             /* cols channel names */
+    char **dates;             /* rows date strings, or NULL when there is no date column */
+    char *date_name;          /* the date column's name, or NULL */
+    char *source;             /* the path it was read from */
+    int missing_filled;       /* cells filled (ffill / interpolate) */
+    int rows_dropped;         /* rows dropped (drop) */
+    ac_freq freq;             /* the dates' frequency; unknown without readable dates or a check */
+    ac_date_style date_style; /* how the dates are written (when freq is known) */
+    ac_date_report date_report;
 } ac_table;
 
 /* Reads path into a new table (free with ac_table_free). opt may be NULL for the defaults. */
 ac_status ac_table_load_csv(ac_table **out, const char *path, const ac_csv_options *opt,
                             ac_error *err);
 void ac_table_free(ac_table *table);
+
+/* What the date check found as read, before any filling: "1 gap in the 10min calendar (9
+ * missing dates), the first after line 21515 (2020-05-29 09:30:00); 1 repeated row ...". False,
+ * and nothing written, when the dates follow their calendar or were not checked. */
+bool ac_table_date_issues(const ac_table *table, char *buf, size_t n);
+
+/* One line on what the date check found, for the CLI to print after "warning: " or "note: "
+ * (*severity says which): the gaps, repeated rows and irregular steps kept (AC_GAPS_WARN), or
+ * the rows inserted and removed (AC_GAPS_FILL). False, and nothing written, when there is
+ * nothing to say. */
+bool ac_table_date_note(const ac_table *table, char *buf, size_t n, const char **severity);
 
 #endif

@@ -2,8 +2,10 @@
  *
  * data.dataset names a card: the file is fetched (mirror, cache or download, checksum verified)
  * and the card supplies the defaults for the date column, the split and the season. data.csv
- * names a local file: split 0.7,0.1,0.2 and season 1 unless the config says otherwise. Explicit
- * config values always win over a card's defaults.
+ * names a local file: split 0.7,0.1,0.2 and the season of the dates' frequency (ac_freq_season:
+ * 24 for hourly dates, 7 for daily, 1 when unknown) unless the config says otherwise. Explicit
+ * config values always win over a card's defaults. The table's dates are checked as data.gaps
+ * and data.frequency say (csv.h); table->freq is the frequency found.
  *
  * A config value that proves wrong only here (data.dataset naming no card, a data.columns or
  * data.date_column name missing from the header) fails like a config error: the message names
@@ -26,7 +28,7 @@ typedef struct ac_data_source {
     char path[AC_DATASET_PATH];  /* the CSV that was read */
     char label[AC_DATASET_PATH]; /* dataset name, or the CSV path */
     double split[3];
-    int season;
+    int season;        /* data.season, else the card's, else the frequency's */
     bool config_error; /* after a failed open: the config's value was wrong, not the data */
 } ac_data_source;
 

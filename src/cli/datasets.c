@@ -30,8 +30,8 @@ static const char *const HELP =
     "  list        the dataset cards: name, domain, step, rows, channels and whether the file\n"
     "              is here (mirror, cached, not fetched); never downloads\n"
     "  fetch NAME  find or download the file, verify its SHA-256, print its path\n"
-    "  info NAME   the card, and when the file is here its rows, dates and per-channel\n"
-    "              mean, std, min, max and count of -9999 cells\n"
+    "  info NAME   the card, and when the file is here its rows, dates, frequency and gaps,\n"
+    "              and per-channel mean, std, min, max and count of -9999 cells\n"
     "  --json      machine-readable output\n"
     "\n"
     "Files come from $ATTNCAST_DATA_MIRROR when set, else the cache ($ATTNCAST_CACHE_DIR);\n"
@@ -96,9 +96,12 @@ static void locate(const ac_dataset_card *card, located *loc) {
     loc->where = mirror ? WHERE_MIRROR : WHERE_CACHE;
 }
 
-static ac_status load_table(const ac_dataset_card *card, const char *path, ac_table **table,
-                            ac_error *err) {
-    ac_csv_options opt = {.date_column = card->date_column, .missing = AC_MISSING_ERROR};
+static ac_status load_table(const ac_dataset_card *card, const char *path, bool check_dates,
+                            ac_table **table, ac_error *err) {
+    ac_csv_options opt = {.date_column = card->date_column,
+                          .missing = AC_MISSING_ERROR,
+                          .check_dates = check_dates,
+                          .gaps = AC_GAPS_WARN};
     return ac_table_load_csv(table, path, &opt, err);
 }
 
@@ -172,7 +175,7 @@ static int list_datasets(bool json) {
             exit_code = AC_EXIT_FAILURE;
         } else if (r->loc.where != WHERE_ABSENT) {
             ac_table *t = NULL;
-            if (load_table(&r->card, r->loc.path, &t, &err) != AC_OK) {
+            if (load_table(&r->card, r->loc.path, false, &t, &err) != AC_OK) {
                 ac_cli_error("%s", err.msg);
                 exit_code = AC_EXIT_FAILURE;
             } else {
@@ -325,9 +328,25 @@ static void print_card(const ac_dataset_card *c) {
     printf("card         %s\n", c->card_path);
 }
 
-static void print_stats(const ac_table *t, const channel_stats *s) {
+/* "10min (from the dates; the card's step is 10min)" */
+static void print_frequency(const ac_dataset_card *card, const ac_table *t) {
+    char name[AC_FREQ_TEXT], issues[AC_ERROR_MAX];
+    ac_freq step;
+    bool agrees =
+        ac_freq_parse(card->step, &step) && step.kind == t->freq.kind && step.n == t->freq.n;
+    printf("frequency    %s (from the dates", ac_freq_name(t->freq, name));
+    if (card->step[0])
+        printf(agrees ? "; as the card's step" : "; the card's step is %s", card->step);
+    printf(")\n");
+    if (ac_freq_known(t->freq))
+        printf("gaps         %s\n",
+               ac_table_date_issues(t, issues, sizeof issues) ? issues : "none");
+}
+
+static void print_stats(const ac_dataset_card *card, const ac_table *t, const channel_stats *s) {
     printf("rows         %d\n", t->rows);
     if (t->dates) printf("dates        %s .. %s\n", t->dates[0], t->dates[t->rows - 1]);
+    if (t->dates) print_frequency(card, t);
     printf("channels     %d (statistics over all rows, -9999 cells included)\n\n", t->cols);
     int w = 7;
     for (int c = 0; c < t->cols; c++) {
@@ -368,12 +387,27 @@ static void stats_json(cJSON *o, const ac_table *t, const channel_stats *s) {
         cJSON_AddNullToObject(o, "rows");
         cJSON_AddNullToObject(o, "first_date");
         cJSON_AddNullToObject(o, "last_date");
+        cJSON_AddNullToObject(o, "frequency");
+        cJSON_AddNullToObject(o, "gaps");
         cJSON_AddNullToObject(o, "channels");
         return;
     }
     cJSON_AddNumberToObject(o, "rows", t->rows);
     json_text(o, "first_date", t->dates ? t->dates[0] : NULL);
     json_text(o, "last_date", t->dates ? t->dates[t->rows - 1] : NULL);
+    char name[AC_FREQ_TEXT];
+    json_text(o, "frequency", ac_freq_known(t->freq) ? ac_freq_name(t->freq, name) : NULL);
+    if (ac_freq_known(t->freq)) {
+        const ac_calendar_steps *st = &t->date_report.steps;
+        cJSON *gaps = cJSON_AddObjectToObject(o, "gaps");
+        cJSON_AddNumberToObject(gaps, "gaps", st->gaps);
+        cJSON_AddNumberToObject(gaps, "missing_dates", (double)st->missing);
+        cJSON_AddNumberToObject(gaps, "first_gap_line", t->date_report.gap_line);
+        cJSON_AddNumberToObject(gaps, "repeated_rows", st->repeats);
+        cJSON_AddNumberToObject(gaps, "irregular_steps", st->irregular);
+    } else {
+        cJSON_AddNullToObject(o, "gaps");
+    }
     cJSON *channels = cJSON_AddArrayToObject(o, "channels");
     for (int c = 0; channels && c < t->cols; c++) {
         cJSON *ch = cJSON_CreateObject();
@@ -403,7 +437,7 @@ static int info_dataset(const char *name, bool json) {
         err = loc.err;
         exit_code = AC_EXIT_FAILURE;
     } else if (loc.where != WHERE_ABSENT) {
-        if (load_table(&card, loc.path, &table, &err) != AC_OK) {
+        if (load_table(&card, loc.path, true, &table, &err) != AC_OK) {
             exit_code = AC_EXIT_FAILURE;
         } else if (!(stats = calloc((size_t)table->cols, sizeof *stats))) {
             snprintf(err.msg, sizeof err.msg, "datasets: out of memory");
@@ -425,7 +459,7 @@ static int info_dataset(const char *name, bool json) {
             printf("status       %s\n", hint);
         else
             printf("status       %s %s\n", status_name(&loc), loc.path);
-        if (have_stats) print_stats(table, stats);
+        if (have_stats) print_stats(&card, table, stats);
     }
     if (exit_code != AC_EXIT_OK) ac_cli_error("%s", err.msg);
     free(stats);

@@ -188,6 +188,7 @@ static int data_config(const ac_checkpoint *ck, const eval_args *a, ac_config *c
         fits = snprintf(cfg->data.dataset, sizeof cfg->data.dataset, "%s", a->dataset) <
                (int)sizeof cfg->data.dataset;
     }
+    if (a->csv || a->dataset) cfg->data.frequency[0] = '\0'; /* other dates: infer theirs */
     if (a->csv) {
         cfg->data.dataset[0] = '\0';
         cfg->data.date_column[0] = '\0';
@@ -241,6 +242,10 @@ int ac_cli_eval(int argc, char **argv) {
             ac_cli_error("%s", err.msg);
         goto done;
     }
+    char date_note[AC_ERROR_MAX];
+    const char *severity;
+    if (ac_table_date_note(src.table, date_note, sizeof date_note, &severity))
+        fprintf(stderr, "attncast: %s: %s\n", severity, date_note);
     ac_status st =
         whole ? ac_series_build_whole(&series, src.table, cfg.data.lookback, cfg.data.horizon,
                                       &ck->scaler, &err)

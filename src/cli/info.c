@@ -26,6 +26,8 @@ int ac_cli_info(int argc, char **argv) {
     printf("%s)\n", ck->channels > 24 ? " ..." : "");
     printf("windows        lookback %d, horizon %d, split %g/%g/%g\n", s->lookback, s->horizon,
            c->data.split[0], c->data.split[1], c->data.split[2]);
+    printf("calendar       frequency %s, season %d\n",
+           c->data.frequency[0] ? c->data.frequency : "unknown", c->data.season);
     printf("architecture   %s attention, %s channels, patch %d stride %d (%d tokens), d_model %d, "
            "%d heads, %d layers, d_ff %d, revin %s, causal %s, dropout %g\n",
            ac_attention_kind_name(s->attention), ac_channel_mode_name(s->channel_mode),

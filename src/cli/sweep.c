@@ -270,8 +270,8 @@ static bool first_difference(const char *a, const char *b, char *what, size_t n)
 }
 
 /* The run's stored config and the one the sweep would give it now, as INI texts. What
- * `attncast train` resolves itself (the folder, the threads, a dataset card's split and season)
- * is taken from the stored one unless the sweep's config sets it. */
+ * `attncast train` resolves itself (the folder, the threads, a dataset card's split and season,
+ * the dates' frequency) is taken from the stored one unless the sweep's config sets it. */
 static int run_config_texts(const ac_config *now_cfg, const sweep_run *r, char **stored_ini,
                             char **now_ini) {
     char path[4096];
@@ -293,6 +293,8 @@ static int run_config_texts(const ac_config *now_cfg, const sweep_run *r, char *
             now->data.split_set = stored->data.split_set;
         }
         if (now->data.season == 0) now->data.season = stored->data.season;
+        if (!now->data.frequency[0])
+            memcpy(now->data.frequency, stored->data.frequency, sizeof now->data.frequency);
         *stored_ini = ac_config_to_ini(stored);
         *now_ini = ac_config_to_ini(now);
         rc = *stored_ini && *now_ini ? 0 : -1;

@@ -533,6 +533,7 @@ static int train(train_args args, ac_parallel *group) {
     memcpy(cfg.data.split, src.split, sizeof cfg.data.split);
     cfg.data.split_set = true;
     cfg.data.season = src.season;
+    if (ac_freq_known(table->freq)) ac_freq_name(table->freq, cfg.data.frequency);
     ac_series series;
     if (ac_series_build(&series, table, src.split, cfg.data.lookback, cfg.data.horizon, &err) !=
         AC_OK) {
@@ -554,6 +555,10 @@ static int train(train_args args, ac_parallel *group) {
                 "attncast: note: the season (%d) is longer than data.lookback (%d), so "
                 "seasonal_naive repeats the last value\n",
                 src.season, cfg.data.lookback);
+    char date_note[AC_ERROR_MAX];
+    const char *severity;
+    if (lead && ac_table_date_note(table, date_note, sizeof date_note, &severity))
+        fprintf(stderr, "attncast: %s: %s\n", severity, date_note);
     if (lead && (table->missing_filled || table->rows_dropped))
         fprintf(stderr, "attncast: note: data.missing = %s filled %d cell(s), dropped %d row(s)\n",
                 ac_missing_policy_name(cfg.data.missing), table->missing_filled,

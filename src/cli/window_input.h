@@ -18,14 +18,17 @@ typedef struct ac_cli_window_args {
 int ac_cli_parse_window_args(int argc, char **argv, const char *verb, const char *usage,
                              ac_cli_window_args *a);
 
-/* Loads the checkpoint's channels (by name) from input and copies the L rows ending at data row
- * `at` (1-based; 0: the last row) into window [L, C]; *end is that row. Prints a one-line error
- * and returns -1 on failure (the table, if loaded, is still handed out for freeing). */
+/* Loads the checkpoint's channels (by name) from input, its dates checked (out of order or
+ * repeated with other values: an error; gaps: a warning on stderr), and copies the L rows ending
+ * at data row `at` (1-based; 0: the last row) into window [L, C]; *end is that row. Prints a
+ * one-line error and returns -1 on failure (the table, if loaded, is still handed out for
+ * freeing). */
 int ac_cli_read_window(const ac_checkpoint *ck, const char *input, int at, ac_table **table,
                        int *end, float *window);
 
 /* The forecast [H, C] as CSV text (malloc'd): a header, then H rows whose first column continues
- * the input's dates at its time step (or counts steps 1..H when the dates cannot be read). */
+ * the input's dates on their calendar (the checkpoint's data.frequency when the input's dates
+ * follow it, else the input's own frequency), or counts steps 1..H when neither is known. */
 char *ac_cli_forecast_csv(const ac_checkpoint *ck, const ac_table *table, int end,
                           const float *forecast);
 

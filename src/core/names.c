@@ -30,6 +30,11 @@ const char *ac_missing_policy_name(ac_missing_policy policy) {
     return NAME_OF(names, policy);
 }
 
+const char *ac_gaps_policy_name(ac_gaps_policy policy) {
+    static const char *const names[] = {"error", "warn", "fill"};
+    return NAME_OF(names, policy);
+}
+
 const char *ac_optimizer_kind_name(ac_optimizer_kind kind) {
     static const char *const names[] = {"adam", "adamw", "sgd"};
     return NAME_OF(names, kind);

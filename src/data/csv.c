@@ -5,8 +5,8 @@
  * header decides the layout: which field is the date, and which channel slot each other field
  * fills. Values go straight into the row-major table; a missing cell is stored as NaN and, after
  * the last row, filled or dropped as the missing-value policy says (or reported at once under
- * AC_MISSING_ERROR); the policies themselves are in csv_missing.c. Every error is one line
- * naming file, line and column.
+ * AC_MISSING_ERROR); the policies themselves are in csv_missing.c. Before that, csv_dates.c
+ * checks the dates when asked. Every error is one line naming file, line and column.
  */
 #include "attncast/csv.h"
 
@@ -447,8 +447,9 @@ static ac_status new_table(ac_table **out, const char *path, const row *h, const
     return AC_OK;
 }
 
-/* The data rows after the header into t; returns the number of rows in t->rows. */
-static ac_status read_rows(cursor *c, const layout *lay, ac_table *t, int *missing,
+/* The data rows after the header into t; returns the number of rows in t->rows, and the line
+ * where each starts in lines. */
+static ac_status read_rows(cursor *c, const layout *lay, ac_table *t, int *missing, int *lines,
                            const ac_csv_options *opt, ac_error *err) {
     row rw = {.cap = lay->fields + 1};
     rw.fields = malloc((size_t)rw.cap * sizeof *rw.fields);
@@ -457,6 +458,7 @@ static ac_status read_rows(cursor *c, const layout *lay, ac_table *t, int *missi
     while (c->p < c->end && st == AC_OK) {
         if (blank_line(c->p, c->end) && only_space_left(c->p, c->end)) break;
         st = parse_row(c, &rw, err);
+        lines[t->rows] = rw.line;
         if (st == AC_OK) st = store_row(c, &rw, lay, t, t->rows, missing, opt, err);
         t->rows++; /* counted even on failure, so ac_table_free finds its date */
     }
@@ -490,7 +492,7 @@ ac_status ac_table_load_csv(ac_table **out, const char *path, const ac_csv_optio
 
     row header = {.grow = true};
     layout lay = {0};
-    int *missing = NULL;
+    int *missing = NULL, *lines = NULL;
     ac_table *t = NULL;
     st = parse_row(&c, &header, err);
     if (st == AC_OK) st = check_header(&c, &header, err);
@@ -499,24 +501,28 @@ ac_status ac_table_load_csv(ac_table **out, const char *path, const ac_csv_optio
         st = ac_error_set(err, AC_ERR_FORMAT, "%s:%d: the header has no data rows after it", path,
                           header.line);
     if (st == AC_OK) {
-        size_t lines = 1; /* every row but the last ends in a newline */
-        for (const char *p = c.p; (p = memchr(p, '\n', (size_t)(c.end - p))) != NULL; p++) lines++;
-        if (lines > INT32_MAX) {
+        size_t lines_count = 1; /* every row but the last ends in a newline */
+        for (const char *p = c.p; (p = memchr(p, '\n', (size_t)(c.end - p))) != NULL; p++)
+            lines_count++;
+        if (lines_count > INT32_MAX) {
             st = ac_error_set(err, AC_ERR_FORMAT, "%s: more than %d rows", path, INT32_MAX);
         } else {
-            st = new_table(&t, path, &header, &lay, lines, err);
+            st = new_table(&t, path, &header, &lay, lines_count, err);
             missing = calloc((size_t)lay.channels, sizeof *missing);
-            if (st == AC_OK && !missing)
+            lines = malloc(lines_count * sizeof *lines);
+            if (st == AC_OK && (!missing || !lines))
                 st = ac_error_set(err, AC_ERR_NOMEM, "%s: out of memory", path);
         }
     }
-    if (st == AC_OK) st = read_rows(&c, &lay, t, missing, opt, err);
+    if (st == AC_OK) st = read_rows(&c, &lay, t, missing, lines, opt, err);
+    if (st == AC_OK) st = csv_check_dates(t, lines, missing, opt, err);
     if (st == AC_OK) st = csv_apply_policy(t, missing, opt->missing, err);
     if (st == AC_OK && t->rows * (size_t)t->cols > 0) { /* give back the rows never used */
         double *fit = realloc(t->values, (size_t)t->rows * t->cols * sizeof *fit);
         if (fit) t->values = fit;
     }
     free(missing);
+    free(lines);
     free(lay.slot);
     free(lay.field);
     free(header.fields);

@@ -74,7 +74,6 @@ ac_status ac_data_source_open(ac_data_source *src, const ac_config *cfg, ac_erro
         snprintf(src->label, sizeof src->label, "%s", cfg->data.csv);
     }
     if (cfg->data.split_set) memcpy(src->split, cfg->data.split, sizeof src->split);
-    if (cfg->data.season > 0) src->season = cfg->data.season;
     char columns_at[AC_CONFIG_TEXT], date_at[AC_CONFIG_TEXT];
     ac_csv_options opt = {
         .date_column = date_column,
@@ -85,10 +84,18 @@ ac_status ac_data_source_open(ac_data_source *src, const ac_config *cfg, ac_erro
                               ? ac_config_where(cfg, "data.date_column", date_at, sizeof date_at)
                               : NULL};
     opt.has_missing_marker = ac_config_missing_marker(cfg, &opt.missing_marker);
+    opt.check_dates = true;
+    opt.gaps = cfg->data.gaps;
+    if (cfg->data.frequency[0]) ac_freq_parse(cfg->data.frequency, &opt.frequency);
     ac_status st = ac_table_load_csv(&src->table, src->path, &opt, err);
     /* the reader's AC_ERR_INVALID is always about data.columns or data.date_column */
     src->config_error = st == AC_ERR_INVALID;
-    return st;
+    if (st != AC_OK) return st;
+    if (cfg->data.season > 0)
+        src->season = cfg->data.season;
+    else if (!src->has_card)
+        src->season = ac_freq_season(src->table->freq);
+    return AC_OK;
 }
 
 void ac_data_source_close(ac_data_source *src) {

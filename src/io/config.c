@@ -49,6 +49,9 @@ static const char *loss_name(int v) {
 static const char *missing_name(int v) {
     return ac_missing_policy_name((ac_missing_policy)v);
 }
+static const char *gaps_name(int v) {
+    return ac_gaps_policy_name((ac_gaps_policy)v);
+}
 static const char *optimizer_name(int v) {
     return ac_optimizer_kind_name((ac_optimizer_kind)v);
 }
@@ -62,6 +65,7 @@ _Static_assert(sizeof(ac_channel_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(ac_loss_kind) == sizeof(int), "enum size");
 _Static_assert(sizeof(ac_norm_anchor) == sizeof(int), "enum size");
 _Static_assert(sizeof(ac_missing_policy) == sizeof(int), "enum size");
+_Static_assert(sizeof(ac_gaps_policy) == sizeof(int), "enum size");
 _Static_assert(sizeof(ac_optimizer_kind) == sizeof(int), "enum size");
 _Static_assert(sizeof(ac_schedule_kind) == sizeof(int), "enum size");
 
@@ -83,6 +87,8 @@ const key_def config_keys[] = {
     TEXT_KEY(data, csv, "", "path of a CSV file; give this or data.dataset"),
     TEXT_KEY(data, columns, "", "comma-separated channel columns; empty for all"),
     TEXT_KEY(data, date_column, "", "date column; empty for a column named date, if any"),
+    TEXT_KEY(data, frequency, "",
+             "the dates' frequency (D, h, 10min, B, W, MS, ME, QS, ...); empty: inferred"),
     INT_KEY(data, lookback, 1, 100000, "96", "input window length L"),
     INT_KEY(data, horizon, 1, 100000, "96", "forecast horizon H"),
     {"data", "split", KEY_SPLIT, FIELD(data, split), 0, 1, MIN_OPEN | MAX_OPEN, NULL, "0.7,0.1,0.2",
@@ -90,7 +96,9 @@ const key_def config_keys[] = {
     ENUM_KEY(data, missing, missing_name, "error", "missing cells"),
     TEXT_KEY(data, missing_marker, "",
              "a number that marks a missing cell (weather: -9999); empty: none"),
-    INT_KEY(data, season, 0, 100000, "0", "seasonal naive period; 0: the card's, else 1"),
+    ENUM_KEY(data, gaps, gaps_name, "warn", "missing dates, repeated and irregular rows"),
+    INT_KEY(data, season, 0, 100000, "0",
+            "seasonal naive period; 0: the card's, else from data.frequency"),
 
     ENUM_KEY(model, attention, attention_name, "dot", "attention kind"),
     INT_KEY(model, d_model, 1, 65536, "64", "model width d"),
@@ -584,6 +592,19 @@ ac_status ac_config_check(const ac_config *cfg, ac_error *err) {
         return ac_config_error(cfg, "data.missing_marker", err,
                                "expected a finite number such as -9999 (or nothing), got '%.*s'",
                                QUOTE_MAX, cfg->data.missing_marker);
+    ac_freq freq;
+    if (cfg->data.frequency[0] && !ac_freq_parse(cfg->data.frequency, &freq))
+        return ac_config_error(cfg, "data.frequency", err,
+                               "expected a frequency such as 10min, h, D, B, W, MS, ME, QS, QE, "
+                               "YS or YE (or nothing, to infer it from the dates), got '%.*s'",
+                               QUOTE_MAX, cfg->data.frequency);
+    if (cfg->data.gaps == AC_GAPS_FILL && cfg->data.missing != AC_MISSING_FFILL &&
+        cfg->data.missing != AC_MISSING_INTERPOLATE)
+        return ac_config_error(cfg, "data.gaps", err,
+                               "fill inserts the missing dates as rows of missing cells, which "
+                               "data.missing = %s cannot fill: set data.missing = ffill or "
+                               "interpolate",
+                               ac_missing_policy_name(cfg->data.missing));
     if (cfg->model.d_model % cfg->model.heads != 0)
         return ac_error_set(err, AC_ERR_INVALID,
                             "%s%smodel.d_model = %d is not divisible by model.heads = %d", at, sep,

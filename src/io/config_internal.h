@@ -49,7 +49,7 @@ typedef struct key_def {
 } key_def;
 
 /* config.c checks these against its tables. */
-#define KEY_COUNT     40
+#define KEY_COUNT     42
 #define SECTION_COUNT 4
 
 extern const key_def config_keys[KEY_COUNT];

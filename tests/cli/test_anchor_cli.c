@@ -26,13 +26,13 @@ static int setup(void **state) {
     snprintf(path, sizeof path, "%s/walk.csv", dir);
     FILE *f = fopen(path, "w");
     if (!f) return -1;
-    fprintf(f, "date,price\n");
+    fprintf(f, "price\n");
     unsigned state_ = 12345u;
     double level = 100.0;
     for (int t = 0; t < 600; t++) { /* a random walk with uniform steps (an LCG: portable) */
         state_ = state_ * 1664525u + 1013904223u;
         level += ((double)(state_ >> 8) / (double)(1u << 24) - 0.5) * 2.0;
-        fprintf(f, "2021-%02d-%02d,%.6f\n", 1 + t / 50, 1 + t % 28, level);
+        fprintf(f, "%.6f\n", level);
     }
     fclose(f);
     /* a learning rate high enough that training only adds noise */

@@ -1,8 +1,8 @@
 /* test_datasets_cli.c - `attncast datasets` through the real binary, on cards and files of our
  * own in a temp folder: list (mirror, cache, not fetched, never downloading), fetch (path and
  * checksum, a tampered mirror file refused naming both digests, an unknown name), info (the card
- * and per-channel statistics checked against values worked out by hand), --json that parses, and
- * command-line errors. */
+ * and per-channel statistics checked against values worked out by hand, the dates' frequency
+ * and gaps), --json that parses, and command-line errors. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -217,6 +217,8 @@ static void test_info_prints_the_card_and_channel_statistics(void **state) {
     assert_non_null(strstr(line_of("status "), "mirror"));
     assert_non_null(strstr(line_of("rows "), "4"));
     assert_non_null(strstr(line_of("dates "), "2024-01-01 .. 2024-01-04"));
+    assert_non_null(strstr(line_of("frequency "), "D (from the dates; as the card's step)"));
+    assert_non_null(strstr(line_of("gaps "), "none"));
     assert_non_null(strstr(line_of("channel "), "-9999 cells"));
     char f[8][64];
     assert_int_equal(fields(line_of("a "), f, 8), 6);
@@ -260,6 +262,10 @@ static void test_json_output_parses(void **state) {
     if (!root) fail_msg("not JSON: %s", out);
     assert_string_equal(cJSON_GetObjectItem(root, "sha256")->valuestring, tiny_sha);
     assert_int_equal(cJSON_GetObjectItem(root, "rows")->valueint, 4);
+    assert_string_equal(cJSON_GetObjectItem(root, "frequency")->valuestring, "D");
+    const cJSON *gaps = cJSON_GetObjectItem(root, "gaps");
+    assert_int_equal(cJSON_GetObjectItem(gaps, "gaps")->valueint, 0);
+    assert_int_equal(cJSON_GetObjectItem(gaps, "repeated_rows")->valueint, 0);
     const cJSON *channels = cJSON_GetObjectItem(root, "channels");
     assert_int_equal(cJSON_GetArraySize(channels), 2);
     const cJSON *a = cJSON_GetArrayItem(channels, 0), *b = cJSON_GetArrayItem(channels, 1);

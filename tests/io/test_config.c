@@ -93,6 +93,8 @@ static void test_defaults_are_the_documented_values(void **state) {
     assert_true(cfg.data.split[0] == 0.7 && cfg.data.split[1] == 0.1 && cfg.data.split[2] == 0.2);
     assert_false(cfg.data.split_set);
     assert_int_equal(cfg.data.missing, AC_MISSING_ERROR);
+    assert_string_equal(cfg.data.frequency, "");
+    assert_int_equal(cfg.data.gaps, AC_GAPS_WARN);
     assert_int_equal(cfg.data.season, 0);
     assert_int_equal(cfg.model.attention, AC_ATTN_DOT);
     assert_int_equal(cfg.model.d_model, 64);
@@ -133,6 +135,8 @@ static const char *const FULL = "[data]\n"
                                 "horizon = 24\n"
                                 "split = 0.6, 0.2, 0.2\n"
                                 "missing = interpolate\n"
+                                "frequency = 10min\n"
+                                "gaps = fill\n"
                                 "season = 24\n"
                                 "\n"
                                 "[model]\n"
@@ -178,6 +182,8 @@ static void assert_full_values(const ac_config *c) {
     assert_true(c->data.split[0] == 0.6 && c->data.split[1] == 0.2 && c->data.split[2] == 0.2);
     assert_true(c->data.split_set);
     assert_int_equal(c->data.missing, AC_MISSING_INTERPOLATE);
+    assert_string_equal(c->data.frequency, "10min");
+    assert_int_equal(c->data.gaps, AC_GAPS_FILL);
     assert_int_equal(c->data.season, 24);
     assert_int_equal(c->model.attention, AC_ATTN_GATED);
     assert_int_equal(c->model.d_model, 128);
@@ -562,6 +568,8 @@ static void assert_same_config(const ac_config *a, const ac_config *b) {
     assert_memory_equal(a->data.split, b->data.split, sizeof a->data.split);
     assert_int_equal(a->data.split_set, b->data.split_set);
     assert_int_equal(a->data.missing, b->data.missing);
+    assert_string_equal(a->data.frequency, b->data.frequency);
+    assert_int_equal(a->data.gaps, b->data.gaps);
     assert_int_equal(a->data.season, b->data.season);
     assert_int_equal(a->model.attention, b->model.attention);
     assert_int_equal(a->model.d_model, b->model.d_model);
@@ -631,7 +639,7 @@ static void test_to_ini_of_the_defaults_has_every_key(void **state) {
     assert_contains(text, "\ndataset =\n");
     int keys = 0;
     for (const char *c = text; (c = strstr(c, " =")) != NULL; c++) keys++;
-    assert_int_equal(keys, 40);
+    assert_int_equal(keys, 42);
     ac_config back;
     ac_config_defaults(&back);
     assert_int_equal(ac_config_load_string(&back, text, "resolved", &err), AC_OK);
@@ -831,6 +839,43 @@ static void test_check_wants_a_number_for_the_missing_marker(void **state) {
 
 /* ---- the model spec and the key reference ---- */
 
+/* text fails ac_config_check with a message holding piece (and one line). */
+static void expect_check_message(const char *text, const char *piece) {
+    assert_int_equal(load(text), AC_OK);
+    assert_int_equal(ac_config_check(&cfg, &err), AC_ERR_INVALID);
+    assert_contains(err.msg, piece);
+    assert_null(strchr(err.msg, '\n'));
+}
+
+static void test_check_wants_a_known_frequency(void **state) {
+    (void)state;
+    expect_check_message("[data]\ncsv = a.csv\nfrequency = daily\n",
+                         "exp.ini:3: data.frequency: expected a frequency such as 10min, h, D, B");
+    expect_check_message("[data]\ncsv = a.csv\nfrequency = 0h\n", "got '0h'");
+    static const char *const good[] = {"10min", "h",  "D",  "B",  "W",  "MS",
+                                       "ME",    "QS", "QE", "YS", "YE", "30s"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        char text[128];
+        snprintf(text, sizeof text, "[data]\ncsv = a.csv\nfrequency = %s\n", good[i]);
+        assert_int_equal(load(text), AC_OK);
+        assert_int_equal(ac_config_check(&cfg, &err), AC_OK);
+    }
+}
+
+static void test_check_wants_a_filling_missing_policy_for_gaps_fill(void **state) {
+    (void)state;
+    expect_check_message("[data]\ncsv = a.csv\ngaps = fill\n",
+                         "exp.ini:3: data.gaps: fill inserts the missing dates as rows of missing "
+                         "cells, which data.missing = error cannot fill: set data.missing = ffill "
+                         "or interpolate");
+    expect_check_message("[data]\ncsv = a.csv\ngaps = fill\nmissing = drop\n",
+                         "data.missing = drop cannot fill");
+    assert_int_equal(load("[data]\ncsv = a.csv\ngaps = fill\nmissing = ffill\n"), AC_OK);
+    assert_int_equal(ac_config_check(&cfg, &err), AC_OK);
+    assert_int_equal(load("[data]\ncsv = a.csv\ngaps = error\n"), AC_OK);
+    assert_int_equal(ac_config_check(&cfg, &err), AC_OK);
+}
+
 static void test_model_spec_carries_the_model_keys(void **state) {
     (void)state;
     assert_int_equal(load(FULL), AC_OK);
@@ -876,7 +921,7 @@ static void test_print_keys_lists_every_key_with_its_default(void **state) {
         assert_int_equal(doc - line, doc_column);
     }
     fclose(f);
-    assert_int_equal(lines, 40);
+    assert_int_equal(lines, 42);
     assert_true(saw_lr);
     assert_true(saw_attention);
 }
@@ -926,6 +971,8 @@ int main(void) {
         cmocka_unit_test(test_check_rejects_a_bad_dataset_name),
         cmocka_unit_test(test_check_rejects_warmup_as_long_as_training),
         cmocka_unit_test(test_check_wants_a_number_for_the_missing_marker),
+        cmocka_unit_test(test_check_wants_a_known_frequency),
+        cmocka_unit_test(test_check_wants_a_filling_missing_policy_for_gaps_fill),
         cmocka_unit_test(test_model_spec_carries_the_model_keys),
         cmocka_unit_test(test_print_keys_lists_every_key_with_its_default),
     };
