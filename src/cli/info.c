@@ -1,4 +1,5 @@
 /* info.c - `attncast info CHECKPOINT`: what a checkpoint holds, checked as it loads. */
+#include <math.h>
 #include <stdio.h>
 
 #include "attncast/checkpoint.h"
@@ -41,7 +42,11 @@ int ac_cli_info(int argc, char **argv) {
                c->train.epochs, (long long)t->step, ac_loss_kind_name(c->train.loss),
                ac_optimizer_kind_name(c->train.optimizer), ck->lr,
                t->stopped_early ? ", stopped early" : "");
-        printf("best           epoch %d, validation loss %.6g (%d epoch(s) since)\n", t->best_epoch,
+        printf("best           epoch %d%s, validation loss %.6g (%d epoch(s) since)\n",
+               t->best_epoch,
+               t->best_epoch == 0 && isfinite(t->best_val_loss)
+                   ? " (the untrained model: the naive repeat)"
+                   : "",
                t->best_val_loss, t->bad_epochs);
         for (int i = 0; i < t->history_len; i++)
             printf("  epoch %3d  train %.5f  val %.5f  lr %.2e  %.1f s\n", t->history[i].epoch,
