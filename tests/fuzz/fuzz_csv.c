@@ -83,6 +83,19 @@ static void check_reversed(const ac_table *t, const char *path, ac_missing_polic
     free(columns);
 }
 
+/* The table path loads to with opt, or NULL after checking that the rejection is one line that
+ * names the file. */
+static ac_table *load(const char *path, const ac_csv_options *opt, const char *const *prefixes) {
+    ac_table *t = NULL;
+    ac_error err;
+    ac_error_clear(&err);
+    ac_status st = ac_table_load_csv(&t, path, opt, &err);
+    if (st == AC_OK) return t;
+    if (t) fz_fail("a rejected load returned a table");
+    fz_check_rejection(st, &err, prefixes);
+    return NULL;
+}
+
 /* After data.gaps = fill, every step is one period of the table's frequency. */
 static void check_filled(const ac_table *t) {
     if (t->date_report.policy != AC_GAPS_FILL || !ac_freq_known(t->freq)) return;
@@ -109,15 +122,8 @@ static void check_dates(const char *path, const uint8_t *data, size_t size) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ac_csv_options opt = {
             .missing = cases[i].missing, .check_dates = true, .gaps = cases[i].gaps};
-        ac_table *t = NULL;
-        ac_error err;
-        ac_error_clear(&err);
-        ac_status st = ac_table_load_csv(&t, path, &opt, &err);
-        if (st != AC_OK) {
-            if (t) fz_fail("a rejected load returned a table");
-            fz_check_rejection(st, &err, prefixes);
-            continue;
-        }
+        ac_table *t = load(path, &opt, prefixes);
+        if (!t) continue;
         check_table(t, data, size);
         check_filled(t);
         char note[AC_ERROR_MAX];
@@ -133,15 +139,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *const prefixes[] = {path, NULL};
     for (int policy = AC_MISSING_ERROR; policy <= AC_MISSING_DROP; policy++) {
         ac_csv_options opt = {.missing = (ac_missing_policy)policy};
-        ac_table *t = NULL;
-        ac_error err;
-        ac_error_clear(&err);
-        ac_status st = ac_table_load_csv(&t, path, &opt, &err);
-        if (st != AC_OK) {
-            if (t) fz_fail("a rejected load returned a table");
-            fz_check_rejection(st, &err, prefixes);
-            continue;
-        }
+        ac_table *t = load(path, &opt, prefixes);
+        if (!t) continue;
         check_table(t, data, size);
         check_reversed(t, path, (ac_missing_policy)policy);
         ac_table_free(t);

@@ -19,12 +19,18 @@
 
 #define PI 3.14159265358979323846
 
-/* Two channels: a daily-like cycle of period 24 with noise, and a shifted, slower cycle. */
-static ac_table *seasonal_table(int T) {
+/* A table of T rows and 2 channels whose values the caller fills. */
+static ac_table *two_channel_table(int T) {
     ac_table *t = calloc(1, sizeof *t);
     t->rows = T;
     t->cols = 2;
     t->values = malloc((size_t)T * 2 * sizeof(double));
+    return t;
+}
+
+/* Two channels: a daily-like cycle of period 24 with noise, and a shifted, slower cycle. */
+static ac_table *seasonal_table(int T) {
+    ac_table *t = two_channel_table(T);
     ac_rng rng;
     ac_rng_seed(&rng, 77, 0);
     for (int r = 0; r < T; r++) {
@@ -159,10 +165,7 @@ static void test_zero_head_with_last_value_anchor_scores_exactly_as_naive(void *
 
 /* A Gaussian random walk: nothing to learn beyond the last value. */
 static ac_table *random_walk_table(int T) {
-    ac_table *t = calloc(1, sizeof *t);
-    t->rows = T;
-    t->cols = 2;
-    t->values = malloc((size_t)T * 2 * sizeof(double));
+    ac_table *t = two_channel_table(T);
     ac_rng rng;
     ac_rng_seed(&rng, 78, 0);
     double level[2] = {100.0, -20.0};
