@@ -59,6 +59,7 @@ static ac_config preset_config(bool large) {
     c.model.patch_stride = 8;
     c.model.channels = AC_CHANNELS_INDEPENDENT;
     c.model.revin = true;
+    c.model.anchor = AC_ANCHOR_MEAN; /* as the PyTorch reference's presets (torch_compare.py) */
     c.model.d_model = large ? 128 : 64;
     c.model.heads = large ? 8 : 4;
     c.model.layers = large ? 3 : 2;
