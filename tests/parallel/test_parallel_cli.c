@@ -234,8 +234,11 @@ static char *results_without_timing(const char *sweep) {
     while (fgets(line, sizeof line, f)) {
         int field = 0;
         size_t len = strlen(text);
-        for (char *save = NULL, *cell = strtok_r(line, ",\n", &save); cell;
-             cell = strtok_r(NULL, ",\n", &save), field++) {
+        line[strcspn(line, "\n")] = '\0';
+        /* empty cells count as fields (test_rmse is empty for runs of several channels) */
+        for (char *rest = line, *cell; (cell = rest) != NULL; field++) {
+            rest = strchr(rest, ',');
+            if (rest) *rest++ = '\0';
             if (!strcmp(cell, "train_seconds")) drop[0] = field;
             if (!strcmp(cell, "windows_per_s")) drop[1] = field;
             if (field == drop[0] || field == drop[1]) continue;
