@@ -143,7 +143,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < N_VERBS; i++) {
         if (strcmp(name, VERBS[i].name) != 0) continue;
         if (!VERBS[i].run) {
-            ac_cli_error("'%s' is not in this release yet (%s); see README.md", name,
+            ac_cli_error("'%s' is not in this release yet (%s); see docs/roadmap.md", name,
                          VERBS[i].summary);
             return AC_EXIT_USAGE;
         }
