@@ -55,7 +55,7 @@ VARIANTS = {
 }
 
 # Published test MSE / MAE, multivariate, on the same split and scaling. Every number below was
-# checked against the paper's table as reproduced by a second paper citing it (see README).
+# checked against the paper's table as reproduced by a second paper citing it (see docs/accuracy.md).
 ITRANSFORMER_T10 = "Liu et al., iTransformer, ICLR 2024, Table 10 (L=96)"
 PATCHTST_T3 = "Nie et al., PatchTST, ICLR 2023, Table 3"
 DLINEAR_T2 = "Zeng et al., DLinear, AAAI 2023, Table 2 (L=336)"

@@ -5,7 +5,7 @@
 # tests/fuzz/corpus/<name>, which is never written); crashing, leaking, hanging or memory-hungry
 # inputs are saved under build-fuzz/fuzz-work/<target>/crashes/. Each one is replayed to see
 # where it happened: one inside libhdf5 itself (Debian's HDF5 is not safe against hostile files,
-# see README "Fuzzing") is moved to .../hdf5/ and reported, one that does no harm when replayed
+# see docs/robustness.md "Fuzzing") is moved to .../hdf5/ and reported, one that does no harm when replayed
 # alone to .../unreproduced/; any other fails the run (exit 1).
 #
 #   tools/fuzz.sh                          build, then 60 s for each target

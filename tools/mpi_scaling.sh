@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# mpi_scaling.sh - the MPI scaling table of README (Training on several processes): training
+# mpi_scaling.sh - the MPI scaling table of docs/mpi.md (Scaling on this machine): training
 # windows/s of one epoch for 1 process (1 and 2 threads) and for 2 MPI ranks (1 thread each), on
 # the two bench-shaped configs, and the time of one fused gradient allreduce of each model's size.
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""perf_report.py - every measurement behind README's Performance section, in one run.
+"""perf_report.py - every measurement behind docs/performance.md, in one run.
 
     /usr/bin/python3 tools/perf_report.py [--attncast build/attncast] [--seconds S] [--rounds R]
                                           [--skip-torch] [--parts torch,lookback,threads]

@@ -7,7 +7,7 @@
 # each with its reason, are in tools/valgrind.supp. One log per process in
 # build-valgrind/valgrind-logs/run-<pid>/<test>-<user>-<pid>.log. Slow: the compute-heavy tests
 # (sweep, training) run 30-100 times slower than natively, and tests that time things read
-# ATTNCAST_TEST_TIME_SCALE; README "Valgrind" gives measured times. One test program at a time
+# ATTNCAST_TEST_TIME_SCALE; docs/robustness.md "Valgrind" gives measured times. One test program at a time
 # unless ATTNCAST_VALGRIND_JOBS says more (on an otherwise idle machine).
 #
 #   tools/valgrind.sh                 the whole suite

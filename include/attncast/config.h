@@ -10,7 +10,7 @@
  * key back, defaults filled in; parsing that text gives the same config.
  *
  * The key table lives in src/io/config.c and is the single source for parsing, defaults,
- * validation, the resolved text and README's key reference.
+ * validation, the resolved text and the key reference (docs/config.md is generated from it).
  */
 #ifndef ATTNCAST_CONFIG_H
 #define ATTNCAST_CONFIG_H
@@ -36,49 +36,49 @@ typedef struct ac_config {
         char columns[AC_CONFIG_TEXT]; /* data.columns: comma-separated subset, "" for all */
         char date_column[128];        /* data.date_column: "" for the MODEL.md rule */
         char frequency[AC_FREQ_TEXT]; /* data.frequency (calendar.h names), "" to infer it */
-        int lookback;                 /* data.lookback (L), default 96 */
-        int horizon;                  /* data.horizon (H), default 96 */
-        double split[3];              /* data.split "train,val,test", default 0.7,0.1,0.2 */
+        int lookback;                 /* data.lookback (L) */
+        int horizon;                  /* data.horizon (H) */
+        double split[3];              /* data.split "train,val,test" */
         bool split_set;               /* data.split given explicitly (else the card's default) */
-        ac_missing_policy missing;    /* data.missing, default error */
+        ac_missing_policy missing;    /* data.missing */
         char missing_marker[32];      /* data.missing_marker: a number such as -9999, "" none */
-        ac_gaps_policy gaps;          /* data.gaps, default warn */
+        ac_gaps_policy gaps;          /* data.gaps */
         int season; /* data.season, 0: the card's, else the frequency's (ac_freq_season) */
     } data;
     struct {
-        ac_attention_kind attention; /* model.attention, default dot */
-        int d_model;                 /* default 64 */
-        int heads;                   /* default 4 */
-        int layers;                  /* default 2 */
-        int d_ff;                    /* default 128 */
-        int patch_len;               /* default 16 */
-        int patch_stride;            /* default 8 */
-        ac_channel_mode channels;    /* default independent */
-        bool revin;                  /* default true */
-        ac_norm_anchor anchor;       /* default last (a zero output is the naive repeat), or mean */
-        bool causal;                 /* default false */
-        double dropout;              /* default 0.1, in [0, 1) */
+        ac_attention_kind attention; /* model.attention */
+        int d_model;                 /* model.d_model (d) */
+        int heads;                   /* model.heads (h) */
+        int layers;                  /* model.layers */
+        int d_ff;                    /* model.d_ff */
+        int patch_len;               /* model.patch_len (P) */
+        int patch_stride;            /* model.patch_stride */
+        ac_channel_mode channels;    /* model.channels */
+        bool revin;                  /* model.revin */
+        ac_norm_anchor anchor; /* model.anchor: last (a zero output is the naive repeat) or mean */
+        bool causal;           /* model.causal */
+        double dropout;        /* model.dropout, in [0, 1) */
     } model;
     struct {
-        int epochs;                  /* default 10 */
-        int batch_size;              /* default 32 */
-        double lr;                   /* default 1e-3, > 0 */
-        ac_optimizer_kind optimizer; /* default adam */
-        double weight_decay;         /* default 0 */
-        double momentum;             /* default 0.9 (sgd only) */
-        double clip_grad;            /* default 0: off */
-        ac_schedule_kind schedule;   /* default constant */
-        int warmup;                  /* warm-up epochs, default 0 */
-        int decay_every;             /* step schedule: epochs between decays, default 1 */
-        double decay_gamma;          /* step schedule: factor, default 0.5 */
-        int patience;                /* early-stopping patience in epochs, default 3; 0: off */
-        uint64_t seed;               /* default 2024 */
-        int threads;                 /* default 0: ATTNCAST_THREADS or all cores */
-        ac_loss_kind loss;           /* default mse (huber: delta 1, as MODEL.md) */
+        int epochs;                  /* train.epochs */
+        int batch_size;              /* train.batch_size */
+        double lr;                   /* train.lr, > 0 */
+        ac_optimizer_kind optimizer; /* train.optimizer */
+        double weight_decay;         /* train.weight_decay */
+        double momentum;             /* train.momentum (sgd only) */
+        double clip_grad;            /* train.clip_grad, 0: off */
+        ac_schedule_kind schedule;   /* train.schedule */
+        int warmup;                  /* train.warmup: warm-up epochs */
+        int decay_every;             /* train.decay_every (step schedule) */
+        double decay_gamma;          /* train.decay_gamma (step schedule) */
+        int patience;                /* train.patience in epochs; 0: off */
+        uint64_t seed;               /* train.seed */
+        int threads;                 /* train.threads; 0: ATTNCAST_THREADS or all cores */
+        ac_loss_kind loss;           /* train.loss (huber: delta 1, as MODEL.md) */
     } train;
     struct {
-        char dir[AC_CONFIG_TEXT]; /* output.dir, "" for runs/<name>-<timestamp> */
-        int checkpoint_every;     /* output.checkpoint_every: last.h5 every N epochs, default 1 */
+        char dir[AC_CONFIG_TEXT];           /* output.dir, "" for runs/<name>-<timestamp> */
+        int checkpoint_every;               /* output.checkpoint_every: last.h5 every N epochs */
         char plot_channels[AC_CONFIG_TEXT]; /* output.plot_channels: names, "" for the last */
     } output;
     char name[128];            /* the config file's base name without .ini */
@@ -88,7 +88,7 @@ typedef struct ac_config {
     int set_at[AC_CONFIG_MAX_KEYS];
 } ac_config;
 
-/* Every key at its documented default. */
+/* Every key at its default (the key table in src/io/config.c; docs/config.md lists them). */
 void ac_config_defaults(ac_config *cfg);
 
 /* Defaults, then the file at path. Sets name and path. */
@@ -142,5 +142,10 @@ ac_model_spec ac_config_model_spec(const ac_config *cfg, int channels);
 
 /* One line per key: "section.key  default  meaning" (for `attncast train --help`). */
 void ac_config_print_keys(FILE *out);
+
+/* The same keys as a Markdown table: key, default, what it accepts (type, range or names) and
+ * meaning. `attncast train --keys --markdown` prints it; docs/config.md holds it between markers
+ * and a test keeps the two equal. */
+void ac_config_print_keys_markdown(FILE *out);
 
 #endif

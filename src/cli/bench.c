@@ -31,6 +31,29 @@ static const char *const USAGE =
     "usage: attncast bench [--preset small|large|CONFIG] [--threads N] [--kinds K,...] "
     "[--seconds S] [--lookback L] [--ceiling-size N] [--cpu-clock] [--json]";
 
+static const char *const HELP =
+    "\n"
+    "Trains and forecasts on generated data shaped like a preset, each attention kind in its\n"
+    "own process, and prints per kind: training windows/s, the model's matmul GFLOP/s against\n"
+    "the machine's sgemm ceiling, the share of a step inside sgemm, single-window forecast\n"
+    "latency (median and p90), batch-256 throughput, peak memory and FLOPs per window.\n"
+    "\n"
+    "options:\n"
+    "  --preset P         small (shaped like exchange_rate, the default), large (like\n"
+    "                     weather) or a config file, whose model and shapes are measured\n"
+    "  --threads N        threads (default: ATTNCAST_THREADS or all cores)\n"
+    "  --kinds K,...      only these attention kinds (additive, dot, gated, cosine)\n"
+    "  --seconds S        seconds of timed training per kind (default 3)\n"
+    "  --lookback L       another lookback, same patching\n"
+    "  --ceiling-size N   measure the sgemm ceiling on an N^3 product (default 1024)\n"
+    "  --cpu-clock        time with the process CPU clock instead of the wall clock\n"
+    "  --json             machine-readable output\n"
+    "  --help, -h         this help\n"
+    "\n"
+    "examples:\n"
+    "  attncast bench --preset small --threads 1\n"
+    "  attncast bench --preset large --kinds dot,additive --lookback 336 --json\n";
+
 /* The clock every timing reads: wall time, or with --cpu-clock the process's CPU time, which on a
  * busy machine measures the work of a 1-thread run without the time other processes took. */
 static double (*bench_clock)(void) = ac_seconds;
@@ -337,7 +360,7 @@ int ac_cli_bench(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            puts(USAGE);
+            printf("%s\n%s", USAGE, HELP);
             return AC_EXIT_OK;
         } else if (!strcmp(a, "--json")) {
             json = true;

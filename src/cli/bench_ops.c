@@ -124,10 +124,23 @@ static double check_forward(bench_case *bc) {
 }
 
 static void usage(FILE *out) {
-    fprintf(out, "usage: attncast bench-ops [--threads N] [--rounds N] [--rows M] [--json]\n"
-                 "  Times the engine's matmul op (forward, and forward + backward) against raw\n"
-                 "  cblas_sgemm at the shapes the forecaster uses; prints GFLOP/s and overhead.\n"
-                 "  --rows M sets every shape's M (rows of A and C) instead of its own.\n");
+    fputs("usage: attncast bench-ops [--threads N] [--rounds N] [--rows M] [--json]\n"
+          "\n"
+          "Times the engine's matmul op (forward, and forward + backward) against raw\n"
+          "cblas_sgemm at the shapes the forecaster uses, the two sides alternating round by\n"
+          "round, each keeping its best; prints GFLOP/s and the op's overhead.\n"
+          "\n"
+          "options:\n"
+          "  --threads N   threads (default: ATTNCAST_THREADS or all cores)\n"
+          "  --rounds N    rounds per side (default 7)\n"
+          "  --rows M      give every shape M rows (of A and C) instead of its own\n"
+          "  --json        machine-readable rows\n"
+          "  --help, -h    this help\n"
+          "\n"
+          "examples:\n"
+          "  attncast bench-ops --threads 1\n"
+          "  attncast bench-ops --rows 64 --rounds 1 --json\n",
+          out);
 }
 
 int ac_cli_bench_ops(int argc, char **argv) {

@@ -32,9 +32,9 @@ int ac_cli_parse_positive(const char *option, const char *text, int *out);
 int ac_cli_config_argument(const char *verb, const char *arg, const char **config);
 
 /* The command line of a verb that takes exactly one operand (info, plot): -1 when that is what
- * it is (the operand is argv[1]), else the exit code to return, after printing the usage on
- * stdout for --help or -h, or as an error otherwise. */
-int ac_cli_single_operand(int argc, char **argv, const char *usage);
+ * it is (the operand is argv[1]), else the exit code to return, after printing the usage and
+ * the help text on stdout for --help or -h, or the usage alone as an error otherwise. */
+int ac_cli_single_operand(int argc, char **argv, const char *usage, const char *help);
 
 struct ac_eval_result;
 struct ac_series;

@@ -27,15 +27,27 @@ static const char *const USAGE =
 
 static const char *const HELP =
     "\n"
+    "Lists, fetches and describes the dataset cards of datasets/ (the files data.dataset\n"
+    "names).\n"
+    "\n"
+    "commands:\n"
     "  list        the dataset cards: name, domain, step, rows, channels and whether the file\n"
     "              is here (mirror, cached, not fetched); never downloads\n"
     "  fetch NAME  find or download the file, verify its SHA-256, print its path\n"
     "  info NAME   the card, and when the file is here its rows, dates, frequency and gaps,\n"
     "              and per-channel mean, std, min, max and count of -9999 cells\n"
+    "\n"
+    "options:\n"
     "  --json      machine-readable output\n"
+    "  --help, -h  this help\n"
     "\n"
     "Files come from $ATTNCAST_DATA_MIRROR when set, else the cache ($ATTNCAST_CACHE_DIR);\n"
-    "cards from $ATTNCAST_DATASETS_DIR.";
+    "cards from $ATTNCAST_DATASETS_DIR. Exit 1 when a file's checksum differs from its card.\n"
+    "\n"
+    "examples:\n"
+    "  attncast datasets\n"
+    "  attncast datasets fetch exchange_rate\n"
+    "  attncast datasets info weather --json";
 
 /* ---- where a card's file is ---- */
 

@@ -24,6 +24,28 @@ static const char *const USAGE =
     "usage: attncast eval CHECKPOINT [--data CSV | --dataset NAME] [--split test|val|train|all] "
     "[--per-channel] [--json]";
 
+static const char *const HELP =
+    "\n"
+    "Scores a saved model on a split of its own data (test by default), another CSV or a\n"
+    "dataset, with the checkpoint's own scaler, beside the naive, seasonal-naive and\n"
+    "lookback-mean baselines on the same windows. The checkpoint's CSV is looked for as\n"
+    "stored, then beside the checkpoint and in each folder above it, then through a dataset\n"
+    "card.\n"
+    "\n"
+    "options:\n"
+    "  --data CSV       score another CSV holding the checkpoint's channels (by name): every\n"
+    "                   window of it, unless --split is given\n"
+    "  --dataset NAME   score a split of a dataset, split by its card\n"
+    "  --split S        test, val, train or all (every window)\n"
+    "  --per-channel    add one row per channel, RMSE and MAE in the channel's own units\n"
+    "  --json           print the layout of metrics.json instead of the table\n"
+    "  --help, -h       this help\n"
+    "\n"
+    "examples:\n"
+    "  attncast eval runs/fx/best.h5\n"
+    "  attncast eval runs/fx/best.h5 --split val --json\n"
+    "  attncast eval runs/fx/best.h5 --data other.csv --per-channel\n";
+
 #define MAX_CARDS 256 /* dataset cards searched for the checkpoint's CSV */
 
 typedef struct eval_args {
@@ -39,7 +61,7 @@ static int parse_args(int argc, char **argv, eval_args *a) {
         const char *arg = argv[i];
         bool has_value = i + 1 < argc;
         if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-            puts(USAGE);
+            printf("%s\n%s", USAGE, HELP);
             return 1;
         } else if (!strcmp(arg, "--json")) {
             a->json = true;

@@ -22,6 +22,24 @@
 static const char *const USAGE =
     "usage: attncast explain CHECKPOINT --input CSV [--at ROW] [--out DIR]";
 
+static const char *const HELP =
+    "\n"
+    "Shows which past steps the attention looked at for one forecast: the window of the last L\n"
+    "rows of CSV, or the rows ending at --at. Prints the most attended input steps of the last\n"
+    "layer and writes attention.csv (every layer, series and head), step_attention.csv,\n"
+    "forecast.csv (as predict writes it), explain.h5 (the full tensors) and, with gnuplot,\n"
+    "attention_layer<l> and step_attention pictures.\n"
+    "\n"
+    "options:\n"
+    "  --input CSV   the data holding the window (required)\n"
+    "  --at ROW      explain the window ending at data row ROW instead of the last row\n"
+    "  --out DIR     the output folder (default explain-row<ROW>)\n"
+    "  --help, -h    this help\n"
+    "\n"
+    "examples:\n"
+    "  attncast explain runs/fx/best.h5 --input exchange_rate.csv --out fx-explain\n"
+    "  attncast explain runs/fx/best.h5 --input exchange_rate.csv --at 6000\n";
+
 /* Appends printf text to a growing buffer; returns -1 when memory is short. */
 typedef struct text_buf {
     char *data;
@@ -179,7 +197,7 @@ static int write_h5(const char *dir, const ac_explanation *ex, const float *wind
 
 int ac_cli_explain(int argc, char **argv) {
     ac_cli_window_args a;
-    int prc = ac_cli_parse_window_args(argc, argv, "explain", USAGE, &a);
+    int prc = ac_cli_parse_window_args(argc, argv, "explain", USAGE, HELP, &a);
     if (prc != 0) return prc > 0 ? AC_EXIT_OK : AC_EXIT_USAGE;
     ac_error err;
     ac_checkpoint *ck = NULL;

@@ -8,7 +8,19 @@
 int ac_cli_info(int argc, char **argv) {
     static const char *const usage = "usage: attncast info CHECKPOINT   (architecture, data, "
                                      "training progress)";
-    int rc = ac_cli_single_operand(argc, argv, usage);
+    static const char *const help =
+        "\n"
+        "Describes a checkpoint as it loads and checks it: format and version, data and\n"
+        "channels, windows and split, the dates' frequency and season, the architecture, the\n"
+        "parameter count, and the training progress with its history (best epoch 0 is the\n"
+        "untrained model, the naive repeat of a last-anchored model).\n"
+        "\n"
+        "options:\n"
+        "  --help, -h    this help\n"
+        "\n"
+        "example:\n"
+        "  attncast info runs/fx/best.h5\n";
+    int rc = ac_cli_single_operand(argc, argv, usage, help);
     if (rc >= 0) return rc;
     ac_error err;
     ac_checkpoint *ck = NULL;

@@ -57,9 +57,9 @@ int ac_cli_config_argument(const char *verb_name, const char *arg, const char **
     return 0;
 }
 
-int ac_cli_single_operand(int argc, char **argv, const char *usage) {
+int ac_cli_single_operand(int argc, char **argv, const char *usage, const char *help) {
     if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        puts(usage);
+        printf("%s\n%s", usage, help);
         return AC_EXIT_OK;
     }
     if (argc != 2 || argv[1][0] == '-') {
@@ -91,9 +91,28 @@ static void print_help(FILE *out) {
     for (size_t i = 0; i < N_VERBS; i++)
         fprintf(out, "  %-10s %s%s\n", VERBS[i].name, VERBS[i].summary,
                 VERBS[i].run ? "" : " (coming)");
-    fprintf(out, "\nenvironment:\n"
-                 "  ATTNCAST_THREADS      threads for OpenBLAS and attncast (default: all "
-                 "cores)\n");
+    fputs("\nexamples:\n"
+          "  attncast train models/default.ini\n"
+          "  attncast train --csv sensors.csv --set data.horizon=24\n"
+          "  attncast predict runs/default-20261201-220431/best.h5 --input recent.csv\n"
+          "\nenvironment:\n"
+          "  ATTNCAST_THREADS        threads for OpenBLAS and attncast (default: all cores);\n"
+          "                          train.threads and --threads win\n"
+          "  ATTNCAST_DATA_MIRROR    a folder of dataset files used instead of downloading\n"
+          "                          (still checksum-verified)\n"
+          "  ATTNCAST_CACHE_DIR      where downloaded datasets are kept (default\n"
+          "                          $XDG_CACHE_HOME/attncast, else ~/.cache/attncast)\n"
+          "  ATTNCAST_DATASETS_DIR   the folder of dataset cards (default: datasets/ in the\n"
+          "                          current folder, as at the root of the source tree)\n"
+          "  ATTNCAST_ADAPT_THREADS  0: training keeps the configured thread count instead of\n"
+          "                          one thread while that is faster\n"
+          "  ATTNCAST_NO_MPI         set (not 0): an MPI build runs as one process under mpirun\n"
+          "  ATTNCAST_DEBUG          set: HDF5 prints its own error stack too\n"
+          "  OMP_WAIT_POLICY         unset: attncast sets PASSIVE (waiting threads sleep)\n"
+          "\nexit status: 0 done, 1 the work failed (bad data, a failed run), 2 a wrong command\n"
+          "line or config, 130/143 train stopped by SIGINT/SIGTERM after saving last.h5.\n"
+          "Documentation: README.md and docs/ (docs/cli.md, docs/config.md).\n",
+          out);
 }
 
 static void print_version(void) {
@@ -143,7 +162,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < N_VERBS; i++) {
         if (strcmp(name, VERBS[i].name) != 0) continue;
         if (!VERBS[i].run) {
-            ac_cli_error("'%s' is not in this release yet (%s); see README.md", name,
+            ac_cli_error("'%s' is not in this release yet (%s); see docs/roadmap.md", name,
                          VERBS[i].summary);
             return AC_EXIT_USAGE;
         }

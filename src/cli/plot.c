@@ -11,7 +11,19 @@
 int ac_cli_plot(int argc, char **argv) {
     static const char *const usage = "usage: attncast plot RUN_DIR   (redraws learning_curves "
                                      "and forecasts as PNG and SVG; needs gnuplot)";
-    int rc = ac_cli_single_operand(argc, argv, usage);
+    static const char *const help =
+        "\n"
+        "Redraws a run folder's pictures from its history.csv and test_forecasts.csv, as PNG and\n"
+        "SVG: learning_curves (training and validation loss by epoch) and forecasts (the first,\n"
+        "middle and last test windows of output.plot_channels), then rewrites report.md so that\n"
+        "it embeds exactly the pictures now in the folder. Needs gnuplot (Debian gnuplot-nox).\n"
+        "\n"
+        "options:\n"
+        "  --help, -h    this help\n"
+        "\n"
+        "example:\n"
+        "  attncast plot runs/fx\n";
+    int rc = ac_cli_single_operand(argc, argv, usage, help);
     if (rc >= 0) return rc;
     const char *dir = argv[1];
     struct stat st;

@@ -14,11 +14,28 @@
 static const char *const USAGE =
     "usage: attncast predict CHECKPOINT --input CSV [--out FILE] [--at ROW]";
 
+static const char *const HELP =
+    "\n"
+    "Forecasts the H rows after the last L rows of CSV (or after data row --at) with a saved\n"
+    "model, in original units, as CSV: a date column that continues the input's calendar in\n"
+    "the input's style (a step column 1..H when no frequency is known), then one column per\n"
+    "channel. The checkpoint's channels are read by name, so the CSV may hold others.\n"
+    "\n"
+    "options:\n"
+    "  --input CSV   the recent history, at least L rows of every channel (required)\n"
+    "  --out FILE    write the forecast to FILE (atomically) instead of stdout\n"
+    "  --at ROW      forecast after data row ROW (1 = the first data row) instead of the last\n"
+    "  --help, -h    this help\n"
+    "\n"
+    "examples:\n"
+    "  attncast predict runs/fx/best.h5 --input recent.csv\n"
+    "  attncast predict runs/fx/best.h5 --input exchange_rate.csv --at 5000 --out f.csv\n";
+
 /* ---- the verb ---- */
 
 int ac_cli_predict(int argc, char **argv) {
     ac_cli_window_args a;
-    int prc = ac_cli_parse_window_args(argc, argv, "predict", USAGE, &a);
+    int prc = ac_cli_parse_window_args(argc, argv, "predict", USAGE, HELP, &a);
     if (prc != 0) return prc > 0 ? AC_EXIT_OK : AC_EXIT_USAGE;
     ac_error err;
     ac_model *m = ac_model_load(a.checkpoint, &err);

@@ -33,19 +33,34 @@
 #define MAX_RUNS 10000 /* combinations in one sweep */
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: attncast sweep CONFIG --grid section.key=v1,v2,... [--grid ...] [--jobs N]\n"
-            "                             [--out DIR] [--quiet]\n"
-            "  Trains every combination of the --grid values over CONFIG (the first --grid\n"
-            "  varies slowest), each as an ordinary run folder under the sweep folder (--out,\n"
-            "  default runs/<config name>-sweep) named from its values, e.g.\n"
-            "  attention-dot_lr-0.001. --jobs N trains N runs at once and splits the threads\n"
-            "  between them (unless train.threads is set). Writes results.csv and prints the\n"
-            "  runs ranked by the validation MSE of their best weights (whatever train.loss\n"
-            "  each used). Rerunning the same command skips finished runs\n"
-            "  and resumes interrupted ones from their last.h5. Exit 1 if a run failed.\n"
-            "  In an MPI build, `mpirun -np N attncast sweep ...` shares the runs out over N\n"
-            "  ranks (rank r trains runs r, r+N, ...); rank 0 writes results.csv.\n");
+    fputs("usage: attncast sweep CONFIG --grid section.key=v1,v2,... [--grid ...] [--jobs N]\n"
+          "                             [--out DIR] [--quiet]\n"
+          "\n"
+          "Trains every combination of the --grid values over CONFIG (the first --grid varies\n"
+          "slowest), each as an ordinary run folder under the sweep folder named from its\n"
+          "values, e.g. attention-dot_lr-0.001. Writes results.csv and prints the runs ranked by\n"
+          "the validation MSE of their best weights (whatever train.loss each used). Every key\n"
+          "and combination is checked before the first run. Rerunning the same command skips\n"
+          "finished runs and resumes interrupted ones from their last.h5. Exit 1 if a run\n"
+          "failed; 2 for a wrong grid, or finished runs of a changed CONFIG.\n"
+          "\n"
+          "options:\n"
+          "  --grid sec.key=v1,v2,...   values of one config key (repeatable; any key but\n"
+          "                             output.dir; a single value is a fixed override)\n"
+          "  --jobs N                   train N runs at once (default 1), the threads split\n"
+          "                             between them unless train.threads is set\n"
+          "  --out DIR                  the sweep folder (default runs/<config name>-sweep)\n"
+          "  --quiet, -q                print only the ranked table\n"
+          "  --help, -h                 this help\n"
+          "\n"
+          "examples:\n"
+          "  attncast sweep models/default.ini --grid model.attention=dot,gated \\\n"
+          "      --grid train.lr=0.001,0.01 --jobs 2\n"
+          "  attncast sweep models/default.ini --grid train.loss=mse,mae --grid train.epochs=20\n"
+          "\n"
+          "In an MPI build, `mpirun -np N attncast sweep ...` shares the runs out over N ranks\n"
+          "(rank r trains runs r, r+N, ...); rank 0 writes results.csv (docs/mpi.md).\n",
+          out);
 }
 
 static int parse_args(int argc, char **argv, sweep_args *a) {

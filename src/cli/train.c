@@ -1,11 +1,11 @@
 /* train.c - `attncast train CONFIG|--csv FILE [--set section.key=value]... [--out DIR]
- * [--resume PATH] [--stop-after N] [--quiet]`: loads and checks the config (or takes every key's
- * default for a CSV), loads the data, trains the forecaster with live progress (checkpointing
- * last.h5 and best.h5 as it goes, or continuing from a checkpoint), evaluates it on the test
- * split next to the baselines, says when it does not beat the naive repeat on the validation
- * split, and writes the run folder. Under mpirun (a build with -DATTNCAST_MPI=ON) every rank
- * trains its share of each batch (trainer.h, ac_trainer_set_parallel) and rank 0 alone prints
- * and writes the run folder. */
+ * [--resume PATH] [--stop-after N] [--quiet]` (and `--keys [--markdown]`, the key reference): loads
+ * and checks the config (or takes every key's default for a CSV), loads the data, trains the
+ * forecaster with live progress (checkpointing last.h5 and best.h5 as it goes, or continuing from a
+ * checkpoint), evaluates it on the test split next to the baselines, says when it does not beat the
+ * naive repeat on the validation split, and writes the run folder. Under mpirun (a build with
+ * -DATTNCAST_MPI=ON) every rank trains its share of each batch (trainer.h, ac_trainer_set_parallel)
+ * and rank 0 alone prints and writes the run folder. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,24 +30,46 @@
 #define MAX_SETS 256
 
 static void usage(FILE *out) {
-    fprintf(
-        out,
-        "usage: attncast train CONFIG [--csv FILE] [--set section.key=value]... [--out DIR]\n"
-        "                             [--resume RUN_DIR|CHECKPOINT] [--stop-after N] [--quiet]\n"
-        "       attncast train --csv FILE [--set section.key=value]... [...]\n"
-        "  Trains the forecaster a config describes and reports its test metrics next to\n"
-        "  the naive baselines. --csv FILE trains on a CSV file: without CONFIG every key\n"
-        "  has its default; with one, FILE replaces its data.csv or data.dataset. --set\n"
-        "  overrides apply last. The run folder (output.dir, default\n"
-        "  runs/<config or CSV name>-<timestamp>) gets config.ini, history.csv, metrics.json,\n"
-        "  last.h5 (every output.checkpoint_every epochs) and best.h5 (on every new best).\n"
-        "  A note at the end says when the model does not beat the naive repeat on the\n"
-        "  validation split, and what usually helps.\n"
-        "  --resume continues exactly where a checkpoint (or RUN_DIR/last.h5) left off;\n"
-        "  --stop-after N stops after N epochs of this invocation, as if interrupted.\n"
-        "  In an MPI build, `mpirun -np N attncast train ...` splits every batch over N\n"
-        "  ranks (see README, Training on several processes).\n\n"
-        "config keys (section.key, default, meaning):\n");
+    fputs("usage: attncast train CONFIG [--csv FILE] [--set section.key=value]... [--out DIR]\n"
+          "                             [--resume RUN_DIR|CHECKPOINT] [--stop-after N] [--quiet]\n"
+          "       attncast train --csv FILE [--set section.key=value]... [...]\n"
+          "       attncast train --keys [--markdown]\n"
+          "\n"
+          "Trains the forecaster an INI config describes, then prints its test metrics next to\n"
+          "the naive, seasonal-naive and lookback-mean baselines and writes a run folder\n"
+          "(output.dir, default runs/<config or CSV name>-<timestamp>): config.ini,\n"
+          "history.csv, metrics.json, report.md, test_forecasts.csv, pictures, last.h5 (every\n"
+          "output.checkpoint_every epochs) and best.h5 (on every new best). A note at the end\n"
+          "says when the model does not beat the naive repeat on the validation split, and\n"
+          "what usually helps.\n"
+          "\n"
+          "options:\n"
+          "  --csv FILE         train on a CSV file: without CONFIG every key has its default\n"
+          "                     and the run is named after FILE; with CONFIG, FILE replaces\n"
+          "                     its data.csv or data.dataset\n"
+          "  --set sec.key=val  override one config key (repeatable; applied last, checked\n"
+          "                     like the file)\n"
+          "  --out DIR          the run folder (sets output.dir)\n"
+          "  --resume PATH      continue exactly where a checkpoint, or RUN_DIR/last.h5, left\n"
+          "                     off (give the same CONFIG, --csv and --set)\n"
+          "  --stop-after N     stop after N epochs of this invocation, as if interrupted\n"
+          "  --quiet, -q        no progress lines, only the final table\n"
+          "  --keys             print the config keys (as below) and exit; with --markdown,\n"
+          "                     as the Markdown table of docs/config.md\n"
+          "  --help, -h         this help\n"
+          "\n"
+          "examples:\n"
+          "  attncast train models/default.ini\n"
+          "  attncast train models/default.ini --set train.epochs=20 --set model.attention=gated\n"
+          "  attncast train --csv sensors.csv --set data.lookback=48 --set data.horizon=24\n"
+          "  attncast train models/default.ini --resume runs/default-20261201-220431\n"
+          "\n"
+          "In an MPI build, `mpirun -np N attncast train ...` splits every batch over N ranks\n"
+          "(docs/mpi.md). Exit status: 0 done, 1 bad data or a failed run, 2 a wrong command\n"
+          "line or config, 130/143 stopped by SIGINT/SIGTERM after saving last.h5.\n"
+          "\n"
+          "config keys (section.key, default, meaning [accepted values]; docs/config.md):\n",
+          out);
     ac_config_print_keys(out);
 }
 
@@ -110,6 +132,8 @@ typedef struct train_args {
     const char *resume;
     int stop_after; /* 0: run to the end */
     bool quiet;
+    bool keys;     /* --keys: print the key reference and exit */
+    bool markdown; /* --markdown: that reference as docs/config.md's table */
 } train_args;
 
 static int parse_args(int argc, char **argv, train_args *a) {
@@ -121,6 +145,10 @@ static int parse_args(int argc, char **argv, train_args *a) {
             return -2;
         } else if (!strcmp(arg, "--quiet") || !strcmp(arg, "-q")) {
             a->quiet = true;
+        } else if (!strcmp(arg, "--keys")) {
+            a->keys = true;
+        } else if (!strcmp(arg, "--markdown")) {
+            a->markdown = true;
         } else if (!strcmp(arg, "--set") || !strcmp(arg, "--out") || !strcmp(arg, "--resume") ||
                    !strcmp(arg, "--stop-after") || !strcmp(arg, "--csv")) {
             if (i + 1 >= argc) {
@@ -145,6 +173,17 @@ static int parse_args(int argc, char **argv, train_args *a) {
         } else if (ac_cli_config_argument("train", arg, &a->config) != 0) {
             return -1;
         }
+    }
+    if (a->markdown && !a->keys) {
+        ac_cli_error("train: --markdown goes with --keys (attncast train --keys --markdown)");
+        return -1;
+    }
+    if (a->keys) {
+        if (a->markdown)
+            ac_config_print_keys_markdown(stdout);
+        else
+            ac_config_print_keys(stdout);
+        return -2;
     }
     if (!a->config && !a->csv) {
         ac_cli_error("train: no config file given (usage: attncast train CONFIG, or attncast "

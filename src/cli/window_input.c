@@ -102,12 +102,12 @@ char *ac_cli_forecast_csv(const ac_checkpoint *ck, const ac_table *t, int end, c
 }
 
 int ac_cli_parse_window_args(int argc, char **argv, const char *verb, const char *usage,
-                             ac_cli_window_args *a) {
+                             const char *help, ac_cli_window_args *a) {
     memset(a, 0, sizeof *a);
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-            puts(usage);
+            printf("%s\n%s", usage, help);
             return 1;
         } else if (!strcmp(arg, "--input") || !strcmp(arg, "--out") || !strcmp(arg, "--at")) {
             if (i + 1 >= argc) {

@@ -13,10 +13,10 @@ typedef struct ac_cli_window_args {
     int at; /* 0: after the last row */
 } ac_cli_window_args;
 
-/* Parses it for `verb`; returns 0, 1 after printing usage for --help, or -1 after a one-line
- * error. */
+/* Parses it for `verb`; returns 0, 1 after printing the usage and help text for --help, or -1
+ * after a one-line error (naming the usage). */
 int ac_cli_parse_window_args(int argc, char **argv, const char *verb, const char *usage,
-                             ac_cli_window_args *a);
+                             const char *help, ac_cli_window_args *a);
 
 /* Loads the checkpoint's channels (by name) from input, its dates checked (out of order or
  * repeated with other values: an error; gaps: a warning on stderr), and copies the L rows ending

@@ -83,31 +83,37 @@ _Static_assert(sizeof(ac_schedule_kind) == sizeof(int), "enum size");
 #define NO_MAX HUGE_VAL
 
 const key_def config_keys[] = {
-    TEXT_KEY(data, dataset, "", "dataset card name; give this or data.csv"),
+    TEXT_KEY(data, dataset, "",
+             "dataset card name (attncast datasets lists them); give this or data.csv"),
     TEXT_KEY(data, csv, "", "path of a CSV file; give this or data.dataset"),
-    TEXT_KEY(data, columns, "", "comma-separated channel columns; empty for all"),
-    TEXT_KEY(data, date_column, "", "date column; empty for a column named date, if any"),
+    TEXT_KEY(data, columns, "", "comma-separated channel columns, in this order; empty for all"),
+    TEXT_KEY(data, date_column, "",
+             "date column; empty: the card's, else a column named date (any case), else none"),
     TEXT_KEY(data, frequency, "",
              "the dates' frequency (D, h, 10min, B, W, MS, ME, QS, ...); empty: inferred"),
     INT_KEY(data, lookback, 1, 100000, "96", "input window length L"),
     INT_KEY(data, horizon, 1, 100000, "96", "forecast horizon H"),
     {"data", "split", KEY_SPLIT, FIELD(data, split), 0, 1, MIN_OPEN | MAX_OPEN, NULL, "0.7,0.1,0.2",
      "train,val,test fractions; unset: the dataset card's split"},
-    ENUM_KEY(data, missing, missing_name, "error", "missing cells"),
+    ENUM_KEY(data, missing, missing_name, "error",
+             "missing cells (empty, NaN, NA, null, data.missing_marker): refuse or fill"),
     TEXT_KEY(data, missing_marker, "",
              "a number that marks a missing cell (weather: -9999); empty: none"),
-    ENUM_KEY(data, gaps, gaps_name, "warn", "missing dates, repeated and irregular rows"),
+    ENUM_KEY(
+        data, gaps, gaps_name, "warn",
+        "dates missing from the calendar, repeated rows, irregular steps: refuse, report or fill"),
     INT_KEY(data, season, 0, 100000, "0",
             "seasonal naive period; 0: the card's, else from data.frequency"),
 
-    ENUM_KEY(model, attention, attention_name, "dot", "attention kind"),
+    ENUM_KEY(model, attention, attention_name, "dot", "attention kind (docs/model.md)"),
     INT_KEY(model, d_model, 1, 65536, "64", "model width d"),
     INT_KEY(model, heads, 1, 4096, "4", "attention heads h, a divisor of model.d_model"),
     INT_KEY(model, layers, 1, 64, "2", "attention blocks"),
     INT_KEY(model, d_ff, 1, 262144, "128", "feed-forward width"),
     INT_KEY(model, patch_len, 1, 100000, "16", "patch length P, at most data.lookback"),
     INT_KEY(model, patch_stride, 1, 100000, "8", "patch stride S, at most model.patch_len"),
-    ENUM_KEY(model, channels, channel_mode_name, "independent", "channel mode"),
+    ENUM_KEY(model, channels, channel_mode_name, "independent",
+             "independent: each channel a series, shared weights; mixed: one token of all"),
     BOOL_KEY(model, revin, "true", "instance normalisation of each window"),
     ENUM_KEY(model, anchor, anchor_name, "last",
              "what each window is centred on; last: its last value (zero output = naive)"),
@@ -117,23 +123,26 @@ const key_def config_keys[] = {
     INT_KEY(train, epochs, 1, 100000, "10", "training epochs"),
     INT_KEY(train, batch_size, 1, 1000000, "32", "windows per batch"),
     FLOAT_KEY(train, lr, 0, NO_MAX, MIN_OPEN, "1e-3", "learning rate"),
-    ENUM_KEY(train, optimizer, optimizer_name, "adam", "optimizer"),
+    ENUM_KEY(train, optimizer, optimizer_name, "adam",
+             "optimizer; adamw: decoupled weight decay; sgd: with momentum"),
     FLOAT_KEY(train, weight_decay, 0, NO_MAX, 0, "0", "weight decay"),
     FLOAT_KEY(train, momentum, 0, 1, MAX_OPEN, "0.9", "momentum, sgd only"),
     FLOAT_KEY(train, clip_grad, 0, NO_MAX, 0, "0", "gradient norm clip; 0: off"),
-    ENUM_KEY(train, schedule, schedule_name, "constant", "learning-rate schedule"),
+    ENUM_KEY(train, schedule, schedule_name, "constant",
+             "learning-rate schedule; cosine: to 0 at the last step; step: see decay_*"),
     INT_KEY(train, warmup, 0, 100000, "0", "warm-up epochs, fewer than train.epochs"),
     INT_KEY(train, decay_every, 1, 100000, "1", "step schedule: epochs between decays"),
     FLOAT_KEY(train, decay_gamma, 0, 1, MIN_OPEN, "0.5", "step schedule: decay factor"),
     INT_KEY(train, patience, 0, 100000, "3", "early-stopping patience in epochs; 0: off"),
     {"train", "seed", KEY_SEED, FIELD(train, seed), 0, 0, 0, NULL, "2024", "random seed"},
     INT_KEY(train, threads, 0, 4096, "0", "threads; 0: ATTNCAST_THREADS or all cores"),
-    ENUM_KEY(train, loss, loss_name, "mse", "training loss"),
+    ENUM_KEY(train, loss, loss_name, "mse", "training loss (huber: delta 1)"),
 
     TEXT_KEY(output, dir, "", "run folder; empty for runs/<name>-<timestamp>"),
     INT_KEY(output, checkpoint_every, 0, 100000, "1",
-            "write last.h5 every this many epochs; 0: only at the end"),
-    TEXT_KEY(output, plot_channels, "", "channels drawn in forecasts.png; empty for the last"),
+            "write last.h5 every this many epochs (and at the end); 0: only at the end"),
+    TEXT_KEY(output, plot_channels, "",
+             "channels (comma-separated names) drawn in forecasts.png; empty for the last"),
 };
 
 _Static_assert(sizeof config_keys / sizeof config_keys[0] == KEY_COUNT,
@@ -726,5 +735,34 @@ void ac_config_print_keys(FILE *out) {
         fprintf(out, "  %-*s  %-*s  %s%s%s%s\n", key_width, key, def_width,
                 k->def[0] ? k->def : "\"\"", k->doc, accepts[0] ? " [" : "", accepts,
                 accepts[0] ? "]" : "");
+    }
+}
+
+/* Writes s into a Markdown table cell: '|' escaped, '<' as an entity (so runs/<name> is not read
+ * as an HTML tag). */
+static void put_cell(FILE *out, const char *s) {
+    for (; *s; s++) {
+        if (*s == '|')
+            fputs("\\|", out);
+        else if (*s == '<')
+            fputs("&lt;", out);
+        else
+            fputc(*s, out);
+    }
+}
+
+void ac_config_print_keys_markdown(FILE *out) {
+    fputs("| key | default | accepts | meaning |\n| --- | --- | --- | --- |\n", out);
+    for (size_t i = 0; i < KEY_COUNT; i++) {
+        const key_def *k = &config_keys[i];
+        char accepts[256];
+        describe(k, accepts, sizeof accepts);
+        fprintf(out, "| `%s.%s` | ", k->section, k->name);
+        if (k->def[0]) fprintf(out, "`%s`", k->def);
+        fputs(" | ", out);
+        put_cell(out, accepts);
+        fputs(" | ", out);
+        put_cell(out, k->doc);
+        fputs(" |\n", out);
     }
 }

@@ -18,8 +18,8 @@ ac_status ac_parallel_start(ac_parallel **group, int *argc, char ***argv, ac_err
     if (ranks > 1)
         return ac_error_set(err, AC_ERR_STATE,
                             "this attncast was built without MPI, so it cannot run as one of %d "
-                            "ranks; rebuild with -DATTNCAST_MPI=ON (see README, Training on "
-                            "several processes) or run it without mpirun",
+                            "ranks; rebuild with -DATTNCAST_MPI=ON (see docs/mpi.md) or run it "
+                            "without mpirun",
                             ranks);
     return AC_OK;
 }
