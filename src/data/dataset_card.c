@@ -45,7 +45,7 @@ static bool valid_name(const char *name) {
     return true;
 }
 
-bool dataset_valid_sha256(const char *hex) {
+bool ac_dataset_valid_sha256(const char *hex) {
     size_t n = strlen(hex);
     if (n != 64) return false;
     for (size_t i = 0; i < n; i++)
@@ -53,7 +53,7 @@ bool dataset_valid_sha256(const char *hex) {
     return true;
 }
 
-bool dataset_plain_file_name(const char *file) {
+bool ac_dataset_plain_file_name(const char *file) {
     return file[0] && !strchr(file, '/') && strcmp(file, ".") != 0 && strcmp(file, "..") != 0;
 }
 
@@ -203,7 +203,7 @@ static bool parse_value(card_reader *rd, const key_def *k, const char *value) {
         snprintf(field, k->size, "%s", value);
         return true;
     case KEY_SHA256:
-        if (!dataset_valid_sha256(value))
+        if (!ac_dataset_valid_sha256(value))
             return fail(rd, AC_ERR_INVALID,
                         "%s must be 64 lower-case hex digits, found '%.*s' (%zu characters)",
                         k->name, QUOTE_MAX, value, strlen(value));
@@ -282,7 +282,7 @@ static ac_status check_card(const card_reader *rd, const char *name, ac_error *e
         return ac_error_set(err, AC_ERR_INVALID,
                             "%s: name '%.*s' does not match the card's file name (expected '%s')",
                             path, QUOTE_MAX, card->name, name);
-    if (!dataset_plain_file_name(card->file))
+    if (!ac_dataset_plain_file_name(card->file))
         return ac_error_set(err, AC_ERR_INVALID,
                             "%s: file must be a plain file name without folders, found '%.*s'",
                             path, QUOTE_MAX, card->file);
