@@ -16,11 +16,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "dataset_internal.h"
 
 #ifndef ATTNCAST_DEFAULT_DATASETS_DIR
 #define ATTNCAST_DEFAULT_DATASETS_DIR "datasets"
+#endif
+#ifndef ATTNCAST_INSTALLED_DATASETS_DIR
+#define ATTNCAST_INSTALLED_DATASETS_DIR ATTNCAST_DEFAULT_DATASETS_DIR
 #endif
 
 #define QUOTE_MAX 80   /* bytes of a user's value shown in a message */
@@ -28,9 +32,15 @@
 #define KNOWN_MAX 64   /* card names listed for an unknown name */
 #define SPLIT_TOL 1e-6 /* how far the split fractions may sum from 1 */
 
+/* The source tree's datasets/ while it exists (a build run from its tree), else the copy
+ * `cmake --install` put under share/attncast. */
 const char *ac_datasets_dir(void) {
     const char *dir = getenv("ATTNCAST_DATASETS_DIR");
-    return dir && dir[0] ? dir : ATTNCAST_DEFAULT_DATASETS_DIR;
+    if (dir && dir[0]) return dir;
+    struct stat sb;
+    if (stat(ATTNCAST_DEFAULT_DATASETS_DIR, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return ATTNCAST_DEFAULT_DATASETS_DIR;
+    return ATTNCAST_INSTALLED_DATASETS_DIR;
 }
 
 static bool valid_name(const char *name) {
