@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # check_install.sh - attncast as an installed library, the way docs/install.md tells an embedder
 # to use it. Installs a build into a fresh prefix, trains a tiny model with the installed CLI,
-# then builds tools/forecast_example.c four ways against the installed copy only:
+# then builds the embedding example (tools/forecast_example.c, installed under
+# share/doc/attncast/examples) four ways against the installed copy only, with the commands
+# docs/install.md gives:
 #   1. pkg-config, shared:  cc $(pkg-config --cflags attncast) ... $(pkg-config --libs attncast)
 #   2. pkg-config, static:  the archive plus $(pkg-config --static --libs attncast)
 #   3. CMake, find_package(attncast): attncast::attncast (shared)
@@ -13,7 +15,6 @@
 #   tools/check_install.sh [BUILD_DIR]     default build/ (configured and built if needed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-src=$(pwd)
 build=${1:-build}
 cc=${CC:-cc}
 
@@ -62,7 +63,7 @@ soversion=$major
 
 step "installed files ($version, soname libattncast.so.$soversion)"
 for f in bin/attncast include/attncast/attncast.h include/attncast/embed.h \
-  share/attncast/datasets/exchange_rate.ini; do
+  share/attncast/datasets/exchange_rate.ini share/doc/attncast/examples/forecast_example.c; do
   [[ -f $prefix/$f ]] || fail "$prefix/$f is not installed"
 done
 for f in libattncast.a "libattncast.so.$version" "libattncast.so.$soversion" libattncast.so \
@@ -110,7 +111,7 @@ same_forecast() { # program, how it was built
 }
 needs_shared_lib() { readelf -d "$1" | grep -q 'NEEDED.*libattncast\.so'; }
 
-example=$src/tools/forecast_example.c
+example=$prefix/share/doc/attncast/examples/forecast_example.c
 step "1. cc \$(pkg-config --cflags attncast) ... \$(pkg-config --libs attncast)"
 # shellcheck disable=SC2046 # the flags are meant to split
 # strict C11 with warnings as errors: the public headers must compile cleanly in a user's program
