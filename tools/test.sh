@@ -5,8 +5,10 @@
 # UndefinedBehaviorSanitizer build (build-sanitize/) with warnings as errors, and runs the
 # whole ctest suite on both; then the MPI build (build-mpi/, -DATTNCAST_MPI=ON), in which only
 # the MPI tests run (ctest -L mpi: 2 ranks under mpirun against 1 process). The full run also
-# builds the libFuzzer targets with clang (build-fuzz/) and runs each for a short smoke
-# (tools/fuzz.sh, ATTNCAST_FUZZ_SMOKE_SECONDS, default 30).
+# installs the normal build into a temporary prefix and builds the embedding example against it
+# through pkg-config and CMake (tools/check_install.sh), and builds the libFuzzer targets with
+# clang (build-fuzz/) and runs each for a short smoke (tools/fuzz.sh,
+# ATTNCAST_FUZZ_SMOKE_SECONDS, default 30).
 #
 #   tools/test.sh                 every build
 #   tools/test.sh --quick         the normal build only
@@ -57,6 +59,8 @@ run_build() { # dir, extra cmake args...
 mkdir -p build build-sanitize
 run_build build -DCMAKE_BUILD_TYPE=Release
 if [[ $quick -eq 0 ]]; then
+  echo "== install check: build installed into a temporary prefix (tools/check_install.sh)"
+  bash tools/check_install.sh build
   # halt_on_error makes UBSan findings fail the test instead of only printing them.
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
   export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"

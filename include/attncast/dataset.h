@@ -39,7 +39,8 @@ typedef struct ac_dataset_card {
     char card_path[AC_DATASET_PATH]; /* the .ini it was read from */
 } ac_dataset_card;
 
-/* The folder holding the cards. */
+/* The folder holding the cards: $ATTNCAST_DATASETS_DIR, else the source tree's datasets/ while it
+ * exists, else the installed copy (share/attncast/datasets). */
 const char *ac_datasets_dir(void);
 
 /* Reads and checks the card of that name (name: letters, digits, '_', '-'). Errors name the

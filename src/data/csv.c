@@ -28,7 +28,7 @@
 
 /* Copies s for a message: at most QUOTE_MAX bytes (not splitting a UTF-8 character, "..."
  * after a cut) with control characters shown as '?', so a message stays on one line. */
-const char *csv_shown(char dst[QUOTE_MAX + 4], const char *s) {
+const char *ac_csv_shown(char dst[QUOTE_MAX + 4], const char *s) {
     size_t n = strlen(s), keep = n;
     if (keep > QUOTE_MAX) {
         keep = QUOTE_MAX;
@@ -45,7 +45,7 @@ static const char *name_list(char dst[LIST_MAX + 64], char **names, int n) {
     dst[0] = '\0';
     for (int i = 0; i < n; i++) {
         char q[QUOTE_MAX + 4];
-        csv_shown(q, names[i]);
+        ac_csv_shown(q, names[i]);
         if (len + strlen(q) + 2 > LIST_MAX) {
             snprintf(dst + len, LIST_MAX + 64 - len, "%s... (%d columns)", i ? ", " : "", n);
             break;
@@ -254,7 +254,7 @@ static ac_status check_header(const cursor *c, const row *h, ac_error *err) {
         if (first >= 0)
             return ac_error_set(err, AC_ERR_FORMAT,
                                 "%s:%d:%d: column name '%s' appears twice (also column %d)",
-                                c->path, h->line, i + 1, csv_shown(q, h->fields[i]), first + 1);
+                                c->path, h->line, i + 1, ac_csv_shown(q, h->fields[i]), first + 1);
     }
     return AC_OK;
 }
@@ -267,11 +267,11 @@ static ac_status not_in_header(const char *path, const row *h, const char *key, 
     const char *nearest = ac_nearest(name, (const char *const *)h->fields, h->n);
     if (nearest) {
         char nq[QUOTE_MAX + 4];
-        snprintf(near, sizeof near, " (did you mean '%s'?)", csv_shown(nq, nearest));
+        snprintf(near, sizeof near, " (did you mean '%s'?)", ac_csv_shown(nq, nearest));
     }
     return ac_error_set(err, AC_ERR_INVALID,
                         "%s: %s: column '%s' is not in the header of %s%s; columns are: %s",
-                        at && at[0] ? at : path, key, csv_shown(q, name), path, near,
+                        at && at[0] ? at : path, key, ac_csv_shown(q, name), path, near,
                         name_list(names, h->fields, h->n));
 }
 
@@ -295,17 +295,17 @@ static ac_status pick_columns(const char *path, const row *h, const ac_csv_optio
         int f = find_name(h->fields, h->n, p);
         if (!*p)
             st = ac_error_set(err, AC_ERR_INVALID, "%s: data.columns: an empty name in '%s'", at,
-                              csv_shown(q, columns));
+                              ac_csv_shown(q, columns));
         else if (f < 0)
             st = not_in_header(path, h, "data.columns", at, p, err);
         else if (f == lay->date)
             st = ac_error_set(err, AC_ERR_INVALID,
                               "%s: data.columns: column '%s' is the date column of %s; it cannot "
                               "be a channel",
-                              at, csv_shown(q, p), path);
+                              at, ac_csv_shown(q, p), path);
         else if (lay->slot[f] >= 0)
             st = ac_error_set(err, AC_ERR_INVALID, "%s: data.columns: column '%s' is named twice",
-                              at, csv_shown(q, p));
+                              at, ac_csv_shown(q, p));
         else {
             lay->slot[f] = lay->channels;
             lay->field[lay->channels++] = f;
@@ -346,7 +346,7 @@ static ac_status make_layout(const char *path, const row *h, const ac_csv_option
     if (lay->channels == 0)
         return ac_error_set(err, AC_ERR_FORMAT,
                             "%s: no numeric columns: the header has only the date column '%s'",
-                            path, csv_shown(q, h->fields[lay->date]));
+                            path, ac_csv_shown(q, h->fields[lay->date]));
     return AC_OK;
 }
 
@@ -365,7 +365,7 @@ static ac_status store_row(const cursor *c, const row *rw, const layout *lay, ac
             return ac_error_set(err, AC_ERR_FORMAT,
                                 "%s:%d:%d (column '%s'): expected %d fields as in the header, "
                                 "found %d; the row ends early",
-                                c->path, rw->line, rw->n + 1, csv_shown(name, lay->names[rw->n]),
+                                c->path, rw->line, rw->n + 1, ac_csv_shown(name, lay->names[rw->n]),
                                 lay->fields, rw->n);
         /* the column is where the first extra field starts */
         return ac_error_set(err, AC_ERR_FORMAT,
@@ -392,12 +392,12 @@ static ac_status store_row(const cursor *c, const row *rw, const layout *lay, ac
                                         "%s:%d:%d (column '%s'): missing value (empty cell); set "
                                         "data.missing = ffill, interpolate or drop to fill or "
                                         "skip it",
-                                        c->path, rw->line, f + 1, csv_shown(name, t->names[k]));
+                                        c->path, rw->line, f + 1, ac_csv_shown(name, t->names[k]));
                 return ac_error_set(err, AC_ERR_FORMAT,
                                     "%s:%d:%d (column '%s'): missing value '%s'; set data.missing "
                                     "= ffill, interpolate or drop to fill or skip it",
-                                    c->path, rw->line, f + 1, csv_shown(name, t->names[k]),
-                                    csv_shown(q, rw->fields[f]));
+                                    c->path, rw->line, f + 1, ac_csv_shown(name, t->names[k]),
+                                    ac_csv_shown(q, rw->fields[f]));
             }
             out[k] = NAN;
             missing[k]++;
@@ -408,17 +408,17 @@ static ac_status store_row(const cursor *c, const row *rw, const layout *lay, ac
                 return ac_error_set(err, AC_ERR_FORMAT,
                                     "%s:%d:%d (column '%s'): expected a number, found '%s' (if "
                                     "'%s' is the date column, set data.date_column = %s)",
-                                    c->path, rw->line, f + 1, csv_shown(name, t->names[k]),
-                                    csv_shown(q, rw->fields[f]), name, name);
+                                    c->path, rw->line, f + 1, ac_csv_shown(name, t->names[k]),
+                                    ac_csv_shown(q, rw->fields[f]), name, name);
             return ac_error_set(err, AC_ERR_FORMAT,
                                 "%s:%d:%d (column '%s'): expected a number, found '%s'", c->path,
-                                rw->line, f + 1, csv_shown(name, t->names[k]),
-                                csv_shown(q, rw->fields[f]));
+                                rw->line, f + 1, ac_csv_shown(name, t->names[k]),
+                                ac_csv_shown(q, rw->fields[f]));
         case CELL_INFINITE:
             return ac_error_set(err, AC_ERR_FORMAT,
                                 "%s:%d:%d (column '%s'): expected a finite number, found '%s'",
-                                c->path, rw->line, f + 1, csv_shown(name, t->names[k]),
-                                csv_shown(q, rw->fields[f]));
+                                c->path, rw->line, f + 1, ac_csv_shown(name, t->names[k]),
+                                ac_csv_shown(q, rw->fields[f]));
         }
     }
     return AC_OK;
@@ -515,8 +515,8 @@ ac_status ac_table_load_csv(ac_table **out, const char *path, const ac_csv_optio
         }
     }
     if (st == AC_OK) st = read_rows(&c, &lay, t, missing, lines, opt, err);
-    if (st == AC_OK) st = csv_check_dates(t, lines, missing, opt, err);
-    if (st == AC_OK) st = csv_apply_policy(t, missing, opt->missing, err);
+    if (st == AC_OK) st = ac_csv_check_dates(t, lines, missing, opt, err);
+    if (st == AC_OK) st = ac_csv_apply_policy(t, missing, opt->missing, err);
     if (st == AC_OK && t->rows * (size_t)t->cols > 0) { /* give back the rows never used */
         double *fit = realloc(t->values, (size_t)t->rows * t->cols * sizeof *fit);
         if (fit) t->values = fit;

@@ -1,6 +1,6 @@
 /* csv_dates.c - the date check of a table read by csv.c (see include/attncast/csv.h).
  *
- * After the rows are read, and before the missing-value policy runs, csv_check_dates reads
+ * After the rows are read, and before the missing-value policy runs, ac_csv_check_dates reads
  * every date (calendar.c). If one does not parse, the dates stay text and nothing is checked.
  * Otherwise the rows must be in time order, and a date may repeat only on a row equal to the
  * one before it; the frequency is inferred, unless the caller gives it, and the steps that
@@ -39,15 +39,15 @@ static ac_status check_order(const ac_table *t, const long long *secs, const int
             return ac_error_set(err, AC_ERR_FORMAT,
                                 "%s:%d: date '%s' comes before '%s' on line %d; the rows must be "
                                 "in time order, oldest first%s",
-                                t->source, lines[r], csv_shown(q, t->dates[r]),
-                                csv_shown(q2, t->dates[r - 1]), lines[r - 1],
+                                t->source, lines[r], ac_csv_shown(q, t->dates[r]),
+                                ac_csv_shown(q2, t->dates[r - 1]), lines[r - 1],
                                 newest_first ? " (this file is newest first: reverse it)" : "");
         }
         if (secs[r] == secs[r - 1] && !same_values(t, r - 1, r))
             return ac_error_set(err, AC_ERR_FORMAT,
                                 "%s:%d: date '%s' is also on line %d, with other values; each "
                                 "date must appear once",
-                                t->source, lines[r], csv_shown(q, t->dates[r]), lines[r - 1]);
+                                t->source, lines[r], ac_csv_shown(q, t->dates[r]), lines[r - 1]);
     }
     return AC_OK;
 }
@@ -63,14 +63,14 @@ static void describe(const ac_date_report *d, ac_freq freq, char *buf, size_t n)
     if (s->gaps)
         ADD("%d gap%s in the %s calendar (%lld missing date%s), the first after line %d (%s)",
             s->gaps, s->gaps == 1 ? "" : "s", ac_freq_name(freq, name), s->missing,
-            s->missing == 1 ? "" : "s", d->gap_line, csv_shown(q, d->gap_date));
+            s->missing == 1 ? "" : "s", d->gap_line, ac_csv_shown(q, d->gap_date));
     if (s->repeats)
         ADD("%s%d repeated row%s (equal to the row before), the first at line %d", used ? "; " : "",
             s->repeats, s->repeats == 1 ? "" : "s", d->repeat_line);
     if (s->irregular)
         ADD("%s%d step%s of no whole number of %s periods, the first to line %d (%s)",
             used ? "; " : "", s->irregular, s->irregular == 1 ? "" : "s", ac_freq_name(freq, name),
-            d->irregular_line, csv_shown(q, d->irregular_date));
+            d->irregular_line, ac_csv_shown(q, d->irregular_date));
 #undef ADD
 }
 
@@ -144,7 +144,7 @@ static ac_status apply_policy(ac_table *t, const long long *secs, int *missing,
         return ac_error_set(err, AC_ERR_FORMAT,
                             "%s:%d: the step to '%s' from the row before is no whole number of %s "
                             "periods, so data.gaps = fill cannot place rows between them",
-                            t->source, d->irregular_line, csv_shown(q, d->irregular_date),
+                            t->source, d->irregular_line, ac_csv_shown(q, d->irregular_date),
                             ac_freq_name(t->freq, name));
     if (s->missing && opt->missing != AC_MISSING_FFILL && opt->missing != AC_MISSING_INTERPOLATE)
         return ac_error_set(err, AC_ERR_FORMAT,
@@ -159,8 +159,8 @@ static ac_status apply_policy(ac_table *t, const long long *secs, int *missing,
     return fill_gaps(t, secs, missing, err);
 }
 
-ac_status csv_check_dates(ac_table *t, const int *lines, int *missing, const ac_csv_options *opt,
-                          ac_error *err) {
+ac_status ac_csv_check_dates(ac_table *t, const int *lines, int *missing, const ac_csv_options *opt,
+                             ac_error *err) {
     t->freq = (ac_freq){AC_FREQ_UNKNOWN, 0};
     if (!opt->check_dates || !t->dates || t->rows < 1) return AC_OK;
     long long *secs = malloc((size_t)t->rows * sizeof *secs);
@@ -223,7 +223,7 @@ bool ac_table_date_note(const ac_table *t, char *buf, size_t n, const char **sev
                           " inserted %d row(s) for %d gap(s) in the %s calendar, the first after "
                           "line %d (%s)",
                           d->inserted, s->gaps, ac_freq_name(t->freq, name), d->gap_line,
-                          csv_shown(q, d->gap_date));
+                          ac_csv_shown(q, d->gap_date));
         if (d->removed && w >= 0 && (size_t)w < n)
             snprintf(buf + w, n - (size_t)w, "%s removed %d repeated row(s), the first at line %d",
                      d->inserted ? " and" : "", d->removed, d->repeat_line);

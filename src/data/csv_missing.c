@@ -2,7 +2,7 @@
  * include/attncast/csv.h).
  *
  * csv.c stores a missing cell as NaN and counts them per column; after the last row it calls
- * csv_apply_policy, which refuses a column with no values at all, then drops every row holding
+ * ac_csv_apply_policy, which refuses a column with no values at all, then drops every row holding
  * a missing cell (AC_MISSING_DROP) or fills the cells forward (AC_MISSING_FFILL) or linearly
  * between their neighbours (AC_MISSING_INTERPOLATE). Under AC_MISSING_ERROR, csv.c has already
  * reported the first missing cell.
@@ -64,15 +64,15 @@ static void drop_rows(ac_table *t) {
     t->rows = kept;
 }
 
-ac_status csv_apply_policy(ac_table *t, const int *missing, ac_missing_policy policy,
-                           ac_error *err) {
+ac_status ac_csv_apply_policy(ac_table *t, const int *missing, ac_missing_policy policy,
+                              ac_error *err) {
     char q[QUOTE_MAX + 4];
     bool any = false;
     for (int c = 0; c < t->cols; c++) {
         if (missing[c] == t->rows)
             return ac_error_set(err, AC_ERR_FORMAT,
                                 "%s: column '%s' has no values at all (every cell is missing)",
-                                t->source, csv_shown(q, t->names[c]));
+                                t->source, ac_csv_shown(q, t->names[c]));
         any |= missing[c] > 0;
     }
     if (!any) return AC_OK;

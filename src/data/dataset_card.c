@@ -16,11 +16,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "dataset_internal.h"
 
 #ifndef ATTNCAST_DEFAULT_DATASETS_DIR
 #define ATTNCAST_DEFAULT_DATASETS_DIR "datasets"
+#endif
+#ifndef ATTNCAST_INSTALLED_DATASETS_DIR
+#define ATTNCAST_INSTALLED_DATASETS_DIR ATTNCAST_DEFAULT_DATASETS_DIR
 #endif
 
 #define QUOTE_MAX 80   /* bytes of a user's value shown in a message */
@@ -28,9 +32,15 @@
 #define KNOWN_MAX 64   /* card names listed for an unknown name */
 #define SPLIT_TOL 1e-6 /* how far the split fractions may sum from 1 */
 
+/* The source tree's datasets/ while it exists (a build run from its tree), else the copy
+ * `cmake --install` put under share/attncast. */
 const char *ac_datasets_dir(void) {
     const char *dir = getenv("ATTNCAST_DATASETS_DIR");
-    return dir && dir[0] ? dir : ATTNCAST_DEFAULT_DATASETS_DIR;
+    if (dir && dir[0]) return dir;
+    struct stat sb;
+    if (stat(ATTNCAST_DEFAULT_DATASETS_DIR, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return ATTNCAST_DEFAULT_DATASETS_DIR;
+    return ATTNCAST_INSTALLED_DATASETS_DIR;
 }
 
 static bool valid_name(const char *name) {
@@ -45,7 +55,7 @@ static bool valid_name(const char *name) {
     return true;
 }
 
-bool dataset_valid_sha256(const char *hex) {
+bool ac_dataset_valid_sha256(const char *hex) {
     size_t n = strlen(hex);
     if (n != 64) return false;
     for (size_t i = 0; i < n; i++)
@@ -53,7 +63,7 @@ bool dataset_valid_sha256(const char *hex) {
     return true;
 }
 
-bool dataset_plain_file_name(const char *file) {
+bool ac_dataset_plain_file_name(const char *file) {
     return file[0] && !strchr(file, '/') && strcmp(file, ".") != 0 && strcmp(file, "..") != 0;
 }
 
@@ -203,7 +213,7 @@ static bool parse_value(card_reader *rd, const key_def *k, const char *value) {
         snprintf(field, k->size, "%s", value);
         return true;
     case KEY_SHA256:
-        if (!dataset_valid_sha256(value))
+        if (!ac_dataset_valid_sha256(value))
             return fail(rd, AC_ERR_INVALID,
                         "%s must be 64 lower-case hex digits, found '%.*s' (%zu characters)",
                         k->name, QUOTE_MAX, value, strlen(value));
@@ -282,7 +292,7 @@ static ac_status check_card(const card_reader *rd, const char *name, ac_error *e
         return ac_error_set(err, AC_ERR_INVALID,
                             "%s: name '%.*s' does not match the card's file name (expected '%s')",
                             path, QUOTE_MAX, card->name, name);
-    if (!dataset_plain_file_name(card->file))
+    if (!ac_dataset_plain_file_name(card->file))
         return ac_error_set(err, AC_ERR_INVALID,
                             "%s: file must be a plain file name without folders, found '%.*s'",
                             path, QUOTE_MAX, card->file);

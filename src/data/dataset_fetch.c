@@ -325,7 +325,7 @@ static ac_status from_mirror(const ac_dataset_card *c, const char *mirror, char 
 ac_status ac_dataset_fetch(const ac_dataset_card *card, char *path, size_t path_size,
                            ac_error *err) {
     if (path_size > 0) path[0] = '\0';
-    if (!dataset_plain_file_name(card->file) || !dataset_valid_sha256(card->sha256))
+    if (!ac_dataset_plain_file_name(card->file) || !ac_dataset_valid_sha256(card->sha256))
         return ac_error_set(err, AC_ERR_INVALID,
                             "%s: the card needs a plain file name and a 64-digit sha256 to fetch",
                             card->name);

@@ -9,9 +9,9 @@
 #include <stdbool.h>
 
 /* 64 lowercase hexadecimal digits. */
-bool dataset_valid_sha256(const char *hex);
+bool ac_dataset_valid_sha256(const char *hex);
 
 /* A file name with no folder in it. */
-bool dataset_plain_file_name(const char *file);
+bool ac_dataset_plain_file_name(const char *file);
 
 #endif

@@ -19,12 +19,12 @@
 
 /* ---- shared by writing and reading ---- */
 
-void ck_quiet_hdf5(void) {
+void ac_ck_quiet_hdf5(void) {
     if (!getenv("ATTNCAST_DEBUG")) H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }
 
 /* File access with the strong close degree: H5Fclose closes every object still open. */
-hid_t ck_file_access(void) {
+hid_t ac_ck_file_access(void) {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (fapl >= 0 && H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0) {
         H5Pclose(fapl);
@@ -34,7 +34,7 @@ hid_t ck_file_access(void) {
 }
 
 /* Variable-length UTF-8 strings, as h5py writes str. */
-hid_t ck_utf8_string_type(void) {
+hid_t ac_ck_utf8_string_type(void) {
     hid_t t = H5Tcopy(H5T_C_S1);
     if (t >= 0 && (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0)) {
         H5Tclose(t);
@@ -44,17 +44,17 @@ hid_t ck_utf8_string_type(void) {
 }
 
 /* The optimizer state groups, torch's names: slot 0 and 1 of ac_optimizer_state. */
-int ck_kind_slots(ac_optimizer_kind kind) {
+int ac_ck_kind_slots(ac_optimizer_kind kind) {
     return kind == AC_OPT_SGD ? 1 : 2;
 }
 
-const char *ck_slot_group(ac_optimizer_kind kind, int slot) {
+const char *ac_ck_slot_group(ac_optimizer_kind kind, int slot) {
     if (kind == AC_OPT_SGD) return "momentum_buffer";
     return slot == 0 ? "exp_avg" : "exp_avg_sq";
 }
 
 /* The /train/history table: one int32 column, then float64 columns. */
-const history_field ck_history_fields[] = {
+const history_field ac_ck_history_fields[] = {
     {"epoch", offsetof(ac_epoch_record, epoch), true},
     {"train_loss", offsetof(ac_epoch_record, train_loss), false},
     {"val_loss", offsetof(ac_epoch_record, val_loss), false},
@@ -62,18 +62,19 @@ const history_field ck_history_fields[] = {
     {"seconds", offsetof(ac_epoch_record, seconds), false},
     {"windows_per_s", offsetof(ac_epoch_record, windows_per_s), false},
 };
-const size_t ck_history_field_count = sizeof ck_history_fields / sizeof ck_history_fields[0];
+const size_t ac_ck_history_field_count =
+    sizeof ac_ck_history_fields / sizeof ac_ck_history_fields[0];
 
 /* The history compound type in memory (native, at ac_epoch_record's offsets) or in the file
  * (little-endian and packed: 4 + 5 * 8 = 44 bytes a row). */
-hid_t ck_history_type(bool in_file) {
+hid_t ac_ck_history_type(bool in_file) {
     size_t packed = 0;
-    for (size_t i = 0; i < ck_history_field_count; i++)
-        packed += ck_history_fields[i].integer ? 4 : 8;
+    for (size_t i = 0; i < ac_ck_history_field_count; i++)
+        packed += ac_ck_history_fields[i].integer ? 4 : 8;
     hid_t t = H5Tcreate(H5T_COMPOUND, in_file ? packed : sizeof(ac_epoch_record));
     size_t at = 0;
-    for (size_t i = 0; t >= 0 && i < ck_history_field_count; i++) {
-        const history_field *f = &ck_history_fields[i];
+    for (size_t i = 0; t >= 0 && i < ac_ck_history_field_count; i++) {
+        const history_field *f = &ac_ck_history_fields[i];
         hid_t member = f->integer ? (in_file ? H5T_STD_I32LE : H5T_NATIVE_INT)
                                   : (in_file ? H5T_IEEE_F64LE : H5T_NATIVE_DOUBLE);
         if (H5Tinsert(t, f->name, in_file ? at : f->offset, member) < 0) {
@@ -99,7 +100,7 @@ static void shape_text(int rank, const hsize_t *dims, char *buf, size_t n) {
 /* ---- reading ---- */
 
 /* "PATH: <message>"; always false. */
-bool ck_read_failed(reader *r, ac_status code, const char *fmt, ...) {
+bool ac_ck_read_failed(reader *r, ac_status code, const char *fmt, ...) {
     char msg[AC_ERROR_MAX];
     va_list ap;
     va_start(ap, fmt);
@@ -110,41 +111,41 @@ bool ck_read_failed(reader *r, ac_status code, const char *fmt, ...) {
     return false;
 }
 
-bool ck_damaged(reader *r, const char *full) {
-    return ck_read_failed(r, AC_ERR_FORMAT, "%s cannot be read (damaged file)", full);
+bool ac_ck_damaged(reader *r, const char *full) {
+    return ac_ck_read_failed(r, AC_ERR_FORMAT, "%s cannot be read (damaged file)", full);
 }
 
-bool ck_nomem(reader *r, const char *full) {
-    return ck_read_failed(r, AC_ERR_NOMEM, "out of memory while reading %s", full);
+bool ac_ck_nomem(reader *r, const char *full) {
+    return ac_ck_read_failed(r, AC_ERR_NOMEM, "out of memory while reading %s", full);
 }
 
-bool ck_has_link(hid_t loc, const char *name) {
+bool ac_ck_has_link(hid_t loc, const char *name) {
     return H5Lexists(loc, name, H5P_DEFAULT) > 0;
 }
 
-hid_t ck_open_group(reader *r, hid_t loc, const char *name, const char *full) {
-    if (!ck_has_link(loc, name)) {
-        ck_read_failed(r, AC_ERR_FORMAT, "%s is missing", full);
+hid_t ac_ck_open_group(reader *r, hid_t loc, const char *name, const char *full) {
+    if (!ac_ck_has_link(loc, name)) {
+        ac_ck_read_failed(r, AC_ERR_FORMAT, "%s is missing", full);
         return H5I_INVALID_HID;
     }
     hid_t g = H5Gopen2(loc, name, H5P_DEFAULT);
-    if (g < 0) ck_read_failed(r, AC_ERR_FORMAT, "%s is not a group", full);
+    if (g < 0) ac_ck_read_failed(r, AC_ERR_FORMAT, "%s is not a group", full);
     return g;
 }
 
 /* missing_note follows "FULL is missing" in the message. */
-hid_t ck_open_dataset(reader *r, hid_t loc, const char *name, const char *full,
-                      const char *missing_note) {
-    if (!ck_has_link(loc, name)) {
-        ck_read_failed(r, AC_ERR_FORMAT, "%s is missing%s", full, missing_note);
+hid_t ac_ck_open_dataset(reader *r, hid_t loc, const char *name, const char *full,
+                         const char *missing_note) {
+    if (!ac_ck_has_link(loc, name)) {
+        ac_ck_read_failed(r, AC_ERR_FORMAT, "%s is missing%s", full, missing_note);
         return H5I_INVALID_HID;
     }
     hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
-    if (d < 0) ck_read_failed(r, AC_ERR_FORMAT, "%s is not a dataset", full);
+    if (d < 0) ac_ck_read_failed(r, AC_ERR_FORMAT, "%s is not a dataset", full);
     return d;
 }
 
-const char *ck_class_text(H5T_class_t cls) {
+const char *ac_ck_class_text(H5T_class_t cls) {
     switch (cls) {
     case H5T_INTEGER:
         return "integers";
@@ -159,18 +160,18 @@ const char *ck_class_text(H5T_class_t cls) {
     }
 }
 
-bool ck_check_class(reader *r, hid_t dset, const char *full, H5T_class_t want) {
+bool ac_ck_check_class(reader *r, hid_t dset, const char *full, H5T_class_t want) {
     hid_t t = H5Dget_type(dset);
-    if (t < 0) return ck_damaged(r, full);
+    if (t < 0) return ac_ck_damaged(r, full);
     H5T_class_t got = H5Tget_class(t);
     H5Tclose(t);
     if (got == want) return true;
-    return ck_read_failed(r, AC_ERR_FORMAT, "%s holds %s, expected %s", full, ck_class_text(got),
-                          ck_class_text(want));
+    return ac_ck_read_failed(r, AC_ERR_FORMAT, "%s holds %s, expected %s", full,
+                             ac_ck_class_text(got), ac_ck_class_text(want));
 }
 
 /* The dataset's rank (0 for a scalar) and dims; -1 when it has no shape (a null dataspace). */
-int ck_dataset_shape(hid_t dset, hsize_t dims[H5S_MAX_RANK]) {
+int ac_ck_dataset_shape(hid_t dset, hsize_t dims[H5S_MAX_RANK]) {
     hid_t space = H5Dget_space(dset);
     if (space < 0) return -1;
     int rank = -1;
@@ -185,11 +186,11 @@ int ck_dataset_shape(hid_t dset, hsize_t dims[H5S_MAX_RANK]) {
 
 /* The dataset has exactly rank and dims (a scalar also accepts one element of rank 1); the
  * message says "FULL has shape [..], <expectation> [..]". */
-bool ck_check_shape(reader *r, hid_t dset, const char *full, int rank, const hsize_t *dims,
-                    const char *expectation) {
+bool ac_ck_check_shape(reader *r, hid_t dset, const char *full, int rank, const hsize_t *dims,
+                       const char *expectation) {
     hsize_t got[H5S_MAX_RANK];
-    int got_rank = ck_dataset_shape(dset, got);
-    if (got_rank < 0) return ck_read_failed(r, AC_ERR_FORMAT, "%s holds no data", full);
+    int got_rank = ac_ck_dataset_shape(dset, got);
+    if (got_rank < 0) return ac_ck_read_failed(r, AC_ERR_FORMAT, "%s holds no data", full);
     bool same = got_rank == rank;
     for (int i = 0; same && i < rank; i++) same = got[i] == dims[i];
     if (rank == 0 && got_rank == 1 && got[0] == 1) same = true;
@@ -197,33 +198,34 @@ bool ck_check_shape(reader *r, hid_t dset, const char *full, int rank, const hsi
     char have[128], want[128];
     shape_text(got_rank, got, have, sizeof have);
     shape_text(rank, dims, want, sizeof want);
-    return ck_read_failed(r, AC_ERR_FORMAT, "%s has shape %s, %s %s", full, have, expectation,
-                          want);
+    return ac_ck_read_failed(r, AC_ERR_FORMAT, "%s has shape %s, %s %s", full, have, expectation,
+                             want);
 }
 
 /* Reads loc/name, of class cls and exactly the given shape, as mtype into buf. */
-bool ck_read_numbers(reader *r, hid_t loc, const char *name, const char *full, H5T_class_t cls,
-                     hid_t mtype, int rank, const hsize_t *dims, const char *expectation,
-                     void *buf) {
-    hid_t d = ck_open_dataset(r, loc, name, full, "");
+bool ac_ck_read_numbers(reader *r, hid_t loc, const char *name, const char *full, H5T_class_t cls,
+                        hid_t mtype, int rank, const hsize_t *dims, const char *expectation,
+                        void *buf) {
+    hid_t d = ac_ck_open_dataset(r, loc, name, full, "");
     if (d < 0) return false;
-    bool ok =
-        ck_check_class(r, d, full, cls) && ck_check_shape(r, d, full, rank, dims, expectation);
-    if (ok && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) ok = ck_damaged(r, full);
+    bool ok = ac_ck_check_class(r, d, full, cls) &&
+              ac_ck_check_shape(r, d, full, rank, dims, expectation);
+    if (ok && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+        ok = ac_ck_damaged(r, full);
     H5Dclose(d);
     return ok;
 }
 
-bool ck_read_scalar(reader *r, hid_t g, const char *group, const char *name, H5T_class_t cls,
-                    hid_t mtype, void *buf) {
+bool ac_ck_read_scalar(reader *r, hid_t g, const char *group, const char *name, H5T_class_t cls,
+                       hid_t mtype, void *buf) {
     char full[128];
     snprintf(full, sizeof full, "%s/%s", group, name);
-    return ck_read_numbers(r, g, name, full, cls, mtype, 0, NULL, "expected", buf);
+    return ac_ck_read_numbers(r, g, name, full, cls, mtype, 0, NULL, "expected", buf);
 }
 
 /* Reads the n strings of an attribute (is_attr) or a dataset, variable- or fixed-length, into
  * out[0..n) as malloc'd copies (a NULL variable-length string reads as ""). */
-string_result ck_read_strings(hid_t obj, bool is_attr, int n, char **out) {
+string_result ac_ck_read_strings(hid_t obj, bool is_attr, int n, char **out) {
     hid_t ftype = is_attr ? H5Aget_type(obj) : H5Dget_type(obj);
     hid_t space = is_attr ? H5Aget_space(obj) : H5Dget_space(obj);
     hid_t mtype = H5I_INVALID_HID;
@@ -264,17 +266,17 @@ done:
 }
 
 /* The string attribute name on obj, malloc'd into *out. */
-attr_result ck_read_string_attribute(hid_t obj, const char *name, char **out) {
+attr_result ac_ck_read_string_attribute(hid_t obj, const char *name, char **out) {
     *out = NULL;
     if (H5Aexists(obj, name) <= 0) return ATTR_MISSING;
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     if (a < 0) return ATTR_FAILED;
-    string_result rc = ck_read_strings(a, true, 1, out);
+    string_result rc = ac_ck_read_strings(a, true, 1, out);
     H5Aclose(a);
     return rc == STRINGS_OK ? ATTR_OK : rc == STRINGS_NOT_STRINGS ? ATTR_WRONG_TYPE : ATTR_FAILED;
 }
 
-attr_result ck_read_int_attribute(hid_t obj, const char *name, int *out) {
+attr_result ac_ck_read_int_attribute(hid_t obj, const char *name, int *out) {
     if (H5Aexists(obj, name) <= 0) return ATTR_MISSING;
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     if (a < 0) return ATTR_FAILED;
@@ -292,12 +294,12 @@ attr_result ck_read_int_attribute(hid_t obj, const char *name, int *out) {
 }
 
 /* Length of the printable start of a foreign string, for quoting it on one line. */
-int ck_quote_len(const char *s) {
+int ac_ck_quote_len(const char *s) {
     int n = 0;
     while (n < QUOTE_MAX && s[n] && (unsigned char)s[n] >= 0x20) n++;
     return n;
 }
 
-void ck_copy_text(char *dst, size_t n, const char *src) {
+void ac_ck_copy_text(char *dst, size_t n, const char *src) {
     snprintf(dst, n, "%.*s", (int)strcspn(src, "\r\n"), src);
 }

@@ -34,75 +34,77 @@
 
 static bool read_header(reader *r, ac_checkpoint *ck) {
     char *format = NULL;
-    switch (ck_read_string_attribute(r->file, "format", &format)) {
+    switch (ac_ck_read_string_attribute(r->file, "format", &format)) {
     case ATTR_MISSING:
-        return ck_read_failed(r, AC_ERR_FORMAT,
-                              "not an attncast checkpoint (attribute 'format' on / is missing)");
+        return ac_ck_read_failed(r, AC_ERR_FORMAT,
+                                 "not an attncast checkpoint (attribute 'format' on / is missing)");
     case ATTR_WRONG_TYPE:
-        return ck_read_failed(
+        return ac_ck_read_failed(
             r, AC_ERR_FORMAT,
             "not an attncast checkpoint (attribute 'format' on / is not a string)");
     case ATTR_FAILED:
-        return ck_read_failed(r, AC_ERR_FORMAT, "attribute 'format' on / cannot be read");
+        return ac_ck_read_failed(r, AC_ERR_FORMAT, "attribute 'format' on / cannot be read");
     case ATTR_OK:
         break;
     }
     if (strcmp(format, AC_CKPT_FORMAT) != 0) {
-        ck_read_failed(r, AC_ERR_FORMAT,
-                       "not an attncast checkpoint (attribute 'format' on / is '%.*s')",
-                       ck_quote_len(format), format);
+        ac_ck_read_failed(r, AC_ERR_FORMAT,
+                          "not an attncast checkpoint (attribute 'format' on / is '%.*s')",
+                          ac_ck_quote_len(format), format);
         free(format);
         return false;
     }
     free(format);
 
-    switch (ck_read_int_attribute(r->file, "format_version", &ck->format_version)) {
+    switch (ac_ck_read_int_attribute(r->file, "format_version", &ck->format_version)) {
     case ATTR_MISSING:
-        return ck_read_failed(
+        return ac_ck_read_failed(
             r, AC_ERR_FORMAT,
             "not an attncast checkpoint (attribute 'format_version' on / is missing)");
     case ATTR_WRONG_TYPE:
-        return ck_read_failed(r, AC_ERR_FORMAT,
-                              "attribute 'format_version' on / is not an integer");
+        return ac_ck_read_failed(r, AC_ERR_FORMAT,
+                                 "attribute 'format_version' on / is not an integer");
     case ATTR_FAILED:
-        return ck_read_failed(r, AC_ERR_FORMAT, "attribute 'format_version' on / cannot be read");
+        return ac_ck_read_failed(r, AC_ERR_FORMAT,
+                                 "attribute 'format_version' on / cannot be read");
     case ATTR_OK:
         break;
     }
     if (ck->format_version < 1 || ck->format_version > AC_CKPT_FORMAT_VERSION)
-        return ck_read_failed(r, AC_ERR_FORMAT,
-                              "checkpoint format_version %d is not supported (this attncast reads "
-                              "versions 1 to %d)",
-                              ck->format_version, AC_CKPT_FORMAT_VERSION);
+        return ac_ck_read_failed(
+            r, AC_ERR_FORMAT,
+            "checkpoint format_version %d is not supported (this attncast reads "
+            "versions 1 to %d)",
+            ck->format_version, AC_CKPT_FORMAT_VERSION);
 
     /* informative only: a file without them still loads */
     char *text = NULL;
-    if (ck_read_string_attribute(r->file, "created", &text) == ATTR_OK)
-        ck_copy_text(ck->created, sizeof ck->created, text);
+    if (ac_ck_read_string_attribute(r->file, "created", &text) == ATTR_OK)
+        ac_ck_copy_text(ck->created, sizeof ck->created, text);
     free(text);
-    if (ck_read_string_attribute(r->file, "program_version", &text) == ATTR_OK)
-        ck_copy_text(ck->program_version, sizeof ck->program_version, text);
+    if (ac_ck_read_string_attribute(r->file, "program_version", &text) == ATTR_OK)
+        ac_ck_copy_text(ck->program_version, sizeof ck->program_version, text);
     free(text);
     return true;
 }
 
 static bool read_config(reader *r, ac_checkpoint *ck) {
-    hid_t d = ck_open_dataset(r, r->file, "config", "/config", " (the resolved configuration)");
+    hid_t d = ac_ck_open_dataset(r, r->file, "config", "/config", " (the resolved configuration)");
     if (d < 0) return false;
     char *text = NULL;
-    string_result rc = ck_read_strings(d, false, 1, &text);
+    string_result rc = ac_ck_read_strings(d, false, 1, &text);
     H5Dclose(d);
     if (rc == STRINGS_NOT_STRINGS)
-        return ck_read_failed(r, AC_ERR_FORMAT, "/config is not a string");
+        return ac_ck_read_failed(r, AC_ERR_FORMAT, "/config is not a string");
     if (rc != STRINGS_OK) {
         free(text);
-        return ck_read_failed(r, AC_ERR_FORMAT, "/config is not one readable string");
+        return ac_ck_read_failed(r, AC_ERR_FORMAT, "/config is not one readable string");
     }
     size_t source_size = strlen(r->path) + sizeof ":/config";
     char *source = malloc(source_size);
     if (!source) {
         free(text);
-        return ck_nomem(r, "/config");
+        return ac_ck_nomem(r, "/config");
     }
     snprintf(source, source_size, "%s:/config", r->path);
     ac_config_defaults(&ck->config);
@@ -127,45 +129,45 @@ static bool read_config(reader *r, ac_checkpoint *ck) {
 }
 
 static bool read_scaler(reader *r, ac_checkpoint *ck) {
-    hid_t g = ck_open_group(r, r->file, "scaler", "/scaler");
+    hid_t g = ac_ck_open_group(r, r->file, "scaler", "/scaler");
     if (g < 0) return false;
-    hid_t d = ck_open_dataset(r, g, "channels", "/scaler/channels", "");
-    bool ok = d >= 0 && ck_check_class(r, d, "/scaler/channels", H5T_STRING);
+    hid_t d = ac_ck_open_dataset(r, g, "channels", "/scaler/channels", "");
+    bool ok = d >= 0 && ac_ck_check_class(r, d, "/scaler/channels", H5T_STRING);
     hsize_t dims[H5S_MAX_RANK];
-    if (ok && (ck_dataset_shape(d, dims) != 1 || dims[0] < 1 || dims[0] > MAX_CHANNELS))
-        ok =
-            ck_read_failed(r, AC_ERR_FORMAT,
-                           "/scaler/channels is not a list of 1 to %d channel names", MAX_CHANNELS);
+    if (ok && (ac_ck_dataset_shape(d, dims) != 1 || dims[0] < 1 || dims[0] > MAX_CHANNELS))
+        ok = ac_ck_read_failed(r, AC_ERR_FORMAT,
+                               "/scaler/channels is not a list of 1 to %d channel names",
+                               MAX_CHANNELS);
     if (ok) {
         ck->channels = (int)dims[0];
         ck->channel_names = calloc(dims[0], sizeof *ck->channel_names);
         if (!ck->channel_names)
-            ok = ck_nomem(r, "/scaler/channels");
-        else if (ck_read_strings(d, false, ck->channels, ck->channel_names) != STRINGS_OK)
-            ok = ck_damaged(r, "/scaler/channels");
+            ok = ac_ck_nomem(r, "/scaler/channels");
+        else if (ac_ck_read_strings(d, false, ck->channels, ck->channel_names) != STRINGS_OK)
+            ok = ac_ck_damaged(r, "/scaler/channels");
     }
     if (d >= 0) H5Dclose(d);
     if (ok) {
         ck->scaler.channels = ck->channels;
         ck->scaler.mean = malloc(dims[0] * sizeof(double));
         ck->scaler.std = malloc(dims[0] * sizeof(double));
-        if (!ck->scaler.mean || !ck->scaler.std) ok = ck_nomem(r, "/scaler");
+        if (!ck->scaler.mean || !ck->scaler.std) ok = ac_ck_nomem(r, "/scaler");
     }
     const char *implied = "/scaler/channels implies";
     ok = ok &&
-         ck_read_numbers(r, g, "mean", "/scaler/mean", H5T_FLOAT, H5T_NATIVE_DOUBLE, 1, dims,
-                         implied, ck->scaler.mean) &&
-         ck_read_numbers(r, g, "std", "/scaler/std", H5T_FLOAT, H5T_NATIVE_DOUBLE, 1, dims, implied,
-                         ck->scaler.std);
+         ac_ck_read_numbers(r, g, "mean", "/scaler/mean", H5T_FLOAT, H5T_NATIVE_DOUBLE, 1, dims,
+                            implied, ck->scaler.mean) &&
+         ac_ck_read_numbers(r, g, "std", "/scaler/std", H5T_FLOAT, H5T_NATIVE_DOUBLE, 1, dims,
+                            implied, ck->scaler.std);
     H5Gclose(g);
     for (int c = 0; ok && c < ck->channels; c++) {
         if (!isfinite(ck->scaler.mean[c]))
-            ok = ck_read_failed(r, AC_ERR_FORMAT, "/scaler/mean[%d] is not a finite number", c);
+            ok = ac_ck_read_failed(r, AC_ERR_FORMAT, "/scaler/mean[%d] is not a finite number", c);
         else if (!isfinite(ck->scaler.std[c]) || !(ck->scaler.std[c] > 0))
-            ok = ck_read_failed(r, AC_ERR_FORMAT,
-                                "/scaler/std[%d] = %g is not a positive finite "
-                                "number",
-                                c, ck->scaler.std[c]);
+            ok = ac_ck_read_failed(r, AC_ERR_FORMAT,
+                                   "/scaler/std[%d] = %g is not a positive finite "
+                                   "number",
+                                   c, ck->scaler.std[c]);
     }
     return ok;
 }
@@ -192,7 +194,7 @@ static herr_t find_unknown_link(hid_t group, const char *name, const H5L_info_t 
     (void)info;
     link_check *check = data;
     if (ac_forecaster_param(check->model, name)) return 0;
-    snprintf(check->unknown, sizeof check->unknown, "%.*s", ck_quote_len(name), name);
+    snprintf(check->unknown, sizeof check->unknown, "%.*s", ac_ck_quote_len(name), name);
     return 1;
 }
 
@@ -202,17 +204,17 @@ static bool check_float32(reader *r, hid_t dset, const char *full) {
     size_t bytes = t >= 0 ? H5Tget_size(t) : 0;
     if (t >= 0) H5Tclose(t);
     if (bytes == sizeof(float)) return true;
-    return ck_read_failed(r, AC_ERR_FORMAT,
-                          "%s holds %zu-bit floating-point numbers, expected "
-                          "float32",
-                          full, bytes * 8);
+    return ac_ck_read_failed(r, AC_ERR_FORMAT,
+                             "%s holds %zu-bit floating-point numbers, expected "
+                             "float32",
+                             full, bytes * 8);
 }
 
 /* Reads the float32 dataset of every parameter under parent/name into dst[i] (registration
  * order), each shaped as the model's parameter and finite, and refuses any other link there. */
 static bool read_tensor_group(reader *r, hid_t parent, const char *name, const char *full,
                               const ac_forecaster *model, float *const *dst) {
-    hid_t g = ck_open_group(r, parent, name, full);
+    hid_t g = ac_ck_open_group(r, parent, name, full);
     if (g < 0) return false;
     ac_tensor *const *params = ac_forecaster_params(model);
     bool ok = true;
@@ -220,31 +222,32 @@ static bool read_tensor_group(reader *r, hid_t parent, const char *name, const c
         const ac_tensor *p = params[i];
         char at[PATH_TEXT];
         snprintf(at, sizeof at, "%s/%s", full, p->name);
-        hid_t d = ck_open_dataset(r, g, p->name, at, LOCATE_NOTE);
+        hid_t d = ac_ck_open_dataset(r, g, p->name, at, LOCATE_NOTE);
         if (d < 0) {
             ok = false;
             break;
         }
         hsize_t dims[AC_MAX_DIMS];
         for (int k = 0; k < p->ndim; k++) dims[k] = (hsize_t)p->shape[k];
-        ok = ck_check_class(r, d, at, H5T_FLOAT) && check_float32(r, d, at) &&
-             ck_check_shape(r, d, at, p->ndim, dims, SHAPE_NOTE);
+        ok = ac_ck_check_class(r, d, at, H5T_FLOAT) && check_float32(r, d, at) &&
+             ac_ck_check_shape(r, d, at, p->ndim, dims, SHAPE_NOTE);
         if (ok && H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst[i]) < 0)
-            ok = ck_damaged(r, at);
+            ok = ac_ck_damaged(r, at);
         H5Dclose(d);
         for (int64_t k = 0; ok && k < p->size; k++)
             if (!isfinite(dst[i][k]))
-                ok = ck_read_failed(r, AC_ERR_FORMAT, "%s holds a non-finite value (NaN or Inf)",
-                                    at);
+                ok = ac_ck_read_failed(r, AC_ERR_FORMAT, "%s holds a non-finite value (NaN or Inf)",
+                                       at);
     }
     if (ok) {
         link_check check = {.model = model};
         herr_t rc = H5Literate(g, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, find_unknown_link, &check);
         if (rc > 0)
-            ok = ck_read_failed(r, AC_ERR_FORMAT, "%s/%s is not a parameter of this architecture",
-                                full, check.unknown);
+            ok =
+                ac_ck_read_failed(r, AC_ERR_FORMAT, "%s/%s is not a parameter of this architecture",
+                                  full, check.unknown);
         else if (rc < 0)
-            ok = ck_damaged(r, full);
+            ok = ac_ck_damaged(r, full);
     }
     H5Gclose(g);
     return ok;
@@ -253,7 +256,7 @@ static bool read_tensor_group(reader *r, hid_t parent, const char *name, const c
 static bool read_params(reader *r, ac_checkpoint *ck) {
     int n = ac_forecaster_param_count(ck->model);
     float **dst = malloc((size_t)n * sizeof *dst);
-    if (!dst) return ck_nomem(r, "/params");
+    if (!dst) return ac_ck_nomem(r, "/params");
     ac_tensor *const *params = ac_forecaster_params(ck->model);
     for (int i = 0; i < n; i++) dst[i] = params[i]->data;
     bool ok = read_tensor_group(r, r->file, "params", "/params", ck->model, dst);
@@ -262,20 +265,20 @@ static bool read_params(reader *r, ac_checkpoint *ck) {
 }
 
 static bool read_optimizer(reader *r, ac_checkpoint *ck) {
-    if (!ck_has_link(r->file, "optimizer")) return true;
-    hid_t g = ck_open_group(r, r->file, "optimizer", "/optimizer");
+    if (!ac_ck_has_link(r->file, "optimizer")) return true;
+    hid_t g = ac_ck_open_group(r, r->file, "optimizer", "/optimizer");
     if (g < 0) return false;
     char *kind = NULL;
     bool ok = true, known = false;
-    switch (ck_read_string_attribute(g, "kind", &kind)) {
+    switch (ac_ck_read_string_attribute(g, "kind", &kind)) {
     case ATTR_MISSING:
-        ok = ck_read_failed(r, AC_ERR_FORMAT, "/optimizer has no attribute 'kind'");
+        ok = ac_ck_read_failed(r, AC_ERR_FORMAT, "/optimizer has no attribute 'kind'");
         break;
     case ATTR_WRONG_TYPE:
-        ok = ck_read_failed(r, AC_ERR_FORMAT, "/optimizer attribute 'kind' is not a string");
+        ok = ac_ck_read_failed(r, AC_ERR_FORMAT, "/optimizer attribute 'kind' is not a string");
         break;
     case ATTR_FAILED:
-        ok = ck_damaged(r, "/optimizer attribute 'kind'");
+        ok = ac_ck_damaged(r, "/optimizer attribute 'kind'");
         break;
     case ATTR_OK:
         for (int k = AC_OPT_ADAM; k <= AC_OPT_SGD && !known; k++)
@@ -284,48 +287,49 @@ static bool read_optimizer(reader *r, ac_checkpoint *ck) {
                 known = true;
             }
         if (!known)
-            ok = ck_read_failed(
+            ok = ac_ck_read_failed(
                 r, AC_ERR_FORMAT,
                 "/optimizer attribute 'kind' is '%.*s' (expected adam, adamw or sgd)",
-                ck_quote_len(kind), kind);
+                ac_ck_quote_len(kind), kind);
         else if (ck->optimizer_kind != ck->config.train.optimizer)
-            ok = ck_read_failed(r, AC_ERR_FORMAT,
-                                "/optimizer attribute 'kind' is '%s' but /config has "
-                                "train.optimizer = %s",
-                                kind, ac_optimizer_kind_name(ck->config.train.optimizer));
+            ok = ac_ck_read_failed(r, AC_ERR_FORMAT,
+                                   "/optimizer attribute 'kind' is '%s' but /config has "
+                                   "train.optimizer = %s",
+                                   kind, ac_optimizer_kind_name(ck->config.train.optimizer));
         break;
     }
     free(kind);
     ok = ok &&
-         ck_read_scalar(r, g, "/optimizer", "step", H5T_INTEGER, H5T_NATIVE_INT64,
-                        &ck->optimizer_step) &&
-         ck_read_scalar(r, g, "/optimizer", "lr", H5T_FLOAT, H5T_NATIVE_DOUBLE, &ck->lr) &&
-         ck_read_scalar(r, g, "/optimizer", "schedule_step", H5T_INTEGER, H5T_NATIVE_INT64,
-                        &ck->schedule_step);
+         ac_ck_read_scalar(r, g, "/optimizer", "step", H5T_INTEGER, H5T_NATIVE_INT64,
+                           &ck->optimizer_step) &&
+         ac_ck_read_scalar(r, g, "/optimizer", "lr", H5T_FLOAT, H5T_NATIVE_DOUBLE, &ck->lr) &&
+         ac_ck_read_scalar(r, g, "/optimizer", "schedule_step", H5T_INTEGER, H5T_NATIVE_INT64,
+                           &ck->schedule_step);
     if (ok && ck->optimizer_step < 0)
-        ok = ck_read_failed(r, AC_ERR_FORMAT, "/optimizer/step is negative");
+        ok = ac_ck_read_failed(r, AC_ERR_FORMAT, "/optimizer/step is negative");
     if (ok && ck->schedule_step < 0)
-        ok = ck_read_failed(r, AC_ERR_FORMAT, "/optimizer/schedule_step is negative");
+        ok = ac_ck_read_failed(r, AC_ERR_FORMAT, "/optimizer/schedule_step is negative");
     if (ok && !(isfinite(ck->lr) && ck->lr >= 0))
-        ok = ck_read_failed(r, AC_ERR_FORMAT, "/optimizer/lr is not a finite non-negative number");
+        ok = ac_ck_read_failed(r, AC_ERR_FORMAT,
+                               "/optimizer/lr is not a finite non-negative number");
 
     int n = ac_forecaster_param_count(ck->model);
     ac_tensor *const *params = ac_forecaster_params(ck->model);
     float **dst = NULL;
     if (ok) {
-        ck->optimizer_slots = ck_kind_slots(ck->optimizer_kind);
+        ck->optimizer_slots = ac_ck_kind_slots(ck->optimizer_kind);
         ck->optimizer_state = calloc((size_t)n * (size_t)ck->optimizer_slots, sizeof(float *));
         dst = malloc((size_t)n * sizeof *dst);
-        if (!ck->optimizer_state || !dst) ok = ck_nomem(r, "/optimizer");
+        if (!ck->optimizer_state || !dst) ok = ac_ck_nomem(r, "/optimizer");
     }
     for (int slot = 0; ok && slot < ck->optimizer_slots; slot++) {
         for (int i = 0; ok && i < n; i++) {
             float *buf = malloc((size_t)params[i]->size * sizeof(float));
             ck->optimizer_state[i * ck->optimizer_slots + slot] = buf;
             dst[i] = buf;
-            if (!buf) ok = ck_nomem(r, "/optimizer");
+            if (!buf) ok = ac_ck_nomem(r, "/optimizer");
         }
-        const char *name = ck_slot_group(ck->optimizer_kind, slot);
+        const char *name = ac_ck_slot_group(ck->optimizer_kind, slot);
         char full[64];
         snprintf(full, sizeof full, "/optimizer/%s", name);
         ok = ok && read_tensor_group(r, g, name, full, ck->model, dst);
@@ -336,43 +340,43 @@ static bool read_optimizer(reader *r, ac_checkpoint *ck) {
     return ok;
 }
 
-/* The history table: a compound with every column of ck_history_fields, epoch rows long. */
+/* The history table: a compound with every column of ac_ck_history_fields, epoch rows long. */
 static bool read_history(reader *r, hid_t g, ac_checkpoint *ck) {
     const char *full = "/train/history";
-    hid_t d = ck_open_dataset(r, g, "history", full, "");
+    hid_t d = ac_ck_open_dataset(r, g, "history", full, "");
     if (d < 0) return false;
-    bool ok = ck_check_class(r, d, full, H5T_COMPOUND);
+    bool ok = ac_ck_check_class(r, d, full, H5T_COMPOUND);
     hid_t t = ok ? H5Dget_type(d) : H5I_INVALID_HID;
-    if (ok && t < 0) ok = ck_damaged(r, full);
-    for (size_t i = 0; ok && i < ck_history_field_count; i++) {
-        const history_field *f = &ck_history_fields[i];
+    if (ok && t < 0) ok = ac_ck_damaged(r, full);
+    for (size_t i = 0; ok && i < ac_ck_history_field_count; i++) {
+        const history_field *f = &ac_ck_history_fields[i];
         int at = H5Tget_member_index(t, f->name);
         H5T_class_t want = f->integer ? H5T_INTEGER : H5T_FLOAT;
         H5T_class_t got = at < 0 ? H5T_NO_CLASS : H5Tget_member_class(t, (unsigned)at);
         if (at < 0)
-            ok = ck_read_failed(r, AC_ERR_FORMAT, "%s has no column '%s'", full, f->name);
+            ok = ac_ck_read_failed(r, AC_ERR_FORMAT, "%s has no column '%s'", full, f->name);
         else if (got != want)
-            ok = ck_read_failed(r, AC_ERR_FORMAT, "%s column '%s' holds %s, expected %s", full,
-                                f->name, ck_class_text(got), ck_class_text(want));
+            ok = ac_ck_read_failed(r, AC_ERR_FORMAT, "%s column '%s' holds %s, expected %s", full,
+                                   f->name, ac_ck_class_text(got), ac_ck_class_text(want));
     }
     if (t >= 0) H5Tclose(t);
     hsize_t rows[1] = {(hsize_t)ck->train.epoch};
-    ok = ok && ck_check_shape(r, d, full, 1, rows, "/train/epoch implies");
-    hid_t mtype = ok ? ck_history_type(false) : H5I_INVALID_HID;
-    if (ok && mtype < 0) ok = ck_damaged(r, full);
+    ok = ok && ac_ck_check_shape(r, d, full, 1, rows, "/train/epoch implies");
+    hid_t mtype = ok ? ac_ck_history_type(false) : H5I_INVALID_HID;
+    if (ok && mtype < 0) ok = ac_ck_damaged(r, full);
     if (ok && rows[0] > 0) {
         ck->history = calloc(rows[0], sizeof *ck->history);
         if (!ck->history)
-            ok = ck_nomem(r, full);
+            ok = ac_ck_nomem(r, full);
         else if (H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, ck->history) < 0)
-            ok = ck_damaged(r, full);
+            ok = ac_ck_damaged(r, full);
     }
     if (mtype >= 0) H5Tclose(mtype);
     H5Dclose(d);
     for (int i = 0; ok && i < ck->train.epoch; i++)
         if (ck->history[i].epoch != i + 1)
-            ok = ck_read_failed(r, AC_ERR_FORMAT, "%s row %d has epoch %d (expected %d)", full,
-                                i + 1, ck->history[i].epoch, i + 1);
+            ok = ac_ck_read_failed(r, AC_ERR_FORMAT, "%s row %d has epoch %d (expected %d)", full,
+                                   i + 1, ck->history[i].epoch, i + 1);
     return ok;
 }
 
@@ -381,63 +385,66 @@ static bool read_rng(reader *r, hid_t g, const char *name, ac_rng *rng) {
     snprintf(full, sizeof full, "/train/%s", name);
     uint64_t words[2];
     hsize_t two[1] = {2};
-    if (!ck_read_numbers(r, g, name, full, H5T_INTEGER, H5T_NATIVE_UINT64, 1, two, "expected",
-                         words))
+    if (!ac_ck_read_numbers(r, g, name, full, H5T_INTEGER, H5T_NATIVE_UINT64, 1, two, "expected",
+                            words))
         return false;
     if (!(words[1] & 1))
-        return ck_read_failed(r, AC_ERR_FORMAT,
-                              "%s has an even increment %llu (a PCG32 increment is odd)", full,
-                              (unsigned long long)words[1]);
+        return ac_ck_read_failed(r, AC_ERR_FORMAT,
+                                 "%s has an even increment %llu (a PCG32 increment is odd)", full,
+                                 (unsigned long long)words[1]);
     rng->state = words[0];
     rng->inc = words[1];
     return true;
 }
 
 static bool read_train(reader *r, ac_checkpoint *ck) {
-    if (!ck_has_link(r->file, "train")) return true;
-    hid_t g = ck_open_group(r, r->file, "train", "/train");
+    if (!ac_ck_has_link(r->file, "train")) return true;
+    hid_t g = ac_ck_open_group(r, r->file, "train", "/train");
     if (g < 0) return false;
     ac_train_state *t = &ck->train;
     const char *G = "/train";
     bool ok =
-        ck_read_scalar(r, g, G, "epoch", H5T_INTEGER, H5T_NATIVE_INT, &t->epoch) &&
-        ck_read_scalar(r, g, G, "global_step", H5T_INTEGER, H5T_NATIVE_INT64, &t->step) &&
-        ck_read_scalar(r, g, G, "best_val_loss", H5T_FLOAT, H5T_NATIVE_DOUBLE, &t->best_val_loss) &&
-        ck_read_scalar(r, g, G, "best_epoch", H5T_INTEGER, H5T_NATIVE_INT, &t->best_epoch) &&
-        ck_read_scalar(r, g, G, "bad_epochs", H5T_INTEGER, H5T_NATIVE_INT, &t->bad_epochs) &&
-        ck_read_scalar(r, g, G, "stopped_early", H5T_INTEGER, H5T_NATIVE_INT, &t->stopped_early) &&
-        ck_read_scalar(r, g, G, "seconds", H5T_FLOAT, H5T_NATIVE_DOUBLE, &t->seconds) &&
+        ac_ck_read_scalar(r, g, G, "epoch", H5T_INTEGER, H5T_NATIVE_INT, &t->epoch) &&
+        ac_ck_read_scalar(r, g, G, "global_step", H5T_INTEGER, H5T_NATIVE_INT64, &t->step) &&
+        ac_ck_read_scalar(r, g, G, "best_val_loss", H5T_FLOAT, H5T_NATIVE_DOUBLE,
+                          &t->best_val_loss) &&
+        ac_ck_read_scalar(r, g, G, "best_epoch", H5T_INTEGER, H5T_NATIVE_INT, &t->best_epoch) &&
+        ac_ck_read_scalar(r, g, G, "bad_epochs", H5T_INTEGER, H5T_NATIVE_INT, &t->bad_epochs) &&
+        ac_ck_read_scalar(r, g, G, "stopped_early", H5T_INTEGER, H5T_NATIVE_INT,
+                          &t->stopped_early) &&
+        ac_ck_read_scalar(r, g, G, "seconds", H5T_FLOAT, H5T_NATIVE_DOUBLE, &t->seconds) &&
         read_rng(r, g, "rng_shuffle", &t->shuffle_rng) &&
         read_rng(r, g, "rng_dropout", &t->dropout_rng);
     if (ok && t->epoch < 0)
-        ok = ck_read_failed(r, AC_ERR_FORMAT, "/train/epoch = %d is negative", t->epoch);
+        ok = ac_ck_read_failed(r, AC_ERR_FORMAT, "/train/epoch = %d is negative", t->epoch);
     if (ok && t->step < 0)
-        ok = ck_read_failed(r, AC_ERR_FORMAT, "/train/global_step = %lld is negative",
-                            (long long)t->step);
+        ok = ac_ck_read_failed(r, AC_ERR_FORMAT, "/train/global_step = %lld is negative",
+                               (long long)t->step);
     if (ok && (t->best_epoch < 0 || t->best_epoch > t->epoch))
-        ok = ck_read_failed(r, AC_ERR_FORMAT,
-                            "/train/best_epoch = %d is not between 0 and /train/epoch = %d",
-                            t->best_epoch, t->epoch);
+        ok = ac_ck_read_failed(r, AC_ERR_FORMAT,
+                               "/train/best_epoch = %d is not between 0 and /train/epoch = %d",
+                               t->best_epoch, t->epoch);
     if (ok && (t->bad_epochs < 0 || t->bad_epochs > t->epoch))
-        ok = ck_read_failed(r, AC_ERR_FORMAT,
-                            "/train/bad_epochs = %d is not between 0 and /train/epoch = %d",
-                            t->bad_epochs, t->epoch);
+        ok = ac_ck_read_failed(r, AC_ERR_FORMAT,
+                               "/train/bad_epochs = %d is not between 0 and /train/epoch = %d",
+                               t->bad_epochs, t->epoch);
     if (ok && t->stopped_early != 0 && t->stopped_early != 1)
-        ok = ck_read_failed(r, AC_ERR_FORMAT, "/train/stopped_early = %d is not 0 or 1",
-                            t->stopped_early);
+        ok = ac_ck_read_failed(r, AC_ERR_FORMAT, "/train/stopped_early = %d is not 0 or 1",
+                               t->stopped_early);
     if (ok && (!isfinite(t->seconds) || t->seconds < 0))
-        ok = ck_read_failed(r, AC_ERR_FORMAT, "/train/seconds is not a finite non-negative number");
+        ok = ac_ck_read_failed(r, AC_ERR_FORMAT,
+                               "/train/seconds is not a finite non-negative number");
     if (ok && isnan(t->best_val_loss))
-        ok = ck_read_failed(r, AC_ERR_FORMAT, "/train/best_val_loss is NaN");
+        ok = ac_ck_read_failed(r, AC_ERR_FORMAT, "/train/best_val_loss is NaN");
     ok = ok && read_history(r, g, ck);
 
     t->weight_count = ac_forecaster_weight_count(ck->model);
-    if (ok && ck_has_link(g, "best_params")) {
+    if (ok && ac_ck_has_link(g, "best_params")) {
         int n = ac_forecaster_param_count(ck->model);
         ck->best_weights = malloc((size_t)t->weight_count * sizeof(float));
         float **dst = malloc((size_t)n * sizeof *dst);
         if (!ck->best_weights || !dst) {
-            ok = ck_nomem(r, "/train/best_params");
+            ok = ac_ck_nomem(r, "/train/best_params");
         } else {
             ac_tensor *const *params = ac_forecaster_params(ck->model);
             int64_t at = 0;
@@ -469,12 +476,12 @@ ac_status ac_ckpt_read(ac_checkpoint **out, const char *path, ac_error *err) {
     close(fd);
     if (folder) return ac_error_set(err, AC_ERR_IO, "%s: cannot open: %s", path, strerror(EISDIR));
     bool sealed = false;
-    ac_status seal = ck_check_seal(path, &sealed, err);
+    ac_status seal = ac_ck_check_seal(path, &sealed, err);
     if (seal != AC_OK) return seal;
-    ck_quiet_hdf5();
+    ac_ck_quiet_hdf5();
     if (H5Fis_hdf5(path) <= 0)
         return ac_error_set(err, AC_ERR_FORMAT, "%s: not an HDF5 file", path);
-    hid_t fapl = ck_file_access();
+    hid_t fapl = ac_ck_file_access();
     hid_t file = fapl < 0 ? H5I_INVALID_HID : H5Fopen(path, H5F_ACC_RDONLY, fapl);
     if (fapl >= 0) H5Pclose(fapl);
     if (file < 0)
@@ -485,7 +492,7 @@ ac_status ac_ckpt_read(ac_checkpoint **out, const char *path, ac_error *err) {
         H5Fclose(file);
         return ac_error_set(err, AC_ERR_NOMEM, "%s: out of memory", path);
     }
-    ck_copy_text(ck->path, sizeof ck->path, path);
+    ac_ck_copy_text(ck->path, sizeof ck->path, path);
     reader r = {.path = path, .file = file, .err = err, .code = AC_OK};
     bool ok = read_header(&r, ck) && read_config(&r, ck) && read_scaler(&r, ck) &&
               build_model(&r, ck) && read_params(&r, ck) && read_optimizer(&r, ck) &&

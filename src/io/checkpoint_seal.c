@@ -32,7 +32,7 @@ static void digest_hex(const uint8_t digest[32], char hex[65]) {
     for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", digest[i]);
 }
 
-void ck_seal_image(unsigned char *image, size_t size) {
+void ac_ck_seal_image(unsigned char *image, size_t size) {
     ac_sha256 ctx;
     ac_sha256_init(&ctx);
     ac_sha256_update(&ctx, image + CK_USERBLOCK, size - CK_USERBLOCK);
@@ -144,7 +144,7 @@ static ac_status check_open_file(int fd, const char *path, bool *sealed, ac_erro
     return strcmp(want, got) == 0 ? AC_OK : mismatch(path, err);
 }
 
-ac_status ck_check_seal(const char *path, bool *sealed, ac_error *err) {
+ac_status ac_ck_check_seal(const char *path, bool *sealed, ac_error *err) {
     *sealed = false;
     int fd = open(path, O_RDONLY);
     if (fd < 0) return ac_error_set(err, AC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));

@@ -75,7 +75,7 @@ static bool write_attribute(writer *w, hid_t obj, const char *where, const char 
 
 static bool write_string_attribute(writer *w, hid_t obj, const char *where, const char *name,
                                    const char *value) {
-    hid_t t = ck_utf8_string_type();
+    hid_t t = ac_ck_utf8_string_type();
     if (t < 0) return write_failed(w, "making the string type");
     bool ok = write_attribute(w, obj, where, name, t, t, &value);
     H5Tclose(t);
@@ -85,7 +85,7 @@ static bool write_string_attribute(writer *w, hid_t obj, const char *where, cons
 /* Strings: a scalar dataset (rank 0, n = 1) or an array of n. */
 static bool write_strings(writer *w, hid_t loc, const char *name, const char *full, int rank,
                           const char *const *values, int n) {
-    hid_t t = ck_utf8_string_type();
+    hid_t t = ac_ck_utf8_string_type();
     if (t < 0) return write_failed(w, "making the string type");
     hsize_t dims[1] = {(hsize_t)n};
     bool ok = write_dataset(w, loc, name, full, t, t, rank, dims, values);
@@ -203,11 +203,11 @@ static bool write_optimizer(writer *w, const ac_ckpt_contents *c) {
     int n = ac_forecaster_param_count(c->model);
     const float **src = malloc((size_t)n * sizeof *src);
     if (!src) ok = ok && write_failed(w, "out of memory for /optimizer");
-    for (int slot = 0; ok && slot < ck_kind_slots(kind); slot++) {
+    for (int slot = 0; ok && slot < ac_ck_kind_slots(kind); slot++) {
         for (int i = 0; i < n; i++) src[i] = ac_optimizer_state(c->optimizer, i, slot);
         char full[64];
-        snprintf(full, sizeof full, "/optimizer/%s", ck_slot_group(kind, slot));
-        ok = write_tensor_group(w, g, ck_slot_group(kind, slot), full, c->model, src);
+        snprintf(full, sizeof full, "/optimizer/%s", ac_ck_slot_group(kind, slot));
+        ok = write_tensor_group(w, g, ac_ck_slot_group(kind, slot), full, c->model, src);
     }
     free(src);
     return close_group(w, g, "/optimizer", ok);
@@ -240,7 +240,7 @@ static bool write_train(writer *w, const ac_ckpt_contents *c) {
         write_dataset(w, g, "rng_dropout", "/train/rng_dropout", H5T_STD_U64LE, H5T_NATIVE_UINT64,
                       1, two, dropout);
     if (ok) {
-        hid_t ftype = ck_history_type(true), mtype = ck_history_type(false);
+        hid_t ftype = ac_ck_history_type(true), mtype = ac_ck_history_type(false);
         ok = ftype >= 0 && mtype >= 0 ? write_dataset(w, g, "history", "/train/history", ftype,
                                                       mtype, 1, rows, t->history)
                                       : write_failed(w, "making the history table type");
@@ -271,12 +271,12 @@ static const char *contents_problem(const ac_ckpt_contents *c, char *buf, size_t
     int params = ac_forecaster_param_count(c->model);
     if (c->optimizer) {
         ac_optimizer_kind kind = c->config->train.optimizer;
-        if (ac_optimizer_state_slots(c->optimizer) != ck_kind_slots(kind)) {
+        if (ac_optimizer_state_slots(c->optimizer) != ac_ck_kind_slots(kind)) {
             snprintf(buf, n,
                      "the optimizer keeps %d state buffers per parameter, train.optimizer "
                      "= %s keeps %d",
                      ac_optimizer_state_slots(c->optimizer), ac_optimizer_kind_name(kind),
-                     ck_kind_slots(kind));
+                     ac_ck_kind_slots(kind));
             return buf;
         }
         if (!ac_optimizer_state(c->optimizer, params - 1, 0) ||
@@ -323,7 +323,7 @@ static bool write_image(writer *w, const char *tmp, const unsigned char *image, 
 /* Builds the whole file in memory; its bytes in *image (malloc'd). */
 static bool build_image(writer *w, const ac_ckpt_contents *c, const char *tmp,
                         unsigned char **image, size_t *size) {
-    hid_t fapl = ck_file_access();
+    hid_t fapl = ac_ck_file_access();
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
     if (fapl >= 0 && fcpl >= 0 && H5Pset_fapl_core(fapl, CORE_INCREMENT, 0) >= 0 &&
         H5Pset_userblock(fcpl, CK_USERBLOCK) >= 0)
@@ -342,7 +342,7 @@ static bool build_image(writer *w, const ac_ckpt_contents *c, const char *tmp,
     if (ok && H5Fget_file_image(w->file, *image + CK_USERBLOCK, (size_t)n) != n)
         ok = write_failed(w, "taking the file image");
     if (H5Fclose(w->file) < 0) ok = ok && write_failed(w, "closing the file");
-    if (ok) ck_seal_image(*image, total);
+    if (ok) ac_ck_seal_image(*image, total);
     *size = ok ? total : 0;
     return ok;
 }
@@ -380,7 +380,7 @@ ac_status ac_ckpt_write(const char *path, const ac_ckpt_contents *contents, ac_e
             err, AC_ERR_NOMEM,
             "%s: cannot write checkpoint: out of memory (the previous file is kept)", path);
     snprintf(tmp, tmp_size, "%s.tmp.%ld", path, (long)getpid());
-    ck_quiet_hdf5();
+    ac_ck_quiet_hdf5();
 
     writer w = {.file = H5I_INVALID_HID};
     unsigned char *image = NULL;

@@ -1,6 +1,6 @@
 /* config.c - experiment configuration (see include/attncast/config.h).
  *
- * One table, config_keys below, describes every key: its section, name, type, place in ac_config,
+ * One table, ac_cfg_keys below, describes every key: its section, name, type, place in ac_config,
  * range, default (as text) and meaning. Everything else reads the table: parsing a file or a
  * --set override, filling the defaults (the default texts go through the same parser, so they
  * are validated too), writing the resolved INI text and printing the key reference. This file
@@ -82,7 +82,7 @@ _Static_assert(sizeof(ac_schedule_kind) == sizeof(int), "enum size");
     { #sec, #key, KEY_STRING, FIELD(sec, key), 0, 0, 0, NULL, def, doc }
 #define NO_MAX HUGE_VAL
 
-const key_def config_keys[] = {
+const key_def ac_cfg_keys[] = {
     TEXT_KEY(data, dataset, "",
              "dataset card name (attncast datasets lists them); give this or data.csv"),
     TEXT_KEY(data, csv, "", "path of a CSV file; give this or data.dataset"),
@@ -145,17 +145,17 @@ const key_def config_keys[] = {
              "channels (comma-separated names) drawn in forecasts.png; empty for the last"),
 };
 
-_Static_assert(sizeof config_keys / sizeof config_keys[0] == KEY_COUNT,
+_Static_assert(sizeof ac_cfg_keys / sizeof ac_cfg_keys[0] == KEY_COUNT,
                "KEY_COUNT in config_internal.h");
 _Static_assert(KEY_COUNT <= AC_CONFIG_MAX_KEYS, "AC_CONFIG_MAX_KEYS in config.h");
 
-const char *const config_sections[] = {"data", "model", "train", "output"};
-_Static_assert(sizeof config_sections / sizeof config_sections[0] == SECTION_COUNT,
+const char *const ac_cfg_sections[] = {"data", "model", "train", "output"};
+_Static_assert(sizeof ac_cfg_sections / sizeof ac_cfg_sections[0] == SECTION_COUNT,
                "SECTION_COUNT in config_internal.h");
 
 /* ---- small text helpers ---- */
 
-bool config_same_ci(const char *a, const char *b) {
+bool ac_cfg_same_ci(const char *a, const char *b) {
     for (; *a && *b; a++, b++)
         if (tolower((unsigned char)*a) != tolower((unsigned char)*b)) return false;
     return *a == *b;
@@ -178,7 +178,7 @@ static void format_double(double v, char *buf, size_t n) {
 /* ---- where a value came from, for messages ---- */
 
 /* Messages are one line even when the input quoted in them is not. */
-ac_status config_one_line(ac_error *err, ac_status code) {
+ac_status ac_cfg_one_line(ac_error *err, ac_status code) {
     if (err)
         for (char *c = err->msg; *c; c++)
             if ((unsigned char)*c < 0x20) *c = '?';
@@ -186,7 +186,7 @@ ac_status config_one_line(ac_error *err, ac_status code) {
 }
 
 /* "SOURCE:LINE: message" or "--set ASSIGNMENT: message", always AC_ERR_INVALID. */
-ac_status config_fail(ac_error *err, origin at, const char *fmt, ...) {
+ac_status ac_cfg_fail(ac_error *err, origin at, const char *fmt, ...) {
     char what[AC_ERROR_MAX];
     va_list ap;
     va_start(ap, fmt);
@@ -199,7 +199,7 @@ ac_status config_fail(ac_error *err, origin at, const char *fmt, ...) {
     else
         ac_error_set(err, AC_ERR_INVALID, "%s%.*s%s: %s", at.prefix, SOURCE_MAX, at.source, cut,
                      what);
-    return config_one_line(err, AC_ERR_INVALID);
+    return ac_cfg_one_line(err, AC_ERR_INVALID);
 }
 
 /* ---- values ---- */
@@ -244,7 +244,7 @@ static ac_status bad_value(const key_def *k, const char *text, origin at, ac_err
     char expected[256];
     describe(k, expected, sizeof expected);
     size_t len = strlen(text);
-    return config_fail(err, at, "%s.%s: expected %s, got '%.*s%s'", k->section, k->name, expected,
+    return ac_cfg_fail(err, at, "%s.%s: expected %s, got '%.*s%s'", k->section, k->name, expected,
                        QUOTE_MAX, text, len > QUOTE_MAX ? "..." : "");
 }
 
@@ -291,26 +291,26 @@ static ac_status check_text(const key_def *k, const char *text, origin at, ac_er
     size_t line_room = LINE_CHARS - strlen(k->name) - 3;
     if (line_room < limit) limit = line_room;
     if (len > limit)
-        return config_fail(err, at, "%s.%s: at most %zu characters, got %zu", k->section, k->name,
+        return ac_cfg_fail(err, at, "%s.%s: at most %zu characters, got %zu", k->section, k->name,
                            limit, len);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)text[i];
         if (c < 0x20 || c == 0x7f)
-            return config_fail(err, at, "%s.%s: contains a control character", k->section, k->name);
+            return ac_cfg_fail(err, at, "%s.%s: contains a control character", k->section, k->name);
         if (c == ';' && (i == 0 || isspace((unsigned char)text[i - 1])))
-            return config_fail(
+            return ac_cfg_fail(
                 err, at,
                 "%s.%s: a ';' at the start or after a space would begin a comment in "
                 "an INI file",
                 k->section, k->name);
     }
     if (len && (isspace((unsigned char)text[0]) || isspace((unsigned char)text[len - 1])))
-        return config_fail(err, at, "%s.%s: leading or trailing spaces", k->section, k->name);
+        return ac_cfg_fail(err, at, "%s.%s: leading or trailing spaces", k->section, k->name);
     return AC_OK;
 }
 
 /* Parses text as the value of k and stores it in cfg. split_set is left to the caller. */
-ac_status config_parse_value(const key_def *k, const char *text, ac_config *cfg, origin at,
+ac_status ac_cfg_parse_value(const key_def *k, const char *text, ac_config *cfg, origin at,
                              ac_error *err) {
     char *field = (char *)cfg + k->offset;
     switch (k->type) {
@@ -346,8 +346,8 @@ ac_status config_parse_value(const key_def *k, const char *text, ac_config *cfg,
         static const char *const yes[] = {"true", "yes", "on", "1"};
         static const char *const no[] = {"false", "no", "off", "0"};
         for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
-            bool b = config_same_ci(text, yes[i]);
-            if (b || config_same_ci(text, no[i])) {
+            bool b = ac_cfg_same_ci(text, yes[i]);
+            if (b || ac_cfg_same_ci(text, no[i])) {
                 memcpy(field, &b, sizeof b);
                 return AC_OK;
             }
@@ -357,7 +357,7 @@ ac_status config_parse_value(const key_def *k, const char *text, ac_config *cfg,
     case KEY_ENUM: {
         int count = enum_count(k->enum_name);
         for (int v = 0; v < count; v++)
-            if (config_same_ci(text, k->enum_name(v))) {
+            if (ac_cfg_same_ci(text, k->enum_name(v))) {
                 memcpy(field, &v, sizeof v);
                 return AC_OK;
             }
@@ -434,8 +434,8 @@ void ac_config_defaults(ac_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
     for (size_t i = 0; i < KEY_COUNT; i++) {
         ac_error err;
-        origin at = {"default of ", config_keys[i].name, 0};
-        if (config_parse_value(&config_keys[i], config_keys[i].def, cfg, at, &err) != AC_OK) {
+        origin at = {"default of ", ac_cfg_keys[i].name, 0};
+        if (ac_cfg_parse_value(&ac_cfg_keys[i], ac_cfg_keys[i].def, cfg, at, &err) != AC_OK) {
             /* a programmer's mistake in the table, never the user's */
             fprintf(stderr, "attncast: config.c: bad default: %s\n", err.msg);
             abort();
@@ -452,7 +452,7 @@ ac_status ac_config_set(ac_config *cfg, const char *assignment, ac_error *err) {
     origin at = {"--set ", assignment, 0};
     const char *eq = strchr(assignment, '=');
     const char *dot = strchr(assignment, '.');
-    if (!eq || !dot || dot > eq) return config_fail(err, at, "expected section.key=value");
+    if (!eq || !dot || dot > eq) return ac_cfg_fail(err, at, "expected section.key=value");
     char *copy = malloc(strlen(assignment) + 1);
     if (!copy) return ac_error_set(err, AC_ERR_NOMEM, "--set: out of memory");
     strcpy(copy, assignment);
@@ -467,16 +467,16 @@ ac_status ac_config_set(ac_config *cfg, const char *assignment, ac_error *err) {
     ac_status status;
     const key_def *k;
     if (!*section || !*name)
-        status = config_fail(err, at, "expected section.key=value");
-    else if ((k = config_find_key(section, name, at, err)) == NULL)
+        status = ac_cfg_fail(err, at, "expected section.key=value");
+    else if ((k = ac_cfg_find_key(section, name, at, err)) == NULL)
         status = err ? err->code : AC_ERR_INVALID;
     else {
         ac_config work;
         memcpy(&work, cfg, sizeof work);
-        status = config_parse_value(k, value, &work, at, err);
+        status = ac_cfg_parse_value(k, value, &work, at, err);
         if (status == AC_OK) {
             if (k->type == KEY_SPLIT) work.data.split_set = true;
-            work.set_at[k - config_keys] = -1;
+            work.set_at[k - ac_cfg_keys] = -1;
             memcpy(cfg, &work, sizeof work);
         }
     }
@@ -490,11 +490,11 @@ const char *ac_config_where(const ac_config *cfg, const char *key, char *buf, si
     const char *dot = strchr(key, '.');
     const key_def *k = NULL;
     for (size_t i = 0; dot && i < KEY_COUNT && !k; i++)
-        if (strlen(config_keys[i].section) == (size_t)(dot - key) &&
-            strncmp(config_keys[i].section, key, (size_t)(dot - key)) == 0 &&
-            strcmp(config_keys[i].name, dot + 1) == 0)
-            k = &config_keys[i];
-    int at = k ? cfg->set_at[k - config_keys] : 0;
+        if (strlen(ac_cfg_keys[i].section) == (size_t)(dot - key) &&
+            strncmp(ac_cfg_keys[i].section, key, (size_t)(dot - key)) == 0 &&
+            strcmp(ac_cfg_keys[i].name, dot + 1) == 0)
+            k = &ac_cfg_keys[i];
+    int at = k ? cfg->set_at[k - ac_cfg_keys] : 0;
     const char *cut = strlen(cfg->path) > SOURCE_MAX ? "..." : "";
     if (at < 0) {
         char value[AC_CONFIG_TEXT];
@@ -517,7 +517,7 @@ ac_status ac_config_error(const ac_config *cfg, const char *key, ac_error *err, 
     va_end(ap);
     ac_config_where(cfg, key, where, sizeof where);
     ac_error_set(err, AC_ERR_INVALID, "%s%s%s: %s", where, where[0] ? ": " : "", key, what);
-    return config_one_line(err, AC_ERR_INVALID);
+    return ac_cfg_one_line(err, AC_ERR_INVALID);
 }
 
 /* ---- lengths that fit ---- */
@@ -650,12 +650,12 @@ char *ac_config_to_ini(const ac_config *cfg) {
     if (!out) return NULL;
     int ok = fprintf(out, "; attncast resolved config\n") > 0;
     for (size_t s = 0; s < SECTION_COUNT; s++) {
-        ok &= fprintf(out, "\n[%s]\n", config_sections[s]) > 0;
+        ok &= fprintf(out, "\n[%s]\n", ac_cfg_sections[s]) > 0;
         for (size_t i = 0; i < KEY_COUNT; i++) {
-            if (strcmp(config_keys[i].section, config_sections[s]) != 0) continue;
+            if (strcmp(ac_cfg_keys[i].section, ac_cfg_sections[s]) != 0) continue;
             char value[AC_CONFIG_TEXT];
-            format_value(&config_keys[i], cfg, value, sizeof value);
-            ok &= fprintf(out, "%s =%s%s\n", config_keys[i].name, value[0] ? " " : "", value) > 0;
+            format_value(&ac_cfg_keys[i], cfg, value, sizeof value);
+            ok &= fprintf(out, "%s =%s%s\n", ac_cfg_keys[i].name, value[0] ? " " : "", value) > 0;
         }
     }
     if (fclose(out) != 0 || !ok) {
@@ -722,13 +722,13 @@ static void summarize(const key_def *k, char *buf, size_t n) {
 void ac_config_print_keys(FILE *out) {
     int key_width = 0, def_width = 0;
     for (size_t i = 0; i < KEY_COUNT; i++) {
-        int kw = (int)(strlen(config_keys[i].section) + 1 + strlen(config_keys[i].name));
-        int dw = config_keys[i].def[0] ? (int)strlen(config_keys[i].def) : 2;
+        int kw = (int)(strlen(ac_cfg_keys[i].section) + 1 + strlen(ac_cfg_keys[i].name));
+        int dw = ac_cfg_keys[i].def[0] ? (int)strlen(ac_cfg_keys[i].def) : 2;
         if (kw > key_width) key_width = kw;
         if (dw > def_width) def_width = dw;
     }
     for (size_t i = 0; i < KEY_COUNT; i++) {
-        const key_def *k = &config_keys[i];
+        const key_def *k = &ac_cfg_keys[i];
         char key[64], accepts[128];
         snprintf(key, sizeof key, "%s.%s", k->section, k->name);
         summarize(k, accepts, sizeof accepts);
@@ -754,7 +754,7 @@ static void put_cell(FILE *out, const char *s) {
 void ac_config_print_keys_markdown(FILE *out) {
     fputs("| key | default | accepts | meaning |\n| --- | --- | --- | --- |\n", out);
     for (size_t i = 0; i < KEY_COUNT; i++) {
-        const key_def *k = &config_keys[i];
+        const key_def *k = &ac_cfg_keys[i];
         char accepts[256];
         describe(k, accepts, sizeof accepts);
         fprintf(out, "| `%s.%s` | ", k->section, k->name);

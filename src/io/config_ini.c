@@ -33,19 +33,19 @@
 
 static bool known_section(const char *name) {
     for (size_t s = 0; s < SECTION_COUNT; s++)
-        if (strcmp(name, config_sections[s]) == 0) return true;
+        if (strcmp(name, ac_cfg_sections[s]) == 0) return true;
     return false;
 }
 
 static ac_status unknown_section(const char *name, origin at, ac_error *err) {
-    const char *near = ac_nearest(name, config_sections, SECTION_COUNT);
+    const char *near = ac_nearest(name, ac_cfg_sections, SECTION_COUNT);
     if (near)
-        return config_fail(
+        return ac_cfg_fail(
             err, at,
             "unknown section [%.*s]; did you mean [%s]? (sections: data, model, train, "
             "output)",
             QUOTE_MAX, name, near);
-    return config_fail(err, at, "unknown section [%.*s] (sections: data, model, train, output)",
+    return ac_cfg_fail(err, at, "unknown section [%.*s] (sections: data, model, train, output)",
                        QUOTE_MAX, name);
 }
 
@@ -53,42 +53,42 @@ static ac_status unknown_key(const char *section, const char *name, origin at, a
     const key_def *near = NULL;
     int best = AC_NEAR_MISS + 1;
     for (size_t i = 0; i < KEY_COUNT; i++) {
-        int d = ac_edit_distance(name, config_keys[i].name);
-        if (strcmp(config_keys[i].section, section) == 0 && d < best) {
+        int d = ac_edit_distance(name, ac_cfg_keys[i].name);
+        if (strcmp(ac_cfg_keys[i].section, section) == 0 && d < best) {
             best = d;
-            near = &config_keys[i];
+            near = &ac_cfg_keys[i];
         }
     }
     for (size_t i = 0; i < KEY_COUNT && !near; i++) {
-        int d = ac_edit_distance(name, config_keys[i].name);
+        int d = ac_edit_distance(name, ac_cfg_keys[i].name);
         if (d < best) {
             best = d;
-            near = &config_keys[i];
+            near = &ac_cfg_keys[i];
         }
     }
     if (near)
-        return config_fail(err, at, "unknown key %s.%.*s; did you mean %s.%s?", section, QUOTE_MAX,
+        return ac_cfg_fail(err, at, "unknown key %s.%.*s; did you mean %s.%s?", section, QUOTE_MAX,
                            name, near->section, near->name);
     char list[512];
     size_t used = 0;
     list[0] = '\0';
     for (size_t i = 0; i < KEY_COUNT && used < sizeof list; i++)
-        if (strcmp(config_keys[i].section, section) == 0)
+        if (strcmp(ac_cfg_keys[i].section, section) == 0)
             used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "",
-                                     config_keys[i].name);
-    return config_fail(err, at, "unknown key %s.%.*s (%s keys: %s)", section, QUOTE_MAX, name,
+                                     ac_cfg_keys[i].name);
+    return ac_cfg_fail(err, at, "unknown key %s.%.*s (%s keys: %s)", section, QUOTE_MAX, name,
                        section, list);
 }
 
 /* The table entry of section.name, or NULL with the error set. */
-const key_def *config_find_key(const char *section, const char *name, origin at, ac_error *err) {
+const key_def *ac_cfg_find_key(const char *section, const char *name, origin at, ac_error *err) {
     if (!known_section(section)) {
         unknown_section(section, at, err);
         return NULL;
     }
     for (size_t i = 0; i < KEY_COUNT; i++)
-        if (strcmp(config_keys[i].section, section) == 0 && strcmp(config_keys[i].name, name) == 0)
-            return &config_keys[i];
+        if (strcmp(ac_cfg_keys[i].section, section) == 0 && strcmp(ac_cfg_keys[i].name, name) == 0)
+            return &ac_cfg_keys[i];
     unknown_key(section, name, at, err);
     return NULL;
 }
@@ -153,7 +153,7 @@ static char *hand_over_long_line(parse_state *st, char *line, char *str, size_t 
     size_t name_len = (size_t)(sep - line);
     while (name_len > 0 && isspace((unsigned char)line[name_len - 1])) name_len--;
     if (name_len + 1 > room) {
-        config_fail(st->err, at, "a key name of %zu characters", name_len);
+        ac_cfg_fail(st->err, at, "a key name of %zu characters", name_len);
         reader_fail(st);
         return NULL;
     }
@@ -191,12 +191,12 @@ static char *read_line(char *str, int num, void *stream) {
     }
     if (last == '\r') len--;
     if (len > cap) {
-        config_fail(st->err, at, "line longer than %zu characters", cap);
+        ac_cfg_fail(st->err, at, "line longer than %zu characters", cap);
         reader_fail(st);
         return NULL;
     }
     if (nul) {
-        config_fail(st->err, at, "line contains a NUL byte");
+        ac_cfg_fail(st->err, at, "line contains a NUL byte");
         reader_fail(st);
         return NULL;
     }
@@ -211,7 +211,7 @@ static char *read_line(char *str, int num, void *stream) {
         const char *rest = close + 1;
         while (isspace((unsigned char)*rest)) rest++;
         if (*rest && *rest != ';' && *rest != '#') {
-            config_fail(st->err, at, "malformed line (expected key = value or [section])");
+            ac_cfg_fail(st->err, at, "malformed line (expected key = value or [section])");
             reader_fail(st);
             return NULL;
         }
@@ -238,20 +238,20 @@ static int on_key(void *user, const char *section, const char *name, const char 
     if (!*section) {
         const char *home = NULL;
         for (size_t i = 0; i < KEY_COUNT && !home; i++)
-            if (strcmp(config_keys[i].name, name) == 0) home = config_keys[i].section;
+            if (strcmp(ac_cfg_keys[i].name, name) == 0) home = ac_cfg_keys[i].section;
         if (home)
-            config_fail(st->err, at, "key '%.*s' is outside any section (it belongs under [%s])",
+            ac_cfg_fail(st->err, at, "key '%.*s' is outside any section (it belongs under [%s])",
                         QUOTE_MAX, name, home);
         else
-            config_fail(st->err, at, "key '%.*s' is outside any section", QUOTE_MAX, name);
-    } else if ((k = config_find_key(section, name, at, st->err)) != NULL) {
-        int *first = &st->first_line[k - config_keys];
+            ac_cfg_fail(st->err, at, "key '%.*s' is outside any section", QUOTE_MAX, name);
+    } else if ((k = ac_cfg_find_key(section, name, at, st->err)) != NULL) {
+        int *first = &st->first_line[k - ac_cfg_keys];
         if (*first)
-            config_fail(st->err, at, "%s.%s given twice (first at line %d)", k->section, k->name,
+            ac_cfg_fail(st->err, at, "%s.%s given twice (first at line %d)", k->section, k->name,
                         *first);
-        else if (config_parse_value(k, value, st->cfg, at, st->err) == AC_OK) {
+        else if (ac_cfg_parse_value(k, value, st->cfg, at, st->err) == AC_OK) {
             *first = st->line;
-            st->cfg->set_at[k - config_keys] = st->line;
+            st->cfg->set_at[k - ac_cfg_keys] = st->line;
             if (k->type == KEY_SPLIT) st->cfg->data.split_set = true;
             return 1;
         }
@@ -272,7 +272,7 @@ static ac_status parse_into(ac_config *cfg, parse_state *st) {
                             strerror(errno));
     if (rc > 0 && (!st->failed || rc < st->fail_line)) {
         origin at = {"", st->source, rc};
-        return config_fail(st->err, at, "malformed line (expected key = value or [section])");
+        return ac_cfg_fail(st->err, at, "malformed line (expected key = value or [section])");
     }
     if (st->failed) return st->err ? st->err->code : AC_ERR_INVALID;
     if (rc < 0)
@@ -298,7 +298,7 @@ ac_status ac_config_load(ac_config *cfg, const char *path, ac_error *err) {
     FILE *f = fopen(path, "r");
     if (!f) {
         ac_error_set(err, AC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-        return config_one_line(err, AC_ERR_IO);
+        return ac_cfg_one_line(err, AC_ERR_IO);
     }
     parse_state st = {.source = path, .file = f, .err = err};
     ac_status status = parse_into(&work, &st);
@@ -309,7 +309,7 @@ ac_status ac_config_load(ac_config *cfg, const char *path, ac_error *err) {
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     size_t n = strlen(base);
-    if (n > 4 && config_same_ci(base + n - 4, ".ini")) n -= 4;
+    if (n > 4 && ac_cfg_same_ci(base + n - 4, ".ini")) n -= 4;
     if (n >= sizeof work.name) { /* keep whole UTF-8 characters */
         n = sizeof work.name - 1;
         while (n > 0 && ((unsigned char)base[n] & 0xC0) == 0x80) n--;

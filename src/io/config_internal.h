@@ -52,8 +52,8 @@ typedef struct key_def {
 #define KEY_COUNT     42
 #define SECTION_COUNT 4
 
-extern const key_def config_keys[KEY_COUNT];
-extern const char *const config_sections[SECTION_COUNT];
+extern const key_def ac_cfg_keys[KEY_COUNT];
+extern const char *const ac_cfg_sections[SECTION_COUNT];
 
 /* ---- where a value came from, for messages ---- */
 
@@ -63,22 +63,22 @@ typedef struct origin {
     int line;           /* 1-based, 0 when there is none */
 } origin;
 
-bool config_same_ci(const char *a, const char *b);
+bool ac_cfg_same_ci(const char *a, const char *b);
 
 /* "SOURCE:LINE: message" or "--set ASSIGNMENT: message", always AC_ERR_INVALID. */
-ac_status config_fail(ac_error *err, origin at, const char *fmt, ...)
+ac_status ac_cfg_fail(ac_error *err, origin at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Messages are one line even when the input quoted in them is not. */
-ac_status config_one_line(ac_error *err, ac_status code);
+ac_status ac_cfg_one_line(ac_error *err, ac_status code);
 
 /* Parses text as the value of k and stores it in cfg. split_set is left to the caller. */
-ac_status config_parse_value(const key_def *k, const char *text, ac_config *cfg, origin at,
+ac_status ac_cfg_parse_value(const key_def *k, const char *text, ac_config *cfg, origin at,
                              ac_error *err);
 
 /* ---- finding sections and keys (config_ini.c) ---- */
 
 /* The table entry of section.name, or NULL with the error set. */
-const key_def *config_find_key(const char *section, const char *name, origin at, ac_error *err);
+const key_def *ac_cfg_find_key(const char *section, const char *name, origin at, ac_error *err);
 
 #endif

@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         unsigned char *image = malloc(size);
         if (!image) return 0;
         memcpy(image, data, size);
-        ck_seal_image(image, size);
+        ac_ck_seal_image(image, size);
         path = fz_write_input("input.h5", image, size);
         free(image);
     } else {
