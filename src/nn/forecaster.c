@@ -20,11 +20,12 @@
 #include "attncast/ops.h"
 #include "nn/nn_internal.h"
 
-#define REVIN_EPS           1e-5f
-#define LN_EPS              1e-5f
-#define SHARED_BLOCK_PARAMS 16 /* norm1, q, k, v, out, norm2, ff1, ff2: a weight and a bias each   \
-                                */
-#define POS_EMBED_STD 0.02f
+#define REVIN_EPS 1e-5f
+#define LN_EPS    1e-5f
+/* A block's parameters every kind has: norm1, q, k, v, out, norm2, ff1, ff2, a weight and a bias
+ * each. */
+#define SHARED_BLOCK_PARAMS 16
+#define POS_EMBED_STD       0.02f
 
 struct ac_forecaster {
     ac_model_spec spec;
