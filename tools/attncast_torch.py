@@ -22,7 +22,14 @@ import torch.nn.functional as F
 REVIN_EPS = 1e-5
 LN_EPS = 1e-5
 COSINE_EPS = 1e-6
-KINDS = ("dot", "additive", "gated", "cosine")
+# What each attention kind adds to the block all kinds share, as its row in src/nn/attention.c
+# says: (score function, score parameter, gate). The score functions are Attention.scores.
+KINDS = {
+    "additive": ("additive", "score_vec", False),
+    "dot": ("dot", None, False),
+    "gated": ("dot", None, True),
+    "cosine": ("cosine", "log_tau", False),
+}
 
 
 @dataclasses.dataclass
@@ -77,7 +84,8 @@ class Spec:
 
     def check(self):
         if self.attention not in KINDS:
-            raise ValueError(f"model.attention = {self.attention!r} is not one of {KINDS}")
+            raise ValueError(f"model.attention = {self.attention!r} has no PyTorch reference "
+                             f"(tools/attncast_torch.py knows {', '.join(KINDS)})")
         if self.anchor not in ("mean", "last"):
             raise ValueError(f"model.anchor = {self.anchor!r}")
         if self.channel_mode not in ("independent", "mixed"):
@@ -89,48 +97,56 @@ class Spec:
 
 
 class Attention(nn.Module):
-    """MODEL.md step 4, the attention sub-layer: projections, scores of one kind, optional
-    causal mask, softmax, A V, heads joined, the gate (gated), the output projection."""
+    """MODEL.md step 4, the attention sub-layer: projections, scores of the kind's score
+    function, optional causal mask, softmax, A V, heads joined, the gate (kinds with one), the
+    output projection."""
 
     def __init__(self, spec):
         super().__init__()
         d, h = spec.d_model, spec.heads
-        self.kind, self.heads, self.dh, self.causal = spec.attention, h, d // h, spec.causal
+        self.score, param, self.gated = KINDS[spec.attention]
+        self.heads, self.dh, self.causal = h, d // h, spec.causal
         self.q_proj = nn.Linear(d, d)
         self.k_proj = nn.Linear(d, d)
         self.v_proj = nn.Linear(d, d)
         self.out_proj = nn.Linear(d, d)
-        if self.kind == "gated":
+        if self.gated:
             self.gate_proj = nn.Linear(d, d)
-        if self.kind == "additive":
-            self.score_vec = nn.Parameter(torch.randn(h, d // h) * 0.02)
-        if self.kind == "cosine":
-            self.log_tau = nn.Parameter(torch.full((h,), math.log(10.0)))
+        if self.score == "additive":  # w_a, one vector per head
+            setattr(self, param, nn.Parameter(torch.randn(h, d // h) * 0.02))
+        elif self.score == "cosine":  # tau, one temperature per head
+            setattr(self, param, nn.Parameter(torch.full((h,), math.log(10.0))))
+        self.param = param
 
-    def split(self, t):  # [S, N, d] -> [S, h, N, dh]; head j = columns j*dh .. (j+1)*dh - 1
-        S, N, _ = t.shape
-        return t.reshape(S, N, self.heads, self.dh).permute(0, 2, 1, 3)
+    def split(self, t):  # [ns, N, d] -> [ns, h, N, dh]; head j = columns j*dh .. (j+1)*dh - 1
+        ns, N, _ = t.shape
+        return t.reshape(ns, N, self.heads, self.dh).permute(0, 2, 1, 3)
 
-    def forward(self, z, return_weights=False):
-        q, k, v = self.split(self.q_proj(z)), self.split(self.k_proj(z)), self.split(self.v_proj(z))
-        if self.kind in ("dot", "gated"):
-            s = q @ k.transpose(-1, -2) / math.sqrt(self.dh)
-        elif self.kind == "additive":
-            # s_ik = w_a[j] . tanh(q_i + k_k)
-            t = torch.tanh(q.unsqueeze(3) + k.unsqueeze(2))  # [S, h, N, N, dh]
-            s = (t * self.score_vec[None, :, None, None, :]).sum(-1)
-        else:  # cosine: exp(tau_j) (q_i . k_k) / (|q_i| |k_k| + 1e-6)
+    def scores(self, q, k):
+        """s [ns, h, N, N] of the score function, for q, k [ns, h, N, dh]."""
+        if self.score == "dot":  # q_i . k_k / sqrt(dh)
+            return q @ k.transpose(-1, -2) / math.sqrt(self.dh)
+        w = getattr(self, self.param)
+        if self.score == "additive":  # s_ik = w_a[j] . tanh(q_i + k_k)
+            t = torch.tanh(q.unsqueeze(3) + k.unsqueeze(2))  # [ns, h, N, N, dh]
+            return (t * w[None, :, None, None, :]).sum(-1)
+        if self.score == "cosine":  # exp(tau_j) (q_i . k_k) / (|q_i| |k_k| + 1e-6)
             dot = q @ k.transpose(-1, -2)
             qn, kn = q.norm(dim=-1, keepdim=True), k.norm(dim=-1, keepdim=True)
             s = dot / (qn @ kn.transpose(-1, -2) + COSINE_EPS)
-            s = s * torch.exp(self.log_tau)[None, :, None, None]
+            return s * torch.exp(w)[None, :, None, None]
+        raise ValueError(f"no PyTorch reference for the {self.score!r} score")
+
+    def forward(self, z, return_weights=False):
+        q, k, v = self.split(self.q_proj(z)), self.split(self.k_proj(z)), self.split(self.v_proj(z))
+        s = self.scores(q, k)
         if self.causal:
             N = s.shape[-1]
             mask = torch.ones(N, N, dtype=torch.bool, device=s.device).triu(1)
             s = s.masked_fill(mask, float("-inf"))
         a = torch.softmax(s, dim=-1)
         o = (a @ v).permute(0, 2, 1, 3).reshape(z.shape)  # heads joined back to [S, N, d]
-        if self.kind == "gated":
+        if self.gated:
             o = o * torch.sigmoid(self.gate_proj(z))
         o = self.out_proj(o)
         return (o, a) if return_weights else o

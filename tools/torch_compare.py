@@ -32,8 +32,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch  # noqa: E402
 
 import attncast_torch as at  # noqa: E402
+from attncast_kinds import attention_kinds  # noqa: E402
 
-KINDS = ("dot", "additive", "gated", "cosine")
 BATCH = 32
 
 
@@ -262,10 +262,6 @@ def median_row(rows):
 
 
 def cmd_bench(args):
-    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
-    for k in kinds:
-        if k not in KINDS:
-            raise SystemExit(f"unknown kind '{k}' (one of {', '.join(KINDS)})")
     if args.rounds < 1:
         raise SystemExit(f"--rounds must be >= 1, got {args.rounds}")
     spec = at.preset_spec(args.preset)
@@ -273,6 +269,15 @@ def cmd_bench(args):
     binary = None if args.no_attncast else args.attncast or default_binary()
     if binary and not attncast_usable(binary):
         binary = None
+    # the binary's kinds (all of them by default), each of which needs a PyTorch reference
+    known = attention_kinds(binary) if binary else tuple(at.KINDS)
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()] if args.kinds else known
+    for k in kinds:
+        if k not in known:
+            raise SystemExit(f"unknown kind '{k}' (one of {', '.join(known)})")
+        if k not in at.KINDS:
+            raise SystemExit(f"attention kind '{k}' has no PyTorch reference: add it to "
+                             f"tools/attncast_torch.py (KINDS, Attention.scores)")
     # Rounds of pairs: in each round every kind is measured by both, one right after the other,
     # attncast first in odd rounds and PyTorch first in even ones, so a machine that slows down
     # or speeds up over a run shifts both sides of a pair alike. The ratios are the medians of
@@ -354,7 +359,7 @@ def main(argv=None):
     b = sub.add_parser("bench", help="PyTorch training and forecast speed on a preset")
     b.add_argument("--preset", choices=("small", "large"), default="small")
     b.add_argument("--threads", type=int, default=1)
-    b.add_argument("--kinds", default=",".join(KINDS))
+    b.add_argument("--kinds", help="comma-separated (default: every kind the binary knows)")
     b.add_argument("--seconds", type=float, default=3.0, help="per measurement (default 3)")
     b.add_argument("--json", action="store_true")
     b.add_argument("--attncast", help="the attncast binary ($ATTNCAST_BIN or build/attncast)")

@@ -1,5 +1,5 @@
 /* forecaster.h - the attncast forecaster of MODEL.md: instance norm, patching, input projection,
- * pre-norm attention blocks (additive, dot, gated, cosine), final norm and the flatten head.
+ * pre-norm attention blocks of one kind (AC_ATTENTION_KINDS), final norm and the flatten head.
  *
  * A forecaster owns its parameters (persistent tensors named exactly as MODEL.md's table, in a
  * fixed registration order) and nothing else. Forward passes take a context (arena, tape, rng
@@ -18,12 +18,23 @@
 #include "attncast/rng.h"
 #include "attncast/tensor.h"
 
-typedef enum ac_attention_kind {
-    AC_ATTN_ADDITIVE,
-    AC_ATTN_DOT,
-    AC_ATTN_GATED,
-    AC_ATTN_COSINE
-} ac_attention_kind;
+/* The attention kinds, X(ID, "name"): the one list that makes the enumeration (AC_ATTN_ID), the
+ * names (config files, checkpoints, JSON, --help) and AC_ATTN_COUNT. What each kind adds to the
+ * block all kinds share (its score function, score parameter and gate) is its row in
+ * src/nn/attention.c; docs/attention-kinds.md says how to add a kind. Files hold the names,
+ * never the values, so the order is free, but the rows of attention.c must follow it. */
+#define AC_ATTENTION_KINDS(X)                                                                      \
+    X(ADDITIVE, "additive")                                                                        \
+    X(DOT, "dot")                                                                                  \
+    X(GATED, "gated")                                                                              \
+    X(COSINE, "cosine")
+
+#define AC_ATTN_ENUM_(id, name) AC_ATTN_##id,
+typedef enum ac_attention_kind { AC_ATTENTION_KINDS(AC_ATTN_ENUM_) } ac_attention_kind;
+#undef AC_ATTN_ENUM_
+#define AC_ATTN_ONE_(id, name) +1
+enum { AC_ATTN_COUNT = 0 AC_ATTENTION_KINDS(AC_ATTN_ONE_) };
+#undef AC_ATTN_ONE_
 
 typedef enum ac_channel_mode { AC_CHANNELS_INDEPENDENT, AC_CHANNELS_MIXED } ac_channel_mode;
 
@@ -33,8 +44,12 @@ typedef enum ac_channel_mode { AC_CHANNELS_INDEPENDENT, AC_CHANNELS_MIXED } ac_c
 typedef enum ac_norm_anchor { AC_ANCHOR_MEAN, AC_ANCHOR_LAST } ac_norm_anchor;
 typedef enum ac_loss_kind { AC_LOSS_MSE, AC_LOSS_MAE, AC_LOSS_HUBER } ac_loss_kind;
 
-/* "additive", "dot", "gated", "cosine"; "independent", "mixed"; "mse", "mae", "huber". */
+/* The names of AC_ATTENTION_KINDS; "independent", "mixed"; "mse", "mae", "huber" ("unknown" for
+ * a value out of range). */
 const char *ac_attention_kind_name(ac_attention_kind kind);
+/* The number of d x d projections in a kind's attention sub-layer: 4 (q, k, v, out), 5 with a
+ * gate. */
+int ac_attention_kind_projections(ac_attention_kind kind);
 const char *ac_channel_mode_name(ac_channel_mode mode);
 const char *ac_loss_kind_name(ac_loss_kind kind);
 const char *ac_norm_anchor_name(ac_norm_anchor anchor);
@@ -88,8 +103,8 @@ int64_t ac_forecaster_weight_count(const ac_forecaster *model);
 ac_tensor *ac_forecaster_forward(ac_ctx *ctx, ac_forecaster *model, ac_tensor *x);
 
 /* The same, also handing out each layer's attention weights: attention[i] (an array of
- * spec->layers pointers) receives layer i's softmax output [S, h, N, N], S being B*C series in
- * independent mode and B windows in mixed mode; rows (query tokens) sum to 1. */
+ * spec->layers pointers) receives layer i's softmax output [ns, h, N, N], ns being the B*C
+ * series in independent mode and the B windows in mixed mode; rows (query tokens) sum to 1. */
 ac_tensor *ac_forecaster_forward_attention(ac_ctx *ctx, ac_forecaster *model, ac_tensor *x,
                                            ac_tensor **attention);
 

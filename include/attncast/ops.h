@@ -93,18 +93,33 @@ ac_tensor *ac_causal_mask(ac_ctx *ctx, int n);
 /* LayerNorm over the last axis: (x - mean) / sqrt(var + eps) * weight + bias, var biased.
  * weight, bias: [last] (either may be NULL for 1 / 0). */
 ac_tensor *ac_layer_norm(ac_ctx *ctx, ac_tensor *x, ac_tensor *weight, ac_tensor *bias, float eps);
-/* Additive (Bahdanau) attention scores, fused: s[b,j,i,m] = sum_e w[j,e] tanh(q[b,j,i,e] +
- * k[b,j,m,e]). q: [B, h, N, dh], k: [B, h, M, dh], w: [h, dh] (one vector per head).
- * Result: [B, h, N, M]. Only when it records a tape node does it also keep the tanh values,
- * [B, h, N, M, dh], for backward. */
-ac_tensor *ac_additive_scores(ac_ctx *ctx, ac_tensor *q, ac_tensor *k, ac_tensor *w);
-/* Multi-head attention of MODEL.md in one fused op: q, k, v [S, N, d] (the projections), heads of
- * width dh = d / heads read in place as column blocks, scores of the given kind, softmax over
- * keys (keys after the query forbidden when causal), weights times v. Result [S, N, d], heads
- * side by side. param: NULL for dot (scale 1/sqrt(dh)), log_tau [heads] for cosine, w [heads, dh]
- * for additive. weights (optional) receives the attention weights A [S, heads, N, N], a view
- * without gradient. */
-typedef enum ac_score_kind { AC_SCORE_DOT, AC_SCORE_COSINE, AC_SCORE_ADDITIVE } ac_score_kind;
+/* The score functions of the fused attention, X(ID, "name", rank): the list that makes
+ * ac_score_kind (AC_SCORE_ID), AC_SCORE_COUNT and each score's parameter, a tensor of that rank:
+ * 0 none, 1 one value per head [heads], 2 one vector per head [heads, dh]. With c = 1/sqrt(dh):
+ *   dot       s_ik = c q_i . k_k
+ *   cosine    s_ik = exp(param[j]) (q_i . k_k) / (|q_i| |k_k| + 1e-6)
+ *   additive  s_ik = param[j] . tanh(q_i + k_k)
+ * A new score is a row here plus its forward and backward branches in ops_attention.c. */
+#define AC_SCORE_KINDS(X)                                                                          \
+    X(DOT, "dot", 0)                                                                               \
+    X(COSINE, "cosine", 1)                                                                         \
+    X(ADDITIVE, "additive", 2)
+
+#define AC_SCORE_ENUM_(id, name, rank) AC_SCORE_##id,
+typedef enum ac_score_kind { AC_SCORE_KINDS(AC_SCORE_ENUM_) } ac_score_kind;
+#undef AC_SCORE_ENUM_
+#define AC_SCORE_ONE_(id, name, rank) +1
+enum { AC_SCORE_COUNT = 0 AC_SCORE_KINDS(AC_SCORE_ONE_) };
+#undef AC_SCORE_ONE_
+/* A score's name, and the rank of its parameter (0, 1 or 2 as above; -1 out of range). */
+const char *ac_score_kind_name(ac_score_kind kind);
+int ac_score_param_rank(ac_score_kind kind);
+/* Multi-head attention of MODEL.md in one fused op: q, k, v [ns, N, d] (the projections of ns
+ * series), heads of width dh = d / heads read in place as column blocks, scores of the given
+ * kind, softmax over keys (keys after the query forbidden when causal), weights times v. Result
+ * [ns, N, d], heads side by side. param: the score's parameter (NULL for a rank-0 score).
+ * weights (optional) receives the attention weights A [ns, heads, N, N], a view without
+ * gradient. */
 ac_tensor *ac_attention(ac_ctx *ctx, ac_tensor *q, ac_tensor *k, ac_tensor *v, int heads,
                         ac_score_kind kind, ac_tensor *param, bool causal, ac_tensor **weights);
 /* Inverted dropout: zeroes each element with probability rate (drawn from the context's rng)

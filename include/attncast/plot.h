@@ -14,15 +14,19 @@
 /* gnuplot is on PATH. */
 bool ac_plot_available(void);
 
-/* A run folder's pictures, from its files: learning_curves.{png,svg} from history.csv, and
- * forecasts.{png,svg} from test_forecasts.csv (when present). */
+/* A run folder's pictures, from its files: learning_curves.{png,svg} from history.csv (loss
+ * against epochs, elapsed time on the top axis), and forecasts.{png,svg} from
+ * test_forecasts.csv (when present; on a date axis when its rows have dates). Legends sit
+ * outside the data. */
 ac_status ac_plot_run(const char *run_dir, ac_error *err);
 
 /* An explanation's pictures into dir: attention_layer<l>.{png,svg} (token x token, mean over
  * heads and series) and step_attention.{png,svg} (the input series of each channel above a bar
- * chart of the attention each step receives, mean over layers and series). window is [L, C] in
- * original units; names are the C channel names. */
+ * chart of the attention each step receives, ac_explanation_step_mean, with the
+ * AC_EXPLAIN_TOP_SPANS most attended spans numbered as explain prints them). window is [L, C] in
+ * original units; names are the C channel names; dates (may be NULL) the window's L dates, which
+ * then label the time axis. */
 ac_status ac_plot_explanation(const char *dir, const ac_explanation *ex, const float *window,
-                              char *const *names, ac_error *err);
+                              char *const *names, char *const *dates, ac_error *err);
 
 #endif

@@ -98,8 +98,8 @@ static double forward_flops(const ac_model_spec *s, double *attention) {
     double cin = ac_model_spec_in_width(s), cout = ac_model_spec_out_width(s);
     double series = s->channel_mode == AC_CHANNELS_INDEPENDENT ? s->channels : 1;
     double square = 2 * 2 * N * N * d;
-    double layer = 4 * 2 * N * d * d + square + 2 * 2 * N * d * s->d_ff;
-    if (s->attention == AC_ATTN_GATED) layer += 2 * N * d * d;
+    double layer = ac_attention_kind_projections(s->attention) * 2 * N * d * d + square +
+                   2 * 2 * N * d * s->d_ff;
     double per_series = 2 * N * P * cin * d + s->layers * layer + 2 * N * d * s->horizon * cout;
     if (attention) *attention = series * s->layers * square;
     return series * per_series;
@@ -408,7 +408,8 @@ int ac_cli_bench(int argc, char **argv) {
     ac_config cfg;
     int channels;
     bool from_config = strcmp(preset, "small") != 0 && strcmp(preset, "large") != 0;
-    bool kinds[4] = {true, true, true, true};
+    bool kinds[AC_ATTN_COUNT];
+    for (int k = 0; k < AC_ATTN_COUNT; k++) kinds[k] = true;
     if (from_config && access(preset, R_OK) != 0) {
         ac_cli_error("bench: --preset '%s' is not small, large or a readable config file", preset);
         return AC_EXIT_USAGE;
@@ -422,7 +423,7 @@ int ac_cli_bench(int argc, char **argv) {
         }
         channels = src.table->cols;
         ac_data_source_close(&src);
-        for (int k = 0; k < 4; k++) kinds[k] = k == (int)cfg.model.attention;
+        for (int k = 0; k < AC_ATTN_COUNT; k++) kinds[k] = k == (int)cfg.model.attention;
     } else {
         cfg = preset_config(!strcmp(preset, "large"));
         channels = !strcmp(preset, "large") ? 21 : 8;
@@ -437,15 +438,20 @@ int ac_cli_bench(int argc, char **argv) {
         }
     }
     if (kinds_arg) {
-        for (int k = 0; k < 4; k++) kinds[k] = false;
+        for (int k = 0; k < AC_ATTN_COUNT; k++) kinds[k] = false;
         char list[256];
         snprintf(list, sizeof list, "%s", kinds_arg);
         for (char *save = NULL, *t = strtok_r(list, ",", &save); t;
              t = strtok_r(NULL, ",", &save)) {
             int k = 0;
-            while (k < 4 && strcmp(t, ac_attention_kind_name((ac_attention_kind)k)) != 0) k++;
-            if (k == 4) {
-                ac_cli_error("bench: --kinds: '%s' is not additive, dot, gated or cosine", t);
+            while (k < AC_ATTN_COUNT && strcmp(t, ac_attention_kind_name((ac_attention_kind)k)))
+                k++;
+            if (k == AC_ATTN_COUNT) {
+                char names[256] = "";
+                for (int j = 0; j < AC_ATTN_COUNT; j++)
+                    snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
+                             j ? ", " : "", ac_attention_kind_name((ac_attention_kind)j));
+                ac_cli_error("bench: --kinds: '%s' is not an attention kind (%s)", t, names);
                 return AC_EXIT_USAGE;
             }
             kinds[k] = true;
@@ -468,9 +474,9 @@ int ac_cli_bench(int argc, char **argv) {
                "peak MiB", "MFLOP/win", "N^2 %");
     }
     int status = AC_EXIT_OK;
-    bench_result results[4];
-    double train_flops[4], square_share[4];
-    for (int k = 0; k < 4; k++) {
+    bench_result results[AC_ATTN_COUNT];
+    double train_flops[AC_ATTN_COUNT], square_share[AC_ATTN_COUNT];
+    for (int k = 0; k < AC_ATTN_COUNT; k++) {
         if (!kinds[k]) continue;
         cfg.model.attention = (ac_attention_kind)k;
         ac_model_spec spec = ac_config_model_spec(&cfg, channels);
@@ -501,7 +507,7 @@ int ac_cli_bench(int argc, char **argv) {
      * otherwise leave the parent's JSON objects behind, unreachable (valgrind: definitely lost). */
     if (json) {
         cJSON *rows = cJSON_CreateArray();
-        for (int k = 0; k < 4; k++) {
+        for (int k = 0; k < AC_ATTN_COUNT; k++) {
             if (!kinds[k]) continue;
             const bench_result *r = &results[k];
             double gflops = train_flops[k] * r->train_wps * 1e-9;

@@ -6,7 +6,8 @@
  *   forecast.csv        as `attncast predict` writes it
  *   explain.h5          the full tensors (attention, token_attention, step_attention, input,
  *                       forecast) for h5py and friends
- * and prints the most attended steps. */
+ * and prints the most attended steps (runs of steps with the same attention): the largest bars
+ * of step_attention.png, numbered alike. */
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,32 +89,28 @@ static int write_text(const char *dir, const char *name, const text_buf *b) {
 
 static int write_csvs(const char *dir, const ac_checkpoint *ck, const ac_explanation *ex,
                       const ac_table *t, int end) {
-    int N = ex->tokens, L = ex->lookback, S = ex->series;
+    int N = ex->tokens, L = ex->lookback, ns = ex->series;
     text_buf a = {0}, st = {0};
     int rc = tb_printf(&a, "layer,series,head,query,key,weight\n");
     for (int l = 0; l < ex->layers; l++)
-        for (int s = 0; s < S; s++)
+        for (int s = 0; s < ns; s++)
             for (int h = 0; h < ex->heads; h++)
                 for (int i = 0; i < N; i++)
                     for (int k = 0; k < N; k++) {
-                        size_t idx = ((((size_t)l * S + s) * ex->heads + h) * N + i) * N + k;
+                        size_t idx = ((((size_t)l * ns + s) * ex->heads + h) * N + i) * N + k;
                         rc |= tb_printf(&a, "%d,%s,%d,%d,%d,%.7g\n", l, series_name(ck, ex, s), h,
                                         i, k, (double)ex->attention[idx]);
                     }
     rc |= tb_printf(&st, "step,offset,date");
     for (int l = 0; l < ex->layers; l++)
-        for (int s = 0; s < S; s++) rc |= tb_printf(&st, ",layer%d_%s", l, series_name(ck, ex, s));
+        for (int s = 0; s < ns; s++) rc |= tb_printf(&st, ",layer%d_%s", l, series_name(ck, ex, s));
     rc |= tb_printf(&st, ",mean\n");
     for (int tt = 0; tt < L; tt++) {
         const char *date = t->dates ? t->dates[end - L + tt] : "";
         rc |= tb_printf(&st, "%d,%d,%s", tt + 1, tt - L, date);
-        double mean = 0.0;
-        for (int b = 0; b < ex->layers * S; b++) {
-            double v = ex->step_attention[(size_t)b * L + tt];
-            mean += v;
-            rc |= tb_printf(&st, ",%.7g", v);
-        }
-        rc |= tb_printf(&st, ",%.7g\n", mean / (ex->layers * S));
+        for (int b = 0; b < ex->layers * ns; b++)
+            rc |= tb_printf(&st, ",%.7g", ex->step_attention[(size_t)b * L + tt]);
+        rc |= tb_printf(&st, ",%.7g\n", ac_explanation_step_mean(ex, tt));
     }
     char *fc = ac_cli_forecast_csv(ck, t, end, ex->forecast);
     text_buf f = {.data = fc, .len = fc ? strlen(fc) : 0, .cap = fc ? strlen(fc) + 1 : 0};
@@ -141,7 +138,7 @@ static int write_h5(const char *dir, const ac_explanation *ex, const float *wind
         ac_cli_error("%s: cannot create", path);
         return -1;
     }
-    int L = ex->lookback, S = ex->series, N = ex->tokens;
+    int L = ex->lookback, ns = ex->series, N = ex->tokens;
     struct {
         const char *name;
         int rank;
@@ -151,19 +148,19 @@ static int write_h5(const char *dir, const ac_explanation *ex, const float *wind
     } sets[] = {
         {"attention",
          5,
-         {ex->layers, S, ex->heads, N, N},
+         {ex->layers, ns, ex->heads, N, N},
          H5T_IEEE_F32LE,
          H5T_NATIVE_FLOAT,
          ex->attention},
         {"token_attention",
          3,
-         {ex->layers, S, N},
+         {ex->layers, ns, N},
          H5T_IEEE_F64LE,
          H5T_NATIVE_DOUBLE,
          ex->token_attention},
         {"step_attention",
          3,
-         {ex->layers, S, L},
+         {ex->layers, ns, L},
          H5T_IEEE_F64LE,
          H5T_NATIVE_DOUBLE,
          ex->step_attention},
@@ -225,29 +222,25 @@ int ac_cli_explain(int argc, char **argv) {
         goto done;
     }
     if (write_csvs(dir, ck, &ex, t, end) != 0 || write_h5(dir, &ex, window) != 0) goto done;
-    if (ac_plot_explanation(dir, &ex, window, ck->channel_names, &err) != AC_OK)
+    char *const *dates = t->dates ? t->dates + (end - L) : NULL; /* the window's, if any */
+    if (ac_plot_explanation(dir, &ex, window, ck->channel_names, dates, &err) != AC_OK)
         fprintf(stderr, "attncast: note: %s\n", err.msg);
-    /* the five most attended steps, last layer, mean over series */
-    int top[5] = {-1, -1, -1, -1, -1};
-    const double *last = ex.step_attention + (size_t)(ex.layers - 1) * ex.series * L;
-    for (int k = 0; k < 5 && k < L; k++)
-        for (int tt = 0; tt < L; tt++) {
-            bool taken = false;
-            for (int j = 0; j < k; j++) taken = taken || top[j] == tt;
-            double v = 0, best = 0;
-            for (int s = 0; s < ex.series; s++) v += last[(size_t)s * L + tt];
-            if (top[k] >= 0)
-                for (int s = 0; s < ex.series; s++) best += last[(size_t)s * L + top[k]];
-            if (!taken && (top[k] < 0 || v > best)) top[k] = tt;
-        }
+    /* the spans step_attention.png numbers, by the quantity its bars show */
+    ac_step_span top[AC_EXPLAIN_TOP_SPANS];
+    int n_top = ac_explanation_top_spans(&ex, AC_EXPLAIN_TOP_SPANS, top);
     printf("explained the forecast after data row %d of %s (%d layers x %d heads, %d tokens of %d "
-           "steps)\nmost attended input steps (last layer):\n",
+           "steps)\nmost attended input steps (mean over layers and series, numbered as in "
+           "step_attention.png):\n",
            end, a.input, ex.layers, ex.heads, ex.tokens, ex.patch_len);
-    for (int k = 0; k < 5 && k < L && top[k] >= 0; k++) {
-        double v = 0;
-        for (int s = 0; s < ex.series; s++) v += last[(size_t)s * L + top[k]];
-        printf("  step %3d (offset %4d)%s%s  %.4f\n", top[k] + 1, top[k] - L, t->dates ? "  " : "",
-               t->dates ? t->dates[end - L + top[k]] : "", v / ex.series);
+    for (int k = 0; k < n_top; k++) {
+        int first = top[k].first, last = first + top[k].count - 1;
+        if (first == last)
+            printf("  %d. step  %3d (offset %4d)%s%s  %.4f\n", k + 1, first + 1, first - L,
+                   dates ? "  " : "", dates ? dates[first] : "", top[k].attention);
+        else
+            printf("  %d. steps %3d-%d (offsets %d to %d)%s%s%s%s  %.4f each\n", k + 1, first + 1,
+                   last + 1, first - L, last - L, dates ? "  " : "", dates ? dates[first] : "",
+                   dates ? " to " : "", dates ? dates[last] : "", top[k].attention);
     }
     printf("wrote %s/ attention.csv, step_attention.csv, forecast.csv, explain.h5%s\n", dir,
            ac_plot_available() ? ", attention_layer*.png, step_attention.png" : "");

@@ -1,12 +1,15 @@
 /* names.c - the text names of the library's enumerations, as they appear in config files,
- * checkpoints and JSON. One table per enumeration, indexed by value. */
+ * checkpoints and JSON. One table per enumeration, indexed by value (the attention kinds' from
+ * their list, AC_ATTENTION_KINDS). */
 #include "attncast/config.h"
 
 #define NAME_OF(table, value)                                                                      \
     ((unsigned)(value) < sizeof(table) / sizeof(table[0]) ? table[value] : "unknown")
 
 const char *ac_attention_kind_name(ac_attention_kind kind) {
-    static const char *const names[] = {"additive", "dot", "gated", "cosine"};
+#define KIND_NAME(id, name) name,
+    static const char *const names[] = {AC_ATTENTION_KINDS(KIND_NAME)};
+#undef KIND_NAME
     return NAME_OF(names, kind);
 }
 

@@ -1,14 +1,25 @@
 /* plot.c - gnuplot pictures of runs and explanations (see plot.h). Each picture is one gnuplot
- * script, sent through popen with its data as inline datablocks, and drawn twice: once to PNG and
- * once to SVG. gnuplot's own messages go to <dir>/gnuplot.log. */
+ * script with its data as inline datablocks (plot_internal.h writes it to any stream), sent
+ * through popen and drawn twice: once to PNG and once to SVG. gnuplot's own messages go to
+ * <dir>/gnuplot.log.
+ *
+ * What every picture does to be read at a glance: time runs along a date axis wherever the data
+ * has dates (seconds since 1970 read with timefmt '%s', tics at a round step that leaves a few
+ * labels, each label showing what the step changes; the labels say they are dates, so the axis
+ * needs no title), and legends sit outside the data area. */
 #include "attncast/plot.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "attncast/calendar.h"
+#include "plot_internal.h"
+
 #define MAX_FIELDS 16
+#define DAY        86400LL
 
 bool ac_plot_available(void) {
     return system("command -v gnuplot >/dev/null 2>&1") == 0;
@@ -55,11 +66,107 @@ static void each_terminal(FILE *gp, const char *dir, const char *name, int width
     fprintf(gp, "unset output\n");
 }
 
+/* ---- date axes ---- */
+
+/* Round steps between date tics below a month, in seconds, and in months above. */
+static const long long SECOND_STEPS[] = {60,   300,      600,      900,      1800,
+                                         3600, 2 * 3600, 3 * 3600, 6 * 3600, 12 * 3600,
+                                         DAY,  2 * DAY,  7 * DAY,  14 * DAY};
+static const int MONTH_STEPS[] = {1, 2, 3, 6, 12, 24, 60, 120, 240, 600, 1200};
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+typedef struct civil {
+    int year, month, day, hour, minute;
+} civil;
+
+static civil civil_of(long long secs) {
+    static const ac_date_style iso = {.sep = '-', .time_sep = ' ', .pad_date = 1, .pad_hour = 1};
+    char buf[AC_DATE_TEXT];
+    ac_date_format(secs, &iso, buf, sizeof buf);
+    civil c = {0};
+    if (sscanf(buf, "%d-%d-%d %d:%d", &c.year, &c.month, &c.day, &c.hour, &c.minute) < 3)
+        c.month = 1;
+    return c;
+}
+
+static long long ceil_to(long long x, long long unit) {
+    long long q = x / unit - (x % unit != 0 && x < 0);
+    return q * unit < x ? (q + 1) * unit : q * unit;
+}
+
+/* A tic's label: the time of day for steps under a day (with the day when the axis spans more
+ * than one), the day for steps under a month, the month, or the year. */
+static void tic_label(long long secs, long long step, int months, long long span, char *buf,
+                      size_t n) {
+    static const char *const MON[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    civil c = civil_of(secs);
+    const char *mon = MON[(c.month - 1 + 12) % 12];
+    if (months >= 12)
+        snprintf(buf, n, "%d", c.year);
+    else if (months > 0)
+        snprintf(buf, n, "%s %d", mon, c.year);
+    else if (step >= DAY)
+        snprintf(buf, n, "%d %s %d", c.day, mon, c.year);
+    else if (span <= DAY)
+        snprintf(buf, n, "%02d:%02d", c.hour, c.minute);
+    else
+        snprintf(buf, n, "%d %s %02d:%02d", c.day, mon, c.hour, c.minute);
+}
+
+/* Makes x a date axis for data given in seconds over [first, last]: tics at the smallest round
+ * step that leaves at most `labels` of them, on round times (multiples of the step in the day,
+ * midnights, month or year starts), each labelled with what the step changes. */
+static void date_axis(FILE *out, long long first, long long last, int labels) {
+    long long span = last - first, step = 0;
+    int months = 0;
+    for (size_t i = 0; i < COUNT(SECOND_STEPS) && !step; i++)
+        if (SECOND_STEPS[i] * labels >= span) step = SECOND_STEPS[i];
+    for (size_t i = 0; i < COUNT(MONTH_STEPS) && !step && !months; i++)
+        if ((double)MONTH_STEPS[i] * 30.44 * DAY * labels >= (double)span) months = MONTH_STEPS[i];
+    if (!step && !months) months = MONTH_STEPS[COUNT(MONTH_STEPS) - 1];
+    fprintf(out, "set xdata time\nset timefmt '%%s'\nset xtics (");
+    int count = 0;
+    char label[64];
+    if (step) {
+        for (long long x = ceil_to(first, step < DAY ? step : DAY); x <= last && count < 100;
+             x += step) {
+            tic_label(x, step, 0, span, label, sizeof label);
+            fprintf(out, "%s\"%s\" \"%lld\"", count++ ? ", " : "", label, x);
+        }
+    } else {
+        ac_freq month = {AC_FREQ_MONTH_START, 1};
+        long long x = ac_freq_step(month, first, 0);
+        if (x < first) x = ac_freq_step(month, x, 1);
+        for (int guard = 0; x <= last && guard < 20000; guard++, x = ac_freq_step(month, x, 1)) {
+            civil c = civil_of(x);
+            if ((c.year * 12 + c.month - 1) % months != 0) continue;
+            tic_label(x, 0, months, span, label, sizeof label);
+            fprintf(out, "%s\"%s\" \"%lld\"", count++ ? ", " : "", label, x);
+        }
+    }
+    if (!count) { /* too short a span for a round time: label the first date */
+        tic_label(first, step ? step : DAY, 0, span, label, sizeof label);
+        fprintf(out, "\"%s\" \"%lld\"", label, first);
+    }
+    fprintf(out, ")\n");
+}
+
+/* Reads n dates into secs; false unless every one is a date. */
+static bool parse_dates(char *const *dates, int n, long long *secs) {
+    for (int i = 0; i < n; i++) {
+        ac_date_style style;
+        if (!dates[i] || !ac_date_parse(dates[i], &secs[i], &style)) return false;
+    }
+    return n > 0;
+}
+
 /* ---- run pictures ---- */
 
-/* Reads a small CSV (header + rows) into lines; returns the number of data lines or -1. */
+/* Reads a small CSV (header + rows) into lines; returns the number of lines or -1. */
 static int read_lines(const char *path, char ***lines_out) {
     FILE *f = fopen(path, "r");
+    *lines_out = NULL;
     if (!f) return -1;
     char **lines = NULL;
     int n = 0, cap = 0;
@@ -86,32 +193,6 @@ static void free_lines(char **lines, int n) {
     free(lines);
 }
 
-static ac_status plot_learning_curves(const char *dir, ac_error *err) {
-    char path[2048];
-    snprintf(path, sizeof path, "%s/history.csv", dir);
-    char **lines = NULL;
-    int n = read_lines(path, &lines);
-    if (n < 2) {
-        free_lines(lines, n > 0 ? n : 0);
-        return ac_error_set(err, AC_ERR_IO, "%s: no epochs to plot", path);
-    }
-    FILE *gp = open_gnuplot(dir, err);
-    if (!gp) {
-        free_lines(lines, n);
-        return err->code;
-    }
-    fprintf(gp, "$H << EOD\n");
-    for (int i = 1; i < n; i++) fprintf(gp, "%s\n", lines[i]);
-    fprintf(gp, "EOD\nset datafile separator ','\n");
-    each_terminal(gp, dir, "learning_curves", 800, 450,
-                  "set title 'Learning curves'\nset xlabel 'epoch'\nset ylabel 'loss'\n"
-                  "set grid\nset key top right\nset xtics 1\n"
-                  "plot $H using 1:2 with linespoints lw 2 title 'train', "
-                  "$H using 1:3 with linespoints lw 2 title 'validation'");
-    free_lines(lines, n);
-    return close_gnuplot(gp, dir, "the learning curves", err);
-}
-
 /* Splits a CSV line in place into at most max fields; returns how many. */
 static int split_fields(char *line, char **fields, int max) {
     int n = 0;
@@ -125,11 +206,120 @@ static int split_fields(char *line, char **fields, int max) {
     return n;
 }
 
+/* A field of a CSV line (0-based) as a number; NAN when it is missing or not one. */
+static double field_number(const char *line, int index) {
+    char copy[4096], *f[MAX_FIELDS], *end;
+    snprintf(copy, sizeof copy, "%s", line);
+    if (split_fields(copy, f, MAX_FIELDS) <= index) return NAN;
+    double v = strtod(f[index], &end);
+    return end != f[index] ? v : NAN;
+}
+
+/* A duration for an axis label: "45 s", "12.5 min", "3.2 h". */
+static void format_duration(double secs, char *buf, size_t n) {
+    if (secs < 90)
+        snprintf(buf, n, "%.0f s", secs);
+    else if (secs < 90 * 60)
+        snprintf(buf, n, "%.1f min", secs / 60);
+    else
+        snprintf(buf, n, "%.1f h", secs / 3600);
+}
+
+/* The commands a script's picture is drawn with, gathered in memory and sent to each terminal. */
+typedef struct commands {
+    FILE *f;
+    char *text;
+    size_t size;
+} commands;
+
+static bool commands_open(commands *c, ac_error *err) {
+    c->text = NULL;
+    c->size = 0;
+    c->f = open_memstream(&c->text, &c->size);
+    if (!c->f) ac_error_set(err, AC_ERR_NOMEM, "plot: out of memory");
+    return c->f != NULL;
+}
+
+/* Closes c and writes its picture to out's two terminals. */
+static ac_status commands_draw(commands *c, FILE *out, const char *dir, const char *name, int width,
+                               int height, ac_error *err) {
+    bool ok = fclose(c->f) == 0 && c->text;
+    if (ok) each_terminal(out, dir, name, width, height, c->text);
+    free(c->text);
+    return ok ? AC_OK : ac_error_set(err, AC_ERR_NOMEM, "plot: out of memory");
+}
+
+/* history.csv: epoch,train_loss,val_loss,lr,seconds,windows_per_s. Epochs along the bottom (a
+ * round step leaving at most ten labels), the wall-clock time elapsed by the end of the same
+ * epochs along the top. */
+ac_status ac_plot_learning_curves_script(FILE *out, const char *dir, ac_error *err) {
+    char path[2048];
+    snprintf(path, sizeof path, "%s/history.csv", dir);
+    char **lines = NULL;
+    int n = read_lines(path, &lines);
+    if (n < 2) {
+        free_lines(lines, n > 0 ? n : 0);
+        return ac_error_set(err, AC_ERR_IO, "%s: no epochs to plot", path);
+    }
+    commands c;
+    if (!commands_open(&c, err)) {
+        free_lines(lines, n);
+        return err->code;
+    }
+    fprintf(out, "$H << EOD\n");
+    for (int i = 1; i < n; i++) fprintf(out, "%s\n", lines[i]);
+    fprintf(out, "EOD\n");
+    int first = (int)field_number(lines[1], 0), last = (int)field_number(lines[n - 1], 0);
+    int step = 1;
+    for (int m = 1; (last - first) / step > 10; m *= 10) {
+        step = 2 * m;
+        if ((last - first) / step <= 10) break;
+        step = 5 * m;
+        if ((last - first) / step <= 10) break;
+        step = 10 * m;
+    }
+    fprintf(c.f,
+            "set datafile separator ','\nset title 'Learning curves'\nset xlabel 'epoch'\n"
+            "set ylabel 'loss'\nset grid\nset key outside right top vertical\n"
+            "set xtics %d nomirror\n",
+            step);
+    if (last > first)
+        fprintf(c.f, "set xrange [%d:%d]\n", first, last);
+    else
+        fprintf(c.f, "set xrange [%g:%g]\n", first - 0.5, first + 0.5);
+    /* the elapsed time at the epochs the bottom axis labels */
+    double elapsed = 0.0;
+    bool timed = true;
+    char labels[4096] = "";
+    size_t used = 0;
+    for (int i = 1; i < n && timed; i++) {
+        int epoch = (int)field_number(lines[i], 0);
+        double secs = field_number(lines[i], 4);
+        timed = !isnan(secs) && secs >= 0;
+        elapsed += timed ? secs : 0.0;
+        if (timed && (epoch - first) % step == 0 && used < sizeof labels - 64) {
+            char d[32];
+            format_duration(elapsed, d, sizeof d);
+            used += (size_t)snprintf(labels + used, sizeof labels - used, "%s\"%s\" %d",
+                                     used ? ", " : "", d, epoch);
+        }
+    }
+    if (timed && elapsed > 0.0 && used)
+        fprintf(c.f, "set link x2\nset x2tics (%s)\nset x2label 'elapsed wall-clock time'\n",
+                labels);
+    fprintf(c.f, "plot $H using 1:2 with linespoints lw 2 title 'train', "
+                 "$H using 1:3 with linespoints lw 2 title 'validation'\n");
+    free_lines(lines, n);
+    return commands_draw(&c, out, dir, "learning_curves", 800, 450, err);
+}
+
 #define MAX_PLOTTED 8
 
-/* test_forecasts.csv: window,step,date,channel,actual,forecast (forecast empty in the lookback).
- * One panel per window (rows) and channel (columns). */
-static ac_status plot_forecasts(const char *dir, ac_error *err) {
+/* test_forecasts.csv: window,step,date,channel,actual,forecast (forecast empty in the lookback;
+ * step 0 the last input). One panel per window (rows) and channel (columns), a dashed line at
+ * the forecast origin. */
+ac_status ac_plot_forecasts_script(FILE *out, const char *dir, bool *drawn, ac_error *err) {
+    *drawn = false;
     char path[2048];
     snprintf(path, sizeof path, "%s/test_forecasts.csv", dir);
     char **lines = NULL;
@@ -140,129 +330,234 @@ static ac_status plot_forecasts(const char *dir, ac_error *err) {
     }
     char *channels[MAX_PLOTTED];
     int windows = 0, n_channels = 0;
+    long long *secs = calloc((size_t)n, sizeof *secs);
+    bool dated = secs != NULL;
     for (int i = 1; i < n; i++) {
         char copy[4096], *f[MAX_FIELDS];
         snprintf(copy, sizeof copy, "%s", lines[i]);
         if (split_fields(copy, f, MAX_FIELDS) < 6) continue;
         if (atoi(f[0]) + 1 > windows) windows = atoi(f[0]) + 1;
+        if (dated) dated = parse_dates(&f[2], 1, &secs[i]);
         int c = 0;
         while (c < n_channels && strcmp(channels[c], f[3]) != 0) c++;
-        if (c == n_channels && n_channels < MAX_PLOTTED) channels[n_channels++] = strdup(f[3]);
+        if (c == n_channels && n_channels < MAX_PLOTTED) {
+            channels[n_channels] = strdup(f[3]);
+            if (channels[n_channels]) n_channels++;
+        }
     }
-    FILE *gp = n_channels ? open_gnuplot(dir, err) : NULL;
-    if (!gp) {
-        for (int c = 0; c < n_channels; c++) free(channels[c]);
+    commands c = {0};
+    if (!n_channels || !commands_open(&c, err)) {
+        for (int k = 0; k < n_channels; k++) free(channels[k]);
         free_lines(lines, n);
+        free(secs);
         return n_channels ? err->code : AC_OK;
     }
+    /* datablocks: x (the date in seconds, or the step), actual, forecast */
     for (int w = 0; w < windows; w++)
-        for (int c = 0; c < n_channels; c++) { /* datablock: step, actual, forecast */
-            fprintf(gp, "$W%d_%d << EOD\n", w, c);
+        for (int k = 0; k < n_channels; k++) {
+            fprintf(out, "$W%d_%d << EOD\n", w, k);
             for (int i = 1; i < n; i++) {
                 char copy[4096], *f[MAX_FIELDS];
                 snprintf(copy, sizeof copy, "%s", lines[i]);
-                if (split_fields(copy, f, MAX_FIELDS) >= 6 && atoi(f[0]) == w && channels[c] &&
-                    !strcmp(f[3], channels[c]))
-                    fprintf(gp, "%s %s %s\n", f[1], f[4], f[5][0] ? f[5] : "NaN");
+                if (split_fields(copy, f, MAX_FIELDS) < 6 || atoi(f[0]) != w ||
+                    strcmp(f[3], channels[k]) != 0)
+                    continue;
+                if (dated)
+                    fprintf(out, "%lld", secs[i]);
+                else
+                    fprintf(out, "%s", f[1]);
+                fprintf(out, " %s %s\n", f[4], f[5][0] ? f[5] : "NaN");
             }
-            fprintf(gp, "EOD\n");
+            fprintf(out, "EOD\n");
         }
-    size_t cap = 4096 + (size_t)windows * n_channels * 400;
-    char *script = malloc(cap);
-    if (!script) {
-        pclose(gp);
-        for (int c = 0; c < n_channels; c++) free(channels[c]);
-        free_lines(lines, n);
-        return ac_error_set(err, AC_ERR_NOMEM, "plot: out of memory");
+    fprintf(c.f,
+            "set multiplot layout %d,%d title 'Test forecasts vs actual (first, middle and last "
+            "test window)'\nset grid\nset key outside right top vertical\n"
+            "set autoscale xfix\n%s\n",
+            windows, n_channels,
+            dated ? "unset xlabel" : "set xlabel 'steps from the forecast origin'");
+    for (int w = 0; w < windows; w++) {
+        /* the window's dates and its forecast origin (step 0) */
+        long long first = 0, last = 0, origin = 0;
+        bool seen = false, has_origin = false;
+        char after[96] = ""; /* ", forecast after <the origin's date>" */
+        for (int i = 1; i < n; i++) {
+            double win = field_number(lines[i], 0), st = field_number(lines[i], 1);
+            if (win != w) continue;
+            long long x = dated ? secs[i] : (long long)st;
+            if (!seen || x < first) first = x;
+            if (!seen || x > last) last = x;
+            seen = true;
+            if (st == 0) {
+                origin = x;
+                has_origin = true;
+                char copy[4096], *f[MAX_FIELDS];
+                snprintf(copy, sizeof copy, "%s", lines[i]);
+                if (dated && split_fields(copy, f, MAX_FIELDS) > 2)
+                    snprintf(after, sizeof after, ", forecast after %.60s", f[2]);
+            }
+        }
+        if (dated && seen) date_axis(c.f, first, last, 4);
+        if (has_origin)
+            fprintf(c.f,
+                    "set arrow 1 from %s%lld%s, graph 0 to %s%lld%s, graph 1 nohead dt 2 lc rgb "
+                    "'#888888'\n",
+                    dated ? "\"" : "", origin, dated ? "\"" : "", dated ? "\"" : "", origin,
+                    dated ? "\"" : "");
+        else
+            fprintf(c.f, "unset arrow 1\n");
+        for (int k = 0; k < n_channels; k++)
+            fprintf(c.f,
+                    "set title \"%s%s\" noenhanced\nplot $W%d_%d using 1:2 with lines lw 1.5 lc "
+                    "rgb '#333333' title 'actual', $W%d_%d using 1:3 with lines lw 2 lc rgb "
+                    "'#d62728' title 'forecast'\n",
+                    channels[k], after, w, k, w, k);
     }
-    size_t used = (size_t)snprintf(script, cap,
-                                   "set multiplot layout %d,%d title 'Test forecasts vs actual "
-                                   "(first, middle and last test window)'\nset grid\n"
-                                   "set xlabel 'steps from the forecast origin'\n",
-                                   windows, n_channels);
-    for (int w = 0; w < windows && used < cap; w++)
-        for (int c = 0; c < n_channels && used < cap; c++)
-            used += (size_t)snprintf(
-                script + used, cap - used,
-                "set title \"%s\" noenhanced\nplot $W%d_%d using 1:2 with lines lw 1.5 lc rgb "
-                "'#333333' title 'actual', $W%d_%d using 1:3 with lines lw 2 lc rgb '#d62728' "
-                "title 'forecast'\n",
-                channels[c] ? channels[c] : "", w, c, w, c);
-    if (used < cap) snprintf(script + used, cap - used, "unset multiplot");
-    each_terminal(gp, dir, "forecasts", 480 * n_channels + 120, 260 * (windows ? windows : 1),
-                  script);
-    free(script);
-    for (int c = 0; c < n_channels; c++) free(channels[c]);
+    fprintf(c.f, "unset multiplot\n");
+    *drawn = true;
+    ac_status st = commands_draw(&c, out, dir, "forecasts", 560 * n_channels + 40,
+                                 280 * (windows ? windows : 1), err);
+    for (int k = 0; k < n_channels; k++) free(channels[k]);
     free_lines(lines, n);
-    return close_gnuplot(gp, dir, "the forecasts", err);
+    free(secs);
+    return st;
+}
+
+/* Draws one script to dir's pictures through gnuplot. */
+typedef ac_status (*run_script)(FILE *out, const char *dir, bool *drawn, ac_error *err);
+
+static ac_status learning_curves_script(FILE *out, const char *dir, bool *drawn, ac_error *err) {
+    *drawn = true;
+    return ac_plot_learning_curves_script(out, dir, err);
+}
+
+static ac_status draw(const char *dir, run_script script, const char *what, ac_error *err) {
+    FILE *gp = open_gnuplot(dir, err);
+    if (!gp) return err->code;
+    bool drawn = false;
+    if (script(gp, dir, &drawn, err) != AC_OK) {
+        pclose(gp);
+        return err->code;
+    }
+    return close_gnuplot(gp, dir, what, err);
 }
 
 ac_status ac_plot_run(const char *run_dir, ac_error *err) {
     if (!ac_plot_available()) return no_gnuplot(err);
-    if (plot_learning_curves(run_dir, err) != AC_OK) return err->code;
-    return plot_forecasts(run_dir, err);
+    if (draw(run_dir, learning_curves_script, "the learning curves", err) != AC_OK)
+        return err->code;
+    return draw(run_dir, ac_plot_forecasts_script, "the forecasts", err);
 }
 
 /* ---- explanation pictures ---- */
 
+static void attention_layer_script(FILE *out, const char *dir, const ac_explanation *ex, int l) {
+    int N = ex->tokens, ns = ex->series;
+    fprintf(out, "$M << EOD\n");
+    for (int i = 0; i < N; i++) {
+        for (int k = 0; k < N; k++) {
+            double v = 0;
+            for (int s = 0; s < ns; s++)
+                for (int h = 0; h < ex->heads; h++)
+                    v += ex->attention[((((size_t)l * ns + s) * ex->heads + h) * N + i) * N + k];
+            fprintf(out, "%s%.6g", k ? " " : "", v / (ns * ex->heads));
+        }
+        fprintf(out, "\n");
+    }
+    fprintf(out, "EOD\n");
+    char script[512], name[64];
+    snprintf(script, sizeof script,
+             "set title 'Attention, layer %d (mean over heads and series)'\n"
+             "set xlabel 'key token (older to newer)'\nset ylabel 'query token'\n"
+             "set xrange [-0.5:%d.5]\nset yrange [-0.5:%d.5] reverse\n"
+             "set palette defined (0 'white', 1 '#08306b')\n"
+             "set size ratio -1\nplot $M matrix with image notitle",
+             l, N - 1, N - 1);
+    snprintf(name, sizeof name, "attention_layer%d", l);
+    each_terminal(out, dir, name, 600, 560, script);
+}
+
+/* The input window above the attention each step receives (ac_explanation_step_mean), the most
+ * attended spans in a darker colour and numbered 1, 2, ... (at their middle) as explain prints
+ * them. Both panels share the time axis (dates when the window has them, else steps before the
+ * origin) and fixed margins, the legends right of the data. */
+void ac_plot_step_attention_script(FILE *out, const char *dir, const ac_explanation *ex,
+                                   const float *window, char *const *names, char *const *dates) {
+    int L = ex->lookback, C = ex->channels;
+    ac_step_span top[AC_EXPLAIN_TOP_SPANS];
+    int n_top = ac_explanation_top_spans(ex, AC_EXPLAIN_TOP_SPANS, top);
+    long long *secs = dates ? malloc((size_t)L * sizeof *secs) : NULL;
+    bool dated = secs && parse_dates(dates, L, secs);
+    fprintf(out, "$X << EOD\n");
+    for (int t = 0; t < L; t++) {
+        /* x, the C channels, the attention, its span's rank (0: none), the rank again at the
+         * span's middle step (where it is written) */
+        int rank = 0, label = 0;
+        for (int r = 0; r < n_top; r++)
+            if (t >= top[r].first && t < top[r].first + top[r].count) {
+                rank = r + 1;
+                label = t == top[r].first + (top[r].count - 1) / 2 ? rank : 0;
+            }
+        if (dated)
+            fprintf(out, "%lld", secs[t]);
+        else
+            fprintf(out, "%d", t - L);
+        for (int c = 0; c < C; c++) fprintf(out, " %.9g", (double)window[t * C + c]);
+        fprintf(out, " %.9g %d %d\n", ac_explanation_step_mean(ex, t), rank, label);
+    }
+    fprintf(out, "EOD\n");
+    char *text = NULL;
+    size_t size = 0;
+    FILE *c = open_memstream(&text, &size);
+    if (!c) {
+        free(secs);
+        return;
+    }
+    fprintf(c, "set multiplot layout 2,1\nset grid\nset key outside right top vertical\n"
+               "set lmargin at screen 0.09\nset rmargin at screen 0.80\n");
+    if (dated) {
+        double half = L > 1 ? (double)(secs[L - 1] - secs[0]) / (L - 1) / 2 : 1800.0;
+        date_axis(c, secs[0], secs[L - 1], 6);
+        fprintf(c, "set xrange [\"%.0f\":\"%.0f\"]\n", (double)secs[0] - half,
+                (double)secs[L - 1] + half);
+    } else {
+        fprintf(c, "set xrange [%g:%g]\n", -L - 0.5, -0.5);
+    }
+    fprintf(c, "set title 'Input window'\nplot ");
+    for (int k = 0; k < C; k++)
+        fprintf(c, "%s$X using 1:%d with lines lw 1.5 title \"%s\" noenhanced", k ? ", " : "",
+                k + 2, names[k]);
+    int m = C + 2, r = C + 3, lab = C + 4; /* the attention's, the rank's and the label's */
+    fprintf(c,
+            "\nset title 'Attention each input step receives (mean over layers and series)'\n"
+            "%s\nset yrange [0:*]\nset offsets 0, 0, graph 0.12, 0\n"
+            "set style fill solid 0.8 noborder\nset boxwidth 0.9 relative\n"
+            "plot $X using 1:(column(%d) > 0 ? NaN : column(%d)) with boxes lc rgb '#9ecae1' "
+            "title 'attention', $X using 1:(column(%d) > 0 ? column(%d) : NaN) with boxes lc rgb "
+            "'#08519c' title 'most attended', $X using 1:(column(%d)):(column(%d) > 0 ? "
+            "sprintf('%%d', column(%d)) : '') with labels offset 0, 0.7 notitle\n"
+            "unset multiplot\n",
+            dated ? "unset xlabel" : "set xlabel 'steps before the forecast origin'", r, m, r, m, m,
+            lab, lab);
+    fclose(c);
+    if (text) each_terminal(out, dir, "step_attention", 1000, 620, text);
+    free(text);
+    free(secs);
+}
+
 ac_status ac_plot_explanation(const char *dir, const ac_explanation *ex, const float *window,
-                              char *const *names, ac_error *err) {
+                              char *const *names, char *const *dates, ac_error *err) {
     if (!ac_plot_available()) return no_gnuplot(err);
-    int N = ex->tokens, L = ex->lookback, S = ex->series, C = ex->channels;
     for (int l = 0; l < ex->layers; l++) {
         FILE *gp = open_gnuplot(dir, err);
         if (!gp) return err->code;
-        fprintf(gp, "$M << EOD\n");
-        for (int i = 0; i < N; i++) {
-            for (int k = 0; k < N; k++) {
-                double v = 0;
-                for (int s = 0; s < S; s++)
-                    for (int h = 0; h < ex->heads; h++)
-                        v += ex->attention[((((size_t)l * S + s) * ex->heads + h) * N + i) * N + k];
-                fprintf(gp, "%s%.6g", k ? " " : "", v / (S * ex->heads));
-            }
-            fprintf(gp, "\n");
-        }
-        fprintf(gp, "EOD\n");
-        char script[512], name[64];
-        snprintf(script, sizeof script,
-                 "set title 'Attention, layer %d (mean over heads and series)'\n"
-                 "set xlabel 'key token (older to newer)'\nset ylabel 'query token'\n"
-                 "set xrange [-0.5:%d.5]\nset yrange [-0.5:%d.5] reverse\n"
-                 "set palette defined (0 'white', 1 '#08306b')\n"
-                 "set size ratio -1\nplot $M matrix with image notitle",
-                 l, N - 1, N - 1);
+        attention_layer_script(gp, dir, ex, l);
+        char name[64];
         snprintf(name, sizeof name, "attention_layer%d", l);
-        each_terminal(gp, dir, name, 600, 560, script);
         if (close_gnuplot(gp, dir, name, err) != AC_OK) return err->code;
     }
     FILE *gp = open_gnuplot(dir, err);
     if (!gp) return err->code;
-    fprintf(gp, "$X << EOD\n");
-    for (int t = 0; t < L; t++) {
-        fprintf(gp, "%d", t - L);
-        for (int c = 0; c < C; c++) fprintf(gp, " %.9g", (double)window[t * C + c]);
-        double v = 0;
-        for (int b = 0; b < ex->layers * S; b++) v += ex->step_attention[(size_t)b * L + t];
-        fprintf(gp, " %.9g\n", v / (ex->layers * S));
-    }
-    fprintf(gp, "EOD\n");
-    char script[8192];
-    size_t used = (size_t)snprintf(script, sizeof script,
-                                   "set multiplot layout 2,1\nset grid\nset xrange [%d:0]\n"
-                                   "set title 'Input window'\nset key outside right\nplot ",
-                                   -L - 1);
-    for (int c = 0; c < C && used < sizeof script; c++)
-        used += (size_t)snprintf(script + used, sizeof script - used,
-                                 "%s$X using 1:%d with lines lw 1.5 title '%s'", c ? ", " : "",
-                                 c + 2, names[c]);
-    if (used < sizeof script)
-        snprintf(script + used, sizeof script - used,
-                 "\nset title 'Attention each input step receives (mean over layers and "
-                 "series)'\nset xlabel 'steps before the forecast origin'\nset style fill solid "
-                 "0.8\nset boxwidth 0.9 relative\nplot $X using 1:%d with boxes lc rgb '#08519c' "
-                 "notitle\nunset multiplot",
-                 C + 2);
-    each_terminal(gp, dir, "step_attention", 900, 600, script);
+    ac_plot_step_attention_script(gp, dir, ex, window, names, dates);
     return close_gnuplot(gp, dir, "the step attention", err);
 }

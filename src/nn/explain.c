@@ -2,6 +2,7 @@
 #include "attncast/explain.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,9 +34,9 @@ ac_status ac_explain(const ac_checkpoint *ck, const float *window, ac_explanatio
     memset(ex, 0, sizeof *ex);
     const ac_model_spec *s = ac_forecaster_spec(ck->model);
     int L = s->lookback, H = s->horizon, C = s->channels, N = ac_model_spec_tokens(s);
-    int S = s->channel_mode == AC_CHANNELS_INDEPENDENT ? C : 1;
+    int ns = s->channel_mode == AC_CHANNELS_INDEPENDENT ? C : 1; /* series */
     *ex = (ac_explanation){.layers = s->layers,
-                           .series = S,
+                           .series = ns,
                            .heads = s->heads,
                            .tokens = N,
                            .lookback = L,
@@ -43,7 +44,7 @@ ac_status ac_explain(const ac_checkpoint *ck, const float *window, ac_explanatio
                            .channels = C,
                            .patch_len = s->patch_len,
                            .patch_stride = s->patch_stride};
-    size_t blocks = (size_t)s->layers * (size_t)S;
+    size_t blocks = (size_t)s->layers * (size_t)ns;
     ex->attention = malloc(blocks * (size_t)s->heads * N * N * sizeof(float));
     ex->token_attention = malloc(blocks * (size_t)N * sizeof(double));
     ex->step_attention = malloc(blocks * (size_t)L * sizeof(double));
@@ -76,8 +77,8 @@ ac_status ac_explain(const ac_checkpoint *ck, const float *window, ac_explanatio
         ex->forecast[i] = (float)ac_scaler_unscale(&ck->scaler, i % C, y->data[i]);
     size_t block = (size_t)s->heads * N * N;
     for (int l = 0; l < s->layers; l++)
-        for (int sr = 0; sr < S; sr++) {
-            size_t b = (size_t)l * S + sr;
+        for (int sr = 0; sr < ns; sr++) {
+            size_t b = (size_t)l * ns + sr;
             memcpy(ex->attention + b * block, attn[l]->data + (size_t)sr * block,
                    block * sizeof(float));
             summarise(ex->attention + b * block, s->heads, N, L, s->patch_len, s->patch_stride,
@@ -88,4 +89,31 @@ done:
     ac_ctx_free(ctx);
     if (st != AC_OK) ac_explanation_free(ex);
     return st;
+}
+
+double ac_explanation_step_mean(const ac_explanation *ex, int t) {
+    int blocks = ex->layers * ex->series, L = ex->lookback;
+    double sum = 0.0;
+    for (int b = 0; b < blocks; b++) sum += ex->step_attention[(size_t)b * L + t];
+    return sum / blocks;
+}
+
+int ac_explanation_top_spans(const ac_explanation *ex, int k, ac_step_span *spans) {
+    int L = ex->lookback, n = 0;
+    while (n < k) {
+        ac_step_span best = {-1, 0, 0.0};
+        for (int t = 0; t < L;) {
+            ac_step_span run = {t, 1, ac_explanation_step_mean(ex, t)};
+            while (t + run.count < L &&
+                   ac_explanation_step_mean(ex, t + run.count) == run.attention)
+                run.count++;
+            t += run.count;
+            bool taken = false;
+            for (int j = 0; j < n; j++) taken = taken || spans[j].first == run.first;
+            if (!taken && (best.first < 0 || run.attention > best.attention)) best = run;
+        }
+        if (best.first < 0) break;
+        spans[n++] = best;
+    }
+    return n;
 }

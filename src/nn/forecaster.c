@@ -2,12 +2,12 @@
  * initialisation) and its forward pass. The attention sub-layer is in attention.c.
  *
  * Forward, for windows x [B, L, C]:
- *   independent: x -> [B C, L, 1] series (permute + reshape); mixed: samples are the windows
+ *   independent: x -> [B C, L, 1], ns = B C series (permute + reshape); mixed: ns = B windows
  *   anchor a = mu (mean over the L steps) or x[L-1] (anchor = last), per sample and channel
  *   revin:   sigma over the L steps; x <- (x - a) / sigma;  no revin: x <- x - x[L-1] (last)
- *   tokens = patches(x) [S, N, P Cin];  E = tokens W_in^T + b_in + pos
+ *   tokens = patches(x) [ns, N, P Cin];  E = tokens W_in^T + b_in + pos
  *   per block: E += drop(attn(LN1(E)));  E += drop(W2 gelu(W1 LN2(E) + b1) + b2)
- *   yhat = head(flatten(LN_f(E))) -> [S, H, Cout];  revin: yhat <- yhat sigma + a, else + a
+ *   yhat = head(flatten(LN_f(E))) -> [ns, H, Cout];  revin: yhat <- yhat sigma + a, else + a
  *   independent: [B C, H, 1] -> [B, H, C]
  * The instance-norm statistics and the anchor come from the data, which needs no gradient, so
  * they are constants of the graph, as MODEL.md defines them.
@@ -20,15 +20,19 @@
 #include "attncast/ops.h"
 #include "nn/nn_internal.h"
 
-#define REVIN_EPS            1e-5f
-#define LN_EPS               1e-5f
-#define MAX_PARAMS_PER_BLOCK 20
+#define REVIN_EPS 1e-5f
+#define LN_EPS    1e-5f
+/* A block's parameters every kind has: norm1, q, k, v, out, norm2, ff1, ff2, a weight and a bias
+ * each. */
+#define SHARED_BLOCK_PARAMS 16
+#define POS_EMBED_STD       0.02f
 
 struct ac_forecaster {
     ac_model_spec spec;
     int n_params;
-    ac_tensor **params; /* registration order */
-    char *names;        /* n_params names of AC_PARAM_NAME bytes each */
+    ac_tensor **params;   /* registration order */
+    ac_param_init *inits; /* how each parameter starts */
+    char *names;          /* n_params names of AC_PARAM_NAME bytes each */
     ac_tensor *in_w, *in_b, *pos;
     ac_block *blocks;
     ac_tensor *normf_w, *normf_b, *head_w, *head_b;
@@ -51,6 +55,8 @@ ac_status ac_model_spec_check(const ac_model_spec *s, ac_error *err) {
     do {                                                                                           \
         if (!(cond)) return ac_error_set(err, AC_ERR_INVALID, __VA_ARGS__);                        \
     } while (0)
+    NEED((unsigned)s->attention < AC_ATTN_COUNT, "model.attention: %d is not an attention kind",
+         (int)s->attention);
     NEED(s->lookback >= 1 && s->horizon >= 1, "data.lookback and data.horizon must be >= 1");
     NEED(s->channels >= 1, "the data has no channels");
     NEED(s->patch_len >= 1 && s->patch_stride >= 1,
@@ -73,10 +79,10 @@ ac_status ac_model_spec_check(const ac_model_spec *s, ac_error *err) {
 
 /* ---- parameters ---- */
 
-typedef enum { INIT_LINEAR, INIT_NORMAL, INIT_ONES, INIT_ZEROS, INIT_CONST } init_kind;
-
+/* Registers a parameter and how it starts (initialise() draws the values later, in
+ * registration order). */
 static ac_tensor *add_param(ac_forecaster *m, const char *name, int ndim, const int *shape,
-                            ac_error *err) {
+                            ac_param_init init, ac_error *err) {
     ac_tensor *t = ac_tensor_new(ndim, shape, true, err);
     if (!t) return NULL;
     char *slot = m->names + (size_t)m->n_params * AC_PARAM_NAME;
@@ -85,6 +91,7 @@ static ac_tensor *add_param(ac_forecaster *m, const char *name, int ndim, const 
     memcpy(slot, name, len);
     slot[len] = '\0';
     t->name = slot;
+    m->inits[m->n_params] = init;
     m->params[m->n_params++] = t;
     return t;
 }
@@ -93,10 +100,11 @@ static ac_tensor *add_param(ac_forecaster *m, const char *name, int ndim, const 
 static ac_status add_linear(ac_forecaster *m, const char *prefix, int out, int in, ac_tensor **w,
                             ac_tensor **b, ac_error *err) {
     char name[2 * AC_PARAM_NAME];
+    ac_param_init init = {AC_INIT_UNIFORM, 1.0f / sqrtf((float)in)};
     snprintf(name, sizeof name, "%s.weight", prefix);
-    *w = add_param(m, name, 2, (int[]){out, in}, err);
+    *w = add_param(m, name, 2, (int[]){out, in}, init, err);
     snprintf(name, sizeof name, "%s.bias", prefix);
-    *b = *w ? add_param(m, name, 1, (int[]){out}, err) : NULL;
+    *b = *w ? add_param(m, name, 1, (int[]){out}, init, err) : NULL;
     return *b ? AC_OK : err->code;
 }
 
@@ -105,12 +113,10 @@ static ac_status add_norm(ac_forecaster *m, const char *prefix, ac_tensor **w, a
     char name[2 * AC_PARAM_NAME];
     int d = m->spec.d_model;
     snprintf(name, sizeof name, "%s.weight", prefix);
-    *w = add_param(m, name, 1, &d, err);
+    *w = add_param(m, name, 1, &d, (ac_param_init){AC_INIT_CONST, 1.0f}, err);
     snprintf(name, sizeof name, "%s.bias", prefix);
-    *b = *w ? add_param(m, name, 1, &d, err) : NULL;
-    if (!*b) return err->code;
-    ac_tensor_fill(*w, 1.0f);
-    return AC_OK;
+    *b = *w ? add_param(m, name, 1, &d, (ac_param_init){AC_INIT_CONST, 0.0f}, err) : NULL;
+    return *b ? AC_OK : err->code;
 }
 
 static void init_uniform(ac_tensor *t, float bound, ac_rng *rng) {
@@ -121,8 +127,11 @@ static void init_normal(ac_tensor *t, float std, ac_rng *rng) {
     for (int64_t i = 0; i < t->size; i++) t->data[i] = std * ac_rng_normal(rng);
 }
 
+/* Block i's parameters: the ones every kind shares, then its kind's gate and score parameter
+ * (its row in attention.c). */
 static ac_status register_block(ac_forecaster *m, int i, ac_error *err) {
     const ac_model_spec *s = &m->spec;
+    const ac_attention_desc *kind = ac_attention_desc_of(s->attention);
     ac_block *blk = &m->blocks[i];
     int d = s->d_model, h = s->heads;
     char p[AC_PARAM_NAME];
@@ -133,15 +142,14 @@ static ac_status register_block(ac_forecaster *m, int i, ac_error *err) {
         add_linear(m, PREFIX("attn.v_proj"), d, d, &blk->v_w, &blk->v_b, err) ||
         add_linear(m, PREFIX("attn.out_proj"), d, d, &blk->o_w, &blk->o_b, err))
         return err->code;
-    if (s->attention == AC_ATTN_GATED &&
+    if (kind->gate &&
         add_linear(m, PREFIX("attn.gate_proj"), d, d, &blk->gate_w, &blk->gate_b, err))
         return err->code;
-    if (s->attention == AC_ATTN_ADDITIVE &&
-        !(blk->score_vec = add_param(m, PREFIX("attn.score_vec"), 2, (int[]){h, d / h}, err)))
-        return err->code;
-    if (s->attention == AC_ATTN_COSINE) {
-        if (!(blk->log_tau = add_param(m, PREFIX("attn.log_tau"), 1, &h, err))) return err->code;
-        ac_tensor_fill(blk->log_tau, logf(10.0f));
+    int rank = ac_score_param_rank(kind->score);
+    if (rank > 0) {
+        snprintf(p, sizeof p, "layers.%d.attn.%s", i, kind->param);
+        blk->score_param = add_param(m, p, rank, (int[]){h, d / h}, kind->init, err);
+        if (!blk->score_param) return err->code;
     }
     if (add_norm(m, PREFIX("norm2"), &blk->norm2_w, &blk->norm2_b, err) ||
         add_linear(m, PREFIX("ff1"), s->d_ff, d, &blk->ff1_w, &blk->ff1_b, err) ||
@@ -151,24 +159,24 @@ static ac_status register_block(ac_forecaster *m, int i, ac_error *err) {
     return AC_OK;
 }
 
-/* Draws every parameter's initial values in registration order, element by element. With
- * anchor = last the head is then zeroed (its draws are still made, so every other parameter gets
- * the same values under both anchors): the untrained model forecasts the naive repeat. */
+/* Draws every parameter's initial values in registration order, element by element, as it was
+ * registered to start. With anchor = last the head is then zeroed (its draws are still made, so
+ * every other parameter gets the same values under both anchors): the untrained model forecasts
+ * the naive repeat. */
 static void initialise(ac_forecaster *m, ac_rng *rng) {
     for (int i = 0; i < m->n_params; i++) {
         ac_tensor *t = m->params[i];
-        const char *name = t->name;
-        size_t len = strlen(name);
-        bool is_norm = strstr(name, "norm") != NULL;
-        if (!strcmp(name, "pos_embed") || strstr(name, "score_vec")) {
-            init_normal(t, 0.02f, rng);
-        } else if (strstr(name, "log_tau") || is_norm) {
-            /* set at registration: log(10); LayerNorm weight 1, bias 0 */
-        } else if (len > 7 && !strcmp(name + len - 7, ".weight")) {
-            init_uniform(t, 1.0f / sqrtf((float)t->shape[1]), rng);
-        } else { /* a linear bias: its weight, registered just before, gives fan-in */
-            ac_tensor *w = m->params[i - 1];
-            init_uniform(t, 1.0f / sqrtf((float)w->shape[1]), rng);
+        ac_param_init init = m->inits[i];
+        switch (init.kind) {
+        case AC_INIT_UNIFORM:
+            init_uniform(t, init.value, rng);
+            break;
+        case AC_INIT_NORMAL:
+            init_normal(t, init.value, rng);
+            break;
+        case AC_INIT_CONST:
+            ac_tensor_fill(t, init.value);
+            break;
         }
     }
     if (m->spec.anchor == AC_ANCHOR_LAST) {
@@ -181,6 +189,7 @@ void ac_forecaster_free(ac_forecaster *m) {
     if (!m) return;
     for (int i = 0; i < m->n_params; i++) ac_tensor_free(m->params[i]);
     free(m->params);
+    free(m->inits);
     free(m->names);
     free(m->blocks);
     free(m);
@@ -189,14 +198,17 @@ void ac_forecaster_free(ac_forecaster *m) {
 ac_forecaster *ac_forecaster_new(const ac_model_spec *spec, ac_rng *init_rng, ac_error *err) {
     if (ac_model_spec_check(spec, err) != AC_OK) return NULL;
     ac_forecaster *m = calloc(1, sizeof *m);
-    int max_params = 7 + spec->layers * MAX_PARAMS_PER_BLOCK;
+    /* input_proj (2), pos_embed, norm_f (2), head (2), and per block the shared parameters, a
+     * gate (2) and a score parameter at most */
+    int max_params = 7 + spec->layers * (SHARED_BLOCK_PARAMS + 3);
     if (m) {
         m->spec = *spec;
         m->params = calloc((size_t)max_params, sizeof *m->params);
+        m->inits = calloc((size_t)max_params, sizeof *m->inits);
         m->names = calloc((size_t)max_params, AC_PARAM_NAME);
         m->blocks = calloc((size_t)spec->layers, sizeof *m->blocks);
     }
-    if (!m || !m->params || !m->names || !m->blocks) {
+    if (!m || !m->params || !m->inits || !m->names || !m->blocks) {
         ac_forecaster_free(m);
         ac_error_set(err, AC_ERR_NOMEM, "forecaster: out of memory");
         return NULL;
@@ -205,7 +217,8 @@ ac_forecaster *ac_forecaster_new(const ac_model_spec *spec, ac_rng *init_rng, ac
     int in_width = spec->patch_len * ac_model_spec_in_width(spec);
     int out_width = spec->horizon * ac_model_spec_out_width(spec);
     bool ok = add_linear(m, "input_proj", d, in_width, &m->in_w, &m->in_b, err) == AC_OK &&
-              (m->pos = add_param(m, "pos_embed", 2, (int[]){N, d}, err)) != NULL;
+              (m->pos = add_param(m, "pos_embed", 2, (int[]){N, d},
+                                  (ac_param_init){AC_INIT_NORMAL, POS_EMBED_STD}, err)) != NULL;
     for (int i = 0; ok && i < spec->layers; i++) ok = register_block(m, i, err) == AC_OK;
     ok = ok && add_norm(m, "norm_f", &m->normf_w, &m->normf_b, err) == AC_OK &&
          add_linear(m, "head", out_width, N * d, &m->head_w, &m->head_b, err) == AC_OK;
@@ -301,11 +314,11 @@ ac_tensor *ac_forecaster_forward_attention(ac_ctx *ctx, ac_forecaster *m, ac_ten
      * (x - x[L-1]) / sigma and yhat sigma + x[L-1], the same in exact arithmetic, and exact in
      * float where it matters: a zero head forecasts x[L-1] bit for bit, the naive repeat. */
     ac_tensor *sigma = NULL, *anchor = NULL;
-    if (s->anchor == AC_ANCHOR_LAST) anchor = ac_slice(ctx, series, 1, L - 1, 1); /* [S, 1, Cin] */
+    if (s->anchor == AC_ANCHOR_LAST) anchor = ac_slice(ctx, series, 1, L - 1, 1); /* [ns, 1, Cin] */
     if (s->revin) {
         ac_tensor *eps = ac_tensor_temp(ctx, 1, (int[]){1});
         if (eps) eps->data[0] = REVIN_EPS;
-        ac_tensor *mu = ac_mean(ctx, series, 1, true); /* [S, 1, Cin] */
+        ac_tensor *mu = ac_mean(ctx, series, 1, true); /* [ns, 1, Cin] */
         ac_tensor *centred = ac_sub(ctx, series, mu);
         ac_tensor *var = ac_mean(ctx, ac_mul(ctx, centred, centred), 1, true);
         sigma = ac_sqrt(ctx, ac_add(ctx, var, eps));
@@ -357,11 +370,11 @@ ac_tensor *ac_forecaster_forward_attention(ac_ctx *ctx, ac_forecaster *m, ac_ten
     e = ac_layer_norm(ctx, e, m->normf_w, m->normf_b, LN_EPS);
     ac_ctx_release_after_use(ctx, last);
     if (!e) return NULL;
-    int S = e->shape[0], N = e->shape[1], d = e->shape[2];
-    ac_tensor *flat = ac_reshape(ctx, e, 2, (int[]){S, N * d});
+    int ns = e->shape[0], N = e->shape[1], d = e->shape[2];
+    ac_tensor *flat = ac_reshape(ctx, e, 2, (int[]){ns, N * d});
     int Cout = ac_model_spec_out_width(s);
     ac_tensor *y =
-        ac_reshape(ctx, ac_linear(ctx, flat, m->head_w, m->head_b), 3, (int[]){S, H, Cout});
+        ac_reshape(ctx, ac_linear(ctx, flat, m->head_w, m->head_b), 3, (int[]){ns, H, Cout});
     if (sigma) y = ac_mul(ctx, y, sigma);
     if (anchor) y = ac_add(ctx, y, anchor);
     if (independent) /* [B C, H, 1] -> [B, C, H] -> [B, H, C] */

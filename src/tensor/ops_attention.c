@@ -1,16 +1,17 @@
-/* ops_attention.c - fused attention-score kernels: the additive (Bahdanau) score of MODEL.md.
+/* ops_attention.c - the fused multi-head attention of MODEL.md: every score kind's forward and
+ * backward (AC_SCORE_KINDS), softmax and A V in one op over (series, head) pairs.
  *
- * Built from generic ops, s_im = w . tanh(q_i + k_m) materialises q + k, its tanh and the
- * product with w, each [B, h, N, M, dh], and their gradients in backward. The fused kernel
- * computes each score as one dh-length loop and, only when it records a tape node (training),
- * keeps t = tanh(q_i + k_m) for backward: one [B, h, N, M, dh] buffer instead of six, and no
- * tanhf in backward (recomputing it there made training slower than the generic ops: tanhf is
- * the cost of this kernel). Inference stores nothing beyond the [B, h, N, M] scores.
- * Work is split over (batch, head) pairs, whose dq and dk rows are disjoint; the dw partial sums
- * of each pair are combined in pair order, so results do not depend on the thread count.
+ * Built from generic ops, attention materialises the split heads, the [ns, h, N, N] scores and
+ * (additive) the [ns, h, N, N, dh] tanh values, with their gradients. The fused op reads heads
+ * in place, keeps only the attention weights (and, for cosine, the row norms) for backward, and
+ * recomputes the rest there. Work is split over (series, head) pairs, whose rows and columns
+ * are disjoint; parameter gradients are summed per pair and then in pair order, so results do
+ * not depend on the thread count. tests/tensor/test_ops_values.c checks every score against the
+ * same maths composed from generic ops.
  */
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -19,109 +20,26 @@
 #include "fastmath.h"
 #include "op_internal.h"
 
-/* ---- additive scores ----
- * q: [B, h, N, dh], k: [B, h, M, dh], w: [h, dh] -> s: [B, h, N, M]
- * s[b,j,i,m] = sum_e w[j,e] t_e,  t_e = tanh(q[b,j,i,e] + k[b,j,m,e])
- * with g = ds[b,j,i,m] and u_e = g w[j,e] (1 - t_e^2):
- * dq[b,j,i,e] += u_e;  dk[b,j,m,e] += u_e;  dw[j,e] += g t_e
- * saved: t, [B, h, N, M, dh]. */
+/* ---- the score kinds: names and parameter ranks, from their list in ops.h ---- */
 
-static void additive_scores_backward(ac_ctx *ctx, ac_node *n) {
-    static const char *const op = "ac_additive_scores";
-    ac_tensor *q = n->in[0], *k = n->in[1], *w = n->in[2];
-    float *gq = ac_grad_buffer(ctx, q);
-    float *gk = ac_grad_buffer(ctx, k);
-    float *gw = ac_grad_buffer(ctx, w);
-    if (ac_ctx_failed(ctx)) return;
-    int B = q->shape[0], h = q->shape[1], N = q->shape[2], dh = q->shape[3], M = k->shape[2];
-    int64_t pairs = (int64_t)B * h;
-    /* dw partial sums, one [dh] row per (b, j) pair, summed in pair order below */
-    float *part = gw ? ac_op_scratch(ctx, op, pairs * dh) : NULL;
-    if (ac_ctx_failed(ctx)) return;
-    const float *g = n->out->grad, *t = n->saved, *wd = w->data;
-    int64_t work = n->out->size * dh;
-#pragma omp parallel for schedule(static) if (work > AC_PARALLEL_MIN)
-    for (int64_t p = 0; p < pairs; p++) {
-        const float *wj = wd + (p % h) * dh, *gp = g + p * N * M;
-        float *gqp = gq ? gq + p * N * dh : NULL, *gkp = gk ? gk + p * M * dh : NULL;
-        float *pw = part ? part + p * dh : NULL;
-        if (pw)
-            for (int e = 0; e < dh; e++) pw[e] = 0.0f;
-        for (int i = 0; i < N; i++)
-            for (int m = 0; m < M; m++) {
-                float gs = gp[(int64_t)i * M + m];
-                const float *tm = t + ((p * N + i) * M + m) * dh;
-                for (int e = 0; e < dh; e++) {
-                    float u = gs * wj[e] * (1.0f - tm[e] * tm[e]);
-                    if (gqp) gqp[(int64_t)i * dh + e] += u;
-                    if (gkp) gkp[(int64_t)m * dh + e] += u;
-                    if (pw) pw[e] += gs * tm[e];
-                }
-            }
-    }
-    if (gw)
-        for (int64_t p = 0; p < pairs; p++) {
-            float *gj = gw + (p % h) * dh;
-            const float *pw = part + p * dh;
-            for (int e = 0; e < dh; e++) gj[e] += pw[e];
-        }
+#define SCORE_NAME(id, name, rank) name,
+#define SCORE_RANK(id, name, rank) rank,
+static const char *const score_names[] = {AC_SCORE_KINDS(SCORE_NAME)};
+static const int score_ranks[] = {AC_SCORE_KINDS(SCORE_RANK)};
+#undef SCORE_NAME
+#undef SCORE_RANK
+
+const char *ac_score_kind_name(ac_score_kind kind) {
+    return (unsigned)kind < AC_SCORE_COUNT ? score_names[kind] : "unknown";
 }
 
-/* The scores of one (batch, head) pair: s[i * M + m] = w . tanh(q_i + k_m), with every tanh
- * kept in t ([N, M, dh]) unless t is NULL. */
-AC_VECTOR_CLONES
-static void additive_scores_pair(const float *restrict qp, const float *restrict kp,
-                                 const float *restrict wj, int N, int M, int dh, float *restrict sp,
-                                 float *restrict t) {
-    for (int i = 0; i < N; i++) {
-        const float *qi = qp + (int64_t)i * dh;
-        for (int m = 0; m < M; m++) {
-            const float *km = kp + (int64_t)m * dh;
-            float *tm = t ? t + ((int64_t)i * M + m) * dh : NULL;
-            float acc = 0.0f;
-            for (int e = 0; e < dh; e++) {
-                float te = ac_fast_tanhf(qi[e] + km[e]);
-                if (tm) tm[e] = te;
-                acc += wj[e] * te;
-            }
-            sp[(int64_t)i * M + m] = acc;
-        }
-    }
-}
-
-ac_tensor *ac_additive_scores(ac_ctx *ctx, ac_tensor *q, ac_tensor *k, ac_tensor *w) {
-    static const char *const op = "ac_additive_scores";
-    if (!q || !k || !w || ac_ctx_failed(ctx)) return NULL;
-    if (q->ndim != 4 || k->ndim != 4)
-        return ac_op_shape_error(ctx, op, "q and k must be [B, h, N, dh] and [B, h, M, dh]", q, k);
-    if (q->shape[0] != k->shape[0] || q->shape[1] != k->shape[1] || q->shape[3] != k->shape[3])
-        return ac_op_shape_error(ctx, op, "q and k differ in batch, heads or head width", q, k);
-    if (w->ndim != 2 || w->shape[0] != q->shape[1] || w->shape[1] != q->shape[3])
-        return ac_op_shape_error(ctx, op, "w must be [h, dh] of q", q, w);
-    int B = q->shape[0], h = q->shape[1], N = q->shape[2], dh = q->shape[3], M = k->shape[2];
-    ac_tensor *s = ac_op_output(ctx, op, 4, (int[]){B, h, N, M});
-    if (!s) return NULL;
-    /* t is kept only if ac_op_record below will record a node */
-    bool keep =
-        ac_ctx_grad_enabled(ctx) && (q->requires_grad || k->requires_grad || w->requires_grad);
-    float *t = keep ? ac_op_scratch(ctx, op, s->size * dh) : NULL;
-    if (keep && !t) return NULL;
-    int64_t pairs = (int64_t)B * h;
-    const float *qd = q->data, *kd = k->data, *wd = w->data;
-    float *sd = s->data;
-    int64_t work = s->size * dh;
-#pragma omp parallel for schedule(static) if (work > AC_PARALLEL_MIN)
-    for (int64_t p = 0; p < pairs; p++)
-        additive_scores_pair(qd + p * N * dh, kd + p * M * dh, wd + (p % h) * dh, N, M, dh,
-                             sd + p * N * M, t ? t + p * N * M * dh : NULL);
-    ac_node *n = ac_op_record(ctx, op, additive_scores_backward, s, 3, (ac_tensor *[]){q, k, w});
-    if (n) n->saved = t;
-    return ac_ctx_failed(ctx) ? NULL : s;
+int ac_score_param_rank(ac_score_kind kind) {
+    return (unsigned)kind < AC_SCORE_COUNT ? score_ranks[kind] : -1;
 }
 
 /* ---- fused multi-head attention ----
- * q, k, v, o: [S, N, d]; head j owns columns j*dh .. (j+1)*dh - 1 of every row, so heads are
- * read in place (no split / join copies). For each sample s and head j:
+ * q, k, v, o: [ns, N, d]; head j owns columns j*dh .. (j+1)*dh - 1 of every row, so heads are
+ * read in place (no split / join copies). For each series and head j:
  *   s_ik = score(q_i, k_k);  A_i = softmax over k of s_ik (k > i forbidden when causal);
  *   o_i = sum_k A_ik v_k
  * Scores:  dot       c q.k, c = 1 / sqrt(dh)
@@ -133,8 +51,8 @@ ac_tensor *ac_additive_scores(ac_ctx *ctx, ac_tensor *q, ac_tensor *k, ac_tensor
  *   cosine:   dq_i += g (T/D k_k - s/D |k|/|q| q_i);  dk_k += g (T/D q_i - s/D |q|/|k| k_k);
  *             dlog_tau[j] += g s
  *   additive: u = g w[j] (1 - t^2);  dq_i += u;  dk_k += u;  dw[j] += g t
- * saved: A [S, h, N, N] (the weights explain shows), then for cosine |q_i| and |k_i| per pair.
- * Work is split over (sample, head) pairs, which write disjoint rows and columns; parameter
+ * saved: A [ns, h, N, N] (the weights explain shows), then for cosine |q_i| and |k_i| per pair.
+ * Work is split over (series, head) pairs, which write disjoint rows and columns; parameter
  * gradients are summed per pair and then in pair order, so the thread count changes nothing.
  * Dot products run in SUM_BLOCK lanes summed pairwise: a fixed order on every CPU.
  * Additive scores put keys in vector lanes in forward (additive_block: each score a sum in
@@ -182,7 +100,7 @@ static inline void weighted_sum(float *restrict o, const float *restrict a, cons
 
 /* The geometry of one call, shared by forward and backward. */
 typedef struct attn_geom {
-    int S, N, d, h, dh;
+    int ns, N, d, h, dh; /* ns series of N tokens, heads of width dh */
     ac_score_kind kind;
     bool causal;
 } attn_geom;
@@ -193,8 +111,14 @@ static void attn_geom_to_node(const attn_geom *g, ac_node *n) {
     n->iarg[2] = g->causal;
 }
 
+/* Floats of the score parameter per head: 0, 1 or dh (its rank 0, 1 or 2). */
+static int param_width(const attn_geom *g) {
+    int rank = ac_score_param_rank(g->kind);
+    return rank == 2 ? g->dh : rank;
+}
+
 static attn_geom attn_geom_from(const ac_tensor *q, int h, ac_score_kind kind, bool causal) {
-    attn_geom g = {.S = q->shape[0], .N = q->shape[1], .d = q->shape[2], .h = h};
+    attn_geom g = {.ns = q->shape[0], .N = q->shape[1], .d = q->shape[2], .h = h};
     g.dh = g.d / h;
     g.kind = kind;
     g.causal = causal;
@@ -202,7 +126,7 @@ static attn_geom attn_geom_from(const ac_tensor *q, int h, ac_score_kind kind, b
 }
 
 /* ---- per-pair kernels ----
- * Each (sample, head) pair works on [N, dh] blocks of q, k, v read in place (rows every d
+ * Each (series, head) pair works on [N, dh] blocks of q, k, v read in place (rows every d
  * floats). Products of two such blocks, Q K^T (scores) and dO V^T (dA), run against a
  * transposed copy of the right-hand block, Bt [dh, Np] with Np = N rounded up to BLOCK_COLS and
  * zero padding, so that BLOCK_COLS keys are scored at once in vector lanes and every score is a
@@ -297,7 +221,7 @@ static int64_t pair_scratch_floats(int N, int dh) {
     return dh * np + 3 * N * np + dh + 2 * N;
 }
 
-/* o_i = sum over k of A_ik v_k for one (sample, head) pair, A its [N, N] block. */
+/* o_i = sum over k of A_ik v_k for one (series, head) pair, A its [N, N] block. */
 AC_VECTOR_CLONES
 static void attention_pair_output(const attn_geom *g, int64_t p, const float *A, const float *v,
                                   float *o) {
@@ -308,7 +232,7 @@ static void attention_pair_output(const attn_geom *g, int64_t p, const float *A,
                      g->causal ? i + 1 : N, dh);
 }
 
-/* Scores, softmax and A V for one (sample, head) pair; A is its [N, N] block, scratch as
+/* Scores, softmax and A V for one (series, head) pair; A is its [N, N] block, scratch as
  * pair_scratch_floats. */
 AC_VECTOR_CLONES
 static void attention_pair_forward(const attn_geom *g, int64_t p, const float *q, const float *k,
@@ -403,7 +327,7 @@ static void additive_pair_backward(const float *qp, const float *kp, int64_t d, 
     if (e0 < dh) additive_columns_backward(qp, kp, d, N, causal, G, w, dq, dk, pp, e0, dh - e0);
 }
 
-/* The backward of one (sample, head) pair: adds into its rows and columns of gq, gk, gv (each
+/* The backward of one (series, head) pair: adds into its rows and columns of gq, gk, gv (each
  * may be NULL) and writes its share of the parameter gradient to pp; scratch as
  * pair_scratch_floats. With G = dL/ds (zero where A is):
  *   dA = dO V^T,  G_im = A_im (dA_im - sum_m A_im dA_im),  dV = A^T dO
@@ -427,7 +351,7 @@ static void attention_pair_backward(const attn_geom *g, int64_t p, const float *
     float *dA = G + (int64_t)N * np, *T = dA + (int64_t)N * np, *tmp = T + (int64_t)N * np;
     float *rq = tmp + dh, *rk = rq + N; /* cosine: the diagonal terms of dQ and dK */
     if (pp)
-        for (int e = 0; e < (g->kind == AC_SCORE_ADDITIVE ? dh : 1); e++) pp[e] = 0.0f;
+        for (int e = 0; e < param_width(g); e++) pp[e] = 0.0f;
     /* dA = dO V^T, then G row by row (A is zero past the causal limit, so G is too) */
     transpose_block(vp, d, N, dh, np, bt);
     product_block(dOp, d, N, bt, np, N, dh, dA, N);
@@ -516,7 +440,7 @@ static void attention_recompute(ac_ctx *ctx, ac_node *n) {
     (void)ctx;
     ac_tensor *q = n->in[0], *v = n->in[2];
     attn_geom g = attn_geom_from(q, n->iarg[0], (ac_score_kind)n->iarg[1], n->iarg[2]);
-    int64_t pairs = (int64_t)g.S * g.h, work = pairs * g.N * g.N * g.dh;
+    int64_t pairs = (int64_t)g.ns * g.h, work = pairs * g.N * g.N * g.dh;
     const float *A_all = n->saved, *vd = v->data;
     float *od = n->out->data;
 #pragma omp parallel for schedule(static) if (work > AC_PARALLEL_MIN)
@@ -532,8 +456,8 @@ static void attention_backward(ac_ctx *ctx, ac_node *n) {
     float *gv = ac_grad_buffer(ctx, v);
     float *gparam = param ? ac_grad_buffer(ctx, param) : NULL;
     int N = g.N, dh = g.dh, threads;
-    int64_t pairs = (int64_t)g.S * g.h;
-    int part_width = g.kind == AC_SCORE_ADDITIVE ? dh : 1;
+    int64_t pairs = (int64_t)g.ns * g.h;
+    int part_width = param_width(&g);
     float *part = gparam ? ac_op_scratch(ctx, op, pairs * part_width) : NULL;
     float *scratch = thread_scratch(ctx, op, N, dh, &threads);
     if (ac_ctx_failed(ctx)) return;
@@ -556,24 +480,26 @@ ac_tensor *ac_attention(ac_ctx *ctx, ac_tensor *q, ac_tensor *k, ac_tensor *v, i
     static const char *const op = "ac_attention";
     if (!q || !k || !v || ac_ctx_failed(ctx)) return NULL;
     if (q->ndim != 3 || !ac_tensor_same_shape(q, k) || !ac_tensor_same_shape(q, v))
-        return ac_op_shape_error(ctx, op, "q, k and v must be one shape [S, N, d]", q,
+        return ac_op_shape_error(ctx, op, "q, k and v must be one shape [ns, N, d]", q,
                                  ac_tensor_same_shape(q, k) ? v : k);
     if (heads < 1 || q->shape[2] % heads != 0)
         return ac_ctx_fail(ctx, AC_ERR_SHAPE, "%s: d = %d is not divisible by %d heads", op,
                            q->shape[2], heads);
     attn_geom g = attn_geom_from(q, heads, kind, causal);
-    bool ok_param =
-        kind == AC_SCORE_DOT ? param == NULL
-        : kind == AC_SCORE_COSINE
-            ? param && param->ndim == 1 && param->shape[0] == heads
-            : param && param->ndim == 2 && param->shape[0] == heads && param->shape[1] == g.dh;
-    if (!ok_param)
-        return ac_op_shape_error(ctx, op,
-                                 "the score parameter must be none (dot), log_tau [h] (cosine) or "
-                                 "w [h, dh] (additive)",
-                                 q, param);
+    int rank = ac_score_param_rank(kind);
+    if (rank < 0) return ac_ctx_fail(ctx, AC_ERR_INVALID, "%s: unknown score kind %d", op, kind);
+    bool ok_param = rank == 0 ? param == NULL
+                              : param && param->ndim == rank && param->shape[0] == heads &&
+                                    (rank == 1 || param->shape[1] == g.dh);
+    if (!ok_param) {
+        static const char *const shapes[] = {"none", "[h]", "[h, dh]"};
+        char what[96];
+        snprintf(what, sizeof what, "the %s score's parameter must be %s", ac_score_kind_name(kind),
+                 shapes[rank]);
+        return ac_op_shape_error(ctx, op, what, q, param);
+    }
     int N = g.N;
-    int64_t pairs = (int64_t)g.S * heads;
+    int64_t pairs = (int64_t)g.ns * heads;
     ac_tensor *o = ac_op_output(ctx, op, 3, q->shape);
     float *saved = o ? ac_op_scratch(ctx, op, pairs * N * N + pairs * 2 * N) : NULL;
     int threads;
@@ -595,6 +521,6 @@ ac_tensor *ac_attention(ac_ctx *ctx, ac_tensor *q, ac_tensor *k, ac_tensor *v, i
         node->recompute = attention_recompute;
         node->unread = AC_UNREAD_OUTPUT;
     }
-    if (weights) *weights = ac_op_view(ctx, op, 4, (int[]){g.S, heads, N, N}, saved);
+    if (weights) *weights = ac_op_view(ctx, op, 4, (int[]){g.ns, heads, N, N}, saved);
     return ac_ctx_failed(ctx) ? NULL : o;
 }

@@ -156,7 +156,20 @@ static void test_predict_refuses_short_inputs_missing_channels_and_nans(void **s
 static void test_explain_writes_attention_steps_and_forecast(void **state) {
     (void)state;
     assert_int_equal(sh("$A explain A/best.h5 --input series.csv --out ex"), 0);
-    assert_non_null(strstr(out, "most attended input steps"));
+    assert_non_null(strstr(out, "most attended input steps (mean over layers and series"));
+    /* the first steps printed have the largest value of step_attention.csv's mean column, and
+     * their dates */
+    const char *first = strstr(out, "  1. step");
+    assert_non_null(first);
+    first += strlen("  1. step");
+    int step = atoi(first + (*first == 's')); /* "step 12" or, for a span, "steps 9-16" */
+    assert_true(step >= 1 && step <= 24);
+    assert_non_null(strstr(first, "2021-03-")); /* the input's dates */
+    assert_int_equal(sh("awk -F, 'NR > 1 && $NF > m { m = $NF } END { print m }' "
+                        "ex/step_attention.csv > max && awk -F, -v s=%d '$1 == s { print $NF }' "
+                        "ex/step_attention.csv | cmp - max",
+                        step),
+                     0);
     /* one row per input step (lookback 24), whose mean attention sums to 1 */
     assert_int_equal(sh("tail -n +2 ex/step_attention.csv | wc -l"), 0);
     assert_int_equal(atoi(out), 24);

@@ -81,10 +81,8 @@ static void check_sums(const ac_explanation *ex) {
 
 static void test_patched_model_rows_and_steps_sum_to_one(void **state) {
     (void)state;
-    const ac_attention_kind kinds[] = {AC_ATTN_ADDITIVE, AC_ATTN_DOT, AC_ATTN_GATED,
-                                       AC_ATTN_COSINE};
-    for (int k = 0; k < 4; k++) {
-        ac_checkpoint *ck = make_checkpoint(8, 4, kinds[k], k % 2, false);
+    for (int k = 0; k < AC_ATTN_COUNT; k++) {
+        ac_checkpoint *ck = make_checkpoint(8, 4, (ac_attention_kind)k, k % 2, false);
         float w[L * C];
         window(w);
         ac_explanation ex;

@@ -13,6 +13,7 @@
 
 #include "attncast/attncast.h"
 #include "attncast/forecaster.h"
+#include "nn/nn_internal.h"
 #include "support/gradcheck.h"
 
 static ac_model_spec small_spec(ac_attention_kind kind, ac_channel_mode mode) {
@@ -58,11 +59,12 @@ static void assert_param(const ac_forecaster *m, const char *name, int ndim, int
 
 static void test_parameter_names_and_shapes_follow_model_md(void **state) {
     (void)state;
-    const ac_attention_kind kinds[] = {AC_ATTN_ADDITIVE, AC_ATTN_DOT, AC_ATTN_GATED,
-                                       AC_ATTN_COSINE};
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < AC_ATTN_COUNT; k++)
         for (int mode = 0; mode < 2; mode++) {
-            ac_model_spec s = small_spec(kinds[k], (ac_channel_mode)mode);
+            const ac_attention_kind kind = (ac_attention_kind)k;
+            const ac_attention_desc *desc = ac_attention_desc_of(kind);
+            int rank = ac_score_param_rank(desc->score);
+            ac_model_spec s = small_spec(kind, (ac_channel_mode)mode);
             ac_forecaster *m = make(&s, 1);
             int cin = mode ? 2 : 1, N = 5, d = 8;
             assert_param(m, "input_proj.weight", 2, d, 4 * cin);
@@ -85,15 +87,26 @@ static void test_parameter_names_and_shapes_follow_model_md(void **state) {
                 assert_param(m, n, 2, 12, d);
                 snprintf(n, sizeof n, "layers.%d.ff2.weight", i);
                 assert_param(m, n, 2, d, 12);
+                /* what the kind's row adds: a gate [d, d], a score parameter [h] or [h, dh] */
                 snprintf(n, sizeof n, "layers.%d.attn.gate_proj.weight", i);
-                assert_true((ac_forecaster_param(m, n) != NULL) == (kinds[k] == AC_ATTN_GATED));
+                if (desc->gate)
+                    assert_param(m, n, 2, d, d);
+                else
+                    assert_null(ac_forecaster_param(m, n));
+                if (rank > 0) {
+                    snprintf(n, sizeof n, "layers.%d.attn.%s", i, desc->param);
+                    assert_param(m, n, rank, 2, 4);
+                }
+                /* and MODEL.md's names for the kinds it defines */
+                snprintf(n, sizeof n, "layers.%d.attn.gate_proj.bias", i);
+                assert_true((ac_forecaster_param(m, n) != NULL) == (kind == AC_ATTN_GATED));
                 snprintf(n, sizeof n, "layers.%d.attn.score_vec", i);
-                if (kinds[k] == AC_ATTN_ADDITIVE)
+                if (kind == AC_ATTN_ADDITIVE)
                     assert_param(m, n, 2, 2, 4);
                 else
                     assert_null(ac_forecaster_param(m, n));
                 snprintf(n, sizeof n, "layers.%d.attn.log_tau", i);
-                if (kinds[k] == AC_ATTN_COSINE)
+                if (kind == AC_ATTN_COSINE)
                     assert_param(m, n, 1, 2, 0);
                 else
                     assert_null(ac_forecaster_param(m, n));
@@ -101,8 +114,7 @@ static void test_parameter_names_and_shapes_follow_model_md(void **state) {
             assert_param(m, "norm_f.weight", 1, d, 0);
             assert_param(m, "head.weight", 2, 3 * cin, N * d);
             assert_param(m, "head.bias", 1, 3 * cin, 0);
-            int per_block = 16 + (kinds[k] == AC_ATTN_GATED ? 2 : 0) +
-                            (kinds[k] == AC_ATTN_ADDITIVE || kinds[k] == AC_ATTN_COSINE ? 1 : 0);
+            int per_block = 16 + (desc->gate ? 2 : 0) + (rank > 0 ? 1 : 0);
             assert_int_equal(ac_forecaster_param_count(m), 3 + 2 * per_block + 4);
             ac_forecaster_free(m);
         }
@@ -331,16 +343,42 @@ static void test_whole_model_grad_with_last_value_anchor(void **state) {
         }
 }
 
-#define MODEL_GRAD_TEST(kind_name, KIND)                                                           \
-    static void test_whole_model_grad_##kind_name(void **state) {                                  \
-        (void)state;                                                                               \
-        check_whole_model(KIND, AC_CHANNELS_INDEPENDENT, false);                                   \
-        check_whole_model(KIND, AC_CHANNELS_MIXED, true);                                          \
+/* Every attention kind, independent and mixed (causal). */
+static void test_whole_model_grad_every_kind(void **state) {
+    (void)state;
+    for (int k = 0; k < AC_ATTN_COUNT; k++) {
+        check_whole_model((ac_attention_kind)k, AC_CHANNELS_INDEPENDENT, false);
+        check_whole_model((ac_attention_kind)k, AC_CHANNELS_MIXED, true);
     }
-MODEL_GRAD_TEST(additive, AC_ATTN_ADDITIVE)
-MODEL_GRAD_TEST(dot, AC_ATTN_DOT)
-MODEL_GRAD_TEST(gated, AC_ATTN_GATED)
-MODEL_GRAD_TEST(cosine, AC_ATTN_COSINE)
+}
+
+/* The kinds' list and table agree: a distinct name per kind, one that the config key accepts, a
+ * parameter name exactly when the score takes a parameter, a score the fused op knows. */
+static void test_every_attention_kind_has_a_name_and_a_row(void **state) {
+    (void)state;
+    assert_true(AC_ATTN_COUNT >= 4);
+    for (int k = 0; k < AC_ATTN_COUNT; k++) {
+        const char *name = ac_attention_kind_name((ac_attention_kind)k);
+        assert_string_not_equal(name, "unknown");
+        for (int j = 0; j < k; j++)
+            assert_string_not_equal(name, ac_attention_kind_name((ac_attention_kind)j));
+        const ac_attention_desc *desc = ac_attention_desc_of((ac_attention_kind)k);
+        assert_non_null(desc);
+        int rank = ac_score_param_rank(desc->score);
+        assert_true(rank >= 0 && rank <= 2);
+        assert_true((desc->param != NULL) == (rank > 0));
+        assert_int_equal(ac_attention_kind_projections((ac_attention_kind)k), 4 + desc->gate);
+        ac_config cfg;
+        ac_error err;
+        ac_config_defaults(&cfg);
+        char set[64];
+        snprintf(set, sizeof set, "model.attention=%s", name);
+        assert_int_equal(ac_config_set(&cfg, set, &err), AC_OK);
+        assert_int_equal(cfg.model.attention, k);
+    }
+    assert_string_equal(ac_attention_kind_name((ac_attention_kind)AC_ATTN_COUNT), "unknown");
+    assert_null(ac_attention_desc_of((ac_attention_kind)AC_ATTN_COUNT));
+}
 
 static void test_impossible_specs_are_refused_with_the_keys_named(void **state) {
     (void)state;
@@ -355,6 +393,9 @@ static void test_impossible_specs_are_refused_with_the_keys_named(void **state) 
     ac_rng_seed(&rng, 1, 1);
     assert_null(ac_forecaster_new(&s, &rng, &err));
     assert_non_null(strstr(err.msg, "model.patch_len"));
+    s = small_spec((ac_attention_kind)AC_ATTN_COUNT, AC_CHANNELS_INDEPENDENT);
+    assert_null(ac_forecaster_new(&s, &rng, &err));
+    assert_non_null(strstr(err.msg, "model.attention"));
 }
 
 int main(void) {
@@ -365,10 +406,8 @@ int main(void) {
         cmocka_unit_test(test_revin_makes_forecasts_shift_and_scale_with_the_input),
         cmocka_unit_test(test_last_value_anchor_starts_as_the_naive_forecast),
         cmocka_unit_test(test_large_no_grad_batches_run_in_rounds_with_bounded_memory),
-        cmocka_unit_test(test_whole_model_grad_additive),
-        cmocka_unit_test(test_whole_model_grad_dot),
-        cmocka_unit_test(test_whole_model_grad_gated),
-        cmocka_unit_test(test_whole_model_grad_cosine),
+        cmocka_unit_test(test_whole_model_grad_every_kind),
+        cmocka_unit_test(test_every_attention_kind_has_a_name_and_a_row),
         cmocka_unit_test(test_whole_model_grad_with_last_value_anchor),
         cmocka_unit_test(test_impossible_specs_are_refused_with_the_keys_named),
     };

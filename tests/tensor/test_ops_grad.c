@@ -324,24 +324,6 @@ static void test_softmax_grad(void **state) {
     CHECK("softmax causal", build_softmax, &causal, IN_RANGE(-3, 3, 4, 2, 2, 5, 5));
 }
 
-static ac_tensor *build_additive_scores(ac_ctx *ctx, ac_tensor **in, const void *arg) {
-    (void)arg;
-    return ac_additive_scores(ctx, in[0], in[1], in[2]);
-}
-
-static void test_additive_scores_grad(void **state) {
-    (void)state;
-    /* q [B, h, N, dh], k [B, h, M, dh], w [h, dh] */
-    CHECK("additive scores B=2 h=2 N=M=3 dh=4", build_additive_scores, NULL,
-          IN_RANGE(-1, 1, 4, 2, 2, 3, 4), IN_RANGE(-1, 1, 4, 2, 2, 3, 4), IN_RANGE(-1, 1, 2, 2, 4));
-    CHECK("additive scores h=1 N=4 M=2", build_additive_scores, NULL,
-          IN_RANGE(-1, 1, 4, 2, 1, 4, 3), IN_RANGE(-1, 1, 4, 2, 1, 2, 3), IN_RANGE(-1, 1, 2, 1, 3));
-    CHECK("additive scores dh=1", build_additive_scores, NULL, IN_RANGE(-1, 1, 4, 2, 3, 2, 1),
-          IN_RANGE(-1, 1, 4, 2, 3, 5, 1), IN_RANGE(-1, 1, 2, 3, 1));
-    CHECK("additive scores B=1 N=1 M=3", build_additive_scores, NULL,
-          IN_RANGE(-1, 1, 4, 1, 2, 1, 5), IN_RANGE(-1, 1, 4, 1, 2, 3, 5), IN_RANGE(-1, 1, 2, 2, 5));
-}
-
 static ac_tensor *build_layer_norm(ac_ctx *ctx, ac_tensor **in, const void *arg) {
     int affine = arg ? *(const int *)arg : 0;
     return ac_layer_norm(ctx, in[0], affine ? in[1] : NULL, affine ? in[2] : NULL, 1e-5f);
@@ -470,7 +452,7 @@ static void test_huber_loss_grad(void **state) {
     check_loss(2, "huber");
 }
 
-/* ---- fused multi-head attention: q, k, v [S, N, d], every score kind, causal or not ---- */
+/* ---- fused multi-head attention: q, k, v [ns, N, d], every score kind, causal or not ---- */
 
 typedef struct {
     int heads;
@@ -480,28 +462,30 @@ typedef struct {
 static ac_tensor *build_attention(ac_ctx *ctx, ac_tensor **in, const void *arg) {
     const attn_arg *a = arg;
     return ac_attention(ctx, in[0], in[1], in[2], a->heads, a->kind,
-                        a->kind == AC_SCORE_DOT ? NULL : in[3], a->causal, NULL);
+                        ac_score_param_rank(a->kind) > 0 ? in[3] : NULL, a->causal, NULL);
 }
 
 static void test_attention_grad_every_kind_causal_or_not(void **state) {
     (void)state;
-    static const char *const names[] = {"dot", "cosine", "additive"};
-    /* S, N, d, heads; the last has dh = 1 for dot and additive, but dh = 2 for cosine, which at
+    /* ns, N, d, heads; the last has dh = 1 for dot and additive, but dh = 2 for cosine, which at
      * dh = 1 is a sign with a gradient of almost nothing that finite differences cannot resolve */
     static const int cases[][4] = {{2, 4, 6, 2}, {3, 1, 5, 1}, {1, 5, 4, 4}};
-    for (int kind = 0; kind < 3; kind++)
+    for (int kind = 0; kind < AC_SCORE_COUNT; kind++)
         for (int causal = 0; causal < 2; causal++)
             for (int c = 0; c < 3; c++) {
-                int S = cases[c][0], N = cases[c][1], h = cases[c][3];
+                int ns = cases[c][0], N = cases[c][1], h = cases[c][3];
                 int d = kind == AC_SCORE_COSINE && cases[c][2] == h ? 2 * h : cases[c][2];
                 attn_arg arg = {h, (ac_score_kind)kind, causal};
-                gc_input param = kind == AC_SCORE_COSINE ? (gc_input)IN_RANGE(0.0f, 1.0f, 1, h)
-                                                         : (gc_input)IN_RANGE(-1, 1, 2, h, d / h);
+                /* the score's parameter ([h] or [h, dh]; unused by a score without one) */
+                gc_input param = ac_score_param_rank((ac_score_kind)kind) == 1
+                                     ? (gc_input)IN_RANGE(0.0f, 1.0f, 1, h)
+                                     : (gc_input)IN_RANGE(-1, 1, 2, h, d / h);
                 char label[96];
-                snprintf(label, sizeof label, "attention %s%s S=%d N=%d d=%d h=%d", names[kind],
-                         causal ? " causal" : "", S, N, d, h);
-                CHECK(label, build_attention, &arg, IN(3, S, N, d), IN(3, S, N, d), IN(3, S, N, d),
-                      param);
+                snprintf(label, sizeof label, "attention %s%s ns=%d N=%d d=%d h=%d",
+                         ac_score_kind_name((ac_score_kind)kind), causal ? " causal" : "", ns, N, d,
+                         h);
+                CHECK(label, build_attention, &arg, IN(3, ns, N, d), IN(3, ns, N, d),
+                      IN(3, ns, N, d), param);
             }
 }
 
@@ -566,7 +550,6 @@ int main(void) {
         cmocka_unit_test(test_concat_grad),
         cmocka_unit_test(test_patches_grad),
         cmocka_unit_test(test_softmax_grad),
-        cmocka_unit_test(test_additive_scores_grad),
         cmocka_unit_test(test_attention_grad_every_kind_causal_or_not),
         cmocka_unit_test(test_layer_norm_grad),
         cmocka_unit_test(test_dropout_grad),

@@ -315,43 +315,6 @@ static void test_layer_norm_matches_the_generic_op_composition(void **state) {
     ac_ctx_reset(g_ctx);
 }
 
-/* ---- additive attention scores ---- */
-
-static void test_additive_scores_match_the_generic_ops(void **state) {
-    (void)state;
-    const int shapes[][5] = {{3, 2, 5, 5, 8}, {2, 1, 4, 6, 3}, {1, 3, 1, 2, 1}}; /* B h N M dh */
-    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
-        int B = shapes[c][0], h = shapes[c][1], N = shapes[c][2], M = shapes[c][3];
-        int dh = shapes[c][4];
-        ac_tensor *q = rand_temp(4, (int[]){B, h, N, dh}, -2, 2);
-        ac_tensor *k = rand_temp(4, (int[]){B, h, M, dh}, -2, 2);
-        ac_tensor *w = rand_temp(2, (int[]){h, dh}, -1, 1);
-        ac_tensor *fused = ac_additive_scores(g_ctx, q, k, w);
-        assert_non_null(fused);
-        assert_int_equal(fused->ndim, 4);
-        assert_int_equal(fused->shape[2], N);
-        assert_int_equal(fused->shape[3], M);
-        /* sum_e w[j] * tanh(q [B h, N, 1, dh] + k [B h, 1, M, dh]) from generic ops */
-        ac_tensor *qi = ac_reshape(g_ctx, q, 4, (int[]){B * h, N, 1, dh});
-        ac_tensor *km = ac_reshape(g_ctx, k, 4, (int[]){B * h, 1, M, dh});
-        ac_tensor *t = ac_tanh(g_ctx, ac_add(g_ctx, qi, km)); /* [B h, N, M, dh] */
-        ac_tensor *per_head = ac_reshape(g_ctx, t, 4, (int[]){B, h, N * M, dh});
-        ac_tensor *wr = ac_reshape(g_ctx, w, 3, (int[]){h, 1, dh});
-        ac_tensor *ref = ac_sum(g_ctx, ac_mul(g_ctx, per_head, wr), -1, false);
-        assert_non_null(ref);
-        assert_int_equal(ref->size, fused->size);
-        assert_close(fused->data, ref->data, fused->size, 1e-5);
-        ac_ctx_reset(g_ctx);
-    }
-    /* shapes that do not fit are errors naming the op */
-    ac_tensor *q = rand_temp(4, (int[]){1, 2, 3, 4}, -1, 1);
-    ac_tensor *k = rand_temp(4, (int[]){1, 2, 3, 5}, -1, 1);
-    ac_tensor *w = rand_temp(2, (int[]){2, 4}, -1, 1);
-    assert_null(ac_additive_scores(g_ctx, q, k, w));
-    assert_non_null(strstr(ac_ctx_error(g_ctx), "ac_additive_scores"));
-    ac_ctx_reset(g_ctx);
-}
-
 /* ---- dropout ---- */
 
 static void test_dropout_rate_scaling_and_seeded_masks(void **state) {
@@ -432,31 +395,56 @@ static void test_losses_match_hand_computed_values(void **state) {
 /* ---- fused attention against the same math from generic ops (split heads, matmuls, softmax),
  * values and gradients of q, k, v and the score parameter for a random upstream gradient ---- */
 
-static ac_tensor *split_heads(ac_tensor *t, int h) { /* [S, N, d] -> [S, h, N, dh] */
-    int S = t->shape[0], N = t->shape[1], dh = t->shape[2] / h;
-    return ac_permute(g_ctx, ac_reshape(g_ctx, t, 4, (int[]){S, N, h, dh}), (int[]){0, 2, 1, 3});
+static ac_tensor *split_heads(ac_tensor *t, int h) { /* [ns, N, d] -> [ns, h, N, dh] */
+    int ns = t->shape[0], N = t->shape[1], dh = t->shape[2] / h;
+    return ac_permute(g_ctx, ac_reshape(g_ctx, t, 4, (int[]){ns, N, h, dh}), (int[]){0, 2, 1, 3});
 }
 
-static ac_tensor *composed_attention(ac_tensor *q, ac_tensor *k, ac_tensor *v, int h,
-                                     ac_score_kind kind, ac_tensor *param, bool causal) {
-    int S = q->shape[0], N = q->shape[1], d = q->shape[2], dh = d / h;
-    ac_tensor *qh = split_heads(q, h), *kh = split_heads(k, h), *vh = split_heads(v, h), *s;
-    if (kind == AC_SCORE_DOT) {
-        s = ac_scale(g_ctx, ac_matmul(g_ctx, qh, kh, false, true), 1.0f / sqrtf((float)dh));
-    } else if (kind == AC_SCORE_ADDITIVE) {
-        s = ac_additive_scores(g_ctx, qh, kh, param);
-    } else {
+/* Additive scores from generic ops: s[b,j,i,m] = sum_e w[j,e] tanh(q[b,j,i,e] + k[b,j,m,e]) for
+ * q, k [B, h, N, dh] and w [h, dh], materialising the [B h, N, N, dh] tanh values. */
+static ac_tensor *additive_scores(ac_tensor *q, ac_tensor *k, ac_tensor *w) {
+    int B = q->shape[0], h = q->shape[1], N = q->shape[2], dh = q->shape[3];
+    ac_tensor *qi = ac_reshape(g_ctx, q, 4, (int[]){B * h, N, 1, dh});
+    ac_tensor *km = ac_reshape(g_ctx, k, 4, (int[]){B * h, 1, N, dh});
+    ac_tensor *t = ac_tanh(g_ctx, ac_add(g_ctx, qi, km)); /* [B h, N, N, dh] */
+    ac_tensor *per_head = ac_reshape(g_ctx, t, 4, (int[]){B, h, N * N, dh});
+    ac_tensor *wr = ac_reshape(g_ctx, w, 3, (int[]){h, 1, dh});
+    ac_tensor *s = ac_sum(g_ctx, ac_mul(g_ctx, per_head, wr), -1, false);
+    return ac_reshape(g_ctx, s, 4, (int[]){B, h, N, N});
+}
+
+/* The scores of one kind from generic ops: every score of AC_SCORE_KINDS needs a case here, the
+ * independent reference its fused forward and backward are checked against. */
+static ac_tensor *composed_scores(ac_tensor *qh, ac_tensor *kh, ac_score_kind kind,
+                                  ac_tensor *param) {
+    int h = qh->shape[1], dh = qh->shape[3];
+    switch (kind) {
+    case AC_SCORE_DOT:
+        return ac_scale(g_ctx, ac_matmul(g_ctx, qh, kh, false, true), 1.0f / sqrtf((float)dh));
+    case AC_SCORE_ADDITIVE:
+        return additive_scores(qh, kh, param);
+    case AC_SCORE_COSINE: {
         ac_tensor *eps = ac_tensor_temp(g_ctx, 1, (int[]){1});
         eps->data[0] = 1e-6f;
         ac_tensor *qn = ac_sqrt(g_ctx, ac_sum(g_ctx, ac_mul(g_ctx, qh, qh), -1, true));
         ac_tensor *kn = ac_sqrt(g_ctx, ac_sum(g_ctx, ac_mul(g_ctx, kh, kh), -1, true));
         ac_tensor *cos = ac_div(g_ctx, ac_matmul(g_ctx, qh, kh, false, true),
                                 ac_add(g_ctx, ac_matmul(g_ctx, qn, kn, false, true), eps));
-        s = ac_mul(g_ctx, cos, ac_reshape(g_ctx, ac_exp(g_ctx, param), 3, (int[]){h, 1, 1}));
+        return ac_mul(g_ctx, cos, ac_reshape(g_ctx, ac_exp(g_ctx, param), 3, (int[]){h, 1, 1}));
     }
+    }
+    fail_msg("no generic-ops reference for the %s score", ac_score_kind_name(kind));
+    return NULL;
+}
+
+static ac_tensor *composed_attention(ac_tensor *q, ac_tensor *k, ac_tensor *v, int h,
+                                     ac_score_kind kind, ac_tensor *param, bool causal) {
+    int ns = q->shape[0], N = q->shape[1], d = q->shape[2];
+    ac_tensor *qh = split_heads(q, h), *kh = split_heads(k, h), *vh = split_heads(v, h);
+    ac_tensor *s = composed_scores(qh, kh, kind, param);
     ac_tensor *a = ac_softmax(g_ctx, s, causal ? ac_causal_mask(g_ctx, N) : NULL);
     ac_tensor *o = ac_permute(g_ctx, ac_matmul(g_ctx, a, vh, false, false), (int[]){0, 2, 1, 3});
-    return ac_reshape(g_ctx, o, 3, (int[]){S, N, d});
+    return ac_reshape(g_ctx, o, 3, (int[]){ns, N, d});
 }
 
 static ac_tensor *grad_leaf(int ndim, const int *shape, float lo, float hi) {
@@ -472,17 +460,18 @@ static void test_fused_attention_matches_the_generic_ops(void **state) {
     (void)state;
     static const int geoms[][4] = {{3, 7, 12, 3}, {2, 21, 40, 2}};
     for (int gi = 0; gi < 2; gi++)
-        for (int kind = 0; kind < 3; kind++)
+        for (int kind = 0; kind < AC_SCORE_COUNT; kind++)
             for (int causal = 0; causal < 2; causal++) {
-                const int S = geoms[gi][0], N = geoms[gi][1], d = geoms[gi][2], h = geoms[gi][3];
-                ac_tensor *in[4] = {grad_leaf(3, (int[]){S, N, d}, -1, 1),
-                                    grad_leaf(3, (int[]){S, N, d}, -1, 1),
-                                    grad_leaf(3, (int[]){S, N, d}, -1, 1), NULL};
-                if (kind == AC_SCORE_COSINE) in[3] = grad_leaf(1, (int[]){h}, 0.5f, 2.5f);
-                if (kind == AC_SCORE_ADDITIVE) in[3] = grad_leaf(2, (int[]){h, d / h}, -1, 1);
-                float *up = malloc((size_t)S * N * d * sizeof(float)); /* upstream gradient */
+                const int ns = geoms[gi][0], N = geoms[gi][1], d = geoms[gi][2], h = geoms[gi][3];
+                ac_tensor *in[4] = {grad_leaf(3, (int[]){ns, N, d}, -1, 1),
+                                    grad_leaf(3, (int[]){ns, N, d}, -1, 1),
+                                    grad_leaf(3, (int[]){ns, N, d}, -1, 1), NULL};
+                int rank = ac_score_param_rank((ac_score_kind)kind);
+                if (rank == 1) in[3] = grad_leaf(1, (int[]){h}, 0.5f, 2.5f);
+                if (rank == 2) in[3] = grad_leaf(2, (int[]){h, d / h}, -1, 1);
+                float *up = malloc((size_t)ns * N * d * sizeof(float)); /* upstream gradient */
                 assert_non_null(up);
-                for (int i = 0; i < S * N * d; i++) up[i] = ac_rng_uniform_range(&g_rng, -1, 1);
+                for (int i = 0; i < ns * N * d; i++) up[i] = ac_rng_uniform_range(&g_rng, -1, 1);
                 float *grads[2][4] = {{NULL}};
                 float *outs[2] = {NULL};
                 for (int path = 0; path < 2; path++) {
@@ -493,7 +482,7 @@ static void test_fused_attention_matches_the_generic_ops(void **state) {
                     assert_non_null(o);
                     if (!path) { /* the weights view: rows sum to 1, nothing after the diagonal */
                         assert_non_null(w);
-                        for (int64_t r = 0; r < (int64_t)S * h * N; r++) {
+                        for (int64_t r = 0; r < (int64_t)ns * h * N; r++) {
                             double sum = 0;
                             for (int m = 0; m < N; m++) {
                                 sum += w->data[r * N + m];
@@ -512,7 +501,7 @@ static void test_fused_attention_matches_the_generic_ops(void **state) {
                     ac_zero_grad(in, in[3] ? 4 : 3);
                     ac_ctx_reset(g_ctx);
                 }
-                assert_close(outs[0], outs[1], (int64_t)S * N * d, 1e-5);
+                assert_close(outs[0], outs[1], (int64_t)ns * N * d, 1e-5);
                 for (int i = 0; i < 4 && in[i]; i++) {
                     assert_close(grads[0][i], grads[1][i], in[i]->size, 1e-4);
                     free(grads[0][i]);
@@ -540,7 +529,6 @@ int main(void) {
         cmocka_unit_test(test_causal_softmax_looks_only_backward),
         cmocka_unit_test(test_fully_masked_row_gives_zeros_not_nan),
         cmocka_unit_test(test_layer_norm_matches_the_generic_op_composition),
-        cmocka_unit_test(test_additive_scores_match_the_generic_ops),
         cmocka_unit_test(test_fused_attention_matches_the_generic_ops),
         cmocka_unit_test(test_dropout_rate_scaling_and_seeded_masks),
         cmocka_unit_test(test_residual_dropout_is_add_of_dropout),
