@@ -32,8 +32,8 @@ def slug(text):
     return text.replace(" ", "-")
 
 
-def lines_outside_code(path):
-    """(line number, text) of each line outside fenced code, with code spans blanked."""
+def lines_outside_fences(path):
+    """(line number, text) of each line outside fenced code blocks."""
     fence = None
     with open(path, encoding="utf-8") as f:
         for number, line in enumerate(f, 1):
@@ -45,7 +45,13 @@ def lines_outside_code(path):
                     fence = None
                 continue
             if fence is None:
-                yield number, CODE_SPAN.sub(lambda s: " " * len(s.group(0)), line)
+                yield number, line
+
+
+def lines_outside_code(path):
+    """(line number, text) of each line outside fenced code, with code spans blanked."""
+    for number, line in lines_outside_fences(path):
+        yield number, CODE_SPAN.sub(lambda s: " " * len(s.group(0)), line)
 
 
 _anchors = {}
@@ -56,27 +62,16 @@ def heading_anchors(path):
     if path in _anchors:
         return _anchors[path]
     seen, found = {}, set()
-    fence = None
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            m = FENCE.match(line)
-            if m:
-                if fence is None:
-                    fence = m.group(1)
-                elif m.group(1) == fence:
-                    fence = None
-                continue
-            if fence is not None:
-                continue
-            for name in HTML_ANCHOR.findall(line):
-                found.add(name)
-            h = HEADING.match(line)
-            if not h:
-                continue
-            base = slug(h.group(2))
-            n = seen.get(base, 0)
-            seen[base] = n + 1
-            found.add(base if n == 0 else "%s-%d" % (base, n))
+    for _, line in lines_outside_fences(path):
+        for name in HTML_ANCHOR.findall(line):
+            found.add(name)
+        h = HEADING.match(line)
+        if not h:
+            continue
+        base = slug(h.group(2))
+        n = seen.get(base, 0)
+        seen[base] = n + 1
+        found.add(base if n == 0 else "%s-%d" % (base, n))
     _anchors[path] = found
     return found
 
