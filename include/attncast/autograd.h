@@ -91,15 +91,22 @@ float *ac_grad_buffer(ac_ctx *ctx, ac_tensor *t);
  *   - t's op is cheap to run again (layer norm, the elementwise and broadcasting functions,
  *     attention's output): the same, and backward recomputes t, bit for bit, just before the
  *     first node that reads it and gives the buffer back after the last (a tensor recomputed
- *     only because another recompute needed it goes back right after that one);
+ *     only because another recompute needed it goes back right after that one). When that
+ *     would mean making a linear's output again from inputs given up themselves (the gate's
+ *     sigmoid, two matmul-deep), t is left as it is (false);
  *   - otherwise (a linear or matmul, the residual stream): t keeps its values until the last
  *     node whose backward reads them has run, then its buffer goes to the pool.
  * Later tensors of the step (the next layer's, backward's gradients) are taken from the pool: a
  * buffer of the same size first; in backward, a bigger one is split, and split halves merge
- * again when both are dead. Nothing happens (false) in no-grad mode, for a parameter, for a
- * tensor a view shares, or once backward has started. Results are the same bits with and without
- * the calls; only the arena's peak changes. */
+ * again when both are dead. Nothing happens (false) in no-grad mode, for a parameter or a tensor
+ * no op made, for a tensor a view shares or one already taken, or once backward has started.
+ * Results are the same bits with and without the calls; only the arena's peak changes. */
 bool ac_ctx_done(ac_ctx *ctx, ac_tensor *t);
+
+/* ac_ctx_done for the output of every op recorded since mark, oldest first, except keep and
+ * views (which share another tensor's buffer): a residual sub-layer is done with its branch once
+ * the sum is made. Returns how many the context took. */
+int ac_ctx_done_since(ac_ctx *ctx, ac_ctx_mark mark, const ac_tensor *keep);
 
 /* Backpropagates from a one-element tensor (seed 1). Afterwards the gradients of leaves
  * (parameters, inputs made with requires_grad) hold the result; an activation's gradient is

@@ -50,9 +50,6 @@ ac_tensor *ac_attention_forward(ac_ctx *ctx, const ac_model_spec *spec, const ac
     const ac_attention_desc *kind = &kinds[spec->attention]; /* checked by ac_model_spec_check */
     ac_tensor *o = ac_attention(ctx, q, k, v, spec->heads, kind->score, blk->score_param,
                                 spec->causal, weights);
-    ac_ctx_done(ctx, q);
-    ac_ctx_done(ctx, k);
-    ac_ctx_done(ctx, v);
     ac_tensor *gated = o;
     if (kind->gate) {
         ac_tensor *gate_in = ac_linear(ctx, z, blk->gate_w, blk->gate_b);
@@ -60,6 +57,8 @@ ac_tensor *ac_attention_forward(ac_ctx *ctx, const ac_model_spec *spec, const ac
         ac_ctx_done(ctx, gate_in);
     }
     ac_tensor *out = ac_linear(ctx, gated, blk->o_w, blk->o_b);
+    /* done before the sub-layer is (ac_ctx_done_since), so that the output projection and the
+     * residual sum take their buffers: the gated kind's peak would grow by two of them */
     ac_ctx_done(ctx, o);
     if (gated != o) ac_ctx_done(ctx, gated);
     return out;

@@ -289,9 +289,11 @@ static ac_tensor *forward_in_chunks(ac_ctx *ctx, ac_forecaster *m, ac_tensor *x,
     return y;
 }
 
-/* Training memory: each step below tells the context when it is done with an activation
- * (ac_ctx_done); the context keeps or recomputes it for backward by the cost of the op that made
- * it (see autograd.h), so later tensors reuse the buffers. */
+/* Training memory: the model says only when it is done with activations. A residual sub-layer is
+ * done with its norm's and branch's activations, and with the stream it added to, once the sum
+ * is made (ac_ctx_done_since); the embedding and the head are done with their inputs. The context
+ * recomputes or keeps each for backward by the cost of the op that made it (autograd.h), and
+ * later tensors take the buffers. */
 
 /* E = tokens W_in^T + b_in + pos, the tokens the patches of the normalised series. */
 static ac_tensor *embed(ac_ctx *ctx, const ac_forecaster *m, ac_tensor *series) {
@@ -303,34 +305,28 @@ static ac_tensor *embed(ac_ctx *ctx, const ac_forecaster *m, ac_tensor *series) 
     return e;
 }
 
-/* E + dropout(f), the residual add that ends each sub-layer: neither is read again. */
-static ac_tensor *residual(ac_ctx *ctx, const ac_model_spec *s, ac_tensor *e, ac_tensor *f) {
-    ac_tensor *out = ac_residual_dropout(ctx, e, f, s->dropout);
-    ac_ctx_done(ctx, f);
+/* The feed-forward branch: W2 gelu(W1 z + b1) + b2. */
+static ac_tensor *feed_forward(ac_ctx *ctx, const ac_model_spec *s, const ac_block *blk,
+                               ac_tensor *z, ac_tensor **weights) {
+    (void)s, (void)weights;
+    ac_tensor *hidden = ac_gelu(ctx, ac_linear(ctx, z, blk->ff1_w, blk->ff1_b));
+    return ac_linear(ctx, hidden, blk->ff2_w, blk->ff2_b);
+}
+
+typedef ac_tensor *(*branch_fn)(ac_ctx *ctx, const ac_model_spec *s, const ac_block *blk,
+                                ac_tensor *z, ac_tensor **weights);
+
+/* A pre-norm residual sub-layer, E <- E + dropout(branch(LayerNorm(E))). Once the sum is made,
+ * the norm's and the branch's activations and E are done. */
+static ac_tensor *sublayer(ac_ctx *ctx, const ac_model_spec *s, const ac_block *blk, ac_tensor *e,
+                           ac_tensor *norm_w, ac_tensor *norm_b, branch_fn branch,
+                           ac_tensor **weights) {
+    ac_ctx_mark mark = ac_ctx_get_mark(ctx);
+    ac_tensor *z = ac_layer_norm(ctx, e, norm_w, norm_b, LN_EPS);
+    ac_tensor *out = ac_residual_dropout(ctx, e, branch(ctx, s, blk, z, weights), s->dropout);
+    ac_ctx_done_since(ctx, mark, out);
     ac_ctx_done(ctx, e);
     return out;
-}
-
-/* E <- E + dropout(attention(LayerNorm1(E))) */
-static ac_tensor *attention_sublayer(ac_ctx *ctx, const ac_model_spec *s, const ac_block *blk,
-                                     ac_tensor *e, ac_tensor **weights) {
-    ac_tensor *z = ac_layer_norm(ctx, e, blk->norm1_w, blk->norm1_b, LN_EPS);
-    ac_tensor *attn = ac_attention_forward(ctx, s, blk, z, weights);
-    ac_ctx_done(ctx, z);
-    return residual(ctx, s, e, attn);
-}
-
-/* E <- E + dropout(W2 gelu(W1 LayerNorm2(E) + b1) + b2) */
-static ac_tensor *feed_forward_sublayer(ac_ctx *ctx, const ac_model_spec *s, const ac_block *blk,
-                                        ac_tensor *e) {
-    ac_tensor *z = ac_layer_norm(ctx, e, blk->norm2_w, blk->norm2_b, LN_EPS);
-    ac_tensor *hidden = ac_linear(ctx, z, blk->ff1_w, blk->ff1_b);
-    ac_ctx_done(ctx, z);
-    ac_tensor *act = ac_gelu(ctx, hidden);
-    ac_ctx_done(ctx, hidden);
-    ac_tensor *ff = ac_linear(ctx, act, blk->ff2_w, blk->ff2_b);
-    ac_ctx_done(ctx, act);
-    return residual(ctx, s, e, ff);
 }
 
 /* yhat = W_out flat(LayerNorm_f(E)) + b_out, as [ns, H, Cout]. */
@@ -389,8 +385,10 @@ ac_tensor *ac_forecaster_forward_attention(ac_ctx *ctx, ac_forecaster *m, ac_ten
 
     ac_tensor *e = embed(ctx, m, series);
     for (int i = 0; i < s->layers; i++) {
-        e = attention_sublayer(ctx, s, &m->blocks[i], e, attention ? &attention[i] : NULL);
-        e = feed_forward_sublayer(ctx, s, &m->blocks[i], e);
+        const ac_block *blk = &m->blocks[i];
+        e = sublayer(ctx, s, blk, e, blk->norm1_w, blk->norm1_b, ac_attention_forward,
+                     attention ? &attention[i] : NULL);
+        e = sublayer(ctx, s, blk, e, blk->norm2_w, blk->norm2_b, feed_forward, NULL);
     }
     ac_tensor *y = head(ctx, m, e);
     if (sigma) y = ac_mul(ctx, y, sigma);

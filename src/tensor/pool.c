@@ -6,7 +6,8 @@
  * reads it or its op is cheap to run again (then backward recomputes it, into a pooled buffer
  * taken just before the first node that reads it and returned after the last), or kept until the
  * last node whose backward reads it (an op as dear as a matmul). The op that records a node says
- * which (ac_node.cost); model code only says when it is done with a tensor.
+ * which (ac_node.cost); model code only says when it is done with a tensor, or with everything a
+ * sub-layer made (ac_ctx_done_since).
  */
 #include <stdint.h>
 #include <string.h>
@@ -150,10 +151,30 @@ static bool shares_data(const ac_tensor *a, const ac_tensor *b) {
     return a->data && b->data && a->data < b->data + b->size && b->data < a->data + a->size;
 }
 
+static released_tensor *find_released(ac_pool *pool, const ac_tensor *t);
+
+/* Whether a cheap op's output may be given up and recomputed: not when that would take making a
+ * dear input (a linear's output) again from inputs given up themselves (the gate's sigmoid, whose
+ * input's input is the layer norm). One dear input made again from values at hand (the
+ * embedding's projection) is fine. */
+static bool recompute_is_cheap(ac_pool *pool, const ac_node *producer) {
+    if (!producer->recompute || producer->cost != AC_RECOMPUTE_CHEAP) return false;
+    for (int i = 0; i < producer->n_in; i++) {
+        if (producer->in[i]->data) continue;
+        released_tensor *r = find_released(pool, producer->in[i]);
+        if (!r) return false;
+        if (r->producer->cost == AC_RECOMPUTE_CHEAP) continue;
+        for (int j = 0; j < r->producer->n_in; j++)
+            if (!r->producer->in[j]->data) return false;
+    }
+    return true;
+}
+
 typedef enum { GIVE_UP_NOW, KEEP_UNTIL_READ, BY_COST } release_mode;
 
 static bool release(ac_ctx *ctx, ac_tensor *t, release_mode mode) {
-    if (!t || !t->data || t->persistent || ac_ctx_tape_used(ctx) || ac_ctx_failed(ctx))
+    if (!t || !t->data || t->persistent || ac_ctx_tape_used(ctx) || ac_ctx_failed(ctx) ||
+        find_released(ac_ctx_pool(ctx), t)) /* done with already, and kept until read */
         return false;
     ac_node *producer = NULL;
     int readers = 0;
@@ -167,7 +188,9 @@ static bool release(ac_ctx *ctx, ac_tensor *t, release_mode mode) {
         }
     }
     if (!producer) return false;
-    bool cheap = producer->recompute && producer->cost == AC_RECOMPUTE_CHEAP;
+    bool cheap = recompute_is_cheap(ac_ctx_pool(ctx), producer);
+    if (mode == BY_COST && readers > 0 && producer->cost == AC_RECOMPUTE_CHEAP && !cheap)
+        return false;
     bool keep = readers > 0 && (mode == KEEP_UNTIL_READ || (mode == BY_COST && !cheap));
     if (!keep && !producer->recompute && readers > 0) return false;
     if (keep || producer->recompute) {
@@ -184,6 +207,26 @@ static bool release(ac_ctx *ctx, ac_tensor *t, release_mode mode) {
 
 bool ac_ctx_done(ac_ctx *ctx, ac_tensor *t) {
     return release(ctx, t, BY_COST);
+}
+
+/* Whether n's output is a view of one of its inputs (a reshape's): giving it up would give up
+ * part of the input. */
+static bool makes_view(const ac_node *n) {
+    for (int i = 0; i < n->n_in; i++)
+        if (shares_data(n->out, n->in[i])) return true;
+    return false;
+}
+
+/* ac_ctx_done for the outputs of the nodes from n back to (not including) stop, oldest first. */
+static int done_from_oldest(ac_ctx *ctx, ac_node *n, const void *stop, const ac_tensor *keep) {
+    if (!n || n == stop) return 0;
+    int count = done_from_oldest(ctx, n->prev, stop, keep);
+    if (n->out != keep && !makes_view(n)) count += release(ctx, n->out, BY_COST);
+    return count;
+}
+
+int ac_ctx_done_since(ac_ctx *ctx, ac_ctx_mark mark, const ac_tensor *keep) {
+    return done_from_oldest(ctx, ac_ctx_tape(ctx), mark.tape, keep);
 }
 
 bool ac_ctx_release(ac_ctx *ctx, ac_tensor *t) {

@@ -422,6 +422,45 @@ static void test_done_chooses_as_the_explicit_releases(void **state) {
     }
 }
 
+/* A small residual sub-layer, e + gelu(W LayerNorm(e)) viewed flat, with or without
+ * ac_ctx_done_since over it: W's gradient to *grad; *taken: what the context took. */
+static void sublayer_step(bool done, float grad[9], int *taken) {
+    ac_ctx *ctx = ac_ctx_new(0, 0);
+    ac_tensor *w = param(3, 3, -0.4f);
+    ac_tensor *x = ac_tensor_temp(ctx, 2, (int[]){2, 3});
+    for (int i = 0; i < 6; i++) x->data[i] = 0.3f * (float)i - 0.7f;
+    ac_tensor *e = ac_linear(ctx, x, w, NULL); /* made before the scope */
+    ac_ctx_mark mark = ac_ctx_get_mark(ctx);
+    ac_tensor *z = ac_layer_norm(ctx, e, NULL, NULL, 1e-5f);
+    ac_tensor *h = ac_linear(ctx, z, w, NULL);
+    ac_tensor *out = ac_residual_dropout(ctx, e, ac_gelu(ctx, h), 0.0f);
+    ac_tensor *flat = ac_reshape(ctx, out, 1, (int[]){6}); /* a view of out */
+    *taken = done ? ac_ctx_done_since(ctx, mark, flat) : 0;
+    /* z (recomputed) and the gelu (no backward reads it) given up now, h kept until read; out
+     * shares its data with flat, which is kept, and e was made before the mark */
+    assert_true((z->data == NULL) == done);
+    assert_non_null(h->data);
+    assert_non_null(out->data);
+    assert_non_null(e->data);
+    assert_int_equal(ac_backward(ctx, ac_sum_all(ctx, ac_mul(ctx, flat, flat))), AC_OK);
+    assert_true((h->data == NULL) == done); /* pooled once read */
+    memcpy(grad, w->grad, 9 * sizeof(float));
+    ac_tensor_free(w);
+    ac_ctx_free(ctx);
+}
+
+/* ac_ctx_done_since is ac_ctx_done for every tensor a scope made but its result and views: the
+ * same gradient, bit for bit. */
+static void test_done_since_takes_what_a_scope_made_but_its_result(void **state) {
+    (void)state;
+    float kept[9], done[9];
+    int taken;
+    sublayer_step(false, kept, &taken);
+    sublayer_step(true, done, &taken);
+    assert_int_equal(taken, 3);
+    assert_memory_equal(kept, done, sizeof kept);
+}
+
 static void test_release_refuses_what_backward_still_needs(void **state) {
     (void)state;
     ac_ctx *ctx = ac_ctx_new(0, 0);
@@ -473,6 +512,7 @@ int main(void) {
         cmocka_unit_test(test_batch_slices_reproduce_the_whole_batch),
         cmocka_unit_test(test_released_activations_give_the_same_bits_in_less_memory),
         cmocka_unit_test(test_done_chooses_as_the_explicit_releases),
+        cmocka_unit_test(test_done_since_takes_what_a_scope_made_but_its_result),
         cmocka_unit_test(test_release_refuses_what_backward_still_needs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
