@@ -54,11 +54,12 @@ ac_tensor *ac_attention_forward(ac_ctx *ctx, const ac_model_spec *spec, const ac
     if (kind->gate) {
         ac_tensor *gate_in = ac_linear(ctx, z, blk->gate_w, blk->gate_b);
         gated = ac_mul(ctx, o, ac_sigmoid(ctx, gate_in));
-        ac_ctx_done(ctx, gate_in);
+        ac_ctx_done(ctx, gate_in); /* as o and gated below */
     }
     ac_tensor *out = ac_linear(ctx, gated, blk->o_w, blk->o_b);
-    /* done before the sub-layer is (ac_ctx_done_since), so that the output projection and the
-     * residual sum take their buffers: the gated kind's peak would grow by two of them */
+    /* done here rather than with the rest of the sub-layer (ac_ctx_done_since), so that the
+     * output projection and the residual sum take their buffers: the gated kind's training
+     * peak would otherwise grow by two buffers */
     ac_ctx_done(ctx, o);
     if (gated != o) ac_ctx_done(ctx, gated);
     return out;

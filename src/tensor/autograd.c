@@ -5,12 +5,14 @@
  * walking it from newest to oldest visits every node after all of its consumers.
  *
  * That order also bounds each activation gradient's life: once a node's backward has run, the
- * gradient of its output has been read for the last time, so its buffer goes to a free list by
- * size and the next gradient of that size reuses it. A backward pass then holds only the
+ * gradient of its output has been read for the last time, so its buffer goes to the pool
+ * (pool.c) and the next gradient of that size reuses it. A backward pass then holds only the
  * gradients of its frontier, not one per activation.
  *
  * Activations the caller is done with (ac_ctx_done) join the same pool; which ones are given up
- * at once and recomputed, and which are kept until backward has read them, is pool.c's part.
+ * at once and recomputed, and which are kept until backward has read them, is pool.c's part:
+ * this file only asks it, around each node's backward, for the values the node reads
+ * (ac_pool_recompute_reads) and to take back the ones it read last (ac_pool_settle).
  */
 #include "attncast/autograd.h"
 

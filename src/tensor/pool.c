@@ -10,7 +10,6 @@
  * sub-layer made (ac_ctx_done_since).
  */
 #include <stdint.h>
-#include <string.h>
 
 #include "pool.h"
 
