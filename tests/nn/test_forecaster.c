@@ -333,9 +333,11 @@ static void test_training_step_peak_memory_does_not_grow(void **state) {
     for (int kind = 0; kind < AC_ATTN_COUNT; kind++)
         for (int mode = 0; mode < 2; mode++) {
             size_t peak = train_step_peak((ac_attention_kind)kind, (ac_channel_mode)mode);
+#if defined(__SANITIZE_ADDRESS__) /* its red zones make every buffer bigger */
+            (void)peak, (void)before;
+#else
             if (peak != before[kind][mode])
                 print_message("kind %d, mode %d: peak %zu bytes\n", kind, mode, peak);
-#if !defined(__SANITIZE_ADDRESS__) /* its red zones make every buffer bigger */
             assert_true(peak <= before[kind][mode]);
 #endif
         }
