@@ -84,26 +84,29 @@ ac_tensor *ac_tensor_temp(ac_ctx *ctx, int ndim, const int *shape);
 float *ac_grad_buffer(ac_ctx *ctx, ac_tensor *t);
 
 /* Activation memory: tells the context that the caller will not read t, nor any view of it,
- * again in this step. t's buffer then goes to a pool that later tensors (the next layer's,
- * backward's gradients) are taken from, and t->data becomes NULL, when either
- *   - the op that made t can recompute it (layer norm, linear, the broadcasting and
- *     elementwise functions, attention's output): backward recomputes it, bit for bit, just
- *     before the first node that reads it, and gives the buffer back after the last (a tensor
- *     recomputed only because another recompute needed it goes back right after that one); or
- *   - no backward reads t's values (a linear's output consumed only by ac_residual_dropout).
- * Otherwise (and in no-grad mode, or when t is shared with a view) nothing happens. Returns
- * whether t was released. Results are the same bits with and without releases. The pool takes
- * a buffer of the same size first; in backward, a bigger one is split and split halves merge
- * again when both are dead. */
-bool ac_ctx_release(ac_ctx *ctx, ac_tensor *t);
+ * again in this step; returns whether the context took t. The context then picks, from the cost
+ * class the op that made t recorded, what happens to t's buffer:
+ *   - no backward reads t (a linear's output consumed only by ac_residual_dropout): it goes to
+ *     the pool now, and t->data becomes NULL;
+ *   - t's op is cheap to run again (layer norm, the elementwise and broadcasting functions,
+ *     attention's output): the same, and backward recomputes t, bit for bit, just before the
+ *     first node that reads it and gives the buffer back after the last (a tensor recomputed
+ *     only because another recompute needed it goes back right after that one). When that
+ *     would mean making a linear's output again from inputs given up themselves (the gate's
+ *     sigmoid, two matmul-deep), t is left as it is (false);
+ *   - otherwise (a linear or matmul, the residual stream): t keeps its values until the last
+ *     node whose backward reads them has run, then its buffer goes to the pool.
+ * Later tensors of the step (the next layer's, backward's gradients) are taken from the pool: a
+ * buffer of the same size first; in backward, a bigger one is split, and split halves merge
+ * again when both are dead. Nothing happens (false) in no-grad mode, for a parameter or a tensor
+ * no op made, for a tensor a view shares or one already taken, or once backward has started.
+ * Results are the same bits with and without the calls; only the arena's peak changes. */
+bool ac_ctx_done(ac_ctx *ctx, ac_tensor *t);
 
-/* The same promise for a tensor backward reads and cannot (or should not, at a matmul's cost)
- * recompute: t keeps its values until the last node whose backward reads them has run, and its
- * buffer goes to the pool then (a layer's q, k and v after its attention's backward), so the
- * gradients of the layers below take it. Released at once, as ac_ctx_release, when no backward
- * reads it. Returns false, and nothing happens, in the cases ac_ctx_release refuses for other
- * reasons (no-grad mode, a view, a parameter). */
-bool ac_ctx_release_after_use(ac_ctx *ctx, ac_tensor *t);
+/* ac_ctx_done for the output of every op recorded since mark, oldest first, except keep and
+ * views (which share another tensor's buffer): a residual sub-layer is done with its branch once
+ * the sum is made. Returns how many the context took. */
+int ac_ctx_done_since(ac_ctx *ctx, ac_ctx_mark mark, const ac_tensor *keep);
 
 /* Backpropagates from a one-element tensor (seed 1). Afterwards the gradients of leaves
  * (parameters, inputs made with requires_grad) hold the result; an activation's gradient is

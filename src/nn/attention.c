@@ -50,18 +50,17 @@ ac_tensor *ac_attention_forward(ac_ctx *ctx, const ac_model_spec *spec, const ac
     const ac_attention_desc *kind = &kinds[spec->attention]; /* checked by ac_model_spec_check */
     ac_tensor *o = ac_attention(ctx, q, k, v, spec->heads, kind->score, blk->score_param,
                                 spec->causal, weights);
-    /* read by the attention's backward, then dead */
-    ac_ctx_release_after_use(ctx, q);
-    ac_ctx_release_after_use(ctx, k);
-    ac_ctx_release_after_use(ctx, v);
     ac_tensor *gated = o;
     if (kind->gate) {
         ac_tensor *gate_in = ac_linear(ctx, z, blk->gate_w, blk->gate_b);
         gated = ac_mul(ctx, o, ac_sigmoid(ctx, gate_in));
-        ac_ctx_release(ctx, gate_in); /* the sigmoid's backward reads only its output */
+        ac_ctx_done(ctx, gate_in); /* as o and gated below */
     }
     ac_tensor *out = ac_linear(ctx, gated, blk->o_w, blk->o_b);
-    ac_ctx_release(ctx, o);                     /* backward recomputes it from the weights and v */
-    if (gated != o) ac_ctx_release(ctx, gated); /* and this from o and the gate */
+    /* done here rather than with the rest of the sub-layer (ac_ctx_done_since), so that the
+     * output projection and the residual sum take their buffers: the gated kind's training
+     * peak would otherwise grow by two buffers */
+    ac_ctx_done(ctx, o);
+    if (gated != o) ac_ctx_done(ctx, gated);
     return out;
 }

@@ -289,6 +289,58 @@ static ac_tensor *forward_in_chunks(ac_ctx *ctx, ac_forecaster *m, ac_tensor *x,
     return y;
 }
 
+/* Training memory: the model says only when it is done with activations. A residual sub-layer is
+ * done with its norm's and branch's activations, and with the stream it added to, once the sum
+ * is made (ac_ctx_done_since); the embedding and the head are done with their inputs. The context
+ * recomputes or keeps each for backward by the cost of the op that made it (autograd.h), and
+ * later tensors take the buffers. */
+
+/* E = tokens W_in^T + b_in + pos, the tokens the patches of the normalised series. */
+static ac_tensor *embed(ac_ctx *ctx, const ac_forecaster *m, ac_tensor *series) {
+    const ac_model_spec *s = &m->spec;
+    ac_tensor *tokens = ac_patches(ctx, series, s->patch_len, s->patch_stride);
+    ac_tensor *projected = ac_linear(ctx, tokens, m->in_w, m->in_b);
+    ac_tensor *e = ac_add(ctx, projected, m->pos);
+    ac_ctx_done(ctx, projected);
+    return e;
+}
+
+/* The feed-forward branch: W2 gelu(W1 z + b1) + b2. */
+static ac_tensor *feed_forward(ac_ctx *ctx, const ac_model_spec *s, const ac_block *blk,
+                               ac_tensor *z, ac_tensor **weights) {
+    (void)s, (void)weights;
+    ac_tensor *hidden = ac_gelu(ctx, ac_linear(ctx, z, blk->ff1_w, blk->ff1_b));
+    return ac_linear(ctx, hidden, blk->ff2_w, blk->ff2_b);
+}
+
+typedef ac_tensor *(*branch_fn)(ac_ctx *ctx, const ac_model_spec *s, const ac_block *blk,
+                                ac_tensor *z, ac_tensor **weights);
+
+/* A pre-norm residual sub-layer, E <- E + dropout(branch(LayerNorm(E))). Once the sum is made,
+ * the norm's and the branch's activations and E are done. */
+static ac_tensor *sublayer(ac_ctx *ctx, const ac_model_spec *s, const ac_block *blk, ac_tensor *e,
+                           ac_tensor *norm_w, ac_tensor *norm_b, branch_fn branch,
+                           ac_tensor **weights) {
+    ac_ctx_mark mark = ac_ctx_get_mark(ctx);
+    ac_tensor *z = ac_layer_norm(ctx, e, norm_w, norm_b, LN_EPS);
+    ac_tensor *out = ac_residual_dropout(ctx, e, branch(ctx, s, blk, z, weights), s->dropout);
+    ac_ctx_done_since(ctx, mark, out);
+    ac_ctx_done(ctx, e);
+    return out;
+}
+
+/* yhat = W_out flat(LayerNorm_f(E)) + b_out, as [ns, H, Cout]. */
+static ac_tensor *head(ac_ctx *ctx, const ac_forecaster *m, ac_tensor *e) {
+    const ac_model_spec *s = &m->spec;
+    ac_tensor *z = ac_layer_norm(ctx, e, m->normf_w, m->normf_b, LN_EPS);
+    ac_ctx_done(ctx, e);
+    if (!z) return NULL;
+    int ns = z->shape[0], N = z->shape[1], d = z->shape[2];
+    ac_tensor *flat = ac_reshape(ctx, z, 2, (int[]){ns, N * d});
+    return ac_reshape(ctx, ac_linear(ctx, flat, m->head_w, m->head_b), 3,
+                      (int[]){ns, s->horizon, ac_model_spec_out_width(s)});
+}
+
 ac_tensor *ac_forecaster_forward_attention(ac_ctx *ctx, ac_forecaster *m, ac_tensor *x,
                                            ac_tensor **attention) {
     if (!x || ac_ctx_failed(ctx)) return NULL;
@@ -331,50 +383,14 @@ ac_tensor *ac_forecaster_forward_attention(ac_ctx *ctx, ac_forecaster *m, ac_ten
         series = ac_sub(ctx, series, anchor);
     }
 
-    ac_tensor *tokens = ac_patches(ctx, series, s->patch_len, s->patch_stride);
-    ac_tensor *projected = ac_linear(ctx, tokens, m->in_w, m->in_b);
-    ac_tensor *e = ac_add(ctx, projected, m->pos);
-    ac_ctx_release(ctx, projected);
-    /* Training memory: every activation that backward can recompute cheaply (layer norms,
-     * GELU, attention outputs, the embedding) or never reads (what the residual adds consume)
-     * is released after its last use in forward; the ones backward reads and does not
-     * recompute (the residual stream, the feed-forward's hidden layer) go to the pool after
-     * their last use in backward. Later tensors reuse their buffers. */
+    ac_tensor *e = embed(ctx, m, series);
     for (int i = 0; i < s->layers; i++) {
         const ac_block *blk = &m->blocks[i];
-        ac_tensor *z = ac_layer_norm(ctx, e, blk->norm1_w, blk->norm1_b, LN_EPS);
-        ac_tensor *attn = ac_attention_forward(ctx, s, blk, z, attention ? &attention[i] : NULL);
-        ac_ctx_release(ctx, z);
-        ac_tensor *before = e;
-        e = ac_residual_dropout(ctx, e, attn, s->dropout);
-        ac_ctx_release(ctx, attn);
-        /* the embedding: recomputed (a small matmul) for the first layer norm's backward, the
-         * last node backward runs */
-        if (i == 0)
-            ac_ctx_release(ctx, before);
-        else
-            ac_ctx_release_after_use(ctx, before);
-        ac_tensor *z2 = ac_layer_norm(ctx, e, blk->norm2_w, blk->norm2_b, LN_EPS);
-        ac_tensor *hidden = ac_linear(ctx, z2, blk->ff1_w, blk->ff1_b);
-        ac_ctx_release(ctx, z2);
-        ac_tensor *act = ac_gelu(ctx, hidden);
-        ac_ctx_release_after_use(ctx, hidden);
-        ac_tensor *ff = ac_linear(ctx, act, blk->ff2_w, blk->ff2_b);
-        ac_ctx_release(ctx, act);
-        before = e;
-        e = ac_residual_dropout(ctx, e, ff, s->dropout);
-        ac_ctx_release(ctx, ff);
-        ac_ctx_release_after_use(ctx, before);
+        e = sublayer(ctx, s, blk, e, blk->norm1_w, blk->norm1_b, ac_attention_forward,
+                     attention ? &attention[i] : NULL);
+        e = sublayer(ctx, s, blk, e, blk->norm2_w, blk->norm2_b, feed_forward, NULL);
     }
-    ac_tensor *last = e;
-    e = ac_layer_norm(ctx, e, m->normf_w, m->normf_b, LN_EPS);
-    ac_ctx_release_after_use(ctx, last);
-    if (!e) return NULL;
-    int ns = e->shape[0], N = e->shape[1], d = e->shape[2];
-    ac_tensor *flat = ac_reshape(ctx, e, 2, (int[]){ns, N * d});
-    int Cout = ac_model_spec_out_width(s);
-    ac_tensor *y =
-        ac_reshape(ctx, ac_linear(ctx, flat, m->head_w, m->head_b), 3, (int[]){ns, H, Cout});
+    ac_tensor *y = head(ctx, m, e);
     if (sigma) y = ac_mul(ctx, y, sigma);
     if (anchor) y = ac_add(ctx, y, anchor);
     if (independent) /* [B C, H, 1] -> [B, C, H] -> [B, H, C] */

@@ -20,6 +20,13 @@ typedef void (*ac_recompute_fn)(ac_ctx *ctx, ac_node *node);
 #define AC_UNREAD_OUTPUT   (1u << 7)   /* out->data */
 #define AC_UNREAD_ALL      0xffu
 
+/* A node's cost class: what ac_ctx_done does with its output when a backward reads it. */
+typedef enum ac_recompute_cost {
+    AC_RECOMPUTE_DEAR = 0, /* (the default) kept until its last read: a matmul's, a residual's */
+    AC_RECOMPUTE_CHEAP,    /* given up at once and recomputed in backward (needs recompute):
+                            * layer norm, elementwise and broadcasting functions, attention's O */
+} ac_recompute_cost;
+
 /* One recorded op: what produced `out` from `in`, and how to send out->grad back. */
 struct ac_node {
     const char *op;
@@ -30,7 +37,8 @@ struct ac_node {
     int iarg[8];               /* small op arguments (axes, flags, sizes) */
     float farg[4];             /* scalar op arguments (scale, eps, delta, rate) */
     float *saved;              /* op-specific values kept for backward, in the arena */
-    ac_recompute_fn recompute; /* NULL: out cannot be recomputed (see ac_ctx_release) */
+    ac_recompute_fn recompute; /* NULL: out cannot be recomputed (see ac_ctx_done) */
+    ac_recompute_cost cost;    /* whether ac_ctx_done recomputes out or keeps it */
     unsigned unread;           /* AC_UNREAD_* bits; 0 (the default): backward may read anything */
     ac_node *prev;             /* the node recorded before this one */
 };
@@ -60,9 +68,9 @@ float *ac_grad_buffer_fresh(ac_ctx *ctx, ac_tensor *t, bool *fresh);
  * one already, or needs none, or the output gradient is the caller's seed). */
 float *ac_grad_adopt(ac_ctx *ctx, const ac_node *n, ac_tensor *x);
 
-/* In node n's backward: n is done reading t's values. If t was released (ac_ctx_release, or
- * ac_ctx_release_after_use) and n is the last node that reads it, its buffer goes back to the
- * pool now, so that the gradients n has still to make can take it. */
+/* In node n's backward: n is done reading t's values. If the caller was done with t
+ * (ac_ctx_done) and n is the last node that reads it, its buffer goes back to the pool now, so
+ * that the gradients n has still to make can take it (pool.c). */
 void ac_op_values_read(ac_ctx *ctx, const ac_node *n, ac_tensor *t);
 
 /* Arena floats for values saved for backward; NULL and a context error when full. */

@@ -435,7 +435,7 @@ static int thread_index(void) {
 #endif
 }
 
-/* O again from the saved weights and v (ac_ctx_release). */
+/* O again from the saved weights and v (ac_ctx_done). */
 static void attention_recompute(ac_ctx *ctx, ac_node *n) {
     (void)ctx;
     ac_tensor *q = n->in[0], *v = n->in[2];
@@ -519,6 +519,7 @@ ac_tensor *ac_attention(ac_ctx *ctx, ac_tensor *q, ac_tensor *k, ac_tensor *v, i
         attn_geom_to_node(&g, node);
         node->saved = saved;
         node->recompute = attention_recompute;
+        node->cost = AC_RECOMPUTE_CHEAP;
         node->unread = AC_UNREAD_OUTPUT;
     }
     if (weights) *weights = ac_op_view(ctx, op, 4, (int[]){g.ns, heads, N, N}, saved);

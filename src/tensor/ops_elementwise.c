@@ -166,7 +166,7 @@ static void binary_apply(bin_kind k, const bcast *p, const ac_tensor *a, const a
     }
 }
 
-/* Refills a released output in backward (ac_ctx_release): the same loop, the same bits. */
+/* Refills a released output in backward (ac_ctx_done): the same loop, the same bits. */
 static void binary_recompute(ac_ctx *ctx, ac_node *n) {
     (void)ctx;
     bcast p;
@@ -201,6 +201,7 @@ static ac_tensor *binary(ac_ctx *ctx, bin_kind k, ac_tensor *a, ac_tensor *b) {
     if (n) {
         n->iarg[0] = (int)k;
         n->recompute = binary_recompute;
+        n->cost = AC_RECOMPUTE_CHEAP;
         n->unread = binary_unread(k);
     }
     return ac_ctx_failed(ctx) ? NULL : y;
@@ -346,7 +347,7 @@ static void unary_apply(un_kind k, const float *xd, float *yd, int64_t size, flo
     }
 }
 
-/* The output again from x (ac_ctx_release): the forward's loop, the same bits. */
+/* The output again from x (ac_ctx_done): the forward's loop, the same bits. */
 static void unary_recompute(ac_ctx *ctx, ac_node *n) {
     (void)ctx;
     unary_apply((un_kind)n->iarg[0], n->in[0]->data, n->out->data, n->out->size, n->farg[0]);
@@ -363,6 +364,7 @@ static ac_tensor *unary(ac_ctx *ctx, un_kind k, ac_tensor *x, float c) {
         n->iarg[0] = (int)k;
         n->farg[0] = c;
         n->recompute = unary_recompute;
+        n->cost = AC_RECOMPUTE_CHEAP;
         /* backward reads y = f(x) alone for exp, sqrt, tanh and sigmoid, x alone for the rest
          * (scale neither) */
         if (k == UN_EXP || k == UN_SQRT || k == UN_TANH || k == UN_SIGMOID)

@@ -256,7 +256,7 @@ ac_tensor *ac_linear(ac_ctx *ctx, ac_tensor *x, ac_tensor *weight, ac_tensor *bi
         n->iarg[1] = in;
         n->iarg[2] = out;
         n->unread = AC_UNREAD_OUTPUT | AC_UNREAD_INPUT(2); /* reads x and the weight */
-        n->recompute = linear_recompute;
+        n->recompute = linear_recompute; /* when a recompute needs it; its cost is dear */
     }
     return ac_ctx_failed(ctx) ? NULL : y;
 }

@@ -177,7 +177,7 @@ static void layer_norm_backward(ac_ctx *ctx, ac_node *n) {
     if (gw || gb) layer_norm_param_grads(xd, g, mean, rstd, rows, D, gw, gb);
 }
 
-/* The output again from x and the saved statistics (ac_ctx_release). */
+/* The output again from x and the saved statistics (ac_ctx_done). */
 static void layer_norm_recompute(ac_ctx *ctx, ac_node *n) {
     (void)ctx;
     ac_tensor *x = n->in[0];
@@ -224,6 +224,7 @@ ac_tensor *ac_layer_norm(ac_ctx *ctx, ac_tensor *x, ac_tensor *weight, ac_tensor
         n->iarg[1] = bias != NULL;
         n->saved = stats;
         n->recompute = layer_norm_recompute;
+        n->cost = AC_RECOMPUTE_CHEAP;
         n->unread = AC_UNREAD_OUTPUT;
     }
     return ac_ctx_failed(ctx) ? NULL : y;

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "attncast/attncast.h"
+#include "tensor/pool.h" /* ac_ctx_release, ac_ctx_release_after_use */
 
 static ac_tensor *param(int rows, int cols, float v) {
     ac_error err;
@@ -284,12 +285,21 @@ static void test_batch_slices_reproduce_the_whole_batch(void **state) {
     ac_tensor_free(w2);
 }
 
+/* The releases of released_block_step: none (0), the explicit ones (1), or ac_ctx_done (2),
+ * which picks between the two from the cost class of the op that made t. */
+static bool now(ac_ctx *ctx, int release, ac_tensor *t) {
+    return release == 2 ? ac_ctx_done(ctx, t) : ac_ctx_release(ctx, t);
+}
+static bool after_use(ac_ctx *ctx, int release, ac_tensor *t) {
+    return release == 2 ? ac_ctx_done(ctx, t) : ac_ctx_release_after_use(ctx, t);
+}
+
 /* A block shaped like a forecaster layer on x [4, 5, 8]: layer norm, attention (each kind) with
  * a sigmoid gate, a GELU feed-forward and residual dropouts. With `release`, every activation the
  * forecaster releases is released here too. Returns the loss; copies every parameter's gradient and
  * x's to grads (in order), the arena's use after the forward to *used and its peak to *peak. */
 enum { REL_PARAMS = 11 };
-static float released_block_step(bool release, ac_score_kind kind, float *grads, size_t *used,
+static float released_block_step(int release, ac_score_kind kind, float *grads, size_t *used,
                                  size_t *peak, int *released) {
     ac_error err;
     ac_rng rng;
@@ -320,32 +330,32 @@ static float released_block_step(bool release, ac_score_kind kind, float *grads,
     *released = 0;
     ac_tensor *proj = ac_linear(ctx, x, p[8], NULL);
     ac_tensor *x0 = ac_add(ctx, proj, p[9]); /* broadcast over the samples */
-    if (release) *released += ac_ctx_release(ctx, proj);
+    if (release) *released += now(ctx, release, proj);
     ac_tensor *z = ac_layer_norm(ctx, x0, NULL, NULL, 1e-5f);
     ac_tensor *q = ac_linear(ctx, z, p[0], NULL), *k = ac_linear(ctx, z, p[1], NULL);
     ac_tensor *v = ac_linear(ctx, z, p[2], NULL);
     ac_tensor *o = ac_attention(ctx, q, k, v, 2, kind, score, false, NULL);
     if (release) /* kept for the attention's backward, then pooled */
-        *released += ac_ctx_release_after_use(ctx, q) + ac_ctx_release_after_use(ctx, k) +
-                     ac_ctx_release_after_use(ctx, v);
+        *released +=
+            after_use(ctx, release, q) + after_use(ctx, release, k) + after_use(ctx, release, v);
     ac_tensor *gate_in = ac_linear(ctx, z, p[7], NULL);
     ac_tensor *attn = ac_linear(ctx, ac_mul(ctx, o, ac_sigmoid(ctx, gate_in)), p[3], NULL);
     if (release)
-        *released += ac_ctx_release(ctx, z) + ac_ctx_release(ctx, o) + ac_ctx_release(ctx, gate_in);
+        *released += now(ctx, release, z) + now(ctx, release, o) + now(ctx, release, gate_in);
     ac_tensor *e = ac_residual_dropout(ctx, x0, attn, 0.2f);
     /* x0: recomputed (from proj, recomputed first and given back right after) for z's layer
      * norm, z for the projections */
-    if (release) *released += ac_ctx_release(ctx, attn) + ac_ctx_release(ctx, x0);
+    if (release) *released += now(ctx, release, attn) + now(ctx, release, x0);
     ac_tensor *z2 = ac_layer_norm(ctx, e, NULL, NULL, 1e-5f);
     ac_tensor *hidden = ac_linear(ctx, z2, p[4], NULL);
     ac_tensor *act = ac_gelu(ctx, hidden);
     ac_tensor *ff = ac_linear(ctx, act, p[5], NULL);
     if (release)
-        *released += ac_ctx_release(ctx, z2) + ac_ctx_release(ctx, act) +
-                     ac_ctx_release_after_use(ctx, hidden);
+        *released +=
+            now(ctx, release, z2) + now(ctx, release, act) + after_use(ctx, release, hidden);
     ac_tensor *mid = e;
     e = ac_residual_dropout(ctx, e, ff, 0.2f);
-    if (release) *released += ac_ctx_release(ctx, ff) + ac_ctx_release_after_use(ctx, mid);
+    if (release) *released += now(ctx, release, ff) + after_use(ctx, release, mid);
     assert_non_null(q->data); /* after use: the values stay until backward has read them */
     assert_non_null(hidden->data);
     ac_tensor *loss = ac_mean_all(ctx, ac_mul(ctx, e, e));
@@ -353,8 +363,8 @@ static float released_block_step(bool release, ac_score_kind kind, float *grads,
     *used = ac_arena_used(ac_ctx_arena(ctx));
     assert_int_equal(ac_backward(ctx, loss), AC_OK);
     *peak = ac_arena_peak(ac_ctx_arena(ctx));
-    assert_true(release == (q->data == NULL && v->data == NULL && hidden->data == NULL &&
-                            mid->data == NULL)); /* pooled once read */
+    assert_true((release != 0) == (q->data == NULL && v->data == NULL && hidden->data == NULL &&
+                                   mid->data == NULL)); /* pooled once read */
     float value = loss->data[0];
     for (int j = 0; j < REL_PARAMS; j++) {
         if (j == 6 && kind == AC_SCORE_DOT) continue; /* dot has no score parameter */
@@ -392,6 +402,65 @@ static void test_released_activations_give_the_same_bits_in_less_memory(void **s
 
 /* What cannot be released is left alone: values a backward reads with no way to recompute
  * them, a tensor a view shares, parameters, anything in no-grad mode. */
+/* ac_ctx_done makes, op by op, the choice the explicit releases make by hand in a forecaster
+ * layer (recompute the cheap, keep the matmuls' outputs until backward has read them): the same
+ * count, the same bits, the same arena use and peak, for every attention kind. */
+static void test_done_chooses_as_the_explicit_releases(void **state) {
+    (void)state;
+    const ac_score_kind kinds[] = {AC_SCORE_DOT, AC_SCORE_ADDITIVE, AC_SCORE_COSINE};
+    for (int i = 0; i < 3; i++) {
+        float by_hand[2048] = {0}, done[2048] = {0};
+        size_t used_hand, used_done, peak_hand, peak_done;
+        int n_hand, n_done;
+        float a = released_block_step(1, kinds[i], by_hand, &used_hand, &peak_hand, &n_hand);
+        float b = released_block_step(2, kinds[i], done, &used_done, &peak_done, &n_done);
+        assert_int_equal(n_done, n_hand);
+        assert_memory_equal(&a, &b, sizeof a);
+        assert_memory_equal(by_hand, done, sizeof by_hand);
+        assert_int_equal(used_done, used_hand);
+        assert_int_equal(peak_done, peak_hand);
+    }
+}
+
+/* A small residual sub-layer, e + gelu(W LayerNorm(e)) viewed flat, with or without
+ * ac_ctx_done_since over it: W's gradient to *grad; *taken: what the context took. */
+static void sublayer_step(bool done, float grad[9], int *taken) {
+    ac_ctx *ctx = ac_ctx_new(0, 0);
+    ac_tensor *w = param(3, 3, -0.4f);
+    ac_tensor *x = ac_tensor_temp(ctx, 2, (int[]){2, 3});
+    for (int i = 0; i < 6; i++) x->data[i] = 0.3f * (float)i - 0.7f;
+    ac_tensor *e = ac_linear(ctx, x, w, NULL); /* made before the scope */
+    ac_ctx_mark mark = ac_ctx_get_mark(ctx);
+    ac_tensor *z = ac_layer_norm(ctx, e, NULL, NULL, 1e-5f);
+    ac_tensor *h = ac_linear(ctx, z, w, NULL);
+    ac_tensor *out = ac_residual_dropout(ctx, e, ac_gelu(ctx, h), 0.0f);
+    ac_tensor *flat = ac_reshape(ctx, out, 1, (int[]){6}); /* a view of out */
+    *taken = done ? ac_ctx_done_since(ctx, mark, flat) : 0;
+    /* z (recomputed) and the gelu (no backward reads it) given up now, h kept until read; out
+     * shares its data with flat, which is kept, and e was made before the mark */
+    assert_true((z->data == NULL) == done);
+    assert_non_null(h->data);
+    assert_non_null(out->data);
+    assert_non_null(e->data);
+    assert_int_equal(ac_backward(ctx, ac_sum_all(ctx, ac_mul(ctx, flat, flat))), AC_OK);
+    assert_true((h->data == NULL) == done); /* pooled once read */
+    memcpy(grad, w->grad, 9 * sizeof(float));
+    ac_tensor_free(w);
+    ac_ctx_free(ctx);
+}
+
+/* ac_ctx_done_since is ac_ctx_done for every tensor a scope made but its result and views: the
+ * same gradient, bit for bit. */
+static void test_done_since_takes_what_a_scope_made_but_its_result(void **state) {
+    (void)state;
+    float kept[9], done[9];
+    int taken;
+    sublayer_step(false, kept, &taken);
+    sublayer_step(true, done, &taken);
+    assert_int_equal(taken, 3);
+    assert_memory_equal(kept, done, sizeof kept);
+}
+
 static void test_release_refuses_what_backward_still_needs(void **state) {
     (void)state;
     ac_ctx *ctx = ac_ctx_new(0, 0);
@@ -442,6 +511,8 @@ int main(void) {
         cmocka_unit_test(test_steady_state_steps_allocate_nothing_and_repeat_bit_for_bit),
         cmocka_unit_test(test_batch_slices_reproduce_the_whole_batch),
         cmocka_unit_test(test_released_activations_give_the_same_bits_in_less_memory),
+        cmocka_unit_test(test_done_chooses_as_the_explicit_releases),
+        cmocka_unit_test(test_done_since_takes_what_a_scope_made_but_its_result),
         cmocka_unit_test(test_release_refuses_what_backward_still_needs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
