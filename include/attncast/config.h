@@ -9,7 +9,7 @@
  * patch longer than the lookback, ...) before any data is read. ac_config_to_ini writes every
  * key back, defaults filled in; parsing that text gives the same config.
  *
- * The key table lives in src/io/config.c and is the single source for parsing, defaults,
+ * The key table lives in src/config/config.c and is the single source for parsing, defaults,
  * validation, the resolved text and the key reference (docs/config.md is generated from it).
  */
 #ifndef ATTNCAST_CONFIG_H
@@ -88,7 +88,7 @@ typedef struct ac_config {
     int set_at[AC_CONFIG_MAX_KEYS];
 } ac_config;
 
-/* Every key at its default (the key table in src/io/config.c; docs/config.md lists them). */
+/* Every key at its default (the key table in src/config/config.c; docs/config.md lists them). */
 void ac_config_defaults(ac_config *cfg);
 
 /* Defaults, then the file at path. Sets name and path. */

@@ -1,15 +1,15 @@
 /* trainer.c - the training loop and evaluation (see include/attncast/trainer.h). */
 #include "attncast/trainer.h"
 
-#include "attncast/clock.h"
+#include "core/clock.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "attncast/optim.h"
-#include "attncast/batch_slices.h"
-#include "attncast/thread_tuner.h"
+#include "train/batch_slices.h"
+#include "core/thread_tuner.h"
 #include "attncast/threads.h"
 #include "data_parallel.h"
 

@@ -19,7 +19,7 @@
 
 #include "attncast/config.h"
 #include "attncast/csv.h"
-#include "attncast/dataset.h"
+#include "app/dataset.h"
 
 typedef struct ac_data_source {
     ac_table *table;
