@@ -24,6 +24,7 @@
 #include "attncast/error.h"
 #include "attncast/forecaster.h"
 #include "attncast/optim.h"
+#include "attncast/trainer.h"
 
 #define AC_CONFIG_TEXT 1024
 /* Room for the key table's keys in ac_config.set_at (config.c checks it). */
@@ -139,6 +140,9 @@ char *ac_config_to_ini(const ac_config *cfg);
 
 /* The model spec the config describes, for a dataset of `channels` channels. */
 ac_model_spec ac_config_model_spec(const ac_config *cfg, int channels);
+/* The trainer's options the config's [train] section describes (all but train.threads, which
+ * the program applies with ac_threads_init). */
+ac_train_options ac_config_train_options(const ac_config *cfg);
 
 /* One line per key: "section.key  default  meaning" (for `attncast train --help`). */
 void ac_config_print_keys(FILE *out);

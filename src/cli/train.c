@@ -615,7 +615,8 @@ static int train(train_args args, ac_parallel *group) {
     ac_rng init_rng;
     ac_rng_seed(&init_rng, cfg.train.seed, AC_RNG_STREAM_INIT);
     ac_forecaster *model = ac_forecaster_new(&spec, &init_rng, &err);
-    ac_trainer *tr = model ? ac_trainer_new(&cfg, &series, model, &err) : NULL;
+    ac_train_options options = ac_config_train_options(&cfg);
+    ac_trainer *tr = model ? ac_trainer_new(&options, &series, model, &err) : NULL;
     char dir[AC_CONFIG_TEXT] = "";
     int lock_fd = -1; /* the run folder's lock, held until the run ends */
     ac_eval_result eval = {0}, val = {0};

@@ -83,7 +83,8 @@ static void run_start(run *r, const ac_config *cfg, const ac_table *t) {
     ac_rng_seed(&rng, cfg->train.seed, AC_RNG_STREAM_INIT);
     r->model = ac_forecaster_new(&spec, &rng, &err);
     if (!r->model) fail_msg("model: %s", err.msg);
-    r->trainer = ac_trainer_new(cfg, &r->series, r->model, &err);
+    ac_train_options options = ac_config_train_options(cfg);
+    r->trainer = ac_trainer_new(&options, &r->series, r->model, &err);
     if (!r->trainer) fail_msg("trainer: %s", err.msg);
 }
 
