@@ -14,9 +14,10 @@
 #include "attncast/csv.h"
 #include "attncast/embed.h"
 
+/* Wall time in seconds (C11's timespec_get: no POSIX needed). */
 static double seconds_now(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    timespec_get(&ts, TIME_UTC);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
