@@ -67,6 +67,8 @@ typedef struct ac_train_options {
 
 typedef struct ac_trainer ac_trainer;
 
+/* NULL with err set (AC_ERR_INVALID) for options out of range: no epoch, an empty batch, a
+ * learning rate that is not a finite positive number, an unknown optimizer, schedule or loss. */
 ac_trainer *ac_trainer_new(const ac_train_options *options, const ac_series *series,
                            ac_forecaster *model, ac_error *err);
 void ac_trainer_free(ac_trainer *trainer);

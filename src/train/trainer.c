@@ -63,8 +63,33 @@ void ac_trainer_free(ac_trainer *t) {
     free(t);
 }
 
+/* What a config's key table already guarantees, checked again for options an embedder filled
+ * in: nothing below may divide by zero, allocate nothing or index past an enum's table. */
+static ac_status check_options(const ac_train_options *o, ac_error *err) {
+    const char *bad = NULL;
+    if (o->epochs < 1)
+        bad = "epochs must be at least 1";
+    else if (o->batch_size < 1)
+        bad = "batch_size must be at least 1";
+    else if (!(o->lr > 0) || !isfinite(o->lr))
+        bad = "lr must be a finite number > 0";
+    else if ((unsigned)o->optimizer > AC_OPT_SGD)
+        bad = "unknown optimizer";
+    else if ((unsigned)o->schedule > AC_SCHED_STEP)
+        bad = "unknown schedule";
+    else if ((unsigned)o->loss > AC_LOSS_HUBER)
+        bad = "unknown loss";
+    else if (o->warmup < 0 || o->patience < 0)
+        bad = "warmup and patience must be >= 0";
+    else if (o->decay_every < 1)
+        bad = "decay_every must be at least 1";
+    if (bad) return ac_error_set(err, AC_ERR_INVALID, "trainer: options: %s", bad);
+    return AC_OK;
+}
+
 ac_trainer *ac_trainer_new(const ac_train_options *options, const ac_series *series,
                            ac_forecaster *model, ac_error *err) {
+    if (check_options(options, err) != AC_OK) return NULL;
     ac_trainer *t = calloc(1, sizeof *t);
     if (!t) {
         ac_error_set(err, AC_ERR_NOMEM, "trainer: out of memory");
