@@ -87,7 +87,7 @@ def parity_one(ckpt, csv_path, binary, rows):
     if not ends:
         raise SystemExit(f"{csv_path}: {T} rows, fewer than the lookback {L}")
     # attncast predict reads the window as float32 in original units, then scales it in double
-    # and rounds to float32 (src/io/embed.c); do exactly the same.
+    # and rounds to float32 (src/ckpt/embed.c); do exactly the same.
     orig32 = values.astype(np.float32).astype(np.float64)
     scaled = ((orig32 - mean) / std).astype(np.float32)
     x = torch.from_numpy(np.stack([scaled[r - L:r] for r in ends]))

@@ -1,6 +1,6 @@
 #!/bin/sh
 # update_config_doc.sh - rewrites the generated key table of docs/config.md (between its BEGIN
-# and END markers) from the key table in src/io/config.c, through `attncast train --keys
+# and END markers) from the key table in src/config/config.c, through `attncast train --keys
 # --markdown`. tests/cli/test_docs_cli fails until this is run after a key changes.
 #   tools/update_config_doc.sh [ATTNCAST_BINARY]     (default: $ATTNCAST_BIN, else build/attncast)
 set -eu

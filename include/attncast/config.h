@@ -9,7 +9,7 @@
  * patch longer than the lookback, ...) before any data is read. ac_config_to_ini writes every
  * key back, defaults filled in; parsing that text gives the same config.
  *
- * The key table lives in src/io/config.c and is the single source for parsing, defaults,
+ * The key table lives in src/config/config.c and is the single source for parsing, defaults,
  * validation, the resolved text and the key reference (docs/config.md is generated from it).
  */
 #ifndef ATTNCAST_CONFIG_H
@@ -24,6 +24,7 @@
 #include "attncast/error.h"
 #include "attncast/forecaster.h"
 #include "attncast/optim.h"
+#include "attncast/trainer.h"
 
 #define AC_CONFIG_TEXT 1024
 /* Room for the key table's keys in ac_config.set_at (config.c checks it). */
@@ -88,7 +89,7 @@ typedef struct ac_config {
     int set_at[AC_CONFIG_MAX_KEYS];
 } ac_config;
 
-/* Every key at its default (the key table in src/io/config.c; docs/config.md lists them). */
+/* Every key at its default (the key table in src/config/config.c; docs/config.md lists them). */
 void ac_config_defaults(ac_config *cfg);
 
 /* Defaults, then the file at path. Sets name and path. */
@@ -139,6 +140,9 @@ char *ac_config_to_ini(const ac_config *cfg);
 
 /* The model spec the config describes, for a dataset of `channels` channels. */
 ac_model_spec ac_config_model_spec(const ac_config *cfg, int channels);
+/* The trainer's options the config's [train] section describes (all but train.threads, which
+ * the program applies with ac_threads_init). */
+ac_train_options ac_config_train_options(const ac_config *cfg);
 
 /* One line per key: "section.key  default  meaning" (for `attncast train --help`). */
 void ac_config_print_keys(FILE *out);

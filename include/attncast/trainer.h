@@ -2,15 +2,17 @@
  *
  * A trainer holds everything a run changes as it goes: the optimizer and its state, the
  * learning-rate schedule, the random streams (shuffling and dropout), the epoch and global step,
- * the early-stopping state with the best weights kept in memory, and the history. It borrows the
- * config, the series and the model. One epoch = the training windows in a fresh seeded order, in
- * mini-batches (the last partial batch kept), one optimizer step each, then the validation loss.
- * A loss or gradient that is not finite stops the run with an error naming the epoch and step,
- * before the update, so the weights stay finite; so does a validation loss that is not finite.
+ * the early-stopping state with the best weights kept in memory, and the history. It copies its
+ * options (ac_train_options: an embedder fills them in, or ac_config_train_options reads them
+ * from a config's [train] section) and borrows the series and the model. One epoch = the training
+ * windows in a fresh seeded order, in mini-batches (the last partial batch kept), one optimizer
+ * step each, then the validation loss. A loss or gradient that is not finite stops the run with an
+ * error naming the epoch and step, before the update, so the weights stay finite; so does a
+ * validation loss that is not finite.
  *
- * Random streams, all seeded from train.seed: stream 0 initialises the model (the caller does
- * that), stream 1 shuffles, stream 2 drives dropout. The same config, seed and thread count give
- * the same history bit for bit.
+ * Random streams, all seeded from the options' seed (train.seed): stream 0 initialises the model
+ * (the caller does that), stream 1 shuffles, stream 2 drives dropout. The same options, seed and
+ * thread count give the same history bit for bit.
  */
 #ifndef ATTNCAST_TRAINER_H
 #define ATTNCAST_TRAINER_H
@@ -18,9 +20,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "attncast/config.h"
 #include "attncast/forecaster.h"
 #include "attncast/metrics.h"
+#include "attncast/optim.h"
 #include "attncast/parallel.h"
 #include "attncast/windows.h"
 
@@ -44,15 +46,36 @@ typedef struct ac_train_observer {
     void *user;
 } ac_train_observer;
 
+/* How to train. Each field is the [train] key of the same name (README and docs/config.md give
+ * the ranges and defaults; ac_config_defaults then ac_config_train_options gives them all). */
+typedef struct ac_train_options {
+    int epochs;                  /* >= 1 */
+    int batch_size;              /* >= 1 */
+    double lr;                   /* peak learning rate, > 0 */
+    ac_optimizer_kind optimizer; /* adam, adamw or sgd */
+    double weight_decay;
+    double momentum;           /* sgd only */
+    double clip_grad;          /* global gradient-norm clip; 0: off */
+    ac_schedule_kind schedule; /* learning-rate schedule */
+    int warmup;                /* warm-up epochs */
+    int decay_every;           /* step schedule: epochs between decays */
+    double decay_gamma;        /* step schedule: the factor */
+    int patience;              /* early stopping, in epochs; 0: off */
+    uint64_t seed;             /* shuffling and dropout streams */
+    ac_loss_kind loss;         /* training and validation loss */
+} ac_train_options;
+
 typedef struct ac_trainer ac_trainer;
 
-ac_trainer *ac_trainer_new(const ac_config *cfg, const ac_series *series, ac_forecaster *model,
-                           ac_error *err);
+/* NULL with err set (AC_ERR_INVALID) for options out of range: no epoch, an empty batch, a
+ * learning rate that is not a finite positive number, an unknown optimizer, schedule or loss. */
+ac_trainer *ac_trainer_new(const ac_train_options *options, const ac_series *series,
+                           ac_forecaster *model, ac_error *err);
 void ac_trainer_free(ac_trainer *trainer);
 void ac_trainer_set_observer(ac_trainer *trainer, const ac_train_observer *observer);
 
 /* Shares the training with the other ranks of group (data-parallel; NULL or a group of one:
- * alone). Every rank runs the same trainer on the same config, series and seed, and makes the
+ * alone). Every rank runs the same trainer on the same options, series and seed, and makes the
  * same calls. Each global batch (the same batches as alone) is split into contiguous slices of
  * windows, one per rank; each rank computes its slice's gradients as the whole batch would on
  * those windows (ac_ctx_set_batch_slice: the same loss normalisation, the same dropout masks),
@@ -110,7 +133,7 @@ typedef struct ac_train_state {
 } ac_train_state;
 
 void ac_trainer_get_state(const ac_trainer *trainer, ac_train_state *state);
-/* Restores a state saved from a trainer of the same config and model (sizes are checked). */
+/* Restores a state saved from a trainer of the same options and model (sizes are checked). */
 ac_status ac_trainer_set_state(ac_trainer *trainer, const ac_train_state *state, ac_error *err);
 /* The trainer's optimizer (its moments and step count are part of a checkpoint). */
 ac_optimizer *ac_trainer_optimizer(ac_trainer *trainer);

@@ -21,6 +21,10 @@
 #include "attncast/attncast.h"
 #include "attncast/checkpoint.h"
 #include "attncast/embed.h"
+#include "app/source.h"
+#include "core/clock.h"
+#include "core/thread_tuner.h"
+#include "train/batch_slices.h"
 #include "cli/cli.h"
 
 #define BATCH         32

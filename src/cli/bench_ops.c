@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "attncast/attncast.h"
-#include "attncast/clock.h"
+#include "core/clock.h"
 #include "cli/cli.h"
 
 typedef struct shape3 {

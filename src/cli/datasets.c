@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "attncast/csv.h"
-#include "attncast/dataset.h"
+#include "app/dataset.h"
 #include "cli/cli.h"
 
 #define MAX_CARDS 256

@@ -18,6 +18,8 @@
 
 #include "attncast/attncast.h"
 #include "attncast/checkpoint.h"
+#include "app/report.h"
+#include "app/source.h"
 #include "cli/cli.h"
 
 static const char *const USAGE =

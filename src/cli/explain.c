@@ -15,8 +15,8 @@
 
 #include "attncast/attncast.h"
 #include "attncast/explain.h"
-#include "attncast/plot.h"
-#include "attncast/report.h"
+#include "app/plot.h"
+#include "app/report.h"
 #include "cli/cli.h"
 #include "cli/window_input.h"
 

@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
-#include "attncast/plot.h"
-#include "attncast/report.h"
+#include "app/plot.h"
+#include "app/report.h"
 #include "cli/cli.h"
 
 int ac_cli_plot(int argc, char **argv) {

@@ -7,7 +7,7 @@
 
 #include "attncast/attncast.h"
 #include "attncast/embed.h"
-#include "attncast/report.h"
+#include "app/report.h"
 #include "cli/cli.h"
 #include "cli/window_input.h"
 

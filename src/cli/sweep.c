@@ -25,7 +25,7 @@
 
 #include "attncast/config.h"
 #include "attncast/parallel.h"
-#include "attncast/report.h"
+#include "app/report.h"
 #include "attncast/threads.h"
 #include "cli/cli.h"
 #include "cli/sweep.h"

@@ -13,7 +13,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "attncast/report.h"
+#include "app/report.h"
 #include "cli/cli.h"
 #include "cli/sweep.h"
 

@@ -24,9 +24,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "attncast/clock.h"
+#include "core/clock.h"
 #include "attncast/config.h"
-#include "attncast/report.h"
+#include "app/report.h"
 #include "cli/cli.h"
 #include "cli/sweep.h"
 

@@ -16,13 +16,13 @@
 
 #include "attncast/attncast.h"
 #include "attncast/checkpoint.h"
-#include "attncast/clock.h"
-#include "attncast/plot.h"
+#include "core/clock.h"
+#include "app/plot.h"
 #include "attncast/config.h"
-#include "attncast/interrupt.h"
+#include "app/interrupt.h"
 #include "attncast/parallel.h"
-#include "attncast/report.h"
-#include "attncast/source.h"
+#include "app/report.h"
+#include "app/source.h"
 #include "attncast/trainer.h"
 #include "attncast/windows.h"
 #include "cli/cli.h"
@@ -615,7 +615,8 @@ static int train(train_args args, ac_parallel *group) {
     ac_rng init_rng;
     ac_rng_seed(&init_rng, cfg.train.seed, AC_RNG_STREAM_INIT);
     ac_forecaster *model = ac_forecaster_new(&spec, &init_rng, &err);
-    ac_trainer *tr = model ? ac_trainer_new(&cfg, &series, model, &err) : NULL;
+    ac_train_options options = ac_config_train_options(&cfg);
+    ac_trainer *tr = model ? ac_trainer_new(&options, &series, model, &err) : NULL;
     char dir[AC_CONFIG_TEXT] = "";
     int lock_fd = -1; /* the run folder's lock, held until the run ends */
     ac_eval_result eval = {0}, val = {0};

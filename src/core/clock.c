@@ -1,5 +1,5 @@
-/* clock.c - the monotonic clock and the process CPU clock (see include/attncast/clock.h). */
-#include "attncast/clock.h"
+/* clock.c - the monotonic clock and the process CPU clock (see src/core/clock.h). */
+#include "core/clock.h"
 
 #include <time.h>
 

@@ -1,7 +1,9 @@
 /* names.c - the text names of the library's enumerations, as they appear in config files,
  * checkpoints and JSON. One table per enumeration, indexed by value (the attention kinds' from
  * their list, AC_ATTENTION_KINDS). */
-#include "attncast/config.h"
+#include "attncast/csv.h"
+#include "attncast/forecaster.h"
+#include "attncast/optim.h"
 
 #define NAME_OF(table, value)                                                                      \
     ((unsigned)(value) < sizeof(table) / sizeof(table[0]) ? table[value] : "unknown")

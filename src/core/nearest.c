@@ -1,5 +1,5 @@
-/* nearest.c - edit distance and the nearest known name (see include/attncast/nearest.h). */
-#include "attncast/nearest.h"
+/* nearest.c - edit distance and the nearest known name (see src/core/nearest.h). */
+#include "core/nearest.h"
 
 #include <ctype.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* thread_tuner.c - the configured thread count or one thread, whichever trains faster now (see
- * include/attncast/thread_tuner.h). */
-#include "attncast/thread_tuner.h"
+ * src/core/thread_tuner.h). */
+#include "core/thread_tuner.h"
 
 #include <stdlib.h>
 #include <string.h>

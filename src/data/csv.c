@@ -19,7 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "attncast/nearest.h"
+#include "core/nearest.h"
 #include "csv_internal.h"
 
 #define LIST_MAX 160 /* bytes of a column list shown in a message */

@@ -1,10 +1,10 @@
 /* sha256.c - SHA-256 as FIPS 180-4 defines it, streaming, for checking datasets against the
- * digests on their cards (see include/attncast/sha256.h and src/data/dataset.c).
+ * digests on their cards (see src/data/sha256.h and src/app/dataset_card.c).
  *
  * The message is hashed in 64-byte blocks; update() buffers a partial block in ctx->block and
  * final() appends the padding: a 1 bit, zeros, then the message length in bits (big-endian) so
  * that the padded length is a multiple of 512 bits. */
-#include "attncast/sha256.h"
+#include "data/sha256.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -20,7 +20,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "attncast/clock.h"
+#include "core/clock.h"
 #include "attncast/ops.h"
 #include "fastmath.h"
 #include "op_internal.h"

@@ -1,6 +1,6 @@
 /* batch_slices.c - one training step's batch in slices, one per thread (see
- * include/attncast/batch_slices.h). */
-#include "attncast/batch_slices.h"
+ * src/train/batch_slices.h). */
+#include "train/batch_slices.h"
 
 #include <stdio.h>
 #include <stdlib.h>

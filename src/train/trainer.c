@@ -1,15 +1,15 @@
 /* trainer.c - the training loop and evaluation (see include/attncast/trainer.h). */
 #include "attncast/trainer.h"
 
-#include "attncast/clock.h"
+#include "core/clock.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "attncast/optim.h"
-#include "attncast/batch_slices.h"
-#include "attncast/thread_tuner.h"
+#include "train/batch_slices.h"
+#include "core/thread_tuner.h"
 #include "attncast/threads.h"
 #include "data_parallel.h"
 
@@ -17,7 +17,7 @@
 #define STEP_ARENA_BYTES ((size_t)64 << 20)
 
 struct ac_trainer {
-    const ac_config *cfg;
+    ac_train_options options;
     const ac_series *series;
     ac_forecaster *model;
     ac_optimizer *opt;
@@ -63,36 +63,62 @@ void ac_trainer_free(ac_trainer *t) {
     free(t);
 }
 
-ac_trainer *ac_trainer_new(const ac_config *cfg, const ac_series *series, ac_forecaster *model,
-                           ac_error *err) {
+/* What a config's key table already guarantees, checked again for options an embedder filled
+ * in: nothing below may divide by zero, allocate nothing or index past an enum's table. */
+static ac_status check_options(const ac_train_options *o, ac_error *err) {
+    const char *bad = NULL;
+    if (o->epochs < 1)
+        bad = "epochs must be at least 1";
+    else if (o->batch_size < 1)
+        bad = "batch_size must be at least 1";
+    else if (!(o->lr > 0) || !isfinite(o->lr))
+        bad = "lr must be a finite number > 0";
+    else if ((unsigned)o->optimizer > AC_OPT_SGD)
+        bad = "unknown optimizer";
+    else if ((unsigned)o->schedule > AC_SCHED_STEP)
+        bad = "unknown schedule";
+    else if ((unsigned)o->loss > AC_LOSS_HUBER)
+        bad = "unknown loss";
+    else if (o->warmup < 0 || o->patience < 0)
+        bad = "warmup and patience must be >= 0";
+    else if (o->decay_every < 1)
+        bad = "decay_every must be at least 1";
+    if (bad) return ac_error_set(err, AC_ERR_INVALID, "trainer: options: %s", bad);
+    return AC_OK;
+}
+
+ac_trainer *ac_trainer_new(const ac_train_options *options, const ac_series *series,
+                           ac_forecaster *model, ac_error *err) {
+    if (check_options(options, err) != AC_OK) return NULL;
     ac_trainer *t = calloc(1, sizeof *t);
     if (!t) {
         ac_error_set(err, AC_ERR_NOMEM, "trainer: out of memory");
         return NULL;
     }
-    t->cfg = cfg;
+    t->options = *options;
+    const ac_train_options *o = &t->options;
     t->series = series;
     t->model = model;
     t->best_val = INFINITY;
     t->train_windows = ac_series_windows(series, AC_SPLIT_TRAIN);
-    int bs = cfg->train.batch_size;
+    int bs = o->batch_size;
     t->batches = (t->train_windows.count + bs - 1) / bs;
-    ac_optim_config oc = ac_optim_config_default(cfg->train.optimizer);
-    oc.weight_decay = (float)cfg->train.weight_decay;
-    if (cfg->train.optimizer == AC_OPT_SGD) oc.momentum = (float)cfg->train.momentum;
-    t->schedule = (ac_lr_schedule){.kind = cfg->train.schedule,
-                                   .lr = cfg->train.lr,
-                                   .warmup_steps = (int64_t)cfg->train.warmup * t->batches,
-                                   .total_steps = (int64_t)cfg->train.epochs * t->batches,
+    ac_optim_config oc = ac_optim_config_default(o->optimizer);
+    oc.weight_decay = (float)o->weight_decay;
+    if (o->optimizer == AC_OPT_SGD) oc.momentum = (float)o->momentum;
+    t->schedule = (ac_lr_schedule){.kind = o->schedule,
+                                   .lr = o->lr,
+                                   .warmup_steps = (int64_t)o->warmup * t->batches,
+                                   .total_steps = (int64_t)o->epochs * t->batches,
                                    .steps_per_epoch = t->batches,
-                                   .decay_every = cfg->train.decay_every,
-                                   .decay_gamma = cfg->train.decay_gamma};
-    ac_rng_seed(&t->shuffle_rng, cfg->train.seed, AC_RNG_STREAM_SHUFFLE);
-    ac_rng_seed(&t->dropout_rng, cfg->train.seed, AC_RNG_STREAM_DROPOUT);
+                                   .decay_every = o->decay_every,
+                                   .decay_gamma = o->decay_gamma};
+    ac_rng_seed(&t->shuffle_rng, o->seed, AC_RNG_STREAM_SHUFFLE);
+    ac_rng_seed(&t->dropout_rng, o->seed, AC_RNG_STREAM_DROPOUT);
     int64_t weights = ac_forecaster_weight_count(model);
     t->order = malloc((size_t)t->train_windows.count * sizeof *t->order);
     t->best_weights = calloc((size_t)weights, sizeof(float)); /* saved before any best */
-    t->history = calloc((size_t)cfg->train.epochs, sizeof *t->history);
+    t->history = calloc((size_t)o->epochs, sizeof *t->history);
     t->ctx = ac_ctx_new(STEP_ARENA_BYTES, 0);
     if (!t->order || !t->best_weights || !t->history || !t->ctx) {
         ac_trainer_free(t);
@@ -178,14 +204,14 @@ static ac_status batch_gradients(ac_trainer *t, const uint32_t *order, int n, in
     ac_ctx *ctx = t->ctx;
     if (t->slices) {
         batch_windows w = {.t = t, .order = order};
-        return ac_batch_slices_step(t->slices, t->model, t->cfg->train.loss, first, n, total,
+        return ac_batch_slices_step(t->slices, t->model, t->options.loss, first, n, total,
                                     fill_slice, &w, &t->dropout_rng, value, err);
     }
     ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){n, s->lookback, s->channels});
     ac_tensor *y = ac_tensor_temp(ctx, 3, (int[]){n, s->horizon, s->channels});
     if (x && y) fill_slice(&(batch_windows){.t = t, .order = order}, 0, n, x->data, y->data);
     ac_tensor *loss =
-        ac_forecast_loss(ctx, t->cfg->train.loss, ac_forecaster_forward(ctx, t->model, x), y);
+        ac_forecast_loss(ctx, t->options.loss, ac_forecaster_forward(ctx, t->model, x), y);
     if (!loss || ac_backward(ctx, loss) != AC_OK) {
         ac_error_set(err, ac_ctx_failed(ctx) ? ac_ctx_status(ctx) : AC_ERR_NOMEM,
                      "training step failed: %s",
@@ -220,7 +246,7 @@ static ac_status train_step(ac_trainer *t, const uint32_t *order, int n, double 
             ac_parallel_broadcast(t->group, &t->dropout_rng, sizeof t->dropout_rng);
     }
     *grad_norm = NAN;
-    if (isfinite(value)) *grad_norm = ac_clip_grad_norm(ps, np, t->cfg->train.clip_grad);
+    if (isfinite(value)) *grad_norm = ac_clip_grad_norm(ps, np, t->options.clip_grad);
     if (isfinite(*grad_norm)) ac_optimizer_step(t->opt, (float)ac_lr_at(&t->schedule, t->step));
     ac_zero_grad(ps, np);
     ac_ctx_reset(ctx);
@@ -267,8 +293,8 @@ ac_status ac_trainer_set_stop_check(ac_trainer *t, int (*stop_requested)(void), 
 }
 
 ac_status ac_trainer_epoch(ac_trainer *t, bool *done, ac_error *err) {
-    const ac_config *cfg = t->cfg;
-    *done = t->epoch >= cfg->train.epochs || t->stopped_early; /* e.g. resumed at the end */
+    const ac_train_options *o = &t->options;
+    *done = t->epoch >= o->epochs || t->stopped_early; /* e.g. resumed at the end */
     if (*done) return AC_OK;
     if (!t->synced) {
         t->synced = true;
@@ -279,14 +305,14 @@ ac_status ac_trainer_epoch(ac_trainer *t, bool *done, ac_error *err) {
         ac_dp_broadcast_params(t->group, ac_forecaster_params(t->model),
                                ac_forecaster_param_count(t->model), t->fused);
     }
-    int count = t->train_windows.count, bs = cfg->train.batch_size;
-    if (t->epoch == 0 && isinf(t->best_val) && cfg->model.anchor == AC_ANCHOR_LAST) {
+    int count = t->train_windows.count, bs = o->batch_size;
+    if (t->epoch == 0 && isinf(t->best_val) &&
+        ac_forecaster_spec(t->model)->anchor == AC_ANCHOR_LAST) {
         /* With anchor = last the untrained model is the naive repeat: it is epoch 0 of early
          * stopping, so a trained epoch is kept only if it beats the naive forecast on the
          * validation windows, and a run where none does keeps the naive forecast. */
         double start_val = NAN;
-        if (ac_split_loss(t->model, t->series, AC_SPLIT_VAL, cfg->train.loss, bs, &start_val,
-                          err) != AC_OK)
+        if (ac_split_loss(t->model, t->series, AC_SPLIT_VAL, o->loss, bs, &start_val, err) != AC_OK)
             return err->code;
         if (isfinite(start_val)) {
             t->best_val = start_val;
@@ -338,7 +364,7 @@ ac_status ac_trainer_epoch(ac_trainer *t, bool *done, ac_error *err) {
                             "not the same on every rank",
                             t->epoch + 1);
     double val = NAN;
-    if (ac_split_loss(t->model, t->series, AC_SPLIT_VAL, cfg->train.loss, bs, &val, err) != AC_OK)
+    if (ac_split_loss(t->model, t->series, AC_SPLIT_VAL, o->loss, bs, &val, err) != AC_OK)
         return err->code;
     if (isnan(val) || isinf(val))
         return ac_error_set(err, AC_ERR_INVALID,
@@ -364,9 +390,8 @@ ac_status ac_trainer_epoch(ac_trainer *t, bool *done, ac_error *err) {
         t->bad_epochs++;
     }
     if (t->observer.on_epoch) t->observer.on_epoch(t->observer.user, rec, improved);
-    t->stopped_early = cfg->train.patience > 0 && t->bad_epochs >= cfg->train.patience &&
-                       t->epoch < cfg->train.epochs;
-    *done = t->epoch >= cfg->train.epochs || t->stopped_early;
+    t->stopped_early = o->patience > 0 && t->bad_epochs >= o->patience && t->epoch < o->epochs;
+    *done = t->epoch >= o->epochs || t->stopped_early;
     return AC_OK;
 }
 
@@ -574,11 +599,11 @@ ac_status ac_trainer_set_state(ac_trainer *t, const ac_train_state *st, ac_error
         return ac_error_set(err, AC_ERR_FORMAT,
                             "training state holds %lld best weights, the model has %lld",
                             (long long)st->weight_count, (long long)weights);
-    if (st->epoch < 0 || st->epoch > t->cfg->train.epochs || st->history_len != st->epoch)
+    if (st->epoch < 0 || st->epoch > t->options.epochs || st->history_len != st->epoch)
         return ac_error_set(err, AC_ERR_INVALID,
                             "training state is at epoch %d with %d history rows, but train.epochs "
                             "= %d",
-                            st->epoch, st->history_len, t->cfg->train.epochs);
+                            st->epoch, st->history_len, t->options.epochs);
     t->epoch = st->epoch;
     t->step = st->step;
     t->best_epoch = st->best_epoch;

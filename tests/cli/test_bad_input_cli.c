@@ -23,7 +23,7 @@
 #include <cmocka.h>
 #include <hdf5.h>
 
-#include "attncast/sha256.h"
+#include "data/sha256.h"
 #include "support/testutil.h"
 
 #define USERBLOCK  512 /* the checkpoint's user block, which holds the seal line */

@@ -14,7 +14,7 @@
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 
-#include "attncast/sha256.h"
+#include "data/sha256.h"
 #include "support/testutil.h"
 
 static char dir[256];

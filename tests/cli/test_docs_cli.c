@@ -1,5 +1,5 @@
 /* test_docs_cli.c - the documentation against the program: the key table of docs/config.md is
- * exactly what `attncast train --keys --markdown` prints from the key table in src/io/config.c
+ * exactly what `attncast train --keys --markdown` prints from the key table in src/config/config.c
  * (tools/update_config_doc.sh rewrites it); every verb's --help gives its usage, options and
  * examples, and the top-level help the environment variables; every relative link and anchor of
  * README.md, CHANGELOG.md and docs/ resolves (tools/check_links.py, which must also fail on a
@@ -53,7 +53,7 @@ static void test_config_doc_table_is_the_generated_one(void **state) {
     if (strcmp(begin, out) != 0)
         fail_msg("docs/config.md's key table differs from `attncast train --keys --markdown`; "
                  "run tools/update_config_doc.sh");
-    /* one header, one rule, one row per key (tests/io/test_config.c counts the keys) */
+    /* one header, one rule, one row per key (tests/config/test_config.c counts the keys) */
     assert_int_equal(tu_count_lines(out), 2 + 42);
     assert_non_null(strstr(out, "| `model.anchor` | `last` | one of mean, last |"));
     free(doc);

@@ -1,6 +1,9 @@
 /* test_exports.c - what libattncast shows an embedder: the shared library exports exactly the
  * functions the public headers declare (the version script cmake/public_symbols.cmake writes),
  * all of them named ac_..., and the static library defines no global without the ac_ prefix.
+ * libattncast is the embeddable core: it calls nothing that spawns a process (fork, exec, popen,
+ * system, posix_spawn), installs no signal handler and needs no cJSON; those belong to the
+ * application layer (src/app, linked by the program and the tests only).
  *
  * Reads the libraries with nm: ATTNCAST_NM, ATTNCAST_SHARED_LIB, ATTNCAST_STATIC_LIB and
  * ATTNCAST_EXPORT_MAP are set by tests/CMakeLists.txt. */
@@ -143,11 +146,74 @@ static void test_static_library_defines_no_global_without_ac_prefix(void **state
     free(defined.text);
 }
 
+/* The undefined symbols of a library: `nm -u PATH`, lines "    U name" (and "name:" headers). */
+static void nm_undefined(name_list *out, const char *path) {
+    char *buf = malloc(OUT_MAX);
+    assert_non_null(buf);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "'%s' -u '%s'", env_or_skip("ATTNCAST_NM"), path);
+    int rc = tu_run(cmd, buf, OUT_MAX);
+    if (rc != 0) print_message("%s: exit %d\n%s\n", cmd, rc, buf);
+    assert_int_equal(rc, 0);
+    out->text = buf;
+    out->n = 0;
+    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+        while (*line == ' ') line++;
+        if ((line[0] != 'U' && line[0] != 'w') || line[1] != ' ') continue;
+        assert_true(out->n < NAMES_MAX);
+        out->name[out->n++] = line + 2;
+    }
+}
+
+/* Calls the core must not make: they spawn processes, take over signals or need cJSON. */
+static int app_only(const char *name) {
+    static const char *const calls[] = {"fork",         "vfork",   "execv",     "execve",
+                                        "execvp",       "execvpe", "execl",     "execlp",
+                                        "popen",        "pclose",  "system",    "posix_spawn",
+                                        "posix_spawnp", "signal",  "sigaction", "raise"};
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++)
+        if (!strcmp(name, calls[i])) return 1;
+    return !strncmp(name, "cJSON_", 6);
+}
+
+static void test_static_library_spawns_nothing_and_needs_no_cjson(void **state) {
+    (void)state;
+    name_list undefined;
+    nm_undefined(&undefined, env_or_skip("ATTNCAST_STATIC_LIB"));
+    assert_true(undefined.n > 20); /* malloc, fopen, H5..., cblas_... */
+    assert_true(contains(&undefined, "malloc"));
+    int bad = 0;
+    for (int i = 0; i < undefined.n; i++) {
+        if (!app_only(undefined.name[i])) continue;
+        if (bad++ < SHOWN_MAX)
+            print_message("libattncast.a calls %s: that belongs to src/app\n", undefined.name[i]);
+    }
+    assert_int_equal(bad, 0);
+    free(undefined.text);
+}
+
+static void test_application_layer_is_not_in_the_library(void **state) {
+    (void)state;
+    name_list defined;
+    nm_names(&defined, "-g --defined-only", env_or_skip("ATTNCAST_STATIC_LIB"));
+    static const char *const app[] = {"ac_run_report_md",    "ac_metrics_json",
+                                      "ac_plot_run",         "ac_dataset_fetch",
+                                      "ac_data_source_open", "ac_interrupt_catch"};
+    assert_true(contains(&defined, "ac_trainer_new")); /* the check can fail */
+    for (size_t i = 0; i < sizeof app / sizeof app[0]; i++) {
+        if (contains(&defined, app[i])) print_message("%s is in libattncast.a\n", app[i]);
+        assert_false(contains(&defined, app[i]));
+    }
+    free(defined.text);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shared_library_exports_only_ac_names),
         cmocka_unit_test(test_shared_library_exports_exactly_the_public_functions),
         cmocka_unit_test(test_static_library_defines_no_global_without_ac_prefix),
+        cmocka_unit_test(test_static_library_spawns_nothing_and_needs_no_cjson),
+        cmocka_unit_test(test_application_layer_is_not_in_the_library),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

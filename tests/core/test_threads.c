@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "attncast/thread_tuner.h"
+#include "core/thread_tuner.h"
 #include "attncast/threads.h"
 
 static void test_explicit_count_reaches_openblas_and_openmp(void **state) {

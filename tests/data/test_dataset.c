@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
-#include "attncast/dataset.h"
-#include "attncast/sha256.h"
+#include "app/dataset.h"
+#include "data/sha256.h"
 
 #define TOY_CSV     "date,a\n2020-01-01,1\n2020-01-02,2\n"
 #define SHARED_DATA "/work/shared/data" /* the benchmark files, when present */

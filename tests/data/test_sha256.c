@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "attncast/sha256.h"
+#include "data/sha256.h"
 
 static void to_hex(const uint8_t digest[32], char hex[65]) {
     for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", digest[i]);

@@ -1,4 +1,4 @@
-/* fuzz_checkpoint.c - libFuzzer target for the checkpoint loader (src/io/checkpoint_read.c,
+/* fuzz_checkpoint.c - libFuzzer target for the checkpoint loader (src/ckpt/checkpoint_read.c,
  * checkpoint_seal.c, checkpoint_hdf5.c), built twice:
  *
  *   fuzz_checkpoint           the bytes are the file, as a user hands it to `attncast info`: a
@@ -20,7 +20,7 @@
 #include "attncast/checkpoint.h"
 #include "attncast/embed.h"
 #include "fuzz_support.h"
-#include "io/checkpoint_internal.h"
+#include "ckpt/checkpoint_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,4 +1,4 @@
-/* fuzz_config.c - libFuzzer target for the config reader (src/io/config.c, config_ini.c).
+/* fuzz_config.c - libFuzzer target for the config reader (src/config/config.c, config_ini.c).
  *
  * An input is INI text, optionally followed by command-line overrides: from the first line that
  * begins with "--set ", each such line is one `--set` assignment (the rest of its line). The

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "attncast/attncast.h"
+#include "train/batch_slices.h"
 
 enum { L = 24, H = 6, C = 3, BATCH = 7 };
 

@@ -83,7 +83,8 @@ static void run_start(run *r, const ac_config *cfg, const ac_table *t) {
     ac_rng_seed(&rng, cfg->train.seed, AC_RNG_STREAM_INIT);
     r->model = ac_forecaster_new(&spec, &rng, &err);
     if (!r->model) fail_msg("model: %s", err.msg);
-    r->trainer = ac_trainer_new(cfg, &r->series, r->model, &err);
+    ac_train_options options = ac_config_train_options(cfg);
+    r->trainer = ac_trainer_new(&options, &r->series, r->model, &err);
     if (!r->trainer) fail_msg("trainer: %s", err.msg);
 }
 
@@ -470,8 +471,28 @@ static void test_a_stop_mid_epoch_rewinds_to_its_start_and_resumes_bit_for_bit(v
     free_table(t);
 }
 
+/* Options an embedder filled in are checked before anything is allocated or divided. */
+static void test_refuses_options_out_of_range(void **state) {
+    (void)state;
+    ac_config cfg = small_config(AC_ATTN_DOT);
+    const ac_train_options good = ac_config_train_options(&cfg);
+    ac_train_options bad[5] = {good, good, good, good, good};
+    bad[0].epochs = 0;
+    bad[1].batch_size = 0;
+    bad[2].lr = NAN;
+    bad[3].optimizer = (ac_optimizer_kind)7;
+    bad[4].decay_every = 0;
+    for (int i = 0; i < 5; i++) {
+        ac_error err = {0};
+        assert_null(ac_trainer_new(&bad[i], NULL, NULL, &err));
+        assert_int_equal(err.code, AC_ERR_INVALID);
+        assert_non_null(strstr(err.msg, "trainer: options: "));
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_refuses_options_out_of_range),
         cmocka_unit_test(test_learns_a_noisy_seasonal_series_well_below_naive),
         cmocka_unit_test(test_zero_head_with_last_value_anchor_scores_exactly_as_naive),
         cmocka_unit_test(test_last_value_anchor_keeps_the_naive_start_unless_an_epoch_beats_it),

@@ -1,18 +1,18 @@
-/* source.c - from a config's [data] section to a loaded table (see include/attncast/source.h).
+/* source.c - from a config's [data] section to a loaded table (see src/app/source.h).
  *
  * A mistake in the config's own values that shows only here (a dataset name with no card, a
  * data.columns or data.date_column name that is not in the CSV's header) is reported like any
  * other config error: where the key was set (file:line, or the --set override) and the key,
  * with a did-you-mean for near misses, and src->config_error set so the CLI exits as for a bad
  * config. */
-#include "attncast/source.h"
+#include "app/source.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "attncast/nearest.h"
+#include "core/nearest.h"
 
 /* How many card names an unknown-dataset message considers and lists. */
 #define KNOWN_MAX  256

@@ -1,4 +1,4 @@
-/* dataset_fetch.c - getting the file a dataset card names (see include/attncast/dataset.h).
+/* dataset_fetch.c - getting the file a dataset card names (see src/app/dataset.h).
  *
  * Fetching tries the mirror, then the cache, then downloads with curl (and unpacks with unzip)
  * run directly with fork/execvp, never through a shell. Whatever the source, a file is used only
@@ -6,7 +6,7 @@
  * and is renamed into the cache only once verified, so the cache never holds a partial or wrong
  * file. The card itself is read by dataset_card.c.
  */
-#include "attncast/dataset.h"
+#include "app/dataset.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "attncast/sha256.h"
+#include "data/sha256.h"
 #include "dataset_internal.h"
 
 #define CURL_SHOWN 100 /* bytes of curl's or unzip's own message kept */

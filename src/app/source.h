@@ -1,4 +1,5 @@
-/* source.h - resolving a config's [data] section to a loaded table.
+/* source.h - resolving a config's [data] section to a loaded table (application layer, src/app:
+ * a dataset may be fetched).
  *
  * data.dataset names a card: the file is fetched (mirror, cache or download, checksum verified)
  * and the card supplies the defaults for the date column, the split and the season. data.csv
@@ -19,7 +20,7 @@
 
 #include "attncast/config.h"
 #include "attncast/csv.h"
-#include "attncast/dataset.h"
+#include "app/dataset.h"
 
 typedef struct ac_data_source {
     ac_table *table;

@@ -1,4 +1,4 @@
-/* checkpoint_internal.h - private to src/io: what the checkpoint writer and reader share.
+/* checkpoint_internal.h - private to src/ckpt: what the checkpoint writer and reader share.
  *
  * checkpoint_write.c builds a file, checkpoint_read.c checks and reads one; both use the HDF5
  * helpers of checkpoint_hdf5.c declared here. The public API is include/attncast/checkpoint.h.

@@ -1,4 +1,5 @@
-/* report.h - what a run leaves on disk: the run folder and its files.
+/* report.h - what a run leaves on disk: the run folder and its files (application layer,
+ * src/app: metrics.json is written with cJSON, which libattncast does not need).
  *
  * A run folder holds config.ini (the resolved config, every key), history.csv (epoch,
  * train_loss, val_loss, lr, seconds, windows_per_s) and metrics.json (the test metrics of the

@@ -11,7 +11,7 @@
  * reader also strips leading whitespace: an indented line is read as an ordinary line rather
  * than as inih's multi-line continuation of the previous value, so indented keys work and a
  * stray continuation line is reported as malformed. An unknown section or key is answered with
- * the nearest known one ("did you mean", include/attncast/nearest.h). Each value goes through
+ * the nearest known one ("did you mean", src/core/nearest.h). Each value goes through
  * config.c's key table and parser (config_internal.h); a load commits to the caller's config only
  * on success.
  */
@@ -25,7 +25,7 @@
 
 #include <ini.h>
 
-#include "attncast/nearest.h"
+#include "core/nearest.h"
 
 #include "config_internal.h"
 

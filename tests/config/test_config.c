@@ -896,6 +896,27 @@ static void test_model_spec_carries_the_model_keys(void **state) {
     assert_true(s.dropout == 0.25f);
 }
 
+static void test_train_options_carry_the_train_keys(void **state) {
+    (void)state;
+    assert_int_equal(load(FULL), AC_OK);
+    assert_int_equal(ac_config_set(&cfg, "train.patience=4", &err), AC_OK);
+    ac_train_options o = ac_config_train_options(&cfg);
+    assert_int_equal(o.epochs, 30);
+    assert_int_equal(o.batch_size, 64);
+    assert_true(o.lr == 3e-4);
+    assert_int_equal(o.optimizer, AC_OPT_ADAMW);
+    assert_true(o.weight_decay == 0.01);
+    assert_true(o.momentum == 0.8);
+    assert_true(o.clip_grad == 1.5);
+    assert_int_equal(o.schedule, AC_SCHED_STEP);
+    assert_int_equal(o.warmup, 2);
+    assert_int_equal(o.decay_every, 5);
+    assert_true(o.decay_gamma == 0.3);
+    assert_int_equal(o.patience, 4);
+    assert_true(o.seed == UINT64_MAX);
+    assert_int_equal(o.loss, AC_LOSS_HUBER);
+}
+
 static void test_print_keys_lists_every_key_with_its_default(void **state) {
     (void)state;
     snprintf(path, sizeof path, "%s/keys.txt", dir);
@@ -974,6 +995,7 @@ int main(void) {
         cmocka_unit_test(test_check_wants_a_known_frequency),
         cmocka_unit_test(test_check_wants_a_filling_missing_policy_for_gaps_fill),
         cmocka_unit_test(test_model_spec_carries_the_model_keys),
+        cmocka_unit_test(test_train_options_carry_the_train_keys),
         cmocka_unit_test(test_print_keys_lists_every_key_with_its_default),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);

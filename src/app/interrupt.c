@@ -1,6 +1,6 @@
-/* interrupt.c - SIGINT and SIGTERM as a polled stop request (see include/attncast/interrupt.h).
+/* interrupt.c - SIGINT and SIGTERM as a polled stop request (see src/app/interrupt.h).
  * The handler touches only a sig_atomic_t and async-signal-safe calls (write, signal, raise). */
-#include "attncast/interrupt.h"
+#include "app/interrupt.h"
 
 #include <signal.h>
 #include <string.h>

@@ -1,7 +1,8 @@
 /* plot.h - pictures of runs and explanations, drawn by gnuplot (Debian gnuplot-nox) through a
- * pipe, each as PNG (pngcairo) and SVG. The data goes to gnuplot inline, so no temporary files
- * are left behind. When gnuplot is missing, every function returns AC_ERR_STATE with a message
- * saying how to install it; callers treat that as a note, not a failure.
+ * pipe, each as PNG (pngcairo) and SVG (application layer, src/app: it spawns gnuplot). The data
+ * goes to gnuplot inline, so no temporary files are left behind. When gnuplot is missing, every
+ * function returns AC_ERR_STATE with a message saying how to install it; callers treat that as a
+ * note, not a failure.
  */
 #ifndef ATTNCAST_PLOT_H
 #define ATTNCAST_PLOT_H

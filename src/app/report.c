@@ -1,6 +1,6 @@
 /* report.c - the run folder and its files: atomic writes, history.csv, metrics.json (cJSON, the
  * metrics beside the run's main settings), report.md. */
-#include "attncast/report.h"
+#include "app/report.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>

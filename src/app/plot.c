@@ -7,7 +7,7 @@
  * has dates (seconds since 1970 read with timefmt '%s', tics at a round step that leaves a few
  * labels, each label showing what the step changes; the labels say they are dates, so the axis
  * needs no title), and legends sit outside the data area. */
-#include "attncast/plot.h"
+#include "app/plot.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,4 +1,5 @@
-/* interrupt.h - asking a long job to stop at a safe point, on SIGINT or SIGTERM.
+/* interrupt.h - asking a long job to stop at a safe point, on SIGINT or SIGTERM (application
+ * layer: a library installs no signal handler, so this lives in src/app).
  *
  * A handler may do almost nothing safely, so the one ac_interrupt_catch installs only records
  * the signal (and writes a fixed one-line note to stderr with write(2)); the job polls

@@ -12,7 +12,7 @@
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 
-#include "attncast/report.h"
+#include "app/report.h"
 
 static ac_run_info run_info(bool measured, double model_mse, double naive_mse) {
     ac_run_info info = {.data_source = "a.csv", .rows = 100, .channels = 1, .epochs_run = 1};

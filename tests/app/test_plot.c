@@ -15,8 +15,8 @@
 #include <cmocka.h>
 
 #include "attncast/explain.h"
-#include "attncast/plot.h"
-#include "io/plot_internal.h"
+#include "app/plot.h"
+#include "app/plot_internal.h"
 #include "support/testutil.h"
 
 static char dir[128];

@@ -1,4 +1,4 @@
-/* config_internal.h - private to src/io: what config.c and config_ini.c share.
+/* config_internal.h - private to src/config: what config.c and config_ini.c share.
  *
  * config.c owns the key table and turns one value's text into its field of ac_config;
  * config_ini.c reads INI files through that table. The public API is include/attncast/config.h.

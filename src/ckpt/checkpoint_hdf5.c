@@ -5,7 +5,7 @@
  * names and the /train/history table type. Then the reader's checked access to one object at a
  * time: open a group or dataset, check its class and shape, read numbers, strings or an attribute,
  * each failure becoming the "PATH: <message>" line that ac_ckpt_read returns. Declared in
- * checkpoint_internal.h, private to src/io.
+ * checkpoint_internal.h, private to src/ckpt.
  */
 #include "checkpoint_internal.h"
 

@@ -1,11 +1,11 @@
 /* dataset_card.c - dataset cards: the datasets folder, listing the cards and reading one
- * (see include/attncast/dataset.h).
+ * (see src/app/dataset.h).
  *
  * A card is read with inih through a line reader of our own, so every error names the card file
  * and line; the keys are a table, each with its parser. Getting the data file a card names is
  * dataset_fetch.c.
  */
-#include "attncast/dataset.h"
+#include "app/dataset.h"
 
 #include <dirent.h>
 #include <errno.h>

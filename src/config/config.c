@@ -686,6 +686,26 @@ ac_model_spec ac_config_model_spec(const ac_config *cfg, int channels) {
     return spec;
 }
 
+ac_train_options ac_config_train_options(const ac_config *cfg) {
+    ac_train_options o = {
+        .epochs = cfg->train.epochs,
+        .batch_size = cfg->train.batch_size,
+        .lr = cfg->train.lr,
+        .optimizer = cfg->train.optimizer,
+        .weight_decay = cfg->train.weight_decay,
+        .momentum = cfg->train.momentum,
+        .clip_grad = cfg->train.clip_grad,
+        .schedule = cfg->train.schedule,
+        .warmup = cfg->train.warmup,
+        .decay_every = cfg->train.decay_every,
+        .decay_gamma = cfg->train.decay_gamma,
+        .patience = cfg->train.patience,
+        .seed = cfg->train.seed,
+        .loss = cfg->train.loss,
+    };
+    return o;
+}
+
 /* What a key accepts, in brief, for the key reference: "1..4096", "> 0", "a|b|c". */
 static void summarize(const key_def *k, char *buf, size_t n) {
     buf[0] = '\0';

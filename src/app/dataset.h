@@ -1,4 +1,5 @@
-/* dataset.h - dataset cards and fetching datasets by name.
+/* dataset.h - dataset cards and fetching datasets by name (application layer: fetching runs
+ * curl, so this lives in src/app, outside libattncast).
  *
  * A card is a small INI file `<datasets dir>/<name>.ini` with a [dataset] section: name, file,
  * url, sha256, date_column, step, domain, split (train,val,test fractions), season, description,

@@ -1,7 +1,7 @@
-/* dataset_internal.h - private to src/data: what dataset_card.c and dataset_fetch.c share.
+/* dataset_internal.h - private to src/app: what dataset_card.c and dataset_fetch.c share.
  *
  * dataset_card.c reads and checks a card; dataset_fetch.c gets the file it names. Both check a
- * card's file name and digest with these. The public API is include/attncast/dataset.h.
+ * card's file name and digest with these. The public API is src/app/dataset.h.
  */
 #ifndef ATTNCAST_DATA_DATASET_INTERNAL_H
 #define ATTNCAST_DATA_DATASET_INTERNAL_H

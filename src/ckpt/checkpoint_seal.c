@@ -23,7 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "attncast/sha256.h"
+#include "data/sha256.h"
 
 #define SEAL_MAGIC "attncast-checkpoint-seal sha256 "
 #define READ_CHUNK (1 << 16)
