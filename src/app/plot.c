@@ -163,8 +163,11 @@ static bool parse_dates(char *const *dates, int n, long long *secs) {
 
 /* ---- run pictures ---- */
 
-/* Reads a small CSV (header + rows) into lines; returns the number of lines or -1. */
-static int read_lines(const char *path, char ***lines_out) {
+/* Reads the run folder's small CSV dir/name (header + rows) into lines, its path into path;
+ * returns the number of lines or -1. */
+static int read_run_csv(const char *dir, const char *name, char *path, size_t path_size,
+                        char ***lines_out) {
+    snprintf(path, path_size, "%s/%s", dir, name);
     FILE *f = fopen(path, "r");
     *lines_out = NULL;
     if (!f) return -1;
@@ -254,9 +257,8 @@ static ac_status commands_draw(commands *c, FILE *out, const char *dir, const ch
  * epochs along the top. */
 ac_status ac_plot_learning_curves_script(FILE *out, const char *dir, ac_error *err) {
     char path[2048];
-    snprintf(path, sizeof path, "%s/history.csv", dir);
     char **lines = NULL;
-    int n = read_lines(path, &lines);
+    int n = read_run_csv(dir, "history.csv", path, sizeof path, &lines);
     if (n < 2) {
         free_lines(lines, n > 0 ? n : 0);
         return ac_error_set(err, AC_ERR_IO, "%s: no epochs to plot", path);
@@ -321,9 +323,8 @@ ac_status ac_plot_learning_curves_script(FILE *out, const char *dir, ac_error *e
 ac_status ac_plot_forecasts_script(FILE *out, const char *dir, bool *drawn, ac_error *err) {
     *drawn = false;
     char path[2048];
-    snprintf(path, sizeof path, "%s/test_forecasts.csv", dir);
     char **lines = NULL;
-    int n = read_lines(path, &lines);
+    int n = read_run_csv(dir, "test_forecasts.csv", path, sizeof path, &lines);
     if (n < 2) {
         free_lines(lines, n > 0 ? n : 0);
         return AC_OK; /* nothing to draw */

@@ -182,11 +182,17 @@ static double eval_mse(const char *text, const char **split, int *windows) {
     return mse;
 }
 
+/* The test MSE that train wrote into the run's metrics.json. */
+static double trained_test_mse(void) {
+    cJSON *m = run_metrics();
+    double mse = number(m, "model", "mse", NULL);
+    cJSON_Delete(m);
+    return mse;
+}
+
 static void test_eval_finds_the_data_from_another_folder(void **state) {
     (void)state;
-    cJSON *m = run_metrics();
-    double trained = number(m, "model", "mse", NULL);
-    cJSON_Delete(m);
+    double trained = trained_test_mse();
     const char *split;
     int windows;
     /* data.csv = data/series.csv is relative to the test folder, not to elsewhere/deeper: it is
@@ -231,9 +237,7 @@ static void test_eval_finds_the_data_through_its_dataset_card(void **state) {
              hex);
     assert_int_equal(sh("mkdir -p cards cache"), 0);
     assert_int_equal(tu_write_file(dir, "cards/tiny.ini", card), 0);
-    cJSON *m = run_metrics();
-    double trained = number(m, "model", "mse", NULL);
-    cJSON_Delete(m);
+    double trained = trained_test_mse();
     assert_int_equal(sh("mv data mirror"), 0);
     int rc = sh("ATTNCAST_DATASETS_DIR=\"$PWD/cards\" ATTNCAST_DATA_MIRROR=\"$PWD/mirror\" "
                 "ATTNCAST_CACHE_DIR=\"$PWD/cache\" sh -c '$A eval runs/a/best.h5 --json 2>note'");
@@ -252,9 +256,7 @@ static void test_eval_finds_the_data_through_its_dataset_card(void **state) {
 
 static void test_eval_data_scores_every_window_of_another_file_unless_split(void **state) {
     (void)state;
-    cJSON *m = run_metrics();
-    double trained = number(m, "model", "mse", NULL);
-    cJSON_Delete(m);
+    double trained = trained_test_mse();
     const char *split;
     int windows;
     /* another file: every window, t = 24 .. 400 - 6 */
