@@ -167,7 +167,7 @@ static void add_number(cJSON *obj, const char *key, double v) {
 
 /* The model's validation MSE is below the naive repeat's (a NaN never is). */
 static bool beats_naive(const ac_run_info *info) {
-    return info->val_vs_naive.model_mse < info->val_vs_naive.naive_mse;
+    return info->val_mse < info->val_vs_naive.naive_mse;
 }
 
 /* model.anchor = last is worth suggesting unless the run used it already. */
@@ -181,7 +181,7 @@ bool ac_run_val_verdict(const ac_config *cfg, const ac_run_info *info, char *buf
     snprintf(buf, n,
              "on the validation split the model (MSE %.4g) does not beat the naive repeat of the "
              "last value (MSE %.4g); what usually helps: a longer lookback (data.lookback)%s",
-             info->val_vs_naive.model_mse, info->val_vs_naive.naive_mse,
+             info->val_mse, info->val_vs_naive.naive_mse,
              anchor_suggested(cfg) ? ", model.anchor = last (the model starts from the naive "
                                      "forecast and learns corrections to it)"
                                    : "");
@@ -317,7 +317,7 @@ char *ac_metrics_json(const ac_config *cfg, const ac_eval_result *e, const ac_ru
     add_number(root, "windows_per_s", info->windows_per_s);
     if (info->val_vs_naive.measured) {
         cJSON *val = cJSON_AddObjectToObject(root, "val_vs_naive");
-        add_number(val, "model_mse", info->val_vs_naive.model_mse);
+        add_number(val, "model_mse", info->val_mse);
         add_number(val, "naive_mse", info->val_vs_naive.naive_mse);
         cJSON_AddBoolToObject(val, "beats_naive", beats_naive(info));
     }
@@ -419,7 +419,7 @@ char *ac_run_report_md(const ac_config *cfg, const ac_eval_result *e, const ac_r
     else if (info->val_vs_naive.measured)
         ADD("On the validation split the model (MSE %.4g) beats the naive repeat of the last "
             "value (MSE %.4g).\n\n",
-            info->val_vs_naive.model_mse, info->val_vs_naive.naive_mse);
+            info->val_mse, info->val_vs_naive.naive_mse);
     for (size_t i = 0; i < sizeof PICTURES / sizeof *PICTURES; i++)
         if (file_exists(run_dir, PICTURES[i].file)) ADD("%s\n\n", PICTURES[i].link);
     ADD("## Config\n\n```ini\n%s```\n", ini);

@@ -49,11 +49,11 @@ typedef struct ac_run_info {
     /* MSE and MAE (scaled values) of the best weights on the validation split, whatever the
      * training loss; NAN when not known (the "val" object is then left out) */
     double val_mse, val_mae;
-    /* The best weights against the naive repeat on the validation windows, MSE on scaled values
-     * (train measures it; measured false: not known, and reports leave it out). */
+    /* The naive repeat's MSE on the same validation windows, beside val_mse (train measures
+     * it; measured false: not known, and reports leave the comparison out). */
     struct {
         bool measured;
-        double model_mse, naive_mse;
+        double naive_mse;
     } val_vs_naive;
 } ac_run_info;
 

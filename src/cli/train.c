@@ -737,25 +737,23 @@ static int train(train_args args, ac_parallel *group) {
     int epochs_run = 0;
     ac_trainer_history(tr, &epochs_run);
     double secs = ac_trainer_seconds(tr);
-    ac_run_info info = {.data_source = src.label,
-                        .rows = table->rows,
-                        .channels = table->cols,
-                        .parameters = ac_forecaster_weight_count(model),
-                        .epochs_run = epochs_run,
-                        .best_epoch = ac_trainer_best_epoch(tr),
-                        .best_val_loss = ac_trainer_best_val_loss(tr),
-                        .train_seconds = secs,
-                        .windows_per_s =
-                            secs > 0 ? (double)ac_trainer_windows_per_epoch(tr) * epochs_run / secs
-                                     : 0.0,
-                        .threads = ac_threads_get(),
-                        .stopped_early = ac_trainer_stopped_early(tr),
-                        .channel_names = table->names,
-                        .val_mse = val.model.mse,
-                        .val_mae = val.model.mae,
-                        .val_vs_naive = {.measured = true,
-                                         .model_mse = val.model.mse,
-                                         .naive_mse = val.baseline[AC_BASELINE_NAIVE].mse}};
+    ac_run_info info = {
+        .data_source = src.label,
+        .rows = table->rows,
+        .channels = table->cols,
+        .parameters = ac_forecaster_weight_count(model),
+        .epochs_run = epochs_run,
+        .best_epoch = ac_trainer_best_epoch(tr),
+        .best_val_loss = ac_trainer_best_val_loss(tr),
+        .train_seconds = secs,
+        .windows_per_s =
+            secs > 0 ? (double)ac_trainer_windows_per_epoch(tr) * epochs_run / secs : 0.0,
+        .threads = ac_threads_get(),
+        .stopped_early = ac_trainer_stopped_early(tr),
+        .channel_names = table->names,
+        .val_mse = val.model.mse,
+        .val_mae = val.model.mae,
+        .val_vs_naive = {.measured = true, .naive_mse = val.baseline[AC_BASELINE_NAIVE].mse}};
     if (!args.quiet) {
         if (info.stopped_early)
             printf("early stop after epoch %d (no better validation loss for %d epochs)\n",

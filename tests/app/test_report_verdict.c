@@ -17,7 +17,7 @@
 static ac_run_info run_info(bool measured, double model_mse, double naive_mse) {
     ac_run_info info = {.data_source = "a.csv", .rows = 100, .channels = 1, .epochs_run = 1};
     info.val_vs_naive.measured = measured;
-    info.val_vs_naive.model_mse = model_mse;
+    info.val_mse = model_mse;
     info.val_vs_naive.naive_mse = naive_mse;
     return info;
 }
