@@ -138,6 +138,19 @@ ac_status ac_trainer_set_state(ac_trainer *trainer, const ac_train_state *state,
 /* The trainer's optimizer (its moments and step count are part of a checkpoint). */
 ac_optimizer *ac_trainer_optimizer(ac_trainer *trainer);
 
+/* Receives each forecast window of ac_forecast_windows: its origin t (the first target row), the
+ * input x [L, C] and truth y [H, C] (scaled values), the point forecast [H, C] (scaled) and, for
+ * a quantile model, the quantile forecasts [H, C, Q] sorted ascending (NULL for a point model).
+ * The arrays live until the visitor returns. */
+typedef void (*ac_forecast_visitor)(void *user, int t, const float *x, const float *y,
+                                    const float *point, const float *quantiles);
+/* Forecasts the windows whose origins are t = first + i * stride, i < count, in that order, in
+ * no-grad batches of batch_size (the model's inference path: no dropout), and hands each to
+ * visit. Every origin must leave room for the lookback before it and the horizon after it
+ * (AC_ERR_INVALID otherwise). */
+ac_status ac_forecast_windows(ac_forecaster *model, const ac_series *series, int first, int count,
+                              int stride, int batch_size, ac_forecast_visitor visit, void *user,
+                              ac_error *err);
 /* Mean loss of the model over every window of a split (no grad, no dropout). */
 ac_status ac_split_loss(ac_forecaster *model, const ac_series *series, ac_split_kind split,
                         ac_loss_kind loss, int batch_size, double *out, ac_error *err);

@@ -1,0 +1,170 @@
+/* evaluate.c - forecasting the windows of a series in no-grad batches, the loss of a split, and
+ * the evaluation of a model beside the baselines (see include/attncast/trainer.h). */
+#include "attncast/trainer.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+/* Arena for one batch of forecasts: grows on the first batch and is reused after that. */
+#define EVAL_ARENA_BYTES ((size_t)64 << 20)
+
+ac_status ac_forecast_windows(ac_forecaster *model, const ac_series *s, int first, int count,
+                              int stride, int batch_size, ac_forecast_visitor visit, void *user,
+                              ac_error *err) {
+    if (count <= 0) return AC_OK;
+    if (stride < 1 || batch_size < 1 || first < s->lookback ||
+        first + (int64_t)(count - 1) * stride + s->horizon > s->rows)
+        return ac_error_set(err, AC_ERR_INVALID,
+                            "forecast windows: origins %d + %d x %d do not fit the %d rows", first,
+                            count - 1, stride, s->rows);
+    ac_ctx *ctx = ac_ctx_new(EVAL_ARENA_BYTES, 0);
+    if (!ctx) return ac_error_set(err, AC_ERR_NOMEM, "evaluation: out of memory");
+    ac_ctx_set_grad_enabled(ctx, false);
+    int L = s->lookback, H = s->horizon, C = s->channels;
+    for (int start = 0; start < count; start += batch_size) {
+        int n = count - start < batch_size ? count - start : batch_size;
+        ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){n, L, C});
+        ac_tensor *y = ac_tensor_temp(ctx, 3, (int[]){n, H, C});
+        int *ts = x && y ? ac_arena_alloc(ac_ctx_arena(ctx), (size_t)n * sizeof(int)) : NULL;
+        if (ts) {
+            for (int i = 0; i < n; i++) ts[i] = first + (start + i) * stride;
+            ac_series_gather(s, ts, n, x->data, y->data);
+        }
+        ac_tensor *pred = ts ? ac_forecaster_forward(ctx, model, x) : NULL;
+        if (!pred) {
+            ac_error_set(err, ac_ctx_failed(ctx) ? ac_ctx_status(ctx) : AC_ERR_NOMEM,
+                         "evaluation failed: %s",
+                         ac_ctx_failed(ctx) ? ac_ctx_error(ctx) : "out of memory");
+            ac_ctx_free(ctx);
+            return err->code;
+        }
+        for (int i = 0; i < n; i++)
+            visit(user, ts[i], x->data + (size_t)i * L * C, y->data + (size_t)i * H * C,
+                  pred->data + (size_t)i * H * C, NULL);
+        ac_ctx_reset(ctx);
+    }
+    ac_ctx_free(ctx);
+    return AC_OK;
+}
+
+/* Every window of a split, in order. */
+static ac_status for_each_forecast(ac_forecaster *model, const ac_series *s, ac_split_kind split,
+                                   int batch_size, ac_forecast_visitor visit, void *user,
+                                   ac_error *err) {
+    ac_window_range r = ac_series_windows(s, split);
+    return ac_forecast_windows(model, s, r.first, r.count, 1, batch_size, visit, user, err);
+}
+
+typedef struct loss_sum {
+    ac_loss_kind kind;
+    size_t n; /* values per window */
+    double sum;
+    int64_t windows;
+} loss_sum;
+
+static void add_window_loss(void *user, int t, const float *x, const float *y, const float *pred,
+                            const float *quantiles) {
+    (void)t, (void)x, (void)quantiles;
+    loss_sum *ls = user;
+    double acc = 0.0;
+    for (size_t i = 0; i < ls->n; i++) {
+        double d = (double)pred[i] - (double)y[i], a = fabs(d);
+        switch (ls->kind) {
+        case AC_LOSS_MAE:
+            acc += a;
+            break;
+        case AC_LOSS_HUBER:
+            acc += a <= 1.0 ? 0.5 * d * d : a - 0.5;
+            break;
+        case AC_LOSS_MSE:
+            acc += d * d;
+            break;
+        }
+    }
+    ls->sum += acc / (double)ls->n;
+    ls->windows++;
+}
+
+ac_status ac_split_loss(ac_forecaster *model, const ac_series *s, ac_split_kind split,
+                        ac_loss_kind loss, int batch_size, double *out, ac_error *err) {
+    loss_sum ls = {.kind = loss, .n = (size_t)s->horizon * (size_t)s->channels};
+    if (for_each_forecast(model, s, split, batch_size, add_window_loss, &ls, err) != AC_OK)
+        return err->code;
+    *out = ls.windows ? ls.sum / (double)ls.windows : NAN;
+    return AC_OK;
+}
+
+typedef struct eval_state {
+    const ac_series *series;
+    int season;
+    ac_metrics_acc model, baseline[AC_BASELINE_COUNT];
+    float *scratch; /* [H, C] */
+    int64_t windows;
+} eval_state;
+
+static void add_window_metrics(void *user, int t, const float *x, const float *y, const float *pred,
+                               const float *quantiles) {
+    (void)t, (void)quantiles;
+    eval_state *e = user;
+    const ac_series *s = e->series;
+    ac_metrics_acc_add(&e->model, pred, y, s->horizon);
+    for (int k = 0; k < AC_BASELINE_COUNT; k++) {
+        ac_baseline_forecast((ac_baseline_kind)k, x, s->lookback, s->channels, s->horizon,
+                             e->season, e->scratch);
+        ac_metrics_acc_add(&e->baseline[k], e->scratch, y, s->horizon);
+    }
+    e->windows++;
+}
+
+/* The pooled and per-channel results of one accumulator. */
+static void acc_results(const ac_metrics_acc *acc, ac_metrics *pooled, ac_metrics *channels) {
+    *pooled = ac_metrics_acc_result(acc);
+    for (int c = 0; c < acc->channels; c++) channels[c] = ac_metrics_acc_channel(acc, c);
+}
+
+ac_status ac_evaluate(ac_forecaster *model, const ac_series *s, ac_split_kind split, int season,
+                      int batch_size, ac_eval_result *out, ac_error *err) {
+    eval_state e = {.series = s, .season = season};
+    int C = s->channels;
+    double *scales = malloc((size_t)2 * (size_t)C * sizeof(double)); /* MASE scales, MAPE floors */
+    ac_metrics *per_channel =
+        malloc((size_t)(1 + AC_BASELINE_COUNT) * (size_t)C * sizeof(ac_metrics));
+    e.scratch = malloc((size_t)s->horizon * (size_t)C * sizeof(float));
+    ac_status st = scales && per_channel && e.scratch
+                       ? AC_OK
+                       : ac_error_set(err, AC_ERR_NOMEM, "evaluation: out of memory");
+    if (st == AC_OK) {
+        ac_mase_scales(s, season, scales);
+        ac_mape_floors(s, ac_series_windows(s, split), scales + C);
+        st = ac_metrics_acc_init(&e.model, &s->scaler, scales, scales + C, err);
+        for (int k = 0; k < AC_BASELINE_COUNT && st == AC_OK; k++)
+            st = ac_metrics_acc_init(&e.baseline[k], &s->scaler, scales, scales + C, err);
+    }
+    if (st == AC_OK)
+        st = for_each_forecast(model, s, split, batch_size, add_window_metrics, &e, err);
+    if (st == AC_OK) {
+        *out = (ac_eval_result){.split = split,
+                                .windows = e.windows,
+                                .season = season,
+                                .channels = C,
+                                .model_channels = per_channel};
+        acc_results(&e.model, &out->model, out->model_channels);
+        for (int k = 0; k < AC_BASELINE_COUNT; k++) {
+            out->baseline_channels[k] = per_channel + (size_t)(1 + k) * C;
+            acc_results(&e.baseline[k], &out->baseline[k], out->baseline_channels[k]);
+        }
+        per_channel = NULL;
+    }
+    ac_metrics_acc_free(&e.model);
+    for (int k = 0; k < AC_BASELINE_COUNT; k++) ac_metrics_acc_free(&e.baseline[k]);
+    free(per_channel);
+    free(scales);
+    free(e.scratch);
+    return st;
+}
+
+void ac_eval_result_free(ac_eval_result *e) {
+    free(e->model_channels);
+    e->model_channels = NULL;
+    for (int k = 0; k < AC_BASELINE_COUNT; k++) e->baseline_channels[k] = NULL;
+}
