@@ -98,4 +98,95 @@ void ac_mape_floors(const ac_series *series, ac_window_range r, double *floors);
 void ac_baseline_forecast(ac_baseline_kind kind, const float *x, int lookback, int channels,
                           int horizon, int season, float *out);
 
+/* ---- intervals and quantiles ---- */
+
+/* Scores of an interval forecast [lo, hi] of nominal coverage `level` over a channel's points:
+ *   coverage        the share of points with lo <= y <= hi
+ *   width           mean hi - lo, original units (width_scaled: on the scaled values)
+ *   winkler         the mean interval (Winkler) score, original units (winkler_scaled: scaled
+ *                   values): hi - lo, plus 2 / (1 - level) times the distance from y to the
+ *                   interval when y falls outside it
+ * Pooled over the channels: coverage, width_scaled and winkler_scaled over every point; width and
+ * winkler NAN for several channels (their units may differ), a single channel's own otherwise. */
+typedef struct ac_interval_metrics {
+    double level;
+    double coverage;
+    double width, winkler;               /* original units */
+    double width_scaled, winkler_scaled; /* scaled values */
+    int64_t points;
+} ac_interval_metrics;
+
+typedef struct ac_interval_sums {
+    double width, winkler, width_scaled, winkler_scaled;
+    int64_t covered, points;
+} ac_interval_sums;
+
+/* Running sums of one interval (one level) over many windows, per channel. */
+typedef struct ac_interval_acc {
+    const ac_scaler *scaler; /* borrowed */
+    double level;
+    int channels;
+    ac_interval_sums *sums; /* [channels], owned */
+} ac_interval_acc;
+
+/* AC_ERR_INVALID for a level outside (0, 1). */
+ac_status ac_interval_acc_init(ac_interval_acc *acc, const ac_scaler *scaler, double level,
+                               ac_error *err);
+void ac_interval_acc_free(ac_interval_acc *acc);
+/* Adds one window: lo, hi, truth [steps, channels], scaled values. */
+void ac_interval_acc_add(ac_interval_acc *acc, const float *lo, const float *hi, const float *truth,
+                         int steps);
+ac_interval_metrics ac_interval_acc_result(const ac_interval_acc *acc);
+ac_interval_metrics ac_interval_acc_channel(const ac_interval_acc *acc, int channel);
+
+/* Scores of a quantile forecast at levels q_1 < ... < q_Q over a channel's points, original scale,
+ * as GluonTS defines them: QL_q = 2 sum over the points of rho_q(y - yhat_q), rho_q(e) =
+ * max(q e, (q - 1) e), and
+ *   wql    the mean over q of QL_q / sum |y| (GluonTS's mean_wQuantileLoss, free of units; NAN
+ *          when sum |y| is 0)
+ *   crps   the mean over q of QL_q / points: the CRPS approximated on the quantile grid, in the
+ *          channel's units (wql is the same sum weighted by sum |y| instead of the point count)
+ * Pooled over the channels: wql the mean of the channels' (as WAPE, so that a channel in large
+ * units does not outweigh the others); crps NAN for several channels. */
+typedef struct ac_quantile_metrics {
+    double wql, crps;
+    int64_t points;
+} ac_quantile_metrics;
+
+/* Running sums of one quantile forecaster over many windows, per channel. */
+typedef struct ac_quantile_acc {
+    const ac_scaler *scaler; /* borrowed */
+    int channels, quantiles;
+    double *levels;  /* [quantiles], owned copy */
+    double *loss;    /* [channels, quantiles]: sum of rho_q, original units */
+    double *abs_y;   /* [channels] */
+    int64_t *points; /* [channels] */
+} ac_quantile_acc;
+
+/* AC_ERR_INVALID unless 1 <= quantiles and the levels are strictly increasing in (0, 1). */
+ac_status ac_quantile_acc_init(ac_quantile_acc *acc, const ac_scaler *scaler, const double *levels,
+                               int quantiles, ac_error *err);
+void ac_quantile_acc_free(ac_quantile_acc *acc);
+/* Adds one window: quant [steps, channels, quantiles] and truth [steps, channels], scaled. */
+void ac_quantile_acc_add(ac_quantile_acc *acc, const float *quant, const float *truth, int steps);
+ac_quantile_metrics ac_quantile_acc_result(const ac_quantile_acc *acc);
+ac_quantile_metrics ac_quantile_acc_channel(const ac_quantile_acc *acc, int channel);
+
+/* The quantile levels an interval set implies, for scoring intervals as quantiles: for levels
+ * a_1 < ... < a_K, the 2K + 1 levels (1 - a_K) / 2 < ... < (1 - a_1) / 2 < 0.5 < (1 + a_1) / 2
+ * < ... < (1 + a_K) / 2 (so out needs 2K + 1 entries). */
+void ac_interval_quantile_levels(const double *levels, int count, double *out);
+
+/* The seasonal-naive quantile baseline: its forecast of quantile q is the seasonal-naive forecast
+ * plus an offset per (step, channel, q): the empirical q-quantile (the ceil(n q)-th smallest of n)
+ * of the seasonal naive's errors y - yhat at that step and channel over the windows r of the
+ * series (the validation windows, so that no test value informs it). offsets: [H, C, Q], scaled
+ * values, nondecreasing in q. AC_ERR_INVALID for an empty range. */
+ac_status ac_baseline_quantile_offsets(const ac_series *series, ac_window_range r, int season,
+                                       const double *levels, int quantiles, float *offsets,
+                                       ac_error *err);
+/* The baseline's quantile forecast [H, C, Q] for one window x [L, C] (scaled values). */
+void ac_baseline_quantile_forecast(const float *x, int lookback, int channels, int horizon,
+                                   int season, const float *offsets, int quantiles, float *out);
+
 #endif

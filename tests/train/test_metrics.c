@@ -1,5 +1,6 @@
 /* test_metrics.c - error metrics on hand-computed cases (per channel and pooled, the MAPE floor
- * and its share rule) and the three baselines. */
+ * and its share rule), the three baselines, interval and quantile scores and the seasonal-naive
+ * quantile baseline. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -180,6 +181,105 @@ static void test_mase_scale_is_the_seasonal_difference_of_training_rows(void **s
     assert_true(fabs(scale - 12.0) < 1e-12);
 }
 
+static void test_interval_scores_match_hand_computed_values(void **state) {
+    (void)state;
+    /* one channel, mean 10, std 2; level 0.8: the miss penalty is 2 / 0.2 = 10 */
+    double mean = 10.0, sd = 2.0;
+    ac_scaler sc = {.channels = 1, .mean = &mean, .std = &sd};
+    ac_interval_acc acc;
+    ac_error err;
+    assert_int_equal(ac_interval_acc_init(&acc, &sc, 0.8, &err), AC_OK);
+    /* [-1, 1] holds 0.5; [0, 0.5] misses 1 by 0.5; [-1, 0] misses -1.5 by 0.5 */
+    const float lo[3] = {-1.0f, 0.0f, -1.0f}, hi[3] = {1.0f, 0.5f, 0.0f};
+    const float y[3] = {0.5f, 1.0f, -1.5f};
+    ac_interval_acc_add(&acc, lo, hi, y, 3);
+    ac_interval_metrics m = ac_interval_acc_result(&acc);
+    assert_int_equal(m.points, 3);
+    assert_true(fabs(m.coverage - 1.0 / 3) < 1e-12);
+    assert_true(fabs(m.width_scaled - (2.0 + 0.5 + 1.0) / 3) < 1e-12);
+    assert_true(fabs(m.winkler_scaled - (2.0 + 5.5 + 6.0) / 3) < 1e-12);
+    assert_true(fabs(m.width - 2.0 * (2.0 + 0.5 + 1.0) / 3) < 1e-12); /* original units */
+    assert_true(fabs(m.winkler - 2.0 * (2.0 + 5.5 + 6.0) / 3) < 1e-12);
+    ac_interval_acc_free(&acc);
+    assert_int_equal(ac_interval_acc_init(&acc, &sc, 1.0, &err), AC_ERR_INVALID);
+}
+
+static void test_pooled_interval_scores_have_no_units(void **state) {
+    (void)state;
+    double mean[2] = {0.0, 0.0}, sd[2] = {1.0, 100.0};
+    ac_scaler sc = {.channels = 2, .mean = mean, .std = sd};
+    ac_interval_acc acc;
+    ac_error err;
+    assert_int_equal(ac_interval_acc_init(&acc, &sc, 0.5, &err), AC_OK);
+    const float lo[2] = {0.0f, 0.0f}, hi[2] = {1.0f, 1.0f}, y[2] = {0.5f, 2.0f};
+    ac_interval_acc_add(&acc, lo, hi, y, 1);
+    ac_interval_metrics all = ac_interval_acc_result(&acc), c1 = ac_interval_acc_channel(&acc, 1);
+    assert_true(fabs(all.coverage - 0.5) < 1e-12);
+    assert_true(isnan(all.width) && isnan(all.winkler));
+    assert_true(fabs(all.width_scaled - 1.0) < 1e-12);
+    assert_true(fabs(c1.width - 100.0) < 1e-9);
+    assert_true(fabs(c1.winkler - 100.0 * (1.0 + 4.0 * 1.0)) < 1e-9);
+    ac_interval_acc_free(&acc);
+}
+
+static void test_weighted_quantile_loss_and_crps_match_hand_computed_values(void **state) {
+    (void)state;
+    double mean = 0.0, sd = 1.0;
+    ac_scaler sc = {.channels = 1, .mean = &mean, .std = &sd};
+    const double levels[3] = {0.1, 0.5, 0.9};
+    ac_quantile_acc acc;
+    ac_error err;
+    assert_int_equal(ac_quantile_acc_init(&acc, &sc, levels, 3, &err), AC_OK);
+    /* y = 2 with quantiles 1, 2, 4; y = 4 with quantiles 3, 3, 3 */
+    const float quant[6] = {1, 2, 4, 3, 3, 3}, y[2] = {2, 4};
+    ac_quantile_acc_add(&acc, quant, y, 2);
+    /* rho: q0.1: 0.1*1 + 0.1*1; q0.5: 0 + 0.5*1; q0.9: 0.1*2 + 0.9*1 */
+    double rho = (0.1 + 0.1) + (0.0 + 0.5) + (0.2 + 0.9);
+    ac_quantile_metrics m = ac_quantile_acc_result(&acc);
+    assert_true(fabs(m.wql - 2.0 * rho / 3.0 / 6.0) < 1e-12);
+    assert_true(fabs(m.crps - 2.0 * rho / 3.0 / 2.0) < 1e-12);
+    ac_quantile_acc_free(&acc);
+    const double bad[2] = {0.5, 0.5};
+    assert_int_equal(ac_quantile_acc_init(&acc, &sc, bad, 2, &err), AC_ERR_INVALID);
+}
+
+static void test_intervals_imply_symmetric_quantile_levels(void **state) {
+    (void)state;
+    const double levels[2] = {0.8, 0.95};
+    double q[5];
+    ac_interval_quantile_levels(levels, 2, q);
+    const double want[5] = {0.025, 0.1, 0.5, 0.9, 0.975};
+    for (int i = 0; i < 5; i++) assert_true(fabs(q[i] - want[i]) < 1e-12);
+}
+
+static void test_seasonal_naive_quantiles_come_from_its_validation_errors(void **state) {
+    (void)state;
+    /* 12 rows of one channel; L = 2, H = 1, season 1 (the naive repeat): the error of the window
+     * at t is s[t] - s[t-1]. Validation windows t = 6..9 see errors 1, -2, 3, 0. */
+    float scaled[12] = {0, 0, 0, 0, 0, 0, 1, -1, 2, 2, 0, 0};
+    double mean = 0.0, sd = 1.0;
+    ac_series s = {.rows = 12,
+                   .channels = 1,
+                   .lookback = 2,
+                   .horizon = 1,
+                   .scaled = scaled,
+                   .split = {.rows = 12, .n_train = 6, .n_val = 4, .n_test = 2},
+                   .scaler = {.channels = 1, .mean = &mean, .std = &sd}};
+    const double levels[3] = {0.25, 0.5, 0.9};
+    float offsets[3], out[3];
+    ac_error err;
+    ac_window_range r = {.first = 6, .count = 4};
+    assert_int_equal(ac_baseline_quantile_offsets(&s, r, 1, levels, 3, offsets, &err), AC_OK);
+    /* sorted errors -2, 0, 1, 3: ranks ceil(4q) = 1, 2, 4 */
+    assert_true(offsets[0] == -2.0f && offsets[1] == 0.0f && offsets[2] == 3.0f);
+    const float x[2] = {5, 7};
+    ac_baseline_quantile_forecast(x, 2, 1, 1, 1, offsets, 3, out);
+    assert_true(out[0] == 5.0f && out[1] == 7.0f && out[2] == 10.0f);
+    assert_int_equal(
+        ac_baseline_quantile_offsets(&s, (ac_window_range){6, 0}, 1, levels, 3, offsets, &err),
+        AC_ERR_INVALID);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_baselines_repeat_last_value_last_season_and_mean),
@@ -190,6 +290,11 @@ int main(void) {
         cmocka_unit_test(test_channels_keep_their_units_and_the_pool_is_free_of_units),
         cmocka_unit_test(test_mape_floor_is_a_tenth_of_the_mean_abs_value_of_the_scored_rows),
         cmocka_unit_test(test_mase_scale_is_the_seasonal_difference_of_training_rows),
+        cmocka_unit_test(test_interval_scores_match_hand_computed_values),
+        cmocka_unit_test(test_pooled_interval_scores_have_no_units),
+        cmocka_unit_test(test_weighted_quantile_loss_and_crps_match_hand_computed_values),
+        cmocka_unit_test(test_intervals_imply_symmetric_quantile_levels),
+        cmocka_unit_test(test_seasonal_naive_quantiles_come_from_its_validation_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
