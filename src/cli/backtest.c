@@ -10,6 +10,7 @@
  * Folds run in --jobs worker processes (fork) and, under mpirun, over the ranks (rank r takes
  * folds r, r + size, ...); rank 0 scores them once all are written. */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,7 +172,7 @@ static int start_row(const char *text, const ac_table *t) {
     if (text[0] && strspn(text, "0123456789") == strlen(text)) {
         errno = 0;
         long v = strtol(text, NULL, 10);
-        return errno || v > t->rows ? t->rows : (int)v;
+        return errno || v > INT_MAX ? INT_MAX : (int)v;
     }
     if (!t->dates) {
         ac_cli_error("backtest: --start %s: %s has no date column; give a row number", text,
