@@ -313,15 +313,16 @@ static int run_folds(const bt_job *job, int rank, int size, int worker, int work
     for (int f = rank; f < job->plan.folds; f += size, k++) {
         if (k % workers != worker) continue;
         bt_fold fd;
-        int rc = bt_fold_read(job, f, &fd);
+        int rc = ac_backtest_fold_read(job, f, &fd);
         if (rc < 0) return AC_EXIT_FAILURE;
         if (rc == 0) {
-            bt_fold_free(&fd);
+            ac_backtest_fold_free(&fd);
             continue;
         }
         if (stop_after && *computed == stop_after) return AC_EXIT_OK;
         bool usage = false;
-        if (bt_fold_run(job, f, &usage) != 0) return usage ? AC_EXIT_USAGE : AC_EXIT_FAILURE;
+        if (ac_backtest_fold_run(job, f, &usage) != 0)
+            return usage ? AC_EXIT_USAGE : AC_EXIT_FAILURE;
         (*computed)++;
     }
     return AC_EXIT_OK;
@@ -381,7 +382,7 @@ static int missing_folds(const bt_job *job) {
     for (int f = 0; f < job->plan.folds; f++) {
         char path[AC_CONFIG_TEXT + 64];
         struct stat st;
-        bt_fold_path(job->dir, f, path, sizeof path);
+        ac_backtest_fold_path(job->dir, f, path, sizeof path);
         if (stat(path, &st) != 0) missing++;
     }
     return missing;
@@ -514,7 +515,8 @@ static int backtest(const bt_args *a, ac_parallel *group) {
     }
     bt_timing timing = {.folds_run = computed};
     timing.seconds = ac_seconds() - started;
-    exit_code = bt_report(&job, season, src.label, &timing) == 0 ? AC_EXIT_OK : AC_EXIT_FAILURE;
+    exit_code =
+        ac_backtest_report(&job, season, src.label, &timing) == 0 ? AC_EXIT_OK : AC_EXIT_FAILURE;
 done_lock:
     if (lock_fd >= 0) close(lock_fd);
 done:

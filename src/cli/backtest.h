@@ -26,7 +26,7 @@ typedef struct bt_plan {
 } bt_plan;
 
 /* The origin indices of fold f: [*begin, *end). */
-void bt_fold_span(const bt_plan *plan, int f, int *begin, int *end);
+void ac_backtest_fold_span(const bt_plan *plan, int f, int *begin, int *end);
 
 /* Everything a worker needs for its folds; all borrowed. */
 typedef struct bt_job {
@@ -52,17 +52,17 @@ typedef struct bt_fold {
     float *forecasts;   /* [count, H, C] scaled with the fold's scaler, as the model gave them */
 } bt_fold;
 
-void bt_fold_free(bt_fold *fold);
+void ac_backtest_fold_free(bt_fold *fold);
 
 /* DIR/folds/fold_NNNN.bin */
-void bt_fold_path(const char *dir, int f, char *path, size_t n);
+void ac_backtest_fold_path(const char *dir, int f, char *path, size_t n);
 /* Trains (unless the plan forecasts with a checkpoint) and forecasts fold f, then writes its
  * file atomically. 0, or -1 after printing the error; *usage: the error is a bad command line or
  * config. */
-int bt_fold_run(const bt_job *job, int f, bool *usage);
+int ac_backtest_fold_run(const bt_job *job, int f, bool *usage);
 /* Reads fold f's file: 1 when there is none, 0 when read (out filled), -1 after printing an
  * error (unreadable, or written by a backtest of another identity). */
-int bt_fold_read(const bt_job *job, int f, bt_fold *out);
+int ac_backtest_fold_read(const bt_job *job, int f, bt_fold *out);
 
 /* Timing of the run for backtest.md (this invocation and the folds it computed). */
 typedef struct bt_timing {
@@ -75,6 +75,6 @@ typedef struct bt_timing {
 /* Reads every fold file and writes forecasts.csv, metrics.json, error_by_step.csv,
  * error_by_fold.csv, backtest.md and the pictures into job->dir; prints the summary table.
  * 0, or -1 after printing the error. */
-int bt_report(const bt_job *job, int season, const char *label, bt_timing *timing);
+int ac_backtest_report(const bt_job *job, int season, const char *label, bt_timing *timing);
 
 #endif

@@ -24,16 +24,16 @@
 static const char MAGIC[8] = {'A', 'C', 'B', 'T', 'F', 'L', 'D', '1'};
 enum { HEADER_INTS = 7 };
 
-void bt_fold_span(const bt_plan *plan, int f, int *begin, int *end) {
+void ac_backtest_fold_span(const bt_plan *plan, int f, int *begin, int *end) {
     *begin = f * plan->per_fold;
     *end = *begin + plan->per_fold < plan->count ? *begin + plan->per_fold : plan->count;
 }
 
-void bt_fold_path(const char *dir, int f, char *path, size_t n) {
+void ac_backtest_fold_path(const char *dir, int f, char *path, size_t n) {
     snprintf(path, n, "%s/folds/fold_%04d.bin", dir, f);
 }
 
-void bt_fold_free(bt_fold *fold) {
+void ac_backtest_fold_free(bt_fold *fold) {
     free(fold->origins);
     free(fold->mean);
     free(fold->std);
@@ -107,7 +107,7 @@ static int write_fold(const bt_job *job, const bt_fold *fd) {
     PUT(fd->forecasts, n * w * sizeof(float));
 #undef PUT
     char path[4200];
-    bt_fold_path(job->dir, fd->index, path, sizeof path);
+    ac_backtest_fold_path(job->dir, fd->index, path, sizeof path);
     ac_error err;
     int rc = ac_write_file_atomic(path, (const char *)buf, size, &err) == AC_OK ? 0 : -1;
     if (rc) ac_cli_error("%s", err.msg);
@@ -115,13 +115,13 @@ static int write_fold(const bt_job *job, const bt_fold *fd) {
     return rc;
 }
 
-int bt_fold_run(const bt_job *job, int f, bool *usage) {
+int ac_backtest_fold_run(const bt_job *job, int f, bool *usage) {
     const bt_plan *plan = &job->plan;
     const ac_config *cfg = job->cfg;
     const ac_table *t = job->table;
     *usage = false;
     int begin, end;
-    bt_fold_span(plan, f, &begin, &end);
+    ac_backtest_fold_span(plan, f, &begin, &end);
     int first = plan->first + begin * plan->stride, C = t->cols, H = cfg->data.horizon;
     bt_fold fd = {.index = f, .count = end - begin, .channels = C, .horizon = H};
     fd.origins = calloc((size_t)fd.count, sizeof(int));
@@ -193,21 +193,21 @@ done:
     ac_trainer_free(tr);
     ac_forecaster_free(own);
     ac_series_free(&series);
-    bt_fold_free(&fd);
+    ac_backtest_fold_free(&fd);
     return rc;
 }
 
-int bt_fold_read(const bt_job *job, int f, bt_fold *out) {
+int ac_backtest_fold_read(const bt_job *job, int f, bt_fold *out) {
     memset(out, 0, sizeof *out);
     char path[4200];
-    bt_fold_path(job->dir, f, path, sizeof path);
+    ac_backtest_fold_path(job->dir, f, path, sizeof path);
     FILE *file = fopen(path, "rb");
     if (!file) return 1;
     char magic[8];
     uint64_t identity = 0;
     int32_t ints[HEADER_INTS];
     int C = job->table->cols, H = job->cfg->data.horizon, begin, end;
-    bt_fold_span(&job->plan, f, &begin, &end);
+    ac_backtest_fold_span(&job->plan, f, &begin, &end);
     bool ok = fread(magic, 1, sizeof magic, file) == sizeof magic &&
               !memcmp(magic, MAGIC, sizeof MAGIC) &&
               fread(&identity, sizeof identity, 1, file) == 1 &&
@@ -248,7 +248,7 @@ int bt_fold_read(const bt_job *job, int f, bt_fold *out) {
     }
     fclose(file);
     if (!ok) {
-        bt_fold_free(out);
+        ac_backtest_fold_free(out);
         ac_cli_error("%s: not a fold file of this backtest (truncated or damaged); remove it to "
                      "compute the fold again",
                      path);

@@ -322,7 +322,7 @@ static int score(context *x, const char *dir) {
     return ac_cli_forecasts_close(csv, true);
 }
 
-int bt_report(const bt_job *job, int season, const char *label, bt_timing *tm) {
+int ac_backtest_report(const bt_job *job, int season, const char *label, bt_timing *tm) {
     const bt_plan *p = &job->plan;
     const ac_table *t = job->table;
     int H = job->cfg->data.horizon, C = t->cols, rc = -1;
@@ -341,7 +341,7 @@ int bt_report(const bt_job *job, int season, const char *label, bt_timing *tm) {
     }
     x.floors = x.mase + C;
     for (; read < p->folds; read++) {
-        if (bt_fold_read(job, read, &x.folds[read]) != 0) goto done;
+        if (ac_backtest_fold_read(job, read, &x.folds[read]) != 0) goto done;
         tm->train_secs += x.folds[read].train_seconds;
         tm->forecast_secs += x.folds[read].forecast_seconds;
     }
@@ -391,7 +391,7 @@ done:
     scores_free(&x.overall);
     for (int f = 0; x.per_fold && f < p->folds; f++) scores_free(&x.per_fold[f]);
     for (int h = 0; x.per_step && h < H; h++) scores_free(&x.per_step[h]);
-    for (int f = 0; f < read && x.folds; f++) bt_fold_free(&x.folds[f]);
+    for (int f = 0; f < read && x.folds; f++) ac_backtest_fold_free(&x.folds[f]);
     ac_series_free(&x.ref);
     free(x.folds);
     free(x.per_fold);
