@@ -450,6 +450,65 @@ ac_status ac_plot_run(const char *run_dir, ac_error *err) {
     return draw(run_dir, ac_plot_forecasts_script, "the forecasts", err);
 }
 
+/* ---- backtest pictures ---- */
+
+/* error_by_step (x column 1) or error_by_fold (x column 2): model and naive MAE as lines. */
+static ac_status backtest_script(FILE *out, const char *dir, const char *name, int x_col,
+                                 const char *title, const char *xlabel, ac_error *err) {
+    char path[2048], file[64];
+    char **lines = NULL;
+    snprintf(file, sizeof file, "%s.csv", name);
+    int n = read_run_csv(dir, file, path, sizeof path, &lines);
+    if (n < 2) {
+        free_lines(lines, n > 0 ? n : 0);
+        return ac_error_set(err, AC_ERR_IO, "%s: nothing to plot", path);
+    }
+    commands c;
+    if (!commands_open(&c, err)) {
+        free_lines(lines, n);
+        return err->code;
+    }
+    fprintf(out, "$%s << EOD\n", name);
+    for (int i = 1; i < n; i++) fprintf(out, "%s\n", lines[i]);
+    fprintf(out, "EOD\n");
+    int cols = 0;
+    {
+        char copy[4096], *f[MAX_FIELDS];
+        snprintf(copy, sizeof copy, "%s", lines[0]);
+        cols = split_fields(copy, f, MAX_FIELDS);
+    }
+    if (n == 2) { /* one point: a range around it rather than an empty one */
+        double v = field_number(lines[1], x_col - 1);
+        fprintf(c.f, "set xrange [%g:%g]\n", v - 1, v + 1);
+    }
+    fprintf(c.f,
+            "set datafile separator ','\nset title '%s'\nset xlabel '%s'\n"
+            "set ylabel 'MAE (scaled)'\nset grid\nset key outside right top vertical\n"
+            "plot $%s using %d:%d with linespoints lw 2 title 'model', "
+            "$%s using %d:%d with linespoints lw 2 dt 2 title 'naive'\n",
+            title, xlabel, name, x_col, cols - 1, name, x_col, cols);
+    free_lines(lines, n);
+    return commands_draw(&c, out, dir, name, 800, 450, err);
+}
+
+static ac_status error_by_step_script(FILE *out, const char *dir, bool *drawn, ac_error *err) {
+    *drawn = true;
+    return backtest_script(out, dir, "error_by_step", 1, "Error by horizon step", "horizon step",
+                           err);
+}
+
+static ac_status error_by_fold_script(FILE *out, const char *dir, bool *drawn, ac_error *err) {
+    *drawn = true;
+    return backtest_script(out, dir, "error_by_fold", 2, "Error over time (per fold)",
+                           "first origin of the fold (row)", err);
+}
+
+ac_status ac_plot_backtest(const char *dir, ac_error *err) {
+    if (!ac_plot_available()) return no_gnuplot(err);
+    if (draw(dir, error_by_step_script, "the error by step", err) != AC_OK) return err->code;
+    return draw(dir, error_by_fold_script, "the error over time", err);
+}
+
 /* ---- explanation pictures ---- */
 
 static void attention_layer_script(FILE *out, const char *dir, const ac_explanation *ex, int l) {

@@ -21,6 +21,12 @@ bool ac_plot_available(void);
  * outside the data. */
 ac_status ac_plot_run(const char *run_dir, ac_error *err);
 
+/* A backtest folder's pictures (cli backtest): error_by_step.{png,svg} from error_by_step.csv
+ * (step,model_mae,naive_mae: the model's and the naive repeat's MAE at each horizon step) and
+ * error_by_fold.{png,svg} from error_by_fold.csv (fold,first_origin,first_origin_date,origins,
+ * model_mae,naive_mae: the same per fold, against the fold's first origin row). */
+ac_status ac_plot_backtest(const char *dir, ac_error *err);
+
 /* An explanation's pictures into dir: attention_layer<l>.{png,svg} (token x token, mean over
  * heads and series) and step_attention.{png,svg} (the input series of each channel above a bar
  * chart of the attention each step receives, ac_explanation_step_mean, with the

@@ -40,7 +40,8 @@ static const char *const HELP =
     "Trains and forecasts on generated data shaped like a preset, each attention kind in its\n"
     "own process, and prints per kind: training windows/s, the model's matmul GFLOP/s against\n"
     "the machine's sgemm ceiling, the share of a step inside sgemm, single-window forecast\n"
-    "latency (median and p90), batch-256 throughput, peak memory and FLOPs per window.\n"
+    "latency (median and p90), batch-256 throughput, backtest origins/s (forecasting only,\n"
+    "one model, batches of 32), peak memory and FLOPs per window.\n"
     "\n"
     "options:\n"
     "  --preset P         small (shaped like exchange_rate, the default), large (like\n"
@@ -69,6 +70,7 @@ typedef struct bench_result {
     /* the timed training steps' cblas_sgemm work (ac_blas_stats): wall seconds inside it, its
      * FLOPs, and the steps' wall seconds */
     double blas_seconds, blas_flops, train_wall_seconds;
+    double backtest_ops;       /* backtest origins per second: ac_forecast_windows, one model */
     double peak_rss_mib;       /* the child's own peak resident set */
     double train_peak_rss_mib; /* the same, when training ended */
     char error[AC_ERROR_MAX + 32];
@@ -152,6 +154,41 @@ static void fill_from_pool(void *user, int first, int count, float *x, float *y)
 static int compare_doubles(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+static void ignore_forecast(void *user, int t, const float *x, const float *y, const float *point,
+                            const float *quantiles) {
+    (void)user, (void)t, (void)x, (void)y, (void)point, (void)quantiles;
+}
+
+/* Backtest origins per second: ac_forecast_windows over BACKTEST_ORIGINS consecutive origins of
+ * a generated series, in batches of BATCH (what `attncast backtest` does for each fold). */
+#define BACKTEST_ORIGINS 512
+static int backtest_speed(ac_forecaster *model, int L, int H, int C, double seconds, ac_rng *rng,
+                          bench_result *out) {
+    ac_series s = {
+        .rows = L + BACKTEST_ORIGINS - 1 + H, .channels = C, .lookback = L, .horizon = H};
+    s.scaled = malloc((size_t)s.rows * C * sizeof(float));
+    if (!s.scaled) {
+        snprintf(out->error, sizeof out->error, "out of memory");
+        return -1;
+    }
+    fill(s.scaled, (size_t)s.rows * C, rng);
+    ac_error err;
+    int rounds = 0;
+    double t0 = bench_clock();
+    do {
+        if (ac_forecast_windows(model, &s, L, BACKTEST_ORIGINS, 1, BATCH, ignore_forecast, NULL,
+                                &err) != AC_OK) {
+            snprintf(out->error, sizeof out->error, "backtest: %s", err.msg);
+            free(s.scaled);
+            return -1;
+        }
+        rounds++;
+    } while (bench_clock() - t0 < seconds);
+    out->backtest_ops = (double)BACKTEST_ORIGINS * rounds / (bench_clock() - t0);
+    free(s.scaled);
+    return 0;
 }
 
 static void measure_kind(const ac_config *cfg, int channels, double seconds, bench_result *out) {
@@ -267,6 +304,7 @@ static void measure_kind(const ac_config *cfg, int channels, double seconds, ben
     } while (bench_clock() - t0 < seconds / 2);
     free(windows);
     out->batch256_wps = 256.0 * batches / (bench_clock() - t0);
+    if (backtest_speed(model, L, cfg->data.horizon, C, seconds / 2, &rng, out) != 0) goto done;
     /* latency through the embedding API, from a real checkpoint file */
     char path[64];
     snprintf(path, sizeof path, "/tmp/attncast-bench-%ld.h5", (long)getpid());
@@ -473,9 +511,9 @@ int ac_cli_bench(int argc, char **argv) {
                preset, cfg.data.lookback, cfg.data.horizon, channels, ac_model_spec_tokens(&shape),
                cfg.model.d_model, cfg.model.heads, cfg.model.layers, cfg.model.d_ff, BATCH,
                ac_threads_get(), ceiling_size, ceiling);
-        printf("%-9s %11s %9s %8s %7s %10s %11s %11s %12s %9s %11s %6s\n", "kind", "train win/s",
-               "GFLOP/s", "ceiling%", "sgemm%", "sgemm GF/s", "latency us", "p90 us", "b256 win/s",
-               "peak MiB", "MFLOP/win", "N^2 %");
+        printf("%-9s %11s %9s %8s %7s %10s %11s %11s %12s %10s %9s %11s %6s\n", "kind",
+               "train win/s", "GFLOP/s", "ceiling%", "sgemm%", "sgemm GF/s", "latency us", "p90 us",
+               "b256 win/s", "bt orig/s", "peak MiB", "MFLOP/win", "N^2 %");
     }
     int status = AC_EXIT_OK;
     bench_result results[AC_ATTN_COUNT];
@@ -498,12 +536,12 @@ int ac_cli_bench(int argc, char **argv) {
         }
         double gflops = train_flops[k] * r->train_wps * 1e-9;
         if (!json) {
-            printf("%-9s %11.1f %9.1f %7.0f%% %6.0f%% %10.1f %11.1f %11.1f %12.1f %9.1f %11.2f "
-                   "%5.1f%%\n",
+            printf("%-9s %11.1f %9.1f %7.0f%% %6.0f%% %10.1f %11.1f %11.1f %12.1f %10.1f %9.1f "
+                   "%11.2f %5.1f%%\n",
                    name, r->train_wps, gflops, 100.0 * gflops / ceiling,
                    100.0 * sgemm_time_fraction(r), sgemm_gflops(r), r->latency_median_us,
-                   r->latency_p90_us, r->batch256_wps, r->peak_rss_mib, train_flops[k] * 1e-6,
-                   100.0 * square_share[k]);
+                   r->latency_p90_us, r->batch256_wps, r->backtest_ops, r->peak_rss_mib,
+                   train_flops[k] * 1e-6, 100.0 * square_share[k]);
             fflush(stdout);
         }
     }
@@ -531,6 +569,7 @@ int ac_cli_bench(int argc, char **argv) {
             cJSON_AddNumberToObject(o, "latency_median_us", r->latency_median_us);
             cJSON_AddNumberToObject(o, "latency_p90_us", r->latency_p90_us);
             cJSON_AddNumberToObject(o, "batch256_windows_per_s", r->batch256_wps);
+            cJSON_AddNumberToObject(o, "backtest_origins_per_s", r->backtest_ops);
             cJSON_AddNumberToObject(o, "peak_rss_mib", r->peak_rss_mib);
             cJSON_AddNumberToObject(o, "train_peak_rss_mib", r->train_peak_rss_mib);
             cJSON_AddNumberToObject(o, "train_flops_per_window", train_flops[k]);

@@ -2,6 +2,10 @@
 #ifndef ATTNCAST_CLI_H
 #define ATTNCAST_CLI_H
 
+#include <stdbool.h>
+
+#include "attncast/error.h"
+
 /* Exit codes of every verb. */
 enum {
     AC_EXIT_OK = 0,
@@ -20,6 +24,7 @@ int ac_cli_sweep(int argc, char **argv);
 int ac_cli_datasets(int argc, char **argv);
 int ac_cli_plot(int argc, char **argv);
 int ac_cli_bench(int argc, char **argv);
+int ac_cli_backtest(int argc, char **argv);
 
 /* Prints "attncast: <message>" as one line on stderr. */
 void ac_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -42,5 +47,45 @@ struct ac_series;
 void ac_cli_print_metrics(const struct ac_eval_result *eval, const struct ac_series *series);
 /* One row per channel, model beside naive (eval --per-channel); names: the channels' names. */
 void ac_cli_print_channel_metrics(const struct ac_eval_result *eval, char *const *names);
+
+struct ac_checkpoint;
+struct ac_config;
+struct ac_forecaster;
+struct ac_trainer;
+
+/* A new model from cfg's [model] section for series' channels, initialised from train.seed
+ * (stream AC_RNG_STREAM_INIT), and a trainer of cfg's [train] options on series (train, each
+ * refit of backtest). On failure both are NULL and err says why. */
+ac_status ac_cli_model_and_trainer(const struct ac_config *cfg, const struct ac_series *series,
+                                   struct ac_forecaster **model, struct ac_trainer **tr,
+                                   ac_error *err);
+struct ac_table;
+struct ac_scaler;
+
+/* The config that scores checkpoint ck (read from the file `checkpoint`): its own, pointed at
+ * the data to score and selecting its channels by name. The data is csv (--data), dataset
+ * (--dataset), or with both NULL the checkpoint's own CSV, looked for as stored, then below the
+ * checkpoint's folder and each folder above it, then through the dataset card whose file has
+ * its name. *whole: score every window of csv (another file, split_given false). 0, or -1
+ * after printing an error that starts with verb. */
+int ac_cli_checkpoint_data(const struct ac_checkpoint *ck, const char *checkpoint, const char *csv,
+                           const char *dataset, bool split_given, const char *verb,
+                           struct ac_config *cfg, bool *whole);
+
+/* A forecasts CSV (backtest's forecasts.csv, eval --forecasts): one row per origin, step and
+ * channel, "origin,origin_date,step,date,channel,actual,forecast" in the table's own units
+ * (actual from the table, forecast unscaled). Interval or quantile columns will follow
+ * forecast. Written to a temporary file beside path and renamed over it by a successful close,
+ * so a failure never leaves a half-written file. */
+typedef struct ac_cli_forecasts ac_cli_forecasts;
+/* NULL after printing an error naming path. The table is borrowed until the close. */
+ac_cli_forecasts *ac_cli_forecasts_open(const char *path, const struct ac_table *table,
+                                        int horizon);
+/* The rows of the window whose first target row is t: point [H, C] scaled with scaler. */
+void ac_cli_forecasts_add(ac_cli_forecasts *w, int t, const float *point,
+                          const struct ac_scaler *scaler);
+/* Commits the file (0) or, on a write error or commit false, removes it (-1 after printing the
+ * error when commit was asked for); frees w. */
+int ac_cli_forecasts_close(ac_cli_forecasts *w, bool commit);
 
 #endif

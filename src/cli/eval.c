@@ -24,7 +24,7 @@
 
 static const char *const USAGE =
     "usage: attncast eval CHECKPOINT [--data CSV | --dataset NAME] [--split test|val|train|all] "
-    "[--per-channel] [--json]";
+    "[--per-channel] [--json] [--forecasts FILE]";
 
 static const char *const HELP =
     "\n"
@@ -41,6 +41,8 @@ static const char *const HELP =
     "  --split S        test, val, train or all (every window)\n"
     "  --per-channel    add one row per channel, RMSE and MAE in the channel's own units\n"
     "  --json           print the layout of metrics.json instead of the table\n"
+    "  --forecasts FILE write every scored window's forecast to FILE (CSV: origin,\n"
+    "                   origin_date, step, date, channel, actual, forecast; original units)\n"
     "  --help, -h       this help\n"
     "\n"
     "examples:\n"
@@ -48,10 +50,8 @@ static const char *const HELP =
     "  attncast eval runs/fx/best.h5 --split val --json\n"
     "  attncast eval runs/fx/best.h5 --data other.csv --per-channel\n";
 
-#define MAX_CARDS 256 /* dataset cards searched for the checkpoint's CSV */
-
 typedef struct eval_args {
-    const char *checkpoint, *csv, *dataset;
+    const char *checkpoint, *csv, *dataset, *forecasts;
     ac_split_kind split;
     bool split_given, per_channel, json;
 } eval_args;
@@ -69,7 +69,8 @@ static int parse_args(int argc, char **argv, eval_args *a) {
             a->json = true;
         } else if (!strcmp(arg, "--per-channel")) {
             a->per_channel = true;
-        } else if (!strcmp(arg, "--data") || !strcmp(arg, "--dataset") || !strcmp(arg, "--split")) {
+        } else if (!strcmp(arg, "--data") || !strcmp(arg, "--dataset") || !strcmp(arg, "--split") ||
+                   !strcmp(arg, "--forecasts")) {
             if (!has_value) {
                 ac_cli_error("eval: %s needs a value", arg);
                 return -1;
@@ -77,6 +78,8 @@ static int parse_args(int argc, char **argv, eval_args *a) {
             const char *v = argv[++i];
             if (!strcmp(arg, "--data"))
                 a->csv = v;
+            else if (!strcmp(arg, "--forecasts"))
+                a->forecasts = v;
             else if (!strcmp(arg, "--dataset"))
                 a->dataset = v;
             else {
@@ -111,129 +114,28 @@ static int parse_args(int argc, char **argv, eval_args *a) {
     return 0;
 }
 
-/* ---- finding the checkpoint's own CSV ---- */
-
-static bool readable(const char *path) {
-    return access(path, R_OK) == 0;
+static void add_forecast(void *user, int t, const float *x, const float *y, const float *point,
+                         const float *quantiles) {
+    (void)x, (void)y, (void)quantiles;
+    void **pair = user;
+    ac_cli_forecasts_add(pair[0], t, point, pair[1]);
 }
 
-/* The CSV that the dataset card with file name `file` resolves to (fetched and verified), in
- * path; the card's name in card_name. */
-static bool through_card(const char *file, char *path, size_t n, char *card_name, size_t cn) {
-    char names[MAX_CARDS][64];
-    int count = ac_dataset_list(names, MAX_CARDS);
-    for (int i = 0; i < count; i++) {
-        ac_dataset_card card;
-        ac_error err;
-        if (ac_dataset_card_load(&card, names[i], &err) != AC_OK || strcmp(card.file, file) != 0)
-            continue;
-        snprintf(card_name, cn, "%s", card.name);
-        if (ac_dataset_fetch(&card, path, n, &err) == AC_OK) return true;
-    }
-    return false;
-}
-
-/* Where the checkpoint's data.csv is: as stored, below the checkpoint's folder or a folder above
- * it, or through a dataset card. 0 and the path in found (how in *how: 0 as stored, 1 below a
- * folder, 2 a card), or -1 with a one-line account of what was tried in why. */
-static int locate_csv(const char *stored, const char *checkpoint, char *found, size_t n, int *how,
-                      char *why, size_t why_n) {
-    *how = 0;
-    if (readable(stored) && snprintf(found, n, "%s", stored) < (int)n) return 0;
-    char folder[PATH_MAX];
-    bool relative = stored[0] != '/';
-    if (relative && realpath(checkpoint, folder)) {
-        char *slash = strrchr(folder, '/');
-        while (slash) { /* the checkpoint's folder, then each one above it */
-            *slash = '\0';
-            if (snprintf(found, n, "%s/%s", folder, stored) < (int)n && readable(found)) {
-                *how = 1;
-                return 0;
-            }
-            slash = strrchr(folder, '/');
-        }
-    }
-    const char *base = strrchr(stored, '/');
-    base = base ? base + 1 : stored;
-    char card[64] = "";
-    if (base[0] && through_card(base, found, n, card, sizeof card)) {
-        *how = 2;
-        return 0;
-    }
-    char card_note[400];
-    if (card[0])
-        snprintf(card_note, sizeof card_note,
-                 "dataset card %s names %.200s but its file is not at hand", card, base);
-    else
-        snprintf(card_note, sizeof card_note, "no dataset card has the file %.200s", base);
-    snprintf(why, why_n, "not found as given%s; %s",
-             relative ? ", nor below the checkpoint's folder or any folder above it" : "",
-             card_note);
-    return -1;
-}
-
-/* The same file (both exist and resolve to one path). */
-static bool same_file(const char *a, const char *b) {
-    char ra[PATH_MAX], rb[PATH_MAX];
-    return realpath(a, ra) && realpath(b, rb) && strcmp(ra, rb) == 0;
-}
-
-/* The checkpoint's config, pointed at the data to score, always selecting the checkpoint's
- * channels by name (so another CSV may hold more columns, in any order). *whole: score every
- * window of an unsplit file (--data naming another file, no --split). 0, or -1 after printing
- * the error. */
-static int data_config(const ac_checkpoint *ck, const eval_args *a, ac_config *cfg, bool *whole) {
-    *cfg = ck->config;
-    *whole = false;
-    char own[AC_CONFIG_TEXT] = ""; /* the checkpoint's own CSV, when found */
-    if (cfg->data.csv[0]) {
-        char why[512];
-        int how = 0;
-        if (locate_csv(cfg->data.csv, a->checkpoint, own, sizeof own, &how, why, sizeof why) != 0) {
-            own[0] = '\0';
-            if (!a->csv && !a->dataset) {
-                ac_cli_error("eval: %s was trained on the CSV '%s': %s; give the data with --data "
-                             "CSV",
-                             a->checkpoint, cfg->data.csv, why);
-                return -1;
-            }
-        } else if (how != 0 && !a->csv && !a->dataset) {
-            fprintf(stderr, "attncast: note: data.csv = %s is read from %s (%s)\n", cfg->data.csv,
-                    own,
-                    how == 1 ? "found from the checkpoint's folder" : "through its dataset card");
-        }
-    }
-    /* the CSV to read: --data, else the checkpoint's own (none with --dataset, or when the
-     * checkpoint names a dataset card) */
-    const char *csv = a->csv ? a->csv : a->dataset ? NULL : own[0] ? own : NULL;
-    bool fits = true;
-    if (a->dataset) {
-        cfg->data.csv[0] = '\0';
-        fits = snprintf(cfg->data.dataset, sizeof cfg->data.dataset, "%s", a->dataset) <
-               (int)sizeof cfg->data.dataset;
-    }
-    if (a->csv || a->dataset) cfg->data.frequency[0] = '\0'; /* other dates: infer theirs */
-    if (a->csv) {
-        cfg->data.dataset[0] = '\0';
-        cfg->data.date_column[0] = '\0';
-        *whole = !a->split_given && !(own[0] && same_file(a->csv, own));
-    }
-    if (csv &&
-        snprintf(cfg->data.csv, sizeof cfg->data.csv, "%s", csv) >= (int)sizeof cfg->data.csv)
-        fits = false;
-    size_t used = 0;
-    cfg->data.columns[0] = '\0';
-    for (int c = 0; c < ck->channels && fits; c++) {
-        int w = snprintf(cfg->data.columns + used, sizeof cfg->data.columns - used, "%s%s",
-                         c ? "," : "", ck->channel_names[c]);
-        fits = w >= 0 && (size_t)w < sizeof cfg->data.columns - used;
-        if (fits) used += (size_t)w;
-    }
-    if (!fits) {
-        ac_cli_error("eval: the data path or channel list is too long");
+/* --forecasts FILE: every window of the split that was scored, as forecasts.csv rows. */
+static int write_forecasts(const char *path, ac_forecaster *model, ac_series *series,
+                           const ac_table *table, ac_split_kind split, int batch_size) {
+    ac_cli_forecasts *w = ac_cli_forecasts_open(path, table, series->horizon);
+    if (!w) return -1;
+    ac_window_range r = ac_series_windows(series, split);
+    ac_error err;
+    void *pair[2] = {w, &series->scaler};
+    if (ac_forecast_windows(model, series, r.first, r.count, 1, batch_size, add_forecast, pair,
+                            &err) != AC_OK) {
+        ac_cli_forecasts_close(w, false);
+        ac_cli_error("%s", err.msg);
         return -1;
     }
-    return 0;
+    return ac_cli_forecasts_close(w, true);
 }
 
 int ac_cli_eval(int argc, char **argv) {
@@ -254,7 +156,9 @@ int ac_cli_eval(int argc, char **argv) {
     memset(&src, 0, sizeof src);
     memset(&series, 0, sizeof series);
     bool whole = false;
-    if (data_config(ck, &a, &cfg, &whole) != 0) goto done;
+    if (ac_cli_checkpoint_data(ck, a.checkpoint, a.csv, a.dataset, a.split_given, "eval", &cfg,
+                               &whole) != 0)
+        goto done;
     if (ac_threads_init(cfg.train.threads, &err) != AC_OK) {
         ac_cli_error("%s", err.msg);
         goto done;
@@ -286,6 +190,9 @@ int ac_cli_eval(int argc, char **argv) {
         ac_cli_error("%s", err.msg);
         goto done;
     }
+    if (a.forecasts && write_forecasts(a.forecasts, ck->model, &series, src.table, split,
+                                       cfg.train.batch_size) != 0)
+        goto done;
     if (a.json) {
         const ac_train_state *t = &ck->train;
         ac_run_info info = {.data_source = src.label,

@@ -24,6 +24,8 @@ static const verb VERBS[] = {
     {"train", ac_cli_train,
      "train a forecaster from an INI config or a CSV, print test metrics vs baselines"},
     {"eval", ac_cli_eval, "evaluate a saved checkpoint on a split or another CSV"},
+    {"backtest", ac_cli_backtest,
+     "rolling-origin evaluation: forecast many origins, optionally retraining as it goes"},
     {"predict", ac_cli_predict, "forecast the next horizon from new data with a saved checkpoint"},
     {"info", ac_cli_info, "describe a checkpoint: config, parameters, training history"},
     {"explain", ac_cli_explain, "show which past steps the attention looked at for one window"},

@@ -612,11 +612,9 @@ static int train(train_args args, ac_parallel *group) {
         return AC_EXIT_USAGE;
     }
     ac_model_spec spec = ac_config_model_spec(&cfg, table->cols);
-    ac_rng init_rng;
-    ac_rng_seed(&init_rng, cfg.train.seed, AC_RNG_STREAM_INIT);
-    ac_forecaster *model = ac_forecaster_new(&spec, &init_rng, &err);
-    ac_train_options options = ac_config_train_options(&cfg);
-    ac_trainer *tr = model ? ac_trainer_new(&options, &series, model, &err) : NULL;
+    ac_forecaster *model = NULL;
+    ac_trainer *tr = NULL;
+    ac_cli_model_and_trainer(&cfg, &series, &model, &tr, &err);
     char dir[AC_CONFIG_TEXT] = "";
     int lock_fd = -1; /* the run folder's lock, held until the run ends */
     ac_eval_result eval = {0}, val = {0};
