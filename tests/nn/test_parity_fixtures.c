@@ -84,7 +84,7 @@ static void check_case(const char *path) {
     free(want);
     if (worst > 1e-5) fail_msg("%s: forecast differs from PyTorch's by %.3g", path, worst);
 
-    ac_tensor *loss = ac_forecast_loss(ctx, AC_LOSS_MSE, pred, y);
+    ac_tensor *loss = ac_forecast_loss(ctx, ac_forecaster_spec(ck->model), AC_LOSS_MSE, pred, y);
     assert_non_null(loss);
     double torch_loss = read_double(file, "/fixture/loss");
     if (fabs(loss->data[0] - torch_loss) > 1e-5 * fabs(torch_loss))
