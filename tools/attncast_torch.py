@@ -7,6 +7,10 @@ into it with strict=True and gives the same forecast to float32 round-off:
     from attncast_torch import load_checkpoint
     model, mean, std, channels, config = load_checkpoint("runs/fx/best.h5")
     yhat = model(x)   # x: [B, L, C] scaled values, float32 -> [B, H, C] scaled
+    point, quantiles = predict(model, x)   # what attncast shows: the median, sorted levels
+
+A quantile model (model.quantiles) returns [B, H, C, Q] from model(x), the levels unsorted as
+the head makes them (what the pinball loss scores); predict sorts them and takes the median.
 
 Needs torch and h5py (Debian: python3-torch python3-h5py); tools/torch_compare.py checks
 parity against the real binary and benchmarks PyTorch training on the same shapes.
@@ -51,6 +55,11 @@ class Spec:
     anchor: str = "mean"  # or "last" (MODEL.md version 2)
     causal: bool = False
     dropout: float = 0.1
+    quantiles: tuple = ()  # model.quantiles (MODEL.md version 2); () for a point model
+
+    @property
+    def levels(self):  # Q, 1 for a point model
+        return len(self.quantiles) or 1
 
     @property
     def tokens(self):  # N
@@ -80,6 +89,7 @@ class Spec:
             anchor=m.get("anchor", "mean").strip(),  # a file without the key was trained on mean
             causal=m.getboolean("causal", False),
             dropout=m.getfloat("dropout", 0.1),
+            quantiles=tuple(float(q) for q in m.get("quantiles", "").split(",") if q.strip()),
         )
 
     def check(self):
@@ -94,6 +104,11 @@ class Spec:
             raise ValueError("model.d_model is not divisible by model.heads")
         if not 1 <= self.patch_len <= self.lookback or self.patch_stride < 1:
             raise ValueError("model.patch_len / patch_stride do not fit data.lookback")
+        q = self.quantiles
+        if q and (not all(0 < a < 1 for a in q) or any(b <= a for a, b in zip(q, q[1:]))
+                  or 0.5 not in q or len(q) > 15):
+            raise ValueError(f"model.quantiles = {q!r}: up to 15 increasing levels in (0, 1) "
+                             "with 0.5")
 
 
 class Attention(nn.Module):
@@ -171,7 +186,7 @@ class Block(nn.Module):
 
 
 class Forecaster(nn.Module):
-    """forward(x [B, L, C] scaled) -> [B, H, C] scaled."""
+    """forward(x [B, L, C] scaled) -> [B, H, C] scaled, or [B, H, C, Q] for a quantile model."""
 
     def __init__(self, spec):
         super().__init__()
@@ -182,7 +197,7 @@ class Forecaster(nn.Module):
         self.pos_embed = nn.Parameter(torch.randn(N, d) * 0.02)
         self.layers = nn.ModuleList(Block(spec) for _ in range(spec.layers))
         self.norm_f = nn.LayerNorm(d, eps=LN_EPS)
-        self.head = nn.Linear(N * d, spec.horizon * cin)
+        self.head = nn.Linear(N * d, spec.horizon * cin * spec.levels)  # [H, Cout, Q] rows
         if spec.anchor == "last":  # the untrained model is the naive repeat
             nn.init.zeros_(self.head.weight)
             nn.init.zeros_(self.head.bias)
@@ -211,14 +226,55 @@ class Forecaster(nn.Module):
         for block in self.layers:
             e = block(e)
         e = self.norm_f(e)
-        y = self.head(e.reshape(e.shape[0], -1)).reshape(e.shape[0], s.horizon, s.in_width)
+        y = self.head(e.reshape(e.shape[0], -1))
+        if s.quantiles:  # [S, H, Cout, Q]; the anchor and revin act on every level alike
+            y = y.reshape(e.shape[0], s.horizon, s.in_width, s.levels)
+            if anchor is not None:
+                anchor = anchor.unsqueeze(-1)
+            if s.revin:
+                mu, sigma = mu.unsqueeze(-1), sigma.unsqueeze(-1)
+        else:
+            y = y.reshape(e.shape[0], s.horizon, s.in_width)
         if anchor is not None:
             y = y + anchor
         if s.revin:
             y = y * sigma + mu
-        if independent:  # [B C, H, 1] -> [B, C, H] -> [B, H, C]
+        if independent and s.quantiles:  # [B C, H, 1, Q] -> [B, C, H, Q] -> [B, H, C, Q]
+            y = y.reshape(B, C, s.horizon, s.levels).permute(0, 2, 1, 3)
+        elif independent:  # [B C, H, 1] -> [B, C, H] -> [B, H, C]
             y = y.reshape(B, C, s.horizon).permute(0, 2, 1)
         return y
+
+
+def pinball_loss(pred, target, quantiles):
+    """MODEL.md's pinball loss: pred [..., Q], target [...]; the mean over every output of
+    max(q e, (q - 1) e), e = target - pred[..., j], q = quantiles[j]."""
+    q = torch.tensor(quantiles, dtype=pred.dtype)
+    e = target.unsqueeze(-1) - pred
+    return torch.mean(torch.maximum(q * e, (q - 1) * e))
+
+
+def forecast_loss(model, pred, target, kind="mse"):
+    """The training loss of train.loss: pinball for a quantile model, else mse, mae or huber
+    (delta 1)."""
+    if model.spec.quantiles:
+        return pinball_loss(pred, target, model.spec.quantiles)
+    if kind == "mae":
+        return F.l1_loss(pred, target)
+    if kind == "huber":
+        return F.huber_loss(pred, target, delta=1.0)
+    return F.mse_loss(pred, target)
+
+
+def predict(model, x):
+    """Inference as attncast does it: (point [B, H, C], quantiles [B, H, C, Q] sorted ascending
+    or None). A quantile model's point forecast is the q = 0.5 entry of the sorted levels."""
+    with torch.no_grad():
+        y = model(x)
+    if not model.spec.quantiles:
+        return y, None
+    q = torch.sort(y, dim=-1).values
+    return q[..., model.spec.quantiles.index(0.5)], q
 
 
 def _text(v):

@@ -91,8 +91,8 @@ def parity_one(ckpt, csv_path, binary, rows):
     orig32 = values.astype(np.float32).astype(np.float64)
     scaled = ((orig32 - mean) / std).astype(np.float32)
     x = torch.from_numpy(np.stack([scaled[r - L:r] for r in ends]))
-    with torch.no_grad():
-        y_torch = model(x).numpy().astype(np.float64)  # [W, H, C] scaled
+    point, _ = at.predict(model, x)  # a quantile model's point is its median
+    y_torch = point.numpy().astype(np.float64)  # [W, H, C] scaled
     worst = 0.0
     for w, r in enumerate(ends):
         cmd = [binary, "predict", ckpt, "--input", csv_path, "--at", str(r)]

@@ -10,7 +10,10 @@ computes from them for a fixed batch: the inputs x [B, L, C] and targets y [B, H
 values), the forecast, the MSE loss, and the gradient of that loss for every parameter
 (/fixture/grads/{name}). Independent
 cases use the last-value anchor, mixed ones the mean anchor with a causal mask, so both anchors
-and both masks are covered.
+and both masks are covered. Quantile cases (`<kind>_<mode>_quantile.h5`, model.quantiles =
+0.1,0.5,0.9; every kind once, the channel modes taking turns) hold the raw [B, H, C, Q] forecast,
+the pinball loss and its gradients, and what inference shows: /fixture/sorted (the levels sorted
+ascending) and /fixture/point (the median).
 
   /usr/bin/python3 tools/write_parity_fixtures.py [--attncast build/attncast] [--out DIR]
 
@@ -36,6 +39,7 @@ import attncast_torch as at  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODES = (("independent", "last", False), ("mixed", "mean", True))
 BATCH = 3
+QUANTILES = "0.1,0.5,0.9"
 
 CONFIG = """[data]
 csv = series.csv
@@ -53,6 +57,7 @@ d_ff = 12
 patch_len = 4
 patch_stride = 2
 dropout = 0
+quantiles = {quantiles}
 [train]
 epochs = 2
 batch_size = 16
@@ -70,11 +75,11 @@ def write_series(path):
                     f"{0.5 * math.sin(t * 0.9) + 0.2 * math.cos(t * 0.13):.5f}\n")
 
 
-def write_case(binary, work, out, kind, mode, anchor, causal):
-    name = f"{kind}_{mode}"
+def write_case(binary, work, out, kind, mode, anchor, causal, quantiles=""):
+    name = f"{kind}_{mode}" + ("_quantile" if quantiles else "")
     with open(os.path.join(work, f"{name}.ini"), "w") as f:
         f.write(CONFIG.format(kind=kind, mode=mode, anchor=anchor,
-                              causal="true" if causal else "false"))
+                              causal="true" if causal else "false", quantiles=quantiles))
     run = subprocess.run([binary, "train", f"{name}.ini", "--quiet", "--out", name], cwd=work,
                          capture_output=True, text=True)
     if run.returncode != 0:
@@ -88,8 +93,9 @@ def write_case(binary, work, out, kind, mode, anchor, causal):
     y = rng.standard_normal((BATCH, spec.horizon, len(channels))).astype(np.float32)
     model.zero_grad()
     forecast = model(torch.from_numpy(x))
-    loss = torch.mean((forecast - torch.from_numpy(y)) ** 2)
+    loss = at.forecast_loss(model, forecast, torch.from_numpy(y))  # mse, or pinball
     loss.backward()
+    point, sorted_levels = at.predict(model, torch.from_numpy(x))
     strings = h5py.string_dtype("utf-8")
     with h5py.File(trained, "r") as src, h5py.File(os.path.join(out, f"{name}.h5"), "w") as f:
         # a model-only checkpoint as the model contract lays it out, written by this program
@@ -110,6 +116,9 @@ def write_case(binary, work, out, kind, mode, anchor, causal):
         g["y"] = y
         g["forecast"] = forecast.detach().numpy().astype(np.float32)
         g["loss"] = np.float64(loss.item())
+        if sorted_levels is not None:
+            g["sorted"] = sorted_levels.numpy().astype(np.float32)
+            g["point"] = point.numpy().astype(np.float32)
         for pname, p in model.named_parameters():
             g[f"grads/{pname}"] = p.grad.detach().numpy().astype(np.float32)
     return name
@@ -128,6 +137,10 @@ def main():
             for mode, anchor, causal in MODES:
                 print("wrote", write_case(args.attncast, work, args.out, kind, mode, anchor,
                                           causal))
+        for i, kind in enumerate(at.KINDS):  # every kind once, the modes taking turns
+            mode, anchor, causal = MODES[i % len(MODES)]
+            print("wrote", write_case(args.attncast, work, args.out, kind, mode, anchor, causal,
+                                      QUANTILES))
 
 
 if __name__ == "__main__":

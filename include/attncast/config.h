@@ -30,6 +30,12 @@
 /* Room for the key table's keys in ac_config.set_at (config.c checks it). */
 #define AC_CONFIG_MAX_KEYS 64
 
+/* model.quantiles: the levels of a quantile model, as written (count 0: a point model). */
+typedef struct ac_quantile_list {
+    int count;                       /* 0..AC_MAX_QUANTILES */
+    double levels[AC_MAX_QUANTILES]; /* strictly increasing in (0, 1), one of them 0.5 */
+} ac_quantile_list;
+
 typedef struct ac_config {
     struct {
         char dataset[64];             /* data.dataset: a card name, or "" */
@@ -59,6 +65,7 @@ typedef struct ac_config {
         ac_norm_anchor anchor; /* model.anchor: last (a zero output is the naive repeat) or mean */
         bool causal;           /* model.causal */
         double dropout;        /* model.dropout, in [0, 1) */
+        ac_quantile_list quantiles; /* model.quantiles, "" (none) for a point model */
     } model;
     struct {
         int epochs;                  /* train.epochs */
@@ -75,7 +82,8 @@ typedef struct ac_config {
         int patience;                /* train.patience in epochs; 0: off */
         uint64_t seed;               /* train.seed */
         int threads;                 /* train.threads; 0: ATTNCAST_THREADS or all cores */
-        ac_loss_kind loss;           /* train.loss (huber: delta 1, as MODEL.md) */
+        ac_loss_kind loss; /* train.loss (huber: delta 1, as MODEL.md); unset: pinball when
+                            * model.quantiles is set (the only loss allowed then), else mse */
     } train;
     struct {
         char dir[AC_CONFIG_TEXT];           /* output.dir, "" for runs/<name>-<timestamp> */
@@ -104,7 +112,8 @@ ac_status ac_config_load_string(ac_config *cfg, const char *text, const char *so
 ac_status ac_config_set(ac_config *cfg, const char *assignment, ac_error *err);
 
 /* Rejects impossible combinations that need no data: exactly one of data.dataset / data.csv,
- * d_model % heads, patch_len <= lookback, patch_stride <= patch_len ... Messages name the keys. */
+ * d_model % heads, patch_len <= lookback, patch_stride <= patch_len, train.loss = pinball with
+ * model.quantiles and only with them ... Messages name the keys. */
 ac_status ac_config_check(const ac_config *cfg, ac_error *err);
 
 /* Shrinks model.patch_len to fit data.lookback and model.patch_stride to fit model.patch_len,

@@ -29,8 +29,9 @@ int ac_model_horizon(const ac_model *model);  /* H: rows the forecast has */
 int ac_model_channels(const ac_model *model); /* C: values per row */
 const char *ac_model_channel_name(const ac_model *model, int channel);
 
-/* window: [L, C], out: [H, C], both row-major in original units. A non-finite value in the
- * window is an AC_ERR_INVALID naming its row and channel. Thread-safe. */
+/* window: [L, C], out: [H, C], both row-major in original units; for a quantile model
+ * (model.quantiles) out is the median of its sorted levels. A non-finite value in the window is
+ * an AC_ERR_INVALID naming its row and channel. Thread-safe. */
 ac_status ac_model_forecast(ac_model *model, const float *window, float *out, ac_error *err);
 
 /* The checkpoint behind the model (config, scaler, training state), for tools. */

@@ -5,7 +5,10 @@
  * fixed registration order) and nothing else. Forward passes take a context (arena, tape, rng
  * for dropout) from the caller. Callers always speak in windows: inputs [B, L, C] and forecasts
  * [B, H, C], scaled values, whatever the channel mode; in `independent` mode the forecaster
- * turns each window into C univariate series internally and back.
+ * turns each window into C univariate series internally and back. A quantile model (MODEL.md
+ * version 2, model.quantiles) forecasts [B, H, C, Q] instead, Q levels per step and channel, in
+ * the raw order of the head (they may cross); ac_forecast_sort_quantiles and ac_forecast_point
+ * turn that into what every consumer shows: sorted quantiles and the median as the point.
  */
 #ifndef ATTNCAST_FORECASTER_H
 #define ATTNCAST_FORECASTER_H
@@ -42,10 +45,14 @@ typedef enum ac_channel_mode { AC_CHANNELS_INDEPENDENT, AC_CHANNELS_MIXED } ac_c
  * last value, after which an output of zero is the naive repeat forecast and the head starts at
  * zero. */
 typedef enum ac_norm_anchor { AC_ANCHOR_MEAN, AC_ANCHOR_LAST } ac_norm_anchor;
-typedef enum ac_loss_kind { AC_LOSS_MSE, AC_LOSS_MAE, AC_LOSS_HUBER } ac_loss_kind;
+/* pinball: the quantile loss, the one loss of a quantile model (MODEL.md, "Quantile forecasts") */
+typedef enum ac_loss_kind { AC_LOSS_MSE, AC_LOSS_MAE, AC_LOSS_HUBER, AC_LOSS_PINBALL } ac_loss_kind;
 
-/* The names of AC_ATTENTION_KINDS; "independent", "mixed"; "mse", "mae", "huber" ("unknown" for
- * a value out of range). */
+/* The most quantile levels a model may forecast (model.quantiles). */
+#define AC_MAX_QUANTILES 15
+
+/* The names of AC_ATTENTION_KINDS; "independent", "mixed"; "mse", "mae", "huber", "pinball"
+ * ("unknown" for a value out of range). */
 const char *ac_attention_kind_name(ac_attention_kind kind);
 /* The number of d x d projections in a kind's attention sub-layer: 4 (q, k, v, out), 5 with a
  * gate. */
@@ -71,12 +78,19 @@ typedef struct ac_model_spec {
     ac_norm_anchor anchor; /* mean or last (MODEL.md version 2) */
     bool causal;
     float dropout;
+    /* Quantile levels (MODEL.md version 2): quantile_count = 0 for a point model, else Q levels
+     * strictly increasing in (0, 1), one of them 0.5. */
+    int quantile_count;
+    float quantiles[AC_MAX_QUANTILES];
 } ac_model_spec;
 
 /* Derived quantities of a spec. */
 int ac_model_spec_tokens(const ac_model_spec *spec);    /* N = floor((L - P) / S) + 1 */
 int ac_model_spec_in_width(const ac_model_spec *spec);  /* Cin: 1 or C */
 int ac_model_spec_out_width(const ac_model_spec *spec); /* Cout: 1 or C */
+int ac_model_spec_quantiles(const ac_model_spec *spec); /* Q: quantile_count, 1 for a point model */
+/* The index of the level 0.5 among the quantiles (0 for a point model). */
+int ac_model_spec_median(const ac_model_spec *spec);
 
 /* Checks a spec for impossibilities (d_model not divisible by heads, patch longer than the
  * lookback, ...); the message names the config keys involved. */
@@ -97,9 +111,10 @@ ac_tensor *ac_forecaster_param(const ac_forecaster *model, const char *name);
 /* Total number of scalar weights. */
 int64_t ac_forecaster_weight_count(const ac_forecaster *model);
 
-/* x: [B, L, C] scaled windows (need not require grad). Returns the forecast [B, H, C], recorded
- * on the context's tape in grad mode (dropout active) and plain in no-grad mode. NULL on error
- * (message in the context). */
+/* x: [B, L, C] scaled windows (need not require grad). Returns the forecast, recorded on the
+ * context's tape in grad mode (dropout active) and plain in no-grad mode: [B, H, C] for a point
+ * model, [B, H, C, Q] (rank 4, the levels in spec order, unsorted) for a quantile model, even
+ * one of a single level. NULL on error (message in the context). */
 ac_tensor *ac_forecaster_forward(ac_ctx *ctx, ac_forecaster *model, ac_tensor *x);
 
 /* The same, also handing out each layer's attention weights: attention[i] (an array of
@@ -108,7 +123,19 @@ ac_tensor *ac_forecaster_forward(ac_ctx *ctx, ac_forecaster *model, ac_tensor *x
 ac_tensor *ac_forecaster_forward_attention(ac_ctx *ctx, ac_forecaster *model, ac_tensor *x,
                                            ac_tensor **attention);
 
-/* The training loss between a forecast and targets of the same shape. */
-ac_tensor *ac_forecast_loss(ac_ctx *ctx, ac_loss_kind kind, ac_tensor *pred, ac_tensor *target);
+/* The training loss between a forecast of the model of `spec` (as ac_forecaster_forward returns
+ * it) and targets [B, H, C]: mse, mae or huber for a point model (pred of target's shape), the
+ * pinball loss at the spec's levels for a quantile model (pred [B, H, C, Q]). */
+ac_tensor *ac_forecast_loss(ac_ctx *ctx, const ac_model_spec *spec, ac_loss_kind kind,
+                            ac_tensor *pred, ac_tensor *target);
+
+/* Sorts each of `cells` runs of Q consecutive values ascending, in place: a quantile model's
+ * forecast [.., Q] as every consumer shows it (MODEL.md: sorted at inference, no crossing). */
+void ac_forecast_sort_quantiles(float *values, int64_t cells, int Q);
+/* The point forecast of `cells` (window, step, channel) cells of a forecast out as
+ * ac_forecaster_forward returns it: a copy for a point model; for a quantile model the q = 0.5
+ * entry of each cell's Q values once sorted (out is left as it is). point and out may be the
+ * same array only for a point model. */
+void ac_forecast_point(const ac_model_spec *spec, const float *out, int64_t cells, float *point);
 
 #endif

@@ -135,5 +135,10 @@ ac_tensor *ac_mse_loss(ac_ctx *ctx, ac_tensor *pred, ac_tensor *target);
 ac_tensor *ac_mae_loss(ac_ctx *ctx, ac_tensor *pred, ac_tensor *target);
 /* 0.5 d^2 where |d| <= delta, else delta (|d| - 0.5 delta); d = pred - target. */
 ac_tensor *ac_huber_loss(ac_ctx *ctx, ac_tensor *pred, ac_tensor *target, float delta);
+/* The pinball (quantile) loss of pred [..., count] against target [...] (pred's shape without
+ * its last axis) at levels[count], each in (0, 1): the mean over every element of pred of
+ * max(q e, (q - 1) e), e = target - pred[..., j], q = levels[j]. */
+ac_tensor *ac_pinball_loss(ac_ctx *ctx, ac_tensor *pred, ac_tensor *target, const float *levels,
+                           int count);
 
 #endif

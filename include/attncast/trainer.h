@@ -62,13 +62,14 @@ typedef struct ac_train_options {
     double decay_gamma;        /* step schedule: the factor */
     int patience;              /* early stopping, in epochs; 0: off */
     uint64_t seed;             /* shuffling and dropout streams */
-    ac_loss_kind loss;         /* training and validation loss */
+    ac_loss_kind loss;         /* training and validation loss; pinball for a quantile model */
 } ac_train_options;
 
 typedef struct ac_trainer ac_trainer;
 
 /* NULL with err set (AC_ERR_INVALID) for options out of range: no epoch, an empty batch, a
- * learning rate that is not a finite positive number, an unknown optimizer, schedule or loss. */
+ * learning rate that is not a finite positive number, an unknown optimizer, schedule or loss, or
+ * a loss that does not fit the model (pinball goes with a quantile model, and only with one). */
 ac_trainer *ac_trainer_new(const ac_train_options *options, const ac_series *series,
                            ac_forecaster *model, ac_error *err);
 void ac_trainer_free(ac_trainer *trainer);
@@ -151,7 +152,8 @@ typedef void (*ac_forecast_visitor)(void *user, int t, const float *x, const flo
 ac_status ac_forecast_windows(ac_forecaster *model, const ac_series *series, int first, int count,
                               int stride, int batch_size, ac_forecast_visitor visit, void *user,
                               ac_error *err);
-/* Mean loss of the model over every window of a split (no grad, no dropout). */
+/* Mean loss of the model over every window of a split (no grad, no dropout); for a quantile
+ * model the pinball loss of its raw (unsorted) outputs, as in training. */
 ac_status ac_split_loss(ac_forecaster *model, const ac_series *series, ac_split_kind split,
                         ac_loss_kind loss, int batch_size, double *out, ac_error *err);
 

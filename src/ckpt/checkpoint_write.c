@@ -139,7 +139,7 @@ static const float **flat_sources(const ac_forecaster *model, const float *flat)
 }
 
 int ac_ckpt_format_version_for(const ac_config *config) {
-    return config->model.anchor == AC_ANCHOR_LAST ? 2 : 1;
+    return config->model.anchor == AC_ANCHOR_LAST || config->model.quantiles.count > 0 ? 2 : 1;
 }
 
 static bool write_root(writer *w, const ac_ckpt_contents *c) {

@@ -99,10 +99,11 @@ ac_status ac_model_forecast(ac_model *m, const float *window, float *out, ac_err
     if (!y) {
         st = ac_error_set(err, ac_ctx_failed(ctx) ? ac_ctx_status(ctx) : AC_ERR_NOMEM,
                           "forecast failed: %s", ac_ctx_error(ctx));
-    } else {
+    } else { /* a quantile model's point is its median */
+        ac_forecast_point(ac_forecaster_spec(ck->model), y->data, (int64_t)H * C, out);
         for (int h = 0; h < H; h++)
             for (int c = 0; c < C; c++)
-                out[h * C + c] = (float)ac_scaler_unscale(sc, c, y->data[h * C + c]);
+                out[h * C + c] = (float)ac_scaler_unscale(sc, c, out[h * C + c]);
     }
     give_ctx(m, ctx);
     return st;

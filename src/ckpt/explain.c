@@ -73,8 +73,9 @@ ac_status ac_explain(const ac_checkpoint *ck, const float *window, ac_explanatio
         st = ac_error_set(err, AC_ERR_STATE, "explain failed: %s", ac_ctx_error(ctx));
         goto done;
     }
+    ac_forecast_point(s, y->data, (int64_t)H * C, ex->forecast); /* the median of quantiles */
     for (int i = 0; i < H * C; i++)
-        ex->forecast[i] = (float)ac_scaler_unscale(&ck->scaler, i % C, y->data[i]);
+        ex->forecast[i] = (float)ac_scaler_unscale(&ck->scaler, i % C, ex->forecast[i]);
     size_t block = (size_t)s->heads * N * N;
     for (int l = 0; l < s->layers; l++)
         for (int sr = 0; sr < ns; sr++) {

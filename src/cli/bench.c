@@ -106,7 +106,8 @@ static double forward_flops(const ac_model_spec *s, double *attention) {
     double square = 2 * 2 * N * N * d;
     double layer = ac_attention_kind_projections(s->attention) * 2 * N * d * d + square +
                    2 * 2 * N * d * s->d_ff;
-    double per_series = 2 * N * P * cin * d + s->layers * layer + 2 * N * d * s->horizon * cout;
+    double per_series = 2 * N * P * cin * d + s->layers * layer +
+                        2 * N * d * s->horizon * cout * ac_model_spec_quantiles(s);
     if (attention) *attention = series * s->layers * square;
     return series * per_series;
 }
@@ -245,8 +246,8 @@ static void measure_kind(const ac_config *cfg, int channels, double seconds, ben
         batch.y = batch.x + x_len;
         if (slices) { /* as `train` does with more than one thread */
             float value;
-            if (ac_batch_slices_step(slices, model, AC_LOSS_MSE, 0, BATCH, BATCH, fill_from_pool,
-                                     &batch, &rng, &value, &err) != AC_OK) {
+            if (ac_batch_slices_step(slices, model, cfg->train.loss, 0, BATCH, BATCH,
+                                     fill_from_pool, &batch, &rng, &value, &err) != AC_OK) {
                 snprintf(out->error, sizeof out->error, "%s", err.msg);
                 free(pool);
                 goto done;
@@ -255,7 +256,8 @@ static void measure_kind(const ac_config *cfg, int channels, double seconds, ben
             ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){BATCH, L, C});
             ac_tensor *y = ac_tensor_temp(ctx, 3, (int[]){BATCH, H, C});
             if (x && y) fill_from_pool(&batch, 0, BATCH, x->data, y->data);
-            ac_tensor *loss = ac_mse_loss(ctx, ac_forecaster_forward(ctx, model, x), y);
+            ac_tensor *loss = ac_forecast_loss(ctx, &spec, cfg->train.loss,
+                                               ac_forecaster_forward(ctx, model, x), y);
             if (!loss || ac_backward(ctx, loss) != AC_OK) {
                 snprintf(out->error, sizeof out->error, "%s", ac_ctx_error(ctx));
                 free(pool);

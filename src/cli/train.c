@@ -406,7 +406,10 @@ static int write_test_forecasts(const char *dir, ac_forecaster *model, const ac_
     ac_ctx_set_grad_enabled(ctx, false);
     ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){3, L, C});
     if (x) ac_series_gather(s, ts, 3, x->data, NULL);
-    ac_tensor *pred = ac_forecaster_forward(ctx, model, x);
+    ac_tensor *out = ac_forecaster_forward(ctx, model, x);
+    ac_tensor *pred = out ? ac_tensor_temp(ctx, 3, (int[]){3, H, C}) : NULL;
+    if (pred) /* a quantile model's point is its median */
+        ac_forecast_point(ac_forecaster_spec(model), out->data, (int64_t)3 * H * C, pred->data);
     size_t cap = 64 + (size_t)3 * n_channels * (L + H) * 200;
     char *text = pred ? malloc(cap) : NULL;
     int rc = -1;
@@ -474,6 +477,8 @@ static bool spec_differs(const ac_model_spec *a, const ac_model_spec *b, char *w
     CMP_NAMED(revin, "model.revin", bool_name)
     CMP_NAMED(anchor, "model.anchor", ac_norm_anchor_name)
     CMP_NAMED(causal, "model.causal", bool_name)
+    CMP(quantile_count, "the count of model.quantiles")
+    for (int j = 0; j < a->quantile_count; j++) CMP(quantiles[j], "model.quantiles")
 #undef CMP
 #undef CMP_NAMED
     return false;

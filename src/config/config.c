@@ -119,6 +119,8 @@ const key_def ac_cfg_keys[] = {
              "what each window is centred on; last: its last value (zero output = naive)"),
     BOOL_KEY(model, causal, "false", "causal attention mask"),
     FLOAT_KEY(model, dropout, 0, 1, MAX_OPEN, "0.1", "dropout rate"),
+    {"model", "quantiles", KEY_LEVELS, FIELD(model, quantiles), 0, 1, MIN_OPEN | MAX_OPEN, NULL, "",
+     "quantile levels to forecast (e.g. 0.1,0.5,0.9); empty: a point forecast"},
 
     INT_KEY(train, epochs, 1, 100000, "10", "training epochs"),
     INT_KEY(train, batch_size, 1, 1000000, "32", "windows per batch"),
@@ -136,7 +138,8 @@ const key_def ac_cfg_keys[] = {
     INT_KEY(train, patience, 0, 100000, "3", "early-stopping patience in epochs; 0: off"),
     {"train", "seed", KEY_SEED, FIELD(train, seed), 0, 0, 0, NULL, "2024", "random seed"},
     INT_KEY(train, threads, 0, 4096, "0", "threads; 0: ATTNCAST_THREADS or all cores"),
-    ENUM_KEY(train, loss, loss_name, "mse", "training loss (huber: delta 1)"),
+    ENUM_KEY(train, loss, loss_name, "mse",
+             "training loss (huber: delta 1); pinball, the default and only loss with quantiles"),
 
     TEXT_KEY(output, dir, "", "run folder; empty for runs/<name>-<timestamp>"),
     INT_KEY(output, checkpoint_every, 0, 100000, "1",
@@ -237,6 +240,12 @@ static void describe(const key_def *k, char *buf, size_t n) {
         snprintf(buf, n,
                  "three comma-separated fractions in (0, 1) that sum to 1 (train,val,test)");
         return;
+    case KEY_LEVELS:
+        snprintf(buf, n,
+                 "nothing, or up to %d comma-separated levels in (0, 1), strictly increasing, "
+                 "one of them 0.5",
+                 AC_MAX_QUANTILES);
+        return;
     }
 }
 
@@ -281,6 +290,54 @@ static bool read_split(const key_def *k, const char *text, double out[3]) {
         field = comma ? comma + 1 : NULL;
     }
     return fabs(sum - 1.0) <= SPLIT_SUM_TOLERANCE;
+}
+
+/* model.quantiles: "" (none), or levels "q1,q2,..." each a number in (0, 1), strictly increasing,
+ * at most AC_MAX_QUANTILES, one of them 0.5. Each message names the key and the token at fault. */
+static ac_status read_levels(const key_def *k, const char *text, ac_quantile_list *out, origin at,
+                             ac_error *err) {
+    char buf[LINE_CHARS + 1];
+    if (strlen(text) >= sizeof buf) return bad_value(k, text, at, err);
+    strcpy(buf, text);
+    ac_quantile_list list = {0};
+    char *field = buf;
+    while (isspace((unsigned char)*field)) field++;
+    if (!*field) {
+        *out = list;
+        return AC_OK;
+    }
+    bool median = false;
+    while (field) {
+        char *comma = strchr(field, ',');
+        if (comma) *comma = '\0';
+        while (isspace((unsigned char)*field)) field++;
+        char *end = field + strlen(field);
+        while (end > field && isspace((unsigned char)end[-1])) *--end = '\0';
+        double v;
+        if (list.count == AC_MAX_QUANTILES)
+            return ac_cfg_fail(err, at, "%s.%s: at most %d levels, got more", k->section, k->name,
+                               AC_MAX_QUANTILES);
+        if (!*field)
+            return ac_cfg_fail(err, at, "%s.%s: an empty level (expected numbers like 0.1,0.5,0.9)",
+                               k->section, k->name);
+        if (!read_double(field, &v))
+            return ac_cfg_fail(err, at, "%s.%s: '%.*s' is not a number", k->section, k->name,
+                               QUOTE_MAX, field);
+        if (!in_range(k, v))
+            return ac_cfg_fail(err, at, "%s.%s: %.*s is outside (0, 1)", k->section, k->name,
+                               QUOTE_MAX, field);
+        if (list.count > 0 && !(v > list.levels[list.count - 1]))
+            return ac_cfg_fail(err, at, "%s.%s: %.*s does not follow %g: the levels must increase",
+                               k->section, k->name, QUOTE_MAX, field, list.levels[list.count - 1]);
+        median = median || v == 0.5;
+        list.levels[list.count++] = v;
+        field = comma ? comma + 1 : NULL;
+    }
+    if (!median)
+        return ac_cfg_fail(err, at, "%s.%s: the levels must include 0.5 (the point forecast)",
+                           k->section, k->name);
+    *out = list;
+    return AC_OK;
 }
 
 /* Text can be written back as "name = text" and read again unchanged: one line, no control
@@ -376,6 +433,12 @@ ac_status ac_cfg_parse_value(const key_def *k, const char *text, ac_config *cfg,
         memcpy(field, v, sizeof v);
         return AC_OK;
     }
+    case KEY_LEVELS: {
+        ac_quantile_list list;
+        ac_status status = read_levels(k, text, &list, at, err);
+        if (status == AC_OK) memcpy(field, &list, sizeof list);
+        return status;
+    }
     }
     return bad_value(k, text, at, err);
 }
@@ -423,6 +486,18 @@ static void format_value(const key_def *k, const ac_config *cfg, char *buf, size
         char parts[3][32];
         for (int i = 0; i < 3; i++) format_double(v[i], parts[i], sizeof parts[i]);
         snprintf(buf, n, "%s,%s,%s", parts[0], parts[1], parts[2]);
+        return;
+    }
+    case KEY_LEVELS: {
+        ac_quantile_list list;
+        memcpy(&list, field, sizeof list);
+        size_t used = 0;
+        buf[0] = '\0';
+        for (int i = 0; i < list.count && used < n; i++) {
+            char part[32];
+            format_double(list.levels[i], part, sizeof part);
+            used += (size_t)snprintf(buf + used, n - used, "%s%s", i ? "," : "", part);
+        }
         return;
     }
     }
@@ -477,11 +552,27 @@ ac_status ac_config_set(ac_config *cfg, const char *assignment, ac_error *err) {
         if (status == AC_OK) {
             if (k->type == KEY_SPLIT) work.data.split_set = true;
             work.set_at[k - ac_cfg_keys] = -1;
+            ac_cfg_resolve(&work);
             memcpy(cfg, &work, sizeof work);
         }
     }
     free(copy);
     return status;
+}
+
+/* ---- values that depend on other keys ---- */
+
+static int key_index(const char *section, const char *name) {
+    for (int i = 0; i < KEY_COUNT; i++)
+        if (!strcmp(ac_cfg_keys[i].section, section) && !strcmp(ac_cfg_keys[i].name, name))
+            return i;
+    return -1;
+}
+
+void ac_cfg_resolve(ac_config *cfg) {
+    int loss = key_index("train", "loss");
+    if (loss >= 0 && cfg->set_at[loss] == 0)
+        cfg->train.loss = cfg->model.quantiles.count > 0 ? AC_LOSS_PINBALL : AC_LOSS_MSE;
 }
 
 /* ---- where a key got its value, for later checks ---- */
@@ -634,6 +725,18 @@ ac_status ac_config_check(const ac_config *cfg, ac_error *err) {
                             "try%s",
                             at, sep, cfg->model.patch_stride, cfg->model.patch_len, options);
     }
+    if (cfg->model.quantiles.count > 0 && cfg->train.loss != AC_LOSS_PINBALL) {
+        char where[SOURCE_MAX + QUOTE_MAX + 64];
+        ac_config_where(cfg, "model.quantiles", where, sizeof where);
+        return ac_config_error(cfg, "train.loss", err,
+                               "%s with model.quantiles (%s): a quantile model trains with the "
+                               "pinball loss only; set train.loss = pinball or leave it out",
+                               ac_loss_kind_name(cfg->train.loss), where[0] ? where : "set");
+    }
+    if (cfg->model.quantiles.count == 0 && cfg->train.loss == AC_LOSS_PINBALL)
+        return ac_config_error(cfg, "train.loss", err,
+                               "pinball needs model.quantiles (e.g. model.quantiles = "
+                               "0.1,0.5,0.9); without them use mse, mae or huber");
     if (cfg->train.warmup > 0 && cfg->train.warmup >= cfg->train.epochs)
         return ac_error_set(err, AC_ERR_INVALID,
                             "%s%strain.warmup = %d must be less than train.epochs = %d", at, sep,
@@ -682,7 +785,10 @@ ac_model_spec ac_config_model_spec(const ac_config *cfg, int channels) {
         .anchor = cfg->model.anchor,
         .causal = cfg->model.causal,
         .dropout = (float)cfg->model.dropout,
+        .quantile_count = cfg->model.quantiles.count,
     };
+    for (int j = 0; j < cfg->model.quantiles.count && j < AC_MAX_QUANTILES; j++)
+        spec.quantiles[j] = (float)cfg->model.quantiles.levels[j];
     return spec;
 }
 
@@ -735,6 +841,9 @@ static void summarize(const key_def *k, char *buf, size_t n) {
     }
     case KEY_STRING:
     case KEY_SPLIT:
+        return;
+    case KEY_LEVELS:
+        snprintf(buf, n, "levels in (0, 1) with 0.5");
         return;
     }
 }

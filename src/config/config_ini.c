@@ -278,6 +278,7 @@ static ac_status parse_into(ac_config *cfg, parse_state *st) {
     if (rc < 0)
         return ac_error_set(st->err, AC_ERR_NOMEM, "%.*s: out of memory while reading", SOURCE_MAX,
                             st->source);
+    ac_cfg_resolve(&work);
     memcpy(cfg, &work, sizeof work);
     return AC_OK;
 }

@@ -28,6 +28,7 @@ typedef enum key_type {
     KEY_ENUM,   /* an enumeration, by the names of src/core/names.c */
     KEY_STRING, /* char[size], at most size - 1 characters */
     KEY_SPLIT,  /* data.split: three fractions in (0, 1) summing to 1 */
+    KEY_LEVELS, /* model.quantiles: an ac_quantile_list, comma-separated, "" for none */
     KEY_SEED    /* uint64_t, any value */
 } key_type;
 
@@ -49,7 +50,7 @@ typedef struct key_def {
 } key_def;
 
 /* config.c checks these against its tables. */
-#define KEY_COUNT     42
+#define KEY_COUNT     43
 #define SECTION_COUNT 4
 
 extern const key_def ac_cfg_keys[KEY_COUNT];
@@ -75,6 +76,10 @@ ac_status ac_cfg_one_line(ac_error *err, ac_status code);
 /* Parses text as the value of k and stores it in cfg. split_set is left to the caller. */
 ac_status ac_cfg_parse_value(const key_def *k, const char *text, ac_config *cfg, origin at,
                              ac_error *err);
+
+/* Fills in what depends on other keys once a load or override has succeeded: train.loss, when
+ * nothing set it, is pinball for a quantile model and mse otherwise. */
+void ac_cfg_resolve(ac_config *cfg);
 
 /* ---- finding sections and keys (config_ini.c) ---- */
 

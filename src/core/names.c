@@ -26,7 +26,7 @@ const char *ac_norm_anchor_name(ac_norm_anchor anchor) {
 }
 
 const char *ac_loss_kind_name(ac_loss_kind kind) {
-    static const char *const names[] = {"mse", "mae", "huber"};
+    static const char *const names[] = {"mse", "mae", "huber", "pinball"};
     return NAME_OF(names, kind);
 }
 

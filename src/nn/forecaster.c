@@ -9,6 +9,9 @@
  *   per block: E += drop(attn(LN1(E)));  E += drop(W2 gelu(W1 LN2(E) + b1) + b2)
  *   yhat = head(flatten(LN_f(E))) -> [ns, H, Cout];  revin: yhat <- yhat sigma + a, else + a
  *   independent: [B C, H, 1] -> [B, H, C]
+ * A quantile model's head emits H Cout Q values per series, [ns, H, Cout, Q]; sigma and the
+ * anchor ([ns, 1, Cin] viewed as [ns, 1, Cin, 1]) apply to every level alike, and independent
+ * mode turns [B C, H, 1, Q] into [B, H, C, Q].
  * The instance-norm statistics and the anchor come from the data, which needs no gradient, so
  * they are constants of the graph, as MODEL.md defines them.
  */
@@ -49,6 +52,37 @@ int ac_model_spec_in_width(const ac_model_spec *s) {
 int ac_model_spec_out_width(const ac_model_spec *s) {
     return ac_model_spec_in_width(s);
 }
+int ac_model_spec_quantiles(const ac_model_spec *s) {
+    return s->quantile_count > 0 ? s->quantile_count : 1;
+}
+int ac_model_spec_median(const ac_model_spec *s) {
+    for (int j = 0; j < s->quantile_count; j++)
+        if (s->quantiles[j] == 0.5f) return j;
+    return 0;
+}
+
+/* model.quantiles: at most AC_MAX_QUANTILES levels, strictly increasing in (0, 1), with 0.5. */
+static ac_status check_quantiles(const ac_model_spec *s, ac_error *err) {
+    if (s->quantile_count < 0 || s->quantile_count > AC_MAX_QUANTILES)
+        return ac_error_set(err, AC_ERR_INVALID, "model.quantiles: %d levels (at most %d)",
+                            s->quantile_count, AC_MAX_QUANTILES);
+    bool median = s->quantile_count == 0;
+    for (int j = 0; j < s->quantile_count; j++) {
+        float q = s->quantiles[j];
+        if (!(q > 0.0f && q < 1.0f))
+            return ac_error_set(err, AC_ERR_INVALID, "model.quantiles: %g is outside (0, 1)",
+                                (double)q);
+        if (j > 0 && !(q > s->quantiles[j - 1]))
+            return ac_error_set(err, AC_ERR_INVALID,
+                                "model.quantiles: %g after %g, the levels must increase", (double)q,
+                                (double)s->quantiles[j - 1]);
+        median = median || q == 0.5f;
+    }
+    if (!median)
+        return ac_error_set(err, AC_ERR_INVALID,
+                            "model.quantiles: the levels must include 0.5 (the point forecast)");
+    return AC_OK;
+}
 
 ac_status ac_model_spec_check(const ac_model_spec *s, ac_error *err) {
 #define NEED(cond, ...)                                                                            \
@@ -67,8 +101,10 @@ ac_status ac_model_spec_check(const ac_model_spec *s, ac_error *err) {
          "model.d_model = %d is not divisible by model.heads = %d", s->d_model, s->heads);
     NEED(s->layers >= 1 && s->d_ff >= 1, "model.layers and model.d_ff must be >= 1");
     NEED(s->dropout >= 0.0f && s->dropout < 1.0f, "model.dropout must be in [0, 1)");
+    if (check_quantiles(s, err) != AC_OK) return err->code;
     int64_t head_in = (int64_t)ac_model_spec_tokens(s) * s->d_model;
-    int64_t head_out = (int64_t)s->horizon * ac_model_spec_out_width(s);
+    int64_t head_out =
+        (int64_t)s->horizon * ac_model_spec_out_width(s) * ac_model_spec_quantiles(s);
     NEED(head_in * head_out <= ((int64_t)1 << 31),
          "the head would have %lld x %lld weights; lower data.horizon, model.d_model or raise "
          "model.patch_stride",
@@ -215,7 +251,7 @@ ac_forecaster *ac_forecaster_new(const ac_model_spec *spec, ac_rng *init_rng, ac
     }
     int N = ac_model_spec_tokens(spec), d = spec->d_model;
     int in_width = spec->patch_len * ac_model_spec_in_width(spec);
-    int out_width = spec->horizon * ac_model_spec_out_width(spec);
+    int out_width = spec->horizon * ac_model_spec_out_width(spec) * ac_model_spec_quantiles(spec);
     bool ok = add_linear(m, "input_proj", d, in_width, &m->in_w, &m->in_b, err) == AC_OK &&
               (m->pos = add_param(m, "pos_embed", 2, (int[]){N, d},
                                   (ac_param_init){AC_INIT_NORMAL, POS_EMBED_STD}, err)) != NULL;
@@ -273,7 +309,9 @@ static int no_grad_chunk(const ac_model_spec *s) {
 static ac_tensor *forward_in_chunks(ac_ctx *ctx, ac_forecaster *m, ac_tensor *x, int chunk) {
     const ac_model_spec *s = &m->spec;
     int B = x->shape[0], L = s->lookback, C = s->channels, H = s->horizon;
-    ac_tensor *y = ac_tensor_temp(ctx, 3, (int[]){B, H, C});
+    int Q = ac_model_spec_quantiles(s);
+    ac_tensor *y = s->quantile_count ? ac_tensor_temp(ctx, 4, (int[]){B, H, C, Q})
+                                     : ac_tensor_temp(ctx, 3, (int[]){B, H, C});
     if (!y) return NULL;
     ac_ctx_mark mark = ac_ctx_get_mark(ctx);
     for (int b0 = 0; b0 < B; b0 += chunk) {
@@ -283,7 +321,7 @@ static ac_tensor *forward_in_chunks(ac_ctx *ctx, ac_forecaster *m, ac_tensor *x,
         memcpy(xc->data, x->data + (size_t)b0 * L * C, (size_t)xc->size * sizeof(float));
         ac_tensor *yc = ac_forecaster_forward_attention(ctx, m, xc, NULL);
         if (!yc) return NULL;
-        memcpy(y->data + (size_t)b0 * H * C, yc->data, (size_t)yc->size * sizeof(float));
+        memcpy(y->data + (size_t)b0 * H * C * Q, yc->data, (size_t)yc->size * sizeof(float));
         ac_ctx_rewind(ctx, mark);
     }
     return y;
@@ -329,7 +367,8 @@ static ac_tensor *sublayer(ac_ctx *ctx, const ac_model_spec *s, const ac_block *
     return out;
 }
 
-/* yhat = W_out flat(LayerNorm_f(E)) + b_out, as [ns, H, Cout]. */
+/* yhat = W_out flat(LayerNorm_f(E)) + b_out, as [ns, H, Cout], or [ns, H, Cout, Q] for a quantile
+ * model. */
 static ac_tensor *head(ac_ctx *ctx, const ac_forecaster *m, ac_tensor *e) {
     const ac_model_spec *s = &m->spec;
     ac_tensor *z = ac_layer_norm(ctx, e, m->normf_w, m->normf_b, LN_EPS);
@@ -337,8 +376,9 @@ static ac_tensor *head(ac_ctx *ctx, const ac_forecaster *m, ac_tensor *e) {
     if (!z) return NULL;
     int ns = z->shape[0], N = z->shape[1], d = z->shape[2];
     ac_tensor *flat = ac_reshape(ctx, z, 2, (int[]){ns, N * d});
-    return ac_reshape(ctx, ac_linear(ctx, flat, m->head_w, m->head_b), 3,
-                      (int[]){ns, s->horizon, ac_model_spec_out_width(s)});
+    ac_tensor *y = ac_linear(ctx, flat, m->head_w, m->head_b);
+    int shape[] = {ns, s->horizon, ac_model_spec_out_width(s), s->quantile_count};
+    return ac_reshape(ctx, y, s->quantile_count ? 4 : 3, shape);
 }
 
 ac_tensor *ac_forecaster_forward_attention(ac_ctx *ctx, ac_forecaster *m, ac_tensor *x,
@@ -391,21 +431,69 @@ ac_tensor *ac_forecaster_forward_attention(ac_ctx *ctx, ac_forecaster *m, ac_ten
         e = sublayer(ctx, s, blk, e, blk->norm2_w, blk->norm2_b, feed_forward, NULL);
     }
     ac_tensor *y = head(ctx, m, e);
+    int Q = s->quantile_count;
+    if (Q) { /* [ns, 1, Cin] -> [ns, 1, Cin, 1]: alike for every level */
+        int Cin = ac_model_spec_in_width(s), ns = independent ? B * C : B;
+        if (sigma) sigma = ac_reshape(ctx, sigma, 4, (int[]){ns, 1, Cin, 1});
+        if (anchor) anchor = ac_reshape(ctx, anchor, 4, (int[]){ns, 1, Cin, 1});
+    }
     if (sigma) y = ac_mul(ctx, y, sigma);
     if (anchor) y = ac_add(ctx, y, anchor);
-    if (independent) /* [B C, H, 1] -> [B, C, H] -> [B, H, C] */
+    if (independent && Q) /* [B C, H, 1, Q] -> [B, C, H, Q] -> [B, H, C, Q] */
+        y = ac_permute(ctx, ac_reshape(ctx, y, 4, (int[]){B, C, H, Q}), (int[]){0, 2, 1, 3});
+    else if (independent) /* [B C, H, 1] -> [B, C, H] -> [B, H, C] */
         y = ac_permute(ctx, ac_reshape(ctx, y, 3, (int[]){B, C, H}), (int[]){0, 2, 1});
     return y;
 }
 
-ac_tensor *ac_forecast_loss(ac_ctx *ctx, ac_loss_kind kind, ac_tensor *pred, ac_tensor *target) {
+ac_tensor *ac_forecast_loss(ac_ctx *ctx, const ac_model_spec *spec, ac_loss_kind kind,
+                            ac_tensor *pred, ac_tensor *target) {
+    if (spec->quantile_count > 0 || kind == AC_LOSS_PINBALL) {
+        if (spec->quantile_count == 0 || kind != AC_LOSS_PINBALL)
+            return ac_ctx_fail(ctx, AC_ERR_INVALID,
+                               "train.loss = %s with %d model.quantiles: the pinball loss goes "
+                               "with quantiles and only with them",
+                               ac_loss_kind_name(kind), spec->quantile_count);
+        return ac_pinball_loss(ctx, pred, target, spec->quantiles, spec->quantile_count);
+    }
     switch (kind) {
     case AC_LOSS_MAE:
         return ac_mae_loss(ctx, pred, target);
     case AC_LOSS_HUBER:
         return ac_huber_loss(ctx, pred, target, 1.0f); /* MODEL.md: delta 1 */
     case AC_LOSS_MSE:
+    case AC_LOSS_PINBALL:
         break;
     }
     return ac_mse_loss(ctx, pred, target);
+}
+
+/* ---- a quantile forecast as consumers see it ---- */
+
+static void sort_levels(float *v, int Q) { /* insertion sort: Q <= AC_MAX_QUANTILES */
+    for (int i = 1; i < Q; i++) {
+        float x = v[i];
+        int j = i;
+        for (; j > 0 && v[j - 1] > x; j--) v[j] = v[j - 1];
+        v[j] = x;
+    }
+}
+
+void ac_forecast_sort_quantiles(float *values, int64_t cells, int Q) {
+    for (int64_t c = 0; c < cells; c++) sort_levels(values + c * Q, Q);
+}
+
+void ac_forecast_point(const ac_model_spec *spec, const float *out, int64_t cells, float *point) {
+    int Q = spec->quantile_count;
+    if (Q == 0) {
+        if (point != out) memcpy(point, out, (size_t)cells * sizeof(float));
+        return;
+    }
+    int median = ac_model_spec_median(spec);
+    float v[AC_MAX_QUANTILES];
+    for (int64_t c = 0; c < cells; c++) {
+        memcpy(v, out + c * Q, (size_t)Q * sizeof(float));
+        sort_levels(v, Q);
+        point[c] = v[median];
+    }
 }

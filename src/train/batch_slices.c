@@ -94,7 +94,7 @@ static void run_slice(void *arg, int index) {
     ac_tensor *y = ac_tensor_temp(ctx, 3, (int[]){s->count, H, C});
     if (x && y) job->fill(job->user, s->first, s->count, x->data, y->data);
     ac_tensor *loss =
-        ac_forecast_loss(ctx, job->loss_kind, ac_forecaster_forward(ctx, s->model, x), y);
+        ac_forecast_loss(ctx, spec, job->loss_kind, ac_forecaster_forward(ctx, s->model, x), y);
     if (!loss || ac_backward(ctx, loss) != AC_OK) {
         s->status = ac_ctx_failed(ctx) ? ac_ctx_status(ctx) : AC_ERR_NOMEM;
         snprintf(s->error, sizeof s->error, "%s",

@@ -8,9 +8,12 @@
 /* Arena for one batch of forecasts: grows on the first batch and is reused after that. */
 #define EVAL_ARENA_BYTES ((size_t)64 << 20)
 
-ac_status ac_forecast_windows(ac_forecaster *model, const ac_series *s, int first, int count,
-                              int stride, int batch_size, ac_forecast_visitor visit, void *user,
-                              ac_error *err) {
+/* ac_forecast_windows; with `raw` a quantile model's outputs reach the visitor as the head made
+ * them (unsorted, the point still the sorted median): what the validation loss scores, as
+ * training does. */
+static ac_status forecast_windows(ac_forecaster *model, const ac_series *s, int first, int count,
+                                  int stride, int batch_size, bool raw, ac_forecast_visitor visit,
+                                  void *user, ac_error *err) {
     if (count <= 0) return AC_OK;
     if (stride < 1 || batch_size < 1 || first < s->lookback ||
         first + (int64_t)(count - 1) * stride + s->horizon > s->rows)
@@ -20,7 +23,9 @@ ac_status ac_forecast_windows(ac_forecaster *model, const ac_series *s, int firs
     ac_ctx *ctx = ac_ctx_new(EVAL_ARENA_BYTES, 0);
     if (!ctx) return ac_error_set(err, AC_ERR_NOMEM, "evaluation: out of memory");
     ac_ctx_set_grad_enabled(ctx, false);
-    int L = s->lookback, H = s->horizon, C = s->channels;
+    const ac_model_spec *spec = ac_forecaster_spec(model);
+    int L = s->lookback, H = s->horizon, C = s->channels, Q = ac_model_spec_quantiles(spec);
+    bool quantile = spec->quantile_count > 0;
     for (int start = 0; start < count; start += batch_size) {
         int n = count - start < batch_size ? count - start : batch_size;
         ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){n, L, C});
@@ -31,7 +36,13 @@ ac_status ac_forecast_windows(ac_forecaster *model, const ac_series *s, int firs
             ac_series_gather(s, ts, n, x->data, y->data);
         }
         ac_tensor *pred = ts ? ac_forecaster_forward(ctx, model, x) : NULL;
-        if (!pred) {
+        float *point = pred && !quantile ? pred->data : NULL;
+        if (pred && quantile) { /* the median of the sorted levels; the levels sorted unless raw */
+            point = ac_arena_alloc(ac_ctx_arena(ctx), (size_t)n * H * C * sizeof(float));
+            if (point) ac_forecast_point(spec, pred->data, (int64_t)n * H * C, point);
+            if (point && !raw) ac_forecast_sort_quantiles(pred->data, (int64_t)n * H * C, Q);
+        }
+        if (!point) {
             ac_error_set(err, ac_ctx_failed(ctx) ? ac_ctx_status(ctx) : AC_ERR_NOMEM,
                          "evaluation failed: %s",
                          ac_ctx_failed(ctx) ? ac_ctx_error(ctx) : "out of memory");
@@ -40,33 +51,52 @@ ac_status ac_forecast_windows(ac_forecaster *model, const ac_series *s, int firs
         }
         for (int i = 0; i < n; i++)
             visit(user, ts[i], x->data + (size_t)i * L * C, y->data + (size_t)i * H * C,
-                  pred->data + (size_t)i * H * C, NULL);
+                  point + (size_t)i * H * C, quantile ? pred->data + (size_t)i * H * C * Q : NULL);
         ac_ctx_reset(ctx);
     }
     ac_ctx_free(ctx);
     return AC_OK;
 }
 
+ac_status ac_forecast_windows(ac_forecaster *model, const ac_series *s, int first, int count,
+                              int stride, int batch_size, ac_forecast_visitor visit, void *user,
+                              ac_error *err) {
+    return forecast_windows(model, s, first, count, stride, batch_size, false, visit, user, err);
+}
+
 /* Every window of a split, in order. */
 static ac_status for_each_forecast(ac_forecaster *model, const ac_series *s, ac_split_kind split,
-                                   int batch_size, ac_forecast_visitor visit, void *user,
+                                   int batch_size, bool raw, ac_forecast_visitor visit, void *user,
                                    ac_error *err) {
     ac_window_range r = ac_series_windows(s, split);
-    return ac_forecast_windows(model, s, r.first, r.count, 1, batch_size, visit, user, err);
+    return forecast_windows(model, s, r.first, r.count, 1, batch_size, raw, visit, user, err);
 }
 
 typedef struct loss_sum {
     ac_loss_kind kind;
-    size_t n; /* values per window */
+    const ac_model_spec *spec; /* its levels, for the pinball loss */
+    size_t n;                  /* values per window (H C) */
     double sum;
     int64_t windows;
 } loss_sum;
 
 static void add_window_loss(void *user, int t, const float *x, const float *y, const float *pred,
                             const float *quantiles) {
-    (void)t, (void)x, (void)quantiles;
+    (void)t, (void)x;
     loss_sum *ls = user;
     double acc = 0.0;
+    if (ls->kind == AC_LOSS_PINBALL) { /* mean over the H C Q outputs, as ac_pinball_loss */
+        int Q = ac_model_spec_quantiles(ls->spec);
+        for (size_t i = 0; i < ls->n; i++)
+            for (int j = 0; j < Q; j++) {
+                double e = (double)y[i] - (double)quantiles[i * Q + j];
+                double q = (double)ls->spec->quantiles[j];
+                acc += e >= 0.0 ? q * e : (q - 1.0) * e;
+            }
+        ls->sum += acc / (double)(ls->n * (size_t)Q);
+        ls->windows++;
+        return;
+    }
     for (size_t i = 0; i < ls->n; i++) {
         double d = (double)pred[i] - (double)y[i], a = fabs(d);
         switch (ls->kind) {
@@ -77,6 +107,7 @@ static void add_window_loss(void *user, int t, const float *x, const float *y, c
             acc += a <= 1.0 ? 0.5 * d * d : a - 0.5;
             break;
         case AC_LOSS_MSE:
+        case AC_LOSS_PINBALL:
             acc += d * d;
             break;
         }
@@ -87,8 +118,14 @@ static void add_window_loss(void *user, int t, const float *x, const float *y, c
 
 ac_status ac_split_loss(ac_forecaster *model, const ac_series *s, ac_split_kind split,
                         ac_loss_kind loss, int batch_size, double *out, ac_error *err) {
-    loss_sum ls = {.kind = loss, .n = (size_t)s->horizon * (size_t)s->channels};
-    if (for_each_forecast(model, s, split, batch_size, add_window_loss, &ls, err) != AC_OK)
+    const ac_model_spec *spec = ac_forecaster_spec(model);
+    if ((loss == AC_LOSS_PINBALL) != (spec->quantile_count > 0))
+        return ac_error_set(err, AC_ERR_INVALID,
+                            "split loss: the pinball loss goes with a quantile model, and only "
+                            "with one (loss %s, %d quantiles)",
+                            ac_loss_kind_name(loss), spec->quantile_count);
+    loss_sum ls = {.kind = loss, .spec = spec, .n = (size_t)s->horizon * (size_t)s->channels};
+    if (for_each_forecast(model, s, split, batch_size, true, add_window_loss, &ls, err) != AC_OK)
         return err->code;
     *out = ls.windows ? ls.sum / (double)ls.windows : NAN;
     return AC_OK;
@@ -141,7 +178,7 @@ ac_status ac_evaluate(ac_forecaster *model, const ac_series *s, ac_split_kind sp
             st = ac_metrics_acc_init(&e.baseline[k], &s->scaler, scales, scales + C, err);
     }
     if (st == AC_OK)
-        st = for_each_forecast(model, s, split, batch_size, add_window_metrics, &e, err);
+        st = for_each_forecast(model, s, split, batch_size, false, add_window_metrics, &e, err);
     if (st == AC_OK) {
         *out = (ac_eval_result){.split = split,
                                 .windows = e.windows,

@@ -65,7 +65,8 @@ void ac_trainer_free(ac_trainer *t) {
 
 /* What a config's key table already guarantees, checked again for options an embedder filled
  * in: nothing below may divide by zero, allocate nothing or index past an enum's table. */
-static ac_status check_options(const ac_train_options *o, ac_error *err) {
+static ac_status check_options(const ac_train_options *o, const ac_model_spec *spec,
+                               ac_error *err) {
     const char *bad = NULL;
     if (o->epochs < 1)
         bad = "epochs must be at least 1";
@@ -77,8 +78,11 @@ static ac_status check_options(const ac_train_options *o, ac_error *err) {
         bad = "unknown optimizer";
     else if ((unsigned)o->schedule > AC_SCHED_STEP)
         bad = "unknown schedule";
-    else if ((unsigned)o->loss > AC_LOSS_HUBER)
+    else if ((unsigned)o->loss > AC_LOSS_PINBALL)
         bad = "unknown loss";
+    else if (spec && (o->loss == AC_LOSS_PINBALL) != (spec->quantile_count > 0))
+        bad = spec->quantile_count > 0 ? "a quantile model trains with the pinball loss only"
+                                       : "the pinball loss needs a quantile model";
     else if (o->warmup < 0 || o->patience < 0)
         bad = "warmup and patience must be >= 0";
     else if (o->decay_every < 1)
@@ -89,7 +93,7 @@ static ac_status check_options(const ac_train_options *o, ac_error *err) {
 
 ac_trainer *ac_trainer_new(const ac_train_options *options, const ac_series *series,
                            ac_forecaster *model, ac_error *err) {
-    if (check_options(options, err) != AC_OK) return NULL;
+    if (check_options(options, model ? ac_forecaster_spec(model) : NULL, err) != AC_OK) return NULL;
     ac_trainer *t = calloc(1, sizeof *t);
     if (!t) {
         ac_error_set(err, AC_ERR_NOMEM, "trainer: out of memory");
@@ -210,8 +214,8 @@ static ac_status batch_gradients(ac_trainer *t, const uint32_t *order, int n, in
     ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){n, s->lookback, s->channels});
     ac_tensor *y = ac_tensor_temp(ctx, 3, (int[]){n, s->horizon, s->channels});
     if (x && y) fill_slice(&(batch_windows){.t = t, .order = order}, 0, n, x->data, y->data);
-    ac_tensor *loss =
-        ac_forecast_loss(ctx, t->options.loss, ac_forecaster_forward(ctx, t->model, x), y);
+    ac_tensor *loss = ac_forecast_loss(ctx, ac_forecaster_spec(t->model), t->options.loss,
+                                       ac_forecaster_forward(ctx, t->model, x), y);
     if (!loss || ac_backward(ctx, loss) != AC_OK) {
         ac_error_set(err, ac_ctx_failed(ctx) ? ac_ctx_status(ctx) : AC_ERR_NOMEM,
                      "training step failed: %s",

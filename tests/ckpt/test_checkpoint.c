@@ -73,8 +73,10 @@ static void fake_grads(ac_forecaster *m, ac_rng *rng) {
         for (int64_t j = 0; j < ps[i]->size; j++) ps[i]->grad[j] = ac_rng_uniform_range(rng, -1, 1);
 }
 
-static void fixture_init(fixture *f, ac_attention_kind kind, ac_channel_mode mode,
-                         ac_optimizer_kind opt_kind, int layers, uint64_t seed) {
+/* A fixture of a quantile model when quantiles is a list ("0.1,0.5,0.9"), else of a point one. */
+static void fixture_init_levels(fixture *f, ac_attention_kind kind, ac_channel_mode mode,
+                                ac_optimizer_kind opt_kind, int layers, uint64_t seed,
+                                const char *quantiles) {
     memset(f, 0, sizeof *f);
     ac_config *c = &f->cfg;
     ac_config_defaults(c);
@@ -93,6 +95,11 @@ static void fixture_init(fixture *f, ac_attention_kind kind, ac_channel_mode mod
     c->train.seed = seed;
 
     ac_error err;
+    if (quantiles) {
+        char set[64];
+        snprintf(set, sizeof set, "model.quantiles=%s", quantiles);
+        if (ac_config_set(c, set, &err) != AC_OK) fail_msg("quantiles: %s", err.msg);
+    }
     ac_model_spec spec = ac_config_model_spec(c, 2);
     ac_rng rng;
     ac_rng_seed(&rng, seed, AC_RNG_STREAM_INIT);
@@ -144,6 +151,11 @@ static void fixture_init(fixture *f, ac_attention_kind kind, ac_channel_mode mod
     ac_rng_seed(&t->shuffle_rng, seed, AC_RNG_STREAM_SHUFFLE);
     for (int k = 0; k < 5; k++) ac_rng_u32(&t->shuffle_rng);
     ac_rng_seed(&t->dropout_rng, seed, AC_RNG_STREAM_DROPOUT);
+}
+
+static void fixture_init(fixture *f, ac_attention_kind kind, ac_channel_mode mode,
+                         ac_optimizer_kind opt_kind, int layers, uint64_t seed) {
+    fixture_init_levels(f, kind, mode, opt_kind, layers, seed, NULL);
 }
 
 static void fixture_free(fixture *f) {
@@ -207,7 +219,7 @@ static void assert_same_forecasts(ac_forecaster *a, ac_forecaster *b) {
     ac_tensor *ya = ac_forecaster_forward(ctx, a, x);
     ac_tensor *yb = ac_forecaster_forward(ctx, b, x);
     if (!ya || !yb) fail_msg("forward: %s", ac_ctx_error(ctx));
-    assert_int_equal(ya->size, 3 * 3 * 2);
+    assert_int_equal(ya->size, 3 * 3 * 2 * ac_model_spec_quantiles(ac_forecaster_spec(a)));
     assert_memory_equal(ya->data, yb->data, (size_t)ya->size * sizeof(float));
     ac_ctx_free(ctx);
 }
@@ -497,6 +509,53 @@ static void test_last_value_anchor_writes_format_version_2(void **s) {
         assert_int_equal(ck->config.model.anchor, anchor);
         assert_int_equal(ac_forecaster_spec(ck->model)->anchor, anchor);
         ac_ckpt_free(ck);
+        fixture_free(&f);
+    }
+}
+
+/* A quantile model (MODEL.md version 2) writes format_version 2, its levels and loss in /config
+ * and a head of H Cout Q rows, and reads back bit for bit in both channel modes; a /config
+ * without the levels does not fit its head. */
+static void test_quantile_model_round_trips_as_format_version_2(void **s) {
+    (void)s;
+    for (int mode = 0; mode < 2; mode++) {
+        fixture f;
+        fixture_init_levels(&f, AC_ATTN_GATED, (ac_channel_mode)mode, AC_OPT_ADAM, 1, 9,
+                            "0.1,0.5,0.9");
+        ac_config mean = f.cfg; /* version 2 for the quantiles alone */
+        mean.model.anchor = AC_ANCHOR_MEAN;
+        assert_int_equal(ac_ckpt_format_version_for(&mean), 2);
+        char path[128];
+        in_dir(path, sizeof path, "quantile.h5");
+        write_ok(path, &f, true);
+        ac_checkpoint *ck = read_ok(path);
+        assert_int_equal(ck->format_version, 2);
+        assert_same_config(&f.cfg, &ck->config);
+        assert_int_equal(ck->config.train.loss, AC_LOSS_PINBALL);
+        const ac_model_spec *spec = ac_forecaster_spec(ck->model);
+        assert_int_equal(spec->quantile_count, 3);
+        assert_true(spec->quantiles[0] == 0.1f && spec->quantiles[2] == 0.9f);
+        ac_tensor *head = ac_forecaster_param(ck->model, "head.weight");
+        assert_int_equal(head->shape[0], 3 * (mode ? 2 : 1) * 3); /* H Cout Q */
+        assert_int_equal(head->shape[1], 5 * 8);                  /* N d */
+        assert_same_params(f.model, ck->model);
+        assert_same_forecasts(f.model, ck->model);
+        ac_ckpt_free(ck);
+
+        char *ini = ac_config_to_ini(&f.cfg);
+        char *line = strstr(ini, "\nquantiles = ");
+        assert_non_null(line);
+        char *end = strchr(line + 1, '\n');
+        memmove(line, end, strlen(end) + 1);
+        line = strstr(ini, "\nloss = pinball");
+        assert_non_null(line);
+        end = strchr(line + 1, '\n');
+        memmove(line, end, strlen(end) + 1);
+        replace_config(path, ini);
+        free(ini);
+        char want[96];
+        snprintf(want, sizeof want, "/params/head.weight has shape [%d, 40]", mode ? 18 : 9);
+        expect_refused(path, AC_ERR_FORMAT, want, mode ? "implies [6, 40]" : "implies [3, 40]");
         fixture_free(&f);
     }
 }
@@ -909,6 +968,7 @@ int main(void) {
         cmocka_unit_test(test_model_only_file_loads_without_optimizer_or_training_state),
         cmocka_unit_test(test_fresh_training_state_has_no_history_and_no_best_params),
         cmocka_unit_test(test_last_value_anchor_writes_format_version_2),
+        cmocka_unit_test(test_quantile_model_round_trips_as_format_version_2),
         cmocka_unit_test(test_config_without_anchor_reads_as_mean),
         cmocka_unit_test(test_missing_file_says_cannot_open),
         cmocka_unit_test(test_text_and_empty_files_are_not_hdf5),

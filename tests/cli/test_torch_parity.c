@@ -3,9 +3,11 @@
  * a tiny model trained for one epoch by `attncast train` must forecast, through `attncast
  * predict`, what PyTorch computes from the same checkpoint, within 1e-4 on scaled values
  * (tools/torch_compare.py parity), and within 1e-5 for the last-value anchor with revin on and
- * off in both modes. Also checks that parity does fail on a wrong forecast, and
- * that `torch_compare.py bench --rounds` pairs the two sides and reports paired ratios.
- * Skipped unless /usr/bin/python3 can import torch and h5py (Debian python3-torch, python3-h5py).
+ * off in both modes; a quantile model (model.quantiles) of every kind, the channel modes taking
+ * turns, predicts the median of its sorted levels as PyTorch does, within 1e-4. Also checks that
+ * parity does fail on a wrong forecast, and that `torch_compare.py bench --rounds` pairs the two
+ * sides and reports paired ratios. Skipped unless /usr/bin/python3 can import torch and h5py
+ * (Debian python3-torch, python3-h5py).
  */
 #include <math.h>
 #include <setjmp.h>
@@ -126,6 +128,31 @@ static void test_last_value_anchor_matches_pytorch_within_1e_5(void **state) {
     if (!strstr(out, "4 checkpoints x 4 windows")) fail_msg("not 4 x 4 windows: %s", out);
 }
 
+/* Quantile models: `attncast predict` shows the median of the sorted levels, as the reference's
+ * predict() does; every kind once, the channel modes taking turns. */
+static void test_quantile_model_median_matches_pytorch(void **state) {
+    (void)state;
+    if (!have_torch()) skip();
+    char list[2048] = "";
+    size_t used = 0;
+    for (int k = 0; k < AC_ATTN_COUNT; k++) {
+        const char *kind = ac_attention_kind_name((ac_attention_kind)k), *mode = MODES[k % 2];
+        int rc = sh("'%s' train tiny.ini --quiet --out quantile-%s --set model.attention=%s "
+                    "--set model.channels=%s --set model.quantiles=0.1,0.5,0.9",
+                    tu_bin(), kind, kind, mode);
+        if (rc != 0) fail_msg("train %s/%s: exit %d: %s", kind, mode, rc, out);
+        used += (size_t)snprintf(list + used, sizeof list - used, " quantile-%s/best.h5", kind);
+    }
+    int rc = sh(PYTHON " '%s' parity%s series.csv --rows 3 --attncast '%s'", compare_script(), list,
+                tu_bin());
+    print_message("%s", out);
+    if (rc != 0) fail_msg("parity: exit %d: %s", rc, out);
+    if (!strstr(out, "parity OK")) fail_msg("no 'parity OK' in: %s", out);
+    char want[64];
+    snprintf(want, sizeof want, "%d checkpoints x 3 windows", AC_ATTN_COUNT);
+    if (!strstr(out, want)) fail_msg("not '%s': %s", want, out);
+}
+
 /* The check is not vacuous: a binary whose forecast is wrong fails it, exit 1. */
 static void test_parity_fails_on_a_wrong_forecast(void **state) {
     (void)state;
@@ -208,6 +235,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_predict_matches_pytorch_for_every_kind_and_channel_mode),
         cmocka_unit_test(test_last_value_anchor_matches_pytorch_within_1e_5),
+        cmocka_unit_test(test_quantile_model_median_matches_pytorch),
         cmocka_unit_test(test_parity_fails_on_a_wrong_forecast),
         cmocka_unit_test(test_bench_rounds_pair_the_two_sides),
     };

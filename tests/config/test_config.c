@@ -597,6 +597,9 @@ static void assert_same_config(const ac_config *a, const ac_config *b) {
     assert_true(a->train.seed == b->train.seed);
     assert_int_equal(a->train.threads, b->train.threads);
     assert_int_equal(a->train.loss, b->train.loss);
+    assert_int_equal(a->model.quantiles.count, b->model.quantiles.count);
+    assert_memory_equal(a->model.quantiles.levels, b->model.quantiles.levels,
+                        (size_t)a->model.quantiles.count * sizeof(double));
     assert_string_equal(a->output.dir, b->output.dir);
 }
 
@@ -639,7 +642,7 @@ static void test_to_ini_of_the_defaults_has_every_key(void **state) {
     assert_contains(text, "\ndataset =\n");
     int keys = 0;
     for (const char *c = text; (c = strstr(c, " =")) != NULL; c++) keys++;
-    assert_int_equal(keys, 42);
+    assert_int_equal(keys, 43);
     ac_config back;
     ac_config_defaults(&back);
     assert_int_equal(ac_config_load_string(&back, text, "resolved", &err), AC_OK);
@@ -655,7 +658,7 @@ static void expect_check_fails(const char *text, const char *piece1, const char 
     assert_int_equal(load(text), AC_OK);
     assert_int_equal(ac_config_check(&cfg, &err), AC_ERR_INVALID);
     char where[300];
-    snprintf(where, sizeof where, "%s: ", path);
+    snprintf(where, sizeof where, "%s:", path); /* "path: " or "path:line: " */
     assert_true(strncmp(err.msg, where, strlen(where)) == 0);
     assert_contains(err.msg, piece1);
     if (piece2) assert_contains(err.msg, piece2);
@@ -917,6 +920,84 @@ static void test_train_options_carry_the_train_keys(void **state) {
     assert_int_equal(o.loss, AC_LOSS_HUBER);
 }
 
+/* ---- quantile models: model.quantiles and train.loss = pinball ---- */
+
+static void test_quantiles_parse_and_make_pinball_the_default_loss(void **state) {
+    (void)state;
+    ac_config_defaults(&cfg);
+    assert_int_equal(cfg.model.quantiles.count, 0);
+    assert_int_equal(cfg.train.loss, AC_LOSS_MSE);
+    assert_int_equal(load("[data]\ndataset = weather\n[model]\nquantiles = 0.1, 0.5,0.9\n"), AC_OK);
+    assert_int_equal(cfg.model.quantiles.count, 3);
+    assert_true(cfg.model.quantiles.levels[0] == 0.1 && cfg.model.quantiles.levels[1] == 0.5 &&
+                cfg.model.quantiles.levels[2] == 0.9);
+    assert_int_equal(cfg.train.loss, AC_LOSS_PINBALL);
+    assert_int_equal(ac_config_check(&cfg, &err), AC_OK);
+    ac_model_spec s = ac_config_model_spec(&cfg, 2);
+    assert_int_equal(s.quantile_count, 3);
+    assert_true(s.quantiles[0] == 0.1f && s.quantiles[1] == 0.5f && s.quantiles[2] == 0.9f);
+    assert_int_equal(ac_model_spec_median(&s), 1);
+    /* the resolved text says both, and reads back as the same config */
+    char *text = ac_config_to_ini(&cfg);
+    assert_non_null(text);
+    assert_contains(text, "\nquantiles = 0.1,0.5,0.9\n");
+    assert_contains(text, "\nloss = pinball\n");
+    ac_config back;
+    ac_config_defaults(&back);
+    assert_int_equal(ac_config_load_string(&back, text, "resolved", &err), AC_OK);
+    back.data.split_set = false; /* written explicitly, so now given */
+    assert_same_config(&cfg, &back);
+    assert_int_equal(ac_config_check(&back, &err), AC_OK);
+    free(text);
+    /* an override that empties the list makes a point model again, with the point default */
+    assert_int_equal(ac_config_set(&cfg, "model.quantiles=", &err), AC_OK);
+    assert_int_equal(cfg.model.quantiles.count, 0);
+    assert_int_equal(cfg.train.loss, AC_LOSS_MSE);
+    assert_int_equal(ac_config_model_spec(&cfg, 2).quantile_count, 0);
+    /* and one that sets it on a point model's file makes pinball the default */
+    assert_int_equal(load("[data]\ndataset = weather\n"), AC_OK);
+    assert_int_equal(ac_config_set(&cfg, "model.quantiles=0.05,0.5", &err), AC_OK);
+    assert_int_equal(cfg.train.loss, AC_LOSS_PINBALL);
+    assert_int_equal(ac_config_check(&cfg, &err), AC_OK);
+    assert_int_equal(ac_config_set(&cfg, "train.loss=pinball", &err), AC_OK); /* explicit: fine */
+    assert_int_equal(ac_config_check(&cfg, &err), AC_OK);
+}
+
+static void test_bad_quantile_lists_name_the_key_and_the_token(void **state) {
+    (void)state;
+    expect_invalid("[model]\nquantiles = 0.1,abc,0.9\n", 2, "model.quantiles", "'abc'");
+    expect_invalid("[model]\nquantiles = 0.1,,0.9\n", 2, "model.quantiles", "empty level");
+    expect_invalid("[model]\nquantiles = 0.5,0.1\n", 2, "0.1 does not follow 0.5", "increase");
+    expect_invalid("[model]\nquantiles = 0.1,0.5,0.5\n", 2, "model.quantiles", "increase");
+    expect_invalid("[model]\nquantiles = 0.1,0.9\n", 2, "model.quantiles", "include 0.5");
+    expect_invalid("[model]\nquantiles = 0,0.5\n", 2, "model.quantiles: 0 is outside (0, 1)", NULL);
+    expect_invalid("[model]\nquantiles = 0.5,1\n", 2, "1 is outside (0, 1)", NULL);
+    expect_invalid("[model]\nquantiles = 0.5,nan\n", 2, "'nan' is not a number", NULL);
+    expect_invalid("[model]\nquantiles = 0.01,0.02,0.03,0.04,0.05,0.06,0.07,0.08,0.09,0.1,0.2,"
+                   "0.3,0.4,0.5,0.6,0.7\n",
+                   2, "model.quantiles", "at most 15 levels");
+    expect_set_invalid("model.quantiles=0.2,0.8", "include 0.5");
+    /* 15 is allowed */
+    assert_int_equal(load("[model]\nquantiles = 0.01,0.02,0.03,0.04,0.05,0.06,0.07,0.08,0.09,0.1,"
+                          "0.2,0.3,0.4,0.5,0.6\n"),
+                     AC_OK);
+    assert_int_equal(cfg.model.quantiles.count, 15);
+}
+
+static void test_pinball_goes_with_quantiles_and_only_with_them(void **state) {
+    (void)state;
+    expect_check_fails("[data]\ndataset = weather\n[model]\nquantiles = 0.1,0.5,0.9\n"
+                       "[train]\nloss = mae\n",
+                       ":6: train.loss: mae with model.quantiles (", ":4): a quantile model");
+    expect_check_fails("[data]\ndataset = weather\n[train]\nloss = pinball\n",
+                       ":4: train.loss: pinball needs model.quantiles", NULL);
+    /* an explicit loss on the command line counts too */
+    assert_int_equal(load("[data]\ndataset = weather\n[model]\nquantiles = 0.5\n"), AC_OK);
+    assert_int_equal(ac_config_set(&cfg, "train.loss=huber", &err), AC_OK);
+    assert_int_equal(ac_config_check(&cfg, &err), AC_ERR_INVALID);
+    assert_contains(err.msg, "--set train.loss=huber: train.loss: huber with model.quantiles");
+}
+
 static void test_print_keys_lists_every_key_with_its_default(void **state) {
     (void)state;
     snprintf(path, sizeof path, "%s/keys.txt", dir);
@@ -942,7 +1023,7 @@ static void test_print_keys_lists_every_key_with_its_default(void **state) {
         assert_int_equal(doc - line, doc_column);
     }
     fclose(f);
-    assert_int_equal(lines, 42);
+    assert_int_equal(lines, 43);
     assert_true(saw_lr);
     assert_true(saw_attention);
 }
@@ -950,6 +1031,9 @@ static void test_print_keys_lists_every_key_with_its_default(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_are_the_documented_values),
+        cmocka_unit_test(test_quantiles_parse_and_make_pinball_the_default_loss),
+        cmocka_unit_test(test_bad_quantile_lists_name_the_key_and_the_token),
+        cmocka_unit_test(test_pinball_goes_with_quantiles_and_only_with_them),
         cmocka_unit_test(test_a_full_file_with_every_section_loads),
         cmocka_unit_test(test_name_is_the_base_name_without_ini),
         cmocka_unit_test(test_keys_left_out_keep_their_defaults),

@@ -315,7 +315,8 @@ static size_t train_step_peak(ac_attention_kind kind, ac_channel_mode mode) {
     fill_windows(x, 4);
     fill_windows(y, 5);
     size_t before = ac_arena_used(ac_ctx_arena(ctx));
-    ac_tensor *loss = ac_forecast_loss(ctx, AC_LOSS_MSE, ac_forecaster_forward(ctx, m, x), y);
+    ac_tensor *loss = ac_forecast_loss(ctx, ac_forecaster_spec(m), AC_LOSS_MSE,
+                                       ac_forecaster_forward(ctx, m, x), y);
     assert_int_equal(ac_backward(ctx, loss), AC_OK);
     size_t peak = ac_arena_peak(ac_ctx_arena(ctx)) - before;
     ac_ctx_free(ctx);
@@ -351,7 +352,8 @@ typedef struct model_case {
 
 static ac_tensor *model_loss(ac_ctx *ctx, void *arg) {
     model_case *c = arg;
-    return ac_forecast_loss(ctx, c->loss, ac_forecaster_forward(ctx, c->model, c->x), c->y);
+    return ac_forecast_loss(ctx, ac_forecaster_spec(c->model), c->loss,
+                            ac_forecaster_forward(ctx, c->model, c->x), c->y);
 }
 
 static void check_whole_model_spec(const ac_model_spec *s, const char *label) {
@@ -452,6 +454,194 @@ static void test_impossible_specs_are_refused_with_the_keys_named(void **state) 
     assert_non_null(strstr(err.msg, "model.attention"));
 }
 
+/* ---- quantile models (MODEL.md version 2, "Quantile forecasts") ---- */
+
+static ac_model_spec quantile_spec(ac_attention_kind kind, ac_channel_mode mode) {
+    ac_model_spec s = small_spec(kind, mode);
+    s.quantile_count = 3;
+    s.quantiles[0] = 0.1f;
+    s.quantiles[1] = 0.5f;
+    s.quantiles[2] = 0.9f;
+    return s;
+}
+
+/* The head grows to H Cout Q outputs and the forecast is [B, H, C, Q], level j of it exactly the
+ * forecast of a point model whose head is the rows (h Cout + c) Q + j of the quantile head: the
+ * layout is time-major, then channel, then level, and sigma and the anchor apply to every level
+ * alike. Both channel modes and anchors, and a batch that the no-grad forward splits into rounds
+ * (130 windows of 2 series) gives the same values as small batches. */
+static void test_quantile_forecasts_are_b_h_c_q_one_point_head_per_level(void **state) {
+    (void)state;
+    for (int mode = 0; mode < 2; mode++)
+        for (int anchor = 0; anchor < 2; anchor++) {
+            ac_model_spec qs = quantile_spec(AC_ATTN_DOT, (ac_channel_mode)mode);
+            qs.anchor = (ac_norm_anchor)anchor;
+            ac_model_spec ps = small_spec(AC_ATTN_DOT, (ac_channel_mode)mode);
+            ps.anchor = qs.anchor;
+            assert_int_equal(ac_model_spec_quantiles(&qs), 3);
+            assert_int_equal(ac_model_spec_quantiles(&ps), 1);
+            assert_int_equal(ac_model_spec_median(&qs), 1);
+            ac_forecaster *qm = make(&qs, 5), *pm = make(&ps, 5);
+            int cout = mode ? 2 : 1, H = 3, Q = 3, N = 5, d = 8;
+            assert_param(qm, "head.weight", 2, H * cout * Q, N * d);
+            assert_param(qm, "head.bias", 1, H * cout * Q, 0);
+            ac_tensor *qw = ac_forecaster_param(qm, "head.weight");
+            ac_tensor *qb = ac_forecaster_param(qm, "head.bias");
+            fill_windows(qw, 8); /* anchor = last starts at zero: give the head values */
+            fill_windows(qb, 9);
+            ac_tensor *const *pp = ac_forecaster_params(pm), *const *qp = ac_forecaster_params(qm);
+            for (int i = 0; i < ac_forecaster_param_count(pm) - 2; i++)
+                memcpy(pp[i]->data, qp[i]->data, (size_t)pp[i]->size * sizeof(float));
+            ac_ctx *ctx = ac_ctx_new(0, 0);
+            ac_ctx_set_grad_enabled(ctx, false);
+            int B = 130;
+            ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){B, 12, 2});
+            fill_windows(x, 9);
+            ac_tensor *y = ac_forecaster_forward(ctx, qm, x);
+            assert_non_null(y);
+            assert_int_equal(y->ndim, 4);
+            assert_int_equal(y->shape[0], B);
+            assert_int_equal(y->shape[1], H);
+            assert_int_equal(y->shape[2], 2);
+            assert_int_equal(y->shape[3], Q);
+            ac_tensor *pw = ac_forecaster_param(pm, "head.weight");
+            ac_tensor *pb = ac_forecaster_param(pm, "head.bias");
+            for (int j = 0; j < Q; j++) {
+                for (int r = 0; r < H * cout; r++) {
+                    memcpy(pw->data + (size_t)r * N * d, qw->data + ((size_t)r * Q + j) * N * d,
+                           (size_t)N * d * sizeof(float));
+                    pb->data[r] = qb->data[r * Q + j];
+                }
+                ac_tensor *yp = ac_forecaster_forward(ctx, pm, x);
+                assert_non_null(yp);
+                assert_int_equal(yp->ndim, 3);
+                for (int64_t i = 0; i < yp->size; i++)
+                    assert_true(fabsf(yp->data[i] - y->data[i * Q + j]) <=
+                                1e-5f * (1.0f + fabsf(yp->data[i])));
+            }
+            /* one window alone (not in rounds) forecasts what the batch gave it */
+            ac_tensor *x1 = ac_tensor_temp(ctx, 3, (int[]){1, 12, 2});
+            memcpy(x1->data, x->data + (size_t)77 * 12 * 2, 12 * 2 * sizeof(float));
+            ac_tensor *y1 = ac_forecaster_forward(ctx, qm, x1);
+            assert_non_null(y1);
+            assert_int_equal(y1->ndim, 4);
+            for (int i = 0; i < H * 2 * Q; i++)
+                assert_true(fabsf(y1->data[i] - y->data[(size_t)77 * H * 2 * Q + i]) < 1e-5f);
+            ac_ctx_free(ctx);
+            ac_forecaster_free(qm);
+            ac_forecaster_free(pm);
+        }
+}
+
+/* anchor = last zeroes the head of a quantile model too: every level of the untrained model is
+ * the naive repeat, bit for bit, with and without revin, in both channel modes. */
+static void test_zero_quantile_head_forecasts_the_naive_repeat_at_every_level(void **state) {
+    (void)state;
+    for (int mode = 0; mode < 2; mode++)
+        for (int revin = 0; revin < 2; revin++) {
+            ac_model_spec s = quantile_spec(AC_ATTN_GATED, (ac_channel_mode)mode);
+            s.revin = revin;
+            s.anchor = AC_ANCHOR_LAST;
+            ac_forecaster *m = make(&s, 12);
+            ac_ctx *ctx = ac_ctx_new(0, 0);
+            ac_ctx_set_grad_enabled(ctx, false);
+            ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){2, 12, 2});
+            fill_windows(x, 6);
+            ac_tensor *y = ac_forecaster_forward(ctx, m, x);
+            assert_non_null(y);
+            for (int bi = 0; bi < 2; bi++)
+                for (int t = 0; t < 3; t++)
+                    for (int c = 0; c < 2; c++)
+                        for (int j = 0; j < 3; j++)
+                            assert_true(y->data[((bi * 3 + t) * 2 + c) * 3 + j] ==
+                                        x->data[(bi * 12 + 11) * 2 + c]);
+            ac_ctx_free(ctx);
+            ac_forecaster_free(m);
+        }
+}
+
+/* The whole quantile model's gradient under the pinball loss, every parameter, both modes. */
+static void test_whole_quantile_model_grad_with_pinball_loss(void **state) {
+    (void)state;
+    for (int mode = 0; mode < 2; mode++) {
+        ac_model_spec s = quantile_spec(AC_ATTN_COSINE, (ac_channel_mode)mode);
+        s.layers = 1;
+        model_case c = {.model = make(&s, 21), .loss = AC_LOSS_PINBALL};
+        ac_error err;
+        c.x = ac_tensor_new(3, (int[]){2, 12, 2}, false, &err);
+        c.y = ac_tensor_new(3, (int[]){2, 3, 2}, false, &err);
+        fill_windows(c.x, 1);
+        fill_windows(c.y, 2);
+        for (int64_t i = 0; i < c.y->size; i++) c.y->data[i] += (i % 2 ? 3.0f : -3.0f);
+        char label[64];
+        snprintf(label, sizeof label, "quantile model, pinball, %s",
+                 ac_channel_mode_name((ac_channel_mode)mode));
+        gc_check_params(label, ac_forecaster_params(c.model), ac_forecaster_param_count(c.model),
+                        model_loss, &c, 1e-2f);
+        ac_tensor_free(c.x);
+        ac_tensor_free(c.y);
+        ac_forecaster_free(c.model);
+    }
+}
+
+/* The loss must fit the model: pinball for a quantile model, and only for one. */
+static void test_forecast_loss_pairs_pinball_with_quantile_models(void **state) {
+    (void)state;
+    ac_model_spec qs = quantile_spec(AC_ATTN_DOT, AC_CHANNELS_INDEPENDENT);
+    ac_model_spec ps = small_spec(AC_ATTN_DOT, AC_CHANNELS_INDEPENDENT);
+    ac_forecaster *qm = make(&qs, 3), *pm = make(&ps, 3);
+    ac_ctx *ctx = ac_ctx_new(0, 0);
+    ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){2, 12, 2});
+    ac_tensor *y = ac_tensor_temp(ctx, 3, (int[]){2, 3, 2});
+    fill_windows(x, 1);
+    fill_windows(y, 2);
+    assert_non_null(
+        ac_forecast_loss(ctx, &qs, AC_LOSS_PINBALL, ac_forecaster_forward(ctx, qm, x), y));
+    assert_null(ac_forecast_loss(ctx, &qs, AC_LOSS_MSE, ac_forecaster_forward(ctx, qm, x), y));
+    assert_non_null(strstr(ac_ctx_error(ctx), "pinball"));
+    ac_ctx_reset(ctx);
+    x = ac_tensor_temp(ctx, 3, (int[]){2, 12, 2});
+    y = ac_tensor_temp(ctx, 3, (int[]){2, 3, 2});
+    assert_null(ac_forecast_loss(ctx, &ps, AC_LOSS_PINBALL, ac_forecaster_forward(ctx, pm, x), y));
+    ac_ctx_free(ctx);
+    ac_forecaster_free(qm);
+    ac_forecaster_free(pm);
+}
+
+/* Consumers see sorted levels (no crossing) and the median of the sorted levels as the point. */
+static void test_quantile_outputs_sort_and_give_the_median_as_point(void **state) {
+    (void)state;
+    ac_model_spec qs = quantile_spec(AC_ATTN_DOT, AC_CHANNELS_INDEPENDENT);
+    float out[] = {3, 1, 2, /* crossing */ -1, 0, 4, /* ordered */ 5, 5, -2};
+    float point[3];
+    ac_forecast_point(&qs, out, 3, point);
+    assert_true(point[0] == 2 && point[1] == 0 && point[2] == 5);
+    assert_true(out[0] == 3); /* left as it was */
+    ac_forecast_sort_quantiles(out, 3, 3);
+    const float sorted[] = {1, 2, 3, -1, 0, 4, -2, 5, 5};
+    assert_memory_equal(out, sorted, sizeof sorted);
+    ac_model_spec ps = small_spec(AC_ATTN_DOT, AC_CHANNELS_INDEPENDENT);
+    ac_forecast_point(&ps, out, 3, point); /* a point model: a copy */
+    assert_true(point[0] == 1 && point[1] == 2 && point[2] == 3);
+}
+
+static void test_bad_quantile_levels_are_refused_naming_the_key(void **state) {
+    (void)state;
+    ac_error err;
+    ac_model_spec s = quantile_spec(AC_ATTN_DOT, AC_CHANNELS_INDEPENDENT);
+    s.quantiles[1] = 0.4f; /* no 0.5 */
+    assert_int_equal(ac_model_spec_check(&s, &err), AC_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "model.quantiles"));
+    s = quantile_spec(AC_ATTN_DOT, AC_CHANNELS_INDEPENDENT);
+    s.quantiles[2] = 0.5f; /* not increasing */
+    assert_int_equal(ac_model_spec_check(&s, &err), AC_ERR_INVALID);
+    s = quantile_spec(AC_ATTN_DOT, AC_CHANNELS_INDEPENDENT);
+    s.quantiles[2] = 1.0f;
+    assert_int_equal(ac_model_spec_check(&s, &err), AC_ERR_INVALID);
+    s.quantile_count = AC_MAX_QUANTILES + 1;
+    assert_int_equal(ac_model_spec_check(&s, &err), AC_ERR_INVALID);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parameter_names_and_shapes_follow_model_md),
@@ -465,6 +655,12 @@ int main(void) {
         cmocka_unit_test(test_whole_model_grad_with_last_value_anchor),
         cmocka_unit_test(test_impossible_specs_are_refused_with_the_keys_named),
         cmocka_unit_test(test_training_step_peak_memory_does_not_grow),
+        cmocka_unit_test(test_quantile_forecasts_are_b_h_c_q_one_point_head_per_level),
+        cmocka_unit_test(test_zero_quantile_head_forecasts_the_naive_repeat_at_every_level),
+        cmocka_unit_test(test_whole_quantile_model_grad_with_pinball_loss),
+        cmocka_unit_test(test_forecast_loss_pairs_pinball_with_quantile_models),
+        cmocka_unit_test(test_quantile_outputs_sort_and_give_the_median_as_point),
+        cmocka_unit_test(test_bad_quantile_levels_are_refused_naming_the_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,8 +5,11 @@
  * gradient. attncast loads the file, computes the same, and must agree: forecast within 1e-5
  * on scaled values, loss within 1e-5 relative, each gradient within 1e-5 + 1e-4 of its largest
  * entry. Every attention kind in both channel modes (independent with the last-value anchor,
- * mixed with the mean anchor and a causal mask). */
+ * mixed with the mean anchor and a causal mask). Quantile models (<kind>_<mode>_quantile.h5,
+ * levels 0.1,0.5,0.9; every kind once, both modes): the raw [B, H, C, Q] forecast, the pinball
+ * loss and its gradients, and inference's sorted levels and median point within 1e-5. */
 #include <math.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -76,6 +79,7 @@ static void check_case(const char *path) {
 
     ac_tensor *pred = ac_forecaster_forward(ctx, ck->model, x);
     if (!pred) fail_msg("%s: forward: %s", path, ac_ctx_error(ctx));
+    assert_int_equal(pred->ndim, s->quantile_count ? 4 : 3);
     int64_t n;
     float *want = read_floats(file, "/fixture/forecast", &n);
     assert_int_equal(n, pred->size);
@@ -83,8 +87,32 @@ static void check_case(const char *path) {
     for (int64_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)pred->data[i] - want[i]));
     free(want);
     if (worst > 1e-5) fail_msg("%s: forecast differs from PyTorch's by %.3g", path, worst);
+    if (s->quantile_count) { /* inference: sorted levels, the median as point */
+        int64_t cells = pred->size / s->quantile_count;
+        float *point = malloc((size_t)cells * sizeof(float));
+        float *sorted = malloc((size_t)pred->size * sizeof(float));
+        assert_non_null(point);
+        assert_non_null(sorted);
+        ac_forecast_point(s, pred->data, cells, point);
+        memcpy(sorted, pred->data, (size_t)pred->size * sizeof(float));
+        ac_forecast_sort_quantiles(sorted, cells, s->quantile_count);
+        const char *names[2] = {"/fixture/point", "/fixture/sorted"};
+        const float *got[2] = {point, sorted};
+        for (int k = 0; k < 2; k++) {
+            want = read_floats(file, names[k], &n);
+            if (!want) fail_msg("%s: no %s", path, names[k]);
+            assert_int_equal(n, k ? pred->size : cells);
+            for (int64_t i = 0; i < n; i++)
+                if (fabs((double)got[k][i] - want[i]) > 1e-5)
+                    fail_msg("%s: %s differs from PyTorch's at %lld", path, names[k], (long long)i);
+            free(want);
+        }
+        free(point);
+        free(sorted);
+    }
 
-    ac_tensor *loss = ac_forecast_loss(ctx, AC_LOSS_MSE, pred, y);
+    ac_loss_kind kind = s->quantile_count ? AC_LOSS_PINBALL : AC_LOSS_MSE;
+    ac_tensor *loss = ac_forecast_loss(ctx, s, kind, pred, y);
     assert_non_null(loss);
     double torch_loss = read_double(file, "/fixture/loss");
     if (fabs(loss->data[0] - torch_loss) > 1e-5 * fabs(torch_loss))
@@ -120,6 +148,24 @@ static void check_case(const char *path) {
     ac_ctx_free(ctx);
     H5Fclose(file);
     ac_ckpt_free(ck);
+}
+
+/* Every kind once as a quantile model, the channel modes taking turns (as the script writes). */
+static void test_quantile_models_match_the_pytorch_fixture(void **state) {
+    (void)state;
+    const char *src = getenv("ATTNCAST_SOURCE_DIR");
+    if (!src || !*src) fail_msg("ATTNCAST_SOURCE_DIR is not set (ctest sets it)");
+    bool mode_seen[2] = {false, false};
+    for (int k = 0; k < AC_ATTN_COUNT; k++) {
+        int mode = k % 2;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/tests/fixtures/parity/%s_%s_quantile.h5", src,
+                 ac_attention_kind_name((ac_attention_kind)k),
+                 ac_channel_mode_name((ac_channel_mode)mode));
+        check_case(path);
+        mode_seen[mode] = true;
+    }
+    assert_true(mode_seen[0] && mode_seen[1]);
 }
 
 static void test_every_kind_and_mode_matches_the_pytorch_fixture(void **state) {
@@ -169,6 +215,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_kind_and_mode_matches_the_pytorch_fixture),
         cmocka_unit_test(test_a_changed_weight_fails_the_forecast_bound),
+        cmocka_unit_test(test_quantile_models_match_the_pytorch_fixture),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -452,6 +452,54 @@ static void test_huber_loss_grad(void **state) {
     check_loss(2, "huber");
 }
 
+/* Pinball: pred [..., Q], target [...]. */
+static const float PINBALL_LEVELS[] = {0.1f, 0.5f, 0.9f};
+
+static ac_tensor *build_pinball(ac_ctx *ctx, ac_tensor **in, const void *arg) {
+    const int *Q = arg;
+    return ac_pinball_loss(ctx, in[0], in[1], PINBALL_LEVELS + (*Q == 1), *Q);
+}
+
+static ac_tensor *build_pinball_slice(ac_ctx *ctx, ac_tensor **in, const void *arg) {
+    ac_ctx_set_batch_slice(ctx, 2, 2, 7);
+    ac_tensor *y = build_pinball(ctx, in, arg);
+    ac_ctx_set_batch_slice(ctx, 0, 0, 0);
+    return y;
+}
+
+/* pred = target +- [0.1, 2] at every level: away from the kink at e = 0. */
+static void prepare_pinball(ac_tensor **in, int n, ac_rng *rng) {
+    (void)n;
+    int64_t Q = in[0]->size / in[1]->size;
+    for (int64_t i = 0; i < in[0]->size; i++) {
+        float mag = ac_rng_uniform_range(rng, 0.1f, 2.0f);
+        float sign = ac_rng_uniform(rng) < 0.5f ? -1.0f : 1.0f;
+        in[0]->data[i] = in[1]->data[i / Q] + sign * mag;
+    }
+}
+
+static void test_pinball_loss_grad(void **state) {
+    (void)state;
+    int three = 3, one = 1;
+    const gc_input shapes[][2] = {{IN(3, 4, 3, 3), IN(2, 4, 3)},
+                                  {IN(4, 2, 3, 2, 3), IN(3, 2, 3, 2)},
+                                  {IN(2, 1, 3), IN(1, 1)}};
+    for (int s = 0; s < 3; s++) {
+        char label[64];
+        snprintf(label, sizeof label, "pinball loss shape %d", s);
+        gc_check(label, build_pinball, &three, 2, shapes[s], prepare_pinball, 0, 51 + (uint64_t)s);
+    }
+    const gc_input single[2] = {IN(3, 4, 3, 1), IN(2, 4, 3)};
+    gc_check("pinball loss, one level", build_pinball, &one, 2, single, prepare_pinball, 0, 57);
+    gc_input target_const[2] = {IN(3, 4, 3, 3), IN(2, 4, 3)};
+    target_const[1].no_grad = true;
+    gc_check("pinball loss, constant target", build_pinball, &three, 2, target_const,
+             prepare_pinball, 0, 61);
+    const gc_input batch[2] = {IN(3, 2, 3, 3), IN(2, 2, 3)};
+    gc_check("pinball loss on a batch slice", build_pinball_slice, &three, 2, batch,
+             prepare_pinball, 0, 63);
+}
+
 /* ---- fused multi-head attention: q, k, v [ns, N, d], every score kind, causal or not ---- */
 
 typedef struct {
@@ -556,6 +604,7 @@ int main(void) {
         cmocka_unit_test(test_mse_loss_grad),
         cmocka_unit_test(test_mae_loss_grad),
         cmocka_unit_test(test_huber_loss_grad),
+        cmocka_unit_test(test_pinball_loss_grad),
         cmocka_unit_test(test_attention_block_composition_grad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

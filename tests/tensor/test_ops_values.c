@@ -392,6 +392,31 @@ static void test_losses_match_hand_computed_values(void **state) {
     ac_ctx_reset(g_ctx);
 }
 
+/* rho_q(e) = max(q e, (q - 1) e), e = y - yhat_q, averaged over every output (cells x levels). */
+static void test_pinball_loss_matches_hand_computed_values(void **state) {
+    (void)state;
+    const float levels[] = {0.1f, 0.5f, 0.9f};
+    ac_tensor *p = ac_tensor_temp(g_ctx, 2, (int[]){2, 3});
+    ac_tensor *t = ac_tensor_temp(g_ctx, 1, (int[]){2});
+    memcpy(p->data, (float[]){0, 1, 3, 2.5f, 2, 1}, 6 * sizeof(float));
+    memcpy(t->data, (float[]){1, 2}, 2 * sizeof(float));
+    /* cell 0, e = 1, 0, -2: 0.1 + 0 + 0.2; cell 1, e = -0.5, 0, 1: 0.45 + 0 + 0.9 */
+    ac_tensor *loss = ac_pinball_loss(g_ctx, p, t, levels, 3);
+    assert_non_null(loss);
+    assert_true(fabsf(loss->data[0] - 1.65f / 6) < 1e-7f);
+    /* one level 0.5 is half the absolute error */
+    ac_tensor *p1 = ac_reshape(g_ctx, ac_slice(g_ctx, p, 1, 1, 1), 2, (int[]){2, 1});
+    assert_true(fabsf(ac_pinball_loss(g_ctx, p1, t, levels + 1, 1)->data[0] -
+                      0.5f * ac_mae_loss(g_ctx, ac_reshape(g_ctx, p1, 1, (int[]){2}), t)->data[0]) <
+                1e-7f);
+    assert_null(ac_pinball_loss(g_ctx, p, p, levels, 3)); /* target must drop the level axis */
+    assert_non_null(strstr(ac_ctx_error(g_ctx), "ac_pinball_loss"));
+    ac_ctx_reset(g_ctx);
+    assert_null(ac_pinball_loss(g_ctx, p, t, (float[]){0.1f, 0.5f, 1.0f}, 3));
+    assert_non_null(strstr(ac_ctx_error(g_ctx), "outside (0, 1)"));
+    ac_ctx_reset(g_ctx);
+}
+
 /* ---- fused attention against the same math from generic ops (split heads, matmuls, softmax),
  * values and gradients of q, k, v and the score parameter for a random upstream gradient ---- */
 
@@ -533,6 +558,7 @@ int main(void) {
         cmocka_unit_test(test_dropout_rate_scaling_and_seeded_masks),
         cmocka_unit_test(test_residual_dropout_is_add_of_dropout),
         cmocka_unit_test(test_losses_match_hand_computed_values),
+        cmocka_unit_test(test_pinball_loss_matches_hand_computed_values),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -472,6 +472,77 @@ static void test_a_stop_mid_epoch_rewinds_to_its_start_and_resumes_bit_for_bit(v
 }
 
 /* Options an embedder filled in are checked before anything is allocated or divided. */
+/* ---- a quantile model (model.quantiles): pinball loss in training and validation, sorted
+ * quantiles and the median as point at inference ---- */
+
+typedef struct quantile_check {
+    int H, C, Q, median;
+    int64_t windows, cells, below[3];
+} quantile_check;
+
+static void check_quantile_window(void *user, int t, const float *x, const float *y,
+                                  const float *point, const float *quantiles) {
+    (void)t, (void)x;
+    quantile_check *q = user;
+    assert_non_null(quantiles);
+    for (int i = 0; i < q->H * q->C; i++) {
+        const float *v = quantiles + (size_t)i * q->Q;
+        for (int j = 1; j < q->Q; j++) assert_true(v[j - 1] <= v[j]); /* no crossing */
+        assert_true(point[i] == v[q->median]);
+        for (int j = 0; j < q->Q; j++) q->below[j] += y[i] <= v[j];
+        q->cells++;
+    }
+    q->windows++;
+}
+
+static void test_a_quantile_model_learns_its_levels_under_the_pinball_loss(void **state) {
+    (void)state;
+    ac_table *t = seasonal_table(900);
+    ac_config cfg = small_config(AC_ATTN_DOT);
+    ac_error err;
+    assert_int_equal(ac_config_set(&cfg, "model.quantiles=0.1,0.5,0.9", &err), AC_OK);
+    assert_int_equal(cfg.train.loss, AC_LOSS_PINBALL);
+    cfg.model.anchor = AC_ANCHOR_MEAN; /* a random start, far from the data */
+    cfg.train.epochs = 5;
+    run r;
+    run_start(&r, &cfg, t);
+    double before;
+    assert_int_equal(
+        ac_split_loss(r.model, &r.series, AC_SPLIT_VAL, AC_LOSS_PINBALL, 64, &before, &err), AC_OK);
+    /* a point loss does not score a quantile model */
+    double mse;
+    assert_int_equal(ac_split_loss(r.model, &r.series, AC_SPLIT_VAL, AC_LOSS_MSE, 64, &mse, &err),
+                     AC_ERR_INVALID);
+    assert_int_equal(ac_trainer_run(r.trainer, &err), AC_OK);
+    int epochs;
+    const ac_epoch_record *h = ac_trainer_history(r.trainer, &epochs);
+    assert_int_equal(epochs, 5);
+    assert_true(h[epochs - 1].train_loss < 0.5 * h[0].train_loss);
+    assert_true(ac_trainer_best_val_loss(r.trainer) < 0.5 * before);
+    double after;
+    assert_int_equal(
+        ac_split_loss(r.model, &r.series, AC_SPLIT_VAL, AC_LOSS_PINBALL, 64, &after, &err), AC_OK);
+    assert_true(fabs(after - ac_trainer_best_val_loss(r.trainer)) < 1e-5 * after);
+    /* inference: sorted levels, the median as point, and levels that roughly cover */
+    quantile_check q = {.H = 12, .C = 2, .Q = 3, .median = 1};
+    ac_window_range w = ac_series_windows(&r.series, AC_SPLIT_TEST);
+    assert_int_equal(ac_forecast_windows(r.model, &r.series, w.first, w.count, 1, 50,
+                                         check_quantile_window, &q, &err),
+                     AC_OK);
+    assert_int_equal(q.windows, w.count);
+    double low = (double)q.below[0] / q.cells, mid = (double)q.below[1] / q.cells,
+           high = (double)q.below[2] / q.cells;
+    if (!(low < 0.3 && mid > 0.25 && mid < 0.75 && high > 0.7))
+        fail_msg("levels 0.1, 0.5, 0.9 cover %.3f, %.3f, %.3f", low, mid, high);
+    /* the point metrics are those of the median */
+    ac_eval_result e;
+    assert_int_equal(ac_evaluate(r.model, &r.series, AC_SPLIT_TEST, 24, 64, &e, &err), AC_OK);
+    assert_true(e.model.mse < e.baseline[AC_BASELINE_MEAN].mse);
+    ac_eval_result_free(&e);
+    run_finish(&r);
+    free_table(t);
+}
+
 static void test_refuses_options_out_of_range(void **state) {
     (void)state;
     ac_config cfg = small_config(AC_ATTN_DOT);
@@ -490,6 +561,32 @@ static void test_refuses_options_out_of_range(void **state) {
     }
 }
 
+/* The loss must fit the model: pinball with a quantile model, and only with one. */
+static void test_refuses_a_loss_that_does_not_fit_the_model(void **state) {
+    (void)state;
+    ac_table *t = seasonal_table(400);
+    ac_config cfg = small_config(AC_ATTN_DOT);
+    ac_error err;
+    for (int quantile = 0; quantile < 2; quantile++) {
+        if (quantile) assert_int_equal(ac_config_set(&cfg, "model.quantiles=0.5", &err), AC_OK);
+        ac_series series;
+        assert_int_equal(ac_series_build(&series, t, (double[]){0.7, 0.1, 0.2}, 48, 12, &err),
+                         AC_OK);
+        ac_model_spec spec = ac_config_model_spec(&cfg, 2);
+        ac_rng rng;
+        ac_rng_seed(&rng, 1, AC_RNG_STREAM_INIT);
+        ac_forecaster *m = ac_forecaster_new(&spec, &rng, &err);
+        assert_non_null(m);
+        ac_train_options o = ac_config_train_options(&cfg);
+        o.loss = quantile ? AC_LOSS_MSE : AC_LOSS_PINBALL;
+        assert_null(ac_trainer_new(&o, &series, m, &err));
+        assert_non_null(strstr(err.msg, "pinball"));
+        ac_forecaster_free(m);
+        ac_series_free(&series);
+    }
+    free_table(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refuses_options_out_of_range),
@@ -503,6 +600,8 @@ int main(void) {
         cmocka_unit_test(test_non_finite_validation_loss_stops_after_the_epoch),
         cmocka_unit_test(test_non_finite_gradient_stops_before_the_update),
         cmocka_unit_test(test_a_stop_mid_epoch_rewinds_to_its_start_and_resumes_bit_for_bit),
+        cmocka_unit_test(test_a_quantile_model_learns_its_levels_under_the_pinball_loss),
+        cmocka_unit_test(test_refuses_a_loss_that_does_not_fit_the_model),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
