@@ -29,6 +29,14 @@
 #define AC_CONFIG_TEXT 1024
 /* Room for the key table's keys in ac_config.set_at (config.c checks it). */
 #define AC_CONFIG_MAX_KEYS 64
+/* The most levels a list key (output.intervals) holds. */
+#define AC_LEVELS_MAX 8
+
+/* A list of levels: strictly increasing, each in (0, 1); count 0 is an empty list. */
+typedef struct ac_levels {
+    int count;
+    double value[AC_LEVELS_MAX];
+} ac_levels;
 
 typedef struct ac_config {
     struct {
@@ -81,6 +89,7 @@ typedef struct ac_config {
         char dir[AC_CONFIG_TEXT];           /* output.dir, "" for runs/<name>-<timestamp> */
         int checkpoint_every;               /* output.checkpoint_every: last.h5 every N epochs */
         char plot_channels[AC_CONFIG_TEXT]; /* output.plot_channels: names, "" for the last */
+        ac_levels intervals; /* output.intervals: conformal interval levels, none when empty */
     } output;
     char name[128];            /* the config file's base name without .ini */
     char path[AC_CONFIG_TEXT]; /* the file it was loaded from, "" if none */
@@ -123,6 +132,11 @@ bool ac_config_suggest_lengths(const ac_config *cfg, int rows, const double frac
 /* data.missing_marker as a number: true and *value when it is set and a finite number
  * (ac_config_check refuses any other non-empty text). */
 bool ac_config_missing_marker(const ac_config *cfg, double *value);
+
+/* Parses a list of levels such as "0.8,0.95" (spaces around the commas allowed; "" is the
+ * empty list): at most AC_LEVELS_MAX numbers, each in (0, 1), strictly increasing. On failure
+ * returns false with the reason, quoting the bad token, in why ("'1.2' is not in (0, 1)"). */
+bool ac_config_parse_levels(const char *text, ac_levels *out, char *why, size_t n);
 
 /* Where key ("data.dataset") got its value, for messages about values that are checked only
  * later (a dataset name, a column name): "exp.ini:3", "--set data.dataset=x" (the command line),

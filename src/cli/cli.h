@@ -2,6 +2,8 @@
 #ifndef ATTNCAST_CLI_H
 #define ATTNCAST_CLI_H
 
+#include <stdbool.h>
+
 /* Exit codes of every verb. */
 enum {
     AC_EXIT_OK = 0,
@@ -20,6 +22,7 @@ int ac_cli_sweep(int argc, char **argv);
 int ac_cli_datasets(int argc, char **argv);
 int ac_cli_plot(int argc, char **argv);
 int ac_cli_bench(int argc, char **argv);
+int ac_cli_calibrate(int argc, char **argv);
 
 /* Prints "attncast: <message>" as one line on stderr. */
 void ac_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -35,6 +38,12 @@ int ac_cli_config_argument(const char *verb, const char *arg, const char **confi
  * it is (the operand is argv[1]), else the exit code to return, after printing the usage and
  * the help text on stdout for --help or -h, or the usage alone as an error otherwise. */
 int ac_cli_single_operand(int argc, char **argv, const char *usage, const char *help);
+
+struct ac_calibration;
+/* The line that says which intervals were calibrated on how many validation windows and where
+ * they went (on stdout, unless quiet), and a note on stderr for each level whose rank exceeds the
+ * windows (its half-width is the largest error; the interval may cover less). */
+void ac_cli_report_calibration(const struct ac_calibration *cal, const char *path, bool quiet);
 
 struct ac_eval_result;
 struct ac_series;

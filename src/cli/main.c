@@ -25,6 +25,8 @@ static const verb VERBS[] = {
      "train a forecaster from an INI config or a CSV, print test metrics vs baselines"},
     {"eval", ac_cli_eval, "evaluate a saved checkpoint on a split or another CSV"},
     {"predict", ac_cli_predict, "forecast the next horizon from new data with a saved checkpoint"},
+    {"calibrate", ac_cli_calibrate,
+     "calibrate a checkpoint's conformal prediction intervals on validation windows"},
     {"info", ac_cli_info, "describe a checkpoint: config, parameters, training history"},
     {"explain", ac_cli_explain, "show which past steps the attention looked at for one window"},
     {"sweep", ac_cli_sweep, "run a grid of configs and tabulate their metrics"},

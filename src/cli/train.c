@@ -362,6 +362,52 @@ static int stop_for_signal(const char *dir, const ac_config *cfg, ac_forecaster 
     return 128 + sig;
 }
 
+/* The conformal intervals of output.intervals on the validation windows, with the best weights
+ * (now the model's), into best.h5: the file written at the best epoch is read and rewritten
+ * whole with /calibration (its optimizer and training state stay those of the best epoch); when
+ * this run folder has none (a resume into another folder), it is written from the trainer as at
+ * the end. last.h5 keeps the final weights and gets no calibration. */
+static int calibrate_best(const char *dir, const ac_config *cfg, ac_forecaster *model,
+                          ac_trainer *tr, const ac_series *series, const ac_table *table,
+                          bool quiet) {
+    const ac_levels *levels = &cfg->output.intervals;
+    if (levels->count == 0) return 0;
+    ac_error err;
+    ac_calibration cal;
+    if (ac_calibrate(model, series, AC_SPLIT_VAL, levels->value, levels->count,
+                     cfg->train.batch_size, &cal, &err) != AC_OK) {
+        ac_cli_error("%s", err.msg);
+        return -1;
+    }
+    char path[AC_CONFIG_TEXT + 32];
+    snprintf(path, sizeof path, "%s/best.h5", dir);
+    ac_checkpoint *ck = NULL;
+    ac_status st;
+    if (access(path, F_OK) == 0) {
+        st = ac_ckpt_read(&ck, path, &err);
+        if (st == AC_OK) st = ac_ckpt_rewrite(path, ck, &cal, &err);
+    } else {
+        ac_train_state ts;
+        ac_trainer_get_state(tr, &ts);
+        ac_ckpt_contents c = {.config = cfg,
+                              .model = model,
+                              .scaler = &series->scaler,
+                              .channel_names = table->names,
+                              .optimizer = ac_trainer_optimizer(tr),
+                              .lr = ts.lr,
+                              .train = &ts,
+                              .calibration = &cal};
+        st = ac_ckpt_write(path, &c, &err);
+    }
+    if (st != AC_OK)
+        ac_cli_error("%s", err.msg);
+    else
+        ac_cli_report_calibration(&cal, path, quiet);
+    ac_ckpt_free(ck);
+    ac_calibration_free(&cal);
+    return st == AC_OK ? 0 : -1;
+}
+
 #define MAX_PLOT_CHANNELS 8
 
 /* The channels output.plot_channels names (at most MAX_PLOT_CHANNELS), or the last channel.
@@ -766,6 +812,7 @@ static int train(train_args args, ac_parallel *group) {
             printf("best epoch %d (val %.4f); test metrics use its weights\n", info.best_epoch,
                    info.best_val_loss);
     }
+    if (calibrate_best(dir, &cfg, model, tr, &series, table, args.quiet) != 0) goto done;
     ac_cli_print_metrics(&eval, &series);
     if (write_run(dir, &cfg, tr, &eval, &info) != 0 ||
         write_test_forecasts(dir, model, &series, table, plotted, n_plotted) != 0)

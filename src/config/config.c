@@ -143,6 +143,8 @@ const key_def ac_cfg_keys[] = {
             "write last.h5 every this many epochs (and at the end); 0: only at the end"),
     TEXT_KEY(output, plot_channels, "",
              "channels (comma-separated names) drawn in forecasts.png; empty for the last"),
+    {"output", "intervals", KEY_LEVELS, FIELD(output, intervals), 0, 1, MIN_OPEN | MAX_OPEN, NULL,
+     "0.8,0.95", "conformal prediction interval levels, calibrated on validation; empty: none"},
 };
 
 _Static_assert(sizeof ac_cfg_keys / sizeof ac_cfg_keys[0] == KEY_COUNT,
@@ -237,6 +239,11 @@ static void describe(const key_def *k, char *buf, size_t n) {
         snprintf(buf, n,
                  "three comma-separated fractions in (0, 1) that sum to 1 (train,val,test)");
         return;
+    case KEY_LEVELS:
+        snprintf(buf, n,
+                 "up to %d comma-separated levels in (0, 1), strictly increasing; empty for none",
+                 AC_LEVELS_MAX);
+        return;
     }
 }
 
@@ -281,6 +288,64 @@ static bool read_split(const key_def *k, const char *text, double out[3]) {
         field = comma ? comma + 1 : NULL;
     }
     return fabs(sum - 1.0) <= SPLIT_SUM_TOLERANCE;
+}
+
+/* A level token of at most this many characters is quoted whole in a message. */
+#define LEVEL_QUOTE 40
+
+bool ac_config_parse_levels(const char *text, ac_levels *out, char *why, size_t n) {
+    ac_levels levels = {0};
+    size_t len = strlen(text);
+    char *buf = malloc(len + 1);
+    if (!buf) {
+        snprintf(why, n, "out of memory");
+        return false;
+    }
+    memcpy(buf, text, len + 1);
+    char *field = buf;
+    while (isspace((unsigned char)*field)) field++;
+    bool ok = true;
+    while (ok && *field) {
+        char *comma = strchr(field, ',');
+        if (comma) *comma = '\0';
+        char *end = field + strlen(field);
+        while (isspace((unsigned char)*field)) field++;
+        while (end > field && isspace((unsigned char)end[-1])) *--end = '\0';
+        const char *cut = strlen(field) > LEVEL_QUOTE ? "..." : "";
+        double v;
+        if (!*field) {
+            snprintf(why, n, "an empty entry (a comma with no level beside it)");
+            ok = false;
+        } else if (!read_double(field, &v)) {
+            snprintf(why, n, "'%.*s%s' is not a number", LEVEL_QUOTE, field, cut);
+            ok = false;
+        } else if (!(v > 0.0 && v < 1.0)) {
+            snprintf(why, n, "'%.*s%s' is not in (0, 1)", LEVEL_QUOTE, field, cut);
+            ok = false;
+        } else if (levels.count > 0 && !(v > levels.value[levels.count - 1])) {
+            snprintf(why, n, "'%.*s%s' is not greater than the level before it (%g)", LEVEL_QUOTE,
+                     field, cut, levels.value[levels.count - 1]);
+            ok = false;
+        } else if (levels.count == AC_LEVELS_MAX) {
+            snprintf(why, n, "'%.*s%s' is one level too many (at most %d)", LEVEL_QUOTE, field, cut,
+                     AC_LEVELS_MAX);
+            ok = false;
+        } else {
+            levels.value[levels.count++] = v;
+        }
+        if (ok && comma) {
+            field = comma + 1;
+            if (!*field) {
+                snprintf(why, n, "an empty entry (a comma with no level beside it)");
+                ok = false;
+            }
+        } else if (ok) {
+            break;
+        }
+    }
+    free(buf);
+    if (ok) *out = levels;
+    return ok;
 }
 
 /* Text can be written back as "name = text" and read again unchanged: one line, no control
@@ -376,6 +441,15 @@ ac_status ac_cfg_parse_value(const key_def *k, const char *text, ac_config *cfg,
         memcpy(field, v, sizeof v);
         return AC_OK;
     }
+    case KEY_LEVELS: {
+        ac_levels levels;
+        char why[160];
+        if (!ac_config_parse_levels(text, &levels, why, sizeof why))
+            return ac_cfg_fail(err, at, "%s.%s: %s (expected levels such as 0.8,0.95)", k->section,
+                               k->name, why);
+        memcpy(field, &levels, sizeof levels);
+        return AC_OK;
+    }
     }
     return bad_value(k, text, at, err);
 }
@@ -423,6 +497,18 @@ static void format_value(const key_def *k, const ac_config *cfg, char *buf, size
         char parts[3][32];
         for (int i = 0; i < 3; i++) format_double(v[i], parts[i], sizeof parts[i]);
         snprintf(buf, n, "%s,%s,%s", parts[0], parts[1], parts[2]);
+        return;
+    }
+    case KEY_LEVELS: {
+        ac_levels v;
+        memcpy(&v, field, sizeof v);
+        size_t used = 0;
+        if (n) buf[0] = '\0';
+        for (int i = 0; i < v.count && used < n; i++) {
+            char part[32];
+            format_double(v.value[i], part, sizeof part);
+            used += (size_t)snprintf(buf + used, n - used, "%s%s", i ? "," : "", part);
+        }
         return;
     }
     }
@@ -735,6 +821,7 @@ static void summarize(const key_def *k, char *buf, size_t n) {
     }
     case KEY_STRING:
     case KEY_SPLIT:
+    case KEY_LEVELS:
         return;
     }
 }

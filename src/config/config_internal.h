@@ -28,7 +28,8 @@ typedef enum key_type {
     KEY_ENUM,   /* an enumeration, by the names of src/core/names.c */
     KEY_STRING, /* char[size], at most size - 1 characters */
     KEY_SPLIT,  /* data.split: three fractions in (0, 1) summing to 1 */
-    KEY_SEED    /* uint64_t, any value */
+    KEY_SEED,   /* uint64_t, any value */
+    KEY_LEVELS  /* ac_levels: comma-separated, strictly increasing, each in (0, 1) */
 } key_type;
 
 enum { MIN_OPEN = 1, MAX_OPEN = 2 }; /* key_def.open: which ends of [min, max] are excluded */
@@ -49,7 +50,7 @@ typedef struct key_def {
 } key_def;
 
 /* config.c checks these against its tables. */
-#define KEY_COUNT     42
+#define KEY_COUNT     43
 #define SECTION_COUNT 4
 
 extern const key_def ac_cfg_keys[KEY_COUNT];

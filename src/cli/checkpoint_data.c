@@ -1,0 +1,141 @@
+/* checkpoint_data.c - the data a saved checkpoint is scored or calibrated on (eval, calibrate):
+ * its own, another CSV, or another dataset, always read as the checkpoint's channels by name.
+ *
+ * The checkpoint's own CSV is looked for as stored in its config (data.csv, relative to the
+ * folder train ran in), then relative to the checkpoint's folder and each folder above it (a run
+ * folder is usually runs/<name>/ below that folder), then through the dataset card whose file has
+ * the CSV's file name (fetched and checksum-verified). */
+#define _XOPEN_SOURCE 700 /* realpath */
+
+#include "cli/checkpoint_data.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app/dataset.h"
+#include "cli/cli.h"
+
+#define MAX_CARDS 256 /* dataset cards searched for the checkpoint's CSV */
+
+static bool readable(const char *path) {
+    return access(path, R_OK) == 0;
+}
+
+/* The CSV that the dataset card with file name `file` resolves to (fetched and verified), in
+ * path; the card's name in card_name. */
+static bool through_card(const char *file, char *path, size_t n, char *card_name, size_t cn) {
+    char names[MAX_CARDS][64];
+    int count = ac_dataset_list(names, MAX_CARDS);
+    for (int i = 0; i < count; i++) {
+        ac_dataset_card card;
+        ac_error err;
+        if (ac_dataset_card_load(&card, names[i], &err) != AC_OK || strcmp(card.file, file) != 0)
+            continue;
+        snprintf(card_name, cn, "%s", card.name);
+        if (ac_dataset_fetch(&card, path, n, &err) == AC_OK) return true;
+    }
+    return false;
+}
+
+/* Where the checkpoint's data.csv is: as stored, below the checkpoint's folder or a folder above
+ * it, or through a dataset card. 0 and the path in found (how in *how: 0 as stored, 1 below a
+ * folder, 2 a card), or -1 with a one-line account of what was tried in why. */
+static int locate_csv(const char *stored, const char *checkpoint, char *found, size_t n, int *how,
+                      char *why, size_t why_n) {
+    *how = 0;
+    if (readable(stored) && snprintf(found, n, "%s", stored) < (int)n) return 0;
+    char folder[PATH_MAX];
+    bool relative = stored[0] != '/';
+    if (relative && realpath(checkpoint, folder)) {
+        char *slash = strrchr(folder, '/');
+        while (slash) { /* the checkpoint's folder, then each one above it */
+            *slash = '\0';
+            if (snprintf(found, n, "%s/%s", folder, stored) < (int)n && readable(found)) {
+                *how = 1;
+                return 0;
+            }
+            slash = strrchr(folder, '/');
+        }
+    }
+    const char *base = strrchr(stored, '/');
+    base = base ? base + 1 : stored;
+    char card[64] = "";
+    if (base[0] && through_card(base, found, n, card, sizeof card)) {
+        *how = 2;
+        return 0;
+    }
+    char card_note[400];
+    if (card[0])
+        snprintf(card_note, sizeof card_note,
+                 "dataset card %s names %.200s but its file is not at hand", card, base);
+    else
+        snprintf(card_note, sizeof card_note, "no dataset card has the file %.200s", base);
+    snprintf(why, why_n, "not found as given%s; %s",
+             relative ? ", nor below the checkpoint's folder or any folder above it" : "",
+             card_note);
+    return -1;
+}
+
+/* The same file (both exist and resolve to one path). */
+static bool same_file(const char *a, const char *b) {
+    char ra[PATH_MAX], rb[PATH_MAX];
+    return realpath(a, ra) && realpath(b, rb) && strcmp(ra, rb) == 0;
+}
+
+int ac_cli_checkpoint_data(const ac_checkpoint *ck, const char *verb, const ac_cli_data_choice *a,
+                           ac_config *cfg, bool *whole) {
+    *cfg = ck->config;
+    *whole = false;
+    char own[AC_CONFIG_TEXT] = ""; /* the checkpoint's own CSV, when found */
+    if (cfg->data.csv[0]) {
+        char why[512];
+        int how = 0;
+        if (locate_csv(cfg->data.csv, a->checkpoint, own, sizeof own, &how, why, sizeof why) != 0) {
+            own[0] = '\0';
+            if (!a->csv && !a->dataset) {
+                ac_cli_error("%s: %s was trained on the CSV '%s': %s; give the data with --data "
+                             "CSV",
+                             verb, a->checkpoint, cfg->data.csv, why);
+                return -1;
+            }
+        } else if (how != 0 && !a->csv && !a->dataset) {
+            fprintf(stderr, "attncast: note: data.csv = %s is read from %s (%s)\n", cfg->data.csv,
+                    own,
+                    how == 1 ? "found from the checkpoint's folder" : "through its dataset card");
+        }
+    }
+    /* the CSV to read: --data, else the checkpoint's own (none with --dataset, or when the
+     * checkpoint names a dataset card) */
+    const char *csv = a->csv ? a->csv : a->dataset ? NULL : own[0] ? own : NULL;
+    bool fits = true;
+    if (a->dataset) {
+        cfg->data.csv[0] = '\0';
+        fits = snprintf(cfg->data.dataset, sizeof cfg->data.dataset, "%s", a->dataset) <
+               (int)sizeof cfg->data.dataset;
+    }
+    if (a->csv || a->dataset) cfg->data.frequency[0] = '\0'; /* other dates: infer theirs */
+    if (a->csv) {
+        cfg->data.dataset[0] = '\0';
+        cfg->data.date_column[0] = '\0';
+        *whole = !a->split_given && !(own[0] && same_file(a->csv, own));
+    }
+    if (csv &&
+        snprintf(cfg->data.csv, sizeof cfg->data.csv, "%s", csv) >= (int)sizeof cfg->data.csv)
+        fits = false;
+    size_t used = 0;
+    cfg->data.columns[0] = '\0';
+    for (int c = 0; c < ck->channels && fits; c++) {
+        int w = snprintf(cfg->data.columns + used, sizeof cfg->data.columns - used, "%s%s",
+                         c ? "," : "", ck->channel_names[c]);
+        fits = w >= 0 && (size_t)w < sizeof cfg->data.columns - used;
+        if (fits) used += (size_t)w;
+    }
+    if (!fits) {
+        ac_cli_error("%s: the data path or channel list is too long", verb);
+        return -1;
+    }
+    return 0;
+}
