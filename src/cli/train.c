@@ -2,10 +2,11 @@
  * [--resume PATH] [--stop-after N] [--quiet]` (and `--keys [--markdown]`, the key reference): loads
  * and checks the config (or takes every key's default for a CSV), loads the data, trains the
  * forecaster with live progress (checkpointing last.h5 and best.h5 as it goes, or continuing from a
- * checkpoint), evaluates it on the test split next to the baselines, says when it does not beat the
- * naive repeat on the validation split, and writes the run folder. Under mpirun (a build with
- * -DATTNCAST_MPI=ON) every rank trains its share of each batch (trainer.h, ac_trainer_set_parallel)
- * and rank 0 alone prints and writes the run folder. */
+ * checkpoint), calibrates its conformal intervals into best.h5, evaluates it on the test split
+ * next to the baselines, says when it does not beat the naive repeat on the validation split,
+ * and writes the run folder. Under mpirun (a build with -DATTNCAST_MPI=ON) every rank trains its
+ * share of each batch (trainer.h, ac_trainer_set_parallel) and rank 0 alone prints and writes the
+ * run folder. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,9 +40,10 @@ static void usage(FILE *out) {
           "the naive, seasonal-naive and lookback-mean baselines and writes a run folder\n"
           "(output.dir, default runs/<config or CSV name>-<timestamp>): config.ini,\n"
           "history.csv, metrics.json, report.md, test_forecasts.csv, pictures, last.h5 (every\n"
-          "output.checkpoint_every epochs) and best.h5 (on every new best). A note at the end\n"
-          "says when the model does not beat the naive repeat on the validation split, and\n"
-          "what usually helps.\n"
+          "output.checkpoint_every epochs) and best.h5 (on every new best; at the end with the\n"
+          "conformal intervals of output.intervals, measured on the validation split). A note\n"
+          "at the end says when the model does not beat the naive repeat on the validation\n"
+          "split, and what usually helps.\n"
           "\n"
           "options:\n"
           "  --csv FILE         train on a CSV file: without CONFIG every key has its default\n"

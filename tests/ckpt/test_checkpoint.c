@@ -1047,8 +1047,8 @@ static void test_invalid_calibration_is_refused_with_its_path(void **s) {
     (void)s;
     char path[128];
     hsize_t two[1] = {2}, widths[3] = {2, 3, 2};
-    double w[12];
-    for (int k = 0; k < 12; k++) w[k] = 0.5;
+    double w[16]; /* room for the [2, 4, 2] of the misshapen copy */
+    for (int k = 0; k < 16; k++) w[k] = 0.5;
 
     hid_t file = calibrated_rw(path, sizeof path, "cal_range.h5");
     replace_doubles(file, "/calibration/levels", 1, two, (double[]){0.8, 1.5});
