@@ -10,8 +10,8 @@
  *               learning-rate schedules), explain.h (what a forecast looked at)
  *   data        csv.h (CSV tables), calendar.h (dates), windows.h (split, scaler, windows)
  *   training    config.h (INI configs), trainer.h (training with ac_train_options, evaluation),
- *               metrics.h (metrics, baselines), parallel.h (MPI ranks for data-parallel
- *               training)
+ *               metrics.h (metrics, baselines), intervals.h (conformal prediction intervals),
+ *               parallel.h (MPI ranks for data-parallel training)
  *   saved models checkpoint.h (HDF5 checkpoints), embed.h (a saved forecaster in a C program)
  * The run folder (report, pictures), dataset download, sweeps and signal handling belong to the
  * command-line program (src/app, src/cli), not to this library.
@@ -29,6 +29,7 @@
 #include "attncast/error.h"
 #include "attncast/explain.h"
 #include "attncast/forecaster.h"
+#include "attncast/intervals.h"
 #include "attncast/metrics.h"
 #include "attncast/ops.h"
 #include "attncast/optim.h"

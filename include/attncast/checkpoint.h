@@ -3,12 +3,18 @@
  *
  * Layout (every string variable-length UTF-8):
  *   /                      attributes format = "attncast-checkpoint", format_version (int32: 1, or
- *                          2 when the model uses a version-2 feature such as model.anchor =
- *                          last; both are read), created (ISO 8601 UTC), program_version
+ *                          2 when the file uses a version-2 feature such as model.anchor =
+ *                          last or /calibration; both are read), created (ISO 8601 UTC),
+ *                          program_version
  *   /config                scalar string: the resolved config as INI text (ac_config_to_ini)
  *   /params/{name}         float32, one dataset per parameter, named by its MODEL.md dotted name
  *   /scaler/mean, /std     float64 [C]: training-set statistics
  *   /scaler/channels       string [C]: channel names
+ *   /calibration           (optional, intervals.h) datasets levels (float64 [K], 1 <= K <= 8,
+ *                          strictly increasing, each in (0, 1)) and halfwidth (float64 [K, H, C],
+ *                          finite, >= 0: the conformal half-widths on the z-scored scale);
+ *                          attribute windows (int32: the validation windows n they came from;
+ *                          optional on reading)
  *   /optimizer             (training checkpoints) attribute kind ("adam" | "adamw" | "sgd");
  *                          datasets step (int64), lr (float64, the current learning rate),
  *                          schedule_step (int64, the schedule position = global step), and per
@@ -42,6 +48,7 @@
 #include "attncast/config.h"
 #include "attncast/error.h"
 #include "attncast/forecaster.h"
+#include "attncast/intervals.h"
 #include "attncast/optim.h"
 #include "attncast/trainer.h"
 #include "attncast/windows.h"
@@ -50,7 +57,8 @@
 /* The newest format_version this attncast writes and reads; version 1 files stay readable. */
 #define AC_CKPT_FORMAT_VERSION 2
 
-/* The format_version a checkpoint of this config gets: 1 unless it uses a version-2 feature. */
+/* The format_version a checkpoint of this config gets: 1 unless it uses a version-2 feature (a
+ * file with /calibration is version 2 whatever its config). */
 int ac_ckpt_format_version_for(const ac_config *config);
 
 /* What to write; everything borrowed. optimizer and train may be NULL (a model-only file). */
@@ -62,6 +70,7 @@ typedef struct ac_ckpt_contents {
     ac_optimizer *optimizer;
     double lr; /* the current learning rate (with optimizer) */
     const ac_train_state *train;
+    const ac_calibration *calibration; /* NULL: none; else its horizon and channels the model's */
 } ac_ckpt_contents;
 
 ac_status ac_ckpt_write(const char *path, const ac_ckpt_contents *contents, ac_error *err);
@@ -90,10 +99,20 @@ typedef struct ac_checkpoint {
     ac_train_state train; /* history and best_weights point into the two fields below */
     ac_epoch_record *history;
     float *best_weights;
+
+    bool has_calibration;
+    ac_calibration calibration; /* /calibration, when has_calibration */
 } ac_checkpoint;
 
 ac_status ac_ckpt_read(ac_checkpoint **out, const char *path, ac_error *err);
 void ac_ckpt_free(ac_checkpoint *ckpt);
+
+/* Writes a loaded checkpoint to path (atomically, as ac_ckpt_write; path may be the file it was
+ * read from): its config, parameters, scaler, optimizer state and training state unchanged, and
+ * calibration as its /calibration (NULL: the checkpoint's own, if it has one). The created and
+ * program_version attributes are those of the rewrite. */
+ac_status ac_ckpt_rewrite(const char *path, const ac_checkpoint *ckpt,
+                          const ac_calibration *calibration, ac_error *err);
 
 /* Copies the loaded optimizer state (moments, step count) into an optimizer over the same
  * parameters, of the same kind; sizes and kind are checked. */

@@ -29,12 +29,18 @@
 #define AC_CONFIG_TEXT 1024
 /* Room for the key table's keys in ac_config.set_at (config.c checks it). */
 #define AC_CONFIG_MAX_KEYS 64
+/* The most levels output.intervals holds (model.quantiles: AC_MAX_QUANTILES of forecaster.h). */
+#define AC_INTERVALS_MAX 8
+/* Room in a list of levels: the longer of the two lists. */
+#define AC_LEVELS_MAX AC_MAX_QUANTILES
+_Static_assert(AC_INTERVALS_MAX <= AC_LEVELS_MAX, "AC_LEVELS_MAX holds output.intervals");
 
-/* model.quantiles: the levels of a quantile model, as written (count 0: a point model). */
-typedef struct ac_quantile_list {
-    int count;                       /* 0..AC_MAX_QUANTILES */
-    double levels[AC_MAX_QUANTILES]; /* strictly increasing in (0, 1), one of them 0.5 */
-} ac_quantile_list;
+/* A list of levels (output.intervals, model.quantiles): strictly increasing, each in (0, 1);
+ * count 0 is an empty list. */
+typedef struct ac_levels {
+    int count;
+    double value[AC_LEVELS_MAX];
+} ac_levels;
 
 typedef struct ac_config {
     struct {
@@ -65,7 +71,7 @@ typedef struct ac_config {
         ac_norm_anchor anchor; /* model.anchor: last (a zero output is the naive repeat) or mean */
         bool causal;           /* model.causal */
         double dropout;        /* model.dropout, in [0, 1) */
-        ac_quantile_list quantiles; /* model.quantiles, "" (none) for a point model */
+        ac_levels quantiles; /* model.quantiles, "" (none) for a point model; one of them 0.5 */
     } model;
     struct {
         int epochs;                  /* train.epochs */
@@ -89,6 +95,7 @@ typedef struct ac_config {
         char dir[AC_CONFIG_TEXT];           /* output.dir, "" for runs/<name>-<timestamp> */
         int checkpoint_every;               /* output.checkpoint_every: last.h5 every N epochs */
         char plot_channels[AC_CONFIG_TEXT]; /* output.plot_channels: names, "" for the last */
+        ac_levels intervals; /* output.intervals: conformal interval levels, none when empty */
     } output;
     char name[128];            /* the config file's base name without .ini */
     char path[AC_CONFIG_TEXT]; /* the file it was loaded from, "" if none */
@@ -132,6 +139,12 @@ bool ac_config_suggest_lengths(const ac_config *cfg, int rows, const double frac
 /* data.missing_marker as a number: true and *value when it is set and a finite number
  * (ac_config_check refuses any other non-empty text). */
 bool ac_config_missing_marker(const ac_config *cfg, double *value);
+
+/* Parses a list of levels such as "0.8,0.95" (spaces around the commas allowed; "" is the
+ * empty list): at most max_count (<= AC_LEVELS_MAX) numbers, each in (0, 1), strictly
+ * increasing. On failure returns false with the reason, quoting the bad token, in why ("'1.2' is
+ * not in (0, 1)"). */
+bool ac_config_parse_levels(const char *text, int max_count, ac_levels *out, char *why, size_t n);
 
 /* Where key ("data.dataset") got its value, for messages about values that are checked only
  * later (a dataset name, a column name): "exp.ini:3", "--set data.dataset=x" (the command line),

@@ -467,6 +467,91 @@ static bool read_train(reader *r, ac_checkpoint *ck) {
     return true;
 }
 
+/* /calibration/levels: 1 to AC_INTERVALS_MAX levels, strictly increasing, each in (0, 1). */
+static bool read_levels(reader *r, hid_t g, ac_calibration *cal) {
+    const char *full = "/calibration/levels";
+    hid_t d = ac_ck_open_dataset(r, g, "levels", full, "");
+    if (d < 0) return false;
+    hsize_t dims[H5S_MAX_RANK];
+    bool ok = ac_ck_check_class(r, d, full, H5T_FLOAT);
+    if (ok && (ac_ck_dataset_shape(d, dims) != 1 || dims[0] < 1 || dims[0] > AC_INTERVALS_MAX))
+        ok = ac_ck_read_failed(r, AC_ERR_FORMAT, "%s is not a list of 1 to %d levels", full,
+                               AC_INTERVALS_MAX);
+    if (ok) {
+        cal->count = (int)dims[0];
+        cal->levels = malloc(dims[0] * sizeof(double));
+        if (!cal->levels)
+            ok = ac_ck_nomem(r, full);
+        else if (H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, cal->levels) < 0)
+            ok = ac_ck_damaged(r, full);
+    }
+    H5Dclose(d);
+    for (int i = 0; ok && i < cal->count; i++) {
+        double v = cal->levels[i];
+        if (!(isfinite(v) && v > 0.0 && v < 1.0))
+            ok = ac_ck_read_failed(r, AC_ERR_FORMAT, "%s[%d] = %g is not in (0, 1)", full, i, v);
+        else if (i > 0 && !(v > cal->levels[i - 1]))
+            ok = ac_ck_read_failed(r, AC_ERR_FORMAT,
+                                   "%s[%d] = %g is not greater than %s[%d] = %g (levels are "
+                                   "strictly increasing)",
+                                   full, i, v, full, i - 1, cal->levels[i - 1]);
+    }
+    return ok;
+}
+
+/* The optional /calibration group: levels, then halfwidth [K, H, C] (finite, >= 0) for the
+ * stored config's horizon and the scaler's channels, and the optional windows attribute. */
+static bool read_calibration(reader *r, ac_checkpoint *ck) {
+    if (!ac_ck_has_link(r->file, "calibration")) return true;
+    hid_t g = ac_ck_open_group(r, r->file, "calibration", "/calibration");
+    if (g < 0) return false;
+    ac_calibration *cal = &ck->calibration;
+    const char *full = "/calibration/halfwidth";
+    bool ok = read_levels(r, g, cal);
+    if (ok) {
+        cal->horizon = ac_forecaster_spec(ck->model)->horizon;
+        cal->channels = ck->channels;
+        size_t values = (size_t)cal->count * (size_t)cal->horizon * (size_t)cal->channels;
+        cal->halfwidth = malloc(values * sizeof(double));
+        hsize_t dims[3] = {(hsize_t)cal->count, (hsize_t)cal->horizon, (hsize_t)cal->channels};
+        ok = cal->halfwidth ? ac_ck_read_numbers(r, g, "halfwidth", full, H5T_FLOAT,
+                                                 H5T_NATIVE_DOUBLE, 3, dims,
+                                                 "/calibration/levels, the stored config's "
+                                                 "horizon and the channels imply",
+                                                 cal->halfwidth)
+                            : ac_ck_nomem(r, full);
+        for (size_t j = 0; ok && j < values; j++) {
+            double w = cal->halfwidth[j];
+            if (!(isfinite(w) && w >= 0.0)) {
+                size_t per_level = (size_t)cal->horizon * (size_t)cal->channels;
+                ok = ac_ck_read_failed(r, AC_ERR_FORMAT,
+                                       "%s[%zu, %zu, %zu] = %g is not a finite number >= 0", full,
+                                       j / per_level, j % per_level / (size_t)cal->channels,
+                                       j % (size_t)cal->channels, w);
+            }
+        }
+    }
+    int windows = 0;
+    switch (ok ? ac_ck_read_int_attribute(g, "windows", &windows) : ATTR_MISSING) {
+    case ATTR_OK:
+        if (windows < 0)
+            ok = ac_ck_read_failed(r, AC_ERR_FORMAT,
+                                   "/calibration attribute 'windows' = %d is negative", windows);
+        cal->windows = windows;
+        break;
+    case ATTR_MISSING:
+        break;
+    case ATTR_WRONG_TYPE:
+    case ATTR_FAILED:
+        ok = ac_ck_read_failed(r, AC_ERR_FORMAT,
+                               "/calibration attribute 'windows' is not one integer");
+        break;
+    }
+    H5Gclose(g);
+    ck->has_calibration = ok;
+    return ok;
+}
+
 ac_status ac_ckpt_read(ac_checkpoint **out, const char *path, ac_error *err) {
     *out = NULL;
     int fd = open(path, O_RDONLY);
@@ -496,7 +581,7 @@ ac_status ac_ckpt_read(ac_checkpoint **out, const char *path, ac_error *err) {
     reader r = {.path = path, .file = file, .err = err, .code = AC_OK};
     bool ok = read_header(&r, ck) && read_config(&r, ck) && read_scaler(&r, ck) &&
               build_model(&r, ck) && read_params(&r, ck) && read_optimizer(&r, ck) &&
-              read_train(&r, ck);
+              read_train(&r, ck) && read_calibration(&r, ck);
     H5Fclose(file);
     if (!ok) {
         ac_ckpt_free(ck);
@@ -519,6 +604,7 @@ void ac_ckpt_free(ac_checkpoint *ck) {
     free(ck->optimizer_state);
     free(ck->history);
     free(ck->best_weights);
+    ac_calibration_free(&ck->calibration);
     ac_forecaster_free(ck->model);
     free(ck);
 }

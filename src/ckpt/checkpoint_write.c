@@ -148,6 +148,7 @@ static bool write_root(writer *w, const ac_ckpt_contents *c) {
     struct tm utc;
     if (gmtime_r(&now, &utc)) strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &utc);
     int32_t version = ac_ckpt_format_version_for(c->config);
+    if (c->calibration && version < 2) version = 2; /* /calibration is a version-2 feature */
     if (!write_string_attribute(w, w->file, "/", "format", AC_CKPT_FORMAT) ||
         !write_attribute(w, w->file, "/", "format_version", H5T_STD_I32LE, H5T_NATIVE_INT32,
                          &version) ||
@@ -256,6 +257,22 @@ static bool write_train(writer *w, const ac_ckpt_contents *c) {
     return close_group(w, g, "/train", ok);
 }
 
+static bool write_calibration(writer *w, const ac_ckpt_contents *c) {
+    const ac_calibration *cal = c->calibration;
+    hid_t g = create_group(w, w->file, "calibration", "/calibration");
+    if (g < 0) return false;
+    int32_t windows = cal->windows > INT32_MAX ? INT32_MAX : (int32_t)cal->windows;
+    hsize_t levels[1] = {(hsize_t)cal->count};
+    hsize_t dims[3] = {(hsize_t)cal->count, (hsize_t)cal->horizon, (hsize_t)cal->channels};
+    bool ok =
+        write_dataset(w, g, "levels", "/calibration/levels", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1,
+                      levels, cal->levels) &&
+        write_dataset(w, g, "halfwidth", "/calibration/halfwidth", H5T_IEEE_F64LE,
+                      H5T_NATIVE_DOUBLE, 3, dims, cal->halfwidth) &&
+        write_attribute(w, g, "/calibration", "windows", H5T_STD_I32LE, H5T_NATIVE_INT32, &windows);
+    return close_group(w, g, "/calibration", ok);
+}
+
 /* What is wrong with the contents (a caller's mistake), or NULL. */
 static const char *contents_problem(const ac_ckpt_contents *c, char *buf, size_t n) {
     if (!c || !c->config || !c->model || !c->scaler || !c->scaler->mean || !c->scaler->std ||
@@ -282,6 +299,18 @@ static const char *contents_problem(const ac_ckpt_contents *c, char *buf, size_t
         if (!ac_optimizer_state(c->optimizer, params - 1, 0) ||
             ac_optimizer_state(c->optimizer, params, 0))
             return "the optimizer is not over the model's parameters";
+    }
+    const ac_calibration *cal = c->calibration;
+    if (cal) {
+        const ac_model_spec *spec = ac_forecaster_spec(c->model);
+        if (cal->count < 1 || !cal->levels || !cal->halfwidth)
+            return "the calibration holds no level";
+        if (cal->horizon != spec->horizon || cal->channels != channels) {
+            snprintf(buf, n,
+                     "the calibration is for horizon %d and %d channels, the model %d and %d",
+                     cal->horizon, cal->channels, spec->horizon, channels);
+            return buf;
+        }
     }
     const ac_train_state *t = c->train;
     if (t) {
@@ -332,7 +361,8 @@ static bool build_image(writer *w, const ac_ckpt_contents *c, const char *tmp,
     if (fcpl >= 0) H5Pclose(fcpl);
     if (w->file < 0) return write_failed(w, "cannot start an HDF5 file in memory");
     bool ok = write_root(w, c) && write_params(w, c) && write_scaler(w, c) &&
-              (!c->optimizer || write_optimizer(w, c)) && (!c->train || write_train(w, c));
+              (!c->optimizer || write_optimizer(w, c)) && (!c->train || write_train(w, c)) &&
+              (!c->calibration || write_calibration(w, c));
     if (ok && H5Fflush(w->file, H5F_SCOPE_GLOBAL) < 0) ok = write_failed(w, "flushing the file");
     ssize_t n = ok ? H5Fget_file_image(w->file, NULL, 0) : -1;
     if (ok && n <= 0) ok = write_failed(w, "taking the file image");

@@ -28,6 +28,7 @@
 #include "app/report.h"
 #include "app/source.h"
 #include "cli/backtest.h"
+#include "cli/checkpoint_data.h"
 #include "cli/cli.h"
 
 #define MAX_SETS 256
@@ -430,8 +431,8 @@ static int backtest(const bt_args *a, ac_parallel *group) {
             return AC_EXIT_FAILURE;
         }
         bool whole = false;
-        if (ac_cli_checkpoint_data(ck, a->input, NULL, NULL, false, "backtest", &cfg, &whole) !=
-            0) {
+        ac_cli_data_choice choice = {.checkpoint = a->input};
+        if (ac_cli_checkpoint_data(ck, "backtest", &choice, &cfg, &whole) != 0) {
             ac_ckpt_free(ck);
             return AC_EXIT_FAILURE;
         }

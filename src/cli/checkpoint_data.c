@@ -1,8 +1,14 @@
-/* checkpoint_data.c - the data a saved model is scored on (eval, backtest): the checkpoint's
- * config pointed at its own CSV (as stored, below the checkpoint's folder or a folder above it,
- * or through the dataset card whose file has the CSV's name), at another CSV (--data) or at a
- * dataset (--dataset), always selecting the checkpoint's channels by name. */
+/* checkpoint_data.c - the data a saved checkpoint is scored or calibrated on (eval, calibrate,
+ * backtest):
+ * its own, another CSV, or another dataset, always read as the checkpoint's channels by name.
+ *
+ * The checkpoint's own CSV is looked for as stored in its config (data.csv, relative to the
+ * folder train ran in), then relative to the checkpoint's folder and each folder above it (a run
+ * folder is usually runs/<name>/ below that folder), then through the dataset card whose file has
+ * the CSV's file name (fetched and checksum-verified). */
 #define _XOPEN_SOURCE 700 /* realpath */
+
+#include "cli/checkpoint_data.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -10,7 +16,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "attncast/checkpoint.h"
 #include "app/dataset.h"
 #include "cli/cli.h"
 
@@ -81,28 +86,23 @@ static bool same_file(const char *a, const char *b) {
     return realpath(a, ra) && realpath(b, rb) && strcmp(ra, rb) == 0;
 }
 
-/* The checkpoint's config, pointed at the data to score, always selecting the checkpoint's
- * channels by name (so another CSV may hold more columns, in any order). *whole: score every
- * window of an unsplit file (--data naming another file, no --split). 0, or -1 after printing
- * the error. */
-int ac_cli_checkpoint_data(const ac_checkpoint *ck, const char *checkpoint, const char *csv_arg,
-                           const char *dataset, bool split_given, const char *verb, ac_config *cfg,
-                           bool *whole) {
+int ac_cli_checkpoint_data(const ac_checkpoint *ck, const char *verb, const ac_cli_data_choice *a,
+                           ac_config *cfg, bool *whole) {
     *cfg = ck->config;
     *whole = false;
     char own[AC_CONFIG_TEXT] = ""; /* the checkpoint's own CSV, when found */
     if (cfg->data.csv[0]) {
         char why[512];
         int how = 0;
-        if (locate_csv(cfg->data.csv, checkpoint, own, sizeof own, &how, why, sizeof why) != 0) {
+        if (locate_csv(cfg->data.csv, a->checkpoint, own, sizeof own, &how, why, sizeof why) != 0) {
             own[0] = '\0';
-            if (!csv_arg && !dataset) {
+            if (!a->csv && !a->dataset) {
                 ac_cli_error("%s: %s was trained on the CSV '%s': %s; give the data with --data "
                              "CSV",
-                             verb, checkpoint, cfg->data.csv, why);
+                             verb, a->checkpoint, cfg->data.csv, why);
                 return -1;
             }
-        } else if (how != 0 && !csv_arg && !dataset) {
+        } else if (how != 0 && !a->csv && !a->dataset) {
             fprintf(stderr, "attncast: note: data.csv = %s is read from %s (%s)\n", cfg->data.csv,
                     own,
                     how == 1 ? "found from the checkpoint's folder" : "through its dataset card");
@@ -110,18 +110,18 @@ int ac_cli_checkpoint_data(const ac_checkpoint *ck, const char *checkpoint, cons
     }
     /* the CSV to read: --data, else the checkpoint's own (none with --dataset, or when the
      * checkpoint names a dataset card) */
-    const char *csv = csv_arg ? csv_arg : dataset ? NULL : own[0] ? own : NULL;
+    const char *csv = a->csv ? a->csv : a->dataset ? NULL : own[0] ? own : NULL;
     bool fits = true;
-    if (dataset) {
+    if (a->dataset) {
         cfg->data.csv[0] = '\0';
-        fits = snprintf(cfg->data.dataset, sizeof cfg->data.dataset, "%s", dataset) <
+        fits = snprintf(cfg->data.dataset, sizeof cfg->data.dataset, "%s", a->dataset) <
                (int)sizeof cfg->data.dataset;
     }
-    if (csv_arg || dataset) cfg->data.frequency[0] = '\0'; /* other dates: infer theirs */
-    if (csv_arg) {
+    if (a->csv || a->dataset) cfg->data.frequency[0] = '\0'; /* other dates: infer theirs */
+    if (a->csv) {
         cfg->data.dataset[0] = '\0';
         cfg->data.date_column[0] = '\0';
-        *whole = !split_given && !(own[0] && same_file(csv_arg, own));
+        *whole = !a->split_given && !(own[0] && same_file(a->csv, own));
     }
     if (csv &&
         snprintf(cfg->data.csv, sizeof cfg->data.csv, "%s", csv) >= (int)sizeof cfg->data.csv)

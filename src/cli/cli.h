@@ -25,6 +25,7 @@ int ac_cli_datasets(int argc, char **argv);
 int ac_cli_plot(int argc, char **argv);
 int ac_cli_bench(int argc, char **argv);
 int ac_cli_backtest(int argc, char **argv);
+int ac_cli_calibrate(int argc, char **argv);
 
 /* Prints "attncast: <message>" as one line on stderr. */
 void ac_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -40,6 +41,12 @@ int ac_cli_config_argument(const char *verb, const char *arg, const char **confi
  * it is (the operand is argv[1]), else the exit code to return, after printing the usage and
  * the help text on stdout for --help or -h, or the usage alone as an error otherwise. */
 int ac_cli_single_operand(int argc, char **argv, const char *usage, const char *help);
+
+struct ac_calibration;
+/* The line that says which intervals were calibrated on how many validation windows and where
+ * they went (on stdout, unless quiet), and a note on stderr for each level whose rank exceeds the
+ * windows (its half-width is the largest error; the interval may cover less). */
+void ac_cli_report_calibration(const struct ac_calibration *cal, const char *path, bool quiet);
 
 struct ac_eval_result;
 struct ac_series;
@@ -61,16 +68,6 @@ ac_status ac_cli_model_and_trainer(const struct ac_config *cfg, const struct ac_
                                    ac_error *err);
 struct ac_table;
 struct ac_scaler;
-
-/* The config that scores checkpoint ck (read from the file `checkpoint`): its own, pointed at
- * the data to score and selecting its channels by name. The data is csv (--data), dataset
- * (--dataset), or with both NULL the checkpoint's own CSV, looked for as stored, then below the
- * checkpoint's folder and each folder above it, then through the dataset card whose file has
- * its name. *whole: score every window of csv (another file, split_given false). 0, or -1
- * after printing an error that starts with verb. */
-int ac_cli_checkpoint_data(const struct ac_checkpoint *ck, const char *checkpoint, const char *csv,
-                           const char *dataset, bool split_given, const char *verb,
-                           struct ac_config *cfg, bool *whole);
 
 /* A forecasts CSV (backtest's forecasts.csv, eval --forecasts): one row per origin, step and
  * channel, "origin,origin_date,step,date,channel,actual,forecast" in the table's own units

@@ -2,24 +2,17 @@
  * [--per-channel] [--json]`: the saved model and the baselines, scaled with the checkpoint's
  * scaler, on a split of its own data (test by default), on every window of another CSV with the
  * same channels (or on its split, with --split), or on a split of another dataset.
- *
- * The checkpoint's own CSV is looked for as stored in its config (data.csv, relative to the
- * folder train ran in), then relative to the checkpoint's folder and each folder above it (a run
- * folder is usually runs/<name>/ below that folder), then through the dataset card whose file has
- * the CSV's file name (fetched and checksum-verified). */
-#define _XOPEN_SOURCE 700 /* realpath */
-
-#include <limits.h>
+ * The checkpoint's own CSV is found as checkpoint_data.c says. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "attncast/attncast.h"
 #include "attncast/checkpoint.h"
 #include "app/report.h"
 #include "app/source.h"
+#include "cli/checkpoint_data.h"
 #include "cli/cli.h"
 
 static const char *const USAGE =
@@ -156,9 +149,11 @@ int ac_cli_eval(int argc, char **argv) {
     memset(&src, 0, sizeof src);
     memset(&series, 0, sizeof series);
     bool whole = false;
-    if (ac_cli_checkpoint_data(ck, a.checkpoint, a.csv, a.dataset, a.split_given, "eval", &cfg,
-                               &whole) != 0)
-        goto done;
+    ac_cli_data_choice choice = {.checkpoint = a.checkpoint,
+                                 .csv = a.csv,
+                                 .dataset = a.dataset,
+                                 .split_given = a.split_given};
+    if (ac_cli_checkpoint_data(ck, "eval", &choice, &cfg, &whole) != 0) goto done;
     if (ac_threads_init(cfg.train.threads, &err) != AC_OK) {
         ac_cli_error("%s", err.msg);
         goto done;

@@ -13,7 +13,8 @@ int ac_cli_info(int argc, char **argv) {
         "Describes a checkpoint as it loads and checks it: format and version, data and\n"
         "channels, windows and split, the dates' frequency and season, the architecture, the\n"
         "parameter count, and the training progress with its history (best epoch 0 is the\n"
-        "untrained model, the naive repeat of a last-anchored model).\n"
+        "untrained model, the naive repeat of a last-anchored model), and the conformal\n"
+        "intervals when calibrated (levels, validation windows, mean half-width per level).\n"
         "\n"
         "options:\n"
         "  --help, -h    this help\n"
@@ -66,6 +67,22 @@ int ac_cli_info(int argc, char **argv) {
                    t->history[i].seconds);
     } else {
         printf("training       none stored (a model-only checkpoint)\n");
+    }
+    if (ck->has_calibration) {
+        const ac_calibration *cal = &ck->calibration;
+        printf("intervals      conformal, levels");
+        for (int a = 0; a < cal->count; a++) printf("%s %g", a ? "," : "", cal->levels[a]);
+        if (cal->windows > 0)
+            printf(", calibrated on %lld validation windows\n", (long long)cal->windows);
+        else
+            printf(" (the number of validation windows is not recorded)\n");
+        printf("  mean half-width (z-scored):");
+        for (int a = 0; a < cal->count; a++)
+            printf("%s %g: %.4f", a ? "," : "", cal->levels[a],
+                   ac_calibration_mean_halfwidth(cal, a));
+        printf("\n");
+    } else {
+        printf("intervals      none calibrated (attncast calibrate adds them)\n");
     }
     ac_ckpt_free(ck);
     return AC_EXIT_OK;

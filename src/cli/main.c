@@ -27,6 +27,8 @@ static const verb VERBS[] = {
     {"backtest", ac_cli_backtest,
      "rolling-origin evaluation: forecast many origins, optionally retraining as it goes"},
     {"predict", ac_cli_predict, "forecast the next horizon from new data with a saved checkpoint"},
+    {"calibrate", ac_cli_calibrate,
+     "calibrate a checkpoint's conformal prediction intervals on validation windows"},
     {"info", ac_cli_info, "describe a checkpoint: config, parameters, training history"},
     {"explain", ac_cli_explain, "show which past steps the attention looked at for one window"},
     {"sweep", ac_cli_sweep, "run a grid of configs and tabulate their metrics"},

@@ -2,10 +2,11 @@
  * [--resume PATH] [--stop-after N] [--quiet]` (and `--keys [--markdown]`, the key reference): loads
  * and checks the config (or takes every key's default for a CSV), loads the data, trains the
  * forecaster with live progress (checkpointing last.h5 and best.h5 as it goes, or continuing from a
- * checkpoint), evaluates it on the test split next to the baselines, says when it does not beat the
- * naive repeat on the validation split, and writes the run folder. Under mpirun (a build with
- * -DATTNCAST_MPI=ON) every rank trains its share of each batch (trainer.h, ac_trainer_set_parallel)
- * and rank 0 alone prints and writes the run folder. */
+ * checkpoint), calibrates its conformal intervals into best.h5, evaluates it on the test split
+ * next to the baselines, says when it does not beat the naive repeat on the validation split,
+ * and writes the run folder. Under mpirun (a build with -DATTNCAST_MPI=ON) every rank trains its
+ * share of each batch (trainer.h, ac_trainer_set_parallel) and rank 0 alone prints and writes the
+ * run folder. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,9 +40,10 @@ static void usage(FILE *out) {
           "the naive, seasonal-naive and lookback-mean baselines and writes a run folder\n"
           "(output.dir, default runs/<config or CSV name>-<timestamp>): config.ini,\n"
           "history.csv, metrics.json, report.md, test_forecasts.csv, pictures, last.h5 (every\n"
-          "output.checkpoint_every epochs) and best.h5 (on every new best). A note at the end\n"
-          "says when the model does not beat the naive repeat on the validation split, and\n"
-          "what usually helps.\n"
+          "output.checkpoint_every epochs) and best.h5 (on every new best; at the end with the\n"
+          "conformal intervals of output.intervals, measured on the validation split). A note\n"
+          "at the end says when the model does not beat the naive repeat on the validation\n"
+          "split, and what usually helps.\n"
           "\n"
           "options:\n"
           "  --csv FILE         train on a CSV file: without CONFIG every key has its default\n"
@@ -360,6 +362,52 @@ static int stop_for_signal(const char *dir, const ac_config *cfg, ac_forecaster 
     ac_cli_error("stopped by %s after epoch %d of %d; saved %s/last.h5; resume with: %s",
                  ac_interrupt_signal_name(sig), epoch, cfg->train.epochs, dir, resume_cmd);
     return 128 + sig;
+}
+
+/* The conformal intervals of output.intervals on the validation windows, with the best weights
+ * (now the model's), into best.h5: the file written at the best epoch is read and rewritten
+ * whole with /calibration (its optimizer and training state stay those of the best epoch); when
+ * this run folder has none (a resume into another folder), it is written from the trainer as at
+ * the end. last.h5 keeps the final weights and gets no calibration. */
+static int calibrate_best(const char *dir, const ac_config *cfg, ac_forecaster *model,
+                          ac_trainer *tr, const ac_series *series, const ac_table *table,
+                          bool quiet) {
+    const ac_levels *levels = &cfg->output.intervals;
+    if (levels->count == 0) return 0;
+    ac_error err;
+    ac_calibration cal;
+    if (ac_calibrate(model, series, AC_SPLIT_VAL, levels->value, levels->count,
+                     cfg->train.batch_size, &cal, &err) != AC_OK) {
+        ac_cli_error("%s", err.msg);
+        return -1;
+    }
+    char path[AC_CONFIG_TEXT + 32];
+    snprintf(path, sizeof path, "%s/best.h5", dir);
+    ac_checkpoint *ck = NULL;
+    ac_status st;
+    if (access(path, F_OK) == 0) {
+        st = ac_ckpt_read(&ck, path, &err);
+        if (st == AC_OK) st = ac_ckpt_rewrite(path, ck, &cal, &err);
+    } else {
+        ac_train_state ts;
+        ac_trainer_get_state(tr, &ts);
+        ac_ckpt_contents c = {.config = cfg,
+                              .model = model,
+                              .scaler = &series->scaler,
+                              .channel_names = table->names,
+                              .optimizer = ac_trainer_optimizer(tr),
+                              .lr = ts.lr,
+                              .train = &ts,
+                              .calibration = &cal};
+        st = ac_ckpt_write(path, &c, &err);
+    }
+    if (st != AC_OK)
+        ac_cli_error("%s", err.msg);
+    else
+        ac_cli_report_calibration(&cal, path, quiet);
+    ac_ckpt_free(ck);
+    ac_calibration_free(&cal);
+    return st == AC_OK ? 0 : -1;
 }
 
 #define MAX_PLOT_CHANNELS 8
@@ -769,6 +817,7 @@ static int train(train_args args, ac_parallel *group) {
             printf("best epoch %d (val %.4f); test metrics use its weights\n", info.best_epoch,
                    info.best_val_loss);
     }
+    if (calibrate_best(dir, &cfg, model, tr, &series, table, args.quiet) != 0) goto done;
     ac_cli_print_metrics(&eval, &series);
     if (write_run(dir, &cfg, tr, &eval, &info) != 0 ||
         write_test_forecasts(dir, model, &series, table, plotted, n_plotted) != 0)

@@ -119,7 +119,7 @@ const key_def ac_cfg_keys[] = {
              "what each window is centred on; last: its last value (zero output = naive)"),
     BOOL_KEY(model, causal, "false", "causal attention mask"),
     FLOAT_KEY(model, dropout, 0, 1, MAX_OPEN, "0.1", "dropout rate"),
-    {"model", "quantiles", KEY_LEVELS, FIELD(model, quantiles), 0, 1, MIN_OPEN | MAX_OPEN, NULL, "",
+    {"model", "quantiles", KEY_QUANTILES, FIELD(model, quantiles), 0, 1, MIN_OPEN | MAX_OPEN, NULL, "",
      "quantile levels to forecast (e.g. 0.1,0.5,0.9); empty: a point forecast"},
 
     INT_KEY(train, epochs, 1, 100000, "10", "training epochs"),
@@ -146,6 +146,8 @@ const key_def ac_cfg_keys[] = {
             "write last.h5 every this many epochs (and at the end); 0: only at the end"),
     TEXT_KEY(output, plot_channels, "",
              "channels (comma-separated names) drawn in forecasts.png; empty for the last"),
+    {"output", "intervals", KEY_LEVELS, FIELD(output, intervals), 0, 1, MIN_OPEN | MAX_OPEN, NULL,
+     "0.8,0.95", "conformal prediction interval levels, calibrated on validation; empty: none"},
 };
 
 _Static_assert(sizeof ac_cfg_keys / sizeof ac_cfg_keys[0] == KEY_COUNT,
@@ -241,10 +243,14 @@ static void describe(const key_def *k, char *buf, size_t n) {
                  "three comma-separated fractions in (0, 1) that sum to 1 (train,val,test)");
         return;
     case KEY_LEVELS:
+    case KEY_QUANTILES:
         snprintf(buf, n,
-                 "nothing, or up to %d comma-separated levels in (0, 1), strictly increasing, "
-                 "one of them 0.5",
-                 AC_MAX_QUANTILES);
+                 "up to %d comma-separated levels in (0, 1), strictly increasing; empty for none",
+                 k->type == KEY_QUANTILES ? AC_MAX_QUANTILES : AC_INTERVALS_MAX);
+        if (k->type == KEY_QUANTILES) {
+            size_t used = strlen(buf);
+            snprintf(buf + used, n - used, "; one of them 0.5");
+        }
         return;
     }
 }
@@ -292,52 +298,62 @@ static bool read_split(const key_def *k, const char *text, double out[3]) {
     return fabs(sum - 1.0) <= SPLIT_SUM_TOLERANCE;
 }
 
-/* model.quantiles: "" (none), or levels "q1,q2,..." each a number in (0, 1), strictly increasing,
- * at most AC_MAX_QUANTILES, one of them 0.5. Each message names the key and the token at fault. */
-static ac_status read_levels(const key_def *k, const char *text, ac_quantile_list *out, origin at,
-                             ac_error *err) {
-    char buf[LINE_CHARS + 1];
-    if (strlen(text) >= sizeof buf) return bad_value(k, text, at, err);
-    strcpy(buf, text);
-    ac_quantile_list list = {0};
+/* A level token of at most this many characters is quoted whole in a message. */
+#define LEVEL_QUOTE 40
+
+bool ac_config_parse_levels(const char *text, int max_count, ac_levels *out, char *why, size_t n) {
+    ac_levels levels = {0};
+    size_t len = strlen(text);
+    char *buf = malloc(len + 1);
+    if (!buf) {
+        snprintf(why, n, "out of memory");
+        return false;
+    }
+    memcpy(buf, text, len + 1);
     char *field = buf;
     while (isspace((unsigned char)*field)) field++;
-    if (!*field) {
-        *out = list;
-        return AC_OK;
-    }
-    bool median = false;
-    while (field) {
+    bool ok = true;
+    while (ok && *field) {
         char *comma = strchr(field, ',');
         if (comma) *comma = '\0';
-        while (isspace((unsigned char)*field)) field++;
         char *end = field + strlen(field);
+        while (isspace((unsigned char)*field)) field++;
         while (end > field && isspace((unsigned char)end[-1])) *--end = '\0';
+        const char *cut = strlen(field) > LEVEL_QUOTE ? "..." : "";
         double v;
-        if (list.count == AC_MAX_QUANTILES)
-            return ac_cfg_fail(err, at, "%s.%s: at most %d levels, got more", k->section, k->name,
-                               AC_MAX_QUANTILES);
-        if (!*field)
-            return ac_cfg_fail(err, at, "%s.%s: an empty level (expected numbers like 0.1,0.5,0.9)",
-                               k->section, k->name);
-        if (!read_double(field, &v))
-            return ac_cfg_fail(err, at, "%s.%s: '%.*s' is not a number", k->section, k->name,
-                               QUOTE_MAX, field);
-        if (!in_range(k, v))
-            return ac_cfg_fail(err, at, "%s.%s: %.*s is outside (0, 1)", k->section, k->name,
-                               QUOTE_MAX, field);
-        if (list.count > 0 && !(v > list.levels[list.count - 1]))
-            return ac_cfg_fail(err, at, "%s.%s: %.*s does not follow %g: the levels must increase",
-                               k->section, k->name, QUOTE_MAX, field, list.levels[list.count - 1]);
-        median = median || v == 0.5;
-        list.levels[list.count++] = v;
-        field = comma ? comma + 1 : NULL;
+        if (!*field) {
+            snprintf(why, n, "an empty entry (a comma with no level beside it)");
+            ok = false;
+        } else if (!read_double(field, &v)) {
+            snprintf(why, n, "'%.*s%s' is not a number", LEVEL_QUOTE, field, cut);
+            ok = false;
+        } else if (!(v > 0.0 && v < 1.0)) {
+            snprintf(why, n, "'%.*s%s' is not in (0, 1)", LEVEL_QUOTE, field, cut);
+            ok = false;
+        } else if (levels.count > 0 && !(v > levels.value[levels.count - 1])) {
+            snprintf(why, n, "'%.*s%s' is not greater than the level before it (%g)", LEVEL_QUOTE,
+                     field, cut, levels.value[levels.count - 1]);
+            ok = false;
+        } else if (levels.count == max_count || levels.count == AC_LEVELS_MAX) {
+            snprintf(why, n, "'%.*s%s' is one level too many (at most %d)", LEVEL_QUOTE, field, cut,
+                     max_count < AC_LEVELS_MAX ? max_count : AC_LEVELS_MAX);
+            ok = false;
+        } else {
+            levels.value[levels.count++] = v;
+        }
+        if (ok && comma) {
+            field = comma + 1;
+            if (!*field) {
+                snprintf(why, n, "an empty entry (a comma with no level beside it)");
+                ok = false;
+            }
+        } else if (ok) {
+            break;
+        }
     }
-    if (!median)
-        return ac_cfg_fail(err, at, "%s.%s: the levels must include 0.5 (the point forecast)",
-                           k->section, k->name);
-    *out = list;
-    return AC_OK;
+    free(buf);
+    if (ok) *out = levels;
+    return ok;
 }
 
 /* Text can be written back as "name = text" and read again unchanged: one line, no control
@@ -433,11 +449,22 @@ ac_status ac_cfg_parse_value(const key_def *k, const char *text, ac_config *cfg,
         memcpy(field, v, sizeof v);
         return AC_OK;
     }
-    case KEY_LEVELS: {
-        ac_quantile_list list;
-        ac_status status = read_levels(k, text, &list, at, err);
-        if (status == AC_OK) memcpy(field, &list, sizeof list);
-        return status;
+    case KEY_LEVELS:
+    case KEY_QUANTILES: {
+        ac_levels levels;
+        char why[160];
+        bool quantiles = k->type == KEY_QUANTILES;
+        if (!ac_config_parse_levels(text, quantiles ? AC_MAX_QUANTILES : AC_INTERVALS_MAX, &levels,
+                                    why, sizeof why))
+            return ac_cfg_fail(err, at, "%s.%s: %s (expected levels such as %s)", k->section,
+                               k->name, why, quantiles ? "0.1,0.5,0.9" : "0.8,0.95");
+        bool median = !quantiles || levels.count == 0;
+        for (int i = 0; i < levels.count; i++) median = median || levels.value[i] == 0.5;
+        if (!median)
+            return ac_cfg_fail(err, at, "%s.%s: the levels must include 0.5 (the point forecast)",
+                               k->section, k->name);
+        memcpy(field, &levels, sizeof levels);
+        return AC_OK;
     }
     }
     return bad_value(k, text, at, err);
@@ -488,14 +515,15 @@ static void format_value(const key_def *k, const ac_config *cfg, char *buf, size
         snprintf(buf, n, "%s,%s,%s", parts[0], parts[1], parts[2]);
         return;
     }
-    case KEY_LEVELS: {
-        ac_quantile_list list;
-        memcpy(&list, field, sizeof list);
+    case KEY_LEVELS:
+    case KEY_QUANTILES: {
+        ac_levels v;
+        memcpy(&v, field, sizeof v);
         size_t used = 0;
-        buf[0] = '\0';
-        for (int i = 0; i < list.count && used < n; i++) {
+        if (n) buf[0] = '\0';
+        for (int i = 0; i < v.count && used < n; i++) {
             char part[32];
-            format_double(list.levels[i], part, sizeof part);
+            format_double(v.value[i], part, sizeof part);
             used += (size_t)snprintf(buf + used, n - used, "%s%s", i ? "," : "", part);
         }
         return;
@@ -788,7 +816,7 @@ ac_model_spec ac_config_model_spec(const ac_config *cfg, int channels) {
         .quantile_count = cfg->model.quantiles.count,
     };
     for (int j = 0; j < cfg->model.quantiles.count && j < AC_MAX_QUANTILES; j++)
-        spec.quantiles[j] = (float)cfg->model.quantiles.levels[j];
+        spec.quantiles[j] = (float)cfg->model.quantiles.value[j];
     return spec;
 }
 
@@ -841,8 +869,9 @@ static void summarize(const key_def *k, char *buf, size_t n) {
     }
     case KEY_STRING:
     case KEY_SPLIT:
-        return;
     case KEY_LEVELS:
+        return;
+    case KEY_QUANTILES:
         snprintf(buf, n, "levels in (0, 1) with 0.5");
         return;
     }

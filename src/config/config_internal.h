@@ -28,8 +28,9 @@ typedef enum key_type {
     KEY_ENUM,   /* an enumeration, by the names of src/core/names.c */
     KEY_STRING, /* char[size], at most size - 1 characters */
     KEY_SPLIT,  /* data.split: three fractions in (0, 1) summing to 1 */
-    KEY_LEVELS, /* model.quantiles: an ac_quantile_list, comma-separated, "" for none */
-    KEY_SEED    /* uint64_t, any value */
+    KEY_SEED,      /* uint64_t, any value */
+    KEY_LEVELS,    /* output.intervals: an ac_levels, comma-separated, "" for none */
+    KEY_QUANTILES  /* model.quantiles: an ac_levels that includes 0.5, "" for none */
 } key_type;
 
 enum { MIN_OPEN = 1, MAX_OPEN = 2 }; /* key_def.open: which ends of [min, max] are excluded */

@@ -5,7 +5,9 @@
  * file refused with one line naming the file and the HDF5 path; the checksum in the user block
  * refusing damaged bytes anywhere (HDF5 itself would crash on some) before HDF5 opens the file;
  * a write that fails half-way
- * (file size limit in a child process) keeps the previous checkpoint; h5dump reads the layout. */
+ * (file size limit in a child process) keeps the previous checkpoint; /calibration round trips,
+ * ac_ckpt_rewrite keeps every other dataset, and a bad /calibration is refused with its path;
+ * h5dump reads the layout. */
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -922,6 +924,260 @@ static void test_contents_that_do_not_fit_the_model_are_refused(void **s) {
     assert_int_equal(access(path, F_OK), -1);
 }
 
+/* ---- /calibration ---- */
+
+/* Levels 0.8, 0.95 for the fixture's horizon 3 and 2 channels; w[k] = 0.25 (k + 1). */
+static double cal_levels[2] = {0.8, 0.95};
+static double cal_widths[2 * 3 * 2];
+
+static ac_calibration small_calibration(void) {
+    for (int k = 0; k < 12; k++) cal_widths[k] = 0.25 * (k + 1);
+    return (ac_calibration){.count = 2,
+                            .levels = cal_levels,
+                            .horizon = 3,
+                            .channels = 2,
+                            .windows = 57,
+                            .halfwidth = cal_widths};
+}
+
+static void write_calibrated(const char *path, fixture *f, bool training) {
+    ac_calibration cal = small_calibration();
+    ac_ckpt_contents c = contents_of(f, training);
+    c.calibration = &cal;
+    ac_error err;
+    if (ac_ckpt_write(path, &c, &err) != AC_OK) fail_msg("write: %s", err.msg);
+}
+
+static void assert_small_calibration(const ac_checkpoint *ck) {
+    assert_true(ck->has_calibration);
+    assert_int_equal(ck->calibration.count, 2);
+    assert_int_equal(ck->calibration.horizon, 3);
+    assert_int_equal(ck->calibration.channels, 2);
+    assert_int_equal(ck->calibration.windows, 57);
+    assert_memory_equal(ck->calibration.levels, cal_levels, sizeof cal_levels);
+    assert_memory_equal(ck->calibration.halfwidth, cal_widths, sizeof cal_widths);
+}
+
+/* /calibration round trips; it makes the file version 2 even for a version-1 config; a file
+ * without it (every file before it existed) loads with has_calibration false. */
+static void test_calibration_round_trips_and_its_absence_still_loads(void **s) {
+    (void)s;
+    fixture f;
+    fixture_init(&f, AC_ATTN_DOT, AC_CHANNELS_INDEPENDENT, AC_OPT_ADAM, 1, 4);
+    f.cfg.model.anchor = AC_ANCHOR_MEAN; /* alone, a version-1 config */
+    char path[128];
+    in_dir(path, sizeof path, "calibrated.h5");
+    write_calibrated(path, &f, false);
+    ac_checkpoint *ck = read_ok(path);
+    assert_int_equal(ck->format_version, 2);
+    assert_small_calibration(ck);
+    ac_ckpt_free(ck);
+
+    in_dir(path, sizeof path, "uncalibrated.h5");
+    write_ok(path, &f, true);
+    ck = read_ok(path);
+    assert_int_equal(ck->format_version, 1);
+    assert_false(ck->has_calibration);
+    assert_null(ck->calibration.levels);
+    ac_ckpt_free(ck);
+    fixture_free(&f);
+}
+
+static void assert_same_checkpoint(const ac_checkpoint *a, const ac_checkpoint *b) {
+    assert_same_config(&a->config, &b->config);
+    assert_int_equal(a->channels, b->channels);
+    for (int c = 0; c < a->channels; c++)
+        assert_string_equal(a->channel_names[c], b->channel_names[c]);
+    assert_memory_equal(a->scaler.mean, b->scaler.mean, (size_t)a->channels * sizeof(double));
+    assert_memory_equal(a->scaler.std, b->scaler.std, (size_t)a->channels * sizeof(double));
+    assert_same_params(a->model, b->model);
+    assert_int_equal(a->has_optimizer, b->has_optimizer);
+    assert_int_equal(a->optimizer_kind, b->optimizer_kind);
+    assert_int_equal(a->optimizer_step, b->optimizer_step);
+    assert_int_equal(a->schedule_step, b->schedule_step);
+    assert_true(a->lr == b->lr);
+    assert_int_equal(a->optimizer_slots, b->optimizer_slots);
+    ac_tensor *const *ps = ac_forecaster_params(a->model);
+    for (int i = 0; i < ac_forecaster_param_count(a->model); i++)
+        for (int k = 0; k < a->optimizer_slots; k++)
+            assert_memory_equal(a->optimizer_state[i * a->optimizer_slots + k],
+                                b->optimizer_state[i * b->optimizer_slots + k],
+                                (size_t)ps[i]->size * sizeof(float));
+    assert_int_equal(a->has_train, b->has_train);
+    const ac_train_state *ta = &a->train, *tb = &b->train;
+    assert_int_equal(ta->epoch, tb->epoch);
+    assert_int_equal(ta->step, tb->step);
+    assert_int_equal(ta->best_epoch, tb->best_epoch);
+    assert_true(ta->best_val_loss == tb->best_val_loss);
+    assert_int_equal(ta->bad_epochs, tb->bad_epochs);
+    assert_int_equal(ta->stopped_early, tb->stopped_early);
+    assert_true(ta->seconds == tb->seconds);
+    assert_true(ta->lr == tb->lr);
+    assert_memory_equal(&ta->shuffle_rng, &tb->shuffle_rng, sizeof(ac_rng));
+    assert_memory_equal(&ta->dropout_rng, &tb->dropout_rng, sizeof(ac_rng));
+    assert_int_equal(ta->history_len, tb->history_len);
+    assert_memory_equal(ta->history, tb->history, (size_t)ta->history_len * sizeof *ta->history);
+    assert_int_equal(ta->best_weights != NULL, tb->best_weights != NULL);
+    if (ta->best_weights)
+        assert_memory_equal(ta->best_weights, tb->best_weights,
+                            (size_t)ta->weight_count * sizeof(float));
+}
+
+/* ac_ckpt_rewrite keeps every dataset of a training checkpoint and adds /calibration; rewriting
+ * with no calibration given keeps the file's own; a model-only file stays model-only. */
+static void test_rewrite_keeps_everything_and_adds_the_calibration(void **s) {
+    (void)s;
+    char plain[128], calibrated[128], again[128];
+    good_copy(plain, sizeof plain, "plain.h5");
+    in_dir(calibrated, sizeof calibrated, "rewritten.h5");
+    in_dir(again, sizeof again, "rewritten_again.h5");
+    ac_checkpoint *original = read_ok(plain);
+    ac_calibration cal = small_calibration();
+    ac_error err;
+    if (ac_ckpt_rewrite(calibrated, original, &cal, &err) != AC_OK)
+        fail_msg("rewrite: %s", err.msg);
+    ac_checkpoint *ck = read_ok(calibrated);
+    assert_same_checkpoint(original, ck);
+    assert_small_calibration(ck);
+    assert_int_equal(ck->format_version, 2);
+    if (ac_ckpt_rewrite(again, ck, NULL, &err) != AC_OK) fail_msg("rewrite: %s", err.msg);
+    ac_checkpoint *ck2 = read_ok(again);
+    assert_same_checkpoint(original, ck2);
+    assert_small_calibration(ck2);
+    ac_ckpt_free(ck2);
+    ac_ckpt_free(ck);
+
+    /* in place, over the file it was read from */
+    if (ac_ckpt_rewrite(plain, original, &cal, &err) != AC_OK) fail_msg("rewrite: %s", err.msg);
+    ck = read_ok(plain);
+    assert_same_checkpoint(original, ck);
+    assert_small_calibration(ck);
+    ac_ckpt_free(ck);
+    ac_ckpt_free(original);
+
+    in_dir(plain, sizeof plain, "model_only.h5");
+    write_ok(plain, g_fixture, false);
+    original = read_ok(plain);
+    if (ac_ckpt_rewrite(plain, original, &cal, &err) != AC_OK) fail_msg("rewrite: %s", err.msg);
+    ck = read_ok(plain);
+    assert_false(ck->has_optimizer);
+    assert_false(ck->has_train);
+    assert_same_checkpoint(original, ck);
+    assert_small_calibration(ck);
+    ac_ckpt_free(ck);
+    ac_ckpt_free(original);
+}
+
+/* A calibration of another horizon is the caller's mistake: refused, nothing written. */
+static void test_calibration_of_another_shape_is_not_written(void **s) {
+    (void)s;
+    ac_calibration cal = small_calibration();
+    cal.horizon = 4;
+    ac_ckpt_contents c = contents_of(g_fixture, true);
+    c.calibration = &cal;
+    char path[128];
+    in_dir(path, sizeof path, "never_calibrated.h5");
+    ac_error err;
+    assert_int_equal(ac_ckpt_write(path, &c, &err), AC_ERR_INVALID);
+    assert_contains(err.msg, "the calibration is for horizon 4 and 2 channels, the model 3 and 2");
+    assert_int_equal(access(path, F_OK), -1);
+}
+
+/* A good calibrated copy, unsealed and open for editing through HDF5. */
+static hid_t calibrated_rw(char *path, size_t n, const char *name) {
+    in_dir(path, n, name);
+    write_calibrated(path, g_fixture, true);
+    return open_rw(path);
+}
+
+static void replace_doubles(hid_t file, const char *name, int rank, const hsize_t *dims,
+                            const double *values) {
+    if (H5Lexists(file, name, H5P_DEFAULT) > 0)
+        assert_true(H5Ldelete(file, name, H5P_DEFAULT) >= 0);
+    hid_t space = H5Screate_simple(rank, dims, NULL);
+    hid_t d = H5Dcreate2(file, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(d >= 0);
+    assert_true(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) >= 0);
+    H5Dclose(d);
+    H5Sclose(space);
+}
+
+static void test_invalid_calibration_is_refused_with_its_path(void **s) {
+    (void)s;
+    char path[128];
+    hsize_t two[1] = {2}, widths[3] = {2, 3, 2};
+    double w[16]; /* room for the [2, 4, 2] of the misshapen copy */
+    for (int k = 0; k < 16; k++) w[k] = 0.5;
+
+    hid_t file = calibrated_rw(path, sizeof path, "cal_range.h5");
+    replace_doubles(file, "/calibration/levels", 1, two, (double[]){0.8, 1.5});
+    H5Fclose(file);
+    expect_refused(path, AC_ERR_FORMAT, "/calibration/levels[1] = 1.5 is not in (0, 1)", NULL);
+
+    file = calibrated_rw(path, sizeof path, "cal_order.h5");
+    replace_doubles(file, "/calibration/levels", 1, two, (double[]){0.95, 0.8});
+    H5Fclose(file);
+    expect_refused(path, AC_ERR_FORMAT,
+                   "/calibration/levels[1] = 0.8 is not greater than /calibration/levels[0] = 0.95",
+                   NULL);
+
+    file = calibrated_rw(path, sizeof path, "cal_count.h5");
+    replace_doubles(file, "/calibration/levels", 1, (hsize_t[]){3}, (double[]){0.5, 0.8, 0.9});
+    H5Fclose(file);
+    expect_refused(path, AC_ERR_FORMAT, "/calibration/halfwidth has shape [2, 3, 2]",
+                   "imply [3, 3, 2]");
+
+    file = calibrated_rw(path, sizeof path, "cal_shape.h5");
+    replace_doubles(file, "/calibration/halfwidth", 3, (hsize_t[]){2, 4, 2}, w);
+    H5Fclose(file);
+    expect_refused(path, AC_ERR_FORMAT, "/calibration/halfwidth has shape [2, 4, 2]",
+                   "imply [2, 3, 2]");
+
+    w[3] = -0.5; /* level 0, step 1, channel 1 */
+    file = calibrated_rw(path, sizeof path, "cal_negative.h5");
+    replace_doubles(file, "/calibration/halfwidth", 3, widths, w);
+    H5Fclose(file);
+    expect_refused(path, AC_ERR_FORMAT,
+                   "/calibration/halfwidth[0, 1, 1] = -0.5 is not a finite number >= 0", NULL);
+
+    w[3] = 0.5;
+    w[11] = NAN;
+    file = calibrated_rw(path, sizeof path, "cal_nan.h5");
+    replace_doubles(file, "/calibration/halfwidth", 3, widths, w);
+    H5Fclose(file);
+    expect_refused(path, AC_ERR_FORMAT, "/calibration/halfwidth[1, 2, 1] = nan", NULL);
+
+    file = calibrated_rw(path, sizeof path, "cal_missing.h5");
+    assert_true(H5Ldelete(file, "/calibration/levels", H5P_DEFAULT) >= 0);
+    H5Fclose(file);
+    expect_refused(path, AC_ERR_FORMAT, "/calibration/levels is missing", NULL);
+
+    file = calibrated_rw(path, sizeof path, "cal_not_group.h5");
+    assert_true(H5Ldelete(file, "/calibration", H5P_DEFAULT) >= 0);
+    replace_doubles(file, "/calibration", 1, two, (double[]){0.8, 0.9});
+    H5Fclose(file);
+    expect_refused(path, AC_ERR_FORMAT, "/calibration is not a group", NULL);
+
+    file = calibrated_rw(path, sizeof path, "cal_windows.h5");
+    hid_t g = H5Gopen2(file, "/calibration", H5P_DEFAULT);
+    hid_t a = H5Aopen(g, "windows", H5P_DEFAULT);
+    int32_t negative = -4;
+    assert_true(H5Awrite(a, H5T_NATIVE_INT32, &negative) >= 0);
+    H5Aclose(a);
+    H5Gclose(g);
+    H5Fclose(file);
+    expect_refused(path, AC_ERR_FORMAT, "/calibration attribute 'windows' = -4 is negative", NULL);
+
+    /* without the optional windows attribute it loads, windows unknown (0) */
+    file = calibrated_rw(path, sizeof path, "cal_no_windows.h5");
+    assert_true(H5Adelete_by_name(file, "/calibration", "windows", H5P_DEFAULT) >= 0);
+    H5Fclose(file);
+    ac_checkpoint *ck = read_ok(path);
+    assert_true(ck->has_calibration);
+    assert_int_equal(ck->calibration.windows, 0);
+    ac_ckpt_free(ck);
+}
+
 /* ---- other readers ---- */
 
 static void test_h5dump_reads_the_layout(void **s) {
@@ -986,6 +1242,10 @@ int main(void) {
         cmocka_unit_test(test_failed_write_keeps_the_previous_checkpoint),
         cmocka_unit_test(test_write_into_a_missing_folder_fails_cleanly),
         cmocka_unit_test(test_contents_that_do_not_fit_the_model_are_refused),
+        cmocka_unit_test(test_calibration_round_trips_and_its_absence_still_loads),
+        cmocka_unit_test(test_rewrite_keeps_everything_and_adds_the_calibration),
+        cmocka_unit_test(test_calibration_of_another_shape_is_not_written),
+        cmocka_unit_test(test_invalid_calibration_is_refused_with_its_path),
         cmocka_unit_test(test_h5dump_reads_the_layout),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -77,8 +77,8 @@ static void test_markdown_without_keys_is_a_usage_error(void **state) {
 
 static void test_every_verb_prints_a_full_help(void **state) {
     (void)state;
-    const char *verbs[] = {"train", "eval",     "predict", "info",      "explain", "plot",
-                           "sweep", "datasets", "bench",   "bench-ops", "backtest"};
+    const char *verbs[] = {"train", "eval", "predict", "info", "explain", "plot", "sweep",
+                           "datasets", "bench", "bench-ops", "backtest", "calibrate"};
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
         char args[64], usage[64];
         snprintf(args, sizeof args, "%s --help", verbs[i]);

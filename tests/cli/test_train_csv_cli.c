@@ -254,7 +254,8 @@ static void test_a_model_that_beats_the_naive_repeat_gets_no_note(void **state) 
     int rc = train("--csv short.csv --set data.lookback=48 --set data.horizon=24 " TINY
                    " --set train.epochs=2 --out sine");
     if (rc != 0) fail_msg("exit %d: %s", rc, out);
-    assert_null(strstr(out, "note"));
+    /* (one validation window: the intervals' note on too few windows is expected) */
+    assert_null(strstr(out, "note: on the validation split"));
     assert_null(strstr(out, "does not beat"));
     const char *report = read_back("sine/report.md");
     assert_non_null(strstr(report, "\nOn the validation split the model (MSE "));

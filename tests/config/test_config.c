@@ -388,7 +388,7 @@ static void test_key_in_the_wrong_section_suggests_its_home(void **state) {
 static void test_unknown_key_far_from_everything_lists_the_section_keys(void **state) {
     (void)state;
     expect_invalid("[output]\nwhere = runs\n", 2, "unknown key output.where",
-                   "(output keys: dir, checkpoint_every, plot_channels)");
+                   "(output keys: dir, checkpoint_every, plot_channels, intervals)");
 }
 
 static void test_key_outside_any_section_is_rejected(void **state) {
@@ -598,7 +598,7 @@ static void assert_same_config(const ac_config *a, const ac_config *b) {
     assert_int_equal(a->train.threads, b->train.threads);
     assert_int_equal(a->train.loss, b->train.loss);
     assert_int_equal(a->model.quantiles.count, b->model.quantiles.count);
-    assert_memory_equal(a->model.quantiles.levels, b->model.quantiles.levels,
+    assert_memory_equal(a->model.quantiles.value, b->model.quantiles.value,
                         (size_t)a->model.quantiles.count * sizeof(double));
     assert_string_equal(a->output.dir, b->output.dir);
 }
@@ -929,8 +929,8 @@ static void test_quantiles_parse_and_make_pinball_the_default_loss(void **state)
     assert_int_equal(cfg.train.loss, AC_LOSS_MSE);
     assert_int_equal(load("[data]\ndataset = weather\n[model]\nquantiles = 0.1, 0.5,0.9\n"), AC_OK);
     assert_int_equal(cfg.model.quantiles.count, 3);
-    assert_true(cfg.model.quantiles.levels[0] == 0.1 && cfg.model.quantiles.levels[1] == 0.5 &&
-                cfg.model.quantiles.levels[2] == 0.9);
+    assert_true(cfg.model.quantiles.value[0] == 0.1 && cfg.model.quantiles.value[1] == 0.5 &&
+                cfg.model.quantiles.value[2] == 0.9);
     assert_int_equal(cfg.train.loss, AC_LOSS_PINBALL);
     assert_int_equal(ac_config_check(&cfg, &err), AC_OK);
     ac_model_spec s = ac_config_model_spec(&cfg, 2);

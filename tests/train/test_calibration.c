@@ -1,0 +1,261 @@
+/* test_calibration.c - conformal intervals (intervals.h): the rank ceil((n + 1) level) with its
+ * clamp to n and no round-off surprises, the fewest windows a level needs, ac_calibrate against a
+ * brute-force computation on a tiny model and series (one forecast per window, the r-th smallest
+ * error found by counting), the bounds around a point forecast, copies, and refused inputs. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "attncast/attncast.h"
+#include "attncast/intervals.h"
+
+#define PI 3.14159265358979323846
+#define L  12
+#define H  4
+#define C  2
+
+static void test_rank_is_ceil_of_n_plus_one_times_level_clamped_to_n(void **state) {
+    (void)state;
+    static const struct {
+        int64_t n;
+        double level;
+        int64_t rank;
+    } cases[] = {
+        {1, 0.8, 1},    {1, 0.95, 1},    {1, 0.5, 1},   /* ceil(1.6), ceil(1.9) exceed 1 */
+        {2, 0.8, 2},    {2, 0.95, 2},    {2, 0.5, 2},   /* ceil(2.4), ceil(2.85), ceil(1.5) */
+        {9, 0.8, 8},    {9, 0.95, 9},    {9, 0.5, 5},   /* 10 x 0.8 = 8 exactly; ceil(9.5) > 9 */
+        {19, 0.8, 16},  {19, 0.95, 19},  {19, 0.5, 10}, /* 20 x 0.95 = 19 exactly */
+        {100, 0.8, 81}, {100, 0.95, 96}, {100, 0.5, 51},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int64_t got = ac_conformal_rank(cases[i].n, cases[i].level);
+        if (got != cases[i].rank)
+            fail_msg("n %lld level %g: rank %lld, expected %lld", (long long)cases[i].n,
+                     cases[i].level, (long long)got, (long long)cases[i].rank);
+    }
+}
+
+static void test_rank_is_not_raised_by_float_round_off(void **state) {
+    (void)state;
+    /* 100 x 0.07 is 7.000000000000001 in doubles, 3 x 0.1 * 10 ... the rank stays the integer */
+    assert_int_equal(ac_conformal_rank(99, 0.07), 7);
+    assert_int_equal(ac_conformal_rank(29, 0.1), 3);
+    assert_int_equal(ac_conformal_rank(9, 0.7), 7);
+    assert_int_equal(ac_conformal_rank(99, 0.29), 29);
+    assert_int_equal(ac_conformal_rank(999, 0.001), 1);
+    /* just above a whole number by more than round-off still rounds up */
+    assert_int_equal(ac_conformal_rank(99, 0.0701), 8);
+}
+
+static void test_rank_of_no_windows_or_a_bad_level_is_zero(void **state) {
+    (void)state;
+    assert_int_equal(ac_conformal_rank(0, 0.8), 0);
+    assert_int_equal(ac_conformal_rank(-3, 0.8), 0);
+    assert_int_equal(ac_conformal_rank(10, 0.0), 0);
+    assert_int_equal(ac_conformal_rank(10, 1.0), 0);
+    assert_int_equal(ac_conformal_rank(10, NAN), 0);
+}
+
+static void test_min_windows_is_where_the_rank_starts_to_fit(void **state) {
+    (void)state;
+    assert_int_equal(ac_conformal_min_windows(0.8), 4);
+    assert_int_equal(ac_conformal_min_windows(0.95), 19);
+    assert_int_equal(ac_conformal_min_windows(0.5), 1);
+    assert_int_equal(ac_conformal_min_windows(0.9), 9);
+    assert_int_equal(ac_conformal_min_windows(1.0), 0);
+    const double levels[] = {0.01, 0.3, 0.5, 0.6, 0.75, 0.8, 0.9, 0.95, 0.975, 0.99, 0.999};
+    for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++) {
+        int64_t m = ac_conformal_min_windows(levels[i]);
+        /* with m windows the unclamped rank fits; with m - 1 it does not */
+        assert_true(ceil((double)(m + 1) * levels[i] - 1e-9) <= (double)m);
+        if (m > 1) assert_true(ceil((double)m * levels[i] - 1e-9) > (double)(m - 1));
+    }
+}
+
+/* ---- ac_calibrate on a tiny model ---- */
+
+static ac_table *series_table(int T) {
+    ac_table *t = calloc(1, sizeof *t);
+    t->rows = T;
+    t->cols = C;
+    t->values = malloc((size_t)T * C * sizeof(double));
+    ac_rng rng;
+    ac_rng_seed(&rng, 5, 0);
+    for (int r = 0; r < T; r++) {
+        t->values[r * C] = 3.0 * sin(2 * PI * r / 10.0) + 0.4 * ac_rng_normal(&rng);
+        t->values[r * C + 1] = 0.05 * r + 0.3 * ac_rng_normal(&rng);
+    }
+    return t;
+}
+
+static void free_table(ac_table *t) {
+    free(t->values);
+    free(t);
+}
+
+static ac_forecaster *tiny_model(void) {
+    ac_config c;
+    ac_config_defaults(&c);
+    c.data.lookback = L;
+    c.data.horizon = H;
+    c.model.d_model = 8;
+    c.model.heads = 2;
+    c.model.layers = 1;
+    c.model.d_ff = 8;
+    c.model.patch_len = 4;
+    c.model.patch_stride = 2;
+    c.model.anchor = AC_ANCHOR_MEAN; /* random weights: not the naive repeat */
+    ac_model_spec spec = ac_config_model_spec(&c, C);
+    ac_rng rng;
+    ac_rng_seed(&rng, 11, AC_RNG_STREAM_INIT);
+    ac_error err;
+    ac_forecaster *m = ac_forecaster_new(&spec, &rng, &err);
+    if (!m) fail_msg("model: %s", err.msg);
+    return m;
+}
+
+/* The r-th smallest of e[0..n), found by counting (no sorting). */
+static double rth_smallest(const double *e, int n, int64_t r) {
+    for (int i = 0; i < n; i++) {
+        int64_t below = 0, at_most = 0;
+        for (int j = 0; j < n; j++) {
+            below += e[j] < e[i];
+            at_most += e[j] <= e[i];
+        }
+        if (below < r && r <= at_most) return e[i];
+    }
+    fail_msg("no %lld-th smallest", (long long)r);
+    return NAN;
+}
+
+static void test_calibrate_matches_a_brute_force_over_the_validation_windows(void **state) {
+    (void)state;
+    ac_table *t = series_table(160);
+    ac_series s;
+    ac_error err;
+    if (ac_series_build(&s, t, (double[]){0.6, 0.2, 0.2}, L, H, &err) != AC_OK)
+        fail_msg("series: %s", err.msg);
+    ac_forecaster *m = tiny_model();
+    const double levels[] = {0.5, 0.8, 0.95};
+    ac_calibration cal;
+    /* batches of 7 windows: the last batch is partial */
+    if (ac_calibrate(m, &s, AC_SPLIT_VAL, levels, 3, 7, &cal, &err) != AC_OK)
+        fail_msg("calibrate: %s", err.msg);
+    ac_window_range r = ac_series_windows(&s, AC_SPLIT_VAL);
+    assert_true(r.count > 20);
+    assert_int_equal(cal.count, 3);
+    assert_int_equal(cal.horizon, H);
+    assert_int_equal(cal.channels, C);
+    assert_int_equal(cal.windows, r.count);
+    assert_memory_equal(cal.levels, levels, sizeof levels);
+
+    /* one forecast per window, each on its own */
+    double *errors = malloc((size_t)H * C * (size_t)r.count * sizeof(double));
+    ac_ctx *ctx = ac_ctx_new(0, 0);
+    ac_ctx_set_grad_enabled(ctx, false);
+    for (int i = 0; i < r.count; i++) {
+        int origin = r.first + i;
+        ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){1, L, C});
+        float y[H * C];
+        ac_series_gather(&s, &origin, 1, x->data, y);
+        ac_tensor *p = ac_forecaster_forward(ctx, m, x);
+        if (!p) fail_msg("forward: %s", ac_ctx_error(ctx));
+        for (int j = 0; j < H * C; j++)
+            errors[(size_t)j * r.count + i] = fabs((double)y[j] - (double)p->data[j]);
+        ac_ctx_reset(ctx);
+    }
+    ac_ctx_free(ctx);
+    for (int a = 0; a < 3; a++) {
+        int64_t rank = ac_conformal_rank(r.count, levels[a]);
+        for (int j = 0; j < H * C; j++) {
+            double want = rth_smallest(errors + (size_t)j * r.count, r.count, rank);
+            double got = cal.halfwidth[a * H * C + j];
+            if (fabs(got - want) > 1e-5 * (1.0 + want))
+                fail_msg("level %g, step %d, channel %d: half-width %.8g, brute force %.8g",
+                         levels[a], j / C, j % C, got, want);
+            if (a > 0) assert_true(got >= cal.halfwidth[(a - 1) * H * C + j]);
+        }
+    }
+    /* the mean half-width is the mean of the level's block */
+    double sum = 0;
+    for (int j = 0; j < H * C; j++) sum += cal.halfwidth[H * C + j];
+    assert_true(fabs(ac_calibration_mean_halfwidth(&cal, 1) - sum / (H * C)) < 1e-12);
+
+    free(errors);
+    ac_calibration_free(&cal);
+    assert_null(cal.levels);
+    ac_forecaster_free(m);
+    ac_series_free(&s);
+    free_table(t);
+}
+
+static void test_bad_levels_and_a_split_without_windows_are_refused(void **state) {
+    (void)state;
+    ac_table *t = series_table(80);
+    ac_series s, whole;
+    ac_error err;
+    assert_int_equal(ac_series_build(&s, t, (double[]){0.6, 0.2, 0.2}, L, H, &err), AC_OK);
+    ac_forecaster *m = tiny_model();
+    ac_calibration cal;
+    assert_int_equal(ac_calibrate(m, &s, AC_SPLIT_VAL, (double[]){0.8}, 0, 8, &cal, &err),
+                     AC_ERR_INVALID);
+    assert_int_equal(ac_calibrate(m, &s, AC_SPLIT_VAL, (double[]){0.9, 0.8}, 2, 8, &cal, &err),
+                     AC_ERR_INVALID);
+    assert_int_equal(ac_calibrate(m, &s, AC_SPLIT_VAL, (double[]){1.0}, 1, 8, &cal, &err),
+                     AC_ERR_INVALID);
+    assert_null(cal.levels);
+    /* a whole (unsplit) series has no validation windows */
+    assert_int_equal(ac_series_build_whole(&whole, t, L, H, &s.scaler, &err), AC_OK);
+    assert_int_equal(ac_calibrate(m, &whole, AC_SPLIT_VAL, (double[]){0.8}, 1, 8, &cal, &err),
+                     AC_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "the val split has no window"));
+    ac_series_free(&whole);
+    ac_forecaster_free(m);
+    ac_series_free(&s);
+    free_table(t);
+}
+
+static void test_bounds_are_the_point_plus_and_minus_the_halfwidth(void **state) {
+    (void)state;
+    double levels[2] = {0.8, 0.95};
+    double w[2 * 2 * 1] = {0.5, 1.0, 2.0, 4.0}; /* [K 2, H 2, C 1] */
+    ac_calibration cal = {
+        .count = 2, .levels = levels, .horizon = 2, .channels = 1, .windows = 30, .halfwidth = w};
+    float point[2] = {1.0f, -3.0f}, lo[2], hi[2];
+    ac_calibration_bounds(&cal, 1, point, lo, hi);
+    assert_true(lo[0] == -1.0f && hi[0] == 3.0f);
+    assert_true(lo[1] == -7.0f && hi[1] == 1.0f);
+    ac_calibration_bounds(&cal, 0, point, lo, hi);
+    assert_true(lo[0] == 0.5f && hi[0] == 1.5f);
+    assert_true(lo[1] == -4.0f && hi[1] == -2.0f);
+    assert_true(ac_calibration_mean_halfwidth(&cal, 1) == 3.0);
+
+    ac_calibration copy;
+    ac_error err;
+    assert_int_equal(ac_calibration_copy(&copy, &cal, &err), AC_OK);
+    assert_true(copy.levels != levels && copy.halfwidth != w);
+    assert_memory_equal(copy.levels, levels, sizeof levels);
+    assert_memory_equal(copy.halfwidth, w, sizeof w);
+    assert_int_equal(copy.windows, 30);
+    ac_calibration_free(&copy);
+    ac_calibration_free(&copy); /* a freed struct is zeroed: freeing again is harmless */
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rank_is_ceil_of_n_plus_one_times_level_clamped_to_n),
+        cmocka_unit_test(test_rank_is_not_raised_by_float_round_off),
+        cmocka_unit_test(test_rank_of_no_windows_or_a_bad_level_is_zero),
+        cmocka_unit_test(test_min_windows_is_where_the_rank_starts_to_fit),
+        cmocka_unit_test(test_calibrate_matches_a_brute_force_over_the_validation_windows),
+        cmocka_unit_test(test_bad_levels_and_a_split_without_windows_are_refused),
+        cmocka_unit_test(test_bounds_are_the_point_plus_and_minus_the_halfwidth),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
