@@ -71,7 +71,7 @@ typedef struct ac_config {
         ac_norm_anchor anchor; /* model.anchor: last (a zero output is the naive repeat) or mean */
         bool causal;           /* model.causal */
         double dropout;        /* model.dropout, in [0, 1) */
-        ac_levels quantiles; /* model.quantiles, "" (none) for a point model; one of them 0.5 */
+        ac_levels quantiles;   /* model.quantiles, "" (none) for a point model; one of them 0.5 */
     } model;
     struct {
         int epochs;                  /* train.epochs */

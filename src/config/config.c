@@ -119,8 +119,8 @@ const key_def ac_cfg_keys[] = {
              "what each window is centred on; last: its last value (zero output = naive)"),
     BOOL_KEY(model, causal, "false", "causal attention mask"),
     FLOAT_KEY(model, dropout, 0, 1, MAX_OPEN, "0.1", "dropout rate"),
-    {"model", "quantiles", KEY_QUANTILES, FIELD(model, quantiles), 0, 1, MIN_OPEN | MAX_OPEN, NULL, "",
-     "quantile levels to forecast (e.g. 0.1,0.5,0.9); empty: a point forecast"},
+    {"model", "quantiles", KEY_QUANTILES, FIELD(model, quantiles), 0, 1, MIN_OPEN | MAX_OPEN, NULL,
+     "", "quantile levels to forecast (e.g. 0.1,0.5,0.9); empty: a point forecast"},
 
     INT_KEY(train, epochs, 1, 100000, "10", "training epochs"),
     INT_KEY(train, batch_size, 1, 1000000, "32", "windows per batch"),

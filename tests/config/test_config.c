@@ -642,7 +642,7 @@ static void test_to_ini_of_the_defaults_has_every_key(void **state) {
     assert_contains(text, "\ndataset =\n");
     int keys = 0;
     for (const char *c = text; (c = strstr(c, " =")) != NULL; c++) keys++;
-    assert_int_equal(keys, 43);
+    assert_int_equal(keys, 44);
     ac_config back;
     ac_config_defaults(&back);
     assert_int_equal(ac_config_load_string(&back, text, "resolved", &err), AC_OK);
@@ -966,16 +966,18 @@ static void test_quantiles_parse_and_make_pinball_the_default_loss(void **state)
 static void test_bad_quantile_lists_name_the_key_and_the_token(void **state) {
     (void)state;
     expect_invalid("[model]\nquantiles = 0.1,abc,0.9\n", 2, "model.quantiles", "'abc'");
-    expect_invalid("[model]\nquantiles = 0.1,,0.9\n", 2, "model.quantiles", "empty level");
-    expect_invalid("[model]\nquantiles = 0.5,0.1\n", 2, "0.1 does not follow 0.5", "increase");
-    expect_invalid("[model]\nquantiles = 0.1,0.5,0.5\n", 2, "model.quantiles", "increase");
+    expect_invalid("[model]\nquantiles = 0.1,,0.9\n", 2, "model.quantiles", "empty entry");
+    expect_invalid("[model]\nquantiles = 0.5,0.1\n", 2,
+                   "'0.1' is not greater than the level before it (0.5)", NULL);
+    expect_invalid("[model]\nquantiles = 0.1,0.5,0.5\n", 2, "model.quantiles", "not greater");
     expect_invalid("[model]\nquantiles = 0.1,0.9\n", 2, "model.quantiles", "include 0.5");
-    expect_invalid("[model]\nquantiles = 0,0.5\n", 2, "model.quantiles: 0 is outside (0, 1)", NULL);
-    expect_invalid("[model]\nquantiles = 0.5,1\n", 2, "1 is outside (0, 1)", NULL);
+    expect_invalid("[model]\nquantiles = 0,0.5\n", 2, "model.quantiles: '0' is not in (0, 1)",
+                   NULL);
+    expect_invalid("[model]\nquantiles = 0.5,1\n", 2, "'1' is not in (0, 1)", NULL);
     expect_invalid("[model]\nquantiles = 0.5,nan\n", 2, "'nan' is not a number", NULL);
     expect_invalid("[model]\nquantiles = 0.01,0.02,0.03,0.04,0.05,0.06,0.07,0.08,0.09,0.1,0.2,"
                    "0.3,0.4,0.5,0.6,0.7\n",
-                   2, "model.quantiles", "at most 15 levels");
+                   2, "model.quantiles", "at most 15");
     expect_set_invalid("model.quantiles=0.2,0.8", "include 0.5");
     /* 15 is allowed */
     assert_int_equal(load("[model]\nquantiles = 0.01,0.02,0.03,0.04,0.05,0.06,0.07,0.08,0.09,0.1,"
@@ -1023,7 +1025,7 @@ static void test_print_keys_lists_every_key_with_its_default(void **state) {
         assert_int_equal(doc - line, doc_column);
     }
     fclose(f);
-    assert_int_equal(lines, 43);
+    assert_int_equal(lines, 44);
     assert_true(saw_lr);
     assert_true(saw_attention);
 }
