@@ -14,6 +14,7 @@
 #ifndef ATTNCAST_INTERVALS_H
 #define ATTNCAST_INTERVALS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "attncast/error.h"
@@ -60,5 +61,40 @@ double ac_calibration_mean_halfwidth(const ac_calibration *cal, int level_index)
 ac_status ac_calibration_copy(ac_calibration *dst, const ac_calibration *src, ac_error *err);
 /* Frees the arrays and zeroes cal; safe on a zeroed struct. */
 void ac_calibration_free(ac_calibration *cal);
+
+/* ---- the intervals a model offers, as every output names and computes them ---- */
+
+/* Where an interval comes from: the conformal half-widths of a calibration, or a pair of a
+ * quantile model's levels (q, 1 - q), q < 0.5, which make the central interval of level 1 - 2q. */
+typedef enum ac_interval_method { AC_INTERVAL_CONFORMAL, AC_INTERVAL_QUANTILE } ac_interval_method;
+
+/* The most intervals a model offers: every conformal level and every quantile pair. */
+#define AC_INTERVALS_CAP (8 + 8)
+
+typedef struct ac_interval_def {
+    ac_interval_method method;
+    double level; /* nominal coverage in (0, 1) */
+    int lo, hi;   /* conformal: the calibration's level index (both); quantile: the indices of
+                   * the levels q and 1 - q among the model's quantiles */
+} ac_interval_def;
+
+/* "conformal", "quantile" */
+const char *ac_interval_method_name(ac_interval_method method);
+
+/* The intervals a model offers, in this order: each level of cal (NULL: none), increasing, then
+ * each symmetric pair of the spec's quantile levels (q and 1 - q both present, within 1e-6),
+ * increasing in level. Writes at most cap definitions to out and returns how many it wrote. */
+int ac_interval_defs(const ac_model_spec *spec, const ac_calibration *cal, ac_interval_def *out,
+                     int cap);
+
+/* One window's bounds lo, hi [H, C] (scaled values) of an interval: conformal ones around point
+ * [H, C] with cal's half-widths, quantile ones from quantiles [H, C, Q] (sorted, as
+ * ac_forecast_windows passes them). */
+void ac_interval_bounds(const ac_interval_def *def, const ac_calibration *cal, const float *point,
+                        const float *quantiles, int H, int C, int Q, float *lo, float *hi);
+
+/* A level as the column suffix and label of its interval: its percentage in the shortest form
+ * ("80" for 0.8, "97.5" for 0.975), so that columns read OT_lo80, OT_hi80. */
+void ac_level_percent(double level, char *buf, size_t n);
 
 #endif

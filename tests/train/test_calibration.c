@@ -1,7 +1,8 @@
 /* test_calibration.c - conformal intervals (intervals.h): the rank ceil((n + 1) level) with its
  * clamp to n and no round-off surprises, the fewest windows a level needs, ac_calibrate against a
  * brute-force computation on a tiny model and series (one forecast per window, the r-th smallest
- * error found by counting), the bounds around a point forecast, copies, and refused inputs. */
+ * error found by counting), the bounds around a point forecast, copies, refused inputs, and the
+ * intervals a model offers (conformal levels, quantile pairs) with their bounds and labels. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -247,6 +248,47 @@ static void test_bounds_are_the_point_plus_and_minus_the_halfwidth(void **state)
     ac_calibration_free(&copy); /* a freed struct is zeroed: freeing again is harmless */
 }
 
+static void test_a_model_offers_conformal_levels_then_symmetric_quantile_pairs(void **state) {
+    (void)state;
+    double levels[2] = {0.8, 0.95}, halfwidth[2 * 1 * 1] = {1.0, 2.0};
+    ac_calibration cal = {
+        .count = 2, .levels = levels, .horizon = 1, .channels = 1, .halfwidth = halfwidth};
+    /* 0.05 has no partner (0.95 is missing), 0.1/0.9 and 0.25/0.75 pair up */
+    ac_model_spec spec = {.quantile_count = 6,
+                          .quantiles = {0.05f, 0.1f, 0.25f, 0.5f, 0.75f, 0.9f}};
+    ac_interval_def defs[AC_INTERVALS_CAP];
+    int n = ac_interval_defs(&spec, &cal, defs, AC_INTERVALS_CAP);
+    assert_int_equal(n, 4);
+    assert_true(defs[0].method == AC_INTERVAL_CONFORMAL && defs[0].level == 0.8 && defs[0].lo == 0);
+    assert_true(defs[1].method == AC_INTERVAL_CONFORMAL && defs[1].level == 0.95 &&
+                defs[1].hi == 1);
+    assert_true(defs[2].method == AC_INTERVAL_QUANTILE && defs[2].lo == 2 && defs[2].hi == 4);
+    assert_true(fabs(defs[2].level - 0.5) < 1e-6);
+    assert_true(defs[3].method == AC_INTERVAL_QUANTILE && defs[3].lo == 1 && defs[3].hi == 5);
+    assert_true(fabs(defs[3].level - 0.8) < 1e-6);
+    assert_int_equal(ac_interval_defs(&spec, &cal, defs, 3), 3); /* cap */
+    assert_int_equal(ac_interval_defs(&spec, NULL, defs, AC_INTERVALS_CAP), 2);
+    ac_model_spec point = {0};
+    assert_int_equal(ac_interval_defs(&point, NULL, defs, AC_INTERVALS_CAP), 0);
+
+    /* bounds: conformal around the point, quantile from the sorted levels */
+    ac_interval_defs(&spec, &cal, defs, AC_INTERVALS_CAP);
+    const float pt[1] = {3.0f}, q[6] = {-1, 0, 1, 3, 5, 6};
+    float lo, hi;
+    ac_interval_bounds(&defs[1], &cal, pt, q, 1, 1, 6, &lo, &hi);
+    assert_true(lo == 1.0f && hi == 5.0f);
+    ac_interval_bounds(&defs[3], &cal, pt, q, 1, 1, 6, &lo, &hi);
+    assert_true(lo == 0.0f && hi == 6.0f);
+    char label[16];
+    ac_level_percent(0.8, label, sizeof label);
+    assert_string_equal(label, "80");
+    ac_level_percent(0.975, label, sizeof label);
+    assert_string_equal(label, "97.5");
+    ac_level_percent(1.0 - 2.0 * (double)0.1f, label, sizeof label);
+    assert_string_equal(label, "80");
+    assert_string_equal(ac_interval_method_name(AC_INTERVAL_QUANTILE), "quantile");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rank_is_ceil_of_n_plus_one_times_level_clamped_to_n),
@@ -256,6 +298,7 @@ int main(void) {
         cmocka_unit_test(test_calibrate_matches_a_brute_force_over_the_validation_windows),
         cmocka_unit_test(test_bad_levels_and_a_split_without_windows_are_refused),
         cmocka_unit_test(test_bounds_are_the_point_plus_and_minus_the_halfwidth),
+        cmocka_unit_test(test_a_model_offers_conformal_levels_then_symmetric_quantile_pairs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
