@@ -283,9 +283,11 @@ static void add_interval_scores(cJSON *obj, const ac_eval_result *e, int c) {
     "coverage: the share of the points with lo <= y <= hi; width and winkler in each channel's "   \
     "own units (pooled only for a single channel, else null), width_scaled and winkler_scaled "    \
     "on z-scored values; quantile_loss: wql (GluonTS mean_wQuantileLoss) and crps (on the "        \
-    "quantile grid, channel units) of the quantiles at levels; seasonal_naive_quantiles: the "     \
-    "seasonal-naive forecast plus the empirical quantiles of its errors on the validation "        \
-    "windows, at the same levels"
+    "quantile grid, channel units) of the quantiles at levels"
+/* added when the seasonal-naive quantile baseline is there */
+#define BASELINE_NOTE_TEXT                                                                         \
+    "; seasonal_naive_quantiles: the seasonal-naive forecast plus the empirical quantiles of its " \
+    "errors on the validation windows, at the same levels"
 
 /* per_channel: {"<column>": {"model": {...}, "naive": {...}, ..., "mape_share"[, "mape_note"]}} */
 static cJSON *per_channel_object(const ac_eval_result *e, const ac_run_info *info) {
@@ -326,7 +328,10 @@ char *ac_metrics_json(const ac_config *cfg, const ac_eval_result *e, const ac_ru
                               metrics_object(&e->baseline[k]));
     add_interval_scores(root, e, -1);
     if (e->interval_count > 0 || e->quantile_sets > 0)
-        cJSON_AddStringToObject(root, "interval_note", INTERVAL_NOTE_TEXT);
+        cJSON_AddStringToObject(root, "interval_note",
+                                e->quantile_sets > 0 && e->quantiles[0].has_baseline
+                                    ? INTERVAL_NOTE_TEXT BASELINE_NOTE_TEXT
+                                    : INTERVAL_NOTE_TEXT);
     cJSON_AddItemToObject(root, "per_channel", per_channel_object(e, info));
     cJSON_AddNumberToObject(root, "windows", (double)e->windows);
     cJSON_AddNumberToObject(root, "points", (double)e->model.points);
