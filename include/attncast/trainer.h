@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "attncast/forecaster.h"
+#include "attncast/intervals.h"
 #include "attncast/metrics.h"
 #include "attncast/optim.h"
 #include "attncast/parallel.h"
@@ -157,6 +158,36 @@ ac_status ac_forecast_windows(ac_forecaster *model, const ac_series *series, int
 ac_status ac_split_loss(ac_forecaster *model, const ac_series *series, ac_split_kind split,
                         ac_loss_kind loss, int batch_size, double *out, ac_error *err);
 
+/* One interval of ac_interval_defs scored on the windows of a split. */
+typedef struct ac_eval_interval {
+    ac_interval_def def;
+    ac_interval_metrics pooled;
+    ac_interval_metrics *channels; /* [channels], owned by the ac_eval_result */
+} ac_eval_interval;
+
+/* The most quantile levels one ac_eval_quantiles scores: a quantile model's own, or the 2K + 1
+ * that K conformal levels imply (ac_interval_quantile_levels). */
+#define AC_EVAL_LEVELS_MAX (2 * 8 + 1)
+
+/* A quantile forecast at one set of levels scored on the windows of a split (metrics.h), and the
+ * seasonal-naive quantile baseline at the same levels on the same windows. */
+typedef struct ac_eval_quantiles {
+    /* AC_INTERVAL_QUANTILE: the model's own levels and quantile forecasts; AC_INTERVAL_CONFORMAL:
+     * the levels the calibration's intervals imply, the lower and upper bounds of each level as
+     * the quantiles (1 - a) / 2 and (1 + a) / 2, the point forecast as the median */
+    ac_interval_method method;
+    int count;
+    double levels[AC_EVAL_LEVELS_MAX]; /* increasing */
+    ac_quantile_metrics model;
+    ac_quantile_metrics *model_channels; /* [channels], owned by the ac_eval_result */
+    /* The seasonal-naive forecast plus the empirical quantiles of its errors on the validation
+     * windows of the series (ac_baseline_quantile_offsets); false when the series has none (a
+     * whole file, AC_SPLIT_ALL), and then the two fields below are zero. */
+    bool has_baseline;
+    ac_quantile_metrics baseline;
+    ac_quantile_metrics *baseline_channels; /* [channels], owned by the ac_eval_result */
+} ac_eval_quantiles;
+
 typedef struct ac_eval_result {
     ac_split_kind split;
     int64_t windows;
@@ -168,13 +199,25 @@ typedef struct ac_eval_result {
      * into (ac_eval_result_free) */
     ac_metrics *model_channels;
     ac_metrics *baseline_channels[AC_BASELINE_COUNT];
+    /* Every interval the model offers with the calibration given (ac_interval_defs, in its
+     * order): none for a point model without one. */
+    int interval_count;
+    ac_eval_interval intervals[AC_INTERVALS_CAP];
+    /* The quantile scores: first a quantile model's own levels, then (with a calibration) the
+     * levels its conformal intervals imply; none for a point model without a calibration. */
+    int quantile_sets;
+    ac_eval_quantiles quantiles[2];
 } ac_eval_result;
 
 /* The model and the baselines on every window of a split, pooled and per channel; MAPE floors
- * from the rows the split's targets cover. On success the caller frees out with
- * ac_eval_result_free. */
+ * from the rows the split's targets cover. cal (NULL: none) is the model's calibration: with it,
+ * or for a quantile model, the intervals and quantiles are scored too (ac_eval_result's fields
+ * say which). AC_ERR_INVALID for a calibration whose horizon or channels differ from the
+ * series'. On success the caller frees out with ac_eval_result_free. */
 ac_status ac_evaluate(ac_forecaster *model, const ac_series *series, ac_split_kind split,
-                      int season, int batch_size, ac_eval_result *out, ac_error *err);
+                      int season, int batch_size, const ac_calibration *cal, ac_eval_result *out,
+                      ac_error *err);
+/* Frees what out owns (every per-channel array); safe on a zeroed struct. */
 void ac_eval_result_free(ac_eval_result *eval);
 
 #endif

@@ -229,6 +229,66 @@ static void utf8_clean(char *out, size_t n, const char *name) {
     "rows; a channel's mape is null when fewer than 90% of its points count; the pooled mape is "  \
     "over the counted points of the channels that have one"
 
+/* {"method", "level", "coverage", "width", "width_scaled", "winkler", "winkler_scaled", "points"}
+ */
+static cJSON *interval_object(const ac_interval_def *def, const ac_interval_metrics *m) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "method", ac_interval_method_name(def->method));
+    add_number(o, "level", def->level);
+    add_number(o, "coverage", m->coverage);
+    add_number(o, "width", m->width);
+    add_number(o, "width_scaled", m->width_scaled);
+    add_number(o, "winkler", m->winkler);
+    add_number(o, "winkler_scaled", m->winkler_scaled);
+    cJSON_AddNumberToObject(o, "points", (double)m->points);
+    return o;
+}
+
+/* {["method", "levels",] "wql", "crps"}: with q, its method and levels first */
+static cJSON *quantile_object(const ac_eval_quantiles *q, const ac_quantile_metrics *m) {
+    cJSON *o = cJSON_CreateObject();
+    if (q) {
+        cJSON_AddStringToObject(o, "method", ac_interval_method_name(q->method));
+        cJSON_AddItemToObject(o, "levels", cJSON_CreateDoubleArray(q->levels, q->count));
+    }
+    add_number(o, "wql", m->wql);
+    add_number(o, "crps", m->crps);
+    return o;
+}
+
+/* The interval and quantile scores of channel c (c < 0: pooled) into obj: "intervals",
+ * "quantile_loss" (pooled: with "method" and "levels") and "seasonal_naive_quantiles"; nothing
+ * when the evaluation scored none. */
+static void add_interval_scores(cJSON *obj, const ac_eval_result *e, int c) {
+    if (e->interval_count > 0) {
+        cJSON *list = cJSON_AddArrayToObject(obj, "intervals");
+        for (int i = 0; i < e->interval_count; i++) {
+            const ac_eval_interval *r = &e->intervals[i];
+            cJSON_AddItemToArray(list,
+                                 interval_object(&r->def, c < 0 ? &r->pooled : &r->channels[c]));
+        }
+    }
+    if (e->quantile_sets == 0) return;
+    const ac_eval_quantiles *q = &e->quantiles[0];
+    cJSON_AddItemToObject(
+        obj, "quantile_loss",
+        quantile_object(c < 0 ? q : NULL, c < 0 ? &q->model : &q->model_channels[c]));
+    if (q->has_baseline)
+        cJSON_AddItemToObject(
+            obj, "seasonal_naive_quantiles",
+            quantile_object(NULL, c < 0 ? &q->baseline : &q->baseline_channels[c]));
+}
+
+#define INTERVAL_NOTE_TEXT                                                                         \
+    "coverage: the share of the points with lo <= y <= hi; width and winkler in each channel's "   \
+    "own units (pooled only for a single channel, else null), width_scaled and winkler_scaled "    \
+    "on z-scored values; quantile_loss: wql (GluonTS mean_wQuantileLoss) and crps (on the "        \
+    "quantile grid, channel units) of the quantiles at levels"
+/* added when the seasonal-naive quantile baseline is there */
+#define BASELINE_NOTE_TEXT                                                                         \
+    "; seasonal_naive_quantiles: the seasonal-naive forecast plus the empirical quantiles of its " \
+    "errors on the validation windows, at the same levels"
+
 /* per_channel: {"<column>": {"model": {...}, "naive": {...}, ..., "mape_share"[, "mape_note"]}} */
 static cJSON *per_channel_object(const ac_eval_result *e, const ac_run_info *info) {
     cJSON *all = cJSON_CreateObject();
@@ -244,6 +304,7 @@ static cJSON *per_channel_object(const ac_eval_result *e, const ac_run_info *inf
         for (int k = 0; k < AC_BASELINE_COUNT; k++)
             cJSON_AddItemToObject(ch, ac_baseline_name((ac_baseline_kind)k),
                                   metrics_object(&e->baseline_channels[k][c]));
+        add_interval_scores(ch, e, c);
         add_number(ch, "mape_share", m->mape_share);
         if (!isfinite(m->mape) && m->points > 0) {
             char note[160];
@@ -265,6 +326,12 @@ char *ac_metrics_json(const ac_config *cfg, const ac_eval_result *e, const ac_ru
     for (int k = 0; k < AC_BASELINE_COUNT; k++)
         cJSON_AddItemToObject(base, ac_baseline_name((ac_baseline_kind)k),
                               metrics_object(&e->baseline[k]));
+    add_interval_scores(root, e, -1);
+    if (e->interval_count > 0 || e->quantile_sets > 0)
+        cJSON_AddStringToObject(root, "interval_note",
+                                e->quantile_sets > 0 && e->quantiles[0].has_baseline
+                                    ? INTERVAL_NOTE_TEXT BASELINE_NOTE_TEXT
+                                    : INTERVAL_NOTE_TEXT);
     cJSON_AddItemToObject(root, "per_channel", per_channel_object(e, info));
     cJSON_AddNumberToObject(root, "windows", (double)e->windows);
     cJSON_AddNumberToObject(root, "points", (double)e->model.points);
@@ -354,7 +421,8 @@ static void md_number(char *cell, double v, int digits, bool general) {
 char *ac_run_report_md(const ac_config *cfg, const ac_eval_result *e, const ac_run_info *info,
                        const char *run_dir) {
     char *ini = ac_config_to_ini(cfg);
-    size_t cap = 8192 + (ini ? strlen(ini) : 0) + (size_t)e->channels * (AC_CONFIG_TEXT + 256);
+    size_t cap = 8192 + (ini ? strlen(ini) : 0) + (size_t)e->channels * (AC_CONFIG_TEXT + 256) +
+                 (size_t)e->interval_count * 160 + (size_t)e->quantile_sets * 2048;
     char *out = ini ? malloc(cap) : NULL;
     if (!out) {
         free(ini);
@@ -407,6 +475,42 @@ char *ac_run_report_md(const ac_config *cfg, const ac_eval_result *e, const ac_r
                 ADD(" %s |", cell);
             }
             ADD("\n");
+        }
+    }
+    if (e->interval_count > 0 || e->quantile_sets > 0) {
+        ADD("\n## Prediction intervals\n\nCoverage is the share of the %s points that fall "
+            "inside an interval (a well-calibrated 80%% interval covers about 80%%); mean width "
+            "and Winkler score (the width plus 2 / (1 - level) times the distance of a point "
+            "outside) on z-scored values, lower is better.\n\n",
+            ac_split_kind_name(e->split));
+        if (e->interval_count > 0)
+            ADD("| interval | coverage %% | mean width | Winkler |\n| --- | --- | --- | --- |\n");
+        for (int i = 0; i < e->interval_count; i++) {
+            const ac_eval_interval *r = &e->intervals[i];
+            char pct[32], cells[3][32];
+            ac_level_percent(r->def.level, pct, sizeof pct);
+            md_number(cells[0], 100.0 * r->pooled.coverage, 2, false);
+            md_number(cells[1], r->pooled.width_scaled, 4, false);
+            md_number(cells[2], r->pooled.winkler_scaled, 4, false);
+            ADD("| %s %s%% | %s | %s | %s |\n", ac_interval_method_name(r->def.method), pct,
+                cells[0], cells[1], cells[2]);
+        }
+        for (int i = 0; i < e->quantile_sets; i++) {
+            const ac_eval_quantiles *q = &e->quantiles[i];
+            char levels[AC_EVAL_LEVELS_MAX * 16] = "", wql[2][32];
+            for (int k = 0, used = 0; k < q->count; k++)
+                used += snprintf(levels + used, sizeof levels - (size_t)used, "%s%g", k ? ", " : "",
+                                 q->levels[k]);
+            md_number(wql[0], q->model.wql, 4, false);
+            md_number(wql[1], q->baseline.wql, 4, false);
+            ADD("\nWeighted quantile loss (wQL) of the %s quantiles at levels %s: %s",
+                q->method == AC_INTERVAL_QUANTILE ? "model's" : "conformal intervals'", levels,
+                wql[0]);
+            if (q->has_baseline)
+                ADD("; the seasonal-naive quantile baseline (the seasonal-naive forecast plus the "
+                    "empirical quantiles of its errors on the validation windows): %s",
+                    wql[1]);
+            ADD(".\n");
         }
     }
     ADD("\n## Training\n\n%d epoch(s)%s, best epoch %d (validation loss %.5g); %.1f s in all, "

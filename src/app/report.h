@@ -67,11 +67,17 @@ bool ac_run_val_verdict(const ac_config *cfg, const ac_run_info *info, char *buf
  * "baselines": {"naive", "seasonal_naive", "mean"}, "per_channel": {"<column>": {"model",
  * "naive", "seasonal_naive", "mean", "mape_share"[, "mape_note"]}}, "mape_rule"[, "mape_note"],
  * "windows", "val": {mse, mae}, ...settings, and when measured "val_vs_naive": {"model_mse",
- * "naive_mse", "beats_naive"}}; malloc'd (cJSON). Metrics as metrics.h defines them; a metric
- * that is not defined is null. */
+ * "naive_mse", "beats_naive"}}; malloc'd (cJSON). When the evaluation scored intervals or
+ * quantiles, also "intervals": [{"method", "level", "coverage", "width", "width_scaled",
+ * "winkler", "winkler_scaled", "points"}], "quantile_loss": {"method", "levels", "wql", "crps"}
+ * (the first quantile set of the ac_eval_result), "seasonal_naive_quantiles": {"wql", "crps"}
+ * (when the series has validation windows) and "interval_note", and the same three per channel
+ * (quantile_loss without method and levels). Metrics as metrics.h defines them; a metric that is
+ * not defined is null. */
 char *ac_metrics_json(const ac_config *cfg, const ac_eval_result *eval, const ac_run_info *info);
 
-/* report.md: the config, the test metrics beside the baselines, the validation comparison with
+/* report.md: the config, the test metrics beside the baselines, the prediction intervals' scores
+ * (when the evaluation has any), the validation comparison with
  * the naive repeat (when measured, with ac_run_val_verdict's note when the model does not beat
  * it), the run folder's pictures (embedded when their PNG files exist in run_dir), training time
  * and speed; malloc'd. */

@@ -54,6 +54,12 @@ struct ac_series;
 void ac_cli_print_metrics(const struct ac_eval_result *eval, const struct ac_series *series);
 /* One row per channel, model beside naive (eval --per-channel); names: the channels' names. */
 void ac_cli_print_channel_metrics(const struct ac_eval_result *eval, char *const *names);
+/* The scores of the intervals the evaluation covered, one row each (coverage, mean width and
+ * Winkler score on scaled values), and each quantile set's wQL beside the seasonal-naive
+ * quantile baseline's; nothing when it covered none (train, eval). */
+void ac_cli_print_intervals(const struct ac_eval_result *eval);
+/* The coverage of each interval per channel (eval --per-channel); nothing without intervals. */
+void ac_cli_print_channel_intervals(const struct ac_eval_result *eval, char *const *names);
 
 struct ac_checkpoint;
 struct ac_config;

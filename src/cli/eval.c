@@ -25,14 +25,17 @@ static const char *const HELP =
     "dataset, with the checkpoint's own scaler, beside the naive, seasonal-naive and\n"
     "lookback-mean baselines on the same windows. The checkpoint's CSV is looked for as\n"
     "stored, then beside the checkpoint and in each folder above it, then through a dataset\n"
-    "card.\n"
+    "card. The prediction intervals of a checkpoint with a calibration (/calibration) or of\n"
+    "a quantile model are scored too: coverage, mean width, Winkler score, and the weighted\n"
+    "quantile loss beside the seasonal-naive quantile baseline's.\n"
     "\n"
     "options:\n"
     "  --data CSV       score another CSV holding the checkpoint's channels (by name): every\n"
     "                   window of it, unless --split is given\n"
     "  --dataset NAME   score a split of a dataset, split by its card\n"
     "  --split S        test, val, train or all (every window)\n"
-    "  --per-channel    add one row per channel, RMSE and MAE in the channel's own units\n"
+    "  --per-channel    add one row per channel, RMSE and MAE in the channel's own units,\n"
+    "                   and each interval's coverage per channel\n"
     "  --json           print the layout of metrics.json instead of the table\n"
     "  --forecasts FILE write every scored window's forecast to FILE (CSV: origin,\n"
     "                   origin_date, step, date, channel, actual, forecast; original units)\n"
@@ -180,8 +183,8 @@ int ac_cli_eval(int argc, char **argv) {
     }
     int season = cfg.data.season > 0 ? cfg.data.season : src.season;
     ac_split_kind split = whole ? AC_SPLIT_ALL : a.split;
-    if (ac_evaluate(ck->model, &series, split, season, cfg.train.batch_size, &eval, &err) !=
-        AC_OK) {
+    if (ac_evaluate(ck->model, &series, split, season, cfg.train.batch_size,
+                    ck->has_calibration ? &ck->calibration : NULL, &eval, &err) != AC_OK) {
         ac_cli_error("%s", err.msg);
         goto done;
     }
@@ -213,7 +216,11 @@ int ac_cli_eval(int argc, char **argv) {
     } else {
         printf("%s on %s\n", a.checkpoint, src.label);
         ac_cli_print_metrics(&eval, &series);
-        if (a.per_channel) ac_cli_print_channel_metrics(&eval, src.table->names);
+        ac_cli_print_intervals(&eval);
+        if (a.per_channel) {
+            ac_cli_print_channel_metrics(&eval, src.table->names);
+            ac_cli_print_channel_intervals(&eval, src.table->names);
+        }
     }
     exit_code = AC_EXIT_OK;
 done:

@@ -1,6 +1,8 @@
 /* metrics_table.c - the tables of metrics that `train` and `eval` print: the model and the
  * baselines pooled over the channels (metrics free of units only, plus RMSE for a single
- * channel), and one row per channel, model beside naive, in the channel's own units. */
+ * channel), one row per channel, model beside naive, in the channel's own units, and the
+ * prediction intervals' scores (one row per interval, the weighted quantile loss beside the
+ * seasonal-naive quantile baseline's, and per channel the coverage of each interval). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -74,6 +76,69 @@ void ac_cli_print_channel_metrics(const ac_eval_result *e, char *const *names) {
         cell(9, 3, false, m->mape);
         cell(8, 4, false, m->mase);
         cell(10, 4, false, nv->mase);
+        printf("\n");
+    }
+}
+
+/* "conformal 80%" */
+static void interval_name(const ac_interval_def *def, char *buf, size_t n) {
+    char pct[32];
+    ac_level_percent(def->level, pct, sizeof pct);
+    snprintf(buf, n, "%s %s%%", ac_interval_method_name(def->method), pct);
+}
+
+void ac_cli_print_intervals(const ac_eval_result *e) {
+    if (e->interval_count == 0 && e->quantile_sets == 0) return;
+    if (e->interval_count > 0) {
+        printf("\nprediction intervals (coverage: share of the points inside; mean width and "
+               "Winkler score on scaled values):\n");
+        printf("%-16s %10s %10s %10s\n", "interval", "coverage%", "width", "Winkler");
+        for (int i = 0; i < e->interval_count; i++) {
+            const ac_eval_interval *r = &e->intervals[i];
+            char name[48];
+            interval_name(&r->def, name, sizeof name);
+            printf("%-16s", name);
+            cell(10, 2, false, 100.0 * r->pooled.coverage);
+            cell(10, 4, false, r->pooled.width_scaled);
+            cell(10, 4, false, r->pooled.winkler_scaled);
+            printf("\n");
+        }
+    }
+    for (int i = 0; i < e->quantile_sets; i++) {
+        const ac_eval_quantiles *q = &e->quantiles[i];
+        printf("wQL of the %s quantiles (",
+               q->method == AC_INTERVAL_QUANTILE ? "model's" : "conformal intervals'");
+        for (int k = 0; k < q->count; k++) printf("%s%g", k ? " " : "", q->levels[k]);
+        printf("):");
+        cell(0, 4, false, q->model.wql);
+        if (q->has_baseline) {
+            printf(", seasonal-naive quantiles");
+            cell(0, 4, false, q->baseline.wql);
+            if (isfinite(q->model.wql) && isfinite(q->baseline.wql))
+                printf(" (%s)", q->model.wql < q->baseline.wql ? "better" : "not better");
+        }
+        printf("\n");
+    }
+}
+
+void ac_cli_print_channel_intervals(const ac_eval_result *e, char *const *names) {
+    if (e->interval_count == 0) return;
+    int w = 7;
+    for (int c = 0; c < e->channels; c++) {
+        int len = (int)strlen(names[c]);
+        if (len > w) w = len < 32 ? len : 32;
+    }
+    printf("\nper channel coverage %% of each interval:\n%-*s", w, "channel");
+    for (int i = 0; i < e->interval_count; i++) {
+        char name[48];
+        interval_name(&e->intervals[i].def, name, sizeof name);
+        printf(" %15s", name);
+    }
+    printf("\n");
+    for (int c = 0; c < e->channels; c++) {
+        printf("%-*.*s", w, w, names[c]);
+        for (int i = 0; i < e->interval_count; i++)
+            cell(15, 2, false, 100.0 * e->intervals[i].channels[c].coverage);
         printf("\n");
     }
 }

@@ -371,7 +371,7 @@ static int stop_for_signal(const char *dir, const ac_config *cfg, ac_forecaster 
  * the end. last.h5 keeps the final weights and gets no calibration. */
 static int calibrate_best(const char *dir, const ac_config *cfg, ac_forecaster *model,
                           ac_trainer *tr, const ac_series *series, const ac_table *table,
-                          bool quiet) {
+                          bool quiet, ac_calibration *kept) {
     const ac_levels *levels = &cfg->output.intervals;
     if (levels->count == 0) return 0;
     ac_error err;
@@ -406,8 +406,12 @@ static int calibrate_best(const char *dir, const ac_config *cfg, ac_forecaster *
     else
         ac_cli_report_calibration(&cal, path, quiet);
     ac_ckpt_free(ck);
+    if (st == AC_OK) { /* the caller scores the test split with it */
+        *kept = cal;
+        return 0;
+    }
     ac_calibration_free(&cal);
-    return st == AC_OK ? 0 : -1;
+    return -1;
 }
 
 #define MAX_PLOT_CHANNELS 8
@@ -671,6 +675,7 @@ static int train(train_args args, ac_parallel *group) {
     char dir[AC_CONFIG_TEXT] = "";
     int lock_fd = -1; /* the run folder's lock, held until the run ends */
     ac_eval_result eval = {0}, val = {0};
+    ac_calibration cal = {0}; /* best.h5's, when output.intervals asks for one */
     if (!model || !tr || ac_trainer_set_parallel(tr, group, &err) != AC_OK) {
         ac_cli_error("%s", err.msg);
         exit_code = err.code == AC_ERR_INVALID ? AC_EXIT_USAGE : AC_EXIT_FAILURE;
@@ -778,10 +783,8 @@ static int train(train_args args, ac_parallel *group) {
     }
     /* the validation split of the best weights: MSE and MAE whatever train.loss is (what sweep
      * ranks by) and the naive repeat's MSE beside it (the note when the model does not beat it) */
-    if (ac_evaluate(model, &series, AC_SPLIT_TEST, src.season, cfg.train.batch_size, &eval, &err) !=
-            AC_OK ||
-        ac_evaluate(model, &series, AC_SPLIT_VAL, src.season, cfg.train.batch_size, &val, &err) !=
-            AC_OK) {
+    if (ac_evaluate(model, &series, AC_SPLIT_VAL, src.season, cfg.train.batch_size, NULL, &val,
+                    &err) != AC_OK) {
         ac_cli_error("%s", err.msg);
         goto done;
     }
@@ -817,8 +820,15 @@ static int train(train_args args, ac_parallel *group) {
             printf("best epoch %d (val %.4f); test metrics use its weights\n", info.best_epoch,
                    info.best_val_loss);
     }
-    if (calibrate_best(dir, &cfg, model, tr, &series, table, args.quiet) != 0) goto done;
+    /* the test split with best.h5's calibration, so the metrics carry its intervals' coverage */
+    if (calibrate_best(dir, &cfg, model, tr, &series, table, args.quiet, &cal) != 0) goto done;
+    if (ac_evaluate(model, &series, AC_SPLIT_TEST, src.season, cfg.train.batch_size,
+                    cal.count > 0 ? &cal : NULL, &eval, &err) != AC_OK) {
+        ac_cli_error("%s", err.msg);
+        goto done;
+    }
     ac_cli_print_metrics(&eval, &series);
+    ac_cli_print_intervals(&eval);
     if (write_run(dir, &cfg, tr, &eval, &info) != 0 ||
         write_test_forecasts(dir, model, &series, table, plotted, n_plotted) != 0)
         goto done;
@@ -843,6 +853,7 @@ static int train(train_args args, ac_parallel *group) {
 done:
     ac_eval_result_free(&eval);
     ac_eval_result_free(&val);
+    ac_calibration_free(&cal);
     ac_interrupt_release();
     if (lock_fd >= 0) close(lock_fd);
     ac_trainer_free(tr);

@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Arena for one batch of forecasts: grows on the first batch and is reused after that. */
 #define EVAL_ARENA_BYTES ((size_t)64 << 20)
@@ -131,24 +132,78 @@ ac_status ac_split_loss(ac_forecaster *model, const ac_series *s, ac_split_kind 
     return AC_OK;
 }
 
+/* One set of quantile levels being scored: the model's quantiles and the baseline's. */
+typedef struct quantile_set {
+    ac_quantile_acc model, baseline;
+    bool has_baseline;
+    float *offsets; /* [H, C, Q] the baseline's offsets (has_baseline) */
+} quantile_set;
+
 typedef struct eval_state {
     const ac_series *series;
+    const ac_calibration *cal;
     int season;
+    int Q; /* the model's outputs per value (1 for a point model) */
     ac_metrics_acc model, baseline[AC_BASELINE_COUNT];
-    float *scratch; /* [H, C] */
+    int intervals;
+    ac_interval_def defs[AC_INTERVALS_CAP];
+    ac_interval_acc interval[AC_INTERVALS_CAP];
+    int sets;
+    ac_interval_method set_method[2];
+    quantile_set set[2];
+    float *scratch;   /* [H, C] */
+    float *lo, *hi;   /* [H, C] each */
+    float *quantiles; /* [H, C, AC_EVAL_LEVELS_MAX] */
     int64_t windows;
 } eval_state;
 
+/* The quantile forecast [H, C, 2K + 1] that the K conformal intervals of a window imply: the
+ * bounds of level k as the quantiles K - 1 - k and K + 1 + k, the point as the median K (the
+ * order of ac_interval_quantile_levels). */
+static void conformal_quantiles(eval_state *e, const float *point) {
+    const ac_series *s = e->series;
+    int K = e->cal->count, Qc = 2 * K + 1;
+    size_t n = (size_t)s->horizon * s->channels;
+    for (size_t j = 0; j < n; j++) e->quantiles[j * Qc + K] = point[j];
+    for (int k = 0; k < K; k++) {
+        ac_interval_def def = {
+            .method = AC_INTERVAL_CONFORMAL, .level = e->cal->levels[k], .lo = k, .hi = k};
+        ac_interval_bounds(&def, e->cal, point, NULL, s->horizon, s->channels, 1, e->lo, e->hi);
+        for (size_t j = 0; j < n; j++) {
+            e->quantiles[j * Qc + K - 1 - k] = e->lo[j];
+            e->quantiles[j * Qc + K + 1 + k] = e->hi[j];
+        }
+    }
+}
+
 static void add_window_metrics(void *user, int t, const float *x, const float *y, const float *pred,
                                const float *quantiles) {
-    (void)t, (void)quantiles;
+    (void)t;
     eval_state *e = user;
     const ac_series *s = e->series;
-    ac_metrics_acc_add(&e->model, pred, y, s->horizon);
+    int L = s->lookback, H = s->horizon, C = s->channels;
+    ac_metrics_acc_add(&e->model, pred, y, H);
     for (int k = 0; k < AC_BASELINE_COUNT; k++) {
-        ac_baseline_forecast((ac_baseline_kind)k, x, s->lookback, s->channels, s->horizon,
-                             e->season, e->scratch);
-        ac_metrics_acc_add(&e->baseline[k], e->scratch, y, s->horizon);
+        ac_baseline_forecast((ac_baseline_kind)k, x, L, C, H, e->season, e->scratch);
+        ac_metrics_acc_add(&e->baseline[k], e->scratch, y, H);
+    }
+    for (int i = 0; i < e->intervals; i++) {
+        ac_interval_bounds(&e->defs[i], e->cal, pred, quantiles, H, C, e->Q, e->lo, e->hi);
+        ac_interval_acc_add(&e->interval[i], e->lo, e->hi, y, H);
+    }
+    for (int i = 0; i < e->sets; i++) {
+        quantile_set *q = &e->set[i];
+        if (e->set_method[i] == AC_INTERVAL_QUANTILE) {
+            ac_quantile_acc_add(&q->model, quantiles, y, H);
+        } else {
+            conformal_quantiles(e, pred);
+            ac_quantile_acc_add(&q->model, e->quantiles, y, H);
+        }
+        if (q->has_baseline) {
+            ac_baseline_quantile_forecast(x, L, C, H, e->season, q->offsets, q->model.quantiles,
+                                          e->quantiles);
+            ac_quantile_acc_add(&q->baseline, e->quantiles, y, H);
+        }
     }
     e->windows++;
 }
@@ -159,9 +214,123 @@ static void acc_results(const ac_metrics_acc *acc, ac_metrics *pooled, ac_metric
     for (int c = 0; c < acc->channels; c++) channels[c] = ac_metrics_acc_channel(acc, c);
 }
 
+/* A float level of a model spec as the number its config wrote (0.1f gives 0.1). */
+static double spec_level(float q) {
+    return round((double)q * 1e7) / 1e7;
+}
+
+/* Sets up the intervals and quantile sets a model offers with cal (NULL: none). */
+static ac_status interval_setup(eval_state *e, const ac_model_spec *spec, ac_error *err) {
+    const ac_series *s = e->series;
+    const ac_calibration *cal = e->cal;
+    if (cal && (cal->horizon != s->horizon || cal->channels != s->channels || cal->count < 1 ||
+                2 * cal->count + 1 > AC_EVAL_LEVELS_MAX))
+        return ac_error_set(err, AC_ERR_INVALID,
+                            "evaluation: the calibration (%d levels, horizon %d, %d channels) "
+                            "does not fit the series (horizon %d, %d channels)",
+                            cal->count, cal->horizon, cal->channels, s->horizon, s->channels);
+    e->intervals = ac_interval_defs(spec, cal, e->defs, AC_INTERVALS_CAP);
+    for (int i = 0; i < e->intervals; i++)
+        if (ac_interval_acc_init(&e->interval[i], &s->scaler, e->defs[i].level, err) != AC_OK)
+            return err->code;
+    double levels[2][AC_EVAL_LEVELS_MAX];
+    int counts[2];
+    if (spec->quantile_count > 0) {
+        e->set_method[e->sets] = AC_INTERVAL_QUANTILE;
+        counts[e->sets] = spec->quantile_count;
+        for (int q = 0; q < spec->quantile_count; q++)
+            levels[e->sets][q] = spec_level(spec->quantiles[q]);
+        e->sets++;
+    }
+    if (cal) {
+        e->set_method[e->sets] = AC_INTERVAL_CONFORMAL;
+        counts[e->sets] = 2 * cal->count + 1;
+        ac_interval_quantile_levels(cal->levels, cal->count, levels[e->sets]);
+        for (int q = 0; q < counts[e->sets]; q++) /* (1 - 0.8) / 2 is 0.1, not 0.09999... */
+            levels[e->sets][q] = round(levels[e->sets][q] * 1e9) / 1e9;
+        e->sets++;
+    }
+    ac_window_range val = ac_series_windows(s, AC_SPLIT_VAL);
+    size_t values = (size_t)s->horizon * s->channels;
+    for (int i = 0; i < e->sets; i++) {
+        quantile_set *q = &e->set[i];
+        if (ac_quantile_acc_init(&q->model, &s->scaler, levels[i], counts[i], err) != AC_OK)
+            return err->code;
+        if (val.count < 1) continue;
+        q->offsets = malloc(values * (size_t)counts[i] * sizeof(float));
+        if (!q->offsets) return ac_error_set(err, AC_ERR_NOMEM, "evaluation: out of memory");
+        if (ac_baseline_quantile_offsets(s, val, e->season, levels[i], counts[i], q->offsets,
+                                         err) != AC_OK ||
+            ac_quantile_acc_init(&q->baseline, &s->scaler, levels[i], counts[i], err) != AC_OK)
+            return err->code;
+        q->has_baseline = true;
+    }
+    if (e->intervals > 0 || e->sets > 0) {
+        e->lo = malloc(values * sizeof(float));
+        e->hi = malloc(values * sizeof(float));
+        e->quantiles = malloc(values * AC_EVAL_LEVELS_MAX * sizeof(float));
+        if (!e->lo || !e->hi || !e->quantiles)
+            return ac_error_set(err, AC_ERR_NOMEM, "evaluation: out of memory");
+    }
+    return AC_OK;
+}
+
+/* Copies the interval and quantile scores into out (which then owns its per-channel arrays). */
+static ac_status interval_results(const eval_state *e, ac_eval_result *out, ac_error *err) {
+    int C = e->series->channels;
+    size_t bytes = (size_t)(C > 0 ? C : 1) * sizeof(ac_interval_metrics);
+    for (int i = 0; i < e->intervals; i++) {
+        ac_eval_interval *r = &out->intervals[i];
+        r->def = e->defs[i];
+        r->pooled = ac_interval_acc_result(&e->interval[i]);
+        if (!(r->channels = malloc(bytes)))
+            return ac_error_set(err, AC_ERR_NOMEM, "evaluation: out of memory");
+        out->interval_count = i + 1;
+        for (int c = 0; c < C; c++) r->channels[c] = ac_interval_acc_channel(&e->interval[i], c);
+    }
+    bytes = (size_t)(C > 0 ? C : 1) * sizeof(ac_quantile_metrics);
+    for (int i = 0; i < e->sets; i++) {
+        const quantile_set *q = &e->set[i];
+        ac_eval_quantiles *r = &out->quantiles[i];
+        r->method = e->set_method[i];
+        r->count = q->model.quantiles;
+        memcpy(r->levels, q->model.levels, (size_t)r->count * sizeof(double));
+        r->model = ac_quantile_acc_result(&q->model);
+        r->has_baseline = q->has_baseline;
+        if (q->has_baseline) r->baseline = ac_quantile_acc_result(&q->baseline);
+        r->model_channels = malloc(bytes);
+        r->baseline_channels = q->has_baseline ? malloc(bytes) : NULL;
+        out->quantile_sets = i + 1;
+        if (!r->model_channels || (q->has_baseline && !r->baseline_channels))
+            return ac_error_set(err, AC_ERR_NOMEM, "evaluation: out of memory");
+        for (int c = 0; c < C; c++) {
+            r->model_channels[c] = ac_quantile_acc_channel(&q->model, c);
+            if (q->has_baseline) r->baseline_channels[c] = ac_quantile_acc_channel(&q->baseline, c);
+        }
+    }
+    return AC_OK;
+}
+
+static void eval_state_free(eval_state *e) {
+    ac_metrics_acc_free(&e->model);
+    for (int k = 0; k < AC_BASELINE_COUNT; k++) ac_metrics_acc_free(&e->baseline[k]);
+    for (int i = 0; i < e->intervals; i++) ac_interval_acc_free(&e->interval[i]);
+    for (int i = 0; i < e->sets; i++) {
+        ac_quantile_acc_free(&e->set[i].model);
+        ac_quantile_acc_free(&e->set[i].baseline);
+        free(e->set[i].offsets);
+    }
+    free(e->scratch);
+    free(e->lo);
+    free(e->hi);
+    free(e->quantiles);
+}
+
 ac_status ac_evaluate(ac_forecaster *model, const ac_series *s, ac_split_kind split, int season,
-                      int batch_size, ac_eval_result *out, ac_error *err) {
-    eval_state e = {.series = s, .season = season};
+                      int batch_size, const ac_calibration *cal, ac_eval_result *out,
+                      ac_error *err) {
+    const ac_model_spec *spec = ac_forecaster_spec(model);
+    eval_state e = {.series = s, .cal = cal, .season = season, .Q = ac_model_spec_quantiles(spec)};
     int C = s->channels;
     double *scales = malloc((size_t)2 * (size_t)C * sizeof(double)); /* MASE scales, MAPE floors */
     ac_metrics *per_channel =
@@ -177,6 +346,7 @@ ac_status ac_evaluate(ac_forecaster *model, const ac_series *s, ac_split_kind sp
         for (int k = 0; k < AC_BASELINE_COUNT && st == AC_OK; k++)
             st = ac_metrics_acc_init(&e.baseline[k], &s->scaler, scales, scales + C, err);
     }
+    if (st == AC_OK) st = interval_setup(&e, spec, err);
     if (st == AC_OK)
         st = for_each_forecast(model, s, split, batch_size, false, add_window_metrics, &e, err);
     if (st == AC_OK) {
@@ -191,12 +361,12 @@ ac_status ac_evaluate(ac_forecaster *model, const ac_series *s, ac_split_kind sp
             acc_results(&e.baseline[k], &out->baseline[k], out->baseline_channels[k]);
         }
         per_channel = NULL;
+        st = interval_results(&e, out, err);
+        if (st != AC_OK) ac_eval_result_free(out);
     }
-    ac_metrics_acc_free(&e.model);
-    for (int k = 0; k < AC_BASELINE_COUNT; k++) ac_metrics_acc_free(&e.baseline[k]);
+    eval_state_free(&e);
     free(per_channel);
     free(scales);
-    free(e.scratch);
     return st;
 }
 
@@ -204,4 +374,15 @@ void ac_eval_result_free(ac_eval_result *e) {
     free(e->model_channels);
     e->model_channels = NULL;
     for (int k = 0; k < AC_BASELINE_COUNT; k++) e->baseline_channels[k] = NULL;
+    for (int i = 0; i < e->interval_count; i++) {
+        free(e->intervals[i].channels);
+        e->intervals[i].channels = NULL;
+    }
+    e->interval_count = 0;
+    for (int i = 0; i < e->quantile_sets; i++) {
+        free(e->quantiles[i].model_channels);
+        free(e->quantiles[i].baseline_channels);
+        e->quantiles[i].model_channels = e->quantiles[i].baseline_channels = NULL;
+    }
+    e->quantile_sets = 0;
 }

@@ -110,7 +110,7 @@ static void test_learns_a_noisy_seasonal_series_well_below_naive(void **state) {
     ac_error err;
     assert_int_equal(ac_trainer_run(r.trainer, &err), AC_OK);
     ac_eval_result e;
-    assert_int_equal(ac_evaluate(r.model, &r.series, AC_SPLIT_TEST, 24, 64, &e, &err), AC_OK);
+    assert_int_equal(ac_evaluate(r.model, &r.series, AC_SPLIT_TEST, 24, 64, NULL, &e, &err), AC_OK);
     assert_int_equal(e.windows, 240 - 12 + 1);
     double naive = e.baseline[AC_BASELINE_NAIVE].mse;
     if (!(e.model.mse < 0.3 * naive))
@@ -150,7 +150,7 @@ static void test_zero_head_with_last_value_anchor_scores_exactly_as_naive(void *
             run_start(&r, &cfg, t);
             ac_error err;
             ac_eval_result e;
-            assert_int_equal(ac_evaluate(r.model, &r.series, AC_SPLIT_TEST, 24, 64, &e, &err),
+            assert_int_equal(ac_evaluate(r.model, &r.series, AC_SPLIT_TEST, 24, 64, NULL, &e, &err),
                              AC_OK);
             const ac_metrics *naive = &e.baseline[AC_BASELINE_NAIVE];
             assert_true(e.model.mse > 0.0);
@@ -201,7 +201,8 @@ static void test_last_value_anchor_keeps_the_naive_start_unless_an_epoch_beats_i
         const ac_epoch_record *h = ac_trainer_history(r.trainer, &n);
         double best_trained = INFINITY;
         for (int i = 0; i < n; i++) best_trained = fmin(best_trained, h[i].val_loss);
-        assert_int_equal(ac_evaluate(r.model, &r.series, AC_SPLIT_TEST, 1, 64, &e, &err), AC_OK);
+        assert_int_equal(ac_evaluate(r.model, &r.series, AC_SPLIT_TEST, 1, 64, NULL, &e, &err),
+                         AC_OK);
         if (best_trained >= naive_val) { /* no epoch beat the start: it is kept */
             kept_start = true;
             assert_int_equal(ac_trainer_best_epoch(r.trainer), 0);
@@ -224,7 +225,7 @@ static void test_last_value_anchor_keeps_the_naive_start_unless_an_epoch_beats_i
     run_start(&r, &cfg, seasonal);
     assert_int_equal(ac_trainer_run(r.trainer, &err), AC_OK);
     assert_true(ac_trainer_best_epoch(r.trainer) >= 1);
-    assert_int_equal(ac_evaluate(r.model, &r.series, AC_SPLIT_TEST, 24, 64, &e, &err), AC_OK);
+    assert_int_equal(ac_evaluate(r.model, &r.series, AC_SPLIT_TEST, 24, 64, NULL, &e, &err), AC_OK);
     assert_true(e.model.mse < 0.5 * e.baseline[AC_BASELINE_NAIVE].mse);
     ac_eval_result_free(&e);
     run_finish(&r);
@@ -536,7 +537,7 @@ static void test_a_quantile_model_learns_its_levels_under_the_pinball_loss(void 
         fail_msg("levels 0.1, 0.5, 0.9 cover %.3f, %.3f, %.3f", low, mid, high);
     /* the point metrics are those of the median */
     ac_eval_result e;
-    assert_int_equal(ac_evaluate(r.model, &r.series, AC_SPLIT_TEST, 24, 64, &e, &err), AC_OK);
+    assert_int_equal(ac_evaluate(r.model, &r.series, AC_SPLIT_TEST, 24, 64, NULL, &e, &err), AC_OK);
     assert_true(e.model.mse < e.baseline[AC_BASELINE_MEAN].mse);
     ac_eval_result_free(&e);
     run_finish(&r);
