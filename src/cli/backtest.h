@@ -46,10 +46,18 @@ typedef struct bt_fold {
     int train_rows; /* the rows the fold's scaler was fitted on (and its model trained on) */
     int epochs_run; /* 0: no training (a checkpoint's model) */
     int best_epoch;
+    int conformal;           /* K: the conformal levels its model was calibrated at (0: none) */
+    int quantiles;           /* Q: the model's quantile levels (0: a point model) */
+    int calibration_windows; /* the validation windows of its calibration (0: none or unknown) */
     double train_seconds, forecast_seconds;
-    int *origins;       /* [count] */
-    double *mean, *std; /* [channels]: the fold's scaler */
-    float *forecasts;   /* [count, H, C] scaled with the fold's scaler, as the model gave them */
+    double *levels;         /* [K]: the conformal levels */
+    float *quantile_levels; /* [Q]: the model's (its spec's float32 levels) */
+    int *origins;           /* [count] */
+    double *mean, *std;     /* [channels]: the fold's scaler */
+    /* all scaled with the fold's scaler, as the model and ac_interval_bounds gave them: */
+    float *forecasts; /* [count, H, C] the point forecasts */
+    float *bounds;    /* [count, K, 2, H, C] each conformal level's lo, then hi (NULL: K = 0) */
+    float *quantile_values; /* [count, H, C, Q] sorted (NULL: Q = 0) */
 } bt_fold;
 
 void ac_backtest_fold_free(bt_fold *fold);
