@@ -252,6 +252,8 @@ static void test_conformal_bounds_and_coverage(void **state) {
     assert_non_null(strstr(cov_csv, "fold,first_origin,first_origin_date,origins,conformal_80,"
                                     "conformal_95\n0,240,"));
     free(cov_csv);
+    if (sh("command -v gnuplot >/dev/null") == 0)
+        assert_int_equal(sh("test -s bt/ck/coverage_by_fold.png"), 0);
 }
 
 static void test_checkpoint_without_calibration_has_no_bounds(void **state) {
