@@ -503,10 +503,73 @@ static ac_status error_by_fold_script(FILE *out, const char *dir, bool *drawn, a
                            "first origin of the fold (row)", err);
 }
 
+/* coverage_by_fold.csv: fold,first_origin,first_origin_date,origins, then one column per
+ * interval named <method>_<level %> holding its empirical coverage in the fold. Each interval's
+ * coverage against the fold's first origin row, and its nominal level as a dashed line of the
+ * same colour. *drawn is false when the file is missing (a backtest without intervals). */
+static ac_status coverage_by_fold_script(FILE *out, const char *dir, bool *drawn, ac_error *err) {
+    *drawn = false;
+    char path[2048];
+    char **lines = NULL;
+    int n = read_run_csv(dir, "coverage_by_fold.csv", path, sizeof path, &lines);
+    if (n < 2) {
+        free_lines(lines, n > 0 ? n : 0);
+        return AC_OK;
+    }
+    char header[4096], *f[MAX_FIELDS];
+    snprintf(header, sizeof header, "%s", lines[0]);
+    int cols = split_fields(header, f, MAX_FIELDS);
+    if (cols < 5) {
+        free_lines(lines, n);
+        return AC_OK;
+    }
+    commands c;
+    if (!commands_open(&c, err)) {
+        free_lines(lines, n);
+        return err->code;
+    }
+    *drawn = true;
+    fprintf(out, "$coverage_by_fold << EOD\n");
+    for (int i = 1; i < n; i++) fprintf(out, "%s\n", lines[i]);
+    fprintf(out, "EOD\n");
+    double first = field_number(lines[1], 1), last = field_number(lines[n - 1], 1);
+    if (n == 2 || !(last > first)) /* one fold: a range around it rather than an empty one */
+        fprintf(c.f, "set xrange [%g:%g]\n", first - 1, first + 1);
+    else
+        fprintf(c.f, "set xrange [%g:%g]\n", first - 0.02 * (last - first),
+                last + 0.02 * (last - first));
+    fprintf(c.f, "set datafile separator ','\nset title 'Coverage over time (per fold)'\n"
+                 "set xlabel 'first origin of the fold (row)'\nset ylabel 'coverage'\n"
+                 "set yrange [0:1.05]\nset grid\nset key outside right top vertical\nplot ");
+    double drawn_levels[MAX_FIELDS];
+    int n_levels = 0;
+    for (int k = 4; k < cols; k++) {
+        /* "conformal_80" -> 'conformal 80%' at the nominal level 0.8 (one dashed line a level) */
+        char name[256];
+        snprintf(name, sizeof name, "%s", f[k]);
+        char *under = strrchr(name, '_');
+        double level = under ? strtod(under + 1, NULL) / 100.0 : NAN;
+        if (under) *under = ' ';
+        int color = k - 3;
+        fprintf(c.f, "%s$coverage_by_fold using 2:%d with linespoints lw 2 lc %d title '%s%%'",
+                k > 4 ? ", " : "", k + 1, color, name);
+        bool seen = false;
+        for (int l = 0; l < n_levels; l++) seen = seen || drawn_levels[l] == level;
+        if (isfinite(level) && !seen) drawn_levels[n_levels++] = level;
+        if (isfinite(level) && !seen)
+            fprintf(c.f, ", %.9g with lines dt 2 lw 1 lc %d title 'nominal %s%%'", level, color,
+                    under + 1);
+    }
+    fprintf(c.f, "\n");
+    free_lines(lines, n);
+    return commands_draw(&c, out, dir, "coverage_by_fold", 800, 450, err);
+}
+
 ac_status ac_plot_backtest(const char *dir, ac_error *err) {
     if (!ac_plot_available()) return no_gnuplot(err);
     if (draw(dir, error_by_step_script, "the error by step", err) != AC_OK) return err->code;
-    return draw(dir, error_by_fold_script, "the error over time", err);
+    if (draw(dir, error_by_fold_script, "the error over time", err) != AC_OK) return err->code;
+    return draw(dir, coverage_by_fold_script, "the coverage over time", err);
 }
 
 /* ---- explanation pictures ---- */

@@ -24,7 +24,10 @@ ac_status ac_plot_run(const char *run_dir, ac_error *err);
 /* A backtest folder's pictures (cli backtest): error_by_step.{png,svg} from error_by_step.csv
  * (step,model_mae,naive_mae: the model's and the naive repeat's MAE at each horizon step) and
  * error_by_fold.{png,svg} from error_by_fold.csv (fold,first_origin,first_origin_date,origins,
- * model_mae,naive_mae: the same per fold, against the fold's first origin row). */
+ * model_mae,naive_mae: the same per fold, against the fold's first origin row), and, when the
+ * backtest has intervals, coverage_by_fold.{png,svg} from coverage_by_fold.csv (fold,
+ * first_origin,first_origin_date,origins, then <method>_<level %> per interval: each interval's
+ * empirical coverage per fold, its nominal level as a dashed line). */
 ac_status ac_plot_backtest(const char *dir, ac_error *err);
 
 /* An explanation's pictures into dir: attention_layer<l>.{png,svg} (token x token, mean over

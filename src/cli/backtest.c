@@ -42,7 +42,9 @@ static const char *const HELP =
     "Rolling-origin evaluation: forecasts every K-th origin (first target row) from --start to\n"
     "the last origin whose horizon fits the data, each from the rows before it only, and\n"
     "scores the forecasts beside the naive, seasonal-naive and lookback-mean baselines on the\n"
-    "same origins: overall, per fold and per horizon step. Writes DIR/forecasts.csv,\n"
+    "same origins: overall, per fold and per horizon step, with the coverage, width and\n"
+    "Winkler score of each interval (conformal ones calibrated per refit on its validation\n"
+    "rows, or a checkpoint's /calibration; a quantile model's). Writes DIR/forecasts.csv,\n"
     "metrics.json, backtest.md and pictures. A stopped backtest rerun with the same command\n"
     "and --out goes on from the folds it finished.\n"
     "\n"
@@ -252,7 +254,7 @@ static void fnv(uint64_t *h, const void *data, size_t n) {
 static uint64_t identity_of(const ac_config *cfg, const ac_table *t, const bt_plan *p,
                             const ac_checkpoint *ck) {
     uint64_t h = 14695981039346656037ULL;
-    fnv(&h, "attncast backtest 1", 19);
+    fnv(&h, "attncast backtest 2", 19); /* 2: fold files with intervals */
     char *ini = ac_config_to_ini(cfg);
     if (ini) fnv(&h, ini, strlen(ini));
     free(ini);
@@ -267,6 +269,12 @@ static uint64_t identity_of(const ac_config *cfg, const ac_table *t, const bt_pl
             fnv(&h, w[i]->data, (size_t)w[i]->size * sizeof(float));
         fnv(&h, ck->scaler.mean, (size_t)ck->scaler.channels * sizeof(double));
         fnv(&h, ck->scaler.std, (size_t)ck->scaler.channels * sizeof(double));
+        const ac_calibration *cal = &ck->calibration; /* its intervals (calibrate rewrites it) */
+        if (ck->has_calibration) {
+            fnv(&h, cal->levels, (size_t)cal->count * sizeof(double));
+            fnv(&h, cal->halfwidth,
+                (size_t)cal->count * cal->horizon * cal->channels * sizeof(double));
+        }
     }
     return h;
 }
@@ -287,8 +295,8 @@ static int prepare_dir(const bt_job *job) {
         bool same = fgets(have, sizeof have, f) && !strcmp(have, text);
         fclose(f);
         if (!same) {
-            ac_cli_error("%s holds a backtest of another config, data or options; give another "
-                         "--out or remove the folder",
+            ac_cli_error("%s holds a backtest of another config, data, options or attncast "
+                         "version; give another --out or remove the folder",
                          job->dir);
             return -1;
         }

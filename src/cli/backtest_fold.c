@@ -1,13 +1,19 @@
 /* backtest_fold.c - one fold of `attncast backtest`: the fold's series (scaled with the scaler
  * of its own training rows, or the checkpoint's), its model (trained from the config on the rows
- * before the fold's first origin, or the checkpoint's), the forecasts of all its origins in one
- * batched pass (ac_forecast_windows), and the fold file that keeps them.
+ * before the fold's first origin, or the checkpoint's), its conformal calibration (on the fold
+ * series' own validation windows, or the checkpoint's /calibration), the forecasts of all its
+ * origins in one batched pass (ac_forecast_windows) with their bounds and quantiles, and the fold
+ * file that keeps them.
  *
  * A fold file (DIR/folds/fold_NNNN.bin, native byte order, written atomically) holds: the magic
- * "ACBTFLD1", the backtest's identity (uint64), int32 index, count, channels, horizon,
- * train_rows, epochs_run, best_epoch, double train_seconds, forecast_seconds, then the fold's
- * scaler (double mean[C], std[C]), the origins (int32 [count]) and the forecasts (float32
- * [count, H, C], scaled with the fold's scaler, the model's output bit for bit). */
+ * "ACBTFLD2", the backtest's identity (uint64), int32 index, count, channels, horizon,
+ * train_rows, epochs_run, best_epoch, K (conformal levels), Q (quantile levels),
+ * calibration_windows, double train_seconds, forecast_seconds, then the fold's scaler (double
+ * mean[C], std[C]), the conformal levels (double [K]), the quantile levels (float32 [Q]), the
+ * origins (int32 [count]), the point forecasts (float32 [count, H, C]), the conformal bounds
+ * (float32 [count, K, 2, H, C]: lo, then hi) and the sorted quantiles (float32 [count, H, C, Q]),
+ * all scaled with the fold's scaler, the model's output bit for bit. Version 1 files (magic
+ * "ACBTFLD1", points only) are refused with a message. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +27,9 @@
 #include "cli/backtest.h"
 #include "cli/cli.h"
 
-static const char MAGIC[8] = {'A', 'C', 'B', 'T', 'F', 'L', 'D', '1'};
-enum { HEADER_INTS = 7 };
+static const char MAGIC[8] = {'A', 'C', 'B', 'T', 'F', 'L', 'D', '2'};
+static const char MAGIC_V1[8] = {'A', 'C', 'B', 'T', 'F', 'L', 'D', '1'};
+enum { HEADER_INTS = 10 };
 
 void ac_backtest_fold_span(const bt_plan *plan, int f, int *begin, int *end) {
     *begin = f * plan->per_fold;
@@ -34,6 +41,10 @@ void ac_backtest_fold_path(const char *dir, int f, char *path, size_t n) {
 }
 
 void ac_backtest_fold_free(bt_fold *fold) {
+    free(fold->levels);
+    free(fold->quantile_levels);
+    free(fold->bounds);
+    free(fold->quantile_values);
     free(fold->origins);
     free(fold->mean);
     free(fold->std);
@@ -43,17 +54,25 @@ void ac_backtest_fold_free(bt_fold *fold) {
 
 typedef struct collect {
     bt_fold *fold;
+    const ac_calibration *cal; /* NULL: no conformal bounds */
     int first, stride;
     size_t window; /* H x C */
 } collect;
 
 static void keep_forecast(void *user, int t, const float *x, const float *y, const float *point,
                           const float *quantiles) {
-    (void)x, (void)y, (void)quantiles;
+    (void)x, (void)y;
     collect *c = user;
-    int i = (t - c->first) / c->stride;
-    c->fold->origins[i] = t;
-    memcpy(c->fold->forecasts + (size_t)i * c->window, point, c->window * sizeof(float));
+    bt_fold *fd = c->fold;
+    size_t i = (size_t)((t - c->first) / c->stride);
+    fd->origins[i] = t;
+    memcpy(fd->forecasts + i * c->window, point, c->window * sizeof(float));
+    if (c->cal)
+        ac_cli_conformal_bounds(c->cal, point, fd->horizon, fd->channels,
+                                fd->bounds + i * 2 * (size_t)fd->conformal * c->window);
+    if (quantiles)
+        memcpy(fd->quantile_values + i * c->window * (size_t)fd->quantiles, quantiles,
+               c->window * (size_t)fd->quantiles * sizeof(float));
 }
 
 /* The series of a refit: scaled with the scaler of rows [0, train_rows), those rows training
@@ -80,11 +99,18 @@ static ac_status refit_series(ac_series *s, const ac_table *t, const ac_config *
     return AC_OK;
 }
 
+/* The sizes of a fold's arrays: points [count, H, C], bounds [count, K, 2, H, C], quantiles
+ * [count, H, C, Q]. */
+static size_t points_of(const bt_fold *fd) {
+    return (size_t)fd->count * (size_t)fd->horizon * (size_t)fd->channels;
+}
+
 static int write_fold(const bt_job *job, const bt_fold *fd) {
-    size_t C = (size_t)fd->channels, n = (size_t)fd->count, w = (size_t)fd->horizon * C;
+    size_t C = (size_t)fd->channels, n = (size_t)fd->count, K = (size_t)fd->conformal,
+           Q = (size_t)fd->quantiles, np = points_of(fd);
     size_t size = sizeof MAGIC + sizeof(uint64_t) + HEADER_INTS * sizeof(int32_t) +
-                  2 * sizeof(double) + 2 * C * sizeof(double) + n * sizeof(int32_t) +
-                  n * w * sizeof(float);
+                  2 * sizeof(double) + 2 * C * sizeof(double) + K * sizeof(double) +
+                  Q * sizeof(float) + n * sizeof(int32_t) + np * (1 + 2 * K + Q) * sizeof(float);
     unsigned char *buf = malloc(size), *p = buf;
     if (!buf) {
         ac_cli_error("backtest: out of memory writing fold %d", fd->index);
@@ -93,18 +119,23 @@ static int write_fold(const bt_job *job, const bt_fold *fd) {
 #define PUT(src, bytes) (memcpy(p, (src), (bytes)), p += (bytes))
     PUT(MAGIC, sizeof MAGIC);
     PUT(&job->identity, sizeof job->identity);
-    int32_t ints[HEADER_INTS] = {fd->index,      fd->count,      fd->channels,  fd->horizon,
-                                 fd->train_rows, fd->epochs_run, fd->best_epoch};
+    int32_t ints[HEADER_INTS] = {
+        fd->index,      fd->count,      fd->channels,  fd->horizon,   fd->train_rows,
+        fd->epochs_run, fd->best_epoch, fd->conformal, fd->quantiles, fd->calibration_windows};
     PUT(ints, sizeof ints);
     PUT(&fd->train_seconds, sizeof(double));
     PUT(&fd->forecast_seconds, sizeof(double));
     PUT(fd->mean, C * sizeof(double));
     PUT(fd->std, C * sizeof(double));
+    if (K) PUT(fd->levels, K * sizeof(double));
+    if (Q) PUT(fd->quantile_levels, Q * sizeof(float));
     for (size_t i = 0; i < n; i++) {
         int32_t t = fd->origins[i];
         PUT(&t, sizeof t);
     }
-    PUT(fd->forecasts, n * w * sizeof(float));
+    PUT(fd->forecasts, np * sizeof(float));
+    if (K) PUT(fd->bounds, 2 * K * np * sizeof(float));
+    if (Q) PUT(fd->quantile_values, Q * np * sizeof(float));
 #undef PUT
     char path[4200];
     ac_backtest_fold_path(job->dir, fd->index, path, sizeof path);
@@ -113,6 +144,42 @@ static int write_fold(const bt_job *job, const bt_fold *fd) {
     if (rc) ac_cli_error("%s", err.msg);
     free(buf);
     return rc;
+}
+
+/* Allocates the fold's arrays for its count, K and Q; false when memory is short. */
+static bool fold_alloc(bt_fold *fd) {
+    size_t C = (size_t)fd->channels, np = points_of(fd), K = (size_t)fd->conformal,
+           Q = (size_t)fd->quantiles;
+    fd->origins = calloc((size_t)fd->count, sizeof(int));
+    fd->mean = calloc(C, sizeof(double));
+    fd->std = calloc(C, sizeof(double));
+    fd->forecasts = calloc(np, sizeof(float));
+    fd->levels = K ? calloc(K, sizeof(double)) : NULL;
+    fd->quantile_levels = Q ? calloc(Q, sizeof(float)) : NULL;
+    fd->bounds = K ? calloc(2 * K * np, sizeof(float)) : NULL;
+    fd->quantile_values = Q ? calloc(Q * np, sizeof(float)) : NULL;
+    return fd->origins && fd->mean && fd->std && fd->forecasts &&
+           (!K || (fd->levels && fd->bounds)) &&
+           (!Q || (fd->quantile_levels && fd->quantile_values));
+}
+
+/* The fold model's conformal calibration into *own: with a checkpoint (and no refit) its
+ * /calibration (*cal = NULL when it has none; the report notes that), else ac_calibrate on the
+ * fold series' validation windows at output.intervals (none when that is empty). */
+static ac_status fold_calibration(const bt_job *job, ac_forecaster *model, const ac_series *series,
+                                  ac_calibration *own, const ac_calibration **cal, ac_error *err) {
+    *cal = NULL;
+    if (job->plan.checkpoint) {
+        if (job->ck->has_calibration) *cal = &job->ck->calibration;
+        return AC_OK;
+    }
+    const ac_levels *levels = &job->cfg->output.intervals;
+    if (levels->count == 0) return AC_OK;
+    if (ac_calibrate(model, series, AC_SPLIT_VAL, levels->value, levels->count,
+                     job->cfg->train.batch_size, own, err) != AC_OK)
+        return err->code;
+    *cal = own;
+    return AC_OK;
 }
 
 int ac_backtest_fold_run(const bt_job *job, int f, bool *usage) {
@@ -124,20 +191,15 @@ int ac_backtest_fold_run(const bt_job *job, int f, bool *usage) {
     ac_backtest_fold_span(plan, f, &begin, &end);
     int first = plan->first + begin * plan->stride, C = t->cols, H = cfg->data.horizon;
     bt_fold fd = {.index = f, .count = end - begin, .channels = C, .horizon = H};
-    fd.origins = calloc((size_t)fd.count, sizeof(int));
-    fd.mean = calloc((size_t)C, sizeof(double));
-    fd.std = calloc((size_t)C, sizeof(double));
-    fd.forecasts = calloc((size_t)fd.count * H * C, sizeof(float));
     ac_series series;
     memset(&series, 0, sizeof series);
+    ac_calibration own_cal;
+    memset(&own_cal, 0, sizeof own_cal);
+    const ac_calibration *cal = NULL;
     ac_forecaster *own = NULL;
     ac_trainer *tr = NULL;
     ac_error err;
     int rc = -1;
-    if (!fd.origins || !fd.mean || !fd.std || !fd.forecasts) {
-        ac_cli_error("backtest: out of memory for fold %d", f);
-        goto done;
-    }
     ac_forecaster *model = NULL;
     if (plan->checkpoint) {
         fd.train_rows = plan->ckpt_train;
@@ -167,9 +229,32 @@ int ac_backtest_fold_run(const bt_job *job, int f, bool *usage) {
         fd.train_seconds = ac_trainer_seconds(tr);
         model = own;
     }
+    if (fold_calibration(job, model, &series, &own_cal, &cal, &err) != AC_OK) {
+        ac_cli_error("backtest: fold %d: calibrating on rows %d-%d: %s", f, fd.train_rows,
+                     fd.train_rows + plan->n_val - 1, err.msg);
+        goto done;
+    }
+    if (cal && (cal->horizon != H || cal->channels != C)) {
+        ac_cli_error("backtest: the calibration is for %d step(s) x %d channel(s), the model "
+                     "forecasts %d x %d",
+                     cal->horizon, cal->channels, H, C);
+        goto done;
+    }
+    const ac_model_spec *spec = ac_forecaster_spec(model);
+    fd.conformal = cal ? cal->count : 0;
+    fd.calibration_windows = cal ? (int)cal->windows : 0;
+    fd.quantiles = spec->quantile_count;
+    if (!fold_alloc(&fd)) {
+        ac_cli_error("backtest: out of memory for fold %d", f);
+        goto done;
+    }
+    if (cal) memcpy(fd.levels, cal->levels, (size_t)fd.conformal * sizeof(double));
+    if (fd.quantiles)
+        memcpy(fd.quantile_levels, spec->quantiles, (size_t)fd.quantiles * sizeof(float));
     memcpy(fd.mean, series.scaler.mean, (size_t)C * sizeof(double));
     memcpy(fd.std, series.scaler.std, (size_t)C * sizeof(double));
-    collect c = {.fold = &fd, .first = first, .stride = plan->stride, .window = (size_t)H * C};
+    collect c = {
+        .fold = &fd, .cal = cal, .first = first, .stride = plan->stride, .window = (size_t)H * C};
     double start = ac_seconds();
     if (ac_forecast_windows(model, &series, first, fd.count, plan->stride, cfg->train.batch_size,
                             keep_forecast, &c, &err) != AC_OK) {
@@ -179,22 +264,31 @@ int ac_backtest_fold_run(const bt_job *job, int f, bool *usage) {
     fd.forecast_seconds = ac_seconds() - start;
     rc = write_fold(job, &fd);
     if (rc == 0 && !job->quiet) {
+        char calibrated[96] = "";
+        if (cal && !plan->checkpoint)
+            snprintf(calibrated, sizeof calibrated, "; intervals calibrated on %d window(s)",
+                     fd.calibration_windows);
         if (fd.epochs_run)
-            printf("fold %d/%d: trained on rows 0-%d, %d epoch(s) (best %d) in %.1f s; %d "
+            printf("fold %d/%d: trained on rows 0-%d, %d epoch(s) (best %d) in %.1f s%s; %d "
                    "origin(s) forecast in %.3f s\n",
                    f + 1, plan->folds, fd.train_rows - 1, fd.epochs_run, fd.best_epoch,
-                   fd.train_seconds, fd.count, fd.forecast_seconds);
+                   fd.train_seconds, calibrated, fd.count, fd.forecast_seconds);
         else
             printf("fold %d/%d: %d origin(s) forecast in %.3f s\n", f + 1, plan->folds, fd.count,
                    fd.forecast_seconds);
         fflush(stdout);
     }
 done:
+    ac_calibration_free(&own_cal);
     ac_trainer_free(tr);
     ac_forecaster_free(own);
     ac_series_free(&series);
     ac_backtest_fold_free(&fd);
     return rc;
+}
+
+static bool read_all(FILE *file, void *dst, size_t size, size_t n) {
+    return n == 0 || fread(dst, size, n, file) == n;
 }
 
 int ac_backtest_fold_read(const bt_job *job, int f, bt_fold *out) {
@@ -208,10 +302,16 @@ int ac_backtest_fold_read(const bt_job *job, int f, bt_fold *out) {
     int32_t ints[HEADER_INTS];
     int C = job->table->cols, H = job->cfg->data.horizon, begin, end;
     ac_backtest_fold_span(&job->plan, f, &begin, &end);
-    bool ok = fread(magic, 1, sizeof magic, file) == sizeof magic &&
-              !memcmp(magic, MAGIC, sizeof MAGIC) &&
-              fread(&identity, sizeof identity, 1, file) == 1 &&
-              fread(ints, sizeof ints, 1, file) == 1;
+    bool ok = fread(magic, 1, sizeof magic, file) == sizeof magic;
+    if (ok && !memcmp(magic, MAGIC_V1, sizeof MAGIC_V1)) {
+        fclose(file);
+        ac_cli_error("%s was written by an earlier attncast (fold file version 1, without "
+                     "intervals); give another --out or remove the folder",
+                     path);
+        return -1;
+    }
+    ok = ok && !memcmp(magic, MAGIC, sizeof MAGIC) &&
+         fread(&identity, sizeof identity, 1, file) == 1 && fread(ints, sizeof ints, 1, file) == 1;
     if (ok && identity != job->identity) {
         fclose(file);
         ac_cli_error("%s was written by a backtest of another config, data or options; give "
@@ -219,7 +319,9 @@ int ac_backtest_fold_read(const bt_job *job, int f, bt_fold *out) {
                      path);
         return -1;
     }
-    ok = ok && ints[0] == f && ints[1] == end - begin && ints[2] == C && ints[3] == H;
+    ok = ok && ints[0] == f && ints[1] == end - begin && ints[2] == C && ints[3] == H &&
+         ints[7] >= 0 && ints[7] <= AC_INTERVALS_MAX && ints[8] >= 0 &&
+         ints[8] <= AC_MAX_QUANTILES && ints[9] >= 0;
     if (ok) {
         *out = (bt_fold){.index = f,
                          .count = ints[1],
@@ -227,24 +329,27 @@ int ac_backtest_fold_read(const bt_job *job, int f, bt_fold *out) {
                          .horizon = H,
                          .train_rows = ints[4],
                          .epochs_run = ints[5],
-                         .best_epoch = ints[6]};
-        size_t n = (size_t)out->count, w = (size_t)H * C;
-        out->origins = malloc(n * sizeof(int));
-        out->mean = malloc((size_t)C * sizeof(double));
-        out->std = malloc((size_t)C * sizeof(double));
-        out->forecasts = malloc(n * w * sizeof(float));
-        ok = out->origins && out->mean && out->std && out->forecasts &&
-             fread(&out->train_seconds, sizeof(double), 1, file) == 1 &&
-             fread(&out->forecast_seconds, sizeof(double), 1, file) == 1 &&
-             fread(out->mean, sizeof(double), (size_t)C, file) == (size_t)C &&
-             fread(out->std, sizeof(double), (size_t)C, file) == (size_t)C;
+                         .best_epoch = ints[6],
+                         .conformal = ints[7],
+                         .quantiles = ints[8],
+                         .calibration_windows = ints[9]};
+        size_t n = (size_t)out->count, np = points_of(out), K = (size_t)out->conformal,
+               Q = (size_t)out->quantiles;
+        ok = fold_alloc(out) && read_all(file, &out->train_seconds, sizeof(double), 1) &&
+             read_all(file, &out->forecast_seconds, sizeof(double), 1) &&
+             read_all(file, out->mean, sizeof(double), (size_t)C) &&
+             read_all(file, out->std, sizeof(double), (size_t)C) &&
+             read_all(file, out->levels, sizeof(double), K) &&
+             read_all(file, out->quantile_levels, sizeof(float), Q);
         for (size_t i = 0; ok && i < n; i++) {
             int32_t t;
             ok = fread(&t, sizeof t, 1, file) == 1 &&
                  t == job->plan.first + (begin + (int)i) * job->plan.stride;
             out->origins[i] = t;
         }
-        ok = ok && fread(out->forecasts, sizeof(float), n * w, file) == n * w && fgetc(file) == EOF;
+        ok = ok && read_all(file, out->forecasts, sizeof(float), np) &&
+             read_all(file, out->bounds, sizeof(float), 2 * K * np) &&
+             read_all(file, out->quantile_values, sizeof(float), Q * np) && fgetc(file) == EOF;
     }
     fclose(file);
     if (!ok) {

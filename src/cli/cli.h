@@ -75,20 +75,35 @@ ac_status ac_cli_model_and_trainer(const struct ac_config *cfg, const struct ac_
 struct ac_table;
 struct ac_scaler;
 
+/* The interval and quantile columns of a forecasts CSV, after `forecast`: lo<p>,hi<p> for each
+ * conformal level (p its percentage, ac_level_percent), then q<level> (%g) for each level of a
+ * quantile model. A zeroed struct: the point columns alone. */
+typedef struct ac_cli_forecast_columns {
+    int conformal;                /* K */
+    const double *levels;         /* [K]: the conformal levels, increasing */
+    int quantiles;                /* Q: 0 for a point model */
+    const float *quantile_levels; /* [Q]: the model's levels (its spec's), increasing */
+} ac_cli_forecast_columns;
+
 /* A forecasts CSV (backtest's forecasts.csv, eval --forecasts): one row per origin, step and
- * channel, "origin,origin_date,step,date,channel,actual,forecast" in the table's own units
- * (actual from the table, forecast unscaled). Interval or quantile columns will follow
- * forecast. Written to a temporary file beside path and renamed over it by a successful close,
- * so a failure never leaves a half-written file. */
+ * channel, "origin,origin_date,step,date,channel,actual,forecast" and the interval columns in
+ * the table's own units (actual from the table, the rest unscaled). Written to a temporary file
+ * beside path and renamed over it by a successful close, so a failure never leaves a
+ * half-written file. */
 typedef struct ac_cli_forecasts ac_cli_forecasts;
-/* NULL after printing an error naming path. The table is borrowed until the close. */
-ac_cli_forecasts *ac_cli_forecasts_open(const char *path, const struct ac_table *table,
-                                        int horizon);
-/* The rows of the window whose first target row is t: point [H, C] scaled with scaler. */
-void ac_cli_forecasts_add(ac_cli_forecasts *w, int t, const float *point,
-                          const struct ac_scaler *scaler);
-/* Commits the file (0) or, on a write error or commit false, removes it (-1 after printing the
- * error when commit was asked for); frees w. */
+/* NULL after printing an error naming path. The table and the columns' levels are borrowed
+ * until the close; cols NULL: the point columns alone. */
+ac_cli_forecasts *ac_cli_forecasts_open(const char *path, const struct ac_table *table, int horizon,
+                                        const ac_cli_forecast_columns *cols);
+/* The rows of the window whose first target row is t, scaled with scaler: point [H, C], bounds
+ * [K, 2, H, C] (each conformal level's lo, then hi; NULL when K = 0), quantiles [H, C, Q]
+ * sorted (NULL when Q = 0). */
+void ac_cli_forecasts_add(ac_cli_forecasts *w, int t, const float *point, const float *bounds,
+                          const float *quantiles, const struct ac_scaler *scaler);
+/* The conformal bounds block that ac_cli_forecasts_add takes, [K, 2, H, C] for cal's K levels,
+ * around point [H, C] (ac_interval_defs and ac_interval_bounds: scaled values). */
+void ac_cli_conformal_bounds(const struct ac_calibration *cal, const float *point, int H, int C,
+                             float *bounds);
 int ac_cli_forecasts_close(ac_cli_forecasts *w, bool commit);
 
 #endif

@@ -38,7 +38,8 @@ static const char *const HELP =
     "                   and each interval's coverage per channel\n"
     "  --json           print the layout of metrics.json instead of the table\n"
     "  --forecasts FILE write every scored window's forecast to FILE (CSV: origin,\n"
-    "                   origin_date, step, date, channel, actual, forecast; original units)\n"
+    "                   origin_date, step, date, channel, actual, forecast, then lo80, hi80,\n"
+    "                   ... per /calibration level and q0.1, ... per quantile; original units)\n"
     "  --help, -h       this help\n"
     "\n"
     "examples:\n"
@@ -110,28 +111,56 @@ static int parse_args(int argc, char **argv, eval_args *a) {
     return 0;
 }
 
+/* What --forecasts's visitor needs: the writer, the scaler, the checkpoint's calibration (NULL:
+ * none) and room for one window's conformal bounds. */
+typedef struct forecasts_out {
+    ac_cli_forecasts *w;
+    const ac_scaler *scaler;
+    const ac_calibration *cal;
+    float *bounds; /* [K, 2, H, C] */
+    int H, C;
+} forecasts_out;
+
 static void add_forecast(void *user, int t, const float *x, const float *y, const float *point,
                          const float *quantiles) {
-    (void)x, (void)y, (void)quantiles;
-    void **pair = user;
-    ac_cli_forecasts_add(pair[0], t, point, pair[1]);
+    (void)x, (void)y;
+    forecasts_out *o = user;
+    if (o->cal) ac_cli_conformal_bounds(o->cal, point, o->H, o->C, o->bounds);
+    ac_cli_forecasts_add(o->w, t, point, o->cal ? o->bounds : NULL, quantiles, o->scaler);
 }
 
-/* --forecasts FILE: every window of the split that was scored, as forecasts.csv rows. */
-static int write_forecasts(const char *path, ac_forecaster *model, ac_series *series,
+/* --forecasts FILE: every window of the split that was scored, as forecasts.csv rows, with the
+ * bounds of the checkpoint's /calibration and a quantile model's quantiles. */
+static int write_forecasts(const char *path, const ac_checkpoint *ck, ac_series *series,
                            const ac_table *table, ac_split_kind split, int batch_size) {
-    ac_cli_forecasts *w = ac_cli_forecasts_open(path, table, series->horizon);
-    if (!w) return -1;
+    const ac_model_spec *spec = ac_forecaster_spec(ck->model);
+    const ac_calibration *cal = ck->has_calibration ? &ck->calibration : NULL;
+    ac_cli_forecast_columns cols = {.conformal = cal ? cal->count : 0,
+                                    .levels = cal ? cal->levels : NULL,
+                                    .quantiles = spec->quantile_count,
+                                    .quantile_levels = spec->quantiles};
+    forecasts_out o = {
+        .scaler = &series->scaler, .cal = cal, .H = series->horizon, .C = series->channels};
+    if (cal && !(o.bounds = malloc((size_t)2 * cal->count * o.H * o.C * sizeof(float)))) {
+        ac_cli_error("%s: out of memory", path);
+        return -1;
+    }
+    o.w = ac_cli_forecasts_open(path, table, series->horizon, &cols);
+    if (!o.w) {
+        free(o.bounds);
+        return -1;
+    }
     ac_window_range r = ac_series_windows(series, split);
     ac_error err;
-    void *pair[2] = {w, &series->scaler};
-    if (ac_forecast_windows(model, series, r.first, r.count, 1, batch_size, add_forecast, pair,
-                            &err) != AC_OK) {
-        ac_cli_forecasts_close(w, false);
+    ac_status st = ac_forecast_windows(ck->model, series, r.first, r.count, 1, batch_size,
+                                       add_forecast, &o, &err);
+    free(o.bounds);
+    if (st != AC_OK) {
+        ac_cli_forecasts_close(o.w, false);
         ac_cli_error("%s", err.msg);
         return -1;
     }
-    return ac_cli_forecasts_close(w, true);
+    return ac_cli_forecasts_close(o.w, true);
 }
 
 int ac_cli_eval(int argc, char **argv) {
@@ -188,8 +217,8 @@ int ac_cli_eval(int argc, char **argv) {
         ac_cli_error("%s", err.msg);
         goto done;
     }
-    if (a.forecasts && write_forecasts(a.forecasts, ck->model, &series, src.table, split,
-                                       cfg.train.batch_size) != 0)
+    if (a.forecasts &&
+        write_forecasts(a.forecasts, ck, &series, src.table, split, cfg.train.batch_size) != 0)
         goto done;
     if (a.json) {
         const ac_train_state *t = &ck->train;

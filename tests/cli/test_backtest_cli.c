@@ -1,9 +1,11 @@
 /* test_backtest_cli.c - `attncast backtest` through the real binary: a checkpoint backtested
  * over the test split's origins gives eval's test metrics bit for bit and eval --forecasts's
- * CSV byte for byte; --stride, --start ROW and --start DATE pick the origins; --refit 2 trains
- * one model per fold on the rows before it; a backtest stopped after one fold and rerun writes
- * the same outputs as one that ran straight through, and so does --jobs 2; bad command lines
- * and a folder of another backtest fail in one line.
+ * CSV byte for byte, with the checkpoint's conformal bounds around each forecast and the
+ * coverage in metrics.json that the CSV's rows give; --stride, --start ROW and --start DATE pick
+ * the origins; --refit 2 trains and calibrates one model per fold on the rows before it; a
+ * quantile model's q-columns increase; a backtest stopped after one fold and rerun writes the
+ * same outputs as one that ran straight through, and so does --jobs 2; bad command lines, a
+ * folder of another backtest and an old fold file fail in one line.
  *
  * The series: 300 hourly rows of two channels; split 0.7/0.1/0.2 (n_val 30, test origins
  * 240-294 for L = 24, H = 6). */
@@ -74,6 +76,92 @@ static double number(const cJSON *obj, const char *key) {
     return v->valuedouble;
 }
 
+/* ---- forecasts.csv, parsed ---- */
+
+enum { MAX_COLS = 32, MAX_ROWS = 1024 };
+
+typedef struct csv_rows {
+    int cols, rows;
+    char names[MAX_COLS][32];
+    double v[MAX_ROWS][MAX_COLS]; /* numbers (NAN for text fields) */
+    char channel[MAX_ROWS][8];
+} csv_rows;
+
+static csv_rows *read_csv(const char *name) {
+    char *text = read_in_dir(name);
+    if (!text) fail_msg("cannot read %s", name);
+    csv_rows *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        int k = 0;
+        for (char *p = line; k < MAX_COLS; k++) {
+            char *comma = strchr(p, ',');
+            if (comma) *comma = '\0';
+            if (c->rows == 0 && c->cols == 0 && k >= 0)
+                snprintf(c->names[k], sizeof c->names[k], "%s", p);
+            else if (c->rows < MAX_ROWS) {
+                char *end;
+                double x = strtod(p, &end);
+                c->v[c->rows][k] = end != p && *end == '\0' ? x : NAN;
+                if (k == 4) snprintf(c->channel[c->rows], sizeof c->channel[0], "%s", p);
+            }
+            if (!comma) break;
+            p = comma + 1;
+        }
+        if (c->cols == 0)
+            c->cols = k + 1;
+        else if (c->rows < MAX_ROWS)
+            c->rows++;
+        else
+            fail_msg("%s: more than %d rows", name, MAX_ROWS);
+    }
+    free(text);
+    return c;
+}
+
+static int column(const csv_rows *c, const char *name) {
+    for (int k = 0; k < c->cols; k++)
+        if (!strcmp(c->names[k], name)) return k;
+    fail_msg("no column %s", name);
+    return -1;
+}
+
+/* The share of the rows (those with origin in [first, last]) whose actual lies in [lo, hi]. */
+static double csv_coverage(const csv_rows *c, const char *lo, const char *hi, int first, int last) {
+    int l = column(c, lo), h = column(c, hi), a = column(c, "actual"), in = 0, n = 0;
+    for (int r = 0; r < c->rows; r++) {
+        if (c->v[r][0] < first || c->v[r][0] > last) continue;
+        n++;
+        in += c->v[r][l] <= c->v[r][a] && c->v[r][a] <= c->v[r][h];
+    }
+    return n ? (double)in / n : NAN;
+}
+
+/* The interval object of a breakdown's "intervals" with this method and level. */
+static const cJSON *interval(const cJSON *breakdown, const char *method, double level) {
+    const cJSON *iv;
+    cJSON_ArrayForEach(iv, cJSON_GetObjectItemCaseSensitive(breakdown, "intervals")) {
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(iv, "method");
+        if (cJSON_IsString(m) && !strcmp(m->valuestring, method) &&
+            fabs(number(iv, "level") - level) < 1e-9)
+            return iv;
+    }
+    fail_msg("no %s %g interval", method, level);
+    return NULL;
+}
+
+/* The coverage of a breakdown's interval is in [0, 1] and the share of the CSV's rows (origins
+ * first..last) inside the interval's bounds. */
+static void assert_coverage_matches(const cJSON *breakdown, const csv_rows *c, const char *lo,
+                                    const char *hi, double level, int first, int last) {
+    double cov = number(interval(breakdown, "conformal", level), "coverage");
+    assert_true(cov >= 0 && cov <= 1);
+    double share = csv_coverage(c, lo, hi, first, last);
+    if (!(fabs(cov - share) <= 1e-12))
+        fail_msg("coverage %s-%s: metrics.json %.12g, forecasts.csv %.12g", lo, hi, cov, share);
+}
+
 /* Two files hold the same bytes. */
 static void assert_same_file(const char *a, const char *b) {
     char *x = read_in_dir(a), *y = read_in_dir(b);
@@ -105,9 +193,112 @@ static void test_checkpoint_backtest_matches_eval_bit_for_bit(void **state) {
     char *csv = read_in_dir("bt/ck/forecasts.csv");
     assert_non_null(csv);
     assert_int_equal(tu_count_lines(csv), 1 + 55 * 6 * 2);
-    assert_non_null(strstr(csv, "origin,origin_date,step,date,channel,actual,forecast\n"
+    /* best.h5 is calibrated at output.intervals' default 0.8,0.95 */
+    assert_non_null(strstr(csv, "origin,origin_date,step,date,channel,actual,forecast,lo80,hi80,"
+                                "lo95,hi95\n"
                                 "240,2021-01-11 00:00:00,1,2021-01-11 00:00:00,a,"));
     free(csv);
+}
+
+static void test_conformal_bounds_and_coverage(void **state) {
+    (void)state;
+    assert_int_equal(sh("test -e bt/ck/metrics.json || $A backtest runs/a/best.h5 --out bt/ck "
+                        "--quiet"),
+                     0);
+    csv_rows *c = read_csv("bt/ck/forecasts.csv");
+    int f = column(c, "forecast"), lo80 = column(c, "lo80"), hi80 = column(c, "hi80"),
+        lo95 = column(c, "lo95"), hi95 = column(c, "hi95");
+    assert_int_equal(c->rows, 55 * 6 * 2);
+    for (int r = 0; r < c->rows; r++) {
+        const double *v = c->v[r];
+        if (!(v[lo95] <= v[lo80] && v[lo80] <= v[f] && v[f] <= v[hi80] && v[hi80] <= v[hi95]))
+            fail_msg("row %d: %g %g %g %g %g", r, v[lo95], v[lo80], v[f], v[hi80], v[hi95]);
+    }
+    cJSON *bt = json_file("bt/ck/metrics.json");
+    const cJSON *overall = cJSON_GetObjectItemCaseSensitive(bt, "overall");
+    assert_coverage_matches(overall, c, "lo80", "hi80", 0.8, 0, 1000);
+    assert_coverage_matches(overall, c, "lo95", "hi95", 0.95, 0, 1000);
+    const cJSON *iv = interval(overall, "conformal", 0.8);
+    assert_true(number(iv, "points") == 55 * 6 * 2);
+    assert_true(number(iv, "width_scaled") > 0 &&
+                number(iv, "winkler_scaled") >= number(iv, "width_scaled"));
+    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(iv, "width"))); /* 2 channels */
+    /* per step: the coverage of the rows of that step */
+    const cJSON *step = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(bt, "per_step"), 0);
+    double cov = number(interval(step, "conformal", 0.8), "coverage");
+    int in = 0, n = 0, a = column(c, "actual");
+    for (int r = 0; r < c->rows; r++)
+        if (c->v[r][2] == 1) {
+            n++;
+            in += c->v[r][lo80] <= c->v[r][a] && c->v[r][a] <= c->v[r][hi80];
+        }
+    assert_true(fabs(cov - (double)in / n) < 1e-12);
+    /* the quantiles the conformal bounds imply, beside the seasonal-naive quantile baseline */
+    const cJSON *qs =
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(overall, "quantile_scores"), 0);
+    assert_non_null(qs);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(qs, "levels")), 5);
+    assert_true(number(cJSON_GetObjectItemCaseSensitive(qs, "model"), "wql") > 0);
+    assert_true(number(cJSON_GetObjectItemCaseSensitive(qs, "seasonal_naive"), "wql") >= 0);
+    cJSON_Delete(bt);
+    free(c);
+    char *md = read_in_dir("bt/ck/backtest.md");
+    assert_non_null(md);
+    assert_non_null(strstr(md, "| conformal 80% |"));
+    assert_non_null(strstr(md, "conformal 95% coverage |"));
+    free(md);
+    char *cov_csv = read_in_dir("bt/ck/coverage_by_fold.csv");
+    assert_non_null(cov_csv);
+    assert_non_null(strstr(cov_csv, "fold,first_origin,first_origin_date,origins,conformal_80,"
+                                    "conformal_95\n0,240,"));
+    free(cov_csv);
+    if (sh("command -v gnuplot >/dev/null") == 0)
+        assert_int_equal(sh("test -s bt/ck/coverage_by_fold.png"), 0);
+}
+
+static void test_checkpoint_without_calibration_has_no_bounds(void **state) {
+    (void)state;
+    assert_int_equal(sh("$A train tiny.ini --quiet --out runs/plain --set output.intervals="), 0);
+    assert_int_equal(sh("$A backtest runs/plain/best.h5 --out bt/plain --quiet 2>&1"), 0);
+    assert_non_null(strstr(out, "no /calibration"));
+    char *csv = read_in_dir("bt/plain/forecasts.csv");
+    assert_non_null(csv);
+    assert_non_null(strstr(csv, "channel,actual,forecast\n"));
+    free(csv);
+    cJSON *bt = json_file("bt/plain/metrics.json");
+    const cJSON *overall = cJSON_GetObjectItemCaseSensitive(bt, "overall");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(overall, "intervals")), 0);
+    cJSON_Delete(bt);
+}
+
+static void test_quantile_model_columns_increase(void **state) {
+    (void)state;
+    assert_int_equal(sh("$A backtest tiny.ini --stride 5 --out bt/quant --quiet --set "
+                        "model.quantiles=0.1,0.5,0.9 --set output.intervals=0.8"),
+                     0);
+    csv_rows *c = read_csv("bt/quant/forecasts.csv");
+    int f = column(c, "forecast"), q1 = column(c, "q0.1"), q5 = column(c, "q0.5"),
+        q9 = column(c, "q0.9"), lo = column(c, "lo80");
+    assert_true(lo < q1); /* conformal columns first */
+    int strict = 0;
+    for (int r = 0; r < c->rows; r++) {
+        const double *v = c->v[r];
+        if (!(v[q1] <= v[q5] && v[q5] <= v[q9])) fail_msg("row %d: q-columns decrease", r);
+        strict += v[q1] < v[q9];
+        assert_true(v[f] == v[q5]); /* the point is the median */
+    }
+    assert_true(strict > c->rows / 2);
+    cJSON *bt = json_file("bt/quant/metrics.json");
+    const cJSON *overall = cJSON_GetObjectItemCaseSensitive(bt, "overall");
+    const cJSON *iv = interval(overall, "quantile", 0.8);
+    double share = csv_coverage(c, "q0.1", "q0.9", 0, 1000);
+    assert_true(share > 0 && fabs(number(iv, "coverage") - share) < 1e-12);
+    const cJSON *qs =
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(overall, "quantile_scores"), 0);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(qs, "method")->valuestring, "quantile");
+    assert_true(number(cJSON_GetObjectItemCaseSensitive(qs, "model"), "wql") > 0);
+    cJSON_Delete(bt);
+    free(c);
 }
 
 static void test_config_backtest_without_refit_is_train(void **state) {
@@ -158,7 +349,27 @@ static void test_refit_trains_one_model_per_fold(void **state) {
         assert_true(number(fold, "first_origin") == 240 + 20 * f);
         assert_true(number(fold, "train_rows") == 240 + 20 * f - 30); /* n_val = 30 */
         assert_true(number(fold, "epochs_run") == 2);
+        assert_true(number(fold, "calibration_windows") == 30 - 6 + 1);
     }
+    /* each fold calibrated on its own validation windows: the 80% half-width at the first step
+     * of channel a differs between the folds' first origins */
+    csv_rows *c = read_csv("bt/refit/forecasts.csv");
+    int fc = column(c, "forecast"), hi = column(c, "hi80");
+    double half[3];
+    for (int f = 0; f < 3; f++) {
+        half[f] = NAN;
+        for (int r = 0; r < c->rows; r++)
+            if (c->v[r][0] == 240 + 20 * f && c->v[r][2] == 1 && !strcmp(c->channel[r], "a"))
+                half[f] = c->v[r][hi] - c->v[r][fc];
+        assert_true(half[f] > 0);
+        const cJSON *fold = cJSON_GetArrayItem(folds, f);
+        assert_coverage_matches(fold, c, "lo80", "hi80", 0.8, 240 + 20 * f, 250 + 20 * f);
+        assert_coverage_matches(fold, c, "lo95", "hi95", 0.95, 240 + 20 * f, 250 + 20 * f);
+    }
+    assert_true(fabs(half[0] - half[1]) > 1e-6 || fabs(half[1] - half[2]) > 1e-6);
+    assert_coverage_matches(cJSON_GetObjectItemCaseSensitive(bt, "overall"), c, "lo80", "hi80", 0.8,
+                            0, 1000);
+    free(c);
     cJSON_Delete(bt);
 }
 
@@ -198,13 +409,19 @@ static void test_bad_inputs_fail_in_one_line(void **state) {
     fails(2, "checkpoint's training and validation rows", "runs/a/best.h5 --start 200");
     fails(2, "--set goes with a CONFIG", "runs/a/best.h5 --set train.epochs=1");
     assert_int_equal(sh("$A backtest tiny.ini --stride 20 --out bt/taken --quiet"), 0);
-    fails(1, "holds a backtest of another config, data or options",
+    fails(1, "holds a backtest of another config, data, options or attncast version",
           "tiny.ini --stride 10 --out bt/taken");
+    /* a fold file of the first version (points only) */
+    assert_int_equal(sh("printf 'ACBTFLD1xxxxxxxxxxxx' > bt/taken/folds/fold_0000.bin"), 0);
+    fails(1, "fold file version 1", "tiny.ini --stride 20 --out bt/taken");
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_checkpoint_backtest_matches_eval_bit_for_bit),
+        cmocka_unit_test(test_conformal_bounds_and_coverage),
+        cmocka_unit_test(test_checkpoint_without_calibration_has_no_bounds),
+        cmocka_unit_test(test_quantile_model_columns_increase),
         cmocka_unit_test(test_config_backtest_without_refit_is_train),
         cmocka_unit_test(test_stride_and_start_pick_the_origins),
         cmocka_unit_test(test_refit_trains_one_model_per_fold),
