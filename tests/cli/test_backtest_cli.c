@@ -185,6 +185,10 @@ static void test_checkpoint_backtest_matches_eval_bit_for_bit(void **state) {
                               cJSON_GetObjectItemCaseSensitive(overall, "model"), true));
     assert_true(cJSON_Compare(cJSON_GetObjectItemCaseSensitive(ev, "baselines"),
                               cJSON_GetObjectItemCaseSensitive(overall, "baselines"), true));
+    /* the intervals too: the same coverage, width and Winkler score, bit for bit */
+    const cJSON *ev_iv = cJSON_GetObjectItemCaseSensitive(ev, "intervals");
+    assert_true(cJSON_GetArraySize(ev_iv) == 2);
+    assert_true(cJSON_Compare(ev_iv, cJSON_GetObjectItemCaseSensitive(overall, "intervals"), true));
     assert_true(number(bt, "origins") == number(ev, "windows"));
     assert_true(number(bt, "first_origin") == 240 && number(bt, "last_origin") == 294);
     cJSON_Delete(ev);
