@@ -1,6 +1,8 @@
 /* forecast_example.c - embedding attncast in a C program: load a checkpoint, forecast from the
- * last rows of a CSV, print the forecast. With --latency N it also times N single-window
- * forecasts and prints the median and 90th percentile in microseconds.
+ * last rows of a CSV, print the forecast with its bounds in the columns `attncast predict`
+ * writes (per channel: the forecast, each conformal interval's lo/hi, each quantile level).
+ * With --latency N it also times N single-window forecasts and prints the median and 90th
+ * percentile in microseconds.
  *
  *   build/forecast_example runs/default/best.h5 data.csv [--latency 1000]
  *
@@ -53,23 +55,49 @@ int main(int argc, char **argv) {
         ac_model_free(m);
         return 1;
     }
+    /* The prediction intervals: conformal ones (from the checkpoint's /calibration) come first,
+     * then a quantile model's pairs, which its quantile columns already show. */
+    int I = ac_model_interval_count(m), K = 0, Q = ac_model_quantile_count(m);
+    ac_interval_method method;
+    double level;
+    while (ac_model_interval(m, K, &method, &level) && method == AC_INTERVAL_CONFORMAL) K++;
+    size_t HC = (size_t)H * C;
     float *window = malloc((size_t)L * C * sizeof(float));
-    float *forecast = malloc((size_t)H * C * sizeof(float));
+    float *forecast = malloc(HC * sizeof(float));
+    float *lo = malloc(((size_t)I * HC + 1) * sizeof(float));
+    float *hi = malloc(((size_t)I * HC + 1) * sizeof(float));
+    float *quantiles = malloc((HC * (size_t)Q + 1) * sizeof(float));
     for (int r = 0; r < L; r++)
         for (int c = 0; c < C; c++)
             window[r * C + c] = (float)t->values[(size_t)(t->rows - L + r) * C + c];
 
     int rc = 0;
-    if (ac_model_forecast(m, window, forecast, &err) != AC_OK) {
+    if (ac_model_forecast_bounds(m, window, forecast, lo, hi, quantiles, &err) != AC_OK) {
         fprintf(stderr, "%s\n", err.msg);
         rc = 1;
     } else {
         printf("step");
-        for (int c = 0; c < C; c++) printf(",%s", ac_model_channel_name(m, c));
+        for (int c = 0; c < C; c++) {
+            const char *name = ac_model_channel_name(m, c);
+            printf(",%s", name);
+            for (int k = 0; k < K; k++) {
+                char pct[32]; /* "80" for 0.8, "97.5" for 0.975 */
+                ac_model_interval(m, k, NULL, &level);
+                ac_level_percent(level, pct, sizeof pct);
+                printf(",%s_lo%s,%s_hi%s", name, pct, name, pct);
+            }
+            for (int q = 0; q < Q; q++) printf(",%s_q%g", name, ac_model_quantile_level(m, q));
+        }
         printf("\n");
         for (int h = 0; h < H; h++) {
             printf("%d", h + 1);
-            for (int c = 0; c < C; c++) printf(",%.9g", (double)forecast[h * C + c]);
+            for (int c = 0; c < C; c++) {
+                size_t cell = (size_t)h * C + c;
+                printf(",%.9g", (double)forecast[cell]);
+                for (int k = 0; k < K; k++)
+                    printf(",%.9g,%.9g", (double)lo[k * HC + cell], (double)hi[k * HC + cell]);
+                for (int q = 0; q < Q; q++) printf(",%.9g", (double)quantiles[cell * Q + q]);
+            }
             printf("\n");
         }
     }
@@ -89,6 +117,9 @@ int main(int argc, char **argv) {
     }
     free(window);
     free(forecast);
+    free(lo);
+    free(hi);
+    free(quantiles);
     ac_table_free(t);
     ac_model_free(m);
     return rc;

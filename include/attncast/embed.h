@@ -8,15 +8,33 @@
  *     if (ac_model_forecast(m, window, forecast, &err) != AC_OK) ...
  *     ac_model_free(m);
  *
- * A loaded model is read-only: any number of threads may call ac_model_forecast on it at once
- * (each call takes its own scratch context from a small pool). Inputs and outputs are in the
- * data's original units; scaling with the checkpoint's scaler happens inside.
+ * Prediction intervals and quantiles come from ac_model_forecast_bounds, in the same units:
+ *
+ *     int I = ac_model_interval_count(m), Q = ac_model_quantile_count(m);
+ *     ac_interval_method method; double level;
+ *     ac_model_interval(m, 0, &method, &level);   // e.g. conformal, 0.8
+ *     float point[H * C], lo[I * H * C], hi[I * H * C], q[H * C * Q];
+ *     if (ac_model_forecast_bounds(m, window, point, lo, hi, Q ? q : NULL, &err) != AC_OK) ...
+ *     // interval i at step h, channel c: lo[(i * H + h) * C + c] .. hi[(i * H + h) * C + c]
+ *
+ * The intervals a model offers are those of intervals.h's ac_interval_defs, in its order: each
+ * conformal level of the checkpoint's /calibration (none without one: `attncast calibrate` adds
+ * it), then each symmetric pair (q, 1 - q) of a quantile model's levels. Every output of attncast
+ * (predict, eval, backtest) names and computes them the same way.
+ *
+ * A loaded model is read-only: any number of threads may call ac_model_forecast and
+ * ac_model_forecast_bounds on it at once (each call takes its own scratch context from a small
+ * pool). Inputs and outputs are in the data's original units; scaling with the checkpoint's
+ * scaler happens inside.
  */
 #ifndef ATTNCAST_EMBED_H
 #define ATTNCAST_EMBED_H
 
+#include <stdbool.h>
+
 #include "attncast/checkpoint.h"
 #include "attncast/error.h"
+#include "attncast/intervals.h"
 
 typedef struct ac_model ac_model;
 
@@ -33,6 +51,29 @@ const char *ac_model_channel_name(const ac_model *model, int channel);
  * (model.quantiles) out is the median of its sorted levels. A non-finite value in the window is
  * an AC_ERR_INVALID naming its row and channel. Thread-safe. */
 ac_status ac_model_forecast(ac_model *model, const float *window, float *out, ac_error *err);
+
+/* I: the prediction intervals the model offers (conformal levels first, then quantile pairs);
+ * 0 for a point model without /calibration. */
+int ac_model_interval_count(const ac_model *model);
+/* Interval i's method and nominal coverage level in (0, 1) (either pointer may be NULL); false
+ * when i is not in [0, I). */
+bool ac_model_interval(const ac_model *model, int i, ac_interval_method *method, double *level);
+
+/* Q: the quantile levels of a quantile model (model.quantiles), 0 for a point model. */
+int ac_model_quantile_count(const ac_model *model);
+/* Level j in (0, 1), increasing in j (one of them 0.5, the point forecast); 0 when j is not in
+ * [0, Q). */
+double ac_model_quantile_level(const ac_model *model, int j);
+
+/* The forecast of window [L, C] with its bounds, all row-major in original units: point [H, C]
+ * (what ac_model_forecast gives); lo and hi [I, H, C], interval i's lower and upper bounds at
+ * step h and channel c at (i * H + h) * C + c, lo <= point <= hi; for a
+ * quantile model quantiles [H, C, Q], each cell's Q values sorted ascending (the levels of
+ * ac_model_quantile_level). Any of the four may be NULL (not wanted); quantiles is ignored for a
+ * point model. A non-finite value in the window is an AC_ERR_INVALID naming its row and channel.
+ * Thread-safe. */
+ac_status ac_model_forecast_bounds(ac_model *model, const float *window, float *point, float *lo,
+                                   float *hi, float *quantiles, ac_error *err);
 
 /* The checkpoint behind the model (config, scaler, training state), for tools. */
 const ac_checkpoint *ac_model_checkpoint(const ac_model *model);

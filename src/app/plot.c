@@ -16,9 +16,10 @@
 #include <sys/stat.h>
 
 #include "attncast/calendar.h"
+#include "attncast/intervals.h"
 #include "plot_internal.h"
 
-#define MAX_FIELDS 16
+#define MAX_FIELDS 64 /* test_forecasts.csv: 6 + 2 x 8 conformal bounds + 8 quantiles */
 #define DAY        86400LL
 
 bool ac_plot_available(void) {
@@ -316,10 +317,84 @@ ac_status ac_plot_learning_curves_script(FILE *out, const char *dir, ac_error *e
 }
 
 #define MAX_PLOTTED 8
+#define MAX_BANDS   AC_INTERVALS_CAP
+
+/* A shaded interval of forecasts.png: the columns of its bounds in test_forecasts.csv. */
+typedef struct band {
+    int lo, hi; /* 0-based field indices */
+    double level;
+    char title[48]; /* "conformal 80%" */
+} band;
+
+/* The column whose header field is exactly name, or -1. */
+static int column_of(char *const *fields, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(fields[i], name)) return i;
+    return -1;
+}
+
+/* A header field q<level>, level in (0, 1). */
+static bool quantile_column(const char *name, double *level) {
+    char *end;
+    if (name[0] != 'q') return false;
+    *level = strtod(name + 1, &end);
+    return end != name + 1 && !*end && *level > 0 && *level < 1;
+}
+
+/* The intervals test_forecasts.csv's header holds, widest first: each conformal level's
+ * lo<P>,hi<P> columns; without those, each symmetric pair of quantile columns q<a>, q<1 - a>
+ * (a quantile model's intervals). Old files, without either, have none. */
+static int header_bands(const char *header, band *bands) {
+    char copy[4096], *f[MAX_FIELDS];
+    snprintf(copy, sizeof copy, "%s", header);
+    int n = split_fields(copy, f, MAX_FIELDS), count = 0;
+    for (int i = 6; i < n && count < MAX_BANDS; i++) {
+        if (strncmp(f[i], "lo", 2) != 0) continue;
+        char hi_name[64];
+        snprintf(hi_name, sizeof hi_name, "hi%.40s", f[i] + 2);
+        char *end;
+        double pct = strtod(f[i] + 2, &end);
+        int hi = column_of(f, n, hi_name);
+        if (end == f[i] + 2 || *end || hi < 0 || !(pct > 0 && pct < 100)) continue;
+        bands[count++] = (band){.lo = i, .hi = hi, .level = pct / 100};
+        snprintf(bands[count - 1].title, sizeof bands->title, "conformal %s%%", f[i] + 2);
+    }
+    int conformal = count;
+    for (int i = 6; i < n && !conformal && count < MAX_BANDS; i++) { /* else quantile pairs */
+        double a, b;
+        if (!quantile_column(f[i], &a) || !(a < 0.5)) continue;
+        for (int j = 6; j < n; j++)
+            if (quantile_column(f[j], &b) && fabs(a + b - 1) <= 1e-6) {
+                char pct[32];
+                ac_level_percent(1 - 2 * a, pct, sizeof pct);
+                bands[count] = (band){.lo = i, .hi = j, .level = 1 - 2 * a};
+                snprintf(bands[count++].title, sizeof bands->title, "quantile %s%%", pct);
+                break;
+            }
+    }
+    for (int i = 1; i < count; i++) /* widest first: drawn first and lightest, under the others */
+        for (int j = i; j > 0 && bands[j].level > bands[j - 1].level; j--) {
+            band t = bands[j];
+            bands[j] = bands[j - 1];
+            bands[j - 1] = t;
+        }
+    return count;
+}
+
+/* The fill of band i of n (0 the widest): the forecast's red mixed with white, lightest for the
+ * widest, so that nested bands darken towards the forecast. */
+static void band_color(int i, int n, char *buf, size_t size) {
+    static const int red[3] = {0xd6, 0x27, 0x28};
+    double f = n > 1 ? 0.16 + 0.18 * i / (n - 1) : 0.22;
+    int rgb[3];
+    for (int k = 0; k < 3; k++) rgb[k] = (int)lround(255 - f * (255 - red[k]));
+    snprintf(buf, size, "#%02x%02x%02x", rgb[0], rgb[1], rgb[2]);
+}
 
 /* test_forecasts.csv: window,step,date,channel,actual,forecast (forecast empty in the lookback;
- * step 0 the last input). One panel per window (rows) and channel (columns), a dashed line at
- * the forecast origin. */
+ * step 0 the last input), then the bounds of the intervals when present (lo80,hi80,...,
+ * q0.1,...: header_bands). One panel per window (rows) and channel (columns), a dashed line at
+ * the forecast origin, each interval a shaded band under the forecast. */
 ac_status ac_plot_forecasts_script(FILE *out, const char *dir, bool *drawn, ac_error *err) {
     *drawn = false;
     char path[2048];
@@ -353,21 +428,27 @@ ac_status ac_plot_forecasts_script(FILE *out, const char *dir, bool *drawn, ac_e
         free(secs);
         return n_channels ? err->code : AC_OK;
     }
-    /* datablocks: x (the date in seconds, or the step), actual, forecast */
+    band bands[MAX_BANDS];
+    int n_bands = header_bands(lines[0], bands);
+    /* datablocks: x (the date in seconds, or the step), actual, forecast, each band's lo, hi */
     for (int w = 0; w < windows; w++)
         for (int k = 0; k < n_channels; k++) {
             fprintf(out, "$W%d_%d << EOD\n", w, k);
             for (int i = 1; i < n; i++) {
                 char copy[4096], *f[MAX_FIELDS];
                 snprintf(copy, sizeof copy, "%s", lines[i]);
-                if (split_fields(copy, f, MAX_FIELDS) < 6 || atoi(f[0]) != w ||
-                    strcmp(f[3], channels[k]) != 0)
-                    continue;
+                int fields = split_fields(copy, f, MAX_FIELDS);
+                if (fields < 6 || atoi(f[0]) != w || strcmp(f[3], channels[k]) != 0) continue;
                 if (dated)
                     fprintf(out, "%lld", secs[i]);
                 else
                     fprintf(out, "%s", f[1]);
-                fprintf(out, " %s %s\n", f[4], f[5][0] ? f[5] : "NaN");
+                fprintf(out, " %s %s", f[4], f[5][0] ? f[5] : "NaN");
+                for (int b = 0; b < n_bands; b++)
+                    fprintf(out, " %s %s",
+                            bands[b].lo < fields && f[bands[b].lo][0] ? f[bands[b].lo] : "NaN",
+                            bands[b].hi < fields && f[bands[b].hi][0] ? f[bands[b].hi] : "NaN");
+                fprintf(out, "\n");
             }
             fprintf(out, "EOD\n");
         }
@@ -407,12 +488,21 @@ ac_status ac_plot_forecasts_script(FILE *out, const char *dir, bool *drawn, ac_e
                     dated ? "\"" : "");
         else
             fprintf(c.f, "unset arrow 1\n");
-        for (int k = 0; k < n_channels; k++)
+        for (int k = 0; k < n_channels; k++) {
+            fprintf(c.f, "set title \"%s%s\" noenhanced\nplot ", channels[k], after);
+            for (int b = 0; b < n_bands; b++) {
+                char color[16];
+                band_color(b, n_bands, color, sizeof color);
+                fprintf(c.f,
+                        "$W%d_%d using 1:%d:%d with filledcurves fc rgb '%s' fs solid 1.0 "
+                        "noborder title '%s', ",
+                        w, k, 4 + 2 * b, 5 + 2 * b, color, bands[b].title);
+            }
             fprintf(c.f,
-                    "set title \"%s%s\" noenhanced\nplot $W%d_%d using 1:2 with lines lw 1.5 lc "
-                    "rgb '#333333' title 'actual', $W%d_%d using 1:3 with lines lw 2 lc rgb "
-                    "'#d62728' title 'forecast'\n",
-                    channels[k], after, w, k, w, k);
+                    "$W%d_%d using 1:2 with lines lw 1.5 lc rgb '#333333' title 'actual', $W%d_%d "
+                    "using 1:3 with lines lw 2 lc rgb '#d62728' title 'forecast'\n",
+                    w, k, w, k);
+        }
     }
     fprintf(c.f, "unset multiplot\n");
     *drawn = true;

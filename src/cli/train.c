@@ -446,52 +446,119 @@ static int plot_channels(const ac_config *cfg, const ac_table *t, int *out) {
     return n;
 }
 
+/* The forecast of each test window write_test_forecasts shows, as ac_forecast_windows hands it
+ * over (scaled values): the point [H, C] and, for a quantile model, the sorted quantiles
+ * [H, C, Q]. */
+typedef struct test_forecast {
+    size_t cells; /* H x C */
+    int Q;
+    float *point, *quantiles;
+} test_forecast;
+
+static void keep_test_forecast(void *user, int t, const float *x, const float *y,
+                               const float *point, const float *quantiles) {
+    (void)t, (void)x, (void)y;
+    test_forecast *f = user;
+    memcpy(f->point, point, f->cells * sizeof(float));
+    if (quantiles) memcpy(f->quantiles, quantiles, f->cells * (size_t)f->Q * sizeof(float));
+}
+
 /* test_forecasts.csv: the first, middle and last test windows of the plotted channels,
- * lookback and horizon, actual and forecast in original units. */
+ * lookback and horizon, actual and forecast in original units, then (blank in the lookback) the
+ * bounds of each conformal interval of best.h5's /calibration (lo80,hi80,...: what predict of
+ * best.h5 gives) and each quantile level of a quantile model (q0.1,q0.5,...). */
 static int write_test_forecasts(const char *dir, ac_forecaster *model, const ac_series *s,
                                 const ac_table *table, const int *channels, int n_channels) {
     ac_window_range r = ac_series_windows(s, AC_SPLIT_TEST);
     int L = s->lookback, H = s->horizon, C = s->channels;
+    const ac_model_spec *spec = ac_forecaster_spec(model);
+    int Q = spec->quantile_count;
     int ts[3] = {r.first, r.first + r.count / 2, r.first + r.count - 1};
-    ac_ctx *ctx = ac_ctx_new(0, 0);
-    if (!ctx) return -1;
-    ac_ctx_set_grad_enabled(ctx, false);
-    ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){3, L, C});
-    if (x) ac_series_gather(s, ts, 3, x->data, NULL);
-    ac_tensor *out = ac_forecaster_forward(ctx, model, x);
-    ac_tensor *pred = out ? ac_tensor_temp(ctx, 3, (int[]){3, H, C}) : NULL;
-    if (pred) /* a quantile model's point is its median */
-        ac_forecast_point(ac_forecaster_spec(model), out->data, (int64_t)3 * H * C, pred->data);
-    size_t cap = 64 + (size_t)3 * n_channels * (L + H) * 200;
-    char *text = pred ? malloc(cap) : NULL;
-    int rc = -1;
-    if (text) {
-        size_t used = (size_t)snprintf(text, cap, "window,step,date,channel,actual,forecast\n");
+    ac_error err;
+    char path[AC_CONFIG_TEXT + 32];
+    snprintf(path, sizeof path, "%s/best.h5", dir);
+    ac_checkpoint *ck = NULL; /* best.h5 holds the calibration of these weights */
+    if (access(path, F_OK) == 0 && ac_ckpt_read(&ck, path, &err) != AC_OK) {
+        ac_cli_error("%s", err.msg);
+        return -1;
+    }
+    const ac_calibration *cal = ck && ck->has_calibration ? &ck->calibration : NULL;
+    ac_interval_def defs[AC_INTERVALS_CAP];
+    int n_defs = ac_interval_defs(spec, cal, defs, AC_INTERVALS_CAP), K = 0;
+    while (K < n_defs && defs[K].method == AC_INTERVAL_CONFORMAL) K++;
+    size_t cells = (size_t)H * C;
+    float *point = malloc(3 * cells * sizeof(float));
+    float *quantiles = malloc((3 * cells * (size_t)Q + 1) * sizeof(float));
+    float *lo = malloc(((size_t)K * 3 * cells + 1) * sizeof(float));
+    float *hi = malloc(((size_t)K * 3 * cells + 1) * sizeof(float));
+    int rc = point && quantiles && lo && hi ? 0 : -1;
+    if (rc) ac_cli_error("test_forecasts.csv: out of memory");
+    for (int w = 0; w < 3 && rc == 0; w++) {
+        test_forecast f = {cells, Q, point + w * cells, quantiles + w * cells * Q};
+        if (ac_forecast_windows(model, s, ts[w], 1, 1, 1, keep_test_forecast, &f, &err) != AC_OK) {
+            ac_cli_error("%s", err.msg);
+            rc = -1;
+        }
+        for (int k = 0; k < K && rc == 0; k++)
+            ac_interval_bounds(&defs[k], cal, f.point, f.quantiles, H, C, Q,
+                               lo + ((size_t)k * 3 + w) * cells, hi + ((size_t)k * 3 + w) * cells);
+    }
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = rc == 0 ? open_memstream(&text, &size) : NULL;
+    if (rc == 0 && !out) {
+        ac_cli_error("test_forecasts.csv: out of memory");
+        rc = -1;
+    }
+    if (out) {
+        fprintf(out, "window,step,date,channel,actual,forecast");
+        for (int k = 0; k < K; k++) {
+            char pct[32];
+            ac_level_percent(defs[k].level, pct, sizeof pct);
+            fprintf(out, ",lo%s,hi%s", pct, pct);
+        }
+        for (int q = 0; q < Q; q++) fprintf(out, ",q%g", (double)spec->quantiles[q]);
+        fprintf(out, "\n");
         for (int w = 0; w < 3; w++)
             for (int j = 0; j < n_channels; j++)
-                for (int k = -L + 1, c = channels[j]; k <= H && used < cap; k++) {
+                for (int k = -L + 1, c = channels[j]; k <= H; k++) {
                     int row = ts[w] + k - 1;
-                    double actual =
-                        ac_scaler_unscale(&s->scaler, c, s->scaled[(size_t)row * C + c]);
-                    used += (size_t)snprintf(text + used, cap - used, "%d,%d,%s,%s,%.9g,", w, k,
-                                             table->dates ? table->dates[row] : "", table->names[c],
-                                             actual);
-                    if (k >= 1)
-                        used += (size_t)snprintf(
-                            text + used, cap - used, "%.9g",
-                            ac_scaler_unscale(
-                                &s->scaler, c,
-                                pred->data[((size_t)w * H + (size_t)(k - 1)) * C + c]));
-                    used += (size_t)snprintf(text + used, cap - used, "\n");
+                    fprintf(out, "%d,%d,%s,%s,%.9g,", w, k, table->dates ? table->dates[row] : "",
+                            table->names[c],
+                            ac_scaler_unscale(&s->scaler, c, s->scaled[(size_t)row * C + c]));
+                    if (k < 1) { /* the lookback: no forecast, no bounds */
+                        for (int b = 0; b < 2 * K + Q; b++) fputc(',', out);
+                        fputc('\n', out);
+                        continue;
+                    }
+                    size_t cell = (size_t)w * cells + (size_t)(k - 1) * C + c;
+                    fprintf(out, "%.9g", ac_scaler_unscale(&s->scaler, c, point[cell]));
+                    for (int b = 0; b < K; b++) {
+                        size_t at = (size_t)b * 3 * cells + cell;
+                        fprintf(out, ",%.9g,%.9g", ac_scaler_unscale(&s->scaler, c, lo[at]),
+                                ac_scaler_unscale(&s->scaler, c, hi[at]));
+                    }
+                    for (int q = 0; q < Q; q++)
+                        fprintf(out, ",%.9g",
+                                ac_scaler_unscale(&s->scaler, c, quantiles[cell * Q + q]));
+                    fputc('\n', out);
                 }
-        char path[AC_CONFIG_TEXT + 32];
+        if (fclose(out) != 0 || !text) {
+            ac_cli_error("test_forecasts.csv: out of memory");
+            rc = -1;
+        }
+    }
+    if (rc == 0) {
         snprintf(path, sizeof path, "%s/test_forecasts.csv", dir);
-        ac_error err;
         rc = ac_write_file_atomic(path, text, strlen(text), &err) == AC_OK ? 0 : -1;
         if (rc) ac_cli_error("%s", err.msg);
-        free(text);
     }
-    ac_ctx_free(ctx);
+    free(text);
+    free(point);
+    free(quantiles);
+    free(lo);
+    free(hi);
+    ac_ckpt_free(ck);
     return rc;
 }
 

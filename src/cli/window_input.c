@@ -71,32 +71,56 @@ static ac_freq forecast_freq(const ac_checkpoint *ck, const ac_table *t, int end
     return lies_on_stored ? stored : (ac_freq){AC_FREQ_UNKNOWN, 0};
 }
 
-/* The forecast as CSV text (malloc'd): header, then H rows. */
 char *ac_cli_forecast_csv(const ac_checkpoint *ck, const ac_table *t, int end, const float *out) {
+    return ac_cli_forecast_bounds_csv(ck, t, end, out, NULL);
+}
+
+/* The forecast as CSV text (malloc'd): header, then H rows. */
+char *ac_cli_forecast_bounds_csv(const ac_checkpoint *ck, const ac_table *t, int end,
+                                 const float *out, const ac_cli_forecast_bounds *b) {
     int H = ck->config.data.horizon, C = ck->channels;
-    size_t cap = 256 + (size_t)(H + 1) * (size_t)(C + 1) * 40;
-    for (int c = 0; c < C; c++) cap += strlen(ck->channel_names[c]) + 4;
-    char *buf = malloc(cap);
-    if (!buf) return NULL;
+    int K = b ? b->intervals : 0, Q = b ? b->quantiles : 0;
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&buf, &size);
+    if (!f) return NULL;
     ac_freq freq = forecast_freq(ck, t, end);
     long long last = 0;
     ac_date_style st;
     bool dated = ac_freq_known(freq) && ac_date_parse(t->dates[end - 1], &last, &st);
-    size_t used =
-        (size_t)snprintf(buf, cap, "%s", dated ? (t->date_name ? t->date_name : "date") : "step");
-    for (int c = 0; c < C; c++)
-        used += (size_t)snprintf(buf + used, cap - used, ",%s", ck->channel_names[c]);
-    used += (size_t)snprintf(buf + used, cap - used, "\n");
+    fprintf(f, "%s", dated ? (t->date_name ? t->date_name : "date") : "step");
+    for (int c = 0; c < C; c++) {
+        const char *name = ck->channel_names[c];
+        fprintf(f, ",%s", name);
+        for (int k = 0; k < K; k++) {
+            char pct[32];
+            ac_level_percent(b->levels[k], pct, sizeof pct);
+            fprintf(f, ",%s_lo%s,%s_hi%s", name, pct, name, pct);
+        }
+        for (int q = 0; q < Q; q++) fprintf(f, ",%s_q%g", name, b->quantile_levels[q]);
+    }
+    fprintf(f, "\n");
     for (int h = 0; h < H; h++) {
         char label[AC_DATE_TEXT];
         if (dated)
             ac_date_format(ac_freq_step(freq, last, h + 1), &t->date_style, label, sizeof label);
         else
             snprintf(label, sizeof label, "%d", h + 1);
-        used += (size_t)snprintf(buf + used, cap - used, "%s", label);
-        for (int c = 0; c < C; c++)
-            used += (size_t)snprintf(buf + used, cap - used, ",%.9g", (double)out[h * C + c]);
-        used += (size_t)snprintf(buf + used, cap - used, "\n");
+        fprintf(f, "%s", label);
+        for (int c = 0; c < C; c++) {
+            size_t cell = (size_t)h * C + c;
+            fprintf(f, ",%.9g", (double)out[cell]);
+            for (int k = 0; k < K; k++) {
+                size_t at = (size_t)k * H * C + cell;
+                fprintf(f, ",%.9g,%.9g", (double)b->lo[at], (double)b->hi[at]);
+            }
+            for (int q = 0; q < Q; q++) fprintf(f, ",%.9g", (double)b->values[cell * Q + q]);
+        }
+        fprintf(f, "\n");
+    }
+    if (fclose(f) != 0) {
+        free(buf);
+        return NULL;
     }
     return buf;
 }

@@ -32,4 +32,19 @@ int ac_cli_read_window(const ac_checkpoint *ck, const char *input, int at, ac_ta
 char *ac_cli_forecast_csv(const ac_checkpoint *ck, const ac_table *table, int end,
                           const float *forecast);
 
+/* What predict writes beside each channel's forecast, in original units (all borrowed). */
+typedef struct ac_cli_forecast_bounds {
+    int intervals;        /* K conformal intervals: columns <channel>_lo<P>, <channel>_hi<P> */
+    const double *levels; /* [K], P = ac_level_percent of each */
+    const float *lo, *hi; /* [K, H, C] */
+    int quantiles;        /* Q quantile levels: columns <channel>_q<level> (%g) */
+    const double *quantile_levels; /* [Q] */
+    const float *values;           /* [H, C, Q] */
+} ac_cli_forecast_bounds;
+
+/* The same with each channel's columns followed by its bounds (bounds NULL: none): the
+ * conformal lo/hi pairs, increasing in level, then the quantile columns, increasing. */
+char *ac_cli_forecast_bounds_csv(const ac_checkpoint *ck, const ac_table *table, int end,
+                                 const float *forecast, const ac_cli_forecast_bounds *bounds);
+
 #endif

@@ -1,7 +1,9 @@
 /* test_plot.c - pictures: gnuplot draws non-empty PNG (and SVG) files for a run folder and for
  * an explanation; without gnuplot the calls say how to install it. The gnuplot scripts (read
  * without gnuplot) put time on a date axis with round, labelled tics when the data has dates,
- * keep legends outside the data, and number the spans explain prints. */
+ * keep legends outside the data, and number the spans explain prints; test_forecasts.csv's
+ * interval columns become shaded bands, widest first and lightest, and files without them draw
+ * as before. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdbool.h>
@@ -177,7 +179,79 @@ static void test_dated_forecasts_get_a_date_axis_with_round_labelled_tics(void *
     /* the legend outside the panels */
     assert_has(text, "set key outside right top vertical");
     assert_has(text, "set output '");
+    assert_lacks(text, "filledcurves"); /* no interval columns: no bands */
     free(text);
+}
+
+/* test_forecasts.csv of one window with the columns `extra` after forecast, each forecast row's
+ * values `values` (the lookback rows blank). */
+static void write_forecasts_with(const char *extra, const char *values) {
+    char buf[8192];
+    int blanks = 0;
+    for (const char *c = extra; *c; c++) blanks += *c == ',';
+    size_t n =
+        (size_t)snprintf(buf, sizeof buf, "window,step,date,channel,actual,forecast%s\n", extra);
+    for (int k = -9; k <= 4; k++) {
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "0,%d,,OT,%d,", k, k);
+        if (k >= 1)
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "2.5%s\n", values);
+        else
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "%.*s\n", blanks, ",,,,,,,,,,,,,,,,");
+    }
+    write_file("test_forecasts.csv", buf);
+}
+
+static void test_intervals_are_shaded_bands_widest_first_and_lightest(void **state) {
+    (void)state;
+    write_forecasts_with(",lo80,hi80,lo95,hi95", ",2,3,1.5,3.5");
+    script s;
+    bool drawn = false;
+    ac_error err;
+    assert_int_equal(ac_plot_forecasts_script(script_open(&s), dir, &drawn, &err), AC_OK);
+    char *text = script_close(&s);
+    assert_true(drawn);
+    /* x, actual, forecast, then the bands widest first: 95% (1.5, 3.5), 80% (2, 3) */
+    assert_has(text, "\n1 1 2.5 1.5 3.5 2 3\n");
+    assert_has(text, "\n-9 -9 NaN NaN NaN NaN NaN\n");
+    const char *wide = strstr(text, "using 1:4:5 with filledcurves fc rgb '#");
+    const char *narrow = strstr(text, "using 1:6:7 with filledcurves fc rgb '#");
+    assert_non_null(wide);
+    assert_non_null(narrow);
+    assert_true(wide < narrow);
+    /* the wide band's fill is lighter (each channel nearer white) */
+    unsigned a[3], b[3];
+    assert_int_equal(sscanf(strchr(wide, '#') + 1, "%2x%2x%2x", &a[0], &a[1], &a[2]), 3);
+    assert_int_equal(sscanf(strchr(narrow, '#') + 1, "%2x%2x%2x", &b[0], &b[1], &b[2]), 3);
+    assert_true(a[0] >= b[0] && a[1] > b[1] && a[2] > b[2]);
+    assert_has(text, "title 'conformal 95%'");
+    assert_has(text, "title 'conformal 80%'");
+    /* the bands go under the lines: drawn before them */
+    assert_true(narrow < strstr(text, "title 'actual'"));
+    free(text);
+
+    /* a quantile model without calibration: its symmetric pair of levels, not the median */
+    write_forecasts_with(",q0.1,q0.5,q0.9", ",2,2.5,3");
+    assert_int_equal(ac_plot_forecasts_script(script_open(&s), dir, &drawn, &err), AC_OK);
+    text = script_close(&s);
+    assert_has(text, "\n1 1 2.5 2 3\n");
+    assert_has(text, "title 'quantile 80%'");
+    assert_lacks(text, "using 1:6:7");
+    free(text);
+
+    /* both: the conformal bands only */
+    write_forecasts_with(",lo90,hi90,q0.1,q0.5,q0.9", ",1,4,2,2.5,3");
+    assert_int_equal(ac_plot_forecasts_script(script_open(&s), dir, &drawn, &err), AC_OK);
+    text = script_close(&s);
+    assert_has(text, "\n1 1 2.5 1 4\n");
+    assert_has(text, "title 'conformal 90%'");
+    assert_lacks(text, "quantile");
+    free(text);
+    if (!ac_plot_available()) return;
+    write_forecasts_with(",lo80,hi80,lo95,hi95", ",2,3,1.5,3.5");
+    write_file("history.csv", "epoch,train_loss,val_loss,lr,seconds,windows_per_s\n"
+                              "1,0.9,0.8,0.001,1.0,100\n2,0.5,0.6,0.001,1.0,100\n");
+    assert_int_equal(ac_plot_run(dir, &err), AC_OK);
+    assert_png("forecasts.png");
 }
 
 static void test_forecasts_without_dates_use_steps_from_the_origin(void **state) {
@@ -323,6 +397,7 @@ int main(void) {
         cmocka_unit_test(test_missing_history_is_an_error_naming_the_file),
         cmocka_unit_test(test_dated_forecasts_get_a_date_axis_with_round_labelled_tics),
         cmocka_unit_test(test_forecasts_without_dates_use_steps_from_the_origin),
+        cmocka_unit_test(test_intervals_are_shaded_bands_widest_first_and_lightest),
         cmocka_unit_test(test_months_of_daily_data_are_labelled_by_month),
         cmocka_unit_test(test_learning_curves_show_epochs_and_elapsed_time_with_the_key_outside),
         cmocka_unit_test(test_step_attention_numbers_the_spans_explain_prints),

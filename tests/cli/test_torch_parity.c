@@ -164,7 +164,9 @@ static void test_parity_fails_on_a_wrong_forecast(void **state) {
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     /* the real forecast, with channel b's first step moved by 0.01 (original units) */
-    fprintf(f, "#!/bin/sh\n'%s' \"$@\" | awk -F, -v OFS=, 'NR == 2 { $3 = $3 + 0.01 } { print }'\n",
+    fprintf(f,
+            "#!/bin/sh\n'%s' \"$@\" | awk -F, -v OFS=, 'NR == 1 { for (i = 1; i <= NF; i++) if "
+            "($i == \"b\") c = i } NR == 2 { $c = $c + 0.01 } { print }'\n",
             tu_bin());
     fclose(f);
     assert_int_equal(chmod(path, 0755), 0);
