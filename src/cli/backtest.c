@@ -192,7 +192,25 @@ static int start_row(const char *text, const ac_table *t) {
     }
     for (int r = 0; r < t->rows; r++)
         if (!strcmp(t->dates[r], text)) return r;
-    ac_cli_error("backtest: --start %s: no row of %s has this date (its dates run from %s to %s)",
+    /* not as the CSV writes it: the same moment written another way is pointed at the row's
+     * own text (rather than guessed at: 01/02 may be either day or month) */
+    long long want, have;
+    ac_date_style style;
+    if (!ac_date_parse(text, &want, &style)) {
+        ac_cli_error("backtest: --start %s: neither a row number nor a date (%s writes its dates "
+                     "as '%s')",
+                     text, t->source, t->dates[0]);
+        return -1;
+    }
+    for (int r = 0; r < t->rows; r++)
+        if (ac_date_parse(t->dates[r], &have, &style) && have == want) {
+            ac_cli_error("backtest: --start %s: %s writes its dates as '%s' (row %d); give "
+                         "--start '%s'",
+                         text, t->source, t->dates[r], r, t->dates[r]);
+            return -1;
+        }
+    ac_cli_error("backtest: --start %s: no row of %s has this date (it writes its dates as '%s' "
+                 "and they run from there to '%s'; or give a row number)",
                  text, t->source, t->dates[0], t->dates[t->rows - 1]);
     return -1;
 }
@@ -589,6 +607,14 @@ static int backtest(const bt_args *a, ac_parallel *group) {
             exit_code = AC_EXIT_USAGE;
             goto done;
         }
+        struct stat st;
+        if (a->out && stat(a->out, &st) == 0 && !S_ISDIR(st.st_mode)) {
+            ac_cli_error("backtest: --out %s: a file, not a folder; give a folder to write the "
+                         "backtest into",
+                         a->out);
+            exit_code = AC_EXIT_USAGE;
+            goto done;
+        }
         if (!a->out) named.output.dir[0] = '\0';
         if (ac_run_dir_create(&named, dir, sizeof dir, &err) != AC_OK ||
             ac_run_dir_lock(dir, &lock_fd, &err) != AC_OK) {
@@ -616,7 +642,9 @@ static int backtest(const bt_args *a, ac_parallel *group) {
                src.label, src.table->rows, src.table->cols, cfg.data.lookback, cfg.data.horizon,
                job.plan.first, job.plan.first + (job.plan.count - 1) * job.plan.stride,
                job.plan.stride, job.plan.count, job.plan.folds,
-               job.plan.checkpoint  ? "the checkpoint's model"
+               job.plan.checkpoint ? "the checkpoint's model"
+               : job.plan.refit > 0 && job.plan.folds == 1
+                   ? "one model: --refit is at least the number of origins"
                : job.plan.refit > 0 ? "a refit per fold"
                                     : "one model trained for the first origin",
                dir);

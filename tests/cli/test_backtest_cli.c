@@ -602,10 +602,38 @@ static void test_bad_inputs_fail_in_one_line(void **state) {
     fails(2, "fewer than data.lookback = 24 rows before it", "tiny.ini --start 10 --out bt/bad");
     fails(2, "fewer than lookback + horizon", "tiny.ini --start 40 --out bt/bad");
     fails(2, "no row of series.csv has this date", "tiny.ini --start 2030-01-01 --out bt/bad");
+    /* a date written another way than the CSV writes it: the row's own text is suggested */
+    fails(2,
+          "writes its dates as '2021-01-11 00:00:00' (row 240); give --start '2021-01-11 "
+          "00:00:00'",
+          "tiny.ini --start 2021/01/11 --out bt/bad");
+    fails(2, "give --start '2021-01-11 00:00:00'", "tiny.ini --start 2021-01-11 --out bt/bad");
+    fails(2, "neither a row number nor a date", "tiny.ini --start soon --out bt/bad");
+    fails(2, "--jobs: expected a positive whole number, got '0'", "tiny.ini --jobs 0");
+    assert_int_equal(sh("printf x > afile"), 0);
+    fails(2, "--out afile: a file, not a folder", "tiny.ini --out afile");
+    fails(2, "a quantile model trains with the pinball loss only",
+          "tiny.ini --set model.quantiles=0.1,0.5,0.9 --set train.loss=mse --out bt/bad");
     fails(2, "--stride", "tiny.ini --stride 0 --out bt/bad");
     fails(2, "--refit", "tiny.ini --refit 0 --out bt/bad");
     fails(2, "checkpoint's training and validation rows", "runs/a/best.h5 --start 200");
     fails(2, "--set goes with a CONFIG", "runs/a/best.h5 --set train.epochs=1");
+    /* --stride or --refit beyond the origins: one origin, one fold */
+    assert_int_equal(sh("$A backtest tiny.ini --stride 100 --out bt/one --quiet"), 0);
+    cJSON *one = json_file("bt/one/metrics.json");
+    assert_true(number(one, "origins") == 1 && number(one, "folds") == 1);
+    cJSON_Delete(one);
+    assert_int_equal(sh("$A backtest runs/a/best.h5 --refit 1000 --out bt/one_fold"), 0);
+    assert_non_null(strstr(out, "in 1 fold(s) (one model: --refit is at least the number of "
+                                "origins)"));
+    /* eval --forecasts into a folder that is not there fails before any work */
+    int rc = sh("$A eval runs/a/best.h5 --forecasts nowhere/f.csv");
+    if (rc != 2 || tu_count_lines(out) != 1 || !strstr(out, "nowhere is not a folder"))
+        fail_msg("eval --forecasts nowhere/f.csv: exit %d: %s", rc, out);
+    /* predict with fewer input rows than the lookback */
+    rc = sh("head -20 series.csv > short.csv && $A predict runs/a/best.h5 --input short.csv");
+    if (rc != 1 || tu_count_lines(out) != 1 || !strstr(out, "needs 24 rows"))
+        fail_msg("predict --input short.csv: exit %d: %s", rc, out);
     assert_int_equal(sh("$A backtest tiny.ini --stride 20 --out bt/taken --quiet"), 0);
     fails(1, "holds a backtest of another config, data, options or attncast version",
           "tiny.ini --stride 10 --out bt/taken");
