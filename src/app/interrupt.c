@@ -9,6 +9,9 @@
 
 static volatile sig_atomic_t g_signal; /* the first stop signal received, else 0 */
 static struct timespec g_first;        /* when it came (read and written by the handler only) */
+/* What the handler says the job does next; NULL: it says nothing. */
+static const char *volatile g_note =
+    "stopping after this step and saving a checkpoint (again to stop at once)";
 
 /* A signal that follows the first within this long is the same request arriving twice, e.g.
  * Ctrl-C reaching a sweep's trainer both from the terminal and through the sweep. */
@@ -32,10 +35,15 @@ static void on_stop_signal(int sig) {
     }
     g_first = now;
     g_signal = sig;
-    write_note(sig == SIGINT ? "\nattncast: SIGINT received; stopping after this step and saving "
-                               "a checkpoint (again to stop at once)\n"
-                             : "\nattncast: SIGTERM received; stopping after this step and "
-                               "saving a checkpoint (again to stop at once)\n");
+    const char *note = g_note;
+    if (!note) return;
+    write_note(sig == SIGINT ? "\nattncast: SIGINT received; " : "\nattncast: SIGTERM received; ");
+    write_note(note);
+    write_note("\n");
+}
+
+void ac_interrupt_set_note(const char *note) {
+    g_note = note;
 }
 
 void ac_interrupt_catch(void) {

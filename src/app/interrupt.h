@@ -14,6 +14,10 @@
 
 /* Installs the handler for SIGINT and SIGTERM (SA_RESTART, so blocking calls go on). */
 void ac_interrupt_catch(void);
+/* What the handler writes after "attncast: SIGINT received; " (a string that outlives the
+ * handler; the default speaks of saving a checkpoint); NULL: the handler writes nothing (a worker
+ * process whose parent reports the stop). */
+void ac_interrupt_set_note(const char *note);
 /* Puts back the default action for both signals; a recorded signal is kept. */
 void ac_interrupt_release(void);
 /* The first SIGINT or SIGTERM received since ac_interrupt_catch, else 0. */

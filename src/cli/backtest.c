@@ -8,13 +8,20 @@
  * the outputs are always scored from the fold files (backtest_report.c).
  *
  * Folds run in --jobs worker processes (fork) and, under mpirun, over the ranks (rank r takes
- * folds r, r + size, ...); rank 0 scores them once all are written. */
+ * folds r, r + size, ...); rank 0 scores them once all are written.
+ *
+ * SIGINT or SIGTERM (outside mpirun) stops a backtest between training steps: the folds in
+ * progress are dropped (a rerun computes them again, to the same bits), the finished ones stay
+ * in their files, and one line says how to continue; the exit status is 128 + the signal. The
+ * parent passes the signal on to its workers, and a worker whose parent dies gets SIGTERM. */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sys/prctl.h>
@@ -25,6 +32,7 @@
 #include "attncast/checkpoint.h"
 #include "attncast/parallel.h"
 #include "core/clock.h"
+#include "app/interrupt.h"
 #include "app/report.h"
 #include "app/source.h"
 #include "cli/backtest.h"
@@ -184,7 +192,25 @@ static int start_row(const char *text, const ac_table *t) {
     }
     for (int r = 0; r < t->rows; r++)
         if (!strcmp(t->dates[r], text)) return r;
-    ac_cli_error("backtest: --start %s: no row of %s has this date (its dates run from %s to %s)",
+    /* not as the CSV writes it: the same moment written another way is pointed at the row's
+     * own text (rather than guessed at: 01/02 may be either day or month) */
+    long long want, have;
+    ac_date_style style;
+    if (!ac_date_parse(text, &want, &style)) {
+        ac_cli_error("backtest: --start %s: neither a row number nor a date (%s writes its dates "
+                     "as '%s')",
+                     text, t->source, t->dates[0]);
+        return -1;
+    }
+    for (int r = 0; r < t->rows; r++)
+        if (ac_date_parse(t->dates[r], &have, &style) && have == want) {
+            ac_cli_error("backtest: --start %s: %s writes its dates as '%s' (row %d); give "
+                         "--start '%s'",
+                         text, t->source, t->dates[r], r, t->dates[r]);
+            return -1;
+        }
+    ac_cli_error("backtest: --start %s: no row of %s has this date (it writes its dates as '%s' "
+                 "and they run from there to '%s'; or give a row number)",
                  text, t->source, t->dates[0], t->dates[t->rows - 1]);
     return -1;
 }
@@ -279,7 +305,47 @@ static uint64_t identity_of(const ac_config *cfg, const ac_table *t, const bt_pl
     return h;
 }
 
-/* Creates DIR and DIR/folds and checks (or writes) DIR/backtest.id. */
+/* name is "<stem>.tmp.<digits>", the temporary file of stem that ac_write_file_atomic or the
+ * forecasts CSV writer of some process left behind. */
+static bool is_temporary_of(const char *name, const char *stem, size_t stem_len) {
+    const char *tail = name + stem_len;
+    return !strncmp(name, stem, stem_len) && !strncmp(tail, ".tmp.", 5) && tail[5] &&
+           strspn(tail + 5, "0123456789") == strlen(tail + 5);
+}
+
+/* Removes the temporary files of fold files (folds/fold_NNNN.bin.tmp.<pid>) and of the outputs
+ * that a backtest killed while writing left behind. The caller holds the folder's lock, and the
+ * workers of a killed backtest hold it as long as they live, so none is being written now. */
+static void remove_stale_temporaries(const char *dir) {
+    static const char *const OUTPUTS[] = {
+        "backtest.id",       "forecasts.csv",     "metrics.json",        "backtest.md",
+        "error_by_step.csv", "error_by_fold.csv", "coverage_by_fold.csv"};
+    char path[AC_CONFIG_TEXT + 320];
+    for (int in_folds = 0; in_folds < 2; in_folds++) {
+        snprintf(path, sizeof path, in_folds ? "%s/folds" : "%s", dir);
+        DIR *d = opendir(path);
+        if (!d) continue;
+        for (struct dirent *e; (e = readdir(d)) != NULL;) {
+            const char *name = e->d_name;
+            bool ours = false;
+            if (in_folds) {
+                size_t digits = strspn(name + 5, "0123456789");
+                ours = !strncmp(name, "fold_", 5) && digits >= 4 &&
+                       !strncmp(name + 5 + digits, ".bin", 4) &&
+                       is_temporary_of(name, name, 5 + digits + 4);
+            }
+            for (size_t i = 0; !in_folds && i < sizeof OUTPUTS / sizeof OUTPUTS[0]; i++)
+                ours = ours || is_temporary_of(name, OUTPUTS[i], strlen(OUTPUTS[i]));
+            if (ours && snprintf(path, sizeof path, in_folds ? "%s/folds/%s" : "%s/%s", dir, name) <
+                            (int)sizeof path)
+                unlink(path);
+        }
+        closedir(d);
+    }
+}
+
+/* Creates DIR and DIR/folds, removes stale temporary files and checks (or writes)
+ * DIR/backtest.id. */
 static int prepare_dir(const bt_job *job) {
     char path[AC_CONFIG_TEXT + 32], text[64];
     snprintf(path, sizeof path, "%s/folds", job->dir);
@@ -287,6 +353,7 @@ static int prepare_dir(const bt_job *job) {
         ac_cli_error("%s: cannot create: %s", path, strerror(errno));
         return -1;
     }
+    remove_stale_temporaries(job->dir);
     snprintf(path, sizeof path, "%s/backtest.id", job->dir);
     snprintf(text, sizeof text, "%016llx\n", (unsigned long long)job->identity);
     FILE *f = fopen(path, "r");
@@ -312,15 +379,18 @@ static int prepare_dir(const bt_job *job) {
 
 /* ---- running the folds ---- */
 
+/* The exit code of a worker, and the result of run_folds, when a signal stopped it. */
+enum { BT_STOPPED = 3 };
+
 /* Worker `worker` of `workers` on this rank: the folds f = rank + size * k with
  * k % workers == worker that have no file yet, at most stop_after of them (0: all). Returns an
- * exit code; *computed counts the folds computed. */
-static int run_folds(const bt_job *job, int rank, int size, int worker, int workers, int stop_after,
-                     int *computed) {
-    *computed = 0;
-    int k = 0;
+ * exit code, or BT_STOPPED when a stop was requested. */
+static int run_folds(const bt_job *job, int rank, int size, int worker, int workers,
+                     int stop_after) {
+    int computed = 0, k = 0;
     for (int f = rank; f < job->plan.folds; f += size, k++) {
         if (k % workers != worker) continue;
+        if (job->stop_requested && job->stop_requested()) return BT_STOPPED;
         bt_fold fd;
         int rc = ac_backtest_fold_read(job, f, &fd);
         if (rc < 0) return AC_EXIT_FAILURE;
@@ -328,26 +398,36 @@ static int run_folds(const bt_job *job, int rank, int size, int worker, int work
             ac_backtest_fold_free(&fd);
             continue;
         }
-        if (stop_after && *computed == stop_after) return AC_EXIT_OK;
+        if (stop_after && computed == stop_after) return AC_EXIT_OK;
         bool usage = false;
-        if (ac_backtest_fold_run(job, f, &usage) != 0)
-            return usage ? AC_EXIT_USAGE : AC_EXIT_FAILURE;
-        (*computed)++;
+        rc = ac_backtest_fold_run(job, f, &usage);
+        if (rc > 0) return BT_STOPPED;
+        if (rc < 0) return usage ? AC_EXIT_USAGE : AC_EXIT_FAILURE;
+        computed++;
     }
     return AC_EXIT_OK;
 }
 
-/* This rank's folds in `jobs` forked workers (or here, for one). */
-static int run_workers(const bt_job *job, ac_parallel *group, int jobs, int stop_after,
-                       int *computed) {
+static void sleep_briefly(void) {
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* This rank's folds in `jobs` forked workers (or here, for one). A stop request reaching this
+ * process is passed on to the workers (once: the same request from a terminal reaches them
+ * too, and the handler takes a repeat within a second for the same one). */
+static int run_workers(const bt_job *job, ac_parallel *group, int jobs, int stop_after) {
     int rank = ac_parallel_rank(group), size = ac_parallel_size(group);
-    if (jobs <= 1) return run_folds(job, rank, size, 0, 1, stop_after, computed);
+    if (jobs <= 1) return run_folds(job, rank, size, 0, 1, stop_after);
     /* forecasting alone gives the same bits at any thread count, so workers split the budget;
      * training slices each batch per configured thread, so refits keep the configured count */
     int budget = ac_threads_get(), share = budget / jobs > 0 ? budget / jobs : 1;
-    pid_t pids[64];
-    if (jobs > 64) jobs = 64;
+    enum { MAX_WORKERS = 64 };
+    pid_t pids[MAX_WORKERS];
+    bool reaped[MAX_WORKERS] = {false};
+    if (jobs > MAX_WORKERS) jobs = MAX_WORKERS;
     int started = 0, exit_code = AC_EXIT_OK;
+    pid_t parent = getpid();
     fflush(stdout);
     fflush(stderr);
     for (int w = 0; w < jobs; w++) {
@@ -359,30 +439,50 @@ static int run_workers(const bt_job *job, ac_parallel *group, int jobs, int stop
         }
         if (pid == 0) {
             prctl(PR_SET_PDEATHSIG, SIGTERM);
+            if (getppid() != parent) _exit(BT_STOPPED); /* the parent died before the prctl */
+            ac_interrupt_set_note(NULL);                /* the parent reports a stop */
             ac_error err;
             if (job->plan.checkpoint) ac_threads_init(share, &err);
-            int mine = 0, rc = run_folds(job, rank, size, w, jobs, stop_after, &mine);
+            int rc = run_folds(job, rank, size, w, jobs, stop_after);
             fflush(stdout);
-            _exit(rc == AC_EXIT_OK ? (mine > 255 ? 255 : mine) + 0 : 200 + rc);
+            _exit(rc);
         }
         pids[started++] = pid;
     }
-    *computed = 0;
-    for (int i = 0; i < started; i++) {
-        int status = 0;
-        while (waitpid(pids[i], &status, 0) < 0 && errno == EINTR) continue;
-        if (!WIFEXITED(status)) {
-            ac_cli_error("backtest: a worker died (signal %d)",
-                         WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-            exit_code = AC_EXIT_FAILURE;
-        } else if (WEXITSTATUS(status) >= 200) {
-            int rc = WEXITSTATUS(status) - 200;
-            if (exit_code == AC_EXIT_OK) exit_code = rc;
-        } else {
-            *computed += WEXITSTATUS(status);
+    bool passed_on = false, stopped = false;
+    for (int left = started; left > 0;) {
+        int sig = job->stop_requested ? job->stop_requested() : 0;
+        if (sig && !passed_on) {
+            for (int i = 0; i < started; i++)
+                if (!reaped[i]) kill(pids[i], sig);
+            passed_on = true;
         }
+        bool any = false;
+        for (int i = 0; i < started; i++) {
+            if (reaped[i]) continue;
+            int status = 0;
+            pid_t r = waitpid(pids[i], &status, WNOHANG);
+            if (r == 0 || (r < 0 && errno == EINTR)) continue;
+            reaped[i] = any = true;
+            left--;
+            if (r < 0) {
+                ac_cli_error("backtest: cannot wait for a worker: %s", strerror(errno));
+                exit_code = AC_EXIT_FAILURE;
+            } else if (WIFEXITED(status) && WEXITSTATUS(status) == BT_STOPPED) {
+                stopped = true;
+            } else if (WIFSIGNALED(status) &&
+                       (sig || (job->stop_requested && job->stop_requested()))) {
+                stopped = true; /* a repeated Ctrl-C ends workers at once */
+            } else if (!WIFEXITED(status)) {
+                ac_cli_error("backtest: a worker died (signal %d)", WTERMSIG(status));
+                exit_code = AC_EXIT_FAILURE;
+            } else if (WEXITSTATUS(status) != AC_EXIT_OK && exit_code == AC_EXIT_OK) {
+                exit_code = WEXITSTATUS(status);
+            }
+        }
+        if (!any && left > 0) sleep_briefly();
     }
-    return exit_code;
+    return exit_code == AC_EXIT_OK && stopped ? BT_STOPPED : exit_code;
 }
 
 /* The folds without a file yet. */
@@ -395,6 +495,31 @@ static int missing_folds(const bt_job *job) {
         if (stat(path, &st) != 0) missing++;
     }
     return missing;
+}
+
+/* The command that continues this backtest: the same input and options, --out dir. */
+static void resume_command(const bt_args *a, const char *dir, char *out, size_t n) {
+    char num[32];
+    snprintf(out, n, "attncast backtest");
+    ac_cli_append_shell_word(out, n, a->input);
+    if (a->start) {
+        ac_cli_append_shell_word(out, n, "--start");
+        ac_cli_append_shell_word(out, n, a->start);
+    }
+    const char *names[3] = {"--stride", "--refit", "--jobs"};
+    int values[3] = {a->stride, a->refit, a->jobs}, defaults[3] = {1, 0, 1};
+    for (int i = 0; i < 3; i++) {
+        if (values[i] == defaults[i]) continue;
+        snprintf(num, sizeof num, "%d", values[i]);
+        ac_cli_append_shell_word(out, n, names[i]);
+        ac_cli_append_shell_word(out, n, num);
+    }
+    for (int i = 0; i < a->n_sets; i++) {
+        ac_cli_append_shell_word(out, n, "--set");
+        ac_cli_append_shell_word(out, n, a->sets[i]);
+    }
+    ac_cli_append_shell_word(out, n, "--out");
+    ac_cli_append_shell_word(out, n, dir);
 }
 
 static int backtest(const bt_args *a, ac_parallel *group);
@@ -453,6 +578,7 @@ static int backtest(const bt_args *a, ac_parallel *group) {
         return AC_EXIT_USAGE;
     }
     int exit_code = AC_EXIT_FAILURE;
+    bool catch_signals = false;
     ac_data_source src;
     if (ac_data_source_open(&src, &cfg, &err) != AC_OK) {
         ac_cli_error("%s", err.msg);
@@ -481,6 +607,14 @@ static int backtest(const bt_args *a, ac_parallel *group) {
             exit_code = AC_EXIT_USAGE;
             goto done;
         }
+        struct stat st;
+        if (a->out && stat(a->out, &st) == 0 && !S_ISDIR(st.st_mode)) {
+            ac_cli_error("backtest: --out %s: a file, not a folder; give a folder to write the "
+                         "backtest into",
+                         a->out);
+            exit_code = AC_EXIT_USAGE;
+            goto done;
+        }
         if (!a->out) named.output.dir[0] = '\0';
         if (ac_run_dir_create(&named, dir, sizeof dir, &err) != AC_OK ||
             ac_run_dir_lock(dir, &lock_fd, &err) != AC_OK) {
@@ -493,27 +627,51 @@ static int backtest(const bt_args *a, ac_parallel *group) {
     ac_parallel_broadcast(group, dir, sizeof dir);
     job.dir = dir;
     ac_parallel_barrier(group);
+    /* SIGINT/SIGTERM from here on: stop between training steps, keep the finished folds and say
+     * how to continue. Ranks of an MPI job keep the default action (mpirun ends the job; the
+     * rerun goes on from the fold files). */
+    catch_signals = ac_parallel_size(group) <= 1;
+    if (catch_signals) {
+        ac_interrupt_set_note("stopping; the finished folds are kept (again to stop at once)");
+        ac_interrupt_catch();
+        job.stop_requested = ac_interrupt_signal;
+    }
     if (!a->quiet)
         printf("attncast backtest: %s, %d rows x %d channels; L=%d H=%d; origins %d-%d every "
                "%d row(s): %d origin(s) in %d fold(s) (%s)\nbacktest folder: %s\n",
                src.label, src.table->rows, src.table->cols, cfg.data.lookback, cfg.data.horizon,
                job.plan.first, job.plan.first + (job.plan.count - 1) * job.plan.stride,
                job.plan.stride, job.plan.count, job.plan.folds,
-               job.plan.checkpoint  ? "the checkpoint's model"
+               job.plan.checkpoint ? "the checkpoint's model"
+               : job.plan.refit > 0 && job.plan.folds == 1
+                   ? "one model: --refit is at least the number of origins"
                : job.plan.refit > 0 ? "a refit per fold"
                                     : "one model trained for the first origin",
                dir);
     fflush(stdout);
-    int computed = 0;
-    exit_code = run_workers(&job, group, a->jobs, a->stop_after, &computed);
+    char resume_cmd[4 * AC_CONFIG_TEXT];
+    resume_command(a, dir, resume_cmd, sizeof resume_cmd);
+    int missing_before = lead ? missing_folds(&job) : 0;
+    exit_code = run_workers(&job, group, a->jobs, a->stop_after);
+    int missing = lead ? missing_folds(&job) : 0, computed = missing_before - missing;
+    if (exit_code == BT_STOPPED || (exit_code == AC_EXIT_OK && missing && ac_interrupt_signal())) {
+        int sig = ac_interrupt_signal() ? ac_interrupt_signal() : SIGTERM; /* a worker's own */
+        ac_cli_error("backtest stopped by %s with %d of %d fold(s) done (kept in %s/folds); "
+                     "continue with: %s",
+                     ac_interrupt_signal_name(sig), job.plan.folds - missing, job.plan.folds, dir,
+                     resume_cmd);
+        exit_code = 128 + sig;
+        goto done_lock;
+    }
     if (exit_code != AC_EXIT_OK) goto done_lock;
+    /* From here a signal ends the program at once: the fold files are complete, and a rerun
+     * writes the outputs from them. */
+    if (catch_signals) ac_interrupt_release();
     ac_parallel_barrier(group);
     if (!lead) goto done_lock;
-    int missing = missing_folds(&job);
     if (missing && a->stop_after) {
-        printf("stopped after %d fold(s) as asked; %d fold(s) left; continue with the same "
-               "command and --out %s\n",
-               computed, missing, dir);
+        printf("stopped after %d fold(s) as asked; %d fold(s) left; continue with: %s\n", computed,
+               missing, resume_cmd);
         exit_code = AC_EXIT_OK;
         goto done_lock;
     }
@@ -527,6 +685,7 @@ static int backtest(const bt_args *a, ac_parallel *group) {
     exit_code =
         ac_backtest_report(&job, season, src.label, &timing) == 0 ? AC_EXIT_OK : AC_EXIT_FAILURE;
 done_lock:
+    if (catch_signals) ac_interrupt_release();
     if (lock_fd >= 0) close(lock_fd);
 done:
     ac_data_source_close(&src);

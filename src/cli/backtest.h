@@ -40,6 +40,7 @@ typedef struct bt_job {
     uint64_t identity; /* of the config, data and options: every fold file carries it */
     const char *dir;   /* the output folder */
     bool quiet;
+    int (*stop_requested)(void); /* asked during each refit's training; NULL: never stop */
 } bt_job;
 
 /* One fold's result, as its file holds it. */
@@ -68,8 +69,8 @@ void ac_backtest_fold_free(bt_fold *fold);
 /* DIR/folds/fold_NNNN.bin */
 void ac_backtest_fold_path(const char *dir, int f, char *path, size_t n);
 /* Trains (unless the plan forecasts with a checkpoint) and forecasts fold f, then writes its
- * file atomically. 0, or -1 after printing the error; *usage: the error is a bad command line or
- * config. */
+ * file atomically. 0; 1 when job->stop_requested stopped its training (nothing written, nothing
+ * printed); or -1 after printing the error, *usage: the error is a bad command line or config. */
 int ac_backtest_fold_run(const bt_job *job, int f, bool *usage);
 /* Reads fold f's file: 1 when there is none, 0 when read (out filled), -1 after printing an
  * error (unreadable, or written by a backtest of another identity). */

@@ -220,8 +220,16 @@ int ac_backtest_fold_run(const bt_job *job, int f, bool *usage) {
             *usage = err.code == AC_ERR_INVALID;
             goto done;
         }
-        if (ac_trainer_run(tr, &err) != AC_OK) {
+        if (job->stop_requested &&
+            ac_trainer_set_stop_check(tr, job->stop_requested, &err) != AC_OK) {
             ac_cli_error("backtest: fold %d: %s", f, err.msg);
+            goto done;
+        }
+        if (ac_trainer_run(tr, &err) != AC_OK) {
+            if (err.code == AC_ERR_INTERRUPTED)
+                rc = 1; /* the fold is dropped whole and computed again on a rerun */
+            else
+                ac_cli_error("backtest: fold %d: %s", f, err.msg);
             goto done;
         }
         ac_trainer_history(tr, &fd.epochs_run);

@@ -3,6 +3,7 @@
 #define ATTNCAST_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "attncast/error.h"
 
@@ -32,6 +33,10 @@ void ac_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Parses a whole positive int option value; on failure prints an error naming the option. */
 int ac_cli_parse_positive(const char *option, const char *text, int *out);
+
+/* Appends " word" to out (n bytes), single-quoted for the shell when it holds anything but
+ * plain characters (the resume commands of train and backtest). */
+void ac_cli_append_shell_word(char *out, size_t n, const char *word);
 
 /* An argument of train or sweep that no option took: an unknown option, or the one config
  * file (stored in *config); on failure prints an error naming the verb and returns -1. */

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include "attncast/attncast.h"
 #include "attncast/checkpoint.h"
 #include "app/report.h"
@@ -163,10 +165,36 @@ static int write_forecasts(const char *path, const ac_checkpoint *ck, ac_series 
     return ac_cli_forecasts_close(o.w, true);
 }
 
+/* --forecasts FILE can be written: its folder exists and FILE is not a folder. Checked before
+ * the evaluation, so that a typo costs no work. 0, or -1 after printing the error. */
+static int check_forecasts_path(const char *path) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        ac_cli_error("eval: --forecasts %s: a folder; give a file name (such as %s/forecasts.csv)",
+                     path, path);
+        return -1;
+    }
+    const char *slash = strrchr(path, '/');
+    if (!slash) return 0;
+    char folder[4096];
+    int len = slash == path ? 1 : (int)(slash - path);
+    if (snprintf(folder, sizeof folder, "%.*s", len, path) >= (int)sizeof folder) {
+        ac_cli_error("eval: --forecasts: path too long");
+        return -1;
+    }
+    if (stat(folder, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        ac_cli_error("eval: --forecasts %s: %s is not a folder%s", path, folder,
+                     stat(folder, &st) != 0 ? " (create it first)" : "");
+        return -1;
+    }
+    return 0;
+}
+
 int ac_cli_eval(int argc, char **argv) {
     eval_args a;
     int prc = parse_args(argc, argv, &a);
     if (prc != 0) return prc > 0 ? AC_EXIT_OK : AC_EXIT_USAGE;
+    if (a.forecasts && check_forecasts_path(a.forecasts) != 0) return AC_EXIT_USAGE;
     ac_error err;
     ac_checkpoint *ck = NULL;
     if (ac_ckpt_read(&ck, a.checkpoint, &err) != AC_OK) {

@@ -86,6 +86,22 @@ int ac_cli_parse_positive(const char *option, const char *text, int *out) {
     return 0;
 }
 
+void ac_cli_append_shell_word(char *out, size_t n, const char *word) {
+    size_t used = strlen(out);
+    bool plain =
+        word[0] != '\0' && strspn(word, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                        "0123456789_-./=,:+@%") == strlen(word);
+    if (plain) {
+        snprintf(out + used, n - used, " %s", word);
+        return;
+    }
+    used += (size_t)snprintf(out + used, n - used, " '");
+    for (const char *c = word; *c && used + 5 < n; c++)
+        used += (size_t)(*c == '\'' ? snprintf(out + used, n - used, "'\\''")
+                                    : snprintf(out + used, n - used, "%c", *c));
+    if (used < n) snprintf(out + used, n - used, "'");
+}
+
 static void print_help(FILE *out) {
     fprintf(out,
             "attncast %s - attention-based time-series forecasters on the CPU\n\n"

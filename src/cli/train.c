@@ -256,38 +256,21 @@ static int load_config(const train_args *a, ac_config *cfg, const ac_parallel *g
     return 0;
 }
 
-/* Appends word to out, single-quoted for the shell when it holds anything but plain characters. */
-static void append_shell_word(char *out, size_t n, const char *word) {
-    size_t used = strlen(out);
-    bool plain =
-        word[0] != '\0' && strspn(word, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                        "0123456789_-./=,:+@%") == strlen(word);
-    if (plain) {
-        snprintf(out + used, n - used, " %s", word);
-        return;
-    }
-    used += (size_t)snprintf(out + used, n - used, " '");
-    for (const char *c = word; *c && used + 5 < n; c++)
-        used += (size_t)(*c == '\'' ? snprintf(out + used, n - used, "'\\''")
-                                    : snprintf(out + used, n - used, "%c", *c));
-    if (used < n) snprintf(out + used, n - used, "'");
-}
-
 /* The command that continues this run: the same config, --csv and --set options, --resume
  * dir. */
 static void resume_command(const train_args *a, const char *dir, char *out, size_t n) {
     snprintf(out, n, "attncast train");
-    if (a->config) append_shell_word(out, n, a->config);
+    if (a->config) ac_cli_append_shell_word(out, n, a->config);
     if (a->csv) {
-        append_shell_word(out, n, "--csv");
-        append_shell_word(out, n, a->csv);
+        ac_cli_append_shell_word(out, n, "--csv");
+        ac_cli_append_shell_word(out, n, a->csv);
     }
     for (int i = 0; i < a->n_sets; i++) {
-        append_shell_word(out, n, "--set");
-        append_shell_word(out, n, a->sets[i]);
+        ac_cli_append_shell_word(out, n, "--set");
+        ac_cli_append_shell_word(out, n, a->sets[i]);
     }
-    append_shell_word(out, n, "--resume");
-    append_shell_word(out, n, dir);
+    ac_cli_append_shell_word(out, n, "--resume");
+    ac_cli_append_shell_word(out, n, dir);
 }
 
 /* Writes config.ini, history.csv and metrics.json; returns 0 or prints the error. */

@@ -301,6 +301,30 @@ static bool read_split(const key_def *k, const char *text, double out[3]) {
 /* A level token of at most this many characters is quoted whole in a message. */
 #define LEVEL_QUOTE 40
 
+/* Levels written as percentages by mistake ("80,95": every entry a number in (0, 100), some
+ * above 1): the fractions meant, "0.8,0.95", into buf; false otherwise. */
+static bool percent_levels(const char *text, char *buf, size_t n) {
+    char copy[LINE_CHARS + 1];
+    if (strlen(text) >= sizeof copy || n == 0) return false;
+    strcpy(copy, text);
+    buf[0] = '\0';
+    size_t used = 0;
+    bool above_one = false;
+    char *save = NULL;
+    for (char *field = strtok_r(copy, ",", &save); field; field = strtok_r(NULL, ",", &save)) {
+        char *end = field + strlen(field);
+        while (isspace((unsigned char)*field)) field++;
+        while (end > field && isspace((unsigned char)end[-1])) *--end = '\0';
+        double v;
+        if (!read_double(field, &v) || !(v > 0.0 && v < 100.0)) return false;
+        above_one = above_one || v > 1.0;
+        int w = snprintf(buf + used, n - used, "%s%g", used ? "," : "", v / 100.0);
+        if (w < 0 || (size_t)w >= n - used) return false;
+        used += (size_t)w;
+    }
+    return above_one;
+}
+
 bool ac_config_parse_levels(const char *text, int max_count, ac_levels *out, char *why, size_t n) {
     ac_levels levels = {0};
     size_t len = strlen(text);
@@ -328,7 +352,18 @@ bool ac_config_parse_levels(const char *text, int max_count, ac_levels *out, cha
             snprintf(why, n, "'%.*s%s' is not a number", LEVEL_QUOTE, field, cut);
             ok = false;
         } else if (!(v > 0.0 && v < 1.0)) {
-            snprintf(why, n, "'%.*s%s' is not in (0, 1)", LEVEL_QUOTE, field, cut);
+            char meant[LINE_CHARS + 1];
+            if (v > 1.0 && percent_levels(text, meant, sizeof meant))
+                snprintf(why, n,
+                         "'%.*s%s' is not in (0, 1); levels are fractions, not percents: "
+                         "write %s",
+                         LEVEL_QUOTE, field, cut, meant);
+            else
+                snprintf(why, n, "'%.*s%s' is not in (0, 1)", LEVEL_QUOTE, field, cut);
+            ok = false;
+        } else if (levels.count > 0 && v == levels.value[levels.count - 1]) {
+            snprintf(why, n, "'%.*s%s' is given twice (each level once, increasing)", LEVEL_QUOTE,
+                     field, cut);
             ok = false;
         } else if (levels.count > 0 && !(v > levels.value[levels.count - 1])) {
             snprintf(why, n, "'%.*s%s' is not greater than the level before it (%g)", LEVEL_QUOTE,

@@ -4,11 +4,16 @@
  * coverage in metrics.json that the CSV's rows give; --stride, --start ROW and --start DATE pick
  * the origins; --refit 2 trains and calibrates one model per fold on the rows before it; a
  * quantile model's q-columns increase; a backtest stopped after one fold and rerun writes the
- * same outputs as one that ran straight through, and so does --jobs 2; bad command lines, a
- * folder of another backtest and an old fold file fail in one line.
+ * same outputs as one that ran straight through, and so does --jobs 2; one SIGKILLed (with its
+ * workers) once its first fold file exists and rerun, with a stale temporary fold file beside,
+ * writes them byte for byte too; SIGINT (Ctrl-C, to the process group) and SIGTERM (to the
+ * parent alone) stop it with 128 + the signal and one line whose command continues it to the
+ * same outputs; bad command lines, a folder of another backtest and an old fold file fail in
+ * one line.
  *
  * The series: 300 hourly rows of two channels; split 0.7/0.1/0.2 (n_val 30, test origins
  * 240-294 for L = 24, H = 6). */
+#include <errno.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +22,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <cmocka.h>
@@ -27,6 +38,10 @@ static char dir[256];
 static char out[1 << 16];
 
 #define sh(...) tu_run_in(dir, out, sizeof out, __VA_ARGS__)
+
+/* Folds slow enough to stop in the middle: 3 folds of 100 epochs each (about 0.3 s on one
+ * core). */
+#define SLOW_BACKTEST "backtest tiny.ini --set train.epochs=100 --refit 20 --quiet"
 
 static int setup(void **state) {
     (void)state;
@@ -395,6 +410,185 @@ static void test_resumed_and_parallel_backtests_write_the_same_outputs(void **st
     assert_same_file("bt/whole/metrics.json", "bt/jobs/metrics.json");
 }
 
+/* ---- stopping a backtest: SIGKILL, SIGINT, SIGTERM ---- */
+
+static void sleep_seconds(double s) {
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+/* Starts `attncast SLOW_BACKTEST --jobs J --out OUT` in dir, in a process group of its own (so
+ * that it and its workers can be signalled together), output to OUT.log. */
+static pid_t start_slow(int jobs, const char *out_dir) {
+    char log[600], command[512], bin[512];
+    snprintf(log, sizeof log, "%s/%s.log", dir, out_dir);
+    snprintf(bin, sizeof bin, "%s", tu_bin());
+    snprintf(command, sizeof command, "%s --jobs %d --out %s", SLOW_BACKTEST, jobs, out_dir);
+    char *argv[32] = {bin};
+    int argc = 1;
+    for (char *save = NULL, *w = strtok_r(command, " ", &save); w && argc < 31;
+         w = strtok_r(NULL, " ", &save))
+        argv[argc++] = w;
+    argv[argc] = NULL;
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        setpgid(0, 0);
+        if (chdir(dir) != 0 || !freopen(log, "w", stdout) || dup2(STDOUT_FILENO, STDERR_FILENO) < 0)
+            _exit(126);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    setpgid(pid, pid); /* either call wins; both make the group before it matters */
+    return pid;
+}
+
+/* Waits (up to 120 s, times tu_time_scale()) for OUT/folds/fold_0000.bin or for pid to end.
+ * True when the file exists and pid still runs; *status holds pid's status if it ended. */
+static bool wait_for_first_fold(pid_t pid, const char *out_dir, int *status, bool *ended) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s/folds/fold_0000.bin", dir, out_dir);
+    *ended = false;
+    for (double waited = 0; waited < 120 * tu_time_scale(); waited += 0.005) {
+        if (waitpid(pid, status, WNOHANG) == pid) {
+            *ended = true;
+            return false;
+        }
+        if (access(path, F_OK) == 0) return true;
+        sleep_seconds(0.005);
+    }
+    fail_msg("no %s after 120 s", path);
+    return false;
+}
+
+/* Reaps every process this test adopted (workers of a killed backtest: the test is their
+ * subreaper), so that none still holds the folder's lock. */
+static void reap_orphans(void) {
+    int status;
+    while (waitpid(-1, &status, 0) > 0 || errno == EINTR) continue;
+}
+
+static char *log_of(const char *out_dir) {
+    char name[256];
+    snprintf(name, sizeof name, "%s.log", out_dir);
+    return read_in_dir(name);
+}
+
+/* The reference outputs of SLOW_BACKTEST, run straight through (once). */
+static void slow_reference(void) {
+    if (sh("test -e bt/slow_ref/metrics.json") == 0) return;
+    assert_int_equal(sh("$A %s --out bt/slow_ref", SLOW_BACKTEST), 0);
+    assert_int_equal(sh("ls bt/slow_ref/folds | wc -l"), 0);
+    assert_int_equal(atoi(out), 3); /* 55 origins, 20 per fold: 3 folds */
+}
+
+static void assert_same_as_slow_reference(const char *out_dir) {
+    char a[256], b[256];
+    snprintf(a, sizeof a, "%s/forecasts.csv", out_dir);
+    assert_same_file("bt/slow_ref/forecasts.csv", a);
+    snprintf(b, sizeof b, "%s/metrics.json", out_dir);
+    assert_same_file("bt/slow_ref/metrics.json", b);
+    /* no temporary files are left over */
+    assert_int_equal(sh("find %s -name '*.tmp.*' | wc -l", out_dir), 0);
+    assert_int_equal(atoi(out), 0);
+}
+
+static void kill_then_rerun(int jobs, const char *out_dir) {
+    slow_reference();
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    int status = 0;
+    bool ended;
+    pid_t pid = start_slow(jobs, out_dir);
+    if (wait_for_first_fold(pid, out_dir, &status, &ended)) {
+        assert_int_equal(kill(-pid, SIGKILL), 0); /* the backtest and its workers at once */
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        char *log = log_of(out_dir);
+        fail_msg("the backtest ended with status 0x%x before its first fold: %s", status,
+                 log ? log : "");
+    } else {
+        print_message("the backtest finished before the kill; checking the rerun only\n");
+    }
+    reap_orphans();
+    prctl(PR_SET_CHILD_SUBREAPER, 0);
+    /* a worker killed while writing leaves its temporary file: the rerun removes it */
+    assert_int_equal(sh("printf 'half a fold' > %s/folds/fold_0001.bin.tmp.999999", out_dir), 0);
+    int rc = sh("$A %s --jobs %d --out %s", SLOW_BACKTEST, jobs, out_dir);
+    if (rc != 0) fail_msg("rerun: exit %d: %s", rc, out);
+    assert_same_as_slow_reference(out_dir);
+}
+
+static void test_sigkilled_backtest_reruns_to_the_same_outputs(void **state) {
+    (void)state;
+    kill_then_rerun(1, "bt/killed1");
+}
+
+static void test_sigkilled_parallel_backtest_reruns_to_the_same_outputs(void **state) {
+    (void)state;
+    kill_then_rerun(2, "bt/killed2");
+}
+
+/* Sends sig (to the whole group: a Ctrl-C; else to the parent alone) once the first fold file
+ * exists; expects 128 + sig and one line saying how to continue, then runs that command as
+ * printed and compares with the reference. */
+static void interrupt_then_continue(int sig, bool group, int jobs, const char *out_dir) {
+    slow_reference();
+    int status = 0;
+    bool ended;
+    pid_t pid = start_slow(jobs, out_dir);
+    bool running = wait_for_first_fold(pid, out_dir, &status, &ended);
+    if (running) {
+        assert_int_equal(kill(group ? -pid : pid, sig), 0);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+    }
+    char *log = log_of(out_dir);
+    assert_non_null(log);
+    snprintf(out, sizeof out, "%s", log);
+    free(log);
+    if (!running && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        print_message("the backtest finished before the signal; checking the outputs only\n");
+        assert_same_as_slow_reference(out_dir);
+        return;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 128 + sig)
+        fail_msg("signal %d: status 0x%x, wanted exit %d: %s", sig, status, 128 + sig, out);
+    char want[128];
+    snprintf(want, sizeof want, "attncast: backtest stopped by %s with ",
+             sig == SIGINT ? "SIGINT" : "SIGTERM");
+    const char *stop = strstr(out, want);
+    if (!stop) fail_msg("'%s' not in: %s", want, out);
+    char line[2048];
+    snprintf(line, sizeof line, "%.*s", (int)strcspn(stop, "\n"), stop);
+    assert_int_equal(tu_count_lines(stop), 1); /* the last line */
+    int done = atoi(stop + strlen(want));
+    assert_true(done >= 1 && done < 3);
+    const char *cont = strstr(line, "continue with: attncast backtest ");
+    if (!cont) fail_msg("no command in: %s", line);
+    char command[1024];
+    snprintf(command, sizeof command, "$A %s", cont + strlen("continue with: attncast "));
+    /* every worker is gone: nothing holds the folder; the finished folds are kept */
+    assert_int_equal(sh("flock -n %s/.train.lock true", out_dir), 0);
+    assert_int_equal(sh("ls %s/folds | wc -l", out_dir), 0);
+    assert_int_equal(atoi(out), done);
+    assert_int_equal(sh("test -e %s/metrics.json", out_dir) != 0, 1);
+    int rc = sh("%s", command);
+    if (rc != 0) fail_msg("'%s': exit %d: %s", command, rc, out);
+    assert_same_as_slow_reference(out_dir);
+}
+
+static void test_ctrl_c_stops_a_backtest_that_continues_to_the_same_outputs(void **state) {
+    (void)state;
+    interrupt_then_continue(SIGINT, true, 2, "bt/ctrl_c");
+}
+
+static void test_sigterm_to_the_parent_stops_its_workers(void **state) {
+    (void)state;
+    interrupt_then_continue(SIGTERM, false, 2, "bt/term");
+    interrupt_then_continue(SIGINT, false, 1, "bt/int1");
+}
+
 /* The command fails with exit status `status` and one line naming `needle`. */
 static void fails(int status, const char *needle, const char *args) {
     int rc = sh("{ $A backtest %s >/dev/null; }", args);
@@ -408,10 +602,38 @@ static void test_bad_inputs_fail_in_one_line(void **state) {
     fails(2, "fewer than data.lookback = 24 rows before it", "tiny.ini --start 10 --out bt/bad");
     fails(2, "fewer than lookback + horizon", "tiny.ini --start 40 --out bt/bad");
     fails(2, "no row of series.csv has this date", "tiny.ini --start 2030-01-01 --out bt/bad");
+    /* a date written another way than the CSV writes it: the row's own text is suggested */
+    fails(2,
+          "writes its dates as '2021-01-11 00:00:00' (row 240); give --start '2021-01-11 "
+          "00:00:00'",
+          "tiny.ini --start 2021/01/11 --out bt/bad");
+    fails(2, "give --start '2021-01-11 00:00:00'", "tiny.ini --start 2021-01-11 --out bt/bad");
+    fails(2, "neither a row number nor a date", "tiny.ini --start soon --out bt/bad");
+    fails(2, "--jobs: expected a positive whole number, got '0'", "tiny.ini --jobs 0");
+    assert_int_equal(sh("printf x > afile"), 0);
+    fails(2, "--out afile: a file, not a folder", "tiny.ini --out afile");
+    fails(2, "a quantile model trains with the pinball loss only",
+          "tiny.ini --set model.quantiles=0.1,0.5,0.9 --set train.loss=mse --out bt/bad");
     fails(2, "--stride", "tiny.ini --stride 0 --out bt/bad");
     fails(2, "--refit", "tiny.ini --refit 0 --out bt/bad");
     fails(2, "checkpoint's training and validation rows", "runs/a/best.h5 --start 200");
     fails(2, "--set goes with a CONFIG", "runs/a/best.h5 --set train.epochs=1");
+    /* --stride or --refit beyond the origins: one origin, one fold */
+    assert_int_equal(sh("$A backtest tiny.ini --stride 100 --out bt/one --quiet"), 0);
+    cJSON *one = json_file("bt/one/metrics.json");
+    assert_true(number(one, "origins") == 1 && number(one, "folds") == 1);
+    cJSON_Delete(one);
+    assert_int_equal(sh("$A backtest runs/a/best.h5 --refit 1000 --out bt/one_fold"), 0);
+    assert_non_null(strstr(out, "in 1 fold(s) (one model: --refit is at least the number of "
+                                "origins)"));
+    /* eval --forecasts into a folder that is not there fails before any work */
+    int rc = sh("$A eval runs/a/best.h5 --forecasts nowhere/f.csv");
+    if (rc != 2 || tu_count_lines(out) != 1 || !strstr(out, "nowhere is not a folder"))
+        fail_msg("eval --forecasts nowhere/f.csv: exit %d: %s", rc, out);
+    /* predict with fewer input rows than the lookback */
+    rc = sh("head -20 series.csv > short.csv && $A predict runs/a/best.h5 --input short.csv");
+    if (rc != 1 || tu_count_lines(out) != 1 || !strstr(out, "needs 24 rows"))
+        fail_msg("predict --input short.csv: exit %d: %s", rc, out);
     assert_int_equal(sh("$A backtest tiny.ini --stride 20 --out bt/taken --quiet"), 0);
     fails(1, "holds a backtest of another config, data, options or attncast version",
           "tiny.ini --stride 10 --out bt/taken");
@@ -430,6 +652,10 @@ int main(void) {
         cmocka_unit_test(test_stride_and_start_pick_the_origins),
         cmocka_unit_test(test_refit_trains_one_model_per_fold),
         cmocka_unit_test(test_resumed_and_parallel_backtests_write_the_same_outputs),
+        cmocka_unit_test(test_sigkilled_backtest_reruns_to_the_same_outputs),
+        cmocka_unit_test(test_sigkilled_parallel_backtest_reruns_to_the_same_outputs),
+        cmocka_unit_test(test_ctrl_c_stops_a_backtest_that_continues_to_the_same_outputs),
+        cmocka_unit_test(test_sigterm_to_the_parent_stops_its_workers),
         cmocka_unit_test(test_bad_inputs_fail_in_one_line),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -203,6 +204,30 @@ static void test_bad_inputs_fail_in_one_line_and_keep_the_checkpoint(void **stat
     expect_failure("cut.h5", "", 1, "cut.h5: ");
     expect_failure("keep.h5", "--levels 0.8,1.2", 2, "--levels: '1.2' is not in (0, 1)");
     expect_failure("keep.h5", "--levels 0.9,0.8", 2, "'0.8' is not greater than");
+    expect_failure("keep.h5", "--levels 0.5,0.5", 2, "'0.5' is given twice");
+    expect_failure("keep.h5", "--levels 0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9", 2,
+                   "'0.9' is one level too many (at most 8)");
+    expect_failure("keep.h5", "--levels 80,95", 2,
+                   "'80' is not in (0, 1); levels are fractions, not percents: write 0.8,0.95");
+    /* a write that fails (the file size limit standing in for a full disk) keeps the original
+     * and leaves no temporary file */
+    size_t len_before = 0, len_after = 0;
+    char *before = file_bytes("keep.h5", &len_before);
+    int rc2 = sh("trap '' XFSZ; ulimit -f 8; '%s' calibrate keep.h5 --levels 0.5", tu_bin());
+    if (rc2 != 1 || tu_count_lines(out) != 1 || !strstr(out, "(the previous file is kept)"))
+        fail_msg("calibrate with a failing write: exit %d: %s", rc2, out);
+    char *after = file_bytes("keep.h5", &len_after);
+    assert_true(len_after == len_before && memcmp(before, after, len_before) == 0);
+    free(before);
+    free(after);
+    assert_int_equal(sh("find . -name '*.tmp.*' | wc -l"), 0);
+    assert_int_equal(atoi(out), 0);
+    /* a folder it may not write into: refused the same way (root may write anywhere) */
+    if (geteuid() != 0) {
+        assert_int_equal(sh("mkdir ro && cp keep.h5 ro/ && chmod 555 ro"), 0);
+        expect_failure("ro/keep.h5", "--levels 0.5", 1, "Permission denied");
+        assert_int_equal(sh("chmod 755 ro"), 0);
+    }
     expect_failure("keep.h5", "--levels ''", 2, "--levels: no level given");
     expect_failure("keep.h5", "--levels", 2, "--levels needs a value");
     expect_failure("keep.h5", "--bogus", 2, "unknown option '--bogus'");

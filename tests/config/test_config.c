@@ -969,7 +969,10 @@ static void test_bad_quantile_lists_name_the_key_and_the_token(void **state) {
     expect_invalid("[model]\nquantiles = 0.1,,0.9\n", 2, "model.quantiles", "empty entry");
     expect_invalid("[model]\nquantiles = 0.5,0.1\n", 2,
                    "'0.1' is not greater than the level before it (0.5)", NULL);
-    expect_invalid("[model]\nquantiles = 0.1,0.5,0.5\n", 2, "model.quantiles", "not greater");
+    expect_invalid("[model]\nquantiles = 0.1,0.5,0.5\n", 2, "model.quantiles",
+                   "'0.5' is given twice");
+    expect_invalid("[model]\nquantiles = 10,50,90\n", 2, "model.quantiles",
+                   "levels are fractions, not percents: write 0.1,0.5,0.9");
     expect_invalid("[model]\nquantiles = 0.1,0.9\n", 2, "model.quantiles", "include 0.5");
     expect_invalid("[model]\nquantiles = 0,0.5\n", 2, "model.quantiles: '0' is not in (0, 1)",
                    NULL);
