@@ -68,6 +68,21 @@ int tu_write_file(const char *dir, const char *name, const char *text) {
     return fclose(f) == 0 && ok ? 0 : -1;
 }
 
+int tu_write_csv(const char *dir, const char *name, const char *header, int rows, unsigned seed,
+                 tu_csv_row_fn row, void *user) {
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) return -1;
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    fprintf(f, "%s\n", header);
+    for (int t = 0; t < rows; t++) {
+        seed = seed * 1664525u + 1013904223u;
+        row(f, t, (double)(seed >> 8) / (double)(1u << 24) - 0.5, user);
+    }
+    int ok = !ferror(f);
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
 int tu_count_lines(const char *text) {
     int n = 0;
     for (const char *c = text; *c; c++)
