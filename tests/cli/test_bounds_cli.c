@@ -37,14 +37,10 @@ static int setup(void **state) {
     if (tu_make_temp_dir(dir, sizeof dir, "bounds-cli") != 0 ||
         tu_write_csv(dir, "s.csv", "date,a,b", 300, 11u, row, NULL) != 0)
         return -1;
-    int rc = sh("'%s' train " TRAIN_ARGS " --out P && '%s' train " TRAIN_ARGS
-                " --set model.quantiles=0.1,0.5,0.9 --out Q",
-                tu_bin(), tu_bin());
-    if (rc != 0) {
-        fprintf(stderr, "train failed (%d): %s\n", rc, out);
-        return -1;
-    }
-    return 0;
+    return tu_setup_run_in("train", dir, out, sizeof out,
+                           "'%s' train " TRAIN_ARGS " --out P && '%s' train " TRAIN_ARGS
+                           " --set model.quantiles=0.1,0.5,0.9 --out Q",
+                           tu_bin(), tu_bin());
 }
 
 static int teardown(void **state) {

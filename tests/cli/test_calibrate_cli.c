@@ -39,12 +39,8 @@ static int setup(void **state) {
         tu_write_csv(dir, "s.csv", "a,b", 300, 7u, row, NULL) != 0)
         return -1;
     if (tu_write_file(dir, "other.csv", "x,y\n1,2\n3,4\n") != 0) return -1;
-    int rc = tu_run_in(dir, out, sizeof out, "'%s' train " TRAIN_ARGS " --out run", tu_bin());
-    if (rc != 0) {
-        fprintf(stderr, "train failed (%d): %s\n", rc, out);
-        return -1;
-    }
-    return 0;
+    return tu_setup_run_in("train", dir, out, sizeof out, "'%s' train " TRAIN_ARGS " --out run",
+                           tu_bin());
 }
 
 static int teardown(void **state) {

@@ -36,16 +36,31 @@ int tu_run(const char *command, char *out, size_t n) {
     return WEXITSTATUS(status);
 }
 
-int tu_run_in(const char *dir, char *out, size_t n, const char *fmt, ...) {
+static int run_in(const char *dir, char *out, size_t n, const char *fmt, va_list ap) {
     char body[8192], cmd[8192 + 512];
-    va_list ap;
-    va_start(ap, fmt);
     int len = vsnprintf(body, sizeof body, fmt, ap);
-    va_end(ap);
     if (len < 0 || (size_t)len >= sizeof body ||
         snprintf(cmd, sizeof cmd, "cd '%s' && %s", dir, body) >= (int)sizeof cmd)
         return -1;
     return tu_run(cmd, out, n);
+}
+
+int tu_run_in(const char *dir, char *out, size_t n, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = run_in(dir, out, n, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int tu_setup_run_in(const char *what, const char *dir, char *out, size_t n, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = run_in(dir, out, n, fmt, ap);
+    va_end(ap);
+    if (rc == 0) return 0;
+    fprintf(stderr, "%s failed (%d): %s\n", what, rc, out);
+    return -1;
 }
 
 int tu_make_temp_dir(char *buf, size_t n, const char *tag) {

@@ -25,6 +25,11 @@ int tu_run(const char *command, char *out, size_t n);
 int tu_run_in(const char *dir, char *out, size_t n, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* tu_run_in for a setup function, which cannot fail a test: on a non-zero exit it prints
+ * "<what> failed (<exit>): <output>" on stderr. 0 if the command exited 0, else -1. */
+int tu_setup_run_in(const char *what, const char *dir, char *out, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
 /* Makes a fresh folder /tmp/attncast-<tag>-XXXXXX, its path in buf (n >= 64). 0 or -1. */
 int tu_make_temp_dir(char *buf, size_t n, const char *tag);
 
