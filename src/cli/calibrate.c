@@ -122,18 +122,12 @@ int ac_cli_calibrate(int argc, char **argv) {
     calibrate_args a;
     int prc = parse_args(argc, argv, &a);
     if (prc != 0) return prc > 0 ? AC_EXIT_OK : AC_EXIT_USAGE;
-    ac_error err;
-    ac_checkpoint *ck = NULL;
-    if (ac_ckpt_read(&ck, a.checkpoint, &err) != AC_OK) {
-        ac_cli_error("%s", err.msg);
-        return AC_EXIT_FAILURE;
-    }
+    ac_checkpoint *ck = ac_cli_checkpoint_read(a.checkpoint);
+    if (!ck) return AC_EXIT_FAILURE;
     int exit_code = AC_EXIT_FAILURE;
-    ac_data_source src;
-    ac_series series;
+    ac_cli_checkpoint_input in;
+    memset(&in, 0, sizeof in);
     ac_calibration cal = {0};
-    memset(&src, 0, sizeof src);
-    memset(&series, 0, sizeof series);
     const ac_levels *levels = a.levels_given ? &a.levels : &ck->config.output.intervals;
     if (levels->count == 0) {
         ac_cli_error("calibrate: %s has output.intervals empty (no intervals); give the levels "
@@ -147,32 +141,11 @@ int ac_cli_calibrate(int argc, char **argv) {
                                  .csv = csv ? a.data : NULL,
                                  .dataset = a.data && !csv ? a.data : NULL,
                                  .split_given = true};
-    ac_config cfg;
-    bool whole = false; /* never: a split is always asked for */
-    if (ac_cli_checkpoint_data(ck, "calibrate", &choice, &cfg, &whole) != 0) goto done;
-    if (ac_threads_init(cfg.train.threads, &err) != AC_OK) {
-        ac_cli_error("%s", err.msg);
-        goto done;
-    }
-    if (ac_data_source_open(&src, &cfg, &err) != AC_OK) {
-        if (!a.data && cfg.data.dataset[0])
-            ac_cli_error("%s; or give the data with --data CSV", err.msg);
-        else
-            ac_cli_error("%s", err.msg);
-        goto done;
-    }
-    char date_note[AC_ERROR_MAX];
-    const char *severity;
-    if (ac_table_date_note(src.table, date_note, sizeof date_note, &severity))
-        fprintf(stderr, "attncast: %s: %s\n", severity, date_note);
-    if (ac_series_build_with_scaler(&series, src.table, cfg.data.split, cfg.data.lookback,
-                                    cfg.data.horizon, &ck->scaler, &err) != AC_OK) {
-        ac_cli_error("%s: %s", src.label, err.msg);
-        goto done;
-    }
-    if (ac_calibrate(ck->model, &series, AC_SPLIT_VAL, levels->value, levels->count,
-                     cfg.train.batch_size, &cal, &err) != AC_OK) {
-        ac_cli_error("%s: %s", src.label, err.msg);
+    if (ac_cli_checkpoint_input_open(ck, "calibrate", &choice, &in) != 0) goto done;
+    ac_error err;
+    if (ac_calibrate(ck->model, &in.series, AC_SPLIT_VAL, levels->value, levels->count,
+                     in.cfg.train.batch_size, &cal, &err) != AC_OK) {
+        ac_cli_error("%s: %s", in.src.label, err.msg);
         goto done;
     }
     if (ac_ckpt_rewrite(a.checkpoint, ck, &cal, &err) != AC_OK) {
@@ -183,8 +156,7 @@ int ac_cli_calibrate(int argc, char **argv) {
     exit_code = AC_EXIT_OK;
 done:
     ac_calibration_free(&cal);
-    ac_series_free(&series);
-    ac_data_source_close(&src);
+    ac_cli_checkpoint_input_close(&in);
     ac_ckpt_free(ck);
     return exit_code;
 }

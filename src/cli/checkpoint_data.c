@@ -1,6 +1,6 @@
-/* checkpoint_data.c - the data a saved checkpoint is scored or calibrated on (eval, calibrate,
- * backtest):
- * its own, another CSV, or another dataset, always read as the checkpoint's channels by name.
+/* checkpoint_data.c - reading a saved checkpoint, and the data it is scored or calibrated on (eval,
+ * calibrate, backtest): its own, another CSV, or another dataset, always read as the checkpoint's
+ * channels by name and windowed with the checkpoint's scaler.
  *
  * The checkpoint's own CSV is looked for as stored in its config (data.csv, relative to the
  * folder train ran in), then relative to the checkpoint's folder and each folder above it (a run
@@ -17,9 +17,20 @@
 #include <unistd.h>
 
 #include "app/dataset.h"
+#include "attncast/threads.h"
 #include "cli/cli.h"
 
 #define MAX_CARDS 256 /* dataset cards searched for the checkpoint's CSV */
+
+ac_checkpoint *ac_cli_checkpoint_read(const char *path) {
+    ac_checkpoint *ck = NULL;
+    ac_error err;
+    if (ac_ckpt_read(&ck, path, &err) != AC_OK) {
+        ac_cli_error("%s", err.msg);
+        return NULL;
+    }
+    return ck;
+}
 
 static bool readable(const char *path) {
     return access(path, R_OK) == 0;
@@ -139,4 +150,42 @@ int ac_cli_checkpoint_data(const ac_checkpoint *ck, const char *verb, const ac_c
         return -1;
     }
     return 0;
+}
+
+int ac_cli_checkpoint_input_open(const ac_checkpoint *ck, const char *verb,
+                                 const ac_cli_data_choice *choice, ac_cli_checkpoint_input *in) {
+    memset(in, 0, sizeof *in);
+    if (ac_cli_checkpoint_data(ck, verb, choice, &in->cfg, &in->whole) != 0) return -1;
+    const ac_config *cfg = &in->cfg;
+    ac_error err;
+    if (ac_threads_init(cfg->train.threads, &err) != AC_OK) {
+        ac_cli_error("%s", err.msg);
+        return -1;
+    }
+    if (ac_data_source_open(&in->src, cfg, &err) != AC_OK) {
+        if (!choice->csv && !choice->dataset && cfg->data.dataset[0])
+            ac_cli_error("%s; or give the data with --data CSV", err.msg);
+        else
+            ac_cli_error("%s", err.msg);
+        return -1;
+    }
+    char date_note[AC_ERROR_MAX];
+    const char *severity;
+    if (ac_table_date_note(in->src.table, date_note, sizeof date_note, &severity))
+        fprintf(stderr, "attncast: %s: %s\n", severity, date_note);
+    ac_status st = in->whole ? ac_series_build_whole(&in->series, in->src.table, cfg->data.lookback,
+                                                     cfg->data.horizon, &ck->scaler, &err)
+                             : ac_series_build_with_scaler(&in->series, in->src.table,
+                                                           cfg->data.split, cfg->data.lookback,
+                                                           cfg->data.horizon, &ck->scaler, &err);
+    if (st != AC_OK) {
+        ac_cli_error("%s: %s", in->src.label, err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+void ac_cli_checkpoint_input_close(ac_cli_checkpoint_input *in) {
+    ac_series_free(&in->series);
+    ac_data_source_close(&in->src);
 }

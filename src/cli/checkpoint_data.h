@@ -1,12 +1,18 @@
-/* checkpoint_data.h - what `eval`, `calibrate` and `backtest` share: the config that reads the data a saved
- * checkpoint is scored or calibrated on, finding the checkpoint's own CSV when it moved. */
+/* checkpoint_data.h - what the verbs that read a saved checkpoint share: reading it, and (eval,
+ * calibrate, backtest) the config that reads the data it is scored or calibrated on, finding the
+ * checkpoint's own CSV when it moved, and that data opened as the checkpoint's series. */
 #ifndef ATTNCAST_CLI_CHECKPOINT_DATA_H
 #define ATTNCAST_CLI_CHECKPOINT_DATA_H
 
 #include <stdbool.h>
 
+#include "app/source.h"
 #include "attncast/checkpoint.h"
 #include "attncast/config.h"
+#include "attncast/windows.h"
+
+/* The checkpoint at path (free with ac_ckpt_free), or NULL after printing its one-line error. */
+ac_checkpoint *ac_cli_checkpoint_read(const char *path);
 
 /* The data asked for on the command line; NULL csv and dataset: the checkpoint's own. */
 typedef struct ac_cli_data_choice {
@@ -24,5 +30,21 @@ typedef struct ac_cli_data_choice {
  * error that begins with verb. */
 int ac_cli_checkpoint_data(const ac_checkpoint *ck, const char *verb,
                            const ac_cli_data_choice *choice, ac_config *cfg, bool *whole);
+
+/* The data chosen for a checkpoint, open and windowed. */
+typedef struct ac_cli_checkpoint_input {
+    ac_config cfg;      /* the checkpoint's config, pointed at the data (ac_cli_checkpoint_data) */
+    bool whole;         /* the series is every window of an unsplit file, not cfg.data.split's */
+    ac_data_source src; /* the data, read */
+    ac_series series;   /* its windows, scaled with the checkpoint's scaler */
+} ac_cli_checkpoint_input;
+
+/* ac_cli_checkpoint_data, then the thread count of the checkpoint's config, the data source
+ * opened (a note on stderr about its dates, if any) and its series built with the checkpoint's
+ * scaler. 0, or -1 after printing a one-line error; either way in is to be closed with
+ * ac_cli_checkpoint_input_close. */
+int ac_cli_checkpoint_input_open(const ac_checkpoint *ck, const char *verb,
+                                 const ac_cli_data_choice *choice, ac_cli_checkpoint_input *in);
+void ac_cli_checkpoint_input_close(ac_cli_checkpoint_input *in);
 
 #endif

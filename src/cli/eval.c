@@ -195,65 +195,33 @@ int ac_cli_eval(int argc, char **argv) {
     int prc = parse_args(argc, argv, &a);
     if (prc != 0) return prc > 0 ? AC_EXIT_OK : AC_EXIT_USAGE;
     if (a.forecasts && check_forecasts_path(a.forecasts) != 0) return AC_EXIT_USAGE;
-    ac_error err;
-    ac_checkpoint *ck = NULL;
-    if (ac_ckpt_read(&ck, a.checkpoint, &err) != AC_OK) {
-        ac_cli_error("%s", err.msg);
-        return AC_EXIT_FAILURE;
-    }
+    ac_checkpoint *ck = ac_cli_checkpoint_read(a.checkpoint);
+    if (!ck) return AC_EXIT_FAILURE;
     int exit_code = AC_EXIT_FAILURE;
-    ac_config cfg;
-    ac_data_source src;
-    ac_series series;
+    ac_cli_checkpoint_input in;
     ac_eval_result eval = {0};
-    memset(&src, 0, sizeof src);
-    memset(&series, 0, sizeof series);
-    bool whole = false;
     ac_cli_data_choice choice = {.checkpoint = a.checkpoint,
                                  .csv = a.csv,
                                  .dataset = a.dataset,
                                  .split_given = a.split_given};
-    if (ac_cli_checkpoint_data(ck, "eval", &choice, &cfg, &whole) != 0) goto done;
-    if (ac_threads_init(cfg.train.threads, &err) != AC_OK) {
-        ac_cli_error("%s", err.msg);
-        goto done;
-    }
-    if (ac_data_source_open(&src, &cfg, &err) != AC_OK) {
-        if (!a.csv && !a.dataset && cfg.data.dataset[0])
-            ac_cli_error("%s; or give the data with --data CSV", err.msg);
-        else
-            ac_cli_error("%s", err.msg);
-        goto done;
-    }
-    char date_note[AC_ERROR_MAX];
-    const char *severity;
-    if (ac_table_date_note(src.table, date_note, sizeof date_note, &severity))
-        fprintf(stderr, "attncast: %s: %s\n", severity, date_note);
-    ac_status st =
-        whole ? ac_series_build_whole(&series, src.table, cfg.data.lookback, cfg.data.horizon,
-                                      &ck->scaler, &err)
-              : ac_series_build_with_scaler(&series, src.table, cfg.data.split, cfg.data.lookback,
-                                            cfg.data.horizon, &ck->scaler, &err);
-    if (st != AC_OK) {
-        ac_cli_error("%s: %s", src.label, err.msg);
-        goto done;
-    }
-    int season = cfg.data.season > 0 ? cfg.data.season : src.season;
-    ac_split_kind split = whole ? AC_SPLIT_ALL : a.split;
-    if (ac_evaluate(ck->model, &series, split, season, cfg.train.batch_size,
+    if (ac_cli_checkpoint_input_open(ck, "eval", &choice, &in) != 0) goto done;
+    ac_error err;
+    int season = in.cfg.data.season > 0 ? in.cfg.data.season : in.src.season;
+    ac_split_kind split = in.whole ? AC_SPLIT_ALL : a.split;
+    if (ac_evaluate(ck->model, &in.series, split, season, in.cfg.train.batch_size,
                     ck->has_calibration ? &ck->calibration : NULL, &eval, &err) != AC_OK) {
         ac_cli_error("%s", err.msg);
         goto done;
     }
-    if (a.forecasts &&
-        write_forecasts(a.forecasts, ck, &series, src.table, split, cfg.train.batch_size) != 0)
+    if (a.forecasts && write_forecasts(a.forecasts, ck, &in.series, in.src.table, split,
+                                       in.cfg.train.batch_size) != 0)
         goto done;
     if (a.json) {
         const ac_train_state *t = &ck->train;
-        ac_run_info info = {.data_source = src.label,
-                            .rows = src.table->rows,
-                            .channels = src.table->cols,
-                            .channel_names = src.table->names,
+        ac_run_info info = {.data_source = in.src.label,
+                            .rows = in.src.table->rows,
+                            .channels = in.src.table->cols,
+                            .channel_names = in.src.table->names,
                             .parameters = ac_forecaster_weight_count(ck->model),
                             .epochs_run = ck->has_train ? t->epoch : 0,
                             .best_epoch = ck->has_train ? t->best_epoch : 0,
@@ -263,7 +231,7 @@ int ac_cli_eval(int argc, char **argv) {
                             .stopped_early = ck->has_train && t->stopped_early,
                             .val_mse = NAN,
                             .val_mae = NAN};
-        char *text = ac_metrics_json(&cfg, &eval, &info);
+        char *text = ac_metrics_json(&in.cfg, &eval, &info);
         if (!text) {
             ac_cli_error("eval: out of memory");
             goto done;
@@ -271,19 +239,18 @@ int ac_cli_eval(int argc, char **argv) {
         puts(text);
         free(text);
     } else {
-        printf("%s on %s\n", a.checkpoint, src.label);
-        ac_cli_print_metrics(&eval, &series);
+        printf("%s on %s\n", a.checkpoint, in.src.label);
+        ac_cli_print_metrics(&eval, &in.series);
         ac_cli_print_intervals(&eval);
         if (a.per_channel) {
-            ac_cli_print_channel_metrics(&eval, src.table->names);
-            ac_cli_print_channel_intervals(&eval, src.table->names);
+            ac_cli_print_channel_metrics(&eval, in.src.table->names);
+            ac_cli_print_channel_intervals(&eval, in.src.table->names);
         }
     }
     exit_code = AC_EXIT_OK;
 done:
     ac_eval_result_free(&eval);
-    ac_series_free(&series);
-    ac_data_source_close(&src);
+    ac_cli_checkpoint_input_close(&in);
     ac_ckpt_free(ck);
     return exit_code;
 }

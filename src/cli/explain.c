@@ -17,6 +17,7 @@
 #include "attncast/explain.h"
 #include "app/plot.h"
 #include "app/report.h"
+#include "cli/checkpoint_data.h"
 #include "cli/cli.h"
 #include "cli/window_input.h"
 
@@ -196,12 +197,9 @@ int ac_cli_explain(int argc, char **argv) {
     ac_cli_window_args a;
     int prc = ac_cli_parse_window_args(argc, argv, "explain", USAGE, HELP, &a);
     if (prc != 0) return prc > 0 ? AC_EXIT_OK : AC_EXIT_USAGE;
+    ac_checkpoint *ck = ac_cli_checkpoint_read(a.checkpoint);
+    if (!ck) return AC_EXIT_FAILURE;
     ac_error err;
-    ac_checkpoint *ck = NULL;
-    if (ac_ckpt_read(&ck, a.checkpoint, &err) != AC_OK) {
-        ac_cli_error("%s", err.msg);
-        return AC_EXIT_FAILURE;
-    }
     int L = ck->config.data.lookback, C = ck->channels, exit_code = AC_EXIT_FAILURE, end = 0;
     ac_table *t = NULL;
     ac_explanation ex = {0};

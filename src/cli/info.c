@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "attncast/checkpoint.h"
+#include "cli/checkpoint_data.h"
 #include "cli/cli.h"
 
 int ac_cli_info(int argc, char **argv) {
@@ -23,12 +24,8 @@ int ac_cli_info(int argc, char **argv) {
         "  attncast info runs/fx/best.h5\n";
     int rc = ac_cli_single_operand(argc, argv, usage, help);
     if (rc >= 0) return rc;
-    ac_error err;
-    ac_checkpoint *ck = NULL;
-    if (ac_ckpt_read(&ck, argv[1], &err) != AC_OK) {
-        ac_cli_error("%s", err.msg);
-        return AC_EXIT_FAILURE;
-    }
+    ac_checkpoint *ck = ac_cli_checkpoint_read(argv[1]);
+    if (!ck) return AC_EXIT_FAILURE;
     const ac_config *c = &ck->config;
     const ac_model_spec *s = ac_forecaster_spec(ck->model);
     printf("checkpoint     %s\n", ck->path);

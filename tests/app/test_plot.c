@@ -158,15 +158,21 @@ static void write_hourly_forecasts(int bad_row) {
     test_free(buf);
 }
 
-static void test_dated_forecasts_get_a_date_axis_with_round_labelled_tics(void **state) {
-    (void)state;
-    write_hourly_forecasts(-1);
+/* The forecasts picture's script (malloc'd) of the folder's test_forecasts.csv, which draws. */
+static char *forecasts_script(void) {
     script s;
     bool drawn = false;
     ac_error err;
     assert_int_equal(ac_plot_forecasts_script(script_open(&s), dir, &drawn, &err), AC_OK);
     char *text = script_close(&s);
     assert_true(drawn);
+    return text;
+}
+
+static void test_dated_forecasts_get_a_date_axis_with_round_labelled_tics(void **state) {
+    (void)state;
+    write_hourly_forecasts(-1);
+    char *text = forecasts_script();
     assert_has(text, "set xdata time\nset timefmt '%s'\n");
     /* window 0 spans 4 days: a tic every midnight, labelled with the day; 2016-07-01 00:00 UTC
      * is 1467331200 s */
@@ -204,12 +210,7 @@ static void write_forecasts_with(const char *extra, const char *values) {
 static void test_intervals_are_shaded_bands_widest_first_and_lightest(void **state) {
     (void)state;
     write_forecasts_with(",lo80,hi80,lo95,hi95", ",2,3,1.5,3.5");
-    script s;
-    bool drawn = false;
-    ac_error err;
-    assert_int_equal(ac_plot_forecasts_script(script_open(&s), dir, &drawn, &err), AC_OK);
-    char *text = script_close(&s);
-    assert_true(drawn);
+    char *text = forecasts_script();
     /* x, actual, forecast, then the bands widest first: 95% (1.5, 3.5), 80% (2, 3) */
     assert_has(text, "\n1 1 2.5 1.5 3.5 2 3\n");
     assert_has(text, "\n-9 -9 NaN NaN NaN NaN NaN\n");
@@ -231,8 +232,7 @@ static void test_intervals_are_shaded_bands_widest_first_and_lightest(void **sta
 
     /* a quantile model without calibration: its symmetric pair of levels, not the median */
     write_forecasts_with(",q0.1,q0.5,q0.9", ",2,2.5,3");
-    assert_int_equal(ac_plot_forecasts_script(script_open(&s), dir, &drawn, &err), AC_OK);
-    text = script_close(&s);
+    text = forecasts_script();
     assert_has(text, "\n1 1 2.5 2 3\n");
     assert_has(text, "title 'quantile 80%'");
     assert_lacks(text, "using 1:6:7");
@@ -240,14 +240,14 @@ static void test_intervals_are_shaded_bands_widest_first_and_lightest(void **sta
 
     /* both: the conformal bands only */
     write_forecasts_with(",lo90,hi90,q0.1,q0.5,q0.9", ",1,4,2,2.5,3");
-    assert_int_equal(ac_plot_forecasts_script(script_open(&s), dir, &drawn, &err), AC_OK);
-    text = script_close(&s);
+    text = forecasts_script();
     assert_has(text, "\n1 1 2.5 1 4\n");
     assert_has(text, "title 'conformal 90%'");
     assert_lacks(text, "quantile");
     free(text);
     if (!ac_plot_available()) return;
     write_forecasts_with(",lo80,hi80,lo95,hi95", ",2,3,1.5,3.5");
+    ac_error err;
     write_file("history.csv", "epoch,train_loss,val_loss,lr,seconds,windows_per_s\n"
                               "1,0.9,0.8,0.001,1.0,100\n2,0.5,0.6,0.001,1.0,100\n");
     assert_int_equal(ac_plot_run(dir, &err), AC_OK);

@@ -19,22 +19,20 @@ static char out[1 << 16];
 
 #define sh(...) tu_run_in(dir, out, sizeof out, __VA_ARGS__)
 
+/* A random walk from 100 with uniform steps in [-1, 1); user: the level. */
+static void step(FILE *f, int t, double noise, void *user) {
+    (void)t;
+    double *level = user;
+    *level += noise * 2.0;
+    fprintf(f, "%.6f\n", *level);
+}
+
 static int setup(void **state) {
     (void)state;
-    if (tu_make_temp_dir(dir, sizeof dir, "anchor-cli") != 0) return -1;
-    char path[512];
-    snprintf(path, sizeof path, "%s/walk.csv", dir);
-    FILE *f = fopen(path, "w");
-    if (!f) return -1;
-    fprintf(f, "price\n");
-    unsigned state_ = 12345u;
     double level = 100.0;
-    for (int t = 0; t < 600; t++) { /* a random walk with uniform steps (an LCG: portable) */
-        state_ = state_ * 1664525u + 1013904223u;
-        level += ((double)(state_ >> 8) / (double)(1u << 24) - 0.5) * 2.0;
-        fprintf(f, "%.6f\n", level);
-    }
-    fclose(f);
+    if (tu_make_temp_dir(dir, sizeof dir, "anchor-cli") != 0 ||
+        tu_write_csv(dir, "walk.csv", "price", 600, 12345u, step, &level) != 0)
+        return -1;
     /* a learning rate high enough that training only adds noise */
     return tu_write_file(dir, "walk.ini",
                          "[data]\ncsv = walk.csv\nlookback = 24\nhorizon = 6\n"

@@ -23,35 +23,24 @@ static char out[1 << 16];
 #define sh(...) tu_run_in(dir, out, sizeof out, __VA_ARGS__)
 
 /* A small two-channel hourly CSV (300 rows, L 24, H 6): validation holds 30 + windows. */
-#define TRAIN_ARGS                                                                                 \
-    "--csv s.csv --set data.lookback=24 --set data.horizon=6 --set model.d_model=8 "               \
-    "--set model.heads=2 --set model.layers=1 --set model.d_ff=16 --set model.patch_len=6 "        \
-    "--set model.patch_stride=3 --set train.epochs=2 --set train.threads=1 --quiet"
+#define TRAIN_ARGS "--csv s.csv " TU_TINY_MODEL_ARGS " --quiet"
+
+/* Hourly rows: a daily cycle around 20, a trend. */
+static void row(FILE *f, int t, double noise, void *user) {
+    (void)user;
+    fprintf(f, "2022-01-%02d %02d:00:00,%.6f,%.6f\n", 1 + t / 24, t % 24,
+            20 + 3 * sin(t * 0.5236) + noise, 0.02 * t - noise);
+}
 
 static int setup(void **state) {
     (void)state;
-    if (tu_make_temp_dir(dir, sizeof dir, "bounds-cli") != 0) return -1;
-    char path[512];
-    snprintf(path, sizeof path, "%s/s.csv", dir);
-    FILE *f = fopen(path, "w");
-    if (!f) return -1;
-    fprintf(f, "date,a,b\n");
-    unsigned lcg = 11u;
-    for (int t = 0; t < 300; t++) {
-        lcg = lcg * 1664525u + 1013904223u;
-        double noise = (double)(lcg >> 8) / (double)(1u << 24) - 0.5;
-        fprintf(f, "2022-01-%02d %02d:00:00,%.6f,%.6f\n", 1 + t / 24, t % 24,
-                20 + 3 * sin(t * 0.5236) + noise, 0.02 * t - noise);
-    }
-    fclose(f);
-    int rc = sh("'%s' train " TRAIN_ARGS " --out P && '%s' train " TRAIN_ARGS
-                " --set model.quantiles=0.1,0.5,0.9 --out Q",
-                tu_bin(), tu_bin());
-    if (rc != 0) {
-        fprintf(stderr, "train failed (%d): %s\n", rc, out);
+    if (tu_make_temp_dir(dir, sizeof dir, "bounds-cli") != 0 ||
+        tu_write_csv(dir, "s.csv", "date,a,b", 300, 11u, row, NULL) != 0)
         return -1;
-    }
-    return 0;
+    return tu_setup_run_in("train", dir, out, sizeof out,
+                           "'%s' train " TRAIN_ARGS " --out P && '%s' train " TRAIN_ARGS
+                           " --set model.quantiles=0.1,0.5,0.9 --out Q",
+                           tu_bin(), tu_bin());
 }
 
 static int teardown(void **state) {

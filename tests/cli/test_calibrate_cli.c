@@ -26,33 +26,22 @@ static char out[1 << 16];
 /* A mean-anchored model (alone, a format_version 1 file) on a small two-channel CSV: 300 rows,
  * L 24, H 6, so validation holds 30 + ... windows. */
 #define TRAIN_ARGS                                                                                 \
-    "--csv s.csv --set data.lookback=24 --set data.horizon=6 --set model.d_model=8 "               \
-    "--set model.heads=2 --set model.layers=1 --set model.d_ff=16 --set model.patch_len=6 "        \
-    "--set model.patch_stride=3 --set model.anchor=mean --set train.epochs=2 "                     \
-    "--set train.threads=1 --set train.patience=0"
+    "--csv s.csv " TU_TINY_MODEL_ARGS " --set model.anchor=mean --set train.patience=0"
+
+/* A cycle of 12 steps, a trend. */
+static void row(FILE *f, int t, double noise, void *user) {
+    (void)user;
+    fprintf(f, "%.6f,%.6f\n", (double)(t % 12) + noise, 0.02 * t - noise);
+}
 
 static int setup(void **state) {
     (void)state;
-    if (tu_make_temp_dir(dir, sizeof dir, "calibrate-cli") != 0) return -1;
-    char path[512];
-    snprintf(path, sizeof path, "%s/s.csv", dir);
-    FILE *f = fopen(path, "w");
-    if (!f) return -1;
-    fprintf(f, "a,b\n");
-    unsigned lcg = 7u;
-    for (int t = 0; t < 300; t++) {
-        lcg = lcg * 1664525u + 1013904223u;
-        double noise = (double)(lcg >> 8) / (double)(1u << 24) - 0.5;
-        fprintf(f, "%.6f,%.6f\n", (double)(t % 12) + noise, 0.02 * t - noise);
-    }
-    fclose(f);
-    if (tu_write_file(dir, "other.csv", "x,y\n1,2\n3,4\n") != 0) return -1;
-    int rc = tu_run_in(dir, out, sizeof out, "'%s' train " TRAIN_ARGS " --out run", tu_bin());
-    if (rc != 0) {
-        fprintf(stderr, "train failed (%d): %s\n", rc, out);
+    if (tu_make_temp_dir(dir, sizeof dir, "calibrate-cli") != 0 ||
+        tu_write_csv(dir, "s.csv", "a,b", 300, 7u, row, NULL) != 0)
         return -1;
-    }
-    return 0;
+    if (tu_write_file(dir, "other.csv", "x,y\n1,2\n3,4\n") != 0) return -1;
+    return tu_setup_run_in("train", dir, out, sizeof out, "'%s' train " TRAIN_ARGS " --out run",
+                           tu_bin());
 }
 
 static int teardown(void **state) {

@@ -25,27 +25,18 @@ static char out[1 << 17];
 
 #define sh(...) tu_run_in(dir, out, sizeof out, __VA_ARGS__)
 
-#define TINY                                                                                       \
-    "--set data.lookback=24 --set data.horizon=6 --set model.d_model=8 --set model.heads=2 "       \
-    "--set model.layers=1 --set model.d_ff=16 --set model.patch_len=6 --set model.patch_stride=3 " \
-    "--set train.epochs=2 --set train.threads=1 --set train.patience=0"
+#define TINY TU_TINY_MODEL_ARGS " --set train.patience=0"
+
+/* A cycle around 5, a trend. */
+static void row(FILE *f, int t, double noise, void *user) {
+    (void)user;
+    fprintf(f, "%.6f,%.6f\n", 5.0 + sin(t * 0.5) + noise, 0.02 * t - noise);
+}
 
 static int setup(void **state) {
     (void)state;
     if (tu_make_temp_dir(dir, sizeof dir, "intervals-cli") != 0) return -1;
-    char path[512];
-    snprintf(path, sizeof path, "%s/s.csv", dir);
-    FILE *f = fopen(path, "w");
-    if (!f) return -1;
-    fprintf(f, "a,b\n");
-    unsigned lcg = 7u;
-    for (int t = 0; t < 300; t++) { /* an LCG: portable noise */
-        lcg = lcg * 1664525u + 1013904223u;
-        double noise = (double)(lcg >> 8) / (double)(1u << 24) - 0.5;
-        fprintf(f, "%.6f,%.6f\n", 5.0 + sin(t * 0.5) + noise, 0.02 * t - noise);
-    }
-    fclose(f);
-    return 0;
+    return tu_write_csv(dir, "s.csv", "a,b", 300, 7u, row, NULL);
 }
 
 static int teardown(void **state) {

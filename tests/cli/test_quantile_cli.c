@@ -22,21 +22,17 @@ static char out[1 << 16];
 
 #define sh(...) tu_run_in(dir, out, sizeof out, __VA_ARGS__)
 
+/* Two noisy cycles. */
+static void row(FILE *f, int t, double noise, void *user) {
+    (void)user;
+    fprintf(f, "%.6f,%.6f\n", 5.0 + sin(t * 0.26) + 0.3 * noise, cos(t * 0.13) - noise);
+}
+
 static int setup(void **state) {
     (void)state;
-    if (tu_make_temp_dir(dir, sizeof dir, "quantile-cli") != 0) return -1;
-    char path[512];
-    snprintf(path, sizeof path, "%s/wave.csv", dir);
-    FILE *f = fopen(path, "w");
-    if (!f) return -1;
-    fprintf(f, "a,b\n");
-    unsigned s = 7u;
-    for (int t = 0; t < 400; t++) { /* two noisy cycles (an LCG: portable) */
-        s = s * 1664525u + 1013904223u;
-        double noise = (double)(s >> 8) / (double)(1u << 24) - 0.5;
-        fprintf(f, "%.6f,%.6f\n", 5.0 + sin(t * 0.26) + 0.3 * noise, cos(t * 0.13) - noise);
-    }
-    fclose(f);
+    if (tu_make_temp_dir(dir, sizeof dir, "quantile-cli") != 0 ||
+        tu_write_csv(dir, "wave.csv", "a,b", 400, 7u, row, NULL) != 0)
+        return -1;
     return tu_write_file(dir, "q.ini",
                          "[data]\ncsv = wave.csv\nlookback = 24\nhorizon = 6\n"
                          "[model]\nquantiles = 0.1,0.5,0.9\nd_model = 8\nheads = 2\nlayers = 1\n"

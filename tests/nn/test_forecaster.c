@@ -206,6 +206,24 @@ static void test_revin_makes_forecasts_shift_and_scale_with_the_input(void **sta
     ac_forecaster_free(m);
 }
 
+/* Two windows (L 12, 2 channels) forecast by m, of horizon 3 and q outputs a step and channel (1:
+ * a point model): every output is the window's last value, bit for bit. */
+static void assert_forecasts_the_naive_repeat(ac_forecaster *m, int q) {
+    ac_ctx *ctx = ac_ctx_new(0, 0);
+    ac_ctx_set_grad_enabled(ctx, false);
+    ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){2, 12, 2});
+    fill_windows(x, 6);
+    ac_tensor *y = ac_forecaster_forward(ctx, m, x);
+    assert_non_null(y);
+    for (int bi = 0; bi < 2; bi++)
+        for (int t = 0; t < 3; t++)
+            for (int c = 0; c < 2; c++)
+                for (int j = 0; j < q; j++)
+                    assert_true(y->data[((bi * 3 + t) * 2 + c) * q + j] ==
+                                x->data[(bi * 12 + 11) * 2 + c]);
+    ac_ctx_free(ctx);
+}
+
 /* model.anchor = last (MODEL.md version 2): the head starts at zero, so the untrained model
  * forecasts each window's last value repeated, the naive forecast, bit for bit, with and without
  * revin's scaling, in both channel modes; every other parameter is drawn as with anchor = mean. */
@@ -225,18 +243,7 @@ static void test_last_value_anchor_starts_as_the_naive_forecast(void **state) {
                 for (int64_t j = 0; j < a[i]->size; j++)
                     assert_true(head ? a[i]->data[j] == 0.0f : a[i]->data[j] == b[i]->data[j]);
             }
-            ac_ctx *ctx = ac_ctx_new(0, 0);
-            ac_ctx_set_grad_enabled(ctx, false);
-            ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){2, 12, 2});
-            fill_windows(x, 6);
-            ac_tensor *y = ac_forecaster_forward(ctx, m, x);
-            assert_non_null(y);
-            for (int bi = 0; bi < 2; bi++)
-                for (int t = 0; t < 3; t++)
-                    for (int c = 0; c < 2; c++)
-                        assert_true(y->data[(bi * 3 + t) * 2 + c] ==
-                                    x->data[(bi * 12 + 11) * 2 + c]);
-            ac_ctx_free(ctx);
+            assert_forecasts_the_naive_repeat(m, 1);
             ac_forecaster_free(m);
             ac_forecaster_free(mean_model);
         }
@@ -543,19 +550,7 @@ static void test_zero_quantile_head_forecasts_the_naive_repeat_at_every_level(vo
             s.revin = revin;
             s.anchor = AC_ANCHOR_LAST;
             ac_forecaster *m = make(&s, 12);
-            ac_ctx *ctx = ac_ctx_new(0, 0);
-            ac_ctx_set_grad_enabled(ctx, false);
-            ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){2, 12, 2});
-            fill_windows(x, 6);
-            ac_tensor *y = ac_forecaster_forward(ctx, m, x);
-            assert_non_null(y);
-            for (int bi = 0; bi < 2; bi++)
-                for (int t = 0; t < 3; t++)
-                    for (int c = 0; c < 2; c++)
-                        for (int j = 0; j < 3; j++)
-                            assert_true(y->data[((bi * 3 + t) * 2 + c) * 3 + j] ==
-                                        x->data[(bi * 12 + 11) * 2 + c]);
-            ac_ctx_free(ctx);
+            assert_forecasts_the_naive_repeat(m, 3);
             ac_forecaster_free(m);
         }
 }

@@ -36,16 +36,31 @@ int tu_run(const char *command, char *out, size_t n) {
     return WEXITSTATUS(status);
 }
 
-int tu_run_in(const char *dir, char *out, size_t n, const char *fmt, ...) {
+static int run_in(const char *dir, char *out, size_t n, const char *fmt, va_list ap) {
     char body[8192], cmd[8192 + 512];
-    va_list ap;
-    va_start(ap, fmt);
     int len = vsnprintf(body, sizeof body, fmt, ap);
-    va_end(ap);
     if (len < 0 || (size_t)len >= sizeof body ||
         snprintf(cmd, sizeof cmd, "cd '%s' && %s", dir, body) >= (int)sizeof cmd)
         return -1;
     return tu_run(cmd, out, n);
+}
+
+int tu_run_in(const char *dir, char *out, size_t n, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = run_in(dir, out, n, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int tu_setup_run_in(const char *what, const char *dir, char *out, size_t n, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = run_in(dir, out, n, fmt, ap);
+    va_end(ap);
+    if (rc == 0) return 0;
+    fprintf(stderr, "%s failed (%d): %s\n", what, rc, out);
+    return -1;
 }
 
 int tu_make_temp_dir(char *buf, size_t n, const char *tag) {
@@ -65,6 +80,21 @@ int tu_write_file(const char *dir, const char *name, const char *text) {
     FILE *f = fopen(path, "w");
     if (!f) return -1;
     int ok = fputs(text, f) >= 0;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+int tu_write_csv(const char *dir, const char *name, const char *header, int rows, unsigned seed,
+                 tu_csv_row_fn row, void *user) {
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) return -1;
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    fprintf(f, "%s\n", header);
+    for (int t = 0; t < rows; t++) {
+        seed = seed * 1664525u + 1013904223u;
+        row(f, t, (double)(seed >> 8) / (double)(1u << 24) - 0.5, user);
+    }
+    int ok = !ferror(f);
     return fclose(f) == 0 && ok ? 0 : -1;
 }
 

@@ -15,11 +15,11 @@
 
 #include "attncast/attncast.h"
 #include "attncast/intervals.h"
+#include "support/tiny_model.h"
 
-#define PI 3.14159265358979323846
-#define L  12
-#define H  4
-#define C  2
+#define L 12
+#define H 4
+#define C 2
 
 static void test_rank_is_ceil_of_n_plus_one_times_level_clamped_to_n(void **state) {
     (void)state;
@@ -81,46 +81,6 @@ static void test_min_windows_is_where_the_rank_starts_to_fit(void **state) {
 
 /* ---- ac_calibrate on a tiny model ---- */
 
-static ac_table *series_table(int T) {
-    ac_table *t = calloc(1, sizeof *t);
-    t->rows = T;
-    t->cols = C;
-    t->values = malloc((size_t)T * C * sizeof(double));
-    ac_rng rng;
-    ac_rng_seed(&rng, 5, 0);
-    for (int r = 0; r < T; r++) {
-        t->values[r * C] = 3.0 * sin(2 * PI * r / 10.0) + 0.4 * ac_rng_normal(&rng);
-        t->values[r * C + 1] = 0.05 * r + 0.3 * ac_rng_normal(&rng);
-    }
-    return t;
-}
-
-static void free_table(ac_table *t) {
-    free(t->values);
-    free(t);
-}
-
-static ac_forecaster *tiny_model(void) {
-    ac_config c;
-    ac_config_defaults(&c);
-    c.data.lookback = L;
-    c.data.horizon = H;
-    c.model.d_model = 8;
-    c.model.heads = 2;
-    c.model.layers = 1;
-    c.model.d_ff = 8;
-    c.model.patch_len = 4;
-    c.model.patch_stride = 2;
-    c.model.anchor = AC_ANCHOR_MEAN; /* random weights: not the naive repeat */
-    ac_model_spec spec = ac_config_model_spec(&c, C);
-    ac_rng rng;
-    ac_rng_seed(&rng, 11, AC_RNG_STREAM_INIT);
-    ac_error err;
-    ac_forecaster *m = ac_forecaster_new(&spec, &rng, &err);
-    if (!m) fail_msg("model: %s", err.msg);
-    return m;
-}
-
 /* The r-th smallest of e[0..n), found by counting (no sorting). */
 static double rth_smallest(const double *e, int n, int64_t r) {
     for (int i = 0; i < n; i++) {
@@ -137,18 +97,15 @@ static double rth_smallest(const double *e, int n, int64_t r) {
 
 static void test_calibrate_matches_a_brute_force_over_the_validation_windows(void **state) {
     (void)state;
-    ac_table *t = series_table(160);
-    ac_series s;
-    ac_error err;
-    if (ac_series_build(&s, t, (double[]){0.6, 0.2, 0.2}, L, H, &err) != AC_OK)
-        fail_msg("series: %s", err.msg);
-    ac_forecaster *m = tiny_model();
+    tm_fixture f;
+    tm_fixture_init(&f, 160, 0.0, L, H, NULL);
     const double levels[] = {0.5, 0.8, 0.95};
     ac_calibration cal;
+    ac_error err;
     /* batches of 7 windows: the last batch is partial */
-    if (ac_calibrate(m, &s, AC_SPLIT_VAL, levels, 3, 7, &cal, &err) != AC_OK)
+    if (ac_calibrate(f.model, &f.series, AC_SPLIT_VAL, levels, 3, 7, &cal, &err) != AC_OK)
         fail_msg("calibrate: %s", err.msg);
-    ac_window_range r = ac_series_windows(&s, AC_SPLIT_VAL);
+    ac_window_range r = ac_series_windows(&f.series, AC_SPLIT_VAL);
     assert_true(r.count > 20);
     assert_int_equal(cal.count, 3);
     assert_int_equal(cal.horizon, H);
@@ -161,14 +118,10 @@ static void test_calibrate_matches_a_brute_force_over_the_validation_windows(voi
     ac_ctx *ctx = ac_ctx_new(0, 0);
     ac_ctx_set_grad_enabled(ctx, false);
     for (int i = 0; i < r.count; i++) {
-        int origin = r.first + i;
-        ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){1, L, C});
         float y[H * C];
-        ac_series_gather(&s, &origin, 1, x->data, y);
-        ac_tensor *p = ac_forecaster_forward(ctx, m, x);
-        if (!p) fail_msg("forward: %s", ac_ctx_error(ctx));
+        const float *p = tm_forecast_one(ctx, f.model, &f.series, r.first + i, NULL, y);
         for (int j = 0; j < H * C; j++)
-            errors[(size_t)j * r.count + i] = fabs((double)y[j] - (double)p->data[j]);
+            errors[(size_t)j * r.count + i] = fabs((double)y[j] - (double)p[j]);
         ac_ctx_reset(ctx);
     }
     ac_ctx_free(ctx);
@@ -191,35 +144,33 @@ static void test_calibrate_matches_a_brute_force_over_the_validation_windows(voi
     free(errors);
     ac_calibration_free(&cal);
     assert_null(cal.levels);
-    ac_forecaster_free(m);
-    ac_series_free(&s);
-    free_table(t);
+    tm_fixture_free(&f);
 }
 
 static void test_bad_levels_and_a_split_without_windows_are_refused(void **state) {
     (void)state;
-    ac_table *t = series_table(80);
-    ac_series s, whole;
+    tm_fixture f;
+    tm_fixture_init(&f, 80, 0.0, L, H, NULL);
+    ac_series whole;
     ac_error err;
-    assert_int_equal(ac_series_build(&s, t, (double[]){0.6, 0.2, 0.2}, L, H, &err), AC_OK);
-    ac_forecaster *m = tiny_model();
     ac_calibration cal;
-    assert_int_equal(ac_calibrate(m, &s, AC_SPLIT_VAL, (double[]){0.8}, 0, 8, &cal, &err),
-                     AC_ERR_INVALID);
-    assert_int_equal(ac_calibrate(m, &s, AC_SPLIT_VAL, (double[]){0.9, 0.8}, 2, 8, &cal, &err),
-                     AC_ERR_INVALID);
-    assert_int_equal(ac_calibrate(m, &s, AC_SPLIT_VAL, (double[]){1.0}, 1, 8, &cal, &err),
-                     AC_ERR_INVALID);
+    assert_int_equal(
+        ac_calibrate(f.model, &f.series, AC_SPLIT_VAL, (double[]){0.8}, 0, 8, &cal, &err),
+        AC_ERR_INVALID);
+    assert_int_equal(
+        ac_calibrate(f.model, &f.series, AC_SPLIT_VAL, (double[]){0.9, 0.8}, 2, 8, &cal, &err),
+        AC_ERR_INVALID);
+    assert_int_equal(
+        ac_calibrate(f.model, &f.series, AC_SPLIT_VAL, (double[]){1.0}, 1, 8, &cal, &err),
+        AC_ERR_INVALID);
     assert_null(cal.levels);
     /* a whole (unsplit) series has no validation windows */
-    assert_int_equal(ac_series_build_whole(&whole, t, L, H, &s.scaler, &err), AC_OK);
-    assert_int_equal(ac_calibrate(m, &whole, AC_SPLIT_VAL, (double[]){0.8}, 1, 8, &cal, &err),
+    assert_int_equal(ac_series_build_whole(&whole, f.table, L, H, &f.series.scaler, &err), AC_OK);
+    assert_int_equal(ac_calibrate(f.model, &whole, AC_SPLIT_VAL, (double[]){0.8}, 1, 8, &cal, &err),
                      AC_ERR_INVALID);
     assert_non_null(strstr(err.msg, "the val split has no window"));
     ac_series_free(&whole);
-    ac_forecaster_free(m);
-    ac_series_free(&s);
-    free_table(t);
+    tm_fixture_free(&f);
 }
 
 static void test_bounds_are_the_point_plus_and_minus_the_halfwidth(void **state) {

@@ -18,60 +18,16 @@
 #include "attncast/attncast.h"
 #include "attncast/intervals.h"
 #include "attncast/trainer.h"
+#include "support/tiny_model.h"
 
-#define PI     3.14159265358979323846
 #define L      12
 #define H      4
 #define C      2
-#define SEASON 10
-#define K      2 /* conformal levels */
+#define SEASON 10 /* tm_series_table's */
+#define K      2  /* conformal levels */
 #define QC     (2 * K + 1)
 
 static const double LEVELS[K] = {0.8, 0.95};
-
-static ac_table *series_table(int T) {
-    ac_table *t = calloc(1, sizeof *t);
-    t->rows = T;
-    t->cols = C;
-    t->values = malloc((size_t)T * C * sizeof(double));
-    ac_rng rng;
-    ac_rng_seed(&rng, 5, 0);
-    for (int r = 0; r < T; r++) {
-        t->values[r * C] = 3.0 * sin(2 * PI * r / SEASON) + 0.4 * ac_rng_normal(&rng);
-        t->values[r * C + 1] = 10.0 + 0.05 * r + 0.3 * ac_rng_normal(&rng);
-    }
-    return t;
-}
-
-static void free_table(ac_table *t) {
-    free(t->values);
-    free(t);
-}
-
-static ac_forecaster *tiny_model(const char *quantiles) {
-    ac_config c;
-    ac_config_defaults(&c);
-    c.data.lookback = L;
-    c.data.horizon = H;
-    c.model.d_model = 8;
-    c.model.heads = 2;
-    c.model.layers = 1;
-    c.model.d_ff = 8;
-    c.model.patch_len = 4;
-    c.model.patch_stride = 2;
-    c.model.anchor = AC_ANCHOR_MEAN; /* random weights: not the naive repeat */
-    char why[256];
-    if (quantiles &&
-        !ac_config_parse_levels(quantiles, AC_MAX_QUANTILES, &c.model.quantiles, why, sizeof why))
-        fail_msg("quantiles: %s", why);
-    ac_model_spec spec = ac_config_model_spec(&c, C);
-    ac_rng rng;
-    ac_rng_seed(&rng, 11, AC_RNG_STREAM_INIT);
-    ac_error err;
-    ac_forecaster *m = ac_forecaster_new(&spec, &rng, &err);
-    if (!m) fail_msg("model: %s", err.msg);
-    return m;
-}
 
 /* The k-th smallest (1-based) of e[0..n), found by counting (no sorting). */
 static double kth_smallest(const double *e, int n, int k) {
@@ -102,20 +58,30 @@ static double seasonal_naive(const float *x, int h, int c) {
     return x[(L - SEASON + h % SEASON) * C + c];
 }
 
+/* The fixture's calibration on its validation windows at LEVELS, in batches of batch. */
+static void calibrate(const tm_fixture *f, int batch, ac_calibration *cal) {
+    ac_error err;
+    if (ac_calibrate(f->model, &f->series, AC_SPLIT_VAL, LEVELS, K, batch, cal, &err) != AC_OK)
+        fail_msg("calibrate: %s", err.msg);
+}
+
+/* ac_evaluate with the series' season, which fails the test on an error. */
+static void evaluate(ac_forecaster *m, const ac_series *s, ac_split_kind split, int batch,
+                     const ac_calibration *cal, ac_eval_result *e) {
+    ac_error err;
+    if (ac_evaluate(m, s, split, SEASON, batch, cal, e, &err) != AC_OK)
+        fail_msg("evaluate: %s", err.msg);
+}
+
 static void test_conformal_scores_match_a_direct_computation(void **state) {
     (void)state;
-    ac_table *t = series_table(160);
-    ac_series s;
-    ac_error err;
-    if (ac_series_build(&s, t, (double[]){0.6, 0.2, 0.2}, L, H, &err) != AC_OK)
-        fail_msg("series: %s", err.msg);
-    ac_forecaster *m = tiny_model(NULL);
+    tm_fixture f;
+    tm_fixture_init(&f, 160, 10.0, L, H, NULL);
     ac_calibration cal;
-    if (ac_calibrate(m, &s, AC_SPLIT_VAL, LEVELS, K, 7, &cal, &err) != AC_OK)
-        fail_msg("calibrate: %s", err.msg);
+    calibrate(&f, 7, &cal);
     ac_eval_result e;
-    if (ac_evaluate(m, &s, AC_SPLIT_TEST, SEASON, 5, &cal, &e, &err) != AC_OK)
-        fail_msg("evaluate: %s", err.msg);
+    evaluate(f.model, &f.series, AC_SPLIT_TEST, 5, &cal, &e);
+    const ac_series *s = &f.series;
     assert_int_equal(e.interval_count, K);
     assert_int_equal(e.quantile_sets, 1);
     const ac_eval_quantiles *qs = &e.quantiles[0];
@@ -127,14 +93,14 @@ static void test_conformal_scores_match_a_direct_computation(void **state) {
 
     /* the baseline's offsets: the ceil(n q)-th smallest seasonal-naive error on the validation
      * windows, per step and channel */
-    ac_window_range val = ac_series_windows(&s, AC_SPLIT_VAL);
+    ac_window_range val = ac_series_windows(s, AC_SPLIT_VAL);
     double offsets[H * C][QC];
     double *errors = malloc((size_t)val.count * sizeof(double));
     for (int j = 0; j < H * C; j++) {
         for (int w = 0; w < val.count; w++) {
             int origin = val.first + w;
             float x[L * C], y[H * C];
-            ac_series_gather(&s, &origin, 1, x, y);
+            ac_series_gather(s, &origin, 1, x, y);
             errors[w] = (double)y[j] - seasonal_naive(x, j / C, j % C);
         }
         for (int q = 0; q < QC; q++) {
@@ -145,7 +111,7 @@ static void test_conformal_scores_match_a_direct_computation(void **state) {
     free(errors);
 
     /* every test window forecast on its own; sums per channel */
-    ac_window_range r = ac_series_windows(&s, AC_SPLIT_TEST);
+    ac_window_range r = ac_series_windows(s, AC_SPLIT_TEST);
     assert_true(r.count > 20);
     assert_int_equal(e.windows, r.count);
     double covered[K][C] = {{0}}, width[K][C] = {{0}}, width_o[K][C] = {{0}}, wink[K][C] = {{0}};
@@ -153,16 +119,13 @@ static void test_conformal_scores_match_a_direct_computation(void **state) {
     ac_ctx *ctx = ac_ctx_new(0, 0);
     ac_ctx_set_grad_enabled(ctx, false);
     for (int i = 0; i < r.count; i++) {
-        int origin = r.first + i;
-        ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){1, L, C});
+        const float *x;
         float y[H * C];
-        ac_series_gather(&s, &origin, 1, x->data, y);
-        ac_tensor *p = ac_forecaster_forward(ctx, m, x);
-        if (!p) fail_msg("forward: %s", ac_ctx_error(ctx));
+        const float *p = tm_forecast_one(ctx, f.model, s, r.first + i, &x, y);
         for (int j = 0; j < H * C; j++) {
             int c = j % C;
-            double yj = y[j], pj = p->data[j];
-            double sd = s.scaler.std[c], mean = s.scaler.mean[c], yo = yj * sd + mean;
+            double yj = y[j], pj = p[j];
+            double sd = s->scaler.std[c], mean = s->scaler.mean[c], yo = yj * sd + mean;
             double quant[QC];
             quant[K] = pj;
             for (int a = 0; a < K; a++) {
@@ -175,7 +138,7 @@ static void test_conformal_scores_match_a_direct_computation(void **state) {
                 double miss = yj < lo ? lo - yj : yj > hi ? yj - hi : 0.0;
                 wink[a][c] += hi - lo + 2.0 / (1.0 - LEVELS[a]) * miss;
             }
-            double base = seasonal_naive(x->data, j / C, c);
+            double base = seasonal_naive(x, j / C, c);
             for (int q = 0; q < QC; q++) {
                 ql[c] += 2.0 * pinball(implied[q], yo, quant[q] * sd + mean);
                 ql_base[c] += 2.0 * pinball(implied[q], yo, (base + offsets[j][q]) * sd + mean);
@@ -222,45 +185,30 @@ static void test_conformal_scores_match_a_direct_computation(void **state) {
     assert_int_equal(e.quantile_sets, 0);
     ac_eval_result_free(&e); /* twice is harmless */
     ac_calibration_free(&cal);
-    ac_forecaster_free(m);
-    ac_series_free(&s);
-    free_table(t);
+    tm_fixture_free(&f);
 }
 
 static void test_a_point_model_without_calibration_has_no_intervals(void **state) {
     (void)state;
-    ac_table *t = series_table(160);
-    ac_series s;
-    ac_error err;
-    if (ac_series_build(&s, t, (double[]){0.6, 0.2, 0.2}, L, H, &err) != AC_OK)
-        fail_msg("series: %s", err.msg);
-    ac_forecaster *m = tiny_model(NULL);
+    tm_fixture f;
+    tm_fixture_init(&f, 160, 10.0, L, H, NULL);
     ac_eval_result e;
-    if (ac_evaluate(m, &s, AC_SPLIT_TEST, SEASON, 64, NULL, &e, &err) != AC_OK)
-        fail_msg("evaluate: %s", err.msg);
+    evaluate(f.model, &f.series, AC_SPLIT_TEST, 64, NULL, &e);
     assert_int_equal(e.interval_count, 0);
     assert_int_equal(e.quantile_sets, 0);
     assert_true(e.model.points > 0);
     ac_eval_result_free(&e);
-    ac_forecaster_free(m);
-    ac_series_free(&s);
-    free_table(t);
+    tm_fixture_free(&f);
 }
 
 static void test_a_quantile_model_scores_its_pairs_and_levels(void **state) {
     (void)state;
-    ac_table *t = series_table(160);
-    ac_series s;
-    ac_error err;
-    if (ac_series_build(&s, t, (double[]){0.6, 0.2, 0.2}, L, H, &err) != AC_OK)
-        fail_msg("series: %s", err.msg);
-    ac_forecaster *m = tiny_model("0.1,0.25,0.5,0.75,0.9");
+    tm_fixture f;
+    tm_fixture_init(&f, 160, 10.0, L, H, "0.1,0.25,0.5,0.75,0.9");
     ac_calibration cal;
-    if (ac_calibrate(m, &s, AC_SPLIT_VAL, LEVELS, K, 64, &cal, &err) != AC_OK)
-        fail_msg("calibrate: %s", err.msg);
+    calibrate(&f, 64, &cal);
     ac_eval_result e;
-    if (ac_evaluate(m, &s, AC_SPLIT_TEST, SEASON, 64, NULL, &e, &err) != AC_OK)
-        fail_msg("evaluate: %s", err.msg);
+    evaluate(f.model, &f.series, AC_SPLIT_TEST, 64, NULL, &e);
     assert_int_equal(e.interval_count, 2); /* quantile 50%, quantile 80% */
     assert_int_equal(e.intervals[0].def.method, AC_INTERVAL_QUANTILE);
     assert_true(fabs(e.intervals[0].def.level - 0.5) < 1e-12);
@@ -273,8 +221,7 @@ static void test_a_quantile_model_scores_its_pairs_and_levels(void **state) {
     ac_eval_result_free(&e);
     /* with the calibration: the conformal intervals first, then the quantile pairs; the model's
      * own levels first, then the implied ones */
-    if (ac_evaluate(m, &s, AC_SPLIT_TEST, SEASON, 64, &cal, &e, &err) != AC_OK)
-        fail_msg("evaluate: %s", err.msg);
+    evaluate(f.model, &f.series, AC_SPLIT_TEST, 64, &cal, &e);
     assert_int_equal(e.interval_count, 4);
     assert_int_equal(e.intervals[0].def.method, AC_INTERVAL_CONFORMAL);
     assert_int_equal(e.intervals[2].def.method, AC_INTERVAL_QUANTILE);
@@ -285,26 +232,21 @@ static void test_a_quantile_model_scores_its_pairs_and_levels(void **state) {
         assert_true(e.intervals[i].pooled.coverage >= 0.0 && e.intervals[i].pooled.coverage <= 1.0);
     ac_eval_result_free(&e);
     ac_calibration_free(&cal);
-    ac_forecaster_free(m);
-    ac_series_free(&s);
-    free_table(t);
+    tm_fixture_free(&f);
 }
 
 static void test_a_whole_file_has_no_baseline_and_a_misfit_calibration_is_refused(void **state) {
     (void)state;
-    ac_table *t = series_table(160);
-    ac_series s, whole;
+    tm_fixture f;
+    tm_fixture_init(&f, 160, 10.0, L, H, NULL);
+    ac_series whole;
     ac_error err;
-    if (ac_series_build(&s, t, (double[]){0.6, 0.2, 0.2}, L, H, &err) != AC_OK ||
-        ac_series_build_whole(&whole, t, L, H, &s.scaler, &err) != AC_OK)
+    if (ac_series_build_whole(&whole, f.table, L, H, &f.series.scaler, &err) != AC_OK)
         fail_msg("series: %s", err.msg);
-    ac_forecaster *m = tiny_model(NULL);
     ac_calibration cal;
-    if (ac_calibrate(m, &s, AC_SPLIT_VAL, LEVELS, K, 64, &cal, &err) != AC_OK)
-        fail_msg("calibrate: %s", err.msg);
+    calibrate(&f, 64, &cal);
     ac_eval_result e;
-    if (ac_evaluate(m, &whole, AC_SPLIT_ALL, SEASON, 64, &cal, &e, &err) != AC_OK)
-        fail_msg("evaluate: %s", err.msg);
+    evaluate(f.model, &whole, AC_SPLIT_ALL, 64, &cal, &e);
     assert_int_equal(e.interval_count, K);
     assert_int_equal(e.quantile_sets, 1);
     assert_false(e.quantiles[0].has_baseline);
@@ -312,14 +254,13 @@ static void test_a_whole_file_has_no_baseline_and_a_misfit_calibration_is_refuse
     assert_true(isfinite(e.quantiles[0].model.wql));
     ac_eval_result_free(&e);
     cal.horizon = H + 1; /* as a calibration of another model would be */
-    assert_int_equal(ac_evaluate(m, &s, AC_SPLIT_TEST, SEASON, 64, &cal, &e, &err), AC_ERR_INVALID);
+    assert_int_equal(ac_evaluate(f.model, &f.series, AC_SPLIT_TEST, SEASON, 64, &cal, &e, &err),
+                     AC_ERR_INVALID);
     assert_non_null(strstr(err.msg, "calibration"));
     cal.horizon = H;
     ac_calibration_free(&cal);
-    ac_forecaster_free(m);
     ac_series_free(&whole);
-    ac_series_free(&s);
-    free_table(t);
+    tm_fixture_free(&f);
 }
 
 int main(void) {

@@ -16,21 +16,13 @@
 #include "attncast/attncast.h"
 #include "attncast/config.h"
 #include "attncast/trainer.h"
+#include "support/tiny_model.h"
 
 #define PI 3.14159265358979323846
 
-/* A table of T rows and 2 channels whose values the caller fills. */
-static ac_table *two_channel_table(int T) {
-    ac_table *t = calloc(1, sizeof *t);
-    t->rows = T;
-    t->cols = 2;
-    t->values = malloc((size_t)T * 2 * sizeof(double));
-    return t;
-}
-
 /* Two channels: a daily-like cycle of period 24 with noise, and a shifted, slower cycle. */
 static ac_table *seasonal_table(int T) {
-    ac_table *t = two_channel_table(T);
+    ac_table *t = tm_table_new(T, 2);
     ac_rng rng;
     ac_rng_seed(&rng, 77, 0);
     for (int r = 0; r < T; r++) {
@@ -38,11 +30,6 @@ static ac_table *seasonal_table(int T) {
         t->values[r * 2 + 1] = -2.0 + cos(2 * PI * r / 12.0 + 1.0) + 0.1 * ac_rng_normal(&rng);
     }
     return t;
-}
-
-static void free_table(ac_table *t) {
-    free(t->values);
-    free(t);
 }
 
 static ac_config small_config(ac_attention_kind kind) {
@@ -127,7 +114,7 @@ static void test_learns_a_noisy_seasonal_series_well_below_naive(void **state) {
     assert_true(isnan(e.model.rmse) && isfinite(e.model_channels[0].rmse));
     ac_eval_result_free(&e);
     run_finish(&r);
-    free_table(t);
+    tm_table_free(t);
 }
 
 /* Equal, or both undefined (a pooled RMSE over channels of different units is NaN). */
@@ -161,12 +148,12 @@ static void test_zero_head_with_last_value_anchor_scores_exactly_as_naive(void *
             ac_eval_result_free(&e);
             run_finish(&r);
         }
-    free_table(t);
+    tm_table_free(t);
 }
 
 /* A Gaussian random walk: nothing to learn beyond the last value. */
 static ac_table *random_walk_table(int T) {
-    ac_table *t = two_channel_table(T);
+    ac_table *t = tm_table_new(T, 2);
     ac_rng rng;
     ac_rng_seed(&rng, 78, 0);
     double level[2] = {100.0, -20.0};
@@ -216,7 +203,7 @@ static void test_last_value_anchor_keeps_the_naive_start_unless_an_epoch_beats_i
         run_finish(&r);
     }
     assert_true(kept_start);
-    free_table(walk);
+    tm_table_free(walk);
 
     ac_table *seasonal = seasonal_table(1200);
     ac_config cfg = small_config(AC_ATTN_DOT);
@@ -229,7 +216,7 @@ static void test_last_value_anchor_keeps_the_naive_start_unless_an_epoch_beats_i
     assert_true(e.model.mse < 0.5 * e.baseline[AC_BASELINE_NAIVE].mse);
     ac_eval_result_free(&e);
     run_finish(&r);
-    free_table(seasonal);
+    tm_table_free(seasonal);
 }
 
 static void test_every_attention_kind_lowers_its_loss(void **state) {
@@ -255,7 +242,7 @@ static void test_every_attention_kind_lowers_its_loss(void **state) {
                          h[0].val_loss, h[2].val_loss);
             run_finish(&r);
         }
-    free_table(t);
+    tm_table_free(t);
 }
 
 /* Repeats give the same bits for a thread count, whatever the thread tuner does: 2 threads with
@@ -315,7 +302,7 @@ static void test_same_config_seed_and_threads_repeat_bit_for_bit(void **state) {
             for (int k = 0; k < 4; k++)
                 assert_true(fabs(losses[rep][k] - losses[0][k]) <= 1e-5 * fabs(losses[0][k]));
     for (int rep = 0; rep < REPS; rep++) free(weights[rep]);
-    free_table(t);
+    tm_table_free(t);
 }
 
 static void test_early_stopping_keeps_the_best_weights(void **state) {
@@ -340,7 +327,7 @@ static void test_early_stopping_keeps_the_best_weights(void **state) {
                      AC_OK);
     assert_true(val == ac_trainer_best_val_loss(r.trainer)); /* the restored weights */
     run_finish(&r);
-    free_table(t);
+    tm_table_free(t);
 }
 
 static void test_non_finite_loss_stops_with_epoch_and_step(void **state) {
@@ -357,7 +344,7 @@ static void test_non_finite_loss_stops_with_epoch_and_step(void **state) {
     assert_non_null(strstr(err.msg, "epoch 1"));
     assert_non_null(strstr(err.msg, "step"));
     run_finish(&r);
-    free_table(t);
+    tm_table_free(t);
 }
 
 static void test_non_finite_validation_loss_stops_after_the_epoch(void **state) {
@@ -376,7 +363,7 @@ static void test_non_finite_validation_loss_stops_after_the_epoch(void **state) 
     ac_trainer_history(r.trainer, &n);
     assert_int_equal(n, 0); /* the epoch is not recorded, so nothing saves it */
     run_finish(&r);
-    free_table(t);
+    tm_table_free(t);
 }
 
 static int stop_after_calls; /* the stop check says stop on this call (1-based) */
@@ -417,7 +404,7 @@ static void test_non_finite_gradient_stops_before_the_update(void **state) {
     free(before);
     free(after);
     run_finish(&r);
-    free_table(t);
+    tm_table_free(t);
 }
 
 static void test_a_stop_mid_epoch_rewinds_to_its_start_and_resumes_bit_for_bit(void **state) {
@@ -469,7 +456,7 @@ static void test_a_stop_mid_epoch_rewinds_to_its_start_and_resumes_bit_for_bit(v
     free(now);
     run_finish(&a);
     run_finish(&b);
-    free_table(t);
+    tm_table_free(t);
 }
 
 /* Options an embedder filled in are checked before anything is allocated or divided. */
@@ -541,7 +528,7 @@ static void test_a_quantile_model_learns_its_levels_under_the_pinball_loss(void 
     assert_true(e.model.mse < e.baseline[AC_BASELINE_MEAN].mse);
     ac_eval_result_free(&e);
     run_finish(&r);
-    free_table(t);
+    tm_table_free(t);
 }
 
 static void test_refuses_options_out_of_range(void **state) {
@@ -585,7 +572,7 @@ static void test_refuses_a_loss_that_does_not_fit_the_model(void **state) {
         ac_forecaster_free(m);
         ac_series_free(&series);
     }
-    free_table(t);
+    tm_table_free(t);
 }
 
 int main(void) {
