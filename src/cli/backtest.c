@@ -241,12 +241,6 @@ static int make_plan(const bt_args *a, const ac_table *t, const ac_config *cfg,
                      given, p->first, H, T, last);
         return -1;
     }
-    if (p->first < L) {
-        ac_cli_error("backtest: --start %s: origin %d has fewer than data.lookback = %d rows "
-                     "before it; the earliest origin is %d",
-                     given, p->first, L, L);
-        return -1;
-    }
     if (p->checkpoint && p->first < sp.n_train + sp.n_val) {
         ac_cli_error("backtest: --start %s: origin %d lies in the checkpoint's training and "
                      "validation rows (0-%d), which it was fitted on; the earliest origin for "
@@ -261,6 +255,8 @@ static int make_plan(const bt_args *a, const ac_table *t, const ac_config *cfg,
                      given, p->first, p->first - p->n_val, p->n_val, L + H, L + H + p->n_val);
         return -1;
     }
+    /* both limits above leave at least data.lookback rows before every origin: a checkpoint's
+     * training rows hold whole windows, and a refit's training rows at least L + H */
     p->count = (last - p->first) / p->stride + 1;
     p->per_fold = p->refit ? p->refit : p->count;
     p->folds = (p->count + p->per_fold - 1) / p->per_fold;
