@@ -599,7 +599,8 @@ static void fails(int status, const char *needle, const char *args) {
 static void test_bad_inputs_fail_in_one_line(void **state) {
     (void)state;
     fails(2, "past the last origin", "tiny.ini --start 295 --out bt/bad");
-    fails(2, "leaves -20 training rows before its 30 validation rows", "tiny.ini --start 10 --out bt/bad");
+    fails(2, "leaves -20 training rows before its 30 validation rows",
+          "tiny.ini --start 10 --out bt/bad");
     fails(2, "the earliest origin is 60", "tiny.ini --start 10 --out bt/bad");
     fails(2, "fewer than lookback + horizon", "tiny.ini --start 40 --out bt/bad");
     fails(2, "no row of series.csv has this date", "tiny.ini --start 2030-01-01 --out bt/bad");
