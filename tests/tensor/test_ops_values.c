@@ -411,7 +411,11 @@ static void test_pinball_loss_matches_hand_computed_values(void **state) {
                 1e-7f);
     assert_null(ac_pinball_loss(g_ctx, p, p, levels, 3)); /* target must drop the level axis */
     assert_non_null(strstr(ac_ctx_error(g_ctx), "ac_pinball_loss"));
-    ac_ctx_reset(g_ctx);
+    ac_ctx_reset(g_ctx); /* p and t went with the arena: new ones */
+    p = ac_tensor_temp(g_ctx, 2, (int[]){2, 3});
+    t = ac_tensor_temp(g_ctx, 1, (int[]){2});
+    memcpy(p->data, (float[]){0, 1, 3, 2.5f, 2, 1}, 6 * sizeof(float));
+    memcpy(t->data, (float[]){1, 2}, 2 * sizeof(float));
     assert_null(ac_pinball_loss(g_ctx, p, t, (float[]){0.1f, 0.5f, 1.0f}, 3));
     assert_non_null(strstr(ac_ctx_error(g_ctx), "outside (0, 1)"));
     ac_ctx_reset(g_ctx);
