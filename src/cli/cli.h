@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "attncast/error.h"
 
@@ -89,6 +90,10 @@ typedef struct ac_cli_forecast_columns {
     int quantiles;                /* Q: 0 for a point model */
     const float *quantile_levels; /* [Q]: the model's levels (its spec's), increasing */
 } ac_cli_forecast_columns;
+
+/* Writes the header cells of those columns, each after a comma and prefix: ",<prefix>lo80,
+ * <prefix>hi80,...,<prefix>q0.1,..." (prefix "" in the long CSVs, "<channel>_" in predict's). */
+void ac_cli_bound_header(FILE *f, const char *prefix, const ac_cli_forecast_columns *cols);
 
 /* A forecasts CSV (backtest's forecasts.csv, eval --forecasts): one row per origin, step and
  * channel, "origin,origin_date,step,date,channel,actual,forecast" and the interval columns in

@@ -23,6 +23,16 @@ struct ac_cli_forecasts {
     char path[4096], tmp[4200];
 };
 
+void ac_cli_bound_header(FILE *f, const char *prefix, const ac_cli_forecast_columns *cols) {
+    for (int k = 0; k < cols->conformal; k++) {
+        char p[32];
+        ac_level_percent(cols->levels[k], p, sizeof p);
+        fprintf(f, ",%slo%s,%shi%s", prefix, p, prefix, p);
+    }
+    for (int j = 0; j < cols->quantiles; j++)
+        fprintf(f, ",%sq%g", prefix, (double)cols->quantile_levels[j]);
+}
+
 ac_cli_forecasts *ac_cli_forecasts_open(const char *path, const ac_table *table, int horizon,
                                         const ac_cli_forecast_columns *cols) {
     ac_cli_forecasts *w = calloc(1, sizeof *w);
@@ -48,13 +58,7 @@ ac_cli_forecasts *ac_cli_forecasts_open(const char *path, const ac_table *table,
     if (cols) {
         w->conformal = cols->conformal;
         w->quantiles = cols->quantiles;
-        for (int k = 0; k < cols->conformal; k++) {
-            char p[32];
-            ac_level_percent(cols->levels[k], p, sizeof p);
-            fprintf(w->f, ",lo%s,hi%s", p, p);
-        }
-        for (int j = 0; j < cols->quantiles; j++)
-            fprintf(w->f, ",q%g", (double)cols->quantile_levels[j]);
+        ac_cli_bound_header(w->f, "", cols);
     }
     fputc('\n', w->f);
     return w;

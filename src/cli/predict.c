@@ -39,19 +39,16 @@ static const char *const HELP =
 /* ---- the verb ---- */
 
 /* The conformal intervals (ac_interval_defs puts them first) and the quantile levels of m, as
- * predict's columns name them; levels and quantile_levels hold AC_INTERVALS_CAP and
- * AC_MAX_QUANTILES values. */
-static void bound_columns(const ac_model *m, ac_cli_forecast_bounds *b, double *levels,
-                          double *quantile_levels) {
+ * predict's columns name them; levels holds AC_INTERVALS_CAP values. */
+static void bound_columns(const ac_model *m, ac_cli_forecast_bounds *b, double *levels) {
     ac_interval_method method;
-    b->intervals = 0;
-    while (ac_model_interval(m, b->intervals, &method, &levels[b->intervals]) &&
-           method == AC_INTERVAL_CONFORMAL)
-        b->intervals++;
-    b->levels = levels;
-    b->quantiles = ac_model_quantile_count(m);
-    for (int q = 0; q < b->quantiles; q++) quantile_levels[q] = ac_model_quantile_level(m, q);
-    b->quantile_levels = quantile_levels;
+    int K = 0;
+    while (ac_model_interval(m, K, &method, &levels[K]) && method == AC_INTERVAL_CONFORMAL) K++;
+    const ac_model_spec *spec = ac_forecaster_spec(ac_model_checkpoint(m)->model);
+    b->cols = (ac_cli_forecast_columns){.conformal = K,
+                                        .levels = levels,
+                                        .quantiles = spec->quantile_count,
+                                        .quantile_levels = spec->quantiles};
 }
 
 int ac_cli_predict(int argc, char **argv) {
@@ -67,9 +64,9 @@ int ac_cli_predict(int argc, char **argv) {
     int L = ac_model_lookback(m), H = ac_model_horizon(m), C = ac_model_channels(m);
     int I = ac_model_interval_count(m), Q = ac_model_quantile_count(m);
     const ac_checkpoint *ck = ac_model_checkpoint(m);
-    double levels[AC_INTERVALS_CAP], quantile_levels[AC_MAX_QUANTILES];
+    double levels[AC_INTERVALS_CAP];
     ac_cli_forecast_bounds bounds;
-    bound_columns(m, &bounds, levels, quantile_levels);
+    bound_columns(m, &bounds, levels);
     int exit_code = AC_EXIT_FAILURE;
     ac_table *t = NULL;
     int end = 0;

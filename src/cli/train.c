@@ -448,10 +448,11 @@ static void keep_test_forecast(void *user, int t, const float *x, const float *y
 
 /* test_forecasts.csv: the first, middle and last test windows of the plotted channels,
  * lookback and horizon, actual and forecast in original units, then (blank in the lookback) the
- * bounds of each conformal interval of best.h5's /calibration (lo80,hi80,...: what predict of
- * best.h5 gives) and each quantile level of a quantile model (q0.1,q0.5,...). */
+ * bounds of each conformal interval of cal, best.h5's calibration (NULL: none; lo80,hi80,...:
+ * what predict of best.h5 gives) and each quantile level of a quantile model (q0.1,q0.5,...). */
 static int write_test_forecasts(const char *dir, ac_forecaster *model, const ac_series *s,
-                                const ac_table *table, const int *channels, int n_channels) {
+                                const ac_table *table, const int *channels, int n_channels,
+                                const ac_calibration *cal) {
     ac_window_range r = ac_series_windows(s, AC_SPLIT_TEST);
     int L = s->lookback, H = s->horizon, C = s->channels;
     const ac_model_spec *spec = ac_forecaster_spec(model);
@@ -459,13 +460,6 @@ static int write_test_forecasts(const char *dir, ac_forecaster *model, const ac_
     int ts[3] = {r.first, r.first + r.count / 2, r.first + r.count - 1};
     ac_error err;
     char path[AC_CONFIG_TEXT + 32];
-    snprintf(path, sizeof path, "%s/best.h5", dir);
-    ac_checkpoint *ck = NULL; /* best.h5 holds the calibration of these weights */
-    if (access(path, F_OK) == 0 && ac_ckpt_read(&ck, path, &err) != AC_OK) {
-        ac_cli_error("%s", err.msg);
-        return -1;
-    }
-    const ac_calibration *cal = ck && ck->has_calibration ? &ck->calibration : NULL;
     ac_interval_def defs[AC_INTERVALS_CAP];
     int n_defs = ac_interval_defs(spec, cal, defs, AC_INTERVALS_CAP), K = 0;
     while (K < n_defs && defs[K].method == AC_INTERVAL_CONFORMAL) K++;
@@ -495,12 +489,11 @@ static int write_test_forecasts(const char *dir, ac_forecaster *model, const ac_
     }
     if (out) {
         fprintf(out, "window,step,date,channel,actual,forecast");
-        for (int k = 0; k < K; k++) {
-            char pct[32];
-            ac_level_percent(defs[k].level, pct, sizeof pct);
-            fprintf(out, ",lo%s,hi%s", pct, pct);
-        }
-        for (int q = 0; q < Q; q++) fprintf(out, ",q%g", (double)spec->quantiles[q]);
+        ac_cli_bound_header(out, "",
+                            &(ac_cli_forecast_columns){.conformal = K,
+                                                       .levels = cal ? cal->levels : NULL,
+                                                       .quantiles = Q,
+                                                       .quantile_levels = spec->quantiles});
         fprintf(out, "\n");
         for (int w = 0; w < 3; w++)
             for (int j = 0; j < n_channels; j++)
@@ -541,7 +534,6 @@ static int write_test_forecasts(const char *dir, ac_forecaster *model, const ac_
     free(quantiles);
     free(lo);
     free(hi);
-    ac_ckpt_free(ck);
     return rc;
 }
 
@@ -880,7 +872,8 @@ static int train(train_args args, ac_parallel *group) {
     ac_cli_print_metrics(&eval, &series);
     ac_cli_print_intervals(&eval);
     if (write_run(dir, &cfg, tr, &eval, &info) != 0 ||
-        write_test_forecasts(dir, model, &series, table, plotted, n_plotted) != 0)
+        write_test_forecasts(dir, model, &series, table, plotted, n_plotted,
+                             cal.count > 0 ? &cal : NULL) != 0)
         goto done;
     if (ac_plot_run(dir, &err) != AC_OK) fprintf(stderr, "attncast: note: %s\n", err.msg);
     char *report = ac_run_report_md(&cfg, &eval, &info, dir);

@@ -79,7 +79,7 @@ char *ac_cli_forecast_csv(const ac_checkpoint *ck, const ac_table *t, int end, c
 char *ac_cli_forecast_bounds_csv(const ac_checkpoint *ck, const ac_table *t, int end,
                                  const float *out, const ac_cli_forecast_bounds *b) {
     int H = ck->config.data.horizon, C = ck->channels;
-    int K = b ? b->intervals : 0, Q = b ? b->quantiles : 0;
+    int K = b ? b->cols.conformal : 0, Q = b ? b->cols.quantiles : 0;
     char *buf = NULL;
     size_t size = 0;
     FILE *f = open_memstream(&buf, &size);
@@ -92,12 +92,11 @@ char *ac_cli_forecast_bounds_csv(const ac_checkpoint *ck, const ac_table *t, int
     for (int c = 0; c < C; c++) {
         const char *name = ck->channel_names[c];
         fprintf(f, ",%s", name);
-        for (int k = 0; k < K; k++) {
-            char pct[32];
-            ac_level_percent(b->levels[k], pct, sizeof pct);
-            fprintf(f, ",%s_lo%s,%s_hi%s", name, pct, name, pct);
+        if (b) {
+            char prefix[AC_CONFIG_TEXT];
+            snprintf(prefix, sizeof prefix, "%s_", name);
+            ac_cli_bound_header(f, prefix, &b->cols);
         }
-        for (int q = 0; q < Q; q++) fprintf(f, ",%s_q%g", name, b->quantile_levels[q]);
     }
     fprintf(f, "\n");
     for (int h = 0; h < H; h++) {

@@ -5,6 +5,7 @@
 
 #include "attncast/checkpoint.h"
 #include "attncast/csv.h"
+#include "cli/cli.h"
 
 /* The command line `predict` and `explain` share: CHECKPOINT --input CSV [--out PATH] [--at ROW].
  */
@@ -34,12 +35,10 @@ char *ac_cli_forecast_csv(const ac_checkpoint *ck, const ac_table *table, int en
 
 /* What predict writes beside each channel's forecast, in original units (all borrowed). */
 typedef struct ac_cli_forecast_bounds {
-    int intervals;        /* K conformal intervals: columns <channel>_lo<P>, <channel>_hi<P> */
-    const double *levels; /* [K], P = ac_level_percent of each */
-    const float *lo, *hi; /* [K, H, C] */
-    int quantiles;        /* Q quantile levels: columns <channel>_q<level> (%g) */
-    const double *quantile_levels; /* [Q] */
-    const float *values;           /* [H, C, Q] */
+    ac_cli_forecast_columns cols; /* K conformal levels, Q quantile levels: columns
+                                   * <channel>_lo<P>, <channel>_hi<P>, <channel>_q<level> */
+    const float *lo, *hi;         /* [K, H, C] */
+    const float *values;          /* [H, C, Q] */
 } ac_cli_forecast_bounds;
 
 /* The same with each channel's columns followed by its bounds (bounds NULL: none): the
