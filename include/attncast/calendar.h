@@ -110,4 +110,35 @@ typedef struct ac_calendar_steps {
 
 void ac_calendar_steps_count(ac_freq freq, const long long *secs, int n, ac_calendar_steps *out);
 
+/* ---- calendar features (data.calendar, MODEL.md version 2 "Covariates") ----
+ *
+ * Each feature is a position k (0-based) in a period p and becomes two columns,
+ * sin(2 pi k / p) and cos(2 pi k / p): hour_of_day (k = hour, p = 24), day_of_week (Monday = 0,
+ * p = 7), day_of_month (day - 1, p = the days of that month), day_of_year (day of the year - 1,
+ * p = 365 or 366), month_of_year (month - 1, p = 12). A set of features is a bit mask of
+ * AC_CALENDAR_* in this order, which is also the order of their columns. */
+#define AC_CALENDAR_FEATURES(X)                                                                    \
+    X(HOUR_OF_DAY, "hour_of_day")                                                                  \
+    X(DAY_OF_WEEK, "day_of_week")                                                                  \
+    X(DAY_OF_MONTH, "day_of_month")                                                                \
+    X(DAY_OF_YEAR, "day_of_year")                                                                  \
+    X(MONTH_OF_YEAR, "month_of_year")
+
+#define AC_CAL_INDEX_(id, name) AC_CALENDAR_INDEX_##id,
+enum { AC_CALENDAR_FEATURES(AC_CAL_INDEX_) AC_CALENDAR_FEATURE_COUNT };
+#undef AC_CAL_INDEX_
+#define AC_CAL_BIT_(id, name) AC_CALENDAR_##id = 1u << AC_CALENDAR_INDEX_##id,
+enum { AC_CALENDAR_FEATURES(AC_CAL_BIT_) };
+#undef AC_CAL_BIT_
+
+/* The name of feature index i ("hour_of_day", ...), NULL out of range. */
+const char *ac_calendar_feature_name(int index);
+/* The bit of a feature name; false when it names none. */
+bool ac_calendar_feature_parse(const char *name, unsigned *bit);
+/* Columns a feature set makes: 2 per feature. */
+int ac_calendar_columns(unsigned features);
+/* Writes the ac_calendar_columns(features) values of the date secs into out: for each feature
+ * of the set, in AC_CALENDAR_FEATURES order, its sin then its cos. */
+void ac_calendar_values(long long secs, unsigned features, double *out);
+
 #endif

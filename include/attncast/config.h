@@ -57,6 +57,11 @@ typedef struct ac_config {
         char missing_marker[32];      /* data.missing_marker: a number such as -9999, "" none */
         ac_gaps_policy gaps;          /* data.gaps */
         int season; /* data.season, 0: the card's, else the frequency's (ac_freq_season) */
+        /* Column roles (MODEL.md version 2, "Covariates"): comma-separated column names */
+        char targets[AC_CONFIG_TEXT];           /* data.targets, "": every non-covariate column */
+        char past_covariates[AC_CONFIG_TEXT];   /* data.past_covariates */
+        char future_covariates[AC_CONFIG_TEXT]; /* data.future_covariates (real-valued) */
+        unsigned calendar; /* data.calendar: AC_CALENDAR_* bits (calendar.h), 0 for none */
     } data;
     struct {
         ac_attention_kind attention; /* model.attention */
@@ -162,6 +167,18 @@ char *ac_config_to_ini(const ac_config *cfg);
 
 /* The model spec the config describes, for a dataset of `channels` channels. */
 ac_model_spec ac_config_model_spec(const ac_config *cfg, int channels);
+
+/* The config's column roles for ac_table_arrange (csv.h); the strings point into cfg and into
+ * the `where` buffers (ac_config_where of each key), which must outlive the roles. */
+typedef struct ac_config_roles {
+    ac_column_roles roles;
+    char where[4][AC_CONFIG_TEXT];
+} ac_config_roles;
+void ac_config_column_roles(const ac_config *cfg, ac_config_roles *out);
+/* The covariate counts the config names: Kp past columns, real future columns, and calendar
+ * columns (2 per feature); the model's Kf is the sum of the last two. */
+void ac_config_covariate_counts(const ac_config *cfg, int *past, int *future_real,
+                                int *calendar_columns);
 /* The trainer's options the config's [train] section describes (all but train.threads, which
  * the program applies with ac_threads_init). */
 ac_train_options ac_config_train_options(const ac_config *cfg);

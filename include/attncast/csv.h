@@ -101,6 +101,12 @@ typedef struct ac_table {
     ac_freq freq;             /* the dates' frequency; unknown without readable dates or a check */
     ac_date_style date_style; /* how the dates are written (when freq is known) */
     ac_date_report date_report;
+    /* Column roles (MODEL.md version 2, "Covariates"), set by ac_table_arrange: the first
+     * `targets` columns are the targets, then `past` past covariates, then `future` real-valued
+     * future covariates, then `calendar_columns` (2 per feature of the `calendar` set, calendar.h)
+     * computed from the dates; cols is their sum. As loaded, every column is a target. */
+    int targets, past, future, calendar_columns;
+    unsigned calendar;
 } ac_table;
 
 /* Reads path into a new table (free with ac_table_free). opt may be NULL for the defaults. */
@@ -112,6 +118,25 @@ void ac_table_free(ac_table *table);
  * missing dates), the first after line 21515 (2020-05-29 09:30:00); 1 repeated row ...". False,
  * and nothing written, when the dates follow their calendar or were not checked. */
 bool ac_table_date_issues(const ac_table *table, char *buf, size_t n);
+
+/* The roles of a table's columns (ac_table_arrange). Names are comma-separated lists of column
+ * names; NULL or "" is an empty list, except for targets, where it means every column not named
+ * as a covariate. The _at strings say where each list was set ("exp.ini:4", ac_config_where) to
+ * begin the messages about it; NULL or "": the key name alone. */
+typedef struct ac_column_roles {
+    const char *targets, *past, *future;
+    unsigned calendar; /* AC_CALENDAR_* bits */
+    const char *targets_at, *past_at, *future_at, *calendar_at;
+} ac_column_roles;
+
+/* Rearranges a loaded table's columns into the roles' order, [targets, past covariates, future
+ * covariates] each in the order named (targets not named: the table's order), dropping columns
+ * that have no role, and appends the calendar columns computed from the dates. Errors (one line
+ * each, AC_ERR_INVALID, naming where the list was set and the key): a name that is not a column
+ * (with the nearest name, "did you mean"), a name in two lists or twice in one, no target left,
+ * calendar features without a date column, a date that does not parse (naming its row and
+ * text). A NULL roles, or one with no covariates, leaves the table as loaded. */
+ac_status ac_table_arrange(ac_table *table, const ac_column_roles *roles, ac_error *err);
 
 /* One line on what the date check found, for the CLI to print after "warning: " or "note: "
  * (*severity says which): the gaps, repeated rows and irregular steps kept (AC_GAPS_WARN), or

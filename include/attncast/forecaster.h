@@ -65,7 +65,11 @@ const char *ac_norm_anchor_name(ac_norm_anchor anchor);
 typedef struct ac_model_spec {
     int lookback; /* L */
     int horizon;  /* H */
-    int channels; /* C, the dataset's channel count */
+    int channels; /* C: the target channels (Ct), what the model forecasts */
+    /* Covariates (MODEL.md version 2): Kp past and Kf future-known columns (calendar columns
+     * included) beside the targets in every input step; Kf > 0 adds Nf future tokens. */
+    int past_covariates;
+    int future_covariates;
     ac_channel_mode channel_mode;
     int patch_len;    /* P */
     int patch_stride; /* S */
@@ -86,7 +90,11 @@ typedef struct ac_model_spec {
 
 /* Derived quantities of a spec. */
 int ac_model_spec_tokens(const ac_model_spec *spec);    /* N = floor((L - P) / S) + 1 */
-int ac_model_spec_in_width(const ac_model_spec *spec);  /* Cin: 1 or C */
+int ac_model_spec_in_width(const ac_model_spec *spec);  /* Cin: (1 or C) + Kp + Kf */
+/* The columns of an input step as callers pass them: C + Kp + Kf. */
+int ac_model_spec_columns(const ac_model_spec *spec);
+/* Nf = floor((H - P) / S) + 1 future tokens when Kf > 0, else 0. */
+int ac_model_spec_future_tokens(const ac_model_spec *spec);
 int ac_model_spec_out_width(const ac_model_spec *spec); /* Cout: 1 or C */
 int ac_model_spec_quantiles(const ac_model_spec *spec); /* Q: quantile_count, 1 for a point model */
 /* The index of the level 0.5 among the quantiles (0 for a point model). */
@@ -111,7 +119,8 @@ ac_tensor *ac_forecaster_param(const ac_forecaster *model, const char *name);
 /* Total number of scalar weights. */
 int64_t ac_forecaster_weight_count(const ac_forecaster *model);
 
-/* x: [B, L, C] scaled windows (need not require grad). Returns the forecast, recorded on the
+/* x: [B, L, C + Kp + Kf] scaled windows (every column of the input steps: targets, past, then
+ * future covariates; need not require grad). Returns the forecast, recorded on the
  * context's tape in grad mode (dropout active) and plain in no-grad mode: [B, H, C] for a point
  * model, [B, H, C, Q] (rank 4, the levels in spec order, unsorted) for a quantile model, even
  * one of a single level. NULL on error (message in the context). */
@@ -122,6 +131,13 @@ ac_tensor *ac_forecaster_forward(ac_ctx *ctx, ac_forecaster *model, ac_tensor *x
  * series in independent mode and the B windows in mixed mode; rows (query tokens) sum to 1. */
 ac_tensor *ac_forecaster_forward_attention(ac_ctx *ctx, ac_forecaster *model, ac_tensor *x,
                                            ac_tensor **attention);
+
+/* The forward pass of a model with future covariates: future [B, H, Kf] holds their values over
+ * the horizon (NULL when Kf = 0; the two functions above are this with future NULL, and fail
+ * for a model with Kf > 0). attention may be NULL; with Kf > 0 its matrices are
+ * [ns, h, N + Nf, N + Nf], the future tokens after the history tokens. */
+ac_tensor *ac_forecaster_forward_future(ac_ctx *ctx, ac_forecaster *model, ac_tensor *x,
+                                        ac_tensor *future, ac_tensor **attention);
 
 /* The training loss between a forecast of the model of `spec` (as ac_forecaster_forward returns
  * it) and targets [B, H, C]: mse, mae or huber for a point model (pred of target's shape), the

@@ -50,21 +50,30 @@ bool ac_split_suggest(int rows, const double fractions[3], int lookback, int hor
                       int *suggested_lookback, int *suggested_horizon);
 
 /* Per-channel mean and population standard deviation (double) of the training rows; a channel
- * whose std is 0 gets std 1 (counted in constant_channels so the caller can warn). */
+ * whose std is 0 gets std 1 (counted in constant_channels so the caller can warn). The scaler
+ * covers `columns` real-valued columns: the `channels` targets first, then the real covariates
+ * (past, then future); mean and std hold `columns` entries. Calendar columns are not scaled. */
 typedef struct ac_scaler {
-    int channels;
+    int channels; /* targets */
+    int columns;  /* targets and real covariates: >= channels */
     double *mean;
     double *std;
     int constant_channels;
 } ac_scaler;
 
-ac_status ac_scaler_fit(ac_scaler *scaler, const double *values, int rows, int channels,
-                        ac_error *err);
+/* Fits `columns` columns of a row-major table (rows x stride values; stride >= columns), the
+ * first `channels` of them targets. */
+ac_status ac_scaler_fit(ac_scaler *scaler, const double *values, int rows, int stride, int columns,
+                        int channels, ac_error *err);
 void ac_scaler_free(ac_scaler *scaler);
 
+/* A series' row holds `columns` values: the `channels` targets, the `past` past covariates, then
+ * the `future` future covariates (real-valued ones, then calendar columns), as the table's roles
+ * say; the first scaler.columns of them are z-scored, the calendar columns kept as computed. */
 typedef struct ac_series {
     int rows, channels, lookback, horizon;
-    float *scaled; /* rows x channels, z-scored with the scaler */
+    int past, future, columns;
+    float *scaled; /* rows x columns, z-scored with the scaler */
     ac_split split;
     ac_scaler scaler;
 } ac_series;
@@ -93,11 +102,14 @@ typedef struct ac_window_range {
 
 ac_window_range ac_series_windows(const ac_series *series, ac_split_kind kind);
 
-/* Copies the windows starting at ts[0..n) into x [n, L, C] and y [n, H, C] (either may be
- * NULL), scaled values. */
+/* Copies the windows starting at ts[0..n) into x [n, L, columns] (every column of the input
+ * rows) and y [n, H, channels] (the targets of the horizon rows), scaled values; either may be
+ * NULL. */
 void ac_series_gather(const ac_series *series, const int *ts, int n, float *x, float *y);
+/* The future covariates of the horizon rows of the windows at ts[0..n): [n, H, future]. */
+void ac_series_gather_future(const ac_series *series, const int *ts, int n, float *future);
 
-/* Back to the original scale: value * std + mean of its channel. */
+/* Back to the original scale: value * std + mean of its channel (any of scaler->columns). */
 double ac_scaler_unscale(const ac_scaler *scaler, int channel, float value);
 
 #endif
