@@ -1,11 +1,15 @@
 /* forecaster.c - the forecaster of MODEL.md: its parameters (names, shapes, registration order,
  * initialisation) and its forward pass. The attention sub-layer is in attention.c.
  *
- * Forward, for windows x [B, L, C]:
- *   independent: x -> [B C, L, 1], ns = B C series (permute + reshape); mixed: ns = B windows
+ * Forward, for windows x [B, L, C + Kp + Kf] (targets, then past and future covariates) and, when
+ * Kf > 0, the future covariates over the horizon F [B, H, Kf]:
+ *   independent: targets -> [B C, L, 1], ns = B C series (permute + reshape); mixed: ns = B
  *   anchor a = mu (mean over the L steps) or x[L-1] (anchor = last), per sample and channel
  *   revin:   sigma over the L steps; x <- (x - a) / sigma;  no revin: x <- x - x[L-1] (last)
+ *   covariates: each series' steps become [its targets, Kp, Kf] (Cin columns; independent mode
+ *   gives each of a window's C series that window's covariates)
  *   tokens = patches(x) [ns, N, P Cin];  E = tokens W_in^T + b_in + pos
+ *   Kf > 0: Ef = patches(F) W_f^T + b_f + future_pos [ns, Nf, d]; E <- [E; Ef] (N + Nf tokens)
  *   per block: E += drop(attn(LN1(E)));  E += drop(W2 gelu(W1 LN2(E) + b1) + b2)
  *   yhat = head(flatten(LN_f(E))) -> [ns, H, Cout];  revin: yhat <- yhat sigma + a, else + a
  *   independent: [B C, H, 1] -> [B, H, C]
@@ -39,6 +43,7 @@ struct ac_forecaster {
     ac_tensor *in_w, *in_b, *pos;
     ac_block *blocks;
     ac_tensor *normf_w, *normf_b, *head_w, *head_b;
+    ac_tensor *future_w, *future_b, *future_pos; /* Kf > 0 only */
 };
 
 #define AC_PARAM_NAME 48
@@ -46,11 +51,17 @@ struct ac_forecaster {
 int ac_model_spec_tokens(const ac_model_spec *s) {
     return (s->lookback - s->patch_len) / s->patch_stride + 1;
 }
-int ac_model_spec_in_width(const ac_model_spec *s) {
+int ac_model_spec_out_width(const ac_model_spec *s) {
     return s->channel_mode == AC_CHANNELS_MIXED ? s->channels : 1;
 }
-int ac_model_spec_out_width(const ac_model_spec *s) {
-    return ac_model_spec_in_width(s);
+int ac_model_spec_in_width(const ac_model_spec *s) {
+    return ac_model_spec_out_width(s) + s->past_covariates + s->future_covariates;
+}
+int ac_model_spec_columns(const ac_model_spec *s) {
+    return s->channels + s->past_covariates + s->future_covariates;
+}
+int ac_model_spec_future_tokens(const ac_model_spec *s) {
+    return s->future_covariates > 0 ? (s->horizon - s->patch_len) / s->patch_stride + 1 : 0;
 }
 int ac_model_spec_quantiles(const ac_model_spec *s) {
     return s->quantile_count > 0 ? s->quantile_count : 1;
@@ -101,8 +112,16 @@ ac_status ac_model_spec_check(const ac_model_spec *s, ac_error *err) {
          "model.d_model = %d is not divisible by model.heads = %d", s->d_model, s->heads);
     NEED(s->layers >= 1 && s->d_ff >= 1, "model.layers and model.d_ff must be >= 1");
     NEED(s->dropout >= 0.0f && s->dropout < 1.0f, "model.dropout must be in [0, 1)");
+    NEED(s->past_covariates >= 0 && s->future_covariates >= 0,
+         "the covariate counts must be >= 0 (got %d past, %d future)", s->past_covariates,
+         s->future_covariates);
+    NEED(s->future_covariates == 0 || s->patch_len <= s->horizon,
+         "future covariates need data.horizon >= model.patch_len (the horizon is patched like the "
+         "lookback): data.horizon = %d, model.patch_len = %d",
+         s->horizon, s->patch_len);
     if (check_quantiles(s, err) != AC_OK) return err->code;
-    int64_t head_in = (int64_t)ac_model_spec_tokens(s) * s->d_model;
+    int64_t head_in =
+        (int64_t)(ac_model_spec_tokens(s) + ac_model_spec_future_tokens(s)) * s->d_model;
     int64_t head_out =
         (int64_t)s->horizon * ac_model_spec_out_width(s) * ac_model_spec_quantiles(s);
     NEED(head_in * head_out <= ((int64_t)1 << 31),
@@ -234,9 +253,9 @@ void ac_forecaster_free(ac_forecaster *m) {
 ac_forecaster *ac_forecaster_new(const ac_model_spec *spec, ac_rng *init_rng, ac_error *err) {
     if (ac_model_spec_check(spec, err) != AC_OK) return NULL;
     ac_forecaster *m = calloc(1, sizeof *m);
-    /* input_proj (2), pos_embed, norm_f (2), head (2), and per block the shared parameters, a
-     * gate (2) and a score parameter at most */
-    int max_params = 7 + spec->layers * (SHARED_BLOCK_PARAMS + 3);
+    /* input_proj (2), pos_embed, norm_f (2), head (2), future_proj (2) and future_pos, and per
+     * block the shared parameters, a gate (2) and a score parameter at most */
+    int max_params = 10 + spec->layers * (SHARED_BLOCK_PARAMS + 3);
     if (m) {
         m->spec = *spec;
         m->params = calloc((size_t)max_params, sizeof *m->params);
@@ -249,7 +268,7 @@ ac_forecaster *ac_forecaster_new(const ac_model_spec *spec, ac_rng *init_rng, ac
         ac_error_set(err, AC_ERR_NOMEM, "forecaster: out of memory");
         return NULL;
     }
-    int N = ac_model_spec_tokens(spec), d = spec->d_model;
+    int N = ac_model_spec_tokens(spec), Nf = ac_model_spec_future_tokens(spec), d = spec->d_model;
     int in_width = spec->patch_len * ac_model_spec_in_width(spec);
     int out_width = spec->horizon * ac_model_spec_out_width(spec) * ac_model_spec_quantiles(spec);
     bool ok = add_linear(m, "input_proj", d, in_width, &m->in_w, &m->in_b, err) == AC_OK &&
@@ -257,7 +276,14 @@ ac_forecaster *ac_forecaster_new(const ac_model_spec *spec, ac_rng *init_rng, ac
                                   (ac_param_init){AC_INIT_NORMAL, POS_EMBED_STD}, err)) != NULL;
     for (int i = 0; ok && i < spec->layers; i++) ok = register_block(m, i, err) == AC_OK;
     ok = ok && add_norm(m, "norm_f", &m->normf_w, &m->normf_b, err) == AC_OK &&
-         add_linear(m, "head", out_width, N * d, &m->head_w, &m->head_b, err) == AC_OK;
+         add_linear(m, "head", out_width, (N + Nf) * d, &m->head_w, &m->head_b, err) == AC_OK;
+    /* registered last, so that a model without future covariates draws what it always drew */
+    if (ok && Nf > 0)
+        ok = add_linear(m, "future_proj", d, spec->patch_len * spec->future_covariates,
+                        &m->future_w, &m->future_b, err) == AC_OK &&
+             (m->future_pos = add_param(m, "future_pos", 2, (int[]){Nf, d},
+                                        (ac_param_init){AC_INIT_NORMAL, POS_EMBED_STD}, err)) !=
+                 NULL;
     if (!ok) {
         ac_forecaster_free(m);
         return NULL;
@@ -291,7 +317,12 @@ int64_t ac_forecaster_weight_count(const ac_forecaster *m) {
 /* ---- forward ---- */
 
 ac_tensor *ac_forecaster_forward(ac_ctx *ctx, ac_forecaster *m, ac_tensor *x) {
-    return ac_forecaster_forward_attention(ctx, m, x, NULL);
+    return ac_forecaster_forward_future(ctx, m, x, NULL, NULL);
+}
+
+ac_tensor *ac_forecaster_forward_attention(ac_ctx *ctx, ac_forecaster *m, ac_tensor *x,
+                                           ac_tensor **attention) {
+    return ac_forecaster_forward_future(ctx, m, x, NULL, attention);
 }
 
 /* Windows per round of a no-grad forward over a large batch: about NO_GRAD_CHUNK_SERIES series
@@ -304,11 +335,25 @@ static int no_grad_chunk(const ac_model_spec *s) {
     return chunk > 0 ? chunk : 1;
 }
 
-/* A no-grad forward of x [B, L, C] in rounds of `chunk` windows, each round's activations
- * released before the next; the result is the same as one pass (every op is per window). */
-static ac_tensor *forward_in_chunks(ac_ctx *ctx, ac_forecaster *m, ac_tensor *x, int chunk) {
+/* Rows b0 .. b0 + nb - 1 of a contiguous [B, ...] tensor, as a new temporary. */
+static ac_tensor *rows_of(ac_ctx *ctx, const ac_tensor *t, int b0, int nb) {
+    int shape[AC_MAX_DIMS];
+    memcpy(shape, t->shape, (size_t)t->ndim * sizeof *shape);
+    shape[0] = nb;
+    ac_tensor *r = ac_tensor_temp(ctx, t->ndim, shape);
+    if (!r) return NULL;
+    size_t row = (size_t)(t->size / t->shape[0]);
+    memcpy(r->data, t->data + (size_t)b0 * row, (size_t)r->size * sizeof(float));
+    return r;
+}
+
+/* A no-grad forward of x [B, L, C'] (and future [B, H, Kf]) in rounds of `chunk` windows, each
+ * round's activations released before the next; the result is the same as one pass (every op
+ * is per window). */
+static ac_tensor *forward_in_chunks(ac_ctx *ctx, ac_forecaster *m, ac_tensor *x, ac_tensor *future,
+                                    int chunk) {
     const ac_model_spec *s = &m->spec;
-    int B = x->shape[0], L = s->lookback, C = s->channels, H = s->horizon;
+    int B = x->shape[0], C = s->channels, H = s->horizon;
     int Q = ac_model_spec_quantiles(s);
     ac_tensor *y = s->quantile_count ? ac_tensor_temp(ctx, 4, (int[]){B, H, C, Q})
                                      : ac_tensor_temp(ctx, 3, (int[]){B, H, C});
@@ -316,10 +361,10 @@ static ac_tensor *forward_in_chunks(ac_ctx *ctx, ac_forecaster *m, ac_tensor *x,
     ac_ctx_mark mark = ac_ctx_get_mark(ctx);
     for (int b0 = 0; b0 < B; b0 += chunk) {
         int nb = B - b0 < chunk ? B - b0 : chunk;
-        ac_tensor *xc = ac_tensor_temp(ctx, 3, (int[]){nb, L, C});
-        if (!xc) return NULL;
-        memcpy(xc->data, x->data + (size_t)b0 * L * C, (size_t)xc->size * sizeof(float));
-        ac_tensor *yc = ac_forecaster_forward_attention(ctx, m, xc, NULL);
+        ac_tensor *xc = rows_of(ctx, x, b0, nb);
+        ac_tensor *fc = future ? rows_of(ctx, future, b0, nb) : NULL;
+        if (!xc || (future && !fc)) return NULL;
+        ac_tensor *yc = ac_forecaster_forward_future(ctx, m, xc, fc, NULL);
         if (!yc) return NULL;
         memcpy(y->data + (size_t)b0 * H * C * Q, yc->data, (size_t)yc->size * sizeof(float));
         ac_ctx_rewind(ctx, mark);
@@ -334,11 +379,12 @@ static ac_tensor *forward_in_chunks(ac_ctx *ctx, ac_forecaster *m, ac_tensor *x,
  * later tensors take the buffers. */
 
 /* E = tokens W_in^T + b_in + pos, the tokens the patches of the normalised series. */
-static ac_tensor *embed(ac_ctx *ctx, const ac_forecaster *m, ac_tensor *series) {
+static ac_tensor *embed(ac_ctx *ctx, const ac_forecaster *m, ac_tensor *series, ac_tensor *w,
+                        ac_tensor *b, ac_tensor *pos) {
     const ac_model_spec *s = &m->spec;
     ac_tensor *tokens = ac_patches(ctx, series, s->patch_len, s->patch_stride);
-    ac_tensor *projected = ac_linear(ctx, tokens, m->in_w, m->in_b);
-    ac_tensor *e = ac_add(ctx, projected, m->pos);
+    ac_tensor *projected = ac_linear(ctx, tokens, w, b);
+    ac_tensor *e = ac_add(ctx, projected, pos);
     ac_ctx_done(ctx, projected);
     return e;
 }
@@ -381,36 +427,84 @@ static ac_tensor *head(ac_ctx *ctx, const ac_forecaster *m, ac_tensor *e) {
     return ac_reshape(ctx, y, s->quantile_count ? 4 : 3, shape);
 }
 
-ac_tensor *ac_forecaster_forward_attention(ac_ctx *ctx, ac_forecaster *m, ac_tensor *x,
-                                           ac_tensor **attention) {
+/* Covariate columns t [B, T, K] as the series see them: unchanged in mixed mode (one series per
+ * window) or with one target; in independent mode each of the C series of a window gets its
+ * window's copy, [B C, T, K] (series b C + c, as the targets are laid out). */
+static ac_tensor *per_series(ac_ctx *ctx, const ac_model_spec *s, ac_tensor *t) {
+    int C = s->channels;
+    if (!t || s->channel_mode == AC_CHANNELS_MIXED || C == 1) return t;
+    int B = t->shape[0], T = t->shape[1], K = t->shape[2];
+    ac_tensor *zeros = ac_tensor_temp(ctx, 4, (int[]){1, C, 1, 1});
+    if (!zeros) return NULL;
+    ac_tensor_fill(zeros, 0.0f); /* x + 0 broadcast over the C copies: exact */
+    ac_tensor *copies = ac_add(ctx, ac_reshape(ctx, t, 4, (int[]){B, 1, T, K}), zeros);
+    return ac_reshape(ctx, copies, 3, (int[]){B * C, T, K});
+}
+
+/* Checks the inputs' shapes: x [B, L, C + Kp + Kf], future [B, H, Kf] exactly when Kf > 0. */
+static bool inputs_fit(ac_ctx *ctx, const ac_model_spec *s, const ac_tensor *x,
+                       const ac_tensor *future) {
+    int L = s->lookback, H = s->horizon, cols = ac_model_spec_columns(s);
+    int Kf = s->future_covariates;
+    char got[64];
+    if (x->ndim != 3 || x->shape[1] != L || x->shape[2] != cols) {
+        ac_ctx_fail(ctx, AC_ERR_SHAPE, "forecaster: expected windows [B, %d, %d], got %s", L, cols,
+                    ac_shape_str(x, got, sizeof got));
+        return false;
+    }
+    if (Kf > 0 && !future) {
+        ac_ctx_fail(ctx, AC_ERR_INVALID,
+                    "forecaster: this model has %d future covariate columns; its forecasts need "
+                    "their values over the horizon",
+                    Kf);
+        return false;
+    }
+    if (Kf == 0 && future) {
+        ac_ctx_fail(ctx, AC_ERR_INVALID,
+                    "forecaster: future values given to a model without "
+                    "future covariates");
+        return false;
+    }
+    if (future && (future->ndim != 3 || future->shape[0] != x->shape[0] || future->shape[1] != H ||
+                   future->shape[2] != Kf)) {
+        ac_ctx_fail(ctx, AC_ERR_SHAPE,
+                    "forecaster: expected future covariates [%d, %d, %d], got %s", x->shape[0], H,
+                    Kf, ac_shape_str(future, got, sizeof got));
+        return false;
+    }
+    return true;
+}
+
+ac_tensor *ac_forecaster_forward_future(ac_ctx *ctx, ac_forecaster *m, ac_tensor *x,
+                                        ac_tensor *future, ac_tensor **attention) {
     if (!x || ac_ctx_failed(ctx)) return NULL;
     const ac_model_spec *s = &m->spec;
+    if (!inputs_fit(ctx, s, x, future)) return NULL;
     int B = x->shape[0], L = s->lookback, C = s->channels, H = s->horizon;
-    if (x->ndim != 3 || x->shape[1] != L || x->shape[2] != C) {
-        char got[64];
-        return ac_ctx_fail(ctx, AC_ERR_SHAPE, "forecaster: expected windows [B, %d, %d], got %s", L,
-                           C, ac_shape_str(x, got, sizeof got));
-    }
+    int covariates = s->past_covariates + s->future_covariates;
     if (!attention && !ac_ctx_grad_enabled(ctx) && B > no_grad_chunk(s) &&
-        ac_tensor_is_contiguous(x))
-        return forward_in_chunks(ctx, m, x, no_grad_chunk(s));
+        ac_tensor_is_contiguous(x) && (!future || ac_tensor_is_contiguous(future)))
+        return forward_in_chunks(ctx, m, x, future, no_grad_chunk(s));
     bool independent = s->channel_mode == AC_CHANNELS_INDEPENDENT;
-    ac_tensor *series = x;
-    if (independent) /* [B, L, C] -> [B C, L, 1] */
-        series = ac_reshape(ctx, ac_permute(ctx, x, (int[]){0, 2, 1}), 3, (int[]){B * C, L, 1});
+    ac_tensor *series = covariates ? ac_slice(ctx, x, 2, 0, C) : x; /* the targets [B, L, C] */
+    if (independent)                                                /* [B, L, C] -> [B C, L, 1] */
+        series =
+            ac_reshape(ctx, ac_permute(ctx, series, (int[]){0, 2, 1}), 3, (int[]){B * C, L, 1});
 
     /* mu and sigma per series over the L steps (revin); the anchor is what each series is
      * centred on and what the forecast is added back to: mu, or with anchor = last the last
      * input step x[L-1]. MODEL.md writes the last-value anchor as z <- z - z[L-1] after the
      * z-score and yhat <- (yhat + z[L-1]) sigma + mu at the end; computed here as
      * (x - x[L-1]) / sigma and yhat sigma + x[L-1], the same in exact arithmetic, and exact in
-     * float where it matters: a zero head forecasts x[L-1] bit for bit, the naive repeat. */
+     * float where it matters: a zero head forecasts x[L-1] bit for bit, the naive repeat. Both
+     * act on the targets only. */
     ac_tensor *sigma = NULL, *anchor = NULL;
-    if (s->anchor == AC_ANCHOR_LAST) anchor = ac_slice(ctx, series, 1, L - 1, 1); /* [ns, 1, Cin] */
+    if (s->anchor == AC_ANCHOR_LAST)
+        anchor = ac_slice(ctx, series, 1, L - 1, 1); /* [ns, 1, Cout] */
     if (s->revin) {
         ac_tensor *eps = ac_tensor_temp(ctx, 1, (int[]){1});
         if (eps) eps->data[0] = REVIN_EPS;
-        ac_tensor *mu = ac_mean(ctx, series, 1, true); /* [ns, 1, Cin] */
+        ac_tensor *mu = ac_mean(ctx, series, 1, true); /* [ns, 1, Cout] */
         ac_tensor *centred = ac_sub(ctx, series, mu);
         ac_tensor *var = ac_mean(ctx, ac_mul(ctx, centred, centred), 1, true);
         sigma = ac_sqrt(ctx, ac_add(ctx, var, eps));
@@ -422,8 +516,20 @@ ac_tensor *ac_forecaster_forward_attention(ac_ctx *ctx, ac_forecaster *m, ac_ten
     } else if (anchor) {
         series = ac_sub(ctx, series, anchor);
     }
+    if (covariates) { /* each step: [targets, Kp past, Kf future covariates] */
+        ac_tensor *cov = per_series(ctx, s, ac_slice(ctx, x, 2, C, covariates));
+        series = ac_concat(ctx, (ac_tensor *[]){series, cov}, 2, 2);
+    }
 
-    ac_tensor *e = embed(ctx, m, series);
+    ac_tensor *e = embed(ctx, m, series, m->in_w, m->in_b, m->pos);
+    if (future) { /* the Nf future tokens, after the N history tokens */
+        ac_tensor *ef =
+            embed(ctx, m, per_series(ctx, s, future), m->future_w, m->future_b, m->future_pos);
+        ac_tensor *joined = ac_concat(ctx, (ac_tensor *[]){e, ef}, 2, 1);
+        ac_ctx_done(ctx, e);
+        ac_ctx_done(ctx, ef);
+        e = joined;
+    }
     for (int i = 0; i < s->layers; i++) {
         const ac_block *blk = &m->blocks[i];
         e = sublayer(ctx, s, blk, e, blk->norm1_w, blk->norm1_b, ac_attention_forward,
@@ -432,10 +538,10 @@ ac_tensor *ac_forecaster_forward_attention(ac_ctx *ctx, ac_forecaster *m, ac_ten
     }
     ac_tensor *y = head(ctx, m, e);
     int Q = s->quantile_count;
-    if (Q) { /* [ns, 1, Cin] -> [ns, 1, Cin, 1]: alike for every level */
-        int Cin = ac_model_spec_in_width(s), ns = independent ? B * C : B;
-        if (sigma) sigma = ac_reshape(ctx, sigma, 4, (int[]){ns, 1, Cin, 1});
-        if (anchor) anchor = ac_reshape(ctx, anchor, 4, (int[]){ns, 1, Cin, 1});
+    if (Q) { /* [ns, 1, Cout] -> [ns, 1, Cout, 1]: alike for every level */
+        int Cout = ac_model_spec_out_width(s), ns = independent ? B * C : B;
+        if (sigma) sigma = ac_reshape(ctx, sigma, 4, (int[]){ns, 1, Cout, 1});
+        if (anchor) anchor = ac_reshape(ctx, anchor, 4, (int[]){ns, 1, Cout, 1});
     }
     if (sigma) y = ac_mul(ctx, y, sigma);
     if (anchor) y = ac_add(ctx, y, anchor);
