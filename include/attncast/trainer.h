@@ -141,7 +141,7 @@ ac_status ac_trainer_set_state(ac_trainer *trainer, const ac_train_state *state,
 ac_optimizer *ac_trainer_optimizer(ac_trainer *trainer);
 
 /* Receives each forecast window of ac_forecast_windows: its origin t (the first target row), the
- * input x [L, C] and truth y [H, C] (scaled values), the point forecast [H, C] (scaled) and, for
+ * targets' input x [L, C] (no covariates) and truth y [H, C] (scaled values), the point forecast [H, C] (scaled) and, for
  * a quantile model, the quantile forecasts [H, C, Q] sorted ascending (NULL for a point model).
  * The arrays live until the visitor returns. */
 typedef void (*ac_forecast_visitor)(void *user, int t, const float *x, const float *y,

@@ -106,6 +106,9 @@ ac_window_range ac_series_windows(const ac_series *series, ac_split_kind kind);
  * rows) and y [n, H, channels] (the targets of the horizon rows), scaled values; either may be
  * NULL. */
 void ac_series_gather(const ac_series *series, const int *ts, int n, float *x, float *y);
+/* Keeps the first `channels` of every one of `steps` rows of `columns` values, packed in place:
+ * gathered inputs [n, L, columns] become the targets' inputs [n, L, channels]. */
+void ac_window_keep_targets(float *x, int steps, int columns, int channels);
 /* The future covariates of the horizon rows of the windows at ts[0..n): [n, H, future]. */
 void ac_series_gather_future(const ac_series *series, const int *ts, int n, float *future);
 

@@ -135,7 +135,7 @@ void ac_backtest_scores_json(struct cJSON *obj, const bt_scores *s, const bt_int
 
 /* One window on the reference scale: its input and truth and everything scored against it. */
 typedef struct bt_window {
-    float *x, *y;                /* [L, C], [H, C] */
+    float *x, *y;                /* [L, columns] (then [L, C]: the targets), [H, C] */
     float *yhat[BT_FORECASTERS]; /* [H, C] each: the model's point, the baselines' */
     float *bounds;               /* [n, 2, H, C]: each interval's lo, then hi */
     float *raw_bounds;           /* [K, 2, H, C]: the fold's conformal bounds */
@@ -144,7 +144,9 @@ typedef struct bt_window {
     int L, H, C;
 } bt_window;
 
-bool ac_backtest_window_alloc(bt_window *b, int L, int H, int C, const bt_intervals *is);
+/* columns: a series row's width (targets and covariates) */
+bool ac_backtest_window_alloc(bt_window *b, int L, int H, int C, int columns,
+                              const bt_intervals *is);
 /* Fills b with origin i of fold fd: its forecasts carried to the scaling of ref, the
  * baselines', each interval's bounds and the quantile forecasts. */
 void ac_backtest_window_fill(bt_window *b, const ac_series *ref, int season, const bt_fold *fd,

@@ -302,7 +302,7 @@ static int score(context *x, const char *dir) {
     int L = job->cfg->data.lookback, H = job->cfg->data.horizon, C = t->cols;
     size_t w = (size_t)H * C;
     bt_window b;
-    if (!ac_backtest_window_alloc(&b, L, H, C, &x->is)) {
+    if (!ac_backtest_window_alloc(&b, L, H, C, t->cols, &x->is)) {
         ac_cli_error("backtest: out of memory");
         return -1;
     }

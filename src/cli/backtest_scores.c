@@ -179,14 +179,15 @@ void ac_backtest_scores_json(cJSON *obj, const bt_scores *s, const bt_intervals 
 
 /* ---- one window ---- */
 
-bool ac_backtest_window_alloc(bt_window *b, int L, int H, int C, const bt_intervals *is) {
-    size_t w = (size_t)H * C, n = (size_t)L * C + w + BT_FORECASTERS * w + 2 * (size_t)is->n * w +
+bool ac_backtest_window_alloc(bt_window *b, int L, int H, int C, int columns,
+                              const bt_intervals *is) {
+    size_t w = (size_t)H * C, n = (size_t)L * columns + w + BT_FORECASTERS * w + 2 * (size_t)is->n * w +
                                   2 * (size_t)is->K * w;
     for (int j = 0; j < BT_QSETS; j++) n += 2 * (size_t)is->q[j].count * w;
     float *p = b->all = malloc(n * sizeof(float));
     if (!p) return false;
     b->L = L, b->H = H, b->C = C;
-    b->x = p, p += (size_t)L * C;
+    b->x = p, p += (size_t)L * columns;
     b->y = p, p += w;
     for (int k = 0; k < BT_FORECASTERS; k++) b->yhat[k] = p, p += w;
     b->bounds = p, p += 2 * (size_t)is->n * w;
@@ -236,6 +237,7 @@ void ac_backtest_window_fill(bt_window *b, const ac_series *ref, int season, con
     size_t w = (size_t)H * C;
     int o = fd->origins[i];
     ac_series_gather(ref, &o, 1, b->x, b->y);
+    ac_window_keep_targets(b->x, L, ref->columns, C);
     to_reference(fd, &ref->scaler, fd->forecasts + (size_t)i * w, b->yhat[0], 1);
     for (int k = 1; k < BT_FORECASTERS; k++)
         ac_baseline_forecast((ac_baseline_kind)(k - 1), b->x, L, C, H, season, b->yhat[k]);

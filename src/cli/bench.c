@@ -146,7 +146,8 @@ typedef struct pool_batch {
     size_t x_window, y_window; /* floats per window */
 } pool_batch;
 
-static void fill_from_pool(void *user, int first, int count, float *x, float *y) {
+static void fill_from_pool(void *user, int first, int count, float *x, float *y, float *future) {
+    (void)future; /* the bench models have no covariates */
     const pool_batch *b = user;
     memcpy(x, b->x + first * b->x_window, (size_t)count * b->x_window * sizeof(float));
     memcpy(y, b->y + first * b->y_window, (size_t)count * b->y_window * sizeof(float));
@@ -168,7 +169,7 @@ static void ignore_forecast(void *user, int t, const float *x, const float *y, c
 static int backtest_speed(ac_forecaster *model, int L, int H, int C, double seconds, ac_rng *rng,
                           bench_result *out) {
     ac_series s = {
-        .rows = L + BACKTEST_ORIGINS - 1 + H, .channels = C, .lookback = L, .horizon = H};
+        .rows = L + BACKTEST_ORIGINS - 1 + H, .channels = C, .columns = C, .lookback = L, .horizon = H};
     s.scaled = malloc((size_t)s.rows * C * sizeof(float));
     if (!s.scaled) {
         snprintf(out->error, sizeof out->error, "out of memory");
@@ -255,7 +256,7 @@ static void measure_kind(const ac_config *cfg, int channels, double seconds, ben
         } else {
             ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){BATCH, L, C});
             ac_tensor *y = ac_tensor_temp(ctx, 3, (int[]){BATCH, H, C});
-            if (x && y) fill_from_pool(&batch, 0, BATCH, x->data, y->data);
+            if (x && y) fill_from_pool(&batch, 0, BATCH, x->data, y->data, NULL);
             ac_tensor *loss = ac_forecast_loss(ctx, &spec, cfg->train.loss,
                                                ac_forecaster_forward(ctx, model, x), y);
             if (!loss || ac_backward(ctx, loss) != AC_OK) {

@@ -80,8 +80,10 @@ bool ac_split_suggest(int rows, const double f[3], int L, int H, int *lookback, 
     return true;
 }
 
-ac_status ac_scaler_fit(ac_scaler *sc, const double *values, int rows, int channels,
-                        ac_error *err) {
+ac_status ac_scaler_fit(ac_scaler *sc, const double *values, int rows, int stride, int columns,
+                        int targets, ac_error *err) {
+    (void)stride, (void)targets;
+    int channels = columns;
     memset(sc, 0, sizeof *sc);
     sc->mean = calloc((size_t)channels, sizeof(double));
     sc->std = calloc((size_t)channels, sizeof(double));
@@ -154,7 +156,7 @@ static ac_status series_build(ac_series *s, const ac_table *t, const double frac
         return ac_error_set(err, AC_ERR_INVALID, "the data has %d channels, the scaler %d", t->cols,
                             given->channels);
     ac_status st = given ? ac_scaler_copy(&s->scaler, given, err)
-                         : ac_scaler_fit(&s->scaler, t->values, s->split.n_train, t->cols, err);
+                         : ac_scaler_fit(&s->scaler, t->values, s->split.n_train, t->cols, t->cols, t->cols, err);
     if (st != AC_OK) return st;
     for (int c = 0; c < t->cols; c++)
         if (!isfinite(s->scaler.mean[c]) || !isfinite(s->scaler.std[c])) {
@@ -166,7 +168,7 @@ static ac_status series_build(ac_series *s, const ac_table *t, const double frac
             return err->code;
         }
     s->rows = t->rows;
-    s->channels = t->cols;
+    s->channels = s->columns = t->cols;
     s->lookback = L;
     s->horizon = H;
     s->scaled = malloc((size_t)t->rows * (size_t)t->cols * sizeof(float));
@@ -243,4 +245,14 @@ void ac_series_gather(const ac_series *s, const int *ts, int n, float *x, float 
         if (x) memcpy(x + i * L * C, s->scaled + (t - L) * C, L * C * sizeof(float));
         if (y) memcpy(y + i * H * C, s->scaled + t * C, H * C * sizeof(float));
     }
+}
+
+void ac_series_gather_future(const ac_series *s, const int *ts, int n, float *future) {
+    (void)s, (void)ts, (void)n, (void)future; /* placeholder until the roles land */
+}
+
+void ac_window_keep_targets(float *x, int steps, int columns, int channels) {
+    if (columns == channels) return;
+    for (int r = 0; r < steps; r++) /* row r moves down to r C <= r columns: forward is safe */
+        memmove(x + (size_t)r * channels, x + (size_t)r * columns, (size_t)channels * sizeof *x);
 }

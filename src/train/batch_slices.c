@@ -86,15 +86,17 @@ static void run_slice(void *arg, int index) {
     s->loss = 0.0f;
     if (s->count == 0) return;
     const ac_model_spec *spec = ac_forecaster_spec(s->model);
-    int L = spec->lookback, H = spec->horizon, C = spec->channels;
+    int L = spec->lookback, H = spec->horizon, C = spec->channels, Kf = spec->future_covariates;
     ac_ctx *ctx = s->ctx;
     ac_ctx_set_rng(ctx, &s->rng);
     ac_ctx_set_batch_slice(ctx, job->first + s->first, s->count, job->total);
-    ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){s->count, L, C});
+    ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){s->count, L, ac_model_spec_columns(spec)});
     ac_tensor *y = ac_tensor_temp(ctx, 3, (int[]){s->count, H, C});
-    if (x && y) job->fill(job->user, s->first, s->count, x->data, y->data);
-    ac_tensor *loss =
-        ac_forecast_loss(ctx, spec, job->loss_kind, ac_forecaster_forward(ctx, s->model, x), y);
+    ac_tensor *f = Kf ? ac_tensor_temp(ctx, 3, (int[]){s->count, H, Kf}) : NULL;
+    if (x && y && (f || !Kf))
+        job->fill(job->user, s->first, s->count, x->data, y->data, f ? f->data : NULL);
+    ac_tensor *pred = ac_forecaster_forward_future(ctx, s->model, x, f, NULL);
+    ac_tensor *loss = ac_forecast_loss(ctx, spec, job->loss_kind, pred, y);
     if (!loss || ac_backward(ctx, loss) != AC_OK) {
         s->status = ac_ctx_failed(ctx) ? ac_ctx_status(ctx) : AC_ERR_NOMEM;
         snprintf(s->error, sizeof s->error, "%s",

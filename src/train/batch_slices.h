@@ -20,9 +20,11 @@
 
 typedef struct ac_batch_slices ac_batch_slices;
 
-/* Writes windows [first, first + count) of the batch: x [count, L, C] and y [count, H, C].
- * Called from several threads at once. */
-typedef void (*ac_batch_fill_fn)(void *user, int first, int count, float *x, float *y);
+/* Writes windows [first, first + count) of the batch: x [count, L, C + Kp + Kf], y [count, H, C]
+ * and, for a model with future covariates, future [count, H, Kf] (else future is NULL). Called
+ * from several threads at once. */
+typedef void (*ac_batch_fill_fn)(void *user, int first, int count, float *x, float *y,
+                                 float *future);
 
 /* Slices for training `model` (borrowed; its spec fixes the shapes); slices >= 1. */
 ac_batch_slices *ac_batch_slices_new(const ac_forecaster *model, int slices, ac_error *err);

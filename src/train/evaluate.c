@@ -26,17 +26,22 @@ static ac_status forecast_windows(ac_forecaster *model, const ac_series *s, int 
     ac_ctx_set_grad_enabled(ctx, false);
     const ac_model_spec *spec = ac_forecaster_spec(model);
     int L = s->lookback, H = s->horizon, C = s->channels, Q = ac_model_spec_quantiles(spec);
+    int Kf = s->future;
     bool quantile = spec->quantile_count > 0;
     for (int start = 0; start < count; start += batch_size) {
         int n = count - start < batch_size ? count - start : batch_size;
-        ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){n, L, C});
+        ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){n, L, s->columns});
         ac_tensor *y = ac_tensor_temp(ctx, 3, (int[]){n, H, C});
-        int *ts = x && y ? ac_arena_alloc(ac_ctx_arena(ctx), (size_t)n * sizeof(int)) : NULL;
+        ac_tensor *f = Kf ? ac_tensor_temp(ctx, 3, (int[]){n, H, Kf}) : NULL;
+        int *ts = x && y && (f || !Kf)
+                      ? ac_arena_alloc(ac_ctx_arena(ctx), (size_t)n * sizeof(int))
+                      : NULL;
         if (ts) {
             for (int i = 0; i < n; i++) ts[i] = first + (start + i) * stride;
             ac_series_gather(s, ts, n, x->data, y->data);
+            if (f) ac_series_gather_future(s, ts, n, f->data);
         }
-        ac_tensor *pred = ts ? ac_forecaster_forward(ctx, model, x) : NULL;
+        ac_tensor *pred = ts ? ac_forecaster_forward_future(ctx, model, x, f, NULL) : NULL;
         float *point = pred && !quantile ? pred->data : NULL;
         if (pred && quantile) { /* the median of the sorted levels; the levels sorted unless raw */
             point = ac_arena_alloc(ac_ctx_arena(ctx), (size_t)n * H * C * sizeof(float));
@@ -50,6 +55,7 @@ static ac_status forecast_windows(ac_forecaster *model, const ac_series *s, int 
             ac_ctx_free(ctx);
             return err->code;
         }
+        ac_window_keep_targets(x->data, n * L, s->columns, C); /* the visitors' x [L, C] */
         for (int i = 0; i < n; i++)
             visit(user, ts[i], x->data + (size_t)i * L * C, y->data + (size_t)i * H * C,
                   point + (size_t)i * H * C, quantile ? pred->data + (size_t)i * H * C * Q : NULL);

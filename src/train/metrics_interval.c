@@ -202,7 +202,7 @@ ac_status ac_baseline_quantile_offsets(const ac_series *s, ac_window_range r, in
     int L = s->lookback, H = s->horizon, C = s->channels, n = r.count;
     size_t per_window = (size_t)H * C;
     float *errors = malloc((size_t)n * per_window * sizeof(float)); /* [H, C, n] */
-    float *x = malloc((size_t)L * C * sizeof(float));
+    float *x = malloc((size_t)L * s->columns * sizeof(float));
     float *y = malloc(per_window * sizeof(float));
     float *yhat = malloc(per_window * sizeof(float));
     if (!errors || !x || !y || !yhat) {
@@ -212,6 +212,7 @@ ac_status ac_baseline_quantile_offsets(const ac_series *s, ac_window_range r, in
     for (int w = 0; w < n; w++) {
         int t = r.first + w;
         ac_series_gather(s, &t, 1, x, y);
+        ac_window_keep_targets(x, L, s->columns, C);
         ac_baseline_forecast(AC_BASELINE_SEASONAL_NAIVE, x, L, C, H, season, yhat);
         for (size_t i = 0; i < per_window; i++) errors[i * n + w] = y[i] - yhat[i];
     }

@@ -186,7 +186,7 @@ typedef struct batch_windows {
 
 #define FILL_CHUNK 64 /* window starts gathered per call */
 
-static void fill_slice(void *user, int first, int count, float *x, float *y) {
+static void fill_slice(void *user, int first, int count, float *x, float *y, float *future) {
     const batch_windows *w = user;
     int ts[FILL_CHUNK];
     for (int done = 0; done < count; done += FILL_CHUNK) {
@@ -194,8 +194,10 @@ static void fill_slice(void *user, int first, int count, float *x, float *y) {
         for (int i = 0; i < k; i++)
             ts[i] = w->t->train_windows.first + (int)w->order[first + done + i];
         const ac_series *s = w->t->series;
-        ac_series_gather(s, ts, k, x + (size_t)done * s->lookback * s->channels,
+        ac_series_gather(s, ts, k, x + (size_t)done * s->lookback * s->columns,
                          y + (size_t)done * s->horizon * s->channels);
+        if (future)
+            ac_series_gather_future(s, ts, k, future + (size_t)done * s->horizon * s->future);
     }
 }
 
@@ -211,11 +213,14 @@ static ac_status batch_gradients(ac_trainer *t, const uint32_t *order, int n, in
         return ac_batch_slices_step(t->slices, t->model, t->options.loss, first, n, total,
                                     fill_slice, &w, &t->dropout_rng, value, err);
     }
-    ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){n, s->lookback, s->channels});
+    ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){n, s->lookback, s->columns});
     ac_tensor *y = ac_tensor_temp(ctx, 3, (int[]){n, s->horizon, s->channels});
-    if (x && y) fill_slice(&(batch_windows){.t = t, .order = order}, 0, n, x->data, y->data);
-    ac_tensor *loss = ac_forecast_loss(ctx, ac_forecaster_spec(t->model), t->options.loss,
-                                       ac_forecaster_forward(ctx, t->model, x), y);
+    ac_tensor *f = s->future ? ac_tensor_temp(ctx, 3, (int[]){n, s->horizon, s->future}) : NULL;
+    if (x && y && (f || !s->future))
+        fill_slice(&(batch_windows){.t = t, .order = order}, 0, n, x->data, y->data,
+                   f ? f->data : NULL);
+    ac_tensor *pred = ac_forecaster_forward_future(ctx, t->model, x, f, NULL);
+    ac_tensor *loss = ac_forecast_loss(ctx, ac_forecaster_spec(t->model), t->options.loss, pred, y);
     if (!loss || ac_backward(ctx, loss) != AC_OK) {
         ac_error_set(err, ac_ctx_failed(ctx) ? ac_ctx_status(ctx) : AC_ERR_NOMEM,
                      "training step failed: %s",

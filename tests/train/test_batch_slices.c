@@ -18,7 +18,8 @@ enum { L = 24, H = 6, C = 3, BATCH = 7 };
 
 static float g_x[BATCH * L * C], g_y[BATCH * H * C];
 
-static void fill(void *user, int first, int count, float *x, float *y) {
+static void fill(void *user, int first, int count, float *x, float *y, float *future) {
+    (void)future;
     (void)user;
     memcpy(x, g_x + first * L * C, (size_t)count * L * C * sizeof(float));
     memcpy(y, g_y + first * H * C, (size_t)count * H * C * sizeof(float));
@@ -79,7 +80,7 @@ static float *whole(ac_forecaster *m, int n, float *loss, ac_rng *rng) {
     ac_ctx_set_rng(ctx, rng);
     ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){n, L, C});
     ac_tensor *y = ac_tensor_temp(ctx, 3, (int[]){n, H, C});
-    fill(NULL, 0, n, x->data, y->data);
+    fill(NULL, 0, n, x->data, y->data, NULL);
     ac_tensor *l = ac_mse_loss(ctx, ac_forecaster_forward(ctx, m, x), y);
     assert_int_equal(ac_backward(ctx, l), AC_OK);
     *loss = l->data[0];

@@ -151,6 +151,7 @@ static void test_mape_floor_is_a_tenth_of_the_mean_abs_value_of_the_scored_rows(
     double mean = 0.0, sd = 1.0, floor = 0.0;
     for (int t = 0; t < 10; t++) scaled[t] = (float)(t - 5);
     ac_series s = {.rows = 10,
+                   .columns = 1,
                    .channels = 1,
                    .lookback = 2,
                    .horizon = 2,
@@ -168,6 +169,7 @@ static void test_mase_scale_is_the_seasonal_difference_of_training_rows(void **s
     double mean = 0.0, sd = 1.0;
     for (int t = 0; t < 10; t++) scaled[t] = (float)(t * t);
     ac_series s = {.rows = 10,
+                   .columns = 1,
                    .channels = 1,
                    .lookback = 2,
                    .horizon = 1,
@@ -259,6 +261,7 @@ static void test_seasonal_naive_quantiles_come_from_its_validation_errors(void *
     float scaled[12] = {0, 0, 0, 0, 0, 0, 1, -1, 2, 2, 0, 0};
     double mean = 0.0, sd = 1.0;
     ac_series s = {.rows = 12,
+                   .columns = 1,
                    .channels = 1,
                    .lookback = 2,
                    .horizon = 1,
