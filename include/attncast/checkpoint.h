@@ -8,8 +8,9 @@
  *                          program_version
  *   /config                scalar string: the resolved config as INI text (ac_config_to_ini)
  *   /params/{name}         float32, one dataset per parameter, named by its MODEL.md dotted name
- *   /scaler/mean, /std     float64 [C]: training-set statistics
- *   /scaler/channels       string [C]: channel names
+ *   /scaler/mean, /std     float64 [C]: training-set statistics of the targets, then of the real
+ *                          covariates (past, then future; calendar columns are not scaled)
+ *   /scaler/channels       string [C]: their column names, in the model's input order
  *   /calibration           (optional, intervals.h) datasets levels (float64 [K], 1 <= K <= 8,
  *                          strictly increasing, each in (0, 1)) and halfwidth (float64 [K, H, C],
  *                          finite, >= 0: the conformal half-widths on the z-scored scale);
@@ -66,7 +67,7 @@ typedef struct ac_ckpt_contents {
     const ac_config *config;
     const ac_forecaster *model;
     const ac_scaler *scaler;
-    char *const *channel_names; /* scaler->channels names */
+    char *const *channel_names; /* scaler->columns names: targets, then real covariates */
     ac_optimizer *optimizer;
     double lr; /* the current learning rate (with optimizer) */
     const ac_train_state *train;
@@ -82,8 +83,9 @@ typedef struct ac_checkpoint {
     char created[64];
     char program_version[32];
     ac_config config;
-    int channels;
-    char **channel_names; /* channels strings */
+    int channels;         /* the targets */
+    int columns;          /* the scaler's columns: the targets, then the real covariates */
+    char **channel_names; /* columns strings (/scaler/channels) */
     ac_scaler scaler;
     ac_forecaster *model; /* built from config and channels, weights from /params */
 

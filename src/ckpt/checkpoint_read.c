@@ -138,17 +138,26 @@ static bool read_scaler(reader *r, ac_checkpoint *ck) {
         ok = ac_ck_read_failed(r, AC_ERR_FORMAT,
                                "/scaler/channels is not a list of 1 to %d channel names",
                                MAX_CHANNELS);
+    int columns = ok ? (int)dims[0] : 0, past = 0, future_real = 0, calendar = 0;
+    ac_config_covariate_counts(&ck->config, &past, &future_real, &calendar);
+    if (ok && columns <= past + future_real)
+        ok = ac_ck_read_failed(r, AC_ERR_FORMAT,
+                               "/scaler/channels lists %d columns, but /config names %d real "
+                               "covariates and the targets come first",
+                               columns, past + future_real);
     if (ok) {
-        ck->channels = (int)dims[0];
+        ck->channels = columns - past - future_real;
         ck->channel_names = calloc(dims[0], sizeof *ck->channel_names);
+        if (ck->channel_names) ck->columns = columns;
         if (!ck->channel_names)
             ok = ac_ck_nomem(r, "/scaler/channels");
-        else if (ac_ck_read_strings(d, false, ck->channels, ck->channel_names) != STRINGS_OK)
+        else if (ac_ck_read_strings(d, false, columns, ck->channel_names) != STRINGS_OK)
             ok = ac_ck_damaged(r, "/scaler/channels");
     }
     if (d >= 0) H5Dclose(d);
     if (ok) {
         ck->scaler.channels = ck->channels;
+        ck->scaler.columns = columns;
         ck->scaler.mean = malloc(dims[0] * sizeof(double));
         ck->scaler.std = malloc(dims[0] * sizeof(double));
         if (!ck->scaler.mean || !ck->scaler.std) ok = ac_ck_nomem(r, "/scaler");
@@ -160,7 +169,7 @@ static bool read_scaler(reader *r, ac_checkpoint *ck) {
          ac_ck_read_numbers(r, g, "std", "/scaler/std", H5T_FLOAT, H5T_NATIVE_DOUBLE, 1, dims,
                             implied, ck->scaler.std);
     H5Gclose(g);
-    for (int c = 0; ok && c < ck->channels; c++) {
+    for (int c = 0; ok && c < columns; c++) {
         if (!isfinite(ck->scaler.mean[c]))
             ok = ac_ck_read_failed(r, AC_ERR_FORMAT, "/scaler/mean[%d] is not a finite number", c);
         else if (!isfinite(ck->scaler.std[c]) || !(ck->scaler.std[c] > 0))
@@ -594,7 +603,7 @@ ac_status ac_ckpt_read(ac_checkpoint **out, const char *path, ac_error *err) {
 void ac_ckpt_free(ac_checkpoint *ck) {
     if (!ck) return;
     if (ck->channel_names)
-        for (int i = 0; i < ck->channels; i++) free(ck->channel_names[i]);
+        for (int i = 0; i < ck->columns; i++) free(ck->channel_names[i]);
     free(ck->channel_names);
     ac_scaler_free(&ck->scaler);
     if (ck->optimizer_state && ck->model) {

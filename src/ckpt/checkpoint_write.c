@@ -139,7 +139,11 @@ static const float **flat_sources(const ac_forecaster *model, const float *flat)
 }
 
 int ac_ckpt_format_version_for(const ac_config *config) {
-    return config->model.anchor == AC_ANCHOR_LAST || config->model.quantiles.count > 0 ? 2 : 1;
+    bool covariates = config->data.past_covariates[0] || config->data.future_covariates[0] ||
+                      config->data.calendar;
+    return config->model.anchor == AC_ANCHOR_LAST || config->model.quantiles.count > 0 || covariates
+               ? 2
+               : 1;
 }
 
 static bool write_root(writer *w, const ac_ckpt_contents *c) {
@@ -178,13 +182,13 @@ static bool write_scaler(writer *w, const ac_ckpt_contents *c) {
     hid_t g = create_group(w, w->file, "scaler", "/scaler");
     if (g < 0) return false;
     const ac_scaler *s = c->scaler;
-    hsize_t dims[1] = {(hsize_t)s->channels};
+    hsize_t dims[1] = {(hsize_t)s->columns}; /* targets, then real covariates */
     bool ok = write_dataset(w, g, "mean", "/scaler/mean", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1,
                             dims, s->mean) &&
               write_dataset(w, g, "std", "/scaler/std", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims,
                             s->std) &&
               write_strings(w, g, "channels", "/scaler/channels", 1,
-                            (const char *const *)c->channel_names, s->channels);
+                            (const char *const *)c->channel_names, s->columns);
     return close_group(w, g, "/scaler", ok);
 }
 
@@ -278,12 +282,20 @@ static const char *contents_problem(const ac_ckpt_contents *c, char *buf, size_t
     if (!c || !c->config || !c->model || !c->scaler || !c->scaler->mean || !c->scaler->std ||
         !c->channel_names)
         return "config, model, scaler and channel names are required";
-    int channels = ac_forecaster_spec(c->model)->channels;
+    const ac_model_spec *spec = ac_forecaster_spec(c->model);
+    int channels = spec->channels, columns = c->scaler->columns;
     if (c->scaler->channels != channels) {
         snprintf(buf, n, "the scaler has %d channels, the model %d", c->scaler->channels, channels);
         return buf;
     }
-    for (int i = 0; i < channels; i++)
+    int past, future_real, calendar;
+    ac_config_covariate_counts(c->config, &past, &future_real, &calendar);
+    if (columns != channels + past + future_real) {
+        snprintf(buf, n, "the scaler has %d columns, the config implies %d targets and %d real "
+                 "covariates", columns, channels, past + future_real);
+        return buf;
+    }
+    for (int i = 0; i < columns; i++)
         if (!c->channel_names[i]) return "a channel name is missing";
     int params = ac_forecaster_param_count(c->model);
     if (c->optimizer) {
@@ -302,7 +314,6 @@ static const char *contents_problem(const ac_ckpt_contents *c, char *buf, size_t
     }
     const ac_calibration *cal = c->calibration;
     if (cal) {
-        const ac_model_spec *spec = ac_forecaster_spec(c->model);
         if (cal->count < 1 || !cal->levels || !cal->halfwidth)
             return "the calibration holds no level";
         if (cal->horizon != spec->horizon || cal->channels != channels) {
