@@ -642,7 +642,7 @@ static void test_to_ini_of_the_defaults_has_every_key(void **state) {
     assert_contains(text, "\ndataset =\n");
     int keys = 0;
     for (const char *c = text; (c = strstr(c, " =")) != NULL; c++) keys++;
-    assert_int_equal(keys, 44);
+    assert_int_equal(keys, 48);
     ac_config back;
     ac_config_defaults(&back);
     assert_int_equal(ac_config_load_string(&back, text, "resolved", &err), AC_OK);
@@ -1028,7 +1028,7 @@ static void test_print_keys_lists_every_key_with_its_default(void **state) {
         assert_int_equal(doc - line, doc_column);
     }
     fclose(f);
-    assert_int_equal(lines, 44);
+    assert_int_equal(lines, 48);
     assert_true(saw_lr);
     assert_true(saw_attention);
 }

@@ -183,7 +183,7 @@ static void test_a_whole_series_has_every_window_and_the_given_scaler(void **sta
     (void)state;
     ac_table *t = ramp_table(40, 2);
     double mean[2] = {1.0, 2.0}, sd[2] = {2.0, 4.0};
-    ac_scaler given = {.channels = 2, .mean = mean, .std = sd};
+    ac_scaler given = {.channels = 2, .columns = 2, .mean = mean, .std = sd};
     ac_series s;
     ac_error err;
     assert_int_equal(ac_series_build_whole(&s, t, 8, 4, &given, &err), AC_OK);
