@@ -172,7 +172,7 @@ ac_model_spec ac_config_model_spec(const ac_config *cfg, int channels);
  * the `where` buffers (ac_config_where of each key), which must outlive the roles. */
 typedef struct ac_config_roles {
     ac_column_roles roles;
-    char where[4][AC_CONFIG_TEXT];
+    char where[5][AC_CONFIG_TEXT]; /* the three lists, data.calendar, data.columns */
 } ac_config_roles;
 void ac_config_column_roles(const ac_config *cfg, ac_config_roles *out);
 /* The covariate counts the config names: Kp past columns, real future columns, and calendar

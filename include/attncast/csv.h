@@ -127,6 +127,9 @@ typedef struct ac_column_roles {
     const char *targets, *past, *future;
     unsigned calendar; /* AC_CALENDAR_* bits */
     const char *targets_at, *past_at, *future_at, *calendar_at;
+    /* Where data.columns was set when it chose the loaded columns (NULL or "" when it did not):
+     * a name that is not a column then says it is not among those data.columns loads. */
+    const char *columns_at;
 } ac_column_roles;
 
 /* Rearranges a loaded table's columns into the roles' order, [targets, past covariates, future
@@ -135,7 +138,8 @@ typedef struct ac_column_roles {
  * each, AC_ERR_INVALID, naming where the list was set and the key): a name that is not a column
  * (with the nearest name, "did you mean"), a name in two lists or twice in one, no target left,
  * calendar features without a date column, a date that does not parse (naming its row and
- * text). A NULL roles, or one with no covariates, leaves the table as loaded. */
+ * text). A NULL roles, or one that names nothing (no list, no calendar feature), leaves the
+ * table as loaded; targets alone keep just those columns, in that order. */
 ac_status ac_table_arrange(ac_table *table, const ac_column_roles *roles, ac_error *err);
 
 /* One line on what the date check found, for the CLI to print after "warning: " or "note: "

@@ -55,7 +55,8 @@ bool ac_split_suggest(int rows, const double fractions[3], int lookback, int hor
  * (past, then future); mean and std hold `columns` entries. Calendar columns are not scaled. */
 typedef struct ac_scaler {
     int channels; /* targets */
-    int columns;  /* targets and real covariates: >= channels */
+    int columns;  /* targets and real covariates: >= channels; 0 (a scaler made before
+                   * covariates) stands for channels in ac_scaler_copy and ac_series_build_* */
     double *mean;
     double *std;
     int constant_channels;
@@ -78,11 +79,14 @@ typedef struct ac_series {
     ac_scaler scaler;
 } ac_series;
 
-/* Splits, fits the scaler on the training rows and scales every row. */
+/* Splits, fits the scaler on the training rows and scales every row. The table's role fields
+ * (csv.h) say its columns; a table whose role fields are all 0 (built by hand) has every column
+ * a target. */
 ac_status ac_series_build(ac_series *series, const ac_table *table, const double fractions[3],
                           int lookback, int horizon, ac_error *err);
-/* The same with a given scaler (a checkpoint's) instead of one fitted here; its channel count
- * must match the table's. The scaler is copied. */
+/* The same with a given scaler (a checkpoint's) instead of one fitted here; its channels must
+ * be the table's targets and its columns the table's real-valued columns (all but the calendar
+ * columns). The scaler is copied. */
 ac_status ac_series_build_with_scaler(ac_series *series, const ac_table *table,
                                       const double fractions[3], int lookback, int horizon,
                                       const ac_scaler *scaler, ac_error *err);

@@ -1,10 +1,11 @@
 /* source.c - from a config's [data] section to a loaded table (see src/app/source.h).
  *
  * A mistake in the config's own values that shows only here (a dataset name with no card, a
- * data.columns or data.date_column name that is not in the CSV's header) is reported like any
- * other config error: where the key was set (file:line, or the --set override) and the key,
- * with a did-you-mean for near misses, and src->config_error set so the CLI exits as for a bad
- * config. */
+ * data.columns or data.date_column name that is not in the CSV's header, a data.targets or
+ * covariate name that is not among the loaded columns, data.calendar without dates) is reported
+ * like any other config error: where the key was set (file:line, or the --set override) and the
+ * key, with a did-you-mean for near misses, and src->config_error set so the CLI exits as for a
+ * bad config. */
 #include "app/source.h"
 
 #include <errno.h>
@@ -91,6 +92,16 @@ ac_status ac_data_source_open(ac_data_source *src, const ac_config *cfg, ac_erro
     /* the reader's AC_ERR_INVALID is always about data.columns or data.date_column */
     src->config_error = st == AC_ERR_INVALID;
     if (st != AC_OK) return st;
+    ac_config_roles roles;
+    ac_config_column_roles(cfg, &roles);
+    st = ac_table_arrange(src->table, &roles.roles, err);
+    /* its AC_ERR_INVALID is always about the role keys (data.targets, ..., data.calendar) */
+    src->config_error = st == AC_ERR_INVALID;
+    if (st != AC_OK) {
+        ac_table_free(src->table);
+        src->table = NULL;
+        return st;
+    }
     if (cfg->data.season > 0)
         src->season = cfg->data.season;
     else if (!src->has_card)

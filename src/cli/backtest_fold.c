@@ -80,8 +80,10 @@ static void keep_forecast(void *user, int t, const float *x, const float *y, con
 static ac_status refit_series(ac_series *s, const ac_table *t, const ac_config *cfg, int train_rows,
                               int n_val, ac_error *err) {
     ac_scaler sc;
-    if (ac_scaler_fit(&sc, t->values, train_rows, t->cols, t->cols, t->cols, err) != AC_OK) return err->code;
-    for (int c = 0; c < t->cols; c++)
+    if (ac_scaler_fit(&sc, t->values, train_rows, t->cols, t->cols - t->calendar_columns,
+                      t->targets, err) != AC_OK)
+        return err->code;
+    for (int c = 0; c < sc.columns; c++)
         if (!isfinite(sc.mean[c]) || !isfinite(sc.std[c])) {
             ac_scaler_free(&sc);
             return ac_error_set(err, AC_ERR_FORMAT,

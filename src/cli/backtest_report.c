@@ -320,7 +320,7 @@ static int score(context *x, const char *dir) {
     }
     for (int f = 0; f < job->plan.folds; f++) {
         const bt_fold *fd = &x->folds[f];
-        ac_scaler own = {.channels = C, .mean = fd->mean, .std = fd->std};
+        ac_scaler own = {.channels = C, .columns = C, .mean = fd->mean, .std = fd->std};
         size_t K = (size_t)fd->conformal, Q = (size_t)fd->quantiles;
         for (int i = 0; i < fd->count; i++) {
             ac_cli_forecasts_add(csv, fd->origins[i], fd->forecasts + (size_t)i * w,
@@ -359,7 +359,7 @@ int ac_backtest_report(const bt_job *job, int season, const char *label, bt_timi
         tm->train_secs += x.folds[read].train_seconds;
         tm->forecast_secs += x.folds[read].forecast_seconds;
     }
-    ac_scaler ref = {.channels = C, .mean = x.folds[0].mean, .std = x.folds[0].std};
+    ac_scaler ref = {.channels = C, .columns = C, .mean = x.folds[0].mean, .std = x.folds[0].std};
     if (ac_series_build_whole(&x.ref, t, job->cfg->data.lookback, H, &ref, &err) != AC_OK) {
         ac_cli_error("%s: %s", t->source, err.msg);
         goto done;

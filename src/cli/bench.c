@@ -168,8 +168,11 @@ static void ignore_forecast(void *user, int t, const float *x, const float *y, c
 #define BACKTEST_ORIGINS 512
 static int backtest_speed(ac_forecaster *model, int L, int H, int C, double seconds, ac_rng *rng,
                           bench_result *out) {
-    ac_series s = {
-        .rows = L + BACKTEST_ORIGINS - 1 + H, .channels = C, .columns = C, .lookback = L, .horizon = H};
+    ac_series s = {.rows = L + BACKTEST_ORIGINS - 1 + H,
+                   .channels = C,
+                   .columns = C,
+                   .lookback = L,
+                   .horizon = H};
     s.scaled = malloc((size_t)s.rows * C * sizeof(float));
     if (!s.scaled) {
         snprintf(out->error, sizeof out->error, "out of memory");
@@ -319,7 +322,7 @@ static void measure_kind(const ac_config *cfg, int channels, double seconds, ben
         names[c] = name_buf + 16 * c;
         snprintf(names[c], 16, "c%d", c);
     }
-    ac_scaler scaler = {.channels = C, .mean = mean, .std = sd};
+    ac_scaler scaler = {.channels = C, .columns = C, .mean = mean, .std = sd};
     ac_ckpt_contents contents = {
         .config = cfg, .model = model, .scaler = &scaler, .channel_names = names};
     ac_model *m = mean && sd && names && name_buf && ac_ckpt_write(path, &contents, &err) == AC_OK

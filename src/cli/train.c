@@ -499,9 +499,10 @@ static int write_test_forecasts(const char *dir, ac_forecaster *model, const ac_
             for (int j = 0; j < n_channels; j++)
                 for (int k = -L + 1, c = channels[j]; k <= H; k++) {
                     int row = ts[w] + k - 1;
-                    fprintf(out, "%d,%d,%s,%s,%.9g,", w, k, table->dates ? table->dates[row] : "",
-                            table->names[c],
-                            ac_scaler_unscale(&s->scaler, c, s->scaled[(size_t)row * C + c]));
+                    fprintf(
+                        out, "%d,%d,%s,%s,%.9g,", w, k, table->dates ? table->dates[row] : "",
+                        table->names[c],
+                        ac_scaler_unscale(&s->scaler, c, s->scaled[(size_t)row * s->columns + c]));
                     if (k < 1) { /* the lookback: no forecast, no bounds */
                         for (int b = 0; b < 2 * K + Q; b++) fputc(',', out);
                         fputc('\n', out);

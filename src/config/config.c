@@ -24,8 +24,10 @@
 
 #include <ini.h>
 
+#include "attncast/calendar.h"
 #include "attncast/windows.h"
 #include "config_internal.h"
+#include "core/nearest.h"
 
 /* The longest line a config file may hold (config_ini.c reads it whole). */
 #define LINE_CHARS CONFIG_LINE_MAX
@@ -104,6 +106,14 @@ const key_def ac_cfg_keys[] = {
         "dates missing from the calendar, repeated rows, irregular steps: refuse, report or fill"),
     INT_KEY(data, season, 0, 100000, "0",
             "seasonal naive period; 0: the card's, else from data.frequency"),
+    TEXT_KEY(data, targets, "",
+             "comma-separated columns to forecast; empty: every column not named as a covariate"),
+    TEXT_KEY(data, past_covariates, "",
+             "comma-separated columns known up to the forecast origin only (model inputs)"),
+    TEXT_KEY(data, future_covariates, "",
+             "comma-separated columns known over the horizon too (the caller gives their future)"),
+    {"data", "calendar", KEY_CALENDAR, FIELD(data, calendar), 0, 0, 0, NULL, "",
+     "calendar features computed from the dates, as future covariates (sin and cos of each)"},
 
     ENUM_KEY(model, attention, attention_name, "dot", "attention kind (docs/model.md)"),
     INT_KEY(model, d_model, 1, 65536, "64", "model width d"),
@@ -238,6 +248,14 @@ static void describe(const key_def *k, char *buf, size_t n) {
     case KEY_STRING:
         snprintf(buf, n, "text");
         return;
+    case KEY_CALENDAR: {
+        size_t used = (size_t)snprintf(buf, n, "comma-separated names among");
+        for (int i = 0; i < AC_CALENDAR_FEATURE_COUNT && used < n; i++)
+            used += (size_t)snprintf(buf + used, n - used, "%s %s", i ? "," : "",
+                                     ac_calendar_feature_name(i));
+        if (used < n) snprintf(buf + used, n - used, "; empty for none");
+        return;
+    }
     case KEY_SPLIT:
         snprintf(buf, n,
                  "three comma-separated fractions in (0, 1) that sum to 1 (train,val,test)");
@@ -391,6 +409,65 @@ bool ac_config_parse_levels(const char *text, int max_count, ac_levels *out, cha
     return ok;
 }
 
+/* "hour_of_day, day_of_week, ..." for messages. */
+static void calendar_names(char *buf, size_t n) {
+    size_t used = 0;
+    if (n) buf[0] = '\0';
+    for (int i = 0; i < AC_CALENDAR_FEATURE_COUNT && used < n; i++)
+        used += (size_t)snprintf(buf + used, n - used, "%s%s", i ? ", " : "",
+                                 ac_calendar_feature_name(i));
+}
+
+/* data.calendar: comma-separated feature names (spaces around the commas allowed, "" for none)
+ * into bits; false with the reason in why (an unknown name with the nearest known one, a name
+ * given twice, an empty entry). */
+static bool parse_calendar(const char *text, unsigned *bits, char *why, size_t n) {
+    char buf[LINE_CHARS + 1], known[160];
+    const char *names[AC_CALENDAR_FEATURE_COUNT];
+    for (int i = 0; i < AC_CALENDAR_FEATURE_COUNT; i++) names[i] = ac_calendar_feature_name(i);
+    calendar_names(known, sizeof known);
+    *bits = 0;
+    if (strlen(text) >= sizeof buf) {
+        snprintf(why, n, "too long");
+        return false;
+    }
+    strcpy(buf, text);
+    char *field = buf;
+    while (isspace((unsigned char)*field)) field++;
+    if (!*field) return true;
+    for (bool more = true; more;) {
+        char *comma = strchr(field, ',');
+        more = comma != NULL;
+        if (comma) *comma = '\0';
+        char *end = field + strlen(field);
+        while (isspace((unsigned char)*field)) field++;
+        while (end > field && isspace((unsigned char)end[-1])) *--end = '\0';
+        unsigned bit;
+        const char *cut = strlen(field) > LEVEL_QUOTE ? "..." : "";
+        if (!*field) {
+            snprintf(why, n, "an empty entry (a comma with no feature beside it)");
+            return false;
+        }
+        if (!ac_calendar_feature_parse(field, &bit)) {
+            const char *near = ac_nearest(field, names, AC_CALENDAR_FEATURE_COUNT);
+            if (near)
+                snprintf(why, n, "unknown calendar feature '%.*s%s'; did you mean %s? (known: %s)",
+                         LEVEL_QUOTE, field, cut, near, known);
+            else
+                snprintf(why, n, "unknown calendar feature '%.*s%s' (known: %s)", LEVEL_QUOTE,
+                         field, cut, known);
+            return false;
+        }
+        if (*bits & bit) {
+            snprintf(why, n, "'%s' is given twice", field);
+            return false;
+        }
+        *bits |= bit;
+        if (comma) field = comma + 1;
+    }
+    return true;
+}
+
 /* Text can be written back as "name = text" and read again unchanged: one line, no control
  * characters, and no ';' where inih would take it for a comment. */
 static ac_status check_text(const key_def *k, const char *text, origin at, ac_error *err) {
@@ -478,6 +555,14 @@ ac_status ac_cfg_parse_value(const key_def *k, const char *text, ac_config *cfg,
         memcpy(field, text, strlen(text));
         return AC_OK;
     }
+    case KEY_CALENDAR: {
+        unsigned bits;
+        char why[256];
+        if (!parse_calendar(text, &bits, why, sizeof why))
+            return ac_cfg_fail(err, at, "%s.%s: %s", k->section, k->name, why);
+        memcpy(field, &bits, sizeof bits);
+        return AC_OK;
+    }
     case KEY_SPLIT: {
         double v[3];
         if (!read_split(k, text, v)) return bad_value(k, text, at, err);
@@ -542,6 +627,17 @@ static void format_value(const key_def *k, const ac_config *cfg, char *buf, size
     case KEY_STRING:
         snprintf(buf, n, "%s", field);
         return;
+    case KEY_CALENDAR: {
+        unsigned v;
+        memcpy(&v, field, sizeof v);
+        size_t used = 0;
+        if (n) buf[0] = '\0';
+        for (int i = 0; i < AC_CALENDAR_FEATURE_COUNT && used < n; i++)
+            if (v & (1u << i))
+                used += (size_t)snprintf(buf + used, n - used, "%s%s", used ? "," : "",
+                                         ac_calendar_feature_name(i));
+        return;
+    }
     case KEY_SPLIT: {
         double v[3];
         memcpy(v, field, sizeof v);
@@ -730,6 +826,103 @@ bool ac_config_missing_marker(const ac_config *cfg, double *value) {
     return true;
 }
 
+/* The role lists' keys, in the order data.targets, past, future. */
+static const char *const role_keys[3] = {"data.targets", "data.past_covariates",
+                                         "data.future_covariates"};
+
+static const char *role_text(const ac_config *cfg, int k) {
+    return k == 0   ? cfg->data.targets
+           : k == 1 ? cfg->data.past_covariates
+                    : cfg->data.future_covariates;
+}
+
+/* Calls visit(name, list, user) for each name of role list k, trimmed (empty ones too, as "");
+ * stops and returns false when visit does. */
+static bool each_name(const ac_config *cfg, int k,
+                      bool (*visit)(const char *name, int list, void *user), void *user) {
+    char buf[AC_CONFIG_TEXT];
+    snprintf(buf, sizeof buf, "%s", role_text(cfg, k));
+    char *field = buf;
+    while (isspace((unsigned char)*field)) field++;
+    if (!*field) return true;
+    for (bool more = true; more;) {
+        char *comma = strchr(field, ',');
+        more = comma != NULL;
+        if (comma) *comma = '\0';
+        char *end = field + strlen(field);
+        while (isspace((unsigned char)*field)) field++;
+        while (end > field && isspace((unsigned char)end[-1])) *--end = '\0';
+        if (!visit(field, k, user)) return false;
+        if (comma) field = comma + 1;
+    }
+    return true;
+}
+
+static bool count_name(const char *name, int list, void *user) {
+    (void)name, (void)list;
+    ++*(int *)user;
+    return true;
+}
+
+/* The names seen so far, for the role checks. */
+#define ROLE_NAMES_MAX (AC_CONFIG_TEXT / 2 * 3)
+typedef struct role_seen {
+    const ac_config *cfg;
+    ac_error *err;
+    int count;
+    char names[ROLE_NAMES_MAX][64];
+    char *long_names[ROLE_NAMES_MAX]; /* a name of 64 bytes or more, else NULL */
+    int list[ROLE_NAMES_MAX];
+    ac_status status;
+} role_seen;
+
+static bool check_name(const char *name, int k, void *user) {
+    role_seen *seen = user;
+    if (!*name) {
+        seen->status = ac_config_error(seen->cfg, role_keys[k], seen->err,
+                                       "an empty name (a comma with no column name beside it)");
+        return false;
+    }
+    for (int i = 0; i < seen->count; i++) {
+        const char *other = seen->long_names[i] ? seen->long_names[i] : seen->names[i];
+        if (strcmp(other, name) != 0) continue;
+        if (seen->list[i] == k) {
+            seen->status = ac_config_error(seen->cfg, role_keys[k], seen->err,
+                                           "'%.*s' is named twice", QUOTE_MAX, name);
+        } else {
+            char where[SOURCE_MAX + QUOTE_MAX + 64];
+            ac_config_where(seen->cfg, role_keys[seen->list[i]], where, sizeof where);
+            seen->status = ac_config_error(
+                seen->cfg, role_keys[k], seen->err, "'%.*s' is also in %s%s%s%s", QUOTE_MAX, name,
+                role_keys[seen->list[i]], where[0] ? " (" : "", where, where[0] ? ")" : "");
+        }
+        return false;
+    }
+    if (seen->count == ROLE_NAMES_MAX) return true; /* cannot happen: lists are shorter */
+    int i = seen->count++;
+    seen->list[i] = k;
+    seen->long_names[i] = NULL;
+    if (strlen(name) < sizeof seen->names[i])
+        strcpy(seen->names[i], name);
+    else if ((seen->long_names[i] = strdup(name)) == NULL)
+        seen->names[i][0] = '\0';
+    return true;
+}
+
+/* A column named in two of the role lists, or twice in one, or an empty name. */
+static ac_status check_roles(const ac_config *cfg, ac_error *err) {
+    role_seen *seen = calloc(1, sizeof *seen);
+    if (!seen) return ac_error_set(err, AC_ERR_NOMEM, "config: out of memory");
+    seen->cfg = cfg;
+    seen->err = err;
+    seen->status = AC_OK;
+    for (int k = 0; k < 3 && seen->status == AC_OK; k++) each_name(cfg, k, check_name, seen);
+    ac_status st = seen->status;
+    for (int i = 0; i < seen->count; i++) free(seen->long_names[i]);
+    free(seen);
+    return st;
+}
+
 ac_status ac_config_check(const ac_config *cfg, ac_error *err) {
     const char *at = cfg->path[0] ? cfg->path : "";
     const char *sep = cfg->path[0] ? ": " : "";
@@ -787,6 +980,21 @@ ac_status ac_config_check(const ac_config *cfg, ac_error *err) {
                             "%s%smodel.patch_stride = %d is longer than model.patch_len = %d; "
                             "try%s",
                             at, sep, cfg->model.patch_stride, cfg->model.patch_len, options);
+    }
+    ac_status roles = check_roles(cfg, err);
+    if (roles != AC_OK) return roles;
+    if ((cfg->data.future_covariates[0] || cfg->data.calendar) &&
+        cfg->data.horizon < cfg->model.patch_len) {
+        char where[SOURCE_MAX + QUOTE_MAX + 64];
+        const char *key =
+            cfg->data.future_covariates[0] ? "data.future_covariates" : "data.calendar";
+        ac_config_where(cfg, key, where, sizeof where);
+        return ac_config_error(cfg, "data.horizon", err,
+                               "%d is shorter than model.patch_len = %d, and future covariates "
+                               "(%s%s%s) need data.horizon >= model.patch_len: the horizon is "
+                               "patched like the lookback",
+                               cfg->data.horizon, cfg->model.patch_len, key, where[0] ? ", " : "",
+                               where);
     }
     if (cfg->model.quantiles.count > 0 && cfg->train.loss != AC_LOSS_PINBALL) {
         char where[SOURCE_MAX + QUOTE_MAX + 64];
@@ -850,9 +1058,40 @@ ac_model_spec ac_config_model_spec(const ac_config *cfg, int channels) {
         .dropout = (float)cfg->model.dropout,
         .quantile_count = cfg->model.quantiles.count,
     };
+    int future_real, calendar_columns;
+    ac_config_covariate_counts(cfg, &spec.past_covariates, &future_real, &calendar_columns);
+    spec.future_covariates = future_real + calendar_columns;
     for (int j = 0; j < cfg->model.quantiles.count && j < AC_MAX_QUANTILES; j++)
         spec.quantiles[j] = (float)cfg->model.quantiles.value[j];
     return spec;
+}
+
+void ac_config_covariate_counts(const ac_config *cfg, int *past, int *future_real,
+                                int *calendar_columns) {
+    int p = 0, f = 0;
+    each_name(cfg, 1, count_name, &p);
+    each_name(cfg, 2, count_name, &f);
+    if (past) *past = p;
+    if (future_real) *future_real = f;
+    if (calendar_columns) *calendar_columns = ac_calendar_columns(cfg->data.calendar);
+}
+
+void ac_config_column_roles(const ac_config *cfg, ac_config_roles *out) {
+    memset(out, 0, sizeof *out);
+    static const char *const keys[5] = {"data.targets", "data.past_covariates",
+                                        "data.future_covariates", "data.calendar", "data.columns"};
+    for (int i = 0; i < 5; i++) ac_config_where(cfg, keys[i], out->where[i], sizeof out->where[i]);
+    out->roles = (ac_column_roles){
+        .targets = cfg->data.targets,
+        .past = cfg->data.past_covariates,
+        .future = cfg->data.future_covariates,
+        .calendar = cfg->data.calendar,
+        .targets_at = out->where[0],
+        .past_at = out->where[1],
+        .future_at = out->where[2],
+        .calendar_at = out->where[3],
+        .columns_at = cfg->data.columns[0] ? out->where[4] : NULL,
+    };
 }
 
 ac_train_options ac_config_train_options(const ac_config *cfg) {
@@ -906,6 +1145,13 @@ static void summarize(const key_def *k, char *buf, size_t n) {
     case KEY_SPLIT:
     case KEY_LEVELS:
         return;
+    case KEY_CALENDAR: {
+        size_t used = 0;
+        for (int i = 0; i < AC_CALENDAR_FEATURE_COUNT && used < n; i++)
+            used += (size_t)snprintf(buf + used, n - used, "%s%s", i ? "," : "",
+                                     ac_calendar_feature_name(i));
+        return;
+    }
     case KEY_QUANTILES:
         snprintf(buf, n, "levels in (0, 1) with 0.5");
         return;

@@ -5,11 +5,13 @@
  * days_from_civil / civil_from_days. Each frequency numbers its own calendar: a fixed step
  * counts seconds, business days count Monday..Friday (five to a week), and month frequencies
  * count months (year * 12 + month - 1); stepping and measuring a gap are then integer
- * arithmetic on those numbers.
+ * arithmetic on those numbers. The calendar features (data.calendar) read the same split
+ * date: a position k in a period p, written as sin and cos of 2 pi k / p.
  */
 #include "attncast/calendar.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -450,4 +452,65 @@ ac_freq ac_freq_infer(const long long *secs, int n, bool *ambiguous_with_b) {
         return (ac_freq){AC_FREQ_UNKNOWN, 0};
     }
     return f;
+}
+
+/* ---- calendar features ---- */
+
+#define AC_CAL_NAME_(id, name) name,
+static const char *const feature_names[AC_CALENDAR_FEATURE_COUNT] = {
+    AC_CALENDAR_FEATURES(AC_CAL_NAME_)};
+#undef AC_CAL_NAME_
+
+const char *ac_calendar_feature_name(int index) {
+    return index >= 0 && index < AC_CALENDAR_FEATURE_COUNT ? feature_names[index] : NULL;
+}
+
+bool ac_calendar_feature_parse(const char *name, unsigned *bit) {
+    for (int i = 0; name && i < AC_CALENDAR_FEATURE_COUNT; i++)
+        if (strcmp(name, feature_names[i]) == 0) {
+            *bit = 1u << i;
+            return true;
+        }
+    return false;
+}
+
+int ac_calendar_columns(unsigned features) {
+    int n = 0;
+    for (int i = 0; i < AC_CALENDAR_FEATURE_COUNT; i++) n += (features >> i) & 1u;
+    return 2 * n;
+}
+
+void ac_calendar_values(long long secs, unsigned features, double *out) {
+    const double two_pi = 6.283185307179586476925286766559;
+    split_date s = split(secs);
+    long long jan1 = days_from_civil(s.y, 1, 1);
+    for (int i = 0; i < AC_CALENDAR_FEATURE_COUNT; i++) {
+        if (!(features & (1u << i))) continue;
+        long long k = 0, p = 1;
+        switch (i) {
+        case AC_CALENDAR_INDEX_HOUR_OF_DAY:
+            k = s.tod / 3600;
+            p = 24;
+            break;
+        case AC_CALENDAR_INDEX_DAY_OF_WEEK:
+            k = weekday(s.day);
+            p = 7;
+            break;
+        case AC_CALENDAR_INDEX_DAY_OF_MONTH:
+            k = s.d - 1;
+            p = days_in_month(s.y, s.m);
+            break;
+        case AC_CALENDAR_INDEX_DAY_OF_YEAR:
+            k = s.day - jan1;
+            p = leap_year(s.y) ? 366 : 365;
+            break;
+        case AC_CALENDAR_INDEX_MONTH_OF_YEAR:
+            k = s.m - 1;
+            p = 12;
+            break;
+        }
+        double angle = two_pi * (double)k / (double)p;
+        *out++ = sin(angle);
+        *out++ = cos(angle);
+    }
 }

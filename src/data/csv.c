@@ -431,6 +431,7 @@ static ac_status new_table(ac_table **out, const char *path, const row *h, const
     *out = t;
     if (!t) return ac_error_set(err, AC_ERR_NOMEM, "%s: out of memory", path);
     t->cols = lay->channels;
+    t->targets = lay->channels; /* as loaded, every column is a target */
     t->source = strdup(path);
     t->names = calloc((size_t)lay->channels, sizeof *t->names);
     bool ok = t->source && t->names;

@@ -81,23 +81,26 @@ bool ac_split_suggest(int rows, const double f[3], int L, int H, int *lookback, 
 }
 
 ac_status ac_scaler_fit(ac_scaler *sc, const double *values, int rows, int stride, int columns,
-                        int targets, ac_error *err) {
-    (void)stride, (void)targets;
-    int channels = columns;
+                        int channels, ac_error *err) {
     memset(sc, 0, sizeof *sc);
-    sc->mean = calloc((size_t)channels, sizeof(double));
-    sc->std = calloc((size_t)channels, sizeof(double));
+    if (channels < 1 || columns < channels || stride < columns)
+        return ac_error_set(err, AC_ERR_INVALID,
+                            "scaler: %d target channel(s) among %d column(s) of rows of %d values",
+                            channels, columns, stride);
+    sc->mean = calloc((size_t)columns, sizeof(double));
+    sc->std = calloc((size_t)columns, sizeof(double));
     if (!sc->mean || !sc->std) {
         ac_scaler_free(sc);
         return ac_error_set(err, AC_ERR_NOMEM, "scaler: out of memory");
     }
     sc->channels = channels;
-    for (int c = 0; c < channels; c++) {
+    sc->columns = columns;
+    for (int c = 0; c < columns; c++) {
         double m = 0.0, v = 0.0;
-        for (int r = 0; r < rows; r++) m += values[(size_t)r * channels + c];
+        for (int r = 0; r < rows; r++) m += values[(size_t)r * stride + c];
         m /= rows;
         for (int r = 0; r < rows; r++) {
-            double d = values[(size_t)r * channels + c] - m;
+            double d = values[(size_t)r * stride + c] - m;
             v += d * d;
         }
         double sd = sqrt(v / rows); /* population std, ddof = 0 */
@@ -121,9 +124,14 @@ double ac_scaler_unscale(const ac_scaler *sc, int c, float value) {
     return (double)value * sc->std[c] + sc->mean[c];
 }
 
+/* A scaler's columns; 0 (one made before covariates) stands for its channels. */
+static int scaler_columns(const ac_scaler *sc) {
+    return sc->columns > 0 ? sc->columns : sc->channels;
+}
+
 ac_status ac_scaler_copy(ac_scaler *dst, const ac_scaler *src, ac_error *err) {
     memset(dst, 0, sizeof *dst);
-    size_t n = (size_t)src->channels * sizeof(double);
+    size_t n = (size_t)scaler_columns(src) * sizeof(double);
     dst->mean = malloc(n);
     dst->std = malloc(n);
     if (!dst->mean || !dst->std) {
@@ -133,15 +141,36 @@ ac_status ac_scaler_copy(ac_scaler *dst, const ac_scaler *src, ac_error *err) {
     memcpy(dst->mean, src->mean, n);
     memcpy(dst->std, src->std, n);
     dst->channels = src->channels;
+    dst->columns = scaler_columns(src);
     dst->constant_channels = src->constant_channels;
     return AC_OK;
 }
 
+/* The roles of a table's columns; a table whose role fields were never set (all 0, one built
+ * by hand) has every column a target. false when they do not add up to its columns. */
+static bool table_roles(const ac_table *t, int *targets, int *past, int *future, int *calendar) {
+    *targets = t->targets;
+    *past = t->past;
+    *future = t->future;
+    *calendar = t->calendar_columns;
+    if (!*targets && !*past && !*future && !*calendar) *targets = t->cols;
+    return *targets >= 1 && *past >= 0 && *future >= 0 && *calendar >= 0 &&
+           *targets + *past + *future + *calendar == t->cols;
+}
+
 /* Splits (fractions NULL: no split, every row a training row), takes the scaler (fitted on the
- * training rows when given none) and scales every row. */
+ * training rows when given none) and scales every row: the real-valued columns z-scored, the
+ * calendar columns as they are. */
 static ac_status series_build(ac_series *s, const ac_table *t, const double fractions[3], int L,
                               int H, const ac_scaler *given, ac_error *err) {
     memset(s, 0, sizeof *s);
+    int targets, past, future, calendar;
+    if (!table_roles(t, &targets, &past, &future, &calendar))
+        return ac_error_set(err, AC_ERR_INVALID,
+                            "the table's column roles (%d targets, %d past, %d future, %d "
+                            "calendar) do not add up to its %d columns",
+                            t->targets, t->past, t->future, t->calendar_columns, t->cols);
+    int real = t->cols - calendar;
     if (!fractions) {
         if (t->rows < L + H)
             return ac_error_set(err, AC_ERR_INVALID,
@@ -152,13 +181,19 @@ static ac_status series_build(ac_series *s, const ac_table *t, const double frac
     } else if (ac_split_compute(t->rows, fractions, L, H, &s->split, err) != AC_OK) {
         return err->code;
     }
-    if (given && given->channels != t->cols)
-        return ac_error_set(err, AC_ERR_INVALID, "the data has %d channels, the scaler %d", t->cols,
+    if (given && given->channels != targets)
+        return ac_error_set(err, AC_ERR_INVALID, "the data has %d channels, the scaler %d", targets,
                             given->channels);
-    ac_status st = given ? ac_scaler_copy(&s->scaler, given, err)
-                         : ac_scaler_fit(&s->scaler, t->values, s->split.n_train, t->cols, t->cols, t->cols, err);
+    if (given && scaler_columns(given) != real)
+        return ac_error_set(err, AC_ERR_INVALID,
+                            "the data has %d real-valued columns (%d targets and %d covariates), "
+                            "the scaler %d",
+                            real, targets, real - targets, scaler_columns(given));
+    ac_status st =
+        given ? ac_scaler_copy(&s->scaler, given, err)
+              : ac_scaler_fit(&s->scaler, t->values, s->split.n_train, t->cols, real, targets, err);
     if (st != AC_OK) return st;
-    for (int c = 0; c < t->cols; c++)
+    for (int c = 0; c < real; c++)
         if (!isfinite(s->scaler.mean[c]) || !isfinite(s->scaler.std[c])) {
             ac_error_set(err, AC_ERR_FORMAT,
                          "column '%s': values too large to scale (the %s of the training rows "
@@ -168,7 +203,10 @@ static ac_status series_build(ac_series *s, const ac_table *t, const double frac
             return err->code;
         }
     s->rows = t->rows;
-    s->channels = s->columns = t->cols;
+    s->channels = targets;
+    s->past = past;
+    s->future = future + calendar;
+    s->columns = t->cols;
     s->lookback = L;
     s->horizon = H;
     s->scaled = malloc((size_t)t->rows * (size_t)t->cols * sizeof(float));
@@ -180,6 +218,10 @@ static ac_status series_build(ac_series *s, const ac_table *t, const double frac
     for (int r = 0; r < t->rows; r++)
         for (int c = 0; c < t->cols; c++) {
             size_t i = (size_t)r * t->cols + c;
+            if (c >= real) { /* a calendar column, in [-1, 1] as computed */
+                s->scaled[i] = (float)t->values[i];
+                continue;
+            }
             double z = (t->values[i] - s->scaler.mean[c]) / s->scaler.std[c];
             s->scaled[i] = (float)z;
             if (!isfinite(s->scaled[i])) {
@@ -239,16 +281,28 @@ ac_window_range ac_series_windows(const ac_series *s, ac_split_kind kind) {
 }
 
 void ac_series_gather(const ac_series *s, const int *ts, int n, float *x, float *y) {
-    size_t C = (size_t)s->channels, L = (size_t)s->lookback, H = (size_t)s->horizon;
+    size_t K = (size_t)s->columns, C = (size_t)s->channels;
+    size_t L = (size_t)s->lookback, H = (size_t)s->horizon;
     for (int i = 0; i < n; i++) {
         size_t t = (size_t)ts[i];
-        if (x) memcpy(x + i * L * C, s->scaled + (t - L) * C, L * C * sizeof(float));
-        if (y) memcpy(y + i * H * C, s->scaled + t * C, H * C * sizeof(float));
+        /* the input rows are contiguous: every column of each */
+        if (x) memcpy(x + i * L * K, s->scaled + (t - L) * K, L * K * sizeof(float));
+        if (y && K == C)
+            memcpy(y + i * H * C, s->scaled + t * C, H * C * sizeof(float));
+        else if (y)
+            for (size_t h = 0; h < H; h++)
+                memcpy(y + (i * H + h) * C, s->scaled + (t + h) * K, C * sizeof(float));
     }
 }
 
 void ac_series_gather_future(const ac_series *s, const int *ts, int n, float *future) {
-    (void)s, (void)ts, (void)n, (void)future; /* placeholder until the roles land */
+    size_t K = (size_t)s->columns, F = (size_t)s->future, H = (size_t)s->horizon;
+    if (F == 0) return;
+    for (int i = 0; i < n; i++) {
+        size_t t = (size_t)ts[i];
+        for (size_t h = 0; h < H; h++)
+            memcpy(future + (i * H + h) * F, s->scaled + (t + h) * K + (K - F), F * sizeof(float));
+    }
 }
 
 void ac_window_keep_targets(float *x, int steps, int columns, int channels) {

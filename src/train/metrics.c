@@ -135,12 +135,13 @@ ac_metrics ac_metrics_acc_result(const ac_metrics_acc *acc) {
 
 void ac_mase_scales(const ac_series *s, int season, double *scales) {
     int C = s->channels, m = season >= 1 ? season : 1, n = s->split.n_train;
+    size_t K = (size_t)s->columns; /* the row stride */
     for (int c = 0; c < C; c++) {
         double sum = 0.0;
         int count = 0;
         for (int t = m; t < n; t++) {
-            double a = ac_scaler_unscale(&s->scaler, c, s->scaled[(size_t)t * C + c]);
-            double b = ac_scaler_unscale(&s->scaler, c, s->scaled[(size_t)(t - m) * C + c]);
+            double a = ac_scaler_unscale(&s->scaler, c, s->scaled[(size_t)t * K + c]);
+            double b = ac_scaler_unscale(&s->scaler, c, s->scaled[(size_t)(t - m) * K + c]);
             sum += fabs(a - b);
             count++;
         }
@@ -150,12 +151,13 @@ void ac_mase_scales(const ac_series *s, int season, double *scales) {
 
 void ac_mape_floors(const ac_series *s, ac_window_range r, double *floors) {
     int C = s->channels, first = r.first, end = r.first + r.count - 1 + s->horizon;
+    size_t K = (size_t)s->columns; /* the row stride */
     if (first < 0) first = 0;
     if (end > s->rows) end = s->rows;
     for (int c = 0; c < C; c++) {
         double sum = 0.0;
         for (int t = first; t < end; t++)
-            sum += fabs(ac_scaler_unscale(&s->scaler, c, s->scaled[(size_t)t * C + c]));
+            sum += fabs(ac_scaler_unscale(&s->scaler, c, s->scaled[(size_t)t * K + c]));
         floors[c] = end > first ? AC_MAPE_FLOOR * sum / (end - first) : 0.0;
     }
 }

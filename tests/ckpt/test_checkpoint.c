@@ -112,7 +112,7 @@ static void fixture_init_levels(fixture *f, ac_attention_kind kind, ac_channel_m
     f->mean[1] = -2.25;
     f->std[0] = 0.5;
     f->std[1] = 3.0 + (double)seed;
-    f->scaler = (ac_scaler){.channels = 2, .mean = f->mean, .std = f->std};
+    f->scaler = (ac_scaler){.channels = 2, .columns = 2, .mean = f->mean, .std = f->std};
     strcpy(f->names[0], "a");
     strcpy(f->names[1], "b");
     f->name_ptrs[0] = f->names[0];
@@ -916,7 +916,7 @@ static void test_contents_that_do_not_fit_the_model_are_refused(void **s) {
     char path[128];
     in_dir(path, sizeof path, "misfit.h5");
     ac_ckpt_contents c = contents_of(g_fixture, true);
-    ac_scaler three = {.channels = 3, .mean = g_fixture->mean, .std = g_fixture->std};
+    ac_scaler three = {.channels = 3, .columns = 3, .mean = g_fixture->mean, .std = g_fixture->std};
     c.scaler = &three;
     ac_error err;
     assert_int_equal(ac_ckpt_write(path, &c, &err), AC_ERR_INVALID);

@@ -49,7 +49,7 @@ static int setup(void **state) {
     ac_error err;
     ac_forecaster *model = ac_forecaster_new(&spec, &rng, &err);
     double mean[C] = {10, -5, 0.5}, sd[C] = {2, 0.5, 1};
-    ac_scaler scaler = {.channels = C, .mean = mean, .std = sd};
+    ac_scaler scaler = {.channels = C, .columns = C, .mean = mean, .std = sd};
     char nx[] = "x", ny[] = "y", nz[] = "z";
     char *names[C] = {nx, ny, nz};
     ac_ckpt_contents contents = {

@@ -43,7 +43,7 @@ static ac_checkpoint *make_checkpoint(int patch, int stride, ac_attention_kind k
     ac_forecaster *model = ac_forecaster_new(&spec, &rng, &err);
     if (!model) fail_msg("%s", err.msg);
     double mean[C] = {1, 2}, sd[C] = {1, 3};
-    ac_scaler scaler = {.channels = C, .mean = mean, .std = sd};
+    ac_scaler scaler = {.channels = C, .columns = C, .mean = mean, .std = sd};
     char n0[] = "u", n1[] = "v";
     char *names[C] = {n0, n1};
     char path[256];

@@ -2,7 +2,8 @@
  * folder (every section, comments, CRLF, indentation), each kind of bad value, unknown sections
  * and keys with did-you-mean, syntax errors with their line, --set overrides, the resolved INI
  * text read back exactly, the combination checks (with the lengths and patch they suggest when
- * the given ones do not fit), the model spec and the key reference. */
+ * the given ones do not fit), the model spec and the key reference; the covariate keys (role
+ * lists, calendar features) and their checks. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 
 #include "support/testutil.h"
 
+#include "attncast/calendar.h"
 #include "attncast/config.h"
 #include "attncast/windows.h"
 
@@ -642,7 +644,7 @@ static void test_to_ini_of_the_defaults_has_every_key(void **state) {
     assert_contains(text, "\ndataset =\n");
     int keys = 0;
     for (const char *c = text; (c = strstr(c, " =")) != NULL; c++) keys++;
-    assert_int_equal(keys, 44);
+    assert_int_equal(keys, 48);
     ac_config back;
     ac_config_defaults(&back);
     assert_int_equal(ac_config_load_string(&back, text, "resolved", &err), AC_OK);
@@ -1028,9 +1030,110 @@ static void test_print_keys_lists_every_key_with_its_default(void **state) {
         assert_int_equal(doc - line, doc_column);
     }
     fclose(f);
-    assert_int_equal(lines, 44);
+    assert_int_equal(lines, 48);
     assert_true(saw_lr);
     assert_true(saw_attention);
+}
+
+/* ---- covariates (data.targets, data.past_covariates, data.future_covariates, data.calendar) ----
+ */
+
+static void test_covariate_keys_load_and_read_back(void **state) {
+    (void)state;
+    assert_int_equal(load("[data]\ncsv = a.csv\ntargets = OT\npast_covariates = HUFL, HULL\n"
+                          "future_covariates = MUFL\ncalendar = month_of_year , hour_of_day\n"
+                          "lookback = 48\nhorizon = 24\n"),
+                     AC_OK);
+    assert_string_equal(cfg.data.targets, "OT");
+    assert_string_equal(cfg.data.past_covariates, "HUFL, HULL");
+    assert_string_equal(cfg.data.future_covariates, "MUFL");
+    assert_int_equal(cfg.data.calendar, AC_CALENDAR_MONTH_OF_YEAR | AC_CALENDAR_HOUR_OF_DAY);
+    assert_int_equal(ac_config_check(&cfg, &err), AC_OK);
+    char *text = ac_config_to_ini(&cfg);
+    assert_non_null(text);
+    assert_contains(text, "\ncalendar = hour_of_day,month_of_year\n");
+    assert_contains(text, "\npast_covariates = HUFL, HULL\n");
+    ac_config back;
+    ac_config_defaults(&back);
+    assert_int_equal(ac_config_load_string(&back, text, "resolved", &err), AC_OK);
+    free(text);
+    assert_int_equal(back.data.calendar, cfg.data.calendar);
+    assert_string_equal(back.data.targets, "OT");
+
+    /* Kp = 2, Kf = 1 real + 2 per calendar feature */
+    int past, future, calendar;
+    ac_config_covariate_counts(&cfg, &past, &future, &calendar);
+    assert_int_equal(past, 2);
+    assert_int_equal(future, 1);
+    assert_int_equal(calendar, 4);
+    ac_model_spec spec = ac_config_model_spec(&cfg, 1);
+    assert_int_equal(spec.channels, 1);
+    assert_int_equal(spec.past_covariates, 2);
+    assert_int_equal(spec.future_covariates, 5);
+
+    ac_config_roles roles;
+    ac_config_column_roles(&cfg, &roles);
+    assert_ptr_equal(roles.roles.targets, cfg.data.targets);
+    assert_string_equal(roles.roles.past, "HUFL, HULL");
+    assert_int_equal(roles.roles.calendar, cfg.data.calendar);
+    assert_non_null(strstr(roles.roles.targets_at, "exp.ini:3"));
+    assert_non_null(strstr(roles.roles.past_at, "exp.ini:4"));
+    assert_non_null(strstr(roles.roles.future_at, "exp.ini:5"));
+    assert_non_null(strstr(roles.roles.calendar_at, "exp.ini:6"));
+    assert_null(roles.roles.columns_at); /* data.columns unset */
+
+    /* the defaults: no covariates at all */
+    ac_config_defaults(&cfg);
+    assert_int_equal(cfg.data.calendar, 0);
+    spec = ac_config_model_spec(&cfg, 7);
+    assert_int_equal(spec.past_covariates + spec.future_covariates, 0);
+    assert_int_equal(ac_config_set(&cfg, "data.calendar=day_of_week", &err), AC_OK);
+    assert_int_equal(cfg.data.calendar, AC_CALENDAR_DAY_OF_WEEK);
+    ac_config_column_roles(&cfg, &roles);
+    assert_string_equal(roles.roles.calendar_at, "--set data.calendar=day_of_week");
+}
+
+static void test_an_unknown_calendar_feature_says_the_nearest(void **state) {
+    (void)state;
+    expect_invalid(
+        "[data]\ncalendar = hour_of_dya\n", 2,
+        "data.calendar: unknown calendar feature 'hour_of_dya'; did you mean hour_of_day?",
+        "day_of_week");
+    expect_invalid("[data]\n\ncalendar = day_of_week, weekday\n", 3, "'weekday'",
+                   "known: hour_of_day, day_of_week, day_of_month, day_of_year, month_of_year");
+    expect_invalid("[data]\ncalendar = day_of_week,day_of_week\n", 2, "given twice", NULL);
+    expect_invalid("[data]\ncalendar = day_of_week,\n", 2, "an empty entry", NULL);
+    expect_set_invalid("data.calendar=month", "unknown calendar feature 'month'");
+}
+
+static void test_check_refuses_a_column_in_two_role_lists(void **state) {
+    (void)state;
+    expect_check_message("[data]\ncsv = a.csv\ntargets = OT\npast_covariates = HUFL\n"
+                         "future_covariates = MUFL,HUFL\n",
+                         "exp.ini:5: data.future_covariates: 'HUFL' is also in "
+                         "data.past_covariates (");
+    assert_contains(err.msg, "exp.ini:4)");
+    expect_check_message("[data]\ncsv = a.csv\ntargets = HUFL,OT\npast_covariates = HUFL\n",
+                         "exp.ini:4: data.past_covariates: 'HUFL' is also in data.targets (");
+    expect_check_message("[data]\ncsv = a.csv\npast_covariates = HUFL, HULL ,HUFL\n",
+                         "exp.ini:3: data.past_covariates: 'HUFL' is named twice");
+    expect_check_message("[data]\ncsv = a.csv\ntargets = OT,,HUFL\n",
+                         "exp.ini:3: data.targets: an empty name");
+}
+
+static void test_check_wants_a_horizon_a_patch_long_for_future_covariates(void **state) {
+    (void)state;
+    expect_check_message("[data]\ncsv = a.csv\nhorizon = 8\ncalendar = day_of_week\n",
+                         "exp.ini:3: data.horizon: 8 is shorter than model.patch_len = 16");
+    assert_contains(err.msg, "need data.horizon >= model.patch_len: the horizon is patched like "
+                             "the lookback");
+    expect_check_message("[data]\ncsv = a.csv\nhorizon = 8\nfuture_covariates = x\n",
+                         "data.future_covariates, ");
+    /* past covariates alone do not patch the horizon; a horizon of one patch is enough */
+    assert_int_equal(load("[data]\ncsv = a.csv\nhorizon = 8\npast_covariates = x\n"), AC_OK);
+    assert_int_equal(ac_config_check(&cfg, &err), AC_OK);
+    assert_int_equal(load("[data]\ncsv = a.csv\nhorizon = 16\ncalendar = day_of_week\n"), AC_OK);
+    assert_int_equal(ac_config_check(&cfg, &err), AC_OK);
 }
 
 int main(void) {
@@ -1086,6 +1189,10 @@ int main(void) {
         cmocka_unit_test(test_model_spec_carries_the_model_keys),
         cmocka_unit_test(test_train_options_carry_the_train_keys),
         cmocka_unit_test(test_print_keys_lists_every_key_with_its_default),
+        cmocka_unit_test(test_covariate_keys_load_and_read_back),
+        cmocka_unit_test(test_an_unknown_calendar_feature_says_the_nearest),
+        cmocka_unit_test(test_check_refuses_a_column_in_two_role_lists),
+        cmocka_unit_test(test_check_wants_a_horizon_a_patch_long_for_future_covariates),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }

@@ -3,7 +3,8 @@
  * and midnight; reading and writing each date style; inferring every frequency from generated
  * dates, holidays and missing months included; duplicate and unsorted dates refused with their
  * lines, gaps counted with their first position, the three gap policies on real files, and the
- * benchmark files' frequencies when they are present. */
+ * benchmark files' frequencies when they are present; the calendar features (data.calendar) of
+ * hand-checked dates: a Monday midnight, a leap day at noon, month and year ends. */
 #include <dirent.h>
 #include <math.h>
 #include <setjmp.h>
@@ -608,6 +609,120 @@ static void test_benchmark_files_have_their_cards_steps(void **state) {
     }
 }
 
+/* ---- calendar features (data.calendar) ---- */
+
+#define TWO_PI 6.283185307179586
+
+/* The sin and cos of position k in period p, as MODEL.md writes them. */
+static void assert_position(const double *v, int k, int p) {
+    double want_sin = sin(TWO_PI * k / p), want_cos = cos(TWO_PI * k / p);
+    if (fabs(v[0] - want_sin) > 1e-12 || fabs(v[1] - want_cos) > 1e-12)
+        fail_msg("got (%.15g, %.15g), want position %d of %d (%.15g, %.15g)", v[0], v[1], k, p,
+                 want_sin, want_cos);
+}
+
+/* Every feature of one date: out[0..10) in AC_CALENDAR_FEATURES order. */
+static void all_features(const char *text, double out[10]) {
+    unsigned all = (1u << AC_CALENDAR_FEATURE_COUNT) - 1u;
+    assert_int_equal(ac_calendar_columns(all), 10);
+    ac_calendar_values(date(text), all, out);
+}
+
+static void test_calendar_feature_names_read_back_and_count_two_columns(void **state) {
+    (void)state;
+    static const char *const names[] = {"hour_of_day", "day_of_week", "day_of_month", "day_of_year",
+                                        "month_of_year"};
+    assert_int_equal(AC_CALENDAR_FEATURE_COUNT, 5);
+    for (int i = 0; i < 5; i++) {
+        assert_string_equal(ac_calendar_feature_name(i), names[i]);
+        unsigned bit = 0;
+        assert_true(ac_calendar_feature_parse(names[i], &bit));
+        assert_int_equal(bit, 1u << i);
+        assert_int_equal(ac_calendar_columns(bit), 2);
+    }
+    assert_null(ac_calendar_feature_name(-1));
+    assert_null(ac_calendar_feature_name(5));
+    unsigned bit = 77;
+    assert_false(ac_calendar_feature_parse("hour", &bit));
+    assert_false(ac_calendar_feature_parse("Hour_Of_Day", &bit));
+    assert_int_equal(bit, 77);
+    assert_int_equal(ac_calendar_columns(0), 0);
+    assert_int_equal(ac_calendar_columns(AC_CALENDAR_DAY_OF_WEEK | AC_CALENDAR_MONTH_OF_YEAR), 4);
+}
+
+/* Hand-checked: 2024-01-01 was a Monday, the first day of a leap year, at midnight: every
+ * position is 0 (sin 0, cos 1). */
+static void test_calendar_of_a_monday_midnight_new_year(void **state) {
+    (void)state;
+    double v[10];
+    all_features("2024-01-01 00:00:00", v);
+    for (int f = 0; f < 5; f++) {
+        assert_true(fabs(v[2 * f]) < 1e-15);
+        assert_true(fabs(v[2 * f + 1] - 1.0) < 1e-15);
+    }
+}
+
+/* 2024-02-29 12:00, a Thursday (Monday 0: 3): noon is half the day (sin 0, cos -1); the leap
+ * day is day 29 of 29 (k 28) and day 60 of 366 (k 59: 31 in January + 28); February is k 1. */
+static void test_calendar_of_a_leap_day_at_noon(void **state) {
+    (void)state;
+    double v[10];
+    all_features("2024-02-29 12:00:00", v);
+    assert_true(fabs(v[0]) < 1e-12 && fabs(v[1] + 1.0) < 1e-12);
+    assert_position(v + 0, 12, 24);
+    assert_position(v + 2, 3, 7);
+    assert_position(v + 4, 28, 29);
+    assert_position(v + 6, 59, 366);
+    assert_position(v + 8, 1, 12);
+}
+
+/* Month and year ends: 2023-02-28 23:00 (Tuesday, the last day of a 28-day February, day 59 of
+ * 365), 2023-04-30 06:00 (Sunday, day 30 of 30, day 120 of 365), 2023-12-31 (Sunday, day 365
+ * of 365) and 2024-12-31 (Tuesday, day 366 of 366). */
+static void test_calendar_of_month_and_year_ends(void **state) {
+    (void)state;
+    double v[10];
+    all_features("2023-02-28 23:00", v);
+    assert_position(v + 0, 23, 24);
+    assert_position(v + 2, 1, 7);
+    assert_position(v + 4, 27, 28);
+    assert_position(v + 6, 58, 365);
+    assert_position(v + 8, 1, 12);
+
+    all_features("2023-04-30 06:00", v);
+    assert_true(fabs(v[0] - 1.0) < 1e-12 && fabs(v[1]) < 1e-12); /* 6 o'clock: a quarter */
+    assert_position(v + 2, 6, 7);
+    assert_position(v + 4, 29, 30);
+    assert_position(v + 6, 119, 365);
+    assert_position(v + 8, 3, 12);
+
+    all_features("2023-12-31", v);
+    assert_position(v + 0, 0, 24);
+    assert_position(v + 2, 6, 7);
+    assert_position(v + 4, 30, 31);
+    assert_position(v + 6, 364, 365);
+    assert_position(v + 8, 11, 12);
+
+    all_features("2024-12-31 18:30", v); /* the hour is whole: 18 */
+    assert_position(v + 0, 18, 24);
+    assert_position(v + 2, 1, 7);
+    assert_position(v + 6, 365, 366);
+}
+
+/* A subset writes only its features, in AC_CALENDAR_FEATURES order whatever the bits' order;
+ * dates before 1970 work too (1969-12-31 was a Wednesday). */
+static void test_calendar_subset_keeps_the_feature_order(void **state) {
+    (void)state;
+    double v[4] = {9, 9, 9, 9};
+    ac_calendar_values(date("1969-12-31 01:00"),
+                       AC_CALENDAR_MONTH_OF_YEAR | AC_CALENDAR_DAY_OF_WEEK, v);
+    assert_position(v + 0, 2, 7);
+    assert_position(v + 2, 11, 12);
+    double h[2];
+    ac_calendar_values(date("1969-12-31 01:00"), AC_CALENDAR_HOUR_OF_DAY, h);
+    assert_position(h, 1, 24);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_month_end_stays_month_end_across_february),
@@ -633,6 +748,11 @@ int main(void) {
         cmocka_unit_test(test_dates_that_do_not_parse_are_only_text),
         cmocka_unit_test(test_a_given_frequency_replaces_inference),
         cmocka_unit_test(test_benchmark_files_have_their_cards_steps),
+        cmocka_unit_test(test_calendar_feature_names_read_back_and_count_two_columns),
+        cmocka_unit_test(test_calendar_of_a_monday_midnight_new_year),
+        cmocka_unit_test(test_calendar_of_a_leap_day_at_noon),
+        cmocka_unit_test(test_calendar_of_month_and_year_ends),
+        cmocka_unit_test(test_calendar_subset_keeps_the_feature_order),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,16 +1,21 @@
 /* test_windows.c - the MODEL.md split (and the lengths suggested when they do not fit it), the
- * training-row scaler and sliding windows. */
+ * training-row scaler and sliding windows; with covariates (a real CSV arranged into 1 target,
+ * 1 past, 1 future covariate and a calendar feature): the real columns scaled, the calendar
+ * columns not, and the windows' inputs, targets and future covariates. */
 #include <math.h>
 #include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "attncast/calendar.h"
 #include "attncast/windows.h"
+#include "support/testutil.h"
 
 static const double SPLIT[3] = {0.7, 0.1, 0.2};
 
@@ -183,7 +188,7 @@ static void test_a_whole_series_has_every_window_and_the_given_scaler(void **sta
     (void)state;
     ac_table *t = ramp_table(40, 2);
     double mean[2] = {1.0, 2.0}, sd[2] = {2.0, 4.0};
-    ac_scaler given = {.channels = 2, .mean = mean, .std = sd};
+    ac_scaler given = {.channels = 2, .columns = 2, .mean = mean, .std = sd};
     ac_series s;
     ac_error err;
     assert_int_equal(ac_series_build_whole(&s, t, 8, 4, &given, &err), AC_OK);
@@ -200,6 +205,169 @@ static void test_a_whole_series_has_every_window_and_the_given_scaler(void **sta
     free_table(t);
 }
 
+/* The scaler fits the first `columns` of rows of `stride` values; a bad shape is refused. */
+static void test_scaler_fits_the_first_columns_of_wider_rows(void **state) {
+    (void)state;
+    /* rows (r, 10 r, 99): the third column is not fitted */
+    double v[4 * 3];
+    for (int r = 0; r < 4; r++) {
+        v[r * 3] = r;
+        v[r * 3 + 1] = 10.0 * r;
+        v[r * 3 + 2] = 99.0;
+    }
+    ac_scaler sc;
+    ac_error err;
+    assert_int_equal(ac_scaler_fit(&sc, v, 4, 3, 2, 1, &err), AC_OK);
+    assert_int_equal(sc.channels, 1);
+    assert_int_equal(sc.columns, 2);
+    assert_true(sc.mean[0] == 1.5 && sc.mean[1] == 15.0);
+    assert_true(fabs(sc.std[1] - 10.0 * sqrt(1.25)) < 1e-12);
+    ac_scaler copy;
+    assert_int_equal(ac_scaler_copy(&copy, &sc, &err), AC_OK);
+    assert_int_equal(copy.columns, 2);
+    assert_true(copy.mean[1] == 15.0 && copy.std[1] == sc.std[1]);
+    assert_true(ac_scaler_unscale(&copy, 1, 1.0f) == 15.0 + sc.std[1]);
+    ac_scaler_free(&copy);
+    ac_scaler_free(&sc);
+    assert_int_equal(ac_scaler_fit(&sc, v, 4, 3, 4, 1, &err), AC_ERR_INVALID);
+    assert_int_equal(ac_scaler_fit(&sc, v, 4, 3, 2, 3, &err), AC_ERR_INVALID);
+}
+
+#define COV_ROWS 100
+
+/* 100 hourly rows from 2024-03-01 00:00: y = r (target), p = 2 r + 1 (past), f = 100 - r
+ * (future), arranged with hour_of_day. */
+static void cov_row(FILE *f, int r, double noise, void *user) {
+    (void)noise, (void)user;
+    fprintf(f, "2024-03-%02d %02d:00,%d,%d,%d,7\n", 1 + r / 24, r % 24, r, 2 * r + 1, 100 - r);
+}
+
+static ac_table *covariate_table(char *dir, size_t n) {
+    assert_int_equal(tu_make_temp_dir(dir, n, "windows"), 0);
+    assert_int_equal(tu_write_csv(dir, "cov.csv", "date,y,p,f,unused", COV_ROWS, 1, cov_row, NULL),
+                     0);
+    char path[256];
+    snprintf(path, sizeof path, "%s/cov.csv", dir);
+    ac_table *t = NULL;
+    ac_error err;
+    if (ac_table_load_csv(&t, path, NULL, &err) != AC_OK) fail_msg("%s", err.msg);
+    ac_column_roles roles = {
+        .targets = "y", .past = "p", .future = "f", .calendar = AC_CALENDAR_HOUR_OF_DAY};
+    if (ac_table_arrange(t, &roles, &err) != AC_OK) fail_msg("%s", err.msg);
+    assert_int_equal(t->cols, 5);
+    return t;
+}
+
+static void test_covariates_are_scaled_and_calendar_columns_kept(void **state) {
+    (void)state;
+    char dir[128];
+    ac_table *t = covariate_table(dir, sizeof dir);
+    ac_series s;
+    ac_error err;
+    assert_int_equal(ac_series_build(&s, t, SPLIT, 8, 4, &err), AC_OK);
+    assert_int_equal(s.channels, 1);
+    assert_int_equal(s.past, 1);
+    assert_int_equal(s.future, 3);
+    assert_int_equal(s.columns, 5);
+    assert_int_equal(s.scaler.channels, 1);
+    assert_int_equal(s.scaler.columns, 3);
+    /* training rows 0..69: y mean 34.5, p = 2 y + 1, f = 100 - y */
+    double sd = sqrt((70.0 * 70.0 - 1.0) / 12.0);
+    assert_true(fabs(s.scaler.mean[0] - 34.5) < 1e-12 && fabs(s.scaler.std[0] - sd) < 1e-12);
+    assert_true(fabs(s.scaler.mean[1] - 70.0) < 1e-12 && fabs(s.scaler.std[1] - 2 * sd) < 1e-12);
+    assert_true(fabs(s.scaler.mean[2] - 65.5) < 1e-12 && fabs(s.scaler.std[2] - sd) < 1e-12);
+    const double two_pi = 6.283185307179586;
+    for (int r = 0; r < COV_ROWS; r++) {
+        const float *row = s.scaled + (size_t)r * 5;
+        assert_true(fabsf(row[0] - (float)((r - 34.5) / sd)) < 1e-6f);
+        assert_true(fabsf(row[1] - (float)((r - 34.5) / sd)) < 1e-6f); /* (2r+1-70) / 2sd */
+        assert_true(fabsf(row[2] - (float)((34.5 - r) / sd)) < 1e-6f);
+        assert_true(row[3] == (float)sin(two_pi * (r % 24) / 24)); /* as computed, unscaled */
+        assert_true(row[4] == (float)cos(two_pi * (r % 24) / 24));
+        assert_true(fabs(ac_scaler_unscale(&s.scaler, 2, row[2]) - (100 - r)) < 1e-4);
+    }
+    ac_series_free(&s);
+    ac_table_free(t);
+    assert_int_equal(tu_remove_dir(dir), 0);
+}
+
+static void test_gather_covariate_windows(void **state) {
+    (void)state;
+    char dir[128];
+    ac_table *t = covariate_table(dir, sizeof dir);
+    ac_series s;
+    ac_error err;
+    assert_int_equal(ac_series_build(&s, t, SPLIT, 8, 4, &err), AC_OK);
+    const int ts[2] = {8, 50};
+    float x[2 * 8 * 5], y[2 * 4 * 1], fut[2 * 4 * 3];
+    memset(fut, 0, sizeof fut);
+    ac_series_gather(&s, ts, 2, x, y);
+    ac_series_gather_future(&s, ts, 2, fut);
+    double sd = s.scaler.std[0];
+    const double two_pi = 6.283185307179586;
+    for (int i = 0; i < 2; i++) {
+        for (int l = 0; l < 8; l++) {
+            int r = ts[i] - 8 + l;
+            const float *step = x + ((size_t)i * 8 + l) * 5;
+            assert_true(fabsf(step[0] - (float)((r - 34.5) / sd)) < 1e-6f);
+            assert_true(fabsf(step[2] - (float)((34.5 - r) / sd)) < 1e-6f);
+            assert_true(step[3] == (float)sin(two_pi * (r % 24) / 24));
+        }
+        for (int h = 0; h < 4; h++) {
+            int r = ts[i] + h;
+            assert_true(fabsf(y[i * 4 + h] - (float)((r - 34.5) / sd)) < 1e-6f);
+            const float *f = fut + ((size_t)i * 4 + h) * 3;
+            assert_true(fabsf(f[0] - (float)((34.5 - r) / sd)) < 1e-6f);
+            assert_true(f[1] == (float)sin(two_pi * (r % 24) / 24));
+            assert_true(f[2] == (float)cos(two_pi * (r % 24) / 24));
+        }
+    }
+    /* y alone and x alone */
+    float y2[2 * 4];
+    ac_series_gather(&s, ts, 2, NULL, y2);
+    assert_memory_equal(y, y2, sizeof y);
+
+    /* a given scaler must cover the real columns and the targets */
+    ac_scaler copy;
+    assert_int_equal(ac_scaler_copy(&copy, &s.scaler, &err), AC_OK);
+    ac_series again;
+    assert_int_equal(ac_series_build_whole(&again, t, 8, 4, &copy, &err), AC_OK);
+    assert_memory_equal(again.scaled, s.scaled, (size_t)COV_ROWS * 5 * sizeof(float));
+    ac_series_free(&again);
+    copy.columns = 2;
+    assert_int_equal(ac_series_build_whole(&again, t, 8, 4, &copy, &err), AC_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "3 real-valued columns"));
+    copy.columns = 3;
+    copy.channels = 2;
+    assert_int_equal(ac_series_build_whole(&again, t, 8, 4, &copy, &err), AC_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "the data has 1 channels, the scaler 2"));
+    ac_scaler_free(&copy);
+    ac_series_free(&s);
+    ac_table_free(t);
+    assert_int_equal(tu_remove_dir(dir), 0);
+}
+
+/* Without covariates a row is the channels alone, and the future gather writes nothing. */
+static void test_without_covariates_rows_are_the_channels(void **state) {
+    (void)state;
+    ac_table *t = ramp_table(60, 3);
+    ac_series s;
+    ac_error err;
+    assert_int_equal(ac_series_build(&s, t, SPLIT, 8, 4, &err), AC_OK);
+    assert_int_equal(s.columns, 3);
+    assert_int_equal(s.past + s.future, 0);
+    assert_int_equal(s.scaler.columns, 3);
+    float fut[4] = {5, 5, 5, 5}, x[8 * 3], y[4 * 3];
+    int t0 = 20;
+    ac_series_gather_future(&s, &t0, 1, fut);
+    assert_true(fut[0] == 5.0f);
+    ac_series_gather(&s, &t0, 1, x, y);
+    assert_memory_equal(x, s.scaled + 12 * 3, sizeof x);
+    assert_memory_equal(y, s.scaled + 20 * 3, sizeof y);
+    ac_series_free(&s);
+    free_table(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split_rounds_like_the_benchmark_code),
@@ -210,6 +378,10 @@ int main(void) {
         cmocka_unit_test(test_lengths_that_do_not_fit_say_what_would),
         cmocka_unit_test(test_suggested_lengths_always_fit_and_change_only_what_must),
         cmocka_unit_test(test_a_whole_series_has_every_window_and_the_given_scaler),
+        cmocka_unit_test(test_scaler_fits_the_first_columns_of_wider_rows),
+        cmocka_unit_test(test_covariates_are_scaled_and_calendar_columns_kept),
+        cmocka_unit_test(test_gather_covariate_windows),
+        cmocka_unit_test(test_without_covariates_rows_are_the_channels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@ ac_table *tm_table_new(int rows, int cols) {
     if (!t) fail_msg("out of memory");
     t->rows = rows;
     t->cols = cols;
+    t->targets = cols;
     t->values = malloc((size_t)rows * cols * sizeof(double));
     if (!t->values) fail_msg("out of memory");
     return t;

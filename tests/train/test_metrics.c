@@ -38,7 +38,7 @@ static void test_metrics_match_hand_computed_values(void **state) {
     (void)state;
     /* one channel, mean 10, std 2: scaled s <-> original 10 + 2 s */
     double mean = 10.0, sd = 2.0, scale = 4.0;
-    ac_scaler sc = {.channels = 1, .mean = &mean, .std = &sd};
+    ac_scaler sc = {.channels = 1, .columns = 1, .mean = &mean, .std = &sd};
     ac_metrics_acc acc;
     ac_error err;
     assert_int_equal(ac_metrics_acc_init(&acc, &sc, &scale, NULL, &err), AC_OK);
@@ -60,7 +60,7 @@ static void test_metrics_match_hand_computed_values(void **state) {
 static void test_zero_actuals_are_left_out_of_mape_only(void **state) {
     (void)state;
     double mean = 0.0, sd = 1.0, scale = 0.0; /* a zero MASE scale leaves the channel out */
-    ac_scaler sc = {.channels = 1, .mean = &mean, .std = &sd};
+    ac_scaler sc = {.channels = 1, .columns = 1, .mean = &mean, .std = &sd};
     ac_metrics_acc acc;
     ac_error err;
     assert_int_equal(ac_metrics_acc_init(&acc, &sc, &scale, NULL, &err), AC_OK);
@@ -79,7 +79,7 @@ static void test_zero_actuals_are_left_out_of_mape_only(void **state) {
  * forecast 1 too high; the floor is 1 (0.1 x a mean |y| of 10). */
 static ac_metrics mape_of_series_with_small_points(int small) {
     double mean = 0.0, sd = 1.0, floor = 1.0;
-    ac_scaler sc = {.channels = 1, .mean = &mean, .std = &sd};
+    ac_scaler sc = {.channels = 1, .columns = 1, .mean = &mean, .std = &sd};
     ac_metrics_acc acc;
     ac_error err;
     if (ac_metrics_acc_init(&acc, &sc, NULL, &floor, &err) != AC_OK) fail_msg("%s", err.msg);
@@ -121,7 +121,7 @@ static void test_channels_keep_their_units_and_the_pool_is_free_of_units(void **
     /* channel 0 a price around 1 (std 0.1), channel 1 a volume around 1e6 (std 1e5); every
      * forecast 1 std too high, every truth at the mean */
     double mean[2] = {1.0, 1e6}, sd[2] = {0.1, 1e5}, floors[2] = {0.1, 1e5};
-    ac_scaler sc = {.channels = 2, .mean = mean, .std = sd};
+    ac_scaler sc = {.channels = 2, .columns = 2, .mean = mean, .std = sd};
     ac_metrics_acc acc;
     ac_error err;
     assert_int_equal(ac_metrics_acc_init(&acc, &sc, NULL, floors, &err), AC_OK);
@@ -151,13 +151,13 @@ static void test_mape_floor_is_a_tenth_of_the_mean_abs_value_of_the_scored_rows(
     double mean = 0.0, sd = 1.0, floor = 0.0;
     for (int t = 0; t < 10; t++) scaled[t] = (float)(t - 5);
     ac_series s = {.rows = 10,
-                   .columns = 1,
                    .channels = 1,
+                   .columns = 1,
                    .lookback = 2,
                    .horizon = 2,
                    .scaled = scaled,
                    .split = {.rows = 10, .n_train = 6, .n_val = 2, .n_test = 2},
-                   .scaler = {.channels = 1, .mean = &mean, .std = &sd}};
+                   .scaler = {.channels = 1, .columns = 1, .mean = &mean, .std = &sd}};
     ac_mape_floors(&s, (ac_window_range){6, 2}, &floor);
     assert_true(fabs(floor - 0.2) < 1e-12);
 }
@@ -169,13 +169,13 @@ static void test_mase_scale_is_the_seasonal_difference_of_training_rows(void **s
     double mean = 0.0, sd = 1.0;
     for (int t = 0; t < 10; t++) scaled[t] = (float)(t * t);
     ac_series s = {.rows = 10,
-                   .columns = 1,
                    .channels = 1,
+                   .columns = 1,
                    .lookback = 2,
                    .horizon = 1,
                    .scaled = scaled,
                    .split = {.rows = 10, .n_train = 7, .n_val = 1, .n_test = 2},
-                   .scaler = {.channels = 1, .mean = &mean, .std = &sd}};
+                   .scaler = {.channels = 1, .columns = 1, .mean = &mean, .std = &sd}};
     double scale;
     ac_mase_scales(&s, 1, &scale); /* mean of |t^2 - (t-1)^2| = 2t - 1 for t = 1..6: 6 */
     assert_true(fabs(scale - 6.0) < 1e-12);
@@ -187,7 +187,7 @@ static void test_interval_scores_match_hand_computed_values(void **state) {
     (void)state;
     /* one channel, mean 10, std 2; level 0.8: the miss penalty is 2 / 0.2 = 10 */
     double mean = 10.0, sd = 2.0;
-    ac_scaler sc = {.channels = 1, .mean = &mean, .std = &sd};
+    ac_scaler sc = {.channels = 1, .columns = 1, .mean = &mean, .std = &sd};
     ac_interval_acc acc;
     ac_error err;
     assert_int_equal(ac_interval_acc_init(&acc, &sc, 0.8, &err), AC_OK);
@@ -209,7 +209,7 @@ static void test_interval_scores_match_hand_computed_values(void **state) {
 static void test_pooled_interval_scores_have_no_units(void **state) {
     (void)state;
     double mean[2] = {0.0, 0.0}, sd[2] = {1.0, 100.0};
-    ac_scaler sc = {.channels = 2, .mean = mean, .std = sd};
+    ac_scaler sc = {.channels = 2, .columns = 2, .mean = mean, .std = sd};
     ac_interval_acc acc;
     ac_error err;
     assert_int_equal(ac_interval_acc_init(&acc, &sc, 0.5, &err), AC_OK);
@@ -227,7 +227,7 @@ static void test_pooled_interval_scores_have_no_units(void **state) {
 static void test_weighted_quantile_loss_and_crps_match_hand_computed_values(void **state) {
     (void)state;
     double mean = 0.0, sd = 1.0;
-    ac_scaler sc = {.channels = 1, .mean = &mean, .std = &sd};
+    ac_scaler sc = {.channels = 1, .columns = 1, .mean = &mean, .std = &sd};
     const double levels[3] = {0.1, 0.5, 0.9};
     ac_quantile_acc acc;
     ac_error err;
@@ -261,13 +261,13 @@ static void test_seasonal_naive_quantiles_come_from_its_validation_errors(void *
     float scaled[12] = {0, 0, 0, 0, 0, 0, 1, -1, 2, 2, 0, 0};
     double mean = 0.0, sd = 1.0;
     ac_series s = {.rows = 12,
-                   .columns = 1,
                    .channels = 1,
+                   .columns = 1,
                    .lookback = 2,
                    .horizon = 1,
                    .scaled = scaled,
                    .split = {.rows = 12, .n_train = 6, .n_val = 4, .n_test = 2},
-                   .scaler = {.channels = 1, .mean = &mean, .std = &sd}};
+                   .scaler = {.channels = 1, .columns = 1, .mean = &mean, .std = &sd}};
     const double levels[3] = {0.25, 0.5, 0.9};
     float offsets[3], out[3];
     ac_error err;
