@@ -73,6 +73,9 @@ typedef struct ac_trainer ac_trainer;
  * a loss that does not fit the model (pinball goes with a quantile model, and only with one). */
 ac_trainer *ac_trainer_new(const ac_train_options *options, const ac_series *series,
                            ac_forecaster *model, ac_error *err);
+/* The same on the pooled windows of a panel's series (borrowed; shuffled together). */
+ac_trainer *ac_trainer_new_panel(const ac_train_options *options, const ac_panel *panel,
+                                 ac_forecaster *model, ac_error *err);
 void ac_trainer_free(ac_trainer *trainer);
 void ac_trainer_set_observer(ac_trainer *trainer, const ac_train_observer *observer);
 
@@ -157,6 +160,10 @@ ac_status ac_forecast_windows(ac_forecaster *model, const ac_series *series, int
  * model the pinball loss of its raw (unsorted) outputs, as in training. */
 ac_status ac_split_loss(ac_forecaster *model, const ac_series *series, ac_split_kind split,
                         ac_loss_kind loss, int batch_size, double *out, ac_error *err);
+
+/* The same over every window of a panel's series: the mean over all of them. */
+ac_status ac_panel_split_loss(ac_forecaster *model, const ac_panel *panel, ac_split_kind split,
+                              ac_loss_kind loss, int batch_size, double *out, ac_error *err);
 
 /* One interval of ac_interval_defs scored on the windows of a split. */
 typedef struct ac_eval_interval {

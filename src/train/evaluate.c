@@ -1,6 +1,7 @@
 /* evaluate.c - forecasting the windows of a series in no-grad batches, the loss of a split, and
  * the evaluation of a model beside the baselines (see include/attncast/trainer.h). */
 #include "attncast/trainer.h"
+#include "train/train_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -33,9 +34,8 @@ static ac_status forecast_windows(ac_forecaster *model, const ac_series *s, int 
         ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){n, L, s->columns});
         ac_tensor *y = ac_tensor_temp(ctx, 3, (int[]){n, H, C});
         ac_tensor *f = Kf ? ac_tensor_temp(ctx, 3, (int[]){n, H, Kf}) : NULL;
-        int *ts = x && y && (f || !Kf)
-                      ? ac_arena_alloc(ac_ctx_arena(ctx), (size_t)n * sizeof(int))
-                      : NULL;
+        int *ts = x && y && (f || !Kf) ? ac_arena_alloc(ac_ctx_arena(ctx), (size_t)n * sizeof(int))
+                                       : NULL;
         if (ts) {
             for (int i = 0; i < n; i++) ts[i] = first + (start + i) * stride;
             ac_series_gather(s, ts, n, x->data, y->data);
@@ -123,19 +123,32 @@ static void add_window_loss(void *user, int t, const float *x, const float *y, c
     ls->windows++;
 }
 
-ac_status ac_split_loss(ac_forecaster *model, const ac_series *s, ac_split_kind split,
-                        ac_loss_kind loss, int batch_size, double *out, ac_error *err) {
+ac_status ac_series_loss(ac_forecaster *model, const ac_series *series, int count,
+                         ac_split_kind split, ac_loss_kind loss, int batch_size, double *out,
+                         ac_error *err) {
     const ac_model_spec *spec = ac_forecaster_spec(model);
     if ((loss == AC_LOSS_PINBALL) != (spec->quantile_count > 0))
         return ac_error_set(err, AC_ERR_INVALID,
                             "split loss: the pinball loss goes with a quantile model, and only "
                             "with one (loss %s, %d quantiles)",
                             ac_loss_kind_name(loss), spec->quantile_count);
-    loss_sum ls = {.kind = loss, .spec = spec, .n = (size_t)s->horizon * (size_t)s->channels};
-    if (for_each_forecast(model, s, split, batch_size, true, add_window_loss, &ls, err) != AC_OK)
-        return err->code;
+    loss_sum ls = {.kind = loss, .spec = spec, .n = (size_t)spec->horizon * (size_t)spec->channels};
+    for (int i = 0; i < count; i++)
+        if (for_each_forecast(model, &series[i], split, batch_size, true, add_window_loss, &ls,
+                              err) != AC_OK)
+            return err->code;
     *out = ls.windows ? ls.sum / (double)ls.windows : NAN;
     return AC_OK;
+}
+
+ac_status ac_split_loss(ac_forecaster *model, const ac_series *s, ac_split_kind split,
+                        ac_loss_kind loss, int batch_size, double *out, ac_error *err) {
+    return ac_series_loss(model, s, 1, split, loss, batch_size, out, err);
+}
+
+ac_status ac_panel_split_loss(ac_forecaster *model, const ac_panel *panel, ac_split_kind split,
+                              ac_loss_kind loss, int batch_size, double *out, ac_error *err) {
+    return ac_series_loss(model, panel->series, panel->count, split, loss, batch_size, out, err);
 }
 
 /* One set of quantile levels being scored: the model's quantiles and the baseline's. */
