@@ -6,7 +6,8 @@
  * file that keeps them.
  *
  * A fold file (DIR/folds/fold_NNNN.bin, native byte order, written atomically) holds: the magic
- * "ACBTFLD2", the backtest's identity (uint64), int32 index, count, channels, horizon,
+ * "ACBTFLD2", the backtest's identity (uint64), int32 index, count, channels (C: the targets),
+ * horizon,
  * train_rows, epochs_run, best_epoch, K (conformal levels), Q (quantile levels),
  * calibration_windows, double train_seconds, forecast_seconds, then the fold's scaler (double
  * mean[N], std[N] over the N real columns of the table: the C targets, then the real covariates;
@@ -15,7 +16,8 @@
  * targets (float32 [count, H, C]), the conformal bounds (float32 [count, K, 2, H, C]: lo, then hi)
  * and the sorted quantiles (float32 [count, H, C, Q]), all scaled with the fold's scaler, the
  * model's output bit for bit. Version 1 files (magic "ACBTFLD1", points only) are refused with a
- * message. */
+ * message; a covariate backtest's file of an attncast that counted every column as a channel
+ * fails the header's check (a damaged fold: remove it). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
