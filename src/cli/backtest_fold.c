@@ -7,8 +7,7 @@
  *
  * A fold file (DIR/folds/fold_NNNN.bin, native byte order, written atomically) holds: the magic
  * "ACBTFLD2", the backtest's identity (uint64), int32 index, count, channels (C: the targets),
- * horizon,
- * train_rows, epochs_run, best_epoch, K (conformal levels), Q (quantile levels),
+ * horizon, train_rows, epochs_run, best_epoch, K (conformal levels), Q (quantile levels),
  * calibration_windows, double train_seconds, forecast_seconds, then the fold's scaler (double
  * mean[N], std[N] over the N real columns of the table: the C targets, then the real covariates;
  * N = C without covariates, the layout of earlier version 2 files), the conformal levels (double
