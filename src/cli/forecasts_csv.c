@@ -1,7 +1,8 @@
 /* forecasts_csv.c - the one writer of forecasts CSV files (backtest's forecasts.csv, eval
- * --forecasts): a row per origin, step and channel, in the data's own units, with the bounds of
- * each conformal level and a quantile model's quantiles after the point forecast, written to a
- * temporary file and renamed over the target when complete (cli.h). */
+ * --forecasts): a row per origin, step and target channel (covariates are inputs, not
+ * forecast), in the data's own units, with the bounds of each conformal level and a quantile
+ * model's quantiles after the point forecast, written to a temporary file and renamed over the
+ * target when complete (cli.h). */
 #define _POSIX_C_SOURCE 200809L /* fileno, fsync */
 
 #include <errno.h>
@@ -67,7 +68,7 @@ ac_cli_forecasts *ac_cli_forecasts_open(const char *path, const ac_table *table,
 void ac_cli_forecasts_add(ac_cli_forecasts *w, int t, const float *point, const float *bounds,
                           const float *quantiles, const ac_scaler *scaler) {
     const ac_table *tb = w->table;
-    int C = tb->cols, H = w->horizon, K = w->conformal, Q = w->quantiles;
+    int C = tb->targets, stride = tb->cols, H = w->horizon, K = w->conformal, Q = w->quantiles;
     size_t window = (size_t)H * C;
     const char *origin_date = tb->dates ? tb->dates[t] : "";
     for (int h = 0; h < H; h++) {
@@ -75,8 +76,8 @@ void ac_cli_forecasts_add(ac_cli_forecasts *w, int t, const float *point, const 
         for (int c = 0; c < C; c++) {
             size_t i = (size_t)h * C + c;
             fprintf(w->f, "%d,%s,%d,%s,%s,%.9g,%.9g", t, origin_date, h + 1,
-                    tb->dates ? tb->dates[row] : "", tb->names[c], tb->values[(size_t)row * C + c],
-                    ac_scaler_unscale(scaler, c, point[i]));
+                    tb->dates ? tb->dates[row] : "", tb->names[c],
+                    tb->values[(size_t)row * stride + c], ac_scaler_unscale(scaler, c, point[i]));
             for (int k = 0; k < K && !bounds; k++) fputs(",,", w->f); /* none given: empty */
             for (int k = 0; bounds && k < K; k++)
                 fprintf(w->f, ",%.9g,%.9g",
