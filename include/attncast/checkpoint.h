@@ -11,6 +11,8 @@
  *   /scaler/mean, /std     float64 [C]: training-set statistics of the targets, then of the real
  *                          covariates (past, then future; calendar columns are not scaled)
  *   /scaler/channels       string [C]: their column names, in the model's input order
+ *   /scaler/ids            (long format) string [S]: the series' ids; /scaler/mean and /std are
+ *                          then [S, C], one row per series
  *   /calibration           (optional, intervals.h) datasets levels (float64 [K], 1 <= K <= 8,
  *                          strictly increasing, each in (0, 1)) and halfwidth (float64 [K, H, C],
  *                          finite, >= 0: the conformal half-widths on the z-scored scale);
@@ -72,6 +74,12 @@ typedef struct ac_ckpt_contents {
     double lr; /* the current learning rate (with optimizer) */
     const ac_train_state *train;
     const ac_calibration *calibration; /* NULL: none; else its horizon and channels the model's */
+    /* Long format (data.format = long): the series' ids and scalers, series_count of each, all
+     * of scaler's layout, written as /scaler/mean and /std [S, C] and /scaler/ids [S]; scaler
+     * is then ignored beyond its layout. 0 and NULL for a wide table. */
+    int series_count;
+    const ac_scaler *series_scalers;
+    char *const *series_ids;
 } ac_ckpt_contents;
 
 ac_status ac_ckpt_write(const char *path, const ac_ckpt_contents *contents, ac_error *err);
@@ -86,7 +94,12 @@ typedef struct ac_checkpoint {
     int channels;         /* the targets */
     int columns;          /* the scaler's columns: the targets, then the real covariates */
     char **channel_names; /* columns strings (/scaler/channels) */
-    ac_scaler scaler;
+    ac_scaler scaler;     /* a wide table's; in long format the first series' */
+    /* Long format: the series' ids and scalers from /scaler/ids and the rows of /scaler/mean and
+     * /std (series_count 0 and NULLs for a wide table). */
+    int series_count;
+    char **series_ids;
+    ac_scaler *series_scalers;
     ac_forecaster *model; /* built from config and channels, weights from /params */
 
     bool has_optimizer;

@@ -68,6 +68,8 @@ typedef struct ac_scaler {
 ac_status ac_scaler_fit(ac_scaler *scaler, const double *values, int rows, int stride, int columns,
                         int channels, ac_error *err);
 void ac_scaler_free(ac_scaler *scaler);
+/* The columns a scaler covers: columns, or channels for one whose columns were never set. */
+int ac_scaler_columns(const ac_scaler *scaler);
 
 /* A series' row holds `columns` values: the `channels` targets, the `past` past covariates, then
  * the `future` future covariates (real-valued ones, then calendar columns), as the table's roles

@@ -128,6 +128,81 @@ static bool read_config(reader *r, ac_checkpoint *ck) {
     return true;
 }
 
+/* Every mean finite, every std finite and positive; row >= 0 names a long-format row. */
+static bool check_scaler(reader *r, const ac_scaler *sc, int row) {
+    char at[32] = "";
+    if (row >= 0) snprintf(at, sizeof at, "%d, ", row);
+    for (int c = 0; c < sc->columns; c++) {
+        if (!isfinite(sc->mean[c]))
+            return ac_ck_read_failed(r, AC_ERR_FORMAT, "/scaler/mean[%s%d] is not a finite number",
+                                     at, c);
+        if (!isfinite(sc->std[c]) || !(sc->std[c] > 0))
+            return ac_ck_read_failed(r, AC_ERR_FORMAT,
+                                     "/scaler/std[%s%d] = %g is not a positive finite number", at,
+                                     c, sc->std[c]);
+    }
+    return true;
+}
+
+/* The most series a long-format checkpoint may hold: more is a damaged file. */
+#define MAX_SERIES 10000000
+
+/* /scaler/ids of a long-format checkpoint: 1 to MAX_SERIES distinct strings. */
+static bool read_series_ids(reader *r, hid_t g, ac_checkpoint *ck) {
+    hid_t d = ac_ck_open_dataset(r, g, "ids", "/scaler/ids",
+                                 " (data.format = long needs one id per series)");
+    bool ok = d >= 0 && ac_ck_check_class(r, d, "/scaler/ids", H5T_STRING);
+    hsize_t dims[H5S_MAX_RANK];
+    if (ok && (ac_ck_dataset_shape(d, dims) != 1 || dims[0] < 1 || dims[0] > MAX_SERIES))
+        ok = ac_ck_read_failed(r, AC_ERR_FORMAT, "/scaler/ids is not a list of 1 to %d series ids",
+                               MAX_SERIES);
+    if (ok) {
+        ck->series_ids = calloc(dims[0], sizeof *ck->series_ids);
+        ck->series_scalers = calloc(dims[0], sizeof *ck->series_scalers);
+        if (ck->series_ids && ck->series_scalers) ck->series_count = (int)dims[0];
+        if (!ck->series_ids || !ck->series_scalers)
+            ok = ac_ck_nomem(r, "/scaler/ids");
+        else if (ac_ck_read_strings(d, false, ck->series_count, ck->series_ids) != STRINGS_OK)
+            ok = ac_ck_damaged(r, "/scaler/ids");
+    }
+    if (d >= 0) H5Dclose(d);
+    return ok;
+}
+
+/* /scaler/mean and /std [S, C] of a long-format checkpoint, one scaler per series; ck->scaler
+ * becomes a copy of the first. */
+static bool read_series_scalers(reader *r, hid_t g, ac_checkpoint *ck) {
+    int S = ck->series_count, C = ck->scaler.columns;
+    hsize_t dims[2] = {(hsize_t)S, (hsize_t)C};
+    double *rows = malloc((size_t)2 * (size_t)S * (size_t)C * sizeof *rows);
+    if (!rows) return ac_ck_nomem(r, "/scaler");
+    const char *implied = "/scaler/ids and /scaler/channels imply";
+    bool ok = ac_ck_read_numbers(r, g, "mean", "/scaler/mean", H5T_FLOAT, H5T_NATIVE_DOUBLE, 2,
+                                 dims, implied, rows) &&
+              ac_ck_read_numbers(r, g, "std", "/scaler/std", H5T_FLOAT, H5T_NATIVE_DOUBLE, 2, dims,
+                                 implied, rows + (size_t)S * C);
+    for (int i = 0; ok && i < S; i++) {
+        ac_scaler *sc = &ck->series_scalers[i];
+        sc->channels = ck->channels;
+        sc->columns = C;
+        sc->mean = malloc((size_t)C * sizeof *sc->mean);
+        sc->std = malloc((size_t)C * sizeof *sc->std);
+        if (!sc->mean || !sc->std) {
+            ok = ac_ck_nomem(r, "/scaler");
+            break;
+        }
+        memcpy(sc->mean, rows + (size_t)i * C, (size_t)C * sizeof *rows);
+        memcpy(sc->std, rows + ((size_t)S + i) * C, (size_t)C * sizeof *rows);
+        ok = check_scaler(r, sc, i);
+    }
+    if (ok) {
+        memcpy(ck->scaler.mean, ck->series_scalers[0].mean, (size_t)C * sizeof *rows);
+        memcpy(ck->scaler.std, ck->series_scalers[0].std, (size_t)C * sizeof *rows);
+    }
+    free(rows);
+    return ok;
+}
+
 static bool read_scaler(reader *r, ac_checkpoint *ck) {
     hid_t g = ac_ck_open_group(r, r->file, "scaler", "/scaler");
     if (g < 0) return false;
@@ -162,22 +237,18 @@ static bool read_scaler(reader *r, ac_checkpoint *ck) {
         ck->scaler.std = malloc(dims[0] * sizeof(double));
         if (!ck->scaler.mean || !ck->scaler.std) ok = ac_ck_nomem(r, "/scaler");
     }
-    const char *implied = "/scaler/channels implies";
-    ok = ok &&
-         ac_ck_read_numbers(r, g, "mean", "/scaler/mean", H5T_FLOAT, H5T_NATIVE_DOUBLE, 1, dims,
-                            implied, ck->scaler.mean) &&
-         ac_ck_read_numbers(r, g, "std", "/scaler/std", H5T_FLOAT, H5T_NATIVE_DOUBLE, 1, dims,
-                            implied, ck->scaler.std);
-    H5Gclose(g);
-    for (int c = 0; ok && c < columns; c++) {
-        if (!isfinite(ck->scaler.mean[c]))
-            ok = ac_ck_read_failed(r, AC_ERR_FORMAT, "/scaler/mean[%d] is not a finite number", c);
-        else if (!isfinite(ck->scaler.std[c]) || !(ck->scaler.std[c] > 0))
-            ok = ac_ck_read_failed(r, AC_ERR_FORMAT,
-                                   "/scaler/std[%d] = %g is not a positive finite "
-                                   "number",
-                                   c, ck->scaler.std[c]);
+    bool long_format = ck->config.data.format == AC_FORMAT_LONG;
+    if (ok && long_format) {
+        ok = read_series_ids(r, g, ck) && read_series_scalers(r, g, ck);
+    } else if (ok) {
+        const char *implied = "/scaler/channels implies";
+        ok = ac_ck_read_numbers(r, g, "mean", "/scaler/mean", H5T_FLOAT, H5T_NATIVE_DOUBLE, 1,
+                                dims, implied, ck->scaler.mean) &&
+             ac_ck_read_numbers(r, g, "std", "/scaler/std", H5T_FLOAT, H5T_NATIVE_DOUBLE, 1, dims,
+                                implied, ck->scaler.std) &&
+             check_scaler(r, &ck->scaler, -1);
     }
+    H5Gclose(g);
     return ok;
 }
 
@@ -604,6 +675,12 @@ void ac_ckpt_free(ac_checkpoint *ck) {
     if (!ck) return;
     if (ck->channel_names)
         for (int i = 0; i < ck->columns; i++) free(ck->channel_names[i]);
+    for (int i = 0; i < ck->series_count; i++) {
+        if (ck->series_ids) free(ck->series_ids[i]);
+        if (ck->series_scalers) ac_scaler_free(&ck->series_scalers[i]);
+    }
+    free(ck->series_ids);
+    free(ck->series_scalers);
     free(ck->channel_names);
     ac_scaler_free(&ck->scaler);
     if (ck->optimizer_state && ck->model) {

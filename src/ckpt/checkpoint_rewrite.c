@@ -35,6 +35,9 @@ ac_status ac_ckpt_rewrite(const char *path, const ac_checkpoint *ck,
         .calibration = calibration           ? calibration
                        : ck->has_calibration ? &ck->calibration
                                              : NULL,
+        .series_count = ck->series_count,
+        .series_scalers = ck->series_scalers,
+        .series_ids = ck->series_ids,
     };
     ac_status st = ac_ckpt_write(path, &c, err);
     ac_optimizer_free(opt);

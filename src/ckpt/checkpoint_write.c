@@ -140,7 +140,7 @@ static const float **flat_sources(const ac_forecaster *model, const float *flat)
 
 int ac_ckpt_format_version_for(const ac_config *config) {
     bool covariates = config->data.past_covariates[0] || config->data.future_covariates[0] ||
-                      config->data.calendar;
+                      config->data.calendar || config->data.format == AC_FORMAT_LONG;
     return config->model.anchor == AC_ANCHOR_LAST || config->model.quantiles.count > 0 || covariates
                ? 2
                : 1;
@@ -182,13 +182,35 @@ static bool write_scaler(writer *w, const ac_ckpt_contents *c) {
     hid_t g = create_group(w, w->file, "scaler", "/scaler");
     if (g < 0) return false;
     const ac_scaler *s = c->scaler;
-    hsize_t dims[1] = {(hsize_t)s->columns}; /* targets, then real covariates */
-    bool ok = write_dataset(w, g, "mean", "/scaler/mean", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1,
-                            dims, s->mean) &&
-              write_dataset(w, g, "std", "/scaler/std", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims,
-                            s->std) &&
+    int S = c->series_count, columns = ac_scaler_columns(s); /* targets, then covariates */
+    hsize_t dims[2] = {(hsize_t)(S > 0 ? S : columns), (hsize_t)columns};
+    const double *mean = s->mean, *std = s->std;
+    double *rows = NULL; /* long format: [S, C] means, then [S, C] stds */
+    if (S > 0) {
+        rows = malloc((size_t)2 * (size_t)S * (size_t)columns * sizeof *rows);
+        if (!rows) {
+            close_group(w, g, "/scaler", false);
+            return write_failed(w, "out of memory for /scaler");
+        }
+        for (int i = 0; i < S; i++) {
+            memcpy(rows + (size_t)i * columns, c->series_scalers[i].mean,
+                   (size_t)columns * sizeof *rows);
+            memcpy(rows + ((size_t)S + i) * columns, c->series_scalers[i].std,
+                   (size_t)columns * sizeof *rows);
+        }
+        mean = rows;
+        std = rows + (size_t)S * columns;
+    }
+    int rank = S > 0 ? 2 : 1;
+    bool ok = write_dataset(w, g, "mean", "/scaler/mean", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, rank,
+                            dims, mean) &&
+              write_dataset(w, g, "std", "/scaler/std", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, rank,
+                            dims, std) &&
               write_strings(w, g, "channels", "/scaler/channels", 1,
-                            (const char *const *)c->channel_names, s->columns);
+                            (const char *const *)c->channel_names, columns) &&
+              (S == 0 || write_strings(w, g, "ids", "/scaler/ids", 1,
+                                       (const char *const *)c->series_ids, S));
+    free(rows);
     return close_group(w, g, "/scaler", ok);
 }
 
@@ -283,7 +305,7 @@ static const char *contents_problem(const ac_ckpt_contents *c, char *buf, size_t
         !c->channel_names)
         return "config, model, scaler and channel names are required";
     const ac_model_spec *spec = ac_forecaster_spec(c->model);
-    int channels = spec->channels, columns = c->scaler->columns;
+    int channels = spec->channels, columns = ac_scaler_columns(c->scaler);
     if (c->scaler->channels != channels) {
         snprintf(buf, n, "the scaler has %d channels, the model %d", c->scaler->channels, channels);
         return buf;
@@ -297,6 +319,16 @@ static const char *contents_problem(const ac_ckpt_contents *c, char *buf, size_t
     }
     for (int i = 0; i < columns; i++)
         if (!c->channel_names[i]) return "a channel name is missing";
+    if (c->series_count < 0 || (c->series_count > 0 && (!c->series_scalers || !c->series_ids)))
+        return "a long-format checkpoint needs every series' id and scaler";
+    for (int i = 0; i < c->series_count; i++) {
+        const ac_scaler *sc = &c->series_scalers[i];
+        if (!c->series_ids[i] || !sc->mean || !sc->std || sc->channels != channels ||
+            ac_scaler_columns(sc) != columns)
+            return "a series' id or scaler is missing or of another layout";
+    }
+    if ((c->series_count > 0) != (c->config->data.format == AC_FORMAT_LONG))
+        return "series ids and scalers go with data.format = long, and only with it";
     int params = ac_forecaster_param_count(c->model);
     if (c->optimizer) {
         ac_optimizer_kind kind = c->config->train.optimizer;

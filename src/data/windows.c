@@ -125,13 +125,13 @@ double ac_scaler_unscale(const ac_scaler *sc, int c, float value) {
 }
 
 /* A scaler's columns; 0 (one made before covariates) stands for its channels. */
-static int scaler_columns(const ac_scaler *sc) {
+int ac_scaler_columns(const ac_scaler *sc) {
     return sc->columns > 0 ? sc->columns : sc->channels;
 }
 
 ac_status ac_scaler_copy(ac_scaler *dst, const ac_scaler *src, ac_error *err) {
     memset(dst, 0, sizeof *dst);
-    size_t n = (size_t)scaler_columns(src) * sizeof(double);
+    size_t n = (size_t)ac_scaler_columns(src) * sizeof(double);
     dst->mean = malloc(n);
     dst->std = malloc(n);
     if (!dst->mean || !dst->std) {
@@ -141,7 +141,7 @@ ac_status ac_scaler_copy(ac_scaler *dst, const ac_scaler *src, ac_error *err) {
     memcpy(dst->mean, src->mean, n);
     memcpy(dst->std, src->std, n);
     dst->channels = src->channels;
-    dst->columns = scaler_columns(src);
+    dst->columns = ac_scaler_columns(src);
     dst->constant_channels = src->constant_channels;
     return AC_OK;
 }
@@ -192,11 +192,11 @@ static ac_status series_build(ac_series *s, const ac_table *t, const double frac
     if (given && given->channels != targets)
         return ac_error_set(err, AC_ERR_INVALID, "the data has %d channels, the scaler %d", targets,
                             given->channels);
-    if (given && scaler_columns(given) != real)
+    if (given && ac_scaler_columns(given) != real)
         return ac_error_set(err, AC_ERR_INVALID,
                             "the data has %d real-valued columns (%d targets and %d covariates), "
                             "the scaler %d",
-                            real, targets, real - targets, scaler_columns(given));
+                            real, targets, real - targets, ac_scaler_columns(given));
     ac_status st =
         given ? ac_scaler_copy(&s->scaler, given, err)
               : ac_scaler_fit(&s->scaler, t->values, s->split.n_train, t->cols, real, targets, err);
