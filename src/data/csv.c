@@ -45,8 +45,8 @@ const char *ac_csv_where(char buf[AC_CSV_WHERE_MAX], const char *source, const c
     if (!series)
         snprintf(buf, AC_CSV_WHERE_MAX, line > 0 ? "%s:%d" : "%s", source, line);
     else if (line > 0)
-        snprintf(buf, AC_CSV_WHERE_MAX, "%s: series '%s': line %d", source,
-                 ac_csv_shown(q, series), line);
+        snprintf(buf, AC_CSV_WHERE_MAX, "%s: series '%s': line %d", source, ac_csv_shown(q, series),
+                 line);
     else
         snprintf(buf, AC_CSV_WHERE_MAX, "%s: series '%s'", source, ac_csv_shown(q, series));
     return buf;

@@ -39,15 +39,17 @@ static ac_status check_order(const ac_table *t, const long long *secs, const int
             return ac_error_set(err, AC_ERR_FORMAT,
                                 "%s: date '%s' comes before '%s' on line %d; the rows must be "
                                 "in time order, oldest first%s",
-                                ac_csv_where(at, t->source, series, lines[r]), ac_csv_shown(q, t->dates[r]),
-                                ac_csv_shown(q2, t->dates[r - 1]), lines[r - 1],
+                                ac_csv_where(at, t->source, series, lines[r]),
+                                ac_csv_shown(q, t->dates[r]), ac_csv_shown(q2, t->dates[r - 1]),
+                                lines[r - 1],
                                 newest_first ? " (this file is newest first: reverse it)" : "");
         }
         if (secs[r] == secs[r - 1] && !same_values(t, r - 1, r))
             return ac_error_set(err, AC_ERR_FORMAT,
                                 "%s: date '%s' is also on line %d, with other values; each "
                                 "date must appear once",
-                                ac_csv_where(at, t->source, series, lines[r]), ac_csv_shown(q, t->dates[r]), lines[r - 1]);
+                                ac_csv_where(at, t->source, series, lines[r]),
+                                ac_csv_shown(q, t->dates[r]), lines[r - 1]);
     }
     return AC_OK;
 }
@@ -147,8 +149,8 @@ static ac_status apply_policy(ac_table *t, const long long *secs, int *missing,
         return ac_error_set(err, AC_ERR_FORMAT,
                             "%s: the step to '%s' from the row before is no whole number of %s "
                             "periods, so data.gaps = fill cannot place rows between them",
-                            ac_csv_where(at, t->source, series, d->irregular_line), ac_csv_shown(q, d->irregular_date),
-                            ac_freq_name(t->freq, name));
+                            ac_csv_where(at, t->source, series, d->irregular_line),
+                            ac_csv_shown(q, d->irregular_date), ac_freq_name(t->freq, name));
     if (s->missing && opt->missing != AC_MISSING_FFILL && opt->missing != AC_MISSING_INTERPOLATE)
         return ac_error_set(err, AC_ERR_FORMAT,
                             "%s: %s; data.gaps = fill inserts them as rows of missing cells: set "

@@ -28,12 +28,12 @@ const char *ac_csv_where(char buf[AC_CSV_WHERE_MAX], const char *source, const c
 /* The rows of a CSV file as read (csv.h's rules), before the date check and the missing-value
  * policy. */
 typedef struct ac_csv_rows {
-    ac_table *table; /* every data row in the file's order, a missing cell NaN; freq unknown */
-    int *missing;    /* per column: its missing cells */
-    int *lines;      /* per row: the line where it starts */
-    char **ids;      /* per row: its id (in buf), when an id column was asked; else NULL */
-    int date_field;  /* the date column's field (0-based), or -1 */
-    int id_field;    /* the id column's field, or -1 */
+    ac_table *table;     /* every data row in the file's order, a missing cell NaN; freq unknown */
+    int *missing;        /* per column: its missing cells */
+    int *lines;          /* per row: the line where it starts */
+    char **ids;          /* per row: its id (in buf), when an id column was asked; else NULL */
+    int date_field;      /* the date column's field (0-based), or -1 */
+    int id_field;        /* the id column's field, or -1 */
     const char *id_name; /* the id column's name (in buf), or NULL */
     char *buf;           /* the file's text, parsed in place */
 } ac_csv_rows;
@@ -55,8 +55,9 @@ ac_status ac_csv_apply_policy(ac_table *t, const int *missing, ac_missing_policy
 
 /* The date check (csv.h, csv_dates.c), after the rows are read and before the missing-value
  * policy: lines[r] is the CSV line of row r. series: the id of a long-format file's series,
- * named in the messages (ac_csv_where), or NULL; the same for ac_csv_apply_policy. Under AC_GAPS_FILL it inserts rows of NaN for the
- * missing dates (adding them to missing[]) and removes repeated rows, and lines goes stale. */
+ * named in the messages (ac_csv_where), or NULL; the same for ac_csv_apply_policy. Under
+ * AC_GAPS_FILL it inserts rows of NaN for the missing dates (adding them to missing[]) and removes
+ * repeated rows, and lines goes stale. */
 ac_status ac_csv_check_dates(ac_table *t, const int *lines, int *missing, const ac_csv_options *opt,
                              const char *series, ac_error *err);
 

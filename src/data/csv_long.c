@@ -131,8 +131,8 @@ ac_status ac_table_load_long_csv(ac_table_set *out, const char *path, const ac_c
     if (!opt) opt = &DEFAULTS;
     memset(out, 0, sizeof *out);
     ac_csv_rows rows;
-    ac_status st = ac_csv_read_rows(&rows, path, opt, id_column ? id_column : "", id_column_at,
-                                    err);
+    ac_status st =
+        ac_csv_read_rows(&rows, path, opt, id_column ? id_column : "", id_column_at, err);
     if (st != AC_OK) return st;
     ac_table *all = rows.table;
     if (rows.date_field < 0) {

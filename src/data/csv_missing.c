@@ -70,10 +70,9 @@ ac_status ac_csv_apply_policy(ac_table *t, const int *missing, ac_missing_policy
     bool any = false;
     for (int c = 0; c < t->cols; c++) {
         if (missing[c] == t->rows)
-            return ac_error_set(err, AC_ERR_FORMAT,
-                                "%s: column '%s' has no values at all (every cell is missing)",
-                                ac_csv_where(at, t->source, series, 0),
-                                ac_csv_shown(q, t->names[c]));
+            return ac_error_set(
+                err, AC_ERR_FORMAT, "%s: column '%s' has no values at all (every cell is missing)",
+                ac_csv_where(at, t->source, series, 0), ac_csv_shown(q, t->names[c]));
         any |= missing[c] > 0;
     }
     if (!any) return AC_OK;

@@ -901,10 +901,11 @@ static void test_format_long_and_the_id_column(void **state) {
     assert_int_equal(ac_config_check(&cfg, &err), AC_OK);
     expect_invalid("[data]\ncsv = a.csv\nformat = tall\n", 3, "data.format", "wide, long");
     /* an id column means nothing to a wide file: both keys named, with where each was set */
-    expect_check_message("[data]\ncsv = a.csv\nid_column = store\n",
-                         "exp.ini:3: data.id_column: 'store' is set, but data.format = wide "
-                         "(the default) has no id column: set data.format = long for a file of many "
-                         "series, or leave data.id_column empty");
+    expect_check_message(
+        "[data]\ncsv = a.csv\nid_column = store\n",
+        "exp.ini:3: data.id_column: 'store' is set, but data.format = wide "
+        "(the default) has no id column: set data.format = long for a file of many "
+        "series, or leave data.id_column empty");
     expect_check_message("[data]\ncsv = a.csv\nformat = wide\nid_column = store\n",
                          "exp.ini:4: data.id_column: 'store' is set, but data.format = wide (");
     assert_contains(err.msg, "/exp.ini:3) has no id column");
