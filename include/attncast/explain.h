@@ -1,12 +1,21 @@
-/* explain.h - which past steps a forecast's attention looked at.
+/* explain.h - which past steps (and, with future covariates, which future tokens) a forecast's
+ * attention looked at.
  *
  * For one window of a loaded checkpoint: every layer's attention weights, token x token for each
  * head and series (in independent mode each channel is its own series with its own maps; in
- * mixed mode there is one series), and the attention each input time step receives:
- *   token attention  a_l,s[k] = mean over heads j and query tokens i of A_l,s,j[i, k]
- *   step attention   w_l,s[t] = sum over tokens k whose patch covers t of a_l,s[k] / P
- * Each query row of A sums to 1, so every a_l,s and w_l,s sums to 1 (steps that no patch covers,
- * at the start of the lookback when (L - P) is not a multiple of the stride, get 0).
+ * mixed mode there is one series), and the attention each input time step receives. A model
+ * with future covariates (Kf > 0) has T = N + Nf tokens: the N history tokens (patches of the
+ * lookback), then the Nf future tokens (patches of the future covariates over the horizon,
+ * MODEL.md version 2); without them T = N. With A_l,s,j the [T, T] map of layer l, series s and
+ * head j:
+ *   token attention  a_l,s[k] = mean over heads j and query tokens i (all T) of A_l,s,j[i, k]
+ *   step attention   w_l,s[t] = sum over history tokens k whose patch covers t of a_l,s[k] / P
+ *   future share     f_l,s = sum of a_l,s[k] over the future tokens k = N .. T - 1
+ *   history share    h_l,s = sum of a_l,s[k] over the history tokens k = 0 .. N - 1
+ * Each query row of A sums to 1, so every a_l,s sums to 1, h_l,s + f_l,s = 1, and w_l,s sums to
+ * h_l,s (1 without future covariates; steps that no patch covers, at the start of the lookback
+ * when (L - P) is not a multiple of the stride, get 0). Attention spread evenly over the tokens
+ * would give the future tokens Nf / T, the share expected by chance.
  * The summary of a forecast is the mean over layers and series, w[t] = mean of w_l,s[t]: the
  * `mean` column of explain's step_attention.csv, the bars of step_attention.png and the spans
  * explain prints (runs of steps with equal w[t], numbered alike in the picture) all show this
@@ -19,18 +28,40 @@
 #include "attncast/error.h"
 
 typedef struct ac_explanation {
-    int layers, series, heads, tokens; /* N = tokens */
+    int layers, series, heads;
+    int tokens;        /* N history tokens */
+    int future_tokens; /* Nf future tokens (0 without future covariates); T = N + Nf */
     int lookback, horizon, channels, patch_len, patch_stride;
-    float *attention;        /* [layers][series][heads][N][N] */
-    double *token_attention; /* [layers][series][N] */
-    double *step_attention;  /* [layers][series][L] */
-    float *forecast;         /* [H][C], original units */
+    int past_covariates, future_covariates; /* Kp, Kf (calendar columns included) */
+    int columns;                            /* of an input step: C + Kp + Kf */
+    float *attention;                       /* [layers][series][heads][T][T] */
+    double *token_attention;                /* [layers][series][T] */
+    double *step_attention;                 /* [layers][series][L] */
+    double *history_share;                  /* [layers][series]: h_l,s */
+    double *future_share; /* [layers][series]: f_l,s (0 without future covariates) */
+    float *forecast;      /* [H][C], original units */
 } ac_explanation;
 
-/* Explains the forecast for window [L, C] (original units, oldest first). */
+/* Explains the forecast for window [L, C] (original units, oldest first) of a model without
+ * covariates; ac_explain_future with future NULL. */
 ac_status ac_explain(const ac_checkpoint *ckpt, const float *window, ac_explanation *out,
                      ac_error *err);
+/* The same for any model: window [L, C + Kp + Kf] (every column of the input steps, in the
+ * model's order: targets, past covariates, real future covariates, calendar columns; original
+ * units, calendar columns as computed) and future [H, Kf] (the future covariates over the
+ * horizon, same units; NULL exactly when Kf = 0). */
+ac_status ac_explain_future(const ac_checkpoint *ckpt, const float *window, const float *future,
+                            ac_explanation *out, ac_error *err);
 void ac_explanation_free(ac_explanation *ex);
+
+/* T = N + Nf, the tokens every attention map has. */
+int ac_explanation_all_tokens(const ac_explanation *ex);
+/* Nf / T: the future share attention spread evenly over the tokens would give (0 without
+ * future covariates). */
+double ac_explanation_chance_future_share(const ac_explanation *ex);
+/* The means over layers and series of f_l,s and of h_l,s. */
+double ac_explanation_future_share_mean(const ac_explanation *ex);
+double ac_explanation_history_share_mean(const ac_explanation *ex);
 
 /* How many of the most attended spans explain prints and step_attention.png numbers. */
 #define AC_EXPLAIN_TOP_SPANS 5

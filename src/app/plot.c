@@ -664,30 +664,72 @@ ac_status ac_plot_backtest(const char *dir, ac_error *err) {
 
 /* ---- explanation pictures ---- */
 
-static void attention_layer_script(FILE *out, const char *dir, const ac_explanation *ex, int l) {
-    int N = ex->tokens, ns = ex->series;
+/* One layer's map, mean over heads and series; with future tokens a line after the history
+ * tokens on both axes, each side labelled. */
+void ac_plot_attention_layer_script(FILE *out, const char *dir, const ac_explanation *ex, int l) {
+    int N = ex->tokens, T = ac_explanation_all_tokens(ex), ns = ex->series;
     fprintf(out, "$M << EOD\n");
-    for (int i = 0; i < N; i++) {
-        for (int k = 0; k < N; k++) {
+    for (int i = 0; i < T; i++) {
+        for (int k = 0; k < T; k++) {
             double v = 0;
             for (int s = 0; s < ns; s++)
                 for (int h = 0; h < ex->heads; h++)
-                    v += ex->attention[((((size_t)l * ns + s) * ex->heads + h) * N + i) * N + k];
+                    v += ex->attention[((((size_t)l * ns + s) * ex->heads + h) * T + i) * T + k];
             fprintf(out, "%s%.6g", k ? " " : "", v / (ns * ex->heads));
         }
         fprintf(out, "\n");
     }
     fprintf(out, "EOD\n");
-    char script[512], name[64];
+    char script[1536], marks[768] = "", name[64];
+    if (ex->future_tokens > 0)
+        snprintf(marks, sizeof marks,
+                 "set arrow 1 from %d.5, graph 0 to %d.5, graph 1 nohead lc rgb '#d62728' lw 2 "
+                 "front\nset arrow 2 from graph 0, first %d.5 to graph 1, first %d.5 nohead lc "
+                 "rgb '#d62728' lw 2 front\nset label 1 'history' at %g, graph 1.02 center\n"
+                 "set label 2 'future' at %g, graph 1.02 center tc rgb '#d62728'\n",
+                 N - 1, N - 1, N - 1, N - 1, (N - 1) / 2.0, N + (ex->future_tokens - 1) / 2.0);
     snprintf(script, sizeof script,
-             "set title 'Attention, layer %d (mean over heads and series)'\n"
-             "set xlabel 'key token (older to newer)'\nset ylabel 'query token'\n"
+             "set title \"Attention, layer %d (mean over heads and series)%s\" offset 0, 1\n"
+             "set xlabel 'key token (older to newer%s)'\nset ylabel 'query token'\n"
              "set xrange [-0.5:%d.5]\nset yrange [-0.5:%d.5] reverse\n"
-             "set palette defined (0 'white', 1 '#08306b')\n"
+             "set palette defined (0 'white', 1 '#08306b')\n%s"
              "set size ratio -1\nplot $M matrix with image notitle",
-             l, N - 1, N - 1);
+             l, ex->future_tokens > 0 ? "\\nfuture-covariate tokens after the red lines" : "",
+             ex->future_tokens > 0 ? ", then the future tokens" : "", T - 1, T - 1, marks);
     snprintf(name, sizeof name, "attention_layer%d", l);
-    each_terminal(out, dir, name, 600, 560, script);
+    each_terminal(out, dir, name, 600, ex->future_tokens > 0 ? 600 : 560, script);
+}
+
+/* future_share: per layer (mean over series) the history and the future share as stacked bars
+ * that reach 1, the future share at the bottom, and the future share expected by chance as a
+ * dashed line. */
+void ac_plot_future_share_script(FILE *out, const char *dir, const ac_explanation *ex) {
+    int ns = ex->series;
+    fprintf(out, "$S << EOD\n");
+    for (int l = 0; l < ex->layers; l++) {
+        double hist = 0, fut = 0;
+        for (int s = 0; s < ns; s++) {
+            hist += ex->history_share[(size_t)l * ns + s];
+            fut += ex->future_share[(size_t)l * ns + s];
+        }
+        fprintf(out, "%d %.9g %.9g\n", l, fut / ns, hist / ns);
+    }
+    fprintf(out, "EOD\n");
+    char script[1024];
+    snprintf(script, sizeof script,
+             "set title \"Attention on the future-covariate tokens against the history tokens\\n"
+             "(mean over heads, query tokens and series)\"\nset xlabel 'layer'\n"
+             "set ylabel 'share of attention'\n"
+             "set xrange [-0.6:%d.6]\nset yrange [0:1]\nset xtics 1\nset grid ytics\n"
+             "set key outside right top vertical\nset style fill solid 0.85 noborder\n"
+             "set boxwidth 0.6\n"
+             "plot $S using 1:($2 + $3) with boxes lc rgb '#9ecae1' title 'history tokens', "
+             "$S using 1:2 with boxes lc rgb '#d62728' title 'future tokens', "
+             "%.9g with lines dt 2 lw 2 lc rgb 'black' title sprintf('future by chance (%%d of "
+             "%%d tokens)', %d, %d)",
+             ex->layers - 1, ac_explanation_chance_future_share(ex), ex->future_tokens,
+             ac_explanation_all_tokens(ex));
+    each_terminal(out, dir, "future_share", 820, 440, script);
 }
 
 /* The input window above the attention each step receives (ac_explanation_step_mean), the most
@@ -696,7 +738,7 @@ static void attention_layer_script(FILE *out, const char *dir, const ac_explanat
  * origin) and fixed margins, the legends right of the data. */
 void ac_plot_step_attention_script(FILE *out, const char *dir, const ac_explanation *ex,
                                    const float *window, char *const *names, char *const *dates) {
-    int L = ex->lookback, C = ex->channels;
+    int L = ex->lookback, C = ex->channels, stride = ex->columns > 0 ? ex->columns : C;
     ac_step_span top[AC_EXPLAIN_TOP_SPANS];
     int n_top = ac_explanation_top_spans(ex, AC_EXPLAIN_TOP_SPANS, top);
     long long *secs = dates ? malloc((size_t)L * sizeof *secs) : NULL;
@@ -715,7 +757,7 @@ void ac_plot_step_attention_script(FILE *out, const char *dir, const ac_explanat
             fprintf(out, "%lld", secs[t]);
         else
             fprintf(out, "%d", t - L);
-        for (int c = 0; c < C; c++) fprintf(out, " %.9g", (double)window[t * C + c]);
+        for (int c = 0; c < C; c++) fprintf(out, " %.9g", (double)window[t * stride + c]);
         fprintf(out, " %.9g %d %d\n", ac_explanation_step_mean(ex, t), rank, label);
     }
     fprintf(out, "EOD\n");
@@ -764,10 +806,16 @@ ac_status ac_plot_explanation(const char *dir, const ac_explanation *ex, const f
     for (int l = 0; l < ex->layers; l++) {
         FILE *gp = open_gnuplot(dir, err);
         if (!gp) return err->code;
-        attention_layer_script(gp, dir, ex, l);
+        ac_plot_attention_layer_script(gp, dir, ex, l);
         char name[64];
         snprintf(name, sizeof name, "attention_layer%d", l);
         if (close_gnuplot(gp, dir, name, err) != AC_OK) return err->code;
+    }
+    if (ex->future_tokens > 0) {
+        FILE *gp = open_gnuplot(dir, err);
+        if (!gp) return err->code;
+        ac_plot_future_share_script(gp, dir, ex);
+        if (close_gnuplot(gp, dir, "the future share", err) != AC_OK) return err->code;
     }
     FILE *gp = open_gnuplot(dir, err);
     if (!gp) return err->code;

@@ -31,11 +31,14 @@ ac_status ac_plot_run(const char *run_dir, ac_error *err);
 ac_status ac_plot_backtest(const char *dir, ac_error *err);
 
 /* An explanation's pictures into dir: attention_layer<l>.{png,svg} (token x token, mean over
- * heads and series) and step_attention.{png,svg} (the input series of each channel above a bar
- * chart of the attention each step receives, ac_explanation_step_mean, with the
- * AC_EXPLAIN_TOP_SPANS most attended spans numbered as explain prints them). window is [L, C] in
- * original units; names are the C channel names; dates (may be NULL) the window's L dates, which
- * then label the time axis. */
+ * heads and series; with future covariates a red line after the history tokens on both axes),
+ * step_attention.{png,svg} (the input series of each target channel above a bar chart of the
+ * attention each step receives, ac_explanation_step_mean, with the AC_EXPLAIN_TOP_SPANS most
+ * attended spans numbered as explain prints them) and, with future covariates,
+ * future_share.{png,svg} (per layer, mean over series: the history and future shares as stacked
+ * bars, the future share expected by chance as a dashed line). window is [L, ex->columns] (or
+ * [L, C] when ex->columns is 0) in original units; names are the C channel names; dates (may be
+ * NULL) the window's L dates, which then label the time axis. */
 ac_status ac_plot_explanation(const char *dir, const ac_explanation *ex, const float *window,
                               char *const *names, char *const *dates, ac_error *err);
 

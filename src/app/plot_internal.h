@@ -18,8 +18,15 @@ ac_status ac_plot_learning_curves_script(FILE *out, const char *dir, ac_error *e
  * false (and nothing written) when the file is missing or empty. */
 ac_status ac_plot_forecasts_script(FILE *out, const char *dir, bool *drawn, ac_error *err);
 
-/* step_attention for an explanation (see ac_plot_explanation); dates: the window's L dates or
- * NULL. */
+/* attention_layer<l> for an explanation (see ac_plot_explanation). */
+void ac_plot_attention_layer_script(FILE *out, const char *dir, const ac_explanation *ex, int l);
+
+/* future_share for an explanation with future tokens (see ac_plot_explanation). */
+void ac_plot_future_share_script(FILE *out, const char *dir, const ac_explanation *ex);
+
+/* step_attention for an explanation (see ac_plot_explanation); window [L, ex->columns] (or
+ * [L, C] when ex->columns is 0), of which the C targets are drawn; dates: the window's L dates
+ * or NULL. */
 void ac_plot_step_attention_script(FILE *out, const char *dir, const ac_explanation *ex,
                                    const float *window, char *const *names, char *const *dates);
 

@@ -3,12 +3,19 @@
  * weights, the attention each input step receives, and the forecast:
  *   attention.csv       layer, series, head, query, key, weight (token x token)
  *   step_attention.csv  step, offset, date, one column per layer and series, mean
+ *   future_share.csv    (models with future covariates) layer, series, history_share,
+ *                       future_share, chance_future_share
  *   forecast.csv        as `attncast predict` writes it
  *   explain.h5          the full tensors (attention, token_attention, step_attention, input,
- *                       forecast) for h5py and friends
+ *                       forecast; with future covariates also future, history_share and
+ *                       future_share) for h5py and friends
  * and prints the most attended steps (runs of steps with the same attention): the largest bars
- * of step_attention.png, numbered alike. */
+ * of step_attention.png, numbered alike; with future covariates also the share of attention on
+ * the future tokens against the history tokens (explain.h), beside the share expected by
+ * chance. A model with future covariates explains windows whose horizon lies in the data (their
+ * values there are its future covariates; explain_input.h). */
 #include <hdf5.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +26,7 @@
 #include "app/report.h"
 #include "cli/checkpoint_data.h"
 #include "cli/cli.h"
+#include "cli/explain_input.h"
 #include "cli/window_input.h"
 
 static const char *const USAGE =
@@ -31,6 +39,12 @@ static const char *const HELP =
     "layer and writes attention.csv (every layer, series and head), step_attention.csv,\n"
     "forecast.csv (as predict writes it), explain.h5 (the full tensors) and, with gnuplot,\n"
     "attention_layer<l> and step_attention pictures.\n"
+    "\n"
+    "A model with covariates reads them from CSV too (calendar features from its dates). With\n"
+    "future covariates the window must have the horizon's rows after it, whose values are the\n"
+    "future covariates (by default the last such window), and explain also prints and writes\n"
+    "(future_share.csv, future_share picture) the share of attention on the future tokens\n"
+    "against the history tokens, beside the share expected by chance.\n"
     "\n"
     "options:\n"
     "  --input CSV   the data holding the window (required)\n"
@@ -90,8 +104,8 @@ static int write_text(const char *dir, const char *name, const text_buf *b) {
 
 static int write_csvs(const char *dir, const ac_checkpoint *ck, const ac_explanation *ex,
                       const ac_table *t, int end) {
-    int N = ex->tokens, L = ex->lookback, ns = ex->series;
-    text_buf a = {0}, st = {0};
+    int N = ac_explanation_all_tokens(ex), L = ex->lookback, ns = ex->series;
+    text_buf a = {0}, st = {0}, fs = {0};
     int rc = tb_printf(&a, "layer,series,head,query,key,weight\n");
     for (int l = 0; l < ex->layers; l++)
         for (int s = 0; s < ns; s++)
@@ -113,6 +127,18 @@ static int write_csvs(const char *dir, const ac_checkpoint *ck, const ac_explana
             rc |= tb_printf(&st, ",%.7g", ex->step_attention[(size_t)b * L + tt]);
         rc |= tb_printf(&st, ",%.7g\n", ac_explanation_step_mean(ex, tt));
     }
+    if (ex->future_tokens > 0) {
+        double chance = ac_explanation_chance_future_share(ex);
+        rc |= tb_printf(&fs, "layer,series,history_share,future_share,chance_future_share\n");
+        for (int l = 0; l < ex->layers; l++)
+            for (int s = 0; s < ns; s++) {
+                size_t b = (size_t)l * ns + s;
+                rc |= tb_printf(&fs, "%d,%s,%.7g,%.7g,%.7g\n", l, series_name(ck, ex, s),
+                                ex->history_share[b], ex->future_share[b], chance);
+            }
+        rc |= tb_printf(&fs, "mean,mean,%.7g,%.7g,%.7g\n", ac_explanation_history_share_mean(ex),
+                        ac_explanation_future_share_mean(ex), chance);
+    }
     char *fc = ac_cli_forecast_csv(ck, t, end, ex->forecast);
     text_buf f = {.data = fc, .len = fc ? strlen(fc) : 0, .cap = fc ? strlen(fc) + 1 : 0};
     if (rc != 0) {
@@ -121,15 +147,29 @@ static int write_csvs(const char *dir, const ac_checkpoint *ck, const ac_explana
     }
     int ok = write_text(dir, "attention.csv", &a) == 0 &&
              write_text(dir, "step_attention.csv", &st) == 0 &&
+             (ex->future_tokens == 0 || write_text(dir, "future_share.csv", &fs) == 0) &&
              write_text(dir, "forecast.csv", &f) == 0;
     free(a.data);
     free(st.data);
+    free(fs.data);
     free(fc);
     return ok ? 0 : -1;
 }
 
+/* An int or double attribute of the file's root group. */
+static herr_t root_attribute(hid_t f, const char *name, hid_t type, const void *value) {
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t at = H5Acreate2(f, name, type == H5T_NATIVE_INT ? H5T_STD_I32LE : H5T_IEEE_F64LE, space,
+                          H5P_DEFAULT, H5P_DEFAULT);
+    herr_t status = at < 0 ? -1 : H5Awrite(at, type, value);
+    if (at >= 0) H5Aclose(at);
+    H5Sclose(space);
+    return status;
+}
+
 /* explain.h5: the full tensors, written through a temporary name and renamed. */
-static int write_h5(const char *dir, const ac_explanation *ex, const float *window) {
+static int write_h5(const char *dir, const ac_explanation *ex, const float *window,
+                    const float *future) {
     char path[AC_CONFIG_TEXT + 32], tmp[AC_CONFIG_TEXT + 48];
     snprintf(path, sizeof path, "%s/explain.h5", dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -139,7 +179,7 @@ static int write_h5(const char *dir, const ac_explanation *ex, const float *wind
         ac_cli_error("%s: cannot create", path);
         return -1;
     }
-    int L = ex->lookback, ns = ex->series, N = ex->tokens;
+    int L = ex->lookback, ns = ex->series, T = ac_explanation_all_tokens(ex);
     struct {
         const char *name;
         int rank;
@@ -149,13 +189,13 @@ static int write_h5(const char *dir, const ac_explanation *ex, const float *wind
     } sets[] = {
         {"attention",
          5,
-         {ex->layers, ns, ex->heads, N, N},
+         {ex->layers, ns, ex->heads, T, T},
          H5T_IEEE_F32LE,
          H5T_NATIVE_FLOAT,
          ex->attention},
         {"token_attention",
          3,
-         {ex->layers, ns, N},
+         {ex->layers, ns, T},
          H5T_IEEE_F64LE,
          H5T_NATIVE_DOUBLE,
          ex->token_attention},
@@ -165,16 +205,31 @@ static int write_h5(const char *dir, const ac_explanation *ex, const float *wind
          H5T_IEEE_F64LE,
          H5T_NATIVE_DOUBLE,
          ex->step_attention},
-        {"input", 2, {L, ex->channels}, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, window},
+        {"input", 2, {L, ex->columns}, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, window},
         {"forecast",
          2,
          {ex->horizon, ex->channels},
          H5T_IEEE_F32LE,
          H5T_NATIVE_FLOAT,
          ex->forecast},
+        /* with future covariates only: */
+        {"future",
+         2,
+         {ex->horizon, ex->future_covariates},
+         H5T_IEEE_F32LE,
+         H5T_NATIVE_FLOAT,
+         future},
+        {"history_share",
+         2,
+         {ex->layers, ns},
+         H5T_IEEE_F64LE,
+         H5T_NATIVE_DOUBLE,
+         ex->history_share},
+        {"future_share", 2, {ex->layers, ns}, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, ex->future_share},
     };
+    size_t n_sets = ex->future_tokens > 0 ? sizeof sets / sizeof sets[0] : 5;
     herr_t status = 0;
-    for (size_t i = 0; i < sizeof sets / sizeof sets[0] && status >= 0; i++) {
+    for (size_t i = 0; i < n_sets && status >= 0; i++) {
         hid_t space = H5Screate_simple(sets[i].rank, sets[i].dims, NULL);
         hid_t ds = H5Dcreate2(f, sets[i].name, sets[i].file_type, space, H5P_DEFAULT, H5P_DEFAULT,
                               H5P_DEFAULT);
@@ -183,6 +238,15 @@ static int write_h5(const char *dir, const ac_explanation *ex, const float *wind
                      : H5Dwrite(ds, sets[i].mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, sets[i].data);
         if (ds >= 0) H5Dclose(ds);
         H5Sclose(space);
+    }
+    if (ex->future_tokens > 0 && status >= 0) {
+        double chance = ac_explanation_chance_future_share(ex);
+        status =
+            root_attribute(f, "history_tokens", H5T_NATIVE_INT, &ex->tokens) < 0 ||
+                    root_attribute(f, "future_tokens", H5T_NATIVE_INT, &ex->future_tokens) < 0 ||
+                    root_attribute(f, "chance_future_share", H5T_NATIVE_DOUBLE, &chance) < 0
+                ? -1
+                : 0;
     }
     if (H5Fclose(f) < 0) status = -1;
     if (status < 0 || rename(tmp, path) != 0) {
@@ -193,6 +257,24 @@ static int write_h5(const char *dir, const ac_explanation *ex, const float *wind
     return 0;
 }
 
+/* The share of attention on the future tokens against the history tokens, per layer and
+ * series and their mean, beside the share expected by chance. */
+static void print_shares(const ac_checkpoint *ck, const ac_explanation *ex) {
+    int ns = ex->series;
+    double chance = ac_explanation_chance_future_share(ex);
+    printf("share of attention on the %d future-covariate and the %d history tokens (mean over "
+           "heads and query tokens; by chance the future tokens get %.4f):\n",
+           ex->future_tokens, ex->tokens, chance);
+    for (int l = 0; l < ex->layers; l++)
+        for (int s = 0; s < ns; s++) {
+            size_t b = (size_t)l * ns + s;
+            printf("  layer %d, series %s: history %.4f, future %.4f (chance %.4f)\n", l,
+                   series_name(ck, ex, s), ex->history_share[b], ex->future_share[b], chance);
+        }
+    printf("  mean over layers and series: history %.4f, future %.4f (chance %.4f)\n",
+           ac_explanation_history_share_mean(ex), ac_explanation_future_share_mean(ex), chance);
+}
+
 int ac_cli_explain(int argc, char **argv) {
     ac_cli_window_args a;
     int prc = ac_cli_parse_window_args(argc, argv, "explain", USAGE, HELP, &a);
@@ -200,13 +282,22 @@ int ac_cli_explain(int argc, char **argv) {
     ac_checkpoint *ck = ac_cli_checkpoint_read(a.checkpoint);
     if (!ck) return AC_EXIT_FAILURE;
     ac_error err;
-    int L = ck->config.data.lookback, C = ck->channels, exit_code = AC_EXIT_FAILURE, end = 0;
+    const ac_model_spec *spec = ac_forecaster_spec(ck->model);
+    int L = spec->lookback, H = spec->horizon, C = ck->channels, exit_code = AC_EXIT_FAILURE;
+    int cols = ac_model_spec_columns(spec), Kf = spec->future_covariates, end = 0;
     ac_table *t = NULL;
     ac_explanation ex = {0};
-    float *window = malloc((size_t)L * C * sizeof(float));
+    float *window = malloc((size_t)L * cols * sizeof(float));
+    float *future = Kf > 0 ? malloc((size_t)H * Kf * sizeof(float)) : NULL;
     char dir[AC_CONFIG_TEXT];
-    if (!window) goto done;
-    if (ac_cli_read_window(ck, a.input, a.at, &t, &end, window) != 0) goto done;
+    if (!window || (Kf > 0 && !future)) {
+        ac_cli_error("explain: out of memory");
+        goto done;
+    }
+    /* a model with covariates reads every column of its input steps (explain_input.h) */
+    if (cols > C ? ac_cli_read_covariate_window(ck, a.input, a.at, &t, &end, window, future) != 0
+                 : ac_cli_read_window(ck, a.input, a.at, &t, &end, window) != 0)
+        goto done;
     if (a.out)
         snprintf(dir, sizeof dir, "%s", a.out);
     else
@@ -215,21 +306,25 @@ int ac_cli_explain(int argc, char **argv) {
     ac_config_defaults(&where);
     memcpy(where.output.dir, dir, sizeof dir);
     if (ac_run_dir_create(&where, dir, sizeof dir, &err) != AC_OK ||
-        ac_explain(ck, window, &ex, &err) != AC_OK) {
+        ac_explain_future(ck, window, future, &ex, &err) != AC_OK) {
         ac_cli_error("%s", err.msg);
         goto done;
     }
-    if (write_csvs(dir, ck, &ex, t, end) != 0 || write_h5(dir, &ex, window) != 0) goto done;
+    if (write_csvs(dir, ck, &ex, t, end) != 0 || write_h5(dir, &ex, window, future) != 0) goto done;
     char *const *dates = t->dates ? t->dates + (end - L) : NULL; /* the window's, if any */
     if (ac_plot_explanation(dir, &ex, window, ck->channel_names, dates, &err) != AC_OK)
         fprintf(stderr, "attncast: note: %s\n", err.msg);
     /* the spans step_attention.png numbers, by the quantity its bars show */
     ac_step_span top[AC_EXPLAIN_TOP_SPANS];
     int n_top = ac_explanation_top_spans(&ex, AC_EXPLAIN_TOP_SPANS, top);
+    char future_tokens[64] = "";
+    if (ex.future_tokens > 0)
+        snprintf(future_tokens, sizeof future_tokens, ", then %d future-covariate token%s",
+                 ex.future_tokens, ex.future_tokens > 1 ? "s" : "");
     printf("explained the forecast after data row %d of %s (%d layers x %d heads, %d tokens of %d "
-           "steps)\nmost attended input steps (mean over layers and series, numbered as in "
+           "steps%s)\nmost attended input steps (mean over layers and series, numbered as in "
            "step_attention.png):\n",
-           end, a.input, ex.layers, ex.heads, ex.tokens, ex.patch_len);
+           end, a.input, ex.layers, ex.heads, ex.tokens, ex.patch_len, future_tokens);
     for (int k = 0; k < n_top; k++) {
         int first = top[k].first, last = first + top[k].count - 1;
         if (first == last)
@@ -240,12 +335,17 @@ int ac_cli_explain(int argc, char **argv) {
                    last + 1, first - L, last - L, dates ? "  " : "", dates ? dates[first] : "",
                    dates ? " to " : "", dates ? dates[last] : "", top[k].attention);
     }
-    printf("wrote %s/ attention.csv, step_attention.csv, forecast.csv, explain.h5%s\n", dir,
-           ac_plot_available() ? ", attention_layer*.png, step_attention.png" : "");
+    if (ex.future_tokens > 0) print_shares(ck, &ex);
+    bool shares = ex.future_tokens > 0, plots = ac_plot_available();
+    printf("wrote %s/ attention.csv, step_attention.csv, %sforecast.csv, explain.h5%s%s\n", dir,
+           shares ? "future_share.csv, " : "",
+           plots ? ", attention_layer*.png, step_attention.png" : "",
+           plots && shares ? ", future_share.png" : "");
     exit_code = AC_EXIT_OK;
 done:
     ac_explanation_free(&ex);
     free(window);
+    free(future);
     ac_table_free(t);
     ac_ckpt_free(ck);
     return exit_code;

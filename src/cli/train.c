@@ -399,11 +399,13 @@ static int calibrate_best(const char *dir, const ac_config *cfg, ac_forecaster *
 
 #define MAX_PLOT_CHANNELS 8
 
-/* The channels output.plot_channels names (at most MAX_PLOT_CHANNELS), or the last channel.
+/* The channels output.plot_channels names (at most MAX_PLOT_CHANNELS), or the last channel: the
+ * targets only (a table whose role fields are all 0, built by hand, has every column a target).
  * Returns how many, or -1 after printing an error naming the unknown channel. */
 static int plot_channels(const ac_config *cfg, const ac_table *t, int *out) {
+    int targets = t->targets > 0 ? t->targets : t->cols;
     if (!cfg->output.plot_channels[0]) {
-        out[0] = t->cols - 1;
+        out[0] = targets - 1;
         return 1;
     }
     char list[AC_CONFIG_TEXT];
@@ -415,9 +417,10 @@ static int plot_channels(const ac_config *cfg, const ac_table *t, int *out) {
         size_t len = strlen(name);
         while (len && name[len - 1] == ' ') name[--len] = '\0';
         int c = 0;
-        while (c < t->cols && strcmp(t->names[c], name) != 0) c++;
-        if (c == t->cols) {
-            ac_cli_error("output.plot_channels: '%s' is not a channel of %s", name, t->source);
+        while (c < targets && strcmp(t->names[c], name) != 0) c++;
+        if (c == targets) {
+            ac_cli_error("output.plot_channels: '%s' is not a target channel of %s", name,
+                         t->source);
             return -1;
         }
         if (n == MAX_PLOT_CHANNELS) {

@@ -381,6 +381,59 @@ static void test_step_attention_numbers_the_spans_explain_prints(void **state) {
     free(text);
 }
 
+static void test_future_tokens_are_marked_and_their_share_drawn_against_chance(void **state) {
+    (void)state;
+    enum { N = 3, NF = 1, T = N + NF, LAYERS = 2 };
+    float attention[LAYERS * T * T];
+    for (int i = 0; i < LAYERS * T * T; i++) attention[i] = 1.0f / T;
+    double tokens[LAYERS * T] = {0}, steps[LAYERS * 6] = {0};
+    double history[LAYERS] = {0.9, 0.6}, future[LAYERS] = {0.1, 0.4};
+    float forecast[2] = {0};
+    ac_explanation ex = {.layers = LAYERS,
+                         .series = 1,
+                         .heads = 1,
+                         .tokens = N,
+                         .future_tokens = NF,
+                         .lookback = 6,
+                         .horizon = 2,
+                         .channels = 1,
+                         .patch_len = 2,
+                         .patch_stride = 2,
+                         .future_covariates = 2,
+                         .columns = 3,
+                         .attention = attention,
+                         .token_attention = tokens,
+                         .step_attention = steps,
+                         .history_share = history,
+                         .future_share = future,
+                         .forecast = forecast};
+    script s;
+    ac_plot_future_share_script(script_open(&s), dir, &ex);
+    char *text = script_close(&s);
+    /* per layer: the future share, then the history share; chance 1 of 4 tokens */
+    assert_has(text, "$S << EOD\n0 0.1 0.9\n1 0.4 0.6\nEOD\n");
+    assert_has(text, "0.25 with lines dt 2");
+    assert_has(text, "1, 4)");
+    assert_has(text, "set key outside right top vertical");
+    free(text);
+    /* the map: T x T, a line after the history tokens on both axes */
+    ac_plot_attention_layer_script(script_open(&s), dir, &ex, 1);
+    text = script_close(&s);
+    assert_has(text, "$M << EOD\n0.25 0.25 0.25 0.25\n");
+    assert_has(text, "set arrow 1 from 2.5, graph 0 to 2.5, graph 1");
+    assert_has(text, "set arrow 2 from graph 0, first 2.5 to graph 1, first 2.5");
+    assert_has(text, "set xrange [-0.5:3.5]");
+    free(text);
+    /* without future tokens: no lines */
+    ex.future_tokens = 0;
+    ex.columns = 1;
+    ac_plot_attention_layer_script(script_open(&s), dir, &ex, 0);
+    text = script_close(&s);
+    assert_lacks(text, "set arrow");
+    assert_has(text, "set xrange [-0.5:2.5]");
+    free(text);
+}
+
 static int setup(void **state) {
     (void)state;
     return tu_make_temp_dir(dir, sizeof dir, "plot");
@@ -401,6 +454,7 @@ int main(void) {
         cmocka_unit_test(test_months_of_daily_data_are_labelled_by_month),
         cmocka_unit_test(test_learning_curves_show_epochs_and_elapsed_time_with_the_key_outside),
         cmocka_unit_test(test_step_attention_numbers_the_spans_explain_prints),
+        cmocka_unit_test(test_future_tokens_are_marked_and_their_share_drawn_against_chance),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
