@@ -88,18 +88,42 @@ ac_status ac_data_source_open(ac_data_source *src, const ac_config *cfg, ac_erro
     opt.check_dates = true;
     opt.gaps = cfg->data.gaps;
     if (cfg->data.frequency[0]) ac_freq_parse(cfg->data.frequency, &opt.frequency);
-    ac_status st = ac_table_load_csv(&src->table, src->path, &opt, err);
-    /* the reader's AC_ERR_INVALID is always about data.columns or data.date_column */
+    ac_status st;
+    if (cfg->data.format == AC_FORMAT_LONG) {
+        char id_at[AC_CONFIG_TEXT];
+        st = ac_table_load_long_csv(
+            &src->set, src->path, &opt, cfg->data.id_column,
+            cfg->data.id_column[0] ? ac_config_where(cfg, "data.id_column", id_at, sizeof id_at)
+                                   : NULL,
+            err);
+        if (st == AC_OK) {
+            src->table = src->set.tables[0];
+            src->tables = src->set.tables;
+            src->ids = src->set.ids;
+            src->series = src->set.count;
+        }
+    } else {
+        st = ac_table_load_csv(&src->table, src->path, &opt, err);
+        src->tables = &src->table;
+        src->series = 1;
+    }
+    /* the readers' AC_ERR_INVALID is always about data.columns, data.date_column or
+     * data.id_column */
     src->config_error = st == AC_ERR_INVALID;
     if (st != AC_OK) return st;
     ac_config_roles roles;
     ac_config_column_roles(cfg, &roles);
-    st = ac_table_arrange(src->table, &roles.roles, err);
+    for (int i = 0; i < src->series && st == AC_OK; i++) {
+        st = ac_table_arrange(src->tables[i], &roles.roles, err);
+        if (st == AC_OK || !src->ids || st == AC_ERR_INVALID) continue;
+        char why[AC_ERROR_MAX];
+        snprintf(why, sizeof why, "%s", err->msg);
+        ac_error_set(err, st, "%s: series '%s': %s", src->path, src->ids[i], why);
+    }
     /* its AC_ERR_INVALID is always about the role keys (data.targets, ..., data.calendar) */
     src->config_error = st == AC_ERR_INVALID;
     if (st != AC_OK) {
-        ac_table_free(src->table);
-        src->table = NULL;
+        ac_data_source_close(src);
         return st;
     }
     if (cfg->data.season > 0)
@@ -110,6 +134,12 @@ ac_status ac_data_source_open(ac_data_source *src, const ac_config *cfg, ac_erro
 }
 
 void ac_data_source_close(ac_data_source *src) {
-    ac_table_free(src->table);
+    if (src->set.count > 0)
+        ac_table_set_free(&src->set); /* its tables include src->table */
+    else
+        ac_table_free(src->table);
     src->table = NULL;
+    src->tables = NULL;
+    src->ids = NULL;
+    src->series = 0;
 }

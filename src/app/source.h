@@ -23,7 +23,13 @@
 #include "app/dataset.h"
 
 typedef struct ac_data_source {
-    ac_table *table;
+    ac_table *table; /* the table; in long format the first series' */
+    /* Every series: one (tables = &table, ids NULL) for a wide table; in long format (data.format
+     * = long) one table per id, in the order the ids first appear in the file. */
+    int series;
+    ac_table **tables;
+    char **ids;
+    ac_table_set set; /* long format: owns tables and ids */
     bool has_card;
     ac_dataset_card card;
     char path[AC_DATASET_PATH];  /* the CSV that was read */
