@@ -1,6 +1,7 @@
 /* checkpoint_data.c - reading a saved checkpoint, and the data it is scored or calibrated on (eval,
  * calibrate, backtest): its own, another CSV, or another dataset, always read as the checkpoint's
- * channels by name and windowed with the checkpoint's scaler.
+ * columns by name (its targets and real covariates; the stored config's roles arrange them and
+ * compute its calendar columns) and windowed with the checkpoint's scaler.
  *
  * The checkpoint's own CSV is looked for as stored in its config (data.csv, relative to the
  * folder train ran in), then relative to the checkpoint's folder and each folder above it (a run
@@ -139,7 +140,7 @@ int ac_cli_checkpoint_data(const ac_checkpoint *ck, const char *verb, const ac_c
         fits = false;
     size_t used = 0;
     cfg->data.columns[0] = '\0';
-    for (int c = 0; c < ck->channels && fits; c++) {
+    for (int c = 0; c < ck->columns && fits; c++) { /* the targets, then the real covariates */
         int w = snprintf(cfg->data.columns + used, sizeof cfg->data.columns - used, "%s%s",
                          c ? "," : "", ck->channel_names[c]);
         fits = w >= 0 && (size_t)w < sizeof cfg->data.columns - used;
