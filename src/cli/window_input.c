@@ -95,10 +95,11 @@ static const char *calendar_list(unsigned features, char *buf, size_t n) {
 }
 
 /* The future covariates' H rows from path into in->future, matched to the forecast's dates
- * (horizon[h] after the input's last date `last`, written in style) when dated, else its first
- * H rows in order. 0 or -1 after a one-line error. */
-static int read_future(const ac_model *m, const char *path, bool dated, long long last,
-                       const long long *horizon, const ac_date_style *style, float *future) {
+ * (horizon[h], on freq after the input's last date `last`, written in style) when dated, else its
+ * first H rows in order. 0 or -1 after a one-line error. */
+static int read_future(const ac_model *m, const char *path, ac_freq freq, bool dated,
+                       long long last, const long long *horizon, const ac_date_style *style,
+                       float *future) {
     const ac_checkpoint *ck = ac_model_checkpoint(m);
     int H = ac_model_horizon(m), K = ac_model_columns(m), F = ac_model_future_columns(m);
     char columns[AC_CONFIG_TEXT];
@@ -143,16 +144,23 @@ static int read_future(const ac_model *m, const char *path, bool dated, long lon
         if (dated && secs != horizon[h]) {
             char origin[AC_DATE_TEXT];
             ac_date_format(last, style, origin, sizeof origin);
+            long long periods;
+            char fq[AC_FREQ_TEXT];
             if (secs <= last)
                 ac_cli_error("%s: line %d: %s is not after the input's last date %s: the rows "
                              "must begin at the forecast's first date, %s",
                              path, h + 2, ft->dates[h], origin, want);
+            else if (!ac_freq_periods(freq, last, secs, &periods))
+                ac_cli_error(
+                    "%s: line %d: %s is off the forecast's calendar (frequency %s from %s): "
+                    "step %d of the horizon is %s",
+                    path, h + 2, ft->dates[h], ac_freq_name(freq, fq), origin, h + 1, want);
             else if (secs > horizon[h])
                 ac_cli_error("%s: no row for %s (step %d of the horizon's %d): line %d has %s",
                              path, want, h + 1, H, h + 2, ft->dates[h]);
             else
-                ac_cli_error("%s: line %d: %s is off the forecast's calendar: step %d of the "
-                             "horizon is %s",
+                ac_cli_error("%s: line %d: %s is out of order (repeated or earlier): step %d of "
+                             "the horizon is %s",
                              path, h + 2, ft->dates[h], h + 1, want);
             goto done;
         }
@@ -234,8 +242,8 @@ int ac_cli_read_model_input(const ac_model *m, const char *input, const char *fu
             return -1;
         }
     }
-    if (F > 0 &&
-        read_future(m, future_csv, dated, last, in->dates + L, &t->date_style, in->future) != 0)
+    if (F > 0 && read_future(m, future_csv, freq, dated, last, in->dates + L, &t->date_style,
+                             in->future) != 0)
         return -1;
     if (!calendar) { /* the dates were only for matching the future rows */
         free(in->dates);
