@@ -67,7 +67,9 @@ ac_cli_forecasts *ac_cli_forecasts_open(const char *path, const ac_table *table,
 void ac_cli_forecasts_add(ac_cli_forecasts *w, int t, const float *point, const float *bounds,
                           const float *quantiles, const ac_scaler *scaler) {
     const ac_table *tb = w->table;
-    int C = tb->cols, H = w->horizon, K = w->conformal, Q = w->quantiles;
+    /* the targets: the first C of each row's tb->cols columns (the rest are covariates) */
+    int C = tb->targets > 0 ? tb->targets : tb->cols, stride = tb->cols, H = w->horizon,
+        K = w->conformal, Q = w->quantiles;
     size_t window = (size_t)H * C;
     const char *origin_date = tb->dates ? tb->dates[t] : "";
     for (int h = 0; h < H; h++) {
@@ -75,8 +77,8 @@ void ac_cli_forecasts_add(ac_cli_forecasts *w, int t, const float *point, const 
         for (int c = 0; c < C; c++) {
             size_t i = (size_t)h * C + c;
             fprintf(w->f, "%d,%s,%d,%s,%s,%.9g,%.9g", t, origin_date, h + 1,
-                    tb->dates ? tb->dates[row] : "", tb->names[c], tb->values[(size_t)row * C + c],
-                    ac_scaler_unscale(scaler, c, point[i]));
+                    tb->dates ? tb->dates[row] : "", tb->names[c],
+                    tb->values[(size_t)row * stride + c], ac_scaler_unscale(scaler, c, point[i]));
             for (int k = 0; k < K && !bounds; k++) fputs(",,", w->f); /* none given: empty */
             for (int k = 0; bounds && k < K; k++)
                 fprintf(w->f, ",%.9g,%.9g",

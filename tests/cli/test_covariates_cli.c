@@ -2,8 +2,9 @@
  * synthetic check that a future-known covariate is used (a target that copies it is forecast far
  * better than the naive repeat, and far worse without it); predict --future (values matched by
  * date, used, the errors of a missing, early, misaligned or unneeded future row or column in one
- * line); calendar features from the dates alone; eval reproducing train's test metrics; info's
- * roles; and the embedding API (ac_model_forecast_covariates) agreeing with predict. */
+ * line); calendar features from the dates alone; eval reproducing train's test metrics (and
+ * --forecasts writing the targets only); info's roles; and the embedding API
+ * (ac_model_forecast_covariates) agreeing with predict. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -287,6 +288,15 @@ static void test_eval_reproduces_train_and_info_shows_roles(void **state) {
                         "grep -v '\"data\"' > m.json && $A eval roles/best.h5 --json 2>/dev/null "
                         "| grep -v '\"data\"' > r.json && cmp m.json r.json"),
                      0);
+    /* --forecasts: rows of the target only, its actual values y's */
+    assert_int_equal(sh("$A eval roles/best.h5 --forecasts f.csv > /dev/null 2>&1 && cut -d, -f5 "
+                        "f.csv | sort -u | tr '\\n' ' ' && sed -n 2p f.csv"),
+                     0);
+    assert_true(strncmp(out, "channel y ", 10) == 0); /* then the first row */
+    int origin = atoi(out + 10);
+    char *actual = strstr(out, ",y,");
+    assert_non_null(actual);
+    assert_true(fabs(strtod(actual + 3, NULL) - S.y[origin]) < 1e-4);
     assert_int_equal(sh("$A info roles/best.h5"), 0);
     assert_non_null(strstr(out, "targets (1): y"));
     assert_non_null(strstr(out, "past (1): p"));
