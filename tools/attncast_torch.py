@@ -12,6 +12,13 @@ into it with strict=True and gives the same forecast to float32 round-off:
 A quantile model (model.quantiles) returns [B, H, C, Q] from model(x), the levels unsorted as
 the head makes them (what the pinball loss scores); predict sorts them and takes the median.
 
+A model with covariates (MODEL.md "Covariates": data.past_covariates, data.future_covariates,
+data.calendar) takes x [B, L, C + Kp + Kf] (the C targets, the Kp past and the Kf future
+covariate columns, calendar columns last, as attncast arranges a table) and, when Kf > 0, the
+future covariates over the horizon: model(x, future) with future [B, H, Kf]; it forecasts the C
+targets only. load_checkpoint's mean, std and channels then cover the targets and the real
+covariates (/scaler), model.spec.channels counts the targets.
+
 Needs torch and h5py (Debian: python3-torch python3-h5py); tools/torch_compare.py checks
 parity against the real binary and benchmarks PyTorch training on the same shapes.
 """
@@ -56,6 +63,22 @@ class Spec:
     causal: bool = False
     dropout: float = 0.1
     quantiles: tuple = ()  # model.quantiles (MODEL.md version 2); () for a point model
+    past_covariates: int = 0  # Kp (MODEL.md version 2, Covariates)
+    future_covariates: int = 0  # Kf, the calendar's columns included
+
+    @property
+    def out_width(self):  # Cout: C (mixed) or 1 (independent)
+        return self.channels if self.channel_mode == "mixed" else 1
+
+    @property
+    def columns(self):  # what a step of x holds: C targets + Kp + Kf
+        return self.channels + self.past_covariates + self.future_covariates
+
+    @property
+    def future_tokens(self):  # Nf, 0 without future covariates
+        if not self.future_covariates:
+            return 0
+        return (self.horizon - self.patch_len) // self.patch_stride + 1
 
     @property
     def levels(self):  # Q, 1 for a point model
@@ -66,13 +89,15 @@ class Spec:
         return (self.lookback - self.patch_len) // self.patch_stride + 1
 
     @property
-    def in_width(self):  # Cin (= Cout)
-        return self.channels if self.channel_mode == "mixed" else 1
+    def in_width(self):  # Cin = Cout + Kp + Kf
+        return self.out_width + self.past_covariates + self.future_covariates
 
     @classmethod
     def from_config(cls, cfg, channels):
-        """From a configparser.ConfigParser holding attncast's resolved config text."""
+        """From a configparser.ConfigParser holding attncast's resolved config text; channels is
+        the number of targets (C)."""
         d, m = cfg["data"], cfg["model"]
+        past, future_real, calendar = covariate_counts(cfg)
         return cls(
             lookback=d.getint("lookback"),
             horizon=d.getint("horizon"),
@@ -90,6 +115,8 @@ class Spec:
             causal=m.getboolean("causal", False),
             dropout=m.getfloat("dropout", 0.1),
             quantiles=tuple(float(q) for q in m.get("quantiles", "").split(",") if q.strip()),
+            past_covariates=past,
+            future_covariates=future_real + calendar,
         )
 
     def check(self):
@@ -109,6 +136,32 @@ class Spec:
                   or 0.5 not in q or len(q) > 15):
             raise ValueError(f"model.quantiles = {q!r}: up to 15 increasing levels in (0, 1) "
                              "with 0.5")
+        if self.past_covariates < 0 or self.future_covariates < 0:
+            raise ValueError("the covariate counts must be >= 0")
+        if self.future_covariates and self.patch_len > self.horizon:
+            raise ValueError("future covariates need data.horizon >= model.patch_len")
+
+
+def _names(text):
+    """The names of a comma list as attncast counts them (spaces around the commas ignored)."""
+    return [n.strip() for n in (text or "").split(",") if n.strip()]
+
+
+def covariate_counts(cfg):
+    """(Kp, real future covariates, calendar columns) of a config: data.past_covariates,
+    data.future_covariates, and 2 columns (sin, cos) per data.calendar feature."""
+    d = cfg["data"] if cfg.has_section("data") else {}
+    past = len(_names(d.get("past_covariates", "")))
+    future = len(_names(d.get("future_covariates", "")))
+    calendar = 2 * len(set(_names(d.get("calendar", ""))))
+    return past, future, calendar
+
+
+def patches(t, P, S):
+    """MODEL.md step 2: t [ns, T, K] -> [ns, (T - P) // S + 1, P K], token n the flattened block
+    t[:, n*S : n*S + P, :] (time-major)."""
+    tokens = t.unfold(1, P, S)  # [ns, n, K, P]
+    return tokens.transpose(2, 3).reshape(t.shape[0], tokens.shape[1], -1)
 
 
 class Attention(nn.Module):
@@ -186,29 +239,44 @@ class Block(nn.Module):
 
 
 class Forecaster(nn.Module):
-    """forward(x [B, L, C] scaled) -> [B, H, C] scaled, or [B, H, C, Q] for a quantile model."""
+    """forward(x [B, L, C] scaled) -> [B, H, C] scaled, or [B, H, C, Q] for a quantile model.
+    With covariates: forward(x [B, L, C + Kp + Kf], future [B, H, Kf] when Kf > 0)."""
 
     def __init__(self, spec):
         super().__init__()
         spec.check()
         self.spec = spec
-        d, N, cin = spec.d_model, spec.tokens, spec.in_width
+        d, N, Nf, cin = spec.d_model, spec.tokens, spec.future_tokens, spec.in_width
         self.input_proj = nn.Linear(spec.patch_len * cin, d)
         self.pos_embed = nn.Parameter(torch.randn(N, d) * 0.02)
         self.layers = nn.ModuleList(Block(spec) for _ in range(spec.layers))
         self.norm_f = nn.LayerNorm(d, eps=LN_EPS)
-        self.head = nn.Linear(N * d, spec.horizon * cin * spec.levels)  # [H, Cout, Q] rows
+        # [H, Cout, Q] rows, over the N history tokens then the Nf future ones
+        self.head = nn.Linear((N + Nf) * d, spec.horizon * spec.out_width * spec.levels)
         if spec.anchor == "last":  # the untrained model is the naive repeat
             nn.init.zeros_(self.head.weight)
             nn.init.zeros_(self.head.bias)
+        if Nf:  # future tokens: Ef = patches(F) Wf^T + bf + future_pos
+            self.future_proj = nn.Linear(spec.patch_len * spec.future_covariates, d)
+            self.future_pos = nn.Parameter(torch.randn(Nf, d) * 0.02)
 
-    def forward(self, x):
+    def forward(self, x, future=None):
         s = self.spec
-        B, L, C = x.shape
-        if (L, C) != (s.lookback, s.channels):
-            raise ValueError(f"expected windows [B, {s.lookback}, {s.channels}], got {list(x.shape)}")
+        B, L, cols = x.shape
+        C, Kf = s.channels, s.future_covariates
+        if (L, cols) != (s.lookback, s.columns):
+            raise ValueError(f"expected windows [B, {s.lookback}, {s.columns}], got {list(x.shape)}")
+        if Kf and future is None:
+            raise ValueError(f"this model has {Kf} future covariate columns; its forecasts need "
+                             "their values over the horizon (future [B, H, Kf])")
+        if not Kf and future is not None:
+            raise ValueError("future values given to a model without future covariates")
+        if future is not None and tuple(future.shape) != (B, s.horizon, Kf):
+            raise ValueError(f"expected future covariates [{B}, {s.horizon}, {Kf}], "
+                             f"got {list(future.shape)}")
         independent = s.channel_mode == "independent"
-        series = x.permute(0, 2, 1).reshape(B * C, L, 1) if independent else x
+        targets = x[:, :, :C] if cols != C else x
+        series = targets.permute(0, 2, 1).reshape(B * C, L, 1) if independent else targets
         if s.revin:  # instance norm: biased variance, eps 1e-5, no affine; constants of the graph
             with torch.no_grad():
                 mu = series.mean(dim=1, keepdim=True)
@@ -219,22 +287,25 @@ class Forecaster(nn.Module):
         anchor = series[:, -1:, :].detach() if s.anchor == "last" else None
         if anchor is not None:
             series = series - anchor
+        if cols != C:  # each step: [its targets, the Kp past, the Kf future covariates]
+            series = torch.cat([series, self.per_series(x[:, :, C:])], dim=2)
         # patches, time-major: token n = series[:, n*S : n*S + P, :] flattened -> [S, N, P Cin]
-        tokens = series.unfold(1, s.patch_len, s.patch_stride)  # [S, N, Cin, P]
-        tokens = tokens.transpose(2, 3).reshape(series.shape[0], s.tokens, -1)
-        e = self.input_proj(tokens) + self.pos_embed
+        e = self.input_proj(patches(series, s.patch_len, s.patch_stride)) + self.pos_embed
+        if future is not None:  # the Nf future tokens, after the N history tokens
+            f = patches(self.per_series(future), s.patch_len, s.patch_stride)  # [S, Nf, P Kf]
+            e = torch.cat([e, self.future_proj(f) + self.future_pos], dim=1)
         for block in self.layers:
             e = block(e)
         e = self.norm_f(e)
         y = self.head(e.reshape(e.shape[0], -1))
         if s.quantiles:  # [S, H, Cout, Q]; the anchor and revin act on every level alike
-            y = y.reshape(e.shape[0], s.horizon, s.in_width, s.levels)
+            y = y.reshape(e.shape[0], s.horizon, s.out_width, s.levels)
             if anchor is not None:
                 anchor = anchor.unsqueeze(-1)
             if s.revin:
                 mu, sigma = mu.unsqueeze(-1), sigma.unsqueeze(-1)
         else:
-            y = y.reshape(e.shape[0], s.horizon, s.in_width)
+            y = y.reshape(e.shape[0], s.horizon, s.out_width)
         if anchor is not None:
             y = y + anchor
         if s.revin:
@@ -244,6 +315,14 @@ class Forecaster(nn.Module):
         elif independent:  # [B C, H, 1] -> [B, C, H] -> [B, H, C]
             y = y.reshape(B, C, s.horizon).permute(0, 2, 1)
         return y
+
+    def per_series(self, t):
+        """Covariate columns t [B, T, K] as the series see them: unchanged in mixed mode; in
+        independent mode each of a window's C series gets that window's copy, [B C, T, K]
+        (series b C + c, as the targets are laid out)."""
+        if self.spec.channel_mode == "mixed":
+            return t
+        return t.repeat_interleave(self.spec.channels, dim=0)
 
 
 def pinball_loss(pred, target, quantiles):
@@ -266,11 +345,12 @@ def forecast_loss(model, pred, target, kind="mse"):
     return F.mse_loss(pred, target)
 
 
-def predict(model, x):
+def predict(model, x, future=None):
     """Inference as attncast does it: (point [B, H, C], quantiles [B, H, C, Q] sorted ascending
-    or None). A quantile model's point forecast is the q = 0.5 entry of the sorted levels."""
+    or None). A quantile model's point forecast is the q = 0.5 entry of the sorted levels.
+    future: the future covariates [B, H, Kf] of a model that has them."""
     with torch.no_grad():
-        y = model(x)
+        y = model(x, future)
     if not model.spec.quantiles:
         return y, None
     q = torch.sort(y, dim=-1).values
@@ -290,7 +370,9 @@ def read_config(path_or_text):
 
 def load_checkpoint(path):
     """Loads an attncast checkpoint: (model in eval mode, scaler mean [C] float64, scaler std
-    [C] float64, channel names, configparser config). The parameters load with strict=True."""
+    [C] float64, channel names, configparser config). The parameters load with strict=True.
+    With covariates the scaler's entries (mean, std, names) are the C targets, then the real
+    covariates (past, then future; calendar columns are not scaled, so not listed)."""
     import h5py
     import numpy as np
 
@@ -303,7 +385,12 @@ def load_checkpoint(path):
         channels = [_text(c) for c in f["scaler/channels"][()]]
         state = {name: torch.from_numpy(np.asarray(ds[()], dtype=np.float32))
                  for name, ds in f["params"].items()}
-    model = Forecaster(Spec.from_config(cfg, len(channels)))
+    past, future_real, _ = covariate_counts(cfg)
+    targets = len(channels) - past - future_real
+    if targets < 1:
+        raise ValueError(f"{path}: /scaler/channels lists {len(channels)} columns, but /config "
+                         f"names {past + future_real} real covariates and the targets come first")
+    model = Forecaster(Spec.from_config(cfg, targets))
     model.load_state_dict(state, strict=True)
     model.eval()
     return model, mean, std, channels, cfg

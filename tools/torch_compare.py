@@ -80,6 +80,10 @@ def parity_one(ckpt, csv_path, binary, rows):
 
     model, mean, std, channels, _ = at.load_checkpoint(ckpt)
     spec = model.spec
+    if spec.past_covariates or spec.future_covariates:
+        raise SystemExit(f"{ckpt}: a model with covariates; parity compares covariate-free "
+                         "checkpoints (tests/fixtures/parity/*_covariates.h5 hold the covariate "
+                         "cases, checked by tests/nn/test_parity_fixtures)")
     L = spec.lookback
     values = read_channels(csv_path, channels)  # by name, so the date column never matters
     T = len(values)

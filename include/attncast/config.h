@@ -48,6 +48,8 @@ typedef struct ac_config {
         char csv[AC_CONFIG_TEXT];     /* data.csv: a CSV path, or ""; exactly one of the two */
         char columns[AC_CONFIG_TEXT]; /* data.columns: comma-separated subset, "" for all */
         char date_column[128];        /* data.date_column: "" for the MODEL.md rule */
+        ac_data_format format;        /* data.format: wide, or long (one row per id and date) */
+        char id_column[128];          /* data.id_column (long format): "" for a column named id */
         char frequency[AC_FREQ_TEXT]; /* data.frequency (calendar.h names), "" to infer it */
         int lookback;                 /* data.lookback (L) */
         int horizon;                  /* data.horizon (H) */

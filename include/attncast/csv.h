@@ -148,4 +148,42 @@ ac_status ac_table_arrange(ac_table *table, const ac_column_roles *roles, ac_err
  * nothing to say. */
 bool ac_table_date_note(const ac_table *table, char *buf, size_t n, const char **severity);
 
+/* ---- many series (MODEL.md version 2, "Many series"): the long format ---- */
+
+/* data.format: one table whose columns are the channels (wide), or one row per series and date
+ * with an id column naming the series (long). */
+typedef enum ac_data_format { AC_FORMAT_WIDE, AC_FORMAT_LONG } ac_data_format;
+
+/* "wide", "long"; "unknown" past them. */
+const char *ac_data_format_name(ac_data_format format);
+
+/* The series of a long-format file: count tables, in the order their ids first appear in the
+ * file, and their ids (tables[i] is the series ids[i]). */
+typedef struct ac_table_set {
+    int count;
+    ac_table **tables;
+    char **ids;
+} ac_table_set;
+
+/* Reads a long-format CSV: a header, an id column, a date column and value columns, one row per
+ * series and date, the series' rows in any order and interleaved. The file is read once under
+ * the rules of ac_table_load_csv (quoting, BOM, CRLF, numeric cells, missing markers, the date
+ * column and opt->columns chosen the same way). The id column is id_column, else (NULL or "") a
+ * column named `id` (any case); it is kept as text and is neither a channel nor the date.
+ * id_column_at says where data.id_column was set ("exp.ini:5", ac_config_where), to begin the
+ * messages about it (NULL or "": the CSV's path). The rows are grouped by id, and each series'
+ * rows sorted by date (stable); every date must parse (calendar.h). Each series is then checked
+ * as a wide file is (the date check under opt->check_dates, the missing-value policy), on its own
+ * rows: its table is a normal ac_table (source = path, names, dates, freq, date_report, ...) and
+ * lines in its messages and date report are the file's. Errors are one line: an id column that is
+ * not in the header (did you mean) or that is missing, no date column, an empty id (naming its
+ * line), a date that does not parse (naming line and series), and every error of a series'
+ * checks, naming it ("data.csv: series 'store_7': line 812: date '2020-01-03' is also on line
+ * 800, with other values; ..."). On failure *out is empty ({0}). Free with ac_table_set_free. */
+ac_status ac_table_load_long_csv(ac_table_set *out, const char *path, const ac_csv_options *opt,
+                                 const char *id_column, const char *id_column_at, ac_error *err);
+
+/* Frees the tables and ids and empties set (NULL or an empty set: nothing). */
+void ac_table_set_free(ac_table_set *set);
+
 #endif

@@ -89,8 +89,8 @@ typedef struct ac_model_spec {
 } ac_model_spec;
 
 /* Derived quantities of a spec. */
-int ac_model_spec_tokens(const ac_model_spec *spec);    /* N = floor((L - P) / S) + 1 */
-int ac_model_spec_in_width(const ac_model_spec *spec);  /* Cin: (1 or C) + Kp + Kf */
+int ac_model_spec_tokens(const ac_model_spec *spec);   /* N = floor((L - P) / S) + 1 */
+int ac_model_spec_in_width(const ac_model_spec *spec); /* Cin: (1 or C) + Kp + Kf */
 /* The columns of an input step as callers pass them: C + Kp + Kf. */
 int ac_model_spec_columns(const ac_model_spec *spec);
 /* Nf = floor((H - P) / S) + 1 future tokens when Kf > 0, else 0. */

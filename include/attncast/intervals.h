@@ -48,6 +48,11 @@ int64_t ac_conformal_min_windows(double level);
 ac_status ac_calibrate(ac_forecaster *model, const ac_series *series, ac_split_kind split,
                        const double *levels, int K, int batch_size, ac_calibration *out,
                        ac_error *err);
+/* The same over the pooled windows of every series of a panel (one calibration for them all, on
+ * the z-scored scale each series is scaled to). */
+ac_status ac_calibrate_panel(ac_forecaster *model, const ac_panel *panel, ac_split_kind split,
+                             const double *levels, int K, int batch_size, ac_calibration *out,
+                             ac_error *err);
 
 /* The interval of level level_index around a point forecast [H, C] (scaled values): lo = point
  * - w, hi = point + w, each [H, C]. */

@@ -82,6 +82,9 @@ ac_status ac_metrics_acc_init(ac_metrics_acc *acc, const ac_scaler *scaler,
 void ac_metrics_acc_free(ac_metrics_acc *acc);
 /* Adds one window's forecast and truth, [steps, channels] scaled values each. */
 void ac_metrics_acc_add(ac_metrics_acc *acc, const float *pred, const float *truth, int steps);
+/* Adds from's sums into into's, channel by channel (the same channel count): the windows of
+ * another series, each scored on its own scale, pooled. */
+void ac_metrics_acc_merge(ac_metrics_acc *into, const ac_metrics_acc *from);
 /* Pooled over the channels. */
 ac_metrics ac_metrics_acc_result(const ac_metrics_acc *acc);
 /* Channel c alone. */
@@ -132,6 +135,8 @@ typedef struct ac_interval_acc {
 /* AC_ERR_INVALID for a level outside (0, 1). */
 ac_status ac_interval_acc_init(ac_interval_acc *acc, const ac_scaler *scaler, double level,
                                ac_error *err);
+/* Adds from's sums into into's (the same channels), as ac_metrics_acc_merge. */
+void ac_interval_acc_merge(ac_interval_acc *into, const ac_interval_acc *from);
 void ac_interval_acc_free(ac_interval_acc *acc);
 /* Adds one window: lo, hi, truth [steps, channels], scaled values. */
 void ac_interval_acc_add(ac_interval_acc *acc, const float *lo, const float *hi, const float *truth,
@@ -167,6 +172,8 @@ typedef struct ac_quantile_acc {
 ac_status ac_quantile_acc_init(ac_quantile_acc *acc, const ac_scaler *scaler, const double *levels,
                                int quantiles, ac_error *err);
 void ac_quantile_acc_free(ac_quantile_acc *acc);
+/* Adds from's sums into into's (the same channels and levels), as ac_metrics_acc_merge. */
+void ac_quantile_acc_merge(ac_quantile_acc *into, const ac_quantile_acc *from);
 /* Adds one window: quant [steps, channels, quantiles] and truth [steps, channels], scaled. */
 void ac_quantile_acc_add(ac_quantile_acc *acc, const float *quant, const float *truth, int steps);
 ac_quantile_metrics ac_quantile_acc_result(const ac_quantile_acc *acc);

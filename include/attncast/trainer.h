@@ -73,6 +73,9 @@ typedef struct ac_trainer ac_trainer;
  * a loss that does not fit the model (pinball goes with a quantile model, and only with one). */
 ac_trainer *ac_trainer_new(const ac_train_options *options, const ac_series *series,
                            ac_forecaster *model, ac_error *err);
+/* The same on the pooled windows of a panel's series (borrowed; shuffled together). */
+ac_trainer *ac_trainer_new_panel(const ac_train_options *options, const ac_panel *panel,
+                                 ac_forecaster *model, ac_error *err);
 void ac_trainer_free(ac_trainer *trainer);
 void ac_trainer_set_observer(ac_trainer *trainer, const ac_train_observer *observer);
 
@@ -141,9 +144,9 @@ ac_status ac_trainer_set_state(ac_trainer *trainer, const ac_train_state *state,
 ac_optimizer *ac_trainer_optimizer(ac_trainer *trainer);
 
 /* Receives each forecast window of ac_forecast_windows: its origin t (the first target row), the
- * targets' input x [L, C] (no covariates) and truth y [H, C] (scaled values), the point forecast [H, C] (scaled) and, for
- * a quantile model, the quantile forecasts [H, C, Q] sorted ascending (NULL for a point model).
- * The arrays live until the visitor returns. */
+ * targets' input x [L, C] (no covariates) and truth y [H, C] (scaled values), the point forecast
+ * [H, C] (scaled) and, for a quantile model, the quantile forecasts [H, C, Q] sorted ascending
+ * (NULL for a point model). The arrays live until the visitor returns. */
 typedef void (*ac_forecast_visitor)(void *user, int t, const float *x, const float *y,
                                     const float *point, const float *quantiles);
 /* Forecasts the windows whose origins are t = first + i * stride, i < count, in that order, in
@@ -157,6 +160,10 @@ ac_status ac_forecast_windows(ac_forecaster *model, const ac_series *series, int
  * model the pinball loss of its raw (unsorted) outputs, as in training. */
 ac_status ac_split_loss(ac_forecaster *model, const ac_series *series, ac_split_kind split,
                         ac_loss_kind loss, int batch_size, double *out, ac_error *err);
+
+/* The same over every window of a panel's series: the mean over all of them. */
+ac_status ac_panel_split_loss(ac_forecaster *model, const ac_panel *panel, ac_split_kind split,
+                              ac_loss_kind loss, int batch_size, double *out, ac_error *err);
 
 /* One interval of ac_interval_defs scored on the windows of a split. */
 typedef struct ac_eval_interval {
@@ -217,6 +224,16 @@ typedef struct ac_eval_result {
 ac_status ac_evaluate(ac_forecaster *model, const ac_series *series, ac_split_kind split,
                       int season, int batch_size, const ac_calibration *cal, ac_eval_result *out,
                       ac_error *err);
+/* The same over every series of a panel: each series' windows scored on its own scale (its
+ * scaler, MASE scales, MAPE floors and seasonal-naive quantile offsets), pooled into out by
+ * adding up the sums (with several series, RMSE and MAE in original units are NAN: the series'
+ * units may differ), and each series' own results into per_series[i] (NULL: not wanted; each
+ * freed with ac_eval_result_free; a series with no window of the split has 0 windows and NAN
+ * metrics). One calibration serves every series (z-scored scale). A panel of one series without
+ * per_series gives ac_evaluate's result. */
+ac_status ac_evaluate_panel(ac_forecaster *model, const ac_panel *panel, ac_split_kind split,
+                            int season, int batch_size, const ac_calibration *cal,
+                            ac_eval_result *out, ac_eval_result *per_series, ac_error *err);
 /* Frees what out owns (every per-channel array); safe on a zeroed struct. */
 void ac_eval_result_free(ac_eval_result *eval);
 

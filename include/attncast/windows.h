@@ -15,6 +15,7 @@
 #define ATTNCAST_WINDOWS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "attncast/csv.h"
 #include "attncast/error.h"
@@ -115,6 +116,33 @@ void ac_series_gather(const ac_series *series, const int *ts, int n, float *x, f
 void ac_window_keep_targets(float *x, int steps, int columns, int channels);
 /* The future covariates of the horizon rows of the windows at ts[0..n): [n, H, future]. */
 void ac_series_gather_future(const ac_series *series, const int *ts, int n, float *future);
+
+/* ---- many series (long format, MODEL.md version 2 "Many series") ----
+ *
+ * A panel is a set of series, each split by the fractions on its own rows, z-scored on its own
+ * training rows and windowed on its own rows; the windows of a split are those of every series,
+ * in series order. A series too short for any window of the validation or test split adds none
+ * to it; one with no training window is an error naming it. A wide table is a panel of one
+ * series (ids NULL). */
+typedef struct ac_panel {
+    int count;
+    ac_series *series; /* [count], owned */
+    char **ids;        /* [count] owned strings, or NULL for a wide table */
+} ac_panel;
+
+/* One series per table (tables[i] is series ids[i]; ids NULL: a single wide table). Every table
+ * must have the same column layout (names and roles). With scalers (NULL: fit each on its own
+ * training rows), series i takes scalers[i]. */
+ac_status ac_panel_build(ac_panel *panel, ac_table *const *tables, char *const *ids, int count,
+                         const double fractions[3], int lookback, int horizon,
+                         const ac_scaler *scalers, ac_error *err);
+/* A panel of one series that takes over *series (which is left empty). */
+ac_status ac_panel_of_series(ac_panel *panel, ac_series *series, ac_error *err);
+void ac_panel_free(ac_panel *panel);
+/* The windows of a split over every series. */
+int64_t ac_panel_windows(const ac_panel *panel, ac_split_kind kind);
+/* The series named id, or -1. */
+int ac_panel_find(const ac_panel *panel, const char *id);
 
 /* Back to the original scale: value * std + mean of its channel (any of scaler->columns). */
 double ac_scaler_unscale(const ac_scaler *scaler, int channel, float value);

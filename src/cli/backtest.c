@@ -289,8 +289,9 @@ static uint64_t identity_of(const ac_config *cfg, const ac_table *t, const bt_pl
         ac_tensor *const *w = ac_forecaster_params(ck->model);
         for (int i = 0; i < ac_forecaster_param_count(ck->model); i++)
             fnv(&h, w[i]->data, (size_t)w[i]->size * sizeof(float));
-        fnv(&h, ck->scaler.mean, (size_t)ck->scaler.channels * sizeof(double));
-        fnv(&h, ck->scaler.std, (size_t)ck->scaler.channels * sizeof(double));
+        size_t columns = (size_t)(ck->scaler.columns ? ck->scaler.columns : ck->scaler.channels);
+        fnv(&h, ck->scaler.mean, columns * sizeof(double));
+        fnv(&h, ck->scaler.std, columns * sizeof(double));
         const ac_calibration *cal = &ck->calibration; /* its intervals (calibrate rewrites it) */
         if (ck->has_calibration) {
             fnv(&h, cal->levels, (size_t)cal->count * sizeof(double));
@@ -632,12 +633,17 @@ static int backtest(const bt_args *a, ac_parallel *group) {
         ac_interrupt_catch();
         job.stop_requested = ac_interrupt_signal;
     }
+    char covariates[64] = "";
+    if (src.table->cols > src.table->targets)
+        snprintf(covariates, sizeof covariates, " (+ %d covariate column(s))",
+                 src.table->cols - src.table->targets);
     if (!a->quiet)
-        printf("attncast backtest: %s, %d rows x %d channels; L=%d H=%d; origins %d-%d every "
+        printf("attncast backtest: %s, %d rows x %d channels%s; L=%d H=%d; origins %d-%d every "
                "%d row(s): %d origin(s) in %d fold(s) (%s)\nbacktest folder: %s\n",
-               src.label, src.table->rows, src.table->cols, cfg.data.lookback, cfg.data.horizon,
-               job.plan.first, job.plan.first + (job.plan.count - 1) * job.plan.stride,
-               job.plan.stride, job.plan.count, job.plan.folds,
+               src.label, src.table->rows, src.table->targets, covariates, cfg.data.lookback,
+               cfg.data.horizon, job.plan.first,
+               job.plan.first + (job.plan.count - 1) * job.plan.stride, job.plan.stride,
+               job.plan.count, job.plan.folds,
                job.plan.checkpoint ? "the checkpoint's model"
                : job.plan.refit > 0 && job.plan.folds == 1
                    ? "one model: --refit is at least the number of origins"

@@ -46,7 +46,9 @@ typedef struct bt_job {
 /* One fold's result, as its file holds it. */
 typedef struct bt_fold {
     int index, count;
-    int channels, horizon;
+    int channels, horizon; /* channels: the targets, the columns forecast and scored */
+    int columns;    /* the scaler's: the targets, then the real covariates (the table's columns but
+                     * the calendar ones; channels without covariates) */
     int train_rows; /* the rows the fold's scaler was fitted on (and its model trained on) */
     int epochs_run; /* 0: no training (a checkpoint's model) */
     int best_epoch;
@@ -57,7 +59,7 @@ typedef struct bt_fold {
     double *levels;         /* [K]: the conformal levels */
     float *quantile_levels; /* [Q]: the model's (its spec's float32 levels) */
     int *origins;           /* [count] */
-    double *mean, *std;     /* [channels]: the fold's scaler */
+    double *mean, *std;     /* [columns]: the fold's scaler */
     /* all scaled with the fold's scaler, as the model and ac_interval_bounds gave them: */
     float *forecasts; /* [count, H, C] the point forecasts */
     float *bounds;    /* [count, K, 2, H, C] each conformal level's lo, then hi (NULL: K = 0) */

@@ -6,14 +6,17 @@
  * file that keeps them.
  *
  * A fold file (DIR/folds/fold_NNNN.bin, native byte order, written atomically) holds: the magic
- * "ACBTFLD2", the backtest's identity (uint64), int32 index, count, channels, horizon,
- * train_rows, epochs_run, best_epoch, K (conformal levels), Q (quantile levels),
+ * "ACBTFLD2", the backtest's identity (uint64), int32 index, count, channels (C: the targets),
+ * horizon, train_rows, epochs_run, best_epoch, K (conformal levels), Q (quantile levels),
  * calibration_windows, double train_seconds, forecast_seconds, then the fold's scaler (double
- * mean[C], std[C]), the conformal levels (double [K]), the quantile levels (float32 [Q]), the
- * origins (int32 [count]), the point forecasts (float32 [count, H, C]), the conformal bounds
- * (float32 [count, K, 2, H, C]: lo, then hi) and the sorted quantiles (float32 [count, H, C, Q]),
- * all scaled with the fold's scaler, the model's output bit for bit. Version 1 files (magic
- * "ACBTFLD1", points only) are refused with a message. */
+ * mean[N], std[N] over the N real columns of the table: the C targets, then the real covariates;
+ * N = C without covariates, the layout of earlier version 2 files), the conformal levels (double
+ * [K]), the quantile levels (float32 [Q]), the origins (int32 [count]), the point forecasts of the
+ * targets (float32 [count, H, C]), the conformal bounds (float32 [count, K, 2, H, C]: lo, then hi)
+ * and the sorted quantiles (float32 [count, H, C, Q]), all scaled with the fold's scaler, the
+ * model's output bit for bit. Version 1 files (magic "ACBTFLD1", points only) are refused with a
+ * message; a covariate backtest's file of an attncast that counted every column as a channel
+ * fails the header's check (a damaged fold: remove it). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,10 +111,10 @@ static size_t points_of(const bt_fold *fd) {
 }
 
 static int write_fold(const bt_job *job, const bt_fold *fd) {
-    size_t C = (size_t)fd->channels, n = (size_t)fd->count, K = (size_t)fd->conformal,
+    size_t N = (size_t)fd->columns, n = (size_t)fd->count, K = (size_t)fd->conformal,
            Q = (size_t)fd->quantiles, np = points_of(fd);
     size_t size = sizeof MAGIC + sizeof(uint64_t) + HEADER_INTS * sizeof(int32_t) +
-                  2 * sizeof(double) + 2 * C * sizeof(double) + K * sizeof(double) +
+                  2 * sizeof(double) + 2 * N * sizeof(double) + K * sizeof(double) +
                   Q * sizeof(float) + n * sizeof(int32_t) + np * (1 + 2 * K + Q) * sizeof(float);
     unsigned char *buf = malloc(size), *p = buf;
     if (!buf) {
@@ -127,8 +130,8 @@ static int write_fold(const bt_job *job, const bt_fold *fd) {
     PUT(ints, sizeof ints);
     PUT(&fd->train_seconds, sizeof(double));
     PUT(&fd->forecast_seconds, sizeof(double));
-    PUT(fd->mean, C * sizeof(double));
-    PUT(fd->std, C * sizeof(double));
+    PUT(fd->mean, N * sizeof(double));
+    PUT(fd->std, N * sizeof(double));
     if (K) PUT(fd->levels, K * sizeof(double));
     if (Q) PUT(fd->quantile_levels, Q * sizeof(float));
     for (size_t i = 0; i < n; i++) {
@@ -150,11 +153,11 @@ static int write_fold(const bt_job *job, const bt_fold *fd) {
 
 /* Allocates the fold's arrays for its count, K and Q; false when memory is short. */
 static bool fold_alloc(bt_fold *fd) {
-    size_t C = (size_t)fd->channels, np = points_of(fd), K = (size_t)fd->conformal,
+    size_t N = (size_t)fd->columns, np = points_of(fd), K = (size_t)fd->conformal,
            Q = (size_t)fd->quantiles;
     fd->origins = calloc((size_t)fd->count, sizeof(int));
-    fd->mean = calloc(C, sizeof(double));
-    fd->std = calloc(C, sizeof(double));
+    fd->mean = calloc(N, sizeof(double));
+    fd->std = calloc(N, sizeof(double));
     fd->forecasts = calloc(np, sizeof(float));
     fd->levels = K ? calloc(K, sizeof(double)) : NULL;
     fd->quantile_levels = Q ? calloc(Q, sizeof(float)) : NULL;
@@ -191,8 +194,12 @@ int ac_backtest_fold_run(const bt_job *job, int f, bool *usage) {
     *usage = false;
     int begin, end;
     ac_backtest_fold_span(plan, f, &begin, &end);
-    int first = plan->first + begin * plan->stride, C = t->cols, H = cfg->data.horizon;
-    bt_fold fd = {.index = f, .count = end - begin, .channels = C, .horizon = H};
+    int first = plan->first + begin * plan->stride, C = t->targets, H = cfg->data.horizon;
+    bt_fold fd = {.index = f,
+                  .count = end - begin,
+                  .channels = C,
+                  .columns = t->cols - t->calendar_columns,
+                  .horizon = H};
     ac_series series;
     memset(&series, 0, sizeof series);
     ac_calibration own_cal;
@@ -261,8 +268,9 @@ int ac_backtest_fold_run(const bt_job *job, int f, bool *usage) {
     if (cal) memcpy(fd.levels, cal->levels, (size_t)fd.conformal * sizeof(double));
     if (fd.quantiles)
         memcpy(fd.quantile_levels, spec->quantiles, (size_t)fd.quantiles * sizeof(float));
-    memcpy(fd.mean, series.scaler.mean, (size_t)C * sizeof(double));
-    memcpy(fd.std, series.scaler.std, (size_t)C * sizeof(double));
+    /* the series' build checked that its scaler covers the targets and the real columns */
+    memcpy(fd.mean, series.scaler.mean, (size_t)fd.columns * sizeof(double));
+    memcpy(fd.std, series.scaler.std, (size_t)fd.columns * sizeof(double));
     collect c = {
         .fold = &fd, .cal = cal, .first = first, .stride = plan->stride, .window = (size_t)H * C};
     double start = ac_seconds();
@@ -310,7 +318,8 @@ int ac_backtest_fold_read(const bt_job *job, int f, bt_fold *out) {
     char magic[8];
     uint64_t identity = 0;
     int32_t ints[HEADER_INTS];
-    int C = job->table->cols, H = job->cfg->data.horizon, begin, end;
+    int C = job->table->targets, N = job->table->cols - job->table->calendar_columns,
+        H = job->cfg->data.horizon, begin, end;
     ac_backtest_fold_span(&job->plan, f, &begin, &end);
     bool ok = fread(magic, 1, sizeof magic, file) == sizeof magic;
     if (ok && !memcmp(magic, MAGIC_V1, sizeof MAGIC_V1)) {
@@ -336,6 +345,7 @@ int ac_backtest_fold_read(const bt_job *job, int f, bt_fold *out) {
         *out = (bt_fold){.index = f,
                          .count = ints[1],
                          .channels = C,
+                         .columns = N,
                          .horizon = H,
                          .train_rows = ints[4],
                          .epochs_run = ints[5],
@@ -347,8 +357,8 @@ int ac_backtest_fold_read(const bt_job *job, int f, bt_fold *out) {
                Q = (size_t)out->quantiles;
         ok = fold_alloc(out) && read_all(file, &out->train_seconds, sizeof(double), 1) &&
              read_all(file, &out->forecast_seconds, sizeof(double), 1) &&
-             read_all(file, out->mean, sizeof(double), (size_t)C) &&
-             read_all(file, out->std, sizeof(double), (size_t)C) &&
+             read_all(file, out->mean, sizeof(double), (size_t)N) &&
+             read_all(file, out->std, sizeof(double), (size_t)N) &&
              read_all(file, out->levels, sizeof(double), K) &&
              read_all(file, out->quantile_levels, sizeof(float), Q);
         for (size_t i = 0; ok && i < n; i++) {

@@ -1,10 +1,11 @@
 /* backtest_report.c - scoring a backtest from its fold files and writing its outputs:
- * forecasts.csv (every origin, step and channel in the data's units, with each conformal level's
- * bounds and a quantile model's quantiles), metrics.json (overall, per fold and per horizon step,
- * the model beside the baselines on the same origins; each interval's coverage, width and Winkler
- * score; the quantile loss of the model's quantiles and of the quantiles its conformal intervals
- * imply, beside the seasonal-naive quantile baseline), error_by_step.csv, error_by_fold.csv and
- * coverage_by_fold.csv (what the pictures draw), backtest.md and the pictures.
+ * forecasts.csv (every origin, step and target channel in the data's units, with each conformal
+ * level's bounds and a quantile model's quantiles), metrics.json (overall, per fold and per horizon
+ * step, the model beside the baselines on the same origins; each interval's coverage, width and
+ * Winkler score; the quantile loss of the model's quantiles and of the quantiles its conformal
+ * intervals imply, beside the seasonal-naive quantile baseline), error_by_step.csv,
+ * error_by_fold.csv and coverage_by_fold.csv (what the pictures draw), backtest.md and the
+ * pictures.
  *
  * Scaled metrics use one reference scaler, the first fold's (the model's, without refits): a
  * refit's forecasts are carried to it through the original scale, the first fold's are used as
@@ -13,7 +14,7 @@
  * seasonal-naive quantile baseline's offsets from the reference fold's validation windows; every
  * breakdown shares them (backtest_scores.c scores each window). The outputs depend only on the
  * fold files, so a resumed backtest writes the same bytes (but for backtest.md's timing) as one
- * that ran straight through. */
+ * that ran straight through. Covariates are inputs only: every output covers the targets. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,7 +88,9 @@ static cJSON *metrics_json(const context *x) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "data_source", x->label);
     cJSON_AddNumberToObject(root, "rows", t->rows);
-    cJSON_AddNumberToObject(root, "channels", t->cols);
+    cJSON_AddNumberToObject(root, "channels", t->targets);
+    if (t->cols > t->targets) /* the inputs beside the targets (the calendar's included) */
+        cJSON_AddNumberToObject(root, "covariate_columns", t->cols - t->targets);
     cJSON_AddNumberToObject(root, "lookback", job->cfg->data.lookback);
     cJSON_AddNumberToObject(root, "horizon", job->cfg->data.horizon);
     cJSON_AddNumberToObject(root, "season", x->season);
@@ -299,7 +302,7 @@ static int write_markdown(const context *x, const char *dir, const bt_timing *tm
 static int score(context *x, const char *dir) {
     const bt_job *job = x->job;
     const ac_table *t = job->table;
-    int L = job->cfg->data.lookback, H = job->cfg->data.horizon, C = t->cols;
+    int L = job->cfg->data.lookback, H = job->cfg->data.horizon, C = t->targets;
     size_t w = (size_t)H * C;
     bt_window b;
     if (!ac_backtest_window_alloc(&b, L, H, C, t->cols, &x->is)) {
@@ -320,7 +323,7 @@ static int score(context *x, const char *dir) {
     }
     for (int f = 0; f < job->plan.folds; f++) {
         const bt_fold *fd = &x->folds[f];
-        ac_scaler own = {.channels = C, .columns = C, .mean = fd->mean, .std = fd->std};
+        ac_scaler own = {.channels = C, .columns = fd->columns, .mean = fd->mean, .std = fd->std};
         size_t K = (size_t)fd->conformal, Q = (size_t)fd->quantiles;
         for (int i = 0; i < fd->count; i++) {
             ac_cli_forecasts_add(csv, fd->origins[i], fd->forecasts + (size_t)i * w,
@@ -339,7 +342,7 @@ static int score(context *x, const char *dir) {
 int ac_backtest_report(const bt_job *job, int season, const char *label, bt_timing *tm) {
     const bt_plan *p = &job->plan;
     const ac_table *t = job->table;
-    int H = job->cfg->data.horizon, C = t->cols, rc = -1;
+    int H = job->cfg->data.horizon, C = t->targets, rc = -1;
     context x = {.job = job, .season = season, .label = label};
     memset(&x.ref, 0, sizeof x.ref);
     memset(&x.overall, 0, sizeof x.overall);
@@ -359,7 +362,10 @@ int ac_backtest_report(const bt_job *job, int season, const char *label, bt_timi
         tm->train_secs += x.folds[read].train_seconds;
         tm->forecast_secs += x.folds[read].forecast_seconds;
     }
-    ac_scaler ref = {.channels = C, .columns = C, .mean = x.folds[0].mean, .std = x.folds[0].std};
+    ac_scaler ref = {.channels = C,
+                     .columns = x.folds[0].columns,
+                     .mean = x.folds[0].mean,
+                     .std = x.folds[0].std};
     if (ac_series_build_whole(&x.ref, t, job->cfg->data.lookback, H, &ref, &err) != AC_OK) {
         ac_cli_error("%s: %s", t->source, err.msg);
         goto done;

@@ -140,7 +140,7 @@ int ac_cli_checkpoint_data(const ac_checkpoint *ck, const char *verb, const ac_c
         fits = false;
     size_t used = 0;
     cfg->data.columns[0] = '\0';
-    for (int c = 0; c < ck->columns && fits; c++) { /* the targets, then the real covariates */
+    for (int c = 0; c < ck->columns && fits; c++) {
         int w = snprintf(cfg->data.columns + used, sizeof cfg->data.columns - used, "%s%s",
                          c ? "," : "", ck->channel_names[c]);
         fits = w >= 0 && (size_t)w < sizeof cfg->data.columns - used;

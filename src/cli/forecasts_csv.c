@@ -1,7 +1,8 @@
 /* forecasts_csv.c - the one writer of forecasts CSV files (backtest's forecasts.csv, eval
- * --forecasts): a row per origin, step and channel, in the data's own units, with the bounds of
- * each conformal level and a quantile model's quantiles after the point forecast, written to a
- * temporary file and renamed over the target when complete (cli.h). */
+ * --forecasts): a row per origin, step and target channel (covariates are inputs, not
+ * forecast), in the data's own units, with the bounds of each conformal level and a quantile
+ * model's quantiles after the point forecast, written to a temporary file and renamed over the
+ * target when complete (cli.h). */
 #define _POSIX_C_SOURCE 200809L /* fileno, fsync */
 
 #include <errno.h>
@@ -67,9 +68,7 @@ ac_cli_forecasts *ac_cli_forecasts_open(const char *path, const ac_table *table,
 void ac_cli_forecasts_add(ac_cli_forecasts *w, int t, const float *point, const float *bounds,
                           const float *quantiles, const ac_scaler *scaler) {
     const ac_table *tb = w->table;
-    /* the targets: the first C of each row's tb->cols columns (the rest are covariates) */
-    int C = tb->targets > 0 ? tb->targets : tb->cols, stride = tb->cols, H = w->horizon,
-        K = w->conformal, Q = w->quantiles;
+    int C = tb->targets, stride = tb->cols, H = w->horizon, K = w->conformal, Q = w->quantiles;
     size_t window = (size_t)H * C;
     const char *origin_date = tb->dates ? tb->dates[t] : "";
     for (int h = 0; h < H; h++) {

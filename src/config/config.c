@@ -54,6 +54,9 @@ static const char *missing_name(int v) {
 static const char *gaps_name(int v) {
     return ac_gaps_policy_name((ac_gaps_policy)v);
 }
+static const char *format_name(int v) {
+    return ac_data_format_name((ac_data_format)v);
+}
 static const char *optimizer_name(int v) {
     return ac_optimizer_kind_name((ac_optimizer_kind)v);
 }
@@ -68,6 +71,7 @@ _Static_assert(sizeof(ac_loss_kind) == sizeof(int), "enum size");
 _Static_assert(sizeof(ac_norm_anchor) == sizeof(int), "enum size");
 _Static_assert(sizeof(ac_missing_policy) == sizeof(int), "enum size");
 _Static_assert(sizeof(ac_gaps_policy) == sizeof(int), "enum size");
+_Static_assert(sizeof(ac_data_format) == sizeof(int), "enum size");
 _Static_assert(sizeof(ac_optimizer_kind) == sizeof(int), "enum size");
 _Static_assert(sizeof(ac_schedule_kind) == sizeof(int), "enum size");
 
@@ -91,6 +95,10 @@ const key_def ac_cfg_keys[] = {
     TEXT_KEY(data, columns, "", "comma-separated channel columns, in this order; empty for all"),
     TEXT_KEY(data, date_column, "",
              "date column; empty: the card's, else a column named date (any case), else none"),
+    ENUM_KEY(data, format, format_name, "wide",
+             "wide: one series, a column per channel; long: many series, a row per id and date"),
+    TEXT_KEY(data, id_column, "",
+             "long format: the column naming each row's series; empty: a column named id"),
     TEXT_KEY(data, frequency, "",
              "the dates' frequency (D, h, 10min, B, W, MS, ME, QS, ...); empty: inferred"),
     INT_KEY(data, lookback, 1, 100000, "96", "input window length L"),
@@ -948,6 +956,16 @@ ac_status ac_config_check(const ac_config *cfg, ac_error *err) {
         return ac_config_error(cfg, "data.missing_marker", err,
                                "expected a finite number such as -9999 (or nothing), got '%.*s'",
                                QUOTE_MAX, cfg->data.missing_marker);
+    if (cfg->data.id_column[0] && cfg->data.format == AC_FORMAT_WIDE) {
+        char where[SOURCE_MAX + QUOTE_MAX + 64];
+        ac_config_where(cfg, "data.format", where, sizeof where);
+        bool by_default = strcmp(where, cfg->path) == 0; /* the file's name alone: the default */
+        return ac_config_error(cfg, "data.id_column", err,
+                               "'%.*s' is set, but data.format = wide (%s) has no id column: set "
+                               "data.format = long for a file of many series, or leave "
+                               "data.id_column empty",
+                               QUOTE_MAX, cfg->data.id_column, by_default ? "the default" : where);
+    }
     ac_freq freq;
     if (cfg->data.frequency[0] && !ac_freq_parse(cfg->data.frequency, &freq))
         return ac_config_error(cfg, "data.frequency", err,

@@ -52,7 +52,7 @@ typedef struct key_def {
 } key_def;
 
 /* config.c checks these against its tables. */
-#define KEY_COUNT     48
+#define KEY_COUNT     50
 #define SECTION_COUNT 4
 
 extern const key_def ac_cfg_keys[KEY_COUNT];

@@ -39,6 +39,19 @@ const char *ac_csv_shown(char dst[QUOTE_MAX + 4], const char *s) {
     return dst;
 }
 
+const char *ac_csv_where(char buf[AC_CSV_WHERE_MAX], const char *source, const char *series,
+                         int line) {
+    char q[QUOTE_MAX + 4];
+    if (!series)
+        snprintf(buf, AC_CSV_WHERE_MAX, line > 0 ? "%s:%d" : "%s", source, line);
+    else if (line > 0)
+        snprintf(buf, AC_CSV_WHERE_MAX, "%s: series '%s': line %d", source,
+                 ac_csv_shown(q, series), line);
+    else
+        snprintf(buf, AC_CSV_WHERE_MAX, "%s: series '%s'", source, ac_csv_shown(q, series));
+    return buf;
+}
+
 /* "a, b, c" from the header's names, cut to about LIST_MAX bytes with a count of the rest. */
 static const char *name_list(char dst[LIST_MAX + 64], char **names, int n) {
     size_t len = 0;
@@ -233,6 +246,7 @@ typedef struct layout {
     int fields;   /* in the header */
     char **names; /* the header's fields (in the file's buffer), for messages */
     int date;     /* field index of the date column, or -1 */
+    int id;       /* field index of the id column (data.format = long), or -1 */
     int channels; /* C */
     int *slot;    /* per field: its channel, or -1 (the date, or not requested) */
     int *field;   /* per channel: its field */
@@ -303,6 +317,11 @@ static ac_status pick_columns(const char *path, const row *h, const ac_csv_optio
                               "%s: data.columns: column '%s' is the date column of %s; it cannot "
                               "be a channel",
                               at, ac_csv_shown(q, p), path);
+        else if (f == lay->id)
+            st = ac_error_set(err, AC_ERR_INVALID,
+                              "%s: data.columns: column '%s' is the id column of %s; it cannot "
+                              "be a channel",
+                              at, ac_csv_shown(q, p), path);
         else if (lay->slot[f] >= 0)
             st = ac_error_set(err, AC_ERR_INVALID, "%s: data.columns: column '%s' is named twice",
                               at, ac_csv_shown(q, p));
@@ -316,12 +335,41 @@ static ac_status pick_columns(const char *path, const row *h, const ac_csv_optio
     return st;
 }
 
-static ac_status make_layout(const char *path, const row *h, const ac_csv_options *opt, layout *lay,
+/* The id column of a long-format file (MODEL.md version 2, "Many series"): id_column, else a
+ * column named `id` (any case); it must not be the date column. */
+static ac_status find_id(const char *path, const row *h, const char *id_column,
+                         const char *id_column_at, layout *lay, ac_error *err) {
+    char q[QUOTE_MAX + 4], names[LIST_MAX + 64];
+    const char *at = id_column_at && id_column_at[0] ? id_column_at : path;
+    if (id_column[0]) {
+        lay->id = find_name(h->fields, h->n, id_column);
+        if (lay->id < 0)
+            return not_in_header(path, h, "data.id_column", id_column_at, id_column, err);
+    } else {
+        for (int i = 0; i < h->n && lay->id < 0; i++)
+            if (strcasecmp(h->fields[i], "id") == 0) lay->id = i;
+        if (lay->id < 0)
+            return ac_error_set(err, AC_ERR_INVALID,
+                                "%s: data.id_column: data.format = long needs an id column, and "
+                                "no column of %s is named 'id'; set data.id_column to one of: %s",
+                                at, path, name_list(names, h->fields, h->n));
+    }
+    if (lay->id == lay->date)
+        return ac_error_set(err, AC_ERR_INVALID,
+                            "%s: data.id_column: column '%s' is the date column of %s; the id "
+                            "column must be another",
+                            at, ac_csv_shown(q, h->fields[lay->id]), path);
+    return AC_OK;
+}
+
+static ac_status make_layout(const char *path, const row *h, const ac_csv_options *opt,
+                             const char *id_column, const char *id_column_at, layout *lay,
                              ac_error *err) {
-    char q[QUOTE_MAX + 4];
+    char q[QUOTE_MAX + 4], q2[QUOTE_MAX + 4];
     lay->fields = h->n;
     lay->names = h->fields;
     lay->date = -1;
+    lay->id = -1;
     lay->channels = 0;
     lay->slot = malloc((size_t)h->n * sizeof *lay->slot);
     lay->field = malloc((size_t)h->n * sizeof *lay->field);
@@ -337,16 +385,27 @@ static ac_status make_layout(const char *path, const row *h, const ac_csv_option
         for (int i = 0; i < h->n && lay->date < 0; i++)
             if (strcasecmp(h->fields[i], "date") == 0) lay->date = i;
     }
+    if (id_column) {
+        ac_status st = find_id(path, h, id_column, id_column_at, lay, err);
+        if (st != AC_OK) return st;
+    }
     if (opt->columns && opt->columns[0]) return pick_columns(path, h, opt, lay, err);
     for (int i = 0; i < h->n; i++) {
-        if (i == lay->date) continue;
+        if (i == lay->date || i == lay->id) continue;
         lay->slot[i] = lay->channels;
         lay->field[lay->channels++] = i;
     }
-    if (lay->channels == 0)
+    if (lay->channels == 0 && lay->id < 0)
         return ac_error_set(err, AC_ERR_FORMAT,
                             "%s: no numeric columns: the header has only the date column '%s'",
                             path, ac_csv_shown(q, h->fields[lay->date]));
+    if (lay->channels == 0)
+        return ac_error_set(err, AC_ERR_FORMAT,
+                            "%s: no numeric columns: the header has only the id column '%s'%s%s%s",
+                            path, ac_csv_shown(q, h->fields[lay->id]),
+                            lay->date >= 0 ? " and the date column '" : "",
+                            lay->date >= 0 ? ac_csv_shown(q2, h->fields[lay->date]) : "",
+                            lay->date >= 0 ? "'" : "");
     return AC_OK;
 }
 
@@ -448,10 +507,10 @@ static ac_status new_table(ac_table **out, const char *path, const row *h, const
     return AC_OK;
 }
 
-/* The data rows after the header into t; returns the number of rows in t->rows, and the line
- * where each starts in lines. */
+/* The data rows after the header into t; returns the number of rows in t->rows, the line where
+ * each starts in lines and, with an id column, each one's id (in the file's buffer) in ids. */
 static ac_status read_rows(cursor *c, const layout *lay, ac_table *t, int *missing, int *lines,
-                           const ac_csv_options *opt, ac_error *err) {
+                           char **ids, const ac_csv_options *opt, ac_error *err) {
     row rw = {.cap = lay->fields + 1};
     rw.fields = malloc((size_t)rw.cap * sizeof *rw.fields);
     if (!rw.fields) return ac_error_set(err, AC_ERR_NOMEM, "%s: out of memory", c->path);
@@ -461,43 +520,51 @@ static ac_status read_rows(cursor *c, const layout *lay, ac_table *t, int *missi
         st = parse_row(c, &rw, err);
         lines[t->rows] = rw.line;
         if (st == AC_OK) st = store_row(c, &rw, lay, t, t->rows, missing, opt, err);
+        if (st == AC_OK && lay->id >= 0) {
+            ids[t->rows] = rw.fields[lay->id];
+            if (!ids[t->rows][0]) {
+                char name[QUOTE_MAX + 4];
+                st = ac_error_set(err, AC_ERR_FORMAT,
+                                  "%s:%d:%d (column '%s'): empty series id; every row of a "
+                                  "long-format file names its series",
+                                  c->path, rw.line, lay->id + 1,
+                                  ac_csv_shown(name, lay->names[lay->id]));
+            }
+        }
         t->rows++; /* counted even on failure, so ac_table_free finds its date */
     }
     free(rw.fields);
     return st;
 }
 
-ac_status ac_table_load_csv(ac_table **out, const char *path, const ac_csv_options *opt,
-                            ac_error *err) {
-    static const ac_csv_options DEFAULTS = {0};
-    if (!opt) opt = &DEFAULTS;
-    *out = NULL;
+ac_status ac_csv_read_rows(ac_csv_rows *out, const char *path, const ac_csv_options *opt,
+                           const char *id_column, const char *id_column_at, ac_error *err) {
+    memset(out, 0, sizeof *out);
     char *buf = NULL;
     size_t len = 0;
     ac_status st = read_all(path, &buf, &len, err);
     if (st != AC_OK) return st;
+    out->buf = buf;
     cursor c = {.path = path, .p = buf, .end = buf + len, .line = 1};
     if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) c.p += 3;
     const char *nul = memchr(c.p, '\0', len - (size_t)(c.p - buf));
     if (nul) {
         int line = 1;
         for (const char *p = c.p; p < nul; p++) line += *p == '\n';
-        free(buf);
+        ac_csv_rows_free(out);
         return ac_error_set(err, AC_ERR_FORMAT, "%s:%d: a NUL byte; this is not a text CSV file",
                             path, line);
     }
     if (only_space_left(c.p, c.end)) {
-        free(buf);
+        ac_csv_rows_free(out);
         return ac_error_set(err, AC_ERR_FORMAT, "%s: empty file (no header row)", path);
     }
 
     row header = {.grow = true};
     layout lay = {0};
-    int *missing = NULL, *lines = NULL;
-    ac_table *t = NULL;
     st = parse_row(&c, &header, err);
     if (st == AC_OK) st = check_header(&c, &header, err);
-    if (st == AC_OK) st = make_layout(path, &header, opt, &lay, err);
+    if (st == AC_OK) st = make_layout(path, &header, opt, id_column, id_column_at, &lay, err);
     if (st == AC_OK && only_space_left(c.p, c.end))
         st = ac_error_set(err, AC_ERR_FORMAT, "%s:%d: the header has no data rows after it", path,
                           header.line);
@@ -508,30 +575,55 @@ ac_status ac_table_load_csv(ac_table **out, const char *path, const ac_csv_optio
         if (lines_count > INT32_MAX) {
             st = ac_error_set(err, AC_ERR_FORMAT, "%s: more than %d rows", path, INT32_MAX);
         } else {
-            st = new_table(&t, path, &header, &lay, lines_count, err);
-            missing = calloc((size_t)lay.channels, sizeof *missing);
-            lines = malloc(lines_count * sizeof *lines);
-            if (st == AC_OK && (!missing || !lines))
+            st = new_table(&out->table, path, &header, &lay, lines_count, err);
+            out->missing = calloc((size_t)lay.channels, sizeof *out->missing);
+            out->lines = malloc(lines_count * sizeof *out->lines);
+            if (lay.id >= 0) out->ids = malloc(lines_count * sizeof *out->ids);
+            if (st == AC_OK && (!out->missing || !out->lines || (lay.id >= 0 && !out->ids)))
                 st = ac_error_set(err, AC_ERR_NOMEM, "%s: out of memory", path);
         }
     }
-    if (st == AC_OK) st = read_rows(&c, &lay, t, missing, lines, opt, err);
-    if (st == AC_OK) st = ac_csv_check_dates(t, lines, missing, opt, err);
-    if (st == AC_OK) st = ac_csv_apply_policy(t, missing, opt->missing, err);
+    if (st == AC_OK)
+        st = read_rows(&c, &lay, out->table, out->missing, out->lines, out->ids, opt, err);
+    if (st == AC_OK) {
+        out->date_field = lay.date;
+        out->id_field = lay.id;
+        if (lay.id >= 0) out->id_name = header.fields[lay.id];
+    }
+    free(lay.slot);
+    free(lay.field);
+    free(header.fields);
+    if (st != AC_OK) ac_csv_rows_free(out);
+    return st;
+}
+
+void ac_csv_rows_free(ac_csv_rows *rows) {
+    ac_table_free(rows->table);
+    free(rows->missing);
+    free(rows->lines);
+    free(rows->ids);
+    free(rows->buf);
+    memset(rows, 0, sizeof *rows);
+}
+
+ac_status ac_table_load_csv(ac_table **out, const char *path, const ac_csv_options *opt,
+                            ac_error *err) {
+    static const ac_csv_options DEFAULTS = {0};
+    if (!opt) opt = &DEFAULTS;
+    *out = NULL;
+    ac_csv_rows rows;
+    ac_status st = ac_csv_read_rows(&rows, path, opt, NULL, NULL, err);
+    if (st != AC_OK) return st;
+    ac_table *t = rows.table;
+    st = ac_csv_check_dates(t, rows.lines, rows.missing, opt, NULL, err);
+    if (st == AC_OK) st = ac_csv_apply_policy(t, rows.missing, opt->missing, NULL, err);
     if (st == AC_OK && t->rows * (size_t)t->cols > 0) { /* give back the rows never used */
         double *fit = realloc(t->values, (size_t)t->rows * t->cols * sizeof *fit);
         if (fit) t->values = fit;
     }
-    free(missing);
-    free(lines);
-    free(lay.slot);
-    free(lay.field);
-    free(header.fields);
-    free(buf);
-    if (st != AC_OK) {
-        ac_table_free(t);
-        return st;
-    }
+    if (st == AC_OK) rows.table = NULL; /* the caller's now */
+    ac_csv_rows_free(&rows);
+    if (st != AC_OK) return st;
     *out = t;
     return AC_OK;
 }

@@ -30,24 +30,24 @@ static bool same_values(const ac_table *t, int a, int b) {
 
 /* Rows out of order, or one date on two different rows: an error naming both lines. */
 static ac_status check_order(const ac_table *t, const long long *secs, const int *lines,
-                             ac_error *err) {
-    char q[QUOTE_MAX + 4], q2[QUOTE_MAX + 4];
+                             const char *series, ac_error *err) {
+    char q[QUOTE_MAX + 4], q2[QUOTE_MAX + 4], at[AC_CSV_WHERE_MAX];
     for (int r = 1; r < t->rows; r++) {
         if (secs[r] < secs[r - 1]) {
             bool newest_first = true;
             for (int i = 1; i < t->rows && newest_first; i++) newest_first = secs[i] <= secs[i - 1];
             return ac_error_set(err, AC_ERR_FORMAT,
-                                "%s:%d: date '%s' comes before '%s' on line %d; the rows must be "
+                                "%s: date '%s' comes before '%s' on line %d; the rows must be "
                                 "in time order, oldest first%s",
-                                t->source, lines[r], ac_csv_shown(q, t->dates[r]),
+                                ac_csv_where(at, t->source, series, lines[r]), ac_csv_shown(q, t->dates[r]),
                                 ac_csv_shown(q2, t->dates[r - 1]), lines[r - 1],
                                 newest_first ? " (this file is newest first: reverse it)" : "");
         }
         if (secs[r] == secs[r - 1] && !same_values(t, r - 1, r))
             return ac_error_set(err, AC_ERR_FORMAT,
-                                "%s:%d: date '%s' is also on line %d, with other values; each "
+                                "%s: date '%s' is also on line %d, with other values; each "
                                 "date must appear once",
-                                t->source, lines[r], ac_csv_shown(q, t->dates[r]), lines[r - 1]);
+                                ac_csv_where(at, t->source, series, lines[r]), ac_csv_shown(q, t->dates[r]), lines[r - 1]);
     }
     return AC_OK;
 }
@@ -76,13 +76,15 @@ static void describe(const ac_date_report *d, ac_freq freq, char *buf, size_t n)
 
 /* data.gaps = fill: the rows between each gap's ends, and no repeated rows. The table is
  * changed only when every allocation succeeded. */
-static ac_status fill_gaps(ac_table *t, const long long *secs, int *missing, ac_error *err) {
+static ac_status fill_gaps(ac_table *t, const long long *secs, int *missing, const char *series,
+                           ac_error *err) {
+    char at[AC_CSV_WHERE_MAX];
     ac_date_report *d = &t->date_report;
     long long rows = (long long)t->rows - d->steps.repeats + d->steps.missing;
     size_t C = (size_t)t->cols;
     if (rows > INT32_MAX || (size_t)rows > SIZE_MAX / sizeof(double) / C)
         return ac_error_set(err, AC_ERR_FORMAT, "%s: filling the gaps would make %lld rows",
-                            t->source, rows);
+                            ac_csv_where(at, t->source, series, 0), rows);
     double *values = malloc((size_t)rows * C * sizeof *values);
     char **dates = calloc((size_t)rows, sizeof *dates);
     bool ok = values && dates;
@@ -104,7 +106,8 @@ static ac_status fill_gaps(ac_table *t, const long long *secs, int *missing, ac_
         for (long long i = 0; dates && i < rows; i++) free(dates[i]);
         free(values);
         free(dates);
-        return ac_error_set(err, AC_ERR_NOMEM, "%s: out of memory filling the gaps", t->source);
+        return ac_error_set(err, AC_ERR_NOMEM, "%s: out of memory filling the gaps",
+                            ac_csv_where(at, t->source, series, 0));
     }
     /* ... then those, moved (the same walk) */
     for (int r = 0, out = 0; r < t->rows; r++) {
@@ -128,39 +131,39 @@ static ac_status fill_gaps(ac_table *t, const long long *secs, int *missing, ac_
 }
 
 static ac_status apply_policy(ac_table *t, const long long *secs, int *missing,
-                              const ac_csv_options *opt, ac_error *err) {
+                              const ac_csv_options *opt, const char *series, ac_error *err) {
     const ac_date_report *d = &t->date_report;
     const ac_calendar_steps *s = &d->steps;
-    char what[3 * AC_ERROR_MAX / 4], name[AC_FREQ_TEXT], q[QUOTE_MAX + 4];
+    char what[3 * AC_ERROR_MAX / 4], name[AC_FREQ_TEXT], q[QUOTE_MAX + 4], at[AC_CSV_WHERE_MAX];
     if (!s->gaps && !s->repeats && !s->irregular) return AC_OK;
     describe(d, t->freq, what, sizeof what);
     if (opt->gaps == AC_GAPS_ERROR)
         return ac_error_set(err, AC_ERR_FORMAT,
                             "%s: %s; set data.gaps = warn to keep the rows as they are, or fill "
                             "to insert the missing dates",
-                            t->source, what);
+                            ac_csv_where(at, t->source, series, 0), what);
     if (opt->gaps != AC_GAPS_FILL) return AC_OK;
     if (s->irregular)
         return ac_error_set(err, AC_ERR_FORMAT,
-                            "%s:%d: the step to '%s' from the row before is no whole number of %s "
+                            "%s: the step to '%s' from the row before is no whole number of %s "
                             "periods, so data.gaps = fill cannot place rows between them",
-                            t->source, d->irregular_line, ac_csv_shown(q, d->irregular_date),
+                            ac_csv_where(at, t->source, series, d->irregular_line), ac_csv_shown(q, d->irregular_date),
                             ac_freq_name(t->freq, name));
     if (s->missing && opt->missing != AC_MISSING_FFILL && opt->missing != AC_MISSING_INTERPOLATE)
         return ac_error_set(err, AC_ERR_FORMAT,
                             "%s: %s; data.gaps = fill inserts them as rows of missing cells: set "
                             "data.missing = ffill or interpolate",
-                            t->source, what);
+                            ac_csv_where(at, t->source, series, 0), what);
     if (s->missing > (long long)FILL_ROWS_PER_ROW * t->rows)
         return ac_error_set(err, AC_ERR_FORMAT,
                             "%s: %s; that is more than %d missing dates per row read, too many to "
                             "fill (is a date wrong?)",
-                            t->source, what, FILL_ROWS_PER_ROW);
-    return fill_gaps(t, secs, missing, err);
+                            ac_csv_where(at, t->source, series, 0), what, FILL_ROWS_PER_ROW);
+    return fill_gaps(t, secs, missing, series, err);
 }
 
 ac_status ac_csv_check_dates(ac_table *t, const int *lines, int *missing, const ac_csv_options *opt,
-                             ac_error *err) {
+                             const char *series, ac_error *err) {
     t->freq = (ac_freq){AC_FREQ_UNKNOWN, 0};
     if (!opt->check_dates || !t->dates || t->rows < 1) return AC_OK;
     long long *secs = malloc((size_t)t->rows * sizeof *secs);
@@ -177,7 +180,7 @@ ac_status ac_csv_check_dates(ac_table *t, const int *lines, int *missing, const 
         else
             ac_date_style_merge(&style, &st);
     }
-    ac_status status = check_order(t, secs, lines, err);
+    ac_status status = check_order(t, secs, lines, series, err);
     ac_date_report *d = &t->date_report;
     d->checked = status == AC_OK;
     d->policy = opt->gaps;
@@ -196,7 +199,7 @@ ac_status ac_csv_check_dates(ac_table *t, const int *lines, int *missing, const 
             snprintf(d->irregular_date, sizeof d->irregular_date, "%s",
                      t->dates[s->first_irregular]);
         }
-        status = apply_policy(t, secs, missing, opt, err);
+        status = apply_policy(t, secs, missing, opt, series, err);
     }
     free(secs);
     return status;

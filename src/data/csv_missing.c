@@ -65,14 +65,15 @@ static void drop_rows(ac_table *t) {
 }
 
 ac_status ac_csv_apply_policy(ac_table *t, const int *missing, ac_missing_policy policy,
-                              ac_error *err) {
-    char q[QUOTE_MAX + 4];
+                              const char *series, ac_error *err) {
+    char q[QUOTE_MAX + 4], at[AC_CSV_WHERE_MAX];
     bool any = false;
     for (int c = 0; c < t->cols; c++) {
         if (missing[c] == t->rows)
             return ac_error_set(err, AC_ERR_FORMAT,
                                 "%s: column '%s' has no values at all (every cell is missing)",
-                                t->source, ac_csv_shown(q, t->names[c]));
+                                ac_csv_where(at, t->source, series, 0),
+                                ac_csv_shown(q, t->names[c]));
         any |= missing[c] > 0;
     }
     if (!any) return AC_OK;
@@ -82,7 +83,7 @@ ac_status ac_csv_apply_policy(ac_table *t, const int *missing, ac_missing_policy
             return ac_error_set(err, AC_ERR_FORMAT,
                                 "%s: every row has a missing cell; data.missing = drop leaves "
                                 "nothing",
-                                t->source);
+                                ac_csv_where(at, t->source, series, 0));
         return AC_OK;
     }
     for (int c = 0; c < t->cols; c++)

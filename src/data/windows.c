@@ -160,9 +160,10 @@ static bool table_roles(const ac_table *t, int *targets, int *past, int *future,
 
 /* Splits (fractions NULL: no split, every row a training row), takes the scaler (fitted on the
  * training rows when given none) and scales every row: the real-valued columns z-scored, the
- * calendar columns as they are. */
+ * calendar columns as they are. A member of a panel (`member`) needs only a training window: its
+ * validation and test splits may hold none. */
 static ac_status series_build(ac_series *s, const ac_table *t, const double fractions[3], int L,
-                              int H, const ac_scaler *given, ac_error *err) {
+                              int H, const ac_scaler *given, bool member, ac_error *err) {
     memset(s, 0, sizeof *s);
     int targets, past, future, calendar;
     if (!table_roles(t, &targets, &past, &future, &calendar))
@@ -178,6 +179,13 @@ static ac_status series_build(ac_series *s, const ac_table *t, const double frac
                                 "= %d rows",
                                 t->rows, L, H);
         s->split = (ac_split){.rows = t->rows, .n_train = t->rows};
+    } else if (member) {
+        s->split = split_rows(t->rows, fractions);
+        if (L + H > s->split.n_train)
+            return ac_error_set(err, AC_ERR_INVALID,
+                                "its training split has %d of its %d rows, too few for one window "
+                                "of data.lookback = %d plus data.horizon = %d rows",
+                                s->split.n_train, t->rows, L, H);
     } else if (ac_split_compute(t->rows, fractions, L, H, &s->split, err) != AC_OK) {
         return err->code;
     }
@@ -237,17 +245,17 @@ static ac_status series_build(ac_series *s, const ac_table *t, const double frac
 
 ac_status ac_series_build(ac_series *s, const ac_table *t, const double fractions[3], int L, int H,
                           ac_error *err) {
-    return series_build(s, t, fractions, L, H, NULL, err);
+    return series_build(s, t, fractions, L, H, NULL, false, err);
 }
 
 ac_status ac_series_build_with_scaler(ac_series *s, const ac_table *t, const double fractions[3],
                                       int L, int H, const ac_scaler *scaler, ac_error *err) {
-    return series_build(s, t, fractions, L, H, scaler, err);
+    return series_build(s, t, fractions, L, H, scaler, false, err);
 }
 
 ac_status ac_series_build_whole(ac_series *s, const ac_table *t, int L, int H,
                                 const ac_scaler *scaler, ac_error *err) {
-    return series_build(s, t, NULL, L, H, scaler, err);
+    return series_build(s, t, NULL, L, H, scaler, false, err);
 }
 
 void ac_series_free(ac_series *s) {
@@ -277,6 +285,7 @@ ac_window_range ac_series_windows(const ac_series *s, ac_split_kind kind) {
         r.count = p->rows - s->lookback - s->horizon + 1;
         break;
     }
+    if (r.count < 0) r.count = 0; /* a short member of a panel */
     return r;
 }
 
@@ -309,4 +318,81 @@ void ac_window_keep_targets(float *x, int steps, int columns, int channels) {
     if (columns == channels) return;
     for (int r = 0; r < steps; r++) /* row r moves down to r C <= r columns: forward is safe */
         memmove(x + (size_t)r * channels, x + (size_t)r * columns, (size_t)channels * sizeof *x);
+}
+
+/* ---- panels ---- */
+
+static bool same_layout(const ac_table *a, const ac_table *b) {
+    if (a->cols != b->cols || a->targets != b->targets || a->past != b->past ||
+        a->future != b->future || a->calendar_columns != b->calendar_columns)
+        return false;
+    for (int c = 0; c < a->cols; c++)
+        if (strcmp(a->names[c], b->names[c]) != 0) return false;
+    return true;
+}
+
+ac_status ac_panel_build(ac_panel *p, ac_table *const *tables, char *const *ids, int count,
+                         const double fractions[3], int L, int H, const ac_scaler *scalers,
+                         ac_error *err) {
+    memset(p, 0, sizeof *p);
+    if (count < 1) return ac_error_set(err, AC_ERR_INVALID, "the data holds no series");
+    p->series = calloc((size_t)count, sizeof *p->series);
+    p->ids = ids ? calloc((size_t)count, sizeof *p->ids) : NULL;
+    if (!p->series || (ids && !p->ids)) {
+        ac_panel_free(p);
+        return ac_error_set(err, AC_ERR_NOMEM, "panel: out of memory for %d series", count);
+    }
+    for (int i = 0; i < count; i++) {
+        p->count = i + 1; /* series i is zeroed: freeing it is safe */
+        if (ids && !(p->ids[i] = strdup(ids[i]))) {
+            ac_panel_free(p);
+            return ac_error_set(err, AC_ERR_NOMEM, "panel: out of memory");
+        }
+        if (i > 0 && !same_layout(tables[0], tables[i])) {
+            ac_panel_free(p);
+            return ac_error_set(err, AC_ERR_INVALID, "series '%s' has other columns than '%s'",
+                                ids ? ids[i] : "?", ids ? ids[0] : "?");
+        }
+        ac_error e;
+        ac_status st = series_build(&p->series[i], tables[i], fractions, L, H,
+                                    scalers ? &scalers[i] : NULL, ids != NULL, &e);
+        if (st != AC_OK) {
+            ac_panel_free(p);
+            if (!ids) return ac_error_set(err, st, "%s", e.msg);
+            return ac_error_set(err, st, "series '%s': %s", ids[i], e.msg);
+        }
+    }
+    return AC_OK;
+}
+
+ac_status ac_panel_of_series(ac_panel *p, ac_series *series, ac_error *err) {
+    memset(p, 0, sizeof *p);
+    p->series = malloc(sizeof *p->series);
+    if (!p->series) return ac_error_set(err, AC_ERR_NOMEM, "panel: out of memory");
+    p->series[0] = *series;
+    memset(series, 0, sizeof *series);
+    p->count = 1;
+    return AC_OK;
+}
+
+void ac_panel_free(ac_panel *p) {
+    for (int i = 0; i < p->count; i++) {
+        ac_series_free(&p->series[i]);
+        if (p->ids) free(p->ids[i]);
+    }
+    free(p->series);
+    free(p->ids);
+    memset(p, 0, sizeof *p);
+}
+
+int64_t ac_panel_windows(const ac_panel *p, ac_split_kind kind) {
+    int64_t n = 0;
+    for (int i = 0; i < p->count; i++) n += ac_series_windows(&p->series[i], kind).count;
+    return n;
+}
+
+int ac_panel_find(const ac_panel *p, const char *id) {
+    for (int i = 0; p->ids && i < p->count; i++)
+        if (strcmp(p->ids[i], id) == 0) return i;
+    return -1;
 }

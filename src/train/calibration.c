@@ -68,9 +68,10 @@ static int compare_floats(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-ac_status ac_calibrate(ac_forecaster *model, const ac_series *series, ac_split_kind split,
-                       const double *levels, int K, int batch_size, ac_calibration *out,
-                       ac_error *err) {
+/* ac_calibrate over the pooled windows of count series, in series order. */
+static ac_status calibrate(ac_forecaster *model, const ac_series *series, int count,
+                           ac_split_kind split, const double *levels, int K, int batch_size,
+                           ac_calibration *out, ac_error *err) {
     memset(out, 0, sizeof *out);
     if (K < 1 || K > AC_INTERVALS_MAX)
         return ac_error_set(err, AC_ERR_INVALID, "calibration: %d levels (expected 1 to %d)", K,
@@ -81,15 +82,20 @@ ac_status ac_calibrate(ac_forecaster *model, const ac_series *series, ac_split_k
                                 "calibration: level %g is not in (0, 1) or not above the one "
                                 "before it",
                                 levels[i]);
-    ac_window_range r = ac_series_windows(series, split);
-    if (r.count < 1)
+    int64_t n = 0;
+    for (int i = 0; i < count; i++) n += ac_series_windows(&series[i], split).count;
+    if (n < 1 && count == 1)
         return ac_error_set(err, AC_ERR_INVALID,
                             "calibration: the %s split has no window (%d rows, lookback %d, "
                             "horizon %d)",
                             ac_split_kind_name(split), series->rows, series->lookback,
                             series->horizon);
+    if (n < 1)
+        return ac_error_set(err, AC_ERR_INVALID,
+                            "calibration: no series has a window in the %s split",
+                            ac_split_kind_name(split));
     int H = series->horizon, C = series->channels;
-    error_table e = {.n = r.count, .values = (size_t)H * (size_t)C};
+    error_table e = {.n = n, .values = (size_t)H * (size_t)C};
     if (e.values > SIZE_MAX / sizeof(float) / (size_t)e.n)
         return ac_error_set(err, AC_ERR_NOMEM, "calibration: too many errors to keep");
     e.errors = malloc(e.values * (size_t)e.n * sizeof(float));
@@ -100,8 +106,12 @@ ac_status ac_calibrate(ac_forecaster *model, const ac_series *series, ac_split_k
         ac_calibration_free(out);
         return ac_error_set(err, AC_ERR_NOMEM, "calibration: out of memory");
     }
-    ac_status st =
-        ac_forecast_windows(model, series, r.first, r.count, 1, batch_size, keep_errors, &e, err);
+    ac_status st = AC_OK;
+    for (int i = 0; i < count && st == AC_OK; i++) {
+        ac_window_range r = ac_series_windows(&series[i], split);
+        st = ac_forecast_windows(model, &series[i], r.first, r.count, 1, batch_size, keep_errors,
+                                 &e, err);
+    }
     if (st != AC_OK) {
         free(e.errors);
         ac_calibration_free(out);
@@ -128,6 +138,18 @@ ac_status ac_calibrate(ac_forecaster *model, const ac_series *series, ac_split_k
     }
     free(e.errors);
     return AC_OK;
+}
+
+ac_status ac_calibrate(ac_forecaster *model, const ac_series *series, ac_split_kind split,
+                       const double *levels, int K, int batch_size, ac_calibration *out,
+                       ac_error *err) {
+    return calibrate(model, series, 1, split, levels, K, batch_size, out, err);
+}
+
+ac_status ac_calibrate_panel(ac_forecaster *model, const ac_panel *panel, ac_split_kind split,
+                             const double *levels, int K, int batch_size, ac_calibration *out,
+                             ac_error *err) {
+    return calibrate(model, panel->series, panel->count, split, levels, K, batch_size, out, err);
 }
 
 void ac_calibration_bounds(const ac_calibration *cal, int level_index, const float *point,

@@ -1,6 +1,7 @@
 /* evaluate.c - forecasting the windows of a series in no-grad batches, the loss of a split, and
  * the evaluation of a model beside the baselines (see include/attncast/trainer.h). */
 #include "attncast/trainer.h"
+#include "train/train_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -33,9 +34,8 @@ static ac_status forecast_windows(ac_forecaster *model, const ac_series *s, int 
         ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){n, L, s->columns});
         ac_tensor *y = ac_tensor_temp(ctx, 3, (int[]){n, H, C});
         ac_tensor *f = Kf ? ac_tensor_temp(ctx, 3, (int[]){n, H, Kf}) : NULL;
-        int *ts = x && y && (f || !Kf)
-                      ? ac_arena_alloc(ac_ctx_arena(ctx), (size_t)n * sizeof(int))
-                      : NULL;
+        int *ts = x && y && (f || !Kf) ? ac_arena_alloc(ac_ctx_arena(ctx), (size_t)n * sizeof(int))
+                                       : NULL;
         if (ts) {
             for (int i = 0; i < n; i++) ts[i] = first + (start + i) * stride;
             ac_series_gather(s, ts, n, x->data, y->data);
@@ -123,19 +123,32 @@ static void add_window_loss(void *user, int t, const float *x, const float *y, c
     ls->windows++;
 }
 
-ac_status ac_split_loss(ac_forecaster *model, const ac_series *s, ac_split_kind split,
-                        ac_loss_kind loss, int batch_size, double *out, ac_error *err) {
+ac_status ac_series_loss(ac_forecaster *model, const ac_series *series, int count,
+                         ac_split_kind split, ac_loss_kind loss, int batch_size, double *out,
+                         ac_error *err) {
     const ac_model_spec *spec = ac_forecaster_spec(model);
     if ((loss == AC_LOSS_PINBALL) != (spec->quantile_count > 0))
         return ac_error_set(err, AC_ERR_INVALID,
                             "split loss: the pinball loss goes with a quantile model, and only "
                             "with one (loss %s, %d quantiles)",
                             ac_loss_kind_name(loss), spec->quantile_count);
-    loss_sum ls = {.kind = loss, .spec = spec, .n = (size_t)s->horizon * (size_t)s->channels};
-    if (for_each_forecast(model, s, split, batch_size, true, add_window_loss, &ls, err) != AC_OK)
-        return err->code;
+    loss_sum ls = {.kind = loss, .spec = spec, .n = (size_t)spec->horizon * (size_t)spec->channels};
+    for (int i = 0; i < count; i++)
+        if (for_each_forecast(model, &series[i], split, batch_size, true, add_window_loss, &ls,
+                              err) != AC_OK)
+            return err->code;
     *out = ls.windows ? ls.sum / (double)ls.windows : NAN;
     return AC_OK;
+}
+
+ac_status ac_split_loss(ac_forecaster *model, const ac_series *s, ac_split_kind split,
+                        ac_loss_kind loss, int batch_size, double *out, ac_error *err) {
+    return ac_series_loss(model, s, 1, split, loss, batch_size, out, err);
+}
+
+ac_status ac_panel_split_loss(ac_forecaster *model, const ac_panel *panel, ac_split_kind split,
+                              ac_loss_kind loss, int batch_size, double *out, ac_error *err) {
+    return ac_series_loss(model, panel->series, panel->count, split, loss, batch_size, out, err);
 }
 
 /* One set of quantile levels being scored: the model's quantiles and the baseline's. */
@@ -160,6 +173,7 @@ typedef struct eval_state {
     float *scratch;   /* [H, C] */
     float *lo, *hi;   /* [H, C] each */
     float *quantiles; /* [H, C, AC_EVAL_LEVELS_MAX] */
+    double *scales;   /* [2, C]: MASE scales, MAPE floors */
     int64_t windows;
 } eval_state;
 
@@ -330,49 +344,117 @@ static void eval_state_free(eval_state *e) {
     free(e->lo);
     free(e->hi);
     free(e->quantiles);
+    free(e->scales);
+}
+
+/* Sets up the scoring of a split of series s: its MASE scales and MAPE floors, every
+ * accumulator on its scale, the intervals and quantile sets. */
+static ac_status eval_begin(eval_state *e, const ac_model_spec *spec, const ac_series *s,
+                            ac_split_kind split, int season, const ac_calibration *cal,
+                            ac_error *err) {
+    *e =
+        (eval_state){.series = s, .cal = cal, .season = season, .Q = ac_model_spec_quantiles(spec)};
+    int C = s->channels;
+    e->scales = malloc((size_t)2 * (size_t)C * sizeof(double)); /* MASE scales, MAPE floors */
+    e->scratch = malloc((size_t)s->horizon * (size_t)C * sizeof(float));
+    if (!e->scales || !e->scratch)
+        return ac_error_set(err, AC_ERR_NOMEM, "evaluation: out of memory");
+    ac_mase_scales(s, season, e->scales);
+    ac_mape_floors(s, ac_series_windows(s, split), e->scales + C);
+    ac_status st = ac_metrics_acc_init(&e->model, &s->scaler, e->scales, e->scales + C, err);
+    for (int k = 0; k < AC_BASELINE_COUNT && st == AC_OK; k++)
+        st = ac_metrics_acc_init(&e->baseline[k], &s->scaler, e->scales, e->scales + C, err);
+    return st == AC_OK ? interval_setup(e, spec, err) : st;
+}
+
+/* The results of what e has scored. */
+static ac_status eval_finish(const eval_state *e, ac_split_kind split, ac_eval_result *out,
+                             ac_error *err) {
+    int C = e->series->channels;
+    ac_metrics *per_channel =
+        malloc((size_t)(1 + AC_BASELINE_COUNT) * (size_t)C * sizeof(ac_metrics));
+    if (!per_channel) return ac_error_set(err, AC_ERR_NOMEM, "evaluation: out of memory");
+    *out = (ac_eval_result){.split = split,
+                            .windows = e->windows,
+                            .season = e->season,
+                            .channels = C,
+                            .model_channels = per_channel};
+    acc_results(&e->model, &out->model, out->model_channels);
+    for (int k = 0; k < AC_BASELINE_COUNT; k++) {
+        out->baseline_channels[k] = per_channel + (size_t)(1 + k) * C;
+        acc_results(&e->baseline[k], &out->baseline[k], out->baseline_channels[k]);
+    }
+    ac_status st = interval_results(e, out, err);
+    if (st != AC_OK) ac_eval_result_free(out);
+    return st;
+}
+
+/* Adds what from has scored (another series, on its own scale) into into. The seasonal-naive
+ * quantile baseline stays only where every series has one. */
+static void eval_merge(eval_state *into, const eval_state *from) {
+    ac_metrics_acc_merge(&into->model, &from->model);
+    for (int k = 0; k < AC_BASELINE_COUNT; k++)
+        ac_metrics_acc_merge(&into->baseline[k], &from->baseline[k]);
+    for (int i = 0; i < into->intervals && i < from->intervals; i++)
+        ac_interval_acc_merge(&into->interval[i], &from->interval[i]);
+    for (int i = 0; i < into->sets && i < from->sets; i++) {
+        quantile_set *a = &into->set[i];
+        const quantile_set *b = &from->set[i];
+        ac_quantile_acc_merge(&a->model, &b->model);
+        if (a->has_baseline && b->has_baseline) ac_quantile_acc_merge(&a->baseline, &b->baseline);
+        a->has_baseline = a->has_baseline && b->has_baseline;
+    }
+    into->windows += from->windows;
 }
 
 ac_status ac_evaluate(ac_forecaster *model, const ac_series *s, ac_split_kind split, int season,
                       int batch_size, const ac_calibration *cal, ac_eval_result *out,
                       ac_error *err) {
-    const ac_model_spec *spec = ac_forecaster_spec(model);
-    eval_state e = {.series = s, .cal = cal, .season = season, .Q = ac_model_spec_quantiles(spec)};
-    int C = s->channels;
-    double *scales = malloc((size_t)2 * (size_t)C * sizeof(double)); /* MASE scales, MAPE floors */
-    ac_metrics *per_channel =
-        malloc((size_t)(1 + AC_BASELINE_COUNT) * (size_t)C * sizeof(ac_metrics));
-    e.scratch = malloc((size_t)s->horizon * (size_t)C * sizeof(float));
-    ac_status st = scales && per_channel && e.scratch
-                       ? AC_OK
-                       : ac_error_set(err, AC_ERR_NOMEM, "evaluation: out of memory");
-    if (st == AC_OK) {
-        ac_mase_scales(s, season, scales);
-        ac_mape_floors(s, ac_series_windows(s, split), scales + C);
-        st = ac_metrics_acc_init(&e.model, &s->scaler, scales, scales + C, err);
-        for (int k = 0; k < AC_BASELINE_COUNT && st == AC_OK; k++)
-            st = ac_metrics_acc_init(&e.baseline[k], &s->scaler, scales, scales + C, err);
-    }
-    if (st == AC_OK) st = interval_setup(&e, spec, err);
+    eval_state e;
+    ac_status st = eval_begin(&e, ac_forecaster_spec(model), s, split, season, cal, err);
     if (st == AC_OK)
         st = for_each_forecast(model, s, split, batch_size, false, add_window_metrics, &e, err);
-    if (st == AC_OK) {
-        *out = (ac_eval_result){.split = split,
-                                .windows = e.windows,
-                                .season = season,
-                                .channels = C,
-                                .model_channels = per_channel};
-        acc_results(&e.model, &out->model, out->model_channels);
-        for (int k = 0; k < AC_BASELINE_COUNT; k++) {
-            out->baseline_channels[k] = per_channel + (size_t)(1 + k) * C;
-            acc_results(&e.baseline[k], &out->baseline[k], out->baseline_channels[k]);
-        }
-        per_channel = NULL;
-        st = interval_results(&e, out, err);
-        if (st != AC_OK) ac_eval_result_free(out);
-    }
+    if (st == AC_OK) st = eval_finish(&e, split, out, err);
     eval_state_free(&e);
-    free(per_channel);
-    free(scales);
+    return st;
+}
+
+ac_status ac_evaluate_panel(ac_forecaster *model, const ac_panel *panel, ac_split_kind split,
+                            int season, int batch_size, const ac_calibration *cal,
+                            ac_eval_result *out, ac_eval_result *per_series, ac_error *err) {
+    const ac_model_spec *spec = ac_forecaster_spec(model);
+    if (panel->count == 1 && !per_series) /* one series: its own results, bit for bit */
+        return ac_evaluate(model, &panel->series[0], split, season, batch_size, cal, out, err);
+    eval_state pooled, one;
+    ac_status st = eval_begin(&pooled, spec, &panel->series[0], split, season, cal, err);
+    int done = 0;
+    for (; st == AC_OK && done < panel->count; done++) {
+        const ac_series *s = &panel->series[done];
+        st = eval_begin(&one, spec, s, split, season, cal, err);
+        if (st == AC_OK)
+            st = for_each_forecast(model, s, split, batch_size, false, add_window_metrics, &one,
+                                   err);
+        if (st == AC_OK && per_series) st = eval_finish(&one, split, &per_series[done], err);
+        if (st == AC_OK) eval_merge(&pooled, &one);
+        eval_state_free(&one);
+        if (st != AC_OK) break;
+    }
+    if (st == AC_OK) {
+        st = eval_finish(&pooled, split, out, err);
+        if (st == AC_OK && panel->count > 1) { /* the series' units differ */
+            out->model.rmse = out->model.mae_orig = NAN;
+            for (int k = 0; k < AC_BASELINE_COUNT; k++)
+                out->baseline[k].rmse = out->baseline[k].mae_orig = NAN;
+            for (int c = 0; c < out->channels; c++) {
+                out->model_channels[c].rmse = out->model_channels[c].mae_orig = NAN;
+                for (int k = 0; k < AC_BASELINE_COUNT; k++)
+                    out->baseline_channels[k][c].rmse = out->baseline_channels[k][c].mae_orig = NAN;
+            }
+        }
+    }
+    if (st != AC_OK && per_series)
+        for (int i = 0; i < done && i < panel->count; i++) ac_eval_result_free(&per_series[i]);
+    eval_state_free(&pooled);
     return st;
 }
 

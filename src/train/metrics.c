@@ -88,6 +88,24 @@ ac_metrics ac_metrics_acc_channel(const ac_metrics_acc *acc, int c) {
     return m;
 }
 
+void ac_metrics_acc_merge(ac_metrics_acc *into, const ac_metrics_acc *from) {
+    for (int c = 0; c < into->channels && c < from->channels; c++) {
+        ac_metrics_sums *a = &into->sums[c];
+        const ac_metrics_sums *b = &from->sums[c];
+        a->se_scaled += b->se_scaled;
+        a->ae_scaled += b->ae_scaled;
+        a->se += b->se;
+        a->ae += b->ae;
+        a->abs_y += b->abs_y;
+        a->ape += b->ape;
+        a->sape += b->sape;
+        a->ase += b->ase;
+        a->points += b->points;
+        a->ape_points += b->ape_points;
+        a->ase_points += b->ase_points;
+    }
+}
+
 ac_metrics ac_metrics_acc_result(const ac_metrics_acc *acc) {
     if (acc->channels == 1) return ac_metrics_acc_channel(acc, 0);
     ac_metrics_sums all = {0};
@@ -150,6 +168,10 @@ void ac_mase_scales(const ac_series *s, int season, double *scales) {
 }
 
 void ac_mape_floors(const ac_series *s, ac_window_range r, double *floors) {
+    if (r.count < 1) { /* no window: every point counts */
+        for (int c = 0; c < s->channels; c++) floors[c] = 0.0;
+        return;
+    }
     int C = s->channels, first = r.first, end = r.first + r.count - 1 + s->horizon;
     size_t K = (size_t)s->columns; /* the row stride */
     if (first < 0) first = 0;

@@ -23,6 +23,19 @@ ac_status ac_interval_acc_init(ac_interval_acc *acc, const ac_scaler *scaler, do
     return AC_OK;
 }
 
+void ac_interval_acc_merge(ac_interval_acc *into, const ac_interval_acc *from) {
+    for (int c = 0; c < into->channels && c < from->channels; c++) {
+        ac_interval_sums *a = &into->sums[c];
+        const ac_interval_sums *b = &from->sums[c];
+        a->width += b->width;
+        a->winkler += b->winkler;
+        a->width_scaled += b->width_scaled;
+        a->winkler_scaled += b->winkler_scaled;
+        a->covered += b->covered;
+        a->points += b->points;
+    }
+}
+
 void ac_interval_acc_free(ac_interval_acc *acc) {
     free(acc->sums);
     acc->sums = NULL;
@@ -128,6 +141,17 @@ void ac_quantile_acc_free(ac_quantile_acc *acc) {
     free(acc->points);
     acc->levels = acc->loss = acc->abs_y = NULL;
     acc->points = NULL;
+}
+
+void ac_quantile_acc_merge(ac_quantile_acc *into, const ac_quantile_acc *from) {
+    int Q = into->quantiles < from->quantiles ? into->quantiles : from->quantiles;
+    for (int c = 0; c < into->channels && c < from->channels; c++) {
+        for (int q = 0; q < Q; q++)
+            into->loss[(size_t)c * into->quantiles + q] +=
+                from->loss[(size_t)c * from->quantiles + q];
+        into->abs_y[c] += from->abs_y[c];
+        into->points[c] += from->points[c];
+    }
 }
 
 void ac_quantile_acc_add(ac_quantile_acc *acc, const float *quant, const float *truth, int steps) {

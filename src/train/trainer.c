@@ -9,6 +9,7 @@
 
 #include "attncast/optim.h"
 #include "train/batch_slices.h"
+#include "train/train_internal.h"
 #include "core/thread_tuner.h"
 #include "attncast/threads.h"
 #include "data_parallel.h"
@@ -18,7 +19,9 @@
 
 struct ac_trainer {
     ac_train_options options;
-    const ac_series *series;
+    const ac_series *series; /* [series_count], borrowed */
+    int series_count;
+    int *window_offsets; /* [series_count + 1]: training windows before each series */
     ac_forecaster *model;
     ac_optimizer *opt;
     ac_lr_schedule schedule;
@@ -32,7 +35,7 @@ struct ac_trainer {
     int bad_epochs; /* epochs since the best */
     bool stopped_early;
     double seconds;
-    ac_window_range train_windows;
+    int train_windows;   /* over every series */
     int batches;         /* per epoch */
     uint32_t *order;     /* training window order of the current epoch */
     float *best_weights; /* every parameter, concatenated */
@@ -56,6 +59,7 @@ void ac_trainer_free(ac_trainer *t) {
     ac_batch_slices_free(t->slices);
     ac_ctx_free(t->ctx);
     free(t->order);
+    free(t->window_offsets);
     free(t->best_weights);
     free(t->history);
     free(t->start.state);
@@ -91,22 +95,37 @@ static ac_status check_options(const ac_train_options *o, const ac_model_spec *s
     return AC_OK;
 }
 
-ac_trainer *ac_trainer_new(const ac_train_options *options, const ac_series *series,
-                           ac_forecaster *model, ac_error *err) {
+/* A trainer on the pooled windows of count series. */
+static ac_trainer *trainer_new(const ac_train_options *options, const ac_series *series, int count,
+                               ac_forecaster *model, ac_error *err) {
     if (check_options(options, model ? ac_forecaster_spec(model) : NULL, err) != AC_OK) return NULL;
+    int64_t windows = 0;
+    for (int i = 0; i < count; i++) windows += ac_series_windows(&series[i], AC_SPLIT_TRAIN).count;
+    if (windows > INT32_MAX) {
+        ac_error_set(err, AC_ERR_INVALID, "trainer: %lld training windows (at most %d)",
+                     (long long)windows, INT32_MAX);
+        return NULL;
+    }
     ac_trainer *t = calloc(1, sizeof *t);
-    if (!t) {
+    if (t) t->window_offsets = malloc((size_t)(count + 1) * sizeof *t->window_offsets);
+    if (!t || !t->window_offsets) {
+        free(t);
         ac_error_set(err, AC_ERR_NOMEM, "trainer: out of memory");
         return NULL;
     }
     t->options = *options;
     const ac_train_options *o = &t->options;
     t->series = series;
+    t->series_count = count;
+    t->window_offsets[0] = 0;
+    for (int i = 0; i < count; i++)
+        t->window_offsets[i + 1] =
+            t->window_offsets[i] + ac_series_windows(&series[i], AC_SPLIT_TRAIN).count;
     t->model = model;
     t->best_val = INFINITY;
-    t->train_windows = ac_series_windows(series, AC_SPLIT_TRAIN);
+    t->train_windows = (int)windows;
     int bs = o->batch_size;
-    t->batches = (t->train_windows.count + bs - 1) / bs;
+    t->batches = (t->train_windows + bs - 1) / bs;
     ac_optim_config oc = ac_optim_config_default(o->optimizer);
     oc.weight_decay = (float)o->weight_decay;
     if (o->optimizer == AC_OPT_SGD) oc.momentum = (float)o->momentum;
@@ -120,7 +139,7 @@ ac_trainer *ac_trainer_new(const ac_train_options *options, const ac_series *ser
     ac_rng_seed(&t->shuffle_rng, o->seed, AC_RNG_STREAM_SHUFFLE);
     ac_rng_seed(&t->dropout_rng, o->seed, AC_RNG_STREAM_DROPOUT);
     int64_t weights = ac_forecaster_weight_count(model);
-    t->order = malloc((size_t)t->train_windows.count * sizeof *t->order);
+    t->order = malloc((size_t)(t->train_windows > 0 ? t->train_windows : 1) * sizeof *t->order);
     t->best_weights = calloc((size_t)weights, sizeof(float)); /* saved before any best */
     t->history = calloc((size_t)o->epochs, sizeof *t->history);
     t->ctx = ac_ctx_new(STEP_ARENA_BYTES, 0);
@@ -147,6 +166,16 @@ ac_trainer *ac_trainer_new(const ac_train_options *options, const ac_series *ser
         return NULL;
     }
     return t;
+}
+
+ac_trainer *ac_trainer_new(const ac_train_options *options, const ac_series *series,
+                           ac_forecaster *model, ac_error *err) {
+    return trainer_new(options, series, 1, model, err);
+}
+
+ac_trainer *ac_trainer_new_panel(const ac_train_options *options, const ac_panel *panel,
+                                 ac_forecaster *model, ac_error *err) {
+    return trainer_new(options, panel->series, panel->count, model, err);
 }
 
 ac_status ac_trainer_set_parallel(ac_trainer *t, ac_parallel *group, ac_error *err) {
@@ -186,18 +215,37 @@ typedef struct batch_windows {
 
 #define FILL_CHUNK 64 /* window starts gathered per call */
 
+/* The series of training window w (0 <= w < train_windows) and its origin t in that series. */
+static const ac_series *train_window(const ac_trainer *t, int w, int *origin) {
+    int lo = 0, hi = t->series_count - 1; /* the last series whose windows start at or before w */
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (t->window_offsets[mid] <= w)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    const ac_series *s = &t->series[lo];
+    *origin = ac_series_windows(s, AC_SPLIT_TRAIN).first + (w - t->window_offsets[lo]);
+    return s;
+}
+
+/* Gathers windows order[first .. first + count) into x, y and future, in runs of windows of one
+ * series. */
 static void fill_slice(void *user, int first, int count, float *x, float *y, float *future) {
     const batch_windows *w = user;
     int ts[FILL_CHUNK];
-    for (int done = 0; done < count; done += FILL_CHUNK) {
-        int k = count - done < FILL_CHUNK ? count - done : FILL_CHUNK;
-        for (int i = 0; i < k; i++)
-            ts[i] = w->t->train_windows.first + (int)w->order[first + done + i];
-        const ac_series *s = w->t->series;
+    int done = 0;
+    while (done < count) {
+        const ac_series *s = train_window(w->t, (int)w->order[first + done], &ts[0]);
+        int k = 1;
+        for (; k < FILL_CHUNK && done + k < count; k++)
+            if (train_window(w->t, (int)w->order[first + done + k], &ts[k]) != s) break;
         ac_series_gather(s, ts, k, x + (size_t)done * s->lookback * s->columns,
                          y + (size_t)done * s->horizon * s->channels);
         if (future)
             ac_series_gather_future(s, ts, k, future + (size_t)done * s->horizon * s->future);
+        done += k;
     }
 }
 
@@ -206,7 +254,7 @@ static void fill_slice(void *user, int first, int count, float *x, float *y, flo
  * engine errors (arena, shapes). */
 static ac_status batch_gradients(ac_trainer *t, const uint32_t *order, int n, int first, int total,
                                  float *value, ac_error *err) {
-    const ac_series *s = t->series;
+    const ac_series *s = &t->series[0]; /* every series has the same shapes */
     ac_ctx *ctx = t->ctx;
     if (t->slices) {
         batch_windows w = {.t = t, .order = order};
@@ -314,14 +362,15 @@ ac_status ac_trainer_epoch(ac_trainer *t, bool *done, ac_error *err) {
         ac_dp_broadcast_params(t->group, ac_forecaster_params(t->model),
                                ac_forecaster_param_count(t->model), t->fused);
     }
-    int count = t->train_windows.count, bs = o->batch_size;
+    int count = t->train_windows, bs = o->batch_size;
     if (t->epoch == 0 && isinf(t->best_val) &&
         ac_forecaster_spec(t->model)->anchor == AC_ANCHOR_LAST) {
         /* With anchor = last the untrained model is the naive repeat: it is epoch 0 of early
          * stopping, so a trained epoch is kept only if it beats the naive forecast on the
          * validation windows, and a run where none does keeps the naive forecast. */
         double start_val = NAN;
-        if (ac_split_loss(t->model, t->series, AC_SPLIT_VAL, o->loss, bs, &start_val, err) != AC_OK)
+        if (ac_series_loss(t->model, t->series, t->series_count, AC_SPLIT_VAL, o->loss, bs,
+                           &start_val, err) != AC_OK)
             return err->code;
         if (isfinite(start_val)) {
             t->best_val = start_val;
@@ -373,7 +422,8 @@ ac_status ac_trainer_epoch(ac_trainer *t, bool *done, ac_error *err) {
                             "not the same on every rank",
                             t->epoch + 1);
     double val = NAN;
-    if (ac_split_loss(t->model, t->series, AC_SPLIT_VAL, o->loss, bs, &val, err) != AC_OK)
+    if (ac_series_loss(t->model, t->series, t->series_count, AC_SPLIT_VAL, o->loss, bs, &val,
+                       err) != AC_OK)
         return err->code;
     if (isnan(val) || isinf(val))
         return ac_error_set(err, AC_ERR_INVALID,
@@ -429,7 +479,7 @@ double ac_trainer_seconds(const ac_trainer *t) {
     return t->seconds;
 }
 int64_t ac_trainer_windows_per_epoch(const ac_trainer *t) {
-    return t->train_windows.count;
+    return t->train_windows;
 }
 
 /* ---- state, for checkpoints ---- */

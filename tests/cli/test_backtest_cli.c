@@ -9,10 +9,16 @@
  * writes them byte for byte too; SIGINT (Ctrl-C, to the process group) and SIGTERM (to the
  * parent alone) stop it with 128 + the signal and one line whose command continues it to the
  * same outputs; bad command lines, a folder of another backtest and an old fold file fail in
- * one line.
+ * one line. With covariates (two targets, a past and a future covariate, the hour of day): a
+ * checkpoint's backtest is eval's test metrics and forecasts CSV (the targets' rows only), a
+ * config's is train's, a refit's fold keeps the scaler of every real column and a resumed run
+ * writes the same outputs; forecasts read the future covariate from the horizon rows and the
+ * past one from the input rows only.
  *
  * The series: 300 hourly rows of two channels; split 0.7/0.1/0.2 (n_val 30, test origins
- * 240-294 for L = 24, H = 6). */
+ * 240-294 for L = 24, H = 6). The covariate series: the same rows with a past covariate p and a
+ * future covariate f (which the target a follows); cov_f.csv and cov_p.csv change f or p in the
+ * last 6 rows alone. */
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
@@ -56,6 +62,30 @@ static int setup(void **state) {
         fprintf(f, "2021-01-%02d %02d:00:00,%.5f,%.5f\n", 1 + t / 24, t % 24, 5 + sin(t * 0.5236),
                 3 + cos(t * 0.2618) + 0.01 * t);
     fclose(f);
+    /* the covariate series, and two that differ from it in f or p in rows 294-299 alone */
+    const char *names[3] = {"cov.csv", "cov_f.csv", "cov_p.csv"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[k]);
+        if (!(f = fopen(path, "w"))) return -1;
+        fprintf(f, "date,a,b,p,f\n");
+        for (int t = 0; t < 300; t++) {
+            double fv = cos(t * 0.3), pv = sin(t * 0.1);
+            if (t >= 294 && k == 1) fv += 2;
+            if (t >= 294 && k == 2) pv += 2;
+            fprintf(f, "2021-01-%02d %02d:00:00,%.5f,%.5f,%.5f,%.5f\n", 1 + t / 24, t % 24,
+                    5 + sin(t * 0.5236) + 0.5 * cos(t * 0.3) + 0.01 * ((t * 7) % 5),
+                    3 + cos(t * 0.2618) + 0.01 * t, pv, fv);
+        }
+        fclose(f);
+    }
+    if (tu_write_file(dir, "cov.ini",
+                      "[data]\ncsv = cov.csv\nlookback = 24\nhorizon = 6\ntargets = a,b\n"
+                      "past_covariates = p\nfuture_covariates = f\ncalendar = hour_of_day\n"
+                      "[model]\nd_model = 8\nheads = 2\nlayers = 1\nd_ff = 16\npatch_len = 6\n"
+                      "patch_stride = 3\n"
+                      "[train]\nepochs = 2\nbatch_size = 16\nseed = 3\nthreads = 1\n") != 0 ||
+        sh("$A train cov.ini --quiet --out runs/cov") != 0)
+        return -1;
     if (tu_write_file(dir, "tiny.ini",
                       "[data]\ncsv = series.csv\nlookback = 24\nhorizon = 6\n"
                       "[model]\nd_model = 8\nheads = 2\nlayers = 1\nd_ff = 16\npatch_len = 6\n"
@@ -644,6 +674,123 @@ static void test_bad_inputs_fail_in_one_line(void **state) {
     fails(1, "fold file version 1", "tiny.ini --stride 20 --out bt/taken");
 }
 
+/* ---- covariates ---- */
+
+static void test_covariate_checkpoint_backtest_matches_eval_bit_for_bit(void **state) {
+    (void)state;
+    assert_int_equal(sh("$A backtest runs/cov/best.h5 --out bt/cov_ck 2>&1"), 0);
+    assert_non_null(strstr(out, "300 rows x 2 channels (+ 4 covariate column(s))"));
+    assert_int_equal(sh("$A eval runs/cov/best.h5 --json --forecasts cov_eval_forecasts.csv > "
+                        "cov_eval.json"),
+                     0);
+    cJSON *ev = json_file("cov_eval.json"), *bt = json_file("bt/cov_ck/metrics.json");
+    const cJSON *overall = cJSON_GetObjectItemCaseSensitive(bt, "overall");
+    const char *keys[3] = {"model", "baselines", "intervals"};
+    for (int k = 0; k < 3; k++)
+        if (!cJSON_Compare(cJSON_GetObjectItemCaseSensitive(ev, keys[k]),
+                           cJSON_GetObjectItemCaseSensitive(overall, keys[k]), true))
+            fail_msg("%s: eval and backtest differ", keys[k]);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(overall, "intervals")), 2);
+    assert_true(number(bt, "channels") == 2);
+    assert_true(number(bt, "covariate_columns") == 4); /* p, f, hour of day's sin and cos */
+    assert_true(number(bt, "origins") == number(ev, "windows"));
+    cJSON_Delete(ev);
+    cJSON_Delete(bt);
+    assert_same_file("cov_eval_forecasts.csv", "bt/cov_ck/forecasts.csv");
+    /* the targets' rows: a and b, never p or f */
+    csv_rows *c = read_csv("bt/cov_ck/forecasts.csv");
+    assert_int_equal(c->rows, 55 * 6 * 2);
+    for (int r = 0; r < c->rows; r++)
+        if (strcmp(c->channel[r], r % 2 ? "b" : "a") != 0)
+            fail_msg("row %d: channel %s", r, c->channel[r]);
+    /* actual is the target's value in the data: origin 240, step 1, a (row 240) */
+    double want = 5 + sin(240 * 0.5236) + 0.5 * cos(240 * 0.3) + 0.01 * ((240 * 7) % 5);
+    assert_true(fabs(c->v[0][column(c, "actual")] - want) < 1e-5);
+    free(c);
+}
+
+static void test_covariate_config_backtest_is_train(void **state) {
+    (void)state;
+    assert_int_equal(sh("$A backtest cov.ini --out bt/cov_cfg --quiet"), 0);
+    cJSON *run = json_file("runs/cov/metrics.json"), *bt = json_file("bt/cov_cfg/metrics.json");
+    const cJSON *overall = cJSON_GetObjectItemCaseSensitive(bt, "overall");
+    assert_true(cJSON_Compare(cJSON_GetObjectItemCaseSensitive(run, "model"),
+                              cJSON_GetObjectItemCaseSensitive(overall, "model"), true));
+    assert_true(cJSON_Compare(cJSON_GetObjectItemCaseSensitive(run, "intervals"),
+                              cJSON_GetObjectItemCaseSensitive(overall, "intervals"), true));
+    cJSON_Delete(run);
+    cJSON_Delete(bt);
+}
+
+static void test_covariate_refits_keep_every_column_and_resume(void **state) {
+    (void)state;
+    const char *cmd = "$A backtest cov.ini --refit 2 --stride 10 --quiet --out";
+    assert_int_equal(sh("%s bt/cov_whole", cmd), 0);
+    cJSON *bt = json_file("bt/cov_whole/metrics.json");
+    const cJSON *folds = cJSON_GetObjectItemCaseSensitive(bt, "per_fold");
+    assert_int_equal(cJSON_GetArraySize(folds), 3);
+    for (int f = 0; f < 3; f++)
+        assert_true(number(cJSON_GetArrayItem(folds, f), "train_rows") == 210 + 20 * f);
+    cJSON_Delete(bt);
+    /* a fold file: magic, identity, 10 int32, 2 timings, the scaler of the 4 real columns (a,
+     * b, p, f; the calendar's are not scaled), 2 conformal levels, 2 origins, then the points
+     * and the 2 levels' bounds of the 2 targets: 2 x 6 x 2 x (1 + 2 x 2) floats */
+    long size = 8 + 8 + 10 * 4 + 2 * 8 + 2 * 4 * 8 + 2 * 8 + 2 * 4 + 2 * 6 * 2 * 5 * 4;
+    assert_int_equal(sh("stat -c %%s bt/cov_whole/folds/fold_0000.bin"), 0);
+    assert_int_equal(atol(out), size);
+    assert_int_equal(sh("%s bt/cov_resumed --stop-after-folds 1", cmd), 0);
+    assert_non_null(strstr(out, "stopped after 1 fold(s)"));
+    assert_int_equal(sh("%s bt/cov_resumed", cmd), 0);
+    assert_non_null(strstr(out, "(2 fold(s) computed now)"));
+    assert_same_file("bt/cov_whole/forecasts.csv", "bt/cov_resumed/forecasts.csv");
+    assert_same_file("bt/cov_whole/metrics.json", "bt/cov_resumed/metrics.json");
+}
+
+/* The forecast lines (origin to the point forecast) of forecasts.csv for origins in
+ * [first, last], as one text. */
+static char *forecast_lines(const char *name, int first, int last) {
+    char *text = read_in_dir(name);
+    assert_non_null(text);
+    char *keep = calloc(strlen(text) + 1, 1), *save = NULL;
+    assert_non_null(keep);
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        int origin = atoi(line);
+        if (line[0] < '0' || line[0] > '9' || origin < first || origin > last) continue;
+        strcat(keep, line);
+        strcat(keep, "\n");
+    }
+    free(text);
+    return keep;
+}
+
+static void test_covariates_come_from_the_right_rows(void **state) {
+    (void)state;
+    /* origins 288-294; rows 294-299 differ in f (cov_f.csv) or p (cov_p.csv) alone, and the
+     * model is trained on the same rows before 258 */
+    const char *cmd = "$A backtest cov.ini --start 288 --quiet";
+    assert_int_equal(sh("%s --out bt/rows_same", cmd), 0);
+    assert_int_equal(sh("%s --set data.csv=cov_f.csv --out bt/rows_f", cmd), 0);
+    assert_int_equal(sh("%s --set data.csv=cov_p.csv --out bt/rows_p", cmd), 0);
+    char *same[2] = {forecast_lines("bt/rows_same/forecasts.csv", 288, 288),
+                     forecast_lines("bt/rows_same/forecasts.csv", 289, 294)};
+    char *f[2] = {forecast_lines("bt/rows_f/forecasts.csv", 288, 288),
+                  forecast_lines("bt/rows_f/forecasts.csv", 289, 294)};
+    char *p = forecast_lines("bt/rows_p/forecasts.csv", 288, 294);
+    /* origin 288 forecasts rows 288-293; 289-294 reach row 294, whose f is known ahead */
+    assert_true(strlen(same[0]) > 0 && strlen(same[1]) > 0);
+    assert_string_equal(same[0], f[0]);
+    assert_string_not_equal(same[1], f[1]);
+    /* p of rows 294-299 is in no input window of these origins: nothing changes */
+    char *all = forecast_lines("bt/rows_same/forecasts.csv", 288, 294);
+    assert_string_equal(all, p);
+    free(all);
+    free(p);
+    for (int k = 0; k < 2; k++) {
+        free(same[k]);
+        free(f[k]);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_checkpoint_backtest_matches_eval_bit_for_bit),
@@ -659,6 +806,10 @@ int main(void) {
         cmocka_unit_test(test_ctrl_c_stops_a_backtest_that_continues_to_the_same_outputs),
         cmocka_unit_test(test_sigterm_to_the_parent_stops_its_workers),
         cmocka_unit_test(test_bad_inputs_fail_in_one_line),
+        cmocka_unit_test(test_covariate_checkpoint_backtest_matches_eval_bit_for_bit),
+        cmocka_unit_test(test_covariate_config_backtest_is_train),
+        cmocka_unit_test(test_covariate_refits_keep_every_column_and_resume),
+        cmocka_unit_test(test_covariates_come_from_the_right_rows),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -90,6 +90,8 @@ static void test_defaults_are_the_documented_values(void **state) {
     assert_string_equal(cfg.data.csv, "");
     assert_string_equal(cfg.data.columns, "");
     assert_string_equal(cfg.data.date_column, "");
+    assert_int_equal(cfg.data.format, AC_FORMAT_WIDE);
+    assert_string_equal(cfg.data.id_column, "");
     assert_int_equal(cfg.data.lookback, 96);
     assert_int_equal(cfg.data.horizon, 96);
     assert_true(cfg.data.split[0] == 0.7 && cfg.data.split[1] == 0.1 && cfg.data.split[2] == 0.2);
@@ -565,6 +567,8 @@ static void assert_same_config(const ac_config *a, const ac_config *b) {
     assert_string_equal(a->data.csv, b->data.csv);
     assert_string_equal(a->data.columns, b->data.columns);
     assert_string_equal(a->data.date_column, b->data.date_column);
+    assert_int_equal(a->data.format, b->data.format);
+    assert_string_equal(a->data.id_column, b->data.id_column);
     assert_int_equal(a->data.lookback, b->data.lookback);
     assert_int_equal(a->data.horizon, b->data.horizon);
     assert_memory_equal(a->data.split, b->data.split, sizeof a->data.split);
@@ -611,6 +615,8 @@ static void test_to_ini_reads_back_as_the_same_config(void **state) {
     /* values that need all 17 digits, and a tiny one */
     assert_int_equal(ac_config_set(&cfg, "train.lr=0.00030000000000000003", &err), AC_OK);
     assert_int_equal(ac_config_set(&cfg, "model.dropout=0.1234567890123456789", &err), AC_OK);
+    assert_int_equal(ac_config_set(&cfg, "data.format=long", &err), AC_OK);
+    assert_int_equal(ac_config_set(&cfg, "data.id_column=store id", &err), AC_OK);
     assert_int_equal(ac_config_set(&cfg, "train.weight_decay=4.9e-324", &err), AC_OK);
     assert_int_equal(ac_config_set(&cfg,
                                    "data.split=0.3333333333333333,0.3333333333333333,"
@@ -627,6 +633,8 @@ static void test_to_ini_reads_back_as_the_same_config(void **state) {
     assert_contains(text, "[data]\n");
     assert_contains(text, "\nrevin = false\n");
     assert_contains(text, "\nattention = gated\n");
+    assert_contains(text, "\nformat = long\n");
+    assert_contains(text, "\nid_column = store id\n");
     assert_contains(text, "\nseed = 18446744073709551615\n");
     assert_true(strstr(text, "[data]") < strstr(text, "[model]"));
     assert_true(strstr(text, "[model]") < strstr(text, "[train]"));
@@ -644,7 +652,7 @@ static void test_to_ini_of_the_defaults_has_every_key(void **state) {
     assert_contains(text, "\ndataset =\n");
     int keys = 0;
     for (const char *c = text; (c = strstr(c, " =")) != NULL; c++) keys++;
-    assert_int_equal(keys, 48);
+    assert_int_equal(keys, 50);
     ac_config back;
     ac_config_defaults(&back);
     assert_int_equal(ac_config_load_string(&back, text, "resolved", &err), AC_OK);
@@ -881,6 +889,34 @@ static void test_check_wants_a_filling_missing_policy_for_gaps_fill(void **state
     assert_int_equal(ac_config_check(&cfg, &err), AC_OK);
 }
 
+static void test_format_long_and_the_id_column(void **state) {
+    (void)state;
+    assert_int_equal(load("[data]\ncsv = a.csv\nformat = long\nid_column = store\n"), AC_OK);
+    assert_int_equal(cfg.data.format, AC_FORMAT_LONG);
+    assert_string_equal(cfg.data.id_column, "store");
+    assert_int_equal(ac_config_check(&cfg, &err), AC_OK);
+    /* long without an id column: the loader looks for a column named id */
+    assert_int_equal(load("[data]\ncsv = a.csv\nformat = LONG\n"), AC_OK);
+    assert_int_equal(cfg.data.format, AC_FORMAT_LONG);
+    assert_int_equal(ac_config_check(&cfg, &err), AC_OK);
+    expect_invalid("[data]\ncsv = a.csv\nformat = tall\n", 3, "data.format", "wide, long");
+    /* an id column means nothing to a wide file: both keys named, with where each was set */
+    expect_check_message("[data]\ncsv = a.csv\nid_column = store\n",
+                         "exp.ini:3: data.id_column: 'store' is set, but data.format = wide "
+                         "(the default) has no id column: set data.format = long for a file of many "
+                         "series, or leave data.id_column empty");
+    expect_check_message("[data]\ncsv = a.csv\nformat = wide\nid_column = store\n",
+                         "exp.ini:4: data.id_column: 'store' is set, but data.format = wide (");
+    assert_contains(err.msg, "/exp.ini:3) has no id column");
+    assert_int_equal(load("[data]\ncsv = a.csv\n"), AC_OK);
+    assert_int_equal(ac_config_set(&cfg, "data.format=long", &err), AC_OK);
+    assert_int_equal(ac_config_set(&cfg, "data.id_column=store", &err), AC_OK);
+    assert_int_equal(ac_config_check(&cfg, &err), AC_OK);
+    assert_int_equal(ac_config_set(&cfg, "data.format=wide", &err), AC_OK);
+    assert_int_equal(ac_config_check(&cfg, &err), AC_ERR_INVALID);
+    assert_contains(err.msg, "data.format = wide (--set data.format=wide) has no id column");
+}
+
 static void test_model_spec_carries_the_model_keys(void **state) {
     (void)state;
     assert_int_equal(load(FULL), AC_OK);
@@ -1030,7 +1066,7 @@ static void test_print_keys_lists_every_key_with_its_default(void **state) {
         assert_int_equal(doc - line, doc_column);
     }
     fclose(f);
-    assert_int_equal(lines, 48);
+    assert_int_equal(lines, 50);
     assert_true(saw_lr);
     assert_true(saw_attention);
 }
@@ -1186,6 +1222,7 @@ int main(void) {
         cmocka_unit_test(test_check_wants_a_number_for_the_missing_marker),
         cmocka_unit_test(test_check_wants_a_known_frequency),
         cmocka_unit_test(test_check_wants_a_filling_missing_policy_for_gaps_fill),
+        cmocka_unit_test(test_format_long_and_the_id_column),
         cmocka_unit_test(test_model_spec_carries_the_model_keys),
         cmocka_unit_test(test_train_options_carry_the_train_keys),
         cmocka_unit_test(test_print_keys_lists_every_key_with_its_default),
