@@ -22,6 +22,23 @@
  * it), then each symmetric pair (q, 1 - q) of a quantile model's levels. Every output of attncast
  * (predict, eval, backtest) names and computes them the same way.
  *
+ * A model trained with covariates (MODEL.md "Covariates": data.past_covariates,
+ * data.future_covariates, data.calendar) is forecast with ac_model_forecast_covariates; its
+ * windows hold every real column, the targets first, and its future rows the future-known real
+ * columns over the horizon; calendar features are computed from the dates given:
+ *
+ *     int K = ac_model_columns(m), F = ac_model_future_columns(m);   // K >= C, F <= K - C
+ *     float window[L * K], future[H * F];   // column k named ac_model_column_name(m, k); the
+ *                                           // future's column j is window column K - F + j
+ *     long long dates[L + H];   // only when ac_model_calendar(m) != 0: seconds (calendar.h)
+ *     if (ac_model_forecast_covariates(m, window, F ? future : NULL,
+ *                                      ac_model_calendar(m) ? dates : NULL,
+ *                                      point, lo, hi, q, &err) != AC_OK) ...
+ *
+ * ac_model_forecast and ac_model_forecast_bounds refuse such a model (they have no place for the
+ * covariates); ac_model_forecast_covariates also forecasts a model without covariates (K = C,
+ * F = 0, no dates), exactly as ac_model_forecast_bounds does.
+ *
  * A loaded model is read-only: any number of threads may call ac_model_forecast and
  * ac_model_forecast_bounds on it at once (each call takes its own scratch context from a small
  * pool). Inputs and outputs are in the data's original units; scaling with the checkpoint's
@@ -44,12 +61,25 @@ void ac_model_free(ac_model *model);
 
 int ac_model_lookback(const ac_model *model); /* L: rows the window must have */
 int ac_model_horizon(const ac_model *model);  /* H: rows the forecast has */
-int ac_model_channels(const ac_model *model); /* C: values per row */
+int ac_model_channels(const ac_model *model); /* C: the targets, the values forecast per row */
 const char *ac_model_channel_name(const ac_model *model, int channel);
+
+/* K: values per window row of ac_model_forecast_covariates: the C targets, then the model's past
+ * covariates, then its real-valued future covariates (K = C for a model without covariates). */
+int ac_model_columns(const ac_model *model);
+/* Column k's name (k < C: the channel's), NULL when k is not in [0, K). */
+const char *ac_model_column_name(const ac_model *model, int column);
+/* F: the real-valued future covariates, the values per future row: window columns K - F .. K - 1
+ * (0 without data.future_covariates). */
+int ac_model_future_columns(const ac_model *model);
+/* The calendar features the model computes from the dates (AC_CALENDAR_* bits of calendar.h,
+ * data.calendar); 0 when it needs no dates. */
+unsigned ac_model_calendar(const ac_model *model);
 
 /* window: [L, C], out: [H, C], both row-major in original units; for a quantile model
  * (model.quantiles) out is the median of its sorted levels. A non-finite value in the window is
- * an AC_ERR_INVALID naming its row and channel. Thread-safe. */
+ * an AC_ERR_INVALID naming its row and channel; a model with covariates is an AC_ERR_INVALID
+ * (forecast it with ac_model_forecast_covariates). Thread-safe. */
 ac_status ac_model_forecast(ac_model *model, const float *window, float *out, ac_error *err);
 
 /* I: the prediction intervals the model offers (conformal levels first, then quantile pairs);
@@ -70,10 +100,22 @@ double ac_model_quantile_level(const ac_model *model, int j);
  * step h and channel c at (i * H + h) * C + c, lo <= point <= hi; for a
  * quantile model quantiles [H, C, Q], each cell's Q values sorted ascending (the levels of
  * ac_model_quantile_level). Any of the four may be NULL (not wanted); quantiles is ignored for a
- * point model. A non-finite value in the window is an AC_ERR_INVALID naming its row and channel.
- * Thread-safe. */
+ * point model. A non-finite value in the window is an AC_ERR_INVALID naming its row and channel;
+ * a model with covariates is an AC_ERR_INVALID (ac_model_forecast_covariates). Thread-safe. */
 ac_status ac_model_forecast_bounds(ac_model *model, const float *window, float *point, float *lo,
                                    float *hi, float *quantiles, ac_error *err);
+
+/* The forecast of a model with covariates (any model), as ac_model_forecast_bounds gives it:
+ * window [L, K] (ac_model_columns) and future [H, F] (ac_model_future_columns; NULL when F = 0)
+ * row-major in original units, future row h being the h-th step after the window's last row;
+ * dates [L + H] (NULL when ac_model_calendar is 0): the dates of the window's rows then of the
+ * horizon's, in seconds since 1970-01-01 00:00 as ac_date_parse reads them, for the calendar
+ * features. point, lo, hi and quantiles as in ac_model_forecast_bounds (the targets only). A
+ * non-finite value is an AC_ERR_INVALID naming its row and column; so is a NULL future or dates
+ * the model needs. Thread-safe. */
+ac_status ac_model_forecast_covariates(ac_model *model, const float *window, const float *future,
+                                       const long long *dates, float *point, float *lo, float *hi,
+                                       float *quantiles, ac_error *err);
 
 /* The checkpoint behind the model (config, scaler, training state), for tools. */
 const ac_checkpoint *ac_model_checkpoint(const ac_model *model);

@@ -1,7 +1,9 @@
 /* embed.c - the embedding API: a loaded checkpoint plus a mutex-guarded pool of scratch
  * contexts, so concurrent forecasts on one model never share an arena (see embed.h). The
  * intervals the model offers are fixed at load (ac_interval_defs), so the bounds read nothing
- * that a forecast changes. */
+ * that a forecast changes. A covariate model's input rows are scaled as ac_series_build scales
+ * them (real columns with the checkpoint's scaler, calendar columns as computed from the dates),
+ * so a forecast sees what training saw. */
 #include "attncast/embed.h"
 
 #include <math.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 
 #include "attncast/autograd.h"
+#include "attncast/calendar.h"
 
 #define POOL_MAX 16
 
@@ -20,6 +23,7 @@ struct ac_model {
     int pooled;
     int intervals; /* I */
     ac_interval_def interval[AC_INTERVALS_CAP];
+    int past, future_real, calendar_columns; /* Kp, F and the calendar's 2 per feature */
 };
 
 ac_model *ac_model_load(const char *path, ac_error *err) {
@@ -36,6 +40,7 @@ ac_model *ac_model_load(const char *path, ac_error *err) {
     m->intervals = ac_interval_defs(ac_forecaster_spec(ckpt->model),
                                     ckpt->has_calibration ? &ckpt->calibration : NULL, m->interval,
                                     AC_INTERVALS_CAP);
+    ac_config_covariate_counts(&ckpt->config, &m->past, &m->future_real, &m->calendar_columns);
     return m;
 }
 
@@ -58,6 +63,18 @@ int ac_model_channels(const ac_model *m) {
 }
 const char *ac_model_channel_name(const ac_model *m, int c) {
     return c >= 0 && c < m->ckpt->channels ? m->ckpt->channel_names[c] : NULL;
+}
+int ac_model_columns(const ac_model *m) {
+    return m->ckpt->columns;
+}
+const char *ac_model_column_name(const ac_model *m, int k) {
+    return k >= 0 && k < m->ckpt->columns ? m->ckpt->channel_names[k] : NULL;
+}
+int ac_model_future_columns(const ac_model *m) {
+    return m->future_real;
+}
+unsigned ac_model_calendar(const ac_model *m) {
+    return m->ckpt->config.data.calendar;
 }
 const ac_checkpoint *ac_model_checkpoint(const ac_model *m) {
     return m->ckpt;
@@ -100,37 +117,90 @@ static void give_ctx(ac_model *m, ac_ctx *ctx) {
     ac_ctx_free(ctx);
 }
 
-/* The window scaled as ac_series_build scales, through the model: [1, H, C] or [1, H, C, Q] on
- * ctx's arena (scaled values); NULL with *st and err set on failure. */
-static ac_tensor *forward(ac_model *m, ac_ctx *ctx, const float *window, ac_status *st,
-                          ac_error *err) {
+static bool has_covariates(const ac_model *m) {
+    return m->past + m->future_real + m->calendar_columns > 0;
+}
+
+/* The inputs scaled as ac_series_build scales them, through the model: [1, H, C] or
+ * [1, H, C, Q] on ctx's arena (scaled values); NULL with *st and err set on failure. x is
+ * [1, L, K + calendar columns], the calendar's values computed from dates[0 .. L); the future
+ * [1, H, F + calendar columns] from future and dates[L .. L + H). */
+static ac_tensor *forward(ac_model *m, ac_ctx *ctx, const float *window, const float *future,
+                          const long long *dates, ac_status *st, ac_error *err) {
     const ac_checkpoint *ck = m->ckpt;
     const ac_scaler *sc = &ck->scaler;
-    int L = ac_model_lookback(m), C = ck->channels;
-    ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){1, L, C});
+    int L = ac_model_lookback(m), H = ac_model_horizon(m), K = ck->columns;
+    int F = m->future_real, G = m->calendar_columns, X = K + G, Kf = F + G;
+    unsigned calendar = ck->config.data.calendar;
+    double cal[2 * AC_CALENDAR_FEATURE_COUNT];
+    ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){1, L, X});
+    ac_tensor *f = x && Kf > 0 ? ac_tensor_temp(ctx, 3, (int[]){1, H, Kf}) : NULL;
     if (x)
-        for (int t = 0; t < L; t++)
-            for (int c = 0; c < C; c++)
-                x->data[t * C + c] =
-                    (float)(((double)window[t * C + c] - sc->mean[c]) / sc->std[c]);
-    ac_tensor *y = ac_forecaster_forward(ctx, ck->model, x);
+        for (int t = 0; t < L; t++) {
+            float *row = x->data + (size_t)t * X;
+            for (int c = 0; c < K; c++)
+                row[c] = (float)(((double)window[t * K + c] - sc->mean[c]) / sc->std[c]);
+            if (G > 0) ac_calendar_values(dates[t], calendar, cal);
+            for (int g = 0; g < G; g++) row[K + g] = (float)cal[g];
+        }
+    if (f)
+        for (int h = 0; h < H; h++) {
+            float *row = f->data + (size_t)h * Kf;
+            for (int j = 0; j < F; j++)
+                row[j] =
+                    (float)(((double)future[h * F + j] - sc->mean[K - F + j]) / sc->std[K - F + j]);
+            if (G > 0) ac_calendar_values(dates[L + h], calendar, cal);
+            for (int g = 0; g < G; g++) row[F + g] = (float)cal[g];
+        }
+    ac_tensor *y =
+        x && (Kf == 0 || f) ? ac_forecaster_forward_future(ctx, ck->model, x, f, NULL) : NULL;
     if (!y)
         *st = ac_error_set(err, ac_ctx_failed(ctx) ? ac_ctx_status(ctx) : AC_ERR_NOMEM,
                            "forecast failed: %s", ac_ctx_error(ctx));
     return y;
 }
 
-static ac_status check_window(const ac_model *m, const float *window, ac_error *err) {
+/* The window [L, K], the future [H, F] and the dates the model needs: present and finite. */
+static ac_status check_inputs(const ac_model *m, const float *window, const float *future,
+                              const long long *dates, ac_error *err) {
     const ac_checkpoint *ck = m->ckpt;
-    int L = ac_model_lookback(m), C = ck->channels;
+    int L = ac_model_lookback(m), H = ac_model_horizon(m), K = ck->columns, F = m->future_real;
+    const char *what = K > ck->channels ? "column" : "channel";
+    if (!window) return ac_error_set(err, AC_ERR_INVALID, "forecast: no window given");
     for (int t = 0; t < L; t++)
-        for (int c = 0; c < C; c++)
-            if (!isfinite(window[t * C + c]))
+        for (int c = 0; c < K; c++)
+            if (!isfinite(window[t * K + c]))
                 return ac_error_set(err, AC_ERR_INVALID,
-                                    "forecast window row %d (of %d), channel '%s': not a finite "
+                                    "forecast window row %d (of %d), %s '%s': not a finite "
                                     "number",
-                                    t + 1, L, ck->channel_names[c]);
+                                    t + 1, L, what, ck->channel_names[c]);
+    if (F > 0 && !future)
+        return ac_error_set(err, AC_ERR_INVALID,
+                            "forecast: the model has %d future covariate(s) (%s%s): their %d "
+                            "future rows are needed",
+                            F, ck->channel_names[K - F], F > 1 ? ", ..." : "", H);
+    for (int h = 0; h < H && F > 0; h++)
+        for (int j = 0; j < F; j++)
+            if (!isfinite(future[h * F + j]))
+                return ac_error_set(err, AC_ERR_INVALID,
+                                    "forecast future row %d (of %d), column '%s': not a finite "
+                                    "number",
+                                    h + 1, H, ck->channel_names[K - F + j]);
+    if (m->calendar_columns > 0 && !dates)
+        return ac_error_set(err, AC_ERR_INVALID,
+                            "forecast: the model computes calendar features (data.calendar) from "
+                            "the dates: the %d dates of the window and the horizon are needed",
+                            L + H);
     return AC_OK;
+}
+
+/* The error of ac_model_forecast(_bounds) for a model they cannot feed. */
+static ac_status covariates_refused(const ac_model *m, const char *fn, ac_error *err) {
+    return ac_error_set(err, AC_ERR_INVALID,
+                        "%s: the model uses covariates (%d past, %d future, %d calendar "
+                        "column(s)); its windows have %d columns: forecast it with "
+                        "ac_model_forecast_covariates",
+                        fn, m->past, m->future_real, m->calendar_columns, m->ckpt->columns);
 }
 
 /* values [cells], cell j of channel j / per % C, scaled -> original units into out */
@@ -141,12 +211,20 @@ static void unscale(const ac_scaler *sc, const float *values, int64_t cells, int
 }
 
 ac_status ac_model_forecast(ac_model *m, const float *window, float *out, ac_error *err) {
-    return ac_model_forecast_bounds(m, window, out, NULL, NULL, NULL, err);
+    if (has_covariates(m)) return covariates_refused(m, "ac_model_forecast", err);
+    return ac_model_forecast_covariates(m, window, NULL, NULL, out, NULL, NULL, NULL, err);
 }
 
 ac_status ac_model_forecast_bounds(ac_model *m, const float *window, float *point, float *lo,
                                    float *hi, float *quantiles, ac_error *err) {
-    ac_status st = check_window(m, window, err);
+    if (has_covariates(m)) return covariates_refused(m, "ac_model_forecast_bounds", err);
+    return ac_model_forecast_covariates(m, window, NULL, NULL, point, lo, hi, quantiles, err);
+}
+
+ac_status ac_model_forecast_covariates(ac_model *m, const float *window, const float *future,
+                                       const long long *dates, float *point, float *lo, float *hi,
+                                       float *quantiles, ac_error *err) {
+    ac_status st = check_inputs(m, window, future, dates, err);
     if (st != AC_OK) return st;
     const ac_checkpoint *ck = m->ckpt;
     const ac_model_spec *spec = ac_forecaster_spec(ck->model);
@@ -155,7 +233,7 @@ ac_status ac_model_forecast_bounds(ac_model *m, const float *window, float *poin
     int64_t HC = (int64_t)H * C;
     ac_ctx *ctx = take_ctx(m);
     if (!ctx) return ac_error_set(err, AC_ERR_NOMEM, "forecast: out of memory");
-    ac_tensor *y = forward(m, ctx, window, &st, err);
+    ac_tensor *y = forward(m, ctx, window, future, dates, &st, err);
     bool bounds = (lo || hi) && m->intervals > 0;
     /* scratch on the arena: the scaled point, sorted quantiles, one interval's bounds */
     ac_tensor *p = y ? ac_tensor_temp(ctx, 2, (int[]){H, C}) : NULL;

@@ -1,6 +1,7 @@
 /* checkpoint_data.c - reading a saved checkpoint, and the data it is scored or calibrated on (eval,
  * calibrate, backtest): its own, another CSV, or another dataset, always read as the checkpoint's
- * channels by name and windowed with the checkpoint's scaler.
+ * columns by name (its targets and real covariates; the stored config's roles arrange them and
+ * compute its calendar columns) and windowed with the checkpoint's scaler.
  *
  * The checkpoint's own CSV is looked for as stored in its config (data.csv, relative to the
  * folder train ran in), then relative to the checkpoint's folder and each folder above it (a run

@@ -22,8 +22,9 @@ typedef struct ac_cli_data_choice {
     bool split_given;       /* a split was asked for (else another CSV is read whole) */
 } ac_cli_data_choice;
 
-/* The checkpoint's config, pointed at the data chosen, always selecting the checkpoint's channels
- * by name (so another CSV may hold more columns, in any order). The checkpoint's own CSV is looked
+/* The checkpoint's config, pointed at the data chosen, always selecting the checkpoint's columns
+ * by name (its channels and real covariates, so another CSV may hold more columns, in any order;
+ * the config's role keys arrange them). The checkpoint's own CSV is looked
  * for as stored, then from the checkpoint's folder and each folder above it, then through the
  * dataset card with its file name (a note on stderr says where it was found). *whole: every
  * window of an unsplit file (another CSV, no split asked for). 0, or -1 after printing a one-line

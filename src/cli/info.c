@@ -2,9 +2,37 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "attncast/calendar.h"
 #include "attncast/checkpoint.h"
 #include "cli/checkpoint_data.h"
 #include "cli/cli.h"
+
+/* The names of columns [from, to) of the checkpoint's scaler, space-separated (at most 24). */
+static void print_names(const ac_checkpoint *ck, int from, int to) {
+    for (int i = from; i < to && i < from + 24; i++) printf(" %s", ck->channel_names[i]);
+    if (to - from > 24) printf(" ...");
+}
+
+/* The column roles of a covariate model (MODEL.md "Covariates"): nothing for a model without. */
+static void print_roles(const ac_checkpoint *ck) {
+    const ac_config *c = &ck->config;
+    int past = 0, future = 0, calendar_columns = 0;
+    ac_config_covariate_counts(c, &past, &future, &calendar_columns);
+    if (past + future + calendar_columns == 0) return;
+    printf("covariates     targets (%d):", ck->channels);
+    print_names(ck, 0, ck->channels);
+    printf("\n               past (%d):", past);
+    print_names(ck, ck->channels, ck->channels + past);
+    if (!past) printf(" none");
+    printf("\n               future (%d):", future);
+    print_names(ck, ck->channels + past, ck->columns);
+    if (!future) printf(" none");
+    printf("\n               calendar (%d columns):", calendar_columns);
+    for (int i = 0; i < AC_CALENDAR_FEATURE_COUNT; i++)
+        if (c->data.calendar & (1u << i)) printf(" %s", ac_calendar_feature_name(i));
+    if (!calendar_columns) printf(" none");
+    printf("\n");
+}
 
 int ac_cli_info(int argc, char **argv) {
     static const char *const usage = "usage: attncast info CHECKPOINT   (architecture, data, "
@@ -12,7 +40,9 @@ int ac_cli_info(int argc, char **argv) {
     static const char *const help =
         "\n"
         "Describes a checkpoint as it loads and checks it: format and version, data and\n"
-        "channels, windows and split, the dates' frequency and season, the architecture, the\n"
+        "channels, a covariate model's column roles (targets, past and future covariates,\n"
+        "calendar features), windows and split, the dates' frequency and season, the architecture, "
+        "the\n"
         "parameter count, and the training progress with its history (best epoch 0 is the\n"
         "untrained model, the naive repeat of a last-anchored model), and the conformal\n"
         "intervals when calibrated (levels, validation windows, mean half-width per level).\n"
@@ -35,6 +65,7 @@ int ac_cli_info(int argc, char **argv) {
            ck->channels);
     for (int i = 0; i < ck->channels && i < 24; i++) printf(" %s", ck->channel_names[i]);
     printf("%s)\n", ck->channels > 24 ? " ..." : "");
+    print_roles(ck);
     printf("windows        lookback %d, horizon %d, split %g/%g/%g\n", s->lookback, s->horizon,
            c->data.split[0], c->data.split[1], c->data.split[2]);
     printf("calendar       frequency %s, season %d\n",

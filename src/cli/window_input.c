@@ -10,12 +10,15 @@
 
 #include "cli/cli.h"
 
-int ac_cli_read_window(const ac_checkpoint *ck, const char *input, int at, ac_table **table,
-                       int *end_out, float *window) {
-    int L = ck->config.data.lookback, C = ck->channels;
+/* Loads the first n of the checkpoint's columns (by name) from input, its dates checked, into
+ * *table, and finds the data row the window ends at (*end_out). 0, or -1 after a one-line
+ * error. */
+static int load_input(const ac_checkpoint *ck, int n, const char *input, int at, ac_table **table,
+                      int *end_out) {
+    int L = ck->config.data.lookback;
     char columns[AC_CONFIG_TEXT];
     size_t used = 0;
-    for (int c = 0; c < C && used < sizeof columns; c++)
+    for (int c = 0; c < n && used < sizeof columns; c++)
         used += (size_t)snprintf(columns + used, sizeof columns - used, "%s%s", c ? "," : "",
                                  ck->channel_names[c]);
     ac_csv_options opt = {.date_column = ck->config.data.date_column,
@@ -42,6 +45,15 @@ int ac_cli_read_window(const ac_checkpoint *ck, const char *input, int at, ac_ta
                      L, end, at ? " up to --at" : "");
         return -1;
     }
+    *end_out = end;
+    return 0;
+}
+
+int ac_cli_read_window(const ac_checkpoint *ck, const char *input, int at, ac_table **table,
+                       int *end_out, float *window) {
+    int L = ck->config.data.lookback, C = ck->channels, end = 0;
+    if (load_input(ck, C, input, at, table, &end) != 0) return -1;
+    const ac_table *t = *table;
     for (int r = 0; r < L; r++)
         for (int c = 0; c < C; c++)
             window[r * C + c] = (float)t->values[(size_t)(end - L + r) * C + c];
@@ -69,6 +81,183 @@ static ac_freq forecast_freq(const ac_checkpoint *ck, const ac_table *t, int end
     if (lies_on_stored && !s.gaps) return stored;
     if (ac_freq_known(t->freq)) return t->freq;
     return lies_on_stored ? stored : (ac_freq){AC_FREQ_UNKNOWN, 0};
+}
+
+/* "hour_of_day,day_of_week" of a calendar feature set into buf. */
+static const char *calendar_list(unsigned features, char *buf, size_t n) {
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < AC_CALENDAR_FEATURE_COUNT && used < n; i++)
+        if (features & (1u << i))
+            used += (size_t)snprintf(buf + used, n - used, "%s%s", used ? "," : "",
+                                     ac_calendar_feature_name(i));
+    return buf;
+}
+
+/* The future covariates' H rows from path into in->future, matched to the forecast's dates
+ * (horizon[h], on freq after the input's last date `last`, written in style) when dated, else its
+ * first H rows in order. 0 or -1 after a one-line error. */
+static int read_future(const ac_model *m, const char *path, ac_freq freq, bool dated,
+                       long long last, const long long *horizon, const ac_date_style *style,
+                       float *future) {
+    const ac_checkpoint *ck = ac_model_checkpoint(m);
+    int H = ac_model_horizon(m), K = ac_model_columns(m), F = ac_model_future_columns(m);
+    char columns[AC_CONFIG_TEXT];
+    size_t used = 0;
+    for (int j = 0; j < F && used < sizeof columns; j++)
+        used += (size_t)snprintf(columns + used, sizeof columns - used, "%s%s", j ? "," : "",
+                                 ac_model_column_name(m, K - F + j));
+    ac_csv_options opt = {.date_column = ck->config.data.date_column, .columns = columns};
+    ac_table *ft = NULL;
+    ac_error err;
+    int rc = -1;
+    if (ac_table_load_csv(&ft, path, &opt, &err) != AC_OK) {
+        ac_cli_error("%s", err.msg);
+        goto done;
+    }
+    if (dated && !ft->dates) {
+        ac_cli_error("%s: no date column to match the forecast's dates with (the model's "
+                     "data.date_column, else a column named date)",
+                     path);
+        goto done;
+    }
+    for (int h = 0; h < H; h++) {
+        char want[AC_DATE_TEXT] = "";
+        if (dated) ac_date_format(horizon[h], style, want, sizeof want);
+        if (h >= ft->rows) {
+            if (dated)
+                ac_cli_error("%s: no row for %s (step %d of the horizon's %d): the file ends at "
+                             "line %d",
+                             path, want, h + 1, H, ft->rows + 1);
+            else
+                ac_cli_error("%s: %d row(s), the horizon needs %d (the input's dates follow no "
+                             "frequency, so the rows are taken in order)",
+                             path, ft->rows, H);
+            goto done;
+        }
+        long long secs;
+        ac_date_style st;
+        if (dated && !ac_date_parse(ft->dates[h], &secs, &st)) {
+            ac_cli_error("%s: line %d: the date '%s' does not parse", path, h + 2, ft->dates[h]);
+            goto done;
+        }
+        if (dated && secs != horizon[h]) {
+            char origin[AC_DATE_TEXT];
+            ac_date_format(last, style, origin, sizeof origin);
+            long long periods;
+            char fq[AC_FREQ_TEXT];
+            if (secs <= last)
+                ac_cli_error("%s: line %d: %s is not after the input's last date %s: the rows "
+                             "must begin at the forecast's first date, %s",
+                             path, h + 2, ft->dates[h], origin, want);
+            else if (!ac_freq_periods(freq, last, secs, &periods))
+                ac_cli_error(
+                    "%s: line %d: %s is off the forecast's calendar (frequency %s from %s): "
+                    "step %d of the horizon is %s",
+                    path, h + 2, ft->dates[h], ac_freq_name(freq, fq), origin, h + 1, want);
+            else if (secs > horizon[h])
+                ac_cli_error("%s: no row for %s (step %d of the horizon's %d): line %d has %s",
+                             path, want, h + 1, H, h + 2, ft->dates[h]);
+            else
+                ac_cli_error("%s: line %d: %s is out of order (repeated or earlier): step %d of "
+                             "the horizon is %s",
+                             path, h + 2, ft->dates[h], h + 1, want);
+            goto done;
+        }
+        for (int j = 0; j < F; j++) future[h * F + j] = (float)ft->values[(size_t)h * F + j];
+    }
+    rc = 0;
+done:
+    ac_table_free(ft);
+    return rc;
+}
+
+int ac_cli_read_model_input(const ac_model *m, const char *input, const char *future_csv, int at,
+                            ac_cli_model_input *in) {
+    memset(in, 0, sizeof *in);
+    const ac_checkpoint *ck = ac_model_checkpoint(m);
+    int L = ac_model_lookback(m), H = ac_model_horizon(m), K = ac_model_columns(m);
+    int F = ac_model_future_columns(m);
+    unsigned calendar = ac_model_calendar(m);
+    if (future_csv && F == 0) {
+        ac_cli_error("%s: --future %s: the model has no future covariates to read "
+                     "(data.future_covariates)%s",
+                     ck->path, future_csv,
+                     calendar ? "; its calendar features come from the dates" : "");
+        return -1;
+    }
+    if (!future_csv && F > 0) {
+        ac_cli_error("%s: the model has %d future covariate(s) (%s%s): give their %d rows after "
+                     "the forecast's origin with --future CSV",
+                     ck->path, F, ac_model_column_name(m, K - F), F > 1 ? ", ..." : "", H);
+        return -1;
+    }
+    if (load_input(ck, K, input, at, &in->table, &in->end) != 0) return -1;
+    const ac_table *t = in->table;
+    int end = in->end;
+    in->window = malloc((size_t)L * K * sizeof *in->window);
+    in->future = F > 0 ? malloc((size_t)H * F * sizeof *in->future) : NULL;
+    in->dates = malloc((size_t)(L + H) * sizeof *in->dates);
+    if (!in->window || (F > 0 && !in->future) || !in->dates) {
+        ac_cli_error("predict: out of memory");
+        return -1;
+    }
+    for (int r = 0; r < L; r++)
+        for (int c = 0; c < K; c++)
+            in->window[r * K + c] = (float)t->values[(size_t)(end - L + r) * K + c];
+    if (F == 0 && !calendar) {
+        free(in->dates);
+        in->dates = NULL;
+        return 0;
+    }
+    /* the horizon's dates: those the forecast's CSV writes */
+    ac_freq freq = forecast_freq(ck, t, end);
+    long long last = 0;
+    ac_date_style style;
+    bool dated = ac_freq_known(freq) && ac_date_parse(t->dates[end - 1], &last, &style);
+    for (int h = 0; dated && h < H; h++) in->dates[L + h] = ac_freq_step(freq, last, h + 1);
+    if (calendar) {
+        char features[160];
+        calendar_list(calendar, features, sizeof features);
+        if (!t->dates) {
+            ac_cli_error("%s: the model computes calendar features (data.calendar = %s) from "
+                         "the dates, and the input has no date column",
+                         input, features);
+            return -1;
+        }
+        for (int r = 0; r < L; r++) {
+            ac_date_style st;
+            if (!ac_date_parse(t->dates[end - L + r], &in->dates[r], &st)) {
+                ac_cli_error("%s: data row %d: the date '%s' does not parse, and the model "
+                             "computes calendar features (data.calendar = %s) from it",
+                             input, end - L + r + 1, t->dates[end - L + r], features);
+                return -1;
+            }
+        }
+        if (!dated) {
+            ac_cli_error("%s: the model computes calendar features (data.calendar = %s) of the "
+                         "horizon's dates, and the input's dates follow no frequency to continue "
+                         "(data.frequency)",
+                         input, features);
+            return -1;
+        }
+    }
+    if (F > 0 && read_future(m, future_csv, freq, dated, last, in->dates + L, &t->date_style,
+                             in->future) != 0)
+        return -1;
+    if (!calendar) { /* the dates were only for matching the future rows */
+        free(in->dates);
+        in->dates = NULL;
+    }
+    return 0;
+}
+
+void ac_cli_model_input_free(ac_cli_model_input *in) {
+    ac_table_free(in->table);
+    free(in->window);
+    free(in->future);
+    free(in->dates);
+    memset(in, 0, sizeof *in);
 }
 
 char *ac_cli_forecast_csv(const ac_checkpoint *ck, const ac_table *t, int end, const float *out) {

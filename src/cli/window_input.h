@@ -5,6 +5,7 @@
 
 #include "attncast/checkpoint.h"
 #include "attncast/csv.h"
+#include "attncast/embed.h"
 #include "cli/cli.h"
 
 /* The command line `predict` and `explain` share: CHECKPOINT --input CSV [--out PATH] [--at ROW].
@@ -26,6 +27,28 @@ int ac_cli_parse_window_args(int argc, char **argv, const char *verb, const char
  * freeing). */
 int ac_cli_read_window(const ac_checkpoint *ck, const char *input, int at, ac_table **table,
                        int *end, float *window);
+
+/* What predict feeds ac_model_forecast_covariates: the window of every real column of the model
+ * (targets, past, future-known), the horizon's rows of its real future covariates and the dates
+ * of its calendar features. */
+typedef struct ac_cli_model_input {
+    ac_table *table;  /* the input as loaded (its dates are continued by the forecast's) */
+    int end;          /* the data row (1-based) the window ends at */
+    float *window;    /* [L, K] (ac_model_columns) */
+    float *future;    /* [H, F] (ac_model_future_columns), NULL when F = 0 */
+    long long *dates; /* [L + H]: the window's, then the horizon's; NULL without data.calendar */
+} ac_cli_model_input;
+
+/* Reads the window as ac_cli_read_window does, with every column of the model. The horizon's
+ * dates are those the forecast's CSV gets (ac_cli_forecast_csv); the future CSV (needed exactly
+ * when the model has real future covariates) holds them by date: its first H rows must carry
+ * them, in order (later rows are not read). When the input's dates follow no frequency, its
+ * first H rows are taken in order. Calendar features need the input's dates, on a frequency.
+ * 0, or -1 after a one-line error naming the file (and the date); in is freed with
+ * ac_cli_model_input_free either way. */
+int ac_cli_read_model_input(const ac_model *m, const char *input, const char *future_csv, int at,
+                            ac_cli_model_input *in);
+void ac_cli_model_input_free(ac_cli_model_input *in);
 
 /* The forecast [H, C] as CSV text (malloc'd): a header, then H rows whose first column continues
  * the input's dates on their calendar (the checkpoint's data.frequency when the input's dates
