@@ -22,6 +22,9 @@
  * them, or fills them in: the missing dates become rows of missing cells, which the
  * missing-value policy (ffill or interpolate) fills, and repeated rows are removed. Dates that
  * do not parse are kept as text, and the frequency is unknown.
+ *
+ * A long-format file (many series, one row per id and date) is read by ac_table_load_long_csv
+ * (at the end) into one such table per series, each checked as above on its own rows.
  */
 #ifndef ATTNCAST_CSV_H
 #define ATTNCAST_CSV_H
