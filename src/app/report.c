@@ -318,6 +318,25 @@ static cJSON *per_channel_object(const ac_eval_result *e, const ac_run_info *inf
     return all;
 }
 
+/* series: {"<id>": {"windows", "model", the baselines, ["per_channel",] the interval scores}} */
+static cJSON *per_series_object(const ac_run_info *info) {
+    cJSON *all = cJSON_CreateObject();
+    for (int i = 0; i < info->series_count; i++) {
+        const ac_eval_result *e = &info->per_series[i];
+        char key[512];
+        utf8_clean(key, sizeof key, info->series_ids[i]);
+        cJSON *one = cJSON_AddObjectToObject(all, key);
+        cJSON_AddNumberToObject(one, "windows", (double)e->windows);
+        cJSON_AddItemToObject(one, "model", metrics_object(&e->model));
+        for (int k = 0; k < AC_BASELINE_COUNT; k++)
+            cJSON_AddItemToObject(one, ac_baseline_name((ac_baseline_kind)k),
+                                  metrics_object(&e->baseline[k]));
+        if (e->channels > 1) cJSON_AddItemToObject(one, "per_channel", per_channel_object(e, info));
+        add_interval_scores(one, e, -1);
+    }
+    return all;
+}
+
 char *ac_metrics_json(const ac_config *cfg, const ac_eval_result *e, const ac_run_info *info) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "split", ac_split_kind_name(e->split));
@@ -333,6 +352,10 @@ char *ac_metrics_json(const ac_config *cfg, const ac_eval_result *e, const ac_ru
                                     ? INTERVAL_NOTE_TEXT BASELINE_NOTE_TEXT
                                     : INTERVAL_NOTE_TEXT);
     cJSON_AddItemToObject(root, "per_channel", per_channel_object(e, info));
+    if (info->series_count > 0) {
+        cJSON_AddNumberToObject(root, "series_count", info->series_count);
+        cJSON_AddItemToObject(root, "series", per_series_object(info));
+    }
     cJSON_AddNumberToObject(root, "windows", (double)e->windows);
     cJSON_AddNumberToObject(root, "points", (double)e->model.points);
     cJSON_AddStringToObject(root, "scale_note",

@@ -55,6 +55,11 @@ typedef struct ac_run_info {
         bool measured;
         double naive_mse;
     } val_vs_naive;
+    /* Long format: the series and each one's own evaluation on the same split (series_count 0:
+     * a wide table, no "series" object). */
+    int series_count;
+    char *const *series_ids;
+    const ac_eval_result *per_series;
 } ac_run_info;
 
 /* When info's validation comparison shows the model not beating the naive repeat (its MSE not
@@ -72,8 +77,11 @@ bool ac_run_val_verdict(const ac_config *cfg, const ac_run_info *info, char *buf
  * "winkler", "winkler_scaled", "points"}], "quantile_loss": {"method", "levels", "wql", "crps"}
  * (the first quantile set of the ac_eval_result), "seasonal_naive_quantiles": {"wql", "crps"}
  * (when the series has validation windows) and "interval_note", and the same three per channel
- * (quantile_loss without method and levels). Metrics as metrics.h defines them; a metric that is
- * not defined is null. */
+ * (quantile_loss without method and levels). In long format also "series_count" and "series":
+ * {"<id>": {"windows", "model", "naive", "seasonal_naive", "mean", "per_channel" (several
+ * targets), "intervals", ...}}, each series scored on its own scale; the pooled metrics add up
+ * every series' points. Metrics as metrics.h defines them; a metric that is not defined is
+ * null. */
 char *ac_metrics_json(const ac_config *cfg, const ac_eval_result *eval, const ac_run_info *info);
 
 /* report.md: the config, the test metrics beside the baselines, the prediction intervals' scores

@@ -242,8 +242,8 @@ static bool read_scaler(reader *r, ac_checkpoint *ck) {
         ok = read_series_ids(r, g, ck) && read_series_scalers(r, g, ck);
     } else if (ok) {
         const char *implied = "/scaler/channels implies";
-        ok = ac_ck_read_numbers(r, g, "mean", "/scaler/mean", H5T_FLOAT, H5T_NATIVE_DOUBLE, 1,
-                                dims, implied, ck->scaler.mean) &&
+        ok = ac_ck_read_numbers(r, g, "mean", "/scaler/mean", H5T_FLOAT, H5T_NATIVE_DOUBLE, 1, dims,
+                                implied, ck->scaler.mean) &&
              ac_ck_read_numbers(r, g, "std", "/scaler/std", H5T_FLOAT, H5T_NATIVE_DOUBLE, 1, dims,
                                 implied, ck->scaler.std) &&
              check_scaler(r, &ck->scaler, -1);

@@ -208,8 +208,8 @@ static bool write_scaler(writer *w, const ac_ckpt_contents *c) {
                             dims, std) &&
               write_strings(w, g, "channels", "/scaler/channels", 1,
                             (const char *const *)c->channel_names, columns) &&
-              (S == 0 || write_strings(w, g, "ids", "/scaler/ids", 1,
-                                       (const char *const *)c->series_ids, S));
+              (S == 0 ||
+               write_strings(w, g, "ids", "/scaler/ids", 1, (const char *const *)c->series_ids, S));
     free(rows);
     return close_group(w, g, "/scaler", ok);
 }
@@ -313,8 +313,10 @@ static const char *contents_problem(const ac_ckpt_contents *c, char *buf, size_t
     int past, future_real, calendar;
     ac_config_covariate_counts(c->config, &past, &future_real, &calendar);
     if (columns != channels + past + future_real) {
-        snprintf(buf, n, "the scaler has %d columns, the config implies %d targets and %d real "
-                 "covariates", columns, channels, past + future_real);
+        snprintf(buf, n,
+                 "the scaler has %d columns, the config implies %d targets and %d real "
+                 "covariates",
+                 columns, channels, past + future_real);
         return buf;
     }
     for (int i = 0; i < columns; i++)

@@ -181,8 +181,8 @@ void ac_backtest_scores_json(cJSON *obj, const bt_scores *s, const bt_intervals 
 
 bool ac_backtest_window_alloc(bt_window *b, int L, int H, int C, int columns,
                               const bt_intervals *is) {
-    size_t w = (size_t)H * C, n = (size_t)L * columns + w + BT_FORECASTERS * w + 2 * (size_t)is->n * w +
-                                  2 * (size_t)is->K * w;
+    size_t w = (size_t)H * C, n = (size_t)L * columns + w + BT_FORECASTERS * w +
+                                  2 * (size_t)is->n * w + 2 * (size_t)is->K * w;
     for (int j = 0; j < BT_QSETS; j++) n += 2 * (size_t)is->q[j].count * w;
     float *p = b->all = malloc(n * sizeof(float));
     if (!p) return false;

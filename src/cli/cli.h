@@ -64,6 +64,11 @@ void ac_cli_print_channel_metrics(const struct ac_eval_result *eval, char *const
  * Winkler score on scaled values), and each quantile set's wQL beside the seasonal-naive
  * quantile baseline's; nothing when it covered none (train, eval). */
 void ac_cli_print_intervals(const struct ac_eval_result *eval);
+/* Long format: how many series the model beats the naive repeat on (test MSE), the median ratio
+ * of the two, and the best and worst series by that ratio. */
+struct ac_panel;
+void ac_cli_print_series_summary(const struct ac_eval_result *pooled, const struct ac_panel *panel,
+                                 const struct ac_eval_result *per_series);
 /* The coverage of each interval per channel (eval --per-channel); nothing without intervals. */
 void ac_cli_print_channel_intervals(const struct ac_eval_result *eval, char *const *names);
 
@@ -78,6 +83,11 @@ struct ac_trainer;
 ac_status ac_cli_model_and_trainer(const struct ac_config *cfg, const struct ac_series *series,
                                    struct ac_forecaster **model, struct ac_trainer **tr,
                                    ac_error *err);
+/* The same for the pooled windows of a panel's series (train; one series or many). */
+struct ac_panel;
+ac_status ac_cli_model_and_panel_trainer(const struct ac_config *cfg, const struct ac_panel *panel,
+                                         struct ac_forecaster **model, struct ac_trainer **tr,
+                                         ac_error *err);
 struct ac_table;
 struct ac_scaler;
 

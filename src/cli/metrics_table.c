@@ -5,6 +5,7 @@
  * seasonal-naive quantile baseline's, and per channel the coverage of each interval). */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "attncast/trainer.h"
@@ -21,7 +22,7 @@ static void cell(int w, int decimals, bool general, double v) {
 }
 
 void ac_cli_print_metrics(const ac_eval_result *e, const ac_series *s) {
-    bool one = e->channels == 1;
+    bool one = e->channels == 1 && isfinite(e->model.rmse);
     printf("\n%s%s: %lld windows x %d steps x %d channels (MSE, MAE on scaled values;%s WAPE, "
            "sMAPE, MAPE, MASE on the original scale, free of units)\n",
            e->split == AC_SPLIT_ALL ? "every window" : ac_split_kind_name(e->split),
@@ -141,4 +142,51 @@ void ac_cli_print_channel_intervals(const ac_eval_result *e, char *const *names)
             cell(15, 2, false, 100.0 * e->intervals[i].channels[c].coverage);
         printf("\n");
     }
+}
+
+/* A series' model MSE over its naive MSE, NAN when either is not defined. */
+static double naive_ratio(const ac_eval_result *r) {
+    double naive = r->baseline[AC_BASELINE_NAIVE].mse;
+    return r->windows > 0 && naive > 0.0 ? r->model.mse / naive : NAN;
+}
+
+static int compare_ratio(const void *a, const void *b) {
+    double x = ((const double *)a)[0], y = ((const double *)b)[0];
+    return (x > y) - (x < y);
+}
+
+#define SERIES_SHOWN 3 /* the best and the worst series named */
+
+void ac_cli_print_series_summary(const ac_eval_result *pooled, const ac_panel *panel,
+                                 const ac_eval_result *per_series) {
+    int S = panel->count, scored = 0, better = 0;
+    double *ratios = malloc((size_t)S * 2 * sizeof *ratios); /* pairs: ratio, series index */
+    if (!ratios) return;
+    for (int i = 0; i < S; i++) {
+        double r = naive_ratio(&per_series[i]);
+        if (!isfinite(r)) continue;
+        ratios[2 * scored] = r;
+        ratios[2 * scored + 1] = i;
+        scored++;
+        better += r < 1.0;
+    }
+    qsort(ratios, (size_t)scored, 2 * sizeof *ratios, compare_ratio);
+    printf("per series (metrics.json has each): %d series, %d with %s windows; the model's MSE is "
+           "below the naive repeat's on %d of them",
+           S, scored, ac_split_kind_name(pooled->split), better);
+    if (scored > 0) {
+        double median = scored % 2
+                            ? ratios[2 * (scored / 2)]
+                            : 0.5 * (ratios[2 * (scored / 2 - 1)] + ratios[2 * (scored / 2)]);
+        printf("; median ratio %.3f\n  best:", median);
+        for (int k = 0; k < SERIES_SHOWN && k < scored; k++)
+            printf(" %s %.3f", panel->ids[(int)ratios[2 * k + 1]], ratios[2 * k]);
+        printf("\n  worst:");
+        for (int k = 0; k < SERIES_SHOWN && k < scored; k++) {
+            int j = scored - 1 - k;
+            printf(" %s %.3f", panel->ids[(int)ratios[2 * j + 1]], ratios[2 * j]);
+        }
+    }
+    printf("\n");
+    free(ratios);
 }

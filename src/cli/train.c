@@ -298,6 +298,27 @@ static int write_run(const char *dir, const ac_config *cfg, ac_trainer *tr,
     return rc;
 }
 
+/* What a run trains on: the panel of its series (one for a wide table), the table of the first
+ * (names, dates) and, in long format, every series' scaler side by side as a checkpoint stores
+ * them. */
+typedef struct run_data {
+    ac_panel panel;
+    const ac_table *table;
+    ac_scaler *scalers; /* [panel.count] views of the series' scalers; NULL for a wide table */
+} run_data;
+
+/* A checkpoint's contents without optimizer and training state. */
+static ac_ckpt_contents run_contents(const ac_config *cfg, const ac_forecaster *model,
+                                     const run_data *data) {
+    return (ac_ckpt_contents){.config = cfg,
+                              .model = model,
+                              .scaler = &data->panel.series[0].scaler,
+                              .channel_names = data->table->names,
+                              .series_count = data->scalers ? data->panel.count : 0,
+                              .series_scalers = data->scalers,
+                              .series_ids = data->scalers ? data->panel.ids : NULL};
+}
+
 /* The checkpoint this run (or the one it resumed) wrote last, named when training fails. */
 typedef struct saved_checkpoint {
     char path[AC_CONFIG_TEXT + 32];
@@ -307,17 +328,14 @@ typedef struct saved_checkpoint {
 /* Writes DIR/NAME (last.h5 or best.h5) with the model, optimizer and trainer state, and notes it
  * in *saved (when not NULL). */
 static int write_checkpoint(const char *dir, const char *name, const ac_config *cfg,
-                            ac_forecaster *model, ac_trainer *tr, const ac_series *series,
-                            const ac_table *table, saved_checkpoint *saved) {
+                            ac_forecaster *model, ac_trainer *tr, const run_data *data,
+                            saved_checkpoint *saved) {
     ac_train_state st;
     ac_trainer_get_state(tr, &st);
-    ac_ckpt_contents c = {.config = cfg,
-                          .model = model,
-                          .scaler = &series->scaler,
-                          .channel_names = table->names,
-                          .optimizer = ac_trainer_optimizer(tr),
-                          .lr = st.lr,
-                          .train = &st};
+    ac_ckpt_contents c = run_contents(cfg, model, data);
+    c.optimizer = ac_trainer_optimizer(tr);
+    c.lr = st.lr;
+    c.train = &st;
     char path[AC_CONFIG_TEXT + 32];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     ac_error err;
@@ -336,12 +354,10 @@ static int write_checkpoint(const char *dir, const char *name, const ac_config *
  * abandoned), so last.h5 is written from there; says where it is and how to resume. Returns the
  * exit code, 128 + the signal. */
 static int stop_for_signal(const char *dir, const ac_config *cfg, ac_forecaster *model,
-                           ac_trainer *tr, const ac_series *series, const ac_table *table,
-                           const char *resume_cmd) {
+                           ac_trainer *tr, const run_data *data, const char *resume_cmd) {
     int sig = ac_interrupt_signal(), epoch = 0;
     ac_trainer_history(tr, &epoch);
-    if (write_checkpoint(dir, "last.h5", cfg, model, tr, series, table, NULL) != 0)
-        return AC_EXIT_FAILURE;
+    if (write_checkpoint(dir, "last.h5", cfg, model, tr, data, NULL) != 0) return AC_EXIT_FAILURE;
     ac_cli_error("stopped by %s after epoch %d of %d; saved %s/last.h5; resume with: %s",
                  ac_interrupt_signal_name(sig), epoch, cfg->train.epochs, dir, resume_cmd);
     return 128 + sig;
@@ -353,14 +369,13 @@ static int stop_for_signal(const char *dir, const ac_config *cfg, ac_forecaster 
  * this run folder has none (a resume into another folder), it is written from the trainer as at
  * the end. last.h5 keeps the final weights and gets no calibration. */
 static int calibrate_best(const char *dir, const ac_config *cfg, ac_forecaster *model,
-                          ac_trainer *tr, const ac_series *series, const ac_table *table,
-                          bool quiet, ac_calibration *kept) {
+                          ac_trainer *tr, const run_data *data, bool quiet, ac_calibration *kept) {
     const ac_levels *levels = &cfg->output.intervals;
     if (levels->count == 0) return 0;
     ac_error err;
     ac_calibration cal;
-    if (ac_calibrate(model, series, AC_SPLIT_VAL, levels->value, levels->count,
-                     cfg->train.batch_size, &cal, &err) != AC_OK) {
+    if (ac_calibrate_panel(model, &data->panel, AC_SPLIT_VAL, levels->value, levels->count,
+                           cfg->train.batch_size, &cal, &err) != AC_OK) {
         ac_cli_error("%s", err.msg);
         return -1;
     }
@@ -374,14 +389,11 @@ static int calibrate_best(const char *dir, const ac_config *cfg, ac_forecaster *
     } else {
         ac_train_state ts;
         ac_trainer_get_state(tr, &ts);
-        ac_ckpt_contents c = {.config = cfg,
-                              .model = model,
-                              .scaler = &series->scaler,
-                              .channel_names = table->names,
-                              .optimizer = ac_trainer_optimizer(tr),
-                              .lr = ts.lr,
-                              .train = &ts,
-                              .calibration = &cal};
+        ac_ckpt_contents c = run_contents(cfg, model, data);
+        c.optimizer = ac_trainer_optimizer(tr);
+        c.lr = ts.lr;
+        c.train = &ts;
+        c.calibration = &cal;
         st = ac_ckpt_write(path, &c, &err);
     }
     if (st != AC_OK)
@@ -676,22 +688,39 @@ static int train(train_args args, ac_parallel *group) {
     cfg.data.split_set = true;
     cfg.data.season = src.season;
     if (ac_freq_known(table->freq)) ac_freq_name(table->freq, cfg.data.frequency);
-    ac_series series;
-    if (ac_series_build(&series, table, src.split, cfg.data.lookback, cfg.data.horizon, &err) !=
-        AC_OK) {
+    run_data data = {.table = table};
+    if (ac_panel_build(&data.panel, src.tables, src.ids, src.series, src.split, cfg.data.lookback,
+                       cfg.data.horizon, NULL, &err) != AC_OK) {
         char fit[160];
-        if (ac_config_suggest_lengths(&cfg, table->rows, src.split, fit, sizeof fit))
+        if (!src.ids && ac_config_suggest_lengths(&cfg, table->rows, src.split, fit, sizeof fit))
             ac_cli_error("%s: %s; try %s", src.label, err.msg, fit);
         else
             ac_cli_error("%s: %s", src.label, err.msg);
         ac_data_source_close(&src);
         return err.code == AC_ERR_INVALID ? AC_EXIT_USAGE : AC_EXIT_FAILURE;
     }
-    if (lead && series.scaler.constant_channels)
+    const ac_series *series = &data.panel.series[0];
+    long long total_rows = 0;
+    int constant = 0;
+    for (int i = 0; i < data.panel.count; i++) {
+        total_rows += data.panel.series[i].rows;
+        constant += data.panel.series[i].scaler.constant_channels;
+    }
+    if (src.ids) {
+        data.scalers = malloc((size_t)data.panel.count * sizeof *data.scalers);
+        if (!data.scalers) {
+            ac_cli_error("%s: out of memory", src.label);
+            ac_panel_free(&data.panel);
+            ac_data_source_close(&src);
+            return AC_EXIT_FAILURE;
+        }
+        for (int i = 0; i < data.panel.count; i++) data.scalers[i] = data.panel.series[i].scaler;
+    }
+    if (lead && constant)
         fprintf(stderr,
-                "attncast: warning: %d channel(s) are constant over the training rows; "
+                "attncast: warning: %d channel(s)%s are constant over the training rows; "
                 "their std is set to 1\n",
-                series.scaler.constant_channels);
+                constant, src.ids ? " of the series" : "");
     if (lead && src.season > cfg.data.lookback)
         fprintf(stderr,
                 "attncast: note: the season (%d) is longer than data.lookback (%d), so "
@@ -710,14 +739,16 @@ static int train(train_args args, ac_parallel *group) {
     int plotted[MAX_PLOT_CHANNELS];
     int n_plotted = plot_channels(&cfg, table, plotted);
     if (n_plotted < 0) {
-        ac_series_free(&series);
+        free(data.scalers);
+        ac_panel_free(&data.panel);
         ac_data_source_close(&src);
         return AC_EXIT_USAGE;
     }
-    ac_model_spec spec = ac_config_model_spec(&cfg, table->cols);
+    ac_model_spec spec = ac_config_model_spec(&cfg, table->targets);
     ac_forecaster *model = NULL;
     ac_trainer *tr = NULL;
-    ac_cli_model_and_trainer(&cfg, &series, &model, &tr, &err);
+    ac_eval_result *per_series = NULL; /* long format: each series' test metrics */
+    ac_cli_model_and_panel_trainer(&cfg, &data.panel, &model, &tr, &err);
     char dir[AC_CONFIG_TEXT] = "";
     int lock_fd = -1; /* the run folder's lock, held until the run ends */
     ac_eval_result eval = {0}, val = {0};
@@ -743,11 +774,16 @@ static int train(train_args args, ac_parallel *group) {
      * the job; resume from the last checkpoint). */
     bool catch_signals = ac_parallel_size(group) <= 1;
     if (catch_signals) ac_interrupt_catch();
-    char note[48];
+    char note[48], shape[96];
+    if (src.ids)
+        snprintf(shape, sizeof shape, "%d series, %lld rows x %d channels", data.panel.count,
+                 total_rows, table->targets);
+    else
+        snprintf(shape, sizeof shape, "%d rows x %d channels", table->rows, table->targets);
     if (!args.quiet)
-        printf("attncast train: %s, %d rows x %d channels; L=%d H=%d; %s attention, %s channels; "
+        printf("attncast train: %s, %s; L=%d H=%d; %s attention, %s channels; "
                "%lld weights; %lld training windows/epoch; %d thread(s)%s\nrun folder: %s\n",
-               src.label, table->rows, table->cols, spec.lookback, spec.horizon,
+               src.label, shape, spec.lookback, spec.horizon,
                ac_attention_kind_name(spec.attention), ac_channel_mode_name(spec.channel_mode),
                (long long)ac_forecaster_weight_count(model),
                (long long)ac_trainer_windows_per_epoch(tr), ac_threads_get(),
@@ -776,8 +812,7 @@ static int train(train_args args, ac_parallel *group) {
         if (args.stop_after && ran == args.stop_after) {
             int epoch = 0;
             ac_trainer_history(tr, &epoch);
-            if (lead &&
-                write_checkpoint(dir, "last.h5", &cfg, model, tr, &series, table, NULL) != 0)
+            if (lead && write_checkpoint(dir, "last.h5", &cfg, model, tr, &data, NULL) != 0)
                 goto done;
             if (lead)
                 printf("stopped after %d epoch(s) as asked (epoch %d of %d); continue with: %s\n",
@@ -789,7 +824,7 @@ static int train(train_args args, ac_parallel *group) {
             ac_interrupt_signal() ? AC_ERR_INTERRUPTED : ac_trainer_epoch(tr, &finished, &err);
         if (st == AC_ERR_INTERRUPTED) {
             if (prog.live) fputs("\r\033[K", stderr);
-            exit_code = stop_for_signal(dir, &cfg, model, tr, &series, table, resume_cmd);
+            exit_code = stop_for_signal(dir, &cfg, model, tr, &data, resume_cmd);
             goto done;
         }
         if (st != AC_OK) {
@@ -804,14 +839,14 @@ static int train(train_args args, ac_parallel *group) {
         int epoch = 0;
         ac_trainer_history(tr, &epoch);
         if (lead && ac_trainer_best_epoch(tr) == epoch &&
-            write_checkpoint(dir, "best.h5", &cfg, model, tr, &series, table, &saved) != 0)
+            write_checkpoint(dir, "best.h5", &cfg, model, tr, &data, &saved) != 0)
             goto done;
         if (lead && (finished || (every > 0 && epoch % every == 0)) &&
-            write_checkpoint(dir, "last.h5", &cfg, model, tr, &series, table, &saved) != 0)
+            write_checkpoint(dir, "last.h5", &cfg, model, tr, &data, &saved) != 0)
             goto done;
     }
     if (ac_interrupt_signal()) { /* training is over; last.h5 holds its final state */
-        exit_code = stop_for_signal(dir, &cfg, model, tr, &series, table, resume_cmd);
+        exit_code = stop_for_signal(dir, &cfg, model, tr, &data, resume_cmd);
         goto done;
     }
     /* From here a signal ends the program at once: last.h5 holds the final state, and resuming
@@ -821,7 +856,7 @@ static int train(train_args args, ac_parallel *group) {
     /* best.h5 is written after each best epoch; a run whose best is the untrained model (epoch
      * 0, anchor = last) writes it now */
     if (lead && ac_trainer_best_epoch(tr) == 0 &&
-        write_checkpoint(dir, "best.h5", &cfg, model, tr, &series, table, &saved) != 0)
+        write_checkpoint(dir, "best.h5", &cfg, model, tr, &data, &saved) != 0)
         goto done;
     if (!lead) { /* rank 0 evaluates and writes the run folder */
         exit_code = AC_EXIT_OK;
@@ -829,8 +864,8 @@ static int train(train_args args, ac_parallel *group) {
     }
     /* the validation split of the best weights: MSE and MAE whatever train.loss is (what sweep
      * ranks by) and the naive repeat's MSE beside it (the note when the model does not beat it) */
-    if (ac_evaluate(model, &series, AC_SPLIT_VAL, src.season, cfg.train.batch_size, NULL, &val,
-                    &err) != AC_OK) {
+    if (ac_evaluate_panel(model, &data.panel, AC_SPLIT_VAL, src.season, cfg.train.batch_size, NULL,
+                          &val, NULL, &err) != AC_OK) {
         ac_cli_error("%s", err.msg);
         goto done;
     }
@@ -839,8 +874,8 @@ static int train(train_args args, ac_parallel *group) {
     double secs = ac_trainer_seconds(tr);
     ac_run_info info = {
         .data_source = src.label,
-        .rows = table->rows,
-        .channels = table->cols,
+        .rows = (int)total_rows,
+        .channels = table->targets,
         .parameters = ac_forecaster_weight_count(model),
         .epochs_run = epochs_run,
         .best_epoch = ac_trainer_best_epoch(tr),
@@ -867,16 +902,28 @@ static int train(train_args args, ac_parallel *group) {
                    info.best_val_loss);
     }
     /* the test split with best.h5's calibration, so the metrics carry its intervals' coverage */
-    if (calibrate_best(dir, &cfg, model, tr, &series, table, args.quiet, &cal) != 0) goto done;
-    if (ac_evaluate(model, &series, AC_SPLIT_TEST, src.season, cfg.train.batch_size,
-                    cal.count > 0 ? &cal : NULL, &eval, &err) != AC_OK) {
+    if (calibrate_best(dir, &cfg, model, tr, &data, args.quiet, &cal) != 0) goto done;
+    if (src.ids && !(per_series = calloc((size_t)data.panel.count, sizeof *per_series))) {
+        ac_cli_error("%s: out of memory", src.label);
+        goto done;
+    }
+    if (ac_evaluate_panel(model, &data.panel, AC_SPLIT_TEST, src.season, cfg.train.batch_size,
+                          cal.count > 0 ? &cal : NULL, &eval, per_series, &err) != AC_OK) {
+        free(per_series);
+        per_series = NULL;
         ac_cli_error("%s", err.msg);
         goto done;
     }
-    ac_cli_print_metrics(&eval, &series);
+    if (per_series) {
+        info.series_count = data.panel.count;
+        info.series_ids = data.panel.ids;
+        info.per_series = per_series;
+    }
+    ac_cli_print_metrics(&eval, series);
+    if (per_series && !args.quiet) ac_cli_print_series_summary(&eval, &data.panel, per_series);
     ac_cli_print_intervals(&eval);
     if (write_run(dir, &cfg, tr, &eval, &info) != 0 ||
-        write_test_forecasts(dir, model, &series, table, plotted, n_plotted,
+        write_test_forecasts(dir, model, series, table, plotted, n_plotted,
                              cal.count > 0 ? &cal : NULL) != 0)
         goto done;
     if (ac_plot_run(dir, &err) != AC_OK) fprintf(stderr, "attncast: note: %s\n", err.msg);
@@ -905,7 +952,10 @@ done:
     if (lock_fd >= 0) close(lock_fd);
     ac_trainer_free(tr);
     ac_forecaster_free(model);
-    ac_series_free(&series);
+    for (int i = 0; per_series && i < data.panel.count; i++) ac_eval_result_free(&per_series[i]);
+    free(per_series);
+    free(data.scalers);
+    ac_panel_free(&data.panel);
     ac_data_source_close(&src);
     return exit_code;
 }
