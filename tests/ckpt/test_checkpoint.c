@@ -515,6 +515,61 @@ static void test_last_value_anchor_writes_format_version_2(void **s) {
     }
 }
 
+/* Long format (MODEL.md version 2, "Many series"): /scaler/mean and /std [S, C] and /scaler/ids
+ * [S] round-trip, one scaler per series; the writer refuses series without data.format = long
+ * and the reader a long-format file whose ids are gone. */
+static void test_long_format_scalers_round_trip_by_series(void **s) {
+    (void)s;
+    fixture f;
+    memset(&f, 0, sizeof f);
+    fixture_init(&f, AC_ATTN_DOT, AC_CHANNELS_INDEPENDENT, AC_OPT_ADAM, 1, 9);
+    enum { S = 3 };
+    double means[S][2] = {{1, 2}, {3, 4}, {5, 6}}, stds[S][2] = {{1, 0.5}, {2, 0.25}, {3, 8}};
+    ac_scaler scalers[S];
+    char id0[] = "store 1", id1[] = "store 2", id2[] = "ünïcode";
+    char *ids[S] = {id0, id1, id2};
+    for (int i = 0; i < S; i++)
+        scalers[i] = (ac_scaler){.channels = 2, .columns = 2, .mean = means[i], .std = stds[i]};
+    ac_ckpt_contents c = contents_of(&f, true);
+    c.series_count = S;
+    c.series_scalers = scalers;
+    c.series_ids = ids;
+    char path[128];
+    in_dir(path, sizeof path, "long.h5");
+    ac_error err;
+    assert_int_equal(ac_ckpt_write(path, &c, &err), AC_ERR_INVALID); /* data.format = wide */
+    assert_contains(err.msg, "data.format = long");
+    f.cfg.data.format = AC_FORMAT_LONG;
+    assert_int_equal(ac_ckpt_write(path, &c, &err), AC_OK);
+    ac_checkpoint *ck = read_ok(path);
+    assert_int_equal(ck->format_version, 2);
+    assert_int_equal(ck->series_count, S);
+    for (int i = 0; i < S; i++) {
+        assert_string_equal(ck->series_ids[i], ids[i]);
+        assert_memory_equal(ck->series_scalers[i].mean, means[i], sizeof means[i]);
+        assert_memory_equal(ck->series_scalers[i].std, stds[i], sizeof stds[i]);
+        assert_int_equal(ck->series_scalers[i].channels, 2);
+    }
+    assert_memory_equal(ck->scaler.mean, means[0], sizeof means[0]); /* the first series' */
+    ac_checkpoint *again = NULL;
+    char copy[128];
+    in_dir(copy, sizeof copy, "long_rewritten.h5");
+    assert_int_equal(ac_ckpt_rewrite(copy, ck, NULL, &err), AC_OK);
+    assert_int_equal(ac_ckpt_read(&again, copy, &err), AC_OK);
+    assert_int_equal(again->series_count, S);
+    assert_memory_equal(again->series_scalers[2].std, stds[2], sizeof stds[2]);
+    ac_ckpt_free(again);
+    ac_ckpt_free(ck);
+    /* the [S, C] means without their ids */
+    clear_seal(path);
+    hid_t file = open_rw(path);
+    assert_true(H5Ldelete(file, "/scaler/ids", H5P_DEFAULT) >= 0);
+    H5Fclose(file);
+    expect_refused(path, AC_ERR_FORMAT, "/scaler/ids", NULL);
+    /* a wide file's scaler rows stay [C] */
+    fixture_free(&f);
+}
+
 /* A quantile model (MODEL.md version 2) writes format_version 2, its levels and loss in /config
  * and a head of H Cout Q rows, and reads back bit for bit in both channel modes; a /config
  * without the levels does not fit its head. */
@@ -1222,6 +1277,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_training_checkpoint_round_trips_bit_for_bit_for_every_kind_and_mode),
         cmocka_unit_test(test_model_only_file_loads_without_optimizer_or_training_state),
+        cmocka_unit_test(test_long_format_scalers_round_trip_by_series),
         cmocka_unit_test(test_fresh_training_state_has_no_history_and_no_best_params),
         cmocka_unit_test(test_last_value_anchor_writes_format_version_2),
         cmocka_unit_test(test_quantile_model_round_trips_as_format_version_2),
