@@ -467,7 +467,7 @@ static bool parse_calendar(const char *text, unsigned *bits, char *why, size_t n
             return false;
         }
         if (*bits & bit) {
-            snprintf(why, n, "'%s' is given twice", field);
+            snprintf(why, n, "'%.*s' is given twice", LEVEL_QUOTE, field);
             return false;
         }
         *bits |= bit;
