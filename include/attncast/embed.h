@@ -117,6 +117,25 @@ ac_status ac_model_forecast_covariates(ac_model *model, const float *window, con
                                        const long long *dates, float *point, float *lo, float *hi,
                                        float *quantiles, ac_error *err);
 
+/* A model trained on long-format data (MODEL.md "Many series", data.format = long) scales each
+ * series with its own scaler, so it is forecast one series at a time, by the series' index:
+ *
+ *     int i = ac_model_series_find(m, "store_7");   // -1: not a series of the model
+ *     ac_model_forecast_series(m, i, window, future, dates, point, lo, hi, q, &err);
+ *
+ * and ac_model_forecast, ac_model_forecast_bounds and ac_model_forecast_covariates refuse it
+ * (AC_ERR_INVALID). S: its series (0 for a model of one wide table). */
+int ac_model_series_count(const ac_model *model);
+/* Series i's id (NULL when i is not in [0, S)). */
+const char *ac_model_series_id(const ac_model *model, int i);
+/* The index of the series named id, or -1. */
+int ac_model_series_find(const ac_model *model, const char *id);
+/* ac_model_forecast_covariates of series i (in [0, S), else AC_ERR_INVALID): the window, future
+ * and outputs in that series' original units, scaled with its scaler. Thread-safe. */
+ac_status ac_model_forecast_series(ac_model *model, int series, const float *window,
+                                   const float *future, const long long *dates, float *point,
+                                   float *lo, float *hi, float *quantiles, ac_error *err);
+
 /* The checkpoint behind the model (config, scaler, training state), for tools. */
 const ac_checkpoint *ac_model_checkpoint(const ac_model *model);
 

@@ -3,7 +3,8 @@
  * intervals the model offers are fixed at load (ac_interval_defs), so the bounds read nothing
  * that a forecast changes. A covariate model's input rows are scaled as ac_series_build scales
  * them (real columns with the checkpoint's scaler, calendar columns as computed from the dates),
- * so a forecast sees what training saw. */
+ * so a forecast sees what training saw; a long-format model's with the scaler of the series
+ * asked for. */
 #include "attncast/embed.h"
 
 #include <math.h>
@@ -125,10 +126,10 @@ static bool has_covariates(const ac_model *m) {
  * [1, H, C, Q] on ctx's arena (scaled values); NULL with *st and err set on failure. x is
  * [1, L, K + calendar columns], the calendar's values computed from dates[0 .. L); the future
  * [1, H, F + calendar columns] from future and dates[L .. L + H). */
-static ac_tensor *forward(ac_model *m, ac_ctx *ctx, const float *window, const float *future,
-                          const long long *dates, ac_status *st, ac_error *err) {
+static ac_tensor *forward(ac_model *m, ac_ctx *ctx, const ac_scaler *sc, const float *window,
+                          const float *future, const long long *dates, ac_status *st,
+                          ac_error *err) {
     const ac_checkpoint *ck = m->ckpt;
-    const ac_scaler *sc = &ck->scaler;
     int L = ac_model_lookback(m), H = ac_model_horizon(m), K = ck->columns;
     int F = m->future_real, G = m->calendar_columns, X = K + G, Kf = F + G;
     unsigned calendar = ck->config.data.calendar;
@@ -203,6 +204,14 @@ static ac_status covariates_refused(const ac_model *m, const char *fn, ac_error 
                         fn, m->past, m->future_real, m->calendar_columns, m->ckpt->columns);
 }
 
+/* The error of a forecast without a series for a model of several. */
+static ac_status series_needed(const ac_model *m, const char *fn, ac_error *err) {
+    return ac_error_set(err, AC_ERR_INVALID,
+                        "%s: the model was trained on %d series (long format), each scaled on "
+                        "its own: forecast one with ac_model_forecast_series",
+                        fn, m->ckpt->series_count);
+}
+
 /* values [cells], cell j of channel j / per % C, scaled -> original units into out */
 static void unscale(const ac_scaler *sc, const float *values, int64_t cells, int per, int C,
                     float *out) {
@@ -211,19 +220,22 @@ static void unscale(const ac_scaler *sc, const float *values, int64_t cells, int
 }
 
 ac_status ac_model_forecast(ac_model *m, const float *window, float *out, ac_error *err) {
+    if (m->ckpt->series_count > 0) return series_needed(m, "ac_model_forecast", err);
     if (has_covariates(m)) return covariates_refused(m, "ac_model_forecast", err);
     return ac_model_forecast_covariates(m, window, NULL, NULL, out, NULL, NULL, NULL, err);
 }
 
 ac_status ac_model_forecast_bounds(ac_model *m, const float *window, float *point, float *lo,
                                    float *hi, float *quantiles, ac_error *err) {
+    if (m->ckpt->series_count > 0) return series_needed(m, "ac_model_forecast_bounds", err);
     if (has_covariates(m)) return covariates_refused(m, "ac_model_forecast_bounds", err);
     return ac_model_forecast_covariates(m, window, NULL, NULL, point, lo, hi, quantiles, err);
 }
 
-ac_status ac_model_forecast_covariates(ac_model *m, const float *window, const float *future,
-                                       const long long *dates, float *point, float *lo, float *hi,
-                                       float *quantiles, ac_error *err) {
+/* The forecast with scaler sc (the checkpoint's, or a long-format series'). */
+static ac_status forecast(ac_model *m, const ac_scaler *sc, const float *window,
+                          const float *future, const long long *dates, float *point, float *lo,
+                          float *hi, float *quantiles, ac_error *err) {
     ac_status st = check_inputs(m, window, future, dates, err);
     if (st != AC_OK) return st;
     const ac_checkpoint *ck = m->ckpt;
@@ -233,7 +245,7 @@ ac_status ac_model_forecast_covariates(ac_model *m, const float *window, const f
     int64_t HC = (int64_t)H * C;
     ac_ctx *ctx = take_ctx(m);
     if (!ctx) return ac_error_set(err, AC_ERR_NOMEM, "forecast: out of memory");
-    ac_tensor *y = forward(m, ctx, window, future, dates, &st, err);
+    ac_tensor *y = forward(m, ctx, sc, window, future, dates, &st, err);
     bool bounds = (lo || hi) && m->intervals > 0;
     /* scratch on the arena: the scaled point, sorted quantiles, one interval's bounds */
     ac_tensor *p = y ? ac_tensor_temp(ctx, 2, (int[]){H, C}) : NULL;
@@ -244,19 +256,49 @@ ac_status ac_model_forecast_covariates(ac_model *m, const float *window, const f
         st = ac_error_set(err, AC_ERR_NOMEM, "forecast: out of memory");
     if (st == AC_OK) { /* a quantile model's point is its median */
         ac_forecast_point(spec, y->data, HC, p->data);
-        if (point) unscale(&ck->scaler, p->data, HC, 1, C, point);
+        if (point) unscale(sc, p->data, HC, 1, C, point);
         if (sorted) {
             memcpy(sorted->data, y->data, (size_t)HC * Q * sizeof(float));
             ac_forecast_sort_quantiles(sorted->data, HC, Q);
-            if (quantiles) unscale(&ck->scaler, sorted->data, HC * Q, Q, C, quantiles);
+            if (quantiles) unscale(sc, sorted->data, HC * Q, Q, C, quantiles);
         }
         for (int i = 0; bounds && i < m->intervals; i++) {
             ac_interval_bounds(&m->interval[i], cal, p->data, sorted ? sorted->data : NULL, H, C, Q,
                                l->data, u->data);
-            if (lo) unscale(&ck->scaler, l->data, HC, 1, C, lo + i * HC);
-            if (hi) unscale(&ck->scaler, u->data, HC, 1, C, hi + i * HC);
+            if (lo) unscale(sc, l->data, HC, 1, C, lo + i * HC);
+            if (hi) unscale(sc, u->data, HC, 1, C, hi + i * HC);
         }
     }
     give_ctx(m, ctx);
     return st;
+}
+
+ac_status ac_model_forecast_covariates(ac_model *m, const float *window, const float *future,
+                                       const long long *dates, float *point, float *lo, float *hi,
+                                       float *quantiles, ac_error *err) {
+    if (m->ckpt->series_count > 0) return series_needed(m, "forecast", err);
+    return forecast(m, &m->ckpt->scaler, window, future, dates, point, lo, hi, quantiles, err);
+}
+
+int ac_model_series_count(const ac_model *m) {
+    return m->ckpt->series_count;
+}
+const char *ac_model_series_id(const ac_model *m, int i) {
+    return i >= 0 && i < m->ckpt->series_count ? m->ckpt->series_ids[i] : NULL;
+}
+int ac_model_series_find(const ac_model *m, const char *id) {
+    for (int i = 0; id && i < m->ckpt->series_count; i++)
+        if (strcmp(m->ckpt->series_ids[i], id) == 0) return i;
+    return -1;
+}
+
+ac_status ac_model_forecast_series(ac_model *m, int series, const float *window,
+                                   const float *future, const long long *dates, float *point,
+                                   float *lo, float *hi, float *quantiles, ac_error *err) {
+    if (series < 0 || series >= m->ckpt->series_count)
+        return ac_error_set(err, AC_ERR_INVALID,
+                            "ac_model_forecast_series: series %d is not one of the model's %d",
+                            series, m->ckpt->series_count);
+    return forecast(m, &m->ckpt->series_scalers[series], window, future, dates, point, lo, hi,
+                    quantiles, err);
 }

@@ -13,7 +13,8 @@
  * SIGINT or SIGTERM (outside mpirun) stops a backtest between training steps: the folds in
  * progress are dropped (a rerun computes them again, to the same bits), the finished ones stay
  * in their files, and one line says how to continue; the exit status is 128 + the signal. The
- * parent passes the signal on to its workers, and a worker whose parent dies gets SIGTERM. */
+ * parent passes the signal on to its workers, and a worker whose parent dies gets SIGTERM.
+ * Long-format data (data.format = long, a config or checkpoint) is refused: not supported yet. */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -567,6 +568,13 @@ static int backtest(const bt_args *a, ac_parallel *group) {
             return AC_EXIT_FAILURE;
         }
     } else if (load_config(a, &cfg) != 0) {
+        return AC_EXIT_USAGE;
+    }
+    if (cfg.data.format == AC_FORMAT_LONG) {
+        ac_cli_error("backtest: %s: backtest of long-format data (data.format = long) is not "
+                     "supported yet",
+                     a->input);
+        ac_ckpt_free(ck);
         return AC_EXIT_USAGE;
     }
     if (ac_threads_init(cfg.train.threads, &err) != AC_OK) {

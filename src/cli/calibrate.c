@@ -2,7 +2,9 @@
  * conformal intervals of a saved model (intervals.h) on the validation windows of its own data,
  * another CSV or another dataset, scaled with the checkpoint's scaler, written into the checkpoint
  * as /calibration. Everything else the file holds is kept (ac_ckpt_rewrite), and the file is
- * replaced atomically, only once the calibration has succeeded. */
+ * replaced atomically, only once the calibration has succeeded. A long-format checkpoint is
+ * calibrated on the pooled validation windows of every series, each with its own scaler, as
+ * train calibrates it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,8 +145,12 @@ int ac_cli_calibrate(int argc, char **argv) {
                                  .split_given = true};
     if (ac_cli_checkpoint_input_open(ck, "calibrate", &choice, &in) != 0) goto done;
     ac_error err;
-    if (ac_calibrate(ck->model, &in.series, AC_SPLIT_VAL, levels->value, levels->count,
-                     in.cfg.train.batch_size, &cal, &err) != AC_OK) {
+    /* a long-format checkpoint: the pooled validation windows of every series, as train */
+    if ((ck->series_count > 0
+             ? ac_calibrate_panel(ck->model, &in.panel, AC_SPLIT_VAL, levels->value, levels->count,
+                                  in.cfg.train.batch_size, &cal, &err)
+             : ac_calibrate(ck->model, &in.series, AC_SPLIT_VAL, levels->value, levels->count,
+                            in.cfg.train.batch_size, &cal, &err)) != AC_OK) {
         ac_cli_error("%s: %s", in.src.label, err.msg);
         goto done;
     }

@@ -20,8 +20,10 @@
 #include "app/dataset.h"
 #include "attncast/threads.h"
 #include "cli/cli.h"
+#include "core/nearest.h"
 
 #define MAX_CARDS 256 /* dataset cards searched for the checkpoint's CSV */
+#define IDS_SHOWN 5   /* ids an unknown --id's message lists */
 
 ac_checkpoint *ac_cli_checkpoint_read(const char *path) {
     ac_checkpoint *ck = NULL;
@@ -153,9 +155,105 @@ int ac_cli_checkpoint_data(const ac_checkpoint *ck, const char *verb, const ac_c
     return 0;
 }
 
+/* "s0, s1, s2, ..." : the first IDS_SHOWN of n ids, into buf. */
+static const char *id_list(char *const *ids, int n, char *buf, size_t size) {
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && i < IDS_SHOWN && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%.40s", i ? ", " : "", ids[i]);
+    if (n > IDS_SHOWN && used < size) snprintf(buf + used, size - used, ", ...");
+    return buf;
+}
+
+/* The index of id among ids[0..n), or -1. */
+static int find_id(char *const *ids, int n, const char *id) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(ids[i], id) == 0) return i;
+    return -1;
+}
+
+int ac_cli_checkpoint_series(const ac_checkpoint *ck, const char *verb, const char *id) {
+    if (ck->series_count == 0) {
+        ac_cli_error("%s: --id %s: %s was trained on a wide table (one series); --id picks a "
+                     "series of a long-format checkpoint (data.format = long)",
+                     verb, id, ck->path);
+        return -1;
+    }
+    int k = find_id(ck->series_ids, ck->series_count, id);
+    if (k >= 0) return k;
+    char list[320];
+    const char *near = ac_nearest(id, (const char *const *)ck->series_ids, ck->series_count);
+    char hint[128] = "";
+    if (near) snprintf(hint, sizeof hint, "; did you mean %.80s?", near);
+    ac_cli_error("%s: --id %s: no such series in %s (it has %d ids: %s)%s", verb, id, ck->path,
+                 ck->series_count, id_list(ck->series_ids, ck->series_count, list, sizeof list),
+                 hint);
+    return -1;
+}
+
+/* A long-format checkpoint's data as a panel: each series (or choice->id's alone) with the
+ * checkpoint's scaler of its id, split as the config says, or whole (in->whole). */
+static int open_panel(const ac_checkpoint *ck, const char *verb, const ac_cli_data_choice *choice,
+                      ac_cli_checkpoint_input *in) {
+    const ac_data_source *src = &in->src;
+    const ac_config *cfg = &in->cfg;
+    if (!src->ids) {
+        ac_cli_error("%s: %s: read as a wide table, but %s was trained on %d series in long "
+                     "format",
+                     verb, src->label, ck->path, ck->series_count);
+        return -1;
+    }
+    int first = 0, count = src->series;
+    if (choice->id) {
+        if (ac_cli_checkpoint_series(ck, verb, choice->id) < 0) return -1;
+        first = find_id(src->ids, src->series, choice->id);
+        if (first < 0) {
+            char list[320];
+            ac_cli_error("%s: --id %s: %s has no rows of that series (its %d ids: %s)", verb,
+                         choice->id, src->label, src->series,
+                         id_list(src->ids, src->series, list, sizeof list));
+            return -1;
+        }
+        count = 1;
+    }
+    ac_scaler *scalers = malloc((size_t)count * sizeof *scalers);
+    if (!scalers) {
+        ac_cli_error("%s: out of memory", verb);
+        return -1;
+    }
+    for (int i = 0; i < count; i++) {
+        const char *id = src->ids[first + i];
+        int k = find_id(ck->series_ids, ck->series_count, id);
+        if (k < 0) {
+            ac_cli_error("%s: %s: series '%s' is not in %s (it has %d series ids): a model of "
+                         "long-format data scales each series with its own scaler",
+                         verb, src->label, id, ck->path, ck->series_count);
+            free(scalers);
+            return -1;
+        }
+        scalers[i] = ck->series_scalers[k];
+    }
+    char date_note[AC_ERROR_MAX];
+    const char *severity;
+    /* as train does: the first series' note */
+    if (ac_table_date_note(src->tables[first], date_note, sizeof date_note, &severity))
+        fprintf(stderr, "attncast: %s: series '%s': %s\n", severity, src->ids[first], date_note);
+    ac_error err;
+    ac_status st = ac_panel_build(&in->panel, src->tables + first, src->ids + first, count,
+                                  in->whole ? NULL : cfg->data.split, cfg->data.lookback,
+                                  cfg->data.horizon, scalers, &err);
+    free(scalers);
+    if (st != AC_OK) {
+        ac_cli_error("%s: %s", src->label, err.msg);
+        return -1;
+    }
+    return 0;
+}
+
 int ac_cli_checkpoint_input_open(const ac_checkpoint *ck, const char *verb,
                                  const ac_cli_data_choice *choice, ac_cli_checkpoint_input *in) {
     memset(in, 0, sizeof *in);
+    if (choice->id && ck->series_count == 0) return ac_cli_checkpoint_series(ck, verb, choice->id);
     if (ac_cli_checkpoint_data(ck, verb, choice, &in->cfg, &in->whole) != 0) return -1;
     const ac_config *cfg = &in->cfg;
     ac_error err;
@@ -172,6 +270,7 @@ int ac_cli_checkpoint_input_open(const ac_checkpoint *ck, const char *verb,
     }
     char date_note[AC_ERROR_MAX];
     const char *severity;
+    if (ck->series_count > 0) return open_panel(ck, verb, choice, in);
     if (ac_table_date_note(in->src.table, date_note, sizeof date_note, &severity))
         fprintf(stderr, "attncast: %s: %s\n", severity, date_note);
     ac_status st = in->whole ? ac_series_build_whole(&in->series, in->src.table, cfg->data.lookback,
@@ -188,5 +287,6 @@ int ac_cli_checkpoint_input_open(const ac_checkpoint *ck, const char *verb,
 
 void ac_cli_checkpoint_input_close(ac_cli_checkpoint_input *in) {
     ac_series_free(&in->series);
+    ac_panel_free(&in->panel);
     ac_data_source_close(&in->src);
 }

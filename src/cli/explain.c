@@ -13,7 +13,8 @@
  * of step_attention.png, numbered alike; with future covariates also the share of attention on
  * the future tokens against the history tokens (explain.h), beside the share expected by
  * chance. A model with future covariates explains windows whose horizon lies in the data (their
- * values there are its future covariates; explain_input.h). */
+ * values there are its future covariates; explain_input.h). A model of long-format data
+ * (data.format = long) is refused: not supported yet. */
 #include <hdf5.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -281,6 +282,13 @@ int ac_cli_explain(int argc, char **argv) {
     if (prc != 0) return prc > 0 ? AC_EXIT_OK : AC_EXIT_USAGE;
     ac_checkpoint *ck = ac_cli_checkpoint_read(a.checkpoint);
     if (!ck) return AC_EXIT_FAILURE;
+    if (ck->series_count > 0) {
+        ac_cli_error("explain: %s was trained on long-format data (%d series); explain of "
+                     "long-format models is not supported yet",
+                     a.checkpoint, ck->series_count);
+        ac_ckpt_free(ck);
+        return AC_EXIT_USAGE;
+    }
     ac_error err;
     const ac_model_spec *spec = ac_forecaster_spec(ck->model);
     int L = spec->lookback, H = spec->horizon, C = ck->channels, exit_code = AC_EXIT_FAILURE;

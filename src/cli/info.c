@@ -1,4 +1,5 @@
-/* info.c - `attncast info CHECKPOINT`: what a checkpoint holds, checked as it loads. */
+/* info.c - `attncast info CHECKPOINT`: what a checkpoint holds, checked as it loads (a
+ * long-format model's series too). */
 #include <math.h>
 #include <stdio.h>
 
@@ -41,10 +42,10 @@ int ac_cli_info(int argc, char **argv) {
         "\n"
         "Describes a checkpoint as it loads and checks it: format and version, data and\n"
         "channels, a covariate model's column roles (targets, past and future covariates,\n"
-        "calendar features), windows and split, the dates' frequency and season, the architecture, "
-        "the\n"
-        "parameter count, and the training progress with its history (best epoch 0 is the\n"
-        "untrained model, the naive repeat of a last-anchored model), and the conformal\n"
+        "calendar features), a long-format model's series (how many, the first ids), windows\n"
+        "and split, the dates' frequency and season, the architecture, the parameter count,\n"
+        "and the training progress with its history (best epoch 0 is the untrained model, the\n"
+        "naive repeat of a last-anchored model), and the conformal\n"
         "intervals when calibrated (levels, validation windows, mean half-width per level).\n"
         "\n"
         "options:\n"
@@ -66,6 +67,12 @@ int ac_cli_info(int argc, char **argv) {
     for (int i = 0; i < ck->channels && i < 24; i++) printf(" %s", ck->channel_names[i]);
     printf("%s)\n", ck->channels > 24 ? " ..." : "");
     print_roles(ck);
+    if (ck->series_count > 0) { /* long format: one scaler per series */
+        printf("series         long format (id column %s): %d series:",
+               c->data.id_column[0] ? c->data.id_column : "id", ck->series_count);
+        for (int i = 0; i < ck->series_count && i < 8; i++) printf(" %s", ck->series_ids[i]);
+        printf("%s\n", ck->series_count > 8 ? " ..." : "");
+    }
     printf("windows        lookback %d, horizon %d, split %g/%g/%g\n", s->lookback, s->horizon,
            c->data.split[0], c->data.split[1], c->data.split[2]);
     printf("calendar       frequency %s, season %d\n",

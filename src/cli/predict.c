@@ -1,8 +1,11 @@
-/* predict.c - `attncast predict CHECKPOINT --input CSV [--future CSV] [--out FILE] [--at ROW]`:
- * forecasts the H rows after the last L rows of a CSV (or after data row ROW) in original units,
- * as CSV (see window_input.c for the window, the future covariates' rows and the output format),
- * each target's forecast followed by the bounds of its conformal intervals and a quantile model's
- * quantiles (embed.h's ac_model_forecast_covariates). */
+/* predict.c - `attncast predict CHECKPOINT --input CSV [--future CSV] [--id ID] [--out FILE]
+ * [--at ROW]`: forecasts the H rows after the last L rows of a CSV (or after data row ROW) in
+ * original units, as CSV (see window_input.c for the window, the future covariates' rows and the
+ * output format), each target's forecast followed by the bounds of its conformal intervals and a
+ * quantile model's quantiles (embed.h's ac_model_forecast_covariates). A model of long-format
+ * data (MODEL.md "Many series") reads a long-format input: --id's series in the same layout, or
+ * every series of the input, one after another, an id column first; each series scaled with the
+ * checkpoint's scaler of its id (ac_model_forecast_series). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,11 +13,13 @@
 #include "attncast/attncast.h"
 #include "attncast/embed.h"
 #include "app/report.h"
+#include "cli/checkpoint_data.h"
 #include "cli/cli.h"
 #include "cli/window_input.h"
 
 static const char *const USAGE =
-    "usage: attncast predict CHECKPOINT --input CSV [--future CSV] [--out FILE] [--at ROW]";
+    "usage: attncast predict CHECKPOINT --input CSV [--future CSV] [--id ID] [--out FILE] "
+    "[--at ROW]";
 
 static const char *const HELP =
     "\n"
@@ -31,17 +36,25 @@ static const char *const HELP =
     "Its real future covariates' values over the horizon come from --future CSV: its first H\n"
     "rows, dated as the forecast's rows are (the input's calendar continued).\n"
     "\n"
+    "A model trained on long-format data (data.format = long) reads a long-format input (an\n"
+    "id column, dates, values; the training CSV's layout) and scales each series with the\n"
+    "checkpoint's scaler of its id: --id ID forecasts that series, in the layout above;\n"
+    "without --id every series of the input is forecast, an id column first.\n"
+    "\n"
     "options:\n"
     "  --input CSV   the recent history, at least L rows of every channel (required)\n"
     "  --future CSV  the horizon's rows of the model's future covariates (data.future_covariates)\n"
     "  --out FILE    write the forecast to FILE (atomically) instead of stdout\n"
-    "  --at ROW      forecast after data row ROW (1 = the first data row) instead of the last\n"
+    "  --id ID       a long-format model: forecast the series ID (its rows of the input)\n"
+    "  --at ROW      forecast after data row ROW (1 = the first data row; of --id's series)\n"
+    "                instead of the last\n"
     "  --help, -h    this help\n"
     "\n"
     "examples:\n"
     "  attncast predict runs/fx/best.h5 --input recent.csv\n"
     "  attncast predict runs/fx/best.h5 --input exchange_rate.csv --at 5000 --out f.csv\n"
-    "  attncast predict runs/load/best.h5 --input recent.csv --future planned.csv\n";
+    "  attncast predict runs/load/best.h5 --input recent.csv --future planned.csv\n"
+    "  attncast predict runs/stores/best.h5 --input recent_long.csv --id store_7\n";
 
 /* ---- the verb ---- */
 
@@ -58,33 +71,189 @@ static void bound_columns(const ac_model *m, ac_cli_forecast_bounds *b, double *
                                         .quantile_levels = spec->quantiles};
 }
 
-/* Takes --future CSV out of argv (the rest goes to the parser predict shares with explain):
- * *future its value, or NULL. 0, or -1 after a one-line error. */
-static int take_future(int *argc, char **argv, const char **future) {
-    *future = NULL;
+/* Takes `option` VALUE out of argv (the rest goes to the parser predict shares with explain):
+ * *value its value, or NULL. 0, or -1 after a one-line error. */
+static int take_option(int *argc, char **argv, const char *option, const char **value) {
+    *value = NULL;
     int kept = 1;
     for (int i = 1; i < *argc; i++) {
-        if (strcmp(argv[i], "--future") != 0) {
+        if (strcmp(argv[i], option) != 0) {
             argv[kept++] = argv[i];
             continue;
         }
         if (i + 1 >= *argc) {
-            ac_cli_error("predict: --future needs a value");
+            ac_cli_error("predict: %s needs a value", option);
             return -1;
         }
-        if (*future) {
-            ac_cli_error("predict: --future is given twice");
+        if (*value) {
+            ac_cli_error("predict: %s is given twice", option);
             return -1;
         }
-        *future = argv[++i];
+        *value = argv[++i];
     }
     *argc = kept;
     return 0;
 }
 
+/* Writes text to --out FILE (atomically) or stdout. 0, or -1 after the error. */
+static int emit(const char *out, const char *text) {
+    ac_error err;
+    if (!out) {
+        fputs(text, stdout);
+        return 0;
+    }
+    if (ac_write_file_atomic(out, text, strlen(text), &err) != AC_OK) {
+        ac_cli_error("%s", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* An id as a CSV cell: quoted (quotes doubled) when it holds a comma, quote or line break. */
+static void put_id(FILE *f, const char *id) {
+    if (!strpbrk(id, ",\"\r\n")) {
+        fputs(id, f);
+        return;
+    }
+    fputc('"', f);
+    for (const char *p = id; *p; p++) {
+        if (*p == '"') fputc('"', f);
+        fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+/* The forecast CSV of one series (ac_cli_forecast_bounds_csv, malloc'd) of a long-format model:
+ * series k of the checkpoint, its rows `table` of the input. NULL after a one-line error. */
+static char *series_forecast(ac_model *m, int k, ac_table *table, const char *label, int at,
+                             float *out, float *lo, float *hi, float *quantiles) {
+    const ac_checkpoint *ck = ac_model_checkpoint(m);
+    double levels[AC_INTERVALS_CAP];
+    ac_cli_forecast_bounds bounds;
+    bound_columns(m, &bounds, levels);
+    ac_cli_model_input in;
+    ac_error err;
+    char *text = NULL;
+    if (ac_cli_read_series_input(m, table, label, NULL, at, &in) != 0) goto done;
+    if (ac_model_forecast_series(m, k, in.window, in.future, in.dates, out, lo, hi, quantiles,
+                                 &err) != AC_OK) {
+        ac_cli_error("%s: %s", label, err.msg);
+        goto done;
+    }
+    bounds.lo = lo;
+    bounds.hi = hi;
+    bounds.values = quantiles;
+    if (!(text = ac_cli_forecast_bounds_csv(ck, in.table, in.end, out, &bounds)))
+        ac_cli_error("predict: out of memory");
+done:
+    ac_cli_model_input_free(&in);
+    return text;
+}
+
+/* predict of a long-format model: --id's series of the input in the wide layout, or every
+ * series of the input (each one in the checkpoint), an id column first. The result in *text. */
+static int predict_long(ac_model *m, const ac_cli_window_args *a, const char *id,
+                        const char *future, char **text) {
+    const ac_checkpoint *ck = ac_model_checkpoint(m);
+    if (future) {
+        ac_cli_error("predict: --future with a model of long-format data is not supported yet");
+        return AC_EXIT_USAGE;
+    }
+    if (a->at && !id) {
+        ac_cli_error("predict: --at counts the rows of one series: give it with --id (%s was "
+                     "trained on %d series)",
+                     a->checkpoint, ck->series_count);
+        return AC_EXIT_USAGE;
+    }
+    if (id && ac_cli_checkpoint_series(ck, "predict", id) < 0) return AC_EXIT_USAGE;
+    int H = ac_model_horizon(m), C = ac_model_channels(m);
+    int I = ac_model_interval_count(m), Q = ac_model_quantile_count(m);
+    size_t HC = (size_t)H * C;
+    float *out = malloc(HC * sizeof(float));
+    float *lo = malloc(((size_t)I * HC + 1) * sizeof(float));
+    float *hi = malloc(((size_t)I * HC + 1) * sizeof(float));
+    float *quantiles = malloc((HC * (size_t)Q + 1) * sizeof(float));
+    ac_table_set set = {0};
+    int exit_code = AC_EXIT_FAILURE;
+    char *all = NULL;
+    size_t size = 0;
+    FILE *f = NULL;
+    if (!out || !lo || !hi || !quantiles) {
+        ac_cli_error("predict: out of memory");
+        goto done;
+    }
+    if (ac_cli_read_long_input(ck, a->input, &set) != 0) goto done;
+    for (int i = 0; i < set.count; i++) {
+        if (id && strcmp(set.ids[i], id) != 0) continue;
+        int k = ac_model_series_find(m, set.ids[i]);
+        if (k < 0) {
+            ac_cli_error("predict: %s: series '%s' is not in %s (it has %d series ids): a model "
+                         "of long-format data scales each series with its own scaler; pick one "
+                         "with --id",
+                         a->input, set.ids[i], a->checkpoint, ck->series_count);
+            goto done;
+        }
+        char label[AC_CONFIG_TEXT + 80];
+        snprintf(label, sizeof label, "%s: series '%.60s'", a->input, set.ids[i]);
+        char *one = series_forecast(m, k, set.tables[i], label, a->at, out, lo, hi, quantiles);
+        if (!one) goto done;
+        if (id) { /* the wide layout */
+            *text = one;
+            exit_code = AC_EXIT_OK;
+            goto done;
+        }
+        if (!f && !(f = open_memstream(&all, &size))) {
+            free(one);
+            ac_cli_error("predict: out of memory");
+            goto done;
+        }
+        char *body = strchr(one, '\n'); /* after the header line */
+        if (i == 0) {
+            const char *name = ck->config.data.id_column[0] ? ck->config.data.id_column : "id";
+            put_id(f, name);
+            fputc(',', f);
+            fwrite(one, 1, body ? (size_t)(body - one + 1) : strlen(one), f);
+        }
+        for (char *line = body ? body + 1 : NULL; line && *line;) {
+            char *next = strchr(line, '\n');
+            size_t len = next ? (size_t)(next - line + 1) : strlen(line);
+            put_id(f, set.ids[i]);
+            fputc(',', f);
+            fwrite(line, 1, len, f);
+            line += len;
+        }
+        free(one);
+    }
+    if (id) {
+        ac_cli_error("predict: --id %s: %s has no rows of that series (%d ids in it)", id, a->input,
+                     set.count);
+        goto done;
+    }
+    if (!f || fclose(f) != 0) {
+        f = NULL;
+        ac_cli_error("predict: out of memory");
+        goto done;
+    }
+    f = NULL;
+    *text = all;
+    all = NULL;
+    exit_code = AC_EXIT_OK;
+done:
+    if (f) fclose(f);
+    free(all);
+    ac_table_set_free(&set);
+    free(out);
+    free(lo);
+    free(hi);
+    free(quantiles);
+    return exit_code;
+}
+
 int ac_cli_predict(int argc, char **argv) {
-    const char *future = NULL;
-    if (take_future(&argc, argv, &future) != 0) return AC_EXIT_USAGE;
+    const char *future = NULL, *id = NULL;
+    if (take_option(&argc, argv, "--future", &future) != 0 ||
+        take_option(&argc, argv, "--id", &id) != 0)
+        return AC_EXIT_USAGE;
     ac_cli_window_args a;
     int prc = ac_cli_parse_window_args(argc, argv, "predict", USAGE, HELP, &a);
     if (prc != 0) return prc > 0 ? AC_EXIT_OK : AC_EXIT_USAGE;
@@ -94,9 +263,26 @@ int ac_cli_predict(int argc, char **argv) {
         ac_cli_error("%s", err.msg);
         return AC_EXIT_FAILURE;
     }
+    const ac_checkpoint *ck = ac_model_checkpoint(m);
+    if (ck->series_count > 0 || id) {
+        char *text = NULL;
+        int exit_code = AC_EXIT_USAGE;
+        if (!id || ac_cli_checkpoint_series(ck, "predict", id) >= 0)
+            exit_code = predict_long(m, &a, id, future, &text);
+        if (exit_code == AC_EXIT_OK && emit(a.out, text) != 0) exit_code = AC_EXIT_FAILURE;
+        free(text);
+        if (exit_code == AC_EXIT_OK && !ck->has_calibration) {
+            fflush(stdout);
+            fprintf(stderr,
+                    "attncast: note: %s has no conformal intervals (/calibration); add them "
+                    "with: attncast calibrate %s\n",
+                    a.checkpoint, a.checkpoint);
+        }
+        ac_model_free(m);
+        return exit_code;
+    }
     int H = ac_model_horizon(m), C = ac_model_channels(m);
     int I = ac_model_interval_count(m), Q = ac_model_quantile_count(m);
-    const ac_checkpoint *ck = ac_model_checkpoint(m);
     double levels[AC_INTERVALS_CAP];
     ac_cli_forecast_bounds bounds;
     bound_columns(m, &bounds, levels);
@@ -126,14 +312,7 @@ int ac_cli_predict(int argc, char **argv) {
         ac_cli_error("predict: out of memory");
         goto done;
     }
-    if (a.out) {
-        if (ac_write_file_atomic(a.out, text, strlen(text), &err) != AC_OK) {
-            ac_cli_error("%s", err.msg);
-            goto done;
-        }
-    } else {
-        fputs(text, stdout);
-    }
+    if (emit(a.out, text) != 0) goto done;
     if (!ck->has_calibration) {
         fflush(stdout);
         fprintf(stderr,

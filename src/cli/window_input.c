@@ -10,17 +10,41 @@
 
 #include "cli/cli.h"
 
+/* The first n of the checkpoint's column names, comma-separated, into columns. */
+static void column_list(const ac_checkpoint *ck, int n, char *columns, size_t size) {
+    size_t used = 0;
+    columns[0] = '\0';
+    for (int c = 0; c < n && used < size; c++)
+        used += (size_t)snprintf(columns + used, size - used, "%s%s", c ? "," : "",
+                                 ck->channel_names[c]);
+}
+
+/* The data row (1-based) the window of table t ends at: at, or its last row; named input in
+ * the errors. 0, or -1 after a one-line error. */
+static int window_end(const ac_checkpoint *ck, const ac_table *t, const char *input, int at,
+                      int *end_out) {
+    int L = ck->config.data.lookback;
+    int end = at ? at : t->rows;
+    if (end > t->rows) {
+        ac_cli_error("%s: --at %d is past the last data row (%d)", input, end, t->rows);
+        return -1;
+    }
+    if (end < L) {
+        ac_cli_error("%s: the model needs %d rows before the forecast, the input has %d%s", input,
+                     L, end, at ? " up to --at" : "");
+        return -1;
+    }
+    *end_out = end;
+    return 0;
+}
+
 /* Loads the first n of the checkpoint's columns (by name) from input, its dates checked, into
  * *table, and finds the data row the window ends at (*end_out). 0, or -1 after a one-line
  * error. */
 static int load_input(const ac_checkpoint *ck, int n, const char *input, int at, ac_table **table,
                       int *end_out) {
-    int L = ck->config.data.lookback;
     char columns[AC_CONFIG_TEXT];
-    size_t used = 0;
-    for (int c = 0; c < n && used < sizeof columns; c++)
-        used += (size_t)snprintf(columns + used, sizeof columns - used, "%s%s", c ? "," : "",
-                                 ck->channel_names[c]);
+    column_list(ck, n, columns, sizeof columns);
     ac_csv_options opt = {.date_column = ck->config.data.date_column,
                           .columns = columns,
                           .check_dates = true,
@@ -35,17 +59,21 @@ static int load_input(const ac_checkpoint *ck, int n, const char *input, int at,
     const char *severity;
     if (ac_table_date_note(t, note, sizeof note, &severity))
         fprintf(stderr, "attncast: %s: %s\n", severity, note);
-    int end = at ? at : t->rows;
-    if (end > t->rows) {
-        ac_cli_error("%s: --at %d is past the last data row (%d)", input, end, t->rows);
+    return window_end(ck, t, input, at, end_out);
+}
+
+int ac_cli_read_long_input(const ac_checkpoint *ck, const char *input, ac_table_set *set) {
+    char columns[AC_CONFIG_TEXT];
+    column_list(ck, ck->columns, columns, sizeof columns);
+    ac_csv_options opt = {.date_column = ck->config.data.date_column,
+                          .columns = columns,
+                          .check_dates = true,
+                          .gaps = AC_GAPS_WARN};
+    ac_error err;
+    if (ac_table_load_long_csv(set, input, &opt, ck->config.data.id_column, NULL, &err) != AC_OK) {
+        ac_cli_error("%s", err.msg);
         return -1;
     }
-    if (end < L) {
-        ac_cli_error("%s: the model needs %d rows before the forecast, the input has %d%s", input,
-                     L, end, at ? " up to --at" : "");
-        return -1;
-    }
-    *end_out = end;
     return 0;
 }
 
@@ -172,11 +200,14 @@ done:
     return rc;
 }
 
+static int fill_model_input(const ac_model *m, const char *input, const char *future_csv,
+                            ac_cli_model_input *in);
+
 int ac_cli_read_model_input(const ac_model *m, const char *input, const char *future_csv, int at,
                             ac_cli_model_input *in) {
     memset(in, 0, sizeof *in);
     const ac_checkpoint *ck = ac_model_checkpoint(m);
-    int L = ac_model_lookback(m), H = ac_model_horizon(m), K = ac_model_columns(m);
+    int H = ac_model_horizon(m), K = ac_model_columns(m);
     int F = ac_model_future_columns(m);
     unsigned calendar = ac_model_calendar(m);
     if (future_csv && F == 0) {
@@ -193,6 +224,41 @@ int ac_cli_read_model_input(const ac_model *m, const char *input, const char *fu
         return -1;
     }
     if (load_input(ck, K, input, at, &in->table, &in->end) != 0) return -1;
+    return fill_model_input(m, input, future_csv, in);
+}
+
+int ac_cli_read_series_input(const ac_model *m, ac_table *table, const char *label,
+                             const char *future_csv, int at, ac_cli_model_input *in) {
+    memset(in, 0, sizeof *in);
+    const ac_checkpoint *ck = ac_model_checkpoint(m);
+    if (future_csv) {
+        ac_cli_error("%s: --future with a model of long-format data is not supported yet",
+                     ck->path);
+        return -1;
+    }
+    if (ac_model_future_columns(m) > 0) {
+        ac_cli_error("%s: the model has future covariates (data.future_covariates): predict of a "
+                     "model of long-format data with future covariates is not supported yet",
+                     ck->path);
+        return -1;
+    }
+    in->table = table;
+    in->borrowed = true;
+    char note[AC_ERROR_MAX];
+    const char *severity;
+    if (ac_table_date_note(table, note, sizeof note, &severity))
+        fprintf(stderr, "attncast: %s: %s: %s\n", severity, label, note);
+    if (window_end(ck, table, label, at, &in->end) != 0) return -1;
+    return fill_model_input(m, label, NULL, in);
+}
+
+/* The window (and future rows and dates) of in->table ending at in->end, for the model. */
+static int fill_model_input(const ac_model *m, const char *input, const char *future_csv,
+                            ac_cli_model_input *in) {
+    const ac_checkpoint *ck = ac_model_checkpoint(m);
+    int L = ac_model_lookback(m), H = ac_model_horizon(m), K = ac_model_columns(m);
+    int F = ac_model_future_columns(m);
+    unsigned calendar = ac_model_calendar(m);
     const ac_table *t = in->table;
     int end = in->end;
     in->window = malloc((size_t)L * K * sizeof *in->window);
@@ -253,7 +319,7 @@ int ac_cli_read_model_input(const ac_model *m, const char *input, const char *fu
 }
 
 void ac_cli_model_input_free(ac_cli_model_input *in) {
-    ac_table_free(in->table);
+    if (!in->borrowed) ac_table_free(in->table);
     free(in->window);
     free(in->future);
     free(in->dates);

@@ -3,6 +3,8 @@
 #ifndef ATTNCAST_CLI_WINDOW_INPUT_H
 #define ATTNCAST_CLI_WINDOW_INPUT_H
 
+#include <stdbool.h>
+
 #include "attncast/checkpoint.h"
 #include "attncast/csv.h"
 #include "attncast/embed.h"
@@ -37,6 +39,7 @@ typedef struct ac_cli_model_input {
     float *window;    /* [L, K] (ac_model_columns) */
     float *future;    /* [H, F] (ac_model_future_columns), NULL when F = 0 */
     long long *dates; /* [L + H]: the window's, then the horizon's; NULL without data.calendar */
+    bool borrowed;    /* table is not freed with the input (a series of a long-format input) */
 } ac_cli_model_input;
 
 /* Reads the window as ac_cli_read_window does, with every column of the model. The horizon's
@@ -49,6 +52,17 @@ typedef struct ac_cli_model_input {
 int ac_cli_read_model_input(const ac_model *m, const char *input, const char *future_csv, int at,
                             ac_cli_model_input *in);
 void ac_cli_model_input_free(ac_cli_model_input *in);
+
+/* A long-format input (MODEL.md "Many series") for a model of long-format data: its id column
+ * (the checkpoint's data.id_column, else `id`), date column and every column of the model by
+ * name, one table per id, each series' dates checked. 0, or -1 after a one-line error (set is
+ * freed with ac_table_set_free either way). */
+int ac_cli_read_long_input(const ac_checkpoint *ck, const char *input, ac_table_set *set);
+/* ac_cli_read_model_input of one series' table of such an input (borrowed: it stays the set's),
+ * named label in the messages. Future covariates of long-format models are not supported yet
+ * (an error). */
+int ac_cli_read_series_input(const ac_model *m, ac_table *table, const char *label,
+                             const char *future_csv, int at, ac_cli_model_input *in);
 
 /* The forecast [H, C] as CSV text (malloc'd): a header, then H rows whose first column continues
  * the input's dates on their calendar (the checkpoint's data.frequency when the input's dates
