@@ -426,20 +426,9 @@ static void calendar_names(char *buf, size_t n) {
                                  ac_calendar_feature_name(i));
 }
 
-/* data.calendar: comma-separated feature names (spaces around the commas allowed, "" for none)
- * into bits; false with the reason in why (an unknown name with the nearest known one, a name
- * given twice, an empty entry). */
-static bool parse_calendar(const char *text, unsigned *bits, char *why, size_t n) {
-    char buf[LINE_CHARS + 1], known[160];
-    const char *names[AC_CALENDAR_FEATURE_COUNT];
-    for (int i = 0; i < AC_CALENDAR_FEATURE_COUNT; i++) names[i] = ac_calendar_feature_name(i);
-    calendar_names(known, sizeof known);
-    *bits = 0;
-    if (strlen(text) >= sizeof buf) {
-        snprintf(why, n, "too long");
-        return false;
-    }
-    strcpy(buf, text);
+/* Calls visit(field, user) for each comma-separated field of buf (changed in place), trimmed of
+ * spaces, empty ones too; nothing for a blank buf. Stops and returns false when visit does. */
+static bool each_field(char *buf, bool (*visit)(const char *field, void *user), void *user) {
     char *field = buf;
     while (isspace((unsigned char)*field)) field++;
     if (!*field) return true;
@@ -450,30 +439,65 @@ static bool parse_calendar(const char *text, unsigned *bits, char *why, size_t n
         char *end = field + strlen(field);
         while (isspace((unsigned char)*field)) field++;
         while (end > field && isspace((unsigned char)end[-1])) *--end = '\0';
-        unsigned bit;
-        const char *cut = strlen(field) > LEVEL_QUOTE ? "..." : "";
-        if (!*field) {
-            snprintf(why, n, "an empty entry (a comma with no feature beside it)");
-            return false;
-        }
-        if (!ac_calendar_feature_parse(field, &bit)) {
-            const char *near = ac_nearest(field, names, AC_CALENDAR_FEATURE_COUNT);
-            if (near)
-                snprintf(why, n, "unknown calendar feature '%.*s%s'; did you mean %s? (known: %s)",
-                         LEVEL_QUOTE, field, cut, near, known);
-            else
-                snprintf(why, n, "unknown calendar feature '%.*s%s' (known: %s)", LEVEL_QUOTE,
-                         field, cut, known);
-            return false;
-        }
-        if (*bits & bit) {
-            snprintf(why, n, "'%.*s' is given twice", LEVEL_QUOTE, field);
-            return false;
-        }
-        *bits |= bit;
+        if (!visit(field, user)) return false;
         if (comma) field = comma + 1;
     }
     return true;
+}
+
+/* parse_calendar's state: the bits so far and where the reason goes. */
+typedef struct calendar_parse {
+    unsigned bits;
+    char *why;
+    size_t n;
+} calendar_parse;
+
+static bool add_calendar_feature(const char *field, void *user) {
+    calendar_parse *c = user;
+    unsigned bit;
+    const char *cut = strlen(field) > LEVEL_QUOTE ? "..." : "";
+    if (!*field) {
+        snprintf(c->why, c->n, "an empty entry (a comma with no feature beside it)");
+        return false;
+    }
+    if (!ac_calendar_feature_parse(field, &bit)) {
+        char known[160];
+        const char *names[AC_CALENDAR_FEATURE_COUNT];
+        for (int i = 0; i < AC_CALENDAR_FEATURE_COUNT; i++) names[i] = ac_calendar_feature_name(i);
+        calendar_names(known, sizeof known);
+        const char *near = ac_nearest(field, names, AC_CALENDAR_FEATURE_COUNT);
+        if (near)
+            snprintf(c->why, c->n,
+                     "unknown calendar feature '%.*s%s'; did you mean %s? (known: %s)", LEVEL_QUOTE,
+                     field, cut, near, known);
+        else
+            snprintf(c->why, c->n, "unknown calendar feature '%.*s%s' (known: %s)", LEVEL_QUOTE,
+                     field, cut, known);
+        return false;
+    }
+    if (c->bits & bit) {
+        snprintf(c->why, c->n, "'%.*s' is given twice", LEVEL_QUOTE, field);
+        return false;
+    }
+    c->bits |= bit;
+    return true;
+}
+
+/* data.calendar: comma-separated feature names (spaces around the commas allowed, "" for none)
+ * into bits; false with the reason in why (an unknown name with the nearest known one, a name
+ * given twice, an empty entry). */
+static bool parse_calendar(const char *text, unsigned *bits, char *why, size_t n) {
+    char buf[LINE_CHARS + 1];
+    *bits = 0;
+    if (strlen(text) >= sizeof buf) {
+        snprintf(why, n, "too long");
+        return false;
+    }
+    strcpy(buf, text);
+    calendar_parse c = {.why = why, .n = n};
+    bool ok = each_field(buf, add_calendar_feature, &c);
+    if (ok) *bits = c.bits;
+    return ok;
 }
 
 /* Text can be written back as "name = text" and read again unchanged: one line, no control
@@ -846,24 +870,23 @@ static const char *role_text(const ac_config *cfg, int k) {
 
 /* Calls visit(name, list, user) for each name of role list k, trimmed (empty ones too, as "");
  * stops and returns false when visit does. */
+/* each_name's visit and its user, for each_field. */
+typedef struct name_visit {
+    int list;
+    bool (*visit)(const char *name, int list, void *user);
+    void *user;
+} name_visit;
+
+static bool visit_name(const char *field, void *user) {
+    name_visit *v = user;
+    return v->visit(field, v->list, v->user);
+}
+
 static bool each_name(const ac_config *cfg, int k,
                       bool (*visit)(const char *name, int list, void *user), void *user) {
     char buf[AC_CONFIG_TEXT];
     snprintf(buf, sizeof buf, "%s", role_text(cfg, k));
-    char *field = buf;
-    while (isspace((unsigned char)*field)) field++;
-    if (!*field) return true;
-    for (bool more = true; more;) {
-        char *comma = strchr(field, ',');
-        more = comma != NULL;
-        if (comma) *comma = '\0';
-        char *end = field + strlen(field);
-        while (isspace((unsigned char)*field)) field++;
-        while (end > field && isspace((unsigned char)end[-1])) *--end = '\0';
-        if (!visit(field, k, user)) return false;
-        if (comma) field = comma + 1;
-    }
-    return true;
+    return each_field(buf, visit_name, &(name_visit){k, visit, user});
 }
 
 static bool count_name(const char *name, int list, void *user) {
