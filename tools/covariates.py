@@ -18,7 +18,8 @@ and sample standard deviation of the three seeds, beside the naive repeat on the
 
     ATTNCAST_DATA_MIRROR=/path/to/data tools/covariates.py [--attncast build/attncast]
         [--runs runs/covariates] [--horizons 96] [--only etth1,weather] [--jobs 2]
-        [--doc docs/covariates.md]
+        [--doc docs/covariates.md] [--etth1 ETTh1.csv] [--weather weather.csv]
+        [--set section.key=value]...
 
 A run folder that already holds metrics.json of the same config text and arguments is reused, so
 an interrupted study resumes and a second call only rewrites the table. Runs go two at a time
@@ -88,18 +89,18 @@ def write(path, text):
         f.write(text)
 
 
-def weather_past(mirror):
+def weather_past(path):
     """Every column of weather.csv but its date and OT, in the file's order."""
-    path = os.path.join(mirror, "weather.csv")
     if not os.path.exists(path):
-        fail(f"{path} not found: set ATTNCAST_DATA_MIRROR")
+        fail(f"{path} not found: set ATTNCAST_DATA_MIRROR or --weather")
     with open(path, encoding="utf-8", errors="surrogateescape") as f:
         names = [n.strip() for n in f.readline().strip().split(",")]
     return ",".join(n for n in names[1:] if n != "OT")
 
 
-def studies(mirror, etth1):
-    return {
+def studies(etth1, weather, weather_csv):
+    """The two studies; weather_csv (--weather) replaces the dataset card by a CSV file."""
+    out = {
         "etth1": {
             "label": "ETTh1",
             "data": {"csv": "ETTh1.csv", "split": "0.6,0.2,0.2", "targets": "OT"},
@@ -111,14 +112,34 @@ def studies(mirror, etth1):
             "label": "Weather",
             "data": {"dataset": "weather", "targets": "OT", "missing_marker": "-9999",
                      "missing": "interpolate"},
-            "past": weather_past(mirror) if mirror else "",
+            "past": weather_past(weather) if weather else "",
             "args": [],
             "note": "the weather card's split 0.7/0.1/0.2; -9999 cells read as missing",
         },
     }
+    if weather_csv:
+        w = out["weather"]
+        w["data"] = {"csv": "weather.csv", "split": "0.7,0.1,0.2", **w["data"]}
+        del w["data"]["dataset"]
+        w["args"] = ["--csv", weather_csv]
+        w["note"] = ("split 0.7/0.1/0.2; -9999 cells read as missing; train it with "
+                     f"--csv {weather_csv}")
+    return out
 
 
-def config_text(study, horizon, variant, candidate, header=""):
+def parse_sets(items):
+    """--set section.key=value items as {section: {key: value}}."""
+    out = {}
+    for item in items:
+        name, eq, value = item.partition("=")
+        section, dot, key = name.strip().partition(".")
+        if not eq or not dot or not section or not key:
+            fail(f"--set: expected section.key=value, got '{item}'")
+        out.setdefault(section, {})[key] = value.strip()
+    return out
+
+
+def config_text(study, horizon, variant, candidate, header="", sets=None):
     _, _, past, calendar = variant
     data = dict(study["data"])
     if past:
@@ -129,9 +150,12 @@ def config_text(study, horizon, variant, candidate, header=""):
     data["horizon"] = str(horizon)
     model = dict(BASE_MODEL)
     model.update(candidate[1])
+    sections = {"data": data, "model": model, "train": dict(BASE_TRAIN),
+                "output": {"checkpoint_every": "0"}}
+    for section, keys in (sets or {}).items():
+        sections.setdefault(section, {}).update(keys)
     out = [header] if header else []
-    for section, keys in (("data", data), ("model", model), ("train", BASE_TRAIN),
-                          ("output", {"checkpoint_every": "0"})):
+    for section, keys in sections.items():
         out.append(f"[{section}]")
         out += [f"{k} = {v}" for k, v in keys.items()]
         out.append("")
@@ -179,7 +203,7 @@ def run_cell(a, key, study, horizon, variant):
     tried = []
     for cand in CANDIDATES:
         name = f"{key}_L{LOOKBACK}_H{horizon}_{vname}_{cand[0]}_s{SEEDS[0]}"
-        m = train(a.attncast, a.runs, name, config_text(study, horizon, variant, cand),
+        m = train(a.attncast, a.runs, name, config_text(study, horizon, variant, cand, "", a.sets),
                   study["args"], SEEDS[0], log)
         tried.append((cand, result(m)))
     best_cand, best = min(tried, key=lambda t: t[1]["val_mse"])
@@ -198,10 +222,12 @@ def run_cell(a, key, study, horizon, variant):
     lines.append(f";   naive repeat: {best['val_naive_mse']:.4f}")
     lines.append(f"; The table reports this config trained with seeds {', '.join(map(str, SEEDS))}.")
     header = "\n".join(lines)
-    chosen_text = config_text(study, horizon, variant, best_cand)
+    if a.set:
+        lines.append("; Every run of the study had --set " + " --set ".join(a.set) + ".")
+    chosen_text = config_text(study, horizon, variant, best_cand, "", a.sets)
     path = os.path.join(a.models, f"{key}_{vname}_L{LOOKBACK}_H{horizon}.ini")
     with LOCK:
-        write(path, config_text(study, horizon, variant, best_cand, header))
+        write(path, config_text(study, horizon, variant, best_cand, header, a.sets))
     seeds = [best]
     for seed in SEEDS[1:]:
         name = f"{key}_L{LOOKBACK}_H{horizon}_{vname}_{best_cand[0]}_s{seed}"
@@ -255,9 +281,13 @@ def main():
     ap.add_argument("--horizons", default="96")
     ap.add_argument("--only", default="")
     ap.add_argument("--etth1", default="")
+    ap.add_argument("--weather", default="", help="a weather CSV instead of the dataset card")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--doc", default=os.path.join(ROOT, "docs", "covariates.md"))
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="override a key of every run's config (repeatable)")
     a = ap.parse_args()
+    a.sets = parse_sets(a.set)
     mirror = os.environ.get("ATTNCAST_DATA_MIRROR", "")
     etth1 = a.etth1 or (os.path.join(mirror, "ETTh1.csv") if mirror else "")
     try:
@@ -265,14 +295,15 @@ def main():
     except ValueError:
         fail(f"--horizons: expected comma-separated whole numbers, got '{a.horizons}'")
     keys = a.only.split(",") if a.only else ["weather", "etth1"]
-    all_studies = studies(mirror, etth1)
+    weather = a.weather or (os.path.join(mirror, "weather.csv") if mirror else "")
+    all_studies = studies(etth1, weather if "weather" in keys else "", a.weather)
     for k in keys:
         if k not in all_studies:
             fail(f"--only: unknown study '{k}' (known: {', '.join(all_studies)})")
     if "etth1" in keys and not os.path.exists(etth1):
         fail("ETTh1.csv not found: set ATTNCAST_DATA_MIRROR or --etth1")
-    if "weather" in keys:
-        weather_past(mirror)  # fails early without the mirror
+    if "weather" in keys and not weather:
+        fail("weather.csv not found: set ATTNCAST_DATA_MIRROR or --weather")
     os.makedirs(a.runs, exist_ok=True)
     os.makedirs(a.models, exist_ok=True)
     # the longer cells first, so the two workers finish together
