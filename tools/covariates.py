@@ -106,7 +106,8 @@ def studies(etth1, weather, weather_csv):
             "data": {"csv": "ETTh1.csv", "split": "0.6,0.2,0.2", "targets": "OT"},
             "past": ETTH1_PAST,
             "args": ["--csv", etth1],
-            "note": "split 0.6/0.2/0.2 by rows; train it with --csv $ATTNCAST_DATA_MIRROR/ETTh1.csv",
+            "note": ("split 0.6/0.2/0.2 by rows; train it with "
+                     "--csv $ATTNCAST_DATA_MIRROR/ETTh1.csv"),
         },
         "weather": {
             "label": "Weather",
@@ -212,15 +213,17 @@ def run_cell(a, key, study, horizon, variant):
         "; the config of docs/covariates.md's table (tools/covariates.py writes this file).",
         f"; {study['note']}.",
         f"; Chosen on the VALIDATION split only: {len(CANDIDATES)} candidates trained with seed "
-        f"{SEEDS[0]}, the one with the lowest validation MSE of its best weights kept (the test "
-        "split played no part). Validation MSE (scaled, OT):",
+        f"{SEEDS[0]},",
+        "; the one with the lowest validation MSE of its best weights kept (the test split played",
+        "; no part). Validation MSE (scaled, OT):",
     ]
     for cand, r in tried:
         keys = ", ".join(f"{k} {v}" for k, v in cand[1].items())
         lines.append(f";   {cand[0]} ({keys}): {r['val_mse']:.4f}"
                      + ("  <- chosen" if cand is best_cand else ""))
     lines.append(f";   naive repeat: {best['val_naive_mse']:.4f}")
-    lines.append(f"; The table reports this config trained with seeds {', '.join(map(str, SEEDS))}.")
+    seeds_text = ", ".join(map(str, SEEDS))
+    lines.append(f"; The table reports this config trained with seeds {seeds_text}.")
     header = "\n".join(lines)
     if a.set:
         lines.append("; Every run of the study had --set " + " --set ".join(a.set) + ".")
