@@ -213,7 +213,7 @@ static int print_json(const ac_checkpoint *ck, const ac_cli_checkpoint_input *in
     }
     ac_run_info info = {.data_source = in->src.label,
                         .rows = (int)rows,
-                        .channels = in->src.table->cols,
+                        .channels = in->src.table->targets,
                         .channel_names = in->src.table->names,
                         .parameters = ac_forecaster_weight_count(ck->model),
                         .epochs_run = ck->has_train ? t->epoch : 0,
