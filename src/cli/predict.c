@@ -5,7 +5,8 @@
  * quantile model's quantiles (embed.h's ac_model_forecast_covariates). A model of long-format
  * data (MODEL.md "Many series") reads a long-format input: --id's series in the same layout, or
  * every series of the input, one after another, an id column first; each series scaled with the
- * checkpoint's scaler of its id (ac_model_forecast_series). */
+ * checkpoint's scaler of its id (ac_model_forecast_series), and --future is a long-format file
+ * too, each series taking its id's rows. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,9 @@ static const char *const HELP =
     "A model trained on long-format data (data.format = long) reads a long-format input (an\n"
     "id column, dates, values; the training CSV's layout) and scales each series with the\n"
     "checkpoint's scaler of its id: --id ID forecasts that series, in the layout above;\n"
-    "without --id every series of the input is forecast, an id column first.\n"
+    "without --id every series of the input is forecast, an id column first. Its --future\n"
+    "CSV is long format too (id, date, the future covariates): each series takes its id's\n"
+    "rows, matched by date as above.\n"
     "\n"
     "options:\n"
     "  --input CSV   the recent history, at least L rows of every channel (required)\n"
