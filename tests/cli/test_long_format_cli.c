@@ -4,7 +4,8 @@
  * bit for bit, pooled and per series (--json "series"), eval --id, another CSV scored by id
  * (an id the checkpoint lacks is an error; one the data lacks is just not scored), calibrate
  * reproducing train's intervals, predict --id and of every id (an id column first; each series
- * on its own scale), the embedding API's ac_model_forecast_series agreeing with predict, info,
+ * on its own scale), the embedding API's ac_model_forecast_series agreeing with predict (and
+ * ac_explain_series with it), info,
  * explain --id (its forecast predict --id's; the errors of no --id, an unknown one, a wide
  * checkpoint's) and the one-line errors: unknown --id (did you mean), --id of a wide checkpoint,
  * backtest of long-format data. A second panel (3 series with a future-known covariate, promo)
@@ -24,6 +25,7 @@
 #include <cmocka.h>
 
 #include "attncast/embed.h"
+#include "attncast/explain.h"
 #include "attncast/windows.h"
 #include "support/testutil.h"
 
@@ -392,6 +394,16 @@ static void test_embedding_api_matches_predict(void **state) {
         if (fabs(back - point[h]) > 1e-3 * (1 + fabs(back)))
             fail_msg("step %d: s4 %.9g, through s0's scale %.9g", h + 1, (double)point[h], back);
     }
+    /* ac_explain_series: the same forecast from series k's scaler; another index refused */
+    ac_explanation ex;
+    assert_int_equal(ac_explain_series(ac_model_checkpoint(m), SERIES, window, NULL, &ex, &err),
+                     AC_ERR_INVALID);
+    assert_int_equal(ac_explain_series(ac_model_checkpoint(m), k, window, NULL, &ex, &err), AC_OK);
+    for (int h = 0; h < H; h++)
+        if (fabs(ex.forecast[h] - point[h]) > 1e-5 * (1 + fabs(point[h])))
+            fail_msg("step %d: explain %.9g, forecast %.9g", h + 1, (double)ex.forecast[h],
+                     (double)point[h]);
+    ac_explanation_free(&ex);
     ac_model_free(m);
     double y[H];
     assert_int_equal(sh("\"$A\" predict run/best.h5 --input panel.csv --id s4 2>/dev/null"), 0);
