@@ -52,6 +52,11 @@ ac_status ac_explain(const ac_checkpoint *ckpt, const float *window, ac_explanat
  * horizon, same units; NULL exactly when Kf = 0). */
 ac_status ac_explain_future(const ac_checkpoint *ckpt, const float *window, const float *future,
                             ac_explanation *out, ac_error *err);
+/* ac_explain_future of series `series` (in [0, series_count)) of a checkpoint of long-format data
+ * (MODEL.md "Many series"): window and future in that series' original units, scaled with its
+ * scaler (ck->series_scalers), the forecast in its units. Another index: AC_ERR_INVALID. */
+ac_status ac_explain_series(const ac_checkpoint *ckpt, int series, const float *window,
+                            const float *future, ac_explanation *out, ac_error *err);
 void ac_explanation_free(ac_explanation *ex);
 
 /* T = N + Nf, the tokens every attention map has. */

@@ -38,9 +38,9 @@ static void summarise(const float *a, int heads, int N, int T, int L, int P, int
 /* Scales `rows` rows of `width` values (the columns first .. first + width - 1 of an input step)
  * into x: the scaler's columns z-scored, calendar columns as they are. An error names the first
  * value that is not finite. */
-static ac_status scale_rows(const ac_checkpoint *ck, const float *in, int rows, int width,
-                            int first, const char *what, float *x, ac_error *err) {
-    int scaled = ck->scaler.columns > 0 ? ck->scaler.columns : ck->channels;
+static ac_status scale_rows(const ac_checkpoint *ck, const ac_scaler *sc, const float *in, int rows,
+                            int width, int first, const char *what, float *x, ac_error *err) {
+    int scaled = sc->columns > 0 ? sc->columns : ck->channels;
     for (int i = 0; i < rows * width; i++) {
         int c = first + i % width;
         if (!isfinite(in[i])) {
@@ -54,8 +54,7 @@ static ac_status scale_rows(const ac_checkpoint *ck, const float *in, int rows, 
                                 "number",
                                 what, i / width + 1, rows, c - ck->columns + 1);
         }
-        x[i] =
-            c < scaled ? (float)(((double)in[i] - ck->scaler.mean[c]) / ck->scaler.std[c]) : in[i];
+        x[i] = c < scaled ? (float)(((double)in[i] - sc->mean[c]) / sc->std[c]) : in[i];
     }
     return AC_OK;
 }
@@ -65,8 +64,27 @@ ac_status ac_explain(const ac_checkpoint *ck, const float *window, ac_explanatio
     return ac_explain_future(ck, window, NULL, ex, err);
 }
 
+static ac_status explain_scaled(const ac_checkpoint *ck, const ac_scaler *sc, const float *window,
+                                const float *future, ac_explanation *ex, ac_error *err);
+
 ac_status ac_explain_future(const ac_checkpoint *ck, const float *window, const float *future,
                             ac_explanation *ex, ac_error *err) {
+    return explain_scaled(ck, &ck->scaler, window, future, ex, err);
+}
+
+ac_status ac_explain_series(const ac_checkpoint *ck, int series, const float *window,
+                            const float *future, ac_explanation *ex, ac_error *err) {
+    memset(ex, 0, sizeof *ex);
+    if (series < 0 || series >= ck->series_count)
+        return ac_error_set(err, AC_ERR_INVALID,
+                            "ac_explain_series: series %d is not one of the checkpoint's %d",
+                            series, ck->series_count);
+    return explain_scaled(ck, &ck->series_scalers[series], window, future, ex, err);
+}
+
+/* The explanation with scaler sc (the checkpoint's, or a long-format series'). */
+static ac_status explain_scaled(const ac_checkpoint *ck, const ac_scaler *sc, const float *window,
+                                const float *future, ac_explanation *ex, ac_error *err) {
     memset(ex, 0, sizeof *ex);
     const ac_model_spec *s = ac_forecaster_spec(ck->model);
     int L = s->lookback, H = s->horizon, C = s->channels, N = ac_model_spec_tokens(s);
@@ -116,8 +134,8 @@ ac_status ac_explain_future(const ac_checkpoint *ck, const float *window, const 
         st = ac_error_set(err, AC_ERR_NOMEM, "explain: out of memory");
         goto done;
     }
-    if ((st = scale_rows(ck, window, L, cols, 0, "window", x->data, err)) != AC_OK ||
-        (f && (st = scale_rows(ck, future, H, Kf, C + s->past_covariates, "future", f->data,
+    if ((st = scale_rows(ck, sc, window, L, cols, 0, "window", x->data, err)) != AC_OK ||
+        (f && (st = scale_rows(ck, sc, future, H, Kf, C + s->past_covariates, "future", f->data,
                                err)) != AC_OK))
         goto done;
     ac_tensor *y = ac_forecaster_forward_future(ctx, ck->model, x, f, attn);
@@ -127,7 +145,7 @@ ac_status ac_explain_future(const ac_checkpoint *ck, const float *window, const 
     }
     ac_forecast_point(s, y->data, (int64_t)H * C, ex->forecast); /* the median of quantiles */
     for (int i = 0; i < H * C; i++)
-        ex->forecast[i] = (float)ac_scaler_unscale(&ck->scaler, i % C, ex->forecast[i]);
+        ex->forecast[i] = (float)ac_scaler_unscale(sc, i % C, ex->forecast[i]);
     size_t block = (size_t)s->heads * T * T;
     for (int l = 0; l < s->layers; l++)
         for (int sr = 0; sr < ns; sr++) {

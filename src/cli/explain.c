@@ -1,4 +1,5 @@
-/* explain.c - `attncast explain CHECKPOINT --input CSV [--at ROW] [--out DIR]`: for the window
+/* explain.c - `attncast explain CHECKPOINT --input CSV [--id ID] [--at ROW] [--out DIR]`: for
+ * the window
  * ending at the last row (or data row ROW) of a CSV, writes every layer's and head's attention
  * weights, the attention each input step receives, and the forecast:
  *   attention.csv       layer, series, head, query, key, weight (token x token)
@@ -14,7 +15,8 @@
  * the future tokens against the history tokens (explain.h), beside the share expected by
  * chance. A model with future covariates explains windows whose horizon lies in the data (their
  * values there are its future covariates; explain_input.h). A model of long-format data
- * (data.format = long) is refused: not supported yet. */
+ * (data.format = long) explains one series of a long-format input, --id's (or the input's only
+ * one), scaled with the checkpoint's scaler of its id (ac_explain_series). */
 #include <hdf5.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -31,7 +33,7 @@
 #include "cli/window_input.h"
 
 static const char *const USAGE =
-    "usage: attncast explain CHECKPOINT --input CSV [--at ROW] [--out DIR]";
+    "usage: attncast explain CHECKPOINT --input CSV [--id ID] [--at ROW] [--out DIR]";
 
 static const char *const HELP =
     "\n"
@@ -47,15 +49,21 @@ static const char *const HELP =
     "(future_share.csv, future_share picture) the share of attention on the future tokens\n"
     "against the history tokens, beside the share expected by chance.\n"
     "\n"
+    "A model trained on long-format data (data.format = long) reads a long-format input (an\n"
+    "id column, dates, values) and explains the series --id ID (needed when the input holds\n"
+    "several), scaled with the checkpoint's scaler of that id; --at counts its rows.\n"
+    "\n"
     "options:\n"
     "  --input CSV   the data holding the window (required)\n"
+    "  --id ID       a long-format model: explain the series ID (its rows of the input)\n"
     "  --at ROW      explain the window ending at data row ROW instead of the last row\n"
-    "  --out DIR     the output folder (default explain-row<ROW>)\n"
+    "  --out DIR     the output folder (default explain-row<ROW>; explain-<ID>-row<ROW>)\n"
     "  --help, -h    this help\n"
     "\n"
     "examples:\n"
     "  attncast explain runs/fx/best.h5 --input exchange_rate.csv --out fx-explain\n"
-    "  attncast explain runs/fx/best.h5 --input exchange_rate.csv --at 6000\n";
+    "  attncast explain runs/fx/best.h5 --input exchange_rate.csv --at 6000\n"
+    "  attncast explain runs/stores/best.h5 --input recent_long.csv --id store_7\n";
 
 /* Appends printf text to a growing buffer; returns -1 when memory is short. */
 typedef struct text_buf {
@@ -276,45 +284,106 @@ static void print_shares(const ac_checkpoint *ck, const ac_explanation *ex) {
            ac_explanation_history_share_mean(ex), ac_explanation_future_share_mean(ex), chance);
 }
 
+/* The series of a long-format input that explain reads (MODEL.md "Many series"): --id's, or
+ * the input's only one; *k its index among the checkpoint's series, *t its table (the set's),
+ * label names it in the messages. 0, or -1 after a one-line error; *status the exit status. */
+static int long_series(const ac_checkpoint *ck, const ac_cli_window_args *a, const char *id,
+                       ac_table_set *set, ac_table **t, int *k, char *label, size_t size,
+                       int *status) {
+    *status = AC_EXIT_USAGE;
+    if (id && (*k = ac_cli_checkpoint_series(ck, "explain", id)) < 0) return -1;
+    *status = AC_EXIT_FAILURE;
+    if (ac_cli_read_long_input(ck, a->input, set) != 0) return -1;
+    if (!id && set->count != 1) {
+        *status = AC_EXIT_USAGE;
+        ac_cli_error("explain: %s holds %d series and %s was trained on long-format data: pick "
+                     "one with --id (e.g. --id %.60s)",
+                     a->input, set->count, a->checkpoint, set->count ? set->ids[0] : "ID");
+        return -1;
+    }
+    int i = 0;
+    while (id && i < set->count && strcmp(set->ids[i], id) != 0) i++;
+    if (i == set->count) {
+        ac_cli_error("explain: --id %s: %s has no rows of that series (%d ids in it)", id, a->input,
+                     set->count);
+        return -1;
+    }
+    if (!id && (*k = ac_cli_checkpoint_series(ck, "explain", set->ids[0])) < 0) return -1;
+    *t = set->tables[i];
+    snprintf(label, size, "%s: series '%.60s'", a->input, set->ids[i]);
+    char note[AC_ERROR_MAX];
+    const char *severity;
+    if (ac_table_date_note(*t, note, sizeof note, &severity))
+        fprintf(stderr, "attncast: %s: %s: %s\n", severity, label, note);
+    return 0;
+}
+
+/* The default output folder of a series' explanation: explain-<id>-row<ROW>, the id's
+ * characters other than letters, digits, '.', '_' and '-' written as '_'. */
+static void series_dir(const char *id, int end, char *dir, size_t size) {
+    char safe[64];
+    size_t n = 0;
+    for (const char *p = id; *p && n + 1 < sizeof safe; p++) {
+        unsigned char c = (unsigned char)*p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-';
+        safe[n++] = ok ? (char)c : '_';
+    }
+    safe[n] = '\0';
+    snprintf(dir, size, "explain-%s-row%d", safe, end);
+}
+
 int ac_cli_explain(int argc, char **argv) {
+    const char *id = NULL;
+    if (ac_cli_take_option(&argc, argv, "explain", "--id", &id) != 0) return AC_EXIT_USAGE;
     ac_cli_window_args a;
     int prc = ac_cli_parse_window_args(argc, argv, "explain", USAGE, HELP, &a);
     if (prc != 0) return prc > 0 ? AC_EXIT_OK : AC_EXIT_USAGE;
     ac_checkpoint *ck = ac_cli_checkpoint_read(a.checkpoint);
     if (!ck) return AC_EXIT_FAILURE;
-    if (ck->series_count > 0) {
-        ac_cli_error("explain: %s was trained on long-format data (%d series); explain of "
-                     "long-format models is not supported yet",
-                     a.checkpoint, ck->series_count);
+    if (id && ck->series_count == 0) {
+        ac_cli_checkpoint_series(ck, "explain", id); /* the error: --id of a wide table */
         ac_ckpt_free(ck);
         return AC_EXIT_USAGE;
     }
     ac_error err;
     const ac_model_spec *spec = ac_forecaster_spec(ck->model);
     int L = spec->lookback, H = spec->horizon, C = ck->channels, exit_code = AC_EXIT_FAILURE;
-    int cols = ac_model_spec_columns(spec), Kf = spec->future_covariates, end = 0;
+    int cols = ac_model_spec_columns(spec), Kf = spec->future_covariates, end = 0, sk = -1;
     ac_table *t = NULL;
+    ac_table_set set = {0};
     ac_explanation ex = {0};
     float *window = malloc((size_t)L * cols * sizeof(float));
     float *future = Kf > 0 ? malloc((size_t)H * Kf * sizeof(float)) : NULL;
-    char dir[AC_CONFIG_TEXT];
+    char dir[AC_CONFIG_TEXT], label[AC_CONFIG_TEXT + 80];
+    const char *what = a.input; /* the input, or the series of it, in the messages */
     if (!window || (Kf > 0 && !future)) {
         ac_cli_error("explain: out of memory");
         goto done;
     }
-    /* a model with covariates reads every column of its input steps (explain_input.h) */
-    if (cols > C ? ac_cli_read_covariate_window(ck, a.input, a.at, &t, &end, window, future) != 0
-                 : ac_cli_read_window(ck, a.input, a.at, &t, &end, window) != 0)
+    if (ck->series_count > 0) { /* one series of a long-format input, with its scaler */
+        if (long_series(ck, &a, id, &set, &t, &sk, label, sizeof label, &exit_code) != 0 ||
+            ac_cli_table_window(ck, t, label, a.at, &end, window, future) != 0)
+            goto done;
+        what = label;
+    } else if ((cols > C /* a model with covariates reads every column of its input steps */
+                    ? ac_cli_read_covariate_window(ck, a.input, a.at, &t, &end, window, future)
+                    : ac_cli_read_window(ck, a.input, a.at, &t, &end, window)) != 0) {
         goto done;
+    }
+    exit_code = AC_EXIT_FAILURE;
     if (a.out)
         snprintf(dir, sizeof dir, "%s", a.out);
+    else if (sk >= 0)
+        series_dir(ck->series_ids[sk], end, dir, sizeof dir);
     else
         snprintf(dir, sizeof dir, "explain-row%d", end);
     ac_config where;
     ac_config_defaults(&where);
     memcpy(where.output.dir, dir, sizeof dir);
     if (ac_run_dir_create(&where, dir, sizeof dir, &err) != AC_OK ||
-        ac_explain_future(ck, window, future, &ex, &err) != AC_OK) {
+        (sk >= 0 ? ac_explain_series(ck, sk, window, future, &ex, &err)
+                 : ac_explain_future(ck, window, future, &ex, &err)) != AC_OK) {
         ac_cli_error("%s", err.msg);
         goto done;
     }
@@ -332,7 +401,7 @@ int ac_cli_explain(int argc, char **argv) {
     printf("explained the forecast after data row %d of %s (%d layers x %d heads, %d tokens of %d "
            "steps%s)\nmost attended input steps (mean over layers and series, numbered as in "
            "step_attention.png):\n",
-           end, a.input, ex.layers, ex.heads, ex.tokens, ex.patch_len, future_tokens);
+           end, what, ex.layers, ex.heads, ex.tokens, ex.patch_len, future_tokens);
     for (int k = 0; k < n_top; k++) {
         int first = top[k].first, last = first + top[k].count - 1;
         if (first == last)
@@ -354,7 +423,8 @@ done:
     ac_explanation_free(&ex);
     free(window);
     free(future);
-    ac_table_free(t);
+    if (ck->series_count == 0) ac_table_free(t); /* else the set's */
+    ac_table_set_free(&set);
     ac_ckpt_free(ck);
     return exit_code;
 }

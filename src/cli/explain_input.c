@@ -11,9 +11,6 @@
 
 int ac_cli_read_covariate_window(const ac_checkpoint *ck, const char *input, int at,
                                  ac_table **table, int *end_out, float *window, float *future) {
-    const ac_model_spec *s = ac_forecaster_spec(ck->model);
-    int L = s->lookback, H = s->horizon, C = s->channels, Kp = s->past_covariates;
-    int Kf = s->future_covariates, cols = ac_model_spec_columns(s);
     char columns[AC_CONFIG_TEXT];
     size_t used = 0;
     for (int c = 0; c < ck->columns && used < sizeof columns; c++)
@@ -28,20 +25,28 @@ int ac_cli_read_covariate_window(const ac_checkpoint *ck, const char *input, int
         ac_cli_error("%s", err.msg);
         return -1;
     }
-    ac_table *t = *table;
     char note[AC_ERROR_MAX];
     const char *severity;
-    if (ac_table_date_note(t, note, sizeof note, &severity))
+    if (ac_table_date_note(*table, note, sizeof note, &severity))
         fprintf(stderr, "attncast: %s: %s\n", severity, note);
+    return ac_cli_table_window(ck, *table, input, at, end_out, window, future);
+}
+
+int ac_cli_table_window(const ac_checkpoint *ck, ac_table *t, const char *input, int at,
+                        int *end_out, float *window, float *future) {
+    const ac_model_spec *s = ac_forecaster_spec(ck->model);
+    int L = s->lookback, H = s->horizon, C = s->channels, Kp = s->past_covariates;
+    int Kf = s->future_covariates, cols = ac_model_spec_columns(s);
+    ac_error err;
     ac_config_roles roles;
     ac_config_column_roles(&ck->config, &roles);
     roles.roles.columns_at = NULL; /* the columns loaded are the checkpoint's, not data.columns' */
-    if (ac_table_arrange(t, &roles.roles, &err) != AC_OK) {
+    if (cols > C && ac_table_arrange(t, &roles.roles, &err) != AC_OK) {
         ac_cli_error("%s: %s", input, err.msg);
         return -1;
     }
-    if (t->cols != cols || t->targets != C || t->past != Kp ||
-        t->future + t->calendar_columns != Kf) {
+    if (cols > C && (t->cols != cols || t->targets != C || t->past != Kp ||
+                     t->future + t->calendar_columns != Kf)) {
         ac_cli_error("%s: arranged as %s's config says, its columns are %d targets, %d past and "
                      "%d future covariates; the model reads %d, %d and %d",
                      input, ck->path, t->targets, t->past, t->future + t->calendar_columns, C, Kp,

@@ -18,5 +18,11 @@
  * freeing); *end is the window's last data row. */
 int ac_cli_read_covariate_window(const ac_checkpoint *ck, const char *input, int at,
                                  ac_table **table, int *end, float *window, float *future);
+/* The same for a table already loaded with the checkpoint's columns (a series of a long-format
+ * input, say), named input in the messages: arranged in place (a model with covariates), then
+ * the window and future values copied. A model without covariates reads its L rows ending at
+ * `at` (0: the last row). 0, or -1 after a one-line error. */
+int ac_cli_table_window(const ac_checkpoint *ck, ac_table *table, const char *input, int at,
+                        int *end, float *window, float *future);
 
 #endif

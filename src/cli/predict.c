@@ -5,7 +5,8 @@
  * quantile model's quantiles (embed.h's ac_model_forecast_covariates). A model of long-format
  * data (MODEL.md "Many series") reads a long-format input: --id's series in the same layout, or
  * every series of the input, one after another, an id column first; each series scaled with the
- * checkpoint's scaler of its id (ac_model_forecast_series). */
+ * checkpoint's scaler of its id (ac_model_forecast_series), and --future is a long-format file
+ * too, each series taking its id's rows. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,9 @@ static const char *const HELP =
     "A model trained on long-format data (data.format = long) reads a long-format input (an\n"
     "id column, dates, values; the training CSV's layout) and scales each series with the\n"
     "checkpoint's scaler of its id: --id ID forecasts that series, in the layout above;\n"
-    "without --id every series of the input is forecast, an id column first.\n"
+    "without --id every series of the input is forecast, an id column first. Its --future\n"
+    "CSV is long format too (id, date, the future covariates): each series takes its id's\n"
+    "rows, matched by date as above.\n"
     "\n"
     "options:\n"
     "  --input CSV   the recent history, at least L rows of every channel (required)\n"
@@ -69,30 +72,6 @@ static void bound_columns(const ac_model *m, ac_cli_forecast_bounds *b, double *
                                         .levels = levels,
                                         .quantiles = spec->quantile_count,
                                         .quantile_levels = spec->quantiles};
-}
-
-/* Takes `option` VALUE out of argv (the rest goes to the parser predict shares with explain):
- * *value its value, or NULL. 0, or -1 after a one-line error. */
-static int take_option(int *argc, char **argv, const char *option, const char **value) {
-    *value = NULL;
-    int kept = 1;
-    for (int i = 1; i < *argc; i++) {
-        if (strcmp(argv[i], option) != 0) {
-            argv[kept++] = argv[i];
-            continue;
-        }
-        if (i + 1 >= *argc) {
-            ac_cli_error("predict: %s needs a value", option);
-            return -1;
-        }
-        if (*value) {
-            ac_cli_error("predict: %s is given twice", option);
-            return -1;
-        }
-        *value = argv[++i];
-    }
-    *argc = kept;
-    return 0;
 }
 
 /* Writes text to --out FILE (atomically) or stdout. 0, or -1 after the error. */
@@ -125,8 +104,9 @@ static void put_id(FILE *f, const char *id) {
 
 /* The forecast CSV of one series (ac_cli_forecast_bounds_csv, malloc'd) of a long-format model:
  * series k of the checkpoint, its rows `table` of the input. NULL after a one-line error. */
-static char *series_forecast(ac_model *m, int k, ac_table *table, const char *label, int at,
-                             float *out, float *lo, float *hi, float *quantiles) {
+static char *series_forecast(ac_model *m, int k, ac_table *table, const char *label,
+                             const char *future, const ac_table_set *future_set, int at, float *out,
+                             float *lo, float *hi, float *quantiles) {
     const ac_checkpoint *ck = ac_model_checkpoint(m);
     double levels[AC_INTERVALS_CAP];
     ac_cli_forecast_bounds bounds;
@@ -134,7 +114,9 @@ static char *series_forecast(ac_model *m, int k, ac_table *table, const char *la
     ac_cli_model_input in;
     ac_error err;
     char *text = NULL;
-    if (ac_cli_read_series_input(m, table, label, NULL, at, &in) != 0) goto done;
+    if (ac_cli_read_series_input(m, table, ac_model_series_id(m, k), label, future, future_set, at,
+                                 &in) != 0)
+        goto done;
     if (ac_model_forecast_series(m, k, in.window, in.future, in.dates, out, lo, hi, quantiles,
                                  &err) != AC_OK) {
         ac_cli_error("%s: %s", label, err.msg);
@@ -155,10 +137,7 @@ done:
 static int predict_long(ac_model *m, const ac_cli_window_args *a, const char *id,
                         const char *future, char **text) {
     const ac_checkpoint *ck = ac_model_checkpoint(m);
-    if (future) {
-        ac_cli_error("predict: --future with a model of long-format data is not supported yet");
-        return AC_EXIT_USAGE;
-    }
+    if (ac_cli_future_check(m, future) != 0) return AC_EXIT_FAILURE;
     if (a->at && !id) {
         ac_cli_error("predict: --at counts the rows of one series: give it with --id (%s was "
                      "trained on %d series)",
@@ -173,7 +152,7 @@ static int predict_long(ac_model *m, const ac_cli_window_args *a, const char *id
     float *lo = malloc(((size_t)I * HC + 1) * sizeof(float));
     float *hi = malloc(((size_t)I * HC + 1) * sizeof(float));
     float *quantiles = malloc((HC * (size_t)Q + 1) * sizeof(float));
-    ac_table_set set = {0};
+    ac_table_set set = {0}, future_set = {0};
     int exit_code = AC_EXIT_FAILURE;
     char *all = NULL;
     size_t size = 0;
@@ -183,6 +162,7 @@ static int predict_long(ac_model *m, const ac_cli_window_args *a, const char *id
         goto done;
     }
     if (ac_cli_read_long_input(ck, a->input, &set) != 0) goto done;
+    if (future && ac_cli_read_long_future(m, future, &future_set) != 0) goto done;
     for (int i = 0; i < set.count; i++) {
         if (id && strcmp(set.ids[i], id) != 0) continue;
         int k = ac_model_series_find(m, set.ids[i]);
@@ -195,7 +175,8 @@ static int predict_long(ac_model *m, const ac_cli_window_args *a, const char *id
         }
         char label[AC_CONFIG_TEXT + 80];
         snprintf(label, sizeof label, "%s: series '%.60s'", a->input, set.ids[i]);
-        char *one = series_forecast(m, k, set.tables[i], label, a->at, out, lo, hi, quantiles);
+        char *one = series_forecast(m, k, set.tables[i], label, future, &future_set, a->at, out, lo,
+                                    hi, quantiles);
         if (!one) goto done;
         if (id) { /* the wide layout */
             *text = one;
@@ -242,6 +223,7 @@ done:
     if (f) fclose(f);
     free(all);
     ac_table_set_free(&set);
+    ac_table_set_free(&future_set);
     free(out);
     free(lo);
     free(hi);
@@ -251,8 +233,8 @@ done:
 
 int ac_cli_predict(int argc, char **argv) {
     const char *future = NULL, *id = NULL;
-    if (take_option(&argc, argv, "--future", &future) != 0 ||
-        take_option(&argc, argv, "--id", &id) != 0)
+    if (ac_cli_take_option(&argc, argv, "predict", "--future", &future) != 0 ||
+        ac_cli_take_option(&argc, argv, "predict", "--id", &id) != 0)
         return AC_EXIT_USAGE;
     ac_cli_window_args a;
     int prc = ac_cli_parse_window_args(argc, argv, "predict", USAGE, HELP, &a);

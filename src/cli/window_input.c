@@ -122,26 +122,58 @@ static const char *calendar_list(unsigned features, char *buf, size_t n) {
     return buf;
 }
 
-/* The future covariates' H rows from path into in->future, matched to the forecast's dates
- * (horizon[h], on freq after the input's last date `last`, written in style) when dated, else its
- * first H rows in order. 0 or -1 after a one-line error. */
-static int read_future(const ac_model *m, const char *path, ac_freq freq, bool dated,
+/* The future covariates' CSV: columns (the model's real future covariates, comma-separated) and
+ * the options it is read with. */
+static ac_csv_options future_options(const ac_model *m, char *columns, size_t size) {
+    const ac_checkpoint *ck = ac_model_checkpoint(m);
+    int K = ac_model_columns(m), F = ac_model_future_columns(m);
+    size_t used = 0;
+    columns[0] = '\0';
+    for (int j = 0; j < F && used < size; j++)
+        used += (size_t)snprintf(columns + used, size - used, "%s%s", j ? "," : "",
+                                 ac_model_column_name(m, K - F + j));
+    return (ac_csv_options){.date_column = ck->config.data.date_column, .columns = columns};
+}
+
+/* Where the future covariates' rows come from: a wide CSV at path (read here), or the rows of
+ * series id of a long-format one (table, NULL when it has none; read by the caller). */
+typedef struct future_source {
+    const char *path;
+    const char *id;        /* long format: the series (NULL: a wide CSV) */
+    const ac_table *table; /* long format: its rows, sorted by date */
+} future_source;
+
+/* The future covariates' H rows into in->future, matched to the forecast's dates (horizon[h], on
+ * freq after the input's last date `last`, written in style) when dated, else their first H rows
+ * in order. 0 or -1 after a one-line error. */
+static int read_future(const ac_model *m, const future_source *src, ac_freq freq, bool dated,
                        long long last, const long long *horizon, const ac_date_style *style,
                        float *future) {
-    const ac_checkpoint *ck = ac_model_checkpoint(m);
-    int H = ac_model_horizon(m), K = ac_model_columns(m), F = ac_model_future_columns(m);
-    char columns[AC_CONFIG_TEXT];
-    size_t used = 0;
-    for (int j = 0; j < F && used < sizeof columns; j++)
-        used += (size_t)snprintf(columns + used, sizeof columns - used, "%s%s", j ? "," : "",
-                                 ac_model_column_name(m, K - F + j));
-    ac_csv_options opt = {.date_column = ck->config.data.date_column, .columns = columns};
-    ac_table *ft = NULL;
+    int H = ac_model_horizon(m), F = ac_model_future_columns(m);
+    const char *path = src->path;
+    char columns[AC_CONFIG_TEXT], label[AC_CONFIG_TEXT + 80];
+    ac_csv_options opt = future_options(m, columns, sizeof columns);
+    ac_table *loaded = NULL;
+    const ac_table *ft = src->table;
     ac_error err;
     int rc = -1;
-    if (ac_table_load_csv(&ft, path, &opt, &err) != AC_OK) {
-        ac_cli_error("%s", err.msg);
-        goto done;
+    if (src->id) { /* the messages name the series, its rows counted from 1 */
+        snprintf(label, sizeof label, "%s: series '%.60s'", src->path, src->id);
+        path = label;
+        if (!ft) {
+            char want[AC_DATE_TEXT] = "";
+            if (dated) ac_date_format(horizon[0], style, want, sizeof want);
+            ac_cli_error("%s: no rows of series '%.60s': its forecast needs the future "
+                         "covariates of its %d horizon steps%s%s",
+                         src->path, src->id, H, dated ? " from " : "", want);
+            goto done;
+        }
+    } else {
+        if (ac_table_load_csv(&loaded, path, &opt, &err) != AC_OK) {
+            ac_cli_error("%s", err.msg);
+            goto done;
+        }
+        ft = loaded;
     }
     if (dated && !ft->dates) {
         ac_cli_error("%s: no date column to match the forecast's dates with (the model's "
@@ -150,10 +182,18 @@ static int read_future(const ac_model *m, const char *path, ac_freq freq, bool d
         goto done;
     }
     for (int h = 0; h < H; h++) {
-        char want[AC_DATE_TEXT] = "";
+        char want[AC_DATE_TEXT] = "", row[32];
         if (dated) ac_date_format(horizon[h], style, want, sizeof want);
+        if (src->id)
+            snprintf(row, sizeof row, "its row %d", h + 1);
+        else
+            snprintf(row, sizeof row, "line %d", h + 2);
         if (h >= ft->rows) {
-            if (dated)
+            if (dated && src->id)
+                ac_cli_error("%s: no row for %s (step %d of the horizon's %d): the series has "
+                             "%d row(s)",
+                             path, want, h + 1, H, ft->rows);
+            else if (dated)
                 ac_cli_error("%s: no row for %s (step %d of the horizon's %d): the file ends at "
                              "line %d",
                              path, want, h + 1, H, ft->rows + 1);
@@ -166,7 +206,7 @@ static int read_future(const ac_model *m, const char *path, ac_freq freq, bool d
         long long secs;
         ac_date_style st;
         if (dated && !ac_date_parse(ft->dates[h], &secs, &st)) {
-            ac_cli_error("%s: line %d: the date '%s' does not parse", path, h + 2, ft->dates[h]);
+            ac_cli_error("%s: %s: the date '%s' does not parse", path, row, ft->dates[h]);
             goto done;
         }
         if (dated && secs != horizon[h]) {
@@ -175,37 +215,34 @@ static int read_future(const ac_model *m, const char *path, ac_freq freq, bool d
             long long periods;
             char fq[AC_FREQ_TEXT];
             if (secs <= last)
-                ac_cli_error("%s: line %d: %s is not after the input's last date %s: the rows "
+                ac_cli_error("%s: %s: %s is not after the input's last date %s: the rows "
                              "must begin at the forecast's first date, %s",
-                             path, h + 2, ft->dates[h], origin, want);
+                             path, row, ft->dates[h], origin, want);
             else if (!ac_freq_periods(freq, last, secs, &periods))
-                ac_cli_error(
-                    "%s: line %d: %s is off the forecast's calendar (frequency %s from %s): "
-                    "step %d of the horizon is %s",
-                    path, h + 2, ft->dates[h], ac_freq_name(freq, fq), origin, h + 1, want);
+                ac_cli_error("%s: %s: %s is off the forecast's calendar (frequency %s from %s): "
+                             "step %d of the horizon is %s",
+                             path, row, ft->dates[h], ac_freq_name(freq, fq), origin, h + 1, want);
             else if (secs > horizon[h])
-                ac_cli_error("%s: no row for %s (step %d of the horizon's %d): line %d has %s",
-                             path, want, h + 1, H, h + 2, ft->dates[h]);
+                ac_cli_error("%s: no row for %s (step %d of the horizon's %d): %s has %s", path,
+                             want, h + 1, H, row, ft->dates[h]);
             else
-                ac_cli_error("%s: line %d: %s is out of order (repeated or earlier): step %d of "
+                ac_cli_error("%s: %s: %s is out of order (repeated or earlier): step %d of "
                              "the horizon is %s",
-                             path, h + 2, ft->dates[h], h + 1, want);
+                             path, row, ft->dates[h], h + 1, want);
             goto done;
         }
         for (int j = 0; j < F; j++) future[h * F + j] = (float)ft->values[(size_t)h * F + j];
     }
     rc = 0;
 done:
-    ac_table_free(ft);
+    ac_table_free(loaded);
     return rc;
 }
 
-static int fill_model_input(const ac_model *m, const char *input, const char *future_csv,
+static int fill_model_input(const ac_model *m, const char *input, const future_source *future,
                             ac_cli_model_input *in);
 
-int ac_cli_read_model_input(const ac_model *m, const char *input, const char *future_csv, int at,
-                            ac_cli_model_input *in) {
-    memset(in, 0, sizeof *in);
+int ac_cli_future_check(const ac_model *m, const char *future_csv) {
     const ac_checkpoint *ck = ac_model_checkpoint(m);
     int H = ac_model_horizon(m), K = ac_model_columns(m);
     int F = ac_model_future_columns(m);
@@ -223,25 +260,38 @@ int ac_cli_read_model_input(const ac_model *m, const char *input, const char *fu
                      ck->path, F, ac_model_column_name(m, K - F), F > 1 ? ", ..." : "", H);
         return -1;
     }
-    if (load_input(ck, K, input, at, &in->table, &in->end) != 0) return -1;
-    return fill_model_input(m, input, future_csv, in);
+    return 0;
 }
 
-int ac_cli_read_series_input(const ac_model *m, ac_table *table, const char *label,
-                             const char *future_csv, int at, ac_cli_model_input *in) {
+int ac_cli_read_model_input(const ac_model *m, const char *input, const char *future_csv, int at,
+                            ac_cli_model_input *in) {
     memset(in, 0, sizeof *in);
     const ac_checkpoint *ck = ac_model_checkpoint(m);
-    if (future_csv) {
-        ac_cli_error("%s: --future with a model of long-format data is not supported yet",
-                     ck->path);
+    if (ac_cli_future_check(m, future_csv) != 0) return -1;
+    if (load_input(ck, ac_model_columns(m), input, at, &in->table, &in->end) != 0) return -1;
+    future_source src = {.path = future_csv};
+    return fill_model_input(m, input, &src, in);
+}
+
+int ac_cli_read_long_future(const ac_model *m, const char *future_csv, ac_table_set *set) {
+    const ac_checkpoint *ck = ac_model_checkpoint(m);
+    char columns[AC_CONFIG_TEXT];
+    ac_csv_options opt = future_options(m, columns, sizeof columns);
+    ac_error err;
+    if (ac_table_load_long_csv(set, future_csv, &opt, ck->config.data.id_column, NULL, &err) !=
+        AC_OK) {
+        ac_cli_error("%s", err.msg);
         return -1;
     }
-    if (ac_model_future_columns(m) > 0) {
-        ac_cli_error("%s: the model has future covariates (data.future_covariates): predict of a "
-                     "model of long-format data with future covariates is not supported yet",
-                     ck->path);
-        return -1;
-    }
+    return 0;
+}
+
+int ac_cli_read_series_input(const ac_model *m, ac_table *table, const char *id, const char *label,
+                             const char *future_csv, const ac_table_set *future_set, int at,
+                             ac_cli_model_input *in) {
+    memset(in, 0, sizeof *in);
+    const ac_checkpoint *ck = ac_model_checkpoint(m);
+    if (ac_cli_future_check(m, future_csv) != 0) return -1;
     in->table = table;
     in->borrowed = true;
     char note[AC_ERROR_MAX];
@@ -249,11 +299,14 @@ int ac_cli_read_series_input(const ac_model *m, ac_table *table, const char *lab
     if (ac_table_date_note(table, note, sizeof note, &severity))
         fprintf(stderr, "attncast: %s: %s: %s\n", severity, label, note);
     if (window_end(ck, table, label, at, &in->end) != 0) return -1;
-    return fill_model_input(m, label, NULL, in);
+    future_source src = {.path = future_csv, .id = id};
+    for (int i = 0; future_set && i < future_set->count && !src.table; i++)
+        if (!strcmp(future_set->ids[i], id)) src.table = future_set->tables[i];
+    return fill_model_input(m, label, &src, in);
 }
 
 /* The window (and future rows and dates) of in->table ending at in->end, for the model. */
-static int fill_model_input(const ac_model *m, const char *input, const char *future_csv,
+static int fill_model_input(const ac_model *m, const char *input, const future_source *future,
                             ac_cli_model_input *in) {
     const ac_checkpoint *ck = ac_model_checkpoint(m);
     int L = ac_model_lookback(m), H = ac_model_horizon(m), K = ac_model_columns(m);
@@ -308,8 +361,8 @@ static int fill_model_input(const ac_model *m, const char *input, const char *fu
             return -1;
         }
     }
-    if (F > 0 && read_future(m, future_csv, freq, dated, last, in->dates + L, &t->date_style,
-                             in->future) != 0)
+    if (F > 0 &&
+        read_future(m, future, freq, dated, last, in->dates + L, &t->date_style, in->future) != 0)
         return -1;
     if (!calendar) { /* the dates were only for matching the future rows */
         free(in->dates);
@@ -377,6 +430,29 @@ char *ac_cli_forecast_bounds_csv(const ac_checkpoint *ck, const ac_table *t, int
         return NULL;
     }
     return buf;
+}
+
+int ac_cli_take_option(int *argc, char **argv, const char *verb, const char *option,
+                       const char **value) {
+    *value = NULL;
+    int kept = 1;
+    for (int i = 1; i < *argc; i++) {
+        if (strcmp(argv[i], option) != 0) {
+            argv[kept++] = argv[i];
+            continue;
+        }
+        if (i + 1 >= *argc) {
+            ac_cli_error("%s: %s needs a value", verb, option);
+            return -1;
+        }
+        if (*value) {
+            ac_cli_error("%s: %s is given twice", verb, option);
+            return -1;
+        }
+        *value = argv[++i];
+    }
+    *argc = kept;
+    return 0;
 }
 
 int ac_cli_parse_window_args(int argc, char **argv, const char *verb, const char *usage,

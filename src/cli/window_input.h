@@ -22,6 +22,11 @@ typedef struct ac_cli_window_args {
 int ac_cli_parse_window_args(int argc, char **argv, const char *verb, const char *usage,
                              const char *help, ac_cli_window_args *a);
 
+/* Takes `option` VALUE out of argv (the rest goes to ac_cli_parse_window_args): *value its
+ * value, or NULL. 0, or -1 after a one-line error beginning with verb. */
+int ac_cli_take_option(int *argc, char **argv, const char *verb, const char *option,
+                       const char **value);
+
 /* Loads the checkpoint's channels (by name) from input, its dates checked (out of order or
  * repeated with other values: an error; gaps: a warning on stderr), and copies the L rows ending
  * at data row `at` (1-based; 0: the last row) into window [L, C]; *end is that row. Prints a
@@ -53,16 +58,27 @@ int ac_cli_read_model_input(const ac_model *m, const char *input, const char *fu
                             ac_cli_model_input *in);
 void ac_cli_model_input_free(ac_cli_model_input *in);
 
+/* The --future option's check: a CSV exactly when the model has real future covariates (else a
+ * one-line error naming the checkpoint). 0 or -1. */
+int ac_cli_future_check(const ac_model *m, const char *future_csv);
+
 /* A long-format input (MODEL.md "Many series") for a model of long-format data: its id column
  * (the checkpoint's data.id_column, else `id`), date column and every column of the model by
  * name, one table per id, each series' dates checked. 0, or -1 after a one-line error (set is
  * freed with ac_table_set_free either way). */
 int ac_cli_read_long_input(const ac_checkpoint *ck, const char *input, ac_table_set *set);
+/* A long-format future covariates' CSV for such a model: the id column, the date column and the
+ * model's real future covariates by name, one table per id, its rows sorted by date. 0, or -1
+ * after a one-line error (set freed with ac_table_set_free either way). */
+int ac_cli_read_long_future(const ac_model *m, const char *future_csv, ac_table_set *set);
 /* ac_cli_read_model_input of one series' table of such an input (borrowed: it stays the set's),
- * named label in the messages. Future covariates of long-format models are not supported yet
- * (an error). */
-int ac_cli_read_series_input(const ac_model *m, ac_table *table, const char *label,
-                             const char *future_csv, int at, ac_cli_model_input *in);
+ * series id, named label in the messages; its future covariates (the model has real ones exactly
+ * when future_csv is given) are the rows of id in future_set (ac_cli_read_long_future of
+ * future_csv), matched to the forecast's dates as a wide --future CSV's rows are; no rows of id
+ * or of one of the dates is an error naming the id and the date. */
+int ac_cli_read_series_input(const ac_model *m, ac_table *table, const char *id, const char *label,
+                             const char *future_csv, const ac_table_set *future_set, int at,
+                             ac_cli_model_input *in);
 
 /* The forecast [H, C] as CSV text (malloc'd): a header, then H rows whose first column continues
  * the input's dates on their calendar (the checkpoint's data.frequency when the input's dates

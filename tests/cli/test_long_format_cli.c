@@ -4,9 +4,15 @@
  * bit for bit, pooled and per series (--json "series"), eval --id, another CSV scored by id
  * (an id the checkpoint lacks is an error; one the data lacks is just not scored), calibrate
  * reproducing train's intervals, predict --id and of every id (an id column first; each series
- * on its own scale), the embedding API's ac_model_forecast_series agreeing with predict, info,
- * and the one-line errors: unknown --id (did you mean), --id of a wide checkpoint, backtest and
- * explain of long-format data. */
+ * on its own scale), the embedding API's ac_model_forecast_series agreeing with predict (and
+ * ac_explain_series with it), info,
+ * explain --id (its forecast predict --id's; the errors of no --id, an unknown one, a wide
+ * checkpoint's) and the one-line errors: unknown --id (did you mean), --id of a wide checkpoint,
+ * backtest of long-format data. A second panel (3 series with a future-known covariate, promo)
+ * trains a tiny covariate model: predict --future of a long-format future file (each series
+ * takes its own rows by date: changing one id's values changes that id's forecast alone; the
+ * forecast after --at equals explain's, which reads the future from the data), and the errors
+ * of a missing id or date in the future file. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +25,7 @@
 #include <cmocka.h>
 
 #include "attncast/embed.h"
+#include "attncast/explain.h"
 #include "attncast/windows.h"
 #include "support/testutil.h"
 
@@ -60,6 +67,43 @@ static int write_panel(const char *name, int skip, const char *rename) {
     return rc;
 }
 
+#define CSERIES 3
+#define CROWS   160
+
+/* The covariate panel: series c<i>, level 10 (i + 1), a daily swing, plus 4 x promo, a
+ * pseudo-random 0/1 schedule known in advance. promo_of gives it. */
+static int promo_of(int i, int t) {
+    return ((unsigned)(t * 7 + i * 13) * 2654435761u >> 13) % 3 == 0;
+}
+
+static double cvalue(int i, int t) {
+    return 10.0 * (i + 1) + 2.0 * sin(6.283185307179586 * t / 24.0) + 4.0 * promo_of(i, t);
+}
+
+/* A long CSV of rows [from, to) of every covariate series: "id,date,value,promo", or without the
+ * value column (a future file), the promo of series `bump` (-1: none) set to 5, series `skip` left
+ * out (-1: none). */
+static int write_cpanel(const char *name, int from, int to, bool value, int bump, int skip) {
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    if (!f) return -1;
+    fprintf(f, "id,date,%spromo\n", value ? "value," : "");
+    for (int t = from; t < to; t++)
+        for (int i = 0; i < CSERIES; i++) {
+            if (i == skip) continue;
+            char date[32];
+            date_of(t, date, sizeof date);
+            fprintf(f, "c%d,%s,", i, date);
+            if (value) fprintf(f, "%.4f,", cvalue(i, t));
+            fprintf(f, "%d\n", i == bump ? 5 : promo_of(i, t));
+        }
+    fclose(f);
+    int rc = tu_write_file(dir, name, text);
+    free(text);
+    return rc;
+}
+
 static int setup(void **state) {
     (void)state;
     if (tu_make_temp_dir(dir, sizeof dir, "long") != 0) return -1;
@@ -84,6 +128,20 @@ static int setup(void **state) {
                       "[output]\ndir = run\n") != 0)
         return -1;
     if (tu_setup_run_in("train", dir, out, sizeof out, "\"$A\" train p.ini --quiet") != 0)
+        return -1;
+    /* the covariate panel: 140 rows of history, 20 after them for the future files */
+    if (write_cpanel("cpanel.csv", 0, CROWS, true, -1, -1) != 0 ||
+        write_cpanel("chist.csv", 0, 140, true, -1, -1) != 0 ||
+        write_cpanel("cfut.csv", 140, CROWS, false, -1, -1) != 0 ||
+        write_cpanel("cfut_bump.csv", 140, CROWS, false, 1, -1) != 0 ||
+        write_cpanel("cfut_no_c2.csv", 140, CROWS, false, -1, 2) != 0 ||
+        write_cpanel("cfut_short.csv", 140, 145, false, -1, -1) != 0 ||
+        write_cpanel("cfut_at.csv", 100, 112, false, -1, -1) != 0)
+        return -1;
+    if (tu_setup_run_in("covariates", dir, out, sizeof out,
+                        "\"$A\" train p.ini --csv cpanel.csv --set data.targets=value --set "
+                        "data.future_covariates=promo --set train.epochs=2 --out crun --quiet") !=
+        0)
         return -1;
     /* a wide checkpoint for the --id errors: the first series alone */
     return tu_setup_run_in("wide", dir, out, sizeof out,
@@ -336,6 +394,16 @@ static void test_embedding_api_matches_predict(void **state) {
         if (fabs(back - point[h]) > 1e-3 * (1 + fabs(back)))
             fail_msg("step %d: s4 %.9g, through s0's scale %.9g", h + 1, (double)point[h], back);
     }
+    /* ac_explain_series: the same forecast from series k's scaler; another index refused */
+    ac_explanation ex;
+    assert_int_equal(ac_explain_series(ac_model_checkpoint(m), SERIES, window, NULL, &ex, &err),
+                     AC_ERR_INVALID);
+    assert_int_equal(ac_explain_series(ac_model_checkpoint(m), k, window, NULL, &ex, &err), AC_OK);
+    for (int h = 0; h < H; h++)
+        if (fabs(ex.forecast[h] - point[h]) > 1e-5 * (1 + fabs(point[h])))
+            fail_msg("step %d: explain %.9g, forecast %.9g", h + 1, (double)ex.forecast[h],
+                     (double)point[h]);
+    ac_explanation_free(&ex);
     ac_model_free(m);
     double y[H];
     assert_int_equal(sh("\"$A\" predict run/best.h5 --input panel.csv --id s4 2>/dev/null"), 0);
@@ -345,7 +413,7 @@ static void test_embedding_api_matches_predict(void **state) {
             fail_msg("step %d: predict %.9g, the API %.9g", h + 1, y[h], (double)point[h]);
 }
 
-static void test_info_backtest_explain(void **state) {
+static void test_info_and_backtest(void **state) {
     (void)state;
     assert_int_equal(sh("\"$A\" info run/best.h5"), 0);
     assert_non_null(strstr(out, "long format"));
@@ -353,8 +421,130 @@ static void test_info_backtest_explain(void **state) {
     one_line_error(sh("\"$A\" backtest run/best.h5"), 2, "backtest of long-format data",
                    "not supported yet");
     one_line_error(sh("\"$A\" backtest p.ini"), 2, "backtest of long-format data", NULL);
-    one_line_error(sh("\"$A\" explain run/best.h5 --input panel.csv"), 2, "not supported yet",
+}
+
+/* The forecast column of a forecast CSV file (explain's forecast.csv) into y. */
+static int file_forecast(const char *name, double *y) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    char *text = tu_read_file(path, NULL);
+    if (!text) fail_msg("cannot read %s", path);
+    int n = forecast_column(text, 1, y, H);
+    free(text);
+    return n;
+}
+
+static void same_forecast(const double *a, const double *b, const char *what) {
+    for (int h = 0; h < H; h++)
+        if (fabs(a[h] - b[h]) > 1e-5 * (1 + fabs(a[h])))
+            fail_msg("%s: step %d: %.9g and %.9g", what, h + 1, a[h], b[h]);
+}
+
+static void test_explain_id(void **state) {
+    (void)state;
+    double ex[H], pr[H];
+    assert_int_equal(sh("\"$A\" explain run/best.h5 --input panel.csv --id s3 --out ex_s3"), 0);
+    assert_non_null(strstr(out, "series 's3'"));
+    assert_int_equal(file_forecast("ex_s3/forecast.csv", ex), H);
+    assert_int_equal(sh("\"$A\" predict run/best.h5 --input panel.csv --id s3 2>/dev/null"), 0);
+    assert_int_equal(forecast_column(out, 1, pr, H), H);
+    same_forecast(ex, pr, "explain --id s3 against predict --id s3");
+    /* s3's own scale (level 80), not the first series' (20) */
+    assert_true(fabs(ex[0] - 80.0) < 10.0);
+    /* --at counts the series' rows; the default folder names the series */
+    assert_int_equal(sh("\"$A\" explain run/best.h5 --input panel.csv --id s5 --at 100 "
+                        "2>/dev/null && test -f explain-s5-row100/step_attention.csv"),
+                     0);
+    assert_int_equal(file_forecast("explain-s5-row100/forecast.csv", ex), H);
+    assert_int_equal(
+        sh("\"$A\" predict run/best.h5 --input panel.csv --id s5 --at 100 2>/dev/null"), 0);
+    assert_int_equal(forecast_column(out, 1, pr, H), H);
+    same_forecast(ex, pr, "explain --id s5 --at 100 against predict's");
+    /* an input of one series needs no --id */
+    assert_int_equal(sh("grep -E '^(id|s1),' panel.csv > s1.csv && \"$A\" explain run/best.h5 "
+                        "--input s1.csv --out ex_s1 >/dev/null && \"$A\" predict run/best.h5 "
+                        "--input s1.csv 2>/dev/null > s1_pred.csv"),
+                     0);
+    double one[H];
+    assert_int_equal(file_forecast("ex_s1/forecast.csv", ex), H);
+    /* predict writes an id column first: the forecast is its third column */
+    char path[512];
+    snprintf(path, sizeof path, "%s/s1_pred.csv", dir);
+    char *text = tu_read_file(path, NULL);
+    assert_non_null(text);
+    assert_int_equal(forecast_column(text, 2, one, H), H);
+    free(text);
+    same_forecast(ex, one, "explain of s1.csv against predict's");
+    /* the errors */
+    one_line_error(sh("\"$A\" explain run/best.h5 --input panel.csv"), 2, "6 series", "--id");
+    one_line_error(sh("\"$A\" explain run/best.h5 --input panel.csv --id s33"), 2, "no such series",
+                   "did you mean s3?");
+    one_line_error(sh("\"$A\" explain run/best.h5 --input no_s3.csv --id s3"), 1,
+                   "no rows of that series", NULL);
+    one_line_error(sh("\"$A\" explain wide/best.h5 --input wide.csv --id s0"), 2, "wide table",
                    NULL);
+}
+
+/* The forecasts of every covariate series (predict without --id: an id column first) into y
+ * [CSERIES][H]. */
+static void every_forecast(const char *command, double y[CSERIES][H]) {
+    assert_int_equal(sh("%s", command), 0);
+    assert_int_equal(tu_count_lines(out), 1 + CSERIES * H);
+    assert_true(strncmp(out, "id,date,value,", 14) == 0);
+    double all[CSERIES * H];
+    assert_int_equal(forecast_column(out, 2, all, CSERIES * H), CSERIES * H);
+    for (int i = 0; i < CSERIES; i++) memcpy(y[i], all + i * H, sizeof y[i]);
+}
+
+static void test_predict_future_of_a_long_model(void **state) {
+    (void)state;
+    double base[CSERIES][H], bumped[CSERIES][H];
+    every_forecast("\"$A\" predict crun/best.h5 --input chist.csv --future cfut.csv 2>/dev/null",
+                   base);
+    /* the dates continue each series' own: the first row after 140 */
+    char first[64], date[32];
+    date_of(140, date, sizeof date);
+    snprintf(first, sizeof first, "\nc0,%s,", date);
+    assert_non_null(strstr(out, first));
+    every_forecast("\"$A\" predict crun/best.h5 --input chist.csv --future cfut_bump.csv "
+                   "2>/dev/null",
+                   bumped);
+    /* c1's promo changed: its forecast alone */
+    for (int i = 0; i < CSERIES; i++) {
+        double diff = 0;
+        for (int h = 0; h < H; h++) diff += fabs(bumped[i][h] - base[i][h]);
+        if (i == 1 && diff < 1e-3) fail_msg("c1's forecast ignores its future promo");
+        if (i != 1 && diff != 0) fail_msg("c%d's forecast moved with c1's promo (%g)", i, diff);
+    }
+    /* --id: that series' forecast, in the wide layout */
+    double one[H];
+    assert_int_equal(sh("\"$A\" predict crun/best.h5 --input chist.csv --future cfut_bump.csv "
+                        "--id c1 2>/dev/null"),
+                     0);
+    assert_true(strncmp(out, "date,value,", 11) == 0);
+    assert_int_equal(forecast_column(out, 1, one, H), H);
+    same_forecast(one, bumped[1], "predict --id c1");
+    /* explain reads the future from the data after --at: predict given those rows agrees */
+    double ex[H];
+    assert_int_equal(sh("\"$A\" explain crun/best.h5 --input cpanel.csv --id c2 --at 100 --out "
+                        "ex_c2 > /dev/null 2>&1 && test -f ex_c2/future_share.csv"),
+                     0);
+    assert_int_equal(file_forecast("ex_c2/forecast.csv", ex), H);
+    assert_int_equal(sh("\"$A\" predict crun/best.h5 --input cpanel.csv --id c2 --at 100 "
+                        "--future cfut_at.csv 2>/dev/null"),
+                     0);
+    assert_int_equal(forecast_column(out, 1, one, H), H);
+    same_forecast(ex, one, "explain --id c2 --at 100 against predict --future");
+    /* the errors: no --future, a missing id, a missing date */
+    one_line_error(sh("\"$A\" predict crun/best.h5 --input chist.csv"), 1, "--future", NULL);
+    one_line_error(sh("\"$A\" predict crun/best.h5 --input chist.csv --future cfut_no_c2.csv"), 1,
+                   "no rows of series 'c2'", date);
+    date_of(145, date, sizeof date);
+    one_line_error(sh("\"$A\" predict crun/best.h5 --input chist.csv --future cfut_short.csv "
+                      "--id c1"),
+                   1, "series 'c1'", date);
+    one_line_error(sh("\"$A\" predict run/best.h5 --input panel.csv --future cfut.csv"), 1,
+                   "no future covariates", NULL);
 }
 
 int main(void) {
@@ -366,7 +556,9 @@ int main(void) {
         cmocka_unit_test(test_calibrate_reproduces_train),
         cmocka_unit_test(test_predict_id_and_every_id),
         cmocka_unit_test(test_embedding_api_matches_predict),
-        cmocka_unit_test(test_info_backtest_explain),
+        cmocka_unit_test(test_info_and_backtest),
+        cmocka_unit_test(test_explain_id),
+        cmocka_unit_test(test_predict_future_of_a_long_model),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
