@@ -8,27 +8,11 @@
 
 #include "attncast/config.h"
 #include "cli/cli.h"
+#include "cli/window_input.h"
 
 int ac_cli_read_covariate_window(const ac_checkpoint *ck, const char *input, int at,
                                  ac_table **table, int *end_out, float *window, float *future) {
-    char columns[AC_CONFIG_TEXT];
-    size_t used = 0;
-    for (int c = 0; c < ck->columns && used < sizeof columns; c++)
-        used += (size_t)snprintf(columns + used, sizeof columns - used, "%s%s", c ? "," : "",
-                                 ck->channel_names[c]);
-    ac_csv_options opt = {.date_column = ck->config.data.date_column,
-                          .columns = columns,
-                          .check_dates = true,
-                          .gaps = AC_GAPS_WARN};
-    ac_error err;
-    if (ac_table_load_csv(table, input, &opt, &err) != AC_OK) {
-        ac_cli_error("%s", err.msg);
-        return -1;
-    }
-    char note[AC_ERROR_MAX];
-    const char *severity;
-    if (ac_table_date_note(*table, note, sizeof note, &severity))
-        fprintf(stderr, "attncast: %s: %s\n", severity, note);
+    if (ac_cli_load_checkpoint_csv(ck, ck->columns, input, table) != 0) return -1;
     return ac_cli_table_window(ck, *table, input, at, end_out, window, future);
 }
 

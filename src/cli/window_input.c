@@ -38,11 +38,8 @@ static int window_end(const ac_checkpoint *ck, const ac_table *t, const char *in
     return 0;
 }
 
-/* Loads the first n of the checkpoint's columns (by name) from input, its dates checked, into
- * *table, and finds the data row the window ends at (*end_out). 0, or -1 after a one-line
- * error. */
-static int load_input(const ac_checkpoint *ck, int n, const char *input, int at, ac_table **table,
-                      int *end_out) {
+int ac_cli_load_checkpoint_csv(const ac_checkpoint *ck, int n, const char *input,
+                               ac_table **table) {
     char columns[AC_CONFIG_TEXT];
     column_list(ck, n, columns, sizeof columns);
     ac_csv_options opt = {.date_column = ck->config.data.date_column,
@@ -54,12 +51,19 @@ static int load_input(const ac_checkpoint *ck, int n, const char *input, int at,
         ac_cli_error("%s", err.msg);
         return -1;
     }
-    const ac_table *t = *table;
     char note[AC_ERROR_MAX];
     const char *severity;
-    if (ac_table_date_note(t, note, sizeof note, &severity))
+    if (ac_table_date_note(*table, note, sizeof note, &severity))
         fprintf(stderr, "attncast: %s: %s\n", severity, note);
-    return window_end(ck, t, input, at, end_out);
+    return 0;
+}
+
+/* ac_cli_load_checkpoint_csv, then the data row the window ends at (*end_out). 0, or -1 after
+ * a one-line error. */
+static int load_input(const ac_checkpoint *ck, int n, const char *input, int at, ac_table **table,
+                      int *end_out) {
+    if (ac_cli_load_checkpoint_csv(ck, n, input, table) != 0) return -1;
+    return window_end(ck, *table, input, at, end_out);
 }
 
 int ac_cli_read_long_input(const ac_checkpoint *ck, const char *input, ac_table_set *set) {

@@ -62,6 +62,11 @@ void ac_cli_model_input_free(ac_cli_model_input *in);
  * one-line error naming the checkpoint). 0 or -1. */
 int ac_cli_future_check(const ac_model *m, const char *future_csv);
 
+/* Loads the first n of the checkpoint's columns (by name: targets, then real covariates) from
+ * the CSV input, its dates checked (a note on stderr about gaps or repeats), into *table. 0, or
+ * -1 after a one-line error. */
+int ac_cli_load_checkpoint_csv(const ac_checkpoint *ck, int n, const char *input, ac_table **table);
+
 /* A long-format input (MODEL.md "Many series") for a model of long-format data: its id column
  * (the checkpoint's data.id_column, else `id`), date column and every column of the model by
  * name, one table per id, each series' dates checked. 0, or -1 after a one-line error (set is
