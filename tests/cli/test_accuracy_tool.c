@@ -48,24 +48,6 @@ static int accuracy(const char *args) {
     return accuracy_bare(all);
 }
 
-static char *read_text(const char *name) {
-    static char text[1 << 16];
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "r");
-    if (!f) fail_msg("cannot open %s", path);
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    text[n] = '\0';
-    fclose(f);
-    return text;
-}
-
-static int count_of(const char *text, const char *piece) {
-    int n = 0;
-    for (const char *p = text; (p = strstr(p, piece)) != NULL; p += strlen(piece)) n++;
-    return n;
-}
-
 /* The table row of the cell, up to its line end (in a static buffer). */
 static const char *cell_row(const char *table) {
     static char row[1024];
@@ -113,11 +95,11 @@ static void test_runs_each_seed_once_and_writes_the_table(void **state) {
     write_cell_config("");
     int rc = accuracy("--cells exchange_rate:96:96 --seeds 2");
     if (rc != 0) fail_msg("exit %d: %s", rc, out);
-    char *csv = read_text("runs.csv");
+    char *csv = tu_read_text(dir, "runs.csv");
     assert_int_equal(tu_count_lines(csv), 3); /* header + 2 seeds */
-    assert_int_equal(count_of(csv, "exchange_rate,96,96,published,2024,"), 1);
-    assert_int_equal(count_of(csv, "exchange_rate,96,96,published,2025,"), 1);
-    char *table = read_text("table.md");
+    assert_int_equal(tu_count_of(csv, "exchange_rate,96,96,published,2024,"), 1);
+    assert_int_equal(tu_count_of(csv, "exchange_rate,96,96,published,2025,"), 1);
+    char *table = tu_read_text(dir, "table.md");
     const char *row = cell_row(table);
     assert_non_null(strstr(row, "| exchange_rate | 96 | 96 | 0."));
     assert_non_null(strstr(row, " ± "));                  /* two seeds: a spread */
@@ -127,15 +109,15 @@ static void test_runs_each_seed_once_and_writes_the_table(void **state) {
     /* rerun: nothing new is trained */
     rc = accuracy("--cells exchange_rate:96:96 --seeds 2");
     if (rc != 0) fail_msg("exit %d: %s", rc, out);
-    assert_int_equal(count_of(out, "in the CSV, skipped"), 2);
-    assert_int_equal(tu_count_lines(read_text("runs.csv")), 3);
+    assert_int_equal(tu_count_of(out, "in the CSV, skipped"), 2);
+    assert_int_equal(tu_count_lines(tu_read_text(dir, "runs.csv")), 3);
 
     /* a changed config trains again, and only its rows make the table */
     write_cell_config("lr = 0.003\n");
     rc = accuracy("--cells exchange_rate:96:96");
     if (rc != 0) fail_msg("exit %d: %s", rc, out);
-    assert_int_equal(tu_count_lines(read_text("runs.csv")), 4);
-    row = cell_row(read_text("table.md"));
+    assert_int_equal(tu_count_lines(tu_read_text(dir, "runs.csv")), 4);
+    row = cell_row(tu_read_text(dir, "table.md"));
     assert_non_null(strstr(row, "| 2024 |"));
     assert_null(strstr(row, " ± "));
 }
@@ -152,12 +134,12 @@ static void test_overrides_are_labelled_apart_with_validation_metrics(void **sta
     int rc = accuracy("--cells exchange_rate:96:96 --set model.dropout=0.3 --label drop3 "
                       "--csv drop.csv --table drop.md");
     if (rc != 0) fail_msg("exit %d: %s", rc, out);
-    char *csv = read_text("drop.csv");
+    char *csv = tu_read_text(dir, "drop.csv");
     assert_non_null(strstr(csv, "val_mse,val_mae,val_naive_mse,overrides\n"));
-    assert_int_equal(count_of(csv, "exchange_rate,96,96,drop3,2024,"), 1);
+    assert_int_equal(tu_count_of(csv, "exchange_rate,96,96,drop3,2024,"), 1);
     assert_non_null(strstr(csv, ",model.dropout=0.3\n"));
     assert_null(strstr(csv, ",,model.dropout")); /* the validation columns are filled */
-    assert_non_null(strstr(read_text("drop.md"), "variant `drop3` (model.dropout=0.3)"));
+    assert_non_null(strstr(tu_read_text(dir, "drop.md"), "variant `drop3` (model.dropout=0.3)"));
 
     /* an old CSV: its rows keep their values under the new header */
     assert_int_equal(
@@ -171,10 +153,10 @@ static void test_overrides_are_labelled_apart_with_validation_metrics(void **sta
         0);
     rc = accuracy("--cells exchange_rate:96:96 --csv old.csv --table old.md");
     if (rc != 0) fail_msg("exit %d: %s", rc, out);
-    csv = read_text("old.csv");
+    csv = tu_read_text(dir, "old.csv");
     assert_int_equal(tu_count_lines(csv), 3);
     assert_non_null(strstr(csv, "runs/w,,,,\n"));
-    assert_non_null(strstr(read_text("old.md"), "| weather | 96 | 96 | 0.200 |"));
+    assert_non_null(strstr(tu_read_text(dir, "old.md"), "| weather | 96 | 96 | 0.200 |"));
 }
 
 /* Tries go to a CSV of their own (--csv) and, without --table, write no table: the default table
@@ -193,7 +175,8 @@ static void test_a_try_csv_leaves_the_table_alone(void **state) {
     if (rc != 0) fail_msg("exit %d: %s", rc, out);
     assert_non_null(strstr(out, "no table written"));
     assert_non_null(strstr(out, "d2 seed 2024: validation mse 0."));
-    assert_int_equal(count_of(read_text("tries.csv"), "exchange_rate,96,96,d2,2024,"), 1);
+    assert_int_equal(tu_count_of(tu_read_text(dir, "tries.csv"), "exchange_rate,96,96,d2,2024,"),
+                     1);
     assert_int_equal(stat(table, &after) == 0, had_table);
     if (had_table) {
         assert_int_equal(after.st_mtime, before.st_mtime);

@@ -38,24 +38,6 @@ static int covariates(const char *args) {
               source_dir(), tu_bin(), dir, dir, args);
 }
 
-static char *read_text(const char *name) {
-    static char text[1 << 17];
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "r");
-    if (!f) fail_msg("cannot open %s", path);
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    text[n] = '\0';
-    fclose(f);
-    return text;
-}
-
-static int count_of(const char *text, const char *piece) {
-    int n = 0;
-    for (const char *p = text; (p = strstr(p, piece)) != NULL; p += strlen(piece)) n++;
-    return n;
-}
-
 /* Hourly dates from 2016-07-01 00:00; a daily cycle, a weekly one and a slow drift. */
 static void write_csvs(void) {
     char path[512];
@@ -105,7 +87,7 @@ static int teardown(void **state) {
 
 /* The config header lists every candidate's validation MSE; "<- chosen" marks the lowest. */
 static void assert_lowest_is_chosen(const char *name) {
-    char *text = read_text(name);
+    char *text = tu_read_text(dir, name);
     double best = 1e300, chosen = -1.0;
     int candidates = 0;
     for (char *line = text; line && *line;
@@ -121,7 +103,7 @@ static void assert_lowest_is_chosen(const char *name) {
         if (mark && (!end || mark < end)) chosen = v;
     }
     assert_int_equal(candidates, 3);
-    assert_int_equal(count_of(text, "<- chosen"), 1);
+    assert_int_equal(tu_count_of(text, "<- chosen"), 1);
     if (chosen != best)
         fail_msg("%s: chose %.4f, the lowest is %.4f:\n%s", name, chosen, best, text);
     assert_non_null(strstr(text, "VALIDATION split only"));
@@ -133,26 +115,26 @@ static void test_chooses_on_validation_and_writes_the_table(void **state) {
     int rc = covariates("--horizons 16 --set train.epochs=3");
     if (rc != 0) fail_msg("exit %d: %s", rc, out);
     /* 2 studies x 4 variants x (3 candidates + 2 more seeds) */
-    assert_int_equal(count_of(out, " train "), 40);
+    assert_int_equal(tu_count_of(out, " train "), 40);
 
     static char doc[sizeof out];
-    snprintf(doc, sizeof doc, "%s", read_text("doc.md"));
+    snprintf(doc, sizeof doc, "%s", tu_read_text(dir, "doc.md"));
     assert_non_null(strstr(doc, "# Doc\nbefore\n<!-- covariates table: begin"));
     assert_non_null(strstr(doc, "<!-- covariates table: end -->\nafter\n"));
     assert_null(strstr(doc, "old table"));
-    assert_int_equal(count_of(doc, "| ETTh1 | 16 |"), 5); /* naive + 4 variants */
-    assert_int_equal(count_of(doc, "| Weather | 16 |"), 5);
+    assert_int_equal(tu_count_of(doc, "| ETTh1 | 16 |"), 5); /* naive + 4 variants */
+    assert_int_equal(tu_count_of(doc, "| Weather | 16 |"), 5);
     assert_non_null(strstr(doc, "| ETTh1 | 16 | + past covariates + calendar | "));
-    assert_int_equal(count_of(doc, " ± "), 16); /* MSE and MAE of 8 rows: 3 seeds each */
+    assert_int_equal(tu_count_of(doc, " ± "), 16); /* MSE and MAE of 8 rows: 3 seeds each */
 
-    char *ini = read_text("models/etth1_both_L96_H16.ini");
+    char *ini = tu_read_text(dir, "models/etth1_both_L96_H16.ini");
     assert_non_null(strstr(ini, "past_covariates = HUFL,HULL,MUFL,MULL,LUFL,LULL\n"));
     assert_non_null(strstr(ini, "calendar = hour_of_day,day_of_week\n"));
     assert_non_null(strstr(ini, "split = 0.6,0.2,0.2\n"));
-    ini = read_text("models/etth1_target_L96_H16.ini");
+    ini = tu_read_text(dir, "models/etth1_target_L96_H16.ini");
     assert_null(strstr(ini, "past_covariates"));
     assert_null(strstr(ini, "calendar ="));
-    ini = read_text("models/weather_past_L96_H16.ini");
+    ini = tu_read_text(dir, "models/weather_past_L96_H16.ini");
     assert_non_null(strstr(ini, "past_covariates = p (mbar),T (degC),rh (%)\n"));
     assert_non_null(strstr(ini, "missing_marker = -9999\n"));
     const char *names[] = {"etth1", "weather"},
@@ -167,14 +149,14 @@ static void test_chooses_on_validation_and_writes_the_table(void **state) {
     /* rerun: every run is reused and the table is the same */
     rc = covariates("--horizons 16 --set train.epochs=3");
     if (rc != 0) fail_msg("exit %d: %s", rc, out);
-    assert_int_equal(count_of(out, " train "), 0);
-    assert_string_equal(read_text("doc.md"), doc);
+    assert_int_equal(tu_count_of(out, " train "), 0);
+    assert_string_equal(tu_read_text(dir, "doc.md"), doc);
     /* another --set is another study: every run trains again */
     rc = covariates("--horizons 16 --only etth1 --set train.epochs=2");
     if (rc != 0) fail_msg("exit %d: %s", rc, out);
-    assert_int_equal(count_of(out, " train "), 20);
-    assert_non_null(strstr(read_text("models/etth1_both_L96_H16.ini"), "epochs = 2\n"));
-    assert_string_equal(read_text("doc.md"), doc); /* --only leaves the doc alone */
+    assert_int_equal(tu_count_of(out, " train "), 20);
+    assert_non_null(strstr(tu_read_text(dir, "models/etth1_both_L96_H16.ini"), "epochs = 2\n"));
+    assert_string_equal(tu_read_text(dir, "doc.md"), doc); /* --only leaves the doc alone */
 
     /* a written config trains as it is */
     rc = sh("'%s' train models/etth1_both_L96_H16.ini --csv etth1.csv --out again --quiet "

@@ -1,12 +1,16 @@
 /* testutil.c - helpers shared by the test programs (see testutil.h). */
 #include "support/testutil.h"
 
+#include <setjmp.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 const char *tu_bin(void) {
     const char *b = getenv("ATTNCAST_BIN");
@@ -129,6 +133,25 @@ char *tu_read_file(const char *path, size_t *len) {
     if (buf) buf[used] = '\0';
     if (len) *len = used;
     return buf;
+}
+
+char *tu_read_text(const char *dir, const char *name) {
+    static char text[1 << 17];
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    if (!f) fail_msg("cannot open %s", path);
+    size_t n = fread(text, 1, sizeof text, f);
+    fclose(f);
+    if (n == sizeof text) fail_msg("%s: longer than %zu bytes", path, sizeof text - 1);
+    text[n] = '\0';
+    return text;
+}
+
+int tu_count_of(const char *text, const char *piece) {
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, piece)) != NULL; p += strlen(piece)) n++;
+    return n;
 }
 
 int tu_spawn(const char *dir, const char *log, const char *const *argv) {

@@ -55,6 +55,13 @@ int tu_count_lines(const char *text);
  * it cannot be read. */
 char *tu_read_file(const char *path, size_t *len);
 
+/* dir/name's text in a static buffer of 128 KiB that the next call overwrites; fails the cmocka
+ * test when the file cannot be read or does not fit. */
+char *tu_read_text(const char *dir, const char *name);
+
+/* How many times piece occurs in text, without overlaps. */
+int tu_count_of(const char *text, const char *piece);
+
 /* How many times slower than a normal build the tests run: ATTNCAST_TEST_TIME_SCALE if it is
  * above 1 (tools/valgrind.sh sets 100), else 1. Timing limits are multiplied by it, and tests
  * whose work is only there to be timed (bench) do less of it when it is above 1. */
