@@ -946,9 +946,10 @@ static int train(train_args args, ac_parallel *group) {
                                                cal.count > 0 ? &cal : NULL) != 0))
         goto done;
     if (args.no_test) /* a run resumed into a folder that saw the test split shows none of it */
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; i < 3; i++) {
+            const char *names[] = {"test_forecasts.csv", "forecasts.png", "forecasts.svg"};
             char stale[AC_CONFIG_TEXT + 32];
-            snprintf(stale, sizeof stale, "%s/%s", dir, i ? "forecasts.png" : "test_forecasts.csv");
+            snprintf(stale, sizeof stale, "%s/%s", dir, names[i]);
             unlink(stale);
         }
     if (ac_plot_run(dir, &err) != AC_OK) fprintf(stderr, "attncast: note: %s\n", err.msg);
