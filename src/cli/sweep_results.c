@@ -248,7 +248,8 @@ int sweep_write_report(const char *sweep_dir, const char *config, const sweep_ke
         const char *best = runs[order[0]].name;
         snprintf(line, sizeof line,
                  "\n## The best run: %s\n\n![learning curves](%s/learning_curves.png)\n\n"
-                 "Its test metrics, once it is chosen: `attncast eval %s/best.h5`.\n",
+                 "Its test metrics, once it is chosen (run from the sweep folder): `attncast eval "
+                 "%s/best.h5`.\n",
                  best, best, best);
         put(&b, line);
     }
