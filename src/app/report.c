@@ -340,6 +340,7 @@ static cJSON *per_series_object(const ac_run_info *info) {
 char *ac_metrics_json(const ac_config *cfg, const ac_eval_result *e, const ac_run_info *info) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "split", ac_split_kind_name(e->split));
+    if (info->test_hidden) cJSON_AddBoolToObject(root, "test_hidden", true);
     cJSON_AddItemToObject(root, "model", metrics_object(&e->model));
     cJSON *base = cJSON_AddObjectToObject(root, "baselines");
     for (int k = 0; k < AC_BASELINE_COUNT; k++)
@@ -459,11 +460,14 @@ char *ac_run_report_md(const ac_config *cfg, const ac_eval_result *e, const ac_r
         ac_attention_kind_name(cfg->model.attention), info->data_source, info->rows, info->channels,
         cfg->data.lookback, cfg->data.horizon, (long long)info->parameters, ac_version());
     bool one = e->channels == 1;
-    ADD("## Test metrics\n\n%s split, %lld windows. MSE and MAE on z-scored values; %sWAPE, sMAPE, "
-        "MAPE and MASE on the original scale, free of units (MAPE as metrics.json's mape_rule "
-        "says; - where left out).\n\n",
-        ac_split_kind_name(e->split), (long long)e->windows,
-        one ? "RMSE in the channel's own units; " : "");
+    ADD("## %s metrics\n\n%s split, %lld windows. MSE and MAE on z-scored values; %sWAPE, "
+        "sMAPE, MAPE and MASE on the original scale, free of units (MAPE as metrics.json's "
+        "mape_rule says; - where left out).%s\n\n",
+        e->split == AC_SPLIT_VAL ? "Validation" : "Test", ac_split_kind_name(e->split),
+        (long long)e->windows, one ? "RMSE in the channel's own units; " : "",
+        info->test_hidden ? " The test split stays hidden (trained with --no-test): score it "
+                            "with `attncast eval best.h5`."
+                          : "");
     ADD("| forecaster | MSE | MAE |%s WAPE %% | sMAPE %% | MAPE %% | MASE |\n| --- | --- | --- |%s "
         "--- | --- | --- | --- |\n",
         one ? " RMSE |" : "", one ? " --- |" : "");

@@ -55,6 +55,9 @@ typedef struct ac_run_info {
         bool measured;
         double naive_mse;
     } val_vs_naive;
+    /* train --no-test: the evaluation is of the validation split and the test split was never
+     * scored (metrics.json "test_hidden": true; report.md says so). */
+    bool test_hidden;
     /* Long format: the series and each one's own evaluation on the same split (series_count 0:
      * a wide table, no "series" object). */
     int series_count;
@@ -83,6 +86,7 @@ bool ac_run_val_verdict(const ac_config *cfg, const ac_run_info *info, char *buf
  * every series' points. Metrics as metrics.h defines them; a metric that is not defined is
  * null. */
 char *ac_metrics_json(const ac_config *cfg, const ac_eval_result *eval, const ac_run_info *info);
+/* (With info->test_hidden, also "test_hidden": true, and "split" is "val".) */
 
 /* report.md: the config, the test metrics beside the baselines, the prediction intervals' scores
  * (when the evaluation has any), the validation comparison with

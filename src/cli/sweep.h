@@ -24,11 +24,12 @@ typedef struct sweep_key {
     int n_values;
 } sweep_key;
 
-/* What results.csv records of a finished run; NAN where metrics.json has null (or, for val_mse,
- * lacks it: a run of an older attncast). val_mse: MSE of the best weights on the
- * validation split, scaled values, whatever train.loss is (metrics.json "val"."mse"). */
+/* What results.csv records of a finished run, all of the validation split (the runs train with
+ * --no-test); NAN where metrics.json has null or lacks it (a run of an older attncast). val_mse:
+ * MSE of the best weights on the validation split, scaled values, whatever train.loss is
+ * (metrics.json "val"."mse"); mae likewise; naive_mse the naive repeat's there. */
 typedef struct sweep_metrics {
-    double val_loss, val_mse, mse, mae, rmse, smape, mase, naive_mse, train_seconds, windows_per_s;
+    double val_loss, val_mse, mae, rmse, smape, mase, naive_mse, train_seconds, windows_per_s;
     int best_epoch;
 } sweep_metrics;
 

@@ -5,7 +5,11 @@
  * The ranking: runs by the MSE of their best weights on the validation split (scaled values,
  * metrics.json "val"."mse"), whatever loss each trained with, so a sweep over train.loss
  * compares like with like; runs whose metrics.json lacks it (written by an older attncast) after
- * those, by their own validation loss; failed runs last. The test split plays no part. */
+ * those, by their own validation loss; failed runs last. The test split plays no part: the runs
+ * train with --no-test, so every number here is of the validation split (val_mse and val_mae from
+ * metrics.json "val", naive_mse from "val_vs_naive", RMSE, sMAPE and MASE from "model" when its
+ * "split" is "val"; a run folder an older attncast finished, whose "model" is of the test split,
+ * leaves those three blank rather than show test numbers). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,22 +49,23 @@ int sweep_read_metrics(sweep_run *run) {
                  f ? "not a metrics.json (cannot parse it)" : "cannot read it");
         return -1;
     }
-    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
-    const cJSON *naive = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(root, "baselines"), "naive");
+    const cJSON *split = cJSON_GetObjectItemCaseSensitive(root, "split");
+    bool of_val = cJSON_IsString(split) && !strcmp(split->valuestring, "val");
+    /* the model's metrics on the validation split, never the test split's */
+    const cJSON *model = of_val ? cJSON_GetObjectItemCaseSensitive(root, "model") : NULL;
+    const cJSON *val = cJSON_GetObjectItemCaseSensitive(root, "val");
     double best_epoch = number_at(root, "best_epoch");
-    run->m =
-        (sweep_metrics){.val_loss = number_at(root, "best_val_loss"),
-                        .val_mse = number_at(cJSON_GetObjectItemCaseSensitive(root, "val"), "mse"),
-                        .mse = number_at(model, "mse"),
-                        .mae = number_at(model, "mae"),
-                        .rmse = number_at(model, "rmse"),
-                        .smape = number_at(model, "smape"),
-                        .mase = number_at(model, "mase"),
-                        .naive_mse = number_at(naive, "mse"),
-                        .train_seconds = number_at(root, "train_seconds"),
-                        .windows_per_s = number_at(root, "windows_per_s"),
-                        .best_epoch = isfinite(best_epoch) ? (int)best_epoch : 0};
+    run->m = (sweep_metrics){
+        .val_loss = number_at(root, "best_val_loss"),
+        .val_mse = number_at(val, "mse"),
+        .mae = number_at(val, "mae"),
+        .rmse = number_at(model, "rmse"),
+        .smape = number_at(model, "smape"),
+        .mase = number_at(model, "mase"),
+        .naive_mse = number_at(cJSON_GetObjectItemCaseSensitive(root, "val_vs_naive"), "naive_mse"),
+        .train_seconds = number_at(root, "train_seconds"),
+        .windows_per_s = number_at(root, "windows_per_s"),
+        .best_epoch = isfinite(best_epoch) ? (int)best_epoch : 0};
     cJSON_Delete(root);
     return 0;
 }
@@ -133,18 +138,18 @@ int sweep_write_results(const char *sweep_dir, const sweep_key *keys, int n_keys
                         const sweep_run *runs, int n_runs) {
     text_buf b = {0};
     for (int k = 0; k < n_keys; k++) put_field(&b, keys[k].key, false);
-    put(&b, "run,status,val_loss,val_mse,test_mse,test_mae,test_rmse,test_smape,test_mase,"
-            "naive_mse,best_epoch,train_seconds,windows_per_s,error\n");
+    put(&b, "run,status,val_loss,val_mse,val_mae,val_rmse,val_smape,val_mase,val_naive_mse,"
+            "best_epoch,train_seconds,windows_per_s,error\n");
     for (int i = 0; i < n_runs; i++) {
         const sweep_run *r = &runs[i];
         bool ok = r->status == RUN_OK;
         for (int k = 0; k < n_keys; k++) put_field(&b, keys[k].values[r->choice[k]], false);
         put_field(&b, r->name, false);
         put_field(&b, ok ? "ok" : "failed", false);
-        const double values[] = {r->m.val_loss,      r->m.val_mse,      r->m.mse,
-                                 r->m.mae,           r->m.rmse,         r->m.smape,
-                                 r->m.mase,          r->m.naive_mse,    (double)r->m.best_epoch,
-                                 r->m.train_seconds, r->m.windows_per_s};
+        const double values[] = {
+            r->m.val_loss,      r->m.val_mse,      r->m.mae,       r->m.rmse,
+            r->m.smape,         r->m.mase,         r->m.naive_mse, (double)r->m.best_epoch,
+            r->m.train_seconds, r->m.windows_per_s};
         for (size_t v = 0; v < sizeof values / sizeof values[0]; v++) put_number(&b, values[v], ok);
         put_field(&b, ok ? "" : r->error, true);
     }
@@ -202,17 +207,19 @@ int sweep_write_report(const char *sweep_dir, const char *config, const sweep_ke
     if (!order) b.failed = true;
     snprintf(line, sizeof line,
              "# Sweep report\n\n%d run(s) of `%s`, ranked by the validation MSE of their best "
-             "weights, whatever loss they trained with (the test split played no part in the "
-             "ranking). MSE and MAE on z-scored values.\n\n| rank | run |",
+             "weights, whatever loss they trained with. Every number is of the validation split: "
+             "the runs trained with `--no-test`, so the test split stays hidden until you score "
+             "the chosen run (`attncast eval RUN/best.h5`). MSE and MAE on z-scored values.\n\n"
+             "| rank | run |",
              n_runs, config);
     put(&b, line);
     for (int k = 0; k < n_keys; k++) {
         snprintf(line, sizeof line, " %s |", keys[k].key);
         put(&b, line);
     }
-    put(&b, " val MSE | val loss | test MSE | test MAE | sMAPE % | MASE | naive MSE | best epoch | "
-            "seconds |\n|");
-    for (int k = 0; k < n_keys + 11; k++) put(&b, " --- |");
+    put(&b, " val MSE | val loss | val MAE | sMAPE % | MASE | naive MSE | best epoch | seconds "
+            "|\n|");
+    for (int k = 0; k < n_keys + 10; k++) put(&b, " --- |");
     put(&b, "\n");
     for (int i = 0; order && i < n_runs; i++) {
         const sweep_run *r = &runs[order[i]];
@@ -223,14 +230,17 @@ int sweep_write_report(const char *sweep_dir, const char *config, const sweep_ke
             put(&b, line);
         }
         if (r->status != RUN_OK) {
-            snprintf(line, sizeof line, " failed: %s | | | | | | | | |\n", r->error);
+            snprintf(line, sizeof line, " failed: %s | | | | | | | |\n", r->error);
         } else {
-            char val_mse[32] = "-";
+            char val_mse[32] = "-", cells[4][32];
             if (isfinite(r->m.val_mse)) snprintf(val_mse, sizeof val_mse, "%.5g", r->m.val_mse);
-            snprintf(line, sizeof line,
-                     " %s | %.5g | %.4f | %.4f | %.3f | %.4f | %.4f | %d | %.1f |\n", val_mse,
-                     r->m.val_loss, r->m.mse, r->m.mae, r->m.smape, r->m.mase, r->m.naive_mse,
-                     r->m.best_epoch, r->m.train_seconds);
+            format_number(cells[0], sizeof cells[0], r->m.mae, 4);
+            format_number(cells[1], sizeof cells[1], r->m.smape, 3);
+            format_number(cells[2], sizeof cells[2], r->m.mase, 4);
+            format_number(cells[3], sizeof cells[3], r->m.naive_mse, 4);
+            snprintf(line, sizeof line, " %s | %.5g | %s | %s | %s | %s | %d | %.1f |\n", val_mse,
+                     r->m.val_loss, cells[0], cells[1], cells[2], cells[3], r->m.best_epoch,
+                     r->m.train_seconds);
         }
         put(&b, line);
     }
@@ -238,7 +248,8 @@ int sweep_write_report(const char *sweep_dir, const char *config, const sweep_ke
         const char *best = runs[order[0]].name;
         snprintf(line, sizeof line,
                  "\n## The best run: %s\n\n![learning curves](%s/learning_curves.png)\n\n"
-                 "![test forecasts](%s/forecasts.png)\n",
+                 "Its test metrics, once it is chosen (run from the sweep folder): `attncast eval "
+                 "%s/best.h5`.\n",
                  best, best, best);
         put(&b, line);
     }
@@ -254,23 +265,21 @@ void sweep_print_table(const sweep_run *runs, int n_runs) {
         int len = (int)strlen(runs[i].name);
         if (len > width) width = len;
     }
-    printf("%-*s  %-6s %10s %10s %10s %10s %8s %8s %10s %5s %8s\n", width, "run", "status",
-           "val_mse", "val_loss", "test_mse", "test_mae", "sMAPE%", "MASE", "naive_mse", "best",
-           "seconds");
+    printf("%-*s  %-6s %10s %10s %10s %8s %8s %10s %5s %8s\n", width, "run", "status", "val_mse",
+           "val_loss", "val_mae", "sMAPE%", "MASE", "naive_mse", "best", "seconds");
     for (int i = 0; i < n_runs; i++) {
         const sweep_run *r = &runs[order[i]];
         if (r->status != RUN_OK) {
             printf("%-*s  %-6s %s\n", width, r->name, "failed", r->error);
             continue;
         }
-        char cells[8][32];
-        const double v[] = {r->m.val_mse, r->m.val_loss, r->m.mse,       r->m.mae,
-                            r->m.smape,   r->m.mase,     r->m.naive_mse, r->m.train_seconds};
-        const int decimals[] = {4, 4, 4, 4, 3, 4, 4, 1};
-        for (int c = 0; c < 8; c++) format_number(cells[c], sizeof cells[c], v[c], decimals[c]);
-        printf("%-*s  %-6s %10s %10s %10s %10s %8s %8s %10s %5d %8s\n", width, r->name, "ok",
-               cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6],
-               r->m.best_epoch, cells[7]);
+        char cells[7][32];
+        const double v[] = {r->m.val_mse, r->m.val_loss,  r->m.mae,          r->m.smape,
+                            r->m.mase,    r->m.naive_mse, r->m.train_seconds};
+        const int decimals[] = {4, 4, 4, 3, 4, 4, 1};
+        for (int c = 0; c < 7; c++) format_number(cells[c], sizeof cells[c], v[c], decimals[c]);
+        printf("%-*s  %-6s %10s %10s %10s %8s %8s %10s %5d %8s\n", width, r->name, "ok", cells[0],
+               cells[1], cells[2], cells[3], cells[4], cells[5], r->m.best_epoch, cells[6]);
     }
     free(order);
     fflush(stdout);

@@ -1,5 +1,6 @@
 /* sweep_runs.c - the processes of `attncast sweep`: each combination is `attncast train
- * CONFIG --set key=value... --set train.threads=T --out RUN_DIR --quiet [--resume RUN_DIR]`,
+ * CONFIG --set key=value... --set train.threads=T --out RUN_DIR --quiet --no-test [--resume
+ * RUN_DIR]` (the test split stays hidden from the search),
  * a fork + execv of this same binary (no shell), stdout to RUN_DIR/train.log, stderr through a
  * pipe so the sweep keeps its last line as the failure message (and copies it to the log). Up
  * to --jobs children run at once; a poll loop reads their pipes and waitpid reaps them.
@@ -90,6 +91,7 @@ static int launch(const char *exe, const sweep_args *a, const sweep_key *keys, i
     argv[n++] = (char *)(uintptr_t) "--out";
     argv[n++] = r->dir;
     argv[n++] = (char *)(uintptr_t) "--quiet";
+    argv[n++] = (char *)(uintptr_t) "--no-test"; /* the search never sees the test split */
     if (resume) {
         argv[n++] = (char *)(uintptr_t) "--resume";
         argv[n++] = r->dir;

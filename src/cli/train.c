@@ -1,12 +1,13 @@
 /* train.c - `attncast train CONFIG|--csv FILE [--set section.key=value]... [--out DIR]
- * [--resume PATH] [--stop-after N] [--quiet]` (and `--keys [--markdown]`, the key reference): loads
- * and checks the config (or takes every key's default for a CSV), loads the data, trains the
- * forecaster with live progress (checkpointing last.h5 and best.h5 as it goes, or continuing from a
- * checkpoint), calibrates its conformal intervals into best.h5, evaluates it on the test split
- * next to the baselines, says when it does not beat the naive repeat on the validation split,
- * and writes the run folder. Under mpirun (a build with -DATTNCAST_MPI=ON) every rank trains its
- * share of each batch (trainer.h, ac_trainer_set_parallel) and rank 0 alone prints and writes the
- * run folder. */
+ * [--resume PATH] [--stop-after N] [--no-test] [--quiet]` (and `--keys [--markdown]`, the key
+ * reference): loads and checks the config (or takes every key's default for a CSV), loads the data,
+ * trains the forecaster with live progress (checkpointing last.h5 and best.h5 as it goes, or
+ * continuing from a checkpoint), calibrates its conformal intervals into best.h5, evaluates it on
+ * the test split next to the baselines (with --no-test, the validation split instead: the test
+ * split stays hidden, for model selection), says when it does not beat the naive repeat on the
+ * validation split, and writes the run folder. Under mpirun (a build with -DATTNCAST_MPI=ON) every
+ * rank trains its share of each batch (trainer.h, ac_trainer_set_parallel) and rank 0 alone prints
+ * and writes the run folder. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,8 @@
 
 static void usage(FILE *out) {
     fputs("usage: attncast train CONFIG [--csv FILE] [--set section.key=value]... [--out DIR]\n"
-          "                             [--resume RUN_DIR|CHECKPOINT] [--stop-after N] [--quiet]\n"
+          "                             [--resume RUN_DIR|CHECKPOINT] [--stop-after N]\n"
+          "                             [--no-test] [--quiet]\n"
           "       attncast train --csv FILE [--set section.key=value]... [...]\n"
           "       attncast train --keys [--markdown]\n"
           "\n"
@@ -55,6 +57,11 @@ static void usage(FILE *out) {
           "  --resume PATH      continue exactly where a checkpoint, or RUN_DIR/last.h5, left\n"
           "                     off (give the same CONFIG, --csv and --set)\n"
           "  --stop-after N     stop after N epochs of this invocation, as if interrupted\n"
+          "  --no-test          keep the test split hidden (model selection): print and record\n"
+          "                     the validation split's metrics instead, metrics.json has\n"
+          "                     \"split\": \"val\" and \"test_hidden\": true, and no\n"
+          "                     test_forecasts.csv or forecasts.png is written; score the\n"
+          "                     chosen run later with attncast eval RUN_DIR/best.h5\n"
           "  --quiet, -q        no progress lines, only the final table\n"
           "  --keys             print the config keys (as below) and exit; with --markdown,\n"
           "                     as the Markdown table of docs/config.md\n"
@@ -134,6 +141,7 @@ typedef struct train_args {
     const char *resume;
     int stop_after; /* 0: run to the end */
     bool quiet;
+    bool no_test;  /* --no-test: the validation split in place of the test split */
     bool keys;     /* --keys: print the key reference and exit */
     bool markdown; /* --markdown: that reference as docs/config.md's table */
 } train_args;
@@ -147,6 +155,8 @@ static int parse_args(int argc, char **argv, train_args *a) {
             return -2;
         } else if (!strcmp(arg, "--quiet") || !strcmp(arg, "-q")) {
             a->quiet = true;
+        } else if (!strcmp(arg, "--no-test")) {
+            a->no_test = true;
         } else if (!strcmp(arg, "--keys")) {
             a->keys = true;
         } else if (!strcmp(arg, "--markdown")) {
@@ -256,8 +266,8 @@ static int load_config(const train_args *a, ac_config *cfg, const ac_parallel *g
     return 0;
 }
 
-/* The command that continues this run: the same config, --csv and --set options, --resume
- * dir. */
+/* The command that continues this run: the same config, --csv, --set and --no-test options,
+ * --resume dir. */
 static void resume_command(const train_args *a, const char *dir, char *out, size_t n) {
     snprintf(out, n, "attncast train");
     if (a->config) ac_cli_append_shell_word(out, n, a->config);
@@ -269,6 +279,7 @@ static void resume_command(const train_args *a, const char *dir, char *out, size
         ac_cli_append_shell_word(out, n, "--set");
         ac_cli_append_shell_word(out, n, a->sets[i]);
     }
+    if (a->no_test) ac_cli_append_shell_word(out, n, "--no-test");
     ac_cli_append_shell_word(out, n, "--resume");
     ac_cli_append_shell_word(out, n, dir);
 }
@@ -897,18 +908,25 @@ static int train(train_args args, ac_parallel *group) {
             printf("no epoch beat the untrained model on validation (val %.4f): kept it, so the "
                    "forecast is the naive repeat\n",
                    info.best_val_loss);
+        else if (args.no_test)
+            printf("best epoch %d (val %.4f); the validation metrics below use its weights (the "
+                   "test split stays hidden: --no-test)\n",
+                   info.best_epoch, info.best_val_loss);
         else
             printf("best epoch %d (val %.4f); test metrics use its weights\n", info.best_epoch,
                    info.best_val_loss);
     }
-    /* the test split with best.h5's calibration, so the metrics carry its intervals' coverage */
+    /* the test split (with --no-test, the validation split again, as eval --split val scores it)
+     * with best.h5's calibration, so the metrics carry its intervals' coverage */
     if (calibrate_best(dir, &cfg, model, tr, &data, args.quiet, &cal) != 0) goto done;
     if (src.ids && !(per_series = calloc((size_t)data.panel.count, sizeof *per_series))) {
         ac_cli_error("%s: out of memory", src.label);
         goto done;
     }
-    if (ac_evaluate_panel(model, &data.panel, AC_SPLIT_TEST, src.season, cfg.train.batch_size,
-                          cal.count > 0 ? &cal : NULL, &eval, per_series, &err) != AC_OK) {
+    info.test_hidden = args.no_test;
+    if (ac_evaluate_panel(model, &data.panel, args.no_test ? AC_SPLIT_VAL : AC_SPLIT_TEST,
+                          src.season, cfg.train.batch_size, cal.count > 0 ? &cal : NULL, &eval,
+                          per_series, &err) != AC_OK) {
         free(per_series);
         per_series = NULL;
         ac_cli_error("%s", err.msg);
@@ -922,10 +940,18 @@ static int train(train_args args, ac_parallel *group) {
     ac_cli_print_metrics(&eval, series);
     if (per_series && !args.quiet) ac_cli_print_series_summary(&eval, &data.panel, per_series);
     ac_cli_print_intervals(&eval);
+    /* the test windows' forecasts (and so forecasts.png) only when the test split may be seen */
     if (write_run(dir, &cfg, tr, &eval, &info) != 0 ||
-        write_test_forecasts(dir, model, series, table, plotted, n_plotted,
-                             cal.count > 0 ? &cal : NULL) != 0)
+        (!args.no_test && write_test_forecasts(dir, model, series, table, plotted, n_plotted,
+                                               cal.count > 0 ? &cal : NULL) != 0))
         goto done;
+    if (args.no_test) /* a run resumed into a folder that saw the test split shows none of it */
+        for (int i = 0; i < 3; i++) {
+            const char *names[] = {"test_forecasts.csv", "forecasts.png", "forecasts.svg"};
+            char stale[AC_CONFIG_TEXT + 32];
+            snprintf(stale, sizeof stale, "%s/%s", dir, names[i]);
+            unlink(stale);
+        }
     if (ac_plot_run(dir, &err) != AC_OK) fprintf(stderr, "attncast: note: %s\n", err.msg);
     char *report = ac_run_report_md(&cfg, &eval, &info, dir);
     char report_path[AC_CONFIG_TEXT + 32];
@@ -936,8 +962,13 @@ static int train(train_args args, ac_parallel *group) {
         goto done;
     }
     free(report);
-    printf("wrote %s/ config.ini, history.csv, metrics.json, report.md, last.h5, best.h5%s\n", dir,
-           ac_plot_available() ? ", learning_curves.png, forecasts.png" : "");
+    printf("wrote %s/ config.ini, history.csv, metrics.json, report.md, last.h5, best.h5%s%s\n",
+           dir, ac_plot_available() ? ", learning_curves.png" : "",
+           ac_plot_available() && !args.no_test ? ", forecasts.png" : "");
+    if (args.no_test && !args.quiet)
+        printf("the test split stays hidden (--no-test); score this run on it with: attncast eval "
+               "%s/best.h5\n",
+               dir);
     char verdict[512];
     if (ac_run_val_verdict(&cfg, &info, verdict, sizeof verdict)) {
         fflush(stdout);

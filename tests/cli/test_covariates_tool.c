@@ -1,6 +1,7 @@
 /* test_covariates_tool.c - tools/covariates.py, the covariate study of docs/covariates.md, on the
  * real binary: for both studies and every variant it trains the candidates, keeps the one with the
- * lowest validation MSE (and says so in the config it writes), trains the other seeds of it, and
+ * lowest validation MSE (and says so in the config it writes; the candidates train with
+ * --no-test), trains the other seeds of it, and
  * writes the table between the markers of a doc; a rerun reuses every run, and the written configs
  * train as they are. --set overrides every run's config (here: 3 epochs, for speed). The data are
  * small generated CSVs named like the real ones (ETTh1's columns; a weather file with a -9999 cell
@@ -116,6 +117,8 @@ static void test_chooses_on_validation_and_writes_the_table(void **state) {
     if (rc != 0) fail_msg("exit %d: %s", rc, out);
     /* 2 studies x 4 variants x (3 candidates + 2 more seeds) */
     assert_int_equal(tu_count_of(out, " train "), 40);
+    /* the candidates never see the test split (--no-test); the seeds of the chosen one do */
+    assert_int_equal(tu_count_of(out, " --no-test"), 24);
 
     static char doc[sizeof out];
     snprintf(doc, sizeof doc, "%s", tu_read_text(dir, "doc.md"));

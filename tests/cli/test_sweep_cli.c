@@ -4,7 +4,8 @@
  * no `train` child running (the run folder's lock is free); --jobs 2 gives the same metrics as
  * --jobs 1; grid mistakes are one-line usage errors before any run starts; a run that fails at data
  * time is recorded as failed while the others finish; runs trained with different losses are
- * ranked by their validation MSE, not by their own losses. */
+ * ranked by their validation MSE, not by their own losses; the trials run with --no-test, so no
+ * train.log, metrics.json, results.csv or report.md of the sweep holds a test-split number. */
 #include <fcntl.h>
 #include <math.h>
 #include <setjmp.h>
@@ -98,7 +99,7 @@ static void reference(void) {
 static void expect_same_results(const char *a, const char *b) {
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
-             "cd '%s' && cut -d, -f1-13,16 %s/results.csv > a.csv && cut -d, -f1-13,16 "
+             "cd '%s' && cut -d, -f1-12,15 %s/results.csv > a.csv && cut -d, -f1-12,15 "
              "%s/results.csv > b.csv && diff a.csv b.csv",
              dir, a, b);
     if (tu_run(cmd, out, sizeof out) != 0) fail_msg("%s and %s differ:\n%s", a, b, out);
@@ -157,8 +158,8 @@ static void test_grid_trains_every_combination_and_writes_results(void **state) 
     snprintf(cmd, sizeof cmd, "cat '%s/s1/results.csv'", dir);
     assert_int_equal(tu_run(cmd, out, sizeof out), 0);
     assert_int_equal(tu_count_lines(out), 5);
-    assert_non_null(strstr(out, "model.attention,train.lr,run,status,val_loss,val_mse,test_mse,"
-                                "test_mae,test_rmse,test_smape,test_mase,naive_mse,best_epoch,"
+    assert_non_null(strstr(out, "model.attention,train.lr,run,status,val_loss,val_mse,val_mae,"
+                                "val_rmse,val_smape,val_mase,val_naive_mse,best_epoch,"
                                 "train_seconds,windows_per_s,error\n"));
     assert_non_null(strstr(out, "\ndot,0.001,attention-dot_lr-0.001,ok,"));
     assert_non_null(strstr(out, "\ndot,0.01,attention-dot_lr-0.01,ok,"));
@@ -170,6 +171,24 @@ static void test_grid_trains_every_combination_and_writes_results(void **state) 
     assert_int_equal(tu_run(cmd, out, sizeof out), 0);
     assert_int_equal(atoi(out), 4);
     for (int i = 0; i < 4; i++) assert_true(exists("s1", RUNS[i], "report.md"));
+    /* the trials never saw the test split: train --no-test scored the validation split only */
+    for (int i = 0; i < 4; i++) {
+        char run[512];
+        snprintf(run, sizeof run, "%s/s1/%s", dir, RUNS[i]);
+        const char *log = tu_read_text(run, "train.log"); /* tu_read_text's buffer */
+        if (strstr(log, "test split:") || !strstr(log, "\nval split:"))
+            fail_msg("%s/train.log shows the test split, or no validation table:\n%s", run, log);
+        cJSON *root = cJSON_Parse(tu_read_text(run, "metrics.json"));
+        assert_non_null(root);
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(root, "split")), "val");
+        assert_true(cJSON_IsTrue(cJSON_GetObjectItem(root, "test_hidden")));
+        cJSON_Delete(root);
+        assert_false(exists("s1", RUNS[i], "test_forecasts.csv"));
+    }
+    snprintf(cmd, sizeof cmd, "cat '%s/s1/report.md'", dir);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    assert_null(strstr(out, "test MSE"));
+    assert_non_null(strstr(out, "--no-test"));
 
     /* the same command again finds every run finished; --quiet prints only the table */
     snprintf(cmd, sizeof cmd, "cp '%s/s1/results.csv' '%s/first.csv'", dir, dir);

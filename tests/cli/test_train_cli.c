@@ -156,6 +156,74 @@ static void test_small_run_trains_reports_and_writes_its_run_folder(void **state
     assert_non_null(strstr(json, "```ini"));
 }
 
+/* The model's MSE in an `attncast eval ... --json` of the run folder's best.h5 (split: NULL for
+ * the default, the test split), with its window count. */
+static double eval_mse(const char *run, const char *split, int *windows) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' eval %s/best.h5 --json%s%s", dir, tu_bin(), run,
+             split ? " --split " : "", split ? split : "");
+    int rc = tu_run(cmd, out, sizeof out);
+    if (rc != 0) fail_msg("eval exit %d: %s", rc, out);
+    cJSON *root = cJSON_Parse(out);
+    if (!root) fail_msg("not JSON: %s", out);
+    double mse = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "model"), "mse")->valuedouble;
+    *windows = cJSON_GetObjectItem(root, "windows")->valueint;
+    cJSON_Delete(root);
+    return mse;
+}
+
+static void test_no_test_hides_the_test_split_until_eval(void **state) {
+    (void)state;
+    write_config("nt.ini", "");
+    int rc = train("nt.ini", "--no-test --out nt");
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+    /* the validation table beside the baselines, and no table of the test split */
+    if (strstr(out, "test split:") || !strstr(out, "\nval split:") ||
+        !strstr(out, "seasonal_naive"))
+        fail_msg("not the validation table alone:\n%s", out);
+    assert_non_null(strstr(out, "attncast eval nt/best.h5"));
+    static char printed[sizeof out];
+    memcpy(printed, out, sizeof out);
+    char run[512];
+    snprintf(run, sizeof run, "%s/nt", dir);
+    int val_windows = 0, test_windows = 0;
+    double val_mse = eval_mse("nt", "val", &val_windows);
+    double test_mse = eval_mse("nt", NULL, &test_windows); /* the test split, once chosen */
+    assert_int_equal(test_windows, 75);
+    assert_true(fabs(val_mse - test_mse) > 1e-6 * test_mse); /* the two can be told apart */
+    /* stdout's model row is the validation MSE */
+    char row[64];
+    snprintf(row, sizeof row, "\n%-16s %10.4f", "model", val_mse);
+    if (!strstr(printed, row)) fail_msg("no '%s' in:\n%s", row + 1, printed);
+    cJSON *root = cJSON_Parse(tu_read_text(run, "metrics.json"));
+    assert_non_null(root);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(root, "split")), "val");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(root, "test_hidden")));
+    assert_int_equal(cJSON_GetObjectItem(root, "windows")->valueint, val_windows);
+    double json_mse = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "model"), "mse")->valuedouble;
+    if (fabs(json_mse - val_mse) > 1e-5 * val_mse)
+        fail_msg("metrics.json model mse %g is not the validation MSE %g (test: %g)", json_mse,
+                 val_mse, test_mse);
+    cJSON_Delete(root);
+    const char *report = tu_read_text(run, "report.md");
+    assert_non_null(strstr(report, "## Validation metrics"));
+    assert_null(strstr(report, "## Test metrics"));
+    assert_non_null(strstr(report, "--no-test"));
+    /* no forecasts of test windows, nor their picture; best.h5 and last.h5 are written */
+    struct stat st;
+    char path[600];
+    const char *absent[] = {"test_forecasts.csv", "forecasts.png"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s", run, absent[i]);
+        if (stat(path, &st) == 0) fail_msg("%s was written", path);
+    }
+    const char *present[] = {"best.h5", "last.h5", "history.csv", "config.ini"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/%s", run, present[i]);
+        if (stat(path, &st) != 0) fail_msg("no %s", path);
+    }
+}
+
 static void test_resolved_config_trains_again_to_the_same_history(void **state) {
     (void)state;
     /* the written config.ini is a complete config: training from it repeats the run */
@@ -433,6 +501,7 @@ static void test_plot_redraws_the_pictures_into_report_md(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_run_trains_reports_and_writes_its_run_folder),
+        cmocka_unit_test(test_no_test_hides_the_test_split_until_eval),
         cmocka_unit_test(test_resolved_config_trains_again_to_the_same_history),
         cmocka_unit_test(test_config_errors_name_file_line_and_key),
         cmocka_unit_test(test_unknown_dataset_is_a_config_error_with_did_you_mean),
