@@ -686,6 +686,7 @@ static int train(train_args args, ac_parallel *group) {
     /* The resolved config records what this run really used, card defaults included. */
     memcpy(cfg.data.split, src.split, sizeof cfg.data.split);
     cfg.data.split_set = true;
+    memcpy(cfg.data.split_rows, src.split_rows, sizeof cfg.data.split_rows);
     cfg.data.season = src.season;
     if (ac_freq_known(table->freq)) ac_freq_name(table->freq, cfg.data.frequency);
     run_data data = {.table = table};
