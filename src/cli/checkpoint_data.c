@@ -132,10 +132,10 @@ int ac_cli_checkpoint_data(const ac_checkpoint *ck, const char *verb, const ac_c
                (int)sizeof cfg->data.dataset;
     }
     if (a->csv || a->dataset) cfg->data.frequency[0] = '\0'; /* other dates: infer theirs */
-    /* a row split's borders belong to the data trained on: another file is split by the
-     * checkpoint's fractions of its every row */
-    if (a->csv || (a->dataset && strcmp(a->dataset, ck->config.data.dataset) != 0))
-        memset(cfg->data.split_rows, 0, sizeof cfg->data.split_rows);
+    /* a row split's borders belong to the data trained on: a dataset is split by its card (as
+     * cli.md says), another CSV by the checkpoint's fractions of its every row */
+    if (a->csv || a->dataset) memset(cfg->data.split_rows, 0, sizeof cfg->data.split_rows);
+    if (a->dataset) cfg->data.split_set = false;
     if (a->csv) {
         cfg->data.dataset[0] = '\0';
         cfg->data.date_column[0] = '\0';
