@@ -55,9 +55,12 @@ typedef struct ac_config {
         int horizon;                  /* data.horizon (H) */
         double split[3];              /* data.split "train,val,test" */
         bool split_set;               /* data.split given explicitly (else the card's default) */
-        ac_missing_policy missing;    /* data.missing */
-        char missing_marker[32];      /* data.missing_marker: a number such as -9999, "" none */
-        ac_gaps_policy gaps;          /* data.gaps */
+        /* data.split_rows "train,val,test" row counts from row 0, the later rows unused; all 0
+         * when not set. When set it wins over data.split (which then holds its fractions). */
+        int split_rows[3];
+        ac_missing_policy missing; /* data.missing */
+        char missing_marker[32];   /* data.missing_marker: a number such as -9999, "" none */
+        ac_gaps_policy gaps;       /* data.gaps */
         int season; /* data.season, 0: the card's, else the frequency's (ac_freq_season) */
         /* Column roles (MODEL.md version 2, "Covariates"): comma-separated column names */
         char targets[AC_CONFIG_TEXT];           /* data.targets, "": every non-covariate column */

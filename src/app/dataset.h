@@ -2,9 +2,11 @@
  * curl, so this lives in src/app, outside libattncast).
  *
  * A card is a small INI file `<datasets dir>/<name>.ini` with a [dataset] section: name, file,
- * url, sha256, date_column, step, domain, split (train,val,test fractions), season, description,
- * and optionally archive_member (the url is then a .zip holding the CSV at that path) and
- * archive_sha256. The datasets dir is $ATTNCAST_DATASETS_DIR, else the source tree's datasets/.
+ * url, sha256, date_column, step, domain, split (train,val,test fractions) or split_rows
+ * (train,val,test row counts from row 0, the rows after them unused: ETTh1's 8640,2880,2880),
+ * season, description, and optionally archive_member (the url is then a .zip holding the CSV at
+ * that path) and archive_sha256. The datasets dir is $ATTNCAST_DATASETS_DIR, else the source tree's
+ * datasets/.
  *
  * Fetching resolves a card to a verified local file, in this order:
  *   1. $ATTNCAST_DATA_MIRROR/<file> when that variable names a folder (offline installs);
@@ -35,8 +37,10 @@ typedef struct ac_dataset_card {
     char step[32];   /* e.g. "1d", "10min" */
     char domain[32]; /* finance, weather, ... */
     char description[AC_DATASET_TEXT];
-    double split[3];                 /* default train / val / test fractions */
-    int season;                      /* default season length for the seasonal-naive baseline */
+    double split[3];   /* default train / val / test fractions */
+    int split_rows[3]; /* split_rows: train / val / test row counts from row 0, later rows
+                        * unused; all 0 when the card splits by fractions */
+    int season;        /* default season length for the seasonal-naive baseline */
     char card_path[AC_DATASET_PATH]; /* the .ini it was read from */
 } ac_dataset_card;
 

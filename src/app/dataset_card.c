@@ -102,7 +102,7 @@ int ac_dataset_list(char names[][64], int max) {
 
 /* ---- reading a card ---- */
 
-typedef enum key_type { KEY_TEXT, KEY_SHA256, KEY_SPLIT, KEY_SEASON } key_type;
+typedef enum key_type { KEY_TEXT, KEY_SHA256, KEY_SPLIT, KEY_SPLIT_ROWS, KEY_SEASON } key_type;
 
 typedef struct key_def {
     const char *name;
@@ -118,7 +118,8 @@ static const key_def KEYS[] = {
     {"file", KEY_TEXT, FIELD(file), true},
     {"url", KEY_TEXT, FIELD(url), true},
     {"sha256", KEY_SHA256, FIELD(sha256), true},
-    {"split", KEY_SPLIT, FIELD(split), true},
+    {"split", KEY_SPLIT, FIELD(split), true}, /* unless split_rows is given */
+    {"split_rows", KEY_SPLIT_ROWS, FIELD(split_rows), false},
     {"season", KEY_SEASON, FIELD(season), true},
     {"date_column", KEY_TEXT, FIELD(date_column), false},
     {"step", KEY_TEXT, FIELD(step), false},
@@ -129,7 +130,7 @@ static const key_def KEYS[] = {
 };
 #define KEY_COUNT (sizeof KEYS / sizeof KEYS[0])
 #define KEY_LIST                                                                                   \
-    "name, file, url, sha256, split, season, date_column, step, domain, description, "             \
+    "name, file, url, sha256, split, split_rows, season, date_column, step, domain, description, " \
     "archive_member, archive_sha256"
 
 typedef struct card_reader {
@@ -203,6 +204,26 @@ static bool parse_split(const char *text, double split[3]) {
     return split[0] > 0 && split[2] > 0 && fabs(sum - 1) <= SPLIT_TOL;
 }
 
+/* "8640,2880,2880": three whole row counts, each at least 1. */
+static bool parse_split_rows(const char *text, int rows[3]) {
+    const char *p = text;
+    long long sum = 0;
+    for (int i = 0; i < 3; i++) {
+        while (*p == ' ' || *p == '\t') p++;
+        if (*p < '0' || *p > '9') return false;
+        char *stop;
+        errno = 0;
+        long v = strtol(p, &stop, 10);
+        if (errno || v > 100000000) return false;
+        rows[i] = (int)v;
+        sum += v;
+        while (*stop == ' ' || *stop == '\t') stop++;
+        if (*stop != (i < 2 ? ',' : '\0')) return false;
+        p = stop + 1;
+    }
+    return rows[0] >= 1 && rows[1] >= 1 && rows[2] >= 1 && sum <= 1000000000;
+}
+
 static bool parse_value(card_reader *rd, const key_def *k, const char *value) {
     char *field = (char *)rd->card + k->offset;
     switch (k->type) {
@@ -225,6 +246,14 @@ static bool parse_value(card_reader *rd, const key_def *k, const char *value) {
                         "split must be three fractions train,val,test in [0, 1] that add up to 1 "
                         "(train and test above 0), found '%.*s'",
                         QUOTE_MAX, value);
+        return true;
+    case KEY_SPLIT_ROWS:
+        if (!parse_split_rows(value, rd->card->split_rows))
+            return fail(
+                rd, AC_ERR_INVALID,
+                "split_rows must be three whole row counts train,val,test, each at least 1, "
+                "found '%.*s'",
+                QUOTE_MAX, value);
         return true;
     case KEY_SEASON: {
         char *stop;
@@ -284,10 +313,16 @@ static int on_key(void *user, const char *section, const char *name, const char 
 static ac_status check_card(const card_reader *rd, const char *name, ac_error *err) {
     const ac_dataset_card *card = rd->card;
     const char *path = card->card_path;
+    bool by_rows = card->split_rows[0] > 0;
     for (size_t i = 0; i < KEY_COUNT; i++)
-        if (KEYS[i].required && !rd->given[i])
+        if (KEYS[i].required && !rd->given[i] && !(by_rows && KEYS[i].type == KEY_SPLIT))
             return ac_error_set(err, AC_ERR_INVALID, "%s: required key '%s' is missing", path,
                                 KEYS[i].name);
+    if (by_rows && rd->given[4]) /* KEYS[4] is split */
+        return ac_error_set(err, AC_ERR_INVALID,
+                            "%s: split (line %d) and split_rows (line %d) are both given; a card "
+                            "splits by fractions or by rows, not both",
+                            path, rd->given[4], rd->given[5]);
     if (strcmp(card->name, name) != 0)
         return ac_error_set(err, AC_ERR_INVALID,
                             "%s: name '%.*s' does not match the card's file name (expected '%s')",

@@ -9,7 +9,9 @@
 #include "app/source.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -48,6 +50,52 @@ static ac_status unknown_dataset(ac_data_source *src, const ac_config *cfg, ac_e
     return ac_config_error(cfg, "data.dataset", err,
                            "unknown dataset '%s' (known: %s; cards in %s)", name, list,
                            ac_datasets_dir());
+}
+
+/* The smallest fraction f with floor(f * total) == n (windows.h splits by floor). */
+static double exact_fraction(int n, int total) {
+    double f = (double)n / total;
+    while (floor(f * total) < n) f = nextafter(f, 2.0);
+    while (f > 0 && floor(nextafter(f, 0.0) * total) >= n) f = nextafter(f, 0.0);
+    return f;
+}
+
+/* Cuts every table to the row split's rows and sets the fractions that give its counts. */
+static ac_status apply_split_rows(ac_data_source *src, const ac_config *cfg, const int rows[3],
+                                  bool from_config, ac_error *err) {
+    int total = rows[0] + rows[1] + rows[2];
+    for (int i = 0; i < src->series; i++) {
+        ac_table *t = src->tables[i];
+        if (t->rows >= total) continue;
+        char series[160] = "";
+        if (src->ids) snprintf(series, sizeof series, " (series '%s')", src->ids[i]);
+        if (from_config) {
+            src->config_error = true;
+            return ac_config_error(cfg, "data.split_rows", err,
+                                   "%d,%d,%d needs %d rows, but %s%s has %d", rows[0], rows[1],
+                                   rows[2], total, src->path, series, t->rows);
+        }
+        return ac_error_set(err, AC_ERR_INVALID,
+                            "%s: split_rows = %d,%d,%d needs %d rows, but %s%s has %d; set "
+                            "data.split or data.split_rows to split it otherwise",
+                            src->card.card_path, rows[0], rows[1], rows[2], total, src->path,
+                            series, t->rows);
+    }
+    src->rows_unused = src->table->rows - total;
+    for (int i = 0; i < src->series; i++) {
+        ac_table *t = src->tables[i];
+        if (t->dates)
+            for (int r = total; r < t->rows; r++) {
+                free(t->dates[r]);
+                t->dates[r] = NULL;
+            }
+        t->rows = total;
+    }
+    memcpy(src->split_rows, rows, sizeof src->split_rows);
+    src->split[0] = exact_fraction(rows[0], total);
+    src->split[2] = exact_fraction(rows[2], total);
+    src->split[1] = 1.0 - src->split[0] - src->split[2];
+    return AC_OK;
 }
 
 ac_status ac_data_source_open(ac_data_source *src, const ac_config *cfg, ac_error *err) {
@@ -123,6 +171,16 @@ ac_status ac_data_source_open(ac_data_source *src, const ac_config *cfg, ac_erro
     /* its AC_ERR_INVALID is always about the role keys (data.targets, ..., data.calendar) */
     src->config_error = st == AC_ERR_INVALID;
     if (st != AC_OK) {
+        ac_data_source_close(src);
+        return st;
+    }
+    const int *rows = NULL;
+    bool from_config = cfg->data.split_rows[0] > 0;
+    if (from_config)
+        rows = cfg->data.split_rows;
+    else if (src->has_card && !cfg->data.split_set && src->card.split_rows[0] > 0)
+        rows = src->card.split_rows;
+    if (rows && (st = apply_split_rows(src, cfg, rows, from_config, err)) != AC_OK) {
         ac_data_source_close(src);
         return st;
     }

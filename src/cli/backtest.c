@@ -593,6 +593,7 @@ static int backtest(const bt_args *a, ac_parallel *group) {
     }
     memcpy(cfg.data.split, src.split, sizeof cfg.data.split);
     cfg.data.split_set = true;
+    memcpy(cfg.data.split_rows, src.split_rows, sizeof cfg.data.split_rows);
     int season = cfg.data.season > 0 ? cfg.data.season : src.season;
     bt_job job = {.cfg = &cfg, .table = src.table, .ck = ck, .quiet = a->quiet};
     if (make_plan(a, src.table, &cfg, src.split, checkpoint, &job.plan) != 0) {

@@ -132,6 +132,10 @@ int ac_cli_checkpoint_data(const ac_checkpoint *ck, const char *verb, const ac_c
                (int)sizeof cfg->data.dataset;
     }
     if (a->csv || a->dataset) cfg->data.frequency[0] = '\0'; /* other dates: infer theirs */
+    /* a row split's borders belong to the data trained on: a dataset is split by its card (as
+     * cli.md says), another CSV by the checkpoint's fractions of its every row */
+    if (a->csv || a->dataset) memset(cfg->data.split_rows, 0, sizeof cfg->data.split_rows);
+    if (a->dataset) cfg->data.split_set = false;
     if (a->csv) {
         cfg->data.dataset[0] = '\0';
         cfg->data.date_column[0] = '\0';
@@ -240,7 +244,7 @@ static int open_panel(const ac_checkpoint *ck, const char *verb, const ac_cli_da
         fprintf(stderr, "attncast: %s: series '%s': %s\n", severity, src->ids[first], date_note);
     ac_error err;
     ac_status st = ac_panel_build(&in->panel, src->tables + first, src->ids + first, count,
-                                  in->whole ? NULL : cfg->data.split, cfg->data.lookback,
+                                  in->whole ? NULL : src->split, cfg->data.lookback,
                                   cfg->data.horizon, scalers, &err);
     free(scalers);
     if (st != AC_OK) {
@@ -276,7 +280,7 @@ int ac_cli_checkpoint_input_open(const ac_checkpoint *ck, const char *verb,
     ac_status st = in->whole ? ac_series_build_whole(&in->series, in->src.table, cfg->data.lookback,
                                                      cfg->data.horizon, &ck->scaler, &err)
                              : ac_series_build_with_scaler(&in->series, in->src.table,
-                                                           cfg->data.split, cfg->data.lookback,
+                                                           in->src.split, cfg->data.lookback,
                                                            cfg->data.horizon, &ck->scaler, &err);
     if (st != AC_OK) {
         ac_cli_error("%s: %s", in->src.label, err.msg);

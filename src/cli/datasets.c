@@ -335,7 +335,15 @@ static void print_card(const ac_dataset_card *c) {
     printf("sha256       %s\n", c->sha256);
     printf("date column  %s\n", or_dash(c->date_column));
     printf("step         %s\n", or_dash(c->step));
-    printf("split        %g/%g/%g (train/val/test)\n", c->split[0], c->split[1], c->split[2]);
+    if (c->split_rows[0] > 0) {
+        const int *r = c->split_rows;
+        printf("split        by rows: train %d..%d, val %d..%d, test %d..%d; rows from %d on "
+               "unused\n",
+               0, r[0] - 1, r[0], r[0] + r[1] - 1, r[0] + r[1], r[0] + r[1] + r[2] - 1,
+               r[0] + r[1] + r[2]);
+    } else {
+        printf("split        %g/%g/%g (train/val/test)\n", c->split[0], c->split[1], c->split[2]);
+    }
     printf("season       %d\n", c->season);
     printf("card         %s\n", c->card_path);
 }
@@ -386,7 +394,13 @@ static cJSON *card_json(const ac_dataset_card *c, const located *loc) {
     json_text(o, "archive_sha256", c->archive_sha256);
     json_text(o, "date_column", c->date_column);
     json_text(o, "step", c->step);
-    cJSON_AddItemToObject(o, "split", cJSON_CreateDoubleArray(c->split, 3));
+    if (c->split_rows[0] > 0) {
+        cJSON_AddNullToObject(o, "split");
+        cJSON_AddItemToObject(o, "split_rows", cJSON_CreateIntArray(c->split_rows, 3));
+    } else {
+        cJSON_AddItemToObject(o, "split", cJSON_CreateDoubleArray(c->split, 3));
+        cJSON_AddNullToObject(o, "split_rows");
+    }
     cJSON_AddNumberToObject(o, "season", c->season);
     cJSON_AddStringToObject(o, "card", c->card_path);
     cJSON_AddStringToObject(o, "status", status_name(loc));

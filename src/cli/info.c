@@ -73,8 +73,14 @@ int ac_cli_info(int argc, char **argv) {
         for (int i = 0; i < ck->series_count && i < 8; i++) printf(" %s", ck->series_ids[i]);
         printf("%s\n", ck->series_count > 8 ? " ..." : "");
     }
-    printf("windows        lookback %d, horizon %d, split %g/%g/%g\n", s->lookback, s->horizon,
-           c->data.split[0], c->data.split[1], c->data.split[2]);
+    if (c->data.split_rows[0] > 0)
+        printf("windows        lookback %d, horizon %d, split by rows %d/%d/%d (later rows "
+               "unused)\n",
+               s->lookback, s->horizon, c->data.split_rows[0], c->data.split_rows[1],
+               c->data.split_rows[2]);
+    else
+        printf("windows        lookback %d, horizon %d, split %g/%g/%g\n", s->lookback, s->horizon,
+               c->data.split[0], c->data.split[1], c->data.split[2]);
     printf("calendar       frequency %s, season %d\n",
            c->data.frequency[0] ? c->data.frequency : "unknown", c->data.season);
     printf("architecture   %s attention, %s channels, patch %d stride %d (%d tokens), d_model %d, "

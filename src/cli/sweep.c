@@ -303,9 +303,10 @@ static int run_config_texts(const ac_config *now_cfg, const sweep_run *r, char *
         memcpy(now, now_cfg, sizeof *now);
         memcpy(now->output.dir, stored->output.dir, sizeof now->output.dir);
         now->train.threads = stored->train.threads;
-        if (!now->data.split_set) {
+        if (!now->data.split_set && now->data.split_rows[0] == 0) { /* the card's, resolved */
             memcpy(now->data.split, stored->data.split, sizeof now->data.split);
             now->data.split_set = stored->data.split_set;
+            memcpy(now->data.split_rows, stored->data.split_rows, sizeof now->data.split_rows);
         }
         if (now->data.season == 0) now->data.season = stored->data.season;
         if (!now->data.frequency[0])

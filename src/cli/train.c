@@ -697,6 +697,7 @@ static int train(train_args args, ac_parallel *group) {
     /* The resolved config records what this run really used, card defaults included. */
     memcpy(cfg.data.split, src.split, sizeof cfg.data.split);
     cfg.data.split_set = true;
+    memcpy(cfg.data.split_rows, src.split_rows, sizeof cfg.data.split_rows);
     cfg.data.season = src.season;
     if (ac_freq_known(table->freq)) ac_freq_name(table->freq, cfg.data.frequency);
     run_data data = {.table = table};
@@ -785,10 +786,15 @@ static int train(train_args args, ac_parallel *group) {
      * the job; resume from the last checkpoint). */
     bool catch_signals = ac_parallel_size(group) <= 1;
     if (catch_signals) ac_interrupt_catch();
-    char note[48], shape[96];
+    char note[48], shape[160];
     if (src.ids)
         snprintf(shape, sizeof shape, "%d series, %lld rows x %d channels", data.panel.count,
                  total_rows, table->targets);
+    else if (src.rows_unused > 0) /* a row split: the rows after its borders are not read */
+        snprintf(shape, sizeof shape,
+                 "%d rows (split %d/%d/%d, %d later rows unused) x %d channels", table->rows,
+                 src.split_rows[0], src.split_rows[1], src.split_rows[2], src.rows_unused,
+                 table->targets);
     else
         snprintf(shape, sizeof shape, "%d rows x %d channels", table->rows, table->targets);
     if (!args.quiet)

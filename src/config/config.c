@@ -16,6 +16,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -104,7 +105,9 @@ const key_def ac_cfg_keys[] = {
     INT_KEY(data, lookback, 1, 100000, "96", "input window length L"),
     INT_KEY(data, horizon, 1, 100000, "96", "forecast horizon H"),
     {"data", "split", KEY_SPLIT, FIELD(data, split), 0, 1, MIN_OPEN | MAX_OPEN, NULL, "0.7,0.1,0.2",
-     "train,val,test fractions; unset: the dataset card's split"},
+     "train,val,test fractions of every row; unset: the dataset card's split"},
+    {"data", "split_rows", KEY_SPLIT_ROWS, FIELD(data, split_rows), 0, 0, 0, NULL, "",
+     "train,val,test row counts from row 0, later rows unused; wins over data.split"},
     ENUM_KEY(data, missing, missing_name, "error",
              "missing cells (empty, NaN, NA, null, data.missing_marker): refuse or fill"),
     TEXT_KEY(data, missing_marker, "",
@@ -268,6 +271,11 @@ static void describe(const key_def *k, char *buf, size_t n) {
         snprintf(buf, n,
                  "three comma-separated fractions in (0, 1) that sum to 1 (train,val,test)");
         return;
+    case KEY_SPLIT_ROWS:
+        snprintf(buf, n,
+                 "three comma-separated row counts train,val,test, each at least 1; empty for "
+                 "none");
+        return;
     case KEY_LEVELS:
     case KEY_QUANTILES:
         snprintf(buf, n,
@@ -322,6 +330,29 @@ static bool read_split(const key_def *k, const char *text, double out[3]) {
         field = comma ? comma + 1 : NULL;
     }
     return fabs(sum - 1.0) <= SPLIT_SUM_TOLERANCE;
+}
+
+/* "" (none: 0,0,0) or three whole row counts "a,b,c", each at least 1. */
+static bool read_split_rows(const char *text, int out[3]) {
+    memset(out, 0, 3 * sizeof *out);
+    if (!*text) return true;
+    const char *p = text;
+    long long sum = 0;
+    for (int i = 0; i < 3; i++) {
+        while (isspace((unsigned char)*p)) p++;
+        if (!isdigit((unsigned char)*p)) return false;
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (errno == ERANGE || v > 100000000) return false;
+        out[i] = (int)v;
+        sum += v;
+        p = end;
+        while (isspace((unsigned char)*p)) p++;
+        if (*p != (i < 2 ? ',' : '\0')) return false;
+        p++;
+    }
+    return out[0] >= 1 && out[1] >= 1 && out[2] >= 1 && sum <= INT_MAX;
 }
 
 /* A level token of at most this many characters is quoted whole in a message. */
@@ -601,6 +632,12 @@ ac_status ac_cfg_parse_value(const key_def *k, const char *text, ac_config *cfg,
         memcpy(field, v, sizeof v);
         return AC_OK;
     }
+    case KEY_SPLIT_ROWS: {
+        int v[3];
+        if (!read_split_rows(text, v)) return bad_value(k, text, at, err);
+        memcpy(field, v, sizeof v);
+        return AC_OK;
+    }
     case KEY_LEVELS:
     case KEY_QUANTILES: {
         ac_levels levels;
@@ -678,6 +715,15 @@ static void format_value(const key_def *k, const ac_config *cfg, char *buf, size
         snprintf(buf, n, "%s,%s,%s", parts[0], parts[1], parts[2]);
         return;
     }
+    case KEY_SPLIT_ROWS: {
+        int v[3];
+        memcpy(v, field, sizeof v);
+        if (v[0] || v[1] || v[2])
+            snprintf(buf, n, "%d,%d,%d", v[0], v[1], v[2]);
+        else if (n)
+            buf[0] = '\0';
+        return;
+    }
     case KEY_LEVELS:
     case KEY_QUANTILES: {
         ac_levels v;
@@ -741,7 +787,10 @@ ac_status ac_config_set(ac_config *cfg, const char *assignment, ac_error *err) {
         memcpy(&work, cfg, sizeof work);
         status = ac_cfg_parse_value(k, value, &work, at, err);
         if (status == AC_OK) {
-            if (k->type == KEY_SPLIT) work.data.split_set = true;
+            if (k->type == KEY_SPLIT) { /* the later --set wins: fractions replace a row split */
+                work.data.split_set = true;
+                memset(work.data.split_rows, 0, sizeof work.data.split_rows);
+            }
             work.set_at[k - ac_cfg_keys] = -1;
             ac_cfg_resolve(&work);
             memcpy(cfg, &work, sizeof work);
@@ -1184,6 +1233,7 @@ static void summarize(const key_def *k, char *buf, size_t n) {
     }
     case KEY_STRING:
     case KEY_SPLIT:
+    case KEY_SPLIT_ROWS:
     case KEY_LEVELS:
         return;
     case KEY_CALENDAR: {

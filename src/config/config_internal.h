@@ -22,16 +22,17 @@
 /* ---- the key table (defined in config.c) ---- */
 
 typedef enum key_type {
-    KEY_INT,       /* int, strtol, range [min, max] */
-    KEY_FLOAT,     /* double, strtod, finite, range with open or closed ends */
-    KEY_BOOL,      /* bool: true/false, yes/no, on/off, 1/0 */
-    KEY_ENUM,      /* an enumeration, by the names of src/core/names.c */
-    KEY_STRING,    /* char[size], at most size - 1 characters */
-    KEY_SPLIT,     /* data.split: three fractions in (0, 1) summing to 1 */
-    KEY_SEED,      /* uint64_t, any value */
-    KEY_LEVELS,    /* output.intervals: an ac_levels, comma-separated, "" for none */
-    KEY_QUANTILES, /* model.quantiles: an ac_levels that includes 0.5, "" for none */
-    KEY_CALENDAR   /* data.calendar: unsigned AC_CALENDAR_* bits, by comma-separated names */
+    KEY_INT,        /* int, strtol, range [min, max] */
+    KEY_FLOAT,      /* double, strtod, finite, range with open or closed ends */
+    KEY_BOOL,       /* bool: true/false, yes/no, on/off, 1/0 */
+    KEY_ENUM,       /* an enumeration, by the names of src/core/names.c */
+    KEY_STRING,     /* char[size], at most size - 1 characters */
+    KEY_SPLIT,      /* data.split: three fractions in (0, 1) summing to 1 */
+    KEY_SPLIT_ROWS, /* data.split_rows: int[3] row counts train,val,test; "" (0,0,0) for none */
+    KEY_SEED,       /* uint64_t, any value */
+    KEY_LEVELS,     /* output.intervals: an ac_levels, comma-separated, "" for none */
+    KEY_QUANTILES,  /* model.quantiles: an ac_levels that includes 0.5, "" for none */
+    KEY_CALENDAR    /* data.calendar: unsigned AC_CALENDAR_* bits, by comma-separated names */
 } key_type;
 
 enum { MIN_OPEN = 1, MAX_OPEN = 2 }; /* key_def.open: which ends of [min, max] are excluded */
@@ -52,7 +53,7 @@ typedef struct key_def {
 } key_def;
 
 /* config.c checks these against its tables. */
-#define KEY_COUNT     50
+#define KEY_COUNT     51
 #define SECTION_COUNT 4
 
 extern const key_def ac_cfg_keys[KEY_COUNT];

@@ -2,7 +2,7 @@
  * own in a temp folder: list (mirror, cache, not fetched, never downloading), fetch (path and
  * checksum, a tampered mirror file refused naming both digests, an unknown name), info (the card
  * and per-channel statistics checked against values worked out by hand, the dates' frequency
- * and gaps), --json that parses, and command-line errors. */
+ * and gaps), --json that parses, a shipped card's row split, and command-line errors. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -277,6 +277,34 @@ static void test_json_output_parses(void **state) {
     cJSON_Delete(root);
 }
 
+/* The shipped ETTh1 card splits by rows: info prints the borders (no file needed). */
+static void test_info_of_a_row_split_prints_the_borders(void **state) {
+    (void)state;
+    const char *source = getenv("ATTNCAST_SOURCE_DIR");
+    if (!source || !*source) skip();
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "ATTNCAST_DATASETS_DIR='%s/datasets' ATTNCAST_CACHE_DIR='%s/cache' "
+             "ATTNCAST_DATA_MIRROR= '%s' datasets info ETTh1",
+             source, dir, tu_bin());
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    assert_string_equal(line_of("split "),
+                        "split        by rows: train 0..8639, val 8640..11519, test 11520..14399; "
+                        "rows from 14400 on unused");
+    assert_non_null(strstr(line_of("season "), "24"));
+    strcat(cmd, " --json");
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    cJSON *root = cJSON_Parse(out);
+    if (!root) fail_msg("not JSON: %s", out);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(root, "split")));
+    const cJSON *rows = cJSON_GetObjectItem(root, "split_rows");
+    assert_int_equal(cJSON_GetArraySize(rows), 3);
+    assert_int_equal(cJSON_GetArrayItem(rows, 0)->valueint, 8640);
+    assert_int_equal(cJSON_GetArrayItem(rows, 1)->valueint, 2880);
+    assert_int_equal(cJSON_GetArrayItem(rows, 2)->valueint, 2880);
+    cJSON_Delete(root);
+}
+
 static void test_command_line_errors_are_one_line_usage_errors(void **state) {
     (void)state;
     expect_one_line_error(ds("", "frobnicate"), 2, "unknown subcommand 'frobnicate'", NULL);
@@ -299,6 +327,7 @@ int main(void) {
         cmocka_unit_test(test_info_prints_the_card_and_channel_statistics),
         cmocka_unit_test(test_info_of_an_absent_file_says_how_to_fetch),
         cmocka_unit_test(test_json_output_parses),
+        cmocka_unit_test(test_info_of_a_row_split_prints_the_borders),
         cmocka_unit_test(test_command_line_errors_are_one_line_usage_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

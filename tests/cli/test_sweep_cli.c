@@ -5,7 +5,8 @@
  * --jobs 1; grid mistakes are one-line usage errors before any run starts; a run that fails at data
  * time is recorded as failed while the others finish; runs trained with different losses are
  * ranked by their validation MSE, not by their own losses; the trials run with --no-test, so no
- * train.log, metrics.json, results.csv or report.md of the sweep holds a test-split number. */
+ * train.log, metrics.json, results.csv or report.md of the sweep holds a test-split number; runs
+ * of a card's row split are found finished when rerun. */
 #include <fcntl.h>
 #include <math.h>
 #include <setjmp.h>
@@ -26,6 +27,7 @@
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 
+#include "data/sha256.h"
 #include "support/testutil.h"
 
 #define GRID "--grid model.attention=dot,gated --grid train.lr=0.001,0.01"
@@ -358,6 +360,40 @@ static void test_finished_runs_of_a_changed_base_config_are_refused(void **state
     if (rc != 0) fail_msg("exit %d: %s", rc, out);
 }
 
+/* A dataset card's row split is resolved into each run's config.ini (data.split_rows); rerun,
+ * the sweep finds those runs finished, not changed. */
+static void test_runs_of_a_card_with_a_row_split_are_found_finished(void **state) {
+    (void)state;
+    char path[512], sha[65];
+    ac_error err;
+    snprintf(path, sizeof path, "%s/series.csv", dir);
+    assert_int_equal(ac_sha256_file(path, sha, &err), AC_OK);
+    snprintf(path, sizeof path, "%s/cards", dir);
+    mkdir(path, 0755);
+    char card[512];
+    snprintf(card, sizeof card,
+             "[dataset]\nname = rows\nfile = series.csv\nurl = https://invalid.example/s.csv\n"
+             "sha256 = %s\nsplit_rows = 200,40,40\nseason = 12\n",
+             sha);
+    assert_int_equal(tu_write_file(path, "rows.ini", card), 0);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && sed 's/^csv = series.csv/dataset = rows/' base.ini > rows.ini", dir);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    const char *args = "rows.ini --grid train.epochs=1 --grid train.lr=0.001 --out s8";
+    for (int pass = 0; pass < 2; pass++) {
+        snprintf(cmd, sizeof cmd,
+                 "cd '%s' && ATTNCAST_DATASETS_DIR='%s/cards' ATTNCAST_DATA_MIRROR='%s' '%s' "
+                 "sweep %s",
+                 dir, dir, dir, tu_bin(), args);
+        int rc = tu_run(cmd, out, sizeof out);
+        if (rc != 0) fail_msg("pass %d: exit %d: %s", pass, rc, out);
+    }
+    assert_non_null(strstr(out, "epochs-1_lr-0.001 ... finished before"));
+    snprintf(path, sizeof path, "%s/s8/epochs-1_lr-0.001", dir);
+    assert_non_null(strstr(tu_read_text(path, "config.ini"), "\nsplit_rows = 200,40,40\n"));
+}
+
 static void test_jobs_beyond_the_cores_are_capped_with_one_warning(void **state) {
     (void)state;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -456,6 +492,7 @@ int main(void) {
         cmocka_unit_test(test_grid_mistakes_are_usage_errors_before_any_run),
         cmocka_unit_test(test_run_that_fails_is_recorded_and_the_sweep_goes_on),
         cmocka_unit_test(test_finished_runs_of_a_changed_base_config_are_refused),
+        cmocka_unit_test(test_runs_of_a_card_with_a_row_split_are_found_finished),
         cmocka_unit_test(test_jobs_beyond_the_cores_are_capped_with_one_warning),
         cmocka_unit_test(test_runs_of_different_losses_are_ranked_by_validation_mse),
     };

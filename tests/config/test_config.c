@@ -573,6 +573,7 @@ static void assert_same_config(const ac_config *a, const ac_config *b) {
     assert_int_equal(a->data.horizon, b->data.horizon);
     assert_memory_equal(a->data.split, b->data.split, sizeof a->data.split);
     assert_int_equal(a->data.split_set, b->data.split_set);
+    assert_memory_equal(a->data.split_rows, b->data.split_rows, sizeof a->data.split_rows);
     assert_int_equal(a->data.missing, b->data.missing);
     assert_string_equal(a->data.frequency, b->data.frequency);
     assert_int_equal(a->data.gaps, b->data.gaps);
@@ -652,7 +653,7 @@ static void test_to_ini_of_the_defaults_has_every_key(void **state) {
     assert_contains(text, "\ndataset =\n");
     int keys = 0;
     for (const char *c = text; (c = strstr(c, " =")) != NULL; c++) keys++;
-    assert_int_equal(keys, 50);
+    assert_int_equal(keys, 51);
     ac_config back;
     ac_config_defaults(&back);
     assert_int_equal(ac_config_load_string(&back, text, "resolved", &err), AC_OK);
@@ -1067,7 +1068,7 @@ static void test_print_keys_lists_every_key_with_its_default(void **state) {
         assert_int_equal(doc - line, doc_column);
     }
     fclose(f);
-    assert_int_equal(lines, 50);
+    assert_int_equal(lines, 51);
     assert_true(saw_lr);
     assert_true(saw_attention);
 }

@@ -202,7 +202,7 @@ static void test_card_errors_name_the_file_line_and_key(void **state) {
     (void)state;
     expect_card_error(HEAD SHA TAIL "colour = red\n",
                       ":8: unknown key 'colour'; a card's keys are name, file, url, sha256, split, "
-                      "season, date_column, step, domain, description, archive_member, "
+                      "split_rows, season, date_column, step, domain, description, archive_member, "
                       "archive_sha256");
     expect_card_error(
         HEAD "sha256 = 48b4d9d3d508f5104162e85b9a6042e3557fde11aa9f2944eba8c0d0efc8984\n" TAIL,
@@ -307,8 +307,22 @@ static void test_the_repository_cards_load(void **state) {
                         "c2459c2abce68e58140a74e14eb3ff7a7f4d917d25da0a28a34571f8d733aba0");
     assert_string_equal(card.step, "10min");
     assert_int_equal(card.season, 144);
+    /* the ETT cards split by rows: Informer's borders, 12/4/4 months of 30 days x 24 h */
+    static const char *const ett[][2] = {
+        {"ETTh1", "f18de3ad269cef59bb07b5438d79bb3042d3be49bdeecf01c1cd6d29695ee066"},
+        {"ETTh2", "a3dc2c597b9218c7ce1cd55eb77b283fd459a1d09d753063f944967dd6b9218b"}};
+    for (int i = 0; i < 2; i++) {
+        if (ac_dataset_card_load(&card, ett[i][0], &err) != AC_OK) fail_msg("%s", err.msg);
+        assert_string_equal(card.sha256, ett[i][1]);
+        assert_int_equal(card.split_rows[0], 8640);
+        assert_int_equal(card.split_rows[1], 2880);
+        assert_int_equal(card.split_rows[2], 2880);
+        assert_int_equal(card.season, 24);
+        assert_string_equal(card.date_column, "date");
+        assert_string_equal(card.domain, "energy");
+    }
     char names[8][64];
-    assert_true(ac_dataset_list(names, 8) >= 2);
+    assert_true(ac_dataset_list(names, 8) >= 4);
 }
 
 /* The shipped cards' digests match the real files, fetched through a mirror. */
@@ -316,14 +330,15 @@ static void test_the_repository_cards_match_the_shared_files(void **state) {
     (void)state;
     const char *source = getenv("ATTNCAST_SOURCE_DIR");
     if (!source || !*source || access(SHARED_DATA "/exchange_rate.csv", R_OK) != 0 ||
-        access(SHARED_DATA "/weather.csv", R_OK) != 0)
+        access(SHARED_DATA "/weather.csv", R_OK) != 0 ||
+        access(SHARED_DATA "/ETTh1.csv", R_OK) != 0 || access(SHARED_DATA "/ETTh2.csv", R_OK) != 0)
         skip();
     char dir[512];
     snprintf(dir, sizeof dir, "%s/datasets", source);
     setenv("ATTNCAST_DATASETS_DIR", dir, 1);
     setenv("ATTNCAST_DATA_MIRROR", SHARED_DATA, 1);
-    static const char *const names[] = {"exchange_rate", "weather"};
-    for (int i = 0; i < 2; i++) {
+    static const char *const names[] = {"exchange_rate", "weather", "ETTh1", "ETTh2"};
+    for (int i = 0; i < 4; i++) {
         ac_dataset_card card;
         ac_error err = {0};
         char path[AC_DATASET_PATH], expected[AC_DATASET_PATH];
