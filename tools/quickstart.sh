@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# quickstart.sh - the main job: installs what is missing, builds attncast, and trains the default
-# forecaster (models/default.ini: dot attention on the exchange_rate benchmark), printing its
-# test metrics next to the naive baselines. Extra arguments go to `attncast train`, e.g.
+# quickstart.sh - the main job: installs what is missing, builds attncast, and trains the quick
+# start's forecaster (models/quickstart.ini: dot attention on ETTh1, horizon 96, about half a
+# minute on 2 cores), printing its test metrics next to the baselines. Extra arguments go to
+# `attncast train`, e.g.
 #   tools/quickstart.sh --set train.epochs=3
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,4 +14,4 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >build.configure.log 2>&1 || {
 }
 cmake --build build -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
 
-exec ./build/attncast train models/default.ini "$@"
+exec ./build/attncast train models/quickstart.ini "$@"
