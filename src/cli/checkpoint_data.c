@@ -20,6 +20,7 @@
 #include "app/dataset.h"
 #include "attncast/threads.h"
 #include "cli/cli.h"
+#include "cli/window_input.h"
 #include "core/nearest.h"
 
 #define MAX_CARDS 256 /* dataset cards searched for the checkpoint's CSV */
@@ -144,14 +145,7 @@ int ac_cli_checkpoint_data(const ac_checkpoint *ck, const char *verb, const ac_c
     if (csv &&
         snprintf(cfg->data.csv, sizeof cfg->data.csv, "%s", csv) >= (int)sizeof cfg->data.csv)
         fits = false;
-    size_t used = 0;
-    cfg->data.columns[0] = '\0';
-    for (int c = 0; c < ck->columns && fits; c++) {
-        int w = snprintf(cfg->data.columns + used, sizeof cfg->data.columns - used, "%s%s",
-                         c ? "," : "", ck->channel_names[c]);
-        fits = w >= 0 && (size_t)w < sizeof cfg->data.columns - used;
-        if (fits) used += (size_t)w;
-    }
+    fits = fits && ac_cli_column_list(ck, ck->columns, cfg->data.columns, sizeof cfg->data.columns);
     if (!fits) {
         ac_cli_error("%s: the data path or channel list is too long", verb);
         return -1;

@@ -11,12 +11,15 @@
 #include "cli/cli.h"
 
 /* The first n of the checkpoint's column names, comma-separated, into columns. */
-static void column_list(const ac_checkpoint *ck, int n, char *columns, size_t size) {
+bool ac_cli_column_list(const ac_checkpoint *ck, int n, char *columns, size_t size) {
     size_t used = 0;
     columns[0] = '\0';
-    for (int c = 0; c < n && used < size; c++)
-        used += (size_t)snprintf(columns + used, size - used, "%s%s", c ? "," : "",
-                                 ck->channel_names[c]);
+    for (int c = 0; c < n; c++) {
+        int w = snprintf(columns + used, size - used, "%s%s", c ? "," : "", ck->channel_names[c]);
+        if (w < 0 || (size_t)w >= size - used) return false;
+        used += (size_t)w;
+    }
+    return true;
 }
 
 /* The data row (1-based) the window of table t ends at: at, or its last row; named input in
@@ -41,7 +44,7 @@ static int window_end(const ac_checkpoint *ck, const ac_table *t, const char *in
 int ac_cli_load_checkpoint_csv(const ac_checkpoint *ck, int n, const char *input,
                                ac_table **table) {
     char columns[AC_CONFIG_TEXT];
-    column_list(ck, n, columns, sizeof columns);
+    ac_cli_column_list(ck, n, columns, sizeof columns); /* a cut list names a missing column */
     ac_csv_options opt = {.date_column = ck->config.data.date_column,
                           .columns = columns,
                           .check_dates = true,
@@ -68,7 +71,7 @@ static int load_input(const ac_checkpoint *ck, int n, const char *input, int at,
 
 int ac_cli_read_long_input(const ac_checkpoint *ck, const char *input, ac_table_set *set) {
     char columns[AC_CONFIG_TEXT];
-    column_list(ck, ck->columns, columns, sizeof columns);
+    ac_cli_column_list(ck, ck->columns, columns, sizeof columns);
     ac_csv_options opt = {.date_column = ck->config.data.date_column,
                           .columns = columns,
                           .check_dates = true,

@@ -62,6 +62,10 @@ void ac_cli_model_input_free(ac_cli_model_input *in);
  * one-line error naming the checkpoint). 0 or -1. */
 int ac_cli_future_check(const ac_model *m, const char *future_csv);
 
+/* "a,b,c": the first n of the checkpoint's column names (targets, then real covariates) as a
+ * data.columns list in columns; false when it does not fit in size bytes. */
+bool ac_cli_column_list(const ac_checkpoint *ck, int n, char *columns, size_t size);
+
 /* Loads the first n of the checkpoint's columns (by name: targets, then real covariates) from
  * the CSV input, its dates checked (a note on stderr about gaps or repeats), into *table. 0, or
  * -1 after a one-line error. */
