@@ -28,6 +28,7 @@
 #include "attncast/calendar.h"
 #include "attncast/windows.h"
 #include "config_internal.h"
+#include "core/fields.h"
 #include "core/nearest.h"
 
 /* The longest line a config file may hold (config_ini.c reads it whole). */
@@ -457,25 +458,6 @@ static void calendar_names(char *buf, size_t n) {
                                  ac_calendar_feature_name(i));
 }
 
-/* Calls visit(field, user) for each comma-separated field of buf (changed in place), trimmed of
- * spaces, empty ones too; nothing for a blank buf. Stops and returns false when visit does. */
-static bool each_field(char *buf, bool (*visit)(const char *field, void *user), void *user) {
-    char *field = buf;
-    while (isspace((unsigned char)*field)) field++;
-    if (!*field) return true;
-    for (bool more = true; more;) {
-        char *comma = strchr(field, ',');
-        more = comma != NULL;
-        if (comma) *comma = '\0';
-        char *end = field + strlen(field);
-        while (isspace((unsigned char)*field)) field++;
-        while (end > field && isspace((unsigned char)end[-1])) *--end = '\0';
-        if (!visit(field, user)) return false;
-        if (comma) field = comma + 1;
-    }
-    return true;
-}
-
 /* parse_calendar's state: the bits so far and where the reason goes. */
 typedef struct calendar_parse {
     unsigned bits;
@@ -526,7 +508,7 @@ static bool parse_calendar(const char *text, unsigned *bits, char *why, size_t n
     }
     strcpy(buf, text);
     calendar_parse c = {.why = why, .n = n};
-    bool ok = each_field(buf, add_calendar_feature, &c);
+    bool ok = ac_each_field(buf, add_calendar_feature, &c);
     if (ok) *bits = c.bits;
     return ok;
 }
@@ -935,7 +917,7 @@ static bool each_name(const ac_config *cfg, int k,
                       bool (*visit)(const char *name, int list, void *user), void *user) {
     char buf[AC_CONFIG_TEXT];
     snprintf(buf, sizeof buf, "%s", role_text(cfg, k));
-    return each_field(buf, visit_name, &(name_visit){k, visit, user});
+    return ac_each_field(buf, visit_name, &(name_visit){k, visit, user});
 }
 
 static bool count_name(const char *name, int list, void *user) {

@@ -10,6 +10,7 @@
 
 #include "attncast/calendar.h"
 #include "attncast/csv.h"
+#include "core/fields.h"
 #include "core/nearest.h"
 #include "csv_internal.h"
 
@@ -55,11 +56,61 @@ static int find_column(const ac_table *t, const char *name) {
     return -1;
 }
 
+/* read_list's state while it visits the names of one list. */
+typedef struct list_visit {
+    const ac_table *t;
+    const ac_column_roles *roles;
+    const char *head; /* "where: key" */
+    role_list *out;
+    ac_error *err;
+    ac_status st;
+} list_visit;
+
+/* One name of a list: its column index, or an error naming it. */
+static bool add_name(const char *field, void *user) {
+    list_visit *v = user;
+    const ac_table *t = v->t;
+    char q[QUOTE_MAX + 4];
+    int c = find_column(t, field);
+    if (!field[0]) {
+        v->st = ac_error_set(v->err, AC_ERR_INVALID,
+                             "%s: an empty name (a comma with no column name beside it)", v->head);
+        return false;
+    }
+    if (c < 0) {
+        char near[QUOTE_MAX + 32] = "", list[LIST_SHOWN + 96], nq[QUOTE_MAX + 4];
+        const char *nearest = ac_nearest(field, (const char *const *)t->names, t->cols);
+        if (nearest)
+            snprintf(near, sizeof near, " (did you mean '%s'?)", ac_csv_shown(nq, nearest));
+        if (v->roles->columns_at && v->roles->columns_at[0])
+            v->st =
+                ac_error_set(v->err, AC_ERR_INVALID,
+                             "%s: unknown column '%s'%s: it is not among the columns "
+                             "data.columns (%s) loads from %s: %s",
+                             v->head, ac_csv_shown(q, field), near, v->roles->columns_at,
+                             t->source ? t->source : "the data", column_list(list, sizeof list, t));
+        else
+            v->st = ac_error_set(v->err, AC_ERR_INVALID,
+                                 "%s: unknown column '%s'%s; the columns of %s are: %s", v->head,
+                                 ac_csv_shown(q, field), near, t->source ? t->source : "the data",
+                                 column_list(list, sizeof list, t));
+        return false;
+    }
+    for (int i = 0; i < v->out->count; i++)
+        if (v->out->index[i] == c) {
+            v->st = ac_error_set(v->err, AC_ERR_INVALID, "%s: '%s' is named twice", v->head,
+                                 ac_csv_shown(q, field));
+            return false;
+        }
+    v->out->index[v->out->count++] = c;
+    return true;
+}
+
 /* The list's names as column indexes into out; errors name the key (and where it was set). */
 static ac_status read_list(const ac_table *t, const ac_column_roles *roles, int which,
                            const char *text, role_list *out, ac_error *err) {
     const char *ats[ROLE_LISTS] = {roles->targets_at, roles->past_at, roles->future_at};
-    char head[AC_ERROR_MAX / 2], q[QUOTE_MAX + 4];
+    char head[AC_ERROR_MAX / 2];
     prefix(head, sizeof head, ats[which], role_keys[which]);
     out->index = NULL;
     out->count = 0;
@@ -74,52 +125,15 @@ static ac_status read_list(const ac_table *t, const ac_column_roles *roles, int 
         return ac_error_set(err, AC_ERR_NOMEM, "%s: out of memory", head);
     }
     memcpy(copy, text, len + 1);
-    ac_status st = AC_OK;
-    char *field = copy;
-    for (bool more = true; more && st == AC_OK;) {
-        char *comma = strchr(field, ',');
-        more = comma != NULL;
-        if (comma) *comma = '\0';
-        char *end = field + strlen(field);
-        while (*field == ' ' || *field == '\t') field++;
-        while (end > field && (end[-1] == ' ' || end[-1] == '\t')) *--end = '\0';
-        int c = find_column(t, field);
-        if (!field[0]) {
-            st = ac_error_set(err, AC_ERR_INVALID,
-                              "%s: an empty name (a comma with no column name beside it)", head);
-        } else if (c < 0) {
-            char near[QUOTE_MAX + 32] = "", list[LIST_SHOWN + 96], nq[QUOTE_MAX + 4];
-            const char *nearest = ac_nearest(field, (const char *const *)t->names, t->cols);
-            if (nearest)
-                snprintf(near, sizeof near, " (did you mean '%s'?)", ac_csv_shown(nq, nearest));
-            if (roles->columns_at && roles->columns_at[0])
-                st = ac_error_set(err, AC_ERR_INVALID,
-                                  "%s: unknown column '%s'%s: it is not among the columns "
-                                  "data.columns (%s) loads from %s: %s",
-                                  head, ac_csv_shown(q, field), near, roles->columns_at,
-                                  t->source ? t->source : "the data",
-                                  column_list(list, sizeof list, t));
-            else
-                st = ac_error_set(err, AC_ERR_INVALID,
-                                  "%s: unknown column '%s'%s; the columns of %s are: %s", head,
-                                  ac_csv_shown(q, field), near, t->source ? t->source : "the data",
-                                  column_list(list, sizeof list, t));
-        } else {
-            for (int i = 0; i < out->count && st == AC_OK; i++)
-                if (out->index[i] == c)
-                    st = ac_error_set(err, AC_ERR_INVALID, "%s: '%s' is named twice", head,
-                                      ac_csv_shown(q, field));
-            if (st == AC_OK) out->index[out->count++] = c;
-        }
-        if (comma) field = comma + 1;
-    }
+    list_visit v = {.t = t, .roles = roles, .head = head, .out = out, .err = err, .st = AC_OK};
+    ac_each_field(copy, add_name, &v);
     free(copy);
-    if (st != AC_OK) {
+    if (v.st != AC_OK) {
         free(out->index);
         out->index = NULL;
         out->count = 0;
     }
-    return st;
+    return v.st;
 }
 
 /* The calendar columns' values, rows x calendar columns, from the dates. */
