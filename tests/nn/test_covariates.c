@@ -15,6 +15,7 @@
 #include "attncast/attncast.h"
 #include "attncast/forecaster.h"
 #include "support/gradcheck.h"
+#include "support/tiny_model.h"
 
 static ac_model_spec covariate_spec(ac_channel_mode mode, int past, int future) {
     ac_model_spec s = {.lookback = 12,
@@ -34,15 +35,6 @@ static ac_model_spec covariate_spec(ac_channel_mode mode, int past, int future) 
                        .causal = false,
                        .dropout = 0.0f};
     return s;
-}
-
-static ac_forecaster *make(const ac_model_spec *s, uint64_t seed) {
-    ac_rng rng;
-    ac_rng_seed(&rng, seed, 0);
-    ac_error err;
-    ac_forecaster *m = ac_forecaster_new(s, &rng, &err);
-    if (!m) fail_msg("forecaster_new: %s", err.msg);
-    return m;
 }
 
 static ac_tensor *filled(int ndim, const int *shape, uint64_t seed) {
@@ -73,7 +65,7 @@ static void test_covariate_parameters_follow_model_md(void **state) {
     assert_int_equal(Nf, 2); /* floor((6 - 4) / 2) + 1 */
     assert_int_equal(ac_model_spec_in_width(&s), 1 + 2 + 3);
     assert_int_equal(ac_model_spec_columns(&s), 3 + 2 + 3);
-    ac_forecaster *m = make(&s, 1);
+    ac_forecaster *m = tm_forecaster(&s, 1);
     assert_shape(m, "input_proj.weight", d, 4 * 6);
     assert_shape(m, "head.weight", 6, (N + Nf) * d);
     assert_shape(m, "future_proj.weight", d, 4 * 3);
@@ -87,7 +79,7 @@ static void test_covariate_parameters_follow_model_md(void **state) {
     s = covariate_spec(AC_CHANNELS_MIXED, 2, 0);
     assert_int_equal(ac_model_spec_in_width(&s), 3 + 2);
     assert_int_equal(ac_model_spec_future_tokens(&s), 0);
-    m = make(&s, 1);
+    m = tm_forecaster(&s, 1);
     assert_shape(m, "input_proj.weight", d, 4 * 5);
     assert_shape(m, "head.weight", 6 * 3, 5 * d);
     assert_null(ac_forecaster_param(m, "future_proj.weight"));
@@ -112,7 +104,7 @@ static void test_future_covariates_need_a_horizon_as_long_as_a_patch(void **stat
 static void test_wrong_inputs_are_refused(void **state) {
     (void)state;
     ac_model_spec s = covariate_spec(AC_CHANNELS_MIXED, 1, 2);
-    ac_forecaster *m = make(&s, 2);
+    ac_forecaster *m = tm_forecaster(&s, 2);
     ac_ctx *ctx = ac_ctx_new(1 << 20, 0);
     ac_ctx_set_grad_enabled(ctx, false);
     ac_tensor *x = filled(3, (int[]){2, 12, 6}, 1), *f = filled(3, (int[]){2, 6, 2}, 2);
@@ -129,7 +121,7 @@ static void test_wrong_inputs_are_refused(void **state) {
         assert_true(ac_ctx_failed(ctx));
     }
     ac_model_spec plain = covariate_spec(AC_CHANNELS_MIXED, 1, 0);
-    ac_forecaster *p = make(&plain, 2);
+    ac_forecaster *p = tm_forecaster(&plain, 2);
     ac_ctx_reset(ctx);
     ac_tensor *xp = filled(3, (int[]){2, 12, 4}, 1);
     assert_null(ac_forecaster_forward_future(ctx, p, xp, f, NULL));
@@ -150,7 +142,7 @@ static void test_independent_targets_share_the_covariates(void **state) {
     ac_model_spec s = covariate_spec(AC_CHANNELS_INDEPENDENT, 1, 2);
     ac_model_spec one = s;
     one.channels = 1;
-    ac_forecaster *m = make(&s, 3), *m1 = make(&one, 4);
+    ac_forecaster *m = tm_forecaster(&s, 3), *m1 = tm_forecaster(&one, 4);
     for (int i = 0; i < ac_forecaster_param_count(m); i++) {
         ac_tensor *a = ac_forecaster_params(m)[i], *b = ac_forecaster_params(m1)[i];
         assert_int_equal(a->size, b->size);
@@ -194,7 +186,7 @@ static void test_forecasts_read_the_future_and_past_covariates(void **state) {
     (void)state;
     for (int mode = 0; mode < 2; mode++) {
         ac_model_spec s = covariate_spec((ac_channel_mode)mode, 1, 1);
-        ac_forecaster *m = make(&s, 8);
+        ac_forecaster *m = tm_forecaster(&s, 8);
         int B = 1, L = 12, H = 6, cols = 5;
         ac_tensor *x = filled(3, (int[]){B, L, cols}, 9), *f = filled(3, (int[]){B, H, 1}, 10);
         ac_ctx *ctx = ac_ctx_new(1 << 22, 0);
@@ -245,7 +237,7 @@ static void test_whole_covariate_model_grad(void **state) {
             s.quantile_count = 3;
             s.quantiles[0] = 0.1f, s.quantiles[1] = 0.5f, s.quantiles[2] = 0.9f;
         }
-        model_case c = {.model = make(&s, 11)};
+        model_case c = {.model = tm_forecaster(&s, 11)};
         if (s.anchor == AC_ANCHOR_LAST) { /* a zero head would hide every other gradient */
             ac_tensor *h = ac_forecaster_param(c.model, "head.weight");
             for (int64_t i = 0; i < h->size; i++) h->data[i] = 0.05f * (float)((i % 7) - 3);

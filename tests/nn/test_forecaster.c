@@ -15,6 +15,7 @@
 #include "attncast/forecaster.h"
 #include "nn/nn_internal.h"
 #include "support/gradcheck.h"
+#include "support/tiny_model.h"
 
 static ac_model_spec small_spec(ac_attention_kind kind, ac_channel_mode mode) {
     ac_model_spec s = {.lookback = 12,
@@ -32,15 +33,6 @@ static ac_model_spec small_spec(ac_attention_kind kind, ac_channel_mode mode) {
                        .causal = false,
                        .dropout = 0.0f};
     return s;
-}
-
-static ac_forecaster *make(const ac_model_spec *s, uint64_t seed) {
-    ac_rng rng;
-    ac_rng_seed(&rng, seed, 0);
-    ac_error err;
-    ac_forecaster *m = ac_forecaster_new(s, &rng, &err);
-    if (!m) fail_msg("forecaster_new: %s", err.msg);
-    return m;
 }
 
 static void fill_windows(ac_tensor *x, uint64_t seed) {
@@ -65,7 +57,7 @@ static void test_parameter_names_and_shapes_follow_model_md(void **state) {
             const ac_attention_desc *desc = ac_attention_desc_of(kind);
             int rank = ac_score_param_rank(desc->score);
             ac_model_spec s = small_spec(kind, (ac_channel_mode)mode);
-            ac_forecaster *m = make(&s, 1);
+            ac_forecaster *m = tm_forecaster(&s, 1);
             int cin = mode ? 2 : 1, N = 5, d = 8;
             assert_param(m, "input_proj.weight", 2, d, 4 * cin);
             assert_param(m, "input_proj.bias", 1, d, 0);
@@ -125,7 +117,7 @@ static void test_initialisation_follows_model_md(void **state) {
     ac_model_spec s = small_spec(AC_ATTN_COSINE, AC_CHANNELS_INDEPENDENT);
     s.d_model = 64;
     s.heads = 4;
-    ac_forecaster *m = make(&s, 7);
+    ac_forecaster *m = tm_forecaster(&s, 7);
     ac_tensor *const *ps = ac_forecaster_params(m);
     for (int i = 0; i < ac_forecaster_param_count(m); i++) {
         const ac_tensor *t = ps[i];
@@ -163,7 +155,7 @@ static void test_forward_gives_b_h_c_in_both_modes_and_repeats_exactly(void **st
     (void)state;
     for (int mode = 0; mode < 2; mode++) {
         ac_model_spec s = small_spec(AC_ATTN_DOT, (ac_channel_mode)mode);
-        ac_forecaster *m1 = make(&s, 5), *m2 = make(&s, 5);
+        ac_forecaster *m1 = tm_forecaster(&s, 5), *m2 = tm_forecaster(&s, 5);
         ac_ctx *ctx = ac_ctx_new(0, 0);
         ac_ctx_set_grad_enabled(ctx, false);
         ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){3, 12, 2});
@@ -191,7 +183,7 @@ static void test_forward_gives_b_h_c_in_both_modes_and_repeats_exactly(void **st
 static void test_revin_makes_forecasts_shift_and_scale_with_the_input(void **state) {
     (void)state;
     ac_model_spec s = small_spec(AC_ATTN_ADDITIVE, AC_CHANNELS_INDEPENDENT);
-    ac_forecaster *m = make(&s, 11);
+    ac_forecaster *m = tm_forecaster(&s, 11);
     ac_ctx *ctx = ac_ctx_new(0, 0);
     ac_ctx_set_grad_enabled(ctx, false);
     ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){2, 12, 2});
@@ -233,9 +225,9 @@ static void test_last_value_anchor_starts_as_the_naive_forecast(void **state) {
         for (int revin = 0; revin < 2; revin++) {
             ac_model_spec s = small_spec(AC_ATTN_DOT, (ac_channel_mode)mode);
             s.revin = revin;
-            ac_forecaster *mean_model = make(&s, 12);
+            ac_forecaster *mean_model = tm_forecaster(&s, 12);
             s.anchor = AC_ANCHOR_LAST;
-            ac_forecaster *m = make(&s, 12);
+            ac_forecaster *m = tm_forecaster(&s, 12);
             ac_tensor *const *a = ac_forecaster_params(m), *const *b =
                                                                ac_forecaster_params(mean_model);
             for (int i = 0; i < ac_forecaster_param_count(m); i++) {
@@ -259,7 +251,7 @@ static void test_large_no_grad_batches_run_in_rounds_with_bounded_memory(void **
     for (int mode = 0; mode < 2; mode++) {
         ac_model_spec s = small_spec(AC_ATTN_GATED, (ac_channel_mode)mode);
         s.channels = 8;
-        ac_forecaster *m = make(&s, 13);
+        ac_forecaster *m = tm_forecaster(&s, 13);
         int B = mode == AC_CHANNELS_INDEPENDENT ? 200 : 1100;
         ac_ctx *ctx = ac_ctx_new(0, 0);
         ac_ctx_set_grad_enabled(ctx, false);
@@ -312,7 +304,7 @@ static size_t train_step_peak(ac_attention_kind kind, ac_channel_mode mode) {
     s.heads = 4;
     s.d_ff = 64;
     s.dropout = 0.1f;
-    ac_forecaster *m = make(&s, 21);
+    ac_forecaster *m = tm_forecaster(&s, 21);
     ac_rng rng;
     ac_rng_seed(&rng, 8, 1);
     ac_ctx *ctx = ac_ctx_new(0, 0);
@@ -364,7 +356,7 @@ static ac_tensor *model_loss(ac_ctx *ctx, void *arg) {
 }
 
 static void check_whole_model_spec(const ac_model_spec *s, const char *label) {
-    model_case c = {.model = make(s, 21), .loss = AC_LOSS_MSE};
+    model_case c = {.model = tm_forecaster(s, 21), .loss = AC_LOSS_MSE};
     if (s->anchor == AC_ANCHOR_LAST) /* a zero head would hide every other gradient */
         fill_windows(ac_forecaster_param(c.model, "head.weight"), 3);
     ac_error err;
@@ -488,7 +480,7 @@ static void test_quantile_forecasts_are_b_h_c_q_one_point_head_per_level(void **
             assert_int_equal(ac_model_spec_quantiles(&qs), 3);
             assert_int_equal(ac_model_spec_quantiles(&ps), 1);
             assert_int_equal(ac_model_spec_median(&qs), 1);
-            ac_forecaster *qm = make(&qs, 5), *pm = make(&ps, 5);
+            ac_forecaster *qm = tm_forecaster(&qs, 5), *pm = tm_forecaster(&ps, 5);
             int cout = mode ? 2 : 1, H = 3, Q = 3, N = 5, d = 8;
             assert_param(qm, "head.weight", 2, H * cout * Q, N * d);
             assert_param(qm, "head.bias", 1, H * cout * Q, 0);
@@ -549,7 +541,7 @@ static void test_zero_quantile_head_forecasts_the_naive_repeat_at_every_level(vo
             ac_model_spec s = quantile_spec(AC_ATTN_GATED, (ac_channel_mode)mode);
             s.revin = revin;
             s.anchor = AC_ANCHOR_LAST;
-            ac_forecaster *m = make(&s, 12);
+            ac_forecaster *m = tm_forecaster(&s, 12);
             assert_forecasts_the_naive_repeat(m, 3);
             ac_forecaster_free(m);
         }
@@ -561,7 +553,7 @@ static void test_whole_quantile_model_grad_with_pinball_loss(void **state) {
     for (int mode = 0; mode < 2; mode++) {
         ac_model_spec s = quantile_spec(AC_ATTN_COSINE, (ac_channel_mode)mode);
         s.layers = 1;
-        model_case c = {.model = make(&s, 21), .loss = AC_LOSS_PINBALL};
+        model_case c = {.model = tm_forecaster(&s, 21), .loss = AC_LOSS_PINBALL};
         ac_error err;
         c.x = ac_tensor_new(3, (int[]){2, 12, 2}, false, &err);
         c.y = ac_tensor_new(3, (int[]){2, 3, 2}, false, &err);
@@ -584,7 +576,7 @@ static void test_forecast_loss_pairs_pinball_with_quantile_models(void **state) 
     (void)state;
     ac_model_spec qs = quantile_spec(AC_ATTN_DOT, AC_CHANNELS_INDEPENDENT);
     ac_model_spec ps = small_spec(AC_ATTN_DOT, AC_CHANNELS_INDEPENDENT);
-    ac_forecaster *qm = make(&qs, 3), *pm = make(&ps, 3);
+    ac_forecaster *qm = tm_forecaster(&qs, 3), *pm = tm_forecaster(&ps, 3);
     ac_ctx *ctx = ac_ctx_new(0, 0);
     ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){2, 12, 2});
     ac_tensor *y = ac_tensor_temp(ctx, 3, (int[]){2, 3, 2});

@@ -39,6 +39,15 @@ ac_table *tm_series_table(int T, double level) {
     return t;
 }
 
+ac_forecaster *tm_forecaster(const ac_model_spec *spec, uint64_t seed) {
+    ac_rng rng;
+    ac_rng_seed(&rng, seed, 0);
+    ac_error err;
+    ac_forecaster *m = ac_forecaster_new(spec, &rng, &err);
+    if (!m) fail_msg("forecaster_new: %s", err.msg);
+    return m;
+}
+
 ac_forecaster *tm_model(int L, int H, int C, const char *quantiles) {
     ac_config c;
     ac_config_defaults(&c);

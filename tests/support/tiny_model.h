@@ -21,6 +21,10 @@ ac_table *tm_series_table(int T, double level);
  * error. */
 ac_forecaster *tm_model(int L, int H, int C, const char *quantiles);
 
+/* A forecaster of spec with weights drawn from seed (stream 0); fails the cmocka test on an
+ * error. */
+ac_forecaster *tm_forecaster(const ac_model_spec *spec, uint64_t seed);
+
 /* tm_series_table(T, level) split 60/20/20 into windows of L and H, and tm_model on it. */
 typedef struct tm_fixture {
     ac_table *table;
