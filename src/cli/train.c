@@ -880,32 +880,30 @@ static int train(train_args args, ac_parallel *group) {
         goto done;
     }
     /* the validation split of the best weights: MSE and MAE whatever train.loss is (what sweep
-     * ranks by) and the naive repeat's MSE beside it (the note when the model does not beat it) */
-    if (ac_evaluate_panel(model, &data.panel, AC_SPLIT_VAL, src.season, cfg.train.batch_size, NULL,
-                          &val, NULL, &err) != AC_OK) {
+     * ranks by) and the naive repeat's MSE beside it (the note when the model does not beat it);
+     * with --no-test the evaluation below scores the validation split and gives them */
+    if (!args.no_test && ac_evaluate_panel(model, &data.panel, AC_SPLIT_VAL, src.season,
+                                           cfg.train.batch_size, NULL, &val, NULL, &err) != AC_OK) {
         ac_cli_error("%s", err.msg);
         goto done;
     }
     int epochs_run = 0;
     ac_trainer_history(tr, &epochs_run);
     double secs = ac_trainer_seconds(tr);
-    ac_run_info info = {
-        .data_source = src.label,
-        .rows = (int)total_rows,
-        .channels = table->targets,
-        .parameters = ac_forecaster_weight_count(model),
-        .epochs_run = epochs_run,
-        .best_epoch = ac_trainer_best_epoch(tr),
-        .best_val_loss = ac_trainer_best_val_loss(tr),
-        .train_seconds = secs,
-        .windows_per_s =
-            secs > 0 ? (double)ac_trainer_windows_per_epoch(tr) * epochs_run / secs : 0.0,
-        .threads = ac_threads_get(),
-        .stopped_early = ac_trainer_stopped_early(tr),
-        .channel_names = table->names,
-        .val_mse = val.model.mse,
-        .val_mae = val.model.mae,
-        .val_vs_naive = {.measured = true, .naive_mse = val.baseline[AC_BASELINE_NAIVE].mse}};
+    ac_run_info info = {.data_source = src.label,
+                        .rows = (int)total_rows,
+                        .channels = table->targets,
+                        .parameters = ac_forecaster_weight_count(model),
+                        .epochs_run = epochs_run,
+                        .best_epoch = ac_trainer_best_epoch(tr),
+                        .best_val_loss = ac_trainer_best_val_loss(tr),
+                        .train_seconds = secs,
+                        .windows_per_s =
+                            secs > 0 ? (double)ac_trainer_windows_per_epoch(tr) * epochs_run / secs
+                                     : 0.0,
+                        .threads = ac_threads_get(),
+                        .stopped_early = ac_trainer_stopped_early(tr),
+                        .channel_names = table->names};
     if (!args.quiet) {
         if (info.stopped_early)
             printf("early stop after epoch %d (no better validation loss for %d epochs)\n",
@@ -938,6 +936,11 @@ static int train(train_args args, ac_parallel *group) {
         ac_cli_error("%s", err.msg);
         goto done;
     }
+    const ac_eval_result *v = args.no_test ? &eval : &val; /* the validation split's */
+    info.val_mse = v->model.mse;
+    info.val_mae = v->model.mae;
+    info.val_vs_naive.measured = true;
+    info.val_vs_naive.naive_mse = v->baseline[AC_BASELINE_NAIVE].mse;
     if (per_series) {
         info.series_count = data.panel.count;
         info.series_ids = data.panel.ids;
