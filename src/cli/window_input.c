@@ -41,14 +41,20 @@ static int window_end(const ac_checkpoint *ck, const ac_table *t, const char *in
     return 0;
 }
 
+/* How new data is read for a checkpoint: the first n of its columns (into columns, a buffer of
+ * AC_CONFIG_TEXT bytes), its date column, dates checked with gaps kept. */
+static ac_csv_options input_options(const ac_checkpoint *ck, int n, char *columns) {
+    ac_cli_column_list(ck, n, columns, AC_CONFIG_TEXT); /* a cut list names a missing column */
+    return (ac_csv_options){.date_column = ck->config.data.date_column,
+                            .columns = columns,
+                            .check_dates = true,
+                            .gaps = AC_GAPS_WARN};
+}
+
 int ac_cli_load_checkpoint_csv(const ac_checkpoint *ck, int n, const char *input,
                                ac_table **table) {
     char columns[AC_CONFIG_TEXT];
-    ac_cli_column_list(ck, n, columns, sizeof columns); /* a cut list names a missing column */
-    ac_csv_options opt = {.date_column = ck->config.data.date_column,
-                          .columns = columns,
-                          .check_dates = true,
-                          .gaps = AC_GAPS_WARN};
+    ac_csv_options opt = input_options(ck, n, columns);
     ac_error err;
     if (ac_table_load_csv(table, input, &opt, &err) != AC_OK) {
         ac_cli_error("%s", err.msg);
@@ -71,11 +77,7 @@ static int load_input(const ac_checkpoint *ck, int n, const char *input, int at,
 
 int ac_cli_read_long_input(const ac_checkpoint *ck, const char *input, ac_table_set *set) {
     char columns[AC_CONFIG_TEXT];
-    ac_cli_column_list(ck, ck->columns, columns, sizeof columns);
-    ac_csv_options opt = {.date_column = ck->config.data.date_column,
-                          .columns = columns,
-                          .check_dates = true,
-                          .gaps = AC_GAPS_WARN};
+    ac_csv_options opt = input_options(ck, ck->columns, columns);
     ac_error err;
     if (ac_table_load_long_csv(set, input, &opt, ck->config.data.id_column, NULL, &err) != AC_OK) {
         ac_cli_error("%s", err.msg);
