@@ -42,7 +42,7 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATASETS = ("exchange_rate", "weather")
+DATASETS = ("exchange_rate", "weather", "ETTh1", "ETTh2")
 HORIZONS = (96, 192, 336, 720)
 DEFAULT_CSV = os.path.join(ROOT, "docs", "accuracy", "runs.csv")
 DEFAULT_TABLE = os.path.join(ROOT, "docs", "accuracy", "table.md")
@@ -59,6 +59,7 @@ VARIANTS = {
 ITRANSFORMER_T10 = "Liu et al., iTransformer, ICLR 2024, Table 10 (L=96)"
 PATCHTST_T3 = "Nie et al., PatchTST, ICLR 2023, Table 3"
 DLINEAR_T2 = "Zeng et al., DLinear, AAAI 2023, Table 2 (L=336)"
+TIMEMIXER_T13 = "Wang et al., TimeMixer, ICLR 2024, Table 13 (L=96)"
 PUBLISHED = {
     # (dataset, lookback class) -> list of (model, lookback, source, {H: (mse, mae)})
     ("exchange_rate", 96): [
@@ -76,6 +77,28 @@ PUBLISHED = {
          {96: (0.177, 0.218), 192: (0.225, 0.259), 336: (0.278, 0.297), 720: (0.354, 0.348)}),
         ("DLinear", 96, ITRANSFORMER_T10,
          {96: (0.196, 0.255), 192: (0.237, 0.296), 336: (0.283, 0.335), 720: (0.345, 0.381)}),
+        ("TimeMixer", 96, TIMEMIXER_T13,
+         {96: (0.163, 0.209), 192: (0.208, 0.250), 336: (0.251, 0.287), 720: (0.339, 0.341)}),
+    ],
+    ("ETTh1", 96): [
+        ("iTransformer", 96, ITRANSFORMER_T10,
+         {96: (0.386, 0.405), 192: (0.441, 0.436), 336: (0.487, 0.458), 720: (0.503, 0.491)}),
+        ("PatchTST", 96, ITRANSFORMER_T10,
+         {96: (0.414, 0.419), 192: (0.460, 0.445), 336: (0.501, 0.466), 720: (0.500, 0.488)}),
+        ("DLinear", 96, ITRANSFORMER_T10,
+         {96: (0.386, 0.400), 192: (0.437, 0.432), 336: (0.481, 0.459), 720: (0.519, 0.516)}),
+        ("TimeMixer", 96, TIMEMIXER_T13,
+         {96: (0.375, 0.400), 192: (0.429, 0.421), 336: (0.484, 0.458), 720: (0.498, 0.482)}),
+    ],
+    ("ETTh2", 96): [
+        ("iTransformer", 96, ITRANSFORMER_T10,
+         {96: (0.297, 0.349), 192: (0.380, 0.400), 336: (0.428, 0.432), 720: (0.427, 0.445)}),
+        ("PatchTST", 96, ITRANSFORMER_T10,
+         {96: (0.302, 0.348), 192: (0.388, 0.400), 336: (0.426, 0.433), 720: (0.431, 0.446)}),
+        ("DLinear", 96, ITRANSFORMER_T10,
+         {96: (0.333, 0.387), 192: (0.477, 0.476), 336: (0.594, 0.541), 720: (0.831, 0.657)}),
+        ("TimeMixer", 96, TIMEMIXER_T13,
+         {96: (0.289, 0.341), 192: (0.372, 0.392), 336: (0.386, 0.414), 720: (0.412, 0.434)}),
     ],
     ("weather", "long"): [
         ("PatchTST/64", 512, PATCHTST_T3,
@@ -214,6 +237,8 @@ def run_cell(args, dataset, lookback, horizon, seed, config, digest):
                "--set", "train.seed=%d" % seed, "--set", "train.threads=%d" % args.threads]
         for s in VARIANTS[args.variant] + args.overrides:
             cmd += ["--set", s]
+        if args.try_run:
+            cmd.append("--no-test")  # a try chooses on validation: the test split stays unread
         if os.path.exists(os.path.join(run_dir, "last.h5")):
             cmd += ["--resume", run_dir]
         if args.nice:
@@ -225,6 +250,8 @@ def run_cell(args, dataset, lookback, horizon, seed, config, digest):
     with open(os.path.join(run_dir, "metrics.json")) as f:
         m = json.load(f)
     val_mse_, val_mae_, val_naive = eval_val(args.bin, run_dir)
+    hidden = m.get("test_hidden", False)
+    test = lambda v: "" if hidden else "%.6f" % v  # noqa: E731 (a try's test fields stay empty)
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
         "dataset": dataset, "lookback": lookback, "horizon": horizon, "variant": args.label,
@@ -232,9 +259,9 @@ def run_cell(args, dataset, lookback, horizon, seed, config, digest):
         "overrides": " ".join(args.overrides),
         "val_mse": "%.6f" % val_mse_, "val_mae": "%.6f" % val_mae_,
         "val_naive_mse": "%.6f" % val_naive,
-        "mse": "%.6f" % m["model"]["mse"], "mae": "%.6f" % m["model"]["mae"],
-        "naive_mse": "%.6f" % m["baselines"]["naive"]["mse"],
-        "naive_mae": "%.6f" % m["baselines"]["naive"]["mae"],
+        "mse": test(m["model"]["mse"]), "mae": test(m["model"]["mae"]),
+        "naive_mse": test(m["baselines"]["naive"]["mse"]),
+        "naive_mae": test(m["baselines"]["naive"]["mae"]),
         "best_val_loss": "%.6f" % m["best_val_loss"], "loss": m["loss"],
         "best_epoch": m["best_epoch"], "epochs_run": m["epochs_run"],
         "train_seconds": "%.1f" % m["train_seconds"], "threads": m["threads"],
@@ -266,6 +293,7 @@ def fmt(values, digits=3):
 def table_markdown(rows):
     """One Markdown table per (lookback class, variant) from the CSV rows; only the latest config
     digest of each cell counts."""
+    rows = [r for r in rows if r["mse"]]  # a try's rows (validation only) make no cell
     latest = {}
     for r in rows:  # the last digest seen for a cell is its current config
         latest[(r["dataset"], int(r["lookback"]), int(r["horizon"]), r["variant"])] = \
@@ -294,8 +322,8 @@ def table_markdown(rows):
             label = " — variant `%s` (%s)" % (variant, "; ".join(overrides))
         out.append("#### %s%s\n" % (title, label))
         out.append("| dataset | L | H | attncast MSE | attncast MAE | naive MSE | naive MAE | "
-                   "iTransformer | PatchTST | DLinear | seeds | train time / run |")
-        out.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+                   "iTransformer | PatchTST | DLinear | TimeMixer | seeds | train time / run |")
+        out.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         cells = sorted(k for k in groups if (k[1] == 96) == short and k[3] == variant)
         for dataset, lookback, horizon, _ in cells:
             rs = groups[(dataset, lookback, horizon, variant)]
@@ -309,19 +337,19 @@ def table_markdown(rows):
                     pub.setdefault(family, []).append("%s%.3f / %.3f (L=%d)"
                                                       % ((named,) + numbers[horizon] + (plb,)))
             secs = [float(r["train_seconds"]) for r in rs]
-            out.append("| %s | %d | %d | %s | %s | %.3f | %.3f | %s | %s | %s | %s | %s |" % (
+            out.append("| %s | %d | %d | %s | %s | %.3f | %.3f | %s | %s | %s | %s | %s | %s |" % (
                 dataset, lookback, horizon,
                 fmt([float(r["mse"]) for r in rs]), fmt([float(r["mae"]) for r in rs]),
                 float(rs[0]["naive_mse"]), float(rs[0]["naive_mae"]),
-                *("; ".join(pub.get(f, ["—"])) for f in ("iTransformer", "PatchTST", "DLinear")),
+                *("; ".join(pub.get(f, ["—"])) for f in ("iTransformer", "PatchTST", "DLinear", "TimeMixer")),
                 ",".join(sorted({r["seed"] for r in rs}, key=int)),
                 "%.0f s" % (sum(secs) / len(secs))))
         out.append("")
     out.append("Published columns are MSE / MAE with the lookback each model used. Sources: "
-               "%s; %s; %s. attncast: mean ± sample standard deviation over the seeds listed; "
+               "%s; %s; %s; %s. attncast: mean ± sample standard deviation over the seeds listed; "
                "naive repeats the last lookback value on the same test windows; train time is "
                "the mean `train_seconds` of one run (1 thread)." % (ITRANSFORMER_T10, PATCHTST_T3,
-                                                                   DLINEAR_T2))
+                                                                   DLINEAR_T2, TIMEMIXER_T13))
     return "\n".join(out) + "\n"
 
 
@@ -397,6 +425,8 @@ def main():
         fail("--seeds: at least 1")
     if args.overrides and not args.label:
         fail("--set: give --label too, so these runs stay apart from the cells' own configs")
+    # a run under its own label is a try: trained with --no-test, it records validation only
+    args.try_run = args.label is not None and args.label != args.variant
     args.label = args.label or args.variant
     if args.table is None and os.path.abspath(args.csv) == DEFAULT_CSV:
         args.table = DEFAULT_TABLE
@@ -437,7 +467,7 @@ def main():
                 row = run_cell(args, dataset, lookback, horizon, seed, config, digest)
                 append_row(args.csv, row)
                 # a try shows only the validation split, which chooses
-                split, key = ("validation ", "val_") if args.overrides else ("", "")
+                split, key = ("validation ", "val_") if args.try_run else ("", "")
                 print("accuracy.py: %s L=%d H=%d %s seed %d: %smse %s mae %s (naive %s), %s s"
                       % (dataset, lookback, horizon, args.label, seed, split, row[key + "mse"],
                          row[key + "mae"], row[key + "naive_mse"], row["train_seconds"]),
