@@ -189,9 +189,12 @@ def parse_cells(args):
         cells = []
         for item in args.cells.split(","):
             parts = item.split(":")
-            if len(parts) != 3 or parts[0] not in DATASETS:
+            if len(parts) != 3:
                 fail("--cells: expected dataset:lookback:horizon (e.g. weather:96:96), got '%s'"
                      % item)
+            if parts[0] not in DATASETS:
+                fail("--cells: unknown dataset '%s' in '%s' (known: %s)"
+                     % (parts[0], item, ", ".join(DATASETS)))
             try:
                 cells.append((parts[0], int(parts[1]), int(parts[2])))
             except ValueError:
@@ -473,6 +476,8 @@ def main():
                          row[key + "mae"], row[key + "naive_mse"], row["train_seconds"]),
                       flush=True)
     rows = read_rows(args.csv)
+    if args.dry_run:
+        return
     if rows and args.table is None:
         print("accuracy.py: no table written (--csv %s is not the table's CSV; give --table to "
               "write one)" % args.csv)

@@ -197,6 +197,9 @@ static void test_mistakes_are_one_line_errors(void **state) {
     assert_int_equal(accuracy("--cells weather:96:192"), 1);
     assert_non_null(strstr(out, "no config for weather L=96 H=192"));
     assert_int_equal(accuracy("--cells wether:96:96"), 1);
+    assert_non_null(strstr(out, "--cells: unknown dataset 'wether'"));
+    assert_non_null(strstr(out, "ETTh1, ETTh2")); /* the known names, spelt as the cards are */
+    assert_int_equal(accuracy("--cells weather:96"), 1);
     assert_non_null(strstr(out, "--cells: expected dataset:lookback:horizon"));
     assert_int_equal(accuracy("--datasets exchange_rate --horizons 96,x"), 1);
     assert_non_null(strstr(out, "--horizons"));
