@@ -5,7 +5,8 @@
  * Modules:
  *   engine      error.h (status codes, one-line messages), rng.h (seeded PCG32), threads.h
  *               (OpenBLAS and OpenMP thread count), arena.h (per-step activations), tensor.h,
- *               autograd.h (context, tape, backward), ops.h (differentiable ops)
+ *               autograd.h (context, tape, backward), ops.h (differentiable ops), gemm.h (the
+ *               matrix product: OpenBLAS or the own kernels)
  *   model       forecaster.h (the MODEL.md forecaster), optim.h (optimizers, clipping,
  *               learning-rate schedules), explain.h (what a forecast looked at)
  *   data        csv.h (CSV tables), calendar.h (dates), windows.h (split, scaler, windows)
@@ -29,6 +30,7 @@
 #include "attncast/error.h"
 #include "attncast/explain.h"
 #include "attncast/forecaster.h"
+#include "attncast/gemm.h"
 #include "attncast/intervals.h"
 #include "attncast/metrics.h"
 #include "attncast/ops.h"

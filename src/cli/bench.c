@@ -33,7 +33,7 @@
 
 static const char *const USAGE =
     "usage: attncast bench [--preset small|large|CONFIG] [--threads N] [--kinds K,...] "
-    "[--seconds S] [--lookback L] [--ceiling-size N] [--cpu-clock] [--json]";
+    "[--seconds S] [--lookback L] [--ceiling-size N] [--gemm B] [--cpu-clock] [--json]";
 
 static const char *const HELP =
     "\n"
@@ -51,6 +51,8 @@ static const char *const HELP =
     "  --seconds S        seconds of timed training per kind (default 3)\n"
     "  --lookback L       another lookback, same patching\n"
     "  --ceiling-size N   measure the sgemm ceiling on an N^3 product (default 1024)\n"
+    "  --gemm B           the matrix products' backend: openblas or own (default: the\n"
+    "                     build's, or ATTNCAST_GEMM)\n"
     "  --cpu-clock        time with the process CPU clock instead of the wall clock\n"
     "  --json             machine-readable output\n"
     "  --help, -h         this help\n"
@@ -412,6 +414,9 @@ int ac_cli_bench(int argc, char **argv) {
             return AC_EXIT_OK;
         } else if (!strcmp(a, "--json")) {
             json = true;
+        } else if (!strcmp(a, "--gemm")) {
+            if (ac_cli_parse_gemm(a, i + 1 < argc ? argv[i + 1] : NULL) != 0) return AC_EXIT_USAGE;
+            i++;
         } else if (!strcmp(a, "--cpu-clock")) {
             bench_clock = ac_cpu_seconds;
         } else if (!strcmp(a, "--preset") || !strcmp(a, "--threads") || !strcmp(a, "--kinds") ||
@@ -513,10 +518,12 @@ int ac_cli_bench(int argc, char **argv) {
     if (!json) {
         ac_model_spec shape = ac_config_model_spec(&cfg, channels);
         printf("attncast bench: preset %s (L %d, H %d, C %d, N %d tokens, d_model %d, %d heads, %d "
-               "layers, d_ff %d, batch %d), %d thread(s)\nsgemm ceiling (%d^3): %.1f GFLOP/s\n",
+               "layers, d_ff %d, batch %d), %d thread(s), gemm %s (%s)\nsgemm ceiling (%d^3): %.1f "
+               "GFLOP/s\n",
                preset, cfg.data.lookback, cfg.data.horizon, channels, ac_model_spec_tokens(&shape),
                cfg.model.d_model, cfg.model.heads, cfg.model.layers, cfg.model.d_ff, BATCH,
-               ac_threads_get(), ceiling_size, ceiling);
+               ac_threads_get(), ac_gemm_backend_name(ac_gemm_get_backend()), ac_gemm_own_isa(),
+               ceiling_size, ceiling);
         printf("%-9s %11s %9s %8s %7s %10s %11s %11s %12s %10s %9s %11s %6s\n", "kind",
                "train win/s", "GFLOP/s", "ceiling%", "sgemm%", "sgemm GF/s", "latency us", "p90 us",
                "b256 win/s", "bt orig/s", "peak MiB", "MFLOP/win", "N^2 %");
@@ -589,6 +596,8 @@ int ac_cli_bench(int argc, char **argv) {
         cJSON_AddNumberToObject(root, "lookback", cfg.data.lookback);
         cJSON_AddNumberToObject(root, "sgemm_ceiling_size", ceiling_size);
         cJSON_AddNumberToObject(root, "sgemm_ceiling_gflops", ceiling);
+        cJSON_AddStringToObject(root, "gemm", ac_gemm_backend_name(ac_gemm_get_backend()));
+        cJSON_AddStringToObject(root, "gemm_isa", ac_gemm_own_isa());
         cJSON_AddItemToObject(root, "kinds", rows);
         char *text = cJSON_Print(root);
         if (text) puts(text);

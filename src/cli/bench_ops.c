@@ -1,16 +1,16 @@
-/* bench_ops.c - `attncast bench-ops`: the engine's matmul op against raw cblas_sgemm.
+/* bench_ops.c - `attncast bench-ops`: the engine's matmul op against the raw product (ac_gemm
+ * on the current backend, include/attncast/gemm.h: cblas_sgemm or the own kernels).
  *
  * For each shape (M x K) x (K x N) it times, in one run and interleaved round by round so that
  * machine noise hits both sides alike:
- *   forward:  ac_matmul (arena output, tape record, context reset)  vs one cblas_sgemm
- *   training: ac_matmul + ac_backward                               vs the three sgemms
+ *   forward:  ac_matmul (arena output, tape record, context reset)  vs one raw product
+ *   training: ac_matmul + ac_backward                               vs the three products
  *             (C = AB, dA += dC B^T, dB += A^T dC) a hand-written backward would call
  * and reports GFLOP/s (2MNK flops per product) from the best round of each, plus the op's
  * overhead. The op's output is also checked against the raw product. --rows M gives every shape
  * M rows instead of its own (the tests use a small M, so that bench-ops finishes in seconds
  * under valgrind).
  */
-#include <cblas.h>
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -43,16 +43,12 @@ static int run_once(bench_case *bc, kind k) {
     const shape3 s = bc->s;
     switch (k) {
     case RAW_FWD:
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.M, s.N, s.K, 1.0f, bc->a->data,
-                    s.K, bc->b->data, s.N, 0.0f, bc->c, s.N);
+        ac_gemm(false, false, s.M, s.N, s.K, bc->a->data, s.K, bc->b->data, s.N, 0.0f, bc->c, s.N);
         return 0;
     case RAW_TRAIN:
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.M, s.N, s.K, 1.0f, bc->a->data,
-                    s.K, bc->b->data, s.N, 0.0f, bc->c, s.N);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.M, s.K, s.N, 1.0f, bc->dc, s.N,
-                    bc->b->data, s.N, 1.0f, bc->da, s.K);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, s.K, s.N, s.M, 1.0f, bc->a->data, s.K,
-                    bc->dc, s.N, 1.0f, bc->db, s.N);
+        ac_gemm(false, false, s.M, s.N, s.K, bc->a->data, s.K, bc->b->data, s.N, 0.0f, bc->c, s.N);
+        ac_gemm(false, true, s.M, s.K, s.N, bc->dc, s.N, bc->b->data, s.N, 1.0f, bc->da, s.K);
+        ac_gemm(true, false, s.K, s.N, s.M, bc->a->data, s.K, bc->dc, s.N, 1.0f, bc->db, s.N);
         return 0;
     case OP_FWD:
     case OP_TRAIN: {
@@ -110,7 +106,7 @@ static void teardown(bench_case *bc) {
     free(bc->db);
 }
 
-/* Largest |op - raw| of the forward product: 0 expected (the same sgemm call). */
+/* Largest |op - raw| of the forward product: 0 expected (the same product). */
 static double check_forward(bench_case *bc) {
     run_once(bc, RAW_FWD);
     ac_tensor *c = ac_matmul(bc->ctx, bc->a, bc->b, false, false);
@@ -124,16 +120,18 @@ static double check_forward(bench_case *bc) {
 }
 
 static void usage(FILE *out) {
-    fputs("usage: attncast bench-ops [--threads N] [--rounds N] [--rows M] [--json]\n"
+    fputs("usage: attncast bench-ops [--threads N] [--rounds N] [--rows M] [--gemm B] [--json]\n"
           "\n"
-          "Times the engine's matmul op (forward, and forward + backward) against raw\n"
-          "cblas_sgemm at the shapes the forecaster uses, the two sides alternating round by\n"
-          "round, each keeping its best; prints GFLOP/s and the op's overhead.\n"
+          "Times the engine's matmul op (forward, and forward + backward) against the raw\n"
+          "product of its backend at the shapes the forecaster uses, the two sides alternating\n"
+          "round by round, each keeping its best; prints GFLOP/s and the op's overhead.\n"
           "\n"
           "options:\n"
           "  --threads N   threads (default: ATTNCAST_THREADS or all cores)\n"
           "  --rounds N    rounds per side (default 7)\n"
           "  --rows M      give every shape M rows (of A and C) instead of its own\n"
+          "  --gemm B      the products' backend: openblas or own (default: the build's,\n"
+          "                or ATTNCAST_GEMM)\n"
           "  --json        machine-readable rows\n"
           "  --help, -h    this help\n"
           "\n"
@@ -152,6 +150,10 @@ int ac_cli_bench_ops(int argc, char **argv) {
             return AC_EXIT_OK;
         } else if (!strcmp(argv[i], "--json")) {
             json = true;
+        } else if (!strcmp(argv[i], "--gemm")) {
+            if (ac_cli_parse_gemm(argv[i], i + 1 < argc ? argv[i + 1] : NULL) != 0)
+                return AC_EXIT_USAGE;
+            i++;
         } else if (!strcmp(argv[i], "--threads") || !strcmp(argv[i], "--rounds") ||
                    !strcmp(argv[i], "--rows")) {
             int *dst = !strcmp(argv[i], "--threads")  ? &threads
@@ -178,10 +180,10 @@ int ac_cli_bench_ops(int argc, char **argv) {
     ac_rng_seed(&rng, 1234, 0);
     cJSON *rows = json ? cJSON_CreateArray() : NULL;
     if (!json) {
-        printf("matmul op vs raw cblas_sgemm: %d thread(s), best of %d rounds, GFLOP/s\n",
-               ac_threads_get(), rounds);
-        printf("%-20s %9s %9s %9s   %11s %11s %9s\n", "(MxK)x(KxN)", "sgemm", "op", "overhead",
-               "sgemm x3", "op fwd+bwd", "overhead");
+        printf("matmul op vs the raw product (gemm %s): %d thread(s), best of %d rounds, GFLOP/s\n",
+               ac_gemm_backend_name(ac_gemm_get_backend()), ac_threads_get(), rounds);
+        printf("%-20s %9s %9s %9s   %11s %11s %9s\n", "(MxK)x(KxN)", "raw", "op", "overhead",
+               "raw x3", "op fwd+bwd", "overhead");
     }
     int status = AC_EXIT_OK;
     for (size_t si = 0; si < N_SHAPES; si++) {

@@ -35,6 +35,10 @@ void ac_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Parses a whole positive int option value; on failure prints an error naming the option. */
 int ac_cli_parse_positive(const char *option, const char *text, int *out);
 
+/* --gemm NAME: makes NAME (openblas or own, include/attncast/gemm.h) the matrix products'
+ * backend; on failure prints an error naming the option and the known names. */
+int ac_cli_parse_gemm(const char *option, const char *text);
+
 /* Appends " word" to out (n bytes), single-quoted for the shell when it holds anything but
  * plain characters (the resume commands of train and backtest). */
 void ac_cli_append_shell_word(char *out, size_t n, const char *word);

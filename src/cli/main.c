@@ -86,6 +86,16 @@ int ac_cli_parse_positive(const char *option, const char *text, int *out) {
     return 0;
 }
 
+int ac_cli_parse_gemm(const char *option, const char *text) {
+    ac_gemm_backend backend;
+    if (!ac_gemm_backend_parse(text, &backend)) {
+        ac_cli_error("%s: expected openblas or own, got '%s'", option, text ? text : "(nothing)");
+        return -1;
+    }
+    ac_gemm_set_backend(backend);
+    return 0;
+}
+
 void ac_cli_append_shell_word(char *out, size_t n, const char *word) {
     size_t used = strlen(out);
     bool plain =

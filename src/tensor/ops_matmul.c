@@ -1,4 +1,4 @@
-/* ops_matmul.c - matrix products on cblas_sgemm: ac_matmul (batched, transpose flags) and the
+/* ops_matmul.c - matrix products on ac_gemm: ac_matmul (batched, transpose flags) and the
  * fused ac_linear of torch.nn.Linear.
  *
  * Transposes are never materialised: each product, forward or backward, is one sgemm call per
@@ -13,50 +13,18 @@
  *   dA[M, K] += dC op(B)^T     (trans_a off)      dA[K, M] += op(B) dC^T   (trans_a on)
  *   dB[K, N] += op(A)^T dC     (trans_b off)      dB[N, K] += dC^T op(A)   (trans_b on)
  *
- * Every product goes through sgemm() below, which also keeps the BLAS time accounting of
- * ac_blas_stats_enable when it is on.
+ * Every product goes through ac_gemm (gemm.h): OpenBLAS or the own kernels, with the time
+ * accounting of ac_blas_stats_enable when it is on.
  */
-#include <cblas.h>
-#include <stdatomic.h>
 #include <string.h>
 
-#include "core/clock.h"
+#include "attncast/gemm.h"
 #include "attncast/ops.h"
 #include "fastmath.h"
 #include "op_internal.h"
 
 static const char *const MATMUL = "ac_matmul";
 static const char *const LINEAR = "ac_linear";
-
-/* ---- BLAS time accounting ---- */
-static atomic_bool stats_on;
-static atomic_llong stats_ns, stats_flops, stats_calls;
-
-void ac_blas_stats_enable(bool on) {
-    atomic_store(&stats_on, on);
-}
-
-ac_blas_stats ac_blas_stats_take(void) {
-    ac_blas_stats s = {.seconds = (double)atomic_exchange(&stats_ns, 0) * 1e-9,
-                       .flops = (double)atomic_exchange(&stats_flops, 0),
-                       .calls = atomic_exchange(&stats_calls, 0)};
-    return s;
-}
-
-/* C[M, N] = op(A) op(B) + beta C, row-major, alpha 1: every product of this file. */
-static void sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, const float *A,
-                  int lda, const float *B, int ldb, float beta, float *C, int ldc) {
-    if (!atomic_load_explicit(&stats_on, memory_order_relaxed)) {
-        cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
-    double t0 = ac_seconds();
-    cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
-    atomic_fetch_add_explicit(&stats_ns, (long long)((ac_seconds() - t0) * 1e9),
-                              memory_order_relaxed);
-    atomic_fetch_add_explicit(&stats_flops, 2LL * M * N * K, memory_order_relaxed);
-    atomic_fetch_add_explicit(&stats_calls, 1, memory_order_relaxed);
-}
 
 /* The geometry of one ac_matmul call, shared by forward and backward. */
 typedef struct mm_plan {
@@ -79,10 +47,6 @@ static void mm_plan_from_node(const ac_node *n, mm_plan *p) {
     p->fold = (n->iarg[6] >> 2) & 1;
 }
 
-static CBLAS_TRANSPOSE tr(bool t) {
-    return t ? CblasTrans : CblasNoTrans;
-}
-
 static void matmul_backward(ac_ctx *ctx, ac_node *n) {
     ac_tensor *a = n->in[0], *b = n->in[1];
     bool ta = n->iarg[7] & 1, tb = (n->iarg[7] >> 1) & 1;
@@ -102,16 +66,16 @@ static void matmul_backward(ac_ctx *ctx, ac_node *n) {
         if (ga) {
             float *dA = ga + (p.a_batched ? i * as : 0);
             if (!ta)
-                sgemm(CblasNoTrans, tr(!tb), rows, p.K, p.N, G, p.N, B, p.ldb, 1.0f, dA, p.K);
+                ac_gemm(false, !tb, rows, p.K, p.N, G, p.N, B, p.ldb, 1.0f, dA, p.K);
             else
-                sgemm(tr(tb), CblasTrans, p.K, p.M, p.N, B, p.ldb, G, p.N, 1.0f, dA, p.M);
+                ac_gemm(tb, true, p.K, p.M, p.N, B, p.ldb, G, p.N, 1.0f, dA, p.M);
         }
         if (gb) {
             float *dB = gb + (p.b_batched ? i * bs : 0);
             if (!tb)
-                sgemm(tr(!ta), CblasNoTrans, p.K, p.N, rows, A, p.lda, G, p.N, 1.0f, dB, p.N);
+                ac_gemm(!ta, false, p.K, p.N, rows, A, p.lda, G, p.N, 1.0f, dB, p.N);
             else
-                sgemm(CblasTrans, tr(ta), p.N, p.K, rows, G, p.N, A, p.lda, 1.0f, dB, p.K);
+                ac_gemm(true, ta, p.N, p.K, rows, G, p.N, A, p.lda, 1.0f, dB, p.K);
         }
     }
 }
@@ -154,12 +118,12 @@ ac_tensor *ac_matmul(ac_ctx *ctx, ac_tensor *a, ac_tensor *b, bool trans_a, bool
 
     int64_t as = (int64_t)p.M * p.K, bs = (int64_t)p.K * p.N, cs = (int64_t)p.M * p.N;
     if (p.fold) {
-        sgemm(tr(false), tr(trans_b), (int)(p.M * p.batch), p.N, p.K, a->data, p.lda, b->data,
-              p.ldb, 0.0f, c->data, p.N);
+        ac_gemm(false, trans_b, (int)(p.M * p.batch), p.N, p.K, a->data, p.lda, b->data, p.ldb,
+                0.0f, c->data, p.N);
     } else {
         for (int64_t i = 0; i < p.batch; i++)
-            sgemm(tr(trans_a), tr(trans_b), p.M, p.N, p.K, a->data + (p.a_batched ? i * as : 0),
-                  p.lda, b->data + (p.b_batched ? i * bs : 0), p.ldb, 0.0f, c->data + i * cs, p.N);
+            ac_gemm(trans_a, trans_b, p.M, p.N, p.K, a->data + (p.a_batched ? i * as : 0), p.lda,
+                    b->data + (p.b_batched ? i * bs : 0), p.ldb, 0.0f, c->data + i * cs, p.N);
     }
     ac_node *n = ac_op_record(ctx, MATMUL, matmul_backward, c, 2, (ac_tensor *[]){a, b});
     if (n) {
@@ -202,7 +166,7 @@ static void sum_rows_into(float *restrict s, const float *restrict g, int rows, 
 static void linear_apply(const float *x, const float *w, const float *bias, float *y, int rows,
                          int in, int out) {
     if (bias) copy_to_rows(y, bias, rows, out);
-    sgemm(CblasNoTrans, CblasTrans, rows, out, in, x, in, w, in, bias ? 1.0f : 0.0f, y, out);
+    ac_gemm(false, true, rows, out, in, x, in, w, in, bias ? 1.0f : 0.0f, y, out);
 }
 
 /* Refills a released output in backward: the same call as the forward, so the same bits (the
@@ -221,7 +185,7 @@ static void linear_backward(ac_ctx *ctx, ac_node *n) {
     float *gbias = bias ? ac_grad_buffer(ctx, bias) : NULL;
     if (ac_ctx_failed(ctx)) return;
     if (gw) /* dW[out, in] += dy^T[out, rows] x[rows, in] */
-        sgemm(CblasTrans, CblasNoTrans, out, in, rows, g, out, x->data, in, 1.0f, gw, in);
+        ac_gemm(true, false, out, in, rows, g, out, x->data, in, 1.0f, gw, in);
     if (gbias) /* dbias[out] += sum over rows of dy */
         sum_rows_into(gbias, g, rows, out);
     /* x is read: if this was its last reader, dx can take its buffer */
@@ -229,8 +193,7 @@ static void linear_backward(ac_ctx *ctx, ac_node *n) {
     bool fresh;
     float *gx = ac_grad_buffer_fresh(ctx, x, &fresh);
     if (gx) /* dx[rows, in] (+)= dy[rows, out] W[out, in] */
-        sgemm(CblasNoTrans, CblasNoTrans, rows, in, out, g, out, w->data, in, fresh ? 0.0f : 1.0f,
-              gx, in);
+        ac_gemm(false, false, rows, in, out, g, out, w->data, in, fresh ? 0.0f : 1.0f, gx, in);
 }
 
 ac_tensor *ac_linear(ac_ctx *ctx, ac_tensor *x, ac_tensor *weight, ac_tensor *bias) {
