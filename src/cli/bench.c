@@ -33,7 +33,8 @@
 
 static const char *const USAGE =
     "usage: attncast bench [--preset small|large|CONFIG] [--threads N] [--kinds K,...] "
-    "[--seconds S] [--lookback L] [--ceiling-size N] [--gemm B] [--cpu-clock] [--json]";
+    "[--seconds S] [--lookback L] [--ceiling-size N] [--gemm B] [--trace-gemm FILE] [--cpu-clock] "
+    "[--json]";
 
 static const char *const HELP =
     "\n"
@@ -53,6 +54,9 @@ static const char *const HELP =
     "  --ceiling-size N   measure the sgemm ceiling on an N^3 product (default 1024)\n"
     "  --gemm B           the matrix products' backend: openblas or own (default: the\n"
     "                     build's, or ATTNCAST_GEMM)\n"
+    "  --trace-gemm FILE  append each kind's matrix products (one training step, one batch-256\n"
+    "                     and one single-window forecast) to FILE as CSV rows, for\n"
+    "                     tools/gemm_compare (needs --threads 1)\n"
     "  --cpu-clock        time with the process CPU clock instead of the wall clock\n"
     "  --json             machine-readable output\n"
     "  --help, -h         this help\n"
@@ -64,6 +68,38 @@ static const char *const HELP =
 /* The clock every timing reads: wall time, or with --cpu-clock the process's CPU time, which on a
  * busy machine measures the work of a 1-thread run without the time other processes took. */
 static double (*bench_clock)(void) = ac_seconds;
+
+/* --trace-gemm FILE: each kind's process appends the matrix products of one training step, one
+ * batch-256 forecast and one single-window forecast to FILE, a CSV that tools/gemm_compare
+ * replays on other libraries. */
+static const char *trace_path;
+#define TRACE_CAP 4096
+static ac_gemm_call trace_calls[TRACE_CAP];
+static int trace_count;
+
+static void trace_start(void) {
+    if (trace_path) ac_gemm_trace(trace_calls, TRACE_CAP, &trace_count);
+}
+
+/* Appends the products traced since trace_start as rows "kind,phase,geometry...". */
+static int trace_write(const char *kind, const char *phase, char *error, size_t n) {
+    if (!trace_path) return 0;
+    ac_gemm_trace(NULL, 0, NULL);
+    FILE *f = fopen(trace_path, "a");
+    if (!f) {
+        snprintf(error, n, "--trace-gemm: cannot append to %s", trace_path);
+        return -1;
+    }
+    int stored = trace_count < TRACE_CAP ? trace_count : TRACE_CAP;
+    for (int i = 0; i < stored; i++) {
+        const ac_gemm_call *c = &trace_calls[i];
+        fprintf(f, "%s,%s,%d,%d,%d,%d,%d,%d,%d,%d,%g\n", kind, phase, c->trans_a, c->trans_b, c->M,
+                c->N, c->K, c->lda, c->ldb, c->ldc, (double)c->beta);
+    }
+    int rc = fclose(f) == 0 && trace_count <= TRACE_CAP ? 0 : -1;
+    if (rc) snprintf(error, n, "--trace-gemm: cannot write %s", trace_path);
+    return rc;
+}
 
 /* What one kind's child process measures and sends back through a pipe. */
 typedef struct bench_result {
@@ -200,6 +236,7 @@ static int backtest_speed(ac_forecaster *model, int L, int H, int C, double seco
 
 static void measure_kind(const ac_config *cfg, int channels, double seconds, bench_result *out) {
     memset(out, 0, sizeof *out);
+    const char *kind_name = ac_attention_kind_name(cfg->model.attention);
     ac_error err;
     ac_model_spec spec = ac_config_model_spec(cfg, channels);
     int L = spec.lookback, H = spec.horizon, C = channels;
@@ -245,6 +282,7 @@ static void measure_kind(const ac_config *cfg, int channels, double seconds, ben
             ac_blas_stats_take(); /* count from here */
             ac_blas_stats_enable(true);
         }
+        if (i == 2) trace_start(); /* the last warm-up step */
         step_start = ac_seconds();
         pool_batch batch = {.x = pool + (size_t)(i % POOL_BATCHES) * (x_len + y_len),
                             .x_window = (size_t)L * C,
@@ -273,6 +311,10 @@ static void measure_kind(const ac_config *cfg, int channels, double seconds, ben
         ac_optimizer_step(opt, 1e-3f);
         ac_zero_grad(ps, np);
         ac_ctx_reset(ctx);
+        if (i == 2 && trace_write(kind_name, "train", out->error, sizeof out->error) != 0) {
+            free(pool);
+            goto done;
+        }
         ac_thread_tuner_step(&tuner, ac_seconds() - step_start);
         if (i >= 3) steps++;
         if (i >= 3 && bench_clock() - t0 >= seconds) break;
@@ -298,6 +340,7 @@ static void measure_kind(const ac_config *cfg, int channels, double seconds, ben
     }
     fill(windows, (size_t)256 * L * C, &rng);
     int batches = 0;
+    trace_start();
     t0 = bench_clock();
     do {
         ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){256, L, C});
@@ -308,6 +351,10 @@ static void measure_kind(const ac_config *cfg, int channels, double seconds, ben
             goto done;
         }
         ac_ctx_reset(ctx);
+        if (batches == 0 && trace_write(kind_name, "batch256", out->error, sizeof out->error)) {
+            free(windows);
+            goto done;
+        }
         batches++;
     } while (bench_clock() - t0 < seconds / 2);
     free(windows);
@@ -345,6 +392,14 @@ static void measure_kind(const ac_config *cfg, int channels, double seconds, ben
     if (window && fc) {
         fill(window, (size_t)L * C, &rng);
         for (int i = 0; i < 5; i++) ac_model_forecast(m, window, fc, &err); /* warm-up */
+        trace_start();
+        ac_model_forecast(m, window, fc, &err);
+        if (trace_write(kind_name, "latency", out->error, sizeof out->error) != 0) {
+            free(window);
+            free(fc);
+            ac_model_free(m);
+            goto done;
+        }
         for (int i = 0; i < LATENCY_CALLS; i++) {
             double s0 = bench_clock();
             ac_model_forecast(m, window, fc, &err);
@@ -421,7 +476,7 @@ int ac_cli_bench(int argc, char **argv) {
             bench_clock = ac_cpu_seconds;
         } else if (!strcmp(a, "--preset") || !strcmp(a, "--threads") || !strcmp(a, "--kinds") ||
                    !strcmp(a, "--seconds") || !strcmp(a, "--lookback") ||
-                   !strcmp(a, "--ceiling-size")) {
+                   !strcmp(a, "--ceiling-size") || !strcmp(a, "--trace-gemm")) {
             if (i + 1 >= argc) {
                 ac_cli_error("bench: %s needs a value", a);
                 return AC_EXIT_USAGE;
@@ -429,6 +484,8 @@ int ac_cli_bench(int argc, char **argv) {
             const char *v = argv[++i];
             if (!strcmp(a, "--preset"))
                 preset = v;
+            else if (!strcmp(a, "--trace-gemm"))
+                trace_path = v;
             else if (!strcmp(a, "--kinds"))
                 kinds_arg = v;
             else if (!strcmp(a, "--threads")) {

@@ -118,10 +118,42 @@ void ac_gemm_reference(bool trans_a, bool trans_b, int M, int N, int K, const fl
 }
 
 /* ---- packing B ---- */
+#if AC_GEMM_X86
+/* dst[k nr + jj] = src[jj ld + k] for an 8 x 8 block: eight rows of B^T (8 k each) become eight
+ * k rows of 8 columns, an in-register transpose. */
+__attribute__((target("avx2"))) static void transpose8x8(const float *src, int64_t ld, float *dst,
+                                                         int nr) {
+    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + ld),
+           r2 = _mm256_loadu_ps(src + 2 * ld), r3 = _mm256_loadu_ps(src + 3 * ld),
+           r4 = _mm256_loadu_ps(src + 4 * ld), r5 = _mm256_loadu_ps(src + 5 * ld),
+           r6 = _mm256_loadu_ps(src + 6 * ld), r7 = _mm256_loadu_ps(src + 7 * ld);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1),
+           t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3),
+           t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+           t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee),
+           u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee),
+           u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee),
+           u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
+    _mm256_storeu_ps(dst + 0 * nr, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(dst + 1 * nr, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(dst + 2 * nr, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(dst + 3 * nr, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(dst + 4 * nr, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(dst + 5 * nr, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(dst + 6 * nr, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(dst + 7 * nr, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+#endif
+
 /* dst[p][k][jj] = op(B)(k0 + k, p NR + jj) for the kc rows from k0 and every column, 0 beyond N:
- * panels of NR columns, each kc x NR, row after row. */
+ * panels of NR columns, each kc x NR, row after row. A transposed B (a linear's weight, stored
+ * [N][K]) goes through 8 x 8 in-register transposes where the CPU has AVX2. */
 static void pack_b(const float *B, int ldb, bool trans_b, int k0, int kc, int N, int nr,
                    float *restrict dst) {
+#if AC_GEMM_X86
+    bool avx2 = nr % 8 == 0 && __builtin_cpu_supports("avx2");
+#endif
     int panels = (N + nr - 1) / nr;
     for (int p = 0; p < panels; p++) {
         float *d = dst + (int64_t)p * kc * nr;
@@ -133,14 +165,30 @@ static void pack_b(const float *B, int ldb, bool trans_b, int k0, int kc, int N,
                 memcpy(row, src, (size_t)w * sizeof(float));
                 for (int jj = w; jj < nr; jj++) row[jj] = 0.0f;
             }
-        } else {
-            for (int jj = 0; jj < w; jj++) {
-                const float *src = B + (int64_t)(j0 + jj) * ldb + k0;
-                for (int k = 0; k < kc; k++) d[(int64_t)k * nr + jj] = src[k];
-            }
-            for (int jj = w; jj < nr; jj++)
-                for (int k = 0; k < kc; k++) d[(int64_t)k * nr + jj] = 0.0f;
+            continue;
         }
+        int jj = 0, k8 = 0;
+#if AC_GEMM_X86
+        if (avx2) {
+            k8 = kc / 8 * 8;
+            for (; jj + 8 <= w; jj += 8)
+                for (int k = 0; k < k8; k += 8)
+                    transpose8x8(B + (int64_t)(j0 + jj) * ldb + k0 + k, ldb,
+                                 d + (int64_t)k * nr + jj, nr);
+            /* the last k (kc not a multiple of 8) of those columns */
+            for (int j = 0; j < jj; j++) {
+                const float *src = B + (int64_t)(j0 + j) * ldb + k0;
+                for (int k = k8; k < kc; k++) d[(int64_t)k * nr + j] = src[k];
+            }
+        }
+#endif
+        (void)k8;
+        for (; jj < w; jj++) {
+            const float *src = B + (int64_t)(j0 + jj) * ldb + k0;
+            for (int k = 0; k < kc; k++) d[(int64_t)k * nr + jj] = src[k];
+        }
+        for (jj = w; jj < nr; jj++)
+            for (int k = 0; k < kc; k++) d[(int64_t)k * nr + jj] = 0.0f;
     }
 }
 
@@ -233,8 +281,56 @@ ukernel_avx512(int mr, int kc, const float *a, int64_t rsa, int64_t csa, const f
                int64_t ldc, int cols, int start, float beta) {
     switch (mr) {
         UKR512_CASE(1)
-        UKR512_CASE(2) UKR512_CASE(3) UKR512_CASE(4) UKR512_CASE(5) UKR512_CASE(6) UKR512_CASE(7)
-            UKR512_CASE(8) UKR512_CASE(9) UKR512_CASE(10) UKR512_CASE(11) UKR512_CASE(12) default
+        UKR512_CASE(2)
+        UKR512_CASE(3) UKR512_CASE(4) UKR512_CASE(5) UKR512_CASE(6) UKR512_CASE(7) UKR512_CASE(8)
+            UKR512_CASE(9) UKR512_CASE(10) UKR512_CASE(11) UKR512_CASE(12) default : break;
+    }
+}
+
+/* AVX-512 for products 16 columns wide or less (a patch embedding's gradient): MR = 24 rows by
+ * NR = 16 columns (one vector a row), where the 32-column kernel would waste half its work. */
+#define MR512N 24
+#define NR512N 16
+__attribute__((target("avx512f"), always_inline)) static inline void
+ukr512n_body(const int mr, int kc, const float *a, int64_t rsa, int64_t csa, const float *bp,
+             float *c, int64_t ldc, int cols, int start, float beta) {
+    __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1u);
+    __m512 acc[MR512N];
+#pragma GCC unroll 24
+    for (int i = 0; i < mr; i++) {
+        if (start == START_ZERO) {
+            acc[i] = _mm512_setzero_ps();
+        } else {
+            acc[i] = _mm512_maskz_loadu_ps(m0, c + i * ldc);
+            if (start == START_BETA_C) acc[i] = _mm512_mul_ps(acc[i], _mm512_set1_ps(beta));
+        }
+    }
+    for (int k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_load_ps(bp + (int64_t)k * NR512N);
+        const float *ak = a + k * csa;
+#pragma GCC unroll 24
+        for (int i = 0; i < mr; i++)
+            acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(ak[i * rsa]), b0, acc[i]);
+    }
+#pragma GCC unroll 24
+    for (int i = 0; i < mr; i++) _mm512_mask_storeu_ps(c + i * ldc, m0, acc[i]);
+}
+
+#define UKR512N_CASE(n)                                                                            \
+    case n:                                                                                        \
+        ukr512n_body(n, kc, a, rsa, csa, bp, c, ldc, cols, start, beta);                           \
+        break;
+
+__attribute__((target("avx512f"))) static void
+ukernel_avx512_narrow(int mr, int kc, const float *a, int64_t rsa, int64_t csa, const float *bp,
+                      float *c, int64_t ldc, int cols, int start, float beta) {
+    switch (mr) {
+        UKR512N_CASE(1)
+        UKR512N_CASE(2) UKR512N_CASE(3) UKR512N_CASE(4) UKR512N_CASE(5) UKR512N_CASE(6)
+            UKR512N_CASE(7) UKR512N_CASE(8) UKR512N_CASE(9) UKR512N_CASE(10) UKR512N_CASE(11)
+                UKR512N_CASE(12) UKR512N_CASE(13) UKR512N_CASE(14) UKR512N_CASE(15) UKR512N_CASE(16)
+                    UKR512N_CASE(17) UKR512N_CASE(18) UKR512N_CASE(19) UKR512N_CASE(20)
+                        UKR512N_CASE(21) UKR512N_CASE(22) UKR512N_CASE(23) UKR512N_CASE(24) default
             : break;
     }
 }
@@ -309,12 +405,16 @@ typedef struct gemm_isa {
     const char *name;
     ukernel_fn kernel;
     int mr, nr, kc;
+    /* for products no wider than narrow_nr (NULL: none) */
+    ukernel_fn narrow;
+    int narrow_mr, narrow_nr;
 } gemm_isa;
 
-static const gemm_isa ISA_PORTABLE = {"portable", ukernel_portable, 4, 8, 256};
+static const gemm_isa ISA_PORTABLE = {"portable", ukernel_portable, 4, 8, 256, NULL, 0, 0};
 #if AC_GEMM_X86
-static const gemm_isa ISA_AVX512 = {"avx512", ukernel_avx512, MR512, NR512, 256};
-static const gemm_isa ISA_AVX2 = {"avx2", ukernel_avx2, MR256, NR256, 256};
+static const gemm_isa ISA_AVX512 = {"avx512", ukernel_avx512,        MR512,  NR512,
+                                    256,      ukernel_avx512_narrow, MR512N, NR512N};
+static const gemm_isa ISA_AVX2 = {"avx2", ukernel_avx2, MR256, NR256, 256, NULL, 0, 0};
 #endif
 
 /* The widest kernel this CPU runs, or the named one when it runs it too (NULL otherwise). */
@@ -374,6 +474,12 @@ void ac_gemm_own(bool trans_a, bool trans_b, int M, int N, int K, const float *A
     const gemm_isa *isa = isa_now();
     int64_t rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
     int mr = isa->mr, nr = isa->nr, kcmax = isa->kc;
+    ukernel_fn kernel = isa->kernel;
+    if (isa->narrow && N <= isa->narrow_nr) {
+        kernel = isa->narrow;
+        mr = isa->narrow_mr;
+        nr = isa->narrow_nr;
+    }
     int panels = (N + nr - 1) / nr;
     int kc_first = K < kcmax ? K : kcmax;
     float *bp = pack_buffer((size_t)panels * nr * kc_first);
@@ -397,8 +503,8 @@ void ac_gemm_own(bool trans_a, bool trans_b, int M, int N, int K, const float *A
                 const float *panel = bp + (int64_t)p * kc * nr;
                 for (int i = i0; i < i1; i += mr) {
                     int rows = i1 - i < mr ? i1 - i : mr;
-                    isa->kernel(rows, kc, ak + i * rsa, rsa, csa, panel, C + (int64_t)i * ldc + j0,
-                                ldc, cols, start, beta);
+                    kernel(rows, kc, ak + i * rsa, rsa, csa, panel, C + (int64_t)i * ldc + j0, ldc,
+                           cols, start, beta);
                 }
             }
         }
