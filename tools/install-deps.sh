@@ -6,10 +6,12 @@
 #   tools/install-deps.sh            build + test dependencies
 #   tools/install-deps.sh --parity   also python3-torch and python3-h5py, for the PyTorch parity
 #                                    test (best effort: a failure here only skips that test)
+#   tools/install-deps.sh --gemm-compare
+#                                    also libxsmm and BLIS, for tools/gemm_compare (best effort)
 #   tools/install-deps.sh --mpi      also Open MPI (libopenmpi-dev, openmpi-bin), for the
 #                                    -DATTNCAST_MPI=ON build and its tests
 #   tools/install-deps.sh --list     print the package list and exit
-# Options combine (tools/test.sh passes --parity --mpi).
+# Options combine (tools/test.sh passes --parity --gemm-compare --mpi).
 set -euo pipefail
 
 PACKAGES=(
@@ -34,8 +36,10 @@ PACKAGES=(
 
 PARITY_PACKAGES=(python3-torch python3-h5py)
 MPI_PACKAGES=(libopenmpi-dev openmpi-bin) # MPI headers and library, mpirun
+GEMM_PACKAGES=(libxsmm-dev libblis-dev)   # the other libraries tools/gemm_compare times
 
 parity=0
+gemm=0
 mpi=0
 for arg in "$@"; do
   case "$arg" in
@@ -44,9 +48,10 @@ for arg in "$@"; do
       exit 0
       ;;
     --parity) parity=1 ;;
+    --gemm-compare) gemm=1 ;;
     --mpi) mpi=1 ;;
     *)
-      echo "install-deps: unknown option $arg (known: --parity --mpi --list)" >&2
+      echo "install-deps: unknown option $arg (known: --parity --gemm-compare --mpi --list)" >&2
       exit 2
       ;;
   esac
@@ -62,8 +67,10 @@ missing_of() { # prints the packages of "$@" that are not installed
 mapfile -t missing < <(missing_of "${PACKAGES[@]}")
 extras=()
 [[ $parity -eq 1 ]] && mapfile -t extras < <(missing_of "${PARITY_PACKAGES[@]}")
+gemm_extras=()
+[[ $gemm -eq 1 ]] && mapfile -t gemm_extras < <(missing_of "${GEMM_PACKAGES[@]}")
 
-if [[ ${#missing[@]} -eq 0 && ${#extras[@]} -eq 0 ]]; then
+if [[ ${#missing[@]} -eq 0 && ${#extras[@]} -eq 0 && ${#gemm_extras[@]} -eq 0 ]]; then
   echo "install-deps: all packages present"
   exit 0
 fi
@@ -88,4 +95,9 @@ if [[ ${#extras[@]} -gt 0 ]]; then
   echo "install-deps: installing ${extras[*]} (for the PyTorch parity test)"
   "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${extras[@]}" ||
     echo "install-deps: warning: could not install ${extras[*]}; the parity test will be skipped"
+fi
+if [[ ${#gemm_extras[@]} -gt 0 ]]; then
+  echo "install-deps: installing ${gemm_extras[*]} (for tools/gemm_compare)"
+  "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${gemm_extras[@]}" ||
+    echo "install-deps: warning: could not install ${gemm_extras[*]}; gemm_compare is not built"
 fi

@@ -30,9 +30,9 @@ for arg in "$@"; do
 done
 
 if [[ $mpi -eq 1 ]]; then
-  bash tools/install-deps.sh --parity --mpi
+  bash tools/install-deps.sh --parity --gemm-compare --mpi
 else
-  bash tools/install-deps.sh --parity
+  bash tools/install-deps.sh --parity --gemm-compare
 fi
 
 jobs=$(nproc 2>/dev/null || echo 2)

@@ -571,6 +571,10 @@ int ac_cli_bench(int argc, char **argv) {
         ac_cli_error("%s", err.msg);
         return AC_EXIT_USAGE;
     }
+    if (trace_path && ac_threads_get() != 1) {
+        ac_cli_error("bench: --trace-gemm traces one thread's products: add --threads 1");
+        return AC_EXIT_USAGE;
+    }
     double ceiling = sgemm_ceiling(ceiling_size);
     if (!json) {
         ac_model_spec shape = ac_config_model_spec(&cfg, channels);
