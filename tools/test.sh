@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # test.sh - the project's one test command (README's quick start and .ci/run call it).
-# Installs what is missing (with python3-torch for the PyTorch parity test, best effort, and Open
-# MPI), builds the normal build (build/) and the AddressSanitizer +
-# UndefinedBehaviorSanitizer build (build-sanitize/) with warnings as errors, and runs the
-# whole ctest suite on both; then the MPI build (build-mpi/, -DATTNCAST_MPI=ON), in which only
+# Installs what is missing (with python3-torch for the PyTorch parity test and libxsmm and BLIS
+# for tools/gemm_compare, best effort, and Open MPI), builds the normal build (build/, matrix
+# products on the own kernels) and the AddressSanitizer + UndefinedBehaviorSanitizer build
+# (build-sanitize/, products on OpenBLAS) with warnings as errors, and runs the whole ctest
+# suite on both; then the MPI build (build-mpi/, -DATTNCAST_MPI=ON), in which only
 # the MPI tests run (ctest -L mpi: 2 ranks under mpirun against 1 process). The full run also
 # installs the normal build into a temporary prefix and builds the embedding example against it
 # through pkg-config and CMake (tools/check_install.sh), and builds the libFuzzer targets with
@@ -64,7 +65,9 @@ if [[ $quick -eq 0 ]]; then
   # halt_on_error makes UBSan findings fail the test instead of only printing them.
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
   export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
-  run_build build-sanitize -DCMAKE_BUILD_TYPE=Debug -DATTNCAST_SANITIZE=ON
+  # The sanitizer build runs its products on OpenBLAS, so that the suite runs on both backends
+  # (the own kernels themselves run in both: tests/tensor/test_gemm calls them directly).
+  run_build build-sanitize -DCMAKE_BUILD_TYPE=Debug -DATTNCAST_SANITIZE=ON -DATTNCAST_GEMM=openblas
   unset ASAN_OPTIONS UBSAN_OPTIONS
   # The fuzz smoke: every target for ATTNCAST_FUZZ_SMOKE_SECONDS, two at a time.
   mkdir -p build-fuzz

@@ -150,6 +150,8 @@ static void print_version(void) {
     H5get_libversion(&maj, &min, &rel);
     printf("attncast %s\n", ac_version());
     printf("OpenBLAS: %s\n", openblas_get_config());
+    printf("matrix products: %s (own kernels: %s)\n", ac_gemm_backend_name(ac_gemm_get_backend()),
+           ac_gemm_own_isa());
     printf("HDF5: %u.%u.%u\n", maj, min, rel);
     printf("cJSON: %s\n", cJSON_Version());
 }
@@ -181,6 +183,8 @@ int main(int argc, char **argv) {
         return AC_EXIT_USAGE;
     }
     const char *name = argv[1];
+    const char *gemm = getenv("ATTNCAST_GEMM");
+    if (gemm && *gemm && ac_cli_parse_gemm("ATTNCAST_GEMM", gemm) != 0) return AC_EXIT_USAGE;
     if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
         print_help(stdout);
         return AC_EXIT_OK;

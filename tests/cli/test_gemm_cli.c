@@ -37,6 +37,11 @@ static void test_a_bad_backend_name_is_a_usage_error(void **state) {
     assert_non_null(strstr(out, "--gemm: expected openblas or own, got 'blis'"));
     assert_int_equal(sh("'%s' bench-ops --gemm", tu_bin()), 2);
     assert_non_null(strstr(out, "--gemm"));
+    assert_int_equal(sh("ATTNCAST_GEMM=mkl '%s' --version", tu_bin()), 2);
+    assert_int_equal(tu_count_lines(out), 1);
+    assert_non_null(strstr(out, "ATTNCAST_GEMM: expected openblas or own, got 'mkl'"));
+    assert_int_equal(sh("ATTNCAST_GEMM=openblas '%s' --version", tu_bin()), 0);
+    assert_non_null(strstr(out, "matrix products: openblas (own kernels: "));
 }
 
 static void test_bench_ops_on_the_own_kernels_gives_the_raw_bits(void **state) {
