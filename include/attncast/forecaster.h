@@ -118,6 +118,11 @@ ac_tensor *const *ac_forecaster_params(const ac_forecaster *model);
 ac_tensor *ac_forecaster_param(const ac_forecaster *model, const char *name);
 /* Total number of scalar weights. */
 int64_t ac_forecaster_weight_count(const ac_forecaster *model);
+/* For a model whose weights no longer change (a loaded checkpoint that only forecasts): packs
+ * every linear weight once for the own matrix kernels (ac_tensor_pack), so that forecasts skip
+ * that copy; the same bits. What memory does not allow stays unpacked. A training step (the
+ * optimizer) drops the packs again. */
+void ac_forecaster_pack_weights(ac_forecaster *model);
 
 /* x: [B, L, C + Kp + Kf] scaled windows (every column of the input steps: targets, past, then
  * future covariates; need not require grad). Returns the forecast, recorded on the

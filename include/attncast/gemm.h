@@ -39,6 +39,25 @@ void ac_gemm_own(bool trans_a, bool trans_b, int M, int N, int K, const float *A
 void ac_gemm_reference(bool trans_a, bool trans_b, int M, int N, int K, const float *A, int lda,
                        const float *B, int ldb, float beta, float *C, int ldc);
 
+/* A weight that no longer changes (a loaded model's), copied once into the own kernels'
+ * panels: op(B) [K, N], B stored [N, K] when trans_b (a linear's weight), else [K, N]. NULL when
+ * K or N is not positive or memory is short. Products on it give the bits of ac_gemm_own on the
+ * unpacked B. */
+typedef struct ac_gemm_packed ac_gemm_packed;
+ac_gemm_packed *ac_gemm_pack(bool trans_b, int K, int N, const float *B, int ldb);
+void ac_gemm_packed_free(ac_gemm_packed *packed);
+/* Whether products may read packed now: the backend is the own kernels, and the kernel version
+ * it was packed for is the one running. */
+bool ac_gemm_packed_usable(const ac_gemm_packed *packed);
+/* C[M, N] = op(A)[M, K] op(B) + beta C on the own kernels, from the packed B. */
+void ac_gemm_own_packed(bool trans_a, int M, const float *A, int lda, const ac_gemm_packed *packed,
+                        float beta, float *C, int ldc);
+/* ac_gemm(trans_a, true, M, N, K, A, lda, B, ldb, beta, C, ldc) for a transposed B [N, K] that
+ * packed holds: from the panels when usable, else from B itself (the same bits either way on the
+ * own kernels). Counted in the stats and the trace as ac_gemm is. */
+void ac_gemm_with_packed(bool trans_a, int M, const float *A, int lda, const ac_gemm_packed *packed,
+                         const float *B, int ldb, float beta, float *C, int ldc);
+
 ac_gemm_backend ac_gemm_get_backend(void);
 void ac_gemm_set_backend(ac_gemm_backend backend);
 const char *ac_gemm_backend_name(ac_gemm_backend backend); /* "openblas", "own" */

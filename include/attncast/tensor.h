@@ -32,12 +32,21 @@ typedef struct ac_tensor {
     bool requires_grad;          /* gradients flow into this tensor */
     bool persistent;             /* made by ac_tensor_new: owns data and grad */
     const char *name;            /* optional; parameters carry their MODEL.md name */
+    /* a linear weight packed for the own matrix kernels (gemm.h), owned by the tensor; set only
+     * while the weight no longer changes (ac_forecaster_pack_weights), else NULL */
+    struct ac_gemm_packed *packed;
 } ac_tensor;
 
 /* A persistent zero-filled tensor (and a zero gradient buffer when requires_grad). Shapes must
  * have 1..4 positive dimensions; anything else is an AC_ERR_SHAPE in err and NULL. */
 ac_tensor *ac_tensor_new(int ndim, const int *shape, bool requires_grad, ac_error *err);
 void ac_tensor_free(ac_tensor *t);
+/* Packs a linear weight [out, in] for the own matrix kernels (kept in t->packed, used by
+ * ac_linear whenever the own kernels run); false when memory is short (t then works unpacked).
+ * Only for weights that no longer change: ac_tensor_unpack drops the copy (the optimizer's step
+ * does so for every parameter). */
+bool ac_tensor_pack(ac_tensor *t);
+void ac_tensor_unpack(ac_tensor *t);
 
 /* A zero-filled block of at least `bytes` bytes aligned to 64 bytes; free() releases it. NULL
  * when memory is short. */

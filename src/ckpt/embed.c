@@ -38,6 +38,7 @@ ac_model *ac_model_load(const char *path, ac_error *err) {
         return NULL;
     }
     m->ckpt = ckpt;
+    ac_forecaster_pack_weights(ckpt->model); /* read-only from here: forecasts skip the copy */
     m->intervals = ac_interval_defs(ac_forecaster_spec(ckpt->model),
                                     ckpt->has_calibration ? &ckpt->calibration : NULL, m->interval,
                                     AC_INTERVALS_CAP);

@@ -163,6 +163,16 @@ static ac_status add_linear(ac_forecaster *m, const char *prefix, int out, int i
     return *b ? AC_OK : err->code;
 }
 
+void ac_forecaster_pack_weights(ac_forecaster *m) {
+    for (int i = 0; i < m->n_params; i++) {
+        ac_tensor *t = m->params[i];
+        size_t len = strlen(t->name);
+        /* a linear's weight: [out, in], named "<linear>.weight" (add_linear) */
+        if (t->ndim == 2 && len > 7 && strcmp(t->name + len - 7, ".weight") == 0)
+            (void)ac_tensor_pack(t);
+    }
+}
+
 static ac_status add_norm(ac_forecaster *m, const char *prefix, ac_tensor **w, ac_tensor **b,
                           ac_error *err) {
     char name[2 * AC_PARAM_NAME];

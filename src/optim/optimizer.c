@@ -220,6 +220,7 @@ void ac_optimizer_step(ac_optimizer *opt, float lr) {
      * a step count uses its restored momentum buffer. */
     bool first = opt->steps == 0;
     opt->steps++;
+    for (int i = 0; i < opt->n; i++) ac_tensor_unpack(opt->params[i]); /* the weights change */
     if (c->kind == AC_OPT_SGD) {
         for (int i = 0; i < opt->n; i++) {
             ac_tensor *p = opt->params[i];

@@ -282,8 +282,9 @@ ukernel_avx512(int mr, int kc, const float *a, int64_t rsa, int64_t csa, const f
     switch (mr) {
         UKR512_CASE(1)
         UKR512_CASE(2)
-        UKR512_CASE(3) UKR512_CASE(4) UKR512_CASE(5) UKR512_CASE(6) UKR512_CASE(7) UKR512_CASE(8)
-            UKR512_CASE(9) UKR512_CASE(10) UKR512_CASE(11) UKR512_CASE(12) default : break;
+        UKR512_CASE(3)
+        UKR512_CASE(4) UKR512_CASE(5) UKR512_CASE(6) UKR512_CASE(7) UKR512_CASE(8) UKR512_CASE(9)
+            UKR512_CASE(10) UKR512_CASE(11) UKR512_CASE(12) default : break;
     }
 }
 
@@ -326,12 +327,12 @@ ukernel_avx512_narrow(int mr, int kc, const float *a, int64_t rsa, int64_t csa, 
                       float *c, int64_t ldc, int cols, int start, float beta) {
     switch (mr) {
         UKR512N_CASE(1)
-        UKR512N_CASE(2) UKR512N_CASE(3) UKR512N_CASE(4) UKR512N_CASE(5) UKR512N_CASE(6)
-            UKR512N_CASE(7) UKR512N_CASE(8) UKR512N_CASE(9) UKR512N_CASE(10) UKR512N_CASE(11)
-                UKR512N_CASE(12) UKR512N_CASE(13) UKR512N_CASE(14) UKR512N_CASE(15) UKR512N_CASE(16)
-                    UKR512N_CASE(17) UKR512N_CASE(18) UKR512N_CASE(19) UKR512N_CASE(20)
-                        UKR512N_CASE(21) UKR512N_CASE(22) UKR512N_CASE(23) UKR512N_CASE(24) default
-            : break;
+        UKR512N_CASE(2)
+        UKR512N_CASE(3) UKR512N_CASE(4) UKR512N_CASE(5) UKR512N_CASE(6) UKR512N_CASE(7)
+            UKR512N_CASE(8) UKR512N_CASE(9) UKR512N_CASE(10) UKR512N_CASE(11) UKR512N_CASE(12)
+                UKR512N_CASE(13) UKR512N_CASE(14) UKR512N_CASE(15) UKR512N_CASE(16) UKR512N_CASE(17)
+                    UKR512N_CASE(18) UKR512N_CASE(19) UKR512N_CASE(20) UKR512N_CASE(21)
+                        UKR512N_CASE(22) UKR512N_CASE(23) UKR512N_CASE(24) default : break;
     }
 }
 
@@ -460,54 +461,124 @@ const char *ac_gemm_own_isa(void) {
 /* Below this many multiply-adds a product stays on the calling thread. */
 #define GEMM_PARALLEL_MIN (1 << 21)
 
+/* The kernel, MR and NR the own kernels use for products N columns wide. */
+typedef struct gemm_plan {
+    ukernel_fn kernel;
+    int mr, nr, kc;
+} gemm_plan;
+
+static gemm_plan plan_for(int N) {
+    const gemm_isa *isa = isa_now();
+    if (isa->narrow && N <= isa->narrow_nr)
+        return (gemm_plan){isa->narrow, isa->narrow_mr, isa->narrow_nr, isa->kc};
+    return (gemm_plan){isa->kernel, isa->mr, isa->nr, isa->kc};
+}
+
+/* C = beta C, for a product with no k. */
+static void scale_c(int M, int N, float beta, float *C, int ldc) {
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            float *c = C + (int64_t)i * ldc + j;
+            *c = beta == 0.0f ? 0.0f : beta == 1.0f ? *c : beta * *c;
+        }
+}
+
+/* One block of kc rows of B, packed at bp: C (+)= op(A)[:, k0 .. k0 + kc) bp, every row of C. */
+static void gemm_block(const gemm_plan *pl, int M, int N, int k0, int kc, bool trans_a,
+                       const float *A, int lda, const float *bp, float beta, float *C, int ldc) {
+    int64_t rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
+    int mr = pl->mr, nr = pl->nr, panels = (N + nr - 1) / nr;
+    ukernel_fn kernel = pl->kernel;
+    int row_blocks = (M + GEMM_ROW_BLOCK - 1) / GEMM_ROW_BLOCK;
+    bool split = (double)M * N * kc >= GEMM_PARALLEL_MIN && row_blocks > 1;
+    int start = k0 > 0 || beta == 1.0f ? START_C : beta == 0.0f ? START_ZERO : START_BETA_C;
+    const float *ak = A + k0 * csa;
+#pragma omp parallel for schedule(static) if (split)
+    for (int rb = 0; rb < row_blocks; rb++) {
+        int i0 = rb * GEMM_ROW_BLOCK;
+        int i1 = i0 + GEMM_ROW_BLOCK < M ? i0 + GEMM_ROW_BLOCK : M;
+        for (int p = 0; p < panels; p++) {
+            int j0 = p * nr, cols = N - j0 < nr ? N - j0 : nr;
+            const float *panel = bp + (int64_t)p * kc * nr;
+            for (int i = i0; i < i1; i += mr) {
+                int rows = i1 - i < mr ? i1 - i : mr;
+                kernel(rows, kc, ak + i * rsa, rsa, csa, panel, C + (int64_t)i * ldc + j0, ldc,
+                       cols, start, beta);
+            }
+        }
+    }
+}
+
 void ac_gemm_own(bool trans_a, bool trans_b, int M, int N, int K, const float *A, int lda,
                  const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
-    if (K <= 0) { /* no products: C = beta C */
-        for (int i = 0; i < M; i++)
-            for (int j = 0; j < N; j++) {
-                float *c = C + (int64_t)i * ldc + j;
-                *c = beta == 0.0f ? 0.0f : beta == 1.0f ? *c : beta * *c;
-            }
+    if (K <= 0) {
+        scale_c(M, N, beta, C, ldc);
         return;
     }
-    const gemm_isa *isa = isa_now();
-    int64_t rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
-    int mr = isa->mr, nr = isa->nr, kcmax = isa->kc;
-    ukernel_fn kernel = isa->kernel;
-    if (isa->narrow && N <= isa->narrow_nr) {
-        kernel = isa->narrow;
-        mr = isa->narrow_mr;
-        nr = isa->narrow_nr;
-    }
-    int panels = (N + nr - 1) / nr;
-    int kc_first = K < kcmax ? K : kcmax;
-    float *bp = pack_buffer((size_t)panels * nr * kc_first);
+    gemm_plan pl = plan_for(N);
+    int panels = (N + pl.nr - 1) / pl.nr;
+    float *bp = pack_buffer((size_t)panels * pl.nr * (K < pl.kc ? K : pl.kc));
     if (!bp) { /* no memory for the panels: the reference gives the same bits */
         ac_gemm_reference(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    int row_blocks = (M + GEMM_ROW_BLOCK - 1) / GEMM_ROW_BLOCK;
-    bool split = (double)M * N * K >= GEMM_PARALLEL_MIN && row_blocks > 1;
-    for (int k0 = 0; k0 < K; k0 += kcmax) {
-        int kc = K - k0 < kcmax ? K - k0 : kcmax;
-        pack_b(B, ldb, trans_b, k0, kc, N, nr, bp);
-        int start = k0 > 0 || beta == 1.0f ? START_C : beta == 0.0f ? START_ZERO : START_BETA_C;
-        const float *ak = A + k0 * csa;
-#pragma omp parallel for schedule(static) if (split)
-        for (int rb = 0; rb < row_blocks; rb++) {
-            int i0 = rb * GEMM_ROW_BLOCK;
-            int i1 = i0 + GEMM_ROW_BLOCK < M ? i0 + GEMM_ROW_BLOCK : M;
-            for (int p = 0; p < panels; p++) {
-                int j0 = p * nr, cols = N - j0 < nr ? N - j0 : nr;
-                const float *panel = bp + (int64_t)p * kc * nr;
-                for (int i = i0; i < i1; i += mr) {
-                    int rows = i1 - i < mr ? i1 - i : mr;
-                    kernel(rows, kc, ak + i * rsa, rsa, csa, panel, C + (int64_t)i * ldc + j0, ldc,
-                           cols, start, beta);
-                }
-            }
-        }
+    for (int k0 = 0; k0 < K; k0 += pl.kc) {
+        int kc = K - k0 < pl.kc ? K - k0 : pl.kc;
+        pack_b(B, ldb, trans_b, k0, kc, N, pl.nr, bp);
+        gemm_block(&pl, M, N, k0, kc, trans_a, A, lda, bp, beta, C, ldc);
+    }
+}
+
+/* ---- B packed once ---- */
+struct ac_gemm_packed {
+    const gemm_isa *isa; /* the kernels it was packed for */
+    int K, N;
+    gemm_plan plan;
+    float *panels; /* k block after k block, each as pack_b leaves it */
+};
+
+ac_gemm_packed *ac_gemm_pack(bool trans_b, int K, int N, const float *B, int ldb) {
+    if (K <= 0 || N <= 0) return NULL;
+    ac_gemm_packed *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->isa = isa_now();
+    p->K = K;
+    p->N = N;
+    p->plan = plan_for(N);
+    int panels = (N + p->plan.nr - 1) / p->plan.nr;
+    size_t floats = (size_t)K * panels * p->plan.nr;
+    p->panels = aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64);
+    if (!p->panels) {
+        free(p);
+        return NULL;
+    }
+    for (int k0 = 0; k0 < K; k0 += p->plan.kc) {
+        int kc = K - k0 < p->plan.kc ? K - k0 : p->plan.kc;
+        pack_b(B, ldb, trans_b, k0, kc, N, p->plan.nr,
+               p->panels + (size_t)k0 * panels * p->plan.nr);
+    }
+    return p;
+}
+
+void ac_gemm_packed_free(ac_gemm_packed *p) {
+    if (!p) return;
+    free(p->panels);
+    free(p);
+}
+
+bool ac_gemm_packed_usable(const ac_gemm_packed *p) {
+    return p && backend_now() == AC_GEMM_OWN && p->isa == isa_now();
+}
+
+void ac_gemm_own_packed(bool trans_a, int M, const float *A, int lda, const ac_gemm_packed *B,
+                        float beta, float *C, int ldc) {
+    if (M <= 0) return;
+    int panels = (B->N + B->plan.nr - 1) / B->plan.nr;
+    for (int k0 = 0; k0 < B->K; k0 += B->plan.kc) {
+        int kc = B->K - k0 < B->plan.kc ? B->K - k0 : B->plan.kc;
+        gemm_block(&B->plan, M, B->N, k0, kc, trans_a, A, lda,
+                   B->panels + (size_t)k0 * panels * B->plan.nr, beta, C, ldc);
     }
 }
 
@@ -521,21 +592,43 @@ static void gemm_dispatch(bool trans_a, bool trans_b, int M, int N, int K, const
                 trans_b ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
 
-void ac_gemm(bool trans_a, bool trans_b, int M, int N, int K, const float *A, int lda,
-             const float *B, int ldb, float beta, float *C, int ldc) {
-    if (trace_count) {
-        int n = (*trace_count)++;
-        if (n < trace_cap)
-            trace_calls[n] = (ac_gemm_call){trans_a, trans_b, M, N, K, lda, ldb, ldc, beta};
-    }
-    if (!atomic_load_explicit(&stats_on, memory_order_relaxed)) {
-        gemm_dispatch(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
-    double t0 = ac_seconds();
-    gemm_dispatch(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
+/* The accounting of ac_blas_stats around one product of M x N x K. */
+static double stats_begin(void) {
+    return atomic_load_explicit(&stats_on, memory_order_relaxed) ? ac_seconds() : -1.0;
+}
+
+static void stats_end(double t0, int M, int N, int K) {
+    if (t0 < 0) return;
     atomic_fetch_add_explicit(&stats_ns, (long long)((ac_seconds() - t0) * 1e9),
                               memory_order_relaxed);
     atomic_fetch_add_explicit(&stats_flops, 2LL * M * N * K, memory_order_relaxed);
     atomic_fetch_add_explicit(&stats_calls, 1, memory_order_relaxed);
+}
+
+static void trace_add(bool trans_a, bool trans_b, int M, int N, int K, int lda, int ldb, int ldc,
+                      float beta) {
+    if (!trace_count) return;
+    int n = (*trace_count)++;
+    if (n < trace_cap)
+        trace_calls[n] = (ac_gemm_call){trans_a, trans_b, M, N, K, lda, ldb, ldc, beta};
+}
+
+void ac_gemm_with_packed(bool trans_a, int M, const float *A, int lda, const ac_gemm_packed *Bp,
+                         const float *B, int ldb, float beta, float *C, int ldc) {
+    if (!ac_gemm_packed_usable(Bp)) {
+        ac_gemm(trans_a, true, M, Bp->N, Bp->K, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    trace_add(trans_a, true, M, Bp->N, Bp->K, lda, ldb, ldc, beta);
+    double t0 = stats_begin();
+    ac_gemm_own_packed(trans_a, M, A, lda, Bp, beta, C, ldc);
+    stats_end(t0, M, Bp->N, Bp->K);
+}
+
+void ac_gemm(bool trans_a, bool trans_b, int M, int N, int K, const float *A, int lda,
+             const float *B, int ldb, float beta, float *C, int ldc) {
+    trace_add(trans_a, trans_b, M, N, K, lda, ldb, ldc, beta);
+    double t0 = stats_begin();
+    gemm_dispatch(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    stats_end(t0, M, N, K);
 }

@@ -163,17 +163,20 @@ static void sum_rows_into(float *restrict s, const float *restrict g, int rows, 
 /* y[rows, out] = x[rows, in] W^T + bias. The bias rows first, then the product added onto
  * them (beta 1): OpenBLAS's beta 0 would spend a pass zeroing y, and adding the bias after would
  * spend another. */
-static void linear_apply(const float *x, const float *w, const float *bias, float *y, int rows,
+static void linear_apply(const float *x, const ac_tensor *w, const float *bias, float *y, int rows,
                          int in, int out) {
     if (bias) copy_to_rows(y, bias, rows, out);
-    ac_gemm(false, true, rows, out, in, x, in, w, in, bias ? 1.0f : 0.0f, y, out);
+    if (w->packed)
+        ac_gemm_with_packed(false, rows, x, in, w->packed, w->data, in, bias ? 1.0f : 0.0f, y, out);
+    else
+        ac_gemm(false, true, rows, out, in, x, in, w->data, in, bias ? 1.0f : 0.0f, y, out);
 }
 
 /* Refills a released output in backward: the same call as the forward, so the same bits (the
  * weights do not change between a forward and its backward). */
 static void linear_recompute(ac_ctx *ctx, ac_node *n) {
     (void)ctx;
-    linear_apply(n->in[0]->data, n->in[1]->data, n->n_in > 2 ? n->in[2]->data : NULL, n->out->data,
+    linear_apply(n->in[0]->data, n->in[1], n->n_in > 2 ? n->in[2]->data : NULL, n->out->data,
                  n->iarg[0], n->iarg[1], n->iarg[2]);
 }
 
@@ -211,7 +214,7 @@ ac_tensor *ac_linear(ac_ctx *ctx, ac_tensor *x, ac_tensor *weight, ac_tensor *bi
     ac_tensor *y = ac_op_output(ctx, LINEAR, x->ndim, shape);
     if (!y) return NULL;
     int rows = (int)ac_op_outer(x, 1);
-    linear_apply(x->data, weight->data, bias ? bias->data : NULL, y->data, rows, in, out);
+    linear_apply(x->data, weight, bias ? bias->data : NULL, y->data, rows, in, out);
     ac_tensor *ins[3] = {x, weight, bias};
     ac_node *n = ac_op_record(ctx, LINEAR, linear_backward, y, bias ? 3 : 2, ins);
     if (n) {

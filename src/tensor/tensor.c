@@ -1,6 +1,8 @@
 /* tensor.c - tensor headers, shapes and persistent tensors (see include/attncast/tensor.h). */
 #include "attncast/tensor.h"
 
+#include "attncast/gemm.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +100,7 @@ ac_tensor *ac_tensor_new(int ndim, const int *shape, bool requires_grad, ac_erro
 
 void ac_tensor_free(ac_tensor *t) {
     if (!t) return;
+    ac_tensor_unpack(t);
     if (t->persistent) {
         free(t->data);
         free(t->grad);
@@ -112,4 +115,16 @@ void ac_tensor_fill(ac_tensor *t, float v) {
 
 void ac_tensor_zero_grad(ac_tensor *t) {
     if (t->grad) memset(t->grad, 0, (size_t)t->size * sizeof(float));
+}
+
+bool ac_tensor_pack(ac_tensor *t) {
+    if (t->ndim != 2) return false;
+    ac_tensor_unpack(t);
+    t->packed = ac_gemm_pack(true, t->shape[1], t->shape[0], t->data, t->shape[1]);
+    return t->packed != NULL;
+}
+
+void ac_tensor_unpack(ac_tensor *t) {
+    ac_gemm_packed_free(t->packed);
+    t->packed = NULL;
 }

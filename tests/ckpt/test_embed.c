@@ -118,6 +118,19 @@ static void test_forecast_is_the_forecaster_in_original_units(void **state) {
     ac_tensor *y = ac_forecaster_forward(ctx, ck->model, x);
     for (int i = 0; i < H * C; i++)
         assert_true(out[i] == (float)ac_scaler_unscale(&ck->scaler, i % C, y->data[i]));
+    /* the loaded model's linear weights are packed for the own kernels; unpacked, the forecast
+     * is the same, bit for bit */
+    ac_tensor *const *ps = ac_forecaster_params(ck->model);
+    int packed = 0;
+    for (int i = 0; i < ac_forecaster_param_count(ck->model); i++) {
+        packed += ps[i]->packed != NULL;
+        assert_true(ps[i]->packed == NULL || ps[i]->ndim == 2);
+    }
+    assert_true(packed >= 4);
+    for (int i = 0; i < ac_forecaster_param_count(ck->model); i++) ac_tensor_unpack(ps[i]);
+    ac_tensor *y2 = ac_forecaster_forward(ctx, ck->model, x);
+    assert_memory_equal(y2->data, y->data, (size_t)H * C * sizeof(float));
+    ac_forecaster_pack_weights(ck->model);
     ac_ctx_free(ctx);
     float bad[L * C];
     memcpy(bad, windows[0], sizeof bad);

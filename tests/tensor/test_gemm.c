@@ -106,6 +106,34 @@ static void test_every_kernel_matches_the_reference_bit_for_bit(void **state) {
     assert_false(ac_gemm_force_isa("sse9"));
 }
 
+static void test_a_packed_b_gives_the_same_bits(void **state) {
+    (void)state;
+    ac_rng rng;
+    ac_rng_seed(&rng, 21, 0);
+    static const int Ns[] = {5, 16, 40, 96};
+    static const int Ks[] = {7, 64, 300};
+    for (int t = 0; t < 12; t++) {
+        product p =
+            make_product(&rng, t % 2, true, 37, Ns[t % 4], Ks[t % 3], 1, t % 3 ? 1.0f : 0.0f);
+        ac_gemm_packed *packed = ac_gemm_pack(true, p.K, p.N, p.B, p.ldb);
+        assert_non_null(packed);
+        float *c1 = copy_c(&p), *c2 = copy_c(&p);
+        ac_gemm_own(p.ta, true, p.M, p.N, p.K, p.A, p.lda, p.B, p.ldb, p.beta, c1, p.ldc);
+        ac_gemm_own_packed(p.ta, p.M, p.A, p.lda, packed, p.beta, c2, p.ldc);
+        assert_memory_equal(c1, c2, ((size_t)p.ldc * p.M + 1) * sizeof(float));
+        ac_gemm_set_backend(AC_GEMM_OWN);
+        assert_true(ac_gemm_packed_usable(packed));
+        ac_gemm_set_backend(AC_GEMM_OPENBLAS);
+        assert_false(ac_gemm_packed_usable(packed)); /* OpenBLAS reads B itself */
+        ac_gemm_set_backend(AC_GEMM_OWN);
+        free(c1);
+        free(c2);
+        ac_gemm_packed_free(packed);
+        free_product(&p);
+    }
+    assert_null(ac_gemm_pack(true, 0, 4, NULL, 1));
+}
+
 static void test_beta_zero_never_reads_c(void **state) {
     (void)state;
     ac_rng rng;
@@ -196,6 +224,7 @@ static void test_backend_names_and_trace(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_kernel_matches_the_reference_bit_for_bit),
+        cmocka_unit_test(test_a_packed_b_gives_the_same_bits),
         cmocka_unit_test(test_beta_zero_never_reads_c),
         cmocka_unit_test(test_threads_give_the_same_bits),
         cmocka_unit_test(test_openblas_agrees_within_round_off),
