@@ -33,6 +33,8 @@ ac_checkpoint *ac_cli_checkpoint_read(const char *path) {
         ac_cli_error("%s", err.msg);
         return NULL;
     }
+    /* the verbs that read a checkpoint here only forecast with it: pack its weights once */
+    ac_forecaster_pack_weights(ck->model);
     return ck;
 }
 

@@ -11,7 +11,8 @@
 #include "attncast/config.h"
 #include "attncast/windows.h"
 
-/* The checkpoint at path (free with ac_ckpt_free), or NULL after printing its one-line error. */
+/* The checkpoint at path (free with ac_ckpt_free), or NULL after printing its one-line error.
+ * Its linear weights come packed for forecasting (ac_forecaster_pack_weights). */
 ac_checkpoint *ac_cli_checkpoint_read(const char *path);
 
 /* The data asked for on the command line; NULL csv and dataset: the checkpoint's own. */
