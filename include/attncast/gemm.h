@@ -52,11 +52,12 @@ bool ac_gemm_packed_usable(const ac_gemm_packed *packed);
 /* C[M, N] = op(A)[M, K] op(B) + beta C on the own kernels, from the packed B. */
 void ac_gemm_own_packed(bool trans_a, int M, const float *A, int lda, const ac_gemm_packed *packed,
                         float beta, float *C, int ldc);
-/* ac_gemm(trans_a, true, M, N, K, A, lda, B, ldb, beta, C, ldc) for a transposed B [N, K] that
- * packed holds: from the panels when usable, else from B itself (the same bits either way on the
- * own kernels). Counted in the stats and the trace as ac_gemm is. */
-void ac_gemm_with_packed(bool trans_a, int M, const float *A, int lda, const ac_gemm_packed *packed,
-                         const float *B, int ldb, float beta, float *C, int ldc);
+/* A linear map, y[rows, out] = x[rows, in] W^T + bias (W [out, in], bias [out] or NULL): on the
+ * own kernels each chain starts from bias[j] (no pass writing the bias rows first), reading the
+ * panels of packed when it is W's packing for the running kernels, else packing W; on OpenBLAS,
+ * the bias rows and then cblas_sgemm with beta 1. Counted in the stats and the trace. */
+void ac_gemm_linear(int rows, int in, int out, const float *x, const float *W,
+                    const ac_gemm_packed *packed, const float *bias, float *y);
 
 ac_gemm_backend ac_gemm_get_backend(void);
 void ac_gemm_set_backend(ac_gemm_backend backend);

@@ -207,22 +207,26 @@ static float *pack_buffer(size_t floats) {
 }
 
 /* How the micro-kernel starts its chains: from 0, from C, or from beta C. */
-enum { START_ZERO, START_C, START_BETA_C };
+enum { START_ZERO, START_C, START_BETA_C, START_ROW };
 
 /* ---- micro-kernels ---- */
 /* Each computes C[0..mr)[0..cols) for one panel of B (cols <= NR): a(i, k) = a[i rsa + k csa],
  * bp the panel (kc x NR), c the block's first element. */
 typedef void (*ukernel_fn)(int mr, int kc, const float *a, int64_t rsa, int64_t csa,
-                           const float *bp, float *c, int64_t ldc, int cols, int start, float beta);
+                           const float *bp, float *c, int64_t ldc, int cols, int start, float beta,
+                           const float *row);
 
 static void ukernel_portable(int mr, int kc, const float *a, int64_t rsa, int64_t csa,
                              const float *bp, float *c, int64_t ldc, int cols, int start,
-                             float beta) {
+                             float beta, const float *row) {
     enum { NR = 8 };
     for (int i = 0; i < mr; i++)
         for (int j = 0; j < cols; j++) {
             float *ci = c + i * ldc + j;
-            float acc = start == START_ZERO ? 0.0f : start == START_C ? *ci : beta * *ci;
+            float acc = start == START_ZERO  ? 0.0f
+                        : start == START_ROW ? row[j]
+                        : start == START_C   ? *ci
+                                             : beta * *ci;
             for (int k = 0; k < kc; k++) acc = fmaf(a[i * rsa + k * csa], bp[k * NR + j], acc);
             *ci = acc;
         }
@@ -234,15 +238,20 @@ static void ukernel_portable(int mr, int kc, const float *a, int64_t rsa, int64_
 #define NR512 32
 __attribute__((target("avx512f"), always_inline)) static inline void
 ukr512_body(const int mr, int kc, const float *a, int64_t rsa, int64_t csa, const float *bp,
-            float *c, int64_t ldc, int cols, int start, float beta) {
+            float *c, int64_t ldc, int cols, int start, float beta, const float *row) {
     __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1u);
     __mmask16 m1 = cols >= 32 ? 0xffff : cols > 16 ? (__mmask16)((1u << (cols - 16)) - 1u) : 0;
     __m512 acc[MR512][2];
+    __m512 r0 = _mm512_setzero_ps(), r1 = r0;
+    if (start == START_ROW) {
+        r0 = _mm512_maskz_loadu_ps(m0, row);
+        r1 = _mm512_maskz_loadu_ps(m1, row + 16);
+    }
 #pragma GCC unroll 12
     for (int i = 0; i < mr; i++) {
-        if (start == START_ZERO) {
-            acc[i][0] = _mm512_setzero_ps();
-            acc[i][1] = _mm512_setzero_ps();
+        if (start == START_ZERO || start == START_ROW) {
+            acc[i][0] = r0;
+            acc[i][1] = r1;
         } else {
             acc[i][0] = _mm512_maskz_loadu_ps(m0, c + i * ldc);
             acc[i][1] = _mm512_maskz_loadu_ps(m1, c + i * ldc + 16);
@@ -273,18 +282,19 @@ ukr512_body(const int mr, int kc, const float *a, int64_t rsa, int64_t csa, cons
 
 #define UKR512_CASE(n)                                                                             \
     case n:                                                                                        \
-        ukr512_body(n, kc, a, rsa, csa, bp, c, ldc, cols, start, beta);                            \
+        ukr512_body(n, kc, a, rsa, csa, bp, c, ldc, cols, start, beta, row);                       \
         break;
 
 __attribute__((target("avx512f"))) static void
 ukernel_avx512(int mr, int kc, const float *a, int64_t rsa, int64_t csa, const float *bp, float *c,
-               int64_t ldc, int cols, int start, float beta) {
+               int64_t ldc, int cols, int start, float beta, const float *row) {
     switch (mr) {
         UKR512_CASE(1)
         UKR512_CASE(2)
         UKR512_CASE(3)
-        UKR512_CASE(4) UKR512_CASE(5) UKR512_CASE(6) UKR512_CASE(7) UKR512_CASE(8) UKR512_CASE(9)
-            UKR512_CASE(10) UKR512_CASE(11) UKR512_CASE(12) default : break;
+        UKR512_CASE(4)
+        UKR512_CASE(5) UKR512_CASE(6) UKR512_CASE(7) UKR512_CASE(8) UKR512_CASE(9) UKR512_CASE(10)
+            UKR512_CASE(11) UKR512_CASE(12) default : break;
     }
 }
 
@@ -294,13 +304,14 @@ ukernel_avx512(int mr, int kc, const float *a, int64_t rsa, int64_t csa, const f
 #define NR512N 16
 __attribute__((target("avx512f"), always_inline)) static inline void
 ukr512n_body(const int mr, int kc, const float *a, int64_t rsa, int64_t csa, const float *bp,
-             float *c, int64_t ldc, int cols, int start, float beta) {
+             float *c, int64_t ldc, int cols, int start, float beta, const float *row) {
     __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1u);
     __m512 acc[MR512N];
+    __m512 r0 = start == START_ROW ? _mm512_maskz_loadu_ps(m0, row) : _mm512_setzero_ps();
 #pragma GCC unroll 24
     for (int i = 0; i < mr; i++) {
-        if (start == START_ZERO) {
-            acc[i] = _mm512_setzero_ps();
+        if (start == START_ZERO || start == START_ROW) {
+            acc[i] = r0;
         } else {
             acc[i] = _mm512_maskz_loadu_ps(m0, c + i * ldc);
             if (start == START_BETA_C) acc[i] = _mm512_mul_ps(acc[i], _mm512_set1_ps(beta));
@@ -319,20 +330,21 @@ ukr512n_body(const int mr, int kc, const float *a, int64_t rsa, int64_t csa, con
 
 #define UKR512N_CASE(n)                                                                            \
     case n:                                                                                        \
-        ukr512n_body(n, kc, a, rsa, csa, bp, c, ldc, cols, start, beta);                           \
+        ukr512n_body(n, kc, a, rsa, csa, bp, c, ldc, cols, start, beta, row);                      \
         break;
 
 __attribute__((target("avx512f"))) static void
 ukernel_avx512_narrow(int mr, int kc, const float *a, int64_t rsa, int64_t csa, const float *bp,
-                      float *c, int64_t ldc, int cols, int start, float beta) {
+                      float *c, int64_t ldc, int cols, int start, float beta, const float *row) {
     switch (mr) {
         UKR512N_CASE(1)
         UKR512N_CASE(2)
-        UKR512N_CASE(3) UKR512N_CASE(4) UKR512N_CASE(5) UKR512N_CASE(6) UKR512N_CASE(7)
-            UKR512N_CASE(8) UKR512N_CASE(9) UKR512N_CASE(10) UKR512N_CASE(11) UKR512N_CASE(12)
-                UKR512N_CASE(13) UKR512N_CASE(14) UKR512N_CASE(15) UKR512N_CASE(16) UKR512N_CASE(17)
-                    UKR512N_CASE(18) UKR512N_CASE(19) UKR512N_CASE(20) UKR512N_CASE(21)
-                        UKR512N_CASE(22) UKR512N_CASE(23) UKR512N_CASE(24) default : break;
+        UKR512N_CASE(3)
+        UKR512N_CASE(4) UKR512N_CASE(5) UKR512N_CASE(6) UKR512N_CASE(7) UKR512N_CASE(8)
+            UKR512N_CASE(9) UKR512N_CASE(10) UKR512N_CASE(11) UKR512N_CASE(12) UKR512N_CASE(13)
+                UKR512N_CASE(14) UKR512N_CASE(15) UKR512N_CASE(16) UKR512N_CASE(17) UKR512N_CASE(18)
+                    UKR512N_CASE(19) UKR512N_CASE(20) UKR512N_CASE(21) UKR512N_CASE(22)
+                        UKR512N_CASE(23) UKR512N_CASE(24) default : break;
     }
 }
 
@@ -347,14 +359,19 @@ __attribute__((target("avx2,fma"))) static inline __m256i mask256(int cols) {
 
 __attribute__((target("avx2,fma"), always_inline)) static inline void
 ukr256_body(const int mr, int kc, const float *a, int64_t rsa, int64_t csa, const float *bp,
-            float *c, int64_t ldc, int cols, int start, float beta) {
+            float *c, int64_t ldc, int cols, int start, float beta, const float *row) {
     __m256i m0 = mask256(cols), m1 = mask256(cols - 8);
     __m256 acc[MR256][2];
+    __m256 r0 = _mm256_setzero_ps(), r1 = r0;
+    if (start == START_ROW) {
+        r0 = _mm256_maskload_ps(row, m0);
+        r1 = _mm256_maskload_ps(row + 8, m1);
+    }
 #pragma GCC unroll 6
     for (int i = 0; i < mr; i++) {
-        if (start == START_ZERO) {
-            acc[i][0] = _mm256_setzero_ps();
-            acc[i][1] = _mm256_setzero_ps();
+        if (start == START_ZERO || start == START_ROW) {
+            acc[i][0] = r0;
+            acc[i][1] = r1;
         } else {
             acc[i][0] = _mm256_maskload_ps(c + i * ldc, m0);
             acc[i][1] = _mm256_maskload_ps(c + i * ldc + 8, m1);
@@ -385,13 +402,12 @@ ukr256_body(const int mr, int kc, const float *a, int64_t rsa, int64_t csa, cons
 
 #define UKR256_CASE(n)                                                                             \
     case n:                                                                                        \
-        ukr256_body(n, kc, a, rsa, csa, bp, c, ldc, cols, start, beta);                            \
+        ukr256_body(n, kc, a, rsa, csa, bp, c, ldc, cols, start, beta, row);                       \
         break;
 
-__attribute__((target("avx2,fma"))) static void ukernel_avx2(int mr, int kc, const float *a,
-                                                             int64_t rsa, int64_t csa,
-                                                             const float *bp, float *c, int64_t ldc,
-                                                             int cols, int start, float beta) {
+__attribute__((target("avx2,fma"))) static void
+ukernel_avx2(int mr, int kc, const float *a, int64_t rsa, int64_t csa, const float *bp, float *c,
+             int64_t ldc, int cols, int start, float beta, const float *row) {
     switch (mr) {
         UKR256_CASE(1)
         UKR256_CASE(2) UKR256_CASE(3) UKR256_CASE(4) UKR256_CASE(5) UKR256_CASE(6) default : break;
@@ -483,15 +499,21 @@ static void scale_c(int M, int N, float beta, float *C, int ldc) {
         }
 }
 
-/* One block of kc rows of B, packed at bp: C (+)= op(A)[:, k0 .. k0 + kc) bp, every row of C. */
+/* One block of kc rows of B, packed at bp: C (+)= op(A)[:, k0 .. k0 + kc) bp, every row of C.
+ * The first block starts each chain from bias[j] when bias is given, else from beta C. */
 static void gemm_block(const gemm_plan *pl, int M, int N, int k0, int kc, bool trans_a,
-                       const float *A, int lda, const float *bp, float beta, float *C, int ldc) {
+                       const float *A, int lda, const float *bp, const float *bias, float beta,
+                       float *C, int ldc) {
     int64_t rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
     int mr = pl->mr, nr = pl->nr, panels = (N + nr - 1) / nr;
     ukernel_fn kernel = pl->kernel;
     int row_blocks = (M + GEMM_ROW_BLOCK - 1) / GEMM_ROW_BLOCK;
     bool split = (double)M * N * kc >= GEMM_PARALLEL_MIN && row_blocks > 1;
-    int start = k0 > 0 || beta == 1.0f ? START_C : beta == 0.0f ? START_ZERO : START_BETA_C;
+    int start = k0 > 0         ? START_C
+                : bias         ? START_ROW
+                : beta == 1.0f ? START_C
+                : beta == 0.0f ? START_ZERO
+                               : START_BETA_C;
     const float *ak = A + k0 * csa;
 #pragma omp parallel for schedule(static) if (split)
     for (int rb = 0; rb < row_blocks; rb++) {
@@ -500,34 +522,24 @@ static void gemm_block(const gemm_plan *pl, int M, int N, int k0, int kc, bool t
         for (int p = 0; p < panels; p++) {
             int j0 = p * nr, cols = N - j0 < nr ? N - j0 : nr;
             const float *panel = bp + (int64_t)p * kc * nr;
+            const float *row = bias ? bias + j0 : NULL;
             for (int i = i0; i < i1; i += mr) {
                 int rows = i1 - i < mr ? i1 - i : mr;
                 kernel(rows, kc, ak + i * rsa, rsa, csa, panel, C + (int64_t)i * ldc + j0, ldc,
-                       cols, start, beta);
+                       cols, start, beta, row);
             }
         }
     }
 }
 
+/* The own kernels, B packed here (bp_given NULL) or already (a packed weight). */
+static void own_product(bool trans_a, bool trans_b, int M, int N, int K, const float *A, int lda,
+                        const float *B, int ldb, const ac_gemm_packed *packed, const float *bias,
+                        float beta, float *C, int ldc);
+
 void ac_gemm_own(bool trans_a, bool trans_b, int M, int N, int K, const float *A, int lda,
                  const float *B, int ldb, float beta, float *C, int ldc) {
-    if (M <= 0 || N <= 0) return;
-    if (K <= 0) {
-        scale_c(M, N, beta, C, ldc);
-        return;
-    }
-    gemm_plan pl = plan_for(N);
-    int panels = (N + pl.nr - 1) / pl.nr;
-    float *bp = pack_buffer((size_t)panels * pl.nr * (K < pl.kc ? K : pl.kc));
-    if (!bp) { /* no memory for the panels: the reference gives the same bits */
-        ac_gemm_reference(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
-    for (int k0 = 0; k0 < K; k0 += pl.kc) {
-        int kc = K - k0 < pl.kc ? K - k0 : pl.kc;
-        pack_b(B, ldb, trans_b, k0, kc, N, pl.nr, bp);
-        gemm_block(&pl, M, N, k0, kc, trans_a, A, lda, bp, beta, C, ldc);
-    }
+    own_product(trans_a, trans_b, M, N, K, A, lda, B, ldb, NULL, NULL, beta, C, ldc);
 }
 
 /* ---- B packed once ---- */
@@ -573,12 +585,47 @@ bool ac_gemm_packed_usable(const ac_gemm_packed *p) {
 
 void ac_gemm_own_packed(bool trans_a, int M, const float *A, int lda, const ac_gemm_packed *B,
                         float beta, float *C, int ldc) {
-    if (M <= 0) return;
-    int panels = (B->N + B->plan.nr - 1) / B->plan.nr;
-    for (int k0 = 0; k0 < B->K; k0 += B->plan.kc) {
-        int kc = B->K - k0 < B->plan.kc ? B->K - k0 : B->plan.kc;
-        gemm_block(&B->plan, M, B->N, k0, kc, trans_a, A, lda,
-                   B->panels + (size_t)k0 * panels * B->plan.nr, beta, C, ldc);
+    own_product(trans_a, true, M, B->N, B->K, A, lda, NULL, 0, B, NULL, beta, C, ldc);
+}
+
+/* C[i][j] = bias[j] for every row of C [M, N]: the first row, then the rows done so far copied
+ * after themselves, doubling (a few large copies, not one small one per row). */
+static void copy_to_rows(float *C, const float *bias, int M, int N, int ldc) {
+    if (ldc != N) {
+        for (int i = 0; i < M; i++) memcpy(C + (int64_t)i * ldc, bias, (size_t)N * sizeof(float));
+        return;
+    }
+    memcpy(C, bias, (size_t)N * sizeof(float));
+    for (int64_t done = 1; done < M; done *= 2) {
+        int64_t n = M - done < done ? M - done : done;
+        memcpy(C + done * N, C, (size_t)(n * N) * sizeof(float));
+    }
+}
+
+static void own_product(bool trans_a, bool trans_b, int M, int N, int K, const float *A, int lda,
+                        const float *B, int ldb, const ac_gemm_packed *packed, const float *bias,
+                        float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) {
+        if (bias)
+            copy_to_rows(C, bias, M, N, ldc);
+        else
+            scale_c(M, N, beta, C, ldc);
+        return;
+    }
+    gemm_plan pl = packed ? packed->plan : plan_for(N);
+    int panels = (N + pl.nr - 1) / pl.nr;
+    float *bp = packed ? NULL : pack_buffer((size_t)panels * pl.nr * (K < pl.kc ? K : pl.kc));
+    if (!packed && !bp) { /* no memory for the panels: the reference gives the same bits */
+        if (bias) copy_to_rows(C, bias, M, N, ldc);
+        ac_gemm_reference(trans_a, trans_b, M, N, K, A, lda, B, ldb, bias ? 1.0f : beta, C, ldc);
+        return;
+    }
+    for (int k0 = 0; k0 < K; k0 += pl.kc) {
+        int kc = K - k0 < pl.kc ? K - k0 : pl.kc;
+        const float *block = packed ? packed->panels + (size_t)k0 * panels * pl.nr : bp;
+        if (!packed) pack_b(B, ldb, trans_b, k0, kc, N, pl.nr, bp);
+        gemm_block(&pl, M, N, k0, kc, trans_a, A, lda, block, bias, beta, C, ldc);
     }
 }
 
@@ -613,16 +660,20 @@ static void trace_add(bool trans_a, bool trans_b, int M, int N, int K, int lda, 
         trace_calls[n] = (ac_gemm_call){trans_a, trans_b, M, N, K, lda, ldb, ldc, beta};
 }
 
-void ac_gemm_with_packed(bool trans_a, int M, const float *A, int lda, const ac_gemm_packed *Bp,
-                         const float *B, int ldb, float beta, float *C, int ldc) {
-    if (!ac_gemm_packed_usable(Bp)) {
-        ac_gemm(trans_a, true, M, Bp->N, Bp->K, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
-    trace_add(trans_a, true, M, Bp->N, Bp->K, lda, ldb, ldc, beta);
+void ac_gemm_linear(int rows, int in, int out, const float *x, const float *W,
+                    const ac_gemm_packed *packed, const float *bias, float *y) {
+    trace_add(false, true, rows, out, in, in, in, out, bias ? 1.0f : 0.0f);
     double t0 = stats_begin();
-    ac_gemm_own_packed(trans_a, M, A, lda, Bp, beta, C, ldc);
-    stats_end(t0, M, Bp->N, Bp->K);
+    if (backend_now() == AC_GEMM_OWN) {
+        bool use = packed && packed->isa == isa_now() && packed->K == in && packed->N == out;
+        own_product(false, true, rows, out, in, x, in, W, in, use ? packed : NULL, bias, 0.0f, y,
+                    out);
+    } else {
+        if (bias) copy_to_rows(y, bias, rows, out, out);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, x, in, W, in,
+                    bias ? 1.0f : 0.0f, y, out);
+    }
+    stats_end(t0, rows, out, in);
 }
 
 void ac_gemm(bool trans_a, bool trans_b, int M, int N, int K, const float *A, int lda,

@@ -139,17 +139,6 @@ ac_tensor *ac_matmul(ac_ctx *ctx, ac_tensor *a, ac_tensor *b, bool trans_a, bool
     return ac_ctx_failed(ctx) ? NULL : c;
 }
 
-/* y[rows, out] = x[rows, in] W[out, in]^T + bias[out] */
-/* y[r, j] = b[j] for every row r of y [rows, cols]: the first row, then the rows done so far
- * copied after themselves, doubling (a few large copies, not one small one per row). */
-static void copy_to_rows(float *y, const float *b, int rows, int cols) {
-    memcpy(y, b, (size_t)cols * sizeof(float));
-    for (int64_t done = 1; done < rows; done *= 2) {
-        int64_t n = rows - done < done ? rows - done : done;
-        memcpy(y + done * cols, y, (size_t)(n * cols) * sizeof(float));
-    }
-}
-
 /* s[j] += sum over rows r of g[r, j], rows in order. */
 AC_VECTOR_CLONES
 static void sum_rows_into(float *restrict s, const float *restrict g, int rows, int cols) {
@@ -160,16 +149,10 @@ static void sum_rows_into(float *restrict s, const float *restrict g, int rows, 
     }
 }
 
-/* y[rows, out] = x[rows, in] W^T + bias. The bias rows first, then the product added onto
- * them (beta 1): OpenBLAS's beta 0 would spend a pass zeroing y, and adding the bias after would
- * spend another. */
+/* y[rows, out] = x[rows, in] W^T + bias: ac_gemm_linear (the packed weight when there is one). */
 static void linear_apply(const float *x, const ac_tensor *w, const float *bias, float *y, int rows,
                          int in, int out) {
-    if (bias) copy_to_rows(y, bias, rows, out);
-    if (w->packed)
-        ac_gemm_with_packed(false, rows, x, in, w->packed, w->data, in, bias ? 1.0f : 0.0f, y, out);
-    else
-        ac_gemm(false, true, rows, out, in, x, in, w->data, in, bias ? 1.0f : 0.0f, y, out);
+    ac_gemm_linear(rows, in, out, x, w->data, w->packed, bias, y);
 }
 
 /* Refills a released output in backward: the same call as the forward, so the same bits (the

@@ -79,6 +79,34 @@ static void check_own_matches_reference(const product *p) {
     free(ref);
 }
 
+/* ac_gemm_linear on the own kernels (packed weight or not) against the bias rows and then the
+ * reference with beta 1, bit for bit. */
+static void check_linear_matches_reference(ac_rng *rng, int rows, int in, int out) {
+    float *x = random_floats(rng, (size_t)rows * in), *W = random_floats(rng, (size_t)out * in);
+    float *bias = random_floats(rng, (size_t)out);
+    float *y = random_floats(rng, (size_t)rows * out), *yp = random_floats(rng, (size_t)rows * out);
+    float *ref = malloc((size_t)rows * out * sizeof(float));
+    assert_non_null(ref);
+    for (int i = 0; i < rows; i++) memcpy(ref + (size_t)i * out, bias, (size_t)out * sizeof(float));
+    ac_gemm_reference(false, true, rows, out, in, x, in, W, in, 1.0f, ref, out);
+    ac_gemm_packed *packed = ac_gemm_pack(true, in, out, W, in);
+    assert_true(packed != NULL || in == 0); /* nothing to pack without k */
+    ac_gemm_set_backend(AC_GEMM_OWN);
+    ac_gemm_linear(rows, in, out, x, W, NULL, bias, y);
+    ac_gemm_linear(rows, in, out, x, W, packed, bias, yp);
+    if (memcmp(y, ref, (size_t)rows * out * sizeof(float)) ||
+        memcmp(yp, ref, (size_t)rows * out * sizeof(float)))
+        fail_msg("ac_gemm_linear (%s) differs from the reference: %d x %d -> %d", ac_gemm_own_isa(),
+                 rows, in, out);
+    ac_gemm_packed_free(packed);
+    free(x);
+    free(W);
+    free(bias);
+    free(y);
+    free(yp);
+    free(ref);
+}
+
 static void test_every_kernel_matches_the_reference_bit_for_bit(void **state) {
     (void)state;
     int checked = 0;
@@ -100,6 +128,11 @@ static void test_every_kernel_matches_the_reference_bit_for_bit(void **state) {
             check_own_matches_reference(&p);
             free_product(&p);
         }
+        /* the linear map starts its chains from the bias row */
+        check_linear_matches_reference(&rng, 29, 64, 40);
+        check_linear_matches_reference(&rng, 7, 300, 96);
+        check_linear_matches_reference(&rng, 50, 16, 12);
+        check_linear_matches_reference(&rng, 13, 0, 5);
     }
     assert_true(ac_gemm_force_isa(NULL));
     assert_true(checked >= 1);
@@ -187,6 +220,31 @@ static void test_openblas_agrees_within_round_off(void **state) {
     }
 }
 
+static void test_linear_on_openblas_is_within_round_off(void **state) {
+    (void)state;
+    ac_rng rng;
+    ac_rng_seed(&rng, 8, 0);
+    int rows = 40, in = 130, out = 33;
+    float *x = random_floats(&rng, (size_t)rows * in), *W = random_floats(&rng, (size_t)out * in);
+    float *bias = random_floats(&rng, (size_t)out);
+    float *own = random_floats(&rng, (size_t)rows * out),
+          *blas = random_floats(&rng, (size_t)rows * out);
+    ac_gemm_set_backend(AC_GEMM_OWN);
+    ac_gemm_linear(rows, in, out, x, W, NULL, bias, own);
+    ac_gemm_set_backend(AC_GEMM_OPENBLAS);
+    ac_gemm_linear(rows, in, out, x, W, NULL, bias, blas);
+    for (int i = 0; i < rows * out; i++) assert_true(fabsf(own[i] - blas[i]) < 1e-4f);
+    ac_gemm_linear(rows, in, out, x, W, NULL, NULL, blas); /* no bias */
+    ac_gemm_set_backend(AC_GEMM_OWN);
+    ac_gemm_linear(rows, in, out, x, W, NULL, NULL, own);
+    for (int i = 0; i < rows * out; i++) assert_true(fabsf(own[i] - blas[i]) < 1e-4f);
+    free(x);
+    free(W);
+    free(bias);
+    free(own);
+    free(blas);
+}
+
 static void test_backend_names_and_trace(void **state) {
     (void)state;
     ac_gemm_backend b;
@@ -228,6 +286,7 @@ int main(void) {
         cmocka_unit_test(test_beta_zero_never_reads_c),
         cmocka_unit_test(test_threads_give_the_same_bits),
         cmocka_unit_test(test_openblas_agrees_within_round_off),
+        cmocka_unit_test(test_linear_on_openblas_is_within_round_off),
         cmocka_unit_test(test_backend_names_and_trace),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
