@@ -95,9 +95,49 @@ static void test_tuner_keeps_the_faster_count_and_probes_again(void **state) {
     assert_false(t.enabled);
 }
 
+/* On idle cores (one thread twice as slow) a probe times one thread for only a few steps, and
+ * each probe that keeps the choice holds it twice as long as the last, up to a limit. */
+static void test_tuner_ends_a_clear_probe_early_and_backs_off(void **state) {
+    (void)state;
+    ac_error err;
+    assert_int_equal(ac_threads_init(2, &err), AC_OK);
+    ac_thread_tuner t;
+    ac_thread_tuner_init(&t);
+    int holds[5];
+    for (int probe = 0; probe < 5; probe++) {
+        int at_two = 0, at_one = 0;
+        while (t.phase != 2) {
+            bool one = ac_threads_get() == 1;
+            ac_thread_tuner_step(&t, one ? 2.0 : 1.0);
+            at_one += one;
+            at_two += !one;
+            assert_true(at_one + at_two < 100);
+        }
+        assert_int_equal(ac_threads_get(), 2); /* kept the configured count */
+        assert_int_equal(at_two, 7);           /* a warm-up and six timed steps */
+        assert_int_equal(at_one, 3);           /* a warm-up and two: clearly slower */
+        holds[probe] = 0;
+        while (t.phase == 2) {
+            ac_thread_tuner_step(&t, 1.0);
+            holds[probe]++;
+        }
+    }
+    assert_int_equal(holds[0], 200);
+    assert_int_equal(holds[1], 400);
+    assert_int_equal(holds[2], 800);
+    assert_int_equal(holds[3], 1600);
+    assert_int_equal(holds[4], 1600); /* the limit */
+    /* a probe that changes the choice starts the hold over */
+    while (t.phase != 2) ac_thread_tuner_step(&t, ac_threads_get() == 1 ? 0.5 : 1.0);
+    assert_int_equal(ac_threads_get(), 1);
+    assert_int_equal(t.hold, 200);
+    assert_int_equal(ac_threads_init(1, &err), AC_OK);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tuner_keeps_the_faster_count_and_probes_again),
+        cmocka_unit_test(test_tuner_ends_a_clear_probe_early_and_backs_off),
         cmocka_unit_test(test_explicit_count_reaches_openblas_and_openmp),
         cmocka_unit_test(test_environment_variable_is_used_when_nothing_is_requested),
         cmocka_unit_test(test_default_is_all_cores),
