@@ -17,6 +17,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -192,16 +193,29 @@ static void pack_b(const float *B, int ldb, bool trans_b, int k0, int kc, int N,
     }
 }
 
-/* A buffer for packed B per thread, grown as needed and kept for the next call. */
+/* A buffer for packed B per thread, grown as needed and kept for the next call; freed when its
+ * thread ends (a pthread key's destructor: worker threads come and go with the thread count). */
 static _Thread_local float *pack_buf;
 static _Thread_local size_t pack_cap;
+static pthread_key_t pack_key;
+static pthread_once_t pack_key_once = PTHREAD_ONCE_INIT;
+
+static void pack_buffer_release(void *buf) {
+    free(buf);
+}
+
+static void pack_key_create(void) {
+    (void)pthread_key_create(&pack_key, pack_buffer_release);
+}
 
 static float *pack_buffer(size_t floats) {
     if (floats > pack_cap) {
+        pthread_once(&pack_key_once, pack_key_create);
         free(pack_buf);
         size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
         pack_buf = aligned_alloc(64, bytes);
         pack_cap = pack_buf ? bytes / sizeof(float) : 0;
+        (void)pthread_setspecific(pack_key, pack_buf);
     }
     return pack_buf;
 }
@@ -293,8 +307,9 @@ ukernel_avx512(int mr, int kc, const float *a, int64_t rsa, int64_t csa, const f
         UKR512_CASE(2)
         UKR512_CASE(3)
         UKR512_CASE(4)
-        UKR512_CASE(5) UKR512_CASE(6) UKR512_CASE(7) UKR512_CASE(8) UKR512_CASE(9) UKR512_CASE(10)
-            UKR512_CASE(11) UKR512_CASE(12) default : break;
+        UKR512_CASE(5)
+        UKR512_CASE(6) UKR512_CASE(7) UKR512_CASE(8) UKR512_CASE(9) UKR512_CASE(10) UKR512_CASE(11)
+            UKR512_CASE(12) default : break;
     }
 }
 
@@ -340,11 +355,12 @@ ukernel_avx512_narrow(int mr, int kc, const float *a, int64_t rsa, int64_t csa, 
         UKR512N_CASE(1)
         UKR512N_CASE(2)
         UKR512N_CASE(3)
-        UKR512N_CASE(4) UKR512N_CASE(5) UKR512N_CASE(6) UKR512N_CASE(7) UKR512N_CASE(8)
-            UKR512N_CASE(9) UKR512N_CASE(10) UKR512N_CASE(11) UKR512N_CASE(12) UKR512N_CASE(13)
-                UKR512N_CASE(14) UKR512N_CASE(15) UKR512N_CASE(16) UKR512N_CASE(17) UKR512N_CASE(18)
-                    UKR512N_CASE(19) UKR512N_CASE(20) UKR512N_CASE(21) UKR512N_CASE(22)
-                        UKR512N_CASE(23) UKR512N_CASE(24) default : break;
+        UKR512N_CASE(4)
+        UKR512N_CASE(5) UKR512N_CASE(6) UKR512N_CASE(7) UKR512N_CASE(8) UKR512N_CASE(9)
+            UKR512N_CASE(10) UKR512N_CASE(11) UKR512N_CASE(12) UKR512N_CASE(13) UKR512N_CASE(14)
+                UKR512N_CASE(15) UKR512N_CASE(16) UKR512N_CASE(17) UKR512N_CASE(18) UKR512N_CASE(19)
+                    UKR512N_CASE(20) UKR512N_CASE(21) UKR512N_CASE(22) UKR512N_CASE(23)
+                        UKR512N_CASE(24) default : break;
     }
 }
 
