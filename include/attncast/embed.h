@@ -136,6 +136,18 @@ ac_status ac_model_forecast_series(ac_model *model, int series, const float *win
                                    const float *future, const long long *dates, float *point,
                                    float *lo, float *hi, float *quantiles, ac_error *err);
 
+/* n windows forecast in one batch through the model, faster than n calls (one pass, the
+ * products n times taller). Window i's inputs are laid out as for one window, one after the
+ * other: windows [n, L, K], futures [n, H, F] (NULL without future covariates), dates
+ * [n, L + H] (NULL without calendar features); series[i] is window i's series for a long-format
+ * model (NULL otherwise). Outputs window after window, each as ac_model_forecast_covariates
+ * writes it: point [n, H, C], lo and hi [n, I, H, C], quantiles [n, H, C, Q] (any may be NULL).
+ * On the own matrix kernels (gemm.h) each window's forecast is the same, bit for bit, as its own
+ * call's. A bad window's error names it ("window 3 (of 10): ..."). */
+ac_status ac_model_forecast_batch(ac_model *model, int n, const int *series, const float *windows,
+                                  const float *futures, const long long *dates, float *point,
+                                  float *lo, float *hi, float *quantiles, ac_error *err);
+
 /* The checkpoint behind the model (config, scaler, training state), for tools. */
 const ac_checkpoint *ac_model_checkpoint(const ac_model *model);
 

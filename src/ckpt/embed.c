@@ -123,37 +123,43 @@ static bool has_covariates(const ac_model *m) {
     return m->past + m->future_real + m->calendar_columns > 0;
 }
 
-/* The inputs scaled as ac_series_build scales them, through the model: [1, H, C] or
- * [1, H, C, Q] on ctx's arena (scaled values); NULL with *st and err set on failure. x is
- * [1, L, K + calendar columns], the calendar's values computed from dates[0 .. L); the future
- * [1, H, F + calendar columns] from future and dates[L .. L + H). */
-static ac_tensor *forward(ac_model *m, ac_ctx *ctx, const ac_scaler *sc, const float *window,
-                          const float *future, const long long *dates, ac_status *st,
-                          ac_error *err) {
+/* n windows' inputs scaled as ac_series_build scales them (window i with scalers[i]), through the
+ * model in one batch: [n, H, C] or [n, H, C, Q] on ctx's arena (scaled values); NULL with *st and
+ * err set on failure. x is [n, L, K + calendar columns], the calendar's values computed from the
+ * window's dates[0 .. L); the future [n, H, F + calendar columns] from its future and dates[L ..
+ * L + H). Window i's inputs sit at windows + i L K, futures + i H F and dates + i (L + H). */
+static ac_tensor *forward(ac_model *m, ac_ctx *ctx, int n, const ac_scaler *const *scalers,
+                          const float *windows, const float *futures, const long long *dates,
+                          ac_status *st, ac_error *err) {
     const ac_checkpoint *ck = m->ckpt;
     int L = ac_model_lookback(m), H = ac_model_horizon(m), K = ck->columns;
     int F = m->future_real, G = m->calendar_columns, X = K + G, Kf = F + G;
     unsigned calendar = ck->config.data.calendar;
     double cal[2 * AC_CALENDAR_FEATURE_COUNT];
-    ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){1, L, X});
-    ac_tensor *f = x && Kf > 0 ? ac_tensor_temp(ctx, 3, (int[]){1, H, Kf}) : NULL;
-    if (x)
+    ac_tensor *x = ac_tensor_temp(ctx, 3, (int[]){n, L, X});
+    ac_tensor *f = x && Kf > 0 ? ac_tensor_temp(ctx, 3, (int[]){n, H, Kf}) : NULL;
+    for (int i = 0; x && i < n; i++) {
+        const ac_scaler *sc = scalers[i];
+        const float *window = windows + (size_t)i * L * K;
+        const long long *d = dates ? dates + (size_t)i * (L + H) : NULL;
         for (int t = 0; t < L; t++) {
-            float *row = x->data + (size_t)t * X;
+            float *row = x->data + ((size_t)i * L + t) * X;
             for (int c = 0; c < K; c++)
                 row[c] = (float)(((double)window[t * K + c] - sc->mean[c]) / sc->std[c]);
-            if (G > 0) ac_calendar_values(dates[t], calendar, cal);
+            if (G > 0) ac_calendar_values(d[t], calendar, cal);
             for (int g = 0; g < G; g++) row[K + g] = (float)cal[g];
         }
-    if (f)
+        if (!f) continue;
+        const float *future = futures ? futures + (size_t)i * H * F : NULL;
         for (int h = 0; h < H; h++) {
-            float *row = f->data + (size_t)h * Kf;
+            float *row = f->data + ((size_t)i * H + h) * Kf;
             for (int j = 0; j < F; j++)
                 row[j] =
                     (float)(((double)future[h * F + j] - sc->mean[K - F + j]) / sc->std[K - F + j]);
-            if (G > 0) ac_calendar_values(dates[L + h], calendar, cal);
+            if (G > 0) ac_calendar_values(d[L + h], calendar, cal);
             for (int g = 0; g < G; g++) row[F + g] = (float)cal[g];
         }
+    }
     ac_tensor *y =
         x && (Kf == 0 || f) ? ac_forecaster_forward_future(ctx, ck->model, x, f, NULL) : NULL;
     if (!y)
@@ -233,21 +239,36 @@ ac_status ac_model_forecast_bounds(ac_model *m, const float *window, float *poin
     return ac_model_forecast_covariates(m, window, NULL, NULL, point, lo, hi, quantiles, err);
 }
 
-/* The forecast with scaler sc (the checkpoint's, or a long-format series'). */
-static ac_status forecast(ac_model *m, const ac_scaler *sc, const float *window,
-                          const float *future, const long long *dates, float *point, float *lo,
-                          float *hi, float *quantiles, ac_error *err) {
-    ac_status st = check_inputs(m, window, future, dates, err);
-    if (st != AC_OK) return st;
+/* The forecasts of n windows in one batch, window i with scalers[i] (the checkpoint's, or a
+ * long-format series'); outputs window after window. */
+static ac_status forecast_many(ac_model *m, int n, const ac_scaler *const *scalers,
+                               const float *windows, const float *futures, const long long *dates,
+                               float *point, float *lo, float *hi, float *quantiles,
+                               ac_error *err) {
     const ac_checkpoint *ck = m->ckpt;
     const ac_model_spec *spec = ac_forecaster_spec(ck->model);
     const ac_calibration *cal = ck->has_calibration ? &ck->calibration : NULL;
-    int H = ac_model_horizon(m), C = ck->channels, Q = spec->quantile_count;
+    int L = ac_model_lookback(m), H = ac_model_horizon(m), C = ck->channels, K = ck->columns;
+    int F = m->future_real, Q = spec->quantile_count, I = m->intervals;
     int64_t HC = (int64_t)H * C;
+    for (int i = 0; i < n; i++) {
+        ac_status st = check_inputs(m, windows + (size_t)i * L * K,
+                                    futures ? futures + (size_t)i * H * F : NULL,
+                                    dates ? dates + (size_t)i * (L + H) : NULL, err);
+        if (st != AC_OK) {
+            if (n > 1) { /* name the window */
+                char msg[sizeof err->msg];
+                snprintf(msg, sizeof msg, "%s", err->msg);
+                ac_error_set(err, st, "window %d (of %d): %s", i + 1, n, msg);
+            }
+            return st;
+        }
+    }
     ac_ctx *ctx = take_ctx(m);
     if (!ctx) return ac_error_set(err, AC_ERR_NOMEM, "forecast: out of memory");
-    ac_tensor *y = forward(m, ctx, sc, window, future, dates, &st, err);
-    bool bounds = (lo || hi) && m->intervals > 0;
+    ac_status st = AC_OK;
+    ac_tensor *y = forward(m, ctx, n, scalers, windows, futures, dates, &st, err);
+    bool bounds = (lo || hi) && I > 0;
     /* scratch on the arena: the scaled point, sorted quantiles, one interval's bounds */
     ac_tensor *p = y ? ac_tensor_temp(ctx, 2, (int[]){H, C}) : NULL;
     ac_tensor *sorted = p && Q > 0 ? ac_tensor_temp(ctx, 3, (int[]){H, C, Q}) : NULL;
@@ -255,23 +276,33 @@ static ac_status forecast(ac_model *m, const ac_scaler *sc, const float *window,
     ac_tensor *u = l ? ac_tensor_temp(ctx, 2, (int[]){H, C}) : NULL;
     if (y && (!p || (Q > 0 && !sorted) || (bounds && !u)))
         st = ac_error_set(err, AC_ERR_NOMEM, "forecast: out of memory");
-    if (st == AC_OK) { /* a quantile model's point is its median */
-        ac_forecast_point(spec, y->data, HC, p->data);
-        if (point) unscale(sc, p->data, HC, 1, C, point);
+    int64_t per = HC * (Q > 0 ? Q : 1); /* the model's outputs per window */
+    for (int w = 0; st == AC_OK && w < n; w++) {
+        const ac_scaler *sc = scalers[w];
+        const float *yw = y->data + w * per;
+        ac_forecast_point(spec, yw, HC, p->data); /* a quantile model's point is its median */
+        if (point) unscale(sc, p->data, HC, 1, C, point + w * HC);
         if (sorted) {
-            memcpy(sorted->data, y->data, (size_t)HC * Q * sizeof(float));
+            memcpy(sorted->data, yw, (size_t)HC * Q * sizeof(float));
             ac_forecast_sort_quantiles(sorted->data, HC, Q);
-            if (quantiles) unscale(sc, sorted->data, HC * Q, Q, C, quantiles);
+            if (quantiles) unscale(sc, sorted->data, HC * Q, Q, C, quantiles + w * HC * Q);
         }
-        for (int i = 0; bounds && i < m->intervals; i++) {
+        for (int i = 0; bounds && i < I; i++) {
             ac_interval_bounds(&m->interval[i], cal, p->data, sorted ? sorted->data : NULL, H, C, Q,
                                l->data, u->data);
-            if (lo) unscale(sc, l->data, HC, 1, C, lo + i * HC);
-            if (hi) unscale(sc, u->data, HC, 1, C, hi + i * HC);
+            if (lo) unscale(sc, l->data, HC, 1, C, lo + ((int64_t)w * I + i) * HC);
+            if (hi) unscale(sc, u->data, HC, 1, C, hi + ((int64_t)w * I + i) * HC);
         }
     }
     give_ctx(m, ctx);
     return st;
+}
+
+/* The forecast of one window with scaler sc. */
+static ac_status forecast(ac_model *m, const ac_scaler *sc, const float *window,
+                          const float *future, const long long *dates, float *point, float *lo,
+                          float *hi, float *quantiles, ac_error *err) {
+    return forecast_many(m, 1, &sc, window, future, dates, point, lo, hi, quantiles, err);
 }
 
 ac_status ac_model_forecast_covariates(ac_model *m, const float *window, const float *future,
@@ -302,4 +333,31 @@ ac_status ac_model_forecast_series(ac_model *m, int series, const float *window,
                             series, m->ckpt->series_count);
     return forecast(m, &m->ckpt->series_scalers[series], window, future, dates, point, lo, hi,
                     quantiles, err);
+}
+
+ac_status ac_model_forecast_batch(ac_model *m, int n, const int *series, const float *windows,
+                                  const float *futures, const long long *dates, float *point,
+                                  float *lo, float *hi, float *quantiles, ac_error *err) {
+    const ac_checkpoint *ck = m->ckpt;
+    if (n < 1 || !windows)
+        return ac_error_set(err, AC_ERR_INVALID,
+                            "ac_model_forecast_batch: expected at least one window, got %d", n);
+    if (ck->series_count > 0 && !series) return series_needed(m, "ac_model_forecast_batch", err);
+    const ac_scaler **scalers = malloc((size_t)n * sizeof *scalers);
+    if (!scalers) return ac_error_set(err, AC_ERR_NOMEM, "forecast: out of memory");
+    for (int i = 0; i < n; i++) {
+        int k = ck->series_count > 0 ? series[i] : 0;
+        if (ck->series_count > 0 && (k < 0 || k >= ck->series_count)) {
+            free(scalers);
+            return ac_error_set(err, AC_ERR_INVALID,
+                                "ac_model_forecast_batch: window %d: series %d is not one of the "
+                                "model's %d",
+                                i + 1, k, ck->series_count);
+        }
+        scalers[i] = ck->series_count > 0 ? &ck->series_scalers[k] : &ck->scaler;
+    }
+    ac_status st =
+        forecast_many(m, n, scalers, windows, futures, dates, point, lo, hi, quantiles, err);
+    free(scalers);
+    return st;
 }

@@ -102,15 +102,27 @@ static void put_id(FILE *f, const char *id) {
     fputc('"', f);
 }
 
+/* The forecast CSV of one series read into in (ac_cli_forecast_bounds_csv, malloc'd), from its
+ * forecast; NULL after a one-line error. */
+static char *series_csv(const ac_model *m, const ac_cli_model_input *in, const float *out,
+                        float *lo, float *hi, float *quantiles) {
+    double levels[AC_INTERVALS_CAP];
+    ac_cli_forecast_bounds bounds;
+    bound_columns(m, &bounds, levels);
+    bounds.lo = lo;
+    bounds.hi = hi;
+    bounds.values = quantiles;
+    char *text =
+        ac_cli_forecast_bounds_csv(ac_model_checkpoint(m), in->table, in->end, out, &bounds);
+    if (!text) ac_cli_error("predict: out of memory");
+    return text;
+}
+
 /* The forecast CSV of one series (ac_cli_forecast_bounds_csv, malloc'd) of a long-format model:
  * series k of the checkpoint, its rows `table` of the input. NULL after a one-line error. */
 static char *series_forecast(ac_model *m, int k, ac_table *table, const char *label,
                              const char *future, const ac_table_set *future_set, int at, float *out,
                              float *lo, float *hi, float *quantiles) {
-    const ac_checkpoint *ck = ac_model_checkpoint(m);
-    double levels[AC_INTERVALS_CAP];
-    ac_cli_forecast_bounds bounds;
-    bound_columns(m, &bounds, levels);
     ac_cli_model_input in;
     ac_error err;
     char *text = NULL;
@@ -122,14 +134,82 @@ static char *series_forecast(ac_model *m, int k, ac_table *table, const char *la
         ac_cli_error("%s: %s", label, err.msg);
         goto done;
     }
-    bounds.lo = lo;
-    bounds.hi = hi;
-    bounds.values = quantiles;
-    if (!(text = ac_cli_forecast_bounds_csv(ck, in.table, in.end, out, &bounds)))
-        ac_cli_error("predict: out of memory");
+    text = series_csv(m, &in, out, lo, hi, quantiles);
 done:
     ac_cli_model_input_free(&in);
     return text;
+}
+
+/* Series forecast together, in one pass through the model per PREDICT_BATCH of them. */
+#define PREDICT_BATCH 256
+
+/* Every series of set that the model knows, forecast in batches: texts[i] its CSV (NULL for a
+ * series the model lacks or when anything failed). 0, or -1 when reading or a batch failed
+ * without an error printed: the caller then goes series by series, whose errors name the series
+ * (and a series the model lacks is named there too). */
+static int batch_forecasts(ac_model *m, const ac_cli_window_args *a, const char *future,
+                           const ac_table_set *set, const ac_table_set *future_set, char **texts) {
+    int L = ac_model_lookback(m), H = ac_model_horizon(m), C = ac_model_channels(m);
+    int K = ac_model_columns(m), F = ac_model_future_columns(m);
+    int I = ac_model_interval_count(m), Q = ac_model_quantile_count(m);
+    bool calendar = ac_model_calendar(m) != 0;
+    size_t HC = (size_t)H * C, n = (size_t)set->count, b = n < PREDICT_BATCH ? n : PREDICT_BATCH;
+    ac_cli_model_input *in = calloc(n, sizeof *in);
+    int *series = malloc(b * sizeof(int));
+    float *windows = malloc(b * L * K * sizeof(float));
+    float *futures = F > 0 ? malloc(b * H * F * sizeof(float)) : NULL;
+    long long *dates = calendar ? malloc(b * (L + H) * sizeof(long long)) : NULL;
+    float *out = malloc(b * HC * sizeof(float));
+    float *lo = malloc((b * I * HC + 1) * sizeof(float)),
+          *hi = malloc((b * I * HC + 1) * sizeof(float));
+    float *q = malloc((b * HC * Q + 1) * sizeof(float));
+    int rc = in && series && windows && (F == 0 || futures) && (!calendar || dates) && out && lo &&
+                     hi && q
+                 ? 0
+                 : -1;
+    for (size_t i0 = 0; rc == 0 && i0 < n; i0 += b) {
+        size_t count = n - i0 < b ? n - i0 : b, used = 0;
+        size_t which[PREDICT_BATCH];
+        for (size_t i = i0; rc == 0 && i < i0 + count; i++) {
+            int k = ac_model_series_find(m, set->ids[i]);
+            if (k < 0) {
+                rc = -1;
+                break;
+            }
+            char label[AC_CONFIG_TEXT + 80];
+            snprintf(label, sizeof label, "%s: series '%.60s'", a->input, set->ids[i]);
+            if (ac_cli_read_series_input(m, set->tables[i], set->ids[i], label, future, future_set,
+                                         a->at, &in[i]) != 0) {
+                rc = 1; /* its error is printed */
+                break;
+            }
+            series[used] = k;
+            memcpy(windows + used * L * K, in[i].window, (size_t)L * K * sizeof(float));
+            if (F > 0) memcpy(futures + used * H * F, in[i].future, (size_t)H * F * sizeof(float));
+            if (calendar)
+                memcpy(dates + used * (L + H), in[i].dates, (size_t)(L + H) * sizeof(long long));
+            which[used++] = i;
+        }
+        ac_error err;
+        if (rc == 0 && ac_model_forecast_batch(m, (int)used, series, windows, futures, dates, out,
+                                               lo, hi, q, &err) != AC_OK)
+            rc = -1;
+        for (size_t j = 0; rc == 0 && j < used; j++)
+            if (!(texts[which[j]] = series_csv(m, &in[which[j]], out + j * HC, lo + j * I * HC,
+                                               hi + j * I * HC, q + j * HC * Q)))
+                rc = 1;
+    }
+    for (size_t i = 0; in && i < n; i++) ac_cli_model_input_free(&in[i]);
+    free(in);
+    free(series);
+    free(windows);
+    free(futures);
+    free(dates);
+    free(out);
+    free(lo);
+    free(hi);
+    free(q);
+    return rc;
 }
 
 /* predict of a long-format model: --id's series of the input in the wide layout, or every
@@ -154,6 +234,7 @@ static int predict_long(ac_model *m, const ac_cli_window_args *a, const char *id
     float *quantiles = malloc((HC * (size_t)Q + 1) * sizeof(float));
     ac_table_set set = {0}, future_set = {0};
     int exit_code = AC_EXIT_FAILURE;
+    char **texts = NULL; /* each series' CSV from the batches */
     char *all = NULL;
     size_t size = 0;
     FILE *f = NULL;
@@ -163,6 +244,18 @@ static int predict_long(ac_model *m, const ac_cli_window_args *a, const char *id
     }
     if (ac_cli_read_long_input(ck, a->input, &set) != 0) goto done;
     if (future && ac_cli_read_long_future(m, future, &future_set) != 0) goto done;
+    /* every series: in batches through the model; when a batch cannot be made, series by series
+     * (their errors name the series) */
+    if (!id) {
+        texts = calloc((size_t)set.count + 1, sizeof *texts);
+        int rc = texts ? batch_forecasts(m, a, future, &set, &future_set, texts) : -1;
+        if (rc > 0) goto done;
+        if (rc < 0)
+            for (int i = 0; texts && i < set.count; i++) {
+                free(texts[i]);
+                texts[i] = NULL;
+            }
+    }
     for (int i = 0; i < set.count; i++) {
         if (id && strcmp(set.ids[i], id) != 0) continue;
         int k = ac_model_series_find(m, set.ids[i]);
@@ -175,8 +268,10 @@ static int predict_long(ac_model *m, const ac_cli_window_args *a, const char *id
         }
         char label[AC_CONFIG_TEXT + 80];
         snprintf(label, sizeof label, "%s: series '%.60s'", a->input, set.ids[i]);
-        char *one = series_forecast(m, k, set.tables[i], label, future, &future_set, a->at, out, lo,
-                                    hi, quantiles);
+        char *one = texts && texts[i] ? texts[i]
+                                      : series_forecast(m, k, set.tables[i], label, future,
+                                                        &future_set, a->at, out, lo, hi, quantiles);
+        if (texts) texts[i] = NULL; /* one is freed below */
         if (!one) goto done;
         if (id) { /* the wide layout */
             *text = one;
@@ -222,6 +317,8 @@ static int predict_long(ac_model *m, const ac_cli_window_args *a, const char *id
 done:
     if (f) fclose(f);
     free(all);
+    for (int i = 0; texts && i < set.count; i++) free(texts[i]);
+    free(texts);
     ac_table_set_free(&set);
     ac_table_set_free(&future_set);
     free(out);

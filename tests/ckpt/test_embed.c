@@ -141,6 +141,47 @@ static void test_forecast_is_the_forecaster_in_original_units(void **state) {
     ac_model_free(m);
 }
 
+/* A batch of windows gives each window's own forecast and bounds, bit for bit (the own kernels
+ * compute every output element the same way whatever the batch), and names a bad window. */
+static void test_a_batch_is_each_windows_own_forecast(void **state) {
+    (void)state;
+    ac_gemm_backend before = ac_gemm_get_backend();
+    ac_gemm_set_backend(AC_GEMM_OWN);
+    ac_error err;
+    ac_model *m = ac_model_load(cal_path, &err);
+    assert_non_null(m);
+    int I = ac_model_interval_count(m);
+    assert_true(I > 0);
+    static float point[WINDOWS][H * C], lo[WINDOWS][4 * H * C], hi[WINDOWS][4 * H * C];
+    static float one[H * C], one_lo[4 * H * C], one_hi[4 * H * C];
+    assert_true(I <= 4);
+    assert_int_equal(ac_model_forecast_batch(m, WINDOWS, NULL, &windows[0][0], NULL, NULL,
+                                             &point[0][0], &lo[0][0], &hi[0][0], NULL, &err),
+                     AC_OK);
+    for (int w = 0; w < WINDOWS; w++) {
+        assert_int_equal(ac_model_forecast_bounds(m, windows[w], one, one_lo, one_hi, NULL, &err),
+                         AC_OK);
+        assert_memory_equal(point[w], one, sizeof one);
+        /* the batch's bounds are packed I x H x C per window */
+        assert_memory_equal(&lo[0][0] + (size_t)w * I * H * C, one_lo,
+                            (size_t)I * H * C * sizeof(float));
+        assert_memory_equal(&hi[0][0] + (size_t)w * I * H * C, one_hi,
+                            (size_t)I * H * C * sizeof(float));
+    }
+    static float bad[WINDOWS][L * C];
+    memcpy(bad, windows, sizeof bad);
+    bad[2][7] = INFINITY;
+    assert_int_equal(ac_model_forecast_batch(m, WINDOWS, NULL, &bad[0][0], NULL, NULL, &point[0][0],
+                                             NULL, NULL, NULL, &err),
+                     AC_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "window 3 (of 20): forecast window row 3"));
+    assert_int_equal(ac_model_forecast_batch(m, 0, NULL, &bad[0][0], NULL, NULL, &point[0][0], NULL,
+                                             NULL, NULL, &err),
+                     AC_ERR_INVALID);
+    ac_model_free(m);
+    ac_gemm_set_backend(before);
+}
+
 typedef struct job {
     ac_model *model;
     float out[WINDOWS][H * C];
@@ -315,6 +356,7 @@ int main(void) {
         cmocka_unit_test(test_load_reports_the_shape_of_the_model),
         cmocka_unit_test(test_forecast_is_the_forecaster_in_original_units),
         cmocka_unit_test(test_concurrent_forecasts_on_one_model_agree),
+        cmocka_unit_test(test_a_batch_is_each_windows_own_forecast),
         cmocka_unit_test(test_a_model_without_calibration_offers_no_interval),
         cmocka_unit_test(test_conformal_bounds_are_the_point_and_the_unscaled_half_width),
         cmocka_unit_test(test_quantiles_are_sorted_around_the_median_point),

@@ -322,14 +322,19 @@ static int forecast_column(const char *text, int col, double *y, int max) {
 static void test_predict_id_and_every_id(void **state) {
     (void)state;
     double one[H], every[SERIES * H];
-    assert_int_equal(sh("\"$A\" predict run/best.h5 --input panel.csv --id s5 2>/dev/null"), 0);
+    /* every id is forecast in one batch; on the own kernels (named here, as the sanitizer build
+     * defaults to OpenBLAS) a batch gives each series the bits of its own forecast */
+    assert_int_equal(
+        sh("ATTNCAST_GEMM=own \"$A\" predict run/best.h5 --input panel.csv --id s5 2>/dev/null"),
+        0);
     assert_int_equal(tu_count_lines(out), H + 1);
     assert_true(strncmp(out, "date,value,", 11) == 0);
     assert_int_equal(forecast_column(out, 1, one, H), H);
     /* s5's own scale: its level is 120 (s0's 20), its swing +-6 */
     for (int h = 0; h < H; h++)
         if (fabs(one[h] - 120.0) > 12.0) fail_msg("step %d: %g is off s5's level", h + 1, one[h]);
-    assert_int_equal(sh("\"$A\" predict run/best.h5 --input panel.csv --out all.csv 2>/dev/null"),
+    assert_int_equal(sh("ATTNCAST_GEMM=own \"$A\" predict run/best.h5 --input panel.csv --out "
+                        "all.csv 2>/dev/null"),
                      0);
     char path[512];
     snprintf(path, sizeof path, "%s/all.csv", dir);
