@@ -11,8 +11,10 @@
  *         c = beta C[i][j];  for k = 0 .. K-1:  c = fmaf(op(A)[i][k], op(B)[k][j], c)
  *     The AVX-512, AVX2 and portable versions differ only in how many elements they run side by
  *     side, so every version, on every machine, gives exactly these bits, with any number of
- *     threads. A is read in place (never copied); B is copied once per call into panels.
- * The build option ATTNCAST_GEMM picks the default backend; the environment variable
+ *     threads. A is read in place (never copied); B is copied once per call into panels, or
+ *     once for good for a weight that no longer changes (ac_gemm_pack). A linear's bias may
+ *     start the chains instead of beta C (ac_gemm_linear).
+ * The build option ATTNCAST_GEMM picks the default backend (own); the environment variable
  * ATTNCAST_GEMM (openblas or own), read on first use, overrides it; ac_gemm_set_backend
  * overrides both. A model trained with one backend gives results within float32 round-off of
  * the other; the same backend gives the same bits for the same seed.
