@@ -3,13 +3,16 @@
  *
  * The own kernels follow the layered scheme of BLIS, cut down for the model's shapes:
  *   - B is copied, kc rows at a time, into panels of NR columns (zero beyond N), so that the
- *     micro-kernel reads it with aligned vector loads;
+ *     micro-kernel reads it with aligned vector loads (a weight that no longer changes is
+ *     copied once for good: ac_gemm_pack);
  *   - A is read in place: the micro-kernel broadcasts op(A)[i][k] straight from A for MR rows.
  *     With K and N of 16 to 256, copying A would cost a quarter of the multiply-adds;
- *   - the micro-kernel holds an MR x NR block of C in registers, starts it from beta C and adds
+ *   - the micro-kernel holds an MR x NR block of C in registers, starts it from beta C (or from a
+ *     linear's bias row) and adds
  *     kc products per element in k order, then stores it; the next kc rows of B continue the
  *     same chains from the stored values, so blocking k changes no bit.
- * MR x NR is 12 x 32 on AVX-512 (24 accumulators), 6 x 16 on AVX2 (12); the last columns are
+ * MR x NR is 12 x 32 on AVX-512 (24 accumulators; 24 x 16 for products at most 16 wide), 6 x 16
+ * on AVX2 (12); the last columns are
  * masked, the last rows run a smaller MR. A portable loop, one element at a time with fmaf,
  * serves other CPUs and is the tests' reference.
  */
@@ -308,7 +311,8 @@ ukernel_avx512(int mr, int kc, const float *a, int64_t rsa, int64_t csa, const f
         UKR512_CASE(3)
         UKR512_CASE(4)
         UKR512_CASE(5)
-        UKR512_CASE(6) UKR512_CASE(7) UKR512_CASE(8) UKR512_CASE(9) UKR512_CASE(10) UKR512_CASE(11)
+        UKR512_CASE(6)
+        UKR512_CASE(7) UKR512_CASE(8) UKR512_CASE(9) UKR512_CASE(10) UKR512_CASE(11)
             UKR512_CASE(12) default : break;
     }
 }
@@ -356,11 +360,12 @@ ukernel_avx512_narrow(int mr, int kc, const float *a, int64_t rsa, int64_t csa, 
         UKR512N_CASE(2)
         UKR512N_CASE(3)
         UKR512N_CASE(4)
-        UKR512N_CASE(5) UKR512N_CASE(6) UKR512N_CASE(7) UKR512N_CASE(8) UKR512N_CASE(9)
-            UKR512N_CASE(10) UKR512N_CASE(11) UKR512N_CASE(12) UKR512N_CASE(13) UKR512N_CASE(14)
-                UKR512N_CASE(15) UKR512N_CASE(16) UKR512N_CASE(17) UKR512N_CASE(18) UKR512N_CASE(19)
-                    UKR512N_CASE(20) UKR512N_CASE(21) UKR512N_CASE(22) UKR512N_CASE(23)
-                        UKR512N_CASE(24) default : break;
+        UKR512N_CASE(5)
+        UKR512N_CASE(6) UKR512N_CASE(7) UKR512N_CASE(8) UKR512N_CASE(9) UKR512N_CASE(10)
+            UKR512N_CASE(11) UKR512N_CASE(12) UKR512N_CASE(13) UKR512N_CASE(14) UKR512N_CASE(15)
+                UKR512N_CASE(16) UKR512N_CASE(17) UKR512N_CASE(18) UKR512N_CASE(19) UKR512N_CASE(20)
+                    UKR512N_CASE(21) UKR512N_CASE(22) UKR512N_CASE(23) UKR512N_CASE(24) default
+            : break;
     }
 }
 
@@ -548,7 +553,8 @@ static void gemm_block(const gemm_plan *pl, int M, int N, int k0, int kc, bool t
     }
 }
 
-/* The own kernels, B packed here (bp_given NULL) or already (a packed weight). */
+/* The own kernels on B, packed here per call, or on packed (a weight packed once); the chains
+ * start from bias[j] when bias is given, else from beta C. */
 static void own_product(bool trans_a, bool trans_b, int M, int N, int K, const float *A, int lda,
                         const float *B, int ldb, const ac_gemm_packed *packed, const float *bias,
                         float beta, float *C, int ldc);
