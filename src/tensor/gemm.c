@@ -7,14 +7,13 @@
  *     copied once for good: ac_gemm_pack);
  *   - A is read in place: the micro-kernel broadcasts op(A)[i][k] straight from A for MR rows.
  *     With K and N of 16 to 256, copying A would cost a quarter of the multiply-adds;
- *   - the micro-kernel holds an MR x NR block of C in registers, starts it from beta C (or from a
- *     linear's bias row) and adds
- *     kc products per element in k order, then stores it; the next kc rows of B continue the
- *     same chains from the stored values, so blocking k changes no bit.
+ *   - the micro-kernel holds an MR x NR block of C in registers, starts it from beta C (or from
+ *     a linear's bias row) and adds kc products per element in k order, then stores it; the
+ *     next kc rows of B continue the same chains from the stored values, so blocking k changes
+ *     no bit.
  * MR x NR is 12 x 32 on AVX-512 (24 accumulators; 24 x 16 for products at most 16 wide), 6 x 16
- * on AVX2 (12); the last columns are
- * masked, the last rows run a smaller MR. A portable loop, one element at a time with fmaf,
- * serves other CPUs and is the tests' reference.
+ * on AVX2 (12); the last columns are masked, the last rows run a smaller MR. A portable loop,
+ * one element at a time with fmaf, serves other CPUs and is the tests' reference.
  */
 #include "attncast/gemm.h"
 
