@@ -686,7 +686,7 @@ void ac_gemm_linear(int rows, int in, int out, const float *x, const float *W,
     trace_add(false, true, rows, out, in, in, in, out, bias ? 1.0f : 0.0f);
     double t0 = stats_begin();
     if (backend_now() == AC_GEMM_OWN) {
-        bool use = packed && packed->isa == isa_now() && packed->K == in && packed->N == out;
+        bool use = ac_gemm_packed_usable(packed) && packed->K == in && packed->N == out;
         own_product(false, true, rows, out, in, x, in, W, in, use ? packed : NULL, bias, 0.0f, y,
                     out);
     } else {
