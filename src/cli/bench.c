@@ -575,6 +575,11 @@ int ac_cli_bench(int argc, char **argv) {
         ac_cli_error("bench: --trace-gemm traces one thread's products: add --threads 1");
         return AC_EXIT_USAGE;
     }
+    FILE *trace = trace_path ? fopen(trace_path, "a") : NULL; /* a bad path fails now, not later */
+    if (trace_path && (!trace || fclose(trace) != 0)) {
+        ac_cli_error("bench: --trace-gemm: cannot append to %s", trace_path);
+        return AC_EXIT_FAILURE;
+    }
     double ceiling = sgemm_ceiling(ceiling_size);
     if (!json) {
         ac_model_spec shape = ac_config_model_spec(&cfg, channels);

@@ -1,7 +1,8 @@
 /* test_gemm_cli.c - the matrix-product backends from the command line: `--gemm` on bench and
  * bench-ops (a bad name is a one-line usage error; the own kernels give the op the same bits as
  * their raw product), `bench --trace-gemm` (one CSV row per product of a training step, a
- * batch-256 and a single-window forecast; it needs one thread), and tools/gemm_compare on such
+ * batch-256 and a single-window forecast; it needs one thread and a file it can append to), and
+ * tools/gemm_compare on such
  * a trace (run when it was built: libxsmm installed). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -59,11 +60,16 @@ static void test_bench_ops_on_the_own_kernels_gives_the_raw_bits(void **state) {
     assert_non_null(strstr(out, "(gemm own)"));
 }
 
-static void test_trace_needs_one_thread(void **state) {
+static void test_trace_needs_one_thread_and_a_writable_file(void **state) {
     (void)state;
     assert_int_equal(sh("'%s' bench --threads 2 --trace-gemm t.csv", tu_bin()), 2);
     assert_int_equal(tu_count_lines(out), 1);
     assert_non_null(strstr(out, "--threads 1"));
+    /* a path that cannot be written fails at once, in one line */
+    assert_int_equal(
+        sh("'%s' bench --threads 1 --trace-gemm no/such/dir/t.csv --seconds 600", tu_bin()), 1);
+    assert_int_equal(tu_count_lines(out), 1);
+    assert_non_null(strstr(out, "cannot append to no/such/dir/t.csv"));
 }
 
 /* Counts the trace's rows of one phase, checking every row's shape on the way. */
@@ -125,7 +131,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_bad_backend_name_is_a_usage_error),
         cmocka_unit_test(test_bench_ops_on_the_own_kernels_gives_the_raw_bits),
-        cmocka_unit_test(test_trace_needs_one_thread),
+        cmocka_unit_test(test_trace_needs_one_thread_and_a_writable_file),
         cmocka_unit_test(test_trace_lists_every_product_and_gemm_compare_replays_it),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
