@@ -2,8 +2,7 @@
  * bench-ops (a bad name is a one-line usage error; the own kernels give the op the same bits as
  * their raw product), `bench --trace-gemm` (one CSV row per product of a training step, a
  * batch-256 and a single-window forecast; it needs one thread and a file it can append to), and
- * tools/gemm_compare on such
- * a trace (run when it was built: libxsmm installed). */
+ * tools/gemm_compare on such a trace (run when it was built: libxsmm installed). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
