@@ -311,8 +311,9 @@ ukernel_avx512(int mr, int kc, const float *a, int64_t rsa, int64_t csa, const f
         UKR512_CASE(4)
         UKR512_CASE(5)
         UKR512_CASE(6)
-        UKR512_CASE(7) UKR512_CASE(8) UKR512_CASE(9) UKR512_CASE(10) UKR512_CASE(11)
-            UKR512_CASE(12) default : break;
+        UKR512_CASE(7)
+        UKR512_CASE(8) UKR512_CASE(9) UKR512_CASE(10) UKR512_CASE(11) UKR512_CASE(12) default
+            : break;
     }
 }
 
@@ -360,11 +361,11 @@ ukernel_avx512_narrow(int mr, int kc, const float *a, int64_t rsa, int64_t csa, 
         UKR512N_CASE(3)
         UKR512N_CASE(4)
         UKR512N_CASE(5)
-        UKR512N_CASE(6) UKR512N_CASE(7) UKR512N_CASE(8) UKR512N_CASE(9) UKR512N_CASE(10)
-            UKR512N_CASE(11) UKR512N_CASE(12) UKR512N_CASE(13) UKR512N_CASE(14) UKR512N_CASE(15)
-                UKR512N_CASE(16) UKR512N_CASE(17) UKR512N_CASE(18) UKR512N_CASE(19) UKR512N_CASE(20)
-                    UKR512N_CASE(21) UKR512N_CASE(22) UKR512N_CASE(23) UKR512N_CASE(24) default
-            : break;
+        UKR512N_CASE(6)
+        UKR512N_CASE(7) UKR512N_CASE(8) UKR512N_CASE(9) UKR512N_CASE(10) UKR512N_CASE(11)
+            UKR512N_CASE(12) UKR512N_CASE(13) UKR512N_CASE(14) UKR512N_CASE(15) UKR512N_CASE(16)
+                UKR512N_CASE(17) UKR512N_CASE(18) UKR512N_CASE(19) UKR512N_CASE(20) UKR512N_CASE(21)
+                    UKR512N_CASE(22) UKR512N_CASE(23) UKR512N_CASE(24) default : break;
     }
 }
 
@@ -435,23 +436,26 @@ ukernel_avx2(int mr, int kc, const float *a, int64_t rsa, int64_t csa, const flo
 }
 #endif
 
-/* The micro-kernel this CPU runs, its MR and NR, and the k rows packed per block (a B panel of
- * kc x NR floats, 16 to 32 KiB, stays in the level-1 cache while A's rows stream past it; 14 rows
- * on AVX-512 ran at two thirds of 12's speed, its accumulators spilling). */
-typedef struct gemm_isa {
-    const char *name;
+/* A micro-kernel with its MR and NR, and the k rows packed per block (a B panel of kc x NR
+ * floats, 16 to 32 KiB, stays in the level-1 cache while A's rows stream past it; 14 rows on
+ * AVX-512 ran at two thirds of 12's speed, its accumulators spilling). */
+typedef struct gemm_plan {
     ukernel_fn kernel;
     int mr, nr, kc;
-    /* for products no wider than narrow_nr (NULL: none) */
-    ukernel_fn narrow;
-    int narrow_mr, narrow_nr;
+} gemm_plan;
+
+/* The kernels of one instruction set. */
+typedef struct gemm_isa {
+    const char *name;
+    gemm_plan wide;
+    gemm_plan narrow; /* for products no wider than narrow.nr (kernel NULL: none) */
 } gemm_isa;
 
-static const gemm_isa ISA_PORTABLE = {"portable", ukernel_portable, 4, 8, 256, NULL, 0, 0};
+static const gemm_isa ISA_PORTABLE = {"portable", {ukernel_portable, 4, 8, 256}, {NULL, 0, 0, 0}};
 #if AC_GEMM_X86
-static const gemm_isa ISA_AVX512 = {"avx512", ukernel_avx512,        MR512,  NR512,
-                                    256,      ukernel_avx512_narrow, MR512N, NR512N};
-static const gemm_isa ISA_AVX2 = {"avx2", ukernel_avx2, MR256, NR256, 256, NULL, 0, 0};
+static const gemm_isa ISA_AVX512 = {
+    "avx512", {ukernel_avx512, MR512, NR512, 256}, {ukernel_avx512_narrow, MR512N, NR512N, 256}};
+static const gemm_isa ISA_AVX2 = {"avx2", {ukernel_avx2, MR256, NR256, 256}, {NULL, 0, 0, 0}};
 #endif
 
 /* The widest kernel this CPU runs, or the named one when it runs it too (NULL otherwise). */
@@ -497,17 +501,10 @@ const char *ac_gemm_own_isa(void) {
 /* Below this many multiply-adds a product stays on the calling thread. */
 #define GEMM_PARALLEL_MIN (1 << 21)
 
-/* The kernel, MR and NR the own kernels use for products N columns wide. */
-typedef struct gemm_plan {
-    ukernel_fn kernel;
-    int mr, nr, kc;
-} gemm_plan;
-
+/* The plan the own kernels use for products N columns wide. */
 static gemm_plan plan_for(int N) {
     const gemm_isa *isa = isa_now();
-    if (isa->narrow && N <= isa->narrow_nr)
-        return (gemm_plan){isa->narrow, isa->narrow_mr, isa->narrow_nr, isa->kc};
-    return (gemm_plan){isa->kernel, isa->mr, isa->nr, isa->kc};
+    return isa->narrow.kernel && N <= isa->narrow.nr ? isa->narrow : isa->wide;
 }
 
 /* C = beta C, for a product with no k. */
