@@ -28,6 +28,7 @@
 #include "attncast/ops.h"
 #include "core/clock.h"
 #include "gemm_internal.h"
+#include "transpose.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define AC_GEMM_X86 1
@@ -121,77 +122,25 @@ void ac_gemm_reference(bool trans_a, bool trans_b, int M, int N, int K, const fl
 }
 
 /* ---- packing B ---- */
-#if AC_GEMM_X86
-/* dst[k nr + jj] = src[jj ld + k] for an 8 x 8 block: eight rows of B^T (8 k each) become eight
- * k rows of 8 columns, an in-register transpose. */
-__attribute__((target("avx2"))) static void transpose8x8(const float *src, int64_t ld, float *dst,
-                                                         int nr) {
-    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + ld),
-           r2 = _mm256_loadu_ps(src + 2 * ld), r3 = _mm256_loadu_ps(src + 3 * ld),
-           r4 = _mm256_loadu_ps(src + 4 * ld), r5 = _mm256_loadu_ps(src + 5 * ld),
-           r6 = _mm256_loadu_ps(src + 6 * ld), r7 = _mm256_loadu_ps(src + 7 * ld);
-    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1),
-           t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3),
-           t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
-           t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee),
-           u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee),
-           u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee),
-           u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
-    _mm256_storeu_ps(dst + 0 * nr, _mm256_permute2f128_ps(u0, u4, 0x20));
-    _mm256_storeu_ps(dst + 1 * nr, _mm256_permute2f128_ps(u1, u5, 0x20));
-    _mm256_storeu_ps(dst + 2 * nr, _mm256_permute2f128_ps(u2, u6, 0x20));
-    _mm256_storeu_ps(dst + 3 * nr, _mm256_permute2f128_ps(u3, u7, 0x20));
-    _mm256_storeu_ps(dst + 4 * nr, _mm256_permute2f128_ps(u0, u4, 0x31));
-    _mm256_storeu_ps(dst + 5 * nr, _mm256_permute2f128_ps(u1, u5, 0x31));
-    _mm256_storeu_ps(dst + 6 * nr, _mm256_permute2f128_ps(u2, u6, 0x31));
-    _mm256_storeu_ps(dst + 7 * nr, _mm256_permute2f128_ps(u3, u7, 0x31));
-}
-#endif
-
 /* dst[p][k][jj] = op(B)(k0 + k, p NR + jj) for the kc rows from k0 and every column, 0 beyond N:
  * panels of NR columns, each kc x NR, row after row. A transposed B (a linear's weight, stored
- * [N][K]) goes through 8 x 8 in-register transposes where the CPU has AVX2. */
+ * [N][K]) goes through ac_transpose_rows (8 x 8 in-register transposes where the CPU has AVX2). */
 static void pack_b(const float *B, int ldb, bool trans_b, int k0, int kc, int N, int nr,
                    float *restrict dst) {
-#if AC_GEMM_X86
-    bool avx2 = nr % 8 == 0 && __builtin_cpu_supports("avx2");
-#endif
     int panels = (N + nr - 1) / nr;
     for (int p = 0; p < panels; p++) {
         float *d = dst + (int64_t)p * kc * nr;
         int j0 = p * nr, w = N - j0 < nr ? N - j0 : nr;
-        if (!trans_b) {
-            for (int k = 0; k < kc; k++) {
-                const float *src = B + (int64_t)(k0 + k) * ldb + j0;
-                float *row = d + (int64_t)k * nr;
-                memcpy(row, src, (size_t)w * sizeof(float));
-                for (int jj = w; jj < nr; jj++) row[jj] = 0.0f;
-            }
+        if (trans_b) {
+            ac_transpose_rows(B + (int64_t)j0 * ldb + k0, ldb, w, kc, d, nr, nr);
             continue;
         }
-        int jj = 0, k8 = 0;
-#if AC_GEMM_X86
-        if (avx2) {
-            k8 = kc / 8 * 8;
-            for (; jj + 8 <= w; jj += 8)
-                for (int k = 0; k < k8; k += 8)
-                    transpose8x8(B + (int64_t)(j0 + jj) * ldb + k0 + k, ldb,
-                                 d + (int64_t)k * nr + jj, nr);
-            /* the last k (kc not a multiple of 8) of those columns */
-            for (int j = 0; j < jj; j++) {
-                const float *src = B + (int64_t)(j0 + j) * ldb + k0;
-                for (int k = k8; k < kc; k++) d[(int64_t)k * nr + j] = src[k];
-            }
+        for (int k = 0; k < kc; k++) {
+            const float *src = B + (int64_t)(k0 + k) * ldb + j0;
+            float *row = d + (int64_t)k * nr;
+            memcpy(row, src, (size_t)w * sizeof(float));
+            for (int jj = w; jj < nr; jj++) row[jj] = 0.0f;
         }
-#endif
-        (void)k8;
-        for (; jj < w; jj++) {
-            const float *src = B + (int64_t)(j0 + jj) * ldb + k0;
-            for (int k = 0; k < kc; k++) d[(int64_t)k * nr + jj] = src[k];
-        }
-        for (jj = w; jj < nr; jj++)
-            for (int k = 0; k < kc; k++) d[(int64_t)k * nr + jj] = 0.0f;
     }
 }
 
@@ -312,8 +261,8 @@ ukernel_avx512(int mr, int kc, const float *a, int64_t rsa, int64_t csa, const f
         UKR512_CASE(5)
         UKR512_CASE(6)
         UKR512_CASE(7)
-        UKR512_CASE(8) UKR512_CASE(9) UKR512_CASE(10) UKR512_CASE(11) UKR512_CASE(12) default
-            : break;
+        UKR512_CASE(8)
+        UKR512_CASE(9) UKR512_CASE(10) UKR512_CASE(11) UKR512_CASE(12) default : break;
     }
 }
 
@@ -362,10 +311,11 @@ ukernel_avx512_narrow(int mr, int kc, const float *a, int64_t rsa, int64_t csa, 
         UKR512N_CASE(4)
         UKR512N_CASE(5)
         UKR512N_CASE(6)
-        UKR512N_CASE(7) UKR512N_CASE(8) UKR512N_CASE(9) UKR512N_CASE(10) UKR512N_CASE(11)
-            UKR512N_CASE(12) UKR512N_CASE(13) UKR512N_CASE(14) UKR512N_CASE(15) UKR512N_CASE(16)
-                UKR512N_CASE(17) UKR512N_CASE(18) UKR512N_CASE(19) UKR512N_CASE(20) UKR512N_CASE(21)
-                    UKR512N_CASE(22) UKR512N_CASE(23) UKR512N_CASE(24) default : break;
+        UKR512N_CASE(7)
+        UKR512N_CASE(8) UKR512N_CASE(9) UKR512N_CASE(10) UKR512N_CASE(11) UKR512N_CASE(12)
+            UKR512N_CASE(13) UKR512N_CASE(14) UKR512N_CASE(15) UKR512N_CASE(16) UKR512N_CASE(17)
+                UKR512N_CASE(18) UKR512N_CASE(19) UKR512N_CASE(20) UKR512N_CASE(21) UKR512N_CASE(22)
+                    UKR512N_CASE(23) UKR512N_CASE(24) default : break;
     }
 }
 

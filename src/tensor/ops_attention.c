@@ -19,6 +19,7 @@
 #include "attncast/ops.h"
 #include "fastmath.h"
 #include "op_internal.h"
+#include "transpose.h"
 
 /* ---- the score kinds: names and parameter ranks, from their list in ops.h ---- */
 
@@ -80,22 +81,57 @@ static inline void axpy(float *restrict y, float alpha, const float *restrict x,
     for (int e = 0; e < n; e++) y[e] += alpha * x[e];
 }
 
-/* o = sum over m < count of a[m] v_m (rows of v every `stride` floats), accumulated in a block
- * of registers rather than in o, whose every update would otherwise wait for the last store. */
-static inline void weighted_sum(float *restrict o, const float *restrict a, const float *restrict v,
-                                int64_t stride, int count, int dh) {
-    int e0 = 0;
-    for (; e0 + SUM_BLOCK <= dh; e0 += SUM_BLOCK) {
-        float acc[SUM_BLOCK] = {0};
-        for (int m = 0; m < count; m++) {
-            const float *vm = v + m * stride + e0;
+/* Columns [e0, e0 + len) (len <= SUM_BLOCK) of weighted_sums, for rows r0 .. r0 + nr - 1
+ * (nr <= SUMS_ROWS). */
+#define SUMS_ROWS 4 /* rows whose sums run side by side, so that their chains overlap */
+AC_ALWAYS_INLINE
+static inline void weighted_sums_columns(float *restrict out, int64_t out_stride,
+                                         const float *restrict a, int64_t a_stride, int nr,
+                                         const float *restrict x, int64_t x_stride, int count,
+                                         bool add, int e0, int len) {
+    float acc[SUMS_ROWS][SUM_BLOCK] = {{0}};
+    const float *ar[SUMS_ROWS];
+    for (int r = 0; r < SUMS_ROWS; r++) /* rows past nr repeat the last (not stored) */
+        ar[r] = a + (r < nr ? r : nr - 1) * a_stride;
+    for (int m = 0; m < count; m++) {
+        const float *xm = x + m * x_stride + e0;
+        for (int r = 0; r < SUMS_ROWS; r++) {
+            float w = ar[r][m];
 #pragma omp simd
-            for (int e = 0; e < SUM_BLOCK; e++) acc[e] += a[m] * vm[e];
+            for (int c = 0; c < len; c++) acc[r][c] += w * xm[c];
         }
-        for (int e = 0; e < SUM_BLOCK; e++) o[e0 + e] = acc[e];
     }
-    for (int e = e0; e < dh; e++) o[e] = 0.0f;
-    for (int m = 0; m < count && e0 < dh; m++) axpy(o + e0, a[m], v + m * stride + e0, dh - e0);
+    for (int r = 0; r < nr; r++) {
+        float *o = out + r * out_stride + e0;
+        if (add) {
+#pragma omp simd
+            for (int c = 0; c < len; c++) o[c] += acc[r][c];
+        } else {
+            for (int c = 0; c < len; c++) o[c] = acc[r][c];
+        }
+    }
+}
+
+/* out_r (=, or += when add) sum over m < count of a[r * a_stride + m] x_m for r < rows, with
+ * rows of out and x every out_stride and x_stride floats, dh wide: each sum starts from zero
+ * and runs in order of m, in registers (an update of out would wait for the last store), and
+ * is then stored or added. */
+AC_ALWAYS_INLINE
+static inline void weighted_sums(float *restrict out, int64_t out_stride, const float *restrict a,
+                                 int64_t a_stride, int rows, const float *restrict x,
+                                 int64_t x_stride, int count, int dh, bool add) {
+    for (int r0 = 0; r0 < rows; r0 += SUMS_ROWS) {
+        int nr = rows - r0 < SUMS_ROWS ? rows - r0 : SUMS_ROWS;
+        float *o = out + r0 * out_stride;
+        const float *ar = a + r0 * a_stride;
+        int e0 = 0;
+        for (; e0 + SUM_BLOCK <= dh; e0 += SUM_BLOCK) /* constant width: whole vectors */
+            weighted_sums_columns(o, out_stride, ar, a_stride, nr, x, x_stride, count, add, e0,
+                                  SUM_BLOCK);
+        if (e0 < dh)
+            weighted_sums_columns(o, out_stride, ar, a_stride, nr, x, x_stride, count, add, e0,
+                                  dh - e0);
+    }
 }
 
 /* The geometry of one call, shared by forward and backward. */
@@ -144,11 +180,7 @@ static int padded(int n) {
 /* bt[e * np + m] = b[m * stride + e] for m < n, e < dh; zero for n <= m < np. */
 static void transpose_block(const float *restrict b, int64_t stride, int n, int dh, int np,
                             float *restrict bt) {
-    for (int e = 0; e < dh; e++) {
-        float *row = bt + (int64_t)e * np;
-        for (int m = 0; m < n; m++) row[m] = b[m * stride + e];
-        for (int m = n; m < np; m++) row[m] = 0.0f;
-    }
+    ac_transpose_rows(b, stride, n, dh, bt, np, np);
 }
 
 /* out[i * out_stride + m] = sum over e < dh of a[i * a_stride + e] bt[e * np + m], i < rows,
@@ -203,37 +235,35 @@ static void additive_block(const float *restrict a, int64_t a_stride, int rows,
     }
 }
 
-/* out[m * n + i] = a[i * n + m] for an [n, n] matrix. */
-static void transpose_square(const float *restrict a, int n, float *restrict out) {
-    for (int i = 0; i < n; i++)
-        for (int m = 0; m < n; m++) out[(int64_t)m * n + i] = a[(int64_t)i * n + m];
-}
-
 /* y[e] += x[e] for e < n. */
 static inline void add_row(float *restrict y, const float *restrict x, int n) {
 #pragma omp simd
     for (int e = 0; e < n; e++) y[e] += x[e];
 }
 
-/* The scratch floats one thread needs for a pair, forward and backward. */
+/* The scratch floats one thread needs for a pair: the larger of forward's (qt, st, and per lane
+ * nq, mx, sum) and backward's (bt, then rowdot, nqp and rq's lanes; at, then sc and G; dat; gt;
+ * rq and rk). */
 static int64_t pair_scratch_floats(int N, int dh) {
     int64_t np = padded(N);
-    return dh * np + 3 * N * np + dh + 2 * N;
+    int64_t forward = dh * np + N * np + 3 * np;
+    int64_t backward = (dh > 2 ? dh : 2) * np + 3 * N * np + 2 * N;
+    return forward > backward ? forward : backward;
 }
-
 /* o_i = sum over k of A_ik v_k for one (series, head) pair, A its [N, N] block. */
 AC_VECTOR_CLONES
 static void attention_pair_output(const attn_geom *g, int64_t p, const float *A, const float *v,
                                   float *o) {
     int N = g->N, d = g->d, dh = g->dh;
     int64_t base = (p / g->h) * N * d + (int64_t)(p % g->h) * dh;
-    for (int i = 0; i < N; i++)
-        weighted_sum(o + base + (int64_t)i * d, A + (int64_t)i * N, v + base, d,
-                     g->causal ? i + 1 : N, dh);
+    /* A is zero past the causal limit: those terms add zero */
+    weighted_sums(o + base, d, A, N, N, v + base, d, N, dh, false);
 }
 
 /* Scores, softmax and A V for one (series, head) pair; A is its [N, N] block, scratch as
- * pair_scratch_floats. */
+ * pair_scratch_floats. Scores are made transposed, st[m * np + i] = score(q_i, k_m), queries in
+ * vector lanes, so that the softmax of every query row runs at once down the columns: each
+ * row's maximum and its sum (in order of m) are lane-wise, with no sum waiting on the last. */
 AC_VECTOR_CLONES
 static void attention_pair_forward(const attn_geom *g, int64_t p, const float *q, const float *k,
                                    const float *v, const float *param, float *o, float *A,
@@ -241,34 +271,56 @@ static void attention_pair_forward(const attn_geom *g, int64_t p, const float *q
     int N = g->N, d = g->d, dh = g->dh, j = (int)(p % g->h), np = padded(N);
     int64_t base = (p / g->h) * N * d + (int64_t)j * dh; /* row 0 of this head */
     const float *qp = q + base, *kp = k + base;
-    float *kt = scratch;
+    float *qt = scratch, *st = qt + (int64_t)dh * np, *nq = st + (int64_t)N * np;
+    float *mx = nq + np, *sum = mx + np; /* per query lane: the maximum and the sum */
     float c = 1.0f / sqrtf((float)dh), temp = 0.0f;
-    transpose_block(kp, d, N, dh, np, kt);
+    bool causal = g->causal;
+    transpose_block(qp, d, N, dh, np, qt);
     if (g->kind == AC_SCORE_COSINE) {
         temp = expf(param[j]);
         for (int i = 0; i < N; i++) {
             norms[i] = sqrtf(dot_product(qp + (int64_t)i * d, qp + (int64_t)i * d, dh));
             norms[N + i] = sqrtf(dot_product(kp + (int64_t)i * d, kp + (int64_t)i * d, dh));
         }
+        for (int i = 0; i < np; i++) nq[i] = i < N ? norms[i] : 1.0f; /* padding lanes: any */
     }
     if (g->kind == AC_SCORE_ADDITIVE)
-        additive_block(qp, d, N, kt, np, N, param + (int64_t)j * dh, dh, A, N);
+        additive_block(kp, d, N, qt, np, np, param + (int64_t)j * dh, dh, st, np);
     else
-        product_block(qp, d, N, kt, np, N, dh, A, N);
-    for (int i = 0; i < N; i++) {
-        float *ai = A + (int64_t)i * N;
-        int kmax = g->causal ? i + 1 : N;
-        if (g->kind == AC_SCORE_DOT) {
-            for (int m = 0; m < kmax; m++) ai[m] *= c;
-        } else if (g->kind == AC_SCORE_COSINE) {
-            for (int m = 0; m < kmax; m++)
-                ai[m] = temp * ai[m] / (norms[i] * norms[N + m] + COSINE_EPS);
+        product_block(kp, d, N, qt, np, np, dh, st, np);
+    for (int i = 0; i < np; i++) mx[i] = -INFINITY;
+    for (int m = 0; m < N; m++) { /* scale, mask and take each lane's maximum */
+        float *sm = st + (int64_t)m * np, nkm = norms[N + m];
+#pragma omp simd
+        for (int i = 0; i < np; i++) {
+            float x = sm[i];
+            if (g->kind == AC_SCORE_DOT)
+                x *= c;
+            else if (g->kind == AC_SCORE_COSINE)
+                x = temp * x / (nq[i] * nkm + COSINE_EPS);
+            x = causal && m > i ? -INFINITY : x;
+            sm[i] = x;
+            mx[i] = x > mx[i] ? x : mx[i];
         }
-        float mx = -INFINITY;
-        for (int m = 0; m < kmax; m++) mx = ai[m] > mx ? ai[m] : mx;
-        ac_softmax_from_max(ai, kmax, mx);
-        for (int m = kmax; m < N; m++) ai[m] = 0.0f;
     }
+    for (int i = 0; i < np; i++) sum[i] = 0.0f;
+    for (int m = 0; m < N; m++) { /* exp(s - max), summed in order of m */
+        float *sm = st + (int64_t)m * np;
+#pragma omp simd
+        for (int i = 0; i < np; i++) {
+            float e = ac_fast_expf(sm[i] - mx[i]);
+            e = causal && m > i ? 0.0f : e;
+            sm[i] = e;
+            sum[i] += e;
+        }
+    }
+    for (int i = 0; i < np; i++) sum[i] = 1.0f / sum[i];
+    for (int m = 0; m < N; m++) {
+        float *sm = st + (int64_t)m * np;
+#pragma omp simd
+        for (int i = 0; i < np; i++) sm[i] *= sum[i];
+    }
+    ac_transpose_rows(st, np, N, N, A, N, N); /* A[i N + m] = st[m np + i] */
     attention_pair_output(g, p, A, v, o);
 }
 
@@ -334,7 +386,10 @@ static void additive_pair_backward(const float *qp, const float *kp, int64_t d, 
  *   dot:      dQ = c G K,  dK = c G^T Q
  *   cosine:   with a = G T / D and b = G s / D: dQ_i = (a K)_i - (sum_m b_im |k_m|) q_i / |q_i|,
  *             dK_m = (a^T Q)_m - (sum_i b_im |q_i|) k_m / |k_m|,  dlog_tau = sum G s
- *   additive: per element, u = G w (1 - t^2), t recomputed. */
+ *   additive: per element, u = G w (1 - t^2), t recomputed.
+ * As in forward, the [N, N] matrices are held transposed (at, dat, gt: [m * np + i], queries in
+ * lanes), so that each query's sums over m run lane-wise; rows of gt are then the weights of
+ * dK's sums, and G itself (rows i) is one transpose away for dQ's. */
 AC_VECTOR_CLONES
 static void attention_pair_backward(const attn_geom *g, int64_t p, const float *dO,
                                     const float *A_all, const float *norms_all, const float *q,
@@ -342,36 +397,47 @@ static void attention_pair_backward(const attn_geom *g, int64_t p, const float *
                                     float *gk, float *gv, float *pp, float *scratch) {
     int N = g->N, d = g->d, dh = g->dh, np = padded(N);
     int j = (int)(p % g->h);
-    int64_t base = (p / g->h) * N * d + (int64_t)j * dh;
+    int64_t base = (p / g->h) * N * d + (int64_t)j * dh, nn = (int64_t)N * np;
     const float *A = A_all + p * N * N, *qp = q + base, *kp = k + base, *vp = v + base;
     const float *dOp = dO + base, *nq = norms_all + p * 2 * N, *nk = nq + N;
     const float *w = g->kind == AC_SCORE_ADDITIVE ? param + (int64_t)j * dh : NULL;
     float c = 1.0f / sqrtf((float)dh), temp = g->kind == AC_SCORE_COSINE ? expf(param[j]) : 0.0f;
-    float *bt = scratch, *G = bt + (int64_t)dh * np;
-    float *dA = G + (int64_t)N * np, *T = dA + (int64_t)N * np, *tmp = T + (int64_t)N * np;
-    float *rq = tmp + dh, *rk = rq + N; /* cosine: the diagonal terms of dQ and dK */
+    /* scratch, as pair_scratch_floats: each buffer's later tenants follow it */
+    float *bt = scratch, *at = bt + (int64_t)(dh > 2 ? dh : 2) * np, *dat = at + nn, *gt = dat + nn;
+    float *rowdot = bt, *nqp = bt, *rql = bt + np; /* when bt's transpose is read */
+    float *sc = at, *G = at;                       /* when dV is made */
+    float *rq = gt + nn, *rk = rq + N;             /* cosine: the diagonal terms of dQ and dK */
+    bool causal = g->causal;
     if (pp)
         for (int e = 0; e < param_width(g); e++) pp[e] = 0.0f;
-    /* dA = dO V^T, then G row by row (A is zero past the causal limit, so G is too) */
-    transpose_block(vp, d, N, dh, np, bt);
-    product_block(dOp, d, N, bt, np, N, dh, dA, N);
-    for (int i = 0; i < N; i++) {
-        const float *ai = A + (int64_t)i * N;
-        float *gi = G + (int64_t)i * N, *dai = dA + (int64_t)i * N;
-        int kmax = g->causal ? i + 1 : N;
-        float rowdot = 0.0f;
-        for (int m = 0; m < kmax; m++) rowdot += ai[m] * dai[m];
-        for (int m = 0; m < kmax; m++) gi[m] = ai[m] * (dai[m] - rowdot);
-        for (int m = kmax; m < N; m++) gi[m] = 0.0f;
+    /* dat = (dO V^T)^T, at = A^T, then G (zero past the causal limit, as A is) */
+    transpose_block(dOp, d, N, dh, np, bt);
+    product_block(vp, d, N, bt, np, np, dh, dat, np);
+    ac_transpose_rows(A, N, N, N, at, np, np);
+    /* rowdot_i = sum over m of A_im dA_im: each product rounded (stored into sc, free until the
+     * cosine's terms), then summed lane-wise in order of m. at is zero past the causal limit,
+     * where those terms add zero. */
+    /* rowdot_i = sum over m of A_im dA_im, lane-wise in order of m, each product fused into the
+     * sum where the CPU has FMA; at is zero past the causal limit, where terms add zero */
+    for (int i = 0; i < np; i++) rowdot[i] = 0.0f;
+    for (int m = 0; m < N; m++) {
+        const float *am = at + (int64_t)m * np, *dam = dat + (int64_t)m * np;
+#pragma omp simd
+        for (int i = 0; i < np; i++) rowdot[i] += am[i] * dam[i];
     }
-    if (gv) { /* dV_m += sum_i A_im dO_i */
-        transpose_square(A, N, T);
-        for (int m = 0; m < N; m++) {
-            weighted_sum(tmp, T + (int64_t)m * N, dOp, d, N, dh);
-            add_row(gv + base + (int64_t)m * d, tmp, dh);
+    for (int m = 0; m < N; m++) {
+        const float *am = at + (int64_t)m * np, *dam = dat + (int64_t)m * np;
+        float *gm = gt + (int64_t)m * np;
+#pragma omp simd
+        for (int i = 0; i < np; i++) {
+            float x = am[i] * (dam[i] - rowdot[i]);
+            gm[i] = causal && m > i ? 0.0f : x;
         }
     }
+    if (gv) /* dV_m += sum_i A_im dO_i: row m of at holds the weights */
+        weighted_sums(gv + base, d, at, np, N, dOp, d, N, dh, true);
     if (g->kind == AC_SCORE_ADDITIVE) {
+        ac_transpose_rows(gt, np, N, N, G, N, N);
         additive_pair_backward(qp, kp, d, N, dh, g->causal, G, w, gq ? gq + base : NULL,
                                gk ? gk + base : NULL, pp);
         return;
@@ -381,39 +447,53 @@ static void attention_pair_backward(const attn_geom *g, int64_t p, const float *
     for (int i = 0; i < N; i++) rq[i] = 0.0f;
     for (int m = 0; m < N; m++) rk[m] = 0.0f;
     if (g->kind == AC_SCORE_DOT) {
-        for (int64_t x = 0; x < (int64_t)N * N; x++) G[x] *= c;
+        for (int64_t x = 0; x < nn; x++) gt[x] *= c;
     } else {
-        /* s recomputed from Q K^T into dA (no longer needed) */
-        transpose_block(kp, d, N, dh, np, bt);
-        product_block(qp, d, N, bt, np, N, dh, dA, N);
-        float dtau = 0.0f;
-        for (int i = 0; i < N; i++)
-            for (int m = 0; m < N; m++) {
-                float D = nq[i] * nk[m] + COSINE_EPS, gs = G[(int64_t)i * N + m];
-                float sc = temp * dA[(int64_t)i * N + m] / D;
-                dtau += gs * sc;
-                float b = gs * sc / D;
-                if (nq[i] > 0.0f) rq[i] += b * nk[m] / nq[i];
-                if (nk[m] > 0.0f) rk[m] += b * nq[i] / nk[m];
-                G[(int64_t)i * N + m] = gs * temp / D;
+        /* s recomputed, transposed as gt is, into dat (no longer needed) */
+        transpose_block(qp, d, N, dh, np, bt);
+        product_block(kp, d, N, bt, np, np, dh, dat, np);
+        for (int i = 0; i < np; i++) nqp[i] = i < N ? nq[i] : 1.0f; /* padding lanes: any */
+        for (int i = 0; i < np; i++) rql[i] = 0.0f; /* rq by lanes, summed in order of m */
+        for (int m = 0; m < N; m++) { /* sc = G T s / D, then b = sc / D in s's place */
+            float *sm = sc + (int64_t)m * np, *bm = dat + (int64_t)m * np, nkm = nk[m];
+            const float *gm = gt + (int64_t)m * np;
+#pragma omp simd
+            for (int i = 0; i < np; i++) {
+                float D = nqp[i] * nkm + COSINE_EPS;
+                float gsc = gm[i] * (temp * bm[i] / D); /* G s T / D, rounded as it is kept */
+                float b = gsc / D;
+                float r = rql[i] + b * nkm / nqp[i];
+                rql[i] = nqp[i] > 0.0f ? r : rql[i];
+                sm[i] = gsc;
+                bm[i] = b;
             }
-        if (pp) pp[0] = dtau;
+        }
+        for (int i = 0; i < N; i++) rq[i] = rql[i];
+        for (int m = 0; m < N; m++) /* rk in order of i */
+            if (nk[m] > 0.0f)
+                for (int i = 0; i < N; i++) rk[m] += dat[(int64_t)m * np + i] * nq[i] / nk[m];
+        if (pp) { /* dlog_tau = sum of sc, in order of i, then m */
+            float dtau = 0.0f;
+            for (int i = 0; i < N; i++)
+                for (int m = 0; m < N; m++) dtau += sc[(int64_t)m * np + i];
+            pp[0] = dtau;
+        }
+        for (int m = 0; m < N; m++) { /* a = G T / D */
+            float *gm = gt + (int64_t)m * np, nkm = nk[m];
+#pragma omp simd
+            for (int i = 0; i < np; i++) gm[i] = gm[i] * temp / (nqp[i] * nkm + COSINE_EPS);
+        }
     }
-    if (gq)
-        for (int i = 0; i < N; i++) {
-            float *dqi = gq + base + (int64_t)i * d;
-            weighted_sum(tmp, G + (int64_t)i * N, kp, d, N, dh);
-            add_row(dqi, tmp, dh);
-            if (rq[i] != 0.0f) axpy(dqi, -rq[i], qp + (int64_t)i * d, dh);
-        }
+    ac_transpose_rows(gt, np, N, N, G, N, N); /* G[i N + m] = gt[m np + i] */
+    if (gq) {
+        weighted_sums(gq + base, d, G, N, N, kp, d, N, dh, true);
+        for (int i = 0; i < N; i++)
+            if (rq[i] != 0.0f) axpy(gq + base + (int64_t)i * d, -rq[i], qp + (int64_t)i * d, dh);
+    }
     if (gk) {
-        transpose_square(G, N, T);
-        for (int m = 0; m < N; m++) {
-            float *dkm = gk + base + (int64_t)m * d;
-            weighted_sum(tmp, T + (int64_t)m * N, qp, d, N, dh);
-            add_row(dkm, tmp, dh);
-            if (rk[m] != 0.0f) axpy(dkm, -rk[m], kp + (int64_t)m * d, dh);
-        }
+        weighted_sums(gk + base, d, gt, np, N, qp, d, N, dh, true);
+        for (int m = 0; m < N; m++)
+            if (rk[m] != 0.0f) axpy(gk + base + (int64_t)m * d, -rk[m], kp + (int64_t)m * d, dh);
     }
 }
 

@@ -483,12 +483,13 @@ static ac_tensor *grad_leaf(int ndim, const int *shape, float lo, float hi) {
     return t;
 }
 
-/* Geometries: a small one, and one with N = 21 keys (two column blocks of the kernels, the
- * second partial; rows not a multiple of 4) and head width 20 (longer than one lane block). */
+/* Geometries: a small one; one with N = 21 keys (two lane blocks of the kernels, the second
+ * partial; rows not a multiple of 4) and head width 20 (longer than one lane block); the
+ * presets' shape, N = 16 (one whole lane block) and head width 16; and a single token. */
 static void test_fused_attention_matches_the_generic_ops(void **state) {
     (void)state;
-    static const int geoms[][4] = {{3, 7, 12, 3}, {2, 21, 40, 2}};
-    for (int gi = 0; gi < 2; gi++)
+    static const int geoms[][4] = {{3, 7, 12, 3}, {2, 21, 40, 2}, {2, 16, 64, 4}, {3, 1, 8, 2}};
+    for (int gi = 0; gi < 4; gi++)
         for (int kind = 0; kind < AC_SCORE_COUNT; kind++)
             for (int causal = 0; causal < 2; causal++) {
                 const int ns = geoms[gi][0], N = geoms[gi][1], d = geoms[gi][2], h = geoms[gi][3];

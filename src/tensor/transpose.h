@@ -1,0 +1,15 @@
+/* transpose.h - the engine's one block transpose, for the kernels that put a block's columns in
+ * vector lanes: the own matrix products (a linear's weight, stored [N][K], packed as k rows) and
+ * the attention pair kernels (keys, values and queries, [N, dh] read in place, as dh rows). */
+#ifndef ATTNCAST_TRANSPOSE_H
+#define ATTNCAST_TRANSPOSE_H
+
+#include <stdint.h>
+
+/* dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols, and 0 for rows <= r < padded_rows.
+ * Whole 8 x 8 tiles go through in-register transposes where the CPU has AVX2; the values are
+ * copied, never rounded, so every path gives the same bits. */
+void ac_transpose_rows(const float *src, int64_t lds, int rows, int cols, float *dst, int64_t ldd,
+                       int padded_rows);
+
+#endif
