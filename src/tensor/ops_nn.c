@@ -9,6 +9,7 @@
 #include "attncast/ops.h"
 #include "fastmath.h"
 #include "op_internal.h"
+#include "transpose.h"
 
 /* ---- softmax over the last axis ----
  * y_j = exp(v_j - max v) / sum_k exp(v_k - max v), v = x + mask
@@ -100,43 +101,96 @@ static void layer_norm_row_apply(const float *restrict x, const float *restrict 
     }
 }
 
-/* One row of the forward: mean, rstd, then y. The sums are OpenMP simd reductions: a fixed
- * order for a given build and CPU. */
-AC_VECTOR_CLONES
-static void layer_norm_row(const float *restrict x, const float *restrict w,
-                           const float *restrict b, int D, float eps, float *restrict y,
-                           float *mean_out, float *rstd_out) {
-    float m = 0.0f, v = 0.0f;
-#pragma omp simd reduction(+ : m)
-    for (int j = 0; j < D; j++) m += x[j];
-    m /= (float)D;
-#pragma omp simd reduction(+ : v)
-    for (int j = 0; j < D; j++) v += (x[j] - m) * (x[j] - m);
-    v /= (float)D;
-    float s = 1.0f / sqrtf(v + eps);
-    layer_norm_row_apply(x, w, b, D, m, s, y);
-    *mean_out = m;
-    *rstd_out = s;
+/* A row's sums run in LN_LANES partial sums, lane e adding elements e, e + LN_LANES, ... in
+ * order, and the lanes are then added pairwise: a fixed order on every CPU. LN_BLOCK rows are
+ * finished together: their partial sums are transposed so that rows lie in vector lanes, the
+ * pairwise additions run down the columns (the same pairs, in the same order, as for one row)
+ * and the mean, the variance's square root and its reciprocal are one vector operation for
+ * the block: one row at a time, each row's statistics waited on a chain of scalar additions,
+ * a division and a square root that its short row could not hide. */
+#define LN_LANES 16
+#define LN_BLOCK 16
+
+/* tot[r] = the pairwise total of part[r LN_LANES + e] over e, for r < LN_BLOCK (tt: scratch). */
+AC_ALWAYS_INLINE
+static inline void ln_block_totals(const float *restrict part, float *restrict tt,
+                                   float *restrict tot) {
+    ac_transpose_rows(part, LN_LANES, LN_BLOCK, LN_LANES, tt, LN_BLOCK, LN_BLOCK);
+    for (int w = LN_LANES / 2; w >= 1; w /= 2)
+        for (int e = 0; e < w; e++)
+#pragma omp simd
+            for (int r = 0; r < LN_BLOCK; r++) tt[e * LN_BLOCK + r] += tt[(e + w) * LN_BLOCK + r];
+    for (int r = 0; r < LN_BLOCK; r++) tot[r] = tt[r];
 }
 
-/* One row of dx += rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), dxhat = dy w. */
+/* part[e] = the lane sums of f(j) over the row's D elements (f an expression of j). */
+#define LN_LANE_SUMS(part, D, f)                                                                   \
+    do {                                                                                           \
+        int j0_ = 0;                                                                               \
+        for (int e = 0; e < LN_LANES; e++) (part)[e] = 0.0f;                                       \
+        for (; j0_ + LN_LANES <= (D); j0_ += LN_LANES)                                             \
+            _Pragma("omp simd") for (int e = 0; e < LN_LANES; e++) {                               \
+                int j = j0_ + e;                                                                   \
+                (part)[e] += (f);                                                                  \
+            }                                                                                      \
+        for (int e = 0; j0_ + e < (D); e++) {                                                      \
+            int j = j0_ + e;                                                                       \
+            (part)[e] += (f);                                                                      \
+        }                                                                                          \
+    } while (0)
+
+/* The forward of rows r0 .. r0 + nr - 1 (nr <= LN_BLOCK): mean, rstd, then y. */
 AC_VECTOR_CLONES
-static void layer_norm_row_backward(const float *restrict x, const float *restrict g,
-                                    const float *restrict w, int D, float m, float s,
-                                    float *restrict dx) {
-    float a = 0.0f, c = 0.0f;
-#pragma omp simd reduction(+ : a, c)
-    for (int j = 0; j < D; j++) {
-        float dxh = w ? g[j] * w[j] : g[j];
-        a += dxh;
-        c += dxh * (x[j] - m) * s;
+static void layer_norm_block(const float *restrict xd, const float *restrict w,
+                             const float *restrict b, int64_t r0, int nr, int D, float eps,
+                             float *restrict yd, float *restrict mean, float *restrict rstd) {
+    float part[LN_BLOCK * LN_LANES] = {0}, tt[LN_BLOCK * LN_LANES], m[LN_BLOCK], s[LN_BLOCK];
+    for (int r = 0; r < nr; r++) {
+        const float *x = xd + (r0 + r) * D;
+        LN_LANE_SUMS(part + r * LN_LANES, D, x[j]);
     }
-    a /= (float)D;
-    c /= (float)D;
+    ln_block_totals(part, tt, m);
+    for (int r = 0; r < LN_BLOCK; r++) m[r] /= (float)D;
+    for (int r = 0; r < nr; r++) {
+        const float *x = xd + (r0 + r) * D;
+        float mr = m[r];
+        LN_LANE_SUMS(part + r * LN_LANES, D, (x[j] - mr) * (x[j] - mr));
+    }
+    ln_block_totals(part, tt, s);
+    for (int r = 0; r < LN_BLOCK; r++) s[r] = 1.0f / sqrtf(s[r] / (float)D + eps);
+    for (int r = 0; r < nr; r++) {
+        layer_norm_row_apply(xd + (r0 + r) * D, w, b, D, m[r], s[r], yd + (r0 + r) * D);
+        mean[r0 + r] = m[r];
+        rstd[r0 + r] = s[r];
+    }
+}
+
+/* dx += rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), dxhat = dy w, for rows
+ * r0 .. r0 + nr - 1 (nr <= LN_BLOCK). */
+AC_VECTOR_CLONES
+static void layer_norm_block_backward(const float *restrict xd, const float *restrict gd,
+                                      const float *restrict w, int64_t r0, int nr, int D,
+                                      const float *restrict mean, const float *restrict rstd,
+                                      float *restrict dxd) {
+    float partA[LN_BLOCK * LN_LANES] = {0}, partC[LN_BLOCK * LN_LANES] = {0};
+    float tt[LN_BLOCK * LN_LANES], a[LN_BLOCK], c[LN_BLOCK];
+    for (int r = 0; r < nr; r++) {
+        const float *x = xd + (r0 + r) * D, *g = gd + (r0 + r) * D;
+        float m = mean[r0 + r], s = rstd[r0 + r];
+        LN_LANE_SUMS(partA + r * LN_LANES, D, w ? g[j] * w[j] : g[j]);
+        LN_LANE_SUMS(partC + r * LN_LANES, D, (w ? g[j] * w[j] : g[j]) * (x[j] - m) * s);
+    }
+    ln_block_totals(partA, tt, a);
+    ln_block_totals(partC, tt, c);
+    for (int r = 0; r < nr; r++) {
+        const float *x = xd + (r0 + r) * D, *g = gd + (r0 + r) * D;
+        float m = mean[r0 + r], s = rstd[r0 + r], ar = a[r] / (float)D, cr = c[r] / (float)D;
+        float *dx = dxd + (r0 + r) * D;
 #pragma omp simd
-    for (int j = 0; j < D; j++) {
-        float dxh = w ? g[j] * w[j] : g[j];
-        dx[j] += s * (dxh - a - (x[j] - m) * s * c);
+        for (int j = 0; j < D; j++) {
+            float dxh = w ? g[j] * w[j] : g[j];
+            dx[j] += s * (dxh - ar - (x[j] - m) * s * cr);
+        }
     }
 }
 
@@ -170,9 +224,13 @@ static void layer_norm_backward(ac_ctx *ctx, ac_node *n) {
     const float *g = n->out->grad, *xd = x->data, *wd = w ? w->data : NULL;
     const float *mean = n->saved, *rstd = n->saved + rows;
     if (gx) {
+        int64_t blocks = (rows + LN_BLOCK - 1) / LN_BLOCK;
 #pragma omp parallel for schedule(static) if (x->size > AC_PARALLEL_MIN)
-        for (int64_t r = 0; r < rows; r++)
-            layer_norm_row_backward(xd + r * D, g + r * D, wd, D, mean[r], rstd[r], gx + r * D);
+        for (int64_t k = 0; k < blocks; k++) {
+            int64_t r0 = k * LN_BLOCK;
+            int nr = rows - r0 < LN_BLOCK ? (int)(rows - r0) : LN_BLOCK;
+            layer_norm_block_backward(xd, g, wd, r0, nr, D, mean, rstd, gx);
+        }
     }
     if (gw || gb) layer_norm_param_grads(xd, g, mean, rstd, rows, D, gw, gb);
 }
@@ -210,9 +268,13 @@ ac_tensor *ac_layer_norm(ac_ctx *ctx, ac_tensor *x, ac_tensor *weight, ac_tensor
     if (!stats) return NULL;
     const float *xd = x->data, *wd = weight ? weight->data : NULL, *bd = bias ? bias->data : NULL;
     float *yd = y->data;
+    int64_t blocks = (rows + LN_BLOCK - 1) / LN_BLOCK;
 #pragma omp parallel for schedule(static) if (x->size > AC_PARALLEL_MIN)
-    for (int64_t r = 0; r < rows; r++)
-        layer_norm_row(xd + r * D, wd, bd, D, eps, yd + r * D, &stats[r], &stats[rows + r]);
+    for (int64_t k = 0; k < blocks; k++) {
+        int64_t r0 = k * LN_BLOCK;
+        int nr = rows - r0 < LN_BLOCK ? (int)(rows - r0) : LN_BLOCK;
+        layer_norm_block(xd, wd, bd, r0, nr, D, eps, yd, stats, stats + rows);
+    }
     ac_tensor *ins[3];
     int n_in = 0;
     ins[n_in++] = x;
