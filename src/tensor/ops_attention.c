@@ -86,9 +86,9 @@ static inline void axpy(float *restrict y, float alpha, const float *restrict x,
 #define SUMS_ROWS 4 /* rows whose sums run side by side, so that their chains overlap */
 AC_ALWAYS_INLINE
 static inline void weighted_sums_columns(float *restrict out, int64_t out_stride,
-                                         const float *restrict a, int64_t a_stride, int nr,
-                                         const float *restrict x, int64_t x_stride, int count,
-                                         bool add, int e0, int len) {
+                                         const float *restrict a, int64_t a_stride, int64_t a_ms,
+                                         int nr, const float *restrict x, int64_t x_stride,
+                                         int count, bool add, int e0, int len) {
     float acc[SUMS_ROWS][SUM_BLOCK] = {{0}};
     const float *ar[SUMS_ROWS];
     for (int r = 0; r < SUMS_ROWS; r++) /* rows past nr repeat the last (not stored) */
@@ -96,7 +96,7 @@ static inline void weighted_sums_columns(float *restrict out, int64_t out_stride
     for (int m = 0; m < count; m++) {
         const float *xm = x + m * x_stride + e0;
         for (int r = 0; r < SUMS_ROWS; r++) {
-            float w = ar[r][m];
+            float w = ar[r][m * a_ms];
 #pragma omp simd
             for (int c = 0; c < len; c++) acc[r][c] += w * xm[c];
         }
@@ -112,13 +112,14 @@ static inline void weighted_sums_columns(float *restrict out, int64_t out_stride
     }
 }
 
-/* out_r (=, or += when add) sum over m < count of a[r * a_stride + m] x_m for r < rows, with
+/* out_r (=, or += when add) sum over m < count of a[r * a_stride + m * a_ms] x_m for r < rows
+ * (a_ms 1: rows of a; a_stride 1: its columns, a transposed matrix read in place), with
  * rows of out and x every out_stride and x_stride floats, dh wide: each sum starts from zero
  * and runs in order of m, in registers (an update of out would wait for the last store), and
  * is then stored or added. */
 AC_ALWAYS_INLINE
 static inline void weighted_sums(float *restrict out, int64_t out_stride, const float *restrict a,
-                                 int64_t a_stride, int rows, const float *restrict x,
+                                 int64_t a_stride, int64_t a_ms, int rows, const float *restrict x,
                                  int64_t x_stride, int count, int dh, bool add) {
     for (int r0 = 0; r0 < rows; r0 += SUMS_ROWS) {
         int nr = rows - r0 < SUMS_ROWS ? rows - r0 : SUMS_ROWS;
@@ -126,11 +127,11 @@ static inline void weighted_sums(float *restrict out, int64_t out_stride, const 
         const float *ar = a + r0 * a_stride;
         int e0 = 0;
         for (; e0 + SUM_BLOCK <= dh; e0 += SUM_BLOCK) /* constant width: whole vectors */
-            weighted_sums_columns(o, out_stride, ar, a_stride, nr, x, x_stride, count, add, e0,
-                                  SUM_BLOCK);
+            weighted_sums_columns(o, out_stride, ar, a_stride, a_ms, nr, x, x_stride, count, add,
+                                  e0, SUM_BLOCK);
         if (e0 < dh)
-            weighted_sums_columns(o, out_stride, ar, a_stride, nr, x, x_stride, count, add, e0,
-                                  dh - e0);
+            weighted_sums_columns(o, out_stride, ar, a_stride, a_ms, nr, x, x_stride, count, add,
+                                  e0, dh - e0);
     }
 }
 
@@ -242,7 +243,7 @@ static inline void add_row(float *restrict y, const float *restrict x, int n) {
 }
 
 /* The scratch floats one thread needs for a pair: the larger of forward's (qt, st, and per lane
- * nq, mx, sum) and backward's (bt, then rowdot, nqp and rq's lanes; at, then sc and G; dat; gt;
+ * nq, mx, sum) and backward's (bt, then rowdot, nqp and rq's lanes; at, then sc; dat; gt;
  * rq and rk). */
 static int64_t pair_scratch_floats(int N, int dh) {
     int64_t np = padded(N);
@@ -257,7 +258,7 @@ static void attention_pair_output(const attn_geom *g, int64_t p, const float *A,
     int N = g->N, d = g->d, dh = g->dh;
     int64_t base = (p / g->h) * N * d + (int64_t)(p % g->h) * dh;
     /* A is zero past the causal limit: those terms add zero */
-    weighted_sums(o + base, d, A, N, N, v + base, d, N, dh, false);
+    weighted_sums(o + base, d, A, N, 1, N, v + base, d, N, dh, false);
 }
 
 /* Scores, softmax and A V for one (series, head) pair; A is its [N, N] block, scratch as
@@ -330,18 +331,18 @@ static void attention_pair_forward(const attn_geom *g, int64_t p, const float *q
  * in registers, in order of m (and of i for pp). */
 AC_ALWAYS_INLINE
 static inline void additive_columns_backward(const float *restrict qp, const float *restrict kp,
-                                             int64_t d, int N, bool causal, const float *G,
-                                             const float *restrict w, float *restrict dq,
-                                             float *restrict dk, float *restrict pp, int e0,
-                                             int len) {
+                                             int64_t d, int N, bool causal, const float *gt,
+                                             int64_t np, const float *restrict w,
+                                             float *restrict dq, float *restrict dk,
+                                             float *restrict pp, int e0, int len) {
     float pacc[SUM_BLOCK] = {0};
     for (int i = 0; i < N; i++) {
-        const float *qi = qp + i * d + e0, *gi = G + (int64_t)i * N;
+        const float *qi = qp + i * d + e0, *gi = gt + i; /* G_im = gi[m np] */
         float qacc[SUM_BLOCK] = {0};
         int kmax = causal ? i + 1 : N;
         for (int m = 0; m < kmax; m++) {
             const float *km = kp + m * d + e0;
-            float gs = gi[m];
+            float gs = gi[m * np];
             if (dk) {
                 float *restrict dkm = dk + m * d + e0;
 #pragma omp simd
@@ -371,12 +372,13 @@ static inline void additive_columns_backward(const float *restrict qp, const flo
 /* The additive part of a pair's backward, SUM_BLOCK columns of the head at a time. */
 AC_VECTOR_CLONES
 static void additive_pair_backward(const float *qp, const float *kp, int64_t d, int N, int dh,
-                                   bool causal, const float *G, const float *w, float *dq,
-                                   float *dk, float *pp) {
+                                   bool causal, const float *gt, int64_t np, const float *w,
+                                   float *dq, float *dk, float *pp) {
     int e0 = 0;
     for (; e0 + SUM_BLOCK <= dh; e0 += SUM_BLOCK) /* constant width: whole vectors */
-        additive_columns_backward(qp, kp, d, N, causal, G, w, dq, dk, pp, e0, SUM_BLOCK);
-    if (e0 < dh) additive_columns_backward(qp, kp, d, N, causal, G, w, dq, dk, pp, e0, dh - e0);
+        additive_columns_backward(qp, kp, d, N, causal, gt, np, w, dq, dk, pp, e0, SUM_BLOCK);
+    if (e0 < dh)
+        additive_columns_backward(qp, kp, d, N, causal, gt, np, w, dq, dk, pp, e0, dh - e0);
 }
 
 /* The backward of one (series, head) pair: adds into its rows and columns of gq, gk, gv (each
@@ -405,7 +407,7 @@ static void attention_pair_backward(const attn_geom *g, int64_t p, const float *
     /* scratch, as pair_scratch_floats: each buffer's later tenants follow it */
     float *bt = scratch, *at = bt + (int64_t)(dh > 2 ? dh : 2) * np, *dat = at + nn, *gt = dat + nn;
     float *rowdot = bt, *nqp = bt, *rql = bt + np; /* when bt's transpose is read */
-    float *sc = at, *G = at;                       /* when dV is made */
+    float *sc = at;                                /* when dV is made */
     float *rq = gt + nn, *rk = rq + N;             /* cosine: the diagonal terms of dQ and dK */
     bool causal = g->causal;
     if (pp)
@@ -435,10 +437,9 @@ static void attention_pair_backward(const attn_geom *g, int64_t p, const float *
         }
     }
     if (gv) /* dV_m += sum_i A_im dO_i: row m of at holds the weights */
-        weighted_sums(gv + base, d, at, np, N, dOp, d, N, dh, true);
+        weighted_sums(gv + base, d, at, np, 1, N, dOp, d, N, dh, true);
     if (g->kind == AC_SCORE_ADDITIVE) {
-        ac_transpose_rows(gt, np, N, N, G, N, N);
-        additive_pair_backward(qp, kp, d, N, dh, g->causal, G, w, gq ? gq + base : NULL,
+        additive_pair_backward(qp, kp, d, N, dh, g->causal, gt, np, w, gq ? gq + base : NULL,
                                gk ? gk + base : NULL, pp);
         return;
     }
@@ -484,14 +485,13 @@ static void attention_pair_backward(const attn_geom *g, int64_t p, const float *
             for (int i = 0; i < np; i++) gm[i] = gm[i] * temp / (nqp[i] * nkm + COSINE_EPS);
         }
     }
-    ac_transpose_rows(gt, np, N, N, G, N, N); /* G[i N + m] = gt[m np + i] */
-    if (gq) {
-        weighted_sums(gq + base, d, G, N, N, kp, d, N, dh, true);
+    if (gq) { /* G_im = gt[m np + i]: gt read down its columns */
+        weighted_sums(gq + base, d, gt, 1, np, N, kp, d, N, dh, true);
         for (int i = 0; i < N; i++)
             if (rq[i] != 0.0f) axpy(gq + base + (int64_t)i * d, -rq[i], qp + (int64_t)i * d, dh);
     }
     if (gk) {
-        weighted_sums(gk + base, d, gt, np, N, qp, d, N, dh, true);
+        weighted_sums(gk + base, d, gt, np, 1, N, qp, d, N, dh, true);
         for (int m = 0; m < N; m++)
             if (rk[m] != 0.0f) axpy(gk + base + (int64_t)m * d, -rk[m], kp + (int64_t)m * d, dh);
     }

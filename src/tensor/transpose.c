@@ -1,5 +1,6 @@
-/* transpose.c - ac_transpose_rows (transpose.h): rows of a block become its columns, 8 x 8 tiles
- * at a time in registers where the CPU has AVX2, one value at a time elsewhere. */
+/* transpose.c - ac_transpose_rows (transpose.h): rows of a block become its columns, 16 x 16 tiles
+ * at a time in registers where the CPU has AVX-512 (masked loads and stores: any tile, cut
+ * short or not, is one pass), 8 x 8 tiles where it has AVX2, one value at a time elsewhere. */
 #include "transpose.h"
 
 #include <stdbool.h>
@@ -39,11 +40,76 @@ __attribute__((target("avx2"))) static void transpose8x8(const float *src, int64
 }
 #endif
 
+#if AC_TRANSPOSE_X86
+/* dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols, 0 for rows <= r < padded_rows, a
+ * tile of at most 16 x 16: rows of 16 lanes (zero past cols, and past rows), four rounds of
+ * shuffles, columns stored under a mask of padded_rows lanes. */
+__attribute__((target("avx512f"))) static void transpose16x16(const float *src, int64_t lds,
+                                                              int rows, int cols, float *dst,
+                                                              int64_t ldd, int padded_rows) {
+    __mmask16 col_mask = (__mmask16)((1u << cols) - 1u);
+    __mmask16 row_mask = (__mmask16)((1u << padded_rows) - 1u);
+    __m512 r[16], t[16];
+    for (int i = 0; i < 16; i++)
+        r[i] = i < rows ? _mm512_maskz_loadu_ps(col_mask, src + i * lds) : _mm512_setzero_ps();
+    /* within each 128-bit lane k (columns 4k .. 4k + 3): pairs of rows interleaved, then
+     * t[4g + j] holds column 4k + j of rows 4g .. 4g + 3 */
+    for (int i = 0; i < 16; i += 2) {
+        __m512 lo = _mm512_unpacklo_ps(r[i], r[i + 1]), hi = _mm512_unpackhi_ps(r[i], r[i + 1]);
+        r[i] = lo;
+        r[i + 1] = hi;
+    }
+    for (int g = 0; g < 16; g += 4) {
+        t[g] = _mm512_shuffle_ps(r[g], r[g + 2], 0x44);
+        t[g + 1] = _mm512_shuffle_ps(r[g], r[g + 2], 0xee);
+        t[g + 2] = _mm512_shuffle_ps(r[g + 1], r[g + 3], 0x44);
+        t[g + 3] = _mm512_shuffle_ps(r[g + 1], r[g + 3], 0xee);
+    }
+    /* column 4k + j gathers 128-bit lane k of t[j], t[4 + j], t[8 + j], t[12 + j] */
+    for (int j = 0; j < 4; j++) {
+        __m512 ab_lo = _mm512_shuffle_f32x4(t[j], t[4 + j], 0x44);
+        __m512 ab_hi = _mm512_shuffle_f32x4(t[j], t[4 + j], 0xee);
+        __m512 cd_lo = _mm512_shuffle_f32x4(t[8 + j], t[12 + j], 0x44);
+        __m512 cd_hi = _mm512_shuffle_f32x4(t[8 + j], t[12 + j], 0xee);
+        __m512 col[4] = {
+            _mm512_shuffle_f32x4(ab_lo, cd_lo, 0x88), _mm512_shuffle_f32x4(ab_lo, cd_lo, 0xdd),
+            _mm512_shuffle_f32x4(ab_hi, cd_hi, 0x88), _mm512_shuffle_f32x4(ab_hi, cd_hi, 0xdd)};
+        for (int k = 0; k < 4; k++)
+            if (4 * k + j < cols) _mm512_mask_storeu_ps(dst + (4 * k + j) * ldd, row_mask, col[k]);
+    }
+}
+#endif
+
+/* The widest path allowed: 2 AVX-512, 1 AVX2, 0 one value at a time (ac_transpose_force_isa). */
+static int g_widest = 2;
+
+bool ac_transpose_force_isa(const char *name) {
+    int level = !name                       ? 2
+                : !strcmp(name, "avx512")   ? 2
+                : !strcmp(name, "avx2")     ? 1
+                : !strcmp(name, "portable") ? 0
+                                            : -1;
+    if (level < 0) return false;
+    g_widest = level;
+    return true;
+}
+
 void ac_transpose_rows(const float *src, int64_t lds, int rows, int cols, float *dst, int64_t ldd,
                        int padded_rows) {
     int c8 = 0;
 #if AC_TRANSPOSE_X86
-    if (__builtin_cpu_supports("avx2")) {
+    if (g_widest >= 2 && __builtin_cpu_supports("avx512f")) {
+        for (int r0 = 0; r0 < padded_rows; r0 += 16)
+            for (int c0 = 0; c0 < cols; c0 += 16) {
+                int tr = rows - r0 < 0 ? 0 : rows - r0 < 16 ? rows - r0 : 16;
+                int tc = cols - c0 < 16 ? cols - c0 : 16;
+                int tp = padded_rows - r0 < 16 ? padded_rows - r0 : 16;
+                transpose16x16(src + (int64_t)r0 * lds + c0, lds, tr, tc,
+                               dst + (int64_t)c0 * ldd + r0, ldd, tp);
+            }
+        return;
+    }
+    if (g_widest >= 1 && __builtin_cpu_supports("avx2")) {
         c8 = cols / 8 * 8;
         int r8 = padded_rows / 8 * 8; /* rows in whole tiles */
         for (int r0 = 0; r0 < r8; r0 += 8) {
