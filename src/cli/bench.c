@@ -9,12 +9,14 @@
  * single-window forecast latency through the embedding API (median, p90), batch-256 no-grad
  * windows/s, and the peak resident set of a child process that ran only this kind (at the end
  * of training and at the end). One window is an L x C sample (C series in independent mode). */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
 #include <cblas.h>
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -151,12 +153,24 @@ static double forward_flops(const ac_model_spec *s, double *attention) {
     return series * per_series;
 }
 
+/* Zeroed pages straight from the kernel, and back to it on release: the ceiling is read between
+ * the kinds' child processes, whose peak memory would otherwise count what malloc kept of its
+ * buffers (after the first free of a large block, glibc serves blocks that size from its heap and
+ * keeps them). */
+static float *pages_alloc(size_t bytes) {
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void pages_free(float *p, size_t bytes) {
+    if (p) munmap(p, bytes);
+}
+
 /* The machine's sgemm ceiling: GFLOP/s of an n^3 product (1024 unless --ceiling-size says), best
  * of a few. */
 static double sgemm_ceiling(int n) {
-    float *a = ac_aligned_zeros((size_t)n * n * sizeof(float));
-    float *b = ac_aligned_zeros((size_t)n * n * sizeof(float));
-    float *c = ac_aligned_zeros((size_t)n * n * sizeof(float));
+    size_t bytes = (size_t)n * n * sizeof(float);
+    float *a = pages_alloc(bytes), *b = pages_alloc(bytes), *c = pages_alloc(bytes);
     double best = 0;
     for (size_t i = 0; a && b && c && i < (size_t)n * n; i++)
         a[i] = b[i] = 0.001f * (float)(i % 997);
@@ -167,9 +181,9 @@ static double sgemm_ceiling(int n) {
         double g = 2.0 * n * n * n / (bench_clock() - t0) * 1e-9;
         if (g > best) best = g;
     }
-    free(a);
-    free(b);
-    free(c);
+    pages_free(a, bytes);
+    pages_free(b, bytes);
+    pages_free(c, bytes);
     return best;
 }
 
