@@ -7,6 +7,7 @@
  * covers every case with one loop nest; the common cases (equal shapes, bias over rows) have
  * stride 1 or 0 in the inner loop. Gradients of a stretched operand accumulate in a fixed order.
  */
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 
@@ -42,6 +43,38 @@ static bool bcast_plan(const ac_tensor *a, const ac_tensor *b, bcast *p) {
     return true;
 }
 
+/* The same traversal of p in fewer, longer rows: dimensions of size 1 dropped, and each one
+ * merged into the one before when both operands step through the two as one run. Row-major
+ * order is kept, so every element is visited, and every broadcast gradient summed, in the same
+ * order (a [ns, L, 1] series less its [ns, 1, 1] mean is ns rows of L, not ns L rows of 1). */
+static bcast bcast_rows(const bcast *p) {
+    bcast r = {.ndim = AC_MAX_DIMS};
+    int n = 0;
+    for (int i = 0; i < AC_MAX_DIMS; i++) {
+        if (p->shape[i] == 1) continue;
+        if (n > 0 && r.sa[n - 1] == p->sa[i] * p->shape[i] &&
+            r.sb[n - 1] == p->sb[i] * p->shape[i] &&
+            (int64_t)r.shape[n - 1] * p->shape[i] <= INT_MAX) {
+            r.shape[n - 1] *= p->shape[i];
+            r.sa[n - 1] = p->sa[i];
+            r.sb[n - 1] = p->sb[i];
+        } else {
+            r.shape[n] = p->shape[i];
+            r.sa[n] = p->sa[i];
+            r.sb[n] = p->sb[i];
+            n++;
+        }
+    }
+    bcast out = {.ndim = AC_MAX_DIMS};
+    for (int i = 0; i < AC_MAX_DIMS; i++) { /* right-aligned, ones in front */
+        int from = i - (AC_MAX_DIMS - n);
+        out.shape[i] = from >= 0 ? r.shape[from] : 1;
+        out.sa[i] = from >= 0 ? r.sa[from] : 0;
+        out.sb[i] = from >= 0 ? r.sb[from] : 0;
+    }
+    return out;
+}
+
 /* Calls fn(row offsets...) for every row of the result: o is the result offset of the row,
  * oa and ob the operands' offsets of its first element. */
 #define BCAST_ROWS(p, BODY)                                                                        \
@@ -56,20 +89,49 @@ static bool bcast_plan(const ac_tensor *a, const ac_tensor *b, bcast *p) {
                 }                                                                                  \
     } while (0)
 
-static void bin_row(bin_kind k, int n, const float *a, int64_t sa, const float *b, int64_t sb,
-                    float *y) {
+/* y = a (op) b along one row, a and b stepping sa and sb floats (1, or 0 for a broadcast one):
+ * the three stride patterns of rows get loops of their own, which vectorise. */
+#define BIN_ROW_LOOP(n, sa, sb, EXPR)                                                              \
+    do {                                                                                           \
+        if ((sa) == 1 && (sb) == 1) {                                                              \
+            for (int j = 0; j < (n); j++) {                                                        \
+                float x = a[j], z = b[j];                                                          \
+                y[j] = EXPR;                                                                       \
+            }                                                                                      \
+        } else if ((sa) == 1 && (sb) == 0) {                                                       \
+            float z = b[0];                                                                        \
+            for (int j = 0; j < (n); j++) {                                                        \
+                float x = a[j];                                                                    \
+                y[j] = EXPR;                                                                       \
+            }                                                                                      \
+        } else if ((sa) == 0 && (sb) == 1) {                                                       \
+            float x = a[0];                                                                        \
+            for (int j = 0; j < (n); j++) {                                                        \
+                float z = b[j];                                                                    \
+                y[j] = EXPR;                                                                       \
+            }                                                                                      \
+        } else {                                                                                   \
+            for (int j = 0; j < (n); j++) {                                                        \
+                float x = a[j * (sa)], z = b[j * (sb)];                                            \
+                y[j] = EXPR;                                                                       \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+static void bin_row(bin_kind k, int n, const float *restrict a, int64_t sa, const float *restrict b,
+                    int64_t sb, float *restrict y) {
     switch (k) {
     case BIN_ADD:
-        for (int j = 0; j < n; j++) y[j] = a[j * sa] + b[j * sb];
+        BIN_ROW_LOOP(n, sa, sb, x + z);
         break;
     case BIN_SUB:
-        for (int j = 0; j < n; j++) y[j] = a[j * sa] - b[j * sb];
+        BIN_ROW_LOOP(n, sa, sb, x - z);
         break;
     case BIN_MUL:
-        for (int j = 0; j < n; j++) y[j] = a[j * sa] * b[j * sb];
+        BIN_ROW_LOOP(n, sa, sb, x * z);
         break;
     case BIN_DIV:
-        for (int j = 0; j < n; j++) y[j] = a[j * sa] / b[j * sb];
+        BIN_ROW_LOOP(n, sa, sb, x / z);
         break;
     }
 }
@@ -151,8 +213,9 @@ static void binary_backward(ac_ctx *ctx, ac_node *n) {
         bin_same_shape_grad(k, n->out->size, g, a->data, b->data, y, ga, gb);
         return;
     }
-    BCAST_ROWS(&p, bin_row_grad(k, p.shape[3], g + o, at(a->data, oa), p.sa[3], at(b->data, ob),
-                                p.sb[3], at(y, o), at_grad(ga, oa), at_grad(gb, ob)));
+    bcast r = bcast_rows(&p);
+    BCAST_ROWS(&r, bin_row_grad(k, r.shape[3], g + o, at(a->data, oa), r.sa[3], at(b->data, ob),
+                                r.sb[3], at(y, o), at_grad(ga, oa), at_grad(gb, ob)));
 }
 
 /* y = a (op) b, broadcast by plan p. */
@@ -161,8 +224,9 @@ static void binary_apply(bin_kind k, const bcast *p, const ac_tensor *a, const a
     if (ac_tensor_same_shape(a, b)) {
         bin_row(k, (int)y->size, a->data, 1, b->data, 1, y->data);
     } else {
-        BCAST_ROWS(p, bin_row(k, p->shape[3], a->data + oa, p->sa[3], b->data + ob, p->sb[3],
-                              y->data + o));
+        bcast r = bcast_rows(p);
+        BCAST_ROWS(
+            &r, bin_row(k, r.shape[3], a->data + oa, r.sa[3], b->data + ob, r.sb[3], y->data + o));
     }
 }
 

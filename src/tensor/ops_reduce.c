@@ -55,7 +55,13 @@ static ac_tensor *reduce_axis(ac_ctx *ctx, const char *op, ac_tensor *x, int axi
     int n;
     axis_geometry(x, ax, &outer, &n, &inner);
     float s = mean ? 1.0f / (float)n : 1.0f;
-    for (int64_t o = 0; o < outer; o++) {
+    for (int64_t o = 0; o < outer && inner == 1; o++) { /* one sum per row: held in a register */
+        const float *src = x->data + o * n;
+        float acc = 0.0f;
+        for (int k = 0; k < n; k++) acc += src[k];
+        y->data[o] = mean ? acc * s : acc;
+    }
+    for (int64_t o = 0; o < outer && inner > 1; o++) {
         float *dst = y->data + o * inner;
         memset(dst, 0, (size_t)inner * sizeof(float));
         for (int k = 0; k < n; k++) {
