@@ -104,12 +104,14 @@ static void test_bench_json_reports_speed_against_the_ceiling(void **state) {
     /* a small sgemm ceiling here; the default 1024^3 below, unless the tests run slowed down (as
      * under valgrind, where 1024^3 products take minutes) */
     snprintf(args, sizeof args,
-             "bench --preset %s --kinds dot --seconds 0.2 --threads 1 --ceiling-size 96 --json",
+             "bench --preset %s --kinds dot --seconds 0.2 --threads 1 --ceiling-size 96 --rounds 2 "
+             "--json",
              preset);
     assert_int_equal(tu_run_in(dir, out, sizeof out, "'%s' %s", tu_bin(), args), 0);
     cJSON *root = cJSON_Parse(out);
     if (!root) fail_msg("not JSON: %s", out);
     assert_int_equal(cJSON_GetObjectItem(root, "sgemm_ceiling_size")->valueint, 96);
+    assert_int_equal(cJSON_GetObjectItem(root, "rounds")->valueint, 2); /* the best of two */
     assert_true(cJSON_GetObjectItem(root, "sgemm_ceiling_gflops")->valuedouble > 0);
     cJSON *kinds = cJSON_GetObjectItem(root, "kinds");
     assert_int_equal(cJSON_GetArraySize(kinds), 1);
@@ -175,6 +177,10 @@ static void test_bench_json_reports_speed_against_the_ceiling(void **state) {
     assert_int_equal(run("bench --ceiling-size 0"), 2);
     assert_int_equal(tu_count_lines(out), 1);
     assert_non_null(strstr(out, "--ceiling-size"));
+    assert_int_equal(run("bench --rounds 21"), 2);
+    assert_non_null(strstr(out, "at most 20"));
+    assert_int_equal(run("bench --rounds 2 --threads 1 --trace-gemm t.csv"), 2);
+    assert_non_null(strstr(out, "drop --rounds"));
     assert_int_equal(run("bench --ceiling-size 9000"), 2);
     assert_non_null(strstr(out, "at most 8192"));
 }
