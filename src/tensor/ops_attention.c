@@ -473,10 +473,16 @@ static void attention_pair_backward(const attn_geom *g, int64_t p, const float *
         for (int m = 0; m < N; m++) /* rk in order of i */
             if (nk[m] > 0.0f)
                 for (int i = 0; i < N; i++) rk[m] += dat[(int64_t)m * np + i] * nq[i] / nk[m];
-        if (pp) { /* dlog_tau = sum of sc, in order of i, then m */
+        if (pp) { /* dlog_tau = sum of sc: each query's sum over m lane-wise, then in order of i */
+            float *per_query = rql; /* free again: rq is copied out */
+            for (int i = 0; i < np; i++) per_query[i] = 0.0f;
+            for (int m = 0; m < N; m++) {
+                const float *sm = sc + (int64_t)m * np;
+#pragma omp simd
+                for (int i = 0; i < np; i++) per_query[i] += sm[i];
+            }
             float dtau = 0.0f;
-            for (int i = 0; i < N; i++)
-                for (int m = 0; m < N; m++) dtau += sc[(int64_t)m * np + i];
+            for (int i = 0; i < N; i++) dtau += per_query[i];
             pp[0] = dtau;
         }
         for (int m = 0; m < N; m++) { /* a = G T / D */
