@@ -56,7 +56,7 @@ int ac_score_param_rank(ac_score_kind kind) {
  * Work is split over (series, head) pairs, which write disjoint rows and columns; parameter
  * gradients are summed per pair and then in pair order, so the thread count changes nothing.
  * Dot products run in SUM_BLOCK lanes summed pairwise: a fixed order on every CPU.
- * Additive scores put keys in vector lanes in forward (additive_block: each score a sum in
+ * Additive scores put queries in vector lanes in forward (additive_block: each score a sum in
  * order of e, no horizontal sums) and head columns in lanes in backward
  * (additive_pair_backward: dq's and dw's sums held in registers); both recompute nothing else
  * and the tanh is fastmath.h's single rational function. */
@@ -164,15 +164,18 @@ static attn_geom attn_geom_from(const ac_tensor *q, int h, ac_score_kind kind, b
 
 /* ---- per-pair kernels ----
  * Each (series, head) pair works on [N, dh] blocks of q, k, v read in place (rows every d
- * floats). Products of two such blocks, Q K^T (scores) and dO V^T (dA), run against a
- * transposed copy of the right-hand block, Bt [dh, Np] with Np = N rounded up to BLOCK_COLS and
- * zero padding, so that BLOCK_COLS keys are scored at once in vector lanes and every score is a
- * plain sequential sum over e (no horizontal reductions, the same order on every CPU). Products
- * with an [N, N] matrix (A V, G K, G^T Q, A^T dO) are weighted sums of rows, with the matrix
- * transposed first where its columns are needed. */
+ * floats). The pair's [N, N] matrices are held transposed, [m * Np + i] for key m and query i,
+ * Np = N rounded up to BLOCK_COLS with zero padding: queries lie in vector lanes, so each query
+ * row's softmax and backward's sums over the keys run lane by lane in order of m, for every
+ * row at once. Products of two [N, dh] blocks, K Q^T (scores) and V dO^T (dA), run against a
+ * transposed copy of the right-hand block, [dh, Np], so every score is a plain sequential sum
+ * over e (no horizontal reductions, the same order on every CPU). Products with an [N, N]
+ * matrix (A V, G K, G^T Q, A^T dO) are weighted sums of rows, SUMS_ROWS output rows side by
+ * side, reading the matrix's rows or, in place, its columns. A is saved as [i][m] (the weights
+ * explain shows), one transpose from the scores. */
 
-#define BLOCK_ROWS 4  /* query rows a register block carries */
-#define BLOCK_COLS 16 /* key columns a register block carries */
+#define BLOCK_ROWS 4  /* rows a register block of a product carries */
+#define BLOCK_COLS 16 /* columns (vector lanes) a register block carries */
 
 static int padded(int n) {
     return (n + BLOCK_COLS - 1) / BLOCK_COLS * BLOCK_COLS;
@@ -251,6 +254,7 @@ static int64_t pair_scratch_floats(int N, int dh) {
     int64_t backward = (dh > 2 ? dh : 2) * np + 3 * N * np + 2 * N;
     return forward > backward ? forward : backward;
 }
+
 /* o_i = sum over k of A_ik v_k for one (series, head) pair, A its [N, N] block. */
 AC_VECTOR_CLONES
 static void attention_pair_output(const attn_geom *g, int64_t p, const float *A, const float *v,
