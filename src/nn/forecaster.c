@@ -40,6 +40,8 @@ struct ac_forecaster {
     ac_tensor **params;   /* registration order */
     ac_param_init *inits; /* how each parameter starts */
     char *names;          /* n_params names of AC_PARAM_NAME bytes each */
+    int n_linear;
+    ac_tensor **linear_weights; /* every linear's weight [out, in] (add_linear), for packing */
     ac_tensor *in_w, *in_b, *pos;
     ac_block *blocks;
     ac_tensor *normf_w, *normf_b, *head_w, *head_b;
@@ -160,17 +162,12 @@ static ac_status add_linear(ac_forecaster *m, const char *prefix, int out, int i
     *w = add_param(m, name, 2, (int[]){out, in}, init, err);
     snprintf(name, sizeof name, "%s.bias", prefix);
     *b = *w ? add_param(m, name, 1, (int[]){out}, init, err) : NULL;
+    if (*b) m->linear_weights[m->n_linear++] = *w;
     return *b ? AC_OK : err->code;
 }
 
 void ac_forecaster_pack_weights(ac_forecaster *m) {
-    for (int i = 0; i < m->n_params; i++) {
-        ac_tensor *t = m->params[i];
-        size_t len = strlen(t->name);
-        /* a linear's weight: [out, in], named "<linear>.weight" (add_linear) */
-        if (t->ndim == 2 && len > 7 && strcmp(t->name + len - 7, ".weight") == 0)
-            (void)ac_tensor_pack(t);
-    }
+    for (int i = 0; i < m->n_linear; i++) (void)ac_tensor_pack(m->linear_weights[i]);
 }
 
 static ac_status add_norm(ac_forecaster *m, const char *prefix, ac_tensor **w, ac_tensor **b,
@@ -256,6 +253,7 @@ void ac_forecaster_free(ac_forecaster *m) {
     free(m->params);
     free(m->inits);
     free(m->names);
+    free(m->linear_weights);
     free(m->blocks);
     free(m);
 }
@@ -271,9 +269,10 @@ ac_forecaster *ac_forecaster_new(const ac_model_spec *spec, ac_rng *init_rng, ac
         m->params = calloc((size_t)max_params, sizeof *m->params);
         m->inits = calloc((size_t)max_params, sizeof *m->inits);
         m->names = calloc((size_t)max_params, AC_PARAM_NAME);
+        m->linear_weights = calloc((size_t)max_params, sizeof *m->linear_weights);
         m->blocks = calloc((size_t)spec->layers, sizeof *m->blocks);
     }
-    if (!m || !m->params || !m->inits || !m->names || !m->blocks) {
+    if (!m || !m->params || !m->inits || !m->names || !m->linear_weights || !m->blocks) {
         ac_forecaster_free(m);
         ac_error_set(err, AC_ERR_NOMEM, "forecaster: out of memory");
         return NULL;

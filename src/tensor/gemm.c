@@ -313,9 +313,10 @@ ukernel_avx512_narrow(int mr, int kc, const float *a, int64_t rsa, int64_t csa, 
         UKR512N_CASE(6)
         UKR512N_CASE(7)
         UKR512N_CASE(8)
-        UKR512N_CASE(9) UKR512N_CASE(10) UKR512N_CASE(11) UKR512N_CASE(12) UKR512N_CASE(13)
-            UKR512N_CASE(14) UKR512N_CASE(15) UKR512N_CASE(16) UKR512N_CASE(17) UKR512N_CASE(18)
-                UKR512N_CASE(19) UKR512N_CASE(20) UKR512N_CASE(21) UKR512N_CASE(22) UKR512N_CASE(23)
+        UKR512N_CASE(9)
+        UKR512N_CASE(10) UKR512N_CASE(11) UKR512N_CASE(12) UKR512N_CASE(13) UKR512N_CASE(14)
+            UKR512N_CASE(15) UKR512N_CASE(16) UKR512N_CASE(17) UKR512N_CASE(18) UKR512N_CASE(19)
+                UKR512N_CASE(20) UKR512N_CASE(21) UKR512N_CASE(22) UKR512N_CASE(23)
                     UKR512N_CASE(24) default : break;
     }
 }
@@ -439,8 +440,10 @@ static const gemm_isa *isa_now(void) {
 
 bool ac_gemm_force_isa(const char *name) {
     const gemm_isa *isa = isa_pick(name);
-    if (isa || !name) atomic_store(&g_isa, isa);
-    return isa || !name;
+    if (!isa && name) return false;
+    atomic_store(&g_isa, isa);
+    (void)ac_transpose_force_isa(name); /* packing a transposed B: the same instruction set */
+    return true;
 }
 
 const char *ac_gemm_own_isa(void) {
